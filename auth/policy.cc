@@ -1,0 +1,99 @@
+// Parsing and evaluation of the authorization policy (see policy.h).
+#include "auth/policy.h"
+
+#include <algorithm>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace enlace::auth {
+namespace {
+
+absl::Status LineError(int line, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("line ", line, ": ", what));
+}
+
+}  // namespace
+
+bool Policy::Rule::Matches(const Principal& principal, absl::string_view called) const {
+  if (principal.kind != kind) return false;
+  if (!name.empty() && principal.name != name) return false;
+  return method_is_prefix ? absl::StartsWith(called, method) : called == method;
+}
+
+absl::StatusOr<Policy> Policy::Parse(absl::string_view text,
+                                     const std::vector<std::string>& known_methods) {
+  Policy policy;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    if (size_t hash = line.find('#'); hash != absl::string_view::npos) {
+      line = line.substr(0, hash);
+    }
+    std::vector<absl::string_view> words =
+        absl::StrSplit(line, absl::ByAnyChar(" \t\r"), absl::SkipEmpty());
+    if (words.empty()) continue;
+    if (words.size() != 3) {
+      return LineError(line_number,
+                       "expected `allow|deny <principal> <method>`");
+    }
+    Rule rule;
+    if (words[0] == "allow") {
+      rule.allow = true;
+    } else if (words[0] != "deny") {
+      return LineError(line_number, absl::StrCat("unknown action `", words[0],
+                                                 "` (expected allow or deny)"));
+    }
+
+    absl::string_view who = words[1];
+    if (absl::ConsumePrefix(&who, "agency:")) {
+      rule.kind = PrincipalKind::kAgency;
+    } else if (absl::ConsumePrefix(&who, "admin:")) {
+      rule.kind = PrincipalKind::kAdmin;
+    } else {
+      return LineError(line_number, absl::StrCat("unknown principal `", words[1],
+                                                 "` (expected agency:<code>, agency:*, "
+                                                 "admin:<name> or admin:*)"));
+    }
+    if (who != "*") {
+      if (!IsValidName(who)) {
+        return LineError(line_number, absl::StrCat("invalid name in `", words[1], "`"));
+      }
+      rule.name = std::string(who);
+    }
+
+    absl::string_view method = words[2];
+    if (absl::EndsWith(method, "/*")) {
+      rule.method = std::string(method.substr(0, method.size() - 1));
+      rule.method_is_prefix = true;
+      bool known = std::any_of(known_methods.begin(), known_methods.end(),
+                               [&](const std::string& m) { return absl::StartsWith(m, rule.method); });
+      if (!known) {
+        return LineError(line_number, absl::StrCat("unknown service in `", method, "`"));
+      }
+    } else {
+      rule.method = std::string(method);
+      if (std::find(known_methods.begin(), known_methods.end(), rule.method) ==
+          known_methods.end()) {
+        return LineError(line_number, absl::StrCat("unknown method `", method, "`"));
+      }
+    }
+    policy.rules_.push_back(std::move(rule));
+  }
+  return policy;
+}
+
+bool Policy::Allows(const Principal& principal, absl::string_view method) const {
+  bool allowed = false;
+  for (const Rule& rule : rules_) {
+    if (!rule.Matches(principal, method)) continue;
+    if (!rule.allow) return false;  // deny wins over any allow
+    allowed = true;
+  }
+  return allowed;
+}
+
+}  // namespace enlace::auth

@@ -1,0 +1,95 @@
+// Where arrivals live. ArrivalStore is the boundary between the services and
+// the database; MysqlArrivalStore (mysql_arrival_store.h) implements it.
+//
+// Record-level visibility is part of the contract, so that no caller can
+// forget it: a Viewer sees an arrival when it submitted it, or when the
+// arrival's current consent names it. Anything else is NOT_FOUND, exactly as
+// for an arrival that does not exist.
+//
+// Thread safety: implementations are safe for concurrent use.
+#ifndef ENLACE_DB_ARRIVAL_STORE_H_
+#define ENLACE_DB_ARRIVAL_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "enlace/v1/arrivals.pb.h"
+
+namespace enlace::db {
+
+// The agency on whose behalf a read or change is made.
+struct Viewer {
+  std::string agency;
+};
+
+// A validated arrival to record, and who submits it.
+struct NewArrival {
+  enlace::v1::Arrival arrival;  // server-assigned fields empty
+  std::string submitted_by;     // agency code
+};
+
+// The fate of one NewArrival in a batch.
+struct RecordResult {
+  // OK, or ALREADY_EXISTS when the same external_id was recorded with other
+  // content, or the error that failed the whole batch.
+  absl::Status status;
+  enlace::v1::Outcome outcome = enlace::v1::OUTCOME_UNSPECIFIED;  // CREATED, ALREADY_RECORDED or REJECTED
+  std::string arrival_id;  // set for CREATED and ALREADY_RECORDED
+};
+
+struct ArrivalFilter {
+  std::string department_code;    // empty: any
+  std::string municipality;       // empty: any
+  std::string arrival_date_from;  // YYYY-MM-DD inclusive, empty: open
+  std::string arrival_date_to;    // YYYY-MM-DD inclusive, empty: open
+};
+
+struct ArrivalPage {
+  std::vector<enlace::v1::Arrival> arrivals;
+  int64_t last_position = 0;  // keyset position of the last arrival returned
+  bool more = false;          // true when arrivals exist after last_position
+};
+
+// SHA-256 of an arrival's submitted content: every field but the server's,
+// with repeated fields in a canonical order, so a resend with reordered needs
+// or consent agencies counts as the same content.
+std::string ArrivalContentHash(const enlace::v1::Arrival& arrival);
+
+class ArrivalStore {
+ public:
+  virtual ~ArrivalStore() = default;
+
+  // Records `batch` in one transaction, all or nothing: either every result
+  // is final (CREATED, ALREADY_RECORDED, or ALREADY_EXISTS for conflicting
+  // content) and committed, or the call returns an error and nothing was
+  // stored. Duplicates inside the batch resolve as if sent one after another.
+  // Results are in the order of `batch`.
+  virtual absl::StatusOr<std::vector<RecordResult>> RecordBatch(
+      absl::Span<const NewArrival> batch) = 0;
+
+  // The arrival, if `viewer` may see it; NOT_FOUND otherwise.
+  virtual absl::StatusOr<enlace::v1::Arrival> Get(const std::string& arrival_id,
+                                                  const Viewer& viewer) = 0;
+
+  // Arrivals visible to `viewer` that match `filter`, in recording order,
+  // after keyset position `after` (0: from the start), at most `limit`.
+  virtual absl::StatusOr<ArrivalPage> List(const ArrivalFilter& filter, const Viewer& viewer,
+                                           int64_t after, int limit) = 0;
+
+  // Replaces the consent of an arrival that `submitter` recorded (NOT_FOUND
+  // otherwise), keeping the previous version. Returns the updated arrival.
+  virtual absl::StatusOr<enlace::v1::Arrival> UpdateConsent(const std::string& arrival_id,
+                                                            const enlace::v1::Consent& consent,
+                                                            const Viewer& submitter) = 0;
+
+  // Codes of the registered agencies.
+  virtual absl::StatusOr<std::vector<std::string>> ListAgencyCodes() = 0;
+};
+
+}  // namespace enlace::db
+
+#endif  // ENLACE_DB_ARRIVAL_STORE_H_

@@ -1,0 +1,75 @@
+// Parsing of mysql:// DSNs (see dsn.h).
+#include "db/dsn.h"
+
+#include <cstdlib>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace enlace::db {
+
+std::string Dsn::ToSafeString() const {
+  std::string out = absl::StrCat("mysql://", user, password.empty() ? "" : ":***", "@");
+  if (socket.empty()) {
+    absl::StrAppend(&out, host, ":", port, "/", database);
+  } else {
+    absl::StrAppend(&out, "localhost/", database, "?socket=", socket);
+  }
+  return out;
+}
+
+absl::StatusOr<Dsn> ParseDsn(absl::string_view text) {
+  Dsn dsn;
+  absl::string_view rest = text;
+  if (!absl::ConsumePrefix(&rest, "mysql://")) {
+    return absl::InvalidArgumentError("database DSN must start with mysql://");
+  }
+  if (size_t q = rest.find('?'); q != absl::string_view::npos) {
+    absl::string_view query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+    if (!absl::ConsumePrefix(&query, "socket=") || query.empty()) {
+      return absl::InvalidArgumentError("database DSN: the only option is ?socket=PATH");
+    }
+    dsn.socket = std::string(query);
+  }
+  size_t at = rest.rfind('@');
+  if (at == absl::string_view::npos) {
+    return absl::InvalidArgumentError("database DSN: missing user@ (mysql://user@host:port/db)");
+  }
+  absl::string_view credentials = rest.substr(0, at);
+  rest = rest.substr(at + 1);
+  if (size_t colon = credentials.find(':'); colon != absl::string_view::npos) {
+    dsn.password = std::string(credentials.substr(colon + 1));
+    credentials = credentials.substr(0, colon);
+  }
+  if (credentials.empty()) return absl::InvalidArgumentError("database DSN: empty user");
+  dsn.user = std::string(credentials);
+
+  absl::string_view host_port = rest;
+  if (size_t slash = rest.find('/'); slash != absl::string_view::npos) {
+    host_port = rest.substr(0, slash);
+    dsn.database = std::string(rest.substr(slash + 1));
+  }
+  for (char c : dsn.database) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok) return absl::InvalidArgumentError("database DSN: database name must be [A-Za-z0-9_]");
+  }
+  if (size_t colon = host_port.rfind(':'); colon != absl::string_view::npos) {
+    if (!absl::SimpleAtoi(host_port.substr(colon + 1), &dsn.port) || dsn.port <= 0 ||
+        dsn.port > 65535) {
+      return absl::InvalidArgumentError("database DSN: bad port");
+    }
+    host_port = host_port.substr(0, colon);
+  }
+  if (host_port.empty()) return absl::InvalidArgumentError("database DSN: empty host");
+  dsn.host = std::string(host_port);
+  if (dsn.password.empty()) {
+    if (const char* env = std::getenv("ENLACE_DB_PASSWORD")) dsn.password = env;
+  }
+  return dsn;
+}
+
+}  // namespace enlace::db

@@ -1,0 +1,36 @@
+// Database connection strings. Enlace takes one DSN for MySQL or MariaDB:
+//
+//   mysql://user[:password]@host[:port]/database
+//   mysql://user@localhost/database?socket=/path/to/mysql.sock
+//
+// The password may also come from the ENLACE_DB_PASSWORD environment variable
+// (preferred: a DSN shows up in process lists). The database part may be
+// empty when only a server connection is wanted (tests create databases).
+#ifndef ENLACE_DB_DSN_H_
+#define ENLACE_DB_DSN_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace enlace::db {
+
+struct Dsn {
+  std::string user;
+  std::string password;
+  std::string host = "127.0.0.1";
+  int port = 3306;
+  std::string socket;    // when set, host and port are not used
+  std::string database;  // may be empty
+
+  // The DSN with the password masked, for logs.
+  std::string ToSafeString() const;
+};
+
+// Parses a DSN as above; InvalidArgument names what is wrong.
+absl::StatusOr<Dsn> ParseDsn(absl::string_view text);
+
+}  // namespace enlace::db
+
+#endif  // ENLACE_DB_DSN_H_

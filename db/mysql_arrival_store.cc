@@ -1,0 +1,440 @@
+// MysqlArrivalStore: arrivals, their consent and its history in MySQL (see
+// mysql_arrival_store.h and db/migrations/0001_initial.sql).
+#include "db/mysql_arrival_store.h"
+
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <openssl/rand.h>
+
+#include <map>
+#include <memory>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace enlace::db {
+namespace {
+
+using enlace::v1::Arrival;
+using enlace::v1::Consent;
+using google::protobuf::util::TimeUtil;
+
+constexpr int kInsertColumns = 18;
+
+// "(?, ?, ...), (?, ...)" for `rows` rows of `columns` placeholders, each row
+// ending with the SQL literals in `constants` (e.g. ", 1").
+std::string Placeholders(size_t rows, int columns, absl::string_view constants = "") {
+  std::string one = "(";
+  for (int i = 0; i < columns; ++i) absl::StrAppend(&one, i == 0 ? "?" : ", ?");
+  absl::StrAppend(&one, constants, ")");
+  std::string out;
+  for (size_t r = 0; r < rows; ++r) absl::StrAppend(&out, r == 0 ? "" : ", ", one);
+  return out;
+}
+
+std::string InList(size_t n) {
+  std::string out = "(";
+  for (size_t i = 0; i < n; ++i) absl::StrAppend(&out, i == 0 ? "?" : ", ?");
+  return out + ")";
+}
+
+absl::StatusOr<std::string> NewArrivalId() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    return absl::InternalError("no randomness for a new arrival id");
+  }
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+}
+
+template <typename Repeated>
+uint32_t MaskOf(const Repeated& values) {
+  uint32_t mask = 0;
+  for (int v : values) mask |= 1u << v;
+  return mask;
+}
+
+int64_t MicrosOf(const google::protobuf::Timestamp& t) { return TimeUtil::TimestampToMicroseconds(t); }
+
+google::protobuf::Timestamp TimestampOfMicros(int64_t us) {
+  return TimeUtil::MicrosecondsToTimestamp(us);
+}
+
+// The columns every read selects, in the order RowToArrival reads them.
+constexpr char kSelectColumns[] =
+    "a.seq, a.arrival_id, a.submitted_by, a.external_id, a.arrival_date, a.mode, "
+    "a.origin_country, a.given_name, a.family_name, a.birth_date, a.sex, a.document_number, "
+    "a.department_code, a.municipality, a.needs_mask, a.consent_purposes_mask, "
+    "a.consent_given_at_us, a.consent_version, a.recorded_at_us, "
+    "(SELECT GROUP_CONCAT(c.agency_code ORDER BY c.agency_code SEPARATOR ',') "
+    " FROM arrival_consent_agencies c WHERE c.arrival_seq = a.seq) AS consent_agencies";
+
+// Visible to a viewer: submitted by it, or its agency named in the consent.
+constexpr char kVisibleToViewer[] =
+    "(a.submitted_by = ? OR EXISTS (SELECT 1 FROM arrival_consent_agencies v "
+    "WHERE v.arrival_seq = a.seq AND v.agency_code = ?))";
+
+Arrival RowToArrival(sql::ResultSet& row) {
+  Arrival arrival;
+  arrival.set_arrival_id(row.getString("arrival_id"));
+  arrival.set_submitted_by(row.getString("submitted_by"));
+  arrival.set_external_id(row.getString("external_id"));
+  arrival.set_arrival_date(row.getString("arrival_date"));
+  arrival.set_mode(static_cast<enlace::v1::ArrivalMode>(row.getInt("mode")));
+  arrival.set_origin_country(row.getString("origin_country"));
+  enlace::v1::Person* person = arrival.mutable_person();
+  person->set_given_name(row.getString("given_name"));
+  person->set_family_name(row.getString("family_name"));
+  person->set_birth_date(row.getString("birth_date"));
+  person->set_sex(static_cast<enlace::v1::Sex>(row.getInt("sex")));
+  person->set_document_number(row.getString("document_number"));
+  arrival.mutable_destination()->set_department_code(row.getString("department_code"));
+  arrival.mutable_destination()->set_municipality(row.getString("municipality"));
+  uint32_t needs = row.getUInt("needs_mask");
+  for (int n = enlace::v1::Need_MIN + 1; n <= enlace::v1::Need_MAX; ++n) {
+    if (needs & (1u << n)) arrival.add_needs(static_cast<enlace::v1::Need>(n));
+  }
+  Consent* consent = arrival.mutable_consent();
+  std::string agencies = row.isNull("consent_agencies") ? "" : row.getString("consent_agencies");
+  for (absl::string_view agency : absl::StrSplit(agencies, ',', absl::SkipEmpty())) {
+    consent->add_agencies(std::string(agency));
+  }
+  uint32_t purposes = row.getUInt("consent_purposes_mask");
+  for (int p = enlace::v1::Purpose_MIN + 1; p <= enlace::v1::Purpose_MAX; ++p) {
+    if (purposes & (1u << p)) consent->add_purposes(static_cast<enlace::v1::Purpose>(p));
+  }
+  if (!row.isNull("consent_given_at_us")) {
+    *consent->mutable_given_at() = TimestampOfMicros(row.getInt64("consent_given_at_us"));
+  }
+  arrival.set_consent_version(row.getInt("consent_version"));
+  *arrival.mutable_recorded_at() = TimestampOfMicros(row.getInt64("recorded_at_us"));
+  return arrival;
+}
+
+struct Existing {
+  std::string arrival_id;
+  std::string content_hash;
+};
+
+}  // namespace
+
+void ForEachStatementChunk(size_t n, const std::function<void(size_t, size_t)>& chunk) {
+  static constexpr size_t kSizes[] = {256, 64, 16, 4, 1};
+  size_t offset = 0;
+  for (size_t size : kSizes) {
+    while (n - offset >= size) {
+      chunk(offset, size);
+      offset += size;
+    }
+  }
+}
+
+absl::StatusOr<std::vector<RecordResult>> MysqlArrivalStore::RecordBatch(
+    absl::Span<const NewArrival> batch) {
+  std::vector<std::string> hashes;
+  hashes.reserve(batch.size());
+  for (const NewArrival& item : batch) hashes.push_back(ArrivalContentHash(item.arrival));
+
+  std::vector<RecordResult> results;
+  auto record_all = [&](MysqlConnection& c) -> absl::Status {
+    results.assign(batch.size(), RecordResult{});
+    // 1. What is already stored, per submitter (one submitter in practice).
+    std::map<std::string, std::vector<size_t>> by_submitter;
+    for (size_t i = 0; i < batch.size(); ++i) by_submitter[batch[i].submitted_by].push_back(i);
+    absl::flat_hash_map<std::string, Existing> known;  // key: submitter '\n' external_id
+    auto key_of = [&](size_t i) {
+      return absl::StrCat(batch[i].submitted_by, "\n", batch[i].arrival.external_id());
+    };
+    for (const auto& [submitter, indexes] : by_submitter) {
+      ForEachStatementChunk(indexes.size(), [&](size_t offset, size_t size) {
+        sql::PreparedStatement* select = c.Prepare(absl::StrCat(
+            "SELECT external_id, arrival_id, content_hash FROM arrivals "
+            "WHERE submitted_by = ? AND external_id IN ",
+            InList(size)));
+        select->setString(1, submitter);
+        for (size_t k = 0; k < size; ++k) {
+          select->setString(static_cast<unsigned>(k + 2),
+                            batch[indexes[offset + k]].arrival.external_id());
+        }
+        std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
+        while (rows->next()) {
+          known[absl::StrCat(submitter, "\n", std::string(rows->getString(1)))] =
+              Existing{rows->getString(2), rows->getString(3)};
+        }
+      });
+    }
+    // 2. Decide each record; records new to the store get an id.
+    std::vector<size_t> to_insert;
+    int64_t now_us = absl::ToUnixMicros(absl::Now());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      std::string key = key_of(i);
+      auto it = known.find(key);
+      if (it == known.end()) {
+        absl::StatusOr<std::string> id = NewArrivalId();
+        if (!id.ok()) return id.status();
+        results[i].outcome = enlace::v1::OUTCOME_CREATED;
+        results[i].arrival_id = *id;
+        known[key] = Existing{*id, hashes[i]};
+        to_insert.push_back(i);
+      } else if (it->second.content_hash == hashes[i]) {
+        results[i].outcome = enlace::v1::OUTCOME_ALREADY_RECORDED;
+        results[i].arrival_id = it->second.arrival_id;
+      } else {
+        results[i].outcome = enlace::v1::OUTCOME_REJECTED;
+        results[i].status = absl::AlreadyExistsError(absl::StrCat(
+            "external_id ", batch[i].arrival.external_id(),
+            " was already recorded with different content"));
+      }
+    }
+    if (to_insert.empty()) return absl::OkStatus();
+
+    // 3. Insert the new arrivals, then read back their keys for the consent rows.
+    ForEachStatementChunk(to_insert.size(), [&](size_t offset, size_t size) {
+      sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
+          "INSERT INTO arrivals (arrival_id, submitted_by, external_id, content_hash, "
+          "arrival_date, mode, origin_country, given_name, family_name, birth_date, sex, "
+          "document_number, department_code, municipality, needs_mask, consent_purposes_mask, "
+          "consent_given_at_us, recorded_at_us, consent_version) VALUES ",
+          // consent_version is 1 for every new row.
+          Placeholders(size, kInsertColumns, ", 1")));
+      unsigned p = 1;
+      for (size_t k = 0; k < size; ++k) {
+        size_t i = to_insert[offset + k];
+        const Arrival& a = batch[i].arrival;
+        insert->setString(p++, results[i].arrival_id);
+        insert->setString(p++, batch[i].submitted_by);
+        insert->setString(p++, a.external_id());
+        insert->setString(p++, hashes[i]);
+        insert->setString(p++, a.arrival_date());
+        insert->setInt(p++, a.mode());
+        insert->setString(p++, a.origin_country());
+        insert->setString(p++, a.person().given_name());
+        insert->setString(p++, a.person().family_name());
+        insert->setString(p++, a.person().birth_date());
+        insert->setInt(p++, a.person().sex());
+        insert->setString(p++, a.person().document_number());
+        insert->setString(p++, a.destination().department_code());
+        insert->setString(p++, a.destination().municipality());
+        insert->setUInt(p++, MaskOf(a.needs()));
+        insert->setUInt(p++, MaskOf(a.consent().purposes()));
+        if (a.consent().has_given_at()) {
+          insert->setInt64(p++, MicrosOf(a.consent().given_at()));
+        } else {
+          insert->setNull(p++, 0);
+        }
+        insert->setInt64(p++, now_us);
+      }
+      insert->executeUpdate();
+    });
+
+    std::vector<std::pair<int64_t, std::string>> consent_rows;  // (seq, agency)
+    ForEachStatementChunk(to_insert.size(), [&](size_t offset, size_t size) {
+      sql::PreparedStatement* select = c.Prepare(
+          absl::StrCat("SELECT seq, arrival_id FROM arrivals WHERE arrival_id IN ", InList(size)));
+      absl::flat_hash_map<std::string, size_t> index_of_id;
+      for (size_t k = 0; k < size; ++k) {
+        size_t i = to_insert[offset + k];
+        select->setString(static_cast<unsigned>(k + 1), results[i].arrival_id);
+        index_of_id[results[i].arrival_id] = i;
+      }
+      std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
+      while (rows->next()) {
+        int64_t seq = rows->getInt64(1);
+        const Arrival& a = batch[index_of_id.at(std::string(rows->getString(2)))].arrival;
+        for (const std::string& agency : a.consent().agencies()) {
+          consent_rows.emplace_back(seq, agency);
+        }
+      }
+    });
+    ForEachStatementChunk(consent_rows.size(), [&](size_t offset, size_t size) {
+      sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
+          "INSERT INTO arrival_consent_agencies (arrival_seq, agency_code) VALUES ",
+          Placeholders(size, 2)));
+      unsigned p = 1;
+      for (size_t k = 0; k < size; ++k) {
+        insert->setInt64(p++, consent_rows[offset + k].first);
+        insert->setString(p++, consent_rows[offset + k].second);
+      }
+      insert->executeUpdate();
+    });
+    return absl::OkStatus();
+  };
+  // A concurrent writer (another stream or replica) may insert one of our
+  // external_ids between our read and our insert: the transaction is rolled
+  // back as a whole and run again, and then sees that row.
+  absl::Status status;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    status = pool_->InTransaction(record_all, /*max_attempts=*/5);
+    if (!absl::IsAlreadyExists(status)) break;
+  }
+  if (absl::IsAlreadyExists(status)) {
+    return absl::AbortedError("concurrent writers kept colliding on the same records; retry");
+  }
+  if (!status.ok()) return status;
+  return results;
+}
+
+absl::StatusOr<Arrival> MysqlArrivalStore::Get(const std::string& arrival_id,
+                                               const Viewer& viewer) {
+  Arrival arrival;
+  bool found = false;
+  absl::Status status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
+    sql::PreparedStatement* select =
+        c.Prepare(absl::StrCat("SELECT ", kSelectColumns, " FROM arrivals a WHERE a.arrival_id = ? AND ",
+                               kVisibleToViewer));
+    select->setString(1, arrival_id);
+    select->setString(2, viewer.agency);
+    select->setString(3, viewer.agency);
+    std::unique_ptr<sql::ResultSet> row(select->executeQuery());
+    if (row->next()) {
+      arrival = RowToArrival(*row);
+      found = true;
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (!found) return absl::NotFoundError(absl::StrCat("arrival ", arrival_id, " not found"));
+  return arrival;
+}
+
+absl::StatusOr<ArrivalPage> MysqlArrivalStore::List(const ArrivalFilter& filter,
+                                                    const Viewer& viewer, int64_t after,
+                                                    int limit) {
+  // Only fixed fragments are concatenated; every value is a bound parameter.
+  std::string query =
+      absl::StrCat("SELECT ", kSelectColumns, " FROM arrivals a WHERE a.seq > ? AND ",
+                   kVisibleToViewer);
+  if (!filter.department_code.empty()) query += " AND a.department_code = ?";
+  if (!filter.municipality.empty()) query += " AND a.municipality = ?";
+  if (!filter.arrival_date_from.empty()) query += " AND a.arrival_date >= ?";
+  if (!filter.arrival_date_to.empty()) query += " AND a.arrival_date <= ?";
+  query += " ORDER BY a.seq LIMIT ?";
+
+  ArrivalPage page;
+  absl::Status status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
+    sql::PreparedStatement* select = c.Prepare(query);
+    unsigned p = 1;
+    select->setInt64(p++, after);
+    select->setString(p++, viewer.agency);
+    select->setString(p++, viewer.agency);
+    if (!filter.department_code.empty()) select->setString(p++, filter.department_code);
+    if (!filter.municipality.empty()) select->setString(p++, filter.municipality);
+    if (!filter.arrival_date_from.empty()) select->setString(p++, filter.arrival_date_from);
+    if (!filter.arrival_date_to.empty()) select->setString(p++, filter.arrival_date_to);
+    select->setInt(p++, limit + 1);  // one more tells whether another page exists
+    std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
+    while (rows->next()) {
+      if (static_cast<int>(page.arrivals.size()) == limit) {
+        page.more = true;
+        break;
+      }
+      page.last_position = rows->getInt64("seq");
+      page.arrivals.push_back(RowToArrival(*rows));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return page;
+}
+
+absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arrival_id,
+                                                         const Consent& consent,
+                                                         const Viewer& submitter) {
+  bool found = false;
+  absl::Status status = pool_->InTransaction([&](MysqlConnection& c) -> absl::Status {
+    found = false;
+    sql::PreparedStatement* lock = c.Prepare(
+        "SELECT a.seq, a.consent_version, a.consent_purposes_mask, a.consent_given_at_us, "
+        "(SELECT GROUP_CONCAT(c.agency_code ORDER BY c.agency_code SEPARATOR ',') "
+        " FROM arrival_consent_agencies c WHERE c.arrival_seq = a.seq) AS agencies "
+        "FROM arrivals a WHERE a.arrival_id = ? AND a.submitted_by = ? FOR UPDATE");
+    lock->setString(1, arrival_id);
+    lock->setString(2, submitter.agency);
+    std::unique_ptr<sql::ResultSet> row(lock->executeQuery());
+    if (!row->next()) return absl::OkStatus();
+    found = true;
+    int64_t seq = row->getInt64("seq");
+    int version = row->getInt("consent_version");
+    int64_t now_us = absl::ToUnixMicros(absl::Now());
+
+    auto record_version = [&](int v, const std::string& agencies, uint32_t purposes,
+                              bool has_given_at, int64_t given_at_us) {
+      sql::PreparedStatement* insert = c.Prepare(
+          "INSERT INTO consent_versions (arrival_seq, version, agencies, purposes_mask, "
+          "given_at_us, changed_by, changed_at_us) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      insert->setInt64(1, seq);
+      insert->setInt(2, v);
+      insert->setString(3, agencies);
+      insert->setUInt(4, purposes);
+      if (has_given_at) {
+        insert->setInt64(5, given_at_us);
+      } else {
+        insert->setNull(5, 0);
+      }
+      insert->setString(6, submitter.agency);
+      insert->setInt64(7, now_us);
+      insert->executeUpdate();
+    };
+    if (version == 1) {
+      // The consent given at arrival enters the history at its first change.
+      record_version(1, row->isNull("agencies") ? "" : std::string(row->getString("agencies")),
+                     row->getUInt("consent_purposes_mask"), !row->isNull("consent_given_at_us"),
+                     row->isNull("consent_given_at_us") ? 0 : row->getInt64("consent_given_at_us"));
+    }
+    std::vector<std::string> agencies(consent.agencies().begin(), consent.agencies().end());
+    std::sort(agencies.begin(), agencies.end());
+    record_version(version + 1, absl::StrJoin(agencies, ","), MaskOf(consent.purposes()),
+                   consent.has_given_at(),
+                   consent.has_given_at() ? MicrosOf(consent.given_at()) : 0);
+
+    sql::PreparedStatement* update = c.Prepare(
+        "UPDATE arrivals SET consent_purposes_mask = ?, consent_given_at_us = ?, "
+        "consent_version = ? WHERE seq = ?");
+    update->setUInt(1, MaskOf(consent.purposes()));
+    if (consent.has_given_at()) {
+      update->setInt64(2, MicrosOf(consent.given_at()));
+    } else {
+      update->setNull(2, 0);
+    }
+    update->setInt(3, version + 1);
+    update->setInt64(4, seq);
+    update->executeUpdate();
+
+    sql::PreparedStatement* clear =
+        c.Prepare("DELETE FROM arrival_consent_agencies WHERE arrival_seq = ?");
+    clear->setInt64(1, seq);
+    clear->executeUpdate();
+    for (const std::string& agency : agencies) {
+      sql::PreparedStatement* insert = c.Prepare(
+          "INSERT INTO arrival_consent_agencies (arrival_seq, agency_code) VALUES (?, ?)");
+      insert->setInt64(1, seq);
+      insert->setString(2, agency);
+      insert->executeUpdate();
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (!found) return absl::NotFoundError(absl::StrCat("arrival ", arrival_id, " not found"));
+  return Get(arrival_id, submitter);
+}
+
+absl::StatusOr<std::vector<std::string>> MysqlArrivalStore::ListAgencyCodes() {
+  std::vector<std::string> codes;
+  absl::Status status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
+    std::unique_ptr<sql::ResultSet> rows(
+        c.Prepare("SELECT code FROM agencies ORDER BY code")->executeQuery());
+    while (rows->next()) codes.push_back(rows->getString(1));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return codes;
+}
+
+}  // namespace enlace::db

@@ -1,0 +1,39 @@
+// ArrivalStore on MySQL 8 / MariaDB 10.11 (schema: db/migrations/).
+// Batches become multi-row INSERTs in one transaction; statement shapes are
+// bounded (rows are written in chunks of 256, 64, 16, 4 and 1) so that every
+// connection prepares a handful of statements once and reuses them.
+#ifndef ENLACE_DB_MYSQL_ARRIVAL_STORE_H_
+#define ENLACE_DB_MYSQL_ARRIVAL_STORE_H_
+
+#include "db/arrival_store.h"
+#include "db/mysql_pool.h"
+
+namespace enlace::db {
+
+class MysqlArrivalStore final : public ArrivalStore {
+ public:
+  // `pool` must outlive the store.
+  explicit MysqlArrivalStore(MysqlPool* pool) : pool_(pool) {}
+
+  absl::StatusOr<std::vector<RecordResult>> RecordBatch(
+      absl::Span<const NewArrival> batch) override;
+  absl::StatusOr<enlace::v1::Arrival> Get(const std::string& arrival_id,
+                                          const Viewer& viewer) override;
+  absl::StatusOr<ArrivalPage> List(const ArrivalFilter& filter, const Viewer& viewer,
+                                   int64_t after, int limit) override;
+  absl::StatusOr<enlace::v1::Arrival> UpdateConsent(const std::string& arrival_id,
+                                                    const enlace::v1::Consent& consent,
+                                                    const Viewer& submitter) override;
+  absl::StatusOr<std::vector<std::string>> ListAgencyCodes() override;
+
+ private:
+  MysqlPool* const pool_;
+};
+
+// Calls `chunk(offset, size)` over [0, n) in chunks of 256, 64, 16, 4 and 1
+// rows, largest first. Exposed for tests.
+void ForEachStatementChunk(size_t n, const std::function<void(size_t, size_t)>& chunk);
+
+}  // namespace enlace::db
+
+#endif  // ENLACE_DB_MYSQL_ARRIVAL_STORE_H_

@@ -1,0 +1,225 @@
+// The connection pool and exception-to-Status conversion (see mysql_pool.h).
+#include "db/mysql_pool.h"
+
+#include <cppconn/connection.h>
+#include <cppconn/driver.h>
+#include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/statement.h>
+#include <mysql_driver.h>
+
+#include <exception>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace enlace::db {
+namespace {
+
+// The connector's driver singleton and mysql_library_init are not safe to
+// reach from several threads at once: connect under one lock.
+absl::Mutex connect_mu;
+
+constexpr absl::string_view kConnectionLostMarker = "[connection lost] ";
+
+}  // namespace
+
+absl::Status StatusFromSqlException(const sql::SQLException& e) {
+  int code = e.getErrorCode();
+  std::string text = absl::StrCat("MySQL error ", code, " (", e.getSQLState(), "): ", e.what());
+  switch (code) {
+    case 1040:  // too many connections
+    case 1053:  // server shutdown in progress
+    case 1927:  // connection was killed (MariaDB)
+    case 2002:  // can't connect through socket
+    case 2003:  // can't connect to server
+    case 2005:  // unknown host
+    case 2006:  // server has gone away
+    case 2013:  // lost connection during query
+    case 2026:  // SSL connection error
+    case 2055:  // lost connection (system error)
+      return absl::UnavailableError(absl::StrCat(kConnectionLostMarker, text));
+    case 1205:  // lock wait timeout
+    case 1213:  // deadlock
+      return absl::AbortedError(text);
+    case 1062:  // duplicate entry
+      return absl::AlreadyExistsError(text);
+    default:
+      break;
+  }
+  // The connector reports some client-side losses with code 0 and a message.
+  if (code == 0 && (absl::StrContains(e.what(), "gone away") ||
+                    absl::StrContains(e.what(), "Lost connection") ||
+                    absl::StrContains(e.what(), "closed"))) {
+    return absl::UnavailableError(absl::StrCat(kConnectionLostMarker, text));
+  }
+  return absl::InternalError(text);
+}
+
+bool IsConnectionLost(const absl::Status& status) {
+  return absl::IsUnavailable(status) && absl::StartsWith(status.message(), kConnectionLostMarker);
+}
+
+MysqlConnection::MysqlConnection(std::unique_ptr<sql::Connection> connection)
+    : connection_(std::move(connection)) {}
+
+MysqlConnection::~MysqlConnection() {
+  statements_.clear();
+  try {
+    if (connection_ && !connection_->isClosed()) connection_->close();
+  } catch (const sql::SQLException&) {
+    // Closing a dead connection may throw; nothing to do about it.
+  }
+}
+
+sql::PreparedStatement* MysqlConnection::Prepare(const std::string& sql_text) {
+  auto it = statements_.find(sql_text);
+  if (it != statements_.end()) return it->second.get();
+  std::unique_ptr<sql::PreparedStatement> statement(connection_->prepareStatement(sql_text));
+  sql::PreparedStatement* raw_statement = statement.get();
+  statements_.emplace(sql_text, std::move(statement));
+  return raw_statement;
+}
+
+void MysqlConnection::Execute(const std::string& sql_text) {
+  std::unique_ptr<sql::Statement> statement(connection_->createStatement());
+  statement->execute(sql_text);
+}
+
+MysqlPool::MysqlPool(Dsn dsn, PoolOptions options)
+    : dsn_(std::move(dsn)), options_(options) {}
+
+MysqlPool::~MysqlPool() {
+  absl::MutexLock lock(&mu_);
+  idle_.clear();
+}
+
+absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlPool::Connect() {
+  sql::ConnectOptionsMap properties;
+  if (dsn_.socket.empty()) {
+    properties["hostName"] = sql::SQLString(dsn_.host);
+    properties["port"] = dsn_.port;
+  } else {
+    properties["hostName"] = sql::SQLString("localhost");
+    properties["socket"] = sql::SQLString(dsn_.socket);
+  }
+  properties["userName"] = sql::SQLString(dsn_.user);
+  properties["password"] = sql::SQLString(dsn_.password);
+  if (!dsn_.database.empty()) properties["schema"] = sql::SQLString(dsn_.database);
+  properties["OPT_CONNECT_TIMEOUT"] = static_cast<int>(absl::ToInt64Seconds(options_.connect_timeout));
+  properties["OPT_READ_TIMEOUT"] = static_cast<int>(absl::ToInt64Seconds(options_.io_timeout));
+  properties["OPT_WRITE_TIMEOUT"] = static_cast<int>(absl::ToInt64Seconds(options_.io_timeout));
+  properties["OPT_RECONNECT"] = false;  // a silent reconnect would lose session state
+  properties["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
+  try {
+    std::unique_ptr<sql::Connection> connection;
+    {
+      absl::MutexLock lock(&connect_mu);
+      sql::mysql::MySQL_Driver* driver = sql::mysql::get_mysql_driver_instance();
+      connection.reset(driver->connect(properties));
+    }
+    auto wrapped = std::make_unique<MysqlConnection>(std::move(connection));
+    // Same session on MySQL 8 and MariaDB: UTC, strict, READ COMMITTED (fewer
+    // gap locks under concurrent batch inserts; our invariants use unique keys
+    // and row locks, not gap locks).
+    wrapped->Execute("SET time_zone = '+00:00'");
+    wrapped->Execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
+                     "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'");
+    wrapped->Execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+    return wrapped;
+  } catch (const sql::SQLException& e) {
+    absl::Status status = StatusFromSqlException(e);
+    if (absl::IsInternal(status)) {
+      // Bad credentials or an unknown database: not retryable, but the
+      // database is still not usable for us.
+      return absl::UnavailableError(absl::StrCat(kConnectionLostMarker, status.message()));
+    }
+    return status;
+  }
+}
+
+absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlPool::Acquire() {
+  {
+    absl::MutexLock lock(&mu_);
+    auto can_proceed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !idle_.empty() || open_ < options_.max_connections;
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&can_proceed), options_.acquire_timeout)) {
+      return absl::ResourceExhaustedError("no database connection free in time");
+    }
+    if (!idle_.empty()) {
+      std::unique_ptr<MysqlConnection> connection = std::move(idle_.back());
+      idle_.pop_back();
+      return connection;
+    }
+    ++open_;  // reserve a slot while connecting without the lock
+  }
+  absl::StatusOr<std::unique_ptr<MysqlConnection>> connection = Connect();
+  if (!connection.ok()) {
+    absl::MutexLock lock(&mu_);
+    --open_;
+  }
+  return connection;
+}
+
+void MysqlPool::Release(std::unique_ptr<MysqlConnection> connection, bool healthy) {
+  absl::MutexLock lock(&mu_);
+  if (healthy) {
+    idle_.push_back(std::move(connection));
+  } else {
+    --open_;
+    connection.reset();
+  }
+}
+
+absl::Status MysqlPool::RunLeased(const std::function<absl::Status(MysqlConnection&)>& body,
+                                  bool transaction) {
+  absl::StatusOr<std::unique_ptr<MysqlConnection>> leased = Acquire();
+  if (!leased.ok()) return leased.status();
+  std::unique_ptr<MysqlConnection> connection = *std::move(leased);
+  absl::Status status;
+  try {
+    if (transaction) connection->raw().setAutoCommit(false);
+    status = body(*connection);
+    if (transaction) {
+      if (status.ok()) {
+        connection->raw().commit();
+      } else {
+        connection->raw().rollback();
+      }
+      connection->raw().setAutoCommit(true);
+    }
+  } catch (const sql::SQLException& e) {
+    status = StatusFromSqlException(e);
+    if (transaction && !IsConnectionLost(status)) {
+      try {
+        connection->raw().rollback();
+        connection->raw().setAutoCommit(true);
+      } catch (const sql::SQLException& rollback_error) {
+        status = StatusFromSqlException(rollback_error);
+      }
+    }
+  } catch (const std::exception& e) {
+    status = absl::InternalError(absl::StrCat("database client error: ", e.what()));
+  }
+  bool healthy = !IsConnectionLost(status) && !absl::IsInternal(status);
+  Release(std::move(connection), healthy);
+  return status;
+}
+
+absl::Status MysqlPool::Run(const std::function<absl::Status(MysqlConnection&)>& body) {
+  return RunLeased(body, /*transaction=*/false);
+}
+
+absl::Status MysqlPool::InTransaction(const std::function<absl::Status(MysqlConnection&)>& body,
+                                      int max_attempts) {
+  absl::Status status;
+  for (int attempt = 1; attempt <= max_attempts; ++attempt) {
+    status = RunLeased(body, /*transaction=*/true);
+    if (!absl::IsAborted(status)) return status;
+  }
+  return status;
+}
+
+}  // namespace enlace::db

@@ -1,0 +1,115 @@
+// A bounded pool of MySQL connections (Connector/C++ 1.1), each with its own
+// cache of prepared statements, and the one place where the connector's
+// exceptions become absl::Status.
+//
+// A connection is used by one thread at a time: Acquire() leases it, the lease
+// returns it. A connection that failed with a connection-level error is
+// dropped instead of returned, and a new one is opened on demand, so the pool
+// recovers by itself when the database comes back. Prepared statements are
+// per connection and die with it.
+//
+// Error mapping (MySQL/MariaDB error numbers):
+//   cannot connect, server gone away, lost connection, shutdown -> UNAVAILABLE
+//   deadlock, lock wait timeout                                  -> ABORTED
+//   duplicate key                                                -> ALREADY_EXISTS
+//   anything else                                                -> INTERNAL
+// Messages carry the server's text for our logs; the RPC edge never forwards
+// INTERNAL or UNAVAILABLE text to callers.
+//
+// Example:
+//   absl::Status s = pool->InTransaction([&](MysqlConnection& c) -> absl::Status {
+//     sql::PreparedStatement* st = c.Prepare("UPDATE t SET x = ? WHERE id = ?");
+//     st->setInt(1, 5); st->setInt64(2, id); st->executeUpdate();
+//     return absl::OkStatus();
+//   });
+#ifndef ENLACE_DB_MYSQL_POOL_H_
+#define ENLACE_DB_MYSQL_POOL_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "db/dsn.h"
+
+namespace sql {
+class Connection;
+class PreparedStatement;
+class SQLException;
+}  // namespace sql
+
+namespace enlace::db {
+
+// One open connection and its prepared statements.
+class MysqlConnection {
+ public:
+  explicit MysqlConnection(std::unique_ptr<sql::Connection> connection);
+  ~MysqlConnection();
+
+  // A prepared statement for `sql_text`, prepared once per connection.
+  // Throws sql::SQLException (callers run inside MysqlPool::Run*, which
+  // converts). The statement stays owned by this connection.
+  sql::PreparedStatement* Prepare(const std::string& sql_text);
+  // Runs a statement that takes no parameters and returns no rows.
+  void Execute(const std::string& sql_text);
+  sql::Connection& raw() { return *connection_; }
+
+ private:
+  std::unique_ptr<sql::Connection> connection_;
+  std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> statements_;
+};
+
+struct PoolOptions {
+  int max_connections = 8;
+  absl::Duration acquire_timeout = absl::Seconds(5);
+  absl::Duration connect_timeout = absl::Seconds(3);
+  absl::Duration io_timeout = absl::Seconds(30);  // read/write timeout per round trip
+};
+
+class MysqlPool {
+ public:
+  // Does not connect yet; the first Acquire() does. `dsn.database` is the
+  // default schema of every connection (may be empty).
+  MysqlPool(Dsn dsn, PoolOptions options);
+  ~MysqlPool();
+  MysqlPool(const MysqlPool&) = delete;
+  MysqlPool& operator=(const MysqlPool&) = delete;
+
+  // Runs `body` with a leased connection in autocommit mode.
+  absl::Status Run(const std::function<absl::Status(MysqlConnection&)>& body);
+
+  // Runs `body` in one transaction: commits when it returns OK, rolls back
+  // otherwise. A deadlock or lock-wait timeout is retried (up to
+  // `max_attempts` in all) from the start, so `body` must be safe to rerun.
+  absl::Status InTransaction(const std::function<absl::Status(MysqlConnection&)>& body,
+                             int max_attempts = 3);
+
+  const Dsn& dsn() const { return dsn_; }
+
+ private:
+  absl::StatusOr<std::unique_ptr<MysqlConnection>> Acquire();
+  void Release(std::unique_ptr<MysqlConnection> connection, bool healthy);
+  absl::StatusOr<std::unique_ptr<MysqlConnection>> Connect();
+  absl::Status RunLeased(const std::function<absl::Status(MysqlConnection&)>& body,
+                         bool transaction);
+
+  const Dsn dsn_;
+  const PoolOptions options_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<MysqlConnection>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased + connecting
+};
+
+// Converts a connector exception as described at the top of this file.
+absl::Status StatusFromSqlException(const sql::SQLException& e);
+// True for errors after which the connection must not be reused.
+bool IsConnectionLost(const absl::Status& status);
+
+}  // namespace enlace::db
+
+#endif  // ENLACE_DB_MYSQL_POOL_H_

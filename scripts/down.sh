@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# down.sh: stop what scripts/up.sh started: the Enlace server (if running)
+# and the private MariaDB in var/mysql. Data stays in var/. Safe to run again.
+set -euo pipefail
+
+ENLACE_SCRIPT_NAME=down.sh
+# shellcheck source=scripts/lib/mariadb.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/mariadb.sh"
+
+usage() {
+  cat <<EOF
+Usage: scripts/down.sh [--help]
+
+Stops the Enlace server started by scripts/up.sh (SIGTERM, SIGKILL after
+10 s) and the private MariaDB in var/mysql. The data in var/ is kept
+(rm -rf var/ to start from scratch). Does nothing for what is not running.
+EOF
+}
+
+while (($# > 0)); do
+  case "$1" in
+    --help | -h)
+      usage
+      exit 0
+      ;;
+    *)
+      usage >&2
+      die "unknown argument: $1"
+      ;;
+  esac
+done
+
+cd "${ENLACE_ROOT}"
+SERVER_PID_FILE="${ENLACE_ROOT}/var/run/enlace-server.pid"
+READY_FILE="${ENLACE_ROOT}/var/run/enlace-server.ready"
+DB_DIR="${ENLACE_ROOT}/var/mysql"
+
+server_pid="$(read_pid_file "${SERVER_PID_FILE}")"
+if [[ -n "${server_pid}" ]] && pid_alive "${server_pid}" enlace-server; then
+  stop_pid "${server_pid}" "the server" 10
+else
+  log "the server is not running"
+fi
+rm -f "${SERVER_PID_FILE}" "${READY_FILE}"
+
+if mariadb_running "${DB_DIR}"; then
+  mariadb_stop "${DB_DIR}"
+else
+  log "MariaDB (var/mysql) is not running"
+  rm -f "${DB_DIR}/mysql.pid"
+fi
+log "down"

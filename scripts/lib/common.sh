@@ -1,0 +1,242 @@
+# common.sh: helpers shared by scripts/up.sh, down.sh, test.sh and bench.sh.
+#
+# Source it, do not run it:
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+#   ensure_packages all && ensure_built
+#
+# Provides:
+#   ENLACE_ROOT, ENLACE_BUILD_DIR, ENLACE_PYTHON   paths every script uses
+#   log / warn / die                 messages prefixed with the calling script's name
+#   ensure_packages build|run|all    apt-get install only what is missing
+#   ensure_built                     configure (once) and build the shared build/ dir
+#   free_port                        a free TCP port on 127.0.0.1, chosen by the kernel
+#   pid_alive PID [NAME]             is PID a live (non-zombie) process, named NAME?
+#   read_pid_file FILE               the pid in FILE, or nothing
+#   stop_pid PID NAME GRACE          TERM, wait up to GRACE s, then KILL
+#   health_serving ADDR              one gRPC health check on a plaintext port
+#   wait_serving ADDR PID LOG [SECS] wait until the server at ADDR is SERVING
+#
+# Works without a TTY and without stdin (CI runs `bash .ci/run < /dev/null`).
+
+# Variables defined here are used by the scripts that source this file.
+# shellcheck shell=bash disable=SC2034
+if [[ -n "${ENLACE_COMMON_SH_LOADED:-}" ]]; then
+  return 0
+fi
+ENLACE_COMMON_SH_LOADED=1
+
+ENLACE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+ENLACE_BUILD_DIR="${ENLACE_ROOT}/build"
+ENLACE_BUILD_JOBS="${ENLACE_BUILD_JOBS:-2}"
+# The python3 first on PATH may be another interpreter without grpcio; Debian's is.
+ENLACE_PYTHON=/usr/bin/python3
+ENLACE_SERVER_BIN="${ENLACE_BUILD_DIR}/server/enlace-server"
+ENLACE_CTL_BIN="${ENLACE_BUILD_DIR}/clients/enlacectl"
+ENLACE_LOADGEN_BIN="${ENLACE_BUILD_DIR}/clients/enlace-loadgen"
+ENLACE_DEFAULT_POLICY="${ENLACE_ROOT}/server/default_policy.conf"
+ENLACE_SCRIPT_NAME="${ENLACE_SCRIPT_NAME:-$(basename "$0")}"
+
+ENLACE_BUILD_PACKAGES=(
+  cmake ninja-build g++ pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libssl-dev libmysqlcppconn-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev
+)
+ENLACE_RUN_PACKAGES=(
+  mariadb-server mariadb-client python3-grpcio python3-protobuf openssl
+)
+
+log() { printf '%s: %s\n' "${ENLACE_SCRIPT_NAME}" "$*" >&2; }
+warn() { printf '%s: warning: %s\n' "${ENLACE_SCRIPT_NAME}" "$*" >&2; }
+die() {
+  printf '%s: error: %s\n' "${ENLACE_SCRIPT_NAME}" "$*" >&2
+  exit 1
+}
+
+# Runs a command as root: directly, or through passwordless sudo (never prompts).
+as_root() {
+  if [[ "$(id -u)" -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo -n "$@"
+  else
+    die "need root (or passwordless sudo) to run: $*"
+  fi
+}
+
+package_installed() {
+  [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
+}
+
+# ensure_packages build|run|all
+# Installs the missing packages of the chosen set; does nothing (not even
+# `apt-get update`) when all are present. ENLACE_NO_INSTALL=1 turns installing
+# into an error that lists what is missing.
+ensure_packages() {
+  local which="${1:-all}" pkg
+  local -a wanted=() missing=()
+  case "${which}" in
+    build) wanted=("${ENLACE_BUILD_PACKAGES[@]}") ;;
+    run) wanted=("${ENLACE_RUN_PACKAGES[@]}") ;;
+    all) wanted=("${ENLACE_BUILD_PACKAGES[@]}" "${ENLACE_RUN_PACKAGES[@]}") ;;
+    *) die "ensure_packages: unknown set '${which}' (build|run|all)" ;;
+  esac
+  command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: these scripts expect Debian 12"
+  for pkg in "${wanted[@]}"; do
+    package_installed "${pkg}" || missing+=("${pkg}")
+  done
+  if ((${#missing[@]} == 0)); then
+    return 0
+  fi
+  if [[ "${ENLACE_NO_INSTALL:-0}" == 1 ]]; then
+    die "missing packages (ENLACE_NO_INSTALL=1, not installing): ${missing[*]}"
+  fi
+  log "installing missing packages: ${missing[*]}"
+
+  # mariadb-server's postinst would start the system MariaDB service. That one
+  # is not ours (we run a private server), so forbid service starts while
+  # installing, unless the machine already has its own policy.
+  local policy=/usr/sbin/policy-rc.d added_policy=0 rc=0
+  if [[ ! -e "${policy}" ]]; then
+    as_root sh -c "printf '#!/bin/sh\n# temporary, from enlace scripts/lib/common.sh\nexit 101\n' > ${policy} && chmod 755 ${policy}"
+    added_policy=1
+  fi
+  local -a apt_opts=(-y -q --no-install-recommends
+    -o DPkg::Lock::Timeout=300
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+  {
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install "${apt_opts[@]}" "${missing[@]}"
+  } </dev/null || rc=$?
+  if ((added_policy)); then
+    as_root rm -f "${policy}"
+  fi
+  ((rc == 0)) || die "apt-get failed (exit ${rc}) installing: ${missing[*]}"
+  for pkg in "${missing[@]}"; do
+    package_installed "${pkg}" || die "package ${pkg} is still not installed after apt-get"
+  done
+}
+
+# ensure_built: configures build/ only when build/build.ninja is missing,
+# then builds all targets. ccache is used when installed.
+ensure_built() {
+  if [[ ! -f "${ENLACE_BUILD_DIR}/build.ninja" ]]; then
+    local -a cfg=(-S "${ENLACE_ROOT}" -B "${ENLACE_BUILD_DIR}" -G Ninja -DCMAKE_BUILD_TYPE=Release)
+    if command -v ccache >/dev/null 2>&1; then
+      cfg+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    fi
+    log "configuring ${ENLACE_BUILD_DIR}"
+    cmake "${cfg[@]}" </dev/null || die "cmake configure failed (to start over: rm -rf ${ENLACE_BUILD_DIR})"
+  fi
+  log "building (${ENLACE_BUILD_JOBS} jobs)"
+  cmake --build "${ENLACE_BUILD_DIR}" -j "${ENLACE_BUILD_JOBS}" </dev/null || die "build failed"
+}
+
+# Prints a TCP port that was free on 127.0.0.1 a moment ago. Another process
+# may take it before we bind it; callers that can retry should.
+free_port() {
+  "${ENLACE_PYTHON}" - <<'EOF'
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+EOF
+}
+
+# pid_alive PID [NAME]
+# True when PID is a running process (zombies count as dead) and, when NAME
+# is given, its command name is NAME (guards against a recycled pid).
+pid_alive() {
+  local pid="$1" name="${2:-}" stat comm
+  [[ "${pid}" =~ ^[0-9]+$ ]] || return 1
+  stat="$(cat "/proc/${pid}/stat" 2>/dev/null)" || return 1
+  # Field 3 (after the parenthesised command) is the state; Z and X are dead.
+  stat="${stat##*) }"
+  [[ "${stat:0:1}" != Z && "${stat:0:1}" != X ]] || return 1
+  if [[ -n "${name}" ]]; then
+    comm="$(cat "/proc/${pid}/comm" 2>/dev/null)" || return 1
+    # comm is truncated to 15 characters.
+    [[ "${comm}" == "${name:0:15}" ]] || return 1
+  fi
+  return 0
+}
+
+read_pid_file() {
+  local file="$1" pid=""
+  if [[ -f "${file}" ]]; then
+    read -r pid <"${file}" || true
+  fi
+  if [[ "${pid}" =~ ^[0-9]+$ ]]; then
+    printf '%s\n' "${pid}"
+  fi
+}
+
+# wait_pid_exit PID SECONDS: true once PID is gone, false on timeout.
+wait_pid_exit() {
+  local pid="$1" secs="$2" i
+  for ((i = 0; i < secs * 10; i++)); do
+    pid_alive "${pid}" || return 0
+    sleep 0.1
+  done
+  ! pid_alive "${pid}"
+}
+
+# stop_pid PID NAME GRACE_SECONDS: SIGTERM, wait, then SIGKILL.
+stop_pid() {
+  local pid="$1" name="$2" grace="$3"
+  pid_alive "${pid}" || return 0
+  log "stopping ${name} (pid ${pid})"
+  kill -TERM "${pid}" 2>/dev/null || true
+  if wait_pid_exit "${pid}" "${grace}"; then
+    return 0
+  fi
+  warn "${name} (pid ${pid}) did not exit within ${grace} s; sending SIGKILL"
+  kill -KILL "${pid}" 2>/dev/null || true
+  wait_pid_exit "${pid}" 10 || die "${name} (pid ${pid}) survived SIGKILL"
+}
+
+# health_serving HOST:PORT
+# One grpc.health.v1.Health/Check on the plaintext health port, as a raw
+# generic call (no generated stubs): the reply b'\x08\x01' is status SERVING.
+health_serving() {
+  "${ENLACE_PYTHON}" - "$1" <<'EOF' 2>/dev/null
+import sys
+import grpc
+with grpc.insecure_channel(sys.argv[1]) as channel:
+    check = channel.unary_unary('/grpc.health.v1.Health/Check',
+                                request_serializer=None,
+                                response_deserializer=None)
+    try:
+        reply = check(b'', timeout=1)
+    except grpc.RpcError:
+        sys.exit(1)
+sys.exit(0 if reply == b'\x08\x01' else 1)
+EOF
+}
+
+# wait_serving HEALTH_ADDR PID LOG [SECONDS]
+# Waits until the server answers SERVING. Fails early if PID exits; on
+# failure prints the tail of LOG.
+wait_serving() {
+  local addr="$1" pid="$2" logfile="$3" secs="${4:-60}" deadline
+  deadline=$((SECONDS + secs))
+  while ((SECONDS < deadline)); do
+    if ! pid_alive "${pid}"; then
+      warn "the server (pid ${pid}) exited before it was SERVING; last lines of ${logfile}:"
+      tail -n 40 "${logfile}" >&2 2>/dev/null || true
+      return 1
+    fi
+    if health_serving "${addr}"; then
+      return 0
+    fi
+    sleep 0.3
+  done
+  warn "the server was not SERVING on ${addr} after ${secs} s; last lines of ${logfile}:"
+  tail -n 40 "${logfile}" >&2 2>/dev/null || true
+  return 1
+}
+
+require_file() {
+  [[ -e "$1" ]] || die "$2"
+}

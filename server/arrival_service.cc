@@ -1,0 +1,426 @@
+// ArrivalService handlers (see arrival_service.h). The streaming ingest keeps
+// up to kMaxInFlight records per stream waiting for their batch commit; past
+// that it stops reading, so a fast client is slowed by flow control instead
+// of filling the server's memory.
+#include "server/arrival_service.h"
+
+#include <deque>
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "server/arrival_validation.h"
+#include "server/page_token.h"
+
+namespace enlace::server {
+namespace {
+
+using enlace::v1::Arrival;
+using enlace::v1::RecordArrivalsRequest;
+using enlace::v1::RecordArrivalsResponse;
+
+constexpr char kRecordArrivals[] = "/enlace.v1.ArrivalService/RecordArrivals";
+constexpr char kRecordArrival[] = "/enlace.v1.ArrivalService/RecordArrival";
+constexpr char kGetArrival[] = "/enlace.v1.ArrivalService/GetArrival";
+constexpr char kListArrivals[] = "/enlace.v1.ArrivalService/ListArrivals";
+constexpr char kUpdateConsent[] = "/enlace.v1.ArrivalService/UpdateConsent";
+
+constexpr int kMaxInFlight = 2000;  // records of one stream awaiting commit
+constexpr int kResumeBelow = 1000;
+
+absl::string_view OutcomeName(enlace::v1::Outcome outcome) {
+  switch (outcome) {
+    case enlace::v1::OUTCOME_CREATED: return "created";
+    case enlace::v1::OUTCOME_ALREADY_RECORDED: return "already_recorded";
+    default: return "rejected";
+  }
+}
+
+// Fills a per-record error the way a unary call's status would read.
+void SetRecordError(const absl::Status& status, absl::string_view field,
+                    enlace::v1::RecordError* error) {
+  grpc::Status sent = ToGrpcStatus(status);
+  error->set_code(sent.error_code());
+  error->set_message(sent.error_message());
+  error->set_field(std::string(field));
+}
+
+// Stores the gazetteer's spelling of a municipality matched ignoring case, so
+// filters and reports do not split one place by spelling.
+void CanonicalizeMunicipality(Arrival* arrival) {
+  std::optional<std::string> canonical = Gazetteer::Default().CanonicalMunicipality(
+      arrival->destination().department_code(), arrival->destination().municipality());
+  if (canonical) arrival->mutable_destination()->set_municipality(*std::move(canonical));
+}
+
+absl::Status RequireId(absl::string_view value, absl::string_view field) {
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
+  if (value.size() > 64) return absl::InvalidArgumentError(absl::StrCat(field, ": too long"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// One RecordArrivals stream. All state is guarded by mu_; gRPC operations
+// (StartRead, StartWrite, Finish) are started outside the lock, after the
+// state under the lock has recorded that they are pending.
+class ArrivalServiceImpl::RecordArrivalsReactor final
+    : public grpc::ServerBidiReactor<RecordArrivalsRequest, RecordArrivalsResponse> {
+ public:
+  RecordArrivalsReactor(ArrivalServiceImpl* service, grpc::CallbackServerContext* ctx)
+      : service_(service), ctx_(ctx), started_(absl::Now()) {
+    caller_ = service_->gate_->Admit(ctx_, kRecordArrivals);
+    if (!caller_.ok()) {
+      {
+        absl::MutexLock lock(&mu_);
+        finishing_ = true;
+      }
+      EndCall(caller_.status());
+      return;
+    }
+    read_pending_ = true;
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      {
+        absl::MutexLock lock(&mu_);
+        read_pending_ = false;
+        reads_done_ = true;
+      }
+      MaybeFinish();
+      return;
+    }
+    Arrival arrival = std::move(*request_.mutable_arrival());
+    request_.Clear();
+    Accept(std::move(arrival));
+    ContinueReading();
+  }
+
+  void OnWriteDone(bool ok) override {
+    const RecordArrivalsResponse* next = nullptr;
+    bool more = false;
+    {
+      absl::MutexLock lock(&mu_);
+      writes_.pop_front();
+      if (!ok) {  // the client is gone; its remaining answers have no one to go to
+        write_failed_ = true;
+        writes_.clear();
+      }
+      if (writes_.empty()) {
+        writing_ = false;
+      } else {
+        next = &writes_.front();
+        more = writes_.size() > 1;
+      }
+    }
+    if (next != nullptr) {
+      StartWrite(next, more ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
+    } else {
+      MaybeFinish();
+    }
+  }
+
+  void OnCancel() override {
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+    }
+    MaybeFinish();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  // Validates one record and hands it to the batcher, or answers it at once.
+  void Accept(Arrival arrival) {
+    std::string external_id = arrival.external_id();
+    ValidationContext validation = MakeValidationContext(
+        absl::Now(), [this](absl::string_view code) { return service_->agencies_->IsKnown(code); });
+    if (std::optional<FieldViolation> violation = ValidateNewArrival(arrival, validation)) {
+      RecordArrivalsResponse response;
+      response.set_external_id(external_id);
+      response.set_outcome(enlace::v1::OUTCOME_REJECTED);
+      SetRecordError(ToStatus(*violation), violation->field, response.mutable_error());
+      Respond(std::move(response), "");
+      return;
+    }
+    CanonicalizeMunicipality(&arrival);
+    {
+      absl::MutexLock lock(&mu_);
+      ++outstanding_;
+    }
+    bool queued = service_->batcher_->Submit(
+        db::NewArrival{std::move(arrival), caller_->principal.name},
+        [this, external_id](db::RecordResult result) { OnRecorded(external_id, std::move(result)); });
+    if (!queued) {
+      {
+        absl::MutexLock lock(&mu_);
+        --outstanding_;
+      }
+      RecordArrivalsResponse response;
+      response.set_external_id(external_id);
+      response.set_outcome(enlace::v1::OUTCOME_REJECTED);
+      SetRecordError(absl::ResourceExhaustedError("ingest queue is full; resend this record later"),
+                     "", response.mutable_error());
+      Respond(std::move(response), "");
+    }
+  }
+
+  // Runs on an ingest writer thread once the record's batch committed (or failed).
+  void OnRecorded(const std::string& external_id, db::RecordResult result) {
+    RecordArrivalsResponse response;
+    response.set_external_id(external_id);
+    response.set_outcome(result.outcome);
+    response.set_arrival_id(result.arrival_id);
+    if (!result.status.ok()) {
+      response.set_outcome(enlace::v1::OUTCOME_REJECTED);
+      SetRecordError(result.status,
+                     absl::IsAlreadyExists(result.status) ? "arrival.external_id" : "",
+                     response.mutable_error());
+    }
+    std::string created_id =
+        result.outcome == enlace::v1::OUTCOME_CREATED ? result.arrival_id : std::string();
+    bool resume = false;
+    {
+      absl::MutexLock lock(&mu_);
+      --outstanding_;
+      if (read_paused_ && outstanding_ < kResumeBelow && !cancelled_) {
+        read_paused_ = false;
+        read_pending_ = true;
+        resume = true;
+      }
+    }
+    Respond(std::move(response), created_id);
+    if (resume) StartRead(&request_);
+    MaybeFinish();
+  }
+
+  void ContinueReading() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (cancelled_) {
+        read_pending_ = false;
+      } else if (outstanding_ >= kMaxInFlight) {
+        read_pending_ = false;
+        read_paused_ = true;
+      }
+    }
+    bool read;
+    {
+      absl::MutexLock lock(&mu_);
+      read = read_pending_;
+    }
+    if (read) {
+      StartRead(&request_);
+    } else {
+      MaybeFinish();
+    }
+  }
+
+  // Queues a response and starts writing if no write is in flight.
+  void Respond(RecordArrivalsResponse response, const std::string& created_id) {
+    service_->metrics_->RecordArrival(OutcomeName(response.outcome()));
+    const RecordArrivalsResponse* first = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      ++answered_;
+      switch (response.outcome()) {
+        case enlace::v1::OUTCOME_CREATED: ++created_; break;
+        case enlace::v1::OUTCOME_ALREADY_RECORDED: ++already_recorded_; break;
+        default: ++rejected_; break;
+      }
+      if (!created_id.empty()) created_ids_.push_back(created_id);
+      if (write_failed_) return;
+      writes_.push_back(std::move(response));
+      if (writing_) return;
+      writing_ = true;
+      first = &writes_.front();
+    }
+    StartWrite(first);
+  }
+
+  void MaybeFinish() {
+    absl::Status status;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finishing_ || read_pending_ || writing_ || outstanding_ > 0) return;
+      if (!reads_done_ && !cancelled_ && !read_paused_) return;
+      if (read_paused_ && !cancelled_) return;  // waiting for commits to resume reading
+      finishing_ = true;
+      if (cancelled_) status = absl::CancelledError("the client cancelled the stream");
+    }
+    EndCall(status);
+  }
+
+  void EndCall(const absl::Status& status) {
+    AuditNote note;
+    {
+      absl::MutexLock lock(&mu_);
+      note.record_ids = std::move(created_ids_);
+      note.detail = absl::StrCat("records=", answered_, " created=", created_,
+                                 " already_recorded=", already_recorded_, " rejected=", rejected_);
+    }
+    service_->gate_->FinishAudited(ctx_, kRecordArrivals, caller_, status, std::move(note),
+                                   started_, [this](const grpc::Status& s) { Finish(s); });
+  }
+
+  ArrivalServiceImpl* const service_;
+  grpc::CallbackServerContext* const ctx_;
+  const absl::Time started_;
+  absl::StatusOr<Caller> caller_;
+  RecordArrivalsRequest request_;  // owned by the pending read
+
+  absl::Mutex mu_;
+  std::deque<RecordArrivalsResponse> writes_ ABSL_GUARDED_BY(mu_);  // front: being written
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t answered_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t created_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t already_recorded_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> created_ids_ ABSL_GUARDED_BY(mu_);
+};
+
+ArrivalServiceImpl::ArrivalServiceImpl(CallGate* gate, db::ArrivalStore* store,
+                                       IngestBatcher* batcher, AgencyDirectory* agencies,
+                                       Metrics* metrics)
+    : gate_(gate), store_(store), batcher_(batcher), agencies_(agencies), metrics_(metrics) {}
+
+grpc::ServerBidiReactor<RecordArrivalsRequest, RecordArrivalsResponse>*
+ArrivalServiceImpl::RecordArrivals(grpc::CallbackServerContext* ctx) {
+  return new RecordArrivalsReactor(this, ctx);
+}
+
+grpc::ServerUnaryReactor* ArrivalServiceImpl::RecordArrival(
+    grpc::CallbackServerContext* ctx, const enlace::v1::RecordArrivalRequest* request,
+    enlace::v1::RecordArrivalResponse* response) {
+  return gate_->Unary(ctx, kRecordArrival, [=](const Caller& caller, AuditNote* note) {
+    Arrival arrival = request->arrival();
+    ValidationContext validation = MakeValidationContext(
+        absl::Now(), [this](absl::string_view code) { return agencies_->IsKnown(code); });
+    if (std::optional<FieldViolation> violation = ValidateNewArrival(arrival, validation)) {
+      metrics_->RecordArrival("rejected");
+      return ToStatus(*violation);
+    }
+    CanonicalizeMunicipality(&arrival);
+    absl::Notification recorded;
+    db::RecordResult result;
+    bool queued = batcher_->Submit(db::NewArrival{arrival, caller.principal.name},
+                                   [&](db::RecordResult r) {
+                                     result = std::move(r);
+                                     recorded.Notify();
+                                   });
+    if (!queued) return absl::ResourceExhaustedError("ingest queue is full; retry later");
+    recorded.WaitForNotification();
+    metrics_->RecordArrival(result.status.ok() ? OutcomeName(result.outcome) : "rejected");
+    if (!result.status.ok()) {
+      if (absl::IsAlreadyExists(result.status)) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "arrival.external_id: ", arrival.external_id(),
+            " was already recorded with different content"));
+      }
+      return result.status;
+    }
+    response->set_external_id(arrival.external_id());
+    response->set_arrival_id(result.arrival_id);
+    response->set_outcome(result.outcome);
+    note->record_ids.push_back(result.arrival_id);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ArrivalServiceImpl::GetArrival(
+    grpc::CallbackServerContext* ctx, const enlace::v1::GetArrivalRequest* request,
+    Arrival* response) {
+  return gate_->Unary(ctx, kGetArrival, [=](const Caller& caller, AuditNote* note) {
+    if (absl::Status s = RequireId(request->arrival_id(), "arrival_id"); !s.ok()) return s;
+    note->record_ids.push_back(request->arrival_id());
+    absl::StatusOr<Arrival> arrival =
+        store_->Get(request->arrival_id(), db::Viewer{caller.principal.name});
+    if (!arrival.ok()) return arrival.status();
+    *response = *std::move(arrival);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ArrivalServiceImpl::ListArrivals(
+    grpc::CallbackServerContext* ctx, const enlace::v1::ListArrivalsRequest* request,
+    enlace::v1::ListArrivalsResponse* response) {
+  return gate_->Unary(ctx, kListArrivals, [=](const Caller& caller, AuditNote* note) {
+    absl::StatusOr<int> page_size = EffectivePageSize(request->page_size());
+    if (!page_size.ok()) return page_size.status();
+    db::ArrivalFilter filter{request->department_code(), request->municipality(),
+                             request->arrival_date_from(), request->arrival_date_to()};
+    if (!filter.department_code.empty() &&
+        !Gazetteer::Default().HasDepartment(filter.department_code)) {
+      return absl::InvalidArgumentError(
+          "department_code: not a department of the gazetteer (e.g. SV-SS)");
+    }
+    if (std::optional<std::string> problem = CheckCleanText(filter.municipality, 100)) {
+      if (!filter.municipality.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("municipality: ", *problem));
+      }
+    }
+    std::optional<absl::CivilDay> from, to;
+    if (!filter.arrival_date_from.empty() && !(from = ParseDate(filter.arrival_date_from))) {
+      return absl::InvalidArgumentError("arrival_date_from: must be a real date YYYY-MM-DD");
+    }
+    if (!filter.arrival_date_to.empty() && !(to = ParseDate(filter.arrival_date_to))) {
+      return absl::InvalidArgumentError("arrival_date_to: must be a real date YYYY-MM-DD");
+    }
+    if (from && to && *from > *to) {
+      return absl::InvalidArgumentError("arrival_date_from: must not be after arrival_date_to");
+    }
+    std::string fingerprint =
+        QueryFingerprint({caller.principal.SpiffeId(), filter.department_code,
+                          filter.municipality, filter.arrival_date_from, filter.arrival_date_to});
+    absl::StatusOr<int64_t> after = DecodePageToken(request->page_token(), fingerprint);
+    if (!after.ok()) return after.status();
+    absl::StatusOr<db::ArrivalPage> page =
+        store_->List(filter, db::Viewer{caller.principal.name}, *after, *page_size);
+    if (!page.ok()) return page.status();
+    for (Arrival& arrival : page->arrivals) {
+      note->record_ids.push_back(arrival.arrival_id());
+      *response->add_arrivals() = std::move(arrival);
+    }
+    if (page->more) {
+      response->set_next_page_token(EncodePageToken(page->last_position, fingerprint));
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ArrivalServiceImpl::UpdateConsent(
+    grpc::CallbackServerContext* ctx, const enlace::v1::UpdateConsentRequest* request,
+    Arrival* response) {
+  return gate_->Unary(ctx, kUpdateConsent, [=](const Caller& caller, AuditNote* note) {
+    if (absl::Status s = RequireId(request->arrival_id(), "arrival_id"); !s.ok()) return s;
+    if (!request->has_consent()) return absl::InvalidArgumentError("consent: required");
+    ValidationContext validation = MakeValidationContext(
+        absl::Now(), [this](absl::string_view code) { return agencies_->IsKnown(code); });
+    if (std::optional<FieldViolation> violation =
+            ValidateConsent(request->consent(), "consent", validation)) {
+      return ToStatus(*violation);
+    }
+    note->record_ids.push_back(request->arrival_id());
+    absl::StatusOr<Arrival> arrival = store_->UpdateConsent(
+        request->arrival_id(), request->consent(), db::Viewer{caller.principal.name});
+    if (!arrival.ok()) return arrival.status();
+    note->detail = absl::StrCat("consent_version=", arrival->consent_version());
+    *response = *std::move(arrival);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace enlace::server

@@ -1,0 +1,49 @@
+// ArrivalService: how the ministry records returnee arrivals and how the
+// agencies named in a returnee's consent read them (API.md). Translates
+// between protos and the ArrivalStore; authorization, audit and status
+// conversion happen in the CallGate, record-level visibility in the store.
+#ifndef ENLACE_SERVER_ARRIVAL_SERVICE_H_
+#define ENLACE_SERVER_ARRIVAL_SERVICE_H_
+
+#include "db/arrival_store.h"
+#include "enlace/v1/arrivals.grpc.pb.h"
+#include "server/agency_directory.h"
+#include "server/call_gate.h"
+#include "server/ingest_batcher.h"
+
+namespace enlace::server {
+
+class ArrivalServiceImpl final : public enlace::v1::ArrivalService::CallbackService {
+ public:
+  // All pointers must outlive the service.
+  ArrivalServiceImpl(CallGate* gate, db::ArrivalStore* store, IngestBatcher* batcher,
+                     AgencyDirectory* agencies, Metrics* metrics);
+
+  grpc::ServerBidiReactor<enlace::v1::RecordArrivalsRequest, enlace::v1::RecordArrivalsResponse>*
+  RecordArrivals(grpc::CallbackServerContext* ctx) override;
+  grpc::ServerUnaryReactor* RecordArrival(grpc::CallbackServerContext* ctx,
+                                          const enlace::v1::RecordArrivalRequest* request,
+                                          enlace::v1::RecordArrivalResponse* response) override;
+  grpc::ServerUnaryReactor* GetArrival(grpc::CallbackServerContext* ctx,
+                                       const enlace::v1::GetArrivalRequest* request,
+                                       enlace::v1::Arrival* response) override;
+  grpc::ServerUnaryReactor* ListArrivals(grpc::CallbackServerContext* ctx,
+                                         const enlace::v1::ListArrivalsRequest* request,
+                                         enlace::v1::ListArrivalsResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateConsent(grpc::CallbackServerContext* ctx,
+                                          const enlace::v1::UpdateConsentRequest* request,
+                                          enlace::v1::Arrival* response) override;
+
+ private:
+  class RecordArrivalsReactor;
+
+  CallGate* const gate_;
+  db::ArrivalStore* const store_;
+  IngestBatcher* const batcher_;
+  AgencyDirectory* const agencies_;
+  Metrics* const metrics_;
+};
+
+}  // namespace enlace::server
+
+#endif  // ENLACE_SERVER_ARRIVAL_SERVICE_H_

@@ -1,0 +1,144 @@
+// CallGate: identity, policy, work pool, audit and status conversion for
+// every call (see call_gate.h).
+#include "server/call_gate.h"
+
+#include <grpcpp/security/auth_context.h>
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "enlace/v1/admin.pb.h"
+#include "server/log.h"
+
+namespace enlace::server {
+namespace {
+
+constexpr char kUnauthenticated[] = "unauthenticated";
+constexpr size_t kMaxAuditedIds = 1000;
+
+absl::StatusOr<auth::Principal> PrincipalOf(const grpc::CallbackServerContext& ctx) {
+  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) {
+    return absl::UnauthenticatedError("a client certificate from the Enlace CA is required");
+  }
+  // gRPC sets peer_spiffe_id only when the verified certificate carries
+  // exactly one URI SAN and it is a SPIFFE ID: an ambiguous identity is none.
+  std::vector<grpc::string_ref> ids = auth->FindPropertyValues("peer_spiffe_id");
+  if (ids.size() != 1) {
+    return absl::UnauthenticatedError(
+        "the client certificate carries no single SPIFFE ID (URI SAN spiffe://enlace/...)");
+  }
+  absl::StatusOr<auth::Principal> principal =
+      auth::ParseSpiffeId(absl::string_view(ids[0].data(), ids[0].size()));
+  if (!principal.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("client certificate identity refused: ", principal.status().message()));
+  }
+  return principal;
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return grpc::Status::OK;
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kDataLoss:
+      Log("internal error: ", status.ToString());
+      return grpc::Status(grpc::StatusCode::INTERNAL, "internal error; it has been logged");
+    case absl::StatusCode::kUnavailable:
+      Log("unavailable: ", status.ToString());
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "the service is temporarily unavailable; retry with backoff");
+    default:
+      return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                          std::string(status.message()));
+  }
+}
+
+CallGate::CallGate(auth::PolicyWatcher* policy, AuditLog* audit, WorkPool* work, Metrics* metrics)
+    : policy_(policy), audit_(audit), work_(work), metrics_(metrics) {}
+
+absl::StatusOr<Caller> CallGate::Admit(grpc::CallbackServerContext* ctx,
+                                       absl::string_view method) const {
+  absl::StatusOr<auth::Principal> principal = PrincipalOf(*ctx);
+  if (!principal.ok()) return principal.status();
+  Caller caller{*std::move(principal), ctx->peer()};
+  if (!policy_->Current()->Allows(caller.principal, method)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(caller.principal.SpiffeId(), " may not call ", method));
+  }
+  return caller;
+}
+
+grpc::ServerUnaryReactor* CallGate::Unary(grpc::CallbackServerContext* ctx,
+                                          absl::string_view method, UnaryBody body) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::Time started = absl::Now();
+  auto finish = [reactor](const grpc::Status& status) { reactor->Finish(status); };
+  absl::StatusOr<Caller> caller = Admit(ctx, method);
+  if (!caller.ok()) {
+    FinishAudited(ctx, method, caller, caller.status(), AuditNote{}, started, finish);
+    return reactor;
+  }
+  std::string method_name(method);
+  bool queued = work_->TrySubmit([this, ctx, method_name, caller, body = std::move(body),
+                                  started, finish]() {
+    AuditNote note;
+    absl::Status outcome;
+    if (ctx->IsCancelled()) {
+      outcome = absl::CancelledError("the caller cancelled the call");
+    } else {
+      outcome = body(*caller, &note);
+    }
+    FinishAudited(ctx, method_name, caller, outcome, std::move(note), started, finish);
+  });
+  if (!queued) {
+    FinishAudited(ctx, method, caller, absl::ResourceExhaustedError("server busy; retry later"),
+                  AuditNote{}, started, finish);
+  }
+  return reactor;
+}
+
+void CallGate::FinishAudited(grpc::CallbackServerContext* ctx, absl::string_view method,
+                             const absl::StatusOr<Caller>& caller, const absl::Status& outcome,
+                             AuditNote note, absl::Time started,
+                             std::function<void(const grpc::Status&)> finish) {
+  db::AuditRecord record;
+  record.at_us = absl::ToUnixMicros(started);
+  record.principal = caller.ok() ? caller->principal.SpiffeId() : kUnauthenticated;
+  if (!caller.ok() && absl::IsPermissionDenied(caller.status())) {
+    // Identified but refused: name who it was. Admit() only refuses with
+    // PERMISSION_DENIED after identification.
+    absl::StatusOr<auth::Principal> who = PrincipalOf(*ctx);
+    if (who.ok()) record.principal = who->SpiffeId();
+  }
+  record.method = std::string(method);
+  record.decision = caller.ok() ? enlace::v1::DECISION_ALLOW : enlace::v1::DECISION_DENY;
+  record.status_code = static_cast<int>(outcome.code());
+  if (note.record_ids.size() > kMaxAuditedIds) {
+    absl::StrAppend(&note.detail, note.detail.empty() ? "" : "; ", "record_ids: first ",
+                    kMaxAuditedIds, " of ", note.record_ids.size());
+    note.record_ids.resize(kMaxAuditedIds);
+  }
+  record.record_ids = std::move(note.record_ids);
+  record.detail = std::move(note.detail);
+  record.peer = ctx->peer();
+  grpc::Status reply = ToGrpcStatus(outcome);
+  std::string method_name(method);
+  audit_->Append(std::move(record), [this, reply, finish = std::move(finish), method_name,
+                                     started](absl::Status audited) {
+    grpc::Status sent = reply;
+    if (!audited.ok()) {
+      sent = ToGrpcStatus(absl::UnavailableError(
+          absl::StrCat("audit event not written: ", audited.ToString())));
+    }
+    metrics_->RecordCall(method_name, sent.error_code(), absl::Now() - started);
+    finish(sent);
+  });
+}
+
+}  // namespace enlace::server

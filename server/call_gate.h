@@ -1,0 +1,89 @@
+// The one door every RPC goes through. For each call it:
+//   1. identifies the caller from the verified TLS peer only (the SPIFFE ID
+//      of the client certificate); no certificate identity: UNAUTHENTICATED;
+//   2. asks the policy in force whether that principal may call the method;
+//      no: PERMISSION_DENIED (default deny);
+//   3. runs the handler's body on the bounded work pool (never on a gRPC
+//      thread), for unary calls;
+//   4. appends the audit event (allowed or denied, status, record ids) and
+//      sends the response only after that event is committed;
+//   5. converts absl::Status to grpc::Status once, hiding internal detail.
+// Handlers therefore contain no authorization or audit code of their own.
+//
+// Example (a unary handler):
+//   grpc::ServerUnaryReactor* GetArrival(grpc::CallbackServerContext* ctx,
+//                                        const GetArrivalRequest* req, Arrival* resp) override {
+//     return gate_->Unary(ctx, kGetArrival, [=](const Caller& caller, AuditNote* note) {
+//       ... fill *resp ...; note->record_ids.push_back(id); return absl::OkStatus();
+//     });
+//   }
+#ifndef ENLACE_SERVER_CALL_GATE_H_
+#define ENLACE_SERVER_CALL_GATE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "auth/identity.h"
+#include "auth/policy_watcher.h"
+#include "server/audit_log.h"
+#include "server/metrics.h"
+#include "server/work_pool.h"
+
+namespace enlace::server {
+
+// Who is calling: established by the gate, never by the request.
+struct Caller {
+  auth::Principal principal;
+  std::string peer;  // network address, for the audit
+};
+
+// What a handler adds to its call's audit event.
+struct AuditNote {
+  std::vector<std::string> record_ids;
+  std::string detail;  // counts and codes only, never personal data
+};
+
+// absl::Status -> grpc::Status. INTERNAL, UNKNOWN and DATA_LOSS become a
+// generic INTERNAL; UNAVAILABLE a generic "try again" (details are logged,
+// never sent: they may hold SQL or another agency's data).
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+class CallGate {
+ public:
+  using UnaryBody = std::function<absl::Status(const Caller&, AuditNote*)>;
+
+  // All pointers must outlive the gate.
+  CallGate(auth::PolicyWatcher* policy, AuditLog* audit, WorkPool* work, Metrics* metrics);
+
+  // Steps 1 and 2. On refusal, returns UNAUTHENTICATED or PERMISSION_DENIED;
+  // the caller must then end the call through FinishAudited().
+  absl::StatusOr<Caller> Admit(grpc::CallbackServerContext* ctx, absl::string_view method) const;
+
+  // The whole of a unary call (steps 1-5). `body` runs on the work pool.
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, absl::string_view method,
+                                  UnaryBody body);
+
+  // Step 4 for any call: audits the call's end, then runs `finish` with the
+  // status to send. If the audit cannot be written the call fails with
+  // UNAVAILABLE instead: nothing is served that is not accounted for.
+  // `caller` is null for calls refused before identification.
+  void FinishAudited(grpc::CallbackServerContext* ctx, absl::string_view method,
+                     const absl::StatusOr<Caller>& caller, const absl::Status& outcome,
+                     AuditNote note, absl::Time started,
+                     std::function<void(const grpc::Status&)> finish);
+
+ private:
+  auth::PolicyWatcher* const policy_;
+  AuditLog* const audit_;
+  WorkPool* const work_;
+  Metrics* const metrics_;
+};
+
+}  // namespace enlace::server
+
+#endif  // ENLACE_SERVER_CALL_GATE_H_

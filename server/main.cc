@@ -1,0 +1,153 @@
+// enlace-server: the Enlace gRPC server. Flags (each also settable through an
+// ENLACE_<FLAG IN UPPER CASE> environment variable; a flag on the command line
+// wins) configure addresses, the database, the PKI and the policy.
+#include <pthread.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "server/log.h"
+#include "server/server.h"
+
+ABSL_FLAG(std::string, tls_addr, "127.0.0.1:7443",
+          "address of the mutual-TLS gRPC port (all services, health, reflection); port 0 picks one");
+ABSL_FLAG(std::string, health_addr, "127.0.0.1:7444",
+          "address of the plaintext port that serves grpc.health.v1.Health only (probes); "
+          "empty disables it");
+ABSL_FLAG(std::string, metrics_addr, "127.0.0.1:7445",
+          "address of the Prometheus metrics endpoint (/metrics); empty disables it");
+ABSL_FLAG(std::string, db_dsn, "mysql://root@127.0.0.1:3306/enlace",
+          "database: mysql://user[:password]@host:port/database or "
+          "mysql://user@localhost/database?socket=PATH; the password is better given in "
+          "ENLACE_DB_PASSWORD. The database is created and migrated at start-up");
+ABSL_FLAG(std::string, ca_cert, "var/pki/ca.crt",
+          "PEM bundle of the CA(s) whose client certificates are accepted; reloaded on change");
+ABSL_FLAG(std::string, server_cert, "var/pki/server.crt",
+          "PEM certificate (chain) of this server; reloaded on change (atomic rename)");
+ABSL_FLAG(std::string, server_key, "var/pki/server.key", "PEM private key of this server");
+ABSL_FLAG(std::string, policy, "server/default_policy.conf",
+          "authorization policy file (allow/deny rules per principal and method); "
+          "reloaded on change, an invalid new version is refused and logged");
+ABSL_FLAG(std::string, ready_file, "",
+          "when set, written once the server is SERVING: tls_port=, health_port=, "
+          "metrics_port= lines");
+ABSL_FLAG(int, db_pool_size, 16, "maximum database connections");
+ABSL_FLAG(int, worker_threads, 8, "threads that run database work for unary calls");
+ABSL_FLAG(int, ingest_writers, 2, "concurrent arrival batch transactions");
+ABSL_FLAG(int, ingest_batch, 500, "maximum arrivals per batch transaction");
+ABSL_FLAG(int, db_wait_seconds, 30, "how long start-up waits for the database to answer");
+
+namespace {
+
+// ENLACE_<NAME> environment variables become flag values before the command
+// line is parsed, so the command line still wins.
+void ApplyEnvironment() {
+  for (const char* name : {"tls_addr", "health_addr", "metrics_addr", "db_dsn", "ca_cert",
+                           "server_cert", "server_key", "policy", "ready_file", "db_pool_size",
+                           "worker_threads", "ingest_writers", "ingest_batch",
+                           "db_wait_seconds"}) {
+    std::string variable = absl::StrCat("ENLACE_", absl::AsciiStrToUpper(name));
+    const char* value = std::getenv(variable.c_str());
+    if (value == nullptr) continue;
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::string error;
+    if (flag == nullptr || !flag->ParseFrom(value, &error)) {
+      std::cerr << "enlace-server: bad " << variable << ": " << error << "\n";
+      std::exit(2);
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "the Enlace server: returnee records shared between the ministry and UN agencies over "
+      "mutual TLS.\n\n"
+      "Example:\n"
+      "  enlace-server --db_dsn=mysql://root@127.0.0.1:3307/enlace \\\n"
+      "      --ca_cert=var/pki/ca.crt --server_cert=var/pki/server.crt "
+      "--server_key=var/pki/server.key \\\n"
+      "      --policy=server/default_policy.conf\n\n"
+      "Every flag can also be set as ENLACE_<FLAG> (e.g. ENLACE_DB_DSN).");
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "server/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.normalize_filename = [](absl::string_view file) {
+    size_t at = file.find("server/main.cc");
+    return std::string(at == absl::string_view::npos ? file : file.substr(at));
+  };
+  absl::SetFlagsUsageConfig(usage);
+  ApplyEnvironment();
+  absl::ParseCommandLine(argc, argv);
+
+  enlace::server::ServerConfig config;
+  config.tls_addr = absl::GetFlag(FLAGS_tls_addr);
+  config.health_addr = absl::GetFlag(FLAGS_health_addr);
+  config.metrics_addr = absl::GetFlag(FLAGS_metrics_addr);
+  config.db_dsn = absl::GetFlag(FLAGS_db_dsn);
+  config.ca_cert = absl::GetFlag(FLAGS_ca_cert);
+  config.server_cert = absl::GetFlag(FLAGS_server_cert);
+  config.server_key = absl::GetFlag(FLAGS_server_key);
+  config.policy = absl::GetFlag(FLAGS_policy);
+  config.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  config.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  config.ingest_writers = absl::GetFlag(FLAGS_ingest_writers);
+  config.ingest_batch = absl::GetFlag(FLAGS_ingest_batch);
+  config.db_wait = absl::Seconds(absl::GetFlag(FLAGS_db_wait_seconds));
+  if (config.db_pool_size < config.worker_threads + config.ingest_writers + 2) {
+    std::cerr << "enlace-server: --db_pool_size must be at least worker_threads + "
+                 "ingest_writers + 2 (audit writer, health monitor)\n";
+    return 2;
+  }
+  if (config.ingest_batch < 1 || config.ingest_batch > 5000 || config.ingest_writers < 1 ||
+      config.worker_threads < 1) {
+    std::cerr << "enlace-server: --ingest_batch must be 1..5000; --ingest_writers and "
+                 "--worker_threads at least 1\n";
+    return 2;
+  }
+
+  // SIGINT and SIGTERM are blocked in every thread (threads inherit the mask)
+  // and taken synchronously by main below: no work in a signal handler.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<enlace::server::EnlaceServer>> server =
+      enlace::server::EnlaceServer::Start(config);
+  if (!server.ok()) {
+    std::cerr << "enlace-server: " << server.status().message() << "\n";
+    return 1;
+  }
+  std::string ready_file = absl::GetFlag(FLAGS_ready_file);
+  if (!ready_file.empty()) {
+    std::string temporary = ready_file + ".tmp";
+    {
+      std::ofstream out(temporary);
+      out << "tls_port=" << (*server)->tls_port() << "\nhealth_port=" << (*server)->health_port()
+          << "\nmetrics_port=" << (*server)->metrics_port() << "\n";
+    }
+    std::rename(temporary.c_str(), ready_file.c_str());
+  }
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  enlace::server::Log("signal ", signal_number, " received: shutting down");
+  (*server)->Shutdown(absl::Seconds(10));
+  return 0;
+}

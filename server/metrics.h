@@ -1,0 +1,42 @@
+// Prometheus metrics of the server, served on their own port (--metrics_addr):
+//   enlace_rpc_total{method,code}            calls ended, by status code
+//   enlace_rpc_duration_seconds{method}      call latency, audit included
+//   enlace_arrivals_total{outcome}           ingested records by outcome
+//   enlace_database_up                       1 while the database answers
+// Thread-safe.
+#ifndef ENLACE_SERVER_METRICS_H_
+#define ENLACE_SERVER_METRICS_H_
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace enlace::server {
+
+class Metrics {
+ public:
+  Metrics();
+  void RecordCall(absl::string_view method, int code, absl::Duration latency);
+  void RecordArrival(absl::string_view outcome);
+  void SetDatabaseUp(bool up);
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& calls_;
+  prometheus::Family<prometheus::Histogram>& latency_;
+  prometheus::Family<prometheus::Counter>& arrivals_;
+  prometheus::Gauge& database_up_;
+};
+
+}  // namespace enlace::server
+
+#endif  // ENLACE_SERVER_METRICS_H_

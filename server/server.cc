@@ -1,0 +1,266 @@
+// EnlaceServer: wiring and lifecycle (see server.h). Only this file and
+// main.cc choose concrete classes; everything else receives interfaces.
+#include "server/server.h"
+
+#include <google/protobuf/descriptor.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
+#include <prometheus/exposer.h>
+
+#include <fstream>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "auth/policy_watcher.h"
+#include "db/dsn.h"
+#include "db/migrations.h"
+#include "db/mysql_arrival_store.h"
+#include "db/mysql_audit_store.h"
+#include "db/mysql_pool.h"
+#include "enlace/v1/admin.grpc.pb.h"
+#include "enlace/v1/arrivals.grpc.pb.h"
+#include "server/admin_service.h"
+#include "server/agency_directory.h"
+#include "server/arrival_service.h"
+#include "server/audit_log.h"
+#include "server/call_gate.h"
+#include "server/ingest_batcher.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/work_pool.h"
+
+namespace enlace::server {
+
+constexpr const char* kServiceNames[] = {"enlace.v1.ArrivalService", "enlace.v1.AdminService"};
+
+std::vector<std::string> ServedMethods() {
+  std::vector<std::string> methods;
+  for (const char* name : kServiceNames) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
+    for (int i = 0; service != nullptr && i < service->method_count(); ++i) {
+      methods.push_back(absl::StrCat("/", service->full_name(), "/", service->method(i)->name()));
+    }
+  }
+  return methods;
+}
+
+// Declared in destruction order's reverse: what is used by others comes first.
+struct EnlaceServer::Parts {
+  Metrics metrics;
+  std::unique_ptr<db::MysqlPool> pool;
+  std::unique_ptr<db::MysqlArrivalStore> arrival_store;
+  std::unique_ptr<db::MysqlAuditStore> audit_store;
+  std::unique_ptr<auth::PolicyWatcher> policy;
+  std::unique_ptr<AuditLog> audit_log;
+  std::unique_ptr<IngestBatcher> batcher;
+  std::unique_ptr<WorkPool> work;
+  std::unique_ptr<AgencyDirectory> agencies;
+  std::unique_ptr<CallGate> gate;
+  std::unique_ptr<ArrivalServiceImpl> arrival_service;
+  std::unique_ptr<AdminServiceImpl> admin_service;
+  std::unique_ptr<grpc::Server> health_server;
+  std::unique_ptr<grpc::Server> tls_server;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  int tls_port = 0;
+  int health_port = 0;
+  int metrics_port = 0;
+  absl::Notification stop_monitor;
+  std::thread database_monitor;
+  absl::Mutex shutdown_mu;
+  bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
+  absl::Notification shutdown_done;
+
+  void SetServing(bool serving) {
+    for (grpc::Server* server : {health_server.get(), tls_server.get()}) {
+      if (server == nullptr) continue;
+      grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+      if (health == nullptr) continue;
+      health->SetServingStatus(serving);
+    }
+    metrics.SetDatabaseUp(serving);
+  }
+};
+
+namespace {
+
+absl::Status CheckReadable(const std::string& path, absl::string_view what) {
+  if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(what, ": no path given"));
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(what, ": cannot read ", path));
+  return absl::OkStatus();
+}
+
+void ApplyServerLimits(grpc::ServerBuilder& builder) {
+  // Tests and replicas bind their own ports; never share one silently.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Debian's gRPC 1.51 lacks later HTTP/2 hardening: bound what a peer can ask for.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 1100);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 15 * 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Clients may ping every 10 s (watch streams idle for long); faster earns GOAWAY.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 3);
+  builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
+  builder.SetMaxSendMessageSize(32 * 1024 * 1024);
+}
+
+absl::Status WaitForDatabase(const db::Dsn& dsn, absl::Duration wait) {
+  absl::Time deadline = absl::Now() + wait;
+  while (true) {
+    absl::Status status = db::ApplyMigrations(dsn, db::EmbeddedMigrations(), nullptr);
+    if (status.ok() || !absl::IsUnavailable(status) || absl::Now() >= deadline) return status;
+    Log("database not reachable yet (", status.message(), "); retrying");
+    absl::SleepFor(absl::Seconds(1));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerConfig& config) {
+  for (auto [path, what] : {std::pair{config.ca_cert, "--ca_cert"},
+                            std::pair{config.server_cert, "--server_cert"},
+                            std::pair{config.server_key, "--server_key"},
+                            std::pair{config.policy, "--policy"}}) {
+    if (absl::Status s = CheckReadable(path, what); !s.ok()) return s;
+  }
+  absl::StatusOr<db::Dsn> dsn = db::ParseDsn(config.db_dsn);
+  if (!dsn.ok()) return dsn.status();
+  if (absl::Status s = WaitForDatabase(*dsn, config.db_wait); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("database ", dsn->ToSafeString(), ": ", s.message()));
+  }
+
+  auto parts = std::make_unique<Parts>();
+  Parts& p = *parts;
+  p.pool = std::make_unique<db::MysqlPool>(*dsn, db::PoolOptions{.max_connections = config.db_pool_size});
+  p.arrival_store = std::make_unique<db::MysqlArrivalStore>(p.pool.get());
+  p.audit_store = std::make_unique<db::MysqlAuditStore>(p.pool.get());
+  absl::StatusOr<std::unique_ptr<auth::PolicyWatcher>> policy = auth::PolicyWatcher::Start(
+      config.policy, ServedMethods(), config.policy_poll,
+      [](absl::string_view message) { LogLine(message); });
+  if (!policy.ok()) return policy.status();
+  p.policy = *std::move(policy);
+  p.audit_log = std::make_unique<AuditLog>(p.audit_store.get());
+  p.batcher = std::make_unique<IngestBatcher>(
+      p.arrival_store.get(),
+      IngestOptions{.writers = config.ingest_writers,
+                    .max_batch = static_cast<size_t>(config.ingest_batch)});
+  p.work = std::make_unique<WorkPool>(config.worker_threads, /*max_queue=*/10000);
+  p.agencies = std::make_unique<AgencyDirectory>(p.arrival_store.get());
+  p.gate = std::make_unique<CallGate>(p.policy.get(), p.audit_log.get(), p.work.get(), &p.metrics);
+  p.arrival_service = std::make_unique<ArrivalServiceImpl>(
+      p.gate.get(), p.arrival_store.get(), p.batcher.get(), p.agencies.get(), &p.metrics);
+  p.admin_service = std::make_unique<AdminServiceImpl>(p.gate.get(), p.audit_store.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  // The plaintext port is built before the reflection plugin is registered,
+  // so it serves health and nothing else.
+  if (!config.health_addr.empty()) {
+    grpc::ServerBuilder builder;
+    ApplyServerLimits(builder);
+    builder.AddListeningPort(config.health_addr, grpc::InsecureServerCredentials(), &p.health_port);
+    p.health_server = builder.BuildAndStart();
+    if (p.health_server == nullptr || p.health_port == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", config.health_addr,
+                                                 " (--health_addr); is the port in use?"));
+    }
+  }
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  auto certificates = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      config.server_key, config.server_cert, config.ca_cert, config.tls_refresh_seconds);
+  grpc::experimental::TlsServerCredentialsOptions tls_options(certificates);
+  tls_options.watch_root_certs();
+  tls_options.watch_identity_key_cert_pairs();
+  tls_options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::ServerBuilder builder;
+  ApplyServerLimits(builder);
+  builder.AddListeningPort(config.tls_addr, grpc::experimental::TlsServerCredentials(tls_options),
+                           &p.tls_port);
+  builder.RegisterService(p.arrival_service.get());
+  builder.RegisterService(p.admin_service.get());
+  p.tls_server = builder.BuildAndStart();
+  if (p.tls_server == nullptr || p.tls_port == 0) {
+    if (p.health_server) p.health_server->Shutdown();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.tls_addr,
+                                               " (--tls_addr); is the port in use?"));
+  }
+
+  if (!config.metrics_addr.empty()) {
+    try {
+      p.exposer = std::make_unique<prometheus::Exposer>(config.metrics_addr);
+      p.exposer->RegisterCollectable(p.metrics.registry());
+      std::vector<int> ports = p.exposer->GetListeningPorts();
+      p.metrics_port = ports.empty() ? 0 : ports.front();
+    } catch (const std::exception& e) {
+      p.tls_server->Shutdown();
+      if (p.health_server) p.health_server->Shutdown();
+      return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", config.metrics_addr,
+                                                 " (--metrics_addr): ", e.what()));
+    }
+  }
+
+  p.SetServing(true);
+  // Health follows the database: probes see NOT_SERVING while it is away.
+  Parts* raw = parts.get();
+  p.database_monitor = std::thread([raw] {
+    bool was_up = true;
+    while (!raw->stop_monitor.WaitForNotificationWithTimeout(absl::Seconds(2))) {
+      absl::Status status = raw->pool->Run([](db::MysqlConnection& c) {
+        c.Execute("DO 1");
+        return absl::OkStatus();
+      });
+      bool up = status.ok();
+      if (up != was_up) {
+        Log(up ? "database reachable again: SERVING" : "database unreachable: NOT_SERVING (",
+            up ? "" : status.message(), up ? "" : ")");
+        raw->SetServing(up);
+        was_up = up;
+      }
+    }
+  });
+  Log("enlace-server listening: tls ", p.tls_port, ", health ", p.health_port, ", metrics ",
+      p.metrics_port, "; database ", dsn->ToSafeString());
+  return std::unique_ptr<EnlaceServer>(new EnlaceServer(std::move(parts)));
+}
+
+EnlaceServer::EnlaceServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+EnlaceServer::~EnlaceServer() {
+  Shutdown();
+  parts_->stop_monitor.Notify();
+  if (parts_->database_monitor.joinable()) parts_->database_monitor.join();
+}
+
+int EnlaceServer::tls_port() const { return parts_->tls_port; }
+int EnlaceServer::health_port() const { return parts_->health_port; }
+int EnlaceServer::metrics_port() const { return parts_->metrics_port; }
+
+void EnlaceServer::Wait() { parts_->shutdown_done.WaitForNotification(); }
+
+void EnlaceServer::Shutdown(absl::Duration grace) {
+  {
+    absl::MutexLock lock(&parts_->shutdown_mu);
+    if (parts_->shut_down) return;
+    parts_->shut_down = true;
+  }
+  parts_->SetServing(false);
+  std::chrono::system_clock::time_point deadline =
+      std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace);
+  parts_->tls_server->Shutdown(deadline);
+  if (parts_->health_server) parts_->health_server->Shutdown(deadline);
+  Log("enlace-server stopped");
+  parts_->shutdown_done.Notify();
+}
+
+}  // namespace enlace::server

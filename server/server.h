@@ -1,0 +1,73 @@
+// Assembles and runs an Enlace server: the database pools and stores, the
+// audit log, the ingest batcher, the policy, the services behind the call
+// gate, the mTLS port (with health and reflection), the plaintext health-only
+// port for probes, and the metrics port. Kept apart from main() so tests run
+// the real server in-process.
+//
+//   ServerConfig config;  // fill in addresses, DSN, PKI paths, policy
+//   absl::StatusOr<std::unique_ptr<EnlaceServer>> server = EnlaceServer::Start(config);
+//   (*server)->Wait();
+#ifndef ENLACE_SERVER_SERVER_H_
+#define ENLACE_SERVER_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace enlace::server {
+
+struct ServerConfig {
+  std::string tls_addr = "127.0.0.1:7443";     // port 0: pick a free one
+  std::string health_addr = "127.0.0.1:7444";  // plaintext, health only; empty: none
+  std::string metrics_addr = "127.0.0.1:7445"; // Prometheus; empty: none
+  std::string db_dsn = "mysql://root@127.0.0.1:3306/enlace";
+  std::string ca_cert;      // PEM bundle of the CAs whose client certificates are accepted
+  std::string server_cert;  // PEM, reloaded when the file changes
+  std::string server_key;
+  std::string policy;       // authorization policy file, reloaded when it changes
+  int db_pool_size = 16;
+  int worker_threads = 8;
+  int ingest_writers = 2;
+  int ingest_batch = 500;
+  absl::Duration db_wait = absl::Seconds(30);  // how long start-up waits for the database
+  absl::Duration policy_poll = absl::Seconds(1);
+  int tls_refresh_seconds = 5;  // certificate and CA file re-read interval
+};
+
+// Every full method name the server serves ("/enlace.v1.ArrivalService/GetArrival"),
+// from the compiled service descriptors: what the policy may name.
+std::vector<std::string> ServedMethods();
+
+class EnlaceServer {
+ public:
+  // Applies migrations, builds everything, starts listening. Fails with a
+  // clear message on bad configuration, unreadable files, an invalid policy,
+  // a port in use, or a database that does not answer within db_wait.
+  static absl::StatusOr<std::unique_ptr<EnlaceServer>> Start(const ServerConfig& config);
+
+  // Shuts down (see Shutdown) and releases everything.
+  ~EnlaceServer();
+
+  int tls_port() const;
+  int health_port() const;    // 0 when not serving health separately
+  int metrics_port() const;   // 0 when not serving metrics
+
+  // Blocks until Shutdown() is called from another thread.
+  void Wait();
+  // Stops accepting calls, lets calls in flight finish within `grace`,
+  // then cancels the rest. Idempotent.
+  void Shutdown(absl::Duration grace = absl::Seconds(5));
+
+  struct Parts;  // defined in server.cc
+
+ private:
+  explicit EnlaceServer(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace enlace::server
+
+#endif  // ENLACE_SERVER_SERVER_H_
