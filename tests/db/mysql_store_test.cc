@@ -1,0 +1,326 @@
+// The MySQL stores against a real MariaDB (started by scripts/test.sh):
+// idempotent batch ingest, record-level visibility, keyset paging, consent
+// history, the audit hash chain, migrations, and recovery after the
+// database drops our connections.
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "db/audit_chain.h"
+#include "db/migrations.h"
+#include "db/mysql_arrival_store.h"
+#include "db/mysql_audit_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/test_database.h"
+
+namespace enlace::db {
+namespace {
+
+using ::enlace::testing::StatusIs;
+using ::enlace::testing::TestDatabase;
+using ::testing::ElementsAre;
+using ::testing::SizeIs;
+
+enlace::v1::Arrival MakeArrival(const std::string& external_id,
+                                std::vector<std::string> agencies = {"iom"},
+                                const std::string& municipality = "Guazapa") {
+  enlace::v1::Arrival a;
+  a.set_external_id(external_id);
+  a.set_arrival_date("2018-01-15");
+  a.set_mode(enlace::v1::ARRIVAL_MODE_AIR);
+  a.set_origin_country("US");
+  a.mutable_person()->set_given_name("José");
+  a.mutable_person()->set_family_name("Peña");
+  a.mutable_person()->set_birth_date("1990-03-02");
+  a.mutable_person()->set_sex(enlace::v1::SEX_MALE);
+  a.mutable_destination()->set_department_code("SV-SS");
+  a.mutable_destination()->set_municipality(municipality);
+  a.add_needs(enlace::v1::NEED_TRAINING);
+  a.add_needs(enlace::v1::NEED_PSYCHOSOCIAL_SUPPORT);
+  for (const std::string& agency : agencies) a.mutable_consent()->add_agencies(agency);
+  if (!agencies.empty()) a.mutable_consent()->add_purposes(enlace::v1::PURPOSE_REINTEGRATION);
+  a.mutable_consent()->mutable_given_at()->set_seconds(1516000000);
+  return a;
+}
+
+class MysqlStoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<TestDatabase> database_ = TestDatabase::Create();
+  MysqlArrivalStore arrivals_{&database_->pool()};
+  MysqlAuditStore audit_{&database_->pool()};
+
+  std::vector<RecordResult> Record(std::vector<NewArrival> batch) {
+    absl::StatusOr<std::vector<RecordResult>> results = arrivals_.RecordBatch(batch);
+    EXPECT_TRUE(results.ok()) << results.status();
+    return results.ok() ? *results : std::vector<RecordResult>{};
+  }
+};
+
+TEST_F(MysqlStoreTest, BatchCreatesThenResendIsAlreadyRecordedWithTheSameIds) {
+  std::vector<NewArrival> batch;
+  for (int i = 0; i < 300; ++i) batch.push_back({MakeArrival(absl::StrCat("e-", i)), "mfa"});
+  std::vector<RecordResult> first = Record(batch);
+  ASSERT_THAT(first, SizeIs(300));
+  for (const RecordResult& r : first) {
+    EXPECT_TRUE(r.status.ok());
+    EXPECT_EQ(r.outcome, enlace::v1::OUTCOME_CREATED);
+    EXPECT_EQ(r.arrival_id.size(), 32u);
+  }
+  // Reordered repeated fields are the same content.
+  std::swap(*batch[7].arrival.mutable_needs()->Mutable(0), *batch[7].arrival.mutable_needs()->Mutable(1));
+  std::vector<RecordResult> second = Record(batch);
+  ASSERT_THAT(second, SizeIs(300));
+  for (int i = 0; i < 300; ++i) {
+    EXPECT_EQ(second[i].outcome, enlace::v1::OUTCOME_ALREADY_RECORDED) << i;
+    EXPECT_EQ(second[i].arrival_id, first[i].arrival_id) << i;
+  }
+  EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM arrivals"), 300);
+  EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM arrival_consent_agencies"), 300);
+}
+
+TEST_F(MysqlStoreTest, SameExternalIdWithOtherContentIsRejectedAndChangesNothing) {
+  std::vector<RecordResult> first = Record({{MakeArrival("dup"), "mfa"}});
+  ASSERT_EQ(first[0].outcome, enlace::v1::OUTCOME_CREATED);
+  std::vector<RecordResult> second =
+      Record({{MakeArrival("dup", {"iom"}, "Mejicanos"), "mfa"}, {MakeArrival("fresh"), "mfa"}});
+  EXPECT_EQ(second[0].outcome, enlace::v1::OUTCOME_REJECTED);
+  EXPECT_THAT(second[0].status, StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(second[1].outcome, enlace::v1::OUTCOME_CREATED);
+  absl::StatusOr<enlace::v1::Arrival> stored = arrivals_.Get(first[0].arrival_id, Viewer{"mfa"});
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->destination().municipality(), "Guazapa");
+  EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM arrivals"), 2);
+}
+
+TEST_F(MysqlStoreTest, DuplicatesInsideOneBatchResolveAsIfSentInOrder) {
+  std::vector<RecordResult> results = Record({{MakeArrival("x"), "mfa"},
+                                              {MakeArrival("x"), "mfa"},
+                                              {MakeArrival("x", {"undp"}), "mfa"}});
+  EXPECT_EQ(results[0].outcome, enlace::v1::OUTCOME_CREATED);
+  EXPECT_EQ(results[1].outcome, enlace::v1::OUTCOME_ALREADY_RECORDED);
+  EXPECT_EQ(results[1].arrival_id, results[0].arrival_id);
+  EXPECT_THAT(results[2].status, StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM arrivals"), 1);
+}
+
+TEST_F(MysqlStoreTest, ExternalIdsAreScopedToTheSubmitter) {
+  std::vector<RecordResult> results = Record({{MakeArrival("same"), "mfa"}, {MakeArrival("same"), "iom"}});
+  EXPECT_EQ(results[0].outcome, enlace::v1::OUTCOME_CREATED);
+  EXPECT_EQ(results[1].outcome, enlace::v1::OUTCOME_CREATED);
+  EXPECT_NE(results[0].arrival_id, results[1].arrival_id);
+}
+
+TEST_F(MysqlStoreTest, ConcurrentWritersOfOverlappingRecordsStoreEachOnce) {
+  constexpr int kThreads = 4;
+  constexpr int kRecords = 200;
+  std::vector<std::vector<RecordResult>> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<NewArrival> batch;
+      // Each thread sends the same records in another order.
+      for (int i = 0; i < kRecords; ++i) {
+        int k = (i * (t + 1) * 7) % kRecords;
+        batch.push_back({MakeArrival(absl::StrCat("c-", k)), "mfa"});
+      }
+      absl::StatusOr<std::vector<RecordResult>> r = arrivals_.RecordBatch(batch);
+      ASSERT_TRUE(r.ok()) << r.status();
+      results[t] = *r;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM arrivals"), kRecords);
+  int created = 0;
+  for (const auto& thread_results : results) {
+    for (const RecordResult& r : thread_results) {
+      EXPECT_TRUE(r.status.ok()) << r.status;
+      if (r.outcome == enlace::v1::OUTCOME_CREATED) ++created;
+    }
+  }
+  EXPECT_EQ(created, kRecords);  // every record created exactly once overall
+}
+
+TEST_F(MysqlStoreTest, VisibilityFollowsSubmitterAndConsent) {
+  std::vector<RecordResult> r = Record({{MakeArrival("v", {"iom", "undp"}), "mfa"}});
+  const std::string& id = r[0].arrival_id;
+  EXPECT_TRUE(arrivals_.Get(id, Viewer{"mfa"}).ok());
+  absl::StatusOr<enlace::v1::Arrival> seen = arrivals_.Get(id, Viewer{"iom"});
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->person().given_name(), "José");
+  EXPECT_THAT(seen->consent().agencies(), ElementsAre("iom", "undp"));
+  EXPECT_THAT(seen->needs(), ElementsAre(enlace::v1::NEED_PSYCHOSOCIAL_SUPPORT, enlace::v1::NEED_TRAINING));
+  EXPECT_EQ(seen->submitted_by(), "mfa");
+  EXPECT_EQ(seen->consent_version(), 1);
+  EXPECT_EQ(seen->consent().given_at().seconds(), 1516000000);
+  EXPECT_THAT(arrivals_.Get(id, Viewer{"unhcr"}), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(arrivals_.Get("no-such-id", Viewer{"mfa"}), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(MysqlStoreTest, ListPagesByKeysetWithoutSkipsOrRepeatsUnderInserts) {
+  std::vector<NewArrival> batch;
+  for (int i = 0; i < 120; ++i) {
+    batch.push_back({MakeArrival(absl::StrCat("l-", i), i % 2 == 0 ? std::vector<std::string>{"iom"}
+                                                                    : std::vector<std::string>{"undp"}),
+                     "mfa"});
+  }
+  Record(batch);
+  std::set<std::string> seen;
+  int64_t after = 0;
+  int pages = 0;
+  while (true) {
+    absl::StatusOr<ArrivalPage> page = arrivals_.List({}, Viewer{"iom"}, after, 25);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& a : page->arrivals) EXPECT_TRUE(seen.insert(a.arrival_id()).second);
+    ++pages;
+    if (pages == 1) Record({{MakeArrival("late", {"iom"}), "mfa"}});  // appended at the end
+    if (!page->more) break;
+    after = page->last_position;
+  }
+  EXPECT_EQ(seen.size(), 61u);  // 60 consented to iom, plus the late one
+  EXPECT_EQ(pages, 3);
+
+  ArrivalFilter filter;
+  filter.municipality = "Guazapa";
+  filter.arrival_date_from = "2018-01-15";
+  filter.arrival_date_to = "2018-01-15";
+  absl::StatusOr<ArrivalPage> filtered = arrivals_.List(filter, Viewer{"undp"}, 0, 500);
+  ASSERT_TRUE(filtered.ok());
+  EXPECT_THAT(filtered->arrivals, SizeIs(60));
+  filter.arrival_date_from = "2018-01-16";
+  filtered = arrivals_.List(filter, Viewer{"undp"}, 0, 500);
+  ASSERT_TRUE(filtered.ok());
+  EXPECT_THAT(filtered->arrivals, SizeIs(0));
+}
+
+TEST_F(MysqlStoreTest, UpdateConsentKeepsHistoryAndChangesVisibility) {
+  std::vector<RecordResult> r = Record({{MakeArrival("u", {"iom"}), "mfa"}});
+  const std::string& id = r[0].arrival_id;
+  enlace::v1::Consent consent;
+  consent.add_agencies("undp");
+  consent.add_purposes(enlace::v1::PURPOSE_STATISTICS);
+  EXPECT_THAT(arrivals_.UpdateConsent(id, consent, Viewer{"iom"}),
+              StatusIs(absl::StatusCode::kNotFound));  // only the submitter may
+  absl::StatusOr<enlace::v1::Arrival> updated = arrivals_.UpdateConsent(id, consent, Viewer{"mfa"});
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->consent_version(), 2);
+  EXPECT_THAT(updated->consent().agencies(), ElementsAre("undp"));
+  EXPECT_THAT(arrivals_.Get(id, Viewer{"iom"}), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_TRUE(arrivals_.Get(id, Viewer{"undp"}).ok());
+  EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM consent_versions"), 2);
+  EXPECT_EQ(database_->QueryInt(
+                "SELECT COUNT(*) FROM consent_versions WHERE version = 1 AND agencies = 'iom'"),
+            1);
+  // The original submission is still the idempotency reference.
+  std::vector<RecordResult> resend = Record({{MakeArrival("u", {"iom"}), "mfa"}});
+  EXPECT_EQ(resend[0].outcome, enlace::v1::OUTCOME_ALREADY_RECORDED);
+}
+
+std::vector<AuditRecord> MakeAuditRecords(int n) {
+  std::vector<AuditRecord> records(n);
+  for (int i = 0; i < n; ++i) {
+    records[i].at_us = 1700000000000000 + i;
+    records[i].principal = "spiffe://enlace/agency/iom";
+    records[i].method = "/enlace.v1.ArrivalService/GetArrival";
+    records[i].decision = 1;
+    records[i].record_ids = {absl::StrCat("id", i)};
+    records[i].detail = "d";
+    records[i].peer = "ipv4:127.0.0.1:1";
+  }
+  return records;
+}
+
+TEST_F(MysqlStoreTest, AuditChainVerifiesAndNamesTheFirstAlteredRow) {
+  for (int round = 0; round < 3; ++round) {
+    std::vector<AuditRecord> records = MakeAuditRecords(4);
+    ASSERT_TRUE(audit_.Append(&records).ok());
+    EXPECT_EQ(records.back().seq, (round + 1) * 4);
+  }
+  absl::StatusOr<ChainReport> report = audit_.Verify();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->intact);
+  EXPECT_EQ(report->checked, 12);
+
+  database_->Execute("UPDATE audit_events SET detail = 'nothing to see' WHERE seq = 6");
+  report = audit_.Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->intact);
+  EXPECT_EQ(report->first_broken_sequence, 6);
+}
+
+TEST_F(MysqlStoreTest, AuditChainDetectsDeletedRowsInsideAndAtTheEnd) {
+  std::vector<AuditRecord> records = MakeAuditRecords(10);
+  ASSERT_TRUE(audit_.Append(&records).ok());
+  database_->Execute("DELETE FROM audit_events WHERE seq >= 9");
+  absl::StatusOr<ChainReport> report = audit_.Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->first_broken_sequence, 9);
+  database_->Execute("DELETE FROM audit_events WHERE seq = 3");
+  report = audit_.Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->first_broken_sequence, 3);
+}
+
+TEST_F(MysqlStoreTest, AuditListFiltersAndPages) {
+  std::vector<AuditRecord> records = MakeAuditRecords(7);
+  records[2].principal = "spiffe://enlace/agency/unhcr";
+  records[2].decision = 2;
+  ASSERT_TRUE(audit_.Append(&records).ok());
+  AuditQuery query;
+  query.decision = 2;
+  absl::StatusOr<AuditPage> denied = audit_.List(query);
+  ASSERT_TRUE(denied.ok());
+  ASSERT_THAT(denied->records, SizeIs(1));
+  EXPECT_EQ(denied->records[0].principal, "spiffe://enlace/agency/unhcr");
+  EXPECT_EQ(denied->records[0].record_ids, std::vector<std::string>{"id2"});
+  EXPECT_EQ(denied->records[0].hash, records[2].hash);
+  AuditQuery paged;
+  paged.limit = 3;
+  absl::StatusOr<AuditPage> page = audit_.List(paged);
+  ASSERT_TRUE(page.ok());
+  EXPECT_THAT(page->records, SizeIs(3));
+  EXPECT_TRUE(page->more);
+}
+
+TEST_F(MysqlStoreTest, MigrationsAreAppliedOnce) {
+  int applied = -1;
+  ASSERT_TRUE(ApplyMigrations(database_->dsn(), EmbeddedMigrations(), &applied).ok());
+  EXPECT_EQ(applied, 0);
+  EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM schema_migrations"),
+            static_cast<int64_t>(EmbeddedMigrations().size()));
+  EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM agencies"), 4);
+}
+
+TEST_F(MysqlStoreTest, LostConnectionsGiveUnavailableThenThePoolRecovers) {
+  Dsn dsn = database_->dsn();
+  MysqlPool pool(dsn, PoolOptions{.max_connections = 2});
+  MysqlArrivalStore store(&pool);
+  ASSERT_TRUE(store.ListAgencyCodes().ok());  // opens a connection and keeps it idle
+  // The database drops every connection of ours (as in a failover).
+  database_->Execute(
+      "CREATE TEMPORARY TABLE victims AS SELECT ID FROM information_schema.PROCESSLIST "
+      "WHERE DB = DATABASE() AND ID <> CONNECTION_ID()");
+  int64_t victims = database_->QueryInt("SELECT COUNT(*) FROM victims");
+  ASSERT_GE(victims, 1);
+  for (int64_t i = 0; i < victims; ++i) {
+    int64_t id = database_->QueryInt(absl::StrCat("SELECT ID FROM victims ORDER BY ID LIMIT 1 OFFSET ", i));
+    database_->Execute(absl::StrCat("KILL CONNECTION ", id));
+  }
+  EXPECT_THAT(store.ListAgencyCodes(), StatusIs(absl::StatusCode::kUnavailable));
+  absl::StatusOr<std::vector<std::string>> again = store.ListAgencyCodes();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_THAT(*again, SizeIs(4));
+}
+
+TEST(MysqlPoolTest, UnreachableDatabaseIsUnavailable) {
+  Dsn dsn;
+  dsn.user = "root";
+  dsn.host = "127.0.0.1";
+  dsn.port = 1;  // nothing listens there
+  MysqlPool pool(dsn, PoolOptions{.max_connections = 1, .connect_timeout = absl::Seconds(2)});
+  MysqlArrivalStore store(&pool);
+  EXPECT_THAT(store.ListAgencyCodes(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+}  // namespace
+}  // namespace enlace::db

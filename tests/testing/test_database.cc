@@ -1,0 +1,85 @@
+// TestDatabase: unique, migrated, dropped afterwards (see test_database.h).
+#include "tests/testing/test_database.h"
+
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <openssl/rand.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "db/migrations.h"
+
+namespace enlace::testing {
+namespace {
+
+[[noreturn]] void Die(absl::string_view message) {
+  std::fprintf(stderr, "TestDatabase: %.*s\n", static_cast<int>(message.size()), message.data());
+  std::abort();
+}
+
+}  // namespace
+
+std::unique_ptr<TestDatabase> TestDatabase::Create() {
+  const char* server = std::getenv("ENLACE_TEST_DB_DSN");
+  if (server == nullptr || *server == '\0') {
+    Die("ENLACE_TEST_DB_DSN is not set. Run the tests through ./scripts/test.sh, which starts "
+        "its own MariaDB and sets it (e.g. mysql://root@127.0.0.1:3399/).");
+  }
+  unsigned char random[6];
+  RAND_bytes(random, sizeof(random));
+  std::string name = absl::StrCat(
+      "enlace_test_",
+      absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(random), sizeof(random))));
+  std::string base(server);
+  if (!absl::EndsWith(base, "/")) base += "/";
+  std::string dsn_string = base + name;
+  absl::StatusOr<db::Dsn> dsn = db::ParseDsn(dsn_string);
+  if (!dsn.ok()) Die(dsn.status().ToString());
+  if (absl::Status s = db::ApplyMigrations(*dsn, db::EmbeddedMigrations(), nullptr); !s.ok()) {
+    Die(absl::StrCat("cannot create and migrate ", name, ": ", s.ToString()));
+  }
+  return std::unique_ptr<TestDatabase>(new TestDatabase(std::move(dsn_string), *std::move(dsn)));
+}
+
+TestDatabase::TestDatabase(std::string dsn_string, db::Dsn dsn)
+    : dsn_string_(std::move(dsn_string)),
+      dsn_(std::move(dsn)),
+      pool_(std::make_unique<db::MysqlPool>(dsn_, db::PoolOptions{.max_connections = 32})) {}
+
+TestDatabase::~TestDatabase() {
+  pool_.reset();
+  db::Dsn server = dsn_;
+  server.database.clear();
+  db::MysqlPool admin(server, db::PoolOptions{.max_connections = 1});
+  absl::Status status = admin.Run([&](db::MysqlConnection& c) {
+    c.Execute(absl::StrCat("DROP DATABASE IF EXISTS `", dsn_.database, "`"));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) std::fprintf(stderr, "TestDatabase: drop failed: %s\n", status.ToString().c_str());
+}
+
+int64_t TestDatabase::QueryInt(const std::string& sql) {
+  int64_t value = 0;
+  absl::Status status = pool_->Run([&](db::MysqlConnection& c) -> absl::Status {
+    std::unique_ptr<sql::ResultSet> rows(c.Prepare(sql)->executeQuery());
+    if (!rows->next()) return absl::NotFoundError("no row");
+    value = rows->getInt64(1);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) Die(absl::StrCat(sql, ": ", status.ToString()));
+  return value;
+}
+
+void TestDatabase::Execute(const std::string& sql) {
+  absl::Status status = pool_->Run([&](db::MysqlConnection& c) {
+    c.Execute(sql);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) Die(absl::StrCat(sql, ": ", status.ToString()));
+}
+
+}  // namespace enlace::testing
