@@ -1,15 +1,21 @@
 // IngestBatcher: group-committed arrival inserts (see ingest_batcher.h).
 #include "server/ingest_batcher.h"
 
+#include "absl/hash/hash.h"
+
 namespace enlace::server {
 
-IngestBatcher::IngestBatcher(db::ArrivalStore* store, IngestOptions options)
-    : store_(store),
-      committer_(options.writers, options.max_batch, options.max_queue,
-                 [this](std::vector<Pending>& batch) { Commit(batch); }) {}
+IngestBatcher::IngestBatcher(db::ArrivalStore* store, IngestOptions options) : store_(store) {
+  for (int i = 0; i < options.writers; ++i) {
+    shards_.push_back(std::make_unique<GroupCommitter<Pending>>(
+        /*writers=*/1, options.max_batch, options.max_queue,
+        [this](std::vector<Pending>& batch) { Commit(batch); }));
+  }
+}
 
 bool IngestBatcher::Submit(db::NewArrival arrival, Done done) {
-  return committer_.TrySubmit(Pending{std::move(arrival), std::move(done)});
+  size_t shard = absl::HashOf(arrival.submitted_by, arrival.arrival.external_id()) % shards_.size();
+  return shards_[shard]->TrySubmit(Pending{std::move(arrival), std::move(done)});
 }
 
 void IngestBatcher::Commit(std::vector<Pending>& batch) {

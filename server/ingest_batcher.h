@@ -3,10 +3,17 @@
 // threads store them in batches (multi-row INSERTs, one transaction per
 // batch, durable commit). A record's completion runs only after its batch
 // committed, so a response sent from it never acknowledges unstored data.
+//
+// Each writer owns a shard of the key space (submitter, external_id): all
+// records with one key go through one queue and one writer, in the order
+// they were submitted. So when a stream sends two versions of one record,
+// the first one sent is the one stored, whatever the batching.
 #ifndef ENLACE_SERVER_INGEST_BATCHER_H_
 #define ENLACE_SERVER_INGEST_BATCHER_H_
 
 #include <functional>
+#include <memory>
+#include <vector>
 
 #include "db/arrival_store.h"
 #include "server/group_commit.h"
@@ -14,9 +21,9 @@
 namespace enlace::server {
 
 struct IngestOptions {
-  int writers = 2;          // concurrent batch transactions
+  int writers = 2;          // concurrent batch transactions, one per key shard
   size_t max_batch = 500;   // records per transaction
-  size_t max_queue = 50000; // records waiting; beyond: RESOURCE_EXHAUSTED
+  size_t max_queue = 50000; // records waiting per shard; beyond: RESOURCE_EXHAUSTED
 };
 
 class IngestBatcher {
@@ -39,7 +46,7 @@ class IngestBatcher {
   void Commit(std::vector<Pending>& batch);
 
   db::ArrivalStore* const store_;
-  GroupCommitter<Pending> committer_;
+  std::vector<std::unique_ptr<GroupCommitter<Pending>>> shards_;
 };
 
 }  // namespace enlace::server

@@ -295,6 +295,31 @@ TEST_F(ServerFixture, MalformedRecordInAStreamGetsItsOwnErrorAndTheRestIsStored)
   EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM arrivals"), 8);
 }
 
+TEST_F(ServerFixture, TwoVersionsOfARecordInOneStreamKeepTheFirstSent) {
+  std::vector<Arrival> arrivals;
+  for (int i = 0; i < 200; ++i) {
+    Arrival first = MakeArrival(absl::StrCat("v-", i));
+    Arrival second = first;
+    second.mutable_destination()->set_municipality("Santa Tecla");
+    arrivals.push_back(first);
+    arrivals.push_back(second);
+  }
+  grpc::Status status;
+  std::vector<v1::RecordArrivalsResponse> responses = Stream(mfa_cert_, arrivals, &status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_THAT(responses, SizeIs(400));
+  int rejected = 0;
+  for (const auto& r : responses) {
+    if (r.outcome() == v1::OUTCOME_REJECTED) {
+      ++rejected;
+      EXPECT_EQ(r.error().code(), grpc::StatusCode::ALREADY_EXISTS);
+    }
+  }
+  EXPECT_EQ(rejected, 200);
+  EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM arrivals WHERE municipality = 'Quezaltepeque'"),
+            200);
+}
+
 TEST_F(ServerFixture, UnaryRejectionsNameTheFieldAndStoreNothing) {
   Arrival bad = MakeArrival("bad-1");
   bad.mutable_person()->set_birth_date("2019-01-01");  // after the arrival

@@ -1,0 +1,327 @@
+// Tests of the group committer (server/group_commit.h) and the bounded work
+// pool (server/work_pool.h). Nothing here sleeps or waits on a clock: to fill
+// a queue deterministically the consumer is held inside its first call by an
+// absl::Notification, and the test waits until it really is there.
+#include "server/group_commit.h"
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/work_pool.h"
+
+namespace enlace::server {
+namespace {
+
+using ::testing::Each;
+using ::testing::ElementsAre;
+using ::testing::Le;
+using ::testing::Gt;
+
+// Records what a GroupCommitter<int> commits. Optionally holds the first
+// commit until Release(), after announcing that it has started.
+class CommitLog {
+ public:
+  explicit CommitLog(bool hold_first = false) : hold_first_(hold_first) {}
+
+  GroupCommitter<int>::CommitFn Fn() {
+    return [this](std::vector<int>& batch) {
+      bool hold = false;
+      {
+        absl::MutexLock lock(&mu_);
+        hold = hold_first_ && batches_.empty();
+        batches_.push_back(batch);
+      }
+      if (hold) {
+        first_started_.Notify();
+        release_.WaitForNotification();
+      }
+    };
+  }
+
+  void WaitUntilFirstCommitStarted() { first_started_.WaitForNotification(); }
+  void Release() { release_.Notify(); }
+
+  std::vector<std::vector<int>> Batches() {
+    absl::MutexLock lock(&mu_);
+    return batches_;
+  }
+  std::vector<size_t> BatchSizes() {
+    std::vector<size_t> sizes;
+    for (const std::vector<int>& batch : Batches()) sizes.push_back(batch.size());
+    return sizes;
+  }
+  // How often each item was committed.
+  std::map<int, int> Counts() {
+    std::map<int, int> counts;
+    for (const std::vector<int>& batch : Batches()) {
+      for (int item : batch) ++counts[item];
+    }
+    return counts;
+  }
+
+ private:
+  const bool hold_first_;
+  absl::Notification first_started_;
+  absl::Notification release_;
+  absl::Mutex mu_;
+  std::vector<std::vector<int>> batches_ ABSL_GUARDED_BY(mu_);
+};
+
+std::map<int, int> EachOnce(int begin, int end) {
+  std::map<int, int> counts;
+  for (int i = begin; i < end; ++i) counts[i] = 1;
+  return counts;
+}
+
+// ---------------------------------------------------------------------------
+// GroupCommitter.
+
+TEST(GroupCommitterTest, EveryItemIsCommittedExactlyOnce) {
+  constexpr int kSubmitters = 4;
+  constexpr int kPerSubmitter = 2500;
+  constexpr size_t kMaxBatch = 16;
+  CommitLog log;
+  {
+    GroupCommitter<int> committer(3, kMaxBatch, kSubmitters * kPerSubmitter, log.Fn());
+    std::vector<std::thread> submitters;
+    std::atomic<int> refused{0};
+    for (int s = 0; s < kSubmitters; ++s) {
+      submitters.emplace_back([&, s] {
+        for (int i = 0; i < kPerSubmitter; ++i) {
+          if (!committer.TrySubmit(s * kPerSubmitter + i)) ++refused;
+        }
+      });
+    }
+    for (std::thread& t : submitters) t.join();
+    EXPECT_EQ(refused.load(), 0);  // the queue holds everything at once
+  }
+  EXPECT_EQ(log.Counts(), EachOnce(0, kSubmitters * kPerSubmitter));
+  EXPECT_THAT(log.BatchSizes(), Each(Le(kMaxBatch)));
+  EXPECT_THAT(log.BatchSizes(), Each(Gt(0u)));
+}
+
+TEST(GroupCommitterTest, QueuedItemsAreCommittedInBatchesOfAtMostMaxBatch) {
+  CommitLog log(/*hold_first=*/true);
+  {
+    GroupCommitter<int> committer(1, 7, 1000, log.Fn());
+    ASSERT_TRUE(committer.TrySubmit(0));
+    log.WaitUntilFirstCommitStarted();
+    for (int i = 1; i <= 100; ++i) ASSERT_TRUE(committer.TrySubmit(i));
+    log.Release();
+  }
+  // One writer found 100 items queued: 14 full batches and the rest, in order.
+  std::vector<size_t> expected = {1};
+  for (int i = 0; i < 14; ++i) expected.push_back(7);
+  expected.push_back(2);
+  EXPECT_EQ(log.BatchSizes(), expected);
+  std::vector<int> order;
+  for (const std::vector<int>& batch : log.Batches()) order.insert(order.end(), batch.begin(), batch.end());
+  std::vector<int> expected_order;
+  for (int i = 0; i <= 100; ++i) expected_order.push_back(i);
+  EXPECT_EQ(order, expected_order);
+}
+
+TEST(GroupCommitterTest, BatchesNeverExceedMaxBatchWithSeveralWriters) {
+  CommitLog log(/*hold_first=*/true);
+  {
+    GroupCommitter<int> committer(3, 5, 10000, log.Fn());
+    ASSERT_TRUE(committer.TrySubmit(0));
+    log.WaitUntilFirstCommitStarted();
+    for (int i = 1; i < 1000; ++i) ASSERT_TRUE(committer.TrySubmit(i));
+    log.Release();
+  }
+  EXPECT_THAT(log.BatchSizes(), Each(Le(5u)));
+  EXPECT_THAT(log.BatchSizes(), Each(Gt(0u)));
+  EXPECT_EQ(log.Counts(), EachOnce(0, 1000));
+}
+
+TEST(GroupCommitterTest, MaxBatchOfOneCommitsOneByOne) {
+  CommitLog log;
+  {
+    GroupCommitter<int> committer(2, 1, 1000, log.Fn());
+    for (int i = 0; i < 200; ++i) ASSERT_TRUE(committer.TrySubmit(i));
+  }
+  EXPECT_THAT(log.BatchSizes(), Each(1u));
+  EXPECT_EQ(log.Counts(), EachOnce(0, 200));
+}
+
+TEST(GroupCommitterTest, TrySubmitIsFalseWhenTheQueueIsFull) {
+  CommitLog log(/*hold_first=*/true);
+  {
+    GroupCommitter<int> committer(1, 1, 3, log.Fn());
+    ASSERT_TRUE(committer.TrySubmit(0));
+    log.WaitUntilFirstCommitStarted();  // 0 has left the queue
+    EXPECT_TRUE(committer.TrySubmit(1));
+    EXPECT_TRUE(committer.TrySubmit(2));
+    EXPECT_TRUE(committer.TrySubmit(3));
+    EXPECT_FALSE(committer.TrySubmit(4));
+    EXPECT_FALSE(committer.TrySubmit(5));
+    log.Release();
+  }
+  EXPECT_EQ(log.Counts(), EachOnce(0, 4));  // 4 and 5 were never committed
+}
+
+TEST(GroupCommitterTest, DestructorCommitsWhatIsQueued) {
+  CommitLog log(/*hold_first=*/true);
+  auto* committer = new GroupCommitter<int>(1, 4, 1 << 20, log.Fn());
+  ASSERT_TRUE(committer->TrySubmit(0));
+  log.WaitUntilFirstCommitStarted();
+  for (int i = 1; i <= 50; ++i) ASSERT_TRUE(committer->TrySubmit(i));
+
+  // Start destroying while 50 items wait behind a held writer. The destructor
+  // cannot return before the writer is released, so the object stays valid;
+  // wait until it refuses new items, i.e. shutdown has really begun.
+  std::thread destroyer([committer] { delete committer; });
+  int next = 51;
+  while (committer->TrySubmit(next)) {
+    ++next;
+    std::this_thread::yield();
+  }
+  log.Release();
+  destroyer.join();
+  EXPECT_EQ(log.Counts(), EachOnce(0, next));
+}
+
+TEST(GroupCommitterTest, DestructorWithNothingQueuedReturns) {
+  CommitLog log;
+  { GroupCommitter<int> committer(4, 10, 10, log.Fn()); }
+  EXPECT_TRUE(log.Batches().empty());
+}
+
+TEST(GroupCommitterTest, WorksWithMoveOnlyItems) {
+  absl::Mutex mu;
+  std::vector<int> seen;
+  {
+    GroupCommitter<std::unique_ptr<int>> committer(
+        2, 3, 100, [&](std::vector<std::unique_ptr<int>>& batch) {
+          absl::MutexLock lock(&mu);
+          for (std::unique_ptr<int>& item : batch) seen.push_back(*item);
+        });
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(committer.TrySubmit(std::make_unique<int>(i)));
+  }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_THAT(seen, ElementsAre(0, 1, 2, 3, 4, 5, 6, 7, 8, 9));
+}
+
+// ---------------------------------------------------------------------------
+// WorkPool.
+
+TEST(WorkPoolTest, RunsEveryTaskOnAPoolThread) {
+  constexpr int kTasks = 200;
+  absl::BlockingCounter done(kTasks);
+  absl::Mutex mu;
+  std::set<std::thread::id> threads;
+  std::atomic<int> ran{0};
+  WorkPool pool(3, kTasks);
+  for (int i = 0; i < kTasks; ++i) {
+    ASSERT_TRUE(pool.TrySubmit([&] {
+      {
+        absl::MutexLock lock(&mu);
+        threads.insert(std::this_thread::get_id());
+      }
+      ++ran;
+      done.DecrementCount();
+    }));
+  }
+  done.Wait();
+  EXPECT_EQ(ran.load(), kTasks);
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(threads.count(std::this_thread::get_id()), 0u);
+  EXPECT_LE(threads.size(), 3u);
+}
+
+// Two workers held inside their first task, so the queue fills deterministically.
+class HeldWorkers {
+ public:
+  explicit HeldWorkers(int workers) : started_(workers) {}
+  std::function<void()> Task(int id) {
+    return [this, id] {
+      Record(id);
+      started_.DecrementCount();
+      release_.WaitForNotification();
+    };
+  }
+  std::function<void()> Plain(int id) {
+    return [this, id] { Record(id); };
+  }
+  void WaitUntilAllHeld() { started_.Wait(); }
+  void Release() { release_.Notify(); }
+  std::multiset<int> Ran() {
+    absl::MutexLock lock(&mu_);
+    return ran_;
+  }
+
+ private:
+  void Record(int id) {
+    absl::MutexLock lock(&mu_);
+    ran_.insert(id);
+  }
+  absl::BlockingCounter started_;
+  absl::Notification release_;
+  absl::Mutex mu_;
+  std::multiset<int> ran_ ABSL_GUARDED_BY(mu_);
+};
+
+std::multiset<int> Range(int begin, int end) {
+  std::multiset<int> ids;
+  for (int i = begin; i < end; ++i) ids.insert(i);
+  return ids;
+}
+
+TEST(WorkPoolTest, TrySubmitIsFalseWhenTheQueueIsFull) {
+  HeldWorkers held(2);
+  {
+    WorkPool pool(2, 3);
+    ASSERT_TRUE(pool.TrySubmit(held.Task(0)));
+    ASSERT_TRUE(pool.TrySubmit(held.Task(1)));
+    held.WaitUntilAllHeld();  // both workers busy, the queue empty
+    EXPECT_TRUE(pool.TrySubmit(held.Plain(2)));
+    EXPECT_TRUE(pool.TrySubmit(held.Plain(3)));
+    EXPECT_TRUE(pool.TrySubmit(held.Plain(4)));
+    EXPECT_FALSE(pool.TrySubmit(held.Plain(5)));
+    EXPECT_FALSE(pool.TrySubmit(held.Plain(6)));
+    held.Release();
+  }
+  EXPECT_EQ(held.Ran(), Range(0, 5));  // 5 and 6 never ran
+}
+
+TEST(WorkPoolTest, DestructorRunsWhatIsQueued) {
+  HeldWorkers held(2);
+  auto* pool = new WorkPool(2, 1 << 20);
+  ASSERT_TRUE(pool->TrySubmit(held.Task(0)));
+  ASSERT_TRUE(pool->TrySubmit(held.Task(1)));
+  held.WaitUntilAllHeld();
+  for (int i = 2; i < 50; ++i) ASSERT_TRUE(pool->TrySubmit(held.Plain(i)));
+
+  // As for GroupCommitter: destroy while tasks wait behind held workers, and
+  // wait until the pool refuses work, i.e. shutdown has begun.
+  std::thread destroyer([pool] { delete pool; });
+  int next = 50;
+  while (pool->TrySubmit(held.Plain(next))) {
+    ++next;
+    std::this_thread::yield();
+  }
+  held.Release();
+  destroyer.join();
+  EXPECT_EQ(held.Ran(), Range(0, next));
+}
+
+TEST(WorkPoolTest, DestructorWithNothingQueuedReturns) {
+  { WorkPool pool(4, 10); }
+  SUCCEED();
+}
+
+}  // namespace
+}  // namespace enlace::server
