@@ -300,7 +300,9 @@ class Tally {
 
   const std::string prefix_;
   const int64_t records_;
-  std::unique_ptr<std::atomic<uint8_t>[]> answers_;  // saturates at 255: only 0/1/more matter
+  // Answers per record; a second answer is counted in duplicates_ at once, so
+  // wrapping past 255 cannot hide one.
+  std::unique_ptr<std::atomic<uint8_t>[]> answers_;
   std::atomic<int64_t> created_{0};
   std::atomic<int64_t> already_recorded_{0};
   std::atomic<int64_t> rejected_{0};
@@ -629,7 +631,7 @@ int RunUnary(const Options& options) {
 // Flags.
 
 bool IsHelp(absl::string_view arg) {
-  return arg == "--help" || arg == "-help" || arg == "-h" || arg == "help";
+  return arg == "--help" || arg == "-help" || arg == "-h" || arg == "--helpshort";
 }
 
 bool ValidPrefix(absl::string_view prefix) {
@@ -699,8 +701,8 @@ bool ParseOptions(const std::vector<char*>& positional, Options* options) {
 }
 
 int Main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (IsHelp(argv[i])) {
+  for (int i = 1; i < argc && absl::string_view(argv[i]) != "--"; ++i) {
+    if (IsHelp(argv[i]) || (i == 1 && absl::string_view(argv[i]) == "help")) {
       std::cout << kUsage;
       return kExitOk;
     }

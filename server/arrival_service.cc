@@ -10,7 +10,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "server/arrival_validation.h"
 #include "server/page_token.h"
@@ -305,38 +304,43 @@ ArrivalServiceImpl::RecordArrivals(grpc::CallbackServerContext* ctx) {
 grpc::ServerUnaryReactor* ArrivalServiceImpl::RecordArrival(
     grpc::CallbackServerContext* ctx, const enlace::v1::RecordArrivalRequest* request,
     enlace::v1::RecordArrivalResponse* response) {
-  return gate_->Unary(ctx, kRecordArrival, [=](const Caller& caller, AuditNote* note) {
+  return gate_->UnaryAsync(ctx, kRecordArrival, [=](const Caller& caller,
+                                                     CallGate::Completion done) {
     Arrival arrival = request->arrival();
     ValidationContext validation = MakeValidationContext(
         absl::Now(), [this](absl::string_view code) { return agencies_->IsKnown(code); });
     if (std::optional<FieldViolation> violation = ValidateNewArrival(arrival, validation)) {
       metrics_->RecordArrival("rejected");
-      return ToStatus(*violation);
+      done(ToStatus(*violation), AuditNote{});
+      return;
     }
     CanonicalizeMunicipality(&arrival);
-    absl::Notification recorded;
-    db::RecordResult result;
-    bool queued = batcher_->Submit(db::NewArrival{arrival, caller.principal.name},
-                                   [&](db::RecordResult r) {
-                                     result = std::move(r);
-                                     recorded.Notify();
-                                   });
-    if (!queued) return absl::ResourceExhaustedError("ingest queue is full; retry later");
-    recorded.WaitForNotification();
-    metrics_->RecordArrival(result.status.ok() ? OutcomeName(result.outcome) : "rejected");
-    if (!result.status.ok()) {
-      if (absl::IsAlreadyExists(result.status)) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "arrival.external_id: ", arrival.external_id(),
-            " was already recorded with different content"));
-      }
-      return result.status;
+    std::string external_id = arrival.external_id();
+    // The work-pool thread is released now; the batch writer finishes the call.
+    auto shared_done = std::make_shared<CallGate::Completion>(done);
+    bool queued = batcher_->Submit(
+        db::NewArrival{std::move(arrival), caller.principal.name},
+        [this, response, external_id, shared_done](db::RecordResult result) {
+          metrics_->RecordArrival(result.status.ok() ? OutcomeName(result.outcome) : "rejected");
+          AuditNote note;
+          if (!result.status.ok()) {
+            (*shared_done)(absl::IsAlreadyExists(result.status)
+                               ? absl::AlreadyExistsError(absl::StrCat(
+                                     "arrival.external_id: ", external_id,
+                                     " was already recorded with different content"))
+                               : result.status,
+                           std::move(note));
+            return;
+          }
+          response->set_external_id(external_id);
+          response->set_arrival_id(result.arrival_id);
+          response->set_outcome(result.outcome);
+          note.record_ids.push_back(result.arrival_id);
+          (*shared_done)(absl::OkStatus(), std::move(note));
+        });
+    if (!queued) {
+      (*shared_done)(absl::ResourceExhaustedError("ingest queue is full; retry later"), AuditNote{});
     }
-    response->set_external_id(arrival.external_id());
-    response->set_arrival_id(result.arrival_id);
-    response->set_outcome(result.outcome);
-    note->record_ids.push_back(result.arrival_id);
-    return absl::OkStatus();
   });
 }
 

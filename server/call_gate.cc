@@ -76,6 +76,16 @@ absl::StatusOr<Caller> CallGate::Admit(grpc::CallbackServerContext* ctx,
 
 grpc::ServerUnaryReactor* CallGate::Unary(grpc::CallbackServerContext* ctx,
                                           absl::string_view method, UnaryBody body) {
+  return UnaryAsync(ctx, method,
+                    [body = std::move(body)](const Caller& caller, Completion done) {
+                      AuditNote note;
+                      absl::Status outcome = body(caller, &note);
+                      done(std::move(outcome), std::move(note));
+                    });
+}
+
+grpc::ServerUnaryReactor* CallGate::UnaryAsync(grpc::CallbackServerContext* ctx,
+                                               absl::string_view method, AsyncUnaryBody body) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   absl::Time started = absl::Now();
   auto finish = [reactor](const grpc::Status& status) { reactor->Finish(status); };
@@ -85,16 +95,16 @@ grpc::ServerUnaryReactor* CallGate::Unary(grpc::CallbackServerContext* ctx,
     return reactor;
   }
   std::string method_name(method);
-  bool queued = work_->TrySubmit([this, ctx, method_name, caller, body = std::move(body),
-                                  started, finish]() {
-    AuditNote note;
-    absl::Status outcome;
-    if (ctx->IsCancelled()) {
-      outcome = absl::CancelledError("the caller cancelled the call");
-    } else {
-      outcome = body(*caller, &note);
-    }
+  Completion done = [this, ctx, method_name, caller, started, finish](absl::Status outcome,
+                                                                       AuditNote note) {
     FinishAudited(ctx, method_name, caller, outcome, std::move(note), started, finish);
+  };
+  bool queued = work_->TrySubmit([ctx, caller, body = std::move(body), done]() {
+    if (ctx->IsCancelled()) {
+      done(absl::CancelledError("the caller cancelled the call"), AuditNote{});
+      return;
+    }
+    body(*caller, done);
   });
   if (!queued) {
     FinishAudited(ctx, method, caller, absl::ResourceExhaustedError("server busy; retry later"),

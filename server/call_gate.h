@@ -56,6 +56,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 class CallGate {
  public:
   using UnaryBody = std::function<absl::Status(const Caller&, AuditNote*)>;
+  // Ends a call started with UnaryAsync; call it exactly once.
+  using Completion = std::function<void(absl::Status, AuditNote)>;
+  using AsyncUnaryBody = std::function<void(const Caller&, Completion)>;
 
   // All pointers must outlive the gate.
   CallGate(auth::PolicyWatcher* policy, AuditLog* audit, WorkPool* work, Metrics* metrics);
@@ -67,6 +70,13 @@ class CallGate {
   // The whole of a unary call (steps 1-5). `body` runs on the work pool.
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, absl::string_view method,
                                   UnaryBody body);
+
+  // Like Unary, for bodies that wait on another component (e.g. a batch
+  // commit): `body` starts on the work pool, must not block, and finishes
+  // the call by running the Completion, from any thread. The response
+  // message must be filled before that.
+  grpc::ServerUnaryReactor* UnaryAsync(grpc::CallbackServerContext* ctx, absl::string_view method,
+                                       AsyncUnaryBody body);
 
   // Step 4 for any call: audits the call's end, then runs `finish` with the
   // status to send. If the audit cannot be written the call fails with

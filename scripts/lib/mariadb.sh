@@ -89,6 +89,11 @@ mariadb_start() {
     return 0
   fi
   rm -f "${dir}/mysql.pid" "${dir}/mysql.sock" "${dir}/mysql.sock.lock"
+  # On failure, show only what this start wrote to the error log.
+  local log_lines=0
+  if [[ -f "${dir}/error.log" ]]; then
+    log_lines="$(wc -l <"${dir}/error.log")"
+  fi
   printf '%s\n' "${port}" >"${dir}/port"
   log "starting MariaDB on 127.0.0.1:${port} (data: ${dir})"
   # setsid: own session, so a Ctrl-C meant for up.sh's foreground server or
@@ -128,7 +133,7 @@ mariadb_start() {
   done
   if ((i >= 600)); then
     warn "MariaDB did not come up on port ${port}; last lines of ${dir}/error.log:"
-    tail -n 30 "${dir}/error.log" >&2 2>/dev/null || true
+    tail -n "+$((log_lines + 1))" "${dir}/error.log" 2>/dev/null | tail -n 30 >&2 || true
     tail -n 10 "${dir}/mariadbd.out" >&2 2>/dev/null || true
     if pid_alive "${pid}"; then
       kill -KILL "${pid}" 2>/dev/null || true
@@ -150,7 +155,8 @@ _mariadb_ensure_tcp_root() {
     --connect-timeout=5 -e 'select 1' 2>&1 >/dev/null)"; then
     return 0
   fi
-  if [[ "${err}" != *"Access denied"* ]]; then
+  # 1045 Access denied (no matching password) or 1130 host not allowed (no row).
+  if [[ "${err}" != *"Access denied"* && "${err}" != *"is not allowed to connect"* ]]; then
     die "mariadb: cannot connect over TCP to 127.0.0.1:${port}: ${err}"
   fi
   log "granting root@127.0.0.1 (empty password) in ${dir}"

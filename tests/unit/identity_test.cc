@@ -83,8 +83,8 @@ INSTANTIATE_TEST_SUITE_P(
         "http://enlace/agency/iom", "https://enlace/agency/iom", "enlace/agency/iom", ""));
 
 TEST(PrincipalTest, SpiffeIdRoundTrips) {
-  for (const std::string& id : {"spiffe://enlace/agency/iom", "spiffe://enlace/agency/unhcr",
-                                "spiffe://enlace/admin/ana", "spiffe://enlace/admin/a-b_9"}) {
+  for (const char* id : {"spiffe://enlace/agency/iom", "spiffe://enlace/agency/unhcr",
+                         "spiffe://enlace/admin/ana", "spiffe://enlace/admin/a-b_9"}) {
     SCOPED_TRACE(id);
     absl::StatusOr<Principal> principal = ParseSpiffeId(id);
     ASSERT_TRUE(principal.ok()) << principal.status();
