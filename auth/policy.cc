@@ -69,7 +69,12 @@ absl::StatusOr<Policy> Policy::Parse(absl::string_view text,
     if (absl::EndsWith(method, "/*")) {
       rule.method = std::string(method.substr(0, method.size() - 1));
       rule.method_is_prefix = true;
-      bool known = std::any_of(known_methods.begin(), known_methods.end(),
+      // Exactly "/<service>/": a bare "/*" or "/pkg.Serv*" names no service.
+      absl::string_view service = absl::string_view(rule.method).substr(1, rule.method.size() - 2);
+      bool well_formed = rule.method.size() > 2 && rule.method[0] == '/' &&
+                         service.find('/') == absl::string_view::npos;
+      bool known = well_formed &&
+                   std::any_of(known_methods.begin(), known_methods.end(),
                                [&](const std::string& m) { return absl::StartsWith(m, rule.method); });
       if (!known) {
         return LineError(line_number, absl::StrCat("unknown service in `", method, "`"));

@@ -1,8 +1,9 @@
 // Polls the policy file and swaps in valid new versions (see policy_watcher.h).
 #include "auth/policy_watcher.h"
 
+#include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <iterator>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -11,12 +12,15 @@ namespace enlace::auth {
 namespace {
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) {
+    return absl::NotFoundError(absl::StrCat("policy file ", path, " is missing or not a regular file"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read policy file ", path));
-  std::ostringstream out;
-  out << in.rdbuf();
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) return absl::DataLossError(absl::StrCat("error reading policy file ", path));
-  return out.str();
+  return text;
 }
 
 }  // namespace
@@ -67,7 +71,12 @@ absl::Status PolicyWatcher::ReloadIfChanged() {
   absl::StatusOr<std::string> text = ReadWholeFile(path_);
   absl::MutexLock lock(&mu_);
   if (!text.ok()) {
-    log_(absl::StrCat("policy: ", text.status().message(), "; keeping the previous policy"));
+    // Log a given problem once, not at every poll.
+    std::string problem(text.status().message());
+    if (problem != last_rejected_text_) {
+      log_(absl::StrCat("policy: ", problem, "; keeping the previous policy"));
+      last_rejected_text_ = problem;
+    }
     return text.status();
   }
   if (*text == current_text_) return absl::OkStatus();

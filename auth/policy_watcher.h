@@ -51,6 +51,7 @@ class PolicyWatcher {
   mutable absl::Mutex mu_;
   std::shared_ptr<const Policy> current_ ABSL_GUARDED_BY(mu_);
   std::string current_text_ ABSL_GUARDED_BY(mu_);
+  // The last refused file content or read error, so each is logged once.
   std::string last_rejected_text_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;
   std::thread poller_;

@@ -60,8 +60,10 @@ bool ChainVerifier::Add(const AuditRecord& record) {
   ++checked_;
   bool linked = record.seq == last_seq_ + 1 && record.prev_hash == last_hash_;
   if (!linked) {
-    // A gap means records were deleted: the first missing one is broken.
-    first_broken_ = record.seq > last_seq_ + 1 ? last_seq_ + 1 : record.seq;
+    // A gap (records deleted), a repeat or a step back (records inserted or
+    // replayed): either way the chain breaks right after the last good one.
+    // When the sequence is right but the link is not, this record is broken.
+    first_broken_ = record.seq == last_seq_ + 1 ? record.seq : last_seq_ + 1;
     return false;
   }
   if (ChainHash(last_hash_, record) != record.hash) {

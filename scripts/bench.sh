@@ -4,8 +4,8 @@
 # ports, all stopped and removed on exit. The load comes from
 # build/clients/enlace-loadgen.
 #
-# SKELETON: the loadgen invocation is in run_loadgen_ingest below, marked
-# TODO(lead); everything around it (build, database, PKI, server) works.
+# SKELETON: the scenario is run_loadgen_ingest below, marked TODO(lead);
+# everything around it (build, database, PKI, server, cleanup) is done.
 set -euo pipefail
 
 ENLACE_SCRIPT_NAME=bench.sh
@@ -128,19 +128,19 @@ wait_serving "${HEALTH_ADDR}" "${SERVER_PID}" "${SERVER_LOG}" 60 ||
   die "the server did not become SERVING"
 
 # ---------------------------------------------------------------------------
-# TODO(lead): finish this function once clients/enlace-loadgen exists. The
-# flag names below are a guess at its interface; adjust them, and print or
-# keep whatever results format we settle on.
+# TODO(lead): the scenario itself. This runs the loadgen with the flags its
+# --help documents (ingest, mfa's certificate) and whatever the caller adds,
+# e.g. `scripts/bench.sh ingest --streams 4 --records 20000`. Decide the
+# default streams/records, and whether to keep the RESULT line somewhere.
 # Available here: TLS_ADDR, HEALTH_ADDR, METRICS_ADDR, PKI_DIR (ca.crt and
-# mfa/iom/unhcr/undp/admin .crt/.key), DB_PORT, SERVER_LOG, "$@" = extra
-# arguments given to bench.sh after the scenario.
+# mfa/iom/unhcr/undp/admin .crt/.key), DB_PORT, SERVER_LOG, TMP_DIR.
 # ---------------------------------------------------------------------------
 run_loadgen_ingest() {
   "${ENLACE_LOADGEN_BIN}" ingest \
-    --target="${TLS_ADDR}" \
-    --ca_cert="${PKI_DIR}/ca.crt" \
-    --client_cert="${PKI_DIR}/mfa.crt" \
-    --client_key="${PKI_DIR}/mfa.key" \
+    --addr "${TLS_ADDR}" \
+    --ca "${PKI_DIR}/ca.crt" \
+    --cert "${PKI_DIR}/mfa.crt" \
+    --key "${PKI_DIR}/mfa.key" \
     "$@" </dev/null
 }
 

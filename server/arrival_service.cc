@@ -57,7 +57,10 @@ void CanonicalizeMunicipality(Arrival* arrival) {
 
 absl::Status RequireId(absl::string_view value, absl::string_view field) {
   if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
-  if (value.size() > 64) return absl::InvalidArgumentError(absl::StrCat(field, ": too long"));
+  if (!IsRecordId(value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": not an id this server issued ([A-Za-z0-9._:/-], at most 64)"));
+  }
   return absl::OkStatus();
 }
 

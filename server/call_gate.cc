@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "enlace/v1/admin.pb.h"
@@ -39,6 +40,16 @@ absl::StatusOr<auth::Principal> PrincipalOf(const grpc::CallbackServerContext& c
 }
 
 }  // namespace
+
+bool IsRecordId(absl::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+              c == ':' || c == '/' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   switch (status.code()) {
@@ -133,6 +144,11 @@ void CallGate::FinishAudited(grpc::CallbackServerContext* ctx, absl::string_view
     absl::StrAppend(&note.detail, note.detail.empty() ? "" : "; ", "record_ids: first ",
                     kMaxAuditedIds, " of ", note.record_ids.size());
     note.record_ids.resize(kMaxAuditedIds);
+  }
+  // Handlers validate ids before noting them; this keeps the stored form
+  // (space-separated ASCII) faithful to what the hash covers in any case.
+  for (std::string& id : note.record_ids) {
+    if (!IsRecordId(id)) id = "invalid-id";
   }
   record.record_ids = std::move(note.record_ids);
   record.detail = std::move(note.detail);

@@ -48,6 +48,10 @@ struct AuditNote {
   std::string detail;  // counts and codes only, never personal data
 };
 
+// True for strings that may stand in an audit event's record ids:
+// 1 to 64 characters of [A-Za-z0-9._:/-] (ids are stored space-separated).
+bool IsRecordId(absl::string_view id);
+
 // absl::Status -> grpc::Status. INTERNAL, UNKNOWN and DATA_LOSS become a
 // generic INTERNAL; UNAVAILABLE a generic "try again" (details are logged,
 // never sent: they may hold SQL or another agency's data).

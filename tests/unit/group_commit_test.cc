@@ -127,7 +127,9 @@ TEST(GroupCommitterTest, QueuedItemsAreCommittedInBatchesOfAtMostMaxBatch) {
   expected.push_back(2);
   EXPECT_EQ(log.BatchSizes(), expected);
   std::vector<int> order;
-  for (const std::vector<int>& batch : log.Batches()) order.insert(order.end(), batch.begin(), batch.end());
+  for (const std::vector<int>& batch : log.Batches()) {
+    order.insert(order.end(), batch.begin(), batch.end());
+  }
   std::vector<int> expected_order;
   for (int i = 0; i <= 100; ++i) expected_order.push_back(i);
   EXPECT_EQ(order, expected_order);

@@ -62,7 +62,8 @@ TEST(PageTokenTest, TokenOfAnotherQueryIsRefused) {
   for (const std::string& other :
        {QueryFingerprint({"spiffe://enlace/agency/unhcr", "SV-SS", "", "2024-01-01", ""}),
         QueryFingerprint({"spiffe://enlace/agency/iom", "SV-SM", "", "2024-01-01", ""}),
-        QueryFingerprint({"spiffe://enlace/agency/iom", "SV-SS", "", "2024-01-01", "2024-12-31"})}) {
+        QueryFingerprint(
+            {"spiffe://enlace/agency/iom", "SV-SS", "", "2024-01-01", "2024-12-31"})}) {
     EXPECT_THAT(DecodePageToken(token, other),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
   }
