@@ -90,15 +90,7 @@ PKI_DIR="${TMP_DIR}/pki"
 SERVER_LOG="${TMP_DIR}/enlace-server.log"
 
 mariadb_init "${DB_DIR}"
-started=0
-for _ in 1 2 3; do
-  DB_PORT="$(free_port)"
-  if mariadb_start "${DB_DIR}" "${DB_PORT}"; then
-    started=1
-    break
-  fi
-done
-((started)) || die "the bench MariaDB did not start"
+mariadb_start_on_free_port "${DB_DIR}" || die "the bench MariaDB did not start"
 
 "${ENLACE_CTL_BIN}" pki init --dir "${PKI_DIR}" </dev/null >/dev/null || die "enlacectl pki init failed"
 

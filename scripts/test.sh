@@ -63,16 +63,7 @@ trap 'exit 143' TERM
 
 DB_DIR="$(mktemp -d "${TMPDIR:-/tmp}/enlace-test.XXXXXX")"
 mariadb_init "${DB_DIR}"
-# free_port can race with another process; try a few ports.
-started=0
-for _ in 1 2 3; do
-  DB_PORT="$(free_port)"
-  if mariadb_start "${DB_DIR}" "${DB_PORT}"; then
-    started=1
-    break
-  fi
-done
-((started)) || die "the test MariaDB did not start"
+mariadb_start_on_free_port "${DB_DIR}" || die "the test MariaDB did not start"
 
 export ENLACE_TEST_DB_DSN="mysql://root@127.0.0.1:${DB_PORT}/"
 log "ENLACE_TEST_DB_DSN=${ENLACE_TEST_DB_DSN}"

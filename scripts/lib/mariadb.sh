@@ -191,3 +191,18 @@ mariadb_stop() {
   fi
   rm -f "${dir}/mysql.pid"
 }
+
+# mariadb_start_on_free_port DIR: starts DIR's server on a port the kernel
+# reports free and sets DB_PORT. free_port can race with another process, so
+# a few ports are tried before giving up (returns 1).
+mariadb_start_on_free_port() {
+  local dir="$1" attempt
+  for attempt in 1 2 3; do
+    DB_PORT="$(free_port)"
+    if mariadb_start "${dir}" "${DB_PORT}"; then
+      return 0
+    fi
+    warn "MariaDB did not start on port ${DB_PORT} (attempt ${attempt})"
+  done
+  return 1
+}
