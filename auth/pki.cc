@@ -1396,4 +1396,17 @@ absl::StatusOr<IssuedCertificate> IssueDevCertificate(
   return IssueAndWrite(*ca, spec, cert_path, key_path, options.now, log);
 }
 
+absl::Status VerifyIssuedBy(absl::string_view certificate_pem, const CertificateAuthority& ca) {
+  absl::StatusOr<X509Ptr> cert = ParseCertificate(certificate_pem);
+  if (!cert.ok()) return WithCode(absl::StatusCode::kInvalidArgument, cert.status());
+  absl::StatusOr<X509Ptr> ca_cert = ParseCertificate(ca.certificate_pem);
+  if (!ca_cert.ok()) return ca_cert.status();
+  EVP_PKEY* ca_key = X509_get0_pubkey(ca_cert->get());
+  if (ca_key == nullptr || X509_verify(cert->get(), ca_key) != 1) {
+    DrainOpenSslErrors();
+    return absl::InvalidArgumentError("the certificate was not signed by the platform CA");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace enlace::auth

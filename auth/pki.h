@@ -195,6 +195,10 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 
 // Reads and validates (ValidateCertificateAuthority()) the CA in `cert_path`
 // and `key_path`.
+// OK when `certificate_pem` is signed by `ca`'s key (signature only: not
+// validity, not revocation); InvalidArgument otherwise.
+absl::Status VerifyIssuedBy(absl::string_view certificate_pem, const CertificateAuthority& ca);
+
 absl::StatusOr<CertificateAuthority> LoadCertificateAuthority(
     const std::string& cert_path, const std::string& key_path);
 

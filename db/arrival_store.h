@@ -85,9 +85,6 @@ class ArrivalStore {
   virtual absl::StatusOr<enlace::v1::Arrival> UpdateConsent(const std::string& arrival_id,
                                                             const enlace::v1::Consent& consent,
                                                             const Viewer& submitter) = 0;
-
-  // Codes of the registered agencies.
-  virtual absl::StatusOr<std::vector<std::string>> ListAgencyCodes() = 0;
 };
 
 }  // namespace enlace::db

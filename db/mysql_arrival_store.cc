@@ -425,16 +425,4 @@ absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arri
   return Get(arrival_id, submitter);
 }
 
-absl::StatusOr<std::vector<std::string>> MysqlArrivalStore::ListAgencyCodes() {
-  std::vector<std::string> codes;
-  absl::Status status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
-    std::unique_ptr<sql::ResultSet> rows(
-        c.Prepare("SELECT code FROM agencies ORDER BY code")->executeQuery());
-    while (rows->next()) codes.push_back(rows->getString(1));
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
-  return codes;
-}
-
 }  // namespace enlace::db

@@ -24,7 +24,6 @@ class MysqlArrivalStore final : public ArrivalStore {
   absl::StatusOr<enlace::v1::Arrival> UpdateConsent(const std::string& arrival_id,
                                                     const enlace::v1::Consent& consent,
                                                     const Viewer& submitter) override;
-  absl::StatusOr<std::vector<std::string>> ListAgencyCodes() override;
 
  private:
   MysqlPool* const pool_;

@@ -3,6 +3,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "absl/strings/ascii.h"
+#include "server/arrival_validation.h"
 #include "server/page_token.h"
 
 namespace enlace::server {
@@ -10,8 +12,58 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
+constexpr char kIssueCertificate[] = "/enlace.v1.AdminService/IssueCertificate";
+constexpr char kListCertificates[] = "/enlace.v1.AdminService/ListCertificates";
+constexpr char kRevokeCertificate[] = "/enlace.v1.AdminService/RevokeCertificate";
+constexpr char kRegisterAgency[] = "/enlace.v1.AdminService/RegisterAgency";
+constexpr char kListAgencies[] = "/enlace.v1.AdminService/ListAgencies";
 constexpr char kListAuditEvents[] = "/enlace.v1.AdminService/ListAuditEvents";
 constexpr char kVerifyAuditLog[] = "/enlace.v1.AdminService/VerifyAuditLog";
+
+constexpr int kDefaultValidityDays = 90;
+constexpr int kMaxValidityDays = 398;
+
+enlace::v1::Certificate ToProto(const db::CertificateRecord& record, absl::Time now) {
+  enlace::v1::Certificate out;
+  out.set_serial(record.serial);
+  out.set_spiffe_id(record.spiffe_id);
+  out.set_certificate_pem(record.certificate_pem);
+  *out.mutable_not_before() = TimeUtil::MicrosecondsToTimestamp(record.not_before_us);
+  *out.mutable_not_after() = TimeUtil::MicrosecondsToTimestamp(record.not_after_us);
+  if (record.revoked) {
+    out.set_status(enlace::v1::CERTIFICATE_STATUS_REVOKED);
+  } else if (record.not_after_us < absl::ToUnixMicros(now)) {
+    out.set_status(enlace::v1::CERTIFICATE_STATUS_EXPIRED);
+  } else {
+    out.set_status(enlace::v1::CERTIFICATE_STATUS_ACTIVE);
+  }
+  out.set_kind(record.kind);
+  out.set_name(record.name);
+  out.set_issued_by(record.issued_by);
+  *out.mutable_issued_at() = TimeUtil::MicrosecondsToTimestamp(record.issued_at_us);
+  if (record.revoked) {
+    out.set_revoked_by(record.revoked_by);
+    *out.mutable_revoked_at() = TimeUtil::MicrosecondsToTimestamp(record.revoked_at_us);
+    out.set_revocation_reason(record.revocation_reason);
+  }
+  return out;
+}
+
+// "0A:1B:2c" or "0a1b2c" -> "a1b2c" (the form auth::ReadCertificate gives);
+// empty for anything that is not hexadecimal.
+std::string NormalizeSerial(absl::string_view text) {
+  std::string out;
+  bool any_digit = false;
+  for (char c : text) {
+    if (c == ':') continue;
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return "";
+    any_digit = true;
+    if (out.empty() && c == '0') continue;
+    out.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+  }
+  if (!any_digit || out.size() > 64) return "";
+  return out.empty() ? "0" : out;
+}
 
 absl::StatusOr<int64_t> MicrosOrZero(const google::protobuf::Timestamp& t, bool present,
                                      absl::string_view field) {
@@ -27,8 +79,235 @@ absl::StatusOr<int64_t> MicrosOrZero(const google::protobuf::Timestamp& t, bool 
 
 }  // namespace
 
-AdminServiceImpl::AdminServiceImpl(CallGate* gate, db::AuditStore* audit_store)
-    : gate_(gate), audit_store_(audit_store) {}
+AdminServiceImpl::AdminServiceImpl(CallGate* gate, db::AuditStore* audit_store,
+                                   db::RegistryStore* registry,
+                                   std::optional<auth::CertificateAuthority> ca,
+                                   std::function<void()> revocation_changed)
+    : gate_(gate),
+      audit_store_(audit_store),
+      registry_(registry),
+      ca_(std::move(ca)),
+      revocation_changed_(std::move(revocation_changed)) {}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::IssueCertificate(
+    grpc::CallbackServerContext* ctx, const enlace::v1::IssueCertificateRequest* request,
+    enlace::v1::Certificate* response) {
+  return gate_->Unary(ctx, kIssueCertificate, [=](const Caller& caller, AuditNote* note) {
+    auth::PrincipalKind kind;
+    if (request->kind() == enlace::v1::CERTIFICATE_KIND_AGENCY) {
+      kind = auth::PrincipalKind::kAgency;
+    } else if (request->kind() == enlace::v1::CERTIFICATE_KIND_ADMIN) {
+      kind = auth::PrincipalKind::kAdmin;
+    } else {
+      return absl::InvalidArgumentError("kind: must be CERTIFICATE_KIND_AGENCY or _ADMIN");
+    }
+    if (!auth::IsValidName(request->name())) {
+      return absl::InvalidArgumentError("name: must match [a-z][a-z0-9_-]{0,31}");
+    }
+    int days = request->validity_days() == 0 ? kDefaultValidityDays : request->validity_days();
+    if (days < 1 || days > kMaxValidityDays) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("validity_days: must be between 1 and ", kMaxValidityDays, " (0 means ",
+                       kDefaultValidityDays, ")"));
+    }
+    if (request->csr_pem().empty() || request->csr_pem().size() > 64 * 1024) {
+      return absl::InvalidArgumentError("csr_pem: a PEM certificate signing request is required");
+    }
+    if (!ca_.has_value()) {
+      return absl::FailedPreconditionError(
+          "this server holds no CA key (--ca_key): certificates cannot be issued here");
+    }
+    if (kind == auth::PrincipalKind::kAgency) {
+      absl::StatusOr<bool> registered = registry_->AgencyExists(request->name());
+      if (!registered.ok()) return registered.status();
+      if (!*registered) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "name: agency ", request->name(), " is not registered; RegisterAgency first"));
+      }
+    }
+    auth::Principal subject{kind, request->name()};
+    absl::Time now = absl::Now();
+    auth::LeafProfile profile;
+    profile.common_name = request->name();
+    profile.uri_sans = {subject.SpiffeId()};  // from kind and name, never from the CSR
+    profile.client_auth = true;
+    profile.not_before = now - absl::Minutes(5);
+    profile.not_after = now + absl::Hours(24) * days;
+    absl::StatusOr<std::string> pem = auth::SignCsr(*ca_, request->csr_pem(), profile);
+    if (!pem.ok()) {
+      if (absl::IsInvalidArgument(pem.status())) {
+        return absl::InvalidArgumentError(absl::StrCat("csr_pem: ", pem.status().message()));
+      }
+      return pem.status();
+    }
+    absl::StatusOr<auth::CertificateInfo> info = auth::ReadCertificate(*pem);
+    if (!info.ok()) return info.status();
+    db::CertificateRecord record;
+    record.serial = info->serial_hex;
+    record.kind = request->kind();
+    record.name = request->name();
+    record.spiffe_id = subject.SpiffeId();
+    record.certificate_pem = *pem;
+    record.not_before_us = absl::ToUnixMicros(info->not_before);
+    record.not_after_us = absl::ToUnixMicros(info->not_after);
+    record.issued_by = caller.principal.SpiffeId();
+    record.issued_at_us = absl::ToUnixMicros(now);
+    if (absl::Status s = registry_->AddCertificate(record); !s.ok()) return s;
+    note->record_ids.push_back(record.serial);
+    note->detail = absl::StrCat("issued ", record.spiffe_id, " for ", days, " days");
+    *response = ToProto(record, now);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListCertificates(
+    grpc::CallbackServerContext* ctx, const enlace::v1::ListCertificatesRequest* request,
+    enlace::v1::ListCertificatesResponse* response) {
+  return gate_->Unary(ctx, kListCertificates, [=](const Caller& caller, AuditNote*) {
+    absl::StatusOr<int> page_size = EffectivePageSize(request->page_size());
+    if (!page_size.ok()) return page_size.status();
+    if (!enlace::v1::CertificateStatus_IsValid(request->status())) {
+      return absl::InvalidArgumentError("status: unknown value");
+    }
+    if (!enlace::v1::CertificateKind_IsValid(request->kind())) {
+      return absl::InvalidArgumentError("kind: unknown value");
+    }
+    if (request->expiring_within_days() < 0 || request->expiring_within_days() > 3650) {
+      return absl::InvalidArgumentError("expiring_within_days: must be between 0 and 3650");
+    }
+    std::string fingerprint = QueryFingerprint(
+        {caller.principal.SpiffeId(), request->name(), absl::StrCat(request->status()),
+         absl::StrCat(request->kind()), absl::StrCat(request->expiring_within_days())});
+    absl::StatusOr<std::string> after = DecodeKeyPageToken(request->page_token(), fingerprint);
+    if (!after.ok()) return after.status();
+    absl::Time now = absl::Now();
+    db::CertificateQuery query;
+    query.name = request->name();
+    query.kind = request->kind();
+    query.status = request->status();
+    query.now_us = absl::ToUnixMicros(now);
+    if (request->expiring_within_days() > 0) {
+      query.expiring_before_us =
+          absl::ToUnixMicros(now + absl::Hours(24) * request->expiring_within_days());
+    }
+    query.after_serial = *after;
+    query.limit = *page_size;
+    absl::StatusOr<std::vector<db::CertificateRecord>> rows = registry_->ListCertificates(query);
+    if (!rows.ok()) return rows.status();
+    bool more = static_cast<int>(rows->size()) > *page_size;
+    if (more) rows->resize(*page_size);
+    for (const db::CertificateRecord& row : *rows) *response->add_certificates() = ToProto(row, now);
+    if (more) response->set_next_page_token(EncodeKeyPageToken(rows->back().serial, fingerprint));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RevokeCertificate(
+    grpc::CallbackServerContext* ctx, const enlace::v1::RevokeCertificateRequest* request,
+    enlace::v1::Certificate* response) {
+  return gate_->Unary(ctx, kRevokeCertificate, [=](const Caller& caller, AuditNote* note) {
+    std::string serial = NormalizeSerial(request->serial());
+    if (serial.empty()) {
+      return absl::InvalidArgumentError("serial: required, hexadecimal (colons allowed)");
+    }
+    if (std::optional<std::string> problem = CheckCleanText(request->reason(), 500)) {
+      return absl::InvalidArgumentError(absl::StrCat("reason: ", *problem));
+    }
+    note->record_ids.push_back(serial);
+    absl::Time now = absl::Now();
+    if (!request->certificate_pem().empty()) {
+      // A certificate signed offline: record it first, so it can be revoked.
+      absl::Status recorded = RecordOfflineCertificate(request->certificate_pem(), serial, now);
+      if (!recorded.ok() && !absl::IsAlreadyExists(recorded)) return recorded;
+    }
+    absl::StatusOr<db::CertificateRecord> revoked =
+        registry_->RevokeCertificate(serial, caller.principal.SpiffeId(), request->reason());
+    if (!revoked.ok()) return revoked.status();
+    if (revocation_changed_) revocation_changed_();
+    note->detail = absl::StrCat("revoked ", revoked->spiffe_id);
+    *response = ToProto(*revoked, now);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status AdminServiceImpl::RecordOfflineCertificate(const std::string& pem,
+                                                        const std::string& serial,
+                                                        absl::Time now) {
+  if (!ca_.has_value()) {
+    return absl::FailedPreconditionError(
+        "this server holds no CA key (--ca_key) to check offline certificates against");
+  }
+  if (absl::Status s = auth::VerifyIssuedBy(pem, *ca_); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("certificate_pem: ", s.message()));
+  }
+  absl::StatusOr<auth::CertificateInfo> info = auth::ReadCertificate(pem);
+  if (!info.ok()) return absl::InvalidArgumentError("certificate_pem: not a readable certificate");
+  if (info->serial_hex != serial) {
+    return absl::InvalidArgumentError("certificate_pem: its serial is not the one given");
+  }
+  db::CertificateRecord record;
+  record.serial = serial;
+  record.certificate_pem = pem;
+  record.not_before_us = absl::ToUnixMicros(info->not_before);
+  record.not_after_us = absl::ToUnixMicros(info->not_after);
+  record.issued_by = "offline";
+  record.issued_at_us = absl::ToUnixMicros(now);
+  for (const std::string& uri : info->uri_sans) {
+    absl::StatusOr<auth::Principal> principal = auth::ParseSpiffeId(uri);
+    if (!principal.ok()) continue;
+    record.spiffe_id = uri;
+    record.name = principal->name;
+    record.kind = principal->is_agency() ? enlace::v1::CERTIFICATE_KIND_AGENCY
+                                         : enlace::v1::CERTIFICATE_KIND_ADMIN;
+  }
+  return registry_->AddCertificate(record);
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RegisterAgency(
+    grpc::CallbackServerContext* ctx, const enlace::v1::RegisterAgencyRequest* request,
+    enlace::v1::Agency* response) {
+  return gate_->Unary(ctx, kRegisterAgency, [=](const Caller&, AuditNote* note) {
+    if (!auth::IsValidName(request->code())) {
+      return absl::InvalidArgumentError("code: must match [a-z][a-z0-9_-]{0,31}");
+    }
+    if (std::optional<std::string> problem = CheckCleanText(request->display_name(), 200)) {
+      return absl::InvalidArgumentError(absl::StrCat("display_name: ", *problem));
+    }
+    note->record_ids.push_back(request->code());
+    absl::StatusOr<db::AgencyRecord> agency =
+        registry_->RegisterAgency(request->code(), request->display_name());
+    if (!agency.ok()) return agency.status();
+    response->set_code(agency->code);
+    response->set_display_name(agency->display_name);
+    *response->mutable_created_at() = TimeUtil::MicrosecondsToTimestamp(agency->created_at_us);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListAgencies(
+    grpc::CallbackServerContext* ctx, const enlace::v1::ListAgenciesRequest* request,
+    enlace::v1::ListAgenciesResponse* response) {
+  return gate_->Unary(ctx, kListAgencies, [=](const Caller& caller, AuditNote*) {
+    absl::StatusOr<int> page_size = EffectivePageSize(request->page_size());
+    if (!page_size.ok()) return page_size.status();
+    std::string fingerprint = QueryFingerprint({caller.principal.SpiffeId(), "agencies"});
+    absl::StatusOr<std::string> after = DecodeKeyPageToken(request->page_token(), fingerprint);
+    if (!after.ok()) return after.status();
+    absl::StatusOr<std::vector<db::AgencyRecord>> agencies =
+        registry_->ListAgencies(*after, *page_size + 1);
+    if (!agencies.ok()) return agencies.status();
+    bool more = static_cast<int>(agencies->size()) > *page_size;
+    if (more) agencies->resize(*page_size);
+    for (const db::AgencyRecord& agency : *agencies) {
+      enlace::v1::Agency* out = response->add_agencies();
+      out->set_code(agency.code);
+      out->set_display_name(agency.display_name);
+      *out->mutable_created_at() = TimeUtil::MicrosecondsToTimestamp(agency.created_at_us);
+    }
+    if (more) response->set_next_page_token(EncodeKeyPageToken(agencies->back().code, fingerprint));
+    return absl::OkStatus();
+  });
+}
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListAuditEvents(
     grpc::CallbackServerContext* ctx, const enlace::v1::ListAuditEventsRequest* request,

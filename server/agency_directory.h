@@ -12,21 +12,22 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "db/arrival_store.h"
+#include "db/registry_store.h"
 
 namespace enlace::server {
 
 class AgencyDirectory {
  public:
   // `store` must outlive the directory.
-  explicit AgencyDirectory(db::ArrivalStore* store, absl::Duration min_refresh = absl::Seconds(5));
+  explicit AgencyDirectory(db::RegistryStore* store,
+                           absl::Duration min_refresh = absl::Seconds(5));
 
   // True when `code` is a registered agency. May query the database; if it
   // cannot, answers from the cache.
   bool IsKnown(absl::string_view code) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  db::ArrivalStore* const store_;
+  db::RegistryStore* const store_;
   const absl::Duration min_refresh_;
   absl::Mutex mu_;
   absl::flat_hash_set<std::string> codes_ ABSL_GUARDED_BY(mu_);

@@ -83,6 +83,7 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
       EndCall(caller_.status());
       return;
     }
+    stream_handle_ = service_->gate_->TrackStream(*caller_, ctx_);
     read_pending_ = true;
     StartRead(&request_);
   }
@@ -135,7 +136,12 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
     MaybeFinish();
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    // Untracked only now: until here the context is alive for a revocation
+    // to cancel it.
+    if (stream_handle_ != 0) service_->gate_->UntrackStream(stream_handle_);
+    delete this;
+  }
 
  private:
   // Validates one record and hands it to the batcher, or answers it at once.
@@ -275,6 +281,7 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
   grpc::CallbackServerContext* const ctx_;
   const absl::Time started_;
   absl::StatusOr<Caller> caller_;
+  uint64_t stream_handle_ = 0;     // from CallGate::TrackStream, 0 when not tracked
   RecordArrivalsRequest request_;  // owned by the pending read
 
   absl::Mutex mu_;

@@ -6,10 +6,13 @@
 
 #include <memory>
 
+#include "absl/container/flat_hash_set.h"
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "enlace/v1/admin.pb.h"
+#include "auth/pki.h"
 #include "server/log.h"
 
 namespace enlace::server {
@@ -17,27 +20,6 @@ namespace {
 
 constexpr char kUnauthenticated[] = "unauthenticated";
 constexpr size_t kMaxAuditedIds = 1000;
-
-absl::StatusOr<auth::Principal> PrincipalOf(const grpc::CallbackServerContext& ctx) {
-  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
-  if (auth == nullptr || !auth->IsPeerAuthenticated()) {
-    return absl::UnauthenticatedError("a client certificate from the Enlace CA is required");
-  }
-  // gRPC sets peer_spiffe_id only when the verified certificate carries
-  // exactly one URI SAN and it is a SPIFFE ID: an ambiguous identity is none.
-  std::vector<grpc::string_ref> ids = auth->FindPropertyValues("peer_spiffe_id");
-  if (ids.size() != 1) {
-    return absl::UnauthenticatedError(
-        "the client certificate carries no single SPIFFE ID (URI SAN spiffe://enlace/...)");
-  }
-  absl::StatusOr<auth::Principal> principal =
-      auth::ParseSpiffeId(absl::string_view(ids[0].data(), ids[0].size()));
-  if (!principal.ok()) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("client certificate identity refused: ", principal.status().message()));
-  }
-  return principal;
-}
 
 }  // namespace
 
@@ -70,14 +52,58 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   }
 }
 
-CallGate::CallGate(auth::PolicyWatcher* policy, AuditLog* audit, WorkPool* work, Metrics* metrics)
-    : policy_(policy), audit_(audit), work_(work), metrics_(metrics) {}
+CallGate::CallGate(auth::PolicyWatcher* policy, RevocationList* revocation, AuditLog* audit,
+                   WorkPool* work, Metrics* metrics)
+    : policy_(policy), revocation_(revocation), audit_(audit), work_(work), metrics_(metrics) {}
+
+absl::StatusOr<CallGate::Identity> CallGate::IdentityOf(
+    const grpc::CallbackServerContext& ctx) const {
+  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) {
+    return absl::UnauthenticatedError("a client certificate from the Enlace CA is required");
+  }
+  // gRPC sets peer_spiffe_id only when the verified certificate carries
+  // exactly one URI SAN and it is a SPIFFE ID: an ambiguous identity is none.
+  std::vector<grpc::string_ref> ids = auth->FindPropertyValues("peer_spiffe_id");
+  if (ids.size() != 1) {
+    return absl::UnauthenticatedError(
+        "the client certificate carries no single SPIFFE ID (URI SAN spiffe://enlace/...)");
+  }
+  absl::StatusOr<auth::Principal> principal =
+      auth::ParseSpiffeId(absl::string_view(ids[0].data(), ids[0].size()));
+  if (!principal.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("client certificate identity refused: ", principal.status().message()));
+  }
+  std::vector<grpc::string_ref> pems = auth->FindPropertyValues("x509_pem_cert");
+  if (pems.size() != 1) {
+    return absl::UnauthenticatedError("the client certificate could not be read");
+  }
+  std::string pem(pems[0].data(), pems[0].size());
+  Identity identity{*std::move(principal), ""};
+  {
+    absl::MutexLock lock(&serials_mu_);
+    auto it = serial_of_pem_.find(pem);
+    if (it != serial_of_pem_.end()) {
+      identity.serial = it->second;
+      return identity;
+    }
+  }
+  absl::StatusOr<std::string> serial = auth::CertificateSerialHex(pem);
+  if (!serial.ok()) return absl::UnauthenticatedError("the client certificate could not be read");
+  identity.serial = *serial;
+  absl::MutexLock lock(&serials_mu_);
+  if (serial_of_pem_.size() > 10000) serial_of_pem_.clear();  // bound memory; refills on use
+  serial_of_pem_.emplace(std::move(pem), *std::move(serial));
+  return identity;
+}
 
 absl::StatusOr<Caller> CallGate::Admit(grpc::CallbackServerContext* ctx,
                                        absl::string_view method) const {
-  absl::StatusOr<auth::Principal> principal = PrincipalOf(*ctx);
-  if (!principal.ok()) return principal.status();
-  Caller caller{*std::move(principal), ctx->peer()};
+  absl::StatusOr<Identity> identity = IdentityOf(*ctx);
+  if (!identity.ok()) return identity.status();
+  if (absl::Status s = revocation_->Check(identity->serial, absl::Now()); !s.ok()) return s;
+  Caller caller{std::move(identity->principal), std::move(identity->serial), ctx->peer()};
   if (!policy_->Current()->Allows(caller.principal, method)) {
     return absl::PermissionDeniedError(
         absl::StrCat(caller.principal.SpiffeId(), " may not call ", method));
@@ -131,11 +157,11 @@ void CallGate::FinishAudited(grpc::CallbackServerContext* ctx, absl::string_view
   db::AuditRecord record;
   record.at_us = absl::ToUnixMicros(started);
   record.principal = caller.ok() ? caller->principal.SpiffeId() : kUnauthenticated;
-  if (!caller.ok() && absl::IsPermissionDenied(caller.status())) {
-    // Identified but refused: name who it was. Admit() only refuses with
-    // PERMISSION_DENIED after identification.
-    absl::StatusOr<auth::Principal> who = PrincipalOf(*ctx);
-    if (who.ok()) record.principal = who->SpiffeId();
+  if (!caller.ok()) {
+    // Refused: name who it was when the certificate says (revoked, or
+    // identified but not allowed).
+    absl::StatusOr<Identity> who = IdentityOf(*ctx);
+    if (who.ok()) record.principal = who->principal.SpiffeId();
   }
   record.method = std::string(method);
   record.decision = caller.ok() ? enlace::v1::DECISION_ALLOW : enlace::v1::DECISION_DENY;
@@ -165,6 +191,32 @@ void CallGate::FinishAudited(grpc::CallbackServerContext* ctx, absl::string_view
     metrics_->RecordCall(method_name, sent.error_code(), absl::Now() - started);
     finish(sent);
   });
+}
+
+uint64_t CallGate::TrackStream(const Caller& caller, grpc::CallbackServerContext* ctx) {
+  absl::MutexLock lock(&streams_mu_);
+  uint64_t handle = next_stream_++;
+  streams_.emplace(handle, TrackedStream{caller.certificate_serial, ctx});
+  return handle;
+}
+
+void CallGate::UntrackStream(uint64_t handle) {
+  absl::MutexLock lock(&streams_mu_);
+  streams_.erase(handle);
+}
+
+int CallGate::CancelStreamsOf(const std::vector<std::string>& serials) {
+  absl::flat_hash_set<std::string> revoked(serials.begin(), serials.end());
+  int cancelled = 0;
+  absl::MutexLock lock(&streams_mu_);
+  for (auto& [handle, stream] : streams_) {
+    if (revoked.contains(stream.serial)) {
+      // The reactor sees OnCancel and ends the call; it untracks itself.
+      stream.ctx->TryCancel();
+      ++cancelled;
+    }
+  }
+  return cancelled;
 }
 
 }  // namespace enlace::server

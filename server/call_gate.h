@@ -1,6 +1,7 @@
 // The one door every RPC goes through. For each call it:
 //   1. identifies the caller from the verified TLS peer only (the SPIFFE ID
-//      of the client certificate); no certificate identity: UNAUTHENTICATED;
+//      of the client certificate); no certificate identity, or a revoked
+//      certificate: UNAUTHENTICATED (revocation state unknown: UNAVAILABLE);
 //   2. asks the policy in force whether that principal may call the method;
 //      no: PERMISSION_DENIED (default deny);
 //   3. runs the handler's body on the bounded work pool (never on a gRPC
@@ -31,7 +32,9 @@
 #include "auth/identity.h"
 #include "auth/policy_watcher.h"
 #include "server/audit_log.h"
+#include "absl/container/flat_hash_map.h"
 #include "server/metrics.h"
+#include "server/revocation.h"
 #include "server/work_pool.h"
 
 namespace enlace::server {
@@ -39,7 +42,8 @@ namespace enlace::server {
 // Who is calling: established by the gate, never by the request.
 struct Caller {
   auth::Principal principal;
-  std::string peer;  // network address, for the audit
+  std::string certificate_serial;  // lower-case hex, as auth::ReadCertificate gives it
+  std::string peer;                // network address, for the audit
 };
 
 // What a handler adds to its call's audit event.
@@ -65,7 +69,8 @@ class CallGate {
   using AsyncUnaryBody = std::function<void(const Caller&, Completion)>;
 
   // All pointers must outlive the gate.
-  CallGate(auth::PolicyWatcher* policy, AuditLog* audit, WorkPool* work, Metrics* metrics);
+  CallGate(auth::PolicyWatcher* policy, RevocationList* revocation, AuditLog* audit,
+           WorkPool* work, Metrics* metrics);
 
   // Steps 1 and 2. On refusal, returns UNAUTHENTICATED or PERMISSION_DENIED;
   // the caller must then end the call through FinishAudited().
@@ -91,11 +96,41 @@ class CallGate {
                      AuditNote note, absl::Time started,
                      std::function<void(const grpc::Status&)> finish);
 
+  // Long-lived calls (streams) register here between admission and their
+  // end, so that revoking a certificate also ends its open streams.
+  // Returns a handle for UntrackStream.
+  uint64_t TrackStream(const Caller& caller, grpc::CallbackServerContext* ctx)
+      ABSL_LOCKS_EXCLUDED(streams_mu_);
+  void UntrackStream(uint64_t handle) ABSL_LOCKS_EXCLUDED(streams_mu_);
+  // Cancels the tracked streams of these certificates; returns how many.
+  int CancelStreamsOf(const std::vector<std::string>& serials) ABSL_LOCKS_EXCLUDED(streams_mu_);
+
  private:
+  struct Identity {
+    auth::Principal principal;
+    std::string serial;
+  };
+  // The verified peer's identity and certificate serial (cached per
+  // certificate: parsing a PEM per call would cost more than the call).
+  absl::StatusOr<Identity> IdentityOf(const grpc::CallbackServerContext& ctx) const
+      ABSL_LOCKS_EXCLUDED(serials_mu_);
+
   auth::PolicyWatcher* const policy_;
+  RevocationList* const revocation_;
   AuditLog* const audit_;
   WorkPool* const work_;
   Metrics* const metrics_;
+
+  mutable absl::Mutex serials_mu_;
+  mutable absl::flat_hash_map<std::string, std::string> serial_of_pem_ ABSL_GUARDED_BY(serials_mu_);
+
+  struct TrackedStream {
+    std::string serial;
+    grpc::CallbackServerContext* ctx;
+  };
+  absl::Mutex streams_mu_;
+  uint64_t next_stream_ ABSL_GUARDED_BY(streams_mu_) = 1;
+  absl::flat_hash_map<uint64_t, TrackedStream> streams_ ABSL_GUARDED_BY(streams_mu_);
 };
 
 }  // namespace enlace::server

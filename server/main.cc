@@ -40,6 +40,12 @@ ABSL_FLAG(std::string, server_key, "var/pki/server.key", "PEM private key of thi
 ABSL_FLAG(std::string, policy, "server/default_policy.conf",
           "authorization policy file (allow/deny rules per principal and method); "
           "reloaded on change, an invalid new version is refused and logged");
+ABSL_FLAG(std::string, ca_key, "",
+          "the platform CA's private key; when set, AdminService.IssueCertificate signs CSRs "
+          "with it (keep it on as few replicas as possible)");
+ABSL_FLAG(std::string, crl_dir, "",
+          "directory where CRLs are published for the TLS layer (requires --ca_key); revocation "
+          "is enforced per call whether or not this is set");
 ABSL_FLAG(std::string, ready_file, "",
           "when set, written once the server is SERVING: tls_port=, health_port=, "
           "metrics_port= lines");
@@ -55,7 +61,8 @@ namespace {
 // line is parsed, so the command line still wins.
 void ApplyEnvironment() {
   for (const char* name : {"tls_addr", "health_addr", "metrics_addr", "db_dsn", "ca_cert",
-                           "server_cert", "server_key", "policy", "ready_file", "db_pool_size",
+                           "ca_key", "crl_dir", "server_cert", "server_key", "policy",
+                           "ready_file", "db_pool_size",
                            "worker_threads", "ingest_writers", "ingest_batch",
                            "db_wait_seconds"}) {
     std::string variable = absl::StrCat("ENLACE_", absl::AsciiStrToUpper(name));
@@ -107,14 +114,16 @@ int main(int argc, char** argv) {
   config.server_cert = absl::GetFlag(FLAGS_server_cert);
   config.server_key = absl::GetFlag(FLAGS_server_key);
   config.policy = absl::GetFlag(FLAGS_policy);
+  config.ca_key = absl::GetFlag(FLAGS_ca_key);
+  config.crl_dir = absl::GetFlag(FLAGS_crl_dir);
   config.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
   config.worker_threads = absl::GetFlag(FLAGS_worker_threads);
   config.ingest_writers = absl::GetFlag(FLAGS_ingest_writers);
   config.ingest_batch = absl::GetFlag(FLAGS_ingest_batch);
   config.db_wait = absl::Seconds(absl::GetFlag(FLAGS_db_wait_seconds));
-  if (config.db_pool_size < config.worker_threads + config.ingest_writers + 2) {
+  if (config.db_pool_size < config.worker_threads + config.ingest_writers + 3) {
     std::cerr << "enlace-server: --db_pool_size must be at least worker_threads + "
-                 "ingest_writers + 2 (audit writer, health monitor)\n";
+                 "ingest_writers + 3 (audit writer, health and certificate monitors)\n";
     return 2;
   }
   if (config.ingest_batch < 1 || config.ingest_batch > 5000 || config.ingest_writers < 1 ||

@@ -23,7 +23,17 @@ Metrics::Metrics()
                        .Name("enlace_database_up")
                        .Help("1 while the database answers health checks")
                        .Register(*registry_)
-                       .Add({})) {}
+                       .Add({})),
+      expiring_soon_(prometheus::BuildGauge()
+                         .Name("enlace_certificates_expiring_soon")
+                         .Help("Active client certificates that expire within 30 days")
+                         .Register(*registry_)
+                         .Add({})),
+      server_certificate_expiry_(prometheus::BuildGauge()
+                                     .Name("enlace_server_certificate_expiry_timestamp_seconds")
+                                     .Help("not_after of the server's own TLS certificate")
+                                     .Register(*registry_)
+                                     .Add({})) {}
 
 void Metrics::RecordCall(absl::string_view method, int code, absl::Duration latency) {
   calls_.Add({{"method", std::string(method)}, {"code", absl::StrCat(code)}}).Increment();
@@ -38,5 +48,11 @@ void Metrics::RecordArrival(absl::string_view outcome) {
 }
 
 void Metrics::SetDatabaseUp(bool up) { database_up_.Set(up ? 1 : 0); }
+
+void Metrics::SetCertificatesExpiringSoon(int count) { expiring_soon_.Set(count); }
+
+void Metrics::SetServerCertificateExpiry(absl::Time not_after) {
+  server_certificate_expiry_.Set(absl::ToDoubleSeconds(not_after - absl::UnixEpoch()));
+}
 
 }  // namespace enlace::server

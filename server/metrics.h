@@ -3,6 +3,8 @@
 //   enlace_rpc_duration_seconds{method}      call latency, audit included
 //   enlace_arrivals_total{outcome}           ingested records by outcome
 //   enlace_database_up                       1 while the database answers
+//   enlace_certificates_expiring_soon        active client certificates expiring within 30 days
+//   enlace_server_certificate_expiry_timestamp_seconds  not_after of the server's certificate
 // Thread-safe.
 #ifndef ENLACE_SERVER_METRICS_H_
 #define ENLACE_SERVER_METRICS_H_
@@ -27,6 +29,8 @@ class Metrics {
   void RecordCall(absl::string_view method, int code, absl::Duration latency);
   void RecordArrival(absl::string_view outcome);
   void SetDatabaseUp(bool up);
+  void SetCertificatesExpiringSoon(int count);
+  void SetServerCertificateExpiry(absl::Time not_after);
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
  private:
@@ -35,6 +39,8 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Family<prometheus::Counter>& arrivals_;
   prometheus::Gauge& database_up_;
+  prometheus::Gauge& expiring_soon_;
+  prometheus::Gauge& server_certificate_expiry_;
 };
 
 }  // namespace enlace::server

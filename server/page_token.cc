@@ -10,7 +10,8 @@
 namespace enlace::server {
 namespace {
 constexpr size_t kFingerprintBytes = 12;
-constexpr char kVersion[] = "v1";
+constexpr char kVersion[] = "v1";     // position tokens
+constexpr char kKeyVersion[] = "k1";  // string-key tokens
 }  // namespace
 
 std::string QueryFingerprint(std::initializer_list<absl::string_view> parts) {
@@ -48,6 +49,25 @@ absl::StatusOr<int64_t> DecodePageToken(absl::string_view token, absl::string_vi
     return absl::InvalidArgumentError("page_token: not a token this server issued");
   }
   return static_cast<int64_t>(position);
+}
+
+std::string EncodeKeyPageToken(absl::string_view key, absl::string_view fingerprint) {
+  return absl::WebSafeBase64Escape(absl::StrCat(kKeyVersion, fingerprint, key));
+}
+
+absl::StatusOr<std::string> DecodeKeyPageToken(absl::string_view token,
+                                               absl::string_view fingerprint) {
+  if (token.empty()) return std::string();
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw) || raw.size() < 2 + fingerprint.size() ||
+      raw.compare(0, 2, kKeyVersion) != 0) {
+    return absl::InvalidArgumentError("page_token: not a token this server issued");
+  }
+  if (absl::string_view(raw).substr(2, fingerprint.size()) != fingerprint) {
+    return absl::InvalidArgumentError(
+        "page_token: belongs to another query; repeat the same filters or start without a token");
+  }
+  return raw.substr(2 + fingerprint.size());
 }
 
 absl::StatusOr<int> EffectivePageSize(int32_t requested) {

@@ -30,6 +30,12 @@ std::string EncodePageToken(int64_t position, absl::string_view fingerprint);
 // another query.
 absl::StatusOr<int64_t> DecodePageToken(absl::string_view token, absl::string_view fingerprint);
 
+// The same for lists ordered by a string key (e.g. a certificate serial):
+// the token carries the last key returned. An empty token decodes to "".
+std::string EncodeKeyPageToken(absl::string_view key, absl::string_view fingerprint);
+absl::StatusOr<std::string> DecodeKeyPageToken(absl::string_view token,
+                                               absl::string_view fingerprint);
+
 // page_size as API.md defines it: 0 means 50; 1..500 as given; else
 // INVALID_ARGUMENT naming `page_size`.
 absl::StatusOr<int> EffectivePageSize(int32_t requested);

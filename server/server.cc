@@ -23,6 +23,7 @@
 #include "db/migrations.h"
 #include "db/mysql_arrival_store.h"
 #include "db/mysql_audit_store.h"
+#include "db/mysql_registry_store.h"
 #include "db/mysql_pool.h"
 #include "enlace/v1/admin.grpc.pb.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
@@ -34,6 +35,7 @@
 #include "server/ingest_batcher.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/revocation.h"
 #include "server/work_pool.h"
 
 namespace enlace::server {
@@ -58,6 +60,8 @@ struct EnlaceServer::Parts {
   std::unique_ptr<db::MysqlPool> pool;
   std::unique_ptr<db::MysqlArrivalStore> arrival_store;
   std::unique_ptr<db::MysqlAuditStore> audit_store;
+  std::unique_ptr<db::MysqlRegistryStore> registry_store;
+  std::unique_ptr<RevocationList> revocation;
   std::unique_ptr<auth::PolicyWatcher> policy;
   std::unique_ptr<AuditLog> audit_log;
   std::unique_ptr<IngestBatcher> batcher;
@@ -74,6 +78,21 @@ struct EnlaceServer::Parts {
   int metrics_port = 0;
   absl::Notification stop_monitor;
   std::thread database_monitor;
+  // Revocation refresh, ending streams of revoked certificates, expiry
+  // warnings. Woken early by a revocation on this replica.
+  std::thread certificate_monitor;
+  absl::Mutex wake_mu;
+  bool wake ABSL_GUARDED_BY(wake_mu) = false;
+  absl::Duration revocation_refresh;
+  std::string server_cert_path;
+
+  void WakeCertificateMonitor() {
+    absl::MutexLock lock(&wake_mu);
+    wake = true;
+  }
+  void RunCertificateMonitor();
+  void RefreshRevocation();
+  void WarnOfExpiringCertificates();
   absl::Mutex shutdown_mu;
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
   absl::Notification shutdown_done;
@@ -145,6 +164,27 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   p.pool = std::make_unique<db::MysqlPool>(*dsn, db::PoolOptions{.max_connections = config.db_pool_size});
   p.arrival_store = std::make_unique<db::MysqlArrivalStore>(p.pool.get());
   p.audit_store = std::make_unique<db::MysqlAuditStore>(p.pool.get());
+  p.registry_store = std::make_unique<db::MysqlRegistryStore>(p.pool.get());
+  p.revocation = std::make_unique<RevocationList>(p.registry_store.get(),
+                                                  config.revocation_max_staleness);
+  p.revocation_refresh = config.revocation_refresh;
+  p.server_cert_path = config.server_cert;
+  // Serve nothing before the revocation state is known.
+  if (absl::StatusOr<std::vector<std::string>> revoked = p.revocation->Refresh(absl::Now(), nullptr);
+      !revoked.ok()) {
+    return absl::Status(revoked.status().code(),
+                        absl::StrCat("cannot read revoked certificates: ", revoked.status().message()));
+  }
+  std::optional<auth::CertificateAuthority> ca;
+  if (!config.ca_key.empty()) {
+    absl::StatusOr<auth::CertificateAuthority> loaded =
+        auth::LoadCertificateAuthority(config.ca_cert, config.ca_key);
+    if (!loaded.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--ca_cert/--ca_key: ", loaded.status().message()));
+    }
+    ca = *std::move(loaded);
+  }
   absl::StatusOr<std::unique_ptr<auth::PolicyWatcher>> policy = auth::PolicyWatcher::Start(
       config.policy, ServedMethods(), config.policy_poll,
       [](absl::string_view message) { LogLine(message); });
@@ -156,11 +196,15 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
       IngestOptions{.writers = config.ingest_writers,
                     .max_batch = static_cast<size_t>(config.ingest_batch)});
   p.work = std::make_unique<WorkPool>(config.worker_threads, /*max_queue=*/10000);
-  p.agencies = std::make_unique<AgencyDirectory>(p.arrival_store.get());
-  p.gate = std::make_unique<CallGate>(p.policy.get(), p.audit_log.get(), p.work.get(), &p.metrics);
+  p.agencies = std::make_unique<AgencyDirectory>(p.registry_store.get());
+  p.gate = std::make_unique<CallGate>(p.policy.get(), p.revocation.get(), p.audit_log.get(),
+                                      p.work.get(), &p.metrics);
   p.arrival_service = std::make_unique<ArrivalServiceImpl>(
       p.gate.get(), p.arrival_store.get(), p.batcher.get(), p.agencies.get(), &p.metrics);
-  p.admin_service = std::make_unique<AdminServiceImpl>(p.gate.get(), p.audit_store.get());
+  Parts* raw_parts = parts.get();
+  p.admin_service = std::make_unique<AdminServiceImpl>(
+      p.gate.get(), p.audit_store.get(), p.registry_store.get(), std::move(ca),
+      [raw_parts] { raw_parts->WakeCertificateMonitor(); });
 
   grpc::EnableDefaultHealthCheckService(true);
   // The plaintext port is built before the reflection plugin is registered,
@@ -229,9 +273,66 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
       }
     }
   });
+  p.certificate_monitor = std::thread([raw] { raw->RunCertificateMonitor(); });
   Log("enlace-server listening: tls ", p.tls_port, ", health ", p.health_port, ", metrics ",
       p.metrics_port, "; database ", dsn->ToSafeString());
   return std::unique_ptr<EnlaceServer>(new EnlaceServer(std::move(parts)));
+}
+
+void EnlaceServer::Parts::RunCertificateMonitor() {
+  absl::Time next_expiry_scan = absl::InfinitePast();
+  while (!stop_monitor.HasBeenNotified()) {
+    {
+      absl::MutexLock lock(&wake_mu);
+      wake_mu.AwaitWithTimeout(absl::Condition(&wake), revocation_refresh);
+      wake = false;
+    }
+    if (stop_monitor.HasBeenNotified()) return;
+    RefreshRevocation();
+    if (absl::Now() >= next_expiry_scan) {
+      WarnOfExpiringCertificates();
+      next_expiry_scan = absl::Now() + absl::Minutes(10);
+    }
+  }
+}
+
+void EnlaceServer::Parts::RefreshRevocation() {
+  absl::StatusOr<std::vector<std::string>> newly = revocation->Refresh(absl::Now(), nullptr);
+  if (!newly.ok()) {
+    // RevocationList fails closed on its own once the state is too old.
+    Log("revocation state not refreshed: ", newly.status().message());
+    return;
+  }
+  if (newly->empty()) return;
+  int cancelled = gate->CancelStreamsOf(*newly);
+  Log("revoked certificates now refused: ", newly->size(), "; open streams ended: ", cancelled);
+}
+
+void EnlaceServer::Parts::WarnOfExpiringCertificates() {
+  absl::Time now = absl::Now();
+  db::CertificateQuery query;
+  query.now_us = absl::ToUnixMicros(now);
+  query.expiring_before_us = absl::ToUnixMicros(now + absl::Hours(24 * 30));
+  query.limit = 1000;
+  absl::StatusOr<std::vector<db::CertificateRecord>> expiring =
+      registry_store->ListCertificates(query);
+  if (expiring.ok()) {
+    metrics.SetCertificatesExpiringSoon(static_cast<int>(expiring->size()));
+    for (const db::CertificateRecord& c : *expiring) {
+      Log("WARNING certificate ", c.serial, " of ", c.spiffe_id, " expires in ",
+          (c.not_after_us - query.now_us) / (24LL * 3600 * 1000000), " days: issue its successor");
+    }
+  }
+  absl::StatusOr<std::string> pem = auth::ReadFileToString(server_cert_path);
+  absl::StatusOr<auth::CertificateInfo> own =
+      pem.ok() ? auth::ReadCertificate(*pem) : absl::StatusOr<auth::CertificateInfo>(pem.status());
+  if (own.ok()) {
+    metrics.SetServerCertificateExpiry(own->not_after);
+    if (own->not_after - now < absl::Hours(24 * 30)) {
+      Log("WARNING the server certificate ", own->serial_hex, " expires on ",
+          absl::FormatTime("%Y-%m-%d", own->not_after, absl::UTCTimeZone()), ": rotate it");
+    }
+  }
 }
 
 EnlaceServer::EnlaceServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
@@ -239,7 +340,9 @@ EnlaceServer::EnlaceServer(std::unique_ptr<Parts> parts) : parts_(std::move(part
 EnlaceServer::~EnlaceServer() {
   Shutdown();
   parts_->stop_monitor.Notify();
+  parts_->WakeCertificateMonitor();
   if (parts_->database_monitor.joinable()) parts_->database_monitor.join();
+  if (parts_->certificate_monitor.joinable()) parts_->certificate_monitor.join();
 }
 
 int EnlaceServer::tls_port() const { return parts_->tls_port; }

@@ -28,6 +28,8 @@ struct ServerConfig {
   std::string server_cert;  // PEM, reloaded when the file changes
   std::string server_key;
   std::string policy;       // authorization policy file, reloaded when it changes
+  std::string ca_key;       // the platform CA's key: enables IssueCertificate (optional)
+  std::string crl_dir;      // where CRLs are published for the TLS layer (needs ca_key; optional)
   int db_pool_size = 16;
   int worker_threads = 8;
   int ingest_writers = 2;
@@ -35,6 +37,9 @@ struct ServerConfig {
   absl::Duration db_wait = absl::Seconds(30);  // how long start-up waits for the database
   absl::Duration policy_poll = absl::Seconds(1);
   int tls_refresh_seconds = 5;  // certificate and CA file re-read interval
+  // Revocation is re-read this often; past max staleness calls fail closed.
+  absl::Duration revocation_refresh = absl::Seconds(1);
+  absl::Duration revocation_max_staleness = absl::Seconds(5);
 };
 
 // Every full method name the server serves ("/enlace.v1.ArrivalService/GetArrival"),

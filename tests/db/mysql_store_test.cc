@@ -9,6 +9,7 @@
 #include "db/migrations.h"
 #include "db/mysql_arrival_store.h"
 #include "db/mysql_audit_store.h"
+#include "db/mysql_registry_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -294,8 +295,8 @@ TEST_F(MysqlStoreTest, MigrationsAreAppliedOnce) {
 TEST_F(MysqlStoreTest, LostConnectionsGiveUnavailableThenThePoolRecovers) {
   Dsn dsn = database_->dsn();
   MysqlPool pool(dsn, PoolOptions{.max_connections = 2});
-  MysqlArrivalStore store(&pool);
-  ASSERT_TRUE(store.ListAgencyCodes().ok());  // opens a connection and keeps it idle
+  MysqlRegistryStore store(&pool);
+  ASSERT_TRUE(store.ListAgencies("", 100).ok());  // opens a connection and keeps it idle
   // The database drops every connection of ours (as in a failover).
   database_->Execute(
       "CREATE TEMPORARY TABLE victims AS SELECT ID FROM information_schema.PROCESSLIST "
@@ -306,8 +307,8 @@ TEST_F(MysqlStoreTest, LostConnectionsGiveUnavailableThenThePoolRecovers) {
     int64_t id = database_->QueryInt(absl::StrCat("SELECT ID FROM victims ORDER BY ID LIMIT 1 OFFSET ", i));
     database_->Execute(absl::StrCat("KILL CONNECTION ", id));
   }
-  EXPECT_THAT(store.ListAgencyCodes(), StatusIs(absl::StatusCode::kUnavailable));
-  absl::StatusOr<std::vector<std::string>> again = store.ListAgencyCodes();
+  EXPECT_THAT(store.ListAgencies("", 100), StatusIs(absl::StatusCode::kUnavailable));
+  absl::StatusOr<std::vector<AgencyRecord>> again = store.ListAgencies("", 100);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_THAT(*again, SizeIs(4));
 }
@@ -318,8 +319,8 @@ TEST(MysqlPoolTest, UnreachableDatabaseIsUnavailable) {
   dsn.host = "127.0.0.1";
   dsn.port = 1;  // nothing listens there
   MysqlPool pool(dsn, PoolOptions{.max_connections = 1, .connect_timeout = absl::Seconds(2)});
-  MysqlArrivalStore store(&pool);
-  EXPECT_THAT(store.ListAgencyCodes(), StatusIs(absl::StatusCode::kUnavailable));
+  MysqlRegistryStore store(&pool);
+  EXPECT_THAT(store.ListAgencies("", 100), StatusIs(absl::StatusCode::kUnavailable));
 }
 
 }  // namespace
