@@ -21,12 +21,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
-#include "tests/testing/test_database.h"
-#include "tests/testing/test_pki.h"
+#include "tests/testing/server_fixture.h"
 
 namespace enlace {
 namespace {
 
+using ::enlace::testing::Context;
+using ::enlace::testing::MakeArrival;
+using ::enlace::testing::ServerFixture;
 using ::enlace::testing::TestDatabase;
 using ::enlace::testing::TestPki;
 using ::testing::HasSubstr;
@@ -35,133 +37,6 @@ using v1::AdminService;
 using v1::Arrival;
 using v1::ArrivalService;
 
-Arrival MakeArrival(const std::string& external_id, std::vector<std::string> agencies = {"iom"}) {
-  Arrival a;
-  a.set_external_id(external_id);
-  a.set_arrival_date("2018-02-10");
-  a.set_mode(v1::ARRIVAL_MODE_LAND);
-  a.set_origin_country("MX");
-  a.mutable_person()->set_given_name("María José");
-  a.mutable_person()->set_family_name("Hernández");
-  a.mutable_person()->set_birth_date("1995-07-21");
-  a.mutable_person()->set_sex(v1::SEX_FEMALE);
-  a.mutable_destination()->set_department_code("SV-LI");
-  a.mutable_destination()->set_municipality("Quezaltepeque");
-  a.add_needs(v1::NEED_SEED_CAPITAL);
-  for (const std::string& agency : agencies) a.mutable_consent()->add_agencies(agency);
-  a.mutable_consent()->add_purposes(v1::PURPOSE_REINTEGRATION);
-  a.mutable_consent()->mutable_given_at()->set_seconds(1518000000);
-  return a;
-}
-
-std::unique_ptr<grpc::ClientContext> Context() {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  return ctx;
-}
-
-class ServerFixture : public ::testing::Test {
- protected:
-  void SetUp() override {
-    policy_path_ = pki_.WriteFile("policy.conf", ReadSourceFile("server/default_policy.conf"));
-    StartServer(database_->dsn_string());
-  }
-
-  void StartServer(const std::string& dsn) {
-    server::ServerConfig config;
-    config.tls_addr = "127.0.0.1:0";
-    config.health_addr = "127.0.0.1:0";
-    config.metrics_addr = "";
-    config.db_dsn = dsn;
-    config.ca_cert = pki_.ca_cert_path();
-    config.server_cert = pki_.server_cert_path();
-    config.server_key = pki_.server_key_path();
-    config.policy = policy_path_;
-    config.policy_poll = absl::Milliseconds(100);
-    config.db_pool_size = 12;
-    config.worker_threads = 4;
-    absl::StatusOr<std::unique_ptr<server::EnlaceServer>> server = server::EnlaceServer::Start(config);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-  }
-
-  static std::string ReadSourceFile(const std::string& relative) {
-    std::ifstream in(absl::StrCat(ENLACE_SOURCE_DIR, "/", relative));
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-
-  // A channel presenting `cert` (none: no client certificate) and trusting `ca_pem`.
-  std::shared_ptr<grpc::Channel> Channel(const auth::IssuedCertificate* cert,
-                                         const std::string& ca_pem) {
-    grpc::SslCredentialsOptions options;
-    options.pem_root_certs = ca_pem;
-    if (cert != nullptr) {
-      options.pem_private_key = cert->private_key_pem;
-      options.pem_cert_chain = cert->certificate_pem;
-    }
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
-    return grpc::CreateCustomChannel(absl::StrCat("localhost:", server_->tls_port()),
-                                     grpc::SslCredentials(options), args);
-  }
-  std::unique_ptr<ArrivalService::Stub> Arrivals(const auth::IssuedCertificate& cert) {
-    return ArrivalService::NewStub(Channel(&cert, pki_.ca_cert_pem()));
-  }
-  std::unique_ptr<AdminService::Stub> Admin() {
-    return AdminService::NewStub(Channel(&admin_cert_, pki_.ca_cert_pem()));
-  }
-
-  // Streams `arrivals` through one RecordArrivals call as `cert`.
-  std::vector<v1::RecordArrivalsResponse> Stream(const auth::IssuedCertificate& cert,
-                                                 const std::vector<Arrival>& arrivals,
-                                                 grpc::Status* status) {
-    auto stub = Arrivals(cert);
-    auto ctx = Context();
-    auto stream = stub->RecordArrivals(ctx.get());
-    std::thread writer([&] {
-      for (const Arrival& a : arrivals) {
-        v1::RecordArrivalsRequest request;
-        *request.mutable_arrival() = a;
-        if (!stream->Write(request)) break;
-      }
-      stream->WritesDone();
-    });
-    std::vector<v1::RecordArrivalsResponse> responses;
-    v1::RecordArrivalsResponse response;
-    while (stream->Read(&response)) responses.push_back(response);
-    writer.join();
-    *status = stream->Finish();
-    return responses;
-  }
-
-  std::string RecordOne(const Arrival& arrival) {
-    v1::RecordArrivalRequest request;
-    *request.mutable_arrival() = arrival;
-    v1::RecordArrivalResponse response;
-    grpc::Status status = Arrivals(mfa_cert_)->RecordArrival(Context().get(), request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.arrival_id();
-  }
-
-  v1::ListAuditEventsResponse AuditEvents(const std::string& principal) {
-    v1::ListAuditEventsRequest request;
-    request.set_principal(principal);
-    request.set_page_size(500);
-    v1::ListAuditEventsResponse response;
-    grpc::Status status = Admin()->ListAuditEvents(Context().get(), request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response;
-  }
-
-  TestPki pki_ = TestPki::Create();
-  std::unique_ptr<TestDatabase> database_ = TestDatabase::Create();
-  std::string policy_path_;
-  std::unique_ptr<server::EnlaceServer> server_;
-  auth::IssuedCertificate mfa_cert_ = pki_.Agency("mfa");
-  auth::IssuedCertificate iom_cert_ = pki_.Agency("iom");
-  auth::IssuedCertificate unhcr_cert_ = pki_.Agency("unhcr");
-  auth::IssuedCertificate admin_cert_ = pki_.Admin("ana");
-};
 
 TEST_F(ServerFixture, ConsentDecidesWhichAgencySeesAnArrival) {
   std::string id = RecordOne(MakeArrival("c-1", {"iom"}));
