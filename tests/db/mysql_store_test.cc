@@ -313,6 +313,70 @@ TEST_F(MysqlStoreTest, LostConnectionsGiveUnavailableThenThePoolRecovers) {
   EXPECT_THAT(*again, SizeIs(4));
 }
 
+CertificateRecord MakeCertificate(const std::string& serial, const std::string& name,
+                                  int64_t not_after_us) {
+  CertificateRecord c;
+  c.serial = serial;
+  c.kind = enlace::v1::CERTIFICATE_KIND_AGENCY;
+  c.name = name;
+  c.spiffe_id = absl::StrCat("spiffe://enlace/agency/", name);
+  c.certificate_pem = "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n";
+  c.not_before_us = 1;
+  c.not_after_us = not_after_us;
+  c.issued_by = "spiffe://enlace/admin/ana";
+  c.issued_at_us = 1;
+  return c;
+}
+
+TEST_F(MysqlStoreTest, RegistryRecordsAgenciesAndCertificatesAndRevocations) {
+  MysqlRegistryStore registry(&database_->pool());
+  ASSERT_TRUE(registry.RegisterAgency("wfp", "World Food Programme").ok());
+  EXPECT_THAT(registry.RegisterAgency("wfp", "again"), StatusIs(absl::StatusCode::kAlreadyExists));
+  absl::StatusOr<bool> exists = registry.AgencyExists("wfp");
+  ASSERT_TRUE(exists.ok());
+  EXPECT_TRUE(*exists);
+  absl::StatusOr<std::vector<AgencyRecord>> agencies = registry.ListAgencies("", 100);
+  ASSERT_TRUE(agencies.ok());
+  EXPECT_THAT(*agencies, SizeIs(5));
+
+  const int64_t now = 2000000000000000;
+  ASSERT_TRUE(registry.AddCertificate(MakeCertificate("a1", "wfp", now + 10)).ok());
+  ASSERT_TRUE(registry.AddCertificate(MakeCertificate("b2", "wfp", now - 10)).ok());  // expired
+  ASSERT_TRUE(registry.AddCertificate(MakeCertificate("c3", "iom", now + 1000)).ok());
+  EXPECT_THAT(registry.AddCertificate(MakeCertificate("a1", "wfp", 0)),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+
+  CertificateQuery active;
+  active.status = enlace::v1::CERTIFICATE_STATUS_ACTIVE;
+  active.now_us = now;
+  absl::StatusOr<std::vector<CertificateRecord>> listed = registry.ListCertificates(active);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_THAT(*listed, SizeIs(2));
+  CertificateQuery expiring;
+  expiring.now_us = now;
+  expiring.expiring_before_us = now + 100;
+  listed = registry.ListCertificates(expiring);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_THAT(*listed, SizeIs(1));
+  EXPECT_EQ((*listed)[0].serial, "a1");
+
+  absl::StatusOr<CertificateRecord> revoked =
+      registry.RevokeCertificate("a1", "spiffe://enlace/admin/ana", "key lost");
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_TRUE(revoked->revoked);
+  EXPECT_THAT(registry.RevokeCertificate("a1", "x", "again"),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(registry.RevokeCertificate("zz", "x", "unknown"), StatusIs(absl::StatusCode::kNotFound));
+  absl::StatusOr<std::vector<RevokedSerial>> all = registry.ListRevoked();
+  ASSERT_TRUE(all.ok());
+  ASSERT_THAT(*all, SizeIs(1));
+  EXPECT_EQ((*all)[0].serial, "a1");
+  absl::StatusOr<CertificateRecord> stored = registry.GetCertificate("a1");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->revocation_reason, "key lost");
+  EXPECT_EQ(stored->revoked_by, "spiffe://enlace/admin/ana");
+}
+
 TEST(MysqlPoolTest, UnreachableDatabaseIsUnavailable) {
   Dsn dsn;
   dsn.user = "root";
