@@ -302,7 +302,11 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListAgencies(
       enlace::v1::Agency* out = response->add_agencies();
       out->set_code(agency.code);
       out->set_display_name(agency.display_name);
-      *out->mutable_created_at() = TimeUtil::MicrosecondsToTimestamp(agency.created_at_us);
+      // The founding agencies were seeded by the first migration without a
+      // time (0): leave the field unset rather than claim 1970.
+      if (agency.created_at_us > 0) {
+        *out->mutable_created_at() = TimeUtil::MicrosecondsToTimestamp(agency.created_at_us);
+      }
     }
     if (more) response->set_next_page_token(EncodeKeyPageToken(agencies->back().code, fingerprint));
     return absl::OkStatus();
