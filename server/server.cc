@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "auth/crl.h"
 #include "auth/policy_watcher.h"
 #include "db/dsn.h"
 #include "db/migrations.h"
@@ -85,6 +86,9 @@ struct EnlaceServer::Parts {
   bool wake ABSL_GUARDED_BY(wake_mu) = false;
   absl::Duration revocation_refresh;
   std::string server_cert_path;
+  // Publishes CRLs for the TLS layer when --crl_dir is set (defence in
+  // depth; the per-call check does not depend on it).
+  std::unique_ptr<auth::CrlPublisher> crl_publisher;
 
   void WakeCertificateMonitor() {
     absl::MutexLock lock(&wake_mu);
@@ -92,6 +96,7 @@ struct EnlaceServer::Parts {
   }
   void RunCertificateMonitor();
   void RefreshRevocation();
+  void PublishCrl(const std::vector<db::RevokedSerial>& revoked);
   void WarnOfExpiringCertificates();
   absl::Mutex shutdown_mu;
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
@@ -170,7 +175,9 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   p.revocation_refresh = config.revocation_refresh;
   p.server_cert_path = config.server_cert;
   // Serve nothing before the revocation state is known.
-  if (absl::StatusOr<std::vector<std::string>> revoked = p.revocation->Refresh(absl::Now(), nullptr);
+  std::vector<db::RevokedSerial> revoked_serials;
+  if (absl::StatusOr<std::vector<std::string>> revoked =
+          p.revocation->Refresh(absl::Now(), &revoked_serials);
       !revoked.ok()) {
     return absl::Status(revoked.status().code(),
                         absl::StrCat("cannot read revoked certificates: ", revoked.status().message()));
@@ -184,6 +191,13 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
           absl::StrCat("--ca_cert/--ca_key: ", loaded.status().message()));
     }
     ca = *std::move(loaded);
+  }
+  if (!config.crl_dir.empty()) {
+    if (!ca.has_value()) {
+      return absl::InvalidArgumentError("--crl_dir needs --ca_key: CRLs are signed by the CA");
+    }
+    p.crl_publisher = std::make_unique<auth::CrlPublisher>(config.crl_dir, *ca);
+    p.PublishCrl(revoked_serials);  // before the first handshake
   }
   absl::StatusOr<std::unique_ptr<auth::PolicyWatcher>> policy = auth::PolicyWatcher::Start(
       config.policy, ServedMethods(), config.policy_poll,
@@ -227,6 +241,7 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   tls_options.watch_root_certs();
   tls_options.watch_identity_key_cert_pairs();
   tls_options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  if (!config.crl_dir.empty()) tls_options.set_crl_directory(config.crl_dir);
   grpc::ServerBuilder builder;
   ApplyServerLimits(builder);
   builder.AddListeningPort(config.tls_addr, grpc::experimental::TlsServerCredentials(tls_options),
@@ -296,12 +311,31 @@ void EnlaceServer::Parts::RunCertificateMonitor() {
   }
 }
 
+void EnlaceServer::Parts::PublishCrl(const std::vector<db::RevokedSerial>& revoked) {
+  std::vector<auth::RevokedEntry> entries;
+  entries.reserve(revoked.size());
+  for (const db::RevokedSerial& r : revoked) {
+    entries.push_back({r.serial, absl::FromUnixMicros(r.revoked_at_us)});
+  }
+  absl::Status status = crl_publisher->Publish(entries, absl::Now());
+  if (!status.ok()) {
+    // Loud, but not fatal: calls are still checked one by one. If this goes
+    // on past the CRL's nextUpdate, the TLS layer rejects every client.
+    Log("ERROR CRL not published to ", crl_publisher->directory(), ": ", status.message());
+  }
+}
+
 void EnlaceServer::Parts::RefreshRevocation() {
-  absl::StatusOr<std::vector<std::string>> newly = revocation->Refresh(absl::Now(), nullptr);
+  std::vector<db::RevokedSerial> all;
+  absl::StatusOr<std::vector<std::string>> newly = revocation->Refresh(absl::Now(), &all);
   if (!newly.ok()) {
     // RevocationList fails closed on its own once the state is too old.
     Log("revocation state not refreshed: ", newly.status().message());
     return;
+  }
+  if (crl_publisher != nullptr &&
+      (!newly->empty() || crl_publisher->NeedsRefresh(absl::Now(), absl::Hours(24 * 3)))) {
+    PublishCrl(all);
   }
   if (newly->empty()) return;
   int cancelled = gate->CancelStreamsOf(*newly);

@@ -327,5 +327,54 @@ TEST_F(CertificatesTest, ServerCertificateRotatesUnderLoadWithoutAFailedCall) {
   EXPECT_EQ(failures.load(), 0);
 }
 
+// The same server publishing CRLs for the TLS layer (--crl_dir).
+class CrlTest : public CertificatesTest {
+ protected:
+  void Configure(server::ServerConfig& config) override {
+    CertificatesTest::Configure(config);
+    config.crl_dir = CrlDirectory();
+  }
+  virtual std::string CrlDirectory() { return pki_.dir() + "/crl"; }
+};
+
+TEST_F(CrlTest, NewConnectionsOfARevokedCertificateFailTheHandshake) {
+  auth::IssuedCertificate mfa2 = Issue(MakeRequest("mfa"), v1::CERTIFICATE_KIND_AGENCY, "mfa");
+  auto open = Arrivals(mfa2);
+  ASSERT_EQ(ListWith(*open), grpc::StatusCode::OK);
+  ASSERT_TRUE(Revoke(mfa2.serial_hex).ok());
+  // The open connection: refused per call. New connections: refused by TLS
+  // once the new CRL is published (right after the revocation is loaded).
+  EXPECT_LT(TimeUntil(*open, grpc::StatusCode::UNAUTHENTICATED), absl::Seconds(5));
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  grpc::StatusCode code;
+  do {
+    code = ListWith(*Arrivals(mfa2));
+  } while (code != grpc::StatusCode::UNAVAILABLE && absl::Now() < deadline);
+  EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE);
+  // Everyone else still gets in: the CRL lists only the revoked serial.
+  EXPECT_EQ(ListWith(*Arrivals(iom_cert_)), grpc::StatusCode::OK);
+  EXPECT_GE(std::distance(std::filesystem::directory_iterator(pki_.dir() + "/crl"),
+                          std::filesystem::directory_iterator{}),
+            2);  // one at start-up, one after the revocation
+}
+
+// A CRL directory that cannot be used (here: a regular file): gRPC's CRL
+// check then fails open, and the per-call check still refuses the revoked
+// certificate.
+class UnusableCrlDirectoryTest : public CrlTest {
+ protected:
+  std::string CrlDirectory() override { return pki_.WriteFile("not-a-directory", "x"); }
+};
+
+TEST_F(UnusableCrlDirectoryTest, RevokedCertificateIsStillRefused) {
+  auth::IssuedCertificate mfa2 = Issue(MakeRequest("mfa"), v1::CERTIFICATE_KIND_AGENCY, "mfa");
+  ASSERT_EQ(ListWith(*Arrivals(mfa2)), grpc::StatusCode::OK);
+  ASSERT_TRUE(Revoke(mfa2.serial_hex).ok());
+  auto fresh = Arrivals(mfa2);
+  EXPECT_LT(TimeUntil(*fresh, grpc::StatusCode::UNAUTHENTICATED), absl::Seconds(5));
+  EXPECT_EQ(ListWith(*Arrivals(mfa2)), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(ListWith(*Arrivals(iom_cert_)), grpc::StatusCode::OK);
+}
+
 }  // namespace
 }  // namespace enlace
