@@ -5,6 +5,10 @@
 // request and never from the CSR, admin-only access, and rotation of the
 // server's own certificate under load without a failed call.
 #include <grpcpp/grpcpp.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <atomic>
 #include <filesystem>
@@ -28,6 +32,34 @@ using ::testing::HasSubstr;
 using ::testing::SizeIs;
 using v1::AdminService;
 using v1::ArrivalService;
+
+// A CSR for `key_pem` that asks, in a subjectAltName extension, for the URI
+// `uri`: what a requester trying to pass as another agency would send.
+std::string CsrAskingForUri(const std::string& key_pem, const std::string& uri) {
+  BIO* key_bio = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
+  BIO_free(key_bio);
+  X509_REQ* req = X509_REQ_new();
+  X509_REQ_set_pubkey(req, key);
+  X509_NAME_add_entry_by_NID(X509_REQ_get_subject_name(req), NID_commonName, MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>("mfa"), -1, -1, 0);
+  STACK_OF(X509_EXTENSION)* extensions = sk_X509_EXTENSION_new_null();
+  std::string san = "URI:" + uri;
+  sk_X509_EXTENSION_push(extensions, X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name,
+                                                         san.c_str()));
+  X509_REQ_add_extensions(req, extensions);
+  sk_X509_EXTENSION_pop_free(extensions, X509_EXTENSION_free);
+  X509_REQ_sign(req, key, EVP_sha256());
+  BIO* out = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509_REQ(out, req);
+  char* data = nullptr;
+  long length = BIO_get_mem_data(out, &data);
+  std::string pem(data, static_cast<size_t>(length));
+  BIO_free(out);
+  X509_REQ_free(req);
+  EVP_PKEY_free(key);
+  return pem;
+}
 
 class CertificatesTest : public ServerFixture {
  protected:
@@ -208,8 +240,11 @@ TEST_F(CertificatesTest, ExpiredAndNotYetValidCertificatesAreRefused) {
 
 TEST_F(CertificatesTest, TheIdentityComesFromTheAdminNeverFromTheCsr) {
   ASSERT_TRUE(Register("wfp").ok());
-  // The requester asks, through its CSR's subject, to be the ministry.
-  auth::IssuedCertificate issued = Issue(MakeRequest("mfa"), v1::CERTIFICATE_KIND_AGENCY, "wfp");
+  // The requester asks, through its CSR's subject and subjectAltName, to be
+  // the ministry.
+  Request impostor = MakeRequest("mfa");
+  impostor.csr_pem = CsrAskingForUri(impostor.key_pem, "spiffe://enlace/agency/mfa");
+  auth::IssuedCertificate issued = Issue(impostor, v1::CERTIFICATE_KIND_AGENCY, "wfp");
   absl::StatusOr<auth::CertificateInfo> info = auth::ReadCertificate(issued.certificate_pem);
   ASSERT_TRUE(info.ok());
   EXPECT_THAT(info->uri_sans, ::testing::ElementsAre("spiffe://enlace/agency/wfp"));
