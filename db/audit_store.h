@@ -49,6 +49,12 @@ class AuditStore {
   // Records matching `query`, in sequence order.
   virtual absl::StatusOr<AuditPage> List(const AuditQuery& query) = 0;
 
+  // Records whose record_ids include `record_id`, in sequence order, after
+  // `after_seq`, at most `limit` (+1 to tell that more exist: ask limit + 1).
+  virtual absl::StatusOr<std::vector<AuditRecord>> ListForRecord(const std::string& record_id,
+                                                                 int64_t after_seq,
+                                                                 int limit) = 0;
+
   // Recomputes the whole chain.
   virtual absl::StatusOr<ChainReport> Verify() = 0;
 };

@@ -4,7 +4,6 @@
 
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
-#include <openssl/rand.h>
 
 #include <map>
 #include <memory>
@@ -17,6 +16,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "db/ids.h"
+#include "db/mysql_referral_sql.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace enlace::db {
@@ -43,15 +44,6 @@ std::string InList(size_t n) {
   std::string out = "(";
   for (size_t i = 0; i < n; ++i) absl::StrAppend(&out, i == 0 ? "?" : ", ?");
   return out + ")";
-}
-
-absl::StatusOr<std::string> NewArrivalId() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
-    return absl::InternalError("no randomness for a new arrival id");
-  }
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
 }
 
 template <typename Repeated>
@@ -177,7 +169,7 @@ absl::StatusOr<std::vector<RecordResult>> MysqlArrivalStore::RecordBatch(
       std::string key = key_of(i);
       auto it = known.find(key);
       if (it == known.end()) {
-        absl::StatusOr<std::string> id = NewArrivalId();
+        absl::StatusOr<std::string> id = NewRecordId();
         if (!id.ok()) return id.status();
         results[i].outcome = enlace::v1::OUTCOME_CREATED;
         results[i].arrival_id = *id;
@@ -418,6 +410,10 @@ absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arri
       insert->setString(2, agency);
       insert->executeUpdate();
     }
+    // An agency no longer named sees nothing more, and the referrals that
+    // wait on it are withdrawn (their senders see WITHDRAWN events).
+    WithdrawReferralsWithoutConsent(
+        c, seq, absl::flat_hash_set<std::string>(agencies.begin(), agencies.end()), now_us);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;

@@ -89,6 +89,25 @@ absl::Status MysqlAuditStore::Append(std::vector<AuditRecord>* records) {
       }
       insert->executeUpdate();
     }
+    // The record index behind "who touched this record" (GetCaseAccessLog).
+    std::vector<std::pair<std::string, int64_t>> index;
+    for (const AuditRecord& r : *records) {
+      for (const std::string& id : r.record_ids) index.emplace_back(id, r.seq);
+    }
+    for (size_t offset = 0; offset < index.size(); offset += kAppendChunk) {
+      size_t size = std::min(kAppendChunk, index.size() - offset);
+      std::string placeholders;
+      for (size_t k = 0; k < size; ++k) placeholders += k == 0 ? "(?, ?)" : ", (?, ?)";
+      // INSERT IGNORE: an event naming one id twice indexes it once.
+      sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
+          "INSERT IGNORE INTO audit_event_records (record_id, audit_seq) VALUES ", placeholders));
+      unsigned p = 1;
+      for (size_t k = 0; k < size; ++k) {
+        insert->setString(p++, index[offset + k].first);
+        insert->setInt64(p++, index[offset + k].second);
+      }
+      insert->executeUpdate();
+    }
     sql::PreparedStatement* update =
         c.Prepare("UPDATE audit_chain_head SET last_seq = ?, last_hash = ? WHERE id = 1");
     update->setInt64(1, seq);
@@ -130,6 +149,25 @@ absl::StatusOr<AuditPage> MysqlAuditStore::List(const AuditQuery& query) {
   });
   if (!status.ok()) return status;
   return page;
+}
+
+absl::StatusOr<std::vector<AuditRecord>> MysqlAuditStore::ListForRecord(
+    const std::string& record_id, int64_t after_seq, int limit) {
+  std::vector<AuditRecord> records;
+  absl::Status status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
+    sql::PreparedStatement* select = c.Prepare(absl::StrCat(
+        "SELECT ", kAuditColumnList,
+        " FROM audit_events WHERE seq IN (SELECT audit_seq FROM audit_event_records "
+        "WHERE record_id = ? AND audit_seq > ?) ORDER BY seq LIMIT ?"));
+    select->setString(1, record_id);
+    select->setInt64(2, after_seq);
+    select->setInt(3, limit);
+    std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
+    while (rows->next()) records.push_back(RowToRecord(*rows));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return records;
 }
 
 absl::StatusOr<ChainReport> MysqlAuditStore::Verify() {

@@ -16,6 +16,8 @@ class MysqlAuditStore final : public AuditStore {
 
   absl::Status Append(std::vector<AuditRecord>* records) override;
   absl::StatusOr<AuditPage> List(const AuditQuery& query) override;
+  absl::StatusOr<std::vector<AuditRecord>> ListForRecord(const std::string& record_id,
+                                                         int64_t after_seq, int limit) override;
   absl::StatusOr<ChainReport> Verify() override;
 
  private:

@@ -22,6 +22,7 @@ namespace {
 absl::Mutex connect_mu;
 
 constexpr absl::string_view kConnectionLostMarker = "[connection lost] ";
+constexpr absl::string_view kLockConflictMarker = "[lock conflict] ";
 
 }  // namespace
 
@@ -42,7 +43,7 @@ absl::Status StatusFromSqlException(const sql::SQLException& e) {
       return absl::UnavailableError(absl::StrCat(kConnectionLostMarker, text));
     case 1205:  // lock wait timeout
     case 1213:  // deadlock
-      return absl::AbortedError(text);
+      return absl::AbortedError(absl::StrCat(kLockConflictMarker, text));
     case 1062:  // duplicate entry
       return absl::AlreadyExistsError(text);
     default:
@@ -217,7 +218,11 @@ absl::Status MysqlPool::InTransaction(const std::function<absl::Status(MysqlConn
   absl::Status status;
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
     status = RunLeased(body, /*transaction=*/true);
-    if (!absl::IsAborted(status)) return status;
+    // Only the database's lock conflicts are retried; an ABORTED that the
+    // body returns itself (a stale etag) is the caller's answer.
+    if (!absl::IsAborted(status) || !absl::StartsWith(status.message(), kLockConflictMarker)) {
+      return status;
+    }
   }
   return status;
 }

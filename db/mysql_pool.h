@@ -85,7 +85,8 @@ class MysqlPool {
 
   // Runs `body` in one transaction: commits when it returns OK, rolls back
   // otherwise. A deadlock or lock-wait timeout is retried (up to
-  // `max_attempts` in all) from the start, so `body` must be safe to rerun.
+  // `max_attempts` in all) from the start, so `body` must be safe to rerun;
+  // an error `body` returns itself is never retried.
   absl::Status InTransaction(const std::function<absl::Status(MysqlConnection&)>& body,
                              int max_attempts = 3);
 

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "server/arrival_validation.h"
 #include "server/page_token.h"
+#include "server/request_checks.h"
 
 namespace enlace::server {
 namespace {
@@ -55,14 +56,6 @@ void CanonicalizeMunicipality(Arrival* arrival) {
   if (canonical) arrival->mutable_destination()->set_municipality(*std::move(canonical));
 }
 
-absl::Status RequireId(absl::string_view value, absl::string_view field) {
-  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
-  if (!IsRecordId(value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": not an id this server issued ([A-Za-z0-9._:/-], at most 64)"));
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 

@@ -24,15 +24,22 @@
 #include "db/migrations.h"
 #include "db/mysql_arrival_store.h"
 #include "db/mysql_audit_store.h"
+#include "db/mysql_case_store.h"
 #include "db/mysql_registry_store.h"
 #include "db/mysql_pool.h"
 #include "enlace/v1/admin.grpc.pb.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
+#include "enlace/v1/cases.grpc.pb.h"
+#include "enlace/v1/referrals.grpc.pb.h"
+#include "enlace/v1/reports.grpc.pb.h"
 #include "server/admin_service.h"
 #include "server/agency_directory.h"
 #include "server/arrival_service.h"
 #include "server/audit_log.h"
 #include "server/call_gate.h"
+#include "server/case_service.h"
+#include "server/referral_feed.h"
+#include "server/referral_service.h"
 #include "server/ingest_batcher.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -41,7 +48,9 @@
 
 namespace enlace::server {
 
-constexpr const char* kServiceNames[] = {"enlace.v1.ArrivalService", "enlace.v1.AdminService"};
+constexpr const char* kServiceNames[] = {"enlace.v1.ArrivalService", "enlace.v1.CaseService",
+                                         "enlace.v1.ReferralService", "enlace.v1.ReportService",
+                                         "enlace.v1.AdminService"};
 
 std::vector<std::string> ServedMethods() {
   std::vector<std::string> methods;
@@ -62,6 +71,7 @@ struct EnlaceServer::Parts {
   std::unique_ptr<db::MysqlArrivalStore> arrival_store;
   std::unique_ptr<db::MysqlAuditStore> audit_store;
   std::unique_ptr<db::MysqlRegistryStore> registry_store;
+  std::unique_ptr<db::MysqlCaseStore> case_store;
   std::unique_ptr<RevocationList> revocation;
   std::unique_ptr<auth::PolicyWatcher> policy;
   std::unique_ptr<AuditLog> audit_log;
@@ -71,6 +81,9 @@ struct EnlaceServer::Parts {
   std::unique_ptr<CallGate> gate;
   std::unique_ptr<ArrivalServiceImpl> arrival_service;
   std::unique_ptr<AdminServiceImpl> admin_service;
+  std::unique_ptr<ReferralFeed> referral_feed;
+  std::unique_ptr<CaseServiceImpl> case_service;
+  std::unique_ptr<ReferralServiceImpl> referral_service;
   std::unique_ptr<grpc::Server> health_server;
   std::unique_ptr<grpc::Server> tls_server;
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -170,6 +183,7 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   p.arrival_store = std::make_unique<db::MysqlArrivalStore>(p.pool.get());
   p.audit_store = std::make_unique<db::MysqlAuditStore>(p.pool.get());
   p.registry_store = std::make_unique<db::MysqlRegistryStore>(p.pool.get());
+  p.case_store = std::make_unique<db::MysqlCaseStore>(p.pool.get());
   p.revocation = std::make_unique<RevocationList>(p.registry_store.get(),
                                                   config.revocation_max_staleness);
   p.revocation_refresh = config.revocation_refresh;
@@ -219,6 +233,14 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   p.admin_service = std::make_unique<AdminServiceImpl>(
       p.gate.get(), p.audit_store.get(), p.registry_store.get(), std::move(ca),
       [raw_parts] { raw_parts->WakeCertificateMonitor(); });
+  p.referral_feed = std::make_unique<ReferralFeed>(p.case_store.get(), config.feed_poll);
+  if (absl::Status s = p.referral_feed->Start(); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("cannot read the referral feed: ", s.message()));
+  }
+  p.case_service =
+      std::make_unique<CaseServiceImpl>(p.gate.get(), p.case_store.get(), p.audit_store.get());
+  p.referral_service = std::make_unique<ReferralServiceImpl>(
+      p.gate.get(), p.case_store.get(), p.agencies.get(), p.referral_feed.get(), p.work.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   // The plaintext port is built before the reflection plugin is registered,
@@ -248,6 +270,8 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
                            &p.tls_port);
   builder.RegisterService(p.arrival_service.get());
   builder.RegisterService(p.admin_service.get());
+  builder.RegisterService(p.case_service.get());
+  builder.RegisterService(p.referral_service.get());
   p.tls_server = builder.BuildAndStart();
   if (p.tls_server == nullptr || p.tls_port == 0) {
     if (p.health_server) p.health_server->Shutdown();

@@ -40,6 +40,8 @@ struct ServerConfig {
   // Revocation is re-read this often; past max staleness calls fail closed.
   absl::Duration revocation_refresh = absl::Seconds(1);
   absl::Duration revocation_max_staleness = absl::Seconds(5);
+  // How often the referral feed is read for changes made by other replicas.
+  absl::Duration feed_poll = absl::Milliseconds(20);
 };
 
 // Every full method name the server serves ("/enlace.v1.ArrivalService/GetArrival"),

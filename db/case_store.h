@@ -1,0 +1,153 @@
+// Where the multi-agency workflow lives: reintegration cases, services
+// delivered, economic initiatives, referrals, and the referral feed.
+// MysqlCaseStore (mysql_case_store.h) implements it.
+//
+// Record-level rules are part of the contract, enforced in the queries, so
+// no caller can forget them. For an agency A:
+//   - A sees a case it owns while the arrival's consent names A, with every
+//     field; A sees another agency's case while a referral of it is
+//     addressed to A (not declined or withdrawn) and the consent names A,
+//     with owner-only fields cleared (psychosocial notes, others' service
+//     notes); anything else is NOT_FOUND, as if it did not exist;
+//   - A sees a referral it sent or received while the consent names A;
+//   - who may change what (owner, receiver, sender) is checked after
+//     visibility: visible but not allowed is PERMISSION_DENIED.
+// Referral transitions are conditional updates under a row lock: of racing
+// transitions exactly one wins, the others get FAILED_PRECONDITION (the
+// status moved on) or ABORTED (a stale etag). Each committed change appends
+// one event to the feed in the same transaction, in commit order.
+//
+// Thread safety: implementations are safe for concurrent use.
+#ifndef ENLACE_DB_CASE_STORE_H_
+#define ENLACE_DB_CASE_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "db/arrival_store.h"
+#include "enlace/v1/cases.pb.h"
+#include "enlace/v1/referrals.pb.h"
+
+namespace enlace::db {
+
+struct CaseFilter {
+  enlace::v1::CaseStatus status = enlace::v1::CASE_STATUS_UNSPECIFIED;  // any
+  std::string municipality;                                             // any
+};
+
+struct CasePage {
+  std::vector<enlace::v1::Case> cases;
+  int64_t last_position = 0;
+  bool more = false;
+};
+
+struct InitiativePage {
+  std::vector<enlace::v1::Initiative> initiatives;  // case_id cleared unless the viewer owns it
+  int64_t last_position = 0;
+  bool more = false;
+  int64_t total_count = 0;
+};
+
+struct ReferralFilter {
+  enlace::v1::Box box = enlace::v1::BOX_INBOX;
+  std::vector<enlace::v1::ReferralStatus> statuses;  // empty: any
+};
+
+struct ReferralPage {
+  std::vector<enlace::v1::Referral> referrals;
+  int64_t last_position = 0;
+  bool more = false;
+};
+
+// A referral transition asked for by `actor`.
+struct Transition {
+  std::string referral_id;
+  enlace::v1::ReferralStatus to = enlace::v1::REFERRAL_STATUS_UNSPECIFIED;
+  std::string text;  // decline reason or outcome
+  std::string etag;  // empty: unconditional
+};
+
+// One entry of the referral feed.
+struct FeedEvent {
+  int64_t seq = 0;
+  enlace::v1::ReferralEventType type = enlace::v1::REFERRAL_EVENT_TYPE_UNSPECIFIED;
+  std::string from_agency;
+  std::string to_agency;
+  int64_t committed_at_us = 0;
+  enlace::v1::Referral referral;  // as right after the change, without the returnee
+};
+
+class CaseStore {
+ public:
+  virtual ~CaseStore() = default;
+
+  // Cases -------------------------------------------------------------------
+
+  // Opens `viewer.agency`'s case for an arrival whose consent names it.
+  // NOT_FOUND: the arrival is not visible to it; FAILED_PRECONDITION: the
+  // consent does not cover REINTEGRATION; ALREADY_EXISTS: it has a case for
+  // this arrival already.
+  virtual absl::StatusOr<enlace::v1::Case> OpenCase(const std::string& arrival_id,
+                                                    const std::string& summary,
+                                                    const Viewer& viewer) = 0;
+  virtual absl::StatusOr<enlace::v1::Case> GetCase(const std::string& case_id,
+                                                   const Viewer& viewer) = 0;
+  // Cases visible to the viewer (owned or referred to it), in opening order.
+  virtual absl::StatusOr<CasePage> ListCases(const CaseFilter& filter, const Viewer& viewer,
+                                             int64_t after, int limit) = 0;
+  // Owner only. Replaces status, summary and psychosocial notes if `etag`
+  // is current (ABORTED otherwise).
+  virtual absl::StatusOr<enlace::v1::Case> UpdateCase(const enlace::v1::Case& update,
+                                                      const std::string& etag,
+                                                      const Viewer& viewer) = 0;
+  // The owner, or an agency holding an ACCEPTED referral for that service.
+  virtual absl::StatusOr<enlace::v1::ServiceRecord> RecordService(
+      const std::string& case_id, enlace::v1::Need service, const std::string& delivered_on,
+      const std::string& notes, const Viewer& viewer) = 0;
+  // Owner only. An empty municipality takes the case's.
+  virtual absl::StatusOr<enlace::v1::Initiative> RegisterInitiative(
+      const std::string& case_id, const std::string& name, const std::string& sector,
+      const std::string& municipality, const Viewer& viewer) = 0;
+  // Every agency's initiatives (no personal data; case ids only to owners).
+  virtual absl::StatusOr<InitiativePage> ListInitiatives(const std::string& municipality,
+                                                         const Viewer& viewer, int64_t after,
+                                                         int limit) = 0;
+  // OK when the viewer owns the case (and sees it), NOT_FOUND otherwise.
+  virtual absl::Status CheckCaseOwner(const std::string& case_id, const Viewer& viewer) = 0;
+
+  // Referrals ---------------------------------------------------------------
+
+  // Owner only. FAILED_PRECONDITION when the consent does not name
+  // `to_agency` (or it is the owner itself).
+  virtual absl::StatusOr<enlace::v1::Referral> CreateReferral(const std::string& case_id,
+                                                              const std::string& to_agency,
+                                                              enlace::v1::Need service,
+                                                              const std::string& reason,
+                                                              const Viewer& viewer) = 0;
+  virtual absl::StatusOr<enlace::v1::Referral> GetReferral(const std::string& referral_id,
+                                                           const Viewer& viewer) = 0;
+  virtual absl::StatusOr<ReferralPage> ListReferrals(const ReferralFilter& filter,
+                                                     const Viewer& viewer, int64_t after,
+                                                     int limit) = 0;
+  // ACCEPTED, DECLINED and COMPLETED by the receiver; WITHDRAWN by the sender.
+  virtual absl::StatusOr<enlace::v1::Referral> TransitionReferral(const Transition& transition,
+                                                                  const Viewer& viewer) = 0;
+
+  // The feed ----------------------------------------------------------------
+
+  // Feed events after `after_seq`, up to `up_to_seq` inclusive (0: no bound),
+  // oldest first, at most `limit`; only those sent or received by `agency`
+  // when it is not empty.
+  virtual absl::StatusOr<std::vector<FeedEvent>> ReadFeed(int64_t after_seq, int64_t up_to_seq,
+                                                          const std::string& agency,
+                                                          int limit) = 0;
+  // The seq of the last committed feed event (0 when none).
+  virtual absl::StatusOr<int64_t> FeedHead() = 0;
+};
+
+}  // namespace enlace::db
+
+#endif  // ENLACE_DB_CASE_STORE_H_

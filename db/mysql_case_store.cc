@@ -1,0 +1,678 @@
+// MysqlCaseStore: cases, services, initiatives, referrals and the referral
+// feed in MySQL (see case_store.h for the rules it enforces, and
+// db/migrations/0003_cases_referrals.sql).
+#include "db/mysql_case_store.h"
+
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "db/ids.h"
+#include "db/mysql_referral_sql.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace enlace::db {
+namespace {
+
+using enlace::v1::Case;
+using enlace::v1::Referral;
+using google::protobuf::util::TimeUtil;
+
+constexpr char kCaseColumns[] =
+    "c.seq, c.case_id, a.arrival_id, c.arrival_seq, c.owner_agency, c.status, "
+    "c.department_code, c.municipality, c.summary, c.psychosocial_notes, c.version, "
+    "c.created_at_us, c.updated_at_us";
+constexpr char kCaseFrom[] = " FROM cases c JOIN arrivals a ON a.seq = c.arrival_seq ";
+
+// The returnee's current consent names the viewer (1 parameter: agency).
+constexpr char kConsentNamesViewer[] =
+    "EXISTS (SELECT 1 FROM arrival_consent_agencies v "
+    "WHERE v.arrival_seq = c.arrival_seq AND v.agency_code = ?)";
+// The viewer owns the case or holds a live referral of it (2 parameters).
+constexpr char kOwnsOrReceived[] =
+    "(c.owner_agency = ? OR EXISTS (SELECT 1 FROM referrals rr WHERE rr.case_seq = c.seq "
+    "AND rr.to_agency = ? AND rr.status IN (1, 2, 4)))";
+
+int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
+
+absl::Status CaseNotFound(const std::string& case_id) {
+  return absl::NotFoundError(absl::StrCat("case ", case_id, " not found"));
+}
+
+absl::Status ReferralNotFound(const std::string& referral_id) {
+  return absl::NotFoundError(absl::StrCat("referral ", referral_id, " not found"));
+}
+
+// A case row; owner-only fields cleared unless `viewer` owns it.
+Case RowToCase(sql::ResultSet& row, const Viewer& viewer) {
+  Case c;
+  c.set_case_id(row.getString("case_id"));
+  c.set_arrival_id(row.getString("arrival_id"));
+  c.set_owner_agency(row.getString("owner_agency"));
+  c.set_status(static_cast<enlace::v1::CaseStatus>(row.getInt("status")));
+  c.set_department_code(row.getString("department_code"));
+  c.set_municipality(row.getString("municipality"));
+  c.set_summary(row.getString("summary"));
+  if (c.owner_agency() == viewer.agency) c.set_psychosocial_notes(row.getString("psychosocial_notes"));
+  c.set_etag(EtagOf(row.getInt("version")));
+  *c.mutable_created_at() = TimeUtil::MicrosecondsToTimestamp(row.getInt64("created_at_us"));
+  *c.mutable_updated_at() = TimeUtil::MicrosecondsToTimestamp(row.getInt64("updated_at_us"));
+  return c;
+}
+
+void LoadServices(MysqlConnection& conn, int64_t case_seq, const Viewer& viewer, Case* out) {
+  sql::PreparedStatement* select = conn.Prepare(
+      "SELECT service_id, service, delivered_on, notes, recorded_by, recorded_at_us "
+      "FROM case_services WHERE case_seq = ? ORDER BY seq");
+  select->setInt64(1, case_seq);
+  std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
+  while (rows->next()) {
+    enlace::v1::ServiceRecord* s = out->add_services();
+    s->set_service_id(rows->getString("service_id"));
+    s->set_case_id(out->case_id());
+    s->set_service(static_cast<enlace::v1::Need>(rows->getInt("service")));
+    s->set_delivered_on(rows->getString("delivered_on"));
+    s->set_recorded_by(rows->getString("recorded_by"));
+    // Notes stay with the case's owner and the agency that wrote them.
+    if (out->owner_agency() == viewer.agency || s->recorded_by() == viewer.agency) {
+      s->set_notes(rows->getString("notes"));
+    }
+    *s->mutable_recorded_at() = TimeUtil::MicrosecondsToTimestamp(rows->getInt64("recorded_at_us"));
+  }
+}
+
+// The case as the viewer may see it, with its seq and arrival seq; found is
+// false when it is not visible. `for_update` locks the row.
+struct VisibleCase {
+  bool found = false;
+  int64_t seq = 0;
+  int64_t arrival_seq = 0;
+  int version = 0;
+  Case value;
+};
+
+VisibleCase FindVisibleCase(MysqlConnection& conn, const std::string& case_id,
+                            const Viewer& viewer, bool for_update) {
+  sql::PreparedStatement* select = conn.Prepare(
+      absl::StrCat("SELECT ", kCaseColumns, kCaseFrom, "WHERE c.case_id = ? AND ",
+                   kConsentNamesViewer, " AND ", kOwnsOrReceived,
+                   for_update ? " FOR UPDATE" : ""));
+  select->setString(1, case_id);
+  select->setString(2, viewer.agency);
+  select->setString(3, viewer.agency);
+  select->setString(4, viewer.agency);
+  std::unique_ptr<sql::ResultSet> row(select->executeQuery());
+  VisibleCase found;
+  if (!row->next()) return found;
+  found.found = true;
+  found.seq = row->getInt64("seq");
+  found.arrival_seq = row->getInt64("arrival_seq");
+  found.version = row->getInt("version");
+  found.value = RowToCase(*row, viewer);
+  return found;
+}
+
+// The returnee summary a referral's parties may see.
+void LoadReturnee(MysqlConnection& conn, int64_t arrival_seq, Referral* referral) {
+  sql::PreparedStatement* select = conn.Prepare(
+      "SELECT given_name, family_name, sex, municipality, needs_mask FROM arrivals WHERE seq = ?");
+  select->setInt64(1, arrival_seq);
+  std::unique_ptr<sql::ResultSet> row(select->executeQuery());
+  if (!row->next()) return;
+  enlace::v1::ReturneeSummary* r = referral->mutable_returnee();
+  r->set_given_name(row->getString("given_name"));
+  r->set_family_name(row->getString("family_name"));
+  r->set_sex(static_cast<enlace::v1::Sex>(row->getInt("sex")));
+  r->set_municipality(row->getString("municipality"));
+  uint32_t needs = row->getUInt("needs_mask");
+  for (int n = enlace::v1::Need_MIN + 1; n <= enlace::v1::Need_MAX; ++n) {
+    if (needs & (1u << n)) r->add_needs(static_cast<enlace::v1::Need>(n));
+  }
+}
+
+// A referral visible to the viewer (sender or receiver, named in consent).
+constexpr char kReferralVisible[] =
+    "(r.from_agency = ? OR r.to_agency = ?) AND EXISTS (SELECT 1 FROM arrival_consent_agencies v "
+    "WHERE v.arrival_seq = c.arrival_seq AND v.agency_code = ?)";
+
+bool TransitionAllowed(enlace::v1::ReferralStatus from, enlace::v1::ReferralStatus to) {
+  using enlace::v1::ReferralStatus;
+  switch (from) {
+    case enlace::v1::REFERRAL_STATUS_PENDING:
+      return to == enlace::v1::REFERRAL_STATUS_ACCEPTED ||
+             to == enlace::v1::REFERRAL_STATUS_DECLINED ||
+             to == enlace::v1::REFERRAL_STATUS_WITHDRAWN;
+    case enlace::v1::REFERRAL_STATUS_ACCEPTED:
+      return to == enlace::v1::REFERRAL_STATUS_COMPLETED ||
+             to == enlace::v1::REFERRAL_STATUS_WITHDRAWN;
+    default:
+      return false;
+  }
+}
+
+enlace::v1::ReferralEventType EventFor(enlace::v1::ReferralStatus to) {
+  switch (to) {
+    case enlace::v1::REFERRAL_STATUS_ACCEPTED: return enlace::v1::REFERRAL_EVENT_TYPE_ACCEPTED;
+    case enlace::v1::REFERRAL_STATUS_DECLINED: return enlace::v1::REFERRAL_EVENT_TYPE_DECLINED;
+    case enlace::v1::REFERRAL_STATUS_COMPLETED: return enlace::v1::REFERRAL_EVENT_TYPE_COMPLETED;
+    case enlace::v1::REFERRAL_STATUS_WITHDRAWN: return enlace::v1::REFERRAL_EVENT_TYPE_WITHDRAWN;
+    default: return enlace::v1::REFERRAL_EVENT_TYPE_UNSPECIFIED;
+  }
+}
+
+}  // namespace
+
+// --- Cases -----------------------------------------------------------------
+
+absl::StatusOr<Case> MysqlCaseStore::OpenCase(const std::string& arrival_id,
+                                              const std::string& summary, const Viewer& viewer) {
+  std::string case_id;
+  absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
+    sql::PreparedStatement* select = conn.Prepare(
+        "SELECT a.seq, a.department_code, a.municipality, a.consent_purposes_mask "
+        "FROM arrivals a WHERE a.arrival_id = ? AND EXISTS (SELECT 1 FROM "
+        "arrival_consent_agencies v WHERE v.arrival_seq = a.seq AND v.agency_code = ?) "
+        "LOCK IN SHARE MODE");
+    select->setString(1, arrival_id);
+    select->setString(2, viewer.agency);
+    std::unique_ptr<sql::ResultSet> row(select->executeQuery());
+    if (!row->next()) {
+      return absl::NotFoundError(absl::StrCat("arrival ", arrival_id, " not found"));
+    }
+    if ((row->getUInt("consent_purposes_mask") & (1u << enlace::v1::PURPOSE_REINTEGRATION)) == 0) {
+      return absl::FailedPreconditionError(
+          "arrival_id: the returnee's consent does not cover reintegration");
+    }
+    absl::StatusOr<std::string> id = NewRecordId();
+    if (!id.ok()) return id.status();
+    case_id = *id;
+    int64_t now = NowMicros();
+    sql::PreparedStatement* insert = conn.Prepare(
+        "INSERT INTO cases (case_id, arrival_seq, owner_agency, status, department_code, "
+        "municipality, summary, psychosocial_notes, version, created_at_us, updated_at_us) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, '', 1, ?, ?)");
+    insert->setString(1, case_id);
+    insert->setInt64(2, row->getInt64("seq"));
+    insert->setString(3, viewer.agency);
+    insert->setInt(4, enlace::v1::CASE_STATUS_OPEN);
+    insert->setString(5, row->getString("department_code"));
+    insert->setString(6, row->getString("municipality"));
+    insert->setString(7, summary);
+    insert->setInt64(8, now);
+    insert->setInt64(9, now);
+    insert->executeUpdate();
+    return absl::OkStatus();
+  });
+  if (absl::IsAlreadyExists(status)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("arrival_id: ", viewer.agency, " already has a case for this arrival"));
+  }
+  if (!status.ok()) return status;
+  return GetCase(case_id, viewer);
+}
+
+absl::StatusOr<Case> MysqlCaseStore::GetCase(const std::string& case_id, const Viewer& viewer) {
+  VisibleCase found;
+  absl::Status status = pool_->Run([&](MysqlConnection& conn) {
+    found = FindVisibleCase(conn, case_id, viewer, /*for_update=*/false);
+    if (found.found) LoadServices(conn, found.seq, viewer, &found.value);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (!found.found) return CaseNotFound(case_id);
+  return found.value;
+}
+
+absl::StatusOr<CasePage> MysqlCaseStore::ListCases(const CaseFilter& filter, const Viewer& viewer,
+                                                   int64_t after, int limit) {
+  std::string text = absl::StrCat("SELECT ", kCaseColumns, kCaseFrom, "WHERE c.seq > ? AND ",
+                                  kConsentNamesViewer, " AND ", kOwnsOrReceived);
+  if (filter.status != enlace::v1::CASE_STATUS_UNSPECIFIED) text += " AND c.status = ?";
+  if (!filter.municipality.empty()) text += " AND c.municipality = ?";
+  text += " ORDER BY c.seq LIMIT ?";
+  CasePage page;
+  absl::Status status = pool_->Run([&](MysqlConnection& conn) {
+    sql::PreparedStatement* select = conn.Prepare(text);
+    unsigned p = 1;
+    select->setInt64(p++, after);
+    select->setString(p++, viewer.agency);
+    select->setString(p++, viewer.agency);
+    select->setString(p++, viewer.agency);
+    if (filter.status != enlace::v1::CASE_STATUS_UNSPECIFIED) select->setInt(p++, filter.status);
+    if (!filter.municipality.empty()) select->setString(p++, filter.municipality);
+    select->setInt(p++, limit + 1);
+    std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
+    while (rows->next()) {
+      if (static_cast<int>(page.cases.size()) == limit) {
+        page.more = true;
+        break;
+      }
+      page.last_position = rows->getInt64("seq");
+      page.cases.push_back(RowToCase(*rows, viewer));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return page;
+}
+
+absl::StatusOr<Case> MysqlCaseStore::UpdateCase(const Case& update, const std::string& etag,
+                                                const Viewer& viewer) {
+  absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
+    VisibleCase found = FindVisibleCase(conn, update.case_id(), viewer, /*for_update=*/true);
+    if (!found.found) return CaseNotFound(update.case_id());
+    if (found.value.owner_agency() != viewer.agency) {
+      return absl::PermissionDeniedError("only the case's owner may update it");
+    }
+    if (etag != EtagOf(found.version)) {
+      return absl::AbortedError(absl::StrCat("etag: the case changed since it was read (now ",
+                                             EtagOf(found.version), "); read it again"));
+    }
+    sql::PreparedStatement* write = conn.Prepare(
+        "UPDATE cases SET status = ?, summary = ?, psychosocial_notes = ?, version = ?, "
+        "updated_at_us = ? WHERE seq = ?");
+    write->setInt(1, update.status());
+    write->setString(2, update.summary());
+    write->setString(3, update.psychosocial_notes());
+    write->setInt(4, found.version + 1);
+    write->setInt64(5, NowMicros());
+    write->setInt64(6, found.seq);
+    write->executeUpdate();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return GetCase(update.case_id(), viewer);
+}
+
+absl::StatusOr<enlace::v1::ServiceRecord> MysqlCaseStore::RecordService(
+    const std::string& case_id, enlace::v1::Need service, const std::string& delivered_on,
+    const std::string& notes, const Viewer& viewer) {
+  enlace::v1::ServiceRecord record;
+  absl::Status status = pool_->Run([&](MysqlConnection& conn) -> absl::Status {
+    VisibleCase found = FindVisibleCase(conn, case_id, viewer, /*for_update=*/false);
+    if (!found.found) return CaseNotFound(case_id);
+    if (found.value.owner_agency() != viewer.agency) {
+      sql::PreparedStatement* accepted = conn.Prepare(
+          "SELECT 1 FROM referrals WHERE case_seq = ? AND to_agency = ? AND service = ? "
+          "AND status = ?");
+      accepted->setInt64(1, found.seq);
+      accepted->setString(2, viewer.agency);
+      accepted->setInt(3, service);
+      accepted->setInt(4, enlace::v1::REFERRAL_STATUS_ACCEPTED);
+      std::unique_ptr<sql::ResultSet> row(accepted->executeQuery());
+      if (!row->next()) {
+        return absl::PermissionDeniedError(
+            "only the case's owner, or an agency holding an accepted referral for this "
+            "service, may record it");
+      }
+    }
+    absl::StatusOr<std::string> id = NewRecordId();
+    if (!id.ok()) return id.status();
+    int64_t now = NowMicros();
+    sql::PreparedStatement* insert = conn.Prepare(
+        "INSERT INTO case_services (service_id, case_seq, service, delivered_on, notes, "
+        "recorded_by, recorded_at_us) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    insert->setString(1, *id);
+    insert->setInt64(2, found.seq);
+    insert->setInt(3, service);
+    insert->setString(4, delivered_on);
+    insert->setString(5, notes);
+    insert->setString(6, viewer.agency);
+    insert->setInt64(7, now);
+    insert->executeUpdate();
+    record.set_service_id(*id);
+    record.set_case_id(case_id);
+    record.set_service(service);
+    record.set_delivered_on(delivered_on);
+    record.set_notes(notes);
+    record.set_recorded_by(viewer.agency);
+    *record.mutable_recorded_at() = TimeUtil::MicrosecondsToTimestamp(now);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return record;
+}
+
+absl::StatusOr<enlace::v1::Initiative> MysqlCaseStore::RegisterInitiative(
+    const std::string& case_id, const std::string& name, const std::string& sector,
+    const std::string& municipality, const Viewer& viewer) {
+  enlace::v1::Initiative initiative;
+  absl::Status status = pool_->Run([&](MysqlConnection& conn) -> absl::Status {
+    VisibleCase found = FindVisibleCase(conn, case_id, viewer, /*for_update=*/false);
+    if (!found.found) return CaseNotFound(case_id);
+    if (found.value.owner_agency() != viewer.agency) {
+      return absl::PermissionDeniedError("only the case's owner may register its initiatives");
+    }
+    absl::StatusOr<std::string> id = NewRecordId();
+    if (!id.ok()) return id.status();
+    int64_t now = NowMicros();
+    std::string place = municipality.empty() ? found.value.municipality() : municipality;
+    sql::PreparedStatement* insert = conn.Prepare(
+        "INSERT INTO initiatives (initiative_id, case_seq, owner_agency, name, sector, "
+        "department_code, municipality, registered_at_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    insert->setString(1, *id);
+    insert->setInt64(2, found.seq);
+    insert->setString(3, viewer.agency);
+    insert->setString(4, name);
+    insert->setString(5, sector);
+    insert->setString(6, found.value.department_code());
+    insert->setString(7, place);
+    insert->setInt64(8, now);
+    insert->executeUpdate();
+    initiative.set_initiative_id(*id);
+    initiative.set_case_id(case_id);
+    initiative.set_name(name);
+    initiative.set_sector(sector);
+    initiative.set_municipality(place);
+    initiative.set_department_code(found.value.department_code());
+    initiative.set_owner_agency(viewer.agency);
+    *initiative.mutable_registered_at() = TimeUtil::MicrosecondsToTimestamp(now);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return initiative;
+}
+
+absl::StatusOr<InitiativePage> MysqlCaseStore::ListInitiatives(const std::string& municipality,
+                                                               const Viewer& viewer,
+                                                               int64_t after, int limit) {
+  std::string where = municipality.empty() ? "" : " AND i.municipality = ?";
+  InitiativePage page;
+  absl::Status status = pool_->Run([&](MysqlConnection& conn) {
+    sql::PreparedStatement* select = conn.Prepare(absl::StrCat(
+        "SELECT i.seq, i.initiative_id, c.case_id, i.owner_agency, i.name, i.sector, "
+        "i.department_code, i.municipality, i.registered_at_us FROM initiatives i "
+        "JOIN cases c ON c.seq = i.case_seq WHERE i.seq > ?",
+        where, " ORDER BY i.seq LIMIT ?"));
+    unsigned p = 1;
+    select->setInt64(p++, after);
+    if (!municipality.empty()) select->setString(p++, municipality);
+    select->setInt(p++, limit + 1);
+    std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
+    while (rows->next()) {
+      if (static_cast<int>(page.initiatives.size()) == limit) {
+        page.more = true;
+        break;
+      }
+      page.last_position = rows->getInt64("seq");
+      enlace::v1::Initiative* i = &page.initiatives.emplace_back();
+      i->set_initiative_id(rows->getString("initiative_id"));
+      i->set_owner_agency(rows->getString("owner_agency"));
+      if (i->owner_agency() == viewer.agency) i->set_case_id(rows->getString("case_id"));
+      i->set_name(rows->getString("name"));
+      i->set_sector(rows->getString("sector"));
+      i->set_department_code(rows->getString("department_code"));
+      i->set_municipality(rows->getString("municipality"));
+      *i->mutable_registered_at() =
+          TimeUtil::MicrosecondsToTimestamp(rows->getInt64("registered_at_us"));
+    }
+    sql::PreparedStatement* count = conn.Prepare(
+        absl::StrCat("SELECT COUNT(*) FROM initiatives i WHERE 1 = 1", where));
+    if (!municipality.empty()) count->setString(1, municipality);
+    std::unique_ptr<sql::ResultSet> total(count->executeQuery());
+    if (total->next()) page.total_count = total->getInt64(1);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return page;
+}
+
+absl::Status MysqlCaseStore::CheckCaseOwner(const std::string& case_id, const Viewer& viewer) {
+  bool owner = false;
+  absl::Status status = pool_->Run([&](MysqlConnection& conn) {
+    VisibleCase found = FindVisibleCase(conn, case_id, viewer, /*for_update=*/false);
+    owner = found.found && found.value.owner_agency() == viewer.agency;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return owner ? absl::OkStatus() : CaseNotFound(case_id);
+}
+
+// --- Referrals -------------------------------------------------------------
+
+absl::StatusOr<Referral> MysqlCaseStore::CreateReferral(const std::string& case_id,
+                                                        const std::string& to_agency,
+                                                        enlace::v1::Need service,
+                                                        const std::string& reason,
+                                                        const Viewer& viewer) {
+  std::string referral_id;
+  absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
+    VisibleCase found = FindVisibleCase(conn, case_id, viewer, /*for_update=*/false);
+    if (!found.found) return CaseNotFound(case_id);
+    if (found.value.owner_agency() != viewer.agency) {
+      return absl::PermissionDeniedError("only the case's owner may refer it");
+    }
+    if (to_agency == viewer.agency) {
+      return absl::InvalidArgumentError("to_agency: a case cannot be referred to its owner");
+    }
+    // Share-lock the arrival: a concurrent consent change waits for this
+    // transaction, then sees (and withdraws) the referral if it must.
+    sql::PreparedStatement* consent = conn.Prepare(
+        "SELECT (SELECT COUNT(*) FROM arrival_consent_agencies v WHERE v.arrival_seq = a.seq "
+        "AND v.agency_code = ?) FROM arrivals a WHERE a.seq = ? LOCK IN SHARE MODE");
+    consent->setString(1, to_agency);
+    consent->setInt64(2, found.arrival_seq);
+    std::unique_ptr<sql::ResultSet> named(consent->executeQuery());
+    if (!named->next() || named->getInt(1) == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "to_agency: the returnee's consent does not name ", to_agency));
+    }
+    absl::StatusOr<std::string> id = NewRecordId();
+    if (!id.ok()) return id.status();
+    referral_id = *id;
+    int64_t now = NowMicros();
+    sql::PreparedStatement* insert = conn.Prepare(
+        "INSERT INTO referrals (referral_id, case_seq, from_agency, to_agency, service, reason, "
+        "status, decline_reason, outcome, version, created_at_us, updated_at_us) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, '', '', 1, ?, ?)");
+    insert->setString(1, referral_id);
+    insert->setInt64(2, found.seq);
+    insert->setString(3, viewer.agency);
+    insert->setString(4, to_agency);
+    insert->setInt(5, service);
+    insert->setString(6, reason);
+    insert->setInt(7, enlace::v1::REFERRAL_STATUS_PENDING);
+    insert->setInt64(8, now);
+    insert->setInt64(9, now);
+    insert->executeUpdate();
+    sql::PreparedStatement* select = conn.Prepare(absl::StrCat(
+        "SELECT ", kReferralColumns,
+        " FROM referrals r JOIN cases c ON c.seq = r.case_seq WHERE r.referral_id = ?"));
+    select->setString(1, referral_id);
+    std::unique_ptr<sql::ResultSet> row(select->executeQuery());
+    row->next();
+    AppendReferralEvent(conn, row->getInt64("referral_seq"), enlace::v1::REFERRAL_EVENT_TYPE_CREATED,
+                        RowToReferral(*row), now);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return GetReferral(referral_id, viewer);
+}
+
+absl::StatusOr<Referral> MysqlCaseStore::GetReferral(const std::string& referral_id,
+                                                     const Viewer& viewer) {
+  Referral referral;
+  bool found = false;
+  absl::Status status = pool_->Run([&](MysqlConnection& conn) {
+    sql::PreparedStatement* select = conn.Prepare(absl::StrCat(
+        "SELECT ", kReferralColumns, " FROM referrals r JOIN cases c ON c.seq = r.case_seq "
+        "WHERE r.referral_id = ? AND ", kReferralVisible));
+    select->setString(1, referral_id);
+    select->setString(2, viewer.agency);
+    select->setString(3, viewer.agency);
+    select->setString(4, viewer.agency);
+    std::unique_ptr<sql::ResultSet> row(select->executeQuery());
+    if (row->next()) {
+      found = true;
+      referral = RowToReferral(*row);
+      LoadReturnee(conn, row->getInt64("arrival_seq"), &referral);
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (!found) return ReferralNotFound(referral_id);
+  return referral;
+}
+
+absl::StatusOr<ReferralPage> MysqlCaseStore::ListReferrals(const ReferralFilter& filter,
+                                                           const Viewer& viewer, int64_t after,
+                                                           int limit) {
+  std::string text = absl::StrCat(
+      "SELECT ", kReferralColumns, " FROM referrals r JOIN cases c ON c.seq = r.case_seq "
+      "WHERE r.seq > ? AND ",
+      filter.box == enlace::v1::BOX_OUTBOX ? "r.from_agency = ?" : "r.to_agency = ?",
+      " AND EXISTS (SELECT 1 FROM arrival_consent_agencies v WHERE v.arrival_seq = c.arrival_seq "
+      "AND v.agency_code = ?)");
+  if (!filter.statuses.empty()) {
+    text += " AND r.status IN (";
+    for (size_t i = 0; i < filter.statuses.size(); ++i) text += i == 0 ? "?" : ", ?";
+    text += ")";
+  }
+  text += " ORDER BY r.seq LIMIT ?";
+  ReferralPage page;
+  absl::Status status = pool_->Run([&](MysqlConnection& conn) {
+    sql::PreparedStatement* select = conn.Prepare(text);
+    unsigned p = 1;
+    select->setInt64(p++, after);
+    select->setString(p++, viewer.agency);
+    select->setString(p++, viewer.agency);
+    for (enlace::v1::ReferralStatus s : filter.statuses) select->setInt(p++, s);
+    select->setInt(p++, limit + 1);
+    std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
+    std::vector<int64_t> arrival_seqs;
+    while (rows->next()) {
+      if (static_cast<int>(page.referrals.size()) == limit) {
+        page.more = true;
+        break;
+      }
+      page.last_position = rows->getInt64("referral_seq");
+      page.referrals.push_back(RowToReferral(*rows));
+      arrival_seqs.push_back(rows->getInt64("arrival_seq"));
+    }
+    rows.reset();
+    for (size_t i = 0; i < page.referrals.size(); ++i) {
+      LoadReturnee(conn, arrival_seqs[i], &page.referrals[i]);
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return page;
+}
+
+absl::StatusOr<Referral> MysqlCaseStore::TransitionReferral(const Transition& transition,
+                                                            const Viewer& viewer) {
+  absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
+    sql::PreparedStatement* select = conn.Prepare(absl::StrCat(
+        "SELECT ", kReferralColumns, " FROM referrals r JOIN cases c ON c.seq = r.case_seq "
+        "WHERE r.referral_id = ? AND ", kReferralVisible, " FOR UPDATE"));
+    select->setString(1, transition.referral_id);
+    select->setString(2, viewer.agency);
+    select->setString(3, viewer.agency);
+    select->setString(4, viewer.agency);
+    std::unique_ptr<sql::ResultSet> row(select->executeQuery());
+    if (!row->next()) return ReferralNotFound(transition.referral_id);
+    int64_t referral_seq = row->getInt64("referral_seq");
+    int version = row->getInt("version");
+    Referral referral = RowToReferral(*row);
+    bool by_receiver = transition.to != enlace::v1::REFERRAL_STATUS_WITHDRAWN;
+    const std::string& allowed = by_receiver ? referral.to_agency() : referral.from_agency();
+    if (allowed != viewer.agency) {
+      return absl::PermissionDeniedError(
+          by_receiver ? "only the receiving agency may accept, decline or complete a referral"
+                      : "only the sending agency may withdraw a referral");
+    }
+    if (!transition.etag.empty() && transition.etag != EtagOf(version)) {
+      return absl::AbortedError(absl::StrCat("etag: the referral changed since it was read (now ",
+                                             EtagOf(version), "); read it again"));
+    }
+    if (!TransitionAllowed(referral.status(), transition.to)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the referral is ", enlace::v1::ReferralStatus_Name(referral.status()),
+          " and cannot become ", enlace::v1::ReferralStatus_Name(transition.to)));
+    }
+    int64_t now = NowMicros();
+    std::string decline_reason = referral.decline_reason();
+    std::string outcome = referral.outcome();
+    if (transition.to == enlace::v1::REFERRAL_STATUS_DECLINED) decline_reason = transition.text;
+    if (transition.to == enlace::v1::REFERRAL_STATUS_COMPLETED) outcome = transition.text;
+    sql::PreparedStatement* update = conn.Prepare(
+        "UPDATE referrals SET status = ?, decline_reason = ?, outcome = ?, version = ?, "
+        "updated_at_us = ? WHERE seq = ?");
+    update->setInt(1, transition.to);
+    update->setString(2, decline_reason);
+    update->setString(3, outcome);
+    update->setInt(4, version + 1);
+    update->setInt64(5, now);
+    update->setInt64(6, referral_seq);
+    update->executeUpdate();
+    referral.set_status(transition.to);
+    referral.set_decline_reason(decline_reason);
+    referral.set_outcome(outcome);
+    referral.set_etag(EtagOf(version + 1));
+    *referral.mutable_updated_at() = TimeUtil::MicrosecondsToTimestamp(now);
+    AppendReferralEvent(conn, referral_seq, EventFor(transition.to), referral, now);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return GetReferral(transition.referral_id, viewer);
+}
+
+// --- The feed --------------------------------------------------------------
+
+absl::StatusOr<std::vector<FeedEvent>> MysqlCaseStore::ReadFeed(int64_t after_seq,
+                                                                int64_t up_to_seq,
+                                                                const std::string& agency,
+                                                                int limit) {
+  std::string text =
+      "SELECT seq, type, from_agency, to_agency, committed_at_us, snapshot FROM referral_events "
+      "WHERE seq > ?";
+  if (up_to_seq > 0) text += " AND seq <= ?";
+  if (!agency.empty()) text += " AND (from_agency = ? OR to_agency = ?)";
+  text += " ORDER BY seq LIMIT ?";
+  std::vector<FeedEvent> events;
+  absl::Status status = pool_->Run([&](MysqlConnection& conn) -> absl::Status {
+    sql::PreparedStatement* select = conn.Prepare(text);
+    unsigned p = 1;
+    select->setInt64(p++, after_seq);
+    if (up_to_seq > 0) select->setInt64(p++, up_to_seq);
+    if (!agency.empty()) {
+      select->setString(p++, agency);
+      select->setString(p++, agency);
+    }
+    select->setInt(p++, limit);
+    std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
+    while (rows->next()) {
+      FeedEvent& e = events.emplace_back();
+      e.seq = rows->getInt64("seq");
+      e.type = static_cast<enlace::v1::ReferralEventType>(rows->getInt("type"));
+      e.from_agency = rows->getString("from_agency");
+      e.to_agency = rows->getString("to_agency");
+      e.committed_at_us = rows->getInt64("committed_at_us");
+      std::string bytes = rows->getString("snapshot");
+      if (!e.referral.ParseFromString(bytes)) {
+        return absl::DataLossError(absl::StrCat("referral event ", e.seq, " is unreadable"));
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return events;
+}
+
+absl::StatusOr<int64_t> MysqlCaseStore::FeedHead() {
+  int64_t head = 0;
+  absl::Status status = pool_->Run([&](MysqlConnection& conn) {
+    std::unique_ptr<sql::ResultSet> row(
+        conn.Prepare("SELECT last_seq FROM referral_feed_head WHERE id = 1")->executeQuery());
+    if (row->next()) head = row->getInt64(1);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return head;
+}
+
+}  // namespace enlace::db

@@ -1,0 +1,60 @@
+// CaseStore on MySQL 8 / MariaDB 10.11 (schema: db/migrations/0003_*.sql).
+#ifndef ENLACE_DB_MYSQL_CASE_STORE_H_
+#define ENLACE_DB_MYSQL_CASE_STORE_H_
+
+#include "db/case_store.h"
+#include "db/mysql_pool.h"
+
+namespace enlace::db {
+
+class MysqlCaseStore final : public CaseStore {
+ public:
+  // `pool` must outlive the store.
+  explicit MysqlCaseStore(MysqlPool* pool) : pool_(pool) {}
+
+  absl::StatusOr<enlace::v1::Case> OpenCase(const std::string& arrival_id,
+                                            const std::string& summary,
+                                            const Viewer& viewer) override;
+  absl::StatusOr<enlace::v1::Case> GetCase(const std::string& case_id,
+                                           const Viewer& viewer) override;
+  absl::StatusOr<CasePage> ListCases(const CaseFilter& filter, const Viewer& viewer,
+                                     int64_t after, int limit) override;
+  absl::StatusOr<enlace::v1::Case> UpdateCase(const enlace::v1::Case& update,
+                                              const std::string& etag,
+                                              const Viewer& viewer) override;
+  absl::StatusOr<enlace::v1::ServiceRecord> RecordService(const std::string& case_id,
+                                                          enlace::v1::Need service,
+                                                          const std::string& delivered_on,
+                                                          const std::string& notes,
+                                                          const Viewer& viewer) override;
+  absl::StatusOr<enlace::v1::Initiative> RegisterInitiative(const std::string& case_id,
+                                                            const std::string& name,
+                                                            const std::string& sector,
+                                                            const std::string& municipality,
+                                                            const Viewer& viewer) override;
+  absl::StatusOr<InitiativePage> ListInitiatives(const std::string& municipality,
+                                                 const Viewer& viewer, int64_t after,
+                                                 int limit) override;
+  absl::Status CheckCaseOwner(const std::string& case_id, const Viewer& viewer) override;
+  absl::StatusOr<enlace::v1::Referral> CreateReferral(const std::string& case_id,
+                                                      const std::string& to_agency,
+                                                      enlace::v1::Need service,
+                                                      const std::string& reason,
+                                                      const Viewer& viewer) override;
+  absl::StatusOr<enlace::v1::Referral> GetReferral(const std::string& referral_id,
+                                                   const Viewer& viewer) override;
+  absl::StatusOr<ReferralPage> ListReferrals(const ReferralFilter& filter, const Viewer& viewer,
+                                             int64_t after, int limit) override;
+  absl::StatusOr<enlace::v1::Referral> TransitionReferral(const Transition& transition,
+                                                          const Viewer& viewer) override;
+  absl::StatusOr<std::vector<FeedEvent>> ReadFeed(int64_t after_seq, int64_t up_to_seq,
+                                                  const std::string& agency, int limit) override;
+  absl::StatusOr<int64_t> FeedHead() override;
+
+ private:
+  MysqlPool* const pool_;
+};
+
+}  // namespace enlace::db
+
+#endif  // ENLACE_DB_MYSQL_CASE_STORE_H_

@@ -1,0 +1,52 @@
+// CaseService: reintegration cases, services delivered, initiatives and the
+// case access log (API.md). Translates protos to CaseStore calls; the store
+// enforces who sees and changes what, the CallGate authorizes and audits.
+#ifndef ENLACE_SERVER_CASE_SERVICE_H_
+#define ENLACE_SERVER_CASE_SERVICE_H_
+
+#include "db/audit_store.h"
+#include "db/case_store.h"
+#include "enlace/v1/cases.grpc.pb.h"
+#include "server/call_gate.h"
+
+namespace enlace::server {
+
+class CaseServiceImpl final : public enlace::v1::CaseService::CallbackService {
+ public:
+  // All pointers must outlive the service.
+  CaseServiceImpl(CallGate* gate, db::CaseStore* store, db::AuditStore* audit_store);
+
+  grpc::ServerUnaryReactor* OpenCase(grpc::CallbackServerContext* ctx,
+                                     const enlace::v1::OpenCaseRequest* request,
+                                     enlace::v1::Case* response) override;
+  grpc::ServerUnaryReactor* GetCase(grpc::CallbackServerContext* ctx,
+                                    const enlace::v1::GetCaseRequest* request,
+                                    enlace::v1::Case* response) override;
+  grpc::ServerUnaryReactor* ListCases(grpc::CallbackServerContext* ctx,
+                                      const enlace::v1::ListCasesRequest* request,
+                                      enlace::v1::ListCasesResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateCase(grpc::CallbackServerContext* ctx,
+                                       const enlace::v1::UpdateCaseRequest* request,
+                                       enlace::v1::Case* response) override;
+  grpc::ServerUnaryReactor* RecordService(grpc::CallbackServerContext* ctx,
+                                          const enlace::v1::RecordServiceRequest* request,
+                                          enlace::v1::ServiceRecord* response) override;
+  grpc::ServerUnaryReactor* RegisterInitiative(
+      grpc::CallbackServerContext* ctx, const enlace::v1::RegisterInitiativeRequest* request,
+      enlace::v1::Initiative* response) override;
+  grpc::ServerUnaryReactor* ListInitiatives(grpc::CallbackServerContext* ctx,
+                                            const enlace::v1::ListInitiativesRequest* request,
+                                            enlace::v1::ListInitiativesResponse* response) override;
+  grpc::ServerUnaryReactor* GetCaseAccessLog(
+      grpc::CallbackServerContext* ctx, const enlace::v1::GetCaseAccessLogRequest* request,
+      enlace::v1::GetCaseAccessLogResponse* response) override;
+
+ private:
+  CallGate* const gate_;
+  db::CaseStore* const store_;
+  db::AuditStore* const audit_store_;
+};
+
+}  // namespace enlace::server
+
+#endif  // ENLACE_SERVER_CASE_SERVICE_H_
