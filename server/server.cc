@@ -26,6 +26,7 @@
 #include "db/mysql_audit_store.h"
 #include "db/mysql_case_store.h"
 #include "db/mysql_registry_store.h"
+#include "db/mysql_report_store.h"
 #include "db/mysql_pool.h"
 #include "enlace/v1/admin.grpc.pb.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
@@ -40,6 +41,7 @@
 #include "server/case_service.h"
 #include "server/referral_feed.h"
 #include "server/referral_service.h"
+#include "server/report_service.h"
 #include "server/ingest_batcher.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -48,15 +50,18 @@
 
 namespace enlace::server {
 
-constexpr const char* kServiceNames[] = {"enlace.v1.ArrivalService", "enlace.v1.CaseService",
-                                         "enlace.v1.ReferralService", "enlace.v1.ReportService",
-                                         "enlace.v1.AdminService"};
-
 std::vector<std::string> ServedMethods() {
+  // Reached through a message of each file, which also makes sure the
+  // linker keeps every generated file (and so every service descriptor).
+  const google::protobuf::ServiceDescriptor* services[] = {
+      enlace::v1::Arrival::descriptor()->file()->FindServiceByName("ArrivalService"),
+      enlace::v1::Case::descriptor()->file()->FindServiceByName("CaseService"),
+      enlace::v1::Referral::descriptor()->file()->FindServiceByName("ReferralService"),
+      enlace::v1::ProgrammeReport::descriptor()->file()->FindServiceByName("ReportService"),
+      enlace::v1::AuditEvent::descriptor()->file()->FindServiceByName("AdminService"),
+  };
   std::vector<std::string> methods;
-  for (const char* name : kServiceNames) {
-    const google::protobuf::ServiceDescriptor* service =
-        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
+  for (const google::protobuf::ServiceDescriptor* service : services) {
     for (int i = 0; service != nullptr && i < service->method_count(); ++i) {
       methods.push_back(absl::StrCat("/", service->full_name(), "/", service->method(i)->name()));
     }
@@ -72,6 +77,7 @@ struct EnlaceServer::Parts {
   std::unique_ptr<db::MysqlAuditStore> audit_store;
   std::unique_ptr<db::MysqlRegistryStore> registry_store;
   std::unique_ptr<db::MysqlCaseStore> case_store;
+  std::unique_ptr<db::MysqlReportStore> report_store;
   std::unique_ptr<RevocationList> revocation;
   std::unique_ptr<auth::PolicyWatcher> policy;
   std::unique_ptr<AuditLog> audit_log;
@@ -84,6 +90,7 @@ struct EnlaceServer::Parts {
   std::unique_ptr<ReferralFeed> referral_feed;
   std::unique_ptr<CaseServiceImpl> case_service;
   std::unique_ptr<ReferralServiceImpl> referral_service;
+  std::unique_ptr<ReportServiceImpl> report_service;
   std::unique_ptr<grpc::Server> health_server;
   std::unique_ptr<grpc::Server> tls_server;
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -184,6 +191,7 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   p.audit_store = std::make_unique<db::MysqlAuditStore>(p.pool.get());
   p.registry_store = std::make_unique<db::MysqlRegistryStore>(p.pool.get());
   p.case_store = std::make_unique<db::MysqlCaseStore>(p.pool.get());
+  p.report_store = std::make_unique<db::MysqlReportStore>(p.pool.get());
   p.revocation = std::make_unique<RevocationList>(p.registry_store.get(),
                                                   config.revocation_max_staleness);
   p.revocation_refresh = config.revocation_refresh;
@@ -239,6 +247,7 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   }
   p.case_service =
       std::make_unique<CaseServiceImpl>(p.gate.get(), p.case_store.get(), p.audit_store.get());
+  p.report_service = std::make_unique<ReportServiceImpl>(p.gate.get(), p.report_store.get());
   p.referral_service = std::make_unique<ReferralServiceImpl>(
       p.gate.get(), p.case_store.get(), p.agencies.get(), p.referral_feed.get(), p.work.get());
 
@@ -272,6 +281,7 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   builder.RegisterService(p.admin_service.get());
   builder.RegisterService(p.case_service.get());
   builder.RegisterService(p.referral_service.get());
+  builder.RegisterService(p.report_service.get());
   p.tls_server = builder.BuildAndStart();
   if (p.tls_server == nullptr || p.tls_port == 0) {
     if (p.health_server) p.health_server->Shutdown();

@@ -4,6 +4,7 @@
 // against the decisions the product requires. The watcher runs without its
 // background thread (poll_interval zero): every reload is an explicit call,
 // so nothing here depends on wall time.
+#include "absl/strings/match.h"
 #include "auth/policy.h"
 
 #include <unistd.h>
@@ -140,6 +141,26 @@ TEST_F(DefaultPolicyTest, AdminsMayNotCallArrivalService) {
       EXPECT_FALSE(policy_.Allows(Admin(admin), ArrivalMethod(m))) << admin << " " << m;
     }
   }
+}
+
+TEST_F(DefaultPolicyTest, AgenciesRunCasesAndReferralsButNotTheMinistry) {
+  for (const std::string& method : Known()) {
+    bool workflow = absl::StartsWith(method, "/enlace.v1.CaseService/") ||
+                    absl::StartsWith(method, "/enlace.v1.ReferralService/");
+    if (!workflow) continue;
+    for (const char* agency : {"iom", "unhcr", "undp", "wfp"}) {
+      EXPECT_TRUE(policy_.Allows(Agency(agency), method)) << agency << " " << method;
+    }
+    EXPECT_FALSE(policy_.Allows(Agency("mfa"), method)) << method;
+    EXPECT_FALSE(policy_.Allows(Admin("ana"), method)) << method;
+  }
+}
+
+TEST_F(DefaultPolicyTest, EveryoneMayReadTheProgrammeReport) {
+  const std::string report = "/enlace.v1.ReportService/GetProgrammeReport";
+  EXPECT_TRUE(policy_.Allows(Agency("mfa"), report));
+  EXPECT_TRUE(policy_.Allows(Agency("unhcr"), report));
+  EXPECT_TRUE(policy_.Allows(Admin("ana"), report));
 }
 
 TEST_F(DefaultPolicyTest, NothingOutsideTheTwoServicesIsAllowed) {

@@ -1,0 +1,72 @@
+// ReportService handler (see report_service.h).
+#include "server/report_service.h"
+
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "server/arrival_validation.h"
+#include "server/gazetteer.h"
+
+namespace enlace::server {
+namespace {
+
+constexpr char kGetProgrammeReport[] = "/enlace.v1.ReportService/GetProgrammeReport";
+
+}  // namespace
+
+absl::Status ValidateGetProgrammeReportRequest(
+    const enlace::v1::GetProgrammeReportRequest& request) {
+  std::optional<absl::CivilDay> from;
+  std::optional<absl::CivilDay> to;
+  if (!request.period_from().empty() && !(from = ParseDate(request.period_from()))) {
+    return absl::InvalidArgumentError("period_from: must be a real date YYYY-MM-DD");
+  }
+  if (!request.period_to().empty() && !(to = ParseDate(request.period_to()))) {
+    return absl::InvalidArgumentError("period_to: must be a real date YYYY-MM-DD");
+  }
+  if (from && to && *from > *to) {
+    return absl::InvalidArgumentError("period_from: must not be after period_to");
+  }
+  if (!request.department_code().empty() &&
+      !Gazetteer::Default().HasDepartment(request.department_code())) {
+    return absl::InvalidArgumentError(
+        "department_code: not a department of the gazetteer (e.g. SV-SS)");
+  }
+  return absl::OkStatus();
+}
+
+ReportServiceImpl::ReportServiceImpl(CallGate* gate, db::ReportStore* store)
+    : gate_(gate), store_(store) {}
+
+grpc::ServerUnaryReactor* ReportServiceImpl::GetProgrammeReport(
+    grpc::CallbackServerContext* ctx, const enlace::v1::GetProgrammeReportRequest* request,
+    enlace::v1::ProgrammeReport* response) {
+  return gate_->Unary(ctx, kGetProgrammeReport, [=](const Caller& caller, AuditNote* note) {
+    if (absl::Status s = ValidateGetProgrammeReportRequest(*request); !s.ok()) return s;
+    db::ReportQuery query;
+    query.period_from = request->period_from();
+    query.period_to = request->period_to();
+    query.department_code = request->department_code();
+    // Only an agency can own records; an administrator sees small cells
+    // suppressed like any non-owner.
+    if (caller.principal.is_agency()) query.viewer_agency = caller.principal.name;
+    absl::StatusOr<enlace::v1::ProgrammeReport> report = store_->Compute(query);
+    if (!report.ok()) return report.status();
+    const Gazetteer& gazetteer = Gazetteer::Default();
+    for (enlace::v1::ProgrammeReport::DepartmentCount& department :
+         *report->mutable_returnees_by_department()) {
+      department.set_department_name(
+          gazetteer.DepartmentName(department.department_code()).value_or(""));
+    }
+    *response = *std::move(report);
+    note->detail = absl::StrCat(
+        "period ", query.period_from.empty() ? "open" : query.period_from, "..",
+        query.period_to.empty() ? "open" : query.period_to, ", department ",
+        query.department_code.empty() ? "all" : query.department_code);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace enlace::server
