@@ -103,6 +103,17 @@ class ServerFixture : public ::testing::Test {
     return grpc::CreateCustomChannel(absl::StrCat("localhost:", server_->tls_port()),
                                      grpc::SslCredentials(options), args);
   }
+  // The same, to another server (e.g. a second replica) on `port`.
+  std::shared_ptr<grpc::Channel> ChannelTo(int port, const auth::IssuedCertificate& cert) {
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = pki_.ca_cert_pem();
+    options.pem_private_key = cert.private_key_pem;
+    options.pem_cert_chain = cert.certificate_pem;
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    return grpc::CreateCustomChannel(absl::StrCat("localhost:", port),
+                                     grpc::SslCredentials(options), args);
+  }
   std::unique_ptr<ArrivalService::Stub> Arrivals(const auth::IssuedCertificate& cert) {
     return ArrivalService::NewStub(Channel(&cert, pki_.ca_cert_pem()));
   }
