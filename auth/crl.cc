@@ -2,7 +2,8 @@
 // CRL, and publishing CRLs into a hashed directory for gRPC. See crl.h.
 //
 // As in pki.cc, every public function clears this thread's OpenSSL error
-// queue on entry and drains it into the message of the Status it returns.
+// queue on entry and drains it into the message of the Status it returns
+// (the helpers for that are shared with pki.cc in openssl_util.h).
 #include "auth/crl.h"
 
 #include <openssl/asn1.h>
@@ -19,9 +20,7 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -37,37 +36,38 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
-#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "auth/openssl_util.h"
 
 namespace enlace::auth {
 namespace {
 
-// ---------------------------------------------------------------------------
-// RAII for OpenSSL objects.
+// The shared OpenSSL plumbing (openssl_util.h), and the owners only this
+// file needs.
 
-template <auto kFree>
-struct OpenSslDeleter {
-  template <typename T>
-  void operator()(T* p) const {
-    kFree(p);
-  }
-};
+using openssl::Annotate;
+using openssl::Asn1IntegerPtr;
+using openssl::BignumPtr;
+using openssl::BioPtr;
+using openssl::DigestFor;
+using openssl::ErrnoStatus;
+using openssl::EvpPkeyPtr;
+using openssl::InternalWithOpenSsl;
+using openssl::InvalidArgumentWithOpenSsl;
+using openssl::MemBioContents;
+using openssl::OpenSslDeleter;
+using openssl::ParseCertificate;
+using openssl::ParsePrivateKey;
+using openssl::TimeFromAsn1;
+using openssl::X509Ptr;
 
-using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO_free_all>>;
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509_free>>;
 using X509CrlPtr = std::unique_ptr<X509_CRL, OpenSslDeleter<X509_CRL_free>>;
 using X509RevokedPtr =
     std::unique_ptr<X509_REVOKED, OpenSslDeleter<X509_REVOKED_free>>;
 using X509StorePtr =
     std::unique_ptr<X509_STORE, OpenSslDeleter<X509_STORE_free>>;
-using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BN_free>>;
-using Asn1IntegerPtr =
-    std::unique_ptr<ASN1_INTEGER, OpenSslDeleter<ASN1_INTEGER_free>>;
 using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OpenSslDeleter<ASN1_TIME_free>>;
 using Asn1OctetStringPtr =
     std::unique_ptr<ASN1_OCTET_STRING, OpenSslDeleter<ASN1_OCTET_STRING_free>>;
@@ -75,120 +75,14 @@ using AuthorityKeyIdPtr =
     std::unique_ptr<AUTHORITY_KEYID, OpenSslDeleter<AUTHORITY_KEYID_free>>;
 
 // ---------------------------------------------------------------------------
-// Errors.
-
-// Drains this thread's OpenSSL error queue into one line ("" if empty).
-std::string DrainOpenSslErrors() {
-  std::vector<std::string> errors;
-  unsigned long code;
-  while ((code = ERR_get_error()) != 0) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof(buf));
-    errors.emplace_back(buf);
-  }
-  return absl::StrJoin(errors, "; ");
-}
-
-// `message`, plus ": <OpenSSL errors>" if OpenSSL queued any.
-std::string WithOpenSslErrors(absl::string_view message) {
-  std::string errors = DrainOpenSslErrors();
-  if (errors.empty()) return std::string(message);
-  return absl::StrCat(message, ": ", errors);
-}
-
-absl::Status InvalidArgumentWithOpenSsl(absl::string_view message) {
-  return absl::InvalidArgumentError(WithOpenSslErrors(message));
-}
-
-// For failures of OpenSSL on inputs we already validated: a broken invariant.
-absl::Status InternalWithOpenSsl(absl::string_view message) {
-  return absl::InternalError(WithOpenSslErrors(message));
-}
-
-absl::Status ErrnoStatus(int error_number, absl::string_view what,
-                         absl::string_view path) {
-  return absl::ErrnoToStatus(error_number, absl::StrCat(what, " ", path));
-}
-
-// Returns `status` with `prefix` prepended to its message (keeps OK).
-absl::Status Annotate(absl::string_view prefix, const absl::Status& status) {
-  if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat(prefix, status.message()));
-}
-
-// ---------------------------------------------------------------------------
-// Parsing and encoding.
-
-// A read-only memory BIO over `data`; null if it is too large.
-BioPtr ReadBio(absl::string_view data) {
-  if (data.size() > static_cast<size_t>(INT_MAX)) return nullptr;
-  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-}
-
-// A password callback that refuses: an encrypted key fails, never prompts.
-int NoPassword(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) {
-  return -1;
-}
-
-absl::StatusOr<X509Ptr> ParseCertificate(absl::string_view pem) {
-  BioPtr bio = ReadBio(pem);
-  if (bio == nullptr) return InternalWithOpenSsl("cannot read certificate");
-  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, &NoPassword, nullptr));
-  if (cert == nullptr) {
-    return InvalidArgumentWithOpenSsl("not a PEM certificate");
-  }
-  return cert;
-}
-
-absl::StatusOr<EvpPkeyPtr> ParsePrivateKey(absl::string_view pem) {
-  BioPtr bio = ReadBio(pem);
-  if (bio == nullptr) return InternalWithOpenSsl("cannot read private key");
-  EvpPkeyPtr key(
-      PEM_read_bio_PrivateKey(bio.get(), nullptr, &NoPassword, nullptr));
-  if (key == nullptr) {
-    return InvalidArgumentWithOpenSsl("not an unencrypted PEM private key");
-  }
-  return key;
-}
+// Encoding and time.
 
 absl::StatusOr<std::string> CrlToPem(X509_CRL* crl) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (bio == nullptr || PEM_write_bio_X509_CRL(bio.get(), crl) != 1) {
     return InternalWithOpenSsl("cannot encode CRL as PEM");
   }
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  if (len <= 0 || data == nullptr) return InternalWithOpenSsl("empty CRL PEM");
-  return std::string(data, static_cast<size_t>(len));
-}
-
-// The digest to sign with `key`, as pki.cc chooses it: by curve strength for
-// EC, SHA-256 for RSA, none for EdDSA.
-const EVP_MD* DigestFor(const EVP_PKEY* key) {
-  switch (EVP_PKEY_get_base_id(key)) {
-    case EVP_PKEY_ED25519:
-    case EVP_PKEY_ED448:
-      return nullptr;
-    case EVP_PKEY_EC: {
-      int bits = EVP_PKEY_get_bits(key);
-      if (bits >= 512) return EVP_sha512();
-      if (bits >= 384) return EVP_sha384();
-      return EVP_sha256();
-    }
-    default:
-      return EVP_sha256();
-  }
-}
-
-absl::StatusOr<absl::Time> TimeFromAsn1(const ASN1_TIME* time) {
-  struct tm tm = {};
-  if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) {
-    return InvalidArgumentWithOpenSsl("malformed time");
-  }
-  return absl::FromCivil(
-      absl::CivilSecond(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                        tm.tm_hour, tm.tm_min, tm.tm_sec),
-      absl::UTCTimeZone());
+  return MemBioContents(bio.get(), "CRL PEM");
 }
 
 bool IsFinite(absl::Time t) {
@@ -483,7 +377,7 @@ absl::StatusOr<DirectoryState> ScanDirectory(const std::string& dir,
       continue;  // Not ours (e.g. an older CA with the same subject name).
     }
     absl::StatusOr<absl::Time> last =
-        TimeFromAsn1(X509_CRL_get0_lastUpdate(crl));
+        TimeFromAsn1(X509_CRL_get0_lastUpdate(crl), "time");
     if (last.ok()) {
       state.latest_this_update = std::max(state.latest_this_update, *last);
     }

@@ -3,7 +3,8 @@
 //
 // OpenSSL reports errors through a thread-local queue; every public function
 // clears it on entry and drains it into the message of the Status it returns,
-// so no stale error leaks into a later, unrelated call.
+// so no stale error leaks into a later, unrelated call. The helpers for that,
+// and the OpenSSL plumbing crl.cc needs too, are in openssl_util.h.
 #include "auth/pki.h"
 
 #include <arpa/inet.h>
@@ -25,7 +26,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -44,33 +44,40 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "auth/openssl_util.h"
 
 namespace enlace::auth {
 namespace {
 
-// ---------------------------------------------------------------------------
-// RAII for OpenSSL objects.
+// The shared OpenSSL plumbing (openssl_util.h), and the owners only this
+// file needs.
 
-template <auto kFree>
-struct OpenSslDeleter {
-  template <typename T>
-  void operator()(T* p) const {
-    kFree(p);
-  }
-};
+using openssl::Annotate;
+using openssl::Asn1IntegerPtr;
+using openssl::BignumPtr;
+using openssl::BioPtr;
+using openssl::DigestFor;
+using openssl::DrainOpenSslErrors;
+using openssl::ErrnoStatus;
+using openssl::EvpPkeyPtr;
+using openssl::InternalWithOpenSsl;
+using openssl::InvalidArgumentWithOpenSsl;
+using openssl::MemBioContents;
+using openssl::NoPassword;
+using openssl::OpenSslDeleter;
+using openssl::ParseCertificate;
+using openssl::ParsePrivateKey;
+using openssl::ReadBio;
+using openssl::TimeFromAsn1;
+using openssl::WithCode;
+using openssl::X509Ptr;
 
-using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO_free_all>>;
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY_free>>;
 using EvpPkeyCtxPtr =
     std::unique_ptr<EVP_PKEY_CTX, OpenSslDeleter<EVP_PKEY_CTX_free>>;
-using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509_free>>;
 using X509ReqPtr = std::unique_ptr<X509_REQ, OpenSslDeleter<X509_REQ_free>>;
 using X509NamePtr = std::unique_ptr<X509_NAME, OpenSslDeleter<X509_NAME_free>>;
 using X509ExtensionPtr =
     std::unique_ptr<X509_EXTENSION, OpenSslDeleter<X509_EXTENSION_free>>;
-using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BN_free>>;
-using Asn1IntegerPtr =
-    std::unique_ptr<ASN1_INTEGER, OpenSslDeleter<ASN1_INTEGER_free>>;
 using GeneralNamesPtr =
     std::unique_ptr<GENERAL_NAMES, OpenSslDeleter<GENERAL_NAMES_free>>;
 using GeneralNamePtr =
@@ -89,96 +96,7 @@ using OpenSslString = std::unique_ptr<char, OpenSslStringDeleter>;
 using OpenSslBytes = std::unique_ptr<unsigned char, OpenSslBytesDeleter>;
 
 // ---------------------------------------------------------------------------
-// Errors.
-
-// Drains this thread's OpenSSL error queue into one line ("" if empty).
-std::string DrainOpenSslErrors() {
-  std::vector<std::string> errors;
-  unsigned long code;
-  while ((code = ERR_get_error()) != 0) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof(buf));
-    errors.emplace_back(buf);
-  }
-  return absl::StrJoin(errors, "; ");
-}
-
-// `message`, plus ": <OpenSSL errors>" if OpenSSL queued any.
-std::string WithOpenSslErrors(absl::string_view message) {
-  std::string errors = DrainOpenSslErrors();
-  if (errors.empty()) return std::string(message);
-  return absl::StrCat(message, ": ", errors);
-}
-
-absl::Status InvalidArgumentWithOpenSsl(absl::string_view message) {
-  return absl::InvalidArgumentError(WithOpenSslErrors(message));
-}
-
-// For failures of OpenSSL on inputs we already validated (allocation,
-// encoding): a broken invariant.
-absl::Status InternalWithOpenSsl(absl::string_view message) {
-  return absl::InternalError(WithOpenSslErrors(message));
-}
-
-absl::Status ErrnoStatus(int error_number, absl::string_view what,
-                         absl::string_view path) {
-  return absl::ErrnoToStatus(error_number, absl::StrCat(what, " ", path));
-}
-
-// Returns `status` with the same message and a different code (keeps OK).
-absl::Status WithCode(absl::StatusCode code, const absl::Status& status) {
-  if (status.ok()) return status;
-  return absl::Status(code, status.message());
-}
-
-// Returns `status` with `prefix` prepended to its message (keeps OK).
-absl::Status Annotate(absl::string_view prefix, const absl::Status& status) {
-  if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat(prefix, status.message()));
-}
-
-// ---------------------------------------------------------------------------
-// PEM <-> objects.
-
-// A read-only memory BIO over `data`; null if it is too large.
-BioPtr ReadBio(absl::string_view data) {
-  if (data.size() > static_cast<size_t>(INT_MAX)) return nullptr;
-  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-}
-
-std::string BioContents(BIO* bio) {
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  if (len <= 0 || data == nullptr) return std::string();
-  return std::string(data, static_cast<size_t>(len));
-}
-
-// A password callback that refuses: encrypted keys fail instead of prompting
-// on the terminal.
-int NoPassword(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) {
-  return -1;
-}
-
-absl::StatusOr<EvpPkeyPtr> ParsePrivateKey(absl::string_view pem) {
-  BioPtr bio = ReadBio(pem);
-  if (bio == nullptr) return InternalWithOpenSsl("cannot read private key");
-  EvpPkeyPtr key(
-      PEM_read_bio_PrivateKey(bio.get(), nullptr, &NoPassword, nullptr));
-  if (key == nullptr) {
-    return InvalidArgumentWithOpenSsl("not an unencrypted PEM private key");
-  }
-  return key;
-}
-
-absl::StatusOr<X509Ptr> ParseCertificate(absl::string_view pem) {
-  BioPtr bio = ReadBio(pem);
-  if (bio == nullptr) return InternalWithOpenSsl("cannot read certificate");
-  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, &NoPassword, nullptr));
-  if (cert == nullptr) {
-    return InvalidArgumentWithOpenSsl("not a PEM certificate");
-  }
-  return cert;
-}
+// PEM <-> objects (certificates and private keys: openssl_util.h).
 
 absl::StatusOr<X509ReqPtr> ParseCsr(absl::string_view pem) {
   BioPtr bio = ReadBio(pem);
@@ -198,7 +116,7 @@ absl::StatusOr<std::string> PrivateKeyToPem(EVP_PKEY* key) {
                                     nullptr, nullptr) != 1) {
     return InternalWithOpenSsl("cannot encode private key as PKCS#8 PEM");
   }
-  return BioContents(bio.get());
+  return MemBioContents(bio.get(), "private key PEM");
 }
 
 absl::StatusOr<std::string> CertificateToPem(X509* cert) {
@@ -206,7 +124,7 @@ absl::StatusOr<std::string> CertificateToPem(X509* cert) {
   if (bio == nullptr || PEM_write_bio_X509(bio.get(), cert) != 1) {
     return InternalWithOpenSsl("cannot encode certificate as PEM");
   }
-  return BioContents(bio.get());
+  return MemBioContents(bio.get(), "certificate PEM");
 }
 
 // ---------------------------------------------------------------------------
@@ -251,24 +169,6 @@ int EcCurveNid(const EVP_PKEY* key) {
   int nid = OBJ_sn2nid(name);
   if (nid == NID_undef) nid = EC_curve_nist2nid(name);
   return nid;
-}
-
-// The digest to sign with using `key`: matched to the curve's strength for
-// EC, SHA-256 for RSA, none for EdDSA (it hashes internally).
-const EVP_MD* DigestFor(const EVP_PKEY* key) {
-  switch (EVP_PKEY_get_base_id(key)) {
-    case EVP_PKEY_ED25519:
-    case EVP_PKEY_ED448:
-      return nullptr;
-    case EVP_PKEY_EC: {
-      int bits = EVP_PKEY_get_bits(key);
-      if (bits >= 512) return EVP_sha512();
-      if (bits >= 384) return EVP_sha384();
-      return EVP_sha256();
-    }
-    default:
-      return EVP_sha256();
-  }
 }
 
 constexpr int kMinRsaBits = 2048;
@@ -369,17 +269,6 @@ absl::Status SetValidity(X509* cert, absl::Time not_before,
     return InvalidArgumentWithOpenSsl("validity time out of range");
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<absl::Time> TimeFromAsn1(const ASN1_TIME* time) {
-  struct tm tm = {};
-  if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) {
-    return InvalidArgumentWithOpenSsl("malformed validity time");
-  }
-  return absl::FromCivil(
-      absl::CivilSecond(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                        tm.tm_hour, tm.tm_min, tm.tm_sec),
-      absl::UTCTimeZone());
 }
 
 // A random serial in [1, 2^128).
@@ -594,7 +483,7 @@ absl::StatusOr<std::string> CreateCsrForKey(EVP_PKEY* key,
   if (bio == nullptr || PEM_write_bio_X509_REQ(bio.get(), req.get()) != 1) {
     return InternalWithOpenSsl("cannot encode CSR as PEM");
   }
-  return BioContents(bio.get());
+  return MemBioContents(bio.get(), "CSR PEM");
 }
 
 absl::Status CheckProfile(const LeafProfile& profile) {
@@ -826,10 +715,10 @@ absl::StatusOr<CertificateInfo> ReadCertificate(
   }
 
   absl::StatusOr<absl::Time> not_before =
-      TimeFromAsn1(X509_get0_notBefore(cert->get()));
+      TimeFromAsn1(X509_get0_notBefore(cert->get()), "validity time");
   if (!not_before.ok()) return not_before.status();
   absl::StatusOr<absl::Time> not_after =
-      TimeFromAsn1(X509_get0_notAfter(cert->get()));
+      TimeFromAsn1(X509_get0_notAfter(cert->get()), "validity time");
   if (!not_after.ok()) return not_after.status();
   info.not_before = *not_before;
   info.not_after = *not_after;
@@ -1397,6 +1286,7 @@ absl::StatusOr<IssuedCertificate> IssueDevCertificate(
 }
 
 absl::Status VerifyIssuedBy(absl::string_view certificate_pem, const CertificateAuthority& ca) {
+  ERR_clear_error();  // as every public function here: report only this call's errors
   absl::StatusOr<X509Ptr> cert = ParseCertificate(certificate_pem);
   if (!cert.ok()) return WithCode(absl::StatusCode::kInvalidArgument, cert.status());
   absl::StatusOr<X509Ptr> ca_cert = ParseCertificate(ca.certificate_pem);
