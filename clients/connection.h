@@ -1,6 +1,11 @@
 // How every client of the Enlace server connects: mutual TLS with the
 // caller's client certificate (whose URI SAN is the caller's identity), the
 // platform CA as the only trust root, and a deadline on every call.
+// enlace_client.h builds a typed Client on it; enlacectl uses it directly.
+//
+// Part of libenlace_client: installed as "enlace/client/connection.h" (in
+// this repository it is also "clients/connection.h"; both names are the same
+// file, behind one include guard).
 //
 // Example:
 //
@@ -55,10 +60,13 @@ ConnectionOptions ConnectionOptionsFromEnvironment(ConnectionOptions from_flags)
 // Returns a TLS channel to `options.address` that presents the client
 // certificate and trusts only the CA of `options.ca_path`. Reads the three
 // files now; the connection itself is made on the first call.
-// Errors: InvalidArgument when the address or a path is empty, or a file does
-// not hold what it should (a PEM certificate, a PEM private key); NotFound,
+// Errors: InvalidArgument when the address or a path is empty, a file does
+// not hold what it should (a valid PEM certificate, an unencrypted PEM
+// private key), or the key does not belong to the client certificate;
+// FailedPrecondition when the client certificate has expired; NotFound,
 // PermissionDenied, ... when a file cannot be read. Each message names the
-// file.
+// file. (Without these checks gRPC would report each of them only as an
+// UNAVAILABLE first call.)
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
     const ConnectionOptions& options);
 

@@ -1,11 +1,15 @@
 // enlace-loadgen: the load generator behind scripts/bench.sh. It pushes
 // arrival records to ArrivalService as the ministry (mfa) would and measures
-// how many records per second the server durably commits.
+// how many records per second the server durably commits; and it watches
+// referral changes from many WatchReferrals streams at once and measures how
+// long each change takes from its commit to each watcher.
 //
 //   enlace-loadgen ingest --addr localhost:8443 --ca ca.crt --cert mfa.crt
 //       --key mfa.key --streams 4 --records 20000 --prefix run1
 //   enlace-loadgen ingest ... --prefix run1 --resend     # all ALREADY_RECORDED
 //   enlace-loadgen unary ... --records 2000 --concurrency 16
+//   enlace-loadgen watch --addr localhost:8443 --ca pki/ca.crt --pki-dir pki
+//       --watchers 1000 --changes 200 --channels 10 --server-pid 1234
 //
 // `ingest` opens --streams RecordArrivals streams, each on its own channel (its
 // own TLS connection), and splits --records between them; a writer thread per
@@ -13,18 +17,32 @@
 // one RecordArrival call per record, --concurrency calls in flight on one
 // channel: the platform's non-batched path, the baseline for the stream rate.
 //
+// `watch` plays three personas with the certificates of `enlacectl pki init`
+// in --pki-dir: mfa records a few arrivals whose consent names iom and undp,
+// iom opens a case for each, and undp opens --watchers WatchReferrals streams
+// spread over --channels connections (callback API: no thread per stream).
+// Warm-up referrals are created until every stream has seen one (so every
+// stream is live); then iom makes --changes changes one at a time, --pause_ms
+// apart: CreateReferral to undp, then WithdrawReferral of that referral,
+// alternately. Each delivery's latency is the event's committed_at to the
+// moment the watcher's OnReadDone sees it (one machine, one clock). With
+// --server_pid, the server's VmRSS is read before the streams open and again
+// at the end, while they are still open.
+//
 // Requests are built before the clock starts; the clock runs from the first
 // write to the last answer received. Output is one line for people and one
 // `RESULT key=value ...` line for scripts.
 //
 // Exit status: 0 when every record was answered exactly once, with the
 // expected outcome (CREATED, or ALREADY_RECORDED with --resend), and every
-// stream ended OK; 1 otherwise; 2 on a usage error (absl reports an unknown
+// stream ended OK (watch: every watcher saw every change exactly once, in
+// commit order, and no stream ended before it was cancelled); 1 otherwise; 2 on a usage error (absl reports an unknown
 // flag itself, with exit status 1).
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -37,8 +55,10 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/ascii.h"
@@ -54,6 +74,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
+#include "enlace/v1/cases.grpc.pb.h"
+#include "enlace/v1/referrals.grpc.pb.h"
 
 ABSL_FLAG(std::string, addr, "", "server address host:port (the TLS port)");
 ABSL_FLAG(std::string, ca, "", "PEM file of the platform CA");
@@ -69,6 +91,20 @@ ABSL_FLAG(std::string, prefix, "",
 ABSL_FLAG(bool, resend, false,
           "the records were sent before with this --prefix: expect ALREADY_RECORDED");
 ABSL_FLAG(int, timeout, 600, "seconds before the run is abandoned");
+ABSL_FLAG(std::string, pki_dir, "",
+          "watch: directory of `enlacectl pki init` (mfa, iom, undp certificates and keys)");
+ABSL_FLAG(int, watchers, 1000, "watch: concurrent WatchReferrals streams (as undp)");
+ABSL_FLAG(int, channels, 10, "watch: connections the watch streams are spread over");
+ABSL_FLAG(int, changes, 200, "watch: referral changes to make (as iom), one at a time");
+ABSL_FLAG(int, cases, 5, "watch: arrivals recorded and cases opened to refer");
+ABSL_FLAG(int, pause_ms, 20, "watch: pause between two changes, in milliseconds");
+ABSL_FLAG(bool, await_delivery, false,
+          "watch: make a change only once every watcher has the previous one (then --pause_ms): "
+          "the latency of one change, without queueing behind the fan-out of the last");
+ABSL_FLAG(int, server_pid, 0, "watch: the server's pid, to read its resident memory (VmRSS)");
+ABSL_FLAG(std::string, latencies_out, "",
+          "watch: write every delivery to this file: change, watcher, latency and arrival time "
+          "(Unix) in microseconds");
 
 namespace enlace::loadgen {
 namespace {
@@ -87,14 +123,19 @@ constexpr int kExitUsage = 2;
 constexpr size_t kMaxErrorsShown = 5;
 constexpr size_t kMaxExternalIdBytes = 64;  // the server's limit
 constexpr int kMaxStreams = 256;
+constexpr int kMaxWatchers = 20000;
 
-constexpr char kUsage[] = R"(enlace-loadgen: load generator for Enlace's ArrivalService.
+constexpr char kUsage[] = R"(enlace-loadgen: load generator for Enlace's ArrivalService and WatchReferrals.
 
 Usage: enlace-loadgen <ingest|unary> --addr HOST:PORT --ca CA --cert CRT --key KEY [flags]
+       enlace-loadgen watch --addr HOST:PORT --ca CA --pki-dir DIR [flags]
 
 Commands:
   ingest    --streams S RecordArrivals streams (one connection each) share --records N
   unary     N RecordArrival calls, --concurrency C in flight on one connection
+  watch     --watchers W WatchReferrals streams (as undp) over --channels C
+            connections see --changes N referral changes (by iom): latency from
+            commit to delivery, and the server's resident memory
 
 Flags:
   --addr HOST:PORT      the server's TLS port
@@ -108,14 +149,33 @@ Flags:
   --resend              expect ALREADY_RECORDED (same --prefix as an earlier run)
   --timeout SECONDS     abandon the run after this long (default 600)
 
+Flags of watch (--cert/--key are not used: the personas' files are in --pki-dir):
+  --pki-dir DIR         made by `enlacectl pki init`: mfa, iom and undp .crt/.key
+  --watchers W          WatchReferrals streams, as undp (default 1000)
+  --channels C          connections they are spread over (default 10, at most W)
+  --changes N           referral changes by iom, one at a time (default 200):
+                        CreateReferral to undp and WithdrawReferral, alternately
+  --pause-ms MS         pause between two changes (default 20)
+  --await-delivery      before each change, wait until every watcher has the
+                        previous one: the latency of a change on its own, not
+                        queued behind the fan-out of the one before
+  --cases K             arrivals recorded by mfa and cases opened by iom (default 5)
+  --server-pid PID      read the server's VmRSS from /proc/PID/status
+  --prefix P            external_id prefix of the arrivals (default: unique per run)
+  --latencies-out FILE  write each delivery as "change watcher latency_us received_us" lines
+Flag names may be written with - or _ (--pki-dir, --pki_dir).
+
 Example:
   enlace-loadgen ingest --addr localhost:8443 --ca pki/ca.crt --cert pki/mfa.crt \
       --key pki/mfa.key --streams 4 --records 20000 --prefix bench1
   enlace-loadgen ingest ... --streams 4 --records 20000 --prefix bench1 --resend
+  enlace-loadgen watch --addr localhost:8443 --ca pki/ca.crt --pki-dir pki \
+      --watchers 1000 --changes 200 --channels 10 --server-pid 4242
 
 Output: a line for people and a machine line, e.g.
   RESULT kind=ingest records=20000 streams=4 seconds=0.840 rate=23810 created=20000 already_recorded=0 rejected=0 prefix=bench1
-Exit status: 0 all answered once as expected, 1 otherwise, 2 usage error.
+  RESULT kind=watch watchers=1000 channels=10 changes=200 deliveries=200000 p50_ms=3.1 p99_ms=18.4 max_ms=40.2 server_rss_mb=123.0 ... missing=0 duplicates=0
+Exit status: 0 all answered (watch: delivered) once as expected, 1 otherwise, 2 usage error.
 )";
 
 // ---------------------------------------------------------------------------
@@ -326,6 +386,16 @@ struct Options {
   std::string prefix;
   bool resend = false;
   absl::Duration timeout;
+  // watch
+  std::string pki_dir;
+  int watchers = 0;
+  int channels = 1;
+  int changes = 0;
+  int cases = 0;
+  absl::Duration pause;
+  bool await_delivery = false;
+  int server_pid = 0;  // 0: not given
+  std::string latencies_out;
 };
 
 bool ReadFile(const std::string& path, std::string* contents, std::string* error) {
@@ -346,11 +416,16 @@ bool ReadFile(const std::string& path, std::string* contents, std::string* error
 
 // A channel of its own: a local subchannel pool keeps channels with equal
 // arguments from sharing one HTTP/2 connection.
-std::shared_ptr<grpc::Channel> NewChannel(const Options& options) {
+std::shared_ptr<grpc::Channel> NewChannel(const Options& options,
+                                          const grpc::SslCredentialsOptions& tls) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   if (!options.server_name.empty()) args.SetSslTargetNameOverride(options.server_name);
-  return grpc::CreateCustomChannel(options.addr, grpc::SslCredentials(options.tls), args);
+  return grpc::CreateCustomChannel(options.addr, grpc::SslCredentials(tls), args);
+}
+
+std::shared_ptr<grpc::Channel> NewChannel(const Options& options) {
+  return NewChannel(options, options.tls);
 }
 
 // Connects before the clock starts, so TLS handshakes are not measured.
@@ -628,6 +703,515 @@ int RunUnary(const Options& options) {
 }
 
 // ---------------------------------------------------------------------------
+// watch: W WatchReferrals streams as undp, N referral changes by iom.
+
+using enlace::v1::CaseService;
+using enlace::v1::ReferralEvent;
+using enlace::v1::ReferralService;
+
+constexpr char kWarmUpReason[] = "enlace-loadgen warm-up";
+constexpr char kChangeReason[] = "enlace-loadgen change";
+constexpr absl::Duration kWarmUpRound = absl::Seconds(2);  // before another warm-up referral
+constexpr absl::Duration kWarmUpLimit = absl::Seconds(60);
+constexpr absl::Duration kDeliveryLimit = absl::Seconds(30);  // after the last change
+constexpr absl::Duration kDuplicateGrace = absl::Milliseconds(500);
+constexpr absl::Duration kCallLimit = absl::Seconds(30);
+
+int64_t UnixMicros(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1'000'000 + t.nanos() / 1000;
+}
+
+// The resident and peak resident memory of a process from /proc/PID/status,
+// in kB; nullopt when unreadable.
+struct Memory {
+  int64_t rss_kb = 0;
+  int64_t hwm_kb = 0;
+};
+std::optional<Memory> ReadMemory(int pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  if (!in) return std::nullopt;
+  Memory memory;
+  bool found = false;
+  for (std::string line; std::getline(in, line);) {
+    absl::string_view rest = line;
+    int64_t* into = nullptr;
+    if (absl::ConsumePrefix(&rest, "VmRSS:")) {
+      into = &memory.rss_kb;
+      found = true;
+    } else if (absl::ConsumePrefix(&rest, "VmHWM:")) {
+      into = &memory.hwm_kb;
+    } else {
+      continue;
+    }
+    rest = absl::StripAsciiWhitespace(rest);
+    absl::ConsumeSuffix(&rest, "kB");
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(rest), into)) return std::nullopt;
+  }
+  if (!found) return std::nullopt;
+  return memory;
+}
+
+std::string Megabytes(const std::optional<Memory>& memory, bool peak = false) {
+  if (!memory.has_value()) return "na";
+  return absl::StrFormat("%.1f", static_cast<double>(peak ? memory->hwm_kb : memory->rss_kb) / 1024);
+}
+
+// One event as a watcher saw it.
+struct Delivery {
+  std::string referral_id;
+  int type = 0;
+  int64_t latency_us = 0;  // committed_at to OnReadDone
+  int64_t received_us = 0;  // OnReadDone, Unix time
+};
+
+// What all watchers share: counters the main thread polls.
+struct WatchCounters {
+  std::atomic<int> warm{0};        // watchers that saw a warm-up event
+  std::atomic<int64_t> measured{0};  // deliveries of measured changes
+  std::atomic<int> done{0};        // streams that ended (OnDone)
+};
+
+// One WatchReferrals stream (callback API: gRPC's threads run it). The
+// deliveries are touched only by this stream's reactions, which gRPC runs one
+// at a time, and read by the main thread after OnDone.
+class Watcher final : public grpc::ClientReadReactor<ReferralEvent> {
+ public:
+  explicit Watcher(WatchCounters* counters) : counters_(counters) {}
+
+  void Start(ReferralService::Stub* stub, const Options& options) {
+    context_.set_deadline(Deadline(options));
+    stub->async()->WatchReferrals(&context_, &request_, this);
+    StartRead(&event_);
+    StartCall();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the stream ended: OnDone follows
+    const int64_t now_us = absl::ToUnixMicros(absl::Now());
+    const std::string& reason = event_.referral().reason();
+    if (absl::StartsWith(reason, kWarmUpReason)) {
+      if (!warm_) {
+        warm_ = true;
+        counters_->warm.fetch_add(1, std::memory_order_relaxed);
+      }
+    } else {
+      deliveries_.push_back(Delivery{event_.referral().referral_id(), event_.type(),
+                                     now_us - UnixMicros(event_.committed_at()), now_us});
+      counters_->measured.fetch_add(1, std::memory_order_relaxed);
+    }
+    StartRead(&event_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    status_ = status;
+    ended_at_ = absl::Now();
+    counters_->done.fetch_add(1, std::memory_order_release);
+  }
+
+  void Cancel() { context_.TryCancel(); }
+
+  // Read only after OnDone (counters_->done counts it).
+  const grpc::Status& status() const { return status_; }
+  absl::Time ended_at() const { return ended_at_; }
+  const std::vector<Delivery>& deliveries() const { return deliveries_; }
+
+ private:
+  WatchCounters* const counters_;
+  grpc::ClientContext context_;
+  enlace::v1::WatchReferralsRequest request_;  // empty resume_token: from now on
+  ReferralEvent event_;
+  bool warm_ = false;
+  std::vector<Delivery> deliveries_;
+  grpc::Status status_;
+  absl::Time ended_at_;
+};
+
+// A persona's credentials from --pki-dir.
+bool PersonaTls(const Options& options, absl::string_view persona,
+                grpc::SslCredentialsOptions* tls) {
+  tls->pem_root_certs = options.tls.pem_root_certs;
+  std::string error;
+  for (const auto& [ext, pem] : {std::pair(".crt", &tls->pem_cert_chain),
+                                 std::pair(".key", &tls->pem_private_key)}) {
+    const std::string path = absl::StrCat(options.pki_dir, "/", persona, ext);
+    if (!ReadFile(path, pem, &error)) {
+      std::cerr << "enlace-loadgen: " << error << " (is --pki-dir a directory of "
+                << "`enlacectl pki init`?)\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string StatusText(const grpc::Status& status) {
+  return absl::StrCat(CodeName(status.error_code()), ": ", status.error_message());
+}
+
+void SetCallDeadline(grpc::ClientContext* context) {
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(absl::ToInt64Milliseconds(kCallLimit)));
+}
+
+// A valid arrival whose consent names iom and undp for reintegration.
+void FillWatchArrival(absl::string_view prefix, int index, Arrival* arrival) {
+  arrival->set_external_id(ExternalId(prefix, index));
+  arrival->set_arrival_date("2018-01-15");
+  arrival->set_mode(enlace::v1::ARRIVAL_MODE_AIR);
+  arrival->set_origin_country("US");
+  enlace::v1::Person* person = arrival->mutable_person();
+  person->set_given_name(kFemaleNames[index % std::size(kFemaleNames)]);
+  person->set_family_name(kFamilyNames[index % std::size(kFamilyNames)]);
+  person->set_birth_date("1990-01-01");
+  person->set_sex(enlace::v1::SEX_FEMALE);
+  arrival->mutable_destination()->set_department_code("SV-SS");
+  arrival->mutable_destination()->set_municipality("Guazapa");
+  arrival->add_needs(enlace::v1::NEED_TRAINING);
+  enlace::v1::Consent* consent = arrival->mutable_consent();
+  consent->add_agencies("iom");
+  consent->add_agencies("undp");
+  consent->add_purposes(enlace::v1::PURPOSE_REINTEGRATION);
+  consent->mutable_given_at()->set_seconds(absl::ToUnixSeconds(
+      absl::FromCivil(absl::CivilSecond(2018, 1, 10, 9, 0, 0), absl::UTCTimeZone())));
+}
+
+// mfa records --cases arrivals; iom opens a case for each. Returns the case ids.
+std::optional<std::vector<std::string>> SetUpCases(const Options& options,
+                                                   grpc::Channel* mfa_channel,
+                                                   grpc::Channel* iom_channel) {
+  std::unique_ptr<ArrivalService::Stub> arrivals =
+      ArrivalService::NewStub(std::shared_ptr<grpc::Channel>(mfa_channel, [](grpc::Channel*) {}));
+  std::unique_ptr<CaseService::Stub> cases =
+      CaseService::NewStub(std::shared_ptr<grpc::Channel>(iom_channel, [](grpc::Channel*) {}));
+  std::vector<std::string> case_ids;
+  for (int i = 0; i < options.cases; ++i) {
+    RecordArrivalRequest request;
+    FillWatchArrival(options.prefix, i, request.mutable_arrival());
+    RecordArrivalResponse recorded;
+    grpc::ClientContext record_context;
+    SetCallDeadline(&record_context);
+    grpc::Status status = arrivals->RecordArrival(&record_context, request, &recorded);
+    if (!status.ok() || recorded.arrival_id().empty()) {
+      std::cerr << "enlace-loadgen: mfa could not record arrival "
+                << request.arrival().external_id() << ": "
+                << (status.ok() ? absl::StrCat("outcome ",
+                                               enlace::v1::Outcome_Name(recorded.outcome()),
+                                               " ", recorded.error().message())
+                                : StatusText(status))
+                << "\n";
+      return std::nullopt;
+    }
+    enlace::v1::OpenCaseRequest open;
+    open.set_arrival_id(recorded.arrival_id());
+    open.set_summary("enlace-loadgen watch benchmark");
+    enlace::v1::Case opened;
+    grpc::ClientContext open_context;
+    SetCallDeadline(&open_context);
+    status = cases->OpenCase(&open_context, open, &opened);
+    if (!status.ok()) {
+      std::cerr << "enlace-loadgen: iom could not open a case for arrival "
+                << recorded.arrival_id() << ": " << StatusText(status) << "\n";
+      return std::nullopt;
+    }
+    case_ids.push_back(opened.case_id());
+  }
+  return case_ids;
+}
+
+// The referral changes iom makes, in commit order (one at a time).
+struct Change {
+  std::string referral_id;
+  int type = 0;
+  int64_t call_us = 0;  // the call's round trip, as iom saw it
+};
+
+// iom creates a referral to undp on `case_id`.
+grpc::Status CreateReferral(ReferralService::Stub* stub, const std::string& case_id,
+                            const std::string& reason, std::string* referral_id) {
+  enlace::v1::CreateReferralRequest request;
+  request.set_case_id(case_id);
+  request.set_to_agency("undp");
+  request.set_service(enlace::v1::NEED_TRAINING);
+  request.set_reason(reason);
+  enlace::v1::Referral referral;
+  grpc::ClientContext context;
+  SetCallDeadline(&context);
+  grpc::Status status = stub->CreateReferral(&context, request, &referral);
+  if (status.ok()) *referral_id = referral.referral_id();
+  return status;
+}
+
+double Percentile(const std::vector<int64_t>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  // Nearest rank.
+  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+  rank = std::clamp<size_t>(rank, 1, sorted.size());
+  return static_cast<double>(sorted[rank - 1]) / 1000.0;
+}
+
+int RunWatch(const Options& options) {
+  grpc::SslCredentialsOptions mfa_tls, iom_tls, undp_tls;
+  if (!PersonaTls(options, "mfa", &mfa_tls) || !PersonaTls(options, "iom", &iom_tls) ||
+      !PersonaTls(options, "undp", &undp_tls)) {
+    return kExitFailure;
+  }
+  std::shared_ptr<grpc::Channel> mfa_channel = NewChannel(options, mfa_tls);
+  std::shared_ptr<grpc::Channel> iom_channel = NewChannel(options, iom_tls);
+  if (!Connect(mfa_channel.get(), options) || !Connect(iom_channel.get(), options)) {
+    return kExitFailure;
+  }
+  std::optional<std::vector<std::string>> case_ids =
+      SetUpCases(options, mfa_channel.get(), iom_channel.get());
+  if (!case_ids.has_value()) return kExitFailure;
+  std::unique_ptr<ReferralService::Stub> iom = ReferralService::NewStub(iom_channel);
+
+  // The server before any watcher connects.
+  const std::optional<Memory> idle =
+      options.server_pid > 0 ? ReadMemory(options.server_pid) : std::nullopt;
+  if (options.server_pid > 0 && !idle.has_value()) {
+    std::cerr << "enlace-loadgen: cannot read VmRSS from /proc/" << options.server_pid
+              << "/status (is --server-pid the server's pid?)\n";
+    return kExitFailure;
+  }
+
+  // Watch streams as undp, spread round-robin over the channels.
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::vector<std::unique_ptr<ReferralService::Stub>> stubs;
+  for (int c = 0; c < options.channels; ++c) {
+    channels.push_back(NewChannel(options, undp_tls));
+    if (!Connect(channels.back().get(), options)) return kExitFailure;
+    stubs.push_back(ReferralService::NewStub(channels.back()));
+  }
+  WatchCounters counters;
+  std::vector<std::unique_ptr<Watcher>> watchers;
+  for (int w = 0; w < options.watchers; ++w) {
+    watchers.push_back(std::make_unique<Watcher>(&counters));
+  }
+  const absl::Time opened_at = absl::Now();
+  for (int w = 0; w < options.watchers; ++w) {
+    watchers[w]->Start(stubs[w % options.channels].get(), options);
+  }
+
+  // Cancels every stream and waits for every OnDone (the reactors must
+  // outlive their calls); counts the streams that had ended before the
+  // cancel, or with another status than CANCELLED.
+  std::vector<std::string> stream_errors;
+  int ended_early = 0;
+  auto close_all = [&](absl::Time cancelled_at) {
+    for (auto& watcher : watchers) watcher->Cancel();
+    while (counters.done.load(std::memory_order_acquire) < options.watchers) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    for (size_t w = 0; w < watchers.size(); ++w) {
+      const Watcher& watcher = *watchers[w];
+      if (watcher.ended_at() < cancelled_at ||
+          watcher.status().error_code() != grpc::StatusCode::CANCELLED) {
+        ++ended_early;
+        if (stream_errors.size() < kMaxErrorsShown) {
+          stream_errors.push_back(
+              absl::StrCat("watch stream ", w, " ended with ", StatusText(watcher.status())));
+        }
+      }
+    }
+  };
+  auto fail = [&](const std::string& why) {
+    close_all(absl::Now());
+    std::cerr << "enlace-loadgen: " << why << "\n";
+    for (const std::string& error : stream_errors) std::cerr << "enlace-loadgen: " << error << "\n";
+    return kExitFailure;
+  };
+
+  // Warm-up: a referral at a time until every stream has seen one. A stream
+  // reads "from now on" once the server has set it up, so a stream that saw
+  // a warm-up event will see every later change.
+  int warm_ups = 0;
+  const absl::Time warm_limit = absl::Now() + std::min(kWarmUpLimit, options.timeout);
+  while (counters.warm.load() < options.watchers) {
+    if (absl::Now() > warm_limit) {
+      return fail(absl::StrCat("only ", counters.warm.load(), " of ", options.watchers,
+                               " watch streams saw a warm-up change after ", warm_ups,
+                               " warm-up referrals"));
+    }
+    std::string referral_id;
+    grpc::Status status = CreateReferral(iom.get(), (*case_ids)[warm_ups % case_ids->size()],
+                                         absl::StrCat(kWarmUpReason, " ", warm_ups), &referral_id);
+    if (!status.ok()) return fail(absl::StrCat("warm-up CreateReferral: ", StatusText(status)));
+    ++warm_ups;
+    const absl::Time round_end = absl::Now() + kWarmUpRound;
+    while (counters.warm.load() < options.watchers && absl::Now() < round_end) {
+      if (counters.done.load() > 0) {
+        return fail(absl::StrCat(counters.done.load(), " watch streams ended during the warm-up"));
+      }
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+  }
+  const double warm_seconds = absl::ToDoubleSeconds(absl::Now() - opened_at);
+  const absl::Time changes_start = absl::Now();
+  const std::optional<Memory> connected =
+      options.server_pid > 0 ? ReadMemory(options.server_pid) : std::nullopt;
+
+  // The measured changes, one at a time: even ones create a referral to undp
+  // on the next case, odd ones withdraw the referral just created.
+  std::vector<Change> changes;
+  changes.reserve(static_cast<size_t>(options.changes));
+  std::string last_created;
+  for (int i = 0; i < options.changes; ++i) {
+    if (options.await_delivery && i > 0) {
+      // Until every watcher has change i - 1 (a missing one shows at the end).
+      const int64_t delivered = static_cast<int64_t>(options.watchers) * i;
+      const absl::Time limit = absl::Now() + kDeliveryLimit;
+      while (counters.measured.load() < delivered && absl::Now() < limit &&
+             counters.done.load() == 0) {
+        absl::SleepFor(absl::Milliseconds(1));
+      }
+    }
+    if (i > 0) absl::SleepFor(options.pause);
+    Change change;
+    const absl::Time call_start = absl::Now();
+    grpc::Status status;
+    if (i % 2 == 0) {
+      change.type = enlace::v1::REFERRAL_EVENT_TYPE_CREATED;
+      status = CreateReferral(iom.get(), (*case_ids)[(i / 2) % case_ids->size()],
+                              absl::StrCat(kChangeReason, " ", i), &change.referral_id);
+      last_created = change.referral_id;
+    } else {
+      change.type = enlace::v1::REFERRAL_EVENT_TYPE_WITHDRAWN;
+      change.referral_id = last_created;
+      enlace::v1::WithdrawReferralRequest request;
+      request.set_referral_id(last_created);
+      enlace::v1::Referral referral;
+      grpc::ClientContext context;
+      SetCallDeadline(&context);
+      status = iom->WithdrawReferral(&context, request, &referral);
+    }
+    change.call_us = absl::ToInt64Microseconds(absl::Now() - call_start);
+    if (!status.ok()) {
+      return fail(absl::StrCat("change ", i, " (",
+                               i % 2 == 0 ? "CreateReferral" : "WithdrawReferral",
+                               ") failed: ", StatusText(status)));
+    }
+    changes.push_back(std::move(change));
+  }
+  const double change_seconds = absl::ToDoubleSeconds(absl::Now() - changes_start);
+  // Every watcher should see every change: wait for them (or the limit),
+  // then a little longer, so that duplicates have a chance to show.
+  const int64_t expected = static_cast<int64_t>(options.watchers) * options.changes;
+  const absl::Time delivery_limit = absl::Now() + kDeliveryLimit;
+  while (counters.measured.load() < expected && absl::Now() < delivery_limit &&
+         counters.done.load() == 0) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  absl::SleepFor(kDuplicateGrace);
+  // The server's memory with every stream still open.
+  const std::optional<Memory> loaded =
+      options.server_pid > 0 ? ReadMemory(options.server_pid) : std::nullopt;
+  close_all(absl::Now());
+
+  // Per watcher: each change once, in commit order.
+  absl::flat_hash_map<std::pair<std::string, int>, int> change_index;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    change_index[{changes[i].referral_id, changes[i].type}] = static_cast<int>(i);
+  }
+  int64_t missing = 0, duplicates = 0, unexpected = 0, out_of_order = 0, deliveries = 0;
+  std::vector<int64_t> latencies;
+  latencies.reserve(static_cast<size_t>(expected));
+  std::vector<int64_t> slowest_per_change(changes.size(), 0);
+  std::vector<int> seen(changes.size());
+  std::ofstream dump;
+  if (!options.latencies_out.empty()) {
+    dump.open(options.latencies_out, std::ios::trunc);
+    if (!dump) std::cerr << "enlace-loadgen: cannot write " << options.latencies_out << "\n";
+  }
+  std::vector<std::string> first_problems;
+  auto note = [&](std::string problem) {
+    if (first_problems.size() < kMaxErrorsShown) first_problems.push_back(std::move(problem));
+  };
+  for (size_t w = 0; w < watchers.size(); ++w) {
+    std::fill(seen.begin(), seen.end(), 0);
+    int last = -1;
+    for (const Delivery& d : watchers[w]->deliveries()) {
+      auto it = change_index.find(std::pair(d.referral_id, d.type));
+      if (it == change_index.end()) {
+        ++unexpected;
+        note(absl::StrCat("watcher ", w, " got an event of no change made: referral ",
+                          d.referral_id, " type ", d.type));
+        continue;
+      }
+      const int i = it->second;
+      if (seen[i]++ > 0) {
+        ++duplicates;
+        note(absl::StrCat("watcher ", w, " got change ", i, " again"));
+        continue;
+      }
+      if (i < last) {
+        ++out_of_order;
+        note(absl::StrCat("watcher ", w, " got change ", i, " after change ", last));
+      }
+      last = std::max(last, i);
+      ++deliveries;
+      latencies.push_back(d.latency_us);
+      if (dump) dump << i << " " << w << " " << d.latency_us << " " << d.received_us << "\n";
+      slowest_per_change[i] = std::max(slowest_per_change[i], d.latency_us);
+    }
+    for (size_t i = 0; i < changes.size(); ++i) {
+      if (seen[i] == 0) {
+        ++missing;
+        note(absl::StrCat("watcher ", w, " never got change ", i, " (referral ",
+                          changes[i].referral_id, " ",
+                          enlace::v1::ReferralEventType_Name(changes[i].type), ")"));
+      }
+    }
+  }
+  std::sort(latencies.begin(), latencies.end());
+  std::sort(slowest_per_change.begin(), slowest_per_change.end());
+  std::vector<int64_t> calls;
+  for (const Change& change : changes) calls.push_back(change.call_us);
+  std::sort(calls.begin(), calls.end());
+  const double p50 = Percentile(latencies, 50), p99 = Percentile(latencies, 99),
+               max = Percentile(latencies, 100);
+
+  std::cout << absl::StrFormat(
+      "watch: %d changes (%.1f/s, %s) to %d watchers over %d channels: %d deliveries; "
+      "commit to delivery p50 %.1f ms, p99 %.1f ms, max %.1f ms (last watcher per change: p50 "
+      "%.1f ms); iom's change calls p50 %.1f ms; server RSS %s MB with the streams open (%s MB before "
+      "they connected, peak %s MB); streams live after %.1f s and %d warm-up referrals; "
+      "missing %d, duplicates %d, unexpected %d, out of order %d, streams ended early %d\n",
+      options.changes, options.changes / std::max(change_seconds, 1e-6),
+      options.await_delivery
+          ? absl::StrCat("each after the last was delivered, +", options.pause / absl::Milliseconds(1),
+                         " ms")
+          : absl::StrCat(options.pause / absl::Milliseconds(1), " ms apart"),
+      options.watchers, options.channels, deliveries, p50, p99, max,
+      Percentile(slowest_per_change, 50), Percentile(calls, 50), Megabytes(loaded),
+      Megabytes(idle), Megabytes(loaded, true), warm_seconds, warm_ups, missing, duplicates,
+      unexpected, out_of_order, ended_early);
+  std::cout << absl::StrFormat(
+      "RESULT kind=watch watchers=%d channels=%d changes=%d deliveries=%d p50_ms=%.1f "
+      "p99_ms=%.1f max_ms=%.1f last_watcher_p50_ms=%.1f pause_ms=%d await_delivery=%d "
+      "changes_per_s=%.1f change_call_p50_ms=%.1f server_rss_mb=%s "
+      "server_rss_idle_mb=%s server_rss_connected_mb=%s server_hwm_mb=%s warm_up_s=%.1f "
+      "missing=%d duplicates=%d unexpected=%d out_of_order=%d ended_early=%d prefix=%s\n",
+      options.watchers, options.channels, options.changes, deliveries, p50, p99, max,
+      Percentile(slowest_per_change, 50), absl::ToInt64Milliseconds(options.pause),
+      options.await_delivery ? 1 : 0, options.changes / std::max(change_seconds, 1e-6),
+      Percentile(calls, 50), Megabytes(loaded), Megabytes(idle), Megabytes(connected),
+      Megabytes(loaded, true), warm_seconds, missing, duplicates, unexpected, out_of_order,
+      ended_early, options.prefix);
+  std::cout.flush();
+
+  bool ok = missing == 0 && duplicates == 0 && unexpected == 0 && out_of_order == 0 &&
+            ended_early == 0;
+  for (const std::string& problem : first_problems) {
+    std::cerr << "enlace-loadgen: " << problem << "\n";
+  }
+  for (const std::string& error : stream_errors) std::cerr << "enlace-loadgen: " << error << "\n";
+  if (options.server_pid > 0 && !loaded.has_value()) {
+    ok = false;
+    std::cerr << "enlace-loadgen: could not read the server's memory at the end (did it exit?)\n";
+  }
+  return ok ? kExitOk : kExitFailure;
+}
+
+// ---------------------------------------------------------------------------
 // Flags.
 
 bool IsHelp(absl::string_view arg) {
@@ -645,22 +1229,74 @@ bool ValidPrefix(absl::string_view prefix) {
   return true;
 }
 
+// The flags of `watch` (after --addr); `usage_error` says why and returns false.
+template <typename UsageError>
+bool ParseWatchOptions(Options* options, const UsageError& usage_error) {
+  std::string error;
+  const std::string ca = absl::GetFlag(FLAGS_ca);
+  if (ca.empty()) return usage_error("--ca is required");
+  if (!ReadFile(ca, &options->tls.pem_root_certs, &error)) return usage_error(error);
+  options->pki_dir = absl::GetFlag(FLAGS_pki_dir);
+  if (options->pki_dir.empty()) {
+    return usage_error("--pki-dir is required (the directory of `enlacectl pki init`)");
+  }
+  options->server_name = absl::GetFlag(FLAGS_server_name);
+  options->watchers = absl::GetFlag(FLAGS_watchers);
+  options->channels = absl::GetFlag(FLAGS_channels);
+  options->changes = absl::GetFlag(FLAGS_changes);
+  options->cases = absl::GetFlag(FLAGS_cases);
+  options->pause = absl::Milliseconds(absl::GetFlag(FLAGS_pause_ms));
+  options->server_pid = absl::GetFlag(FLAGS_server_pid);
+  options->await_delivery = absl::GetFlag(FLAGS_await_delivery);
+  options->latencies_out = absl::GetFlag(FLAGS_latencies_out);
+  options->timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout));
+  if (options->watchers < 1 || options->watchers > kMaxWatchers) {
+    return usage_error(absl::StrCat("--watchers must be 1..", kMaxWatchers));
+  }
+  if (options->channels < 1 || options->channels > kMaxStreams) {
+    return usage_error(absl::StrCat("--channels must be 1..", kMaxStreams));
+  }
+  options->channels = std::min(options->channels, options->watchers);
+  if (options->changes < 1 || options->changes > 100'000) {
+    return usage_error("--changes must be 1..100000");
+  }
+  if (options->cases < 1 || options->cases > 1000) return usage_error("--cases must be 1..1000");
+  if (absl::GetFlag(FLAGS_pause_ms) < 0 || absl::GetFlag(FLAGS_pause_ms) > 60'000) {
+    return usage_error("--pause-ms must be 0..60000");
+  }
+  if (options->server_pid < 0) return usage_error("--server-pid must be a process id");
+  if (absl::GetFlag(FLAGS_timeout) < 1) return usage_error("--timeout must be at least 1");
+  options->prefix = absl::GetFlag(FLAGS_prefix);
+  if (options->prefix.empty()) {
+    options->prefix = absl::StrCat("watch-", absl::ToUnixMillis(absl::Now()), "-", getpid());
+  }
+  if (!ValidPrefix(options->prefix) ||
+      ExternalId(options->prefix, options->cases - 1).size() > kMaxExternalIdBytes) {
+    return usage_error(absl::StrCat(
+        "--prefix must be ASCII letters, digits and . _ : / - and leave <prefix>-<index> at most ",
+        kMaxExternalIdBytes, " characters"));
+  }
+  return true;
+}
+
 // Reads the flags into `options`; false (after saying why) on a usage error.
 bool ParseOptions(const std::vector<char*>& positional, Options* options) {
   auto usage_error = [](absl::string_view message) {
     std::cerr << "enlace-loadgen: " << message << "\n(enlace-loadgen --help for usage)\n";
     return false;
   };
-  if (positional.size() < 2) return usage_error("no command given: ingest or unary");
+  if (positional.size() < 2) return usage_error("no command given: ingest, unary or watch");
   if (positional.size() > 2) {
     return usage_error(absl::StrCat("unexpected argument \"", positional[2], "\""));
   }
   options->kind = positional[1];
-  if (options->kind != "ingest" && options->kind != "unary") {
-    return usage_error(absl::StrCat("unknown command \"", options->kind, "\": ingest or unary"));
+  if (options->kind != "ingest" && options->kind != "unary" && options->kind != "watch") {
+    return usage_error(
+        absl::StrCat("unknown command \"", options->kind, "\": ingest, unary or watch"));
   }
   options->addr = absl::GetFlag(FLAGS_addr);
   if (options->addr.empty()) return usage_error("--addr is required");
+  if (options->kind == "watch") return ParseWatchOptions(options, usage_error);
   for (const auto& [flag, path, pem] :
        {std::tuple("--ca", absl::GetFlag(FLAGS_ca), &options->tls.pem_root_certs),
         std::tuple("--cert", absl::GetFlag(FLAGS_cert), &options->tls.pem_cert_chain),
@@ -707,9 +1343,29 @@ int Main(int argc, char** argv) {
       return kExitOk;
     }
   }
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  // Abseil spells flags with underscores; accept --pki-dir for --pki_dir.
+  std::vector<std::string> spelled;
+  spelled.reserve(static_cast<size_t>(argc));
+  bool flags_ended = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") flags_ended = true;
+    if (i > 0 && !flags_ended && arg.size() > 2 && arg[0] == '-') {
+      const size_t dashes = arg[1] == '-' ? 2 : 1;
+      const size_t name_end = std::min(arg.find('='), arg.size());
+      for (size_t c = dashes; c < name_end; ++c) {
+        if (arg[c] == '-') arg[c] = '_';
+      }
+    }
+    spelled.push_back(std::move(arg));
+  }
+  std::vector<char*> spelled_argv;
+  for (std::string& arg : spelled) spelled_argv.push_back(arg.data());
+  std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(spelled_argv.size()), spelled_argv.data());
   Options options;
   if (!ParseOptions(positional, &options)) return kExitUsage;
+  if (options.kind == "watch") return RunWatch(options);
   return options.kind == "ingest" ? RunIngest(options) : RunUnary(options);
 }
 

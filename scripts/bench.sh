@@ -20,6 +20,14 @@ Scenarios:
             against one-record-per-call ingest (default 2,000 records)
             measured in the same run, then a full resend; checks that the
             table holds exactly one row per record
+  watch [--watchers N] [--changes N] [--channels C]
+            N concurrent WatchReferrals streams (default 1,000, as undp, over
+            10 connections) while iom makes referral changes one at a time
+            (default 200): commit-to-delivery latency p50/p99 and the
+            server's resident memory with the streams open; baseline in the
+            same run: 1 watcher, and the server's memory before any watcher;
+            then the same with each change made only once the one before
+            reached every watcher (its own latency, without queueing)
 
 Installs missing Debian packages, builds (build/), starts a private MariaDB
 (durable: innodb-flush-log-at-trx-commit=1), a dev PKI and the server on free
@@ -43,7 +51,7 @@ case "${1:-}" in
     usage >&2
     die "no scenario given"
     ;;
-  ingest)
+  ingest | watch)
     scenario="$1"
     shift
     ;;
@@ -175,10 +183,94 @@ ingest over mTLS, durable commits (innodb_flush_log_at_trx_commit=1), audit on:
 EOF
 }
 
+# The watch scenario: the loadgen plays mfa (arrivals), iom (cases and
+# referral changes) and undp (the watchers) with the PKI's certificates, and
+# reads the server's VmRSS through its pid. Baseline in the same run: the
+# server's memory before any watcher, and the latency with one watcher. The
+# changes come 20 ms apart; a last run waits for each change to reach every
+# watcher before the next, to tell a change's own latency from queueing
+# behind the fan-out of the one before.
+loadgen_watch() {
+  "${ENLACE_LOADGEN_BIN}" watch \
+    --addr "${TLS_ADDR}" \
+    --ca "${PKI_DIR}/ca.crt" \
+    --pki-dir "${PKI_DIR}" \
+    --server-pid "${SERVER_PID}" \
+    "$@" </dev/null
+}
+
+# field_of KEY "RESULT ... KEY=V ..." -> V
+field_of() { sed -n "s/^RESULT .* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+# server_memory_mb FIELD: the server's VmRSS (resident now) or VmHWM (peak
+# resident) in MB.
+server_memory_mb() {
+  awk -v f="$1:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/${SERVER_PID}/status"
+}
+
+# below VALUE LIMIT: "meets" or "MISSES"
+below() { awk -v v="$1" -v l="$2" 'BEGIN { print (v != "" && v + 0 < l + 0) ? "meets" : "MISSES" }'; }
+
+# latency_line "RESULT ...": p50, p99, max, a change's last watcher, pace
+latency_line() {
+  printf 'p50 %6s ms  p99 %6s ms  max %6s ms  last watcher p50 %6s ms  %s changes/s' \
+    "$(field_of p50_ms "$1")" "$(field_of p99_ms "$1")" "$(field_of max_ms "$1")" \
+    "$(field_of last_watcher_p50_ms "$1")" "$(field_of changes_per_s "$1")"
+}
+
+run_loadgen_watch() {
+  local watchers=1000 changes=200 channels=10
+  while (($# > 0)); do
+    case "$1" in
+      --watchers) watchers="$2"; shift 2 ;;
+      --changes) changes="$2"; shift 2 ;;
+      --channels) channels="$2"; shift 2 ;;
+      *) die "watch takes --watchers N, --changes N, --channels C; not: $1" ;;
+    esac
+  done
+  [[ "$(cat "/proc/${SERVER_PID}/comm" 2>/dev/null)" == enlace-server ]] ||
+    die "pid ${SERVER_PID} is not the server: cannot read its memory"
+  local rss_start one many awaited rss_end hwm_end
+  rss_start="$(server_memory_mb VmRSS)"
+  log "server RSS before any watcher: ${rss_start} MB"
+  log "baseline: 1 watcher, ${changes} changes 20 ms apart"
+  one="$(loadgen_watch --watchers 1 --channels 1 --changes "${changes}" |
+    tee /dev/stderr | grep '^RESULT')" || die "the 1-watcher run failed"
+  log "${watchers} watchers over ${channels} connections, ${changes} changes 20 ms apart"
+  many="$(loadgen_watch --watchers "${watchers}" --channels "${channels}" --changes "${changes}" |
+    tee /dev/stderr | grep '^RESULT')" || die "the ${watchers}-watcher run failed"
+  log "${watchers} watchers, ${changes} changes, each once the last reached every watcher"
+  awaited="$(loadgen_watch --watchers "${watchers}" --channels "${channels}" --changes "${changes}" \
+    --await-delivery | tee /dev/stderr | grep '^RESULT')" ||
+    die "the ${watchers}-watcher run with --await-delivery failed"
+  rss_end="$(server_memory_mb VmRSS)"
+  hwm_end="$(server_memory_mb VmHWM)"
+  local rss_many p99_many
+  rss_many="$(field_of server_rss_mb "${many}")"
+  p99_many="$(field_of p99_ms "${many}")"
+  cat <<EOF
+
+WatchReferrals over mTLS: ${changes} referral changes by iom, one at a time (CreateReferral and
+WithdrawReferral alternately); latency from the event's committed_at to the watcher's read:
+  1 watcher, 20 ms apart (baseline)     $(latency_line "${one}")
+  ${watchers} watchers, 20 ms apart            $(latency_line "${many}")
+  ${watchers} watchers, each change delivered
+    everywhere before the next          $(latency_line "${awaited}")
+  p99 with ${watchers} watchers, 20 ms apart: $(below "${p99_many}" 100) the 100 ms target
+  server RSS  before any watcher        ${rss_start} MB
+              just before the ${watchers}      $(field_of server_rss_idle_mb "${many}") MB (after the 1-watcher run)
+              with the ${watchers} open        ${rss_many} MB: $(below "${rss_many}" 300) the 300 MB target
+              after all runs            ${rss_end} MB (peak ${hwm_end} MB)
+  watchers over ${channels} connections; every watcher saw every change exactly once, in commit order
+  ($(field_of deliveries "${many}") + $(field_of deliveries "${awaited}") deliveries; missing 0, duplicates 0)
+EOF
+}
+
 log "running scenario ${scenario}"
 status=0
 case "${scenario}" in
   ingest) run_loadgen_ingest "$@" || status=$? ;;
+  watch) run_loadgen_watch "$@" || status=$? ;;
 esac
 if ((status != 0)); then
   log "load generator failed (exit ${status}); server log: ${SERVER_LOG}"

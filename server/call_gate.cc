@@ -219,4 +219,10 @@ int CallGate::CancelStreamsOf(const std::vector<std::string>& serials) {
   return cancelled;
 }
 
+int CallGate::CancelAllStreams() {
+  absl::MutexLock lock(&streams_mu_);
+  for (auto& [handle, stream] : streams_) stream.ctx->TryCancel();
+  return static_cast<int>(streams_.size());
+}
+
 }  // namespace enlace::server

@@ -104,6 +104,9 @@ class CallGate {
   void UntrackStream(uint64_t handle) ABSL_LOCKS_EXCLUDED(streams_mu_);
   // Cancels the tracked streams of these certificates; returns how many.
   int CancelStreamsOf(const std::vector<std::string>& serials) ABSL_LOCKS_EXCLUDED(streams_mu_);
+  // Cancels every tracked stream (shutdown: watchers resume elsewhere with
+  // their last token instead of holding the server up).
+  int CancelAllStreams() ABSL_LOCKS_EXCLUDED(streams_mu_);
 
  private:
   struct Identity {

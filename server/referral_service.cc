@@ -66,6 +66,10 @@ class ReferralServiceImpl::WatchReactor final
       }
       cursor_ = *resume;
     }
+    // The position the watch starts from, at once: a client that opened a
+    // watch "from now" can save it before the first event arrives.
+    ctx_->AddInitialMetadata("enlace-resume-token", EncodePageToken(cursor_, fingerprint_));
+    StartSendInitialMetadata();
     stream_handle_ = service_->gate_->TrackStream(*caller_, ctx_);
     service_->feed_->Subscribe(this);
     subscribed_ = true;
@@ -73,6 +77,8 @@ class ReferralServiceImpl::WatchReactor final
   }
 
   void OnFeedAdvanced() override { Pump(); }
+
+  void OnSendInitialMetadataDone(bool) override {}
 
   void OnWriteDone(bool ok) override {
     {

@@ -426,6 +426,8 @@ void EnlaceServer::Shutdown(absl::Duration grace) {
     parts_->shut_down = true;
   }
   parts_->SetServing(false);
+  int streams = parts_->gate->CancelAllStreams();
+  if (streams > 0) Log("shutting down: ended ", streams, " open streams");
   std::chrono::system_clock::time_point deadline =
       std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace);
   parts_->tls_server->Shutdown(deadline);

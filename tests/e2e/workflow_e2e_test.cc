@@ -243,6 +243,9 @@ TEST_F(WorkflowTest, TwentyRacingTransitionsHaveExactlyOneWinner) {
   Referral referral;
   ASSERT_TRUE(Refer(opened.case_.case_id(), "undp", &referral).ok());
 
+  // Every racer moves the referral out of PENDING, so at most one can win:
+  // undp accepts or declines; iom withdraws, conditioned on the etag it read
+  // at creation (a withdrawal after an acceptance would otherwise be legal).
   constexpr int kRacers = 20;
   std::atomic<int> ok{0}, lost{0}, other{0};
   std::vector<std::thread> racers;
@@ -250,7 +253,7 @@ TEST_F(WorkflowTest, TwentyRacingTransitionsHaveExactlyOneWinner) {
     racers.emplace_back([&, i] {
       Referral out;
       grpc::Status status;
-      if (i % 2 == 0) {  // undp accepts or declines...
+      if (i % 2 == 0) {
         v1::AcceptReferralRequest accept;
         accept.set_referral_id(referral.referral_id());
         status = Referrals(undp_cert_)->AcceptReferral(Context().get(), accept, &out);
@@ -259,14 +262,16 @@ TEST_F(WorkflowTest, TwentyRacingTransitionsHaveExactlyOneWinner) {
         decline.set_referral_id(referral.referral_id());
         decline.set_reason("no capacity");
         status = Referrals(undp_cert_)->DeclineReferral(Context().get(), decline, &out);
-      } else {  // ...while iom withdraws
+      } else {
         v1::WithdrawReferralRequest withdraw;
         withdraw.set_referral_id(referral.referral_id());
+        withdraw.set_etag(referral.etag());
         status = Referrals(iom_cert_)->WithdrawReferral(Context().get(), withdraw, &out);
       }
       if (status.ok()) {
         ++ok;
-      } else if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+      } else if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
+                 status.error_code() == grpc::StatusCode::ABORTED) {
         ++lost;
       } else {
         ++other;
@@ -290,6 +295,11 @@ class Watcher {
     v1::WatchReferralsRequest request;
     request.set_resume_token(resume_token);
     reader_ = stub_->WatchReferrals(&ctx_, request);
+    reader_->WaitForInitialMetadata();
+    auto token = ctx_.GetServerInitialMetadata().find("enlace-resume-token");
+    if (token != ctx_.GetServerInitialMetadata().end()) {
+      start_token_ = std::string(token->second.data(), token->second.size());
+    }
     thread_ = std::thread([this] {
       ReferralEvent event;
       while (reader_->Read(&event)) {
@@ -305,6 +315,8 @@ class Watcher {
     thread_.join();
     reader_->Finish().IgnoreError();
   }
+  // The position the watch started from, sent before any event.
+  const std::string& start_token() const { return start_token_; }
   size_t Count() {
     absl::MutexLock lock(&mu_);
     return events_.size();
@@ -321,6 +333,7 @@ class Watcher {
   std::unique_ptr<ReferralService::Stub> stub_;
   grpc::ClientContext ctx_;
   std::unique_ptr<grpc::ClientReader<ReferralEvent>> reader_;
+  std::string start_token_;
   absl::Mutex mu_;
   std::vector<ReferralEvent> events_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
@@ -449,6 +462,22 @@ TEST_F(WorkflowTest, WatcherResumesWithItsLastTokenAndMissesNothing) {
   ReferralEvent ignored;
   EXPECT_FALSE(reader->Read(&ignored));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(WorkflowTest, AWatchFromNowSendsItsStartTokenBeforeAnyEvent) {
+  Opened opened = OpenCase("wf-6", {"iom", "undp"});
+  std::string start;
+  {
+    Watcher watcher(Referrals(undp_cert_), "");
+    start = watcher.start_token();
+  }
+  ASSERT_FALSE(start.empty());
+  Referral referral;
+  ASSERT_TRUE(Refer(opened.case_.case_id(), "undp", &referral).ok());
+  Watcher resumed(Referrals(undp_cert_), start);
+  std::vector<ReferralEvent> seen = resumed.WaitFor(1);
+  ASSERT_THAT(seen, SizeIs(1));
+  EXPECT_EQ(seen[0].referral().referral_id(), referral.referral_id());
 }
 
 TEST_F(WorkflowTest, ConsentWithdrawalHidesEverythingAndWithdrawsPendingReferrals) {

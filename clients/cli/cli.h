@@ -1,0 +1,346 @@
+// The shared infrastructure of enlacectl's commands: the command tree, flag
+// parsing, the connection flags, output (tables, detail views, JSON), exit
+// codes, and helpers that page through List RPCs and parse enum names.
+//
+// A command group is a list of Command{name, summary, run}; a leaf command's
+// run() receives the arguments after its name, handles --help itself and
+// returns the process's exit status:
+//
+//   int RunCasesGet(const Args& args) {
+//     static const Leaf leaf = {"enlacectl cases get", CasesGetUsage(),
+//                               /*flags=*/{}, /*positionals=*/"CASE_ID"};
+//     Invocation call;
+//     if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+//     ...  // call.flags(), call.output(), call.options(), call.Channel()
+//   }
+//
+// Exit status (kExit*): 0 success; 1 the server refused or failed, or a local
+// failure (a file that cannot be read), printed as
+// "enlacectl: <GRPC_CODE_NAME>: <message>"; 2 usage error; 3 `arrivals push`
+// stored every row it could but some were rejected.
+#ifndef ENLACE_CLIENTS_CLI_CLI_H_
+#define ENLACE_CLIENTS_CLI_CLI_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "clients/connection.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/generated_enum_reflection.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/repeated_ptr_field.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/status.h"
+
+namespace enlace::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitRejected = 3;  // arrivals push: some rows rejected
+
+using Args = std::vector<std::string>;
+
+// ---------------------------------------------------------------------------
+// The command tree.
+
+// A command: either a group of subcommands or a leaf that runs.
+struct Command {
+  const char* name;
+  const char* summary;
+  // Receives the arguments after the command's name; returns the exit status.
+  int (*run)(const Args& args);
+};
+
+bool IsHelp(absl::string_view arg);
+
+// True when any argument is --help or -h.
+bool WantsHelp(const Args& args);
+
+// Runs the subcommand of `path` (e.g. "enlacectl pki") named by args[0];
+// prints `usage` for --help (exit 0) or no/unknown command (exit 2).
+int Dispatch(absl::string_view path, const std::vector<Command>& commands,
+             absl::string_view usage, const Args& args);
+
+// The usage of a command group: a summary line, the subcommands, examples
+// (one per line, each printed indented).
+std::string GroupUsage(absl::string_view path, absl::string_view summary,
+                       const std::vector<Command>& commands,
+                       absl::string_view example);
+
+// The groups, one per file (cmd_*.cc).
+int RunPki(const Args& args);         // cmd_pki.cc
+int RunCerts(const Args& args);       // cmd_certs.cc
+int RunAgencies(const Args& args);    // cmd_certs.cc
+int RunArrivals(const Args& args);    // cmd_arrivals.cc
+int RunConsent(const Args& args);     // cmd_arrivals.cc
+int RunCases(const Args& args);       // cmd_workflow.cc
+int RunServices(const Args& args);    // cmd_workflow.cc
+int RunInitiatives(const Args& args); // cmd_workflow.cc
+int RunReferrals(const Args& args);   // cmd_workflow.cc
+int RunReport(const Args& args);      // cmd_admin.cc (a leaf)
+int RunAudit(const Args& args);       // cmd_admin.cc
+int RunHealth(const Args& args);      // cmd_admin.cc (a leaf)
+
+// ---------------------------------------------------------------------------
+// Flags.
+
+// Flags of a leaf command: "--name value" or "--name=value", each at most
+// once; boolean flags ("--follow", "--follow=true|false") take no separate
+// value; and up to `max_positionals` arguments that are not flags (anywhere
+// among the flags; after "--" every argument is one; "-" is one).
+class Flags {
+ public:
+  // Parses `args` accepting only the flag names in `known` and `booleans`
+  // (without "--").
+  static absl::StatusOr<Flags> Parse(const std::vector<std::string>& known,
+                                     const Args& args,
+                                     size_t max_positionals = 0,
+                                     const std::vector<std::string>& booleans = {});
+
+  std::optional<std::string> Get(const std::string& name) const;
+  bool Has(const std::string& name) const { return values_.count(name) > 0; }
+  // A boolean flag: false when absent.
+  bool GetBool(const std::string& name) const;
+
+  // A comma-separated list; surrounding spaces and empty items are dropped.
+  std::optional<std::vector<std::string>> GetList(const std::string& name) const;
+
+  // The arguments that are not flags, in order.
+  const std::vector<std::string>& positionals() const { return positionals_; }
+
+ private:
+  std::map<std::string, std::string> values_;
+  std::vector<std::string> positionals_;
+};
+
+// Prints "<path>: <message>" and the usage on stderr; returns kExitUsage.
+int UsageError(absl::string_view path, absl::string_view message,
+               absl::string_view usage);
+
+// Prints a bad flag value error with a pointer to --help; returns kExitUsage.
+int ValueError(absl::string_view path, absl::string_view message);
+
+// Checks that every flag of `names` is present and not empty.
+absl::Status RequireFlags(const Flags& flags,
+                          const std::vector<const char*>& names);
+
+// ---------------------------------------------------------------------------
+// Connection, output, errors.
+
+// Help text blocks shared by the usages of server commands.
+extern const absl::string_view kConnectionHelp;
+extern const absl::string_view kOutputHelp;
+extern const absl::string_view kExitHelp;
+extern const absl::string_view kListHelp;  // --limit, --page-token
+
+// `flags` plus the connection flags (addr, ca, cert, key, timeout) and, when
+// `output`, "output".
+std::vector<std::string> WithConnectionFlags(std::vector<std::string> flags,
+                                             bool output);
+
+// The connection options from the flags and the environment. Errors are
+// usage errors (InvalidArgument).
+absl::StatusOr<client::ConnectionOptions> ConnectionFromFlags(
+    const Flags& flags);
+
+// --timeout, when given: a positive finite duration ("30s", "2m", "90").
+absl::StatusOr<std::optional<absl::Duration>> ParseTimeoutFlag(
+    const Flags& flags);
+
+enum class Output { kTable, kJson };
+
+absl::StatusOr<Output> ParseOutput(const Flags& flags);
+
+// Prints "enlacectl: <CODE>: <message>" on stderr and returns kExitFailure.
+int Fail(const absl::Status& status);
+
+// The gRPC status as an absl::Status (client::FromGrpc).
+absl::Status FromGrpc(const grpc::Status& status);
+
+// Prints `message` as one JSON document on stdout (proto3 JSON mapping,
+// lowerCamelCase names, default values included). Returns kExitOk, or
+// kExitFailure when it cannot be printed.
+int PrintJson(const google::protobuf::Message& message);
+
+// `message` as JSON on one line (for streams: one object per line).
+std::string JsonLine(const google::protobuf::Message& message);
+
+// `message` as indented JSON without a trailing newline (to embed).
+std::string JsonDocument(const google::protobuf::Message& message);
+
+// A JSON string literal of `text` (quotes and escapes included).
+std::string JsonQuote(absl::string_view text);
+
+// The number of characters (UTF-8 code points) of `text`, for alignment.
+size_t DisplayWidth(absl::string_view text);
+
+// Prints `rows` under `header`, columns separated by two spaces.
+void PrintTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows);
+
+// Prints "  field   value" lines, the values aligned.
+void PrintDetails(const std::vector<std::pair<std::string, std::string>>& rows);
+
+// "2026-05-01T12:00:00Z", or "-" when unset.
+std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp);
+
+// `text`, or "-" when empty.
+std::string OrDash(absl::string_view text);
+
+// Parses an instant: RFC 3339 ("2026-05-01T12:00:00Z", offsets allowed), a
+// day "2026-05-01" (its UTC midnight), "now", or a duration ago ("90m",
+// "24h", "7d"). `flag` names it in errors.
+absl::StatusOr<google::protobuf::Timestamp> ParseInstant(absl::string_view flag,
+                                                         absl::string_view text,
+                                                         absl::Time now);
+
+// A YYYY-MM-DD date (checked locally so that typos are usage errors).
+absl::Status CheckDateFlag(absl::string_view flag, absl::string_view text);
+
+// ---------------------------------------------------------------------------
+// Enums: names on the command line and in tables.
+
+// Parses `text` as a value of the enum `descriptor` whose names carry
+// `prefix` ("CASE_STATUS_"): case-insensitive, '-' for '_', with or without
+// the prefix; the zero (UNSPECIFIED) value is refused. `what` names the flag
+// or column in the error ("--status").
+absl::StatusOr<int> ParseEnumName(const google::protobuf::EnumDescriptor* descriptor,
+                                  absl::string_view prefix, absl::string_view what,
+                                  absl::string_view text);
+
+template <typename E>
+absl::StatusOr<E> ParseEnum(absl::string_view prefix, absl::string_view what,
+                            absl::string_view text) {
+  absl::StatusOr<int> value =
+      ParseEnumName(google::protobuf::GetEnumDescriptor<E>(), prefix, what, text);
+  if (!value.ok()) return value.status();
+  return static_cast<E>(*value);
+}
+
+// The accepted names ("open, in-progress, closed") for help texts and errors.
+std::string EnumChoices(const google::protobuf::EnumDescriptor* descriptor,
+                        absl::string_view prefix);
+
+// The value's name without `prefix` ("IN_PROGRESS"), or its number.
+std::string ShortEnumName(const google::protobuf::EnumDescriptor* descriptor,
+                          absl::string_view prefix, int value);
+
+template <typename E>
+std::string ShortName(absl::string_view prefix, E value) {
+  return ShortEnumName(google::protobuf::GetEnumDescriptor<E>(), prefix,
+                       static_cast<int>(value));
+}
+
+// ---------------------------------------------------------------------------
+// A leaf command that calls the server.
+
+struct Leaf {
+  std::string path;   // "enlacectl cases get"
+  std::string usage;  // its --help
+  std::vector<std::string> flags;  // value flags besides the connection flags
+  // Names of the positional arguments, all required, e.g. {"CASE_ID"}.
+  std::vector<std::string> positionals = {};
+  std::vector<std::string> booleans = {};  // boolean flags
+  bool list = false;  // takes --limit N and --page-token T
+};
+
+class Invocation {
+ public:
+  // Handles --help (prints the usage, exit 0), parses the flags (unknown
+  // flag, missing positional: usage error), --output, --limit/--page-token
+  // and the connection. Returns the exit status when the command must stop
+  // now, nullopt when it may go on.
+  std::optional<int> Start(const Leaf& leaf, const Args& args);
+
+  const Flags& flags() const { return *flags_; }
+  Output output() const { return output_; }
+  bool json() const { return output_ == Output::kJson; }
+  const client::ConnectionOptions& options() const { return options_; }
+  const std::string& positional(size_t i) const { return flags_->positionals()[i]; }
+  int limit() const { return limit_; }  // 0: no limit
+  const std::string& page_token() const { return page_token_; }
+
+  // Usage errors of this command (exit 2).
+  int Usage(absl::string_view message) const;
+  int Value(absl::string_view message) const;
+
+  // The channel, made on first use.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> Channel();
+  // A context with the call deadline.
+  std::unique_ptr<grpc::ClientContext> Context() const;
+
+ private:
+  const Leaf* leaf_ = nullptr;
+  std::optional<Flags> flags_;
+  Output output_ = Output::kTable;
+  client::ConnectionOptions options_;
+  int limit_ = 0;
+  std::string page_token_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+// Pages through a List RPC from `page_token` (empty: the start): `rpc(context,
+// request, page)` for one page, `items(page)` the page's repeated field. Sets
+// page_size to at most 500 and, with `limit` > 0, stops after `limit` items
+// (asking for no more than that), leaving the token of the next page in
+// `*next_page_token` (empty when the list is complete). Items are appended to
+// `*all_items`; `*last_page` (optional) gets the last page as received.
+template <typename Request, typename Response, typename Item>
+absl::Status PageThrough(
+    const Invocation& call, int limit, const std::string& page_token, Request request,
+    const std::function<grpc::Status(grpc::ClientContext*, const Request&, Response*)>& rpc,
+    const std::function<google::protobuf::RepeatedPtrField<Item>*(Response*)>& items,
+    google::protobuf::RepeatedPtrField<Item>* all_items, std::string* next_page_token,
+    Response* last_page = nullptr) {
+  request.set_page_token(page_token);
+  next_page_token->clear();
+  int remaining = limit;
+  for (int pages = 0;; ++pages) {
+    if (pages >= 1000000) return absl::InternalError("the list never ends: stopped paging");
+    request.set_page_size(remaining > 0 && remaining < 500 ? remaining : 500);
+    Response page;
+    std::unique_ptr<grpc::ClientContext> context = call.Context();
+    absl::Status status = FromGrpc(rpc(context.get(), request, &page));
+    if (!status.ok()) return status;
+    google::protobuf::RepeatedPtrField<Item>* got = items(&page);
+    const int n = got->size();
+    for (Item& item : *got) *all_items->Add() = std::move(item);
+    const std::string next = page.next_page_token();
+    if (last_page != nullptr) *last_page = std::move(page);
+    if (next.empty()) return absl::OkStatus();
+    if (remaining > 0) {
+      remaining -= n;
+      if (remaining <= 0) {
+        *next_page_token = next;
+        return absl::OkStatus();
+      }
+    }
+    if (next == request.page_token()) {
+      return absl::InternalError("the server returned the same page token twice");
+    }
+    request.set_page_token(next);
+  }
+}
+
+// After a table: tells on stderr how to get the rest when --limit stopped
+// the listing early.
+void PrintMoreHint(absl::string_view path, const std::string& next_page_token);
+
+}  // namespace enlace::cli
+
+#endif  // ENLACE_CLIENTS_CLI_CLI_H_

@@ -1,0 +1,482 @@
+// enlacectl audit (list, verify), report and health: the audit log for
+// administrators, the programme report for everyone, and the health check.
+#include <future>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "clients/cli/cli.h"
+#include "enlace/v1/admin.grpc.pb.h"
+#include "enlace/v1/admin.pb.h"
+#include "enlace/v1/reports.grpc.pb.h"
+#include "enlace/v1/reports.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/byte_buffer.h"
+
+namespace enlace::cli {
+namespace {
+
+namespace v1 = ::enlace::v1;
+
+// ---------------------------------------------------------------------------
+// enlacectl audit list
+
+const std::string& AuditListUsage() {
+  static const auto* usage = new std::string(absl::StrCat(
+      R"(List audit events, oldest first (AdminService.ListAuditEvents;
+administrators only): every call to the server, allowed or denied.
+
+Usage: enlacectl audit list [flags]
+
+Flags:
+  --principal WHO        only this caller: a SPIFFE ID, or agency:CODE / admin:NAME
+                         (e.g. agency:iom = spiffe://enlace/agency/iom)
+  --method METHOD        only this method: "/enlace.v1.ArrivalService/GetArrival",
+                         or short "ArrivalService/GetArrival"
+  --decision allow|deny  only allowed or only denied calls
+  --since TIME           at or after TIME: RFC 3339, a day (YYYY-MM-DD, UTC), or
+                         an age like 90m, 24h, 7d
+  --until TIME           before TIME (same forms)
+)",
+      kListHelp, kOutputHelp, kConnectionHelp, R"(
+Table columns: SEQ, TIME (UTC), PRINCIPAL, METHOD, DECISION, STATUS, DETAIL.
+The JSON document is a ListAuditEventsResponse with every page's events.
+
+Example:
+  enlacectl audit list --decision deny --since 24h
+  enlacectl audit list --principal agency:iom --method ArrivalService/GetArrival --output json
+)",
+      kExitHelp));
+  return *usage;
+}
+
+int RunAuditList(const Args& args) {
+  static const Leaf leaf = {"enlacectl audit list", AuditListUsage(),
+                            {"principal", "method", "decision", "since", "until"}, {}, {},
+                            true};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  v1::ListAuditEventsRequest request;
+  if (std::optional<std::string> who = call.flags().Get("principal")) {
+    absl::string_view rest = *who;
+    if (absl::ConsumePrefix(&rest, "agency:")) {
+      request.set_principal(absl::StrCat("spiffe://enlace/agency/", rest));
+    } else if (absl::ConsumePrefix(&rest, "admin:")) {
+      request.set_principal(absl::StrCat("spiffe://enlace/admin/", rest));
+    } else {
+      request.set_principal(*who);
+    }
+  }
+  if (std::optional<std::string> method = call.flags().Get("method")) {
+    if (absl::StartsWith(*method, "/")) {
+      request.set_method(*method);
+    } else if (absl::StartsWith(*method, "enlace.") || absl::StartsWith(*method, "grpc.")) {
+      request.set_method(absl::StrCat("/", *method));
+    } else {
+      request.set_method(absl::StrCat("/enlace.v1.", *method));
+    }
+  }
+  if (std::optional<std::string> decision = call.flags().Get("decision")) {
+    absl::StatusOr<v1::Decision> parsed = ParseEnum<v1::Decision>("DECISION_", "--decision", *decision);
+    if (!parsed.ok()) return call.Value(parsed.status().message());
+    request.set_decision(*parsed);
+  }
+  const absl::Time now = absl::Now();
+  if (std::optional<std::string> since = call.flags().Get("since")) {
+    absl::StatusOr<google::protobuf::Timestamp> t = ParseInstant("--since", *since, now);
+    if (!t.ok()) return call.Value(t.status().message());
+    *request.mutable_time_from() = *t;
+  }
+  if (std::optional<std::string> until = call.flags().Get("until")) {
+    absl::StatusOr<google::protobuf::Timestamp> t = ParseInstant("--until", *until, now);
+    if (!t.ok()) return call.Value(t.status().message());
+    *request.mutable_time_to() = *t;
+  }
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = call.Channel();
+  if (!channel.ok()) return Fail(channel.status());
+  auto stub = v1::AdminService::NewStub(*channel);
+  v1::ListAuditEventsResponse all;
+  absl::Status status =
+      PageThrough<v1::ListAuditEventsRequest, v1::ListAuditEventsResponse, v1::AuditEvent>(
+          call, call.limit(), call.page_token(), request,
+          [&](grpc::ClientContext* c, const v1::ListAuditEventsRequest& r,
+              v1::ListAuditEventsResponse* p) { return stub->ListAuditEvents(c, r, p); },
+          [](v1::ListAuditEventsResponse* p) { return p->mutable_events(); },
+          all.mutable_events(), all.mutable_next_page_token());
+  if (!status.ok()) return Fail(status);
+  if (call.json()) return PrintJson(all);
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::AuditEvent& e : all.events()) {
+    rows.push_back({absl::StrCat(e.sequence()), FormatTimestamp(e.time()), e.principal(),
+                    e.method(), ShortName("DECISION_", e.decision()),
+                    absl::StatusCodeToString(static_cast<absl::StatusCode>(e.status_code())),
+                    OrDash(e.detail())});
+  }
+  PrintTable({"SEQ", "TIME", "PRINCIPAL", "METHOD", "DECISION", "STATUS", "DETAIL"}, rows);
+  PrintMoreHint(leaf.path, all.next_page_token());
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl audit verify
+
+const std::string& AuditVerifyUsage() {
+  static const auto* usage = new std::string(absl::StrCat(
+      R"(Recompute the audit log's SHA-256 hash chain on the server
+(AdminService.VerifyAuditLog; administrators only) and say whether it is
+intact, or which event is the first whose link is broken (an event changed,
+removed or inserted at or before it).
+
+Usage: enlacectl audit verify [flags]
+
+Flags:
+)",
+      kOutputHelp, kConnectionHelp, R"(
+Example:
+  enlacectl audit verify && echo "chain intact"
+
+Exit status: 0 the chain is intact; 1 it is broken ("enlacectl: DATA_LOSS:
+audit log broken at sequence S ..." on stderr; with --output json the
+VerifyAuditLogResponse is printed too), or the call failed; 2 usage error.
+)"));
+  return *usage;
+}
+
+int RunAuditVerify(const Args& args) {
+  static const Leaf leaf = {"enlacectl audit verify", AuditVerifyUsage(), {}};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = call.Channel();
+  if (!channel.ok()) return Fail(channel.status());
+  v1::VerifyAuditLogResponse response;
+  auto context = call.Context();
+  absl::Status status = FromGrpc(v1::AdminService::NewStub(*channel)->VerifyAuditLog(
+      context.get(), v1::VerifyAuditLogRequest(), &response));
+  if (!status.ok()) return Fail(status);
+  if (call.json()) PrintJson(response);
+  if (!response.intact()) {
+    return Fail(absl::DataLossError(absl::StrCat(
+        "audit log broken at sequence ", response.first_broken_sequence(), " (",
+        response.checked(), " events checked): the event at that sequence, or a link "
+        "before it, was changed, removed or inserted")));
+  }
+  if (!call.json()) {
+    std::cout << "audit log intact: " << response.checked() << " events checked\n";
+  }
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl report
+
+const std::string& ReportUsage() {
+  static const auto* usage = new std::string(absl::StrCat(
+      R"(Print the programme report (ReportService.GetProgrammeReport): counts only
+— returnees by department and by month, cases by status, referrals by agency
+pair and status, services by type, economic initiatives against the target,
+and the share of women among returnees served. A count of 1 to 4 is
+suppressed (shown "<5") unless you own every record it counts.
+
+Usage: enlacectl report [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--department CODE] [flags]
+
+Flags:
+  --from YYYY-MM-DD      period start, inclusive; default open
+  --to YYYY-MM-DD        period end, inclusive; default open
+  --department CODE      only this department (e.g. SV-SS); default all
+)",
+      kOutputHelp, R"(                         (json: the ProgrammeReport; a suppressed cell is
+                         {"count": "0", "suppressed": true})
+)",
+      kConnectionHelp, R"(
+Example:
+  enlacectl report --from 2026-01-01 --to 2026-06-30 --department SV-SS
+)",
+      kExitHelp));
+  return *usage;
+}
+
+std::string Cell(const v1::CountCell& cell) {
+  return cell.suppressed() ? "<5" : absl::StrCat(cell.count());
+}
+
+void Section(absl::string_view title) { std::cout << "\n" << title << "\n"; }
+
+int RunReportCommand(const Args& args) {
+  static const Leaf leaf = {"enlacectl report", ReportUsage(), {"from", "to", "department"}};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  v1::GetProgrammeReportRequest request;
+  for (const char* flag : {"from", "to"}) {
+    if (std::optional<std::string> date = call.flags().Get(flag)) {
+      if (absl::Status s = CheckDateFlag(absl::StrCat("--", flag), *date); !s.ok()) {
+        return call.Value(s.message());
+      }
+    }
+  }
+  request.set_period_from(call.flags().Get("from").value_or(""));
+  request.set_period_to(call.flags().Get("to").value_or(""));
+  request.set_department_code(call.flags().Get("department").value_or(""));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = call.Channel();
+  if (!channel.ok()) return Fail(channel.status());
+  v1::ProgrammeReport report;
+  auto context = call.Context();
+  absl::Status status = FromGrpc(v1::ReportService::NewStub(*channel)->GetProgrammeReport(
+      context.get(), request, &report));
+  if (!status.ok()) return Fail(status);
+  if (call.json()) return PrintJson(report);
+
+  std::cout << "Programme report: "
+            << (report.period_from().empty() ? "open" : report.period_from()) << " .. "
+            << (report.period_to().empty() ? "open" : report.period_to()) << ", department "
+            << (report.department_code().empty() ? "all" : report.department_code())
+            << "  (\"<5\": between 1 and 4, suppressed)\n";
+  std::vector<std::vector<std::string>> rows;
+
+  Section("Returnees by department");
+  for (const auto& d : report.returnees_by_department()) {
+    rows.push_back({d.department_code(), OrDash(d.department_name()), Cell(d.returnees())});
+  }
+  PrintTable({"DEPARTMENT", "NAME", "RETURNEES"}, rows);
+
+  Section("Returnees by month");
+  rows.clear();
+  for (const auto& m : report.returnees_by_month()) {
+    rows.push_back({m.month(), OrDash(m.department_code()), Cell(m.returnees())});
+  }
+  PrintTable({"MONTH", "DEPARTMENT", "RETURNEES"}, rows);
+
+  Section("Cases by status");
+  rows.clear();
+  for (const auto& c : report.cases_by_status()) {
+    rows.push_back({ShortName("CASE_STATUS_", c.status()), Cell(c.cases())});
+  }
+  PrintTable({"STATUS", "CASES"}, rows);
+
+  Section("Referrals");
+  rows.clear();
+  for (const auto& r : report.referrals()) {
+    rows.push_back({r.from_agency(), r.to_agency(), ShortName("REFERRAL_STATUS_", r.status()),
+                    Cell(r.referrals())});
+  }
+  PrintTable({"FROM", "TO", "STATUS", "REFERRALS"}, rows);
+
+  Section("Services delivered");
+  rows.clear();
+  for (const auto& s : report.services_by_type()) {
+    rows.push_back({ShortName("NEED_", s.service()), Cell(s.services())});
+  }
+  PrintTable({"SERVICE", "SERVICES"}, rows);
+
+  Section("Indicators");
+  std::string share = "-";
+  if (!report.returnees_served().suppressed() && !report.women_served().suppressed() &&
+      report.returnees_served().count() > 0) {
+    share = absl::StrFormat("%.1f%%", report.women_share() * 100);
+  }
+  PrintTable({"INDICATOR", "VALUE"},
+             {{"economic initiatives", absl::StrCat(Cell(report.initiatives()), " of target ",
+                                                    report.initiatives_target())},
+              {"returnees served", Cell(report.returnees_served())},
+              {"women served", Cell(report.women_served())},
+              {"share of women", share}});
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl health
+
+const std::string& HealthUsage() {
+  static const auto* usage = new std::string(absl::StrCat(
+      R"(Ask the server whether it is serving (grpc.health.v1.Health/Check): on the
+TLS port with your certificate, or with --plaintext on the health-only port
+that Kubernetes probes use (no certificate needed). The server reports
+NOT_SERVING while its database is unreachable.
+
+Usage: enlacectl health [--plaintext HOST:PORT] [--service NAME] [flags]
+
+Flags:
+  --plaintext HOST:PORT  query this plaintext health port instead of the TLS
+                         port (e.g. 127.0.0.1:7444); no --ca/--cert/--key
+  --service NAME         a service's health (e.g. enlace.v1.ArrivalService);
+                         default the server as a whole
+  --output table|json    table (default): the status; json: {"status": "SERVING"}
+)",
+      kConnectionHelp, R"(
+Example:
+  enlacectl health
+  enlacectl health --plaintext 127.0.0.1:7444 --timeout 2s
+
+Exit status: 0 SERVING; 1 any other status (NOT_SERVING, SERVICE_UNKNOWN, ...)
+or the call failed ("enlacectl: <gRPC code>: <message>" on stderr); 2 usage
+error.
+)"));
+  return *usage;
+}
+
+// A protobuf varint at `*pos` of `bytes`.
+bool ReadVarint(const std::string& bytes, size_t* pos, uint64_t* value) {
+  *value = 0;
+  for (int shift = 0; shift < 64 && *pos < bytes.size(); shift += 7) {
+    const unsigned char byte = static_cast<unsigned char>(bytes[(*pos)++]);
+    *value |= static_cast<uint64_t>(byte & 0x7F) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+// HealthCheckResponse{ServingStatus status = 1;} -> status (0 when absent).
+absl::StatusOr<int> ParseHealthResponse(const std::string& bytes) {
+  const absl::Status bad = absl::InternalError("cannot parse the HealthCheckResponse");
+  size_t pos = 0;
+  uint64_t status = 0;
+  while (pos < bytes.size()) {
+    uint64_t tag = 0;
+    uint64_t value = 0;
+    if (!ReadVarint(bytes, &pos, &tag)) return bad;
+    switch (tag & 7) {
+      case 0:
+        if (!ReadVarint(bytes, &pos, &value)) return bad;
+        if ((tag >> 3) == 1) status = value;
+        break;
+      case 1:
+        pos += 8;
+        break;
+      case 2:
+        if (!ReadVarint(bytes, &pos, &value) || value > bytes.size() - pos) return bad;
+        pos += value;
+        break;
+      case 5:
+        pos += 4;
+        break;
+      default:
+        return bad;
+    }
+    if (pos > bytes.size()) return bad;
+  }
+  return static_cast<int>(status);
+}
+
+std::string HealthStatusName(int status) {
+  switch (status) {
+    case 0: return "UNKNOWN";
+    case 1: return "SERVING";
+    case 2: return "NOT_SERVING";
+    case 3: return "SERVICE_UNKNOWN";
+    default: return absl::StrCat(status);
+  }
+}
+
+int RunHealthCommand(const Args& args) {
+  const std::string path = "enlacectl health";
+  const std::string& usage = HealthUsage();
+  if (WantsHelp(args)) {
+    std::cout << usage;
+    return kExitOk;
+  }
+  absl::StatusOr<Flags> flags =
+      Flags::Parse(WithConnectionFlags({"plaintext", "service"}, /*output=*/true), args);
+  if (!flags.ok()) return UsageError(path, flags.status().message(), usage);
+  absl::StatusOr<Output> output = ParseOutput(*flags);
+  if (!output.ok()) return ValueError(path, output.status().message());
+  absl::StatusOr<std::optional<absl::Duration>> timeout = ParseTimeoutFlag(*flags);
+  if (!timeout.ok()) return ValueError(path, timeout.status().message());
+  std::shared_ptr<grpc::Channel> channel;
+  std::optional<std::string> plaintext = flags->Get("plaintext");
+  if (plaintext.has_value()) {
+    if (plaintext->empty()) return ValueError(path, "--plaintext needs HOST:PORT");
+    for (const char* tls_flag : {"addr", "ca", "cert", "key"}) {
+      if (flags->Has(tls_flag)) {
+        return UsageError(path, absl::StrCat("--plaintext takes no --", tls_flag), usage);
+      }
+    }
+    channel = grpc::CreateChannel(*plaintext, grpc::InsecureChannelCredentials());
+  } else {
+    absl::StatusOr<client::ConnectionOptions> options = ConnectionFromFlags(*flags);
+    if (!options.ok()) return UsageError(path, options.status().message(), usage);
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> connected = client::Connect(*options);
+    if (!connected.ok()) return Fail(connected.status());
+    channel = *std::move(connected);
+  }
+
+  // HealthCheckRequest{string service = 1;}
+  std::string request_bytes;
+  if (std::optional<std::string> service = flags->Get("service"); service && !service->empty()) {
+    request_bytes.push_back('\x0A');
+    uint64_t length = service->size();
+    while (length >= 0x80) {
+      request_bytes.push_back(static_cast<char>((length & 0x7F) | 0x80));
+      length >>= 7;
+    }
+    request_bytes.push_back(static_cast<char>(length));
+    request_bytes += *service;
+  }
+  grpc::Slice slice(request_bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::ClientContext context;
+  context.set_deadline(
+      absl::ToChronoTime(absl::Now() + timeout->value_or(absl::Seconds(10))));
+  grpc::GenericStub stub(channel);
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                 &response, [&done](grpc::Status status) { done.set_value(std::move(status)); });
+  absl::Status status = FromGrpc(done.get_future().get());
+  if (!status.ok()) return Fail(status);
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (response.Dump(&slices).ok()) {
+    for (const grpc::Slice& s : slices) {
+      bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+  }
+  absl::StatusOr<int> serving = ParseHealthResponse(bytes);
+  if (!serving.ok()) return Fail(serving.status());
+  const std::string name = HealthStatusName(*serving);
+  if (*output == Output::kJson) {
+    std::cout << "{\"status\": \"" << name << "\"}\n";
+  } else {
+    std::cout << name << "\n";
+  }
+  std::cout.flush();
+  return *serving == 1 ? kExitOk : kExitFailure;
+}
+
+const std::vector<Command>& AuditCommands() {
+  static const auto* commands = new std::vector<Command>{
+      {"list", "list audit events, with filters", &RunAuditList},
+      {"verify", "recompute the hash chain; exit 1 if broken", &RunAuditVerify},
+  };
+  return *commands;
+}
+
+}  // namespace
+
+int RunAudit(const Args& args) {
+  static const auto* usage = new std::string(GroupUsage(
+      "enlacectl audit",
+      "The hash-chained audit log of every call, allowed or denied (administrators).",
+      AuditCommands(), "enlacectl audit list --decision deny --since 24h\nenlacectl audit verify"));
+  return Dispatch("enlacectl audit", AuditCommands(), *usage, args);
+}
+
+int RunReport(const Args& args) { return RunReportCommand(args); }
+
+int RunHealth(const Args& args) { return RunHealthCommand(args); }
+
+}  // namespace enlace::cli

@@ -1,0 +1,1131 @@
+// enlacectl cases, services, initiatives and referrals: the agencies' work
+// on CaseService and ReferralService, including `referrals watch` on the
+// WatchReferrals stream.
+#include <chrono>
+#include <condition_variable>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "clients/cli/cli.h"
+#include "enlace/v1/cases.grpc.pb.h"
+#include "enlace/v1/cases.pb.h"
+#include "enlace/v1/referrals.grpc.pb.h"
+#include "enlace/v1/referrals.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace enlace::cli {
+namespace {
+
+namespace v1 = ::enlace::v1;
+
+// The first line of `text`, cut to `width` characters ("…" when cut).
+std::string Short(absl::string_view text, size_t width = 40) {
+  text = text.substr(0, text.find('\n'));
+  if (DisplayWidth(text) <= width) return std::string(text);
+  std::string out;
+  size_t chars = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      if (++chars > width - 1) break;
+    }
+    out.push_back(text[i]);
+  }
+  return out + "\xE2\x80\xA6";
+}
+
+std::string NeedName(int need) { return ShortName("NEED_", static_cast<v1::Need>(need)); }
+
+absl::StatusOr<std::unique_ptr<v1::CaseService::Stub>> CaseStub(Invocation& call) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = call.Channel();
+  if (!channel.ok()) return channel.status();
+  return v1::CaseService::NewStub(*channel);
+}
+
+absl::StatusOr<std::unique_ptr<v1::ReferralService::Stub>> ReferralStub(Invocation& call) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = call.Channel();
+  if (!channel.ok()) return channel.status();
+  return v1::ReferralService::NewStub(*channel);
+}
+
+// ---------------------------------------------------------------------------
+// Display.
+
+void PrintServiceTable(const google::protobuf::RepeatedPtrField<v1::ServiceRecord>& services) {
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::ServiceRecord& s : services) {
+    rows.push_back({s.service_id(), NeedName(s.service()), s.delivered_on(),
+                    OrDash(s.recorded_by()), OrDash(Short(s.notes()))});
+  }
+  PrintTable({"SERVICE ID", "SERVICE", "DELIVERED", "BY", "NOTES"}, rows);
+}
+
+void PrintCaseDetails(const v1::Case& c) {
+  PrintDetails({
+      {"case id", c.case_id()},
+      {"arrival id", c.arrival_id()},
+      {"owner", c.owner_agency()},
+      {"status", ShortName("CASE_STATUS_", c.status())},
+      {"department", OrDash(c.department_code())},
+      {"municipality", OrDash(c.municipality())},
+      {"summary", OrDash(c.summary())},
+      {"notes", OrDash(c.psychosocial_notes())},
+      {"created at", FormatTimestamp(c.created_at())},
+      {"updated at", FormatTimestamp(c.updated_at())},
+      {"etag", OrDash(c.etag())},
+      {"services", absl::StrCat(c.services_size())},
+  });
+  if (c.services_size() > 0) {
+    std::cout << "\n";
+    PrintServiceTable(c.services());
+  }
+}
+
+void PrintCaseTable(const google::protobuf::RepeatedPtrField<v1::Case>& cases) {
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::Case& c : cases) {
+    rows.push_back({c.case_id(), c.arrival_id(), c.owner_agency(),
+                    ShortName("CASE_STATUS_", c.status()), OrDash(c.municipality()),
+                    FormatTimestamp(c.updated_at()), OrDash(Short(c.summary()))});
+  }
+  PrintTable({"CASE ID", "ARRIVAL ID", "OWNER", "STATUS", "MUNICIPALITY", "UPDATED", "SUMMARY"},
+             rows);
+}
+
+std::string ReturneeText(const v1::Referral& r) {
+  if (!r.has_returnee()) return "-";
+  const v1::ReturneeSummary& s = r.returnee();
+  std::vector<std::string> needs;
+  for (int need : s.needs()) needs.push_back(NeedName(need));
+  return absl::StrCat(s.given_name(), " ", s.family_name(), " (",
+                      ShortName("SEX_", s.sex()), "), ", OrDash(s.municipality()),
+                      needs.empty() ? "" : "; needs ", absl::StrJoin(needs, ","));
+}
+
+void PrintReferralDetails(const v1::Referral& r) {
+  std::vector<std::pair<std::string, std::string>> rows = {
+      {"referral id", r.referral_id()},
+      {"case id", r.case_id()},
+      {"from", r.from_agency()},
+      {"to", r.to_agency()},
+      {"service", NeedName(r.service())},
+      {"status", ShortName("REFERRAL_STATUS_", r.status())},
+      {"reason", OrDash(r.reason())},
+      {"returnee", ReturneeText(r)},
+  };
+  if (!r.decline_reason().empty()) rows.push_back({"decline reason", r.decline_reason()});
+  if (!r.outcome().empty()) rows.push_back({"outcome", r.outcome()});
+  rows.push_back({"created at", FormatTimestamp(r.created_at())});
+  rows.push_back({"updated at", FormatTimestamp(r.updated_at())});
+  rows.push_back({"etag", OrDash(r.etag())});
+  PrintDetails(rows);
+}
+
+void PrintReferralTable(const google::protobuf::RepeatedPtrField<v1::Referral>& referrals) {
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::Referral& r : referrals) {
+    rows.push_back({r.referral_id(), r.case_id(), r.from_agency(), r.to_agency(),
+                    NeedName(r.service()), ShortName("REFERRAL_STATUS_", r.status()),
+                    r.has_returnee()
+                        ? absl::StrCat(r.returnee().given_name(), " ", r.returnee().family_name())
+                        : "-",
+                    FormatTimestamp(r.updated_at())});
+  }
+  PrintTable({"REFERRAL ID", "CASE ID", "FROM", "TO", "SERVICE", "STATUS", "RETURNEE", "UPDATED"},
+             rows);
+}
+
+void PrintInitiativeDetails(const v1::Initiative& i) {
+  PrintDetails({
+      {"initiative id", i.initiative_id()},
+      {"case id", OrDash(i.case_id())},
+      {"name", i.name()},
+      {"sector", i.sector()},
+      {"department", OrDash(i.department_code())},
+      {"municipality", OrDash(i.municipality())},
+      {"owner", OrDash(i.owner_agency())},
+      {"registered at", FormatTimestamp(i.registered_at())},
+  });
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl cases open
+
+const std::string& CasesOpenUsage() {
+  static const auto* usage = new std::string(absl::StrCat(
+      R"(Open a reintegration case for an arrival (CaseService.OpenCase). Only an
+agency named in the returnee's consent for REINTEGRATION may; it becomes the
+case's owner. One case per agency and arrival.
+
+Usage: enlacectl cases open ARRIVAL_ID [--summary TEXT] [flags]
+
+Flags:
+  --summary TEXT         what the case is about (shared with referral partners)
+)",
+      kOutputHelp, kConnectionHelp, R"(
+Example:
+  enlacectl cases open 01HV6Q3J0R8X2M4W9K7T5B1C3D --summary "Returned with family; seeks work"
+)",
+      kExitHelp));
+  return *usage;
+}
+
+int RunCasesOpen(const Args& args) {
+  static const Leaf leaf = {"enlacectl cases open", CasesOpenUsage(), {"summary"},
+                            {"ARRIVAL_ID"}};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  v1::OpenCaseRequest request;
+  request.set_arrival_id(call.positional(0));
+  request.set_summary(call.flags().Get("summary").value_or(""));
+  auto stub = CaseStub(call);
+  if (!stub.ok()) return Fail(stub.status());
+  v1::Case opened;
+  auto context = call.Context();
+  absl::Status status = FromGrpc((*stub)->OpenCase(context.get(), request, &opened));
+  if (!status.ok()) return Fail(status);
+  if (call.json()) return PrintJson(opened);
+  std::cout << "opened case " << opened.case_id() << "\n";
+  PrintCaseDetails(opened);
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl cases get
+
+const std::string& CasesGetUsage() {
+  static const auto* usage = new std::string(absl::StrCat(
+      R"(Show a case with its services (CaseService.GetCase). The owner sees all of
+it; an agency with a referral sees it without the owner-only notes.
+
+Usage: enlacectl cases get CASE_ID [flags]
+
+Flags:
+)",
+      kOutputHelp, kConnectionHelp, R"(
+Example:
+  enlacectl cases get 01HV6R0A8M2N4P6Q8S0T2V4X6Z
+)",
+      kExitHelp));
+  return *usage;
+}
+
+int RunCasesGet(const Args& args) {
+  static const Leaf leaf = {"enlacectl cases get", CasesGetUsage(), {}, {"CASE_ID"}};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  v1::GetCaseRequest request;
+  request.set_case_id(call.positional(0));
+  auto stub = CaseStub(call);
+  if (!stub.ok()) return Fail(stub.status());
+  v1::Case found;
+  auto context = call.Context();
+  absl::Status status = FromGrpc((*stub)->GetCase(context.get(), request, &found));
+  if (!status.ok()) return Fail(status);
+  if (call.json()) return PrintJson(found);
+  PrintCaseDetails(found);
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl cases list
+
+const std::string& CasesListUsage() {
+  static const auto* usage = new std::string(absl::StrCat(
+      R"(List the cases you own or see through a referral (CaseService.ListCases).
+
+Usage: enlacectl cases list [flags]
+
+Flags:
+  --status STATUS        only open, in-progress or closed cases
+  --municipality NAME    only cases in this municipality
+)",
+      kListHelp, kOutputHelp, kConnectionHelp, R"(
+Table columns: CASE ID, ARRIVAL ID, OWNER, STATUS, MUNICIPALITY, UPDATED,
+SUMMARY. The JSON document is a ListCasesResponse with every page's cases.
+
+Example:
+  enlacectl cases list --status open --limit 50
+)",
+      kExitHelp));
+  return *usage;
+}
+
+int RunCasesList(const Args& args) {
+  static const Leaf leaf = {"enlacectl cases list", CasesListUsage(),
+                            {"status", "municipality"}, {}, {}, true};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  v1::ListCasesRequest request;
+  if (std::optional<std::string> text = call.flags().Get("status")) {
+    absl::StatusOr<v1::CaseStatus> status =
+        ParseEnum<v1::CaseStatus>("CASE_STATUS_", "--status", *text);
+    if (!status.ok()) return call.Value(status.status().message());
+    request.set_status(*status);
+  }
+  request.set_municipality(call.flags().Get("municipality").value_or(""));
+  auto stub = CaseStub(call);
+  if (!stub.ok()) return Fail(stub.status());
+  v1::ListCasesResponse all;
+  absl::Status status = PageThrough<v1::ListCasesRequest, v1::ListCasesResponse, v1::Case>(
+      call, call.limit(), call.page_token(), request,
+      [&](grpc::ClientContext* c, const v1::ListCasesRequest& r, v1::ListCasesResponse* p) {
+        return (*stub)->ListCases(c, r, p);
+      },
+      [](v1::ListCasesResponse* p) { return p->mutable_cases(); }, all.mutable_cases(),
+      all.mutable_next_page_token());
+  if (!status.ok()) return Fail(status);
+  if (call.json()) return PrintJson(all);
+  PrintCaseTable(all.cases());
+  PrintMoreHint(leaf.path, all.next_page_token());
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl cases update
+
+const std::string& CasesUpdateUsage() {
+  static const auto* usage = new std::string(absl::StrCat(
+      R"(Change a case's status, summary or psychosocial notes (CaseService.UpdateCase;
+the owner only). The case is read first and the fields you do not give are
+kept; the update is refused (ABORTED) if someone changed the case in between.
+With --etag, the update applies only if the case is still at that etag.
+
+Usage: enlacectl cases update CASE_ID [--status STATUS] [--summary TEXT] [--notes TEXT] [flags]
+
+Flags:
+  --status STATUS        open, in-progress or closed
+  --summary TEXT         the new summary
+  --notes TEXT           the new psychosocial notes (owner only; replaces them)
+  --etag ETAG            the etag of the case as you last read it
+)",
+      kOutputHelp, kConnectionHelp, R"(
+Example:
+  enlacectl cases update 01HV6R0A8M2N4P6Q8S0T2V4X6Z --status in-progress
+)",
+      R"(
+Exit status: 0 success; 1 failure, with "enlacectl: <gRPC code>: <message>" on
+stderr (ABORTED: the case changed since it was read; read it and retry);
+2 usage error.
+)"));
+  return *usage;
+}
+
+int RunCasesUpdate(const Args& args) {
+  static const Leaf leaf = {"enlacectl cases update", CasesUpdateUsage(),
+                            {"status", "summary", "notes", "etag"}, {"CASE_ID"}};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  const Flags& flags = call.flags();
+  if (!flags.Has("status") && !flags.Has("summary") && !flags.Has("notes")) {
+    return call.Usage("nothing to change: give --status, --summary or --notes");
+  }
+  std::optional<v1::CaseStatus> new_status;
+  if (std::optional<std::string> text = flags.Get("status")) {
+    absl::StatusOr<v1::CaseStatus> status =
+        ParseEnum<v1::CaseStatus>("CASE_STATUS_", "--status", *text);
+    if (!status.ok()) return call.Value(status.status().message());
+    new_status = *status;
+  }
+  auto stub = CaseStub(call);
+  if (!stub.ok()) return Fail(stub.status());
+  v1::GetCaseRequest get;
+  get.set_case_id(call.positional(0));
+  v1::Case current;
+  {
+    auto context = call.Context();
+    absl::Status status = FromGrpc((*stub)->GetCase(context.get(), get, &current));
+    if (!status.ok()) return Fail(status);
+  }
+  v1::UpdateCaseRequest request;
+  v1::Case* update = request.mutable_case_();
+  update->set_case_id(current.case_id());
+  update->set_status(new_status.value_or(current.status()));
+  update->set_summary(flags.Get("summary").value_or(current.summary()));
+  update->set_psychosocial_notes(flags.Get("notes").value_or(current.psychosocial_notes()));
+  request.set_etag(flags.Get("etag").value_or(current.etag()));
+  v1::Case updated;
+  auto context = call.Context();
+  absl::Status status = FromGrpc((*stub)->UpdateCase(context.get(), request, &updated));
+  if (!status.ok()) return Fail(status);
+  if (call.json()) return PrintJson(updated);
+  std::cout << "updated case " << updated.case_id() << "\n";
+  PrintCaseDetails(updated);
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl cases access-log
+
+const std::string& CasesAccessLogUsage() {
+  static const auto* usage = new std::string(absl::StrCat(
+      R"(Who read or changed a case, when, allowed or denied
+(CaseService.GetCaseAccessLog; the owner only), from the audit log.
+
+Usage: enlacectl cases access-log CASE_ID [flags]
+
+Flags:
+)",
+      kListHelp, kOutputHelp, kConnectionHelp, R"(
+Example:
+  enlacectl cases access-log 01HV6R0A8M2N4P6Q8S0T2V4X6Z
+)",
+      kExitHelp));
+  return *usage;
+}
+
+int RunCasesAccessLog(const Args& args) {
+  static const Leaf leaf = {"enlacectl cases access-log", CasesAccessLogUsage(), {},
+                            {"CASE_ID"}, {}, true};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  v1::GetCaseAccessLogRequest request;
+  request.set_case_id(call.positional(0));
+  auto stub = CaseStub(call);
+  if (!stub.ok()) return Fail(stub.status());
+  v1::GetCaseAccessLogResponse all;
+  absl::Status status = PageThrough<v1::GetCaseAccessLogRequest, v1::GetCaseAccessLogResponse,
+                                    v1::CaseAccessEntry>(
+      call, call.limit(), call.page_token(), request,
+      [&](grpc::ClientContext* c, const v1::GetCaseAccessLogRequest& r,
+          v1::GetCaseAccessLogResponse* p) { return (*stub)->GetCaseAccessLog(c, r, p); },
+      [](v1::GetCaseAccessLogResponse* p) { return p->mutable_entries(); },
+      all.mutable_entries(), all.mutable_next_page_token());
+  if (!status.ok()) return Fail(status);
+  if (call.json()) return PrintJson(all);
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::CaseAccessEntry& e : all.entries()) {
+    rows.push_back({FormatTimestamp(e.time()), e.principal(), e.method(),
+                    ShortName("DECISION_", e.decision()),
+                    absl::StatusCodeToString(static_cast<absl::StatusCode>(e.status_code())),
+                    absl::StrCat(e.audit_sequence())});
+  }
+  PrintTable({"TIME", "PRINCIPAL", "METHOD", "DECISION", "STATUS", "AUDIT SEQ"}, rows);
+  PrintMoreHint(leaf.path, all.next_page_token());
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl services record
+
+const std::string& ServicesRecordUsage() {
+  static const auto* usage = new std::string(absl::StrCat(
+      R"(Record a service delivered to the returnee of a case
+(CaseService.RecordService): the case's owner, or an agency holding an
+accepted referral for that service.
+
+Usage: enlacectl services record CASE_ID --service SERVICE [flags]
+
+Flags:
+  --service SERVICE      psychosocial-support, training, seed-capital,
+                         protection, health, legal-assistance, employment
+  --delivered-on DATE    YYYY-MM-DD, not in the future; default today (UTC)
+  --notes TEXT           seen by the case owner and your agency only
+)",
+      kOutputHelp, kConnectionHelp, R"(
+Example:
+  enlacectl services record 01HV6R0A8M2N4P6Q8S0T2V4X6Z --service training \
+      --delivered-on 2026-05-01 --notes "Welding course, 40 h"
+)",
+      kExitHelp));
+  return *usage;
+}
+
+int RunServicesRecord(const Args& args) {
+  static const Leaf leaf = {"enlacectl services record", ServicesRecordUsage(),
+                            {"service", "delivered-on", "notes"}, {"CASE_ID"}};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  if (absl::Status s = RequireFlags(call.flags(), {"service"}); !s.ok()) {
+    return call.Usage(s.message());
+  }
+  v1::RecordServiceRequest request;
+  request.set_case_id(call.positional(0));
+  absl::StatusOr<v1::Need> service =
+      ParseEnum<v1::Need>("NEED_", "--service", *call.flags().Get("service"));
+  if (!service.ok()) return call.Value(service.status().message());
+  request.set_service(*service);
+  std::string delivered_on = call.flags().Get("delivered-on").value_or(
+      absl::FormatCivilTime(absl::ToCivilDay(absl::Now(), absl::UTCTimeZone())));
+  if (absl::Status s = CheckDateFlag("--delivered-on", delivered_on); !s.ok()) {
+    return call.Value(s.message());
+  }
+  request.set_delivered_on(delivered_on);
+  request.set_notes(call.flags().Get("notes").value_or(""));
+  auto stub = CaseStub(call);
+  if (!stub.ok()) return Fail(stub.status());
+  v1::ServiceRecord record;
+  auto context = call.Context();
+  absl::Status status = FromGrpc((*stub)->RecordService(context.get(), request, &record));
+  if (!status.ok()) return Fail(status);
+  if (call.json()) return PrintJson(record);
+  std::cout << "recorded service " << record.service_id() << "\n";
+  PrintDetails({
+      {"service id", record.service_id()},
+      {"case id", record.case_id()},
+      {"service", NeedName(record.service())},
+      {"delivered on", record.delivered_on()},
+      {"notes", OrDash(record.notes())},
+      {"recorded by", OrDash(record.recorded_by())},
+      {"recorded at", FormatTimestamp(record.recorded_at())},
+  });
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl initiatives register
+
+const std::string& InitiativesRegisterUsage() {
+  static const auto* usage = new std::string(absl::StrCat(
+      R"(Register an economic initiative of a case's returnee
+(CaseService.RegisterInitiative; the case's owner). The programme's target
+is 70 initiatives.
+
+Usage: enlacectl initiatives register CASE_ID --name NAME --sector SECTOR [flags]
+
+Flags:
+  --name NAME            the initiative's name, e.g. "Pupusería La Esperanza"
+  --sector SECTOR        e.g. food, agriculture, retail
+  --municipality NAME    where; default the case's municipality
+)",
+      kOutputHelp, kConnectionHelp, R"(
+Example:
+  enlacectl initiatives register 01HV6R0A8M2N4P6Q8S0T2V4X6Z --name "Taller Díaz" --sector repair
+)",
+      kExitHelp));
+  return *usage;
+}
+
+int RunInitiativesRegister(const Args& args) {
+  static const Leaf leaf = {"enlacectl initiatives register", InitiativesRegisterUsage(),
+                            {"name", "sector", "municipality"}, {"CASE_ID"}};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  if (absl::Status s = RequireFlags(call.flags(), {"name", "sector"}); !s.ok()) {
+    return call.Usage(s.message());
+  }
+  v1::RegisterInitiativeRequest request;
+  request.set_case_id(call.positional(0));
+  request.set_name(*call.flags().Get("name"));
+  request.set_sector(*call.flags().Get("sector"));
+  request.set_municipality(call.flags().Get("municipality").value_or(""));
+  auto stub = CaseStub(call);
+  if (!stub.ok()) return Fail(stub.status());
+  v1::Initiative initiative;
+  auto context = call.Context();
+  absl::Status status =
+      FromGrpc((*stub)->RegisterInitiative(context.get(), request, &initiative));
+  if (!status.ok()) return Fail(status);
+  if (call.json()) return PrintJson(initiative);
+  std::cout << "registered initiative " << initiative.initiative_id() << "\n";
+  PrintInitiativeDetails(initiative);
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl initiatives list
+
+const std::string& InitiativesListUsage() {
+  static const auto* usage = new std::string(absl::StrCat(
+      R"(List economic initiatives (CaseService.ListInitiatives; any agency): names
+and places, no personal data; with the total against the programme's target.
+
+Usage: enlacectl initiatives list [flags]
+
+Flags:
+  --municipality NAME    only this municipality
+)",
+      kListHelp, kOutputHelp, kConnectionHelp, R"(
+The JSON document is a ListInitiativesResponse with every page's initiatives,
+totalCount and target.
+
+Example:
+  enlacectl initiatives list --municipality Guazapa
+)",
+      kExitHelp));
+  return *usage;
+}
+
+int RunInitiativesList(const Args& args) {
+  static const Leaf leaf = {"enlacectl initiatives list", InitiativesListUsage(),
+                            {"municipality"}, {}, {}, true};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  v1::ListInitiativesRequest request;
+  request.set_municipality(call.flags().Get("municipality").value_or(""));
+  auto stub = CaseStub(call);
+  if (!stub.ok()) return Fail(stub.status());
+  v1::ListInitiativesResponse all;
+  v1::ListInitiativesResponse last;
+  absl::Status status =
+      PageThrough<v1::ListInitiativesRequest, v1::ListInitiativesResponse, v1::Initiative>(
+          call, call.limit(), call.page_token(), request,
+          [&](grpc::ClientContext* c, const v1::ListInitiativesRequest& r,
+              v1::ListInitiativesResponse* p) { return (*stub)->ListInitiatives(c, r, p); },
+          [](v1::ListInitiativesResponse* p) { return p->mutable_initiatives(); },
+          all.mutable_initiatives(), all.mutable_next_page_token(), &last);
+  if (!status.ok()) return Fail(status);
+  all.set_total_count(last.total_count());
+  all.set_target(last.target());
+  if (call.json()) return PrintJson(all);
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::Initiative& i : all.initiatives()) {
+    rows.push_back({i.initiative_id(), i.name(), i.sector(), OrDash(i.municipality()),
+                    OrDash(i.department_code()), OrDash(i.owner_agency()),
+                    FormatTimestamp(i.registered_at())});
+  }
+  PrintTable({"INITIATIVE ID", "NAME", "SECTOR", "MUNICIPALITY", "DEPT", "OWNER", "REGISTERED"},
+             rows);
+  std::cout << "\n" << all.total_count() << " initiatives of a target of " << all.target()
+            << "\n";
+  PrintMoreHint(leaf.path, all.next_page_token());
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl referrals create
+
+const std::string& ReferralsCreateUsage() {
+  static const auto* usage = new std::string(absl::StrCat(
+      R"(Refer a case to another agency for a service (ReferralService.CreateReferral;
+the case's owner). The returnee's consent must name that agency. The referral
+starts PENDING; the receiver accepts or declines it.
+
+Usage: enlacectl referrals create CASE_ID --to AGENCY --service SERVICE --reason TEXT [flags]
+
+Flags:
+  --to AGENCY            the receiving agency's code, e.g. undp
+  --service SERVICE      psychosocial-support, training, seed-capital,
+                         protection, health, legal-assistance, employment
+  --reason TEXT          why (the receiver reads it)
+)",
+      kOutputHelp, kConnectionHelp, R"(
+Example:
+  enlacectl referrals create 01HV6R0A8M2N4P6Q8S0T2V4X6Z --to undp --service seed-capital \
+      --reason "Business plan ready for a bakery"
+)",
+      kExitHelp));
+  return *usage;
+}
+
+int RunReferralsCreate(const Args& args) {
+  static const Leaf leaf = {"enlacectl referrals create", ReferralsCreateUsage(),
+                            {"to", "service", "reason"}, {"CASE_ID"}};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  if (absl::Status s = RequireFlags(call.flags(), {"to", "service", "reason"}); !s.ok()) {
+    return call.Usage(s.message());
+  }
+  v1::CreateReferralRequest request;
+  request.set_case_id(call.positional(0));
+  request.set_to_agency(*call.flags().Get("to"));
+  absl::StatusOr<v1::Need> service =
+      ParseEnum<v1::Need>("NEED_", "--service", *call.flags().Get("service"));
+  if (!service.ok()) return call.Value(service.status().message());
+  request.set_service(*service);
+  request.set_reason(*call.flags().Get("reason"));
+  auto stub = ReferralStub(call);
+  if (!stub.ok()) return Fail(stub.status());
+  v1::Referral referral;
+  auto context = call.Context();
+  absl::Status status = FromGrpc((*stub)->CreateReferral(context.get(), request, &referral));
+  if (!status.ok()) return Fail(status);
+  if (call.json()) return PrintJson(referral);
+  std::cout << "created referral " << referral.referral_id() << "\n";
+  PrintReferralDetails(referral);
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl referrals get
+
+const std::string& ReferralsGetUsage() {
+  static const auto* usage = new std::string(absl::StrCat(
+      R"(Show a referral (ReferralService.GetReferral; its sender and receiver), with
+the minimal summary of the returnee while their consent names you.
+
+Usage: enlacectl referrals get REFERRAL_ID [flags]
+
+Flags:
+)",
+      kOutputHelp, kConnectionHelp, R"(
+Example:
+  enlacectl referrals get 01HV6S5C2D4F6G8H0J2K4M6N8P
+)",
+      kExitHelp));
+  return *usage;
+}
+
+int RunReferralsGet(const Args& args) {
+  static const Leaf leaf = {"enlacectl referrals get", ReferralsGetUsage(), {},
+                            {"REFERRAL_ID"}};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  v1::GetReferralRequest request;
+  request.set_referral_id(call.positional(0));
+  auto stub = ReferralStub(call);
+  if (!stub.ok()) return Fail(stub.status());
+  v1::Referral referral;
+  auto context = call.Context();
+  absl::Status status = FromGrpc((*stub)->GetReferral(context.get(), request, &referral));
+  if (!status.ok()) return Fail(status);
+  if (call.json()) return PrintJson(referral);
+  PrintReferralDetails(referral);
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl referrals list
+
+const std::string& ReferralsListUsage() {
+  static const auto* usage = new std::string(absl::StrCat(
+      R"(List referrals you received (inbox) or sent (outbox)
+(ReferralService.ListReferrals).
+
+Usage: enlacectl referrals list [--box inbox|outbox|all] [--status LIST] [flags]
+
+Flags:
+  --box inbox|outbox|all all (default): the inbox, then the outbox
+  --status LIST          comma-separated: pending, accepted, declined,
+                         completed, withdrawn; default any
+)",
+      kListHelp, R"(                         (--page-token needs --box inbox or outbox)
+)",
+      kOutputHelp, kConnectionHelp, R"(
+Table columns: REFERRAL ID, CASE ID, FROM, TO, SERVICE, STATUS, RETURNEE,
+UPDATED. The JSON document is a ListReferralsResponse with every page's
+referrals.
+
+Example:
+  enlacectl referrals list --box inbox --status pending
+)",
+      kExitHelp));
+  return *usage;
+}
+
+int RunReferralsList(const Args& args) {
+  static const Leaf leaf = {"enlacectl referrals list", ReferralsListUsage(),
+                            {"box", "status"}, {}, {}, true};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  std::vector<v1::Box> boxes;
+  const std::string box = call.flags().Get("box").value_or("all");
+  if (box == "inbox") {
+    boxes = {v1::BOX_INBOX};
+  } else if (box == "outbox") {
+    boxes = {v1::BOX_OUTBOX};
+  } else if (box == "all") {
+    boxes = {v1::BOX_INBOX, v1::BOX_OUTBOX};
+    if (!call.page_token().empty()) {
+      return call.Usage("--page-token needs --box inbox or --box outbox");
+    }
+  } else {
+    return call.Value(absl::StrCat("--box must be inbox, outbox or all, not \"", box, "\""));
+  }
+  v1::ListReferralsRequest request;
+  if (std::optional<std::vector<std::string>> statuses = call.flags().GetList("status")) {
+    for (const std::string& text : *statuses) {
+      absl::StatusOr<v1::ReferralStatus> status =
+          ParseEnum<v1::ReferralStatus>("REFERRAL_STATUS_", "--status", text);
+      if (!status.ok()) return call.Value(status.status().message());
+      request.add_statuses(*status);
+    }
+  }
+  auto stub = ReferralStub(call);
+  if (!stub.ok()) return Fail(stub.status());
+  v1::ListReferralsResponse all;
+  for (v1::Box b : boxes) {
+    int limit = call.limit();
+    if (limit > 0) {
+      limit -= all.referrals_size();
+      if (limit <= 0) break;
+    }
+    request.set_box(b);
+    std::string next;
+    absl::Status status =
+        PageThrough<v1::ListReferralsRequest, v1::ListReferralsResponse, v1::Referral>(
+            call, limit, call.page_token(), request,
+            [&](grpc::ClientContext* c, const v1::ListReferralsRequest& r,
+                v1::ListReferralsResponse* p) { return (*stub)->ListReferrals(c, r, p); },
+            [](v1::ListReferralsResponse* p) { return p->mutable_referrals(); },
+            all.mutable_referrals(), &next);
+    if (!status.ok()) return Fail(status);
+    if (boxes.size() == 1) all.set_next_page_token(next);
+  }
+  if (call.json()) return PrintJson(all);
+  PrintReferralTable(all.referrals());
+  PrintMoreHint(leaf.path, all.next_page_token());
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl referrals accept|decline|complete|withdraw
+
+struct Transition {
+  const char* verb;      // "accept"
+  const char* past;      // "accepted"
+  const char* text_flag; // "reason", "outcome" or nullptr
+  const char* summary;
+  const char* example;
+};
+
+std::string TransitionUsage(const Transition& t) {
+  return absl::StrCat(
+      t.summary, "\n\nUsage: enlacectl referrals ", t.verb, " REFERRAL_ID",
+      t.text_flag != nullptr ? absl::StrCat(" --", t.text_flag, " TEXT") : "",
+      " [flags]\n\nFlags:\n",
+      t.text_flag != nullptr
+          ? absl::StrCat("  --", t.text_flag, " TEXT", std::string(15 - std::string(t.text_flag).size(), ' '),
+                         "required; the sender reads it\n")
+          : "",
+      "  --etag ETAG            apply only if the referral is still at this etag\n"
+      "                         (ABORTED otherwise)\n",
+      kOutputHelp, kConnectionHelp, "\nExample:\n  ", t.example, "\n",
+      R"(
+Exit status: 0 success; 1 failure, with "enlacectl: <gRPC code>: <message>" on
+stderr (FAILED_PRECONDITION: the referral's status does not allow this move);
+2 usage error.
+)");
+}
+
+int RunTransition(const Transition& t, const Leaf& leaf, const Args& args) {
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  std::string text;
+  if (t.text_flag != nullptr) {
+    if (absl::Status s = RequireFlags(call.flags(), {t.text_flag}); !s.ok()) {
+      return call.Usage(s.message());
+    }
+    text = *call.flags().Get(t.text_flag);
+  }
+  const std::string id = call.positional(0);
+  const std::string etag = call.flags().Get("etag").value_or("");
+  auto stub = ReferralStub(call);
+  if (!stub.ok()) return Fail(stub.status());
+  v1::Referral referral;
+  auto context = call.Context();
+  grpc::Status sent;
+  const std::string verb = t.verb;
+  if (verb == "accept") {
+    v1::AcceptReferralRequest request;
+    request.set_referral_id(id);
+    request.set_etag(etag);
+    sent = (*stub)->AcceptReferral(context.get(), request, &referral);
+  } else if (verb == "decline") {
+    v1::DeclineReferralRequest request;
+    request.set_referral_id(id);
+    request.set_reason(text);
+    request.set_etag(etag);
+    sent = (*stub)->DeclineReferral(context.get(), request, &referral);
+  } else if (verb == "complete") {
+    v1::CompleteReferralRequest request;
+    request.set_referral_id(id);
+    request.set_outcome(text);
+    request.set_etag(etag);
+    sent = (*stub)->CompleteReferral(context.get(), request, &referral);
+  } else {
+    v1::WithdrawReferralRequest request;
+    request.set_referral_id(id);
+    request.set_etag(etag);
+    sent = (*stub)->WithdrawReferral(context.get(), request, &referral);
+  }
+  absl::Status status = FromGrpc(sent);
+  if (!status.ok()) return Fail(status);
+  if (call.json()) return PrintJson(referral);
+  std::cout << t.past << " referral " << referral.referral_id() << "\n";
+  PrintReferralDetails(referral);
+  return kExitOk;
+}
+
+const Transition kAccept = {
+    "accept", "accepted", nullptr,
+    "Accept a referral addressed to you (ReferralService.AcceptReferral; the\n"
+    "receiver): PENDING -> ACCEPTED. You may then record the service.",
+    "enlacectl referrals accept 01HV6S5C2D4F6G8H0J2K4M6N8P"};
+const Transition kDecline = {
+    "decline", "declined", "reason",
+    "Decline a referral addressed to you (ReferralService.DeclineReferral; the\n"
+    "receiver): PENDING -> DECLINED.",
+    "enlacectl referrals decline 01HV6S5C2D4F6G8H0J2K4M6N8P --reason \"No capacity this quarter\""};
+const Transition kComplete = {
+    "complete", "completed", "outcome",
+    "Report the outcome of an accepted referral (ReferralService.CompleteReferral;\n"
+    "the receiver): ACCEPTED -> COMPLETED.",
+    "enlacectl referrals complete 01HV6S5C2D4F6G8H0J2K4M6N8P --outcome \"Seed capital disbursed\""};
+const Transition kWithdraw = {
+    "withdraw", "withdrew", nullptr,
+    "Withdraw a referral you sent (ReferralService.WithdrawReferral; the sender):\n"
+    "PENDING or ACCEPTED -> WITHDRAWN.",
+    "enlacectl referrals withdraw 01HV6S5C2D4F6G8H0J2K4M6N8P"};
+
+Leaf TransitionLeaf(const Transition& t) {
+  std::vector<std::string> flags = {"etag"};
+  if (t.text_flag != nullptr) flags.emplace_back(t.text_flag);
+  return Leaf{absl::StrCat("enlacectl referrals ", t.verb), TransitionUsage(t), flags,
+              {"REFERRAL_ID"}};
+}
+
+int RunReferralsAccept(const Args& args) {
+  static const Leaf leaf = TransitionLeaf(kAccept);
+  return RunTransition(kAccept, leaf, args);
+}
+int RunReferralsDecline(const Args& args) {
+  static const Leaf leaf = TransitionLeaf(kDecline);
+  return RunTransition(kDecline, leaf, args);
+}
+int RunReferralsComplete(const Args& args) {
+  static const Leaf leaf = TransitionLeaf(kComplete);
+  return RunTransition(kComplete, leaf, args);
+}
+int RunReferralsWithdraw(const Args& args) {
+  static const Leaf leaf = TransitionLeaf(kWithdraw);
+  return RunTransition(kWithdraw, leaf, args);
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl referrals watch
+
+const std::string& ReferralsWatchUsage() {
+  static const auto* usage = new std::string(absl::StrCat(
+      R"(Print every change to the referrals you send or receive, in commit order
+(ReferralService.WatchReferrals), one line per event. Each event carries a
+resume token: give the last one to --resume-token to continue after it, with
+nothing lost or repeated (across reconnections and server restarts).
+
+Without --follow, prints the events after --resume-token (or, without a
+token, those that happen in the next moment) and exits once none has come for
+--idle; the last resume token is then repeated on stderr. With --follow, runs
+until interrupted, reconnecting from the last token when the connection drops.
+
+Usage: enlacectl referrals watch [--resume-token TOKEN] [--follow] [flags]
+
+Flags:
+  --resume-token TOKEN   continue after the event that carried TOKEN; default:
+                         from now on
+  --follow               keep watching (until Ctrl-C)
+  --idle DURATION        without --follow: stop when no event came for this
+                         long; default 2s
+)",
+      kOutputHelp,
+      R"(                         (json: one ReferralEvent object per line, with its
+                         resumeToken)
+)",
+      kConnectionHelp, R"TXT(
+Table lines: COMMITTED-AT  EVENT  REFERRAL-ID  FROM -> TO  SERVICE  STATUS  TOKEN
+
+Example:
+  enlacectl referrals watch --follow --output json >> events.jsonl
+  enlacectl referrals watch --resume-token "$(tail -1 events.jsonl | jq -r .resumeToken)"
+)TXT",
+      kExitHelp));
+  return *usage;
+}
+
+std::string EventLine(const v1::ReferralEvent& e) {
+  const v1::Referral& r = e.referral();
+  return absl::StrCat(FormatTimestamp(e.committed_at()), "  ",
+                      ShortName("REFERRAL_EVENT_TYPE_", e.type()), "  ", r.referral_id(), "  ",
+                      r.from_agency(), " -> ", r.to_agency(), "  ", NeedName(r.service()), "  ",
+                      ShortName("REFERRAL_STATUS_", r.status()), "  ", e.resume_token());
+}
+
+// Cancels a call when no event came for `idle`.
+class IdleWatchdog {
+ public:
+  IdleWatchdog(grpc::ClientContext* context, absl::Duration idle)
+      : context_(context), idle_(absl::ToChronoMilliseconds(idle)) {
+    last_ = std::chrono::steady_clock::now();
+    thread_ = std::thread([this] {
+      std::unique_lock<std::mutex> lock(mu_);
+      for (;;) {
+        const auto deadline = last_ + idle_;
+        if (cv_.wait_until(lock, deadline, [this] { return stop_; })) return;
+        if (std::chrono::steady_clock::now() >= last_ + idle_) {
+          fired_ = true;
+          context_->TryCancel();
+          return;
+        }
+      }
+    });
+  }
+  ~IdleWatchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void Touch() {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_ = std::chrono::steady_clock::now();
+  }
+  bool fired() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return fired_;
+  }
+
+ private:
+  grpc::ClientContext* const context_;
+  const std::chrono::milliseconds idle_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::chrono::steady_clock::time_point last_;
+  bool stop_ = false;
+  bool fired_ = false;
+  std::thread thread_;
+};
+
+int RunReferralsWatch(const Args& args) {
+  static const Leaf leaf = {"enlacectl referrals watch", ReferralsWatchUsage(),
+                            {"resume-token", "idle"}, {}, {"follow"}};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  const bool follow = call.flags().GetBool("follow");
+  absl::Duration idle = absl::Seconds(2);
+  if (std::optional<std::string> text = call.flags().Get("idle")) {
+    if (follow) return call.Usage("--idle has no meaning with --follow");
+    if (!absl::ParseDuration(*text, &idle) || idle <= absl::ZeroDuration() ||
+        idle == absl::InfiniteDuration()) {
+      return call.Value(absl::StrCat("--idle must be a positive duration like 2s, not \"",
+                                     *text, "\""));
+    }
+  }
+  std::string token = call.flags().Get("resume-token").value_or("");
+  auto stub = ReferralStub(call);
+  if (!stub.ok()) return Fail(stub.status());
+  absl::Duration backoff = absl::Seconds(1);
+  for (;;) {
+    grpc::ClientContext context;  // no deadline: a watch lasts
+    v1::WatchReferralsRequest request;
+    request.set_resume_token(token);
+    std::unique_ptr<grpc::ClientReader<v1::ReferralEvent>> reader =
+        (*stub)->WatchReferrals(&context, request);
+    std::optional<IdleWatchdog> watchdog;
+    if (!follow) watchdog.emplace(&context, idle);
+    v1::ReferralEvent event;
+    bool got_any = false;
+    while (reader->Read(&event)) {
+      if (watchdog) watchdog->Touch();
+      got_any = true;
+      token = event.resume_token();
+      std::cout << (call.json() ? JsonLine(event) : EventLine(event)) << "\n" << std::flush;
+    }
+    const bool idled = watchdog.has_value() && watchdog->fired();
+    watchdog.reset();
+    absl::Status status = FromGrpc(reader->Finish());
+    if (idled) {
+      if (!token.empty()) std::cerr << "resume with: --resume-token " << token << "\n";
+      return kExitOk;
+    }
+    if (!follow || !absl::IsUnavailable(status)) {
+      if (status.ok()) return kExitOk;
+      return Fail(status);
+    }
+    if (got_any) backoff = absl::Seconds(1);
+    std::cerr << "enlacectl: UNAVAILABLE: " << status.message() << "; reconnecting in "
+              << absl::FormatDuration(backoff) << (token.empty() ? "" : " from the last event")
+              << "\n";
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(30));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The groups.
+
+const std::vector<Command>& CasesCommands() {
+  static const auto* commands = new std::vector<Command>{
+      {"open", "open a case for an arrival (agency named in the consent)", &RunCasesOpen},
+      {"get", "show a case and its services", &RunCasesGet},
+      {"list", "list your cases", &RunCasesList},
+      {"update", "change a case's status, summary or notes (owner)", &RunCasesUpdate},
+      {"access-log", "who read or changed a case (owner)", &RunCasesAccessLog},
+  };
+  return *commands;
+}
+
+const std::vector<Command>& ServicesCommands() {
+  static const auto* commands = new std::vector<Command>{
+      {"record", "record a service delivered for a case", &RunServicesRecord},
+  };
+  return *commands;
+}
+
+const std::vector<Command>& InitiativesCommands() {
+  static const auto* commands = new std::vector<Command>{
+      {"register", "register a returnee's economic initiative (case owner)",
+       &RunInitiativesRegister},
+      {"list", "list initiatives, with the total against the target", &RunInitiativesList},
+  };
+  return *commands;
+}
+
+const std::vector<Command>& ReferralsCommands() {
+  static const auto* commands = new std::vector<Command>{
+      {"create", "refer a case to another agency (case owner)", &RunReferralsCreate},
+      {"get", "show a referral", &RunReferralsGet},
+      {"list", "list your inbox and outbox", &RunReferralsList},
+      {"accept", "accept a referral (receiver)", &RunReferralsAccept},
+      {"decline", "decline a referral, with a reason (receiver)", &RunReferralsDecline},
+      {"complete", "report the outcome of an accepted referral (receiver)",
+       &RunReferralsComplete},
+      {"withdraw", "withdraw a referral (sender)", &RunReferralsWithdraw},
+      {"watch", "stream changes to your referrals, resumable", &RunReferralsWatch},
+  };
+  return *commands;
+}
+
+}  // namespace
+
+int RunCases(const Args& args) {
+  static const auto* usage = new std::string(GroupUsage(
+      "enlacectl cases",
+      "Reintegration cases: an agency named in a returnee's consent opens one and\n"
+      "owns it; others see it only through a referral.",
+      CasesCommands(), "enlacectl cases open ARRIVAL_ID --summary \"Seeks work\""));
+  return Dispatch("enlacectl cases", CasesCommands(), *usage, args);
+}
+
+int RunServices(const Args& args) {
+  static const auto* usage = new std::string(GroupUsage(
+      "enlacectl services", "Services delivered to returnees, recorded on their case.",
+      ServicesCommands(), "enlacectl services record CASE_ID --service training"));
+  return Dispatch("enlacectl services", ServicesCommands(), *usage, args);
+}
+
+int RunInitiatives(const Args& args) {
+  static const auto* usage = new std::string(GroupUsage(
+      "enlacectl initiatives",
+      "Economic initiatives of returnees (the programme's target is 70).",
+      InitiativesCommands(),
+      "enlacectl initiatives register CASE_ID --name \"Taller Díaz\" --sector repair"));
+  return Dispatch("enlacectl initiatives", InitiativesCommands(), *usage, args);
+}
+
+int RunReferrals(const Args& args) {
+  static const auto* usage = new std::string(GroupUsage(
+      "enlacectl referrals",
+      "Referrals of cases between agencies: PENDING -> ACCEPTED | DECLINED |\n"
+      "WITHDRAWN; ACCEPTED -> COMPLETED | WITHDRAWN.",
+      ReferralsCommands(),
+      "enlacectl referrals create CASE_ID --to undp --service seed-capital --reason \"...\"\n"
+      "enlacectl referrals list --box inbox --status pending"));
+  return Dispatch("enlacectl referrals", ReferralsCommands(), *usage, args);
+}
+
+}  // namespace enlace::cli
