@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "clients/cli/cli.h"
 
 namespace enlace::cli {
@@ -36,9 +37,7 @@ const std::vector<Command>& TopCommands() {
        &RunCases},
       {"services", "record a service delivered for a case (agencies)", &RunServices},
       {"initiatives", "economic initiatives of returnees: register, list", &RunInitiatives},
-      {"referrals",
-       "referrals between agencies: create, get, list, accept, decline,\n"
-       "               complete, withdraw, watch",
+      {"referrals", "referrals: create, get, list, accept, decline, complete, withdraw, watch",
        &RunReferrals},
       {"report", "the programme report: counts by department, month, status", &RunReport},
       {"pki", "the platform PKI: CA, certificates for agencies, admins, server",

@@ -312,6 +312,7 @@ absl::StatusOr<CsvHeader> ParseHeader(const RawRecord& record) {
   header.fields = record.fields.size();
   for (size_t f = 0; f < record.fields.size(); ++f) {
     std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(record.fields[f]));
+    if (name.empty()) continue;  // e.g. a trailing comma: the column is ignored
     size_t known = kColumnCount;
     for (size_t i = 0; i < kColumnCount; ++i) {
       if (name == kColumns[i]) known = i;
@@ -623,9 +624,9 @@ Flags:
       kOutputHelp, kConnectionHelp,
       R"(  (--timeout, when given, limits the whole push; by default it has no deadline)
 
-CSV: a header row naming the columns, in any order, then one arrival per row
-(RFC 4180: quote fields holding commas, quotes or line breaks; double the
-quotes inside; UTF-8):
+CSV: a header row naming the columns, in any order (a column with an empty
+name is ignored), then one arrival per row (RFC 4180: quote fields holding
+commas, quotes or line breaks; double the quotes inside; UTF-8):
   external_id, arrival_date (YYYY-MM-DD), mode (AIR, LAND, SEA), origin_country
   (ISO 3166-1 alpha-2), given_name, family_name, birth_date, sex (FEMALE, MALE,
   OTHER, UNDISCLOSED), department_code (e.g. SV-SS), municipality: required;

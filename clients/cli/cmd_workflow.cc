@@ -908,8 +908,10 @@ nothing lost or repeated (across reconnections and server restarts).
 
 Without --follow, prints the events after --resume-token (or, without a
 token, those that happen in the next moment) and exits once none has come for
---idle; the last resume token is then repeated on stderr. With --follow, runs
-until interrupted, reconnecting from the last token when the connection drops.
+--idle; then "resume with: --resume-token T" on stderr names where to go on
+(the start of the watch when no event came). With --follow, says "watching
+from --resume-token T" on stderr and runs until interrupted, reconnecting from
+the last token when the connection drops or the server restarts.
 
 Usage: enlacectl referrals watch [--resume-token TOKEN] [--follow] [flags]
 
@@ -924,7 +926,8 @@ Flags:
       R"(                         (json: one ReferralEvent object per line, with its
                          resumeToken)
 )",
-      kConnectionHelp, R"TXT(
+      kConnectionHelp, R"TXT(  (--timeout does not apply: a watch has no deadline)
+
 Table lines: COMMITTED-AT  EVENT  REFERRAL-ID  FROM -> TO  SERVICE  STATUS  TOKEN
 
 Example:
@@ -934,6 +937,9 @@ Example:
       kExitHelp));
   return *usage;
 }
+
+// The initial metadata in which the server names where a watch starts.
+constexpr char kStartTokenKey[] = "enlace-resume-token";
 
 std::string EventLine(const v1::ReferralEvent& e) {
   const v1::Referral& r = e.referral();
@@ -1017,6 +1023,15 @@ int RunReferralsWatch(const Args& args) {
         (*stub)->WatchReferrals(&context, request);
     std::optional<IdleWatchdog> watchdog;
     if (!follow) watchdog.emplace(&context, idle);
+    // The server names the position the watch starts from at once (initial
+    // metadata "enlace-resume-token"): saved, nothing after it can be missed,
+    // even when no event comes before the watch ends.
+    reader->WaitForInitialMetadata();
+    const auto& metadata = context.GetServerInitialMetadata();
+    if (auto it = metadata.find(kStartTokenKey); it != metadata.end()) {
+      token = std::string(it->second.data(), it->second.size());
+      if (follow) std::cerr << "watching from --resume-token " << token << "\n" << std::flush;
+    }
     v1::ReferralEvent event;
     bool got_any = false;
     while (reader->Read(&event)) {
@@ -1032,14 +1047,17 @@ int RunReferralsWatch(const Args& args) {
       if (!token.empty()) std::cerr << "resume with: --resume-token " << token << "\n";
       return kExitOk;
     }
-    if (!follow || !absl::IsUnavailable(status)) {
+    // With --follow, a dropped connection or a stream the server ended (it
+    // does on shutdown) is resumed from the last token; anything else (a
+    // revoked certificate, a bad token) ends the watch.
+    if (!follow || !(absl::IsUnavailable(status) || absl::IsCancelled(status))) {
       if (status.ok()) return kExitOk;
       return Fail(status);
     }
     if (got_any) backoff = absl::Seconds(1);
-    std::cerr << "enlacectl: UNAVAILABLE: " << status.message() << "; reconnecting in "
-              << absl::FormatDuration(backoff) << (token.empty() ? "" : " from the last event")
-              << "\n";
+    std::cerr << "enlacectl: " << absl::StatusCodeToString(status.code()) << ": "
+              << status.message() << "; reconnecting in " << absl::FormatDuration(backoff)
+              << (token.empty() ? "" : " from the last resume token") << "\n";
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(30));
   }

@@ -1,0 +1,753 @@
+#!/usr/bin/python3
+"""End-to-end test of `enlacectl` for every persona against the real server.
+
+Starts the real `enlace-server` binary over mutual TLS with a fresh PKI (made by
+`enlacectl pki init`) and a fresh database, then drives it only through the
+`enlacectl` binary, as the ministry, the agencies and an administrator would:
+`arrivals push` of CSV and JSON-lines files (exact counts, the rejects file, a
+rerun that finds everything already recorded, a push interrupted by SIGKILL
+and rerun), `arrivals list|get`, `consent update`, a referral workflow from
+`cases open` to `referrals complete` with `referrals watch` and its resume
+token, `report`, `audit list|verify` (including a tampered chain), `health`,
+and the exit codes scripts rely on (0, 1, 2, 3).
+
+Run through ctest (scripts/test.sh), which sets ENLACE_TEST_DB_DSN:
+
+  /usr/bin/python3 tests/e2e/enlacectl_workflow_test.py \
+      --server build/server/enlace-server --enlacectl build/clients/enlacectl \
+      --policy server/default_policy.conf [unittest args...]
+
+Needs the standard library and the `mariadb` client.
+"""
+
+import argparse
+import csv
+import io
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+
+DSN_ENV = "ENLACE_TEST_DB_DSN"
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+CALL_TIMEOUT = 120.0  # seconds, per enlacectl run
+
+ARGS = None  # the parsed command line, set by main()
+
+COLUMNS = ["external_id", "arrival_date", "mode", "origin_country", "given_name",
+           "family_name", "birth_date", "sex", "document_number", "department_code",
+           "municipality", "needs", "consent_agencies", "consent_purposes",
+           "consent_given_at"]
+REJECTS_HEADER = ["line", "external_id", "code", "field", "message"]
+
+
+def log(msg):
+    print(f"[enlacectl-workflow] {msg}", file=sys.stderr, flush=True)
+
+
+def parse_dsn(dsn):
+    """mysql://user[:password]@host:port/[db] -> parts."""
+    u = urllib.parse.urlsplit(dsn)
+    if u.scheme != "mysql" or not u.hostname:
+        raise SystemExit(f"{DSN_ENV}={dsn!r}: expected mysql://user@host:port/")
+    return u
+
+
+def mariadb(dsn, sql, database=None):
+    """Runs `sql` with the mariadb client; returns its tab-separated output."""
+    u = parse_dsn(dsn)
+    env = dict(os.environ)
+    if u.password:
+        env["MYSQL_PWD"] = urllib.parse.unquote(u.password)
+    cmd = ["mariadb", "--protocol=TCP", f"-h{u.hostname}", f"-P{u.port or 3306}",
+           f"-u{urllib.parse.unquote(u.username or 'root')}", "-N", "-B"]
+    if database:
+        cmd.append(database)
+    res = subprocess.run([*cmd, "-e", sql], capture_output=True, text=True, env=env,
+                         timeout=60)
+    if res.returncode != 0:
+        raise AssertionError(f"mariadb {sql!r} failed: {res.stderr.strip()}")
+    return res.stdout
+
+
+def drop_database(dsn, dbname):
+    try:
+        mariadb(dsn, f"DROP DATABASE IF EXISTS `{dbname}`")
+    except AssertionError as e:
+        log(f"could not drop database {dbname}: {e}")
+
+
+def arrival_row(external_id, **over):
+    """A CSV row (dict) of an arrival the server accepts, with `over` changes."""
+    row = {
+        "external_id": external_id, "arrival_date": "2024-01-15", "mode": "AIR",
+        "origin_country": "US", "given_name": "Ana", "family_name": "Pérez",
+        "birth_date": "1990-03-02", "sex": "FEMALE", "document_number": "",
+        "department_code": "SV-SS", "municipality": "Guazapa",
+        "needs": "PSYCHOSOCIAL_SUPPORT;SEED_CAPITAL", "consent_agencies": "iom;undp",
+        "consent_purposes": "REINTEGRATION;STATISTICS",
+        "consent_given_at": "2024-01-15T10:00:00Z",
+    }
+    row.update(over)
+    return row
+
+
+def write_csv(path, records, bom=False):
+    """Writes `records` (dicts, or lists for raw rows) under the COLUMNS header
+    with CRLF line ends, and returns the line number each record starts on."""
+    chunks, lines, line = [], [], 1
+    for record in [COLUMNS, *records]:
+        out = io.StringIO()
+        csv.writer(out).writerow(  # quotes where needed, doubles quotes, CRLF
+            record if isinstance(record, list) else [record[c] for c in COLUMNS])
+        chunks.append(out.getvalue())
+        lines.append(line)
+        line += out.getvalue().count("\n")
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(("\ufeff" if bom else "") + "".join(chunks))
+    return lines[1:]
+
+
+def read_rejects(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    return rows[0], rows[1:]
+
+
+class EnlacectlWorkflowTest(unittest.TestCase):
+    """One server and one database for the class. Each test uses external_ids
+    of its own, so tests can run alone or in any order."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="enlace-ctl-workflow-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        cls.pki = os.path.join(cls.tmp, "pki")
+        res = subprocess.run([ARGS.enlacectl, "pki", "init", "--dir", cls.pki],
+                             capture_output=True, text=True, timeout=60)
+        if res.returncode != 0:
+            raise RuntimeError(f"enlacectl pki init failed ({res.returncode}):\n"
+                               f"{res.stdout}{res.stderr}")
+
+        cls.base_dsn = os.environ[DSN_ENV]
+        cls.dbname = "enlace_ctl_workflow_" + secrets.token_hex(6)
+        cls.addClassCleanup(drop_database, cls.base_dsn, cls.dbname)
+        u = parse_dsn(cls.base_dsn)
+        dsn = urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + cls.dbname, u.query, ""))
+
+        ready = os.path.join(cls.tmp, "ready")
+        cls.server_log_path = os.path.join(cls.tmp, "server.log")
+        cls.server_log = open(cls.server_log_path, "wb")
+        cls.addClassCleanup(cls.server_log.close)
+        cmd = [ARGS.server, f"--db_dsn={dsn}",
+               f"--ca_cert={cls.pki}/ca.crt", f"--ca_key={cls.pki}/ca.key",
+               f"--server_cert={cls.pki}/server.crt", f"--server_key={cls.pki}/server.key",
+               f"--policy={ARGS.policy}",
+               "--tls_addr=127.0.0.1:0", "--health_addr=127.0.0.1:0",
+               "--metrics_addr=127.0.0.1:0", f"--ready_file={ready}"]
+        log(f"starting {' '.join(cmd)}")
+        cls.server = subprocess.Popen(cmd, stdout=cls.server_log, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL)
+        cls.addClassCleanup(cls._stop_server)
+        ports = cls._wait_ready(ready)
+        cls.tls_port, cls.health_port = ports["tls_port"], ports["health_port"]
+        log(f"server ready on TLS port {cls.tls_port}, health port {cls.health_port}")
+
+    @classmethod
+    def _wait_ready(cls, ready):
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            rc = cls.server.poll()
+            if rc is not None:
+                raise RuntimeError(f"enlace-server exited with {rc} before it was ready; "
+                                   f"its log:\n{cls._server_log_text()}")
+            if os.path.exists(ready):
+                with open(ready) as f:
+                    kv = dict(line.split("=", 1) for line in f.read().split() if "=" in line)
+                if kv.get("tls_port", "").isdigit() and kv.get("health_port", "").isdigit():
+                    return {k: int(v) for k, v in kv.items() if v.isdigit()}
+            time.sleep(0.1)
+        raise RuntimeError(f"enlace-server not ready after {START_TIMEOUT:.0f} s; "
+                           f"its log:\n{cls._server_log_text()}")
+
+    @classmethod
+    def _server_log_text(cls):
+        try:
+            cls.server_log.flush()
+            with open(cls.server_log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")[-20000:]
+        except OSError as e:
+            return f"(cannot read {cls.server_log_path}: {e})"
+
+    @classmethod
+    def _stop_server(cls):
+        if cls.server.poll() is None:
+            cls.server.send_signal(signal.SIGTERM)
+            try:
+                cls.server.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                log(f"enlace-server ignored SIGTERM for {STOP_TIMEOUT:.0f} s: killing it")
+                cls.server.kill()
+                cls.server.wait()
+        if cls.server.returncode != 0:
+            log(f"enlace-server ended with {cls.server.returncode}; "
+                f"its log:\n{cls._server_log_text()}")
+
+    # --------------------------------------------------------------- helpers
+
+    def env(self, identity):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ENLACE_")}
+        if identity is not None:
+            env.update(ENLACE_ADDR=f"localhost:{self.tls_port}",
+                       ENLACE_CA=os.path.join(self.pki, "ca.crt"),
+                       ENLACE_CERT=os.path.join(self.pki, f"{identity}.crt"),
+                       ENLACE_KEY=os.path.join(self.pki, f"{identity}.key"))
+        return env
+
+    def ctl(self, *args, identity="mfa", stdin=None):
+        """Runs enlacectl as `identity` of the dev PKI (connection settings in
+        ENLACE_*); identity=None: with no connection settings at all."""
+        res = subprocess.run([ARGS.enlacectl, *args], capture_output=True, text=True,
+                             env=self.env(identity), input=stdin, cwd=self.tmp,
+                             timeout=CALL_TIMEOUT)
+        log(f"enlacectl {' '.join(args)} ({identity}) -> {res.returncode}")
+        return res
+
+    def ok(self, *args, **kw):
+        res = self.ctl(*args, **kw)
+        self.assertEqual(res.returncode, 0, f"stdout:\n{res.stdout}\nstderr:\n{res.stderr}")
+        return res
+
+    def fails(self, code, *args, **kw):
+        """Exit 1 with "enlacectl: <code>: <message>" as the last line of stderr."""
+        res = self.ctl(*args, **kw)
+        self.assertEqual(res.returncode, 1, f"stdout:\n{res.stdout}\nstderr:\n{res.stderr}")
+        self.assertRegex(res.stderr, rf"(?:\A|\n)enlacectl: {code}: \S.*\n\Z")
+        return res
+
+    def json_of(self, *args, **kw):
+        res = self.ok(*args, "--output", "json", **kw)
+        return json.loads(res.stdout)
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def push_one(self, external_id, **over):
+        """Records one arrival as the ministry; returns its arrival_id."""
+        path = self.path(f"{external_id}.csv")
+        write_csv(path, [arrival_row(external_id, **over)])
+        res = self.ok("arrivals", "push", path)
+        self.assertEqual(res.stdout, "pushed 1 rows: 1 created, 0 already recorded, 0 rejected\n")
+        found = [a for a in self.json_of("arrivals", "list")["arrivals"]
+                 if a["externalId"] == external_id]
+        self.assertEqual(len(found), 1)
+        return found[0]["arrivalId"]
+
+    # ----------------------------------------------------------------- tests
+
+    def test_push_csv_counts_rejects_and_rerun(self):
+        good = [arrival_row(f"CSV-{i:03d}") for i in range(44)]
+        # Proper CSV: commas, doubled quotes and accents in quoted fields;
+        # enum names in any case, with or without their prefix.
+        good[1] = arrival_row("CSV-001", family_name="López, Díaz", given_name='Jo "JJ"')
+        good[2] = arrival_row("CSV-002", mode="land", sex="male", origin_country="MX",
+                              needs="need_training; EMPLOYMENT", consent_agencies="iom",
+                              consent_purposes="purpose_reintegration",
+                              department_code="SV-LI", municipality="San José Villanueva",
+                              document_number="A-123")
+        bad = {
+            "bad date": arrival_row("CSV-BAD-DATE", arrival_date="2024-02-30"),
+            "unknown municipality": arrival_row("CSV-BAD-TOWN", municipality="Atlantis"),
+            "unknown enum": arrival_row("CSV-BAD-MODE", mode="BOAT"),
+            "missing column": [arrival_row("CSV-BAD-COLS")[c] for c in COLUMNS[:-1]],
+            "reused external_id": arrival_row("CSV-003", given_name="Someone Else"),
+            "line break in a name": arrival_row("CSV-BAD-NAME", given_name="Ana\nMaría"),
+        }
+        records = good[:10] + [bad["bad date"]] + good[10:20] + [bad["unknown municipality"]] \
+            + good[20:25] + [bad["unknown enum"], bad["line break in a name"]] + good[25:35] \
+            + [bad["missing column"], bad["reused external_id"]] + good[35:]
+        self.assertEqual(len(records), 50)
+        path, rejects = self.path("arrivals.csv"), self.path("rejects.csv")
+        lines = write_csv(path, records, bom=True)
+        line_of = {id(r): lines[i] for i, r in enumerate(records)}
+        expected = {
+            (line_of[id(bad["bad date"])], "CSV-BAD-DATE", "INVALID_ARGUMENT",
+             "arrival.arrival_date"),
+            (line_of[id(bad["unknown municipality"])], "CSV-BAD-TOWN", "INVALID_ARGUMENT",
+             "arrival.destination.municipality"),
+            (line_of[id(bad["unknown enum"])], "CSV-BAD-MODE", "INVALID_ARGUMENT",
+             "arrival.mode"),
+            (line_of[id(bad["line break in a name"])], "CSV-BAD-NAME", "INVALID_ARGUMENT",
+             "arrival.person.given_name"),
+            (line_of[id(bad["missing column"])], "CSV-BAD-COLS", "INVALID_ARGUMENT", ""),
+            (line_of[id(bad["reused external_id"])], "CSV-003", "ALREADY_EXISTS",
+             "arrival.external_id"),
+        }
+        # The quoted line break makes one record span two lines.
+        self.assertEqual(line_of[id(bad["missing column"])],
+                         line_of[id(bad["line break in a name"])] + 12)
+
+        def check_rejects():
+            header, rows = read_rejects(rejects)
+            self.assertEqual(header, REJECTS_HEADER)
+            self.assertEqual(len(rows), 6, rows)
+            self.assertEqual({(int(r[0]), r[1], r[2], r[3]) for r in rows}, expected)
+            messages = {r[1]: r[4] for r in rows}
+            self.assertTrue(all(messages.values()), rows)
+            self.assertIn('"BOAT"', messages["CSV-BAD-MODE"])
+            self.assertIn("expected 15 fields as in the header, found 14",
+                          messages["CSV-BAD-COLS"])
+
+        res = self.ctl("arrivals", "push", path, "--rejects", rejects)
+        self.assertEqual(res.returncode, 3, res.stderr)
+        self.assertEqual(res.stdout, "pushed 50 rows: 44 created, 0 already recorded, "
+                                     f"6 rejected (rejects: {rejects})\n")
+        check_rejects()
+
+        # A rerun stores nothing new and rejects exactly the same rows.
+        res = self.ctl("arrivals", "push", path, "--rejects", rejects, "--output", "json")
+        self.assertEqual(res.returncode, 3, res.stderr)
+        summary = json.loads(res.stdout)
+        self.assertEqual({k: summary[k] for k in ("rows", "created", "alreadyRecorded",
+                                                  "rejected", "rejectedLocally", "rejectsFile")},
+                         {"rows": 50, "created": 0, "alreadyRecorded": 44, "rejected": 6,
+                          "rejectedLocally": 2, "rejectsFile": rejects})
+        check_rejects()
+
+        # What was stored, as `arrivals list --output json` shows it.
+        listed = self.json_of("arrivals", "list")["arrivals"]
+        mine = {a["externalId"]: a for a in listed if a["externalId"].startswith("CSV-")}
+        self.assertEqual(sorted(mine), sorted(r["external_id"] for r in good))
+        self.assertEqual(mine["CSV-001"]["person"]["familyName"], "López, Díaz")
+        self.assertEqual(mine["CSV-001"]["person"]["givenName"], 'Jo "JJ"')
+        self.assertEqual(mine["CSV-003"]["person"]["givenName"], "Ana")  # the first one won
+        b = mine["CSV-002"]
+        self.assertEqual((b["mode"], b["person"]["sex"], b["person"]["documentNumber"]),
+                         ("ARRIVAL_MODE_LAND", "SEX_MALE", "A-123"))
+        self.assertEqual(b["needs"], ["NEED_TRAINING", "NEED_EMPLOYMENT"])
+        self.assertEqual(b["destination"], {"departmentCode": "SV-LI",
+                                            "municipality": "San José Villanueva"})
+        self.assertEqual(b["consent"]["agencies"], ["iom"])
+        self.assertEqual(b["consent"]["purposes"], ["PURPOSE_REINTEGRATION"])
+        self.assertEqual(b["consent"]["givenAt"], "2024-01-15T10:00:00Z")
+
+        # --limit stops early with a token that continues the listing.
+        first = self.json_of("arrivals", "list", "--limit", "5")
+        self.assertEqual(len(first["arrivals"]), 5)
+        self.assertTrue(first["nextPageToken"])
+        rest = self.json_of("arrivals", "list", "--page-token", first["nextPageToken"])
+        ids = [a["arrivalId"] for a in first["arrivals"] + rest["arrivals"]]
+        self.assertEqual(len(ids), len(set(ids)))
+        self.assertEqual(len(ids), len(listed))
+        self.assertEqual(rest["nextPageToken"], "")
+
+        # The table and the detail view.
+        table = self.ok("arrivals", "list", "--department", "SV-LI").stdout.splitlines()
+        self.assertRegex(table[0], r"^ARRIVAL ID +EXTERNAL ID +ARRIVED +MODE +NAME ")
+        self.assertEqual(len([l for l in table if " CSV-002 " in l]), 1, table)
+        detail = self.ok("arrivals", "get", b["arrivalId"]).stdout
+        self.assertRegex(detail, r"(?m)^  external id +CSV-002$")
+        self.assertRegex(detail, r"(?m)^  municipality +San José Villanueva$")
+        self.assertRegex(detail, r"(?m)^  needs +TRAINING,EMPLOYMENT$")
+
+    def test_push_jsonl_file_and_stdin(self):
+        arrivals = [{
+            "externalId": f"JSONL-{i}", "arrivalDate": "2024-03-01", "mode": "ARRIVAL_MODE_LAND",
+            "originCountry": "GT",
+            "person": {"givenName": "Luis", "familyName": "Ramos", "birthDate": "1980-01-01",
+                       "sex": "SEX_MALE"},
+            "destination": {"departmentCode": "SV-SS", "municipality": "Guazapa"},
+            "needs": ["NEED_EMPLOYMENT"],
+            "consent": {"agencies": ["iom"], "purposes": ["PURPOSE_REINTEGRATION"],
+                        "givenAt": "2024-03-01T08:00:00Z"},
+        } for i in range(5)]
+        lines = [json.dumps(a, ensure_ascii=False) for a in arrivals]
+        lines.insert(3, "")  # blank lines are skipped
+        lines.insert(2, json.dumps({"externalId": "JSONL-BAD", "nickname": "x"}))
+        text = "\n".join(lines) + "\n"
+        path, rejects = self.path("arrivals.jsonl"), self.path("jsonl-rejects.csv")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+
+        res = self.ctl("arrivals", "push", path, "--rejects", rejects)
+        self.assertEqual(res.returncode, 3, res.stderr)
+        self.assertEqual(res.stdout, "pushed 6 rows: 5 created, 0 already recorded, "
+                                     f"1 rejected (rejects: {rejects})\n")
+        header, rows = read_rejects(rejects)
+        self.assertEqual(header, REJECTS_HEADER)
+        self.assertEqual([r[:4] for r in rows], [["3", "JSONL-BAD", "INVALID_ARGUMENT", ""]])
+        self.assertIn("nickname", rows[0][4])
+
+        # From standard input ("-" needs --format), with the summary as JSON.
+        res = self.ctl("arrivals", "push", "-", "--format", "jsonl", "--output", "json",
+                       stdin=text)
+        self.assertEqual(res.returncode, 3, res.stderr)
+        summary = json.loads(res.stdout)
+        self.assertEqual((summary["rows"], summary["created"], summary["alreadyRecorded"],
+                          summary["rejected"]), (6, 0, 5, 1))
+        self.assertIsNone(summary["rejectsFile"])
+        self.assertIn("rejected: line 3 (JSONL-BAD): INVALID_ARGUMENT:", res.stderr)
+
+        # Only good rows: exit 0. CSV from stdin too.
+        good = "\n".join(l for l in lines if "JSONL-BAD" not in l)
+        res = self.ctl("arrivals", "push", "-", "--format", "jsonl", stdin=good)
+        self.assertEqual((res.returncode, res.stdout),
+                         (0, "pushed 5 rows: 0 created, 5 already recorded, 0 rejected\n"),
+                         res.stderr)
+        write_csv(self.path("stdin.csv"), [arrival_row("STDIN-1")])
+        with open(self.path("stdin.csv"), encoding="utf-8") as f:
+            res = self.ctl("arrivals", "push", "-", "--format", "csv", stdin=f.read())
+        self.assertEqual((res.returncode, res.stdout),
+                         (0, "pushed 1 rows: 1 created, 0 already recorded, 0 rejected\n"),
+                         res.stderr)
+
+    def test_push_killed_midway_then_rerun(self):
+        n = 30000
+        path = self.path("big.csv")
+        write_csv(path, [arrival_row(f"BIG-{i:05d}") for i in range(n)])
+        proc = subprocess.Popen([ARGS.enlacectl, "arrivals", "push", path],
+                                env=self.env("mfa"), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+        log(f"push killed with {proc.returncode}")
+
+        res = self.ctl("arrivals", "push", path, "--output", "json")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        summary = json.loads(res.stdout)
+        self.assertEqual(summary["rows"], n)
+        self.assertEqual(summary["rejected"], 0)
+        self.assertEqual(summary["created"] + summary["alreadyRecorded"], n)
+        log(f"after the kill: {summary['alreadyRecorded']} were already recorded")
+
+        res = self.ctl("arrivals", "push", path, "--progress", "lines")
+        self.assertEqual((res.returncode, res.stdout),
+                         (0, f"pushed {n} rows: 0 created, {n} already recorded, 0 rejected\n"),
+                         res.stderr)
+
+    def test_workflow_through_the_cli(self):
+        arrival_id = self.push_one("FLOW-1", given_name="María", family_name="Hernández")
+        # iom, named in the consent, reads the arrival and opens a case.
+        arrival = self.json_of("arrivals", "get", arrival_id, identity="iom")
+        self.assertEqual(arrival["externalId"], "FLOW-1")
+        self.fails("NOT_FOUND", "arrivals", "get", arrival_id, identity="unhcr")
+        case = self.json_of("cases", "open", arrival_id, "--summary", "Seeks work",
+                            identity="iom")
+        case_id = case["caseId"]
+        self.assertEqual((case["ownerAgency"], case["status"]), ("iom", "CASE_STATUS_OPEN"))
+        res = self.ok("cases", "update", case_id, "--status", "in-progress", "--notes",
+                      "Doing well", identity="iom")
+        self.assertRegex(res.stdout, r"(?m)^  status +IN_PROGRESS$")
+        got = self.json_of("cases", "get", case_id, identity="iom")
+        self.assertEqual((got["status"], got["summary"], got["psychosocialNotes"]),
+                         ("CASE_STATUS_IN_PROGRESS", "Seeks work", "Doing well"))
+        self.assertIn(case_id, [c["caseId"] for c in
+                                self.json_of("cases", "list", "--status", "in-progress",
+                                             identity="iom")["cases"]])
+
+        # undp watches its referrals from now on, one JSON object per line.
+        # It says on stderr where it starts, before any event.
+        watch = subprocess.Popen([ARGS.enlacectl, "referrals", "watch", "--follow",
+                                  "--output", "json"], env=self.env("undp"),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: watch.poll() is None and watch.kill())
+        watched, started = [], []
+        reader = threading.Thread(target=lambda: watched.extend(iter(watch.stdout.readline, "")),
+                                  daemon=True)
+        reader.start()
+        threading.Thread(target=lambda: started.append(watch.stderr.readline()),
+                         daemon=True).start()
+        deadline = time.monotonic() + 30
+        while not started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(started, "the watch did not start within 30 s")
+        self.assertRegex(started[0], r"^watching from --resume-token \S+\n$")
+        start_token = started[0].split()[-1]
+
+        referral = self.json_of("referrals", "create", case_id, "--to", "undp", "--service",
+                                "seed-capital", "--reason", "Bakery plan", identity="iom")
+        referral_id = referral["referralId"]
+        self.assertEqual(referral["status"], "REFERRAL_STATUS_PENDING")
+        inbox = self.json_of("referrals", "list", "--box", "inbox", "--status", "pending",
+                             identity="undp")["referrals"]
+        self.assertEqual([r["referralId"] for r in inbox], [referral_id])
+        self.assertEqual(inbox[0]["returnee"]["givenName"], "María")
+
+        res = self.ok("referrals", "accept", referral_id, identity="undp")
+        self.assertTrue(res.stdout.startswith(f"accepted referral {referral_id}\n"), res.stdout)
+        self.assertRegex(res.stdout, r"(?m)^  status +ACCEPTED$")
+        listed = self.json_of("referrals", "list", identity="undp")["referrals"]
+        self.assertEqual([(r["referralId"], r["status"]) for r in listed],
+                         [(referral_id, "REFERRAL_STATUS_ACCEPTED")])
+        outbox = self.json_of("referrals", "list", "--box", "outbox", identity="iom")
+        self.assertIn(referral_id, [r["referralId"] for r in outbox["referrals"]])
+        # Accepting twice breaks the status machine.
+        self.fails("FAILED_PRECONDITION", "referrals", "accept", referral_id, identity="undp")
+
+        service = self.json_of("services", "record", case_id, "--service", "seed_capital",
+                               "--notes", "500 USD", identity="undp")
+        self.assertEqual((service["service"], service["recordedBy"]),
+                         ("NEED_SEED_CAPITAL", "undp"))
+        self.ok("referrals", "complete", referral_id, "--outcome", "Disbursed", identity="undp")
+        initiative = self.json_of("initiatives", "register", case_id, "--name", "Panadería Luz",
+                                  "--sector", "food", identity="iom")
+        initiatives = self.json_of("initiatives", "list", identity="undp")
+        self.assertIn(initiative["initiativeId"],
+                      [i["initiativeId"] for i in initiatives["initiatives"]])
+        self.assertEqual(initiatives["target"], 70)
+        self.assertGreaterEqual(int(initiatives["totalCount"]), 1)
+
+        # The watch saw the three changes.
+        deadline = time.monotonic() + 30
+        while len(watched) < 3 and time.monotonic() < deadline and watch.poll() is None:
+            time.sleep(0.1)
+        watch.kill()
+        watch.wait()
+        reader.join(10)
+        watch.stdout.close()
+        watch.stderr.close()
+        events = [json.loads(line) for line in watched]
+        self.assertEqual([(e["type"], e["referral"]["referralId"]) for e in events],
+                         [("REFERRAL_EVENT_TYPE_CREATED", referral_id),
+                          ("REFERRAL_EVENT_TYPE_ACCEPTED", referral_id),
+                          ("REFERRAL_EVENT_TYPE_COMPLETED", referral_id)])
+        self.assertTrue(all(e["resumeToken"] for e in events))
+        # From the start token: all three; with no event at all, the start is
+        # still named for resuming.
+        res = self.ok("referrals", "watch", "--resume-token", start_token, "--idle", "1s",
+                      "--output", "json", identity="undp")
+        self.assertEqual([json.loads(l)["resumeToken"] for l in res.stdout.splitlines()],
+                         [e["resumeToken"] for e in events])
+        res = self.ok("referrals", "watch", "--idle", "500ms", identity="undp")
+        self.assertEqual(res.stdout, "")
+        self.assertRegex(res.stderr, r"\Aresume with: --resume-token \S+\n\Z")
+        # Resuming after the first event gives the other two, then stops when idle.
+        res = self.ok("referrals", "watch", "--resume-token", events[0]["resumeToken"],
+                      "--idle", "1s", "--output", "json", identity="undp")
+        resumed = [json.loads(l) for l in res.stdout.splitlines()]
+        self.assertEqual([e["resumeToken"] for e in resumed],
+                         [e["resumeToken"] for e in events[1:]])
+        self.assertIn(f"--resume-token {events[2]['resumeToken']}", res.stderr)
+        res = self.ok("referrals", "watch", "--resume-token", events[0]["resumeToken"],
+                      "--idle", "1s", identity="undp")
+        self.assertRegex(res.stdout, rf"(?m)^\S+  ACCEPTED  {referral_id}  iom -> undp  "
+                                     rf"SEED_CAPITAL  ACCEPTED  \S+$")
+        # Another agency's token is refused.
+        self.fails("INVALID_ARGUMENT", "referrals", "watch", "--resume-token",
+                   events[0]["resumeToken"], "--idle", "1s", identity="iom")
+
+        # A second referral, withdrawn by its sender before an answer.
+        second = self.json_of("referrals", "create", case_id, "--to", "undp", "--service",
+                              "training", "--reason", "Welding course", identity="iom")
+        res = self.ok("referrals", "withdraw", second["referralId"], identity="iom")
+        self.assertTrue(res.stdout.startswith(f"withdrew referral {second['referralId']}\n"))
+        got = self.json_of("referrals", "get", second["referralId"], identity="undp")
+        self.assertEqual(got["status"], "REFERRAL_STATUS_WITHDRAWN")
+        self.fails("FAILED_PRECONDITION", "referrals", "decline", second["referralId"],
+                   "--reason", "Too late", identity="undp")
+
+        # The report: JSON parses; an administrator sees the small cells as <5.
+        report = self.json_of("report", "--from", "2024-01-01", identity="iom")
+        self.assertIn("returneesByDepartment", report)
+        self.assertEqual(report["initiativesTarget"], 70)
+        res = self.ok("report", "--department", "SV-SS", identity="admin")
+        for title in ("Returnees by department", "Returnees by month", "Cases by status",
+                      "Referrals", "Services delivered", "Indicators"):
+            self.assertIn(f"\n{title}\n", res.stdout)
+        self.assertRegex(res.stdout, r"(?m)^iom +undp +COMPLETED +<5$")
+        admin_report = self.json_of("report", identity="admin")
+        self.assertTrue(any(r["referrals"].get("suppressed") for r in admin_report["referrals"]))
+
+        # The ministry updates the consent: a new version.
+        updated = self.json_of("consent", "update", arrival_id, "--agencies", "iom,undp",
+                               "--purposes", "reintegration", identity="mfa")
+        self.assertEqual(updated["consentVersion"], 2)
+        self.assertEqual(updated["consent"]["purposes"], ["PURPOSE_REINTEGRATION"])
+
+        # The owner reads who accessed the case.
+        log_entries = self.json_of("cases", "access-log", case_id, identity="iom")["entries"]
+        self.assertTrue(any(e["principal"] == "spiffe://enlace/agency/undp"
+                            for e in log_entries), log_entries)
+
+    def test_audit_and_health(self):
+        write_csv(self.path("denied.csv"), [arrival_row("DENIED-1")])
+        self.fails("PERMISSION_DENIED", "arrivals", "push", self.path("denied.csv"),
+                   identity="unhcr")
+        denied = self.json_of("audit", "list", "--principal", "agency:unhcr", "--decision",
+                              "deny", "--method", "ArrivalService/RecordArrivals",
+                              "--since", "1h", identity="admin")["events"]
+        self.assertGreaterEqual(len(denied), 1)
+        self.assertEqual({(e["principal"], e["method"], e["decision"]) for e in denied},
+                         {("spiffe://enlace/agency/unhcr",
+                           "/enlace.v1.ArrivalService/RecordArrivals", "DECISION_DENY")})
+        res = self.ok("audit", "verify", identity="admin")
+        self.assertRegex(res.stdout, r"\Aaudit log intact: \d+ events checked\n\Z")
+        self.assertTrue(self.json_of("audit", "verify", identity="admin")["intact"])
+
+        # Tamper with one event: verify names it and exits 1; restored, intact again.
+        seq = 3
+        original = mariadb(self.base_dsn, f"SELECT HEX(detail) FROM audit_events WHERE seq={seq}",
+                           self.dbname).strip()
+        mariadb(self.base_dsn, f"UPDATE audit_events SET detail='tampered' WHERE seq={seq}",
+                self.dbname)
+        try:
+            res = self.fails("DATA_LOSS", "audit", "verify", identity="admin")
+            self.assertIn(f"audit log broken at sequence {seq} ", res.stderr)
+            res = self.ctl("audit", "verify", "--output", "json", identity="admin")
+            self.assertEqual(res.returncode, 1)
+            verdict = json.loads(res.stdout)
+            self.assertEqual((verdict["intact"], int(verdict["firstBrokenSequence"])),
+                             (False, seq))
+        finally:
+            mariadb(self.base_dsn,
+                    f"UPDATE audit_events SET detail=UNHEX('{original}') WHERE seq={seq}",
+                    self.dbname)
+        self.ok("audit", "verify", identity="admin")
+        # By now there are more than 3 events: --limit stops the table early.
+        table = self.ok("audit", "list", "--limit", "3", identity="admin")
+        self.assertRegex(table.stdout, r"^SEQ +TIME +PRINCIPAL +METHOD +DECISION +STATUS +DETAIL\n")
+        self.assertEqual(len(table.stdout.splitlines()), 4, table.stdout)
+        self.assertIn("--page-token", table.stderr)
+
+        res = self.ok("health", identity="iom")
+        self.assertEqual(res.stdout, "SERVING\n")
+        res = self.ok("health", "--plaintext", f"127.0.0.1:{self.health_port}", identity=None)
+        self.assertEqual(res.stdout, "SERVING\n")
+        self.assertEqual(self.json_of("health", identity="admin"), {"status": "SERVING"})
+        # A port where nothing listens: UNAVAILABLE, exit 1.
+        self.fails("UNAVAILABLE", "health", "--plaintext", "127.0.0.1:1", "--timeout", "3s",
+                   identity=None)
+
+    def test_exit_codes(self):
+        # 1: the server refused (an agency pushing arrivals; the ministry
+        # running cases), with the gRPC code name.
+        write_csv(self.path("iom.csv"), [arrival_row("IOM-1")])
+        res = self.fails("PERMISSION_DENIED", "arrivals", "push", self.path("iom.csv"),
+                         identity="iom")
+        self.assertIn("spiffe://enlace/agency/iom", res.stderr)
+        self.assertEqual(res.stdout, "")
+        self.fails("PERMISSION_DENIED", "cases", "list", identity="mfa")
+        self.fails("PERMISSION_DENIED", "audit", "verify", identity="iom")
+        self.fails("NOT_FOUND", "cases", "get", "0123456789abcdef0123456789abcdef",
+                   identity="iom")
+        self.fails("NOT_FOUND", "arrivals", "push", self.path("missing.csv"))
+        # 2: usage errors, before anything is sent.
+        cases = [
+            ("arrivals",), ("arrivals", "frobnicate"), ("nonsense",),
+            ("arrivals", "push"),
+            ("arrivals", "push", self.path("iom.csv"), "--bogus", "1"),
+            ("arrivals", "push", "-"),                                  # needs --format
+            ("arrivals", "push", self.path("iom.txt")),                 # unknown extension
+            ("arrivals", "push", self.path("iom.csv"), "--format", "xml"),
+            ("arrivals", "push", self.path("iom.csv"), "--progress", "loud"),
+            ("arrivals", "push", "a.csv", "b.csv"),
+            ("arrivals", "list", "--limit", "0"),
+            ("arrivals", "list", "--from", "2024-13-01"),
+            ("arrivals", "list", "--output", "yaml"),
+            ("arrivals", "get",),
+            ("consent", "update", "abc"),                               # no consent flags
+            ("consent", "update", "abc", "--withdraw", "--agencies", "iom"),
+            ("consent", "update", "abc", "--agencies", "iom", "--purposes", "fun"),
+            ("cases", "open"),
+            ("cases", "list", "--status", "lost"),
+            ("cases", "update", "abc"),                                 # nothing to change
+            ("services", "record", "abc"),                              # no --service
+            ("services", "record", "abc", "--service", "magic"),
+            ("services", "record", "abc", "--service", "training", "--delivered-on", "yesterday"),
+            ("initiatives", "register", "abc", "--name", "x"),          # no --sector
+            ("referrals", "create", "abc", "--to", "undp", "--service", "training"),
+            ("referrals", "list", "--box", "spam"),
+            ("referrals", "list", "--page-token", "x"),                 # needs --box
+            ("referrals", "list", "--status", "pending,lost"),
+            ("referrals", "decline", "abc"),                            # no --reason
+            ("referrals", "complete", "abc"),                           # no --outcome
+            ("referrals", "watch", "--follow", "--idle", "1s"),
+            ("referrals", "watch", "--follow=maybe"),
+            ("report", "--from", "2024-1-1"),
+            ("report", "extra"),
+            ("audit", "list", "--decision", "maybe"),
+            ("audit", "list", "--since", "yesterday"),
+            ("health", "--plaintext", "127.0.0.1:1", "--cert", "x.crt"),
+        ]
+        for args in cases:
+            with self.subTest(args=args):
+                res = self.ctl(*args, identity="iom")
+                self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+                self.assertEqual(res.stdout, "")
+                self.assertTrue(res.stderr.strip())
+        # No connection settings at all: a usage error that says what to set.
+        res = self.ctl("cases", "list", identity=None)
+        self.assertEqual(res.returncode, 2)
+        self.assertIn("give --ca FILE or set ENLACE_CA", res.stderr)
+
+    def test_help_on_every_command(self):
+        commands = [
+            ("arrivals",), ("arrivals", "push"), ("arrivals", "get"), ("arrivals", "list"),
+            ("consent",), ("consent", "update"),
+            ("cases",), ("cases", "open"), ("cases", "get"), ("cases", "list"),
+            ("cases", "update"), ("cases", "access-log"),
+            ("services",), ("services", "record"),
+            ("initiatives",), ("initiatives", "register"), ("initiatives", "list"),
+            ("referrals",), ("referrals", "create"), ("referrals", "get"),
+            ("referrals", "list"), ("referrals", "accept"), ("referrals", "decline"),
+            ("referrals", "complete"), ("referrals", "withdraw"), ("referrals", "watch"),
+            ("report",), ("audit",), ("audit", "list"), ("audit", "verify"), ("health",),
+            ("certs",), ("agencies",), ("pki",),
+        ]
+        for args in commands:
+            with self.subTest(args=args):
+                res = self.ctl(*args, "--help", identity=None)
+                self.assertEqual(res.returncode, 0, res.stderr)
+                self.assertEqual(res.stderr, "")
+                self.assertIn("Example:\n", res.stdout)
+                example = res.stdout.split("Example:\n", 1)[1]
+                self.assertIn(f"enlacectl {args[0]}", example)
+        res = self.ctl("--help", identity=None)
+        self.assertEqual(res.returncode, 0)
+        for group in ("arrivals", "consent", "cases", "services", "initiatives", "referrals",
+                      "report", "certs", "agencies", "audit", "health"):
+            self.assertRegex(res.stdout, rf"(?m)^  {group} ")
+        # The push help documents the columns, exit status 3 and shows a file.
+        res = self.ctl("arrivals", "push", "--help", identity=None)
+        self.assertIn("consent_given_at", res.stdout)
+        self.assertIn("3 some rows were\nrejected", res.stdout)
+        self.assertIn("$ cat arrivals.csv\n  external_id,", res.stdout)
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--server", required=True, help="path to enlace-server")
+    parser.add_argument("--enlacectl", required=True, help="path to enlacectl")
+    parser.add_argument("--policy", required=True, help="the policy file for the server")
+    ARGS, rest = parser.parse_known_args()
+
+    if not os.environ.get(DSN_ENV):
+        print(f"FAIL: {DSN_ENV} is not set. This test needs a running MariaDB: "
+              f"run through scripts/test.sh (it starts one and sets "
+              f"{DSN_ENV}=mysql://root@127.0.0.1:PORT/).", file=sys.stderr)
+        return 1
+    parse_dsn(os.environ[DSN_ENV])
+    for path in (ARGS.server, ARGS.enlacectl):
+        if not os.access(path, os.X_OK):
+            print(f"FAIL: {path} is not an executable", file=sys.stderr)
+            return 1
+    if shutil.which("mariadb") is None:
+        print("FAIL: `mariadb` is not on PATH", file=sys.stderr)
+        return 1
+    prog = unittest.main(argv=[sys.argv[0], *rest], exit=False, verbosity=2)
+    return 0 if prog.result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
