@@ -28,45 +28,44 @@
 namespace enlace::cli {
 namespace {
 
-const std::vector<Command>& TopCommands() {
-  static const auto* commands = new std::vector<Command>{
-      {"arrivals", "the ministry's arrivals: push a file (CSV, JSON lines), get, list",
-       &RunArrivals},
-      {"consent", "update the consent a returnee gave (ministry)", &RunConsent},
-      {"cases", "reintegration cases: open, get, list, update, access-log (agencies)",
-       &RunCases},
-      {"services", "record a service delivered for a case (agencies)", &RunServices},
-      {"initiatives", "economic initiatives of returnees: register, list", &RunInitiatives},
-      {"referrals", "referrals: create, get, list, accept, decline, complete, withdraw, watch",
-       &RunReferrals},
-      {"report", "the programme report: counts by department, month, status", &RunReport},
-      {"pki", "the platform PKI: CA, certificates for agencies, admins, server",
-       &RunPki},
-      {"certs", "certificates: request (offline), issue, list, revoke, expiring",
-       &RunCerts},
-      {"agencies", "register and list agencies (admin)", &RunAgencies},
-      {"audit", "the audit log: list events, verify the hash chain (admin)", &RunAudit},
-      {"health", "is the server SERVING? (grpc.health.v1)", &RunHealth},
-  };
-  return *commands;
-}
-
 int Main(const Args& args) {
-  static const auto* usage = new std::string(absl::StrCat(
-      GroupUsage(
-          "enlacectl",
-          "enlacectl: the command-line tool of Enlace, the exchange of returnee "
-          "records\nbetween the Ministry of Foreign Affairs and UN agencies.",
-          TopCommands(),
-          "export ENLACE_CA=pki/ca.crt ENLACE_CERT=pki/mfa.crt ENLACE_KEY=pki/mfa.key\n"
-          "enlacectl arrivals push arrivals.csv --rejects rejects.csv"),
-      kConnectionHelp, R"(  --output table|json    every server command: a table (default) or JSON
+  static const auto* group = new Group{
+      "enlacectl",
+      "enlacectl: the command-line tool of Enlace, the exchange of returnee "
+      "records\nbetween the Ministry of Foreign Affairs and UN agencies.",
+      {
+          {"arrivals", "the ministry's arrivals: push a file (CSV, JSON lines), get, list",
+           &RunArrivals},
+          {"consent", "update the consent a returnee gave (ministry)", &RunConsent},
+          {"cases", "reintegration cases: open, get, list, update, access-log (agencies)",
+           &RunCases},
+          {"services", "record a service delivered for a case (agencies)", &RunServices},
+          {"initiatives", "economic initiatives of returnees: register, list",
+           &RunInitiatives},
+          {"referrals",
+           "referrals: create, get, list, accept, decline, complete, withdraw, watch",
+           &RunReferrals},
+          {"report", "the programme report: counts by department, month, status",
+           &RunReport},
+          {"pki", "the platform PKI: CA, certificates for agencies, admins, server",
+           &RunPki},
+          {"certs", "certificates: request (offline), issue, list, revoke, expiring",
+           &RunCerts},
+          {"agencies", "register and list agencies (admin)", &RunAgencies},
+          {"audit", "the audit log: list events, verify the hash chain (admin)",
+           &RunAudit},
+          {"health", "is the server SERVING? (grpc.health.v1)", &RunHealth},
+      },
+      "export ENLACE_CA=pki/ca.crt ENLACE_CERT=pki/mfa.crt ENLACE_KEY=pki/mfa.key\n"
+      "enlacectl arrivals push arrivals.csv --rejects rejects.csv",
+      absl::StrCat(kConnectionHelp,
+                   R"(  --output table|json    every server command: a table (default) or JSON
 
 Exit status: 0 success; 1 the server refused or failed ("enlacectl: <gRPC code>:
 <message>" on stderr); 2 usage error; 3 'arrivals push' rejected some rows
 (every other row was stored or already recorded).
-)"));
-  return Dispatch("enlacectl", TopCommands(), *usage, args);
+)")};
+  return RunGroup(*group, args);
 }
 
 }  // namespace

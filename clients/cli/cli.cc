@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
+#include "auth/pki.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/create_channel.h"
@@ -72,6 +73,13 @@ std::string GroupUsage(absl::string_view path, absl::string_view summary,
     absl::StrAppend(&usage, "  ", line, "\n");
   }
   return usage;
+}
+
+int RunGroup(const Group& group, const Args& args) {
+  const std::string usage = absl::StrCat(
+      GroupUsage(group.path, group.summary, group.commands, group.example),
+      group.epilogue);
+  return Dispatch(group.path, group.commands, usage, args);
 }
 
 // ---------------------------------------------------------------------------
@@ -213,6 +221,12 @@ const absl::string_view kExitHelp =
 Exit status: 0 success; 1 failure, with "enlacectl: <gRPC code>: <message>" on
 stderr; 2 usage error.
 )";
+
+std::string ServerUsage(absl::string_view head, absl::string_view tail,
+                        bool list) {
+  return absl::StrCat(head, list ? kListHelp : "", kOutputHelp, kConnectionHelp,
+                      tail, kExitHelp);
+}
 
 std::vector<std::string> WithConnectionFlags(std::vector<std::string> flags,
                                              bool output) {
@@ -368,17 +382,16 @@ size_t DisplayWidth(absl::string_view text) {
   return width;
 }
 
-void PrintTable(const std::vector<std::string>& header,
-                const std::vector<std::vector<std::string>>& rows) {
+void PrintTable(const TableRow& header, const std::vector<TableRow>& rows) {
   std::vector<size_t> widths(header.size(), 0);
-  auto measure = [&widths](const std::vector<std::string>& row) {
+  auto measure = [&widths](const TableRow& row) {
     for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
       widths[i] = std::max(widths[i], DisplayWidth(row[i]));
     }
   };
   measure(header);
   for (const auto& row : rows) measure(row);
-  auto print = [&widths](const std::vector<std::string>& row) {
+  auto print = [&widths](const TableRow& row) {
     std::string line;
     for (size_t i = 0; i < row.size(); ++i) {
       line += row[i];
@@ -460,6 +473,29 @@ absl::Status CheckDateFlag(absl::string_view flag, absl::string_view text) {
       absl::StrCat(flag, " must be a date YYYY-MM-DD, not \"", text, "\""));
 }
 
+absl::Status CheckDateFlags(const Flags& flags,
+                            const std::vector<const char*>& names) {
+  for (const char* name : names) {
+    if (std::optional<std::string> date = flags.Get(name)) {
+      absl::Status status = CheckDateFlag(absl::StrCat("--", name), *date);
+      if (!status.ok()) return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckKindFlag(absl::string_view kind) {
+  if (kind == "agency" || kind == "admin") return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("--kind must be agency or admin, not \"", kind, "\""));
+}
+
+absl::Status CheckKindAndName(absl::string_view kind, absl::string_view name) {
+  if (absl::Status status = CheckKindFlag(kind); !status.ok()) return status;
+  return auth::ValidatePrincipalName(
+      kind == "agency" ? "agency code" : "admin name", name);
+}
+
 // ---------------------------------------------------------------------------
 // Enums.
 
@@ -517,19 +553,36 @@ std::string ShortEnumName(const google::protobuf::EnumDescriptor* descriptor,
 // ---------------------------------------------------------------------------
 // Invocation.
 
+Leaf WholeUsageLeaf(std::string path, std::string usage,
+                    std::vector<std::string> flags, size_t max_positionals,
+                    bool offline) {
+  Leaf leaf{std::move(path), std::move(usage), std::move(flags)};
+  leaf.optional_positionals = max_positionals;
+  leaf.whole_usage_on_error = true;
+  leaf.offline = offline;
+  return leaf;
+}
+
 std::optional<int> Invocation::Start(const Leaf& leaf, const Args& args) {
+  if (std::optional<int> exit = ParseArgs(leaf, args)) return exit;
+  return ParseSettings();
+}
+
+std::optional<int> Invocation::ParseArgs(const Leaf& leaf, const Args& args) {
   leaf_ = &leaf;
   if (WantsHelp(args)) {
     std::cout << leaf.usage;
     return kExitOk;
   }
-  std::vector<std::string> known = WithConnectionFlags(leaf.flags, /*output=*/true);
+  std::vector<std::string> known =
+      leaf.offline ? leaf.flags : WithConnectionFlags(leaf.flags, /*output=*/true);
   if (leaf.list) {
     known.emplace_back("limit");
     known.emplace_back("page-token");
   }
   absl::StatusOr<Flags> flags =
-      Flags::Parse(known, args, leaf.positionals.size(), leaf.booleans);
+      Flags::Parse(known, args, leaf.positionals.size() + leaf.optional_positionals,
+                   leaf.booleans);
   if (!flags.ok()) return Usage(flags.status().message());
   flags_ = *std::move(flags);
   if (flags_->positionals().size() < leaf.positionals.size()) {
@@ -541,10 +594,14 @@ std::optional<int> Invocation::Start(const Leaf& leaf, const Args& args) {
       return Usage(absl::StrCat(leaf.positionals[i], " must not be empty"));
     }
   }
+  return std::nullopt;
+}
+
+std::optional<int> Invocation::ParseSettings() {
   absl::StatusOr<Output> output = ParseOutput(*flags_);
   if (!output.ok()) return Value(output.status().message());
   output_ = *output;
-  if (leaf.list) {
+  if (leaf_->list) {
     if (std::optional<std::string> text = flags_->Get("limit")) {
       if (!absl::SimpleAtoi(*text, &limit_) || limit_ <= 0) {
         return Value(absl::StrCat("--limit must be a positive number, not \"", *text, "\""));
@@ -559,6 +616,7 @@ std::optional<int> Invocation::Start(const Leaf& leaf, const Args& args) {
 }
 
 int Invocation::Usage(absl::string_view message) const {
+  if (leaf_->whole_usage_on_error) return UsageError(leaf_->path, message, leaf_->usage);
   // The synopsis only ("Usage: ..." up to the blank line), not the whole help.
   std::string synopsis;
   size_t start = leaf_->usage.find("Usage: ");
@@ -574,6 +632,12 @@ int Invocation::Usage(absl::string_view message) const {
 
 int Invocation::Value(absl::string_view message) const {
   return ValueError(leaf_->path, message);
+}
+
+std::optional<int> Invocation::Require(const std::vector<const char*>& names) const {
+  absl::Status status = RequireFlags(*flags_, names);
+  if (!status.ok()) return Usage(status.message());
+  return std::nullopt;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Invocation::Channel() {

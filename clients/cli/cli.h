@@ -1,6 +1,7 @@
 // The shared infrastructure of enlacectl's commands: the command tree, flag
 // parsing, the connection flags, output (tables, detail views, JSON), exit
-// codes, and helpers that page through List RPCs and parse enum names.
+// codes, enum names, and the calls: a unary call and its printed answer, and
+// paging through a List RPC.
 //
 // A command group is a list of Command{name, summary, run}; a leaf command's
 // run() receives the arguments after its name, handles --help itself and
@@ -8,11 +9,17 @@
 //
 //   int RunCasesGet(const Args& args) {
 //     static const Leaf leaf = {"enlacectl cases get", CasesGetUsage(),
-//                               /*flags=*/{}, /*positionals=*/"CASE_ID"};
+//                               /*flags=*/{}, /*positionals=*/{"CASE_ID"}};
 //     Invocation call;
 //     if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
-//     ...  // call.flags(), call.output(), call.options(), call.Channel()
+//     v1::GetCaseRequest request;
+//     request.set_case_id(call.positional(0));
+//     return CallAndPrint(call, &v1::CaseService::Stub::GetCase, request,
+//                         PrintCaseDetails);  // or JSON with --output json
 //   }
+//
+// A list command ends with ListAndPrint() (every page up to --limit, then a
+// table or one JSON document); a group is a Group run by RunGroup().
 //
 // Exit status (kExit*): 0 success; 1 the server refused or failed, or a local
 // failure (a file that cannot be read), printed as
@@ -22,7 +29,6 @@
 #define ENLACE_CLIENTS_CLI_CLI_H_
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -81,6 +87,18 @@ int Dispatch(absl::string_view path, const std::vector<Command>& commands,
 std::string GroupUsage(absl::string_view path, absl::string_view summary,
                        const std::vector<Command>& commands,
                        absl::string_view example);
+
+// A group of commands ("enlacectl cases") and what its --help says.
+struct Group {
+  std::string path;     // "enlacectl cases"
+  std::string summary;  // the first lines of the usage
+  std::vector<Command> commands;
+  std::string example;        // one command per line
+  std::string epilogue = "";  // after the examples (the top level's flags)
+};
+
+// Dispatch() with the group's usage: GroupUsage() followed by the epilogue.
+int RunGroup(const Group& group, const Args& args);
 
 // The groups, one per file (cmd_*.cc).
 int RunPki(const Args& args);         // cmd_pki.cc
@@ -148,6 +166,12 @@ extern const absl::string_view kOutputHelp;
 extern const absl::string_view kExitHelp;
 extern const absl::string_view kListHelp;  // --limit, --page-token
 
+// The --help of a leaf command that calls the server: `head` (what it does,
+// the "Usage:" line, its own flags), kListHelp when `list`, kOutputHelp,
+// kConnectionHelp, `tail` (notes, the example), then kExitHelp.
+std::string ServerUsage(absl::string_view head, absl::string_view tail,
+                        bool list = false);
+
 // `flags` plus the connection flags (addr, ca, cert, key, timeout) and, when
 // `output`, "output".
 std::vector<std::string> WithConnectionFlags(std::vector<std::string> flags,
@@ -189,9 +213,19 @@ std::string JsonQuote(absl::string_view text);
 // The number of characters (UTF-8 code points) of `text`, for alignment.
 size_t DisplayWidth(absl::string_view text);
 
+using TableRow = std::vector<std::string>;
+
 // Prints `rows` under `header`, columns separated by two spaces.
-void PrintTable(const std::vector<std::string>& header,
-                const std::vector<std::vector<std::string>>& rows);
+void PrintTable(const TableRow& header, const std::vector<TableRow>& rows);
+
+// PrintTable() of `items` (any range, e.g. a repeated field), one row per
+// item made by `row(item)`.
+template <typename Items, typename RowOf>
+void PrintTableOf(const TableRow& header, const Items& items, RowOf row) {
+  std::vector<TableRow> rows;
+  for (const auto& item : items) rows.push_back(row(item));
+  PrintTable(header, rows);
+}
 
 // Prints "  field   value" lines, the values aligned.
 void PrintDetails(const std::vector<std::pair<std::string, std::string>>& rows);
@@ -211,6 +245,17 @@ absl::StatusOr<google::protobuf::Timestamp> ParseInstant(absl::string_view flag,
 
 // A YYYY-MM-DD date (checked locally so that typos are usage errors).
 absl::Status CheckDateFlag(absl::string_view flag, absl::string_view text);
+
+// CheckDateFlag() on each of the flags `names` that is given.
+absl::Status CheckDateFlags(const Flags& flags,
+                            const std::vector<const char*>& names);
+
+// --kind of a certificate's subject: "agency" or "admin".
+absl::Status CheckKindFlag(absl::string_view kind);
+
+// CheckKindFlag(), then --name: a valid agency code or administrator name
+// (auth::ValidatePrincipalName).
+absl::Status CheckKindAndName(absl::string_view kind, absl::string_view name);
 
 // ---------------------------------------------------------------------------
 // Enums: names on the command line and in tables.
@@ -247,7 +292,7 @@ std::string ShortName(absl::string_view prefix, E value) {
 }
 
 // ---------------------------------------------------------------------------
-// A leaf command that calls the server.
+// A leaf command.
 
 struct Leaf {
   std::string path;   // "enlacectl cases get"
@@ -257,16 +302,38 @@ struct Leaf {
   std::vector<std::string> positionals = {};
   std::vector<std::string> booleans = {};  // boolean flags
   bool list = false;  // takes --limit N and --page-token T
+  // Up to this many more positional arguments, which the command checks.
+  size_t optional_positionals = 0;
+  // A usage error prints the whole usage, not only its synopsis, as the pki,
+  // certs, agencies and health commands always have.
+  bool whole_usage_on_error = false;
+  // Calls no server: takes neither the connection flags nor --output.
+  bool offline = false;
 };
+
+// A leaf whose usage errors print the whole usage and which checks its own
+// positionals (up to `max_positionals`): the pki, certs, agencies and health
+// commands.
+Leaf WholeUsageLeaf(std::string path, std::string usage,
+                    std::vector<std::string> flags, size_t max_positionals = 0,
+                    bool offline = false);
 
 class Invocation {
  public:
-  // Handles --help (prints the usage, exit 0), parses the flags (unknown
-  // flag, missing positional: usage error), --output, --limit/--page-token
-  // and the connection. Returns the exit status when the command must stop
-  // now, nullopt when it may go on.
+  // ParseArgs(), then ParseSettings(). Returns the exit status when the
+  // command must stop now, nullopt when it may go on.
   std::optional<int> Start(const Leaf& leaf, const Args& args);
 
+  // The first half of Start(): handles --help (prints the usage, exit 0),
+  // parses the flags (unknown flag, missing positional: usage error).
+  // Commands whose own flag errors must come before those of --output and
+  // the connection call the halves separately, checking in between.
+  std::optional<int> ParseArgs(const Leaf& leaf, const Args& args);
+  // The second half, once ParseArgs() let the command go on: --output,
+  // --limit/--page-token and the connection.
+  std::optional<int> ParseSettings();
+
+  const std::string& path() const { return leaf_->path; }
   const Flags& flags() const { return *flags_; }
   Output output() const { return output_; }
   bool json() const { return output_ == Output::kJson; }
@@ -278,6 +345,8 @@ class Invocation {
   // Usage errors of this command (exit 2).
   int Usage(absl::string_view message) const;
   int Value(absl::string_view message) const;
+  // A usage error unless every flag of `names` is given and not empty.
+  std::optional<int> Require(const std::vector<const char*>& names) const;
 
   // The channel, made on first use.
   absl::StatusOr<std::shared_ptr<grpc::Channel>> Channel();
@@ -294,19 +363,70 @@ class Invocation {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
-// Pages through a List RPC from `page_token` (empty: the start): `rpc(context,
-// request, page)` for one page, `items(page)` the page's repeated field. Sets
-// page_size to at most 500 and, with `limit` > 0, stops after `limit` items
-// (asking for no more than that), leaving the token of the next page in
-// `*next_page_token` (empty when the list is complete). Items are appended to
-// `*all_items`; `*last_page` (optional) gets the last page as received.
-template <typename Request, typename Response, typename Item>
-absl::Status PageThrough(
-    const Invocation& call, int limit, const std::string& page_token, Request request,
-    const std::function<grpc::Status(grpc::ClientContext*, const Request&, Response*)>& rpc,
-    const std::function<google::protobuf::RepeatedPtrField<Item>*(Response*)>& items,
-    google::protobuf::RepeatedPtrField<Item>* all_items, std::string* next_page_token,
-    Response* last_page = nullptr) {
+// ---------------------------------------------------------------------------
+// Calls. `method` is a generated stub's method, e.g.
+// &v1::CaseService::Stub::GetCase; `items` a response's repeated field,
+// e.g. &v1::ListCasesResponse::mutable_cases.
+
+template <typename Stub, typename Request, typename Response>
+using UnaryMethod = grpc::Status (Stub::*)(grpc::ClientContext*, const Request&,
+                                           Response*);
+
+template <typename Response, typename Item>
+using ItemsOf = google::protobuf::RepeatedPtrField<Item>* (Response::*)();
+
+// A stub of `Stub` (e.g. v1::CaseService::Stub) on the invocation's channel.
+template <typename Stub>
+absl::StatusOr<std::unique_ptr<Stub>> NewStub(Invocation& call) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = call.Channel();
+  if (!channel.ok()) return channel.status();
+  return std::make_unique<Stub>(*channel);
+}
+
+// One unary call with the call deadline.
+template <typename Stub, typename Request, typename Response>
+absl::Status CallUnary(Invocation& call, UnaryMethod<Stub, Request, Response> method,
+                       const Request& request, Response* response) {
+  absl::StatusOr<std::unique_ptr<Stub>> stub = NewStub<Stub>(call);
+  if (!stub.ok()) return stub.status();
+  std::unique_ptr<grpc::ClientContext> context = call.Context();
+  return FromGrpc(((**stub).*method)(context.get(), request, response));
+}
+
+// `response` as one JSON document with --output json, else `print(response)`
+// for people. Returns the exit status.
+template <typename Response, typename Print>
+int PrintResponse(const Invocation& call, const Response& response, Print print) {
+  if (call.json()) return PrintJson(response);
+  print(response);
+  return kExitOk;
+}
+
+// A unary call whose answer is printed (PrintResponse). Returns the exit
+// status: kExitFailure, the error printed, when the call failed.
+template <typename Stub, typename Request, typename Response, typename Print>
+int CallAndPrint(Invocation& call, UnaryMethod<Stub, Request, Response> method,
+                 const Request& request, Print print) {
+  Response response;
+  absl::Status status = CallUnary(call, method, request, &response);
+  if (!status.ok()) return Fail(status);
+  return PrintResponse(call, response, print);
+}
+
+// Pages through the List RPC `method` from `page_token` (empty: the start).
+// Sets page_size to at most 500 and, with `limit` > 0, stops after `limit`
+// items (asking for no more than that), leaving the token of the next page
+// in `*next_page_token` (empty when the list is complete). Items are
+// appended to `*all_items`; `*last_page` (optional) gets the last page as
+// received.
+template <typename Stub, typename Request, typename Response, typename Item>
+absl::Status PageThrough(Invocation& call, UnaryMethod<Stub, Request, Response> method,
+                         ItemsOf<Response, Item> items, Request request, int limit,
+                         const std::string& page_token,
+                         google::protobuf::RepeatedPtrField<Item>* all_items,
+                         std::string* next_page_token, Response* last_page = nullptr) {
+  absl::StatusOr<std::unique_ptr<Stub>> stub = NewStub<Stub>(call);
+  if (!stub.ok()) return stub.status();
   request.set_page_token(page_token);
   next_page_token->clear();
   int remaining = limit;
@@ -315,9 +435,9 @@ absl::Status PageThrough(
     request.set_page_size(remaining > 0 && remaining < 500 ? remaining : 500);
     Response page;
     std::unique_ptr<grpc::ClientContext> context = call.Context();
-    absl::Status status = FromGrpc(rpc(context.get(), request, &page));
+    absl::Status status = FromGrpc(((**stub).*method)(context.get(), request, &page));
     if (!status.ok()) return status;
-    google::protobuf::RepeatedPtrField<Item>* got = items(&page);
+    google::protobuf::RepeatedPtrField<Item>* got = (page.*items)();
     const int n = got->size();
     for (Item& item : *got) *all_items->Add() = std::move(item);
     const std::string next = page.next_page_token();
@@ -340,6 +460,26 @@ absl::Status PageThrough(
 // After a table: tells on stderr how to get the rest when --limit stopped
 // the listing early.
 void PrintMoreHint(absl::string_view path, const std::string& next_page_token);
+
+// A list command's call and output: pages through `method` from
+// --page-token up to --limit, then prints every item as one JSON document
+// (the response with every page's items and nextPageToken), or
+// `print_table(all)` and PrintMoreHint(). Returns the exit status.
+template <typename Stub, typename Request, typename Response, typename Item,
+          typename PrintItems>
+int ListAndPrint(Invocation& call, UnaryMethod<Stub, Request, Response> method,
+                 ItemsOf<Response, Item> items, const Request& request,
+                 PrintItems print_table) {
+  Response all;
+  absl::Status status = PageThrough(call, method, items, request, call.limit(),
+                                    call.page_token(), (all.*items)(),
+                                    all.mutable_next_page_token());
+  if (!status.ok()) return Fail(status);
+  if (call.json()) return PrintJson(all);
+  print_table(all);
+  PrintMoreHint(call.path(), all.next_page_token());
+  return kExitOk;
+}
 
 }  // namespace enlace::cli
 

@@ -33,12 +33,13 @@ namespace enlace::cli {
 namespace {
 
 namespace v1 = ::enlace::v1;
+using AdminStub = v1::AdminService::Stub;
 
 // ---------------------------------------------------------------------------
 // enlacectl audit list
 
-const std::string& AuditListUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string AuditListUsage() {
+  return ServerUsage(
       R"(List audit events, oldest first (AdminService.ListAuditEvents;
 administrators only): every call to the server, allowed or denied.
 
@@ -54,7 +55,7 @@ Flags:
                          an age like 90m, 24h, 7d
   --until TIME           before TIME (same forms)
 )",
-      kListHelp, kOutputHelp, kConnectionHelp, R"(
+      R"(
 Table columns: SEQ, TIME (UTC), PRINCIPAL, METHOD, DECISION, STATUS, DETAIL.
 The JSON document is a ListAuditEventsResponse with every page's events.
 
@@ -62,8 +63,7 @@ Example:
   enlacectl audit list --decision deny --since 24h
   enlacectl audit list --principal agency:iom --method ArrivalService/GetArrival --output json
 )",
-      kExitHelp));
-  return *usage;
+      /*list=*/true);
 }
 
 int RunAuditList(const Args& args) {
@@ -108,36 +108,25 @@ int RunAuditList(const Args& args) {
     if (!t.ok()) return call.Value(t.status().message());
     *request.mutable_time_to() = *t;
   }
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = call.Channel();
-  if (!channel.ok()) return Fail(channel.status());
-  auto stub = v1::AdminService::NewStub(*channel);
-  v1::ListAuditEventsResponse all;
-  absl::Status status =
-      PageThrough<v1::ListAuditEventsRequest, v1::ListAuditEventsResponse, v1::AuditEvent>(
-          call, call.limit(), call.page_token(), request,
-          [&](grpc::ClientContext* c, const v1::ListAuditEventsRequest& r,
-              v1::ListAuditEventsResponse* p) { return stub->ListAuditEvents(c, r, p); },
-          [](v1::ListAuditEventsResponse* p) { return p->mutable_events(); },
-          all.mutable_events(), all.mutable_next_page_token());
-  if (!status.ok()) return Fail(status);
-  if (call.json()) return PrintJson(all);
-  std::vector<std::vector<std::string>> rows;
-  for (const v1::AuditEvent& e : all.events()) {
-    rows.push_back({absl::StrCat(e.sequence()), FormatTimestamp(e.time()), e.principal(),
-                    e.method(), ShortName("DECISION_", e.decision()),
-                    absl::StatusCodeToString(static_cast<absl::StatusCode>(e.status_code())),
-                    OrDash(e.detail())});
-  }
-  PrintTable({"SEQ", "TIME", "PRINCIPAL", "METHOD", "DECISION", "STATUS", "DETAIL"}, rows);
-  PrintMoreHint(leaf.path, all.next_page_token());
-  return kExitOk;
+  return ListAndPrint(
+      call, &AdminStub::ListAuditEvents, &v1::ListAuditEventsResponse::mutable_events, request,
+      [](const v1::ListAuditEventsResponse& all) {
+        PrintTableOf({"SEQ", "TIME", "PRINCIPAL", "METHOD", "DECISION", "STATUS", "DETAIL"},
+                     all.events(), [](const v1::AuditEvent& e) -> TableRow {
+                       return {absl::StrCat(e.sequence()), FormatTimestamp(e.time()),
+                               e.principal(), e.method(), ShortName("DECISION_", e.decision()),
+                               absl::StatusCodeToString(
+                                   static_cast<absl::StatusCode>(e.status_code())),
+                               OrDash(e.detail())};
+                     });
+      });
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl audit verify
 
-const std::string& AuditVerifyUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string AuditVerifyUsage() {
+  return absl::StrCat(
       R"(Recompute the audit log's SHA-256 hash chain on the server
 (AdminService.VerifyAuditLog; administrators only) and say whether it is
 intact, or which event is the first whose link is broken (an event changed,
@@ -154,20 +143,16 @@ Example:
 Exit status: 0 the chain is intact; 1 it is broken ("enlacectl: DATA_LOSS:
 audit log broken at sequence S ..." on stderr; with --output json the
 VerifyAuditLogResponse is printed too), or the call failed; 2 usage error.
-)"));
-  return *usage;
+)");
 }
 
 int RunAuditVerify(const Args& args) {
   static const Leaf leaf = {"enlacectl audit verify", AuditVerifyUsage(), {}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = call.Channel();
-  if (!channel.ok()) return Fail(channel.status());
   v1::VerifyAuditLogResponse response;
-  auto context = call.Context();
-  absl::Status status = FromGrpc(v1::AdminService::NewStub(*channel)->VerifyAuditLog(
-      context.get(), v1::VerifyAuditLogRequest(), &response));
+  absl::Status status =
+      CallUnary(call, &AdminStub::VerifyAuditLog, v1::VerifyAuditLogRequest(), &response);
   if (!status.ok()) return Fail(status);
   if (call.json()) PrintJson(response);
   if (!response.intact()) {
@@ -185,8 +170,8 @@ int RunAuditVerify(const Args& args) {
 // ---------------------------------------------------------------------------
 // enlacectl report
 
-const std::string& ReportUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string ReportUsage() {
+  return absl::StrCat(
       R"(Print the programme report (ReportService.GetProgrammeReport): counts only
 — returnees by department and by month, cases by status, referrals by agency
 pair and status, services by type, economic initiatives against the target,
@@ -207,8 +192,7 @@ Flags:
 Example:
   enlacectl report --from 2026-01-01 --to 2026-06-30 --department SV-SS
 )",
-      kExitHelp));
-  return *usage;
+      kExitHelp);
 }
 
 std::string Cell(const v1::CountCell& cell) {
@@ -217,71 +201,42 @@ std::string Cell(const v1::CountCell& cell) {
 
 void Section(absl::string_view title) { std::cout << "\n" << title << "\n"; }
 
-int RunReportCommand(const Args& args) {
-  static const Leaf leaf = {"enlacectl report", ReportUsage(), {"from", "to", "department"}};
-  Invocation call;
-  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
-  v1::GetProgrammeReportRequest request;
-  for (const char* flag : {"from", "to"}) {
-    if (std::optional<std::string> date = call.flags().Get(flag)) {
-      if (absl::Status s = CheckDateFlag(absl::StrCat("--", flag), *date); !s.ok()) {
-        return call.Value(s.message());
-      }
-    }
-  }
-  request.set_period_from(call.flags().Get("from").value_or(""));
-  request.set_period_to(call.flags().Get("to").value_or(""));
-  request.set_department_code(call.flags().Get("department").value_or(""));
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = call.Channel();
-  if (!channel.ok()) return Fail(channel.status());
-  v1::ProgrammeReport report;
-  auto context = call.Context();
-  absl::Status status = FromGrpc(v1::ReportService::NewStub(*channel)->GetProgrammeReport(
-      context.get(), request, &report));
-  if (!status.ok()) return Fail(status);
-  if (call.json()) return PrintJson(report);
-
+// The report as sections of tables.
+void PrintReport(const v1::ProgrammeReport& report) {
   std::cout << "Programme report: "
             << (report.period_from().empty() ? "open" : report.period_from()) << " .. "
             << (report.period_to().empty() ? "open" : report.period_to()) << ", department "
             << (report.department_code().empty() ? "all" : report.department_code())
             << "  (\"<5\": between 1 and 4, suppressed)\n";
-  std::vector<std::vector<std::string>> rows;
 
   Section("Returnees by department");
-  for (const auto& d : report.returnees_by_department()) {
-    rows.push_back({d.department_code(), OrDash(d.department_name()), Cell(d.returnees())});
-  }
-  PrintTable({"DEPARTMENT", "NAME", "RETURNEES"}, rows);
+  PrintTableOf({"DEPARTMENT", "NAME", "RETURNEES"}, report.returnees_by_department(),
+               [](const auto& d) -> TableRow {
+                 return {d.department_code(), OrDash(d.department_name()), Cell(d.returnees())};
+               });
 
   Section("Returnees by month");
-  rows.clear();
-  for (const auto& m : report.returnees_by_month()) {
-    rows.push_back({m.month(), OrDash(m.department_code()), Cell(m.returnees())});
-  }
-  PrintTable({"MONTH", "DEPARTMENT", "RETURNEES"}, rows);
+  PrintTableOf({"MONTH", "DEPARTMENT", "RETURNEES"}, report.returnees_by_month(),
+               [](const auto& m) -> TableRow {
+                 return {m.month(), OrDash(m.department_code()), Cell(m.returnees())};
+               });
 
   Section("Cases by status");
-  rows.clear();
-  for (const auto& c : report.cases_by_status()) {
-    rows.push_back({ShortName("CASE_STATUS_", c.status()), Cell(c.cases())});
-  }
-  PrintTable({"STATUS", "CASES"}, rows);
+  PrintTableOf({"STATUS", "CASES"}, report.cases_by_status(), [](const auto& c) -> TableRow {
+    return {ShortName("CASE_STATUS_", c.status()), Cell(c.cases())};
+  });
 
   Section("Referrals");
-  rows.clear();
-  for (const auto& r : report.referrals()) {
-    rows.push_back({r.from_agency(), r.to_agency(), ShortName("REFERRAL_STATUS_", r.status()),
-                    Cell(r.referrals())});
-  }
-  PrintTable({"FROM", "TO", "STATUS", "REFERRALS"}, rows);
+  PrintTableOf({"FROM", "TO", "STATUS", "REFERRALS"}, report.referrals(),
+               [](const auto& r) -> TableRow {
+                 return {r.from_agency(), r.to_agency(),
+                         ShortName("REFERRAL_STATUS_", r.status()), Cell(r.referrals())};
+               });
 
   Section("Services delivered");
-  rows.clear();
-  for (const auto& s : report.services_by_type()) {
-    rows.push_back({ShortName("NEED_", s.service()), Cell(s.services())});
-  }
-  PrintTable({"SERVICE", "SERVICES"}, rows);
+  PrintTableOf({"SERVICE", "SERVICES"}, report.services_by_type(), [](const auto& s) -> TableRow {
+    return {ShortName("NEED_", s.service()), Cell(s.services())};
+  });
 
   Section("Indicators");
   std::string share = "-";
@@ -295,14 +250,27 @@ int RunReportCommand(const Args& args) {
               {"returnees served", Cell(report.returnees_served())},
               {"women served", Cell(report.women_served())},
               {"share of women", share}});
-  return kExitOk;
+}
+
+int RunReportCommand(const Args& args) {
+  static const Leaf leaf = {"enlacectl report", ReportUsage(), {"from", "to", "department"}};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  if (absl::Status s = CheckDateFlags(call.flags(), {"from", "to"}); !s.ok()) {
+    return call.Value(s.message());
+  }
+  v1::GetProgrammeReportRequest request;
+  request.set_period_from(call.flags().Get("from").value_or(""));
+  request.set_period_to(call.flags().Get("to").value_or(""));
+  request.set_department_code(call.flags().Get("department").value_or(""));
+  return CallAndPrint(call, &v1::ReportService::Stub::GetProgrammeReport, request, PrintReport);
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl health
 
-const std::string& HealthUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string HealthUsage() {
+  return absl::StrCat(
       R"(Ask the server whether it is serving (grpc.health.v1.Health/Check): on the
 TLS port with your certificate, or with --plaintext on the health-only port
 that Kubernetes probes use (no certificate needed). The server reports
@@ -325,8 +293,7 @@ Example:
 Exit status: 0 SERVING; 1 any other status (NOT_SERVING, SERVICE_UNKNOWN, ...)
 or the call failed ("enlacectl: <gRPC code>: <message>" on stderr); 2 usage
 error.
-)"));
-  return *usage;
+)");
 }
 
 // A protobuf varint at `*pos` of `bytes`.
@@ -383,32 +350,30 @@ std::string HealthStatusName(int status) {
 }
 
 int RunHealthCommand(const Args& args) {
-  const std::string path = "enlacectl health";
-  const std::string& usage = HealthUsage();
-  if (WantsHelp(args)) {
-    std::cout << usage;
-    return kExitOk;
-  }
-  absl::StatusOr<Flags> flags =
-      Flags::Parse(WithConnectionFlags({"plaintext", "service"}, /*output=*/true), args);
-  if (!flags.ok()) return UsageError(path, flags.status().message(), usage);
-  absl::StatusOr<Output> output = ParseOutput(*flags);
-  if (!output.ok()) return ValueError(path, output.status().message());
-  absl::StatusOr<std::optional<absl::Duration>> timeout = ParseTimeoutFlag(*flags);
-  if (!timeout.ok()) return ValueError(path, timeout.status().message());
+  static const Leaf leaf =
+      WholeUsageLeaf("enlacectl health", HealthUsage(), {"plaintext", "service"});
+  Invocation call;
+  // Not ParseSettings(): --plaintext needs no certificate, and a bad
+  // --timeout is a value error here.
+  if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
+  const Flags& flags = call.flags();
+  absl::StatusOr<Output> output = ParseOutput(flags);
+  if (!output.ok()) return call.Value(output.status().message());
+  absl::StatusOr<std::optional<absl::Duration>> timeout = ParseTimeoutFlag(flags);
+  if (!timeout.ok()) return call.Value(timeout.status().message());
   std::shared_ptr<grpc::Channel> channel;
-  std::optional<std::string> plaintext = flags->Get("plaintext");
+  std::optional<std::string> plaintext = flags.Get("plaintext");
   if (plaintext.has_value()) {
-    if (plaintext->empty()) return ValueError(path, "--plaintext needs HOST:PORT");
+    if (plaintext->empty()) return call.Value("--plaintext needs HOST:PORT");
     for (const char* tls_flag : {"addr", "ca", "cert", "key"}) {
-      if (flags->Has(tls_flag)) {
-        return UsageError(path, absl::StrCat("--plaintext takes no --", tls_flag), usage);
+      if (flags.Has(tls_flag)) {
+        return call.Usage(absl::StrCat("--plaintext takes no --", tls_flag));
       }
     }
     channel = grpc::CreateChannel(*plaintext, grpc::InsecureChannelCredentials());
   } else {
-    absl::StatusOr<client::ConnectionOptions> options = ConnectionFromFlags(*flags);
-    if (!options.ok()) return UsageError(path, options.status().message(), usage);
+    absl::StatusOr<client::ConnectionOptions> options = ConnectionFromFlags(flags);
+    if (!options.ok()) return call.Usage(options.status().message());
     absl::StatusOr<std::shared_ptr<grpc::Channel>> connected = client::Connect(*options);
     if (!connected.ok()) return Fail(connected.status());
     channel = *std::move(connected);
@@ -416,7 +381,7 @@ int RunHealthCommand(const Args& args) {
 
   // HealthCheckRequest{string service = 1;}
   std::string request_bytes;
-  if (std::optional<std::string> service = flags->Get("service"); service && !service->empty()) {
+  if (std::optional<std::string> service = flags.Get("service"); service && !service->empty()) {
     request_bytes.push_back('\x0A');
     uint64_t length = service->size();
     while (length >= 0x80) {
@@ -457,22 +422,18 @@ int RunHealthCommand(const Args& args) {
   return *serving == 1 ? kExitOk : kExitFailure;
 }
 
-const std::vector<Command>& AuditCommands() {
-  static const auto* commands = new std::vector<Command>{
-      {"list", "list audit events, with filters", &RunAuditList},
-      {"verify", "recompute the hash chain; exit 1 if broken", &RunAuditVerify},
-  };
-  return *commands;
-}
-
 }  // namespace
 
 int RunAudit(const Args& args) {
-  static const auto* usage = new std::string(GroupUsage(
+  static const auto* group = new Group{
       "enlacectl audit",
       "The hash-chained audit log of every call, allowed or denied (administrators).",
-      AuditCommands(), "enlacectl audit list --decision deny --since 24h\nenlacectl audit verify"));
-  return Dispatch("enlacectl audit", AuditCommands(), *usage, args);
+      {
+          {"list", "list audit events, with filters", &RunAuditList},
+          {"verify", "recompute the hash chain; exit 1 if broken", &RunAuditVerify},
+      },
+      "enlacectl audit list --decision deny --since 24h\nenlacectl audit verify"};
+  return RunGroup(*group, args);
 }
 
 int RunReport(const Args& args) { return RunReportCommand(args); }

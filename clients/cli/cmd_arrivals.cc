@@ -52,6 +52,7 @@ namespace {
 
 namespace v1 = ::enlace::v1;
 using google::protobuf::util::TimeUtil;
+using ArrivalStub = v1::ArrivalService::Stub;
 
 // ---------------------------------------------------------------------------
 // Display of arrivals.
@@ -100,20 +101,19 @@ void PrintArrivalDetails(const v1::Arrival& a) {
   });
 }
 
-void PrintArrivalTable(const google::protobuf::RepeatedPtrField<v1::Arrival>& arrivals) {
-  std::vector<std::vector<std::string>> rows;
-  for (const v1::Arrival& a : arrivals) {
-    rows.push_back({a.arrival_id(), a.external_id(), a.arrival_date(),
-                    ShortName("ARRIVAL_MODE_", a.mode()),
-                    absl::StrCat(a.person().given_name(), " ", a.person().family_name()),
-                    ShortName("SEX_", a.person().sex()), a.destination().department_code(),
-                    a.destination().municipality(), NeedsText(a.needs()),
-                    a.consent().agencies().empty() ? "-"
-                                                   : absl::StrJoin(a.consent().agencies(), ",")});
-  }
-  PrintTable({"ARRIVAL ID", "EXTERNAL ID", "ARRIVED", "MODE", "NAME", "SEX", "DEPT",
-              "MUNICIPALITY", "NEEDS", "CONSENT"},
-             rows);
+void PrintArrivalTable(const v1::ListArrivalsResponse& all) {
+  PrintTableOf({"ARRIVAL ID", "EXTERNAL ID", "ARRIVED", "MODE", "NAME", "SEX", "DEPT",
+                "MUNICIPALITY", "NEEDS", "CONSENT"},
+               all.arrivals(), [](const v1::Arrival& a) -> TableRow {
+                 return {a.arrival_id(), a.external_id(), a.arrival_date(),
+                         ShortName("ARRIVAL_MODE_", a.mode()),
+                         absl::StrCat(a.person().given_name(), " ", a.person().family_name()),
+                         ShortName("SEX_", a.person().sex()), a.destination().department_code(),
+                         a.destination().municipality(), NeedsText(a.needs()),
+                         a.consent().agencies().empty()
+                             ? "-"
+                             : absl::StrJoin(a.consent().agencies(), ",")};
+               });
 }
 
 // ---------------------------------------------------------------------------
@@ -597,8 +597,8 @@ class Counter {
 
 constexpr absl::string_view kPushPath = "enlacectl arrivals push";
 
-const std::string& PushUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string PushUsage() {
+  return absl::StrCat(
       R"(Record arrivals in bulk from a file (ArrivalService.RecordArrivals; the
 ministry only). Rows are streamed as they are read, with flow control, so files
 of any size work; the server answers each row once it is durably stored.
@@ -656,8 +656,7 @@ Exit status: 0 every row was created or already recorded; 3 some rows were
 rejected (every other row was stored); 1 the push failed ("enlacectl: <gRPC
 code>: <message>" on stderr; rerun it: stored rows come back as already
 recorded); 2 usage error.
-)"));
-  return *usage;
+)");
 }
 
 struct Row {
@@ -954,9 +953,8 @@ int RunArrivalsPush(const Args& args) {
   }
   Closer rejects_closer{rejects};
 
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = call.Channel();
-  if (!channel.ok()) return Fail(channel.status());
-  std::unique_ptr<v1::ArrivalService::Stub> stub = v1::ArrivalService::NewStub(*channel);
+  absl::StatusOr<std::unique_ptr<ArrivalStub>> stub = NewStub<ArrivalStub>(call);
+  if (!stub.ok()) return Fail(stub.status());
 
   std::atomic<int64_t> total{-1};
   std::optional<Counter> counter;
@@ -970,7 +968,7 @@ int RunArrivalsPush(const Args& args) {
   absl::Status status;
   {
     Progress display(progress_mode, push.done(), &total);
-    status = push.Run(*stub, *timeout);
+    status = push.Run(**stub, *timeout);
   }
   counter.reset();
   const double seconds = absl::ToDoubleSeconds(absl::Now() - started);
@@ -1015,8 +1013,8 @@ int RunArrivalsPush(const Args& args) {
 // ---------------------------------------------------------------------------
 // enlacectl arrivals get
 
-const std::string& ArrivalsGetUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string ArrivalsGetUsage() {
+  return ServerUsage(
       R"(Show one arrival (ArrivalService.GetArrival): the ministry, and agencies
 named in the returnee's consent. NOT_FOUND also when you may not see it.
 
@@ -1024,37 +1022,26 @@ Usage: enlacectl arrivals get ARRIVAL_ID [flags]
 
 Flags:
 )",
-      kOutputHelp, kConnectionHelp, R"(
+      R"(
 Example:
   enlacectl arrivals get 01HV6Q3J0R8X2M4W9K7T5B1C3D --output json
-)",
-      kExitHelp));
-  return *usage;
+)");
 }
 
 int RunArrivalsGet(const Args& args) {
   static const Leaf leaf = {"enlacectl arrivals get", ArrivalsGetUsage(), {}, {"ARRIVAL_ID"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = call.Channel();
-  if (!channel.ok()) return Fail(channel.status());
   v1::GetArrivalRequest request;
   request.set_arrival_id(call.positional(0));
-  v1::Arrival arrival;
-  auto context = call.Context();
-  absl::Status status = FromGrpc(
-      v1::ArrivalService::NewStub(*channel)->GetArrival(context.get(), request, &arrival));
-  if (!status.ok()) return Fail(status);
-  if (call.json()) return PrintJson(arrival);
-  PrintArrivalDetails(arrival);
-  return kExitOk;
+  return CallAndPrint(call, &ArrivalStub::GetArrival, request, PrintArrivalDetails);
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl arrivals list
 
-const std::string& ArrivalsListUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string ArrivalsListUsage() {
+  return ServerUsage(
       R"(List arrivals (ArrivalService.ListArrivals), oldest first: the ministry
 sees all; an agency, those whose consent names it.
 
@@ -1066,7 +1053,7 @@ Flags:
   --from YYYY-MM-DD      arrived on or after
   --to YYYY-MM-DD        arrived on or before
 )",
-      kListHelp, kOutputHelp, kConnectionHelp, R"(
+      R"(
 Table columns: ARRIVAL ID, EXTERNAL ID, ARRIVED, MODE, NAME, SEX, DEPT,
 MUNICIPALITY, NEEDS, CONSENT (agencies). The JSON document is a
 ListArrivalsResponse with every page's arrivals.
@@ -1074,8 +1061,7 @@ ListArrivalsResponse with every page's arrivals.
 Example:
   enlacectl arrivals list --department SV-SS --from 2026-01-01 --limit 20
 )",
-      kExitHelp));
-  return *usage;
+      /*list=*/true);
 }
 
 int RunArrivalsList(const Args& args) {
@@ -1083,41 +1069,23 @@ int RunArrivalsList(const Args& args) {
                             {"department", "municipality", "from", "to"}, {}, {}, true};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  if (absl::Status s = CheckDateFlags(call.flags(), {"from", "to"}); !s.ok()) {
+    return call.Value(s.message());
+  }
   v1::ListArrivalsRequest request;
   request.set_department_code(call.flags().Get("department").value_or(""));
   request.set_municipality(call.flags().Get("municipality").value_or(""));
-  for (const char* flag : {"from", "to"}) {
-    if (std::optional<std::string> date = call.flags().Get(flag)) {
-      if (absl::Status s = CheckDateFlag(absl::StrCat("--", flag), *date); !s.ok()) {
-        return call.Value(s.message());
-      }
-    }
-  }
   request.set_arrival_date_from(call.flags().Get("from").value_or(""));
   request.set_arrival_date_to(call.flags().Get("to").value_or(""));
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = call.Channel();
-  if (!channel.ok()) return Fail(channel.status());
-  auto stub = v1::ArrivalService::NewStub(*channel);
-  v1::ListArrivalsResponse all;
-  absl::Status status =
-      PageThrough<v1::ListArrivalsRequest, v1::ListArrivalsResponse, v1::Arrival>(
-          call, call.limit(), call.page_token(), request,
-          [&](grpc::ClientContext* c, const v1::ListArrivalsRequest& r,
-              v1::ListArrivalsResponse* p) { return stub->ListArrivals(c, r, p); },
-          [](v1::ListArrivalsResponse* p) { return p->mutable_arrivals(); },
-          all.mutable_arrivals(), all.mutable_next_page_token());
-  if (!status.ok()) return Fail(status);
-  if (call.json()) return PrintJson(all);
-  PrintArrivalTable(all.arrivals());
-  PrintMoreHint(leaf.path, all.next_page_token());
-  return kExitOk;
+  return ListAndPrint(call, &ArrivalStub::ListArrivals, &v1::ListArrivalsResponse::mutable_arrivals,
+                      request, PrintArrivalTable);
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl consent update
 
-const std::string& ConsentUpdateUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string ConsentUpdateUsage() {
+  return ServerUsage(
       R"(Replace the consent a returnee gave (ArrivalService.UpdateConsent; the
 ministry only): which agencies may see the record, and for what. Withdrawing
 an agency also withdraws its pending referrals. Prints the updated arrival.
@@ -1130,14 +1098,12 @@ Flags:
   --given-at TIME        when the returnee gave it (RFC 3339); default now
   --withdraw             withdraw all consent: no agency sees the record
 )",
-      kOutputHelp, kConnectionHelp, R"(
+      R"(
 Example:
   enlacectl consent update 01HV6Q3J0R8X2M4W9K7T5B1C3D --agencies iom,undp \
       --purposes reintegration,statistics
   enlacectl consent update 01HV6Q3J0R8X2M4W9K7T5B1C3D --withdraw
-)",
-      kExitHelp));
-  return *usage;
+)");
 }
 
 int RunConsentUpdate(const Args& args) {
@@ -1173,58 +1139,38 @@ int RunConsentUpdate(const Args& args) {
     if (!given_at.ok()) return call.Value(given_at.status().message());
     *consent->mutable_given_at() = *given_at;
   }
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = call.Channel();
-  if (!channel.ok()) return Fail(channel.status());
-  v1::Arrival arrival;
-  auto context = call.Context();
-  absl::Status status = FromGrpc(
-      v1::ArrivalService::NewStub(*channel)->UpdateConsent(context.get(), request, &arrival));
-  if (!status.ok()) return Fail(status);
-  if (call.json()) return PrintJson(arrival);
-  std::cout << "updated the consent of arrival " << arrival.arrival_id() << " (version "
-            << arrival.consent_version() << ")\n";
-  PrintArrivalDetails(arrival);
-  return kExitOk;
-}
-
-// ---------------------------------------------------------------------------
-// The groups.
-
-const std::vector<Command>& ArrivalsCommands() {
-  static const auto* commands = new std::vector<Command>{
-      {"push", "record arrivals from a CSV or JSON-lines file (ministry)", &RunArrivalsPush},
-      {"get", "show one arrival", &RunArrivalsGet},
-      {"list", "list the arrivals you may see", &RunArrivalsList},
-  };
-  return *commands;
-}
-
-const std::vector<Command>& ConsentCommands() {
-  static const auto* commands = new std::vector<Command>{
-      {"update", "replace or withdraw a returnee's consent (ministry)", &RunConsentUpdate},
-  };
-  return *commands;
+  return CallAndPrint(call, &ArrivalStub::UpdateConsent, request, [](const v1::Arrival& arrival) {
+    std::cout << "updated the consent of arrival " << arrival.arrival_id() << " (version "
+              << arrival.consent_version() << ")\n";
+    PrintArrivalDetails(arrival);
+  });
 }
 
 }  // namespace
 
 int RunArrivals(const Args& args) {
-  static const auto* usage = new std::string(GroupUsage(
+  static const auto* group = new Group{
       "enlacectl arrivals",
       "Arrivals of returnees: the ministry records them; agencies named in a\n"
       "returnee's consent read them.",
-      ArrivalsCommands(),
+      {
+          {"push", "record arrivals from a CSV or JSON-lines file (ministry)", &RunArrivalsPush},
+          {"get", "show one arrival", &RunArrivalsGet},
+          {"list", "list the arrivals you may see", &RunArrivalsList},
+      },
       "enlacectl arrivals push arrivals.csv --rejects rejects.csv\n"
-      "enlacectl arrivals list --department SV-SS --output json"));
-  return Dispatch("enlacectl arrivals", ArrivalsCommands(), *usage, args);
+      "enlacectl arrivals list --department SV-SS --output json"};
+  return RunGroup(*group, args);
 }
 
 int RunConsent(const Args& args) {
-  static const auto* usage = new std::string(GroupUsage(
+  static const auto* group = new Group{
       "enlacectl consent", "The consent a returnee gives to share their record.",
-      ConsentCommands(),
-      "enlacectl consent update ARRIVAL_ID --agencies iom,undp --purposes reintegration"));
-  return Dispatch("enlacectl consent", ConsentCommands(), *usage, args);
+      {
+          {"update", "replace or withdraw a returnee's consent (ministry)", &RunConsentUpdate},
+      },
+      "enlacectl consent update ARRIVAL_ID --agencies iom,undp --purposes reintegration"};
+  return RunGroup(*group, args);
 }
 
 }  // namespace enlace::cli

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <functional>
 #include <iostream>
-#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -15,46 +15,31 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "auth/pki.h"
 #include "clients/cli/cli.h"
-#include "clients/connection.h"
 #include "enlace/v1/admin.grpc.pb.h"
 #include "enlace/v1/admin.pb.h"
-#include "grpcpp/grpcpp.h"
 
 namespace enlace::cli {
 namespace {
 
 namespace v1 = ::enlace::v1;
 
-// An AdminService stub on a channel made from `options`.
-absl::StatusOr<std::unique_ptr<v1::AdminService::Stub>> AdminStub(
-    const client::ConnectionOptions& options) {
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      client::Connect(options);
-  if (!channel.ok()) return channel.status();
-  return v1::AdminService::NewStub(*channel);
-}
+using AdminStub = v1::AdminService::Stub;
 
 // "ACTIVE", "REVOKED", "EXPIRED".
 std::string StatusName(v1::CertificateStatus status) {
-  std::string name = v1::CertificateStatus_Name(status);
-  absl::string_view view = name;
-  if (absl::ConsumePrefix(&view, "CERTIFICATE_STATUS_")) return std::string(view);
-  return absl::StrCat(static_cast<int>(status));
+  return ShortName("CERTIFICATE_STATUS_", status);
 }
 
 // Parses --kind agency|admin.
 absl::StatusOr<v1::CertificateKind> ParseKind(const std::string& kind) {
-  if (kind == "agency") return v1::CERTIFICATE_KIND_AGENCY;
-  if (kind == "admin") return v1::CERTIFICATE_KIND_ADMIN;
-  return absl::InvalidArgumentError(
-      absl::StrCat("--kind must be agency or admin, not \"", kind, "\""));
+  if (absl::Status status = CheckKindFlag(kind); !status.ok()) return status;
+  return kind == "agency" ? v1::CERTIFICATE_KIND_AGENCY : v1::CERTIFICATE_KIND_ADMIN;
 }
 
 // The directory part of `path` with a trailing '/', or "" for a bare name.
@@ -75,71 +60,36 @@ bool PathExists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-// Pages through ListCertificates with `request`'s filters; returns every
-// certificate in one response.
-absl::StatusOr<v1::ListCertificatesResponse> ListAllCertificates(
-    v1::AdminService::Stub& stub, const client::ConnectionOptions& options,
-    v1::ListCertificatesRequest request) {
-  v1::ListCertificatesResponse all;
-  request.set_page_size(500);
-  request.clear_page_token();
-  for (int pages = 0;; ++pages) {
-    if (pages >= 100000) {
-      return absl::InternalError("ListCertificates never ends: stopped paging");
-    }
-    v1::ListCertificatesResponse page;
-    std::unique_ptr<grpc::ClientContext> context = client::NewContext(options);
-    absl::Status status = client::FromGrpc(
-        stub.ListCertificates(context.get(), request, &page));
-    if (!status.ok()) return status;
-    for (v1::Certificate& certificate : *page.mutable_certificates()) {
-      *all.add_certificates() = std::move(certificate);
-    }
-    if (page.next_page_token().empty()) return all;
-    if (page.next_page_token() == request.page_token()) {
-      return absl::InternalError(
-          "ListCertificates returned the same page token twice");
-    }
-    request.set_page_token(page.next_page_token());
-  }
-}
-
 void PrintCertificateTable(const v1::ListCertificatesResponse& response) {
-  std::vector<std::vector<std::string>> rows;
-  for (const v1::Certificate& c : response.certificates()) {
-    rows.push_back({c.serial(), c.spiffe_id(), StatusName(c.status()),
-                    FormatTimestamp(c.not_after()),
-                    c.issued_by().empty() ? "-" : c.issued_by()});
-  }
-  PrintTable({"SERIAL", "SPIFFE ID", "STATUS", "NOT AFTER", "ISSUED BY"}, rows);
+  PrintTableOf({"SERIAL", "SPIFFE ID", "STATUS", "NOT AFTER", "ISSUED BY"},
+               response.certificates(), [](const v1::Certificate& c) -> TableRow {
+                 return {c.serial(), c.spiffe_id(), StatusName(c.status()),
+                         FormatTimestamp(c.not_after()), OrDash(c.issued_by())};
+               });
 }
 
-// One certificate as "field  value" lines.
+// One certificate as "field  value" lines ("not before", always there, is
+// the longest name: the values line up at the same column every time).
 void PrintCertificateDetails(const v1::Certificate& c) {
-  std::vector<std::vector<std::string>> rows = {
+  std::vector<std::pair<std::string, std::string>> rows = {
       {"serial", c.serial()},
       {"spiffe id", c.spiffe_id()},
       {"status", StatusName(c.status())},
       {"not before", FormatTimestamp(c.not_before())},
       {"not after", FormatTimestamp(c.not_after())},
-      {"issued by", c.issued_by().empty() ? "-" : c.issued_by()},
+      {"issued by", OrDash(c.issued_by())},
   };
   if (c.status() == v1::CERTIFICATE_STATUS_REVOKED) {
-    rows.push_back({"revoked by", c.revoked_by().empty() ? "-" : c.revoked_by()});
+    rows.push_back({"revoked by", OrDash(c.revoked_by())});
     rows.push_back({"revoked at", FormatTimestamp(c.revoked_at())});
     rows.push_back({"reason", c.revocation_reason()});
   }
-  for (const auto& row : rows) {
-    std::cout << "  " << row[0] << std::string(12 - row[0].size(), ' ')
-              << row[1] << "\n";
-  }
-  std::cout.flush();
+  PrintDetails(rows);
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl certs request
 
-constexpr absl::string_view kCertsRequestPath = "enlacectl certs request";
 constexpr absl::string_view kCertsRequestUsage =
     R"(Make a private key and a certificate signing request (CSR) for this
 machine, offline. Run it where the key will be used: the key never leaves the
@@ -178,39 +128,24 @@ absl::StatusOr<auth::KeyType> ParseKeyType(const std::string& text) {
 }
 
 int RunCertsRequest(const Args& args) {
-  if (WantsHelp(args)) {
-    std::cout << kCertsRequestUsage;
-    return kExitOk;
-  }
-  absl::StatusOr<Flags> flags =
-      Flags::Parse({"kind", "name", "key-type", "out-dir"}, args);
-  if (!flags.ok()) {
-    return UsageError(kCertsRequestPath, flags.status().message(),
-                      kCertsRequestUsage);
-  }
-  if (absl::Status status = RequireFlags(*flags, {"kind", "name"});
-      !status.ok()) {
-    return UsageError(kCertsRequestPath, status.message(), kCertsRequestUsage);
-  }
-  const std::string kind = *flags->Get("kind");
-  if (absl::StatusOr<v1::CertificateKind> parsed = ParseKind(kind);
-      !parsed.ok()) {
-    return ValueError(kCertsRequestPath, parsed.status().message());
-  }
-  const std::string name = *flags->Get("name");
-  if (absl::Status status = auth::ValidatePrincipalName(
-          kind == "agency" ? "agency code" : "admin name", name);
-      !status.ok()) {
-    return ValueError(kCertsRequestPath, status.message());
+  static const Leaf leaf = WholeUsageLeaf(
+      "enlacectl certs request", std::string(kCertsRequestUsage),
+      {"kind", "name", "key-type", "out-dir"}, /*max_positionals=*/0, /*offline=*/true);
+  Invocation call;
+  if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
+  if (std::optional<int> exit = call.Require({"kind", "name"})) return *exit;
+  const Flags& flags = call.flags();
+  const std::string kind = *flags.Get("kind");
+  const std::string name = *flags.Get("name");
+  if (absl::Status status = CheckKindAndName(kind, name); !status.ok()) {
+    return call.Value(status.message());
   }
   absl::StatusOr<auth::KeyType> key_type =
-      ParseKeyType(flags->Get("key-type").value_or("ec-p256"));
-  if (!key_type.ok()) {
-    return ValueError(kCertsRequestPath, key_type.status().message());
-  }
-  std::optional<std::string> out_dir_flag = flags->Get("out-dir");
+      ParseKeyType(flags.Get("key-type").value_or("ec-p256"));
+  if (!key_type.ok()) return call.Value(key_type.status().message());
+  std::optional<std::string> out_dir_flag = flags.Get("out-dir");
   if (out_dir_flag.has_value() && out_dir_flag->empty()) {
-    return ValueError(kCertsRequestPath, "--out-dir must not be empty");
+    return call.Value("--out-dir must not be empty");
   }
   const std::string out_dir = out_dir_flag.value_or(".");
 
@@ -267,10 +202,8 @@ int RunCertsRequest(const Args& args) {
 // ---------------------------------------------------------------------------
 // enlacectl certs issue
 
-constexpr absl::string_view kCertsIssuePath = "enlacectl certs issue";
-
-const std::string& CertsIssueUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string CertsIssueUsage() {
+  return ServerUsage(
       R"(Sign a certificate signing request (made with 'enlacectl certs request')
 with the platform CA, through the server (AdminService.IssueCertificate). You
 need an administrator certificate (--cert/--key). The identity in the
@@ -290,65 +223,41 @@ Flags:
   --out FILE             where to write the certificate; default NAME.crt in
                          the CSR's directory
 )",
-      kOutputHelp, kConnectionHelp, R"(
+      R"(
 Example:
   enlacectl certs issue --csr wfp.csr --kind agency --name wfp \
       --ca dev-pki/ca.crt --cert dev-pki/admin.crt --key dev-pki/admin.key
-)",
-      kExitHelp));
-  return *usage;
+)");
 }
 
 int RunCertsIssue(const Args& args) {
-  const std::string& usage = CertsIssueUsage();
-  if (WantsHelp(args)) {
-    std::cout << usage;
-    return kExitOk;
-  }
-  absl::StatusOr<Flags> flags = Flags::Parse(
-      WithConnectionFlags({"csr", "kind", "name", "validity-days", "out"},
-                          /*output=*/true),
-      args);
-  if (!flags.ok()) {
-    return UsageError(kCertsIssuePath, flags.status().message(), usage);
-  }
-  if (absl::Status status = RequireFlags(*flags, {"csr", "kind", "name"});
-      !status.ok()) {
-    return UsageError(kCertsIssuePath, status.message(), usage);
-  }
+  static const Leaf leaf = WholeUsageLeaf("enlacectl certs issue", CertsIssueUsage(),
+                                          {"csr", "kind", "name", "validity-days", "out"});
+  Invocation call;
+  if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
+  if (std::optional<int> exit = call.Require({"csr", "kind", "name"})) return *exit;
+  const Flags& flags = call.flags();
   v1::IssueCertificateRequest request;
-  const std::string kind = *flags->Get("kind");
-  absl::StatusOr<v1::CertificateKind> parsed_kind = ParseKind(kind);
-  if (!parsed_kind.ok()) {
-    return ValueError(kCertsIssuePath, parsed_kind.status().message());
+  const std::string kind = *flags.Get("kind");
+  request.set_name(*flags.Get("name"));
+  if (absl::Status status = CheckKindAndName(kind, request.name()); !status.ok()) {
+    return call.Value(status.message());
   }
-  request.set_kind(*parsed_kind);
-  request.set_name(*flags->Get("name"));
-  if (absl::Status status = auth::ValidatePrincipalName(
-          kind == "agency" ? "agency code" : "admin name", request.name());
-      !status.ok()) {
-    return ValueError(kCertsIssuePath, status.message());
-  }
-  if (std::optional<std::string> text = flags->Get("validity-days")) {
+  request.set_kind(*ParseKind(kind));
+  if (std::optional<std::string> text = flags.Get("validity-days")) {
     int days = 0;
     if (!absl::SimpleAtoi(*text, &days) || days <= 0) {
-      return ValueError(kCertsIssuePath,
-                        absl::StrCat("--validity-days must be a positive "
-                                     "number of days, not \"",
-                                     *text, "\""));
+      return call.Value(absl::StrCat(
+          "--validity-days must be a positive number of days, not \"", *text, "\""));
     }
     request.set_validity_days(days);
   }
-  absl::StatusOr<Output> output = ParseOutput(*flags);
-  if (!output.ok()) return ValueError(kCertsIssuePath, output.status().message());
-  absl::StatusOr<client::ConnectionOptions> options =
-      ConnectionFromFlags(*flags);
-  if (!options.ok()) return UsageError(kCertsIssuePath, options.status().message(), usage);
+  if (std::optional<int> exit = call.ParseSettings()) return *exit;
 
-  const std::string csr_path = *flags->Get("csr");
-  const std::string out_path = flags->Get("out").value_or(
-      DirectoryOf(csr_path) + request.name() + ".crt");
-  if (out_path.empty()) return ValueError(kCertsIssuePath, "--out must not be empty");
+  const std::string csr_path = *flags.Get("csr");
+  const std::string out_path =
+      flags.Get("out").value_or(DirectoryOf(csr_path) + request.name() + ".crt");
+  if (out_path.empty()) return call.Value("--out must not be empty");
   // Before the call: a certificate that cannot be written should not be
   // issued at all.
   if (PathExists(out_path)) {
@@ -360,13 +269,9 @@ int RunCertsIssue(const Args& args) {
   if (!csr.ok()) return Fail(csr.status());
   request.set_csr_pem(*std::move(csr));
 
-  absl::StatusOr<std::unique_ptr<v1::AdminService::Stub>> stub =
-      AdminStub(*options);
-  if (!stub.ok()) return Fail(stub.status());
   v1::Certificate certificate;
-  std::unique_ptr<grpc::ClientContext> context = client::NewContext(*options);
-  absl::Status status = client::FromGrpc(
-      (*stub)->IssueCertificate(context.get(), request, &certificate));
+  absl::Status status =
+      CallUnary(call, &AdminStub::IssueCertificate, request, &certificate);
   if (!status.ok()) return Fail(status);
 
   status = auth::WriteFileAtomically(out_path, certificate.certificate_pem(),
@@ -381,22 +286,18 @@ int RunCertsIssue(const Args& args) {
         absl::StrCat(status.message(), "; certificate ", certificate.serial(),
                      " was issued: its PEM is printed above")));
   }
-  if (*output == Output::kJson) {
-    std::cerr << "wrote " << out_path << "\n";
-    return PrintJson(certificate);
-  }
-  std::cout << "issued certificate, written to " << out_path << "\n";
-  PrintCertificateDetails(certificate);
-  return kExitOk;
+  if (call.json()) std::cerr << "wrote " << out_path << "\n";
+  return PrintResponse(call, certificate, [&](const v1::Certificate& c) {
+    std::cout << "issued certificate, written to " << out_path << "\n";
+    PrintCertificateDetails(c);
+  });
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl certs list
 
-constexpr absl::string_view kCertsListPath = "enlacectl certs list";
-
-const std::string& CertsListUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string CertsListUsage() {
+  return ServerUsage(
       R"(List the certificates the platform knows (AdminService.ListCertificates):
 those it issued, and offline ones recorded when revoked. Administrators only.
 
@@ -407,7 +308,7 @@ Flags:
   --status STATUS        only certificates that are active, revoked or expired
   --kind agency|admin    only agency or only admin certificates
 )",
-      kOutputHelp, kConnectionHelp, R"(
+      R"(
 Table columns: SERIAL, SPIFFE ID, STATUS, NOT AFTER (UTC), ISSUED BY. The JSON
 document is a ListCertificatesResponse with every page's certificates.
 
@@ -415,9 +316,26 @@ Example:
   enlacectl certs list --kind agency --status active
   export ENLACE_CA=pki/ca.crt ENLACE_CERT=pki/admin.crt ENLACE_KEY=pki/admin.key
   enlacectl certs list --status revoked --output json
-)",
-      kExitHelp));
-  return *usage;
+)");
+}
+
+// The end of 'certs list' and 'certs expiring', after their own filters in
+// `request`: --name and --kind, --output and the connection, then every
+// certificate that matches, as JSON or by `print`. Returns the exit status.
+int ListCertificates(
+    Invocation& call, v1::ListCertificatesRequest request,
+    const std::function<void(const v1::ListCertificatesResponse&)>& print) {
+  if (std::optional<std::string> name = call.flags().Get("name")) {
+    request.set_name(*name);
+  }
+  if (std::optional<std::string> text = call.flags().Get("kind")) {
+    absl::StatusOr<v1::CertificateKind> kind = ParseKind(*text);
+    if (!kind.ok()) return call.Value(kind.status().message());
+    request.set_kind(*kind);
+  }
+  if (std::optional<int> exit = call.ParseSettings()) return *exit;
+  return ListAndPrint(call, &AdminStub::ListCertificates,
+                      &v1::ListCertificatesResponse::mutable_certificates, request, print);
 }
 
 absl::StatusOr<v1::CertificateStatus> ParseCertificateStatus(
@@ -430,54 +348,24 @@ absl::StatusOr<v1::CertificateStatus> ParseCertificateStatus(
 }
 
 int RunCertsList(const Args& args) {
-  const std::string& usage = CertsListUsage();
-  if (WantsHelp(args)) {
-    std::cout << usage;
-    return kExitOk;
-  }
-  absl::StatusOr<Flags> flags = Flags::Parse(
-      WithConnectionFlags({"name", "status", "kind"}, /*output=*/true), args);
-  if (!flags.ok()) {
-    return UsageError(kCertsListPath, flags.status().message(), usage);
-  }
+  static const Leaf leaf =
+      WholeUsageLeaf("enlacectl certs list", CertsListUsage(), {"name", "status", "kind"});
+  Invocation call;
+  if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
   v1::ListCertificatesRequest request;
-  if (std::optional<std::string> name = flags->Get("name")) {
-    request.set_name(*name);
-  }
-  if (std::optional<std::string> text = flags->Get("status")) {
+  if (std::optional<std::string> text = call.flags().Get("status")) {
     absl::StatusOr<v1::CertificateStatus> status = ParseCertificateStatus(*text);
-    if (!status.ok()) return ValueError(kCertsListPath, status.status().message());
+    if (!status.ok()) return call.Value(status.status().message());
     request.set_status(*status);
   }
-  if (std::optional<std::string> text = flags->Get("kind")) {
-    absl::StatusOr<v1::CertificateKind> kind = ParseKind(*text);
-    if (!kind.ok()) return ValueError(kCertsListPath, kind.status().message());
-    request.set_kind(*kind);
-  }
-  absl::StatusOr<Output> output = ParseOutput(*flags);
-  if (!output.ok()) return ValueError(kCertsListPath, output.status().message());
-  absl::StatusOr<client::ConnectionOptions> options =
-      ConnectionFromFlags(*flags);
-  if (!options.ok()) return UsageError(kCertsListPath, options.status().message(), usage);
-
-  absl::StatusOr<std::unique_ptr<v1::AdminService::Stub>> stub =
-      AdminStub(*options);
-  if (!stub.ok()) return Fail(stub.status());
-  absl::StatusOr<v1::ListCertificatesResponse> all =
-      ListAllCertificates(**stub, *options, request);
-  if (!all.ok()) return Fail(all.status());
-  if (*output == Output::kJson) return PrintJson(*all);
-  PrintCertificateTable(*all);
-  return kExitOk;
+  return ListCertificates(call, request, PrintCertificateTable);
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl certs revoke
 
-constexpr absl::string_view kCertsRevokePath = "enlacectl certs revoke";
-
-const std::string& CertsRevokeUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string CertsRevokeUsage() {
+  return ServerUsage(
       R"(Revoke a certificate (AdminService.RevokeCertificate). Within 5 seconds
 the server refuses it, on new and already-open connections. Administrators only.
 
@@ -492,13 +380,11 @@ Flags:
   --reason TEXT          why (required; recorded with the revocation)
   --certificate FILE     the certificate's PEM, for one issued offline
 )",
-      kOutputHelp, kConnectionHelp, R"(
+      R"(
 Example:
   enlacectl certs revoke 5f0c2e9a41d7b3 --reason "key lost"
   enlacectl certs revoke --certificate dev-pki/iom.crt --reason "replaced"
-)",
-      kExitHelp));
-  return *usage;
+)");
 }
 
 // Lower-case hex without separators or leading zeros; InvalidArgument if
@@ -525,38 +411,24 @@ absl::StatusOr<std::string> NormalizeSerial(absl::string_view text) {
 }
 
 int RunCertsRevoke(const Args& args) {
-  const std::string& usage = CertsRevokeUsage();
-  if (WantsHelp(args)) {
-    std::cout << usage;
-    return kExitOk;
+  static const Leaf leaf = WholeUsageLeaf("enlacectl certs revoke", CertsRevokeUsage(),
+                                          {"reason", "certificate"}, /*max_positionals=*/1);
+  Invocation call;
+  if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
+  const std::vector<std::string>& positionals = call.flags().positionals();
+  std::optional<std::string> certificate_path = call.flags().Get("certificate");
+  if (positionals.empty() && !certificate_path.has_value()) {
+    return call.Usage("SERIAL is required (or --certificate FILE)");
   }
-  absl::StatusOr<Flags> flags = Flags::Parse(
-      WithConnectionFlags({"reason", "certificate"}, /*output=*/true), args,
-      /*max_positionals=*/1);
-  if (!flags.ok()) {
-    return UsageError(kCertsRevokePath, flags.status().message(), usage);
-  }
-  std::optional<std::string> certificate_path = flags->Get("certificate");
-  if (flags->positionals().empty() && !certificate_path.has_value()) {
-    return UsageError(kCertsRevokePath,
-                      "SERIAL is required (or --certificate FILE)", usage);
-  }
-  if (absl::Status status = RequireFlags(*flags, {"reason"}); !status.ok()) {
-    return UsageError(kCertsRevokePath, status.message(), usage);
-  }
+  if (std::optional<int> exit = call.Require({"reason"})) return *exit;
   v1::RevokeCertificateRequest request;
-  request.set_reason(*flags->Get("reason"));
-  if (!flags->positionals().empty()) {
-    absl::StatusOr<std::string> serial =
-        NormalizeSerial(flags->positionals()[0]);
-    if (!serial.ok()) return ValueError(kCertsRevokePath, serial.status().message());
+  request.set_reason(*call.flags().Get("reason"));
+  if (!positionals.empty()) {
+    absl::StatusOr<std::string> serial = NormalizeSerial(positionals[0]);
+    if (!serial.ok()) return call.Value(serial.status().message());
     request.set_serial(*serial);
   }
-  absl::StatusOr<Output> output = ParseOutput(*flags);
-  if (!output.ok()) return ValueError(kCertsRevokePath, output.status().message());
-  absl::StatusOr<client::ConnectionOptions> options =
-      ConnectionFromFlags(*flags);
-  if (!options.ok()) return UsageError(kCertsRevokePath, options.status().message(), usage);
+  if (std::optional<int> exit = call.ParseSettings()) return *exit;
   if (certificate_path.has_value()) {
     absl::StatusOr<std::string> pem = auth::ReadFileToString(*certificate_path);
     if (!pem.ok()) return Fail(pem.status());
@@ -566,36 +438,24 @@ int RunCertsRevoke(const Args& args) {
           *certificate_path, ": ", serial.status().message())));
     }
     if (!request.serial().empty() && request.serial() != *serial) {
-      return ValueError(
-          kCertsRevokePath,
-          absl::StrCat("SERIAL ", request.serial(), " is not the serial of ",
-                       *certificate_path, " (", *serial, ")"));
+      return call.Value(absl::StrCat("SERIAL ", request.serial(), " is not the serial of ",
+                                     *certificate_path, " (", *serial, ")"));
     }
     request.set_serial(*serial);
     request.set_certificate_pem(*std::move(pem));
   }
-
-  absl::StatusOr<std::unique_ptr<v1::AdminService::Stub>> stub =
-      AdminStub(*options);
-  if (!stub.ok()) return Fail(stub.status());
-  v1::Certificate certificate;
-  std::unique_ptr<grpc::ClientContext> context = client::NewContext(*options);
-  absl::Status status = client::FromGrpc(
-      (*stub)->RevokeCertificate(context.get(), request, &certificate));
-  if (!status.ok()) return Fail(status);
-  if (*output == Output::kJson) return PrintJson(certificate);
-  std::cout << "revoked certificate " << certificate.serial() << "\n";
-  PrintCertificateDetails(certificate);
-  return kExitOk;
+  return CallAndPrint(call, &AdminStub::RevokeCertificate, request,
+                      [](const v1::Certificate& certificate) {
+                        std::cout << "revoked certificate " << certificate.serial() << "\n";
+                        PrintCertificateDetails(certificate);
+                      });
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl certs expiring
 
-constexpr absl::string_view kCertsExpiringPath = "enlacectl certs expiring";
-
-const std::string& CertsExpiringUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string CertsExpiringUsage() {
+  return ServerUsage(
       R"(List the active certificates that expire soon, to renew them in time
 (AdminService.ListCertificates with expiring_within_days). Exits 0 whether or
 not there are any. Administrators only.
@@ -607,12 +467,10 @@ Flags:
   --name NAME            only this agency code or admin name
   --kind agency|admin    only agency or only admin certificates
 )",
-      kOutputHelp, kConnectionHelp, R"(
+      R"(
 Example:
   enlacectl certs expiring --within 30d
-)",
-      kExitHelp));
-  return *usage;
+)");
 }
 
 absl::StatusOr<int> ParseWithinDays(absl::string_view text) {
@@ -630,57 +488,28 @@ absl::StatusOr<int> ParseWithinDays(absl::string_view text) {
 }
 
 int RunCertsExpiring(const Args& args) {
-  const std::string& usage = CertsExpiringUsage();
-  if (WantsHelp(args)) {
-    std::cout << usage;
-    return kExitOk;
-  }
-  absl::StatusOr<Flags> flags = Flags::Parse(
-      WithConnectionFlags({"within", "name", "kind"}, /*output=*/true), args);
-  if (!flags.ok()) {
-    return UsageError(kCertsExpiringPath, flags.status().message(), usage);
-  }
+  static const Leaf leaf = WholeUsageLeaf("enlacectl certs expiring", CertsExpiringUsage(),
+                                          {"within", "name", "kind"});
+  Invocation call;
+  if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
   v1::ListCertificatesRequest request;
-  absl::StatusOr<int> days = ParseWithinDays(flags->Get("within").value_or("30d"));
-  if (!days.ok()) return ValueError(kCertsExpiringPath, days.status().message());
+  absl::StatusOr<int> days = ParseWithinDays(call.flags().Get("within").value_or("30d"));
+  if (!days.ok()) return call.Value(days.status().message());
   request.set_expiring_within_days(*days);
-  if (std::optional<std::string> name = flags->Get("name")) {
-    request.set_name(*name);
-  }
-  if (std::optional<std::string> text = flags->Get("kind")) {
-    absl::StatusOr<v1::CertificateKind> kind = ParseKind(*text);
-    if (!kind.ok()) return ValueError(kCertsExpiringPath, kind.status().message());
-    request.set_kind(*kind);
-  }
-  absl::StatusOr<Output> output = ParseOutput(*flags);
-  if (!output.ok()) return ValueError(kCertsExpiringPath, output.status().message());
-  absl::StatusOr<client::ConnectionOptions> options =
-      ConnectionFromFlags(*flags);
-  if (!options.ok()) return UsageError(kCertsExpiringPath, options.status().message(), usage);
-
-  absl::StatusOr<std::unique_ptr<v1::AdminService::Stub>> stub =
-      AdminStub(*options);
-  if (!stub.ok()) return Fail(stub.status());
-  absl::StatusOr<v1::ListCertificatesResponse> all =
-      ListAllCertificates(**stub, *options, request);
-  if (!all.ok()) return Fail(all.status());
-  if (*output == Output::kJson) return PrintJson(*all);
-  if (all->certificates().empty()) {
-    std::cout << "No active certificate expires within " << *days
-              << " days.\n";
-    return kExitOk;
-  }
-  PrintCertificateTable(*all);
-  return kExitOk;
+  return ListCertificates(call, request, [&](const v1::ListCertificatesResponse& all) {
+    if (all.certificates().empty()) {
+      std::cout << "No active certificate expires within " << *days << " days.\n";
+      return;
+    }
+    PrintCertificateTable(all);
+  });
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl agencies register
 
-constexpr absl::string_view kAgenciesRegisterPath = "enlacectl agencies register";
-
-const std::string& AgenciesRegisterUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string AgenciesRegisterUsage() {
+  return ServerUsage(
       R"(Onboard an agency (AdminService.RegisterAgency): from then on consents
 may name it, and 'enlacectl certs issue --kind agency' can give it a
 certificate. Administrators only.
@@ -692,79 +521,50 @@ Usage: enlacectl agencies register CODE --display-name NAME [flags]
 Flags:
   --display-name NAME    the agency's full name
 )",
-      kOutputHelp, kConnectionHelp, R"(
+      R"(
 Example:
   enlacectl agencies register wfp --display-name "World Food Programme"
-)",
-      kExitHelp));
-  return *usage;
+)");
 }
 
 void PrintAgencyTable(const v1::ListAgenciesResponse& response) {
-  std::vector<std::vector<std::string>> rows;
-  for (const v1::Agency& agency : response.agencies()) {
-    rows.push_back({agency.code(), agency.display_name(),
-                    FormatTimestamp(agency.created_at())});
-  }
-  PrintTable({"CODE", "DISPLAY NAME", "CREATED"}, rows);
+  PrintTableOf({"CODE", "DISPLAY NAME", "CREATED"}, response.agencies(),
+               [](const v1::Agency& agency) -> TableRow {
+                 return {agency.code(), agency.display_name(),
+                         FormatTimestamp(agency.created_at())};
+               });
 }
 
 int RunAgenciesRegister(const Args& args) {
-  const std::string& usage = AgenciesRegisterUsage();
-  if (WantsHelp(args)) {
-    std::cout << usage;
-    return kExitOk;
-  }
-  absl::StatusOr<Flags> flags = Flags::Parse(
-      WithConnectionFlags({"display-name"}, /*output=*/true), args,
-      /*max_positionals=*/1);
-  if (!flags.ok()) {
-    return UsageError(kAgenciesRegisterPath, flags.status().message(), usage);
-  }
-  if (flags->positionals().empty()) {
-    return UsageError(kAgenciesRegisterPath, "CODE is required", usage);
-  }
-  if (absl::Status status = RequireFlags(*flags, {"display-name"});
-      !status.ok()) {
-    return UsageError(kAgenciesRegisterPath, status.message(), usage);
-  }
+  static const Leaf leaf = WholeUsageLeaf("enlacectl agencies register",
+                                          AgenciesRegisterUsage(), {"display-name"},
+                                          /*max_positionals=*/1);
+  Invocation call;
+  if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
+  if (call.flags().positionals().empty()) return call.Usage("CODE is required");
+  if (std::optional<int> exit = call.Require({"display-name"})) return *exit;
   v1::RegisterAgencyRequest request;
-  request.set_code(flags->positionals()[0]);
-  request.set_display_name(*flags->Get("display-name"));
-  if (absl::Status status =
-          auth::ValidatePrincipalName("agency code", request.code());
+  request.set_code(call.positional(0));
+  request.set_display_name(*call.flags().Get("display-name"));
+  if (absl::Status status = auth::ValidatePrincipalName("agency code", request.code());
       !status.ok()) {
-    return ValueError(kAgenciesRegisterPath, status.message());
+    return call.Value(status.message());
   }
-  absl::StatusOr<Output> output = ParseOutput(*flags);
-  if (!output.ok()) return ValueError(kAgenciesRegisterPath, output.status().message());
-  absl::StatusOr<client::ConnectionOptions> options =
-      ConnectionFromFlags(*flags);
-  if (!options.ok()) return UsageError(kAgenciesRegisterPath, options.status().message(), usage);
-
-  absl::StatusOr<std::unique_ptr<v1::AdminService::Stub>> stub =
-      AdminStub(*options);
-  if (!stub.ok()) return Fail(stub.status());
-  v1::Agency agency;
-  std::unique_ptr<grpc::ClientContext> context = client::NewContext(*options);
-  absl::Status status = client::FromGrpc(
-      (*stub)->RegisterAgency(context.get(), request, &agency));
-  if (!status.ok()) return Fail(status);
-  if (*output == Output::kJson) return PrintJson(agency);
-  std::cout << "registered agency " << agency.code() << " ("
-            << agency.display_name() << "): spiffe://enlace/agency/"
-            << agency.code() << "\n";
-  std::cout.flush();
-  return kExitOk;
+  if (std::optional<int> exit = call.ParseSettings()) return *exit;
+  return CallAndPrint(call, &AdminStub::RegisterAgency, request,
+                      [](const v1::Agency& agency) {
+                        std::cout << "registered agency " << agency.code() << " ("
+                                  << agency.display_name() << "): spiffe://enlace/agency/"
+                                  << agency.code() << "\n";
+                        std::cout.flush();
+                      });
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl agencies list
 
-constexpr absl::string_view kAgenciesListPath = "enlacectl agencies list";
-
-const std::string& AgenciesListUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string AgenciesListUsage() {
+  return ServerUsage(
       R"(List the registered agencies (AdminService.ListAgencies). Administrators
 only.
 
@@ -772,108 +572,53 @@ Usage: enlacectl agencies list [flags]
 
 Flags:
 )",
-      kOutputHelp, kConnectionHelp, R"(
+      R"(
 Table columns: CODE, DISPLAY NAME, CREATED (UTC). The JSON document is a
 ListAgenciesResponse with every page's agencies.
 
 Example:
   enlacectl agencies list --output json
-)",
-      kExitHelp));
-  return *usage;
+)");
 }
 
 int RunAgenciesList(const Args& args) {
-  const std::string& usage = AgenciesListUsage();
-  if (WantsHelp(args)) {
-    std::cout << usage;
-    return kExitOk;
-  }
-  absl::StatusOr<Flags> flags =
-      Flags::Parse(WithConnectionFlags({}, /*output=*/true), args);
-  if (!flags.ok()) {
-    return UsageError(kAgenciesListPath, flags.status().message(), usage);
-  }
-  absl::StatusOr<Output> output = ParseOutput(*flags);
-  if (!output.ok()) return ValueError(kAgenciesListPath, output.status().message());
-  absl::StatusOr<client::ConnectionOptions> options =
-      ConnectionFromFlags(*flags);
-  if (!options.ok()) return UsageError(kAgenciesListPath, options.status().message(), usage);
-
-  absl::StatusOr<std::unique_ptr<v1::AdminService::Stub>> stub =
-      AdminStub(*options);
-  if (!stub.ok()) return Fail(stub.status());
-  v1::ListAgenciesRequest request;
-  request.set_page_size(500);
-  v1::ListAgenciesResponse all;
-  for (int pages = 0;; ++pages) {
-    if (pages >= 100000) {
-      return Fail(absl::InternalError("ListAgencies never ends: stopped paging"));
-    }
-    v1::ListAgenciesResponse page;
-    std::unique_ptr<grpc::ClientContext> context = client::NewContext(*options);
-    absl::Status status = client::FromGrpc(
-        (*stub)->ListAgencies(context.get(), request, &page));
-    if (!status.ok()) return Fail(status);
-    for (v1::Agency& agency : *page.mutable_agencies()) {
-      *all.add_agencies() = std::move(agency);
-    }
-    if (page.next_page_token().empty()) break;
-    if (page.next_page_token() == request.page_token()) {
-      return Fail(absl::InternalError(
-          "ListAgencies returned the same page token twice"));
-    }
-    request.set_page_token(page.next_page_token());
-  }
-  if (*output == Output::kJson) return PrintJson(all);
-  PrintAgencyTable(all);
-  return kExitOk;
-}
-
-// ---------------------------------------------------------------------------
-// The command tree.
-
-const std::vector<Command>& CertsCommands() {
-  static const auto* commands = new std::vector<Command>{
-      {"request", "offline: make a private key and a CSR to send to an admin",
-       &RunCertsRequest},
-      {"issue", "sign a CSR (admin): agency or admin certificate",
-       &RunCertsIssue},
-      {"list", "list certificates (admin)", &RunCertsList},
-      {"revoke", "revoke a certificate (admin)", &RunCertsRevoke},
-      {"expiring", "list active certificates expiring soon (admin)",
-       &RunCertsExpiring},
-  };
-  return *commands;
-}
-
-const std::vector<Command>& AgenciesCommands() {
-  static const auto* commands = new std::vector<Command>{
-      {"register", "onboard an agency (admin)", &RunAgenciesRegister},
-      {"list", "list the registered agencies (admin)", &RunAgenciesList},
-  };
-  return *commands;
+  static const Leaf leaf =
+      WholeUsageLeaf("enlacectl agencies list", AgenciesListUsage(), /*flags=*/{});
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  return ListAndPrint(call, &AdminStub::ListAgencies, &v1::ListAgenciesResponse::mutable_agencies,
+                      v1::ListAgenciesRequest(), PrintAgencyTable);
 }
 
 }  // namespace
 
 int RunCerts(const Args& args) {
-  static const auto* usage = new std::string(GroupUsage(
+  static const auto* group = new Group{
       "enlacectl certs",
       "Certificates of agencies and administrators: requests (offline), and\n"
       "issuing, listing and revoking through the server.",
-      CertsCommands(),
-      "enlacectl certs request --kind agency --name wfp --out-dir ./wfp-pki"));
-  return Dispatch("enlacectl certs", CertsCommands(), *usage, args);
+      {
+          {"request", "offline: make a private key and a CSR to send to an admin",
+           &RunCertsRequest},
+          {"issue", "sign a CSR (admin): agency or admin certificate", &RunCertsIssue},
+          {"list", "list certificates (admin)", &RunCertsList},
+          {"revoke", "revoke a certificate (admin)", &RunCertsRevoke},
+          {"expiring", "list active certificates expiring soon (admin)", &RunCertsExpiring},
+      },
+      "enlacectl certs request --kind agency --name wfp --out-dir ./wfp-pki"};
+  return RunGroup(*group, args);
 }
 
 int RunAgencies(const Args& args) {
-  static const auto* usage = new std::string(GroupUsage(
-      "enlacectl agencies", "The agencies that take part in the platform.",
-      AgenciesCommands(),
-      "enlacectl agencies register wfp --display-name \"World Food "
-      "Programme\""));
-  return Dispatch("enlacectl agencies", AgenciesCommands(), *usage, args);
+  static const auto* group = new Group{
+      "enlacectl agencies",
+      "The agencies that take part in the platform.",
+      {
+          {"register", "onboard an agency (admin)", &RunAgenciesRegister},
+          {"list", "list the registered agencies (admin)", &RunAgenciesList},
+      },
+      "enlacectl agencies register wfp --display-name \"World Food Programme\""};
+  return RunGroup(*group, args);
 }
 
 }  // namespace enlace::cli

@@ -28,15 +28,22 @@ absl::StatusOr<int> ParseValidityDays(const Flags& flags) {
   return days;
 }
 
-void PrintLog(const std::vector<std::string>& log) {
+// Prints what was done (`log`), then `status` as "<path>: <message>" when it
+// failed. Returns the exit status.
+int Finish(const Invocation& call, const absl::Status& status,
+           const std::vector<std::string>& log) {
   for (const std::string& line : log) std::cout << line << "\n";
   std::cout.flush();
+  if (!status.ok()) {
+    std::cerr << call.path() << ": " << status.message() << "\n";
+    return kExitFailure;
+  }
+  return kExitOk;
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl pki init
 
-constexpr absl::string_view kPkiInitPath = "enlacectl pki init";
 constexpr absl::string_view kPkiInitUsage =
     R"(Create a development PKI in a directory: a CA, a server certificate, and a
 client certificate per agency and administrator. Files that already exist are
@@ -66,49 +73,33 @@ Example:
 )";
 
 int RunPkiInit(const Args& args) {
-  if (WantsHelp(args)) {
-    std::cout << kPkiInitUsage;
-    return kExitOk;
-  }
-  absl::StatusOr<Flags> flags = Flags::Parse(
-      {"dir", "agencies", "admins", "server-names", "validity-days"}, args);
-  if (!flags.ok()) {
-    return UsageError(kPkiInitPath, flags.status().message(), kPkiInitUsage);
-  }
+  static const Leaf leaf = WholeUsageLeaf(
+      "enlacectl pki init", std::string(kPkiInitUsage),
+      {"dir", "agencies", "admins", "server-names", "validity-days"},
+      /*max_positionals=*/0, /*offline=*/true);
+  Invocation call;
+  if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
+  if (std::optional<int> exit = call.Require({"dir"})) return *exit;
+  const Flags& flags = call.flags();
   auth::DevPkiOptions options;
-  std::optional<std::string> dir = flags->Get("dir");
-  if (!dir.has_value() || dir->empty()) {
-    return UsageError(kPkiInitPath, "--dir is required", kPkiInitUsage);
-  }
-  options.dir = *dir;
-  if (auto agencies = flags->GetList("agencies")) options.agencies = *agencies;
-  if (auto admins = flags->GetList("admins")) options.admins = *admins;
-  if (auto names = flags->GetList("server-names"))
-    options.server_names = *names;
-  absl::StatusOr<int> days = ParseValidityDays(*flags);
-  if (!days.ok()) {
-    return ValueError(kPkiInitPath, days.status().message());
-  }
+  options.dir = *flags.Get("dir");
+  if (auto agencies = flags.GetList("agencies")) options.agencies = *agencies;
+  if (auto admins = flags.GetList("admins")) options.admins = *admins;
+  if (auto names = flags.GetList("server-names")) options.server_names = *names;
+  absl::StatusOr<int> days = ParseValidityDays(flags);
+  if (!days.ok()) return call.Value(days.status().message());
   options.validity_days = *days;
-  if (absl::Status status = auth::ValidateDevPkiOptions(options);
-      !status.ok()) {
-    return ValueError(kPkiInitPath, status.message());
+  if (absl::Status status = auth::ValidateDevPkiOptions(options); !status.ok()) {
+    return call.Value(status.message());
   }
 
   std::vector<std::string> log;
-  absl::Status status = auth::InitDevPki(options, &log);
-  PrintLog(log);
-  if (!status.ok()) {
-    std::cerr << kPkiInitPath << ": " << status.message() << "\n";
-    return kExitFailure;
-  }
-  return kExitOk;
+  return Finish(call, auth::InitDevPki(options, &log), log);
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl pki issue
 
-constexpr absl::string_view kPkiIssuePath = "enlacectl pki issue";
 constexpr absl::string_view kPkiIssueUsage =
     R"(Issue one more client certificate offline, signed with DIR/ca.key (as made
 by 'enlacectl pki init'). Writes OUT/<name>.crt and OUT/<name>.key (0600); never
@@ -128,76 +119,45 @@ Example:
 )";
 
 int RunPkiIssue(const Args& args) {
-  if (WantsHelp(args)) {
-    std::cout << kPkiIssueUsage;
-    return kExitOk;
-  }
-  absl::StatusOr<Flags> flags =
-      Flags::Parse({"dir", "kind", "name", "out-dir", "validity-days"}, args);
-  if (!flags.ok()) {
-    return UsageError(kPkiIssuePath, flags.status().message(), kPkiIssueUsage);
-  }
+  static const Leaf leaf = WholeUsageLeaf(
+      "enlacectl pki issue", std::string(kPkiIssueUsage),
+      {"dir", "kind", "name", "out-dir", "validity-days"},
+      /*max_positionals=*/0, /*offline=*/true);
+  Invocation call;
+  if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
+  if (std::optional<int> exit = call.Require({"dir", "kind", "name"})) return *exit;
+  const Flags& flags = call.flags();
   auth::DevIssueOptions options;
-  for (const char* required : {"dir", "kind", "name"}) {
-    std::optional<std::string> value = flags->Get(required);
-    if (!value.has_value() || value->empty()) {
-      return UsageError(kPkiIssuePath,
-                        absl::StrCat("--", required, " is required"),
-                        kPkiIssueUsage);
-    }
+  options.dir = *flags.Get("dir");
+  const std::string kind = *flags.Get("kind");
+  options.name = *flags.Get("name");
+  if (absl::Status status = CheckKindAndName(kind, options.name); !status.ok()) {
+    return call.Value(status.message());
   }
-  options.dir = *flags->Get("dir");
-  std::string kind = *flags->Get("kind");
-  if (kind == "agency") {
-    options.kind = auth::PrincipalKind::kAgency;
-  } else if (kind == "admin") {
-    options.kind = auth::PrincipalKind::kAdmin;
-  } else {
-    return ValueError(
-        kPkiIssuePath,
-        absl::StrCat("--kind must be agency or admin, not \"", kind, "\""));
-  }
-  options.name = *flags->Get("name");
-  if (absl::Status status = auth::ValidatePrincipalName(
-          kind == "agency" ? "agency code" : "admin name", options.name);
-      !status.ok()) {
-    return ValueError(kPkiIssuePath, status.message());
-  }
-  options.out_dir = flags->Get("out-dir").value_or("");
-  absl::StatusOr<int> days = ParseValidityDays(*flags);
-  if (!days.ok()) {
-    return ValueError(kPkiIssuePath, days.status().message());
-  }
+  options.kind = kind == "agency" ? auth::PrincipalKind::kAgency : auth::PrincipalKind::kAdmin;
+  options.out_dir = flags.Get("out-dir").value_or("");
+  absl::StatusOr<int> days = ParseValidityDays(flags);
+  if (!days.ok()) return call.Value(days.status().message());
   options.validity_days = *days;
 
   std::vector<std::string> log;
-  absl::StatusOr<auth::IssuedCertificate> issued =
-      auth::IssueDevCertificate(options, &log);
-  PrintLog(log);
-  if (!issued.ok()) {
-    std::cerr << kPkiIssuePath << ": " << issued.status().message() << "\n";
-    return kExitFailure;
-  }
-  return kExitOk;
-}
-
-const std::vector<Command>& PkiCommands() {
-  static const auto* commands = new std::vector<Command>{
-      {"init", "create a development PKI (CA, server and client certificates)",
-       &RunPkiInit},
-      {"issue", "issue one more client certificate with an existing CA",
-       &RunPkiIssue},
-  };
-  return *commands;
+  return Finish(call, auth::IssueDevCertificate(options, &log).status(), log);
 }
 
 }  // namespace
 
 int RunPki(const Args& args) {
-  static const auto* usage = new std::string(GroupUsage(
-      "enlacectl pki", "Manage the platform PKI offline (no server needed).",
-      PkiCommands(), "enlacectl pki init --dir ./dev-pki"));
-  return Dispatch("enlacectl pki", PkiCommands(), *usage, args);
+  static const auto* group = new Group{
+      "enlacectl pki",
+      "Manage the platform PKI offline (no server needed).",
+      {
+          {"init", "create a development PKI (CA, server and client certificates)",
+           &RunPkiInit},
+          {"issue", "issue one more client certificate with an existing CA",
+           &RunPkiIssue},
+      },
+      "enlacectl pki init --dir ./dev-pki"};
+  return RunGroup(*group, args);
 }
 
 }  // namespace enlace::cli

@@ -3,6 +3,7 @@
 // WatchReferrals stream.
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -50,28 +51,18 @@ std::string Short(absl::string_view text, size_t width = 40) {
 
 std::string NeedName(int need) { return ShortName("NEED_", static_cast<v1::Need>(need)); }
 
-absl::StatusOr<std::unique_ptr<v1::CaseService::Stub>> CaseStub(Invocation& call) {
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = call.Channel();
-  if (!channel.ok()) return channel.status();
-  return v1::CaseService::NewStub(*channel);
-}
-
-absl::StatusOr<std::unique_ptr<v1::ReferralService::Stub>> ReferralStub(Invocation& call) {
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = call.Channel();
-  if (!channel.ok()) return channel.status();
-  return v1::ReferralService::NewStub(*channel);
-}
+using CaseStub = v1::CaseService::Stub;
+using ReferralStub = v1::ReferralService::Stub;
 
 // ---------------------------------------------------------------------------
 // Display.
 
 void PrintServiceTable(const google::protobuf::RepeatedPtrField<v1::ServiceRecord>& services) {
-  std::vector<std::vector<std::string>> rows;
-  for (const v1::ServiceRecord& s : services) {
-    rows.push_back({s.service_id(), NeedName(s.service()), s.delivered_on(),
-                    OrDash(s.recorded_by()), OrDash(Short(s.notes()))});
-  }
-  PrintTable({"SERVICE ID", "SERVICE", "DELIVERED", "BY", "NOTES"}, rows);
+  PrintTableOf({"SERVICE ID", "SERVICE", "DELIVERED", "BY", "NOTES"}, services,
+               [](const v1::ServiceRecord& s) -> TableRow {
+                 return {s.service_id(), NeedName(s.service()), s.delivered_on(),
+                         OrDash(s.recorded_by()), OrDash(Short(s.notes()))};
+               });
 }
 
 void PrintCaseDetails(const v1::Case& c) {
@@ -95,15 +86,13 @@ void PrintCaseDetails(const v1::Case& c) {
   }
 }
 
-void PrintCaseTable(const google::protobuf::RepeatedPtrField<v1::Case>& cases) {
-  std::vector<std::vector<std::string>> rows;
-  for (const v1::Case& c : cases) {
-    rows.push_back({c.case_id(), c.arrival_id(), c.owner_agency(),
-                    ShortName("CASE_STATUS_", c.status()), OrDash(c.municipality()),
-                    FormatTimestamp(c.updated_at()), OrDash(Short(c.summary()))});
-  }
-  PrintTable({"CASE ID", "ARRIVAL ID", "OWNER", "STATUS", "MUNICIPALITY", "UPDATED", "SUMMARY"},
-             rows);
+void PrintCaseTable(const v1::ListCasesResponse& all) {
+  PrintTableOf({"CASE ID", "ARRIVAL ID", "OWNER", "STATUS", "MUNICIPALITY", "UPDATED", "SUMMARY"},
+               all.cases(), [](const v1::Case& c) -> TableRow {
+                 return {c.case_id(), c.arrival_id(), c.owner_agency(),
+                         ShortName("CASE_STATUS_", c.status()), OrDash(c.municipality()),
+                         FormatTimestamp(c.updated_at()), OrDash(Short(c.summary()))};
+               });
 }
 
 std::string ReturneeText(const v1::Referral& r) {
@@ -135,18 +124,26 @@ void PrintReferralDetails(const v1::Referral& r) {
   PrintDetails(rows);
 }
 
-void PrintReferralTable(const google::protobuf::RepeatedPtrField<v1::Referral>& referrals) {
-  std::vector<std::vector<std::string>> rows;
-  for (const v1::Referral& r : referrals) {
-    rows.push_back({r.referral_id(), r.case_id(), r.from_agency(), r.to_agency(),
-                    NeedName(r.service()), ShortName("REFERRAL_STATUS_", r.status()),
-                    r.has_returnee()
-                        ? absl::StrCat(r.returnee().given_name(), " ", r.returnee().family_name())
-                        : "-",
-                    FormatTimestamp(r.updated_at())});
-  }
-  PrintTable({"REFERRAL ID", "CASE ID", "FROM", "TO", "SERVICE", "STATUS", "RETURNEE", "UPDATED"},
-             rows);
+// Prints "<done> referral <ID>" and the referral's details (`done`: "created",
+// "accepted", ...).
+std::function<void(const v1::Referral&)> PrintReferral(std::string done) {
+  return [done = std::move(done)](const v1::Referral& r) {
+    std::cout << done << " referral " << r.referral_id() << "\n";
+    PrintReferralDetails(r);
+  };
+}
+
+void PrintReferralTable(const v1::ListReferralsResponse& all) {
+  PrintTableOf(
+      {"REFERRAL ID", "CASE ID", "FROM", "TO", "SERVICE", "STATUS", "RETURNEE", "UPDATED"},
+      all.referrals(), [](const v1::Referral& r) -> TableRow {
+        return {r.referral_id(), r.case_id(), r.from_agency(), r.to_agency(),
+                NeedName(r.service()), ShortName("REFERRAL_STATUS_", r.status()),
+                r.has_returnee()
+                    ? absl::StrCat(r.returnee().given_name(), " ", r.returnee().family_name())
+                    : "-",
+                FormatTimestamp(r.updated_at())};
+      });
 }
 
 void PrintInitiativeDetails(const v1::Initiative& i) {
@@ -165,8 +162,8 @@ void PrintInitiativeDetails(const v1::Initiative& i) {
 // ---------------------------------------------------------------------------
 // enlacectl cases open
 
-const std::string& CasesOpenUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string CasesOpenUsage() {
+  return ServerUsage(
       R"(Open a reintegration case for an arrival (CaseService.OpenCase). Only an
 agency named in the returnee's consent for REINTEGRATION may; it becomes the
 case's owner. One case per agency and arrival.
@@ -176,12 +173,10 @@ Usage: enlacectl cases open ARRIVAL_ID [--summary TEXT] [flags]
 Flags:
   --summary TEXT         what the case is about (shared with referral partners)
 )",
-      kOutputHelp, kConnectionHelp, R"(
+      R"(
 Example:
   enlacectl cases open 01HV6Q3J0R8X2M4W9K7T5B1C3D --summary "Returned with family; seeks work"
-)",
-      kExitHelp));
-  return *usage;
+)");
 }
 
 int RunCasesOpen(const Args& args) {
@@ -192,23 +187,17 @@ int RunCasesOpen(const Args& args) {
   v1::OpenCaseRequest request;
   request.set_arrival_id(call.positional(0));
   request.set_summary(call.flags().Get("summary").value_or(""));
-  auto stub = CaseStub(call);
-  if (!stub.ok()) return Fail(stub.status());
-  v1::Case opened;
-  auto context = call.Context();
-  absl::Status status = FromGrpc((*stub)->OpenCase(context.get(), request, &opened));
-  if (!status.ok()) return Fail(status);
-  if (call.json()) return PrintJson(opened);
-  std::cout << "opened case " << opened.case_id() << "\n";
-  PrintCaseDetails(opened);
-  return kExitOk;
+  return CallAndPrint(call, &CaseStub::OpenCase, request, [](const v1::Case& opened) {
+    std::cout << "opened case " << opened.case_id() << "\n";
+    PrintCaseDetails(opened);
+  });
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl cases get
 
-const std::string& CasesGetUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string CasesGetUsage() {
+  return ServerUsage(
       R"(Show a case with its services (CaseService.GetCase). The owner sees all of
 it; an agency with a referral sees it without the owner-only notes.
 
@@ -216,12 +205,10 @@ Usage: enlacectl cases get CASE_ID [flags]
 
 Flags:
 )",
-      kOutputHelp, kConnectionHelp, R"(
+      R"(
 Example:
   enlacectl cases get 01HV6R0A8M2N4P6Q8S0T2V4X6Z
-)",
-      kExitHelp));
-  return *usage;
+)");
 }
 
 int RunCasesGet(const Args& args) {
@@ -230,22 +217,14 @@ int RunCasesGet(const Args& args) {
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   v1::GetCaseRequest request;
   request.set_case_id(call.positional(0));
-  auto stub = CaseStub(call);
-  if (!stub.ok()) return Fail(stub.status());
-  v1::Case found;
-  auto context = call.Context();
-  absl::Status status = FromGrpc((*stub)->GetCase(context.get(), request, &found));
-  if (!status.ok()) return Fail(status);
-  if (call.json()) return PrintJson(found);
-  PrintCaseDetails(found);
-  return kExitOk;
+  return CallAndPrint(call, &CaseStub::GetCase, request, PrintCaseDetails);
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl cases list
 
-const std::string& CasesListUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string CasesListUsage() {
+  return ServerUsage(
       R"(List the cases you own or see through a referral (CaseService.ListCases).
 
 Usage: enlacectl cases list [flags]
@@ -254,15 +233,14 @@ Flags:
   --status STATUS        only open, in-progress or closed cases
   --municipality NAME    only cases in this municipality
 )",
-      kListHelp, kOutputHelp, kConnectionHelp, R"(
+      R"(
 Table columns: CASE ID, ARRIVAL ID, OWNER, STATUS, MUNICIPALITY, UPDATED,
 SUMMARY. The JSON document is a ListCasesResponse with every page's cases.
 
 Example:
   enlacectl cases list --status open --limit 50
 )",
-      kExitHelp));
-  return *usage;
+      /*list=*/true);
 }
 
 int RunCasesList(const Args& args) {
@@ -278,28 +256,15 @@ int RunCasesList(const Args& args) {
     request.set_status(*status);
   }
   request.set_municipality(call.flags().Get("municipality").value_or(""));
-  auto stub = CaseStub(call);
-  if (!stub.ok()) return Fail(stub.status());
-  v1::ListCasesResponse all;
-  absl::Status status = PageThrough<v1::ListCasesRequest, v1::ListCasesResponse, v1::Case>(
-      call, call.limit(), call.page_token(), request,
-      [&](grpc::ClientContext* c, const v1::ListCasesRequest& r, v1::ListCasesResponse* p) {
-        return (*stub)->ListCases(c, r, p);
-      },
-      [](v1::ListCasesResponse* p) { return p->mutable_cases(); }, all.mutable_cases(),
-      all.mutable_next_page_token());
-  if (!status.ok()) return Fail(status);
-  if (call.json()) return PrintJson(all);
-  PrintCaseTable(all.cases());
-  PrintMoreHint(leaf.path, all.next_page_token());
-  return kExitOk;
+  return ListAndPrint(call, &CaseStub::ListCases, &v1::ListCasesResponse::mutable_cases, request,
+                      PrintCaseTable);
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl cases update
 
-const std::string& CasesUpdateUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string CasesUpdateUsage() {
+  return absl::StrCat(
       R"(Change a case's status, summary or psychosocial notes (CaseService.UpdateCase;
 the owner only). The case is read first and the fields you do not give are
 kept; the update is refused (ABORTED) if someone changed the case in between.
@@ -321,8 +286,7 @@ Example:
 Exit status: 0 success; 1 failure, with "enlacectl: <gRPC code>: <message>" on
 stderr (ABORTED: the case changed since it was read; read it and retry);
 2 usage error.
-)"));
-  return *usage;
+)");
 }
 
 int RunCasesUpdate(const Args& args) {
@@ -341,15 +305,11 @@ int RunCasesUpdate(const Args& args) {
     if (!status.ok()) return call.Value(status.status().message());
     new_status = *status;
   }
-  auto stub = CaseStub(call);
-  if (!stub.ok()) return Fail(stub.status());
   v1::GetCaseRequest get;
   get.set_case_id(call.positional(0));
   v1::Case current;
-  {
-    auto context = call.Context();
-    absl::Status status = FromGrpc((*stub)->GetCase(context.get(), get, &current));
-    if (!status.ok()) return Fail(status);
+  if (absl::Status status = CallUnary(call, &CaseStub::GetCase, get, &current); !status.ok()) {
+    return Fail(status);
   }
   v1::UpdateCaseRequest request;
   v1::Case* update = request.mutable_case_();
@@ -358,21 +318,17 @@ int RunCasesUpdate(const Args& args) {
   update->set_summary(flags.Get("summary").value_or(current.summary()));
   update->set_psychosocial_notes(flags.Get("notes").value_or(current.psychosocial_notes()));
   request.set_etag(flags.Get("etag").value_or(current.etag()));
-  v1::Case updated;
-  auto context = call.Context();
-  absl::Status status = FromGrpc((*stub)->UpdateCase(context.get(), request, &updated));
-  if (!status.ok()) return Fail(status);
-  if (call.json()) return PrintJson(updated);
-  std::cout << "updated case " << updated.case_id() << "\n";
-  PrintCaseDetails(updated);
-  return kExitOk;
+  return CallAndPrint(call, &CaseStub::UpdateCase, request, [](const v1::Case& updated) {
+    std::cout << "updated case " << updated.case_id() << "\n";
+    PrintCaseDetails(updated);
+  });
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl cases access-log
 
-const std::string& CasesAccessLogUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string CasesAccessLogUsage() {
+  return ServerUsage(
       R"(Who read or changed a case, when, allowed or denied
 (CaseService.GetCaseAccessLog; the owner only), from the audit log.
 
@@ -380,12 +336,11 @@ Usage: enlacectl cases access-log CASE_ID [flags]
 
 Flags:
 )",
-      kListHelp, kOutputHelp, kConnectionHelp, R"(
+      R"(
 Example:
   enlacectl cases access-log 01HV6R0A8M2N4P6Q8S0T2V4X6Z
 )",
-      kExitHelp));
-  return *usage;
+      /*list=*/true);
 }
 
 int RunCasesAccessLog(const Args& args) {
@@ -395,35 +350,25 @@ int RunCasesAccessLog(const Args& args) {
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   v1::GetCaseAccessLogRequest request;
   request.set_case_id(call.positional(0));
-  auto stub = CaseStub(call);
-  if (!stub.ok()) return Fail(stub.status());
-  v1::GetCaseAccessLogResponse all;
-  absl::Status status = PageThrough<v1::GetCaseAccessLogRequest, v1::GetCaseAccessLogResponse,
-                                    v1::CaseAccessEntry>(
-      call, call.limit(), call.page_token(), request,
-      [&](grpc::ClientContext* c, const v1::GetCaseAccessLogRequest& r,
-          v1::GetCaseAccessLogResponse* p) { return (*stub)->GetCaseAccessLog(c, r, p); },
-      [](v1::GetCaseAccessLogResponse* p) { return p->mutable_entries(); },
-      all.mutable_entries(), all.mutable_next_page_token());
-  if (!status.ok()) return Fail(status);
-  if (call.json()) return PrintJson(all);
-  std::vector<std::vector<std::string>> rows;
-  for (const v1::CaseAccessEntry& e : all.entries()) {
-    rows.push_back({FormatTimestamp(e.time()), e.principal(), e.method(),
-                    ShortName("DECISION_", e.decision()),
-                    absl::StatusCodeToString(static_cast<absl::StatusCode>(e.status_code())),
-                    absl::StrCat(e.audit_sequence())});
-  }
-  PrintTable({"TIME", "PRINCIPAL", "METHOD", "DECISION", "STATUS", "AUDIT SEQ"}, rows);
-  PrintMoreHint(leaf.path, all.next_page_token());
-  return kExitOk;
+  return ListAndPrint(
+      call, &CaseStub::GetCaseAccessLog, &v1::GetCaseAccessLogResponse::mutable_entries, request,
+      [](const v1::GetCaseAccessLogResponse& all) {
+        PrintTableOf({"TIME", "PRINCIPAL", "METHOD", "DECISION", "STATUS", "AUDIT SEQ"},
+                     all.entries(), [](const v1::CaseAccessEntry& e) -> TableRow {
+                       return {FormatTimestamp(e.time()), e.principal(), e.method(),
+                               ShortName("DECISION_", e.decision()),
+                               absl::StatusCodeToString(
+                                   static_cast<absl::StatusCode>(e.status_code())),
+                               absl::StrCat(e.audit_sequence())};
+                     });
+      });
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl services record
 
-const std::string& ServicesRecordUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string ServicesRecordUsage() {
+  return ServerUsage(
       R"(Record a service delivered to the returnee of a case
 (CaseService.RecordService): the case's owner, or an agency holding an
 accepted referral for that service.
@@ -436,13 +381,11 @@ Flags:
   --delivered-on DATE    YYYY-MM-DD, not in the future; default today (UTC)
   --notes TEXT           seen by the case owner and your agency only
 )",
-      kOutputHelp, kConnectionHelp, R"(
+      R"(
 Example:
   enlacectl services record 01HV6R0A8M2N4P6Q8S0T2V4X6Z --service training \
       --delivered-on 2026-05-01 --notes "Welding course, 40 h"
-)",
-      kExitHelp));
-  return *usage;
+)");
 }
 
 int RunServicesRecord(const Args& args) {
@@ -450,9 +393,7 @@ int RunServicesRecord(const Args& args) {
                             {"service", "delivered-on", "notes"}, {"CASE_ID"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
-  if (absl::Status s = RequireFlags(call.flags(), {"service"}); !s.ok()) {
-    return call.Usage(s.message());
-  }
+  if (std::optional<int> exit = call.Require({"service"})) return *exit;
   v1::RecordServiceRequest request;
   request.set_case_id(call.positional(0));
   absl::StatusOr<v1::Need> service =
@@ -466,31 +407,25 @@ int RunServicesRecord(const Args& args) {
   }
   request.set_delivered_on(delivered_on);
   request.set_notes(call.flags().Get("notes").value_or(""));
-  auto stub = CaseStub(call);
-  if (!stub.ok()) return Fail(stub.status());
-  v1::ServiceRecord record;
-  auto context = call.Context();
-  absl::Status status = FromGrpc((*stub)->RecordService(context.get(), request, &record));
-  if (!status.ok()) return Fail(status);
-  if (call.json()) return PrintJson(record);
-  std::cout << "recorded service " << record.service_id() << "\n";
-  PrintDetails({
-      {"service id", record.service_id()},
-      {"case id", record.case_id()},
-      {"service", NeedName(record.service())},
-      {"delivered on", record.delivered_on()},
-      {"notes", OrDash(record.notes())},
-      {"recorded by", OrDash(record.recorded_by())},
-      {"recorded at", FormatTimestamp(record.recorded_at())},
+  return CallAndPrint(call, &CaseStub::RecordService, request, [](const v1::ServiceRecord& record) {
+    std::cout << "recorded service " << record.service_id() << "\n";
+    PrintDetails({
+        {"service id", record.service_id()},
+        {"case id", record.case_id()},
+        {"service", NeedName(record.service())},
+        {"delivered on", record.delivered_on()},
+        {"notes", OrDash(record.notes())},
+        {"recorded by", OrDash(record.recorded_by())},
+        {"recorded at", FormatTimestamp(record.recorded_at())},
+    });
   });
-  return kExitOk;
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl initiatives register
 
-const std::string& InitiativesRegisterUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string InitiativesRegisterUsage() {
+  return ServerUsage(
       R"(Register an economic initiative of a case's returnee
 (CaseService.RegisterInitiative; the case's owner). The programme's target
 is 70 initiatives.
@@ -502,12 +437,10 @@ Flags:
   --sector SECTOR        e.g. food, agriculture, retail
   --municipality NAME    where; default the case's municipality
 )",
-      kOutputHelp, kConnectionHelp, R"(
+      R"(
 Example:
   enlacectl initiatives register 01HV6R0A8M2N4P6Q8S0T2V4X6Z --name "Taller Díaz" --sector repair
-)",
-      kExitHelp));
-  return *usage;
+)");
 }
 
 int RunInitiativesRegister(const Args& args) {
@@ -515,32 +448,25 @@ int RunInitiativesRegister(const Args& args) {
                             {"name", "sector", "municipality"}, {"CASE_ID"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
-  if (absl::Status s = RequireFlags(call.flags(), {"name", "sector"}); !s.ok()) {
-    return call.Usage(s.message());
-  }
+  if (std::optional<int> exit = call.Require({"name", "sector"})) return *exit;
   v1::RegisterInitiativeRequest request;
   request.set_case_id(call.positional(0));
   request.set_name(*call.flags().Get("name"));
   request.set_sector(*call.flags().Get("sector"));
   request.set_municipality(call.flags().Get("municipality").value_or(""));
-  auto stub = CaseStub(call);
-  if (!stub.ok()) return Fail(stub.status());
-  v1::Initiative initiative;
-  auto context = call.Context();
-  absl::Status status =
-      FromGrpc((*stub)->RegisterInitiative(context.get(), request, &initiative));
-  if (!status.ok()) return Fail(status);
-  if (call.json()) return PrintJson(initiative);
-  std::cout << "registered initiative " << initiative.initiative_id() << "\n";
-  PrintInitiativeDetails(initiative);
-  return kExitOk;
+  return CallAndPrint(call, &CaseStub::RegisterInitiative, request,
+                      [](const v1::Initiative& initiative) {
+                        std::cout << "registered initiative " << initiative.initiative_id()
+                                  << "\n";
+                        PrintInitiativeDetails(initiative);
+                      });
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl initiatives list
 
-const std::string& InitiativesListUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string InitiativesListUsage() {
+  return ServerUsage(
       R"(List economic initiatives (CaseService.ListInitiatives; any agency): names
 and places, no personal data; with the total against the programme's target.
 
@@ -549,15 +475,14 @@ Usage: enlacectl initiatives list [flags]
 Flags:
   --municipality NAME    only this municipality
 )",
-      kListHelp, kOutputHelp, kConnectionHelp, R"(
+      R"(
 The JSON document is a ListInitiativesResponse with every page's initiatives,
 totalCount and target.
 
 Example:
   enlacectl initiatives list --municipality Guazapa
 )",
-      kExitHelp));
-  return *usage;
+      /*list=*/true);
 }
 
 int RunInitiativesList(const Args& args) {
@@ -567,29 +492,22 @@ int RunInitiativesList(const Args& args) {
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   v1::ListInitiativesRequest request;
   request.set_municipality(call.flags().Get("municipality").value_or(""));
-  auto stub = CaseStub(call);
-  if (!stub.ok()) return Fail(stub.status());
   v1::ListInitiativesResponse all;
   v1::ListInitiativesResponse last;
-  absl::Status status =
-      PageThrough<v1::ListInitiativesRequest, v1::ListInitiativesResponse, v1::Initiative>(
-          call, call.limit(), call.page_token(), request,
-          [&](grpc::ClientContext* c, const v1::ListInitiativesRequest& r,
-              v1::ListInitiativesResponse* p) { return (*stub)->ListInitiatives(c, r, p); },
-          [](v1::ListInitiativesResponse* p) { return p->mutable_initiatives(); },
-          all.mutable_initiatives(), all.mutable_next_page_token(), &last);
+  absl::Status status = PageThrough(
+      call, &CaseStub::ListInitiatives, &v1::ListInitiativesResponse::mutable_initiatives,
+      request, call.limit(), call.page_token(), all.mutable_initiatives(),
+      all.mutable_next_page_token(), &last);
   if (!status.ok()) return Fail(status);
   all.set_total_count(last.total_count());
   all.set_target(last.target());
   if (call.json()) return PrintJson(all);
-  std::vector<std::vector<std::string>> rows;
-  for (const v1::Initiative& i : all.initiatives()) {
-    rows.push_back({i.initiative_id(), i.name(), i.sector(), OrDash(i.municipality()),
-                    OrDash(i.department_code()), OrDash(i.owner_agency()),
-                    FormatTimestamp(i.registered_at())});
-  }
-  PrintTable({"INITIATIVE ID", "NAME", "SECTOR", "MUNICIPALITY", "DEPT", "OWNER", "REGISTERED"},
-             rows);
+  PrintTableOf({"INITIATIVE ID", "NAME", "SECTOR", "MUNICIPALITY", "DEPT", "OWNER", "REGISTERED"},
+               all.initiatives(), [](const v1::Initiative& i) -> TableRow {
+                 return {i.initiative_id(), i.name(), i.sector(), OrDash(i.municipality()),
+                         OrDash(i.department_code()), OrDash(i.owner_agency()),
+                         FormatTimestamp(i.registered_at())};
+               });
   std::cout << "\n" << all.total_count() << " initiatives of a target of " << all.target()
             << "\n";
   PrintMoreHint(leaf.path, all.next_page_token());
@@ -599,8 +517,8 @@ int RunInitiativesList(const Args& args) {
 // ---------------------------------------------------------------------------
 // enlacectl referrals create
 
-const std::string& ReferralsCreateUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string ReferralsCreateUsage() {
+  return ServerUsage(
       R"(Refer a case to another agency for a service (ReferralService.CreateReferral;
 the case's owner). The returnee's consent must name that agency. The referral
 starts PENDING; the receiver accepts or declines it.
@@ -613,13 +531,11 @@ Flags:
                          protection, health, legal-assistance, employment
   --reason TEXT          why (the receiver reads it)
 )",
-      kOutputHelp, kConnectionHelp, R"(
+      R"(
 Example:
   enlacectl referrals create 01HV6R0A8M2N4P6Q8S0T2V4X6Z --to undp --service seed-capital \
       --reason "Business plan ready for a bakery"
-)",
-      kExitHelp));
-  return *usage;
+)");
 }
 
 int RunReferralsCreate(const Args& args) {
@@ -627,9 +543,7 @@ int RunReferralsCreate(const Args& args) {
                             {"to", "service", "reason"}, {"CASE_ID"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
-  if (absl::Status s = RequireFlags(call.flags(), {"to", "service", "reason"}); !s.ok()) {
-    return call.Usage(s.message());
-  }
+  if (std::optional<int> exit = call.Require({"to", "service", "reason"})) return *exit;
   v1::CreateReferralRequest request;
   request.set_case_id(call.positional(0));
   request.set_to_agency(*call.flags().Get("to"));
@@ -638,23 +552,14 @@ int RunReferralsCreate(const Args& args) {
   if (!service.ok()) return call.Value(service.status().message());
   request.set_service(*service);
   request.set_reason(*call.flags().Get("reason"));
-  auto stub = ReferralStub(call);
-  if (!stub.ok()) return Fail(stub.status());
-  v1::Referral referral;
-  auto context = call.Context();
-  absl::Status status = FromGrpc((*stub)->CreateReferral(context.get(), request, &referral));
-  if (!status.ok()) return Fail(status);
-  if (call.json()) return PrintJson(referral);
-  std::cout << "created referral " << referral.referral_id() << "\n";
-  PrintReferralDetails(referral);
-  return kExitOk;
+  return CallAndPrint(call, &ReferralStub::CreateReferral, request, PrintReferral("created"));
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl referrals get
 
-const std::string& ReferralsGetUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string ReferralsGetUsage() {
+  return ServerUsage(
       R"(Show a referral (ReferralService.GetReferral; its sender and receiver), with
 the minimal summary of the returnee while their consent names you.
 
@@ -662,12 +567,10 @@ Usage: enlacectl referrals get REFERRAL_ID [flags]
 
 Flags:
 )",
-      kOutputHelp, kConnectionHelp, R"(
+      R"(
 Example:
   enlacectl referrals get 01HV6S5C2D4F6G8H0J2K4M6N8P
-)",
-      kExitHelp));
-  return *usage;
+)");
 }
 
 int RunReferralsGet(const Args& args) {
@@ -677,22 +580,14 @@ int RunReferralsGet(const Args& args) {
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   v1::GetReferralRequest request;
   request.set_referral_id(call.positional(0));
-  auto stub = ReferralStub(call);
-  if (!stub.ok()) return Fail(stub.status());
-  v1::Referral referral;
-  auto context = call.Context();
-  absl::Status status = FromGrpc((*stub)->GetReferral(context.get(), request, &referral));
-  if (!status.ok()) return Fail(status);
-  if (call.json()) return PrintJson(referral);
-  PrintReferralDetails(referral);
-  return kExitOk;
+  return CallAndPrint(call, &ReferralStub::GetReferral, request, PrintReferralDetails);
 }
 
 // ---------------------------------------------------------------------------
 // enlacectl referrals list
 
-const std::string& ReferralsListUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string ReferralsListUsage() {
+  return absl::StrCat(
       R"(List referrals you received (inbox) or sent (outbox)
 (ReferralService.ListReferrals).
 
@@ -713,8 +608,7 @@ referrals.
 Example:
   enlacectl referrals list --box inbox --status pending
 )",
-      kExitHelp));
-  return *usage;
+      kExitHelp);
 }
 
 int RunReferralsList(const Args& args) {
@@ -745,8 +639,6 @@ int RunReferralsList(const Args& args) {
       request.add_statuses(*status);
     }
   }
-  auto stub = ReferralStub(call);
-  if (!stub.ok()) return Fail(stub.status());
   v1::ListReferralsResponse all;
   for (v1::Box b : boxes) {
     int limit = call.limit();
@@ -756,20 +648,16 @@ int RunReferralsList(const Args& args) {
     }
     request.set_box(b);
     std::string next;
-    absl::Status status =
-        PageThrough<v1::ListReferralsRequest, v1::ListReferralsResponse, v1::Referral>(
-            call, limit, call.page_token(), request,
-            [&](grpc::ClientContext* c, const v1::ListReferralsRequest& r,
-                v1::ListReferralsResponse* p) { return (*stub)->ListReferrals(c, r, p); },
-            [](v1::ListReferralsResponse* p) { return p->mutable_referrals(); },
-            all.mutable_referrals(), &next);
+    absl::Status status = PageThrough(call, &ReferralStub::ListReferrals,
+                                      &v1::ListReferralsResponse::mutable_referrals, request,
+                                      limit, call.page_token(), all.mutable_referrals(), &next);
     if (!status.ok()) return Fail(status);
     if (boxes.size() == 1) all.set_next_page_token(next);
   }
-  if (call.json()) return PrintJson(all);
-  PrintReferralTable(all.referrals());
-  PrintMoreHint(leaf.path, all.next_page_token());
-  return kExitOk;
+  return PrintResponse(call, all, [&](const v1::ListReferralsResponse& listed) {
+    PrintReferralTable(listed);
+    PrintMoreHint(leaf.path, listed.next_page_token());
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -807,48 +695,37 @@ int RunTransition(const Transition& t, const Leaf& leaf, const Args& args) {
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   std::string text;
   if (t.text_flag != nullptr) {
-    if (absl::Status s = RequireFlags(call.flags(), {t.text_flag}); !s.ok()) {
-      return call.Usage(s.message());
-    }
+    if (std::optional<int> exit = call.Require({t.text_flag})) return *exit;
     text = *call.flags().Get(t.text_flag);
   }
   const std::string id = call.positional(0);
   const std::string etag = call.flags().Get("etag").value_or("");
-  auto stub = ReferralStub(call);
-  if (!stub.ok()) return Fail(stub.status());
-  v1::Referral referral;
-  auto context = call.Context();
-  grpc::Status sent;
+  const auto print = PrintReferral(t.past);
   const std::string verb = t.verb;
   if (verb == "accept") {
     v1::AcceptReferralRequest request;
     request.set_referral_id(id);
     request.set_etag(etag);
-    sent = (*stub)->AcceptReferral(context.get(), request, &referral);
-  } else if (verb == "decline") {
+    return CallAndPrint(call, &ReferralStub::AcceptReferral, request, print);
+  }
+  if (verb == "decline") {
     v1::DeclineReferralRequest request;
     request.set_referral_id(id);
     request.set_reason(text);
     request.set_etag(etag);
-    sent = (*stub)->DeclineReferral(context.get(), request, &referral);
-  } else if (verb == "complete") {
+    return CallAndPrint(call, &ReferralStub::DeclineReferral, request, print);
+  }
+  if (verb == "complete") {
     v1::CompleteReferralRequest request;
     request.set_referral_id(id);
     request.set_outcome(text);
     request.set_etag(etag);
-    sent = (*stub)->CompleteReferral(context.get(), request, &referral);
-  } else {
-    v1::WithdrawReferralRequest request;
-    request.set_referral_id(id);
-    request.set_etag(etag);
-    sent = (*stub)->WithdrawReferral(context.get(), request, &referral);
+    return CallAndPrint(call, &ReferralStub::CompleteReferral, request, print);
   }
-  absl::Status status = FromGrpc(sent);
-  if (!status.ok()) return Fail(status);
-  if (call.json()) return PrintJson(referral);
-  std::cout << t.past << " referral " << referral.referral_id() << "\n";
-  PrintReferralDetails(referral);
-  return kExitOk;
+  v1::WithdrawReferralRequest request;
+  request.set_referral_id(id);
+  request.set_etag(etag);
+  return CallAndPrint(call, &ReferralStub::WithdrawReferral, request, print);
 }
 
 const Transition kAccept = {
@@ -899,8 +776,8 @@ int RunReferralsWithdraw(const Args& args) {
 // ---------------------------------------------------------------------------
 // enlacectl referrals watch
 
-const std::string& ReferralsWatchUsage() {
-  static const auto* usage = new std::string(absl::StrCat(
+std::string ReferralsWatchUsage() {
+  return absl::StrCat(
       R"(Print every change to the referrals you send or receive, in commit order
 (ReferralService.WatchReferrals), one line per event. Each event carries a
 resume token: give the last one to --resume-token to continue after it, with
@@ -934,8 +811,7 @@ Example:
   enlacectl referrals watch --follow --output json >> events.jsonl
   enlacectl referrals watch --resume-token "$(tail -1 events.jsonl | jq -r .resumeToken)"
 )TXT",
-      kExitHelp));
-  return *usage;
+      kExitHelp);
 }
 
 // The initial metadata in which the server names where a watch starts.
@@ -1012,7 +888,7 @@ int RunReferralsWatch(const Args& args) {
     }
   }
   std::string token = call.flags().Get("resume-token").value_or("");
-  auto stub = ReferralStub(call);
+  absl::StatusOr<std::unique_ptr<ReferralStub>> stub = NewStub<ReferralStub>(call);
   if (!stub.ok()) return Fail(stub.status());
   absl::Duration backoff = absl::Seconds(1);
   for (;;) {
@@ -1063,87 +939,66 @@ int RunReferralsWatch(const Args& args) {
   }
 }
 
-// ---------------------------------------------------------------------------
-// The groups.
-
-const std::vector<Command>& CasesCommands() {
-  static const auto* commands = new std::vector<Command>{
-      {"open", "open a case for an arrival (agency named in the consent)", &RunCasesOpen},
-      {"get", "show a case and its services", &RunCasesGet},
-      {"list", "list your cases", &RunCasesList},
-      {"update", "change a case's status, summary or notes (owner)", &RunCasesUpdate},
-      {"access-log", "who read or changed a case (owner)", &RunCasesAccessLog},
-  };
-  return *commands;
-}
-
-const std::vector<Command>& ServicesCommands() {
-  static const auto* commands = new std::vector<Command>{
-      {"record", "record a service delivered for a case", &RunServicesRecord},
-  };
-  return *commands;
-}
-
-const std::vector<Command>& InitiativesCommands() {
-  static const auto* commands = new std::vector<Command>{
-      {"register", "register a returnee's economic initiative (case owner)",
-       &RunInitiativesRegister},
-      {"list", "list initiatives, with the total against the target", &RunInitiativesList},
-  };
-  return *commands;
-}
-
-const std::vector<Command>& ReferralsCommands() {
-  static const auto* commands = new std::vector<Command>{
-      {"create", "refer a case to another agency (case owner)", &RunReferralsCreate},
-      {"get", "show a referral", &RunReferralsGet},
-      {"list", "list your inbox and outbox", &RunReferralsList},
-      {"accept", "accept a referral (receiver)", &RunReferralsAccept},
-      {"decline", "decline a referral, with a reason (receiver)", &RunReferralsDecline},
-      {"complete", "report the outcome of an accepted referral (receiver)",
-       &RunReferralsComplete},
-      {"withdraw", "withdraw a referral (sender)", &RunReferralsWithdraw},
-      {"watch", "stream changes to your referrals, resumable", &RunReferralsWatch},
-  };
-  return *commands;
-}
-
 }  // namespace
 
 int RunCases(const Args& args) {
-  static const auto* usage = new std::string(GroupUsage(
+  static const auto* group = new Group{
       "enlacectl cases",
       "Reintegration cases: an agency named in a returnee's consent opens one and\n"
       "owns it; others see it only through a referral.",
-      CasesCommands(), "enlacectl cases open ARRIVAL_ID --summary \"Seeks work\""));
-  return Dispatch("enlacectl cases", CasesCommands(), *usage, args);
+      {
+          {"open", "open a case for an arrival (agency named in the consent)", &RunCasesOpen},
+          {"get", "show a case and its services", &RunCasesGet},
+          {"list", "list your cases", &RunCasesList},
+          {"update", "change a case's status, summary or notes (owner)", &RunCasesUpdate},
+          {"access-log", "who read or changed a case (owner)", &RunCasesAccessLog},
+      },
+      "enlacectl cases open ARRIVAL_ID --summary \"Seeks work\""};
+  return RunGroup(*group, args);
 }
 
 int RunServices(const Args& args) {
-  static const auto* usage = new std::string(GroupUsage(
+  static const auto* group = new Group{
       "enlacectl services", "Services delivered to returnees, recorded on their case.",
-      ServicesCommands(), "enlacectl services record CASE_ID --service training"));
-  return Dispatch("enlacectl services", ServicesCommands(), *usage, args);
+      {
+          {"record", "record a service delivered for a case", &RunServicesRecord},
+      },
+      "enlacectl services record CASE_ID --service training"};
+  return RunGroup(*group, args);
 }
 
 int RunInitiatives(const Args& args) {
-  static const auto* usage = new std::string(GroupUsage(
+  static const auto* group = new Group{
       "enlacectl initiatives",
       "Economic initiatives of returnees (the programme's target is 70).",
-      InitiativesCommands(),
-      "enlacectl initiatives register CASE_ID --name \"Taller Díaz\" --sector repair"));
-  return Dispatch("enlacectl initiatives", InitiativesCommands(), *usage, args);
+      {
+          {"register", "register a returnee's economic initiative (case owner)",
+           &RunInitiativesRegister},
+          {"list", "list initiatives, with the total against the target", &RunInitiativesList},
+      },
+      "enlacectl initiatives register CASE_ID --name \"Taller Díaz\" --sector repair"};
+  return RunGroup(*group, args);
 }
 
 int RunReferrals(const Args& args) {
-  static const auto* usage = new std::string(GroupUsage(
+  static const auto* group = new Group{
       "enlacectl referrals",
       "Referrals of cases between agencies: PENDING -> ACCEPTED | DECLINED |\n"
       "WITHDRAWN; ACCEPTED -> COMPLETED | WITHDRAWN.",
-      ReferralsCommands(),
+      {
+          {"create", "refer a case to another agency (case owner)", &RunReferralsCreate},
+          {"get", "show a referral", &RunReferralsGet},
+          {"list", "list your inbox and outbox", &RunReferralsList},
+          {"accept", "accept a referral (receiver)", &RunReferralsAccept},
+          {"decline", "decline a referral, with a reason (receiver)", &RunReferralsDecline},
+          {"complete", "report the outcome of an accepted referral (receiver)",
+           &RunReferralsComplete},
+          {"withdraw", "withdraw a referral (sender)", &RunReferralsWithdraw},
+          {"watch", "stream changes to your referrals, resumable", &RunReferralsWatch},
+      },
       "enlacectl referrals create CASE_ID --to undp --service seed-capital --reason \"...\"\n"
-      "enlacectl referrals list --box inbox --status pending"));
-  return Dispatch("enlacectl referrals", ReferralsCommands(), *usage, args);
+      "enlacectl referrals list --box inbox --status pending"};
+  return RunGroup(*group, args);
 }
 
 }  // namespace enlace::cli

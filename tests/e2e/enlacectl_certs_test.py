@@ -16,53 +16,24 @@ Run through ctest (scripts/test.sh), which sets ENLACE_TEST_DB_DSN:
 Needs the standard library, `openssl` and the `mariadb` client.
 """
 
-import argparse
 import json
 import os
-import secrets
 import shutil
-import signal
 import stat
 import subprocess
 import sys
 import tempfile
 import time
-import unittest
-import urllib.parse
 
-DSN_ENV = "ENLACE_TEST_DB_DSN"
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
+# The shared harness (server, PKI, database), beside the C++ test helpers.
+_TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(_TESTS_DIR, "testing"))
+import enlace_harness as harness  # noqa: E402
+
 CALL_TIMEOUT = 60.0  # seconds, per enlacectl run
 REVOCATION_DEADLINE = 5.0  # API.md: a revocation takes effect within 5 s
 
-ARGS = None  # the parsed command line, set by main()
-
-
-def log(msg):
-    print(f"[enlacectl-certs] {msg}", file=sys.stderr, flush=True)
-
-
-def parse_dsn(dsn):
-    """mysql://user[:password]@host:port/[db] -> parts."""
-    u = urllib.parse.urlsplit(dsn)
-    if u.scheme != "mysql" or not u.hostname:
-        raise SystemExit(f"{DSN_ENV}={dsn!r}: expected mysql://user@host:port/")
-    return u
-
-
-def drop_database(dsn, dbname):
-    u = parse_dsn(dsn)
-    env = dict(os.environ)
-    if u.password:
-        env["MYSQL_PWD"] = urllib.parse.unquote(u.password)
-    res = subprocess.run(
-        ["mariadb", "--protocol=TCP", f"-h{u.hostname}", f"-P{u.port or 3306}",
-         f"-u{urllib.parse.unquote(u.username or 'root')}",
-         "-e", f"DROP DATABASE IF EXISTS `{dbname}`"],
-        capture_output=True, text=True, env=env, timeout=60)
-    if res.returncode != 0:
-        log(f"could not drop database {dbname}: {res.stderr.strip()}")
+log = harness.set_log_tag("enlacectl-certs")
 
 
 def details(stdout):
@@ -83,83 +54,14 @@ def openssl(*args):
     return res.stdout
 
 
-class EnlacectlCertsTest(unittest.TestCase):
+class EnlacectlCertsTest(harness.EnlacectlChecks, harness.ServerTestCase):
     """One server and one database for the class. Each test uses names of its
     own (wfp, nosuch, ops, ...), so tests can run alone or in any order."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="enlace-ctl-certs-")
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
-        cls.pki = os.path.join(cls.tmp, "pki")
-        res = subprocess.run([ARGS.enlacectl, "pki", "init", "--dir", cls.pki],
-                             capture_output=True, text=True, timeout=60)
-        if res.returncode != 0:
-            raise RuntimeError(f"enlacectl pki init failed ({res.returncode}):\n"
-                               f"{res.stdout}{res.stderr}")
-
-        base_dsn = os.environ[DSN_ENV]
-        dbname = "enlace_ctl_certs_" + secrets.token_hex(6)
-        cls.addClassCleanup(drop_database, base_dsn, dbname)
-        u = parse_dsn(base_dsn)
-        dsn = urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + dbname, u.query, ""))
-
-        ready = os.path.join(cls.tmp, "ready")
-        cls.server_log_path = os.path.join(cls.tmp, "server.log")
-        cls.server_log = open(cls.server_log_path, "wb")
-        cls.addClassCleanup(cls.server_log.close)
-        cmd = [ARGS.server, f"--db_dsn={dsn}",
-               f"--ca_cert={cls.pki}/ca.crt", f"--ca_key={cls.pki}/ca.key",
-               f"--server_cert={cls.pki}/server.crt", f"--server_key={cls.pki}/server.key",
-               f"--policy={ARGS.policy}",
-               "--tls_addr=127.0.0.1:0", "--health_addr=127.0.0.1:0",
-               "--metrics_addr=127.0.0.1:0", f"--ready_file={ready}"]
-        log(f"starting {' '.join(cmd)}")
-        cls.server = subprocess.Popen(cmd, stdout=cls.server_log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL)
-        cls.addClassCleanup(cls._stop_server)
-        cls.tls_port = cls._wait_ready(ready)
-        log(f"server ready on TLS port {cls.tls_port}")
-
-    @classmethod
-    def _wait_ready(cls, ready):
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            rc = cls.server.poll()
-            if rc is not None:
-                raise RuntimeError(f"enlace-server exited with {rc} before it was ready; "
-                                   f"its log:\n{cls._server_log_text()}")
-            if os.path.exists(ready):
-                with open(ready) as f:
-                    kv = dict(line.split("=", 1) for line in f.read().split() if "=" in line)
-                if kv.get("tls_port", "").isdigit():
-                    return int(kv["tls_port"])
-            time.sleep(0.1)
-        raise RuntimeError(f"enlace-server not ready after {START_TIMEOUT:.0f} s; "
-                           f"its log:\n{cls._server_log_text()}")
-
-    @classmethod
-    def _server_log_text(cls):
-        try:
-            cls.server_log.flush()
-            with open(cls.server_log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")[-20000:]
-        except OSError as e:
-            return f"(cannot read {cls.server_log_path}: {e})"
-
-    @classmethod
-    def _stop_server(cls):
-        if cls.server.poll() is None:
-            cls.server.send_signal(signal.SIGTERM)
-            try:
-                cls.server.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                log(f"enlace-server ignored SIGTERM for {STOP_TIMEOUT:.0f} s: killing it")
-                cls.server.kill()
-                cls.server.wait()
-        if cls.server.returncode != 0:
-            log(f"enlace-server ended with {cls.server.returncode}; "
-                f"its log:\n{cls._server_log_text()}")
+    TMP_PREFIX = "enlace-ctl-certs-"
+    DB_PREFIX = "enlace_ctl_certs_"
+    SERVER_CA_KEY = True  # it signs CSRs
+    FAILS_ALONE = True    # fails(): exactly one line "enlacectl: <code>: ..." on stderr
 
     # --------------------------------------------------------------- helpers
 
@@ -167,32 +69,11 @@ class EnlacectlCertsTest(unittest.TestCase):
         """Runs enlacectl with the connection in the environment (ENLACE_*), as
         `identity` of the dev PKI or as the given cert/key files; identity=None
         runs it with no connection settings at all (offline commands)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ENLACE_")}
-        if identity is not None or cert is not None:
-            env.update(ENLACE_ADDR=f"localhost:{self.tls_port}",
-                       ENLACE_CA=os.path.join(self.pki, "ca.crt"),
-                       ENLACE_CERT=cert or os.path.join(self.pki, f"{identity}.crt"),
-                       ENLACE_KEY=key or os.path.join(self.pki, f"{identity}.key"))
-        res = subprocess.run([ARGS.enlacectl, *args], capture_output=True, text=True,
+        env = harness.enlacectl_env(self.addr, self.pki, identity, cert=cert, key=key)
+        res = subprocess.run([self.args.enlacectl, *args], capture_output=True, text=True,
                              env=env, cwd=cwd, timeout=CALL_TIMEOUT)
         log(f"enlacectl {' '.join(args)} -> {res.returncode}")
         return res
-
-    def ok(self, *args, **kw):
-        res = self.ctl(*args, **kw)
-        self.assertEqual(res.returncode, 0, f"stdout:\n{res.stdout}\nstderr:\n{res.stderr}")
-        return res
-
-    def fails(self, code, *args, **kw):
-        """Exit 1 with exactly one line "enlacectl: <code>: <message>" on stderr."""
-        res = self.ctl(*args, **kw)
-        self.assertEqual(res.returncode, 1, f"stdout:\n{res.stdout}\nstderr:\n{res.stderr}")
-        self.assertRegex(res.stderr, rf"\Aenlacectl: {code}: \S.*\n\Z")
-        return res
-
-    def json_of(self, *args, **kw):
-        res = self.ok(*args, "--output", "json", **kw)
-        return json.loads(res.stdout)
 
     def certificates(self, *filters):
         return self.json_of("certs", "list", *filters)["certificates"]
@@ -468,29 +349,10 @@ class EnlacectlCertsTest(unittest.TestCase):
 
 
 def main():
-    global ARGS
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", required=True, help="path to enlace-server")
-    parser.add_argument("--enlacectl", required=True, help="path to enlacectl")
-    parser.add_argument("--policy", required=True, help="the policy file for the server")
-    ARGS, rest = parser.parse_known_args()
-
-    if not os.environ.get(DSN_ENV):
-        print(f"FAIL: {DSN_ENV} is not set. This test needs a running MariaDB: "
-              f"run through scripts/test.sh (it starts one and sets "
-              f"{DSN_ENV}=mysql://root@127.0.0.1:PORT/).", file=sys.stderr)
+    args, rest = harness.parse_args(__doc__)
+    if not harness.check_prerequisites(args, tools=("openssl", "mariadb")):
         return 1
-    parse_dsn(os.environ[DSN_ENV])
-    for path in (ARGS.server, ARGS.enlacectl):
-        if not os.access(path, os.X_OK):
-            print(f"FAIL: {path} is not an executable", file=sys.stderr)
-            return 1
-    for tool in ("openssl", "mariadb"):
-        if shutil.which(tool) is None:
-            print(f"FAIL: `{tool}` is not on PATH", file=sys.stderr)
-            return 1
-    prog = unittest.main(argv=[sys.argv[0], *rest], exit=False, verbosity=2)
-    return 0 if prog.result.wasSuccessful() else 1
+    return harness.run_tests(args, rest)
 
 
 if __name__ == "__main__":

@@ -20,28 +20,23 @@ Run through ctest (scripts/test.sh), which sets ENLACE_TEST_DB_DSN:
 Needs the standard library and the `mariadb` client.
 """
 
-import argparse
 import csv
 import io
 import json
 import os
-import secrets
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import unittest
-import urllib.parse
 
-DSN_ENV = "ENLACE_TEST_DB_DSN"
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
+# The shared harness (server, PKI, database), beside the C++ test helpers.
+_TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(_TESTS_DIR, "testing"))
+import enlace_harness as harness  # noqa: E402
+from enlace_harness import mariadb  # noqa: E402
+
 CALL_TIMEOUT = 120.0  # seconds, per enlacectl run
-
-ARGS = None  # the parsed command line, set by main()
 
 COLUMNS = ["external_id", "arrival_date", "mode", "origin_country", "given_name",
            "family_name", "birth_date", "sex", "document_number", "department_code",
@@ -50,40 +45,7 @@ COLUMNS = ["external_id", "arrival_date", "mode", "origin_country", "given_name"
 REJECTS_HEADER = ["line", "external_id", "code", "field", "message"]
 
 
-def log(msg):
-    print(f"[enlacectl-workflow] {msg}", file=sys.stderr, flush=True)
-
-
-def parse_dsn(dsn):
-    """mysql://user[:password]@host:port/[db] -> parts."""
-    u = urllib.parse.urlsplit(dsn)
-    if u.scheme != "mysql" or not u.hostname:
-        raise SystemExit(f"{DSN_ENV}={dsn!r}: expected mysql://user@host:port/")
-    return u
-
-
-def mariadb(dsn, sql, database=None):
-    """Runs `sql` with the mariadb client; returns its tab-separated output."""
-    u = parse_dsn(dsn)
-    env = dict(os.environ)
-    if u.password:
-        env["MYSQL_PWD"] = urllib.parse.unquote(u.password)
-    cmd = ["mariadb", "--protocol=TCP", f"-h{u.hostname}", f"-P{u.port or 3306}",
-           f"-u{urllib.parse.unquote(u.username or 'root')}", "-N", "-B"]
-    if database:
-        cmd.append(database)
-    res = subprocess.run([*cmd, "-e", sql], capture_output=True, text=True, env=env,
-                         timeout=60)
-    if res.returncode != 0:
-        raise AssertionError(f"mariadb {sql!r} failed: {res.stderr.strip()}")
-    return res.stdout
-
-
-def drop_database(dsn, dbname):
-    try:
-        mariadb(dsn, f"DROP DATABASE IF EXISTS `{dbname}`")
-    except AssertionError as e:
-        log(f"could not drop database {dbname}: {e}")
+log = harness.set_log_tag("enlacectl-workflow")
 
 
 def arrival_row(external_id, **over):
@@ -123,120 +85,28 @@ def read_rejects(path):
     return rows[0], rows[1:]
 
 
-class EnlacectlWorkflowTest(unittest.TestCase):
+class EnlacectlWorkflowTest(harness.EnlacectlChecks, harness.ServerTestCase):
     """One server and one database for the class. Each test uses external_ids
     of its own, so tests can run alone or in any order."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="enlace-ctl-workflow-")
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
-        cls.pki = os.path.join(cls.tmp, "pki")
-        res = subprocess.run([ARGS.enlacectl, "pki", "init", "--dir", cls.pki],
-                             capture_output=True, text=True, timeout=60)
-        if res.returncode != 0:
-            raise RuntimeError(f"enlacectl pki init failed ({res.returncode}):\n"
-                               f"{res.stdout}{res.stderr}")
-
-        cls.base_dsn = os.environ[DSN_ENV]
-        cls.dbname = "enlace_ctl_workflow_" + secrets.token_hex(6)
-        cls.addClassCleanup(drop_database, cls.base_dsn, cls.dbname)
-        u = parse_dsn(cls.base_dsn)
-        dsn = urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + cls.dbname, u.query, ""))
-
-        ready = os.path.join(cls.tmp, "ready")
-        cls.server_log_path = os.path.join(cls.tmp, "server.log")
-        cls.server_log = open(cls.server_log_path, "wb")
-        cls.addClassCleanup(cls.server_log.close)
-        cmd = [ARGS.server, f"--db_dsn={dsn}",
-               f"--ca_cert={cls.pki}/ca.crt", f"--ca_key={cls.pki}/ca.key",
-               f"--server_cert={cls.pki}/server.crt", f"--server_key={cls.pki}/server.key",
-               f"--policy={ARGS.policy}",
-               "--tls_addr=127.0.0.1:0", "--health_addr=127.0.0.1:0",
-               "--metrics_addr=127.0.0.1:0", f"--ready_file={ready}"]
-        log(f"starting {' '.join(cmd)}")
-        cls.server = subprocess.Popen(cmd, stdout=cls.server_log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL)
-        cls.addClassCleanup(cls._stop_server)
-        ports = cls._wait_ready(ready)
-        cls.tls_port, cls.health_port = ports["tls_port"], ports["health_port"]
-        log(f"server ready on TLS port {cls.tls_port}, health port {cls.health_port}")
-
-    @classmethod
-    def _wait_ready(cls, ready):
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            rc = cls.server.poll()
-            if rc is not None:
-                raise RuntimeError(f"enlace-server exited with {rc} before it was ready; "
-                                   f"its log:\n{cls._server_log_text()}")
-            if os.path.exists(ready):
-                with open(ready) as f:
-                    kv = dict(line.split("=", 1) for line in f.read().split() if "=" in line)
-                if kv.get("tls_port", "").isdigit() and kv.get("health_port", "").isdigit():
-                    return {k: int(v) for k, v in kv.items() if v.isdigit()}
-            time.sleep(0.1)
-        raise RuntimeError(f"enlace-server not ready after {START_TIMEOUT:.0f} s; "
-                           f"its log:\n{cls._server_log_text()}")
-
-    @classmethod
-    def _server_log_text(cls):
-        try:
-            cls.server_log.flush()
-            with open(cls.server_log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")[-20000:]
-        except OSError as e:
-            return f"(cannot read {cls.server_log_path}: {e})"
-
-    @classmethod
-    def _stop_server(cls):
-        if cls.server.poll() is None:
-            cls.server.send_signal(signal.SIGTERM)
-            try:
-                cls.server.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                log(f"enlace-server ignored SIGTERM for {STOP_TIMEOUT:.0f} s: killing it")
-                cls.server.kill()
-                cls.server.wait()
-        if cls.server.returncode != 0:
-            log(f"enlace-server ended with {cls.server.returncode}; "
-                f"its log:\n{cls._server_log_text()}")
+    TMP_PREFIX = "enlace-ctl-workflow-"
+    DB_PREFIX = "enlace_ctl_workflow_"
+    SERVER_CA_KEY = True
+    FAILS_ALONE = False  # fails(): "enlacectl: <code>: ..." as the last line of stderr
 
     # --------------------------------------------------------------- helpers
 
     def env(self, identity):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ENLACE_")}
-        if identity is not None:
-            env.update(ENLACE_ADDR=f"localhost:{self.tls_port}",
-                       ENLACE_CA=os.path.join(self.pki, "ca.crt"),
-                       ENLACE_CERT=os.path.join(self.pki, f"{identity}.crt"),
-                       ENLACE_KEY=os.path.join(self.pki, f"{identity}.key"))
-        return env
+        return harness.enlacectl_env(self.addr, self.pki, identity)
 
     def ctl(self, *args, identity="mfa", stdin=None):
         """Runs enlacectl as `identity` of the dev PKI (connection settings in
         ENLACE_*); identity=None: with no connection settings at all."""
-        res = subprocess.run([ARGS.enlacectl, *args], capture_output=True, text=True,
+        res = subprocess.run([self.args.enlacectl, *args], capture_output=True, text=True,
                              env=self.env(identity), input=stdin, cwd=self.tmp,
                              timeout=CALL_TIMEOUT)
         log(f"enlacectl {' '.join(args)} ({identity}) -> {res.returncode}")
         return res
-
-    def ok(self, *args, **kw):
-        res = self.ctl(*args, **kw)
-        self.assertEqual(res.returncode, 0, f"stdout:\n{res.stdout}\nstderr:\n{res.stderr}")
-        return res
-
-    def fails(self, code, *args, **kw):
-        """Exit 1 with "enlacectl: <code>: <message>" as the last line of stderr."""
-        res = self.ctl(*args, **kw)
-        self.assertEqual(res.returncode, 1, f"stdout:\n{res.stdout}\nstderr:\n{res.stderr}")
-        self.assertRegex(res.stderr, rf"(?:\A|\n)enlacectl: {code}: \S.*\n\Z")
-        return res
-
-    def json_of(self, *args, **kw):
-        res = self.ok(*args, "--output", "json", **kw)
-        return json.loads(res.stdout)
 
     def path(self, name):
         return os.path.join(self.tmp, name)
@@ -414,7 +284,7 @@ class EnlacectlWorkflowTest(unittest.TestCase):
         n = 30000
         path = self.path("big.csv")
         write_csv(path, [arrival_row(f"BIG-{i:05d}") for i in range(n)])
-        proc = subprocess.Popen([ARGS.enlacectl, "arrivals", "push", path],
+        proc = subprocess.Popen([self.args.enlacectl, "arrivals", "push", path],
                                 env=self.env("mfa"), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
         time.sleep(0.5)
@@ -457,7 +327,7 @@ class EnlacectlWorkflowTest(unittest.TestCase):
 
         # undp watches its referrals from now on, one JSON object per line.
         # It says on stderr where it starts, before any event.
-        watch = subprocess.Popen([ARGS.enlacectl, "referrals", "watch", "--follow",
+        watch = subprocess.Popen([self.args.enlacectl, "referrals", "watch", "--follow",
                                   "--output", "json"], env=self.env("undp"),
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: watch.poll() is None and watch.kill())
@@ -725,28 +595,10 @@ class EnlacectlWorkflowTest(unittest.TestCase):
 
 
 def main():
-    global ARGS
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", required=True, help="path to enlace-server")
-    parser.add_argument("--enlacectl", required=True, help="path to enlacectl")
-    parser.add_argument("--policy", required=True, help="the policy file for the server")
-    ARGS, rest = parser.parse_known_args()
-
-    if not os.environ.get(DSN_ENV):
-        print(f"FAIL: {DSN_ENV} is not set. This test needs a running MariaDB: "
-              f"run through scripts/test.sh (it starts one and sets "
-              f"{DSN_ENV}=mysql://root@127.0.0.1:PORT/).", file=sys.stderr)
+    args, rest = harness.parse_args(__doc__)
+    if not harness.check_prerequisites(args, tools=("mariadb",)):
         return 1
-    parse_dsn(os.environ[DSN_ENV])
-    for path in (ARGS.server, ARGS.enlacectl):
-        if not os.access(path, os.X_OK):
-            print(f"FAIL: {path} is not an executable", file=sys.stderr)
-            return 1
-    if shutil.which("mariadb") is None:
-        print("FAIL: `mariadb` is not on PATH", file=sys.stderr)
-        return 1
-    prog = unittest.main(argv=[sys.argv[0], *rest], exit=False, verbosity=2)
-    return 0 if prog.result.wasSuccessful() else 1
+    return harness.run_tests(args, rest)
 
 
 if __name__ == "__main__":

@@ -26,76 +26,25 @@ Without ENLACE_TEST_DB_DSN it fails (never skips). Needs the standard library,
 grpcio, protobuf, protoc, /usr/bin/grpc_python_plugin and the mariadb client.
 """
 
-import argparse
-import glob
 import json
 import os
-import secrets
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import unittest
-import urllib.parse
 
-import grpc
+# The shared harness (server, PKI, database, stubs), beside the C++ test helpers.
+_TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(_TESTS_DIR, "testing"))
+import enlace_harness as harness  # noqa: E402
 
-DSN_ENV = "ENLACE_TEST_DB_DSN"
 DEADLINE = 60.0      # seconds, each call of the test itself
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
 EXAMPLE_TIMEOUT = 120.0  # a --once run
 ANSWER_WITHIN = 10.0     # the brief: a watched referral is answered within 10 s
 PYTHON = "/usr/bin/python3"
 
-ARGS = None
 a_pb = c_pb = c_grpc = r_pb = r_grpc = a_grpc = None  # generated modules, set by main()
-
-
-def log(msg):
-    print(f"[python-example] {msg}", file=sys.stderr, flush=True)
-
-
-def generate_stubs(protos, out_dir):
-    files = sorted(glob.glob(os.path.join(protos, "enlace", "v1", "*.proto")))
-    if not files:
-        raise SystemExit(f"no .proto files under {protos}/enlace/v1")
-    res = subprocess.run(["protoc", "-I", protos, f"--python_out={out_dir}",
-                          f"--grpc_out={out_dir}",
-                          "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin", *files],
-                         capture_output=True, text=True)
-    if res.returncode != 0:
-        raise SystemExit(f"protoc failed ({res.returncode}):\n{res.stderr}")
-    sys.path.insert(0, out_dir)
-    global a_pb, a_grpc, c_pb, c_grpc, r_pb, r_grpc
-    from enlace.v1 import (arrivals_pb2, arrivals_pb2_grpc, cases_pb2, cases_pb2_grpc,
-                           referrals_pb2, referrals_pb2_grpc)
-    a_pb, a_grpc, c_pb, c_grpc = arrivals_pb2, arrivals_pb2_grpc, cases_pb2, cases_pb2_grpc
-    r_pb, r_grpc = referrals_pb2, referrals_pb2_grpc
-
-
-def parse_dsn(dsn):
-    u = urllib.parse.urlsplit(dsn)
-    if u.scheme != "mysql" or not u.hostname:
-        raise SystemExit(f"{DSN_ENV}={dsn!r}: expected mysql://user@host:port/")
-    return u
-
-
-def drop_database(dsn, dbname):
-    u = parse_dsn(dsn)
-    env = dict(os.environ)
-    if u.password:
-        env["MYSQL_PWD"] = urllib.parse.unquote(u.password)
-    res = subprocess.run(
-        ["mariadb", "--protocol=TCP", f"-h{u.hostname}", f"-P{u.port or 3306}",
-         f"-u{urllib.parse.unquote(u.username or 'root')}",
-         "-e", f"DROP DATABASE IF EXISTS `{dbname}`"],
-        capture_output=True, text=True, env=env, timeout=60)
-    if res.returncode != 0:
-        log(f"could not drop database {dbname}: {res.stderr.strip()}")
+log = harness.set_log_tag("python-example")
 
 
 class Example:
@@ -136,15 +85,9 @@ class Example:
         return any(needle in line for line in self.stderr())
 
     def stop(self):
-        """SIGTERM; returns the exit status (killed after STOP_TIMEOUT: None)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                return None
+        """SIGTERM; returns the exit status (killed after harness.STOP_TIMEOUT: None)."""
+        if not harness.stop_process(self.proc, self.name):
+            return None
         for t in self.readers:
             t.join(5)
         return self.proc.returncode
@@ -154,101 +97,26 @@ class Example:
                 f"\n--- {self.name} stderr:\n" + "\n".join(self.stderr()))
 
 
-class ReferralInboxExampleTest(unittest.TestCase):
+class ReferralInboxExampleTest(harness.ServerTestCase):
+
+    TMP_PREFIX = "enlace-pyexample-"
+    DB_PREFIX = "enlace_pyexample_"
+    SERVER_HEALTH = SERVER_METRICS = False  # TLS only
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="enlace-pyexample-")
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
-        cls.pki = os.path.join(cls.tmp, "pki")
-        res = subprocess.run([ARGS.enlacectl, "pki", "init", "--dir", cls.pki],
-                             capture_output=True, text=True, timeout=60)
-        if res.returncode != 0:
-            raise RuntimeError(f"enlacectl pki init failed ({res.returncode}):\n"
-                               f"{res.stdout}{res.stderr}")
-
-        base_dsn = os.environ[DSN_ENV]
-        dbname = "enlace_pyexample_" + secrets.token_hex(6)
-        cls.addClassCleanup(drop_database, base_dsn, dbname)
-        u = parse_dsn(base_dsn)
-        dsn = urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + dbname, u.query, ""))
-
-        ready = os.path.join(cls.tmp, "ready")
-        cls.server_log_path = os.path.join(cls.tmp, "server.log")
-        cls.server_log = open(cls.server_log_path, "wb")
-        cls.addClassCleanup(cls.server_log.close)
-        cmd = [ARGS.server, f"--db_dsn={dsn}", f"--ca_cert={cls.pki}/ca.crt",
-               f"--server_cert={cls.pki}/server.crt", f"--server_key={cls.pki}/server.key",
-               f"--policy={ARGS.policy}", "--tls_addr=127.0.0.1:0", "--health_addr=",
-               "--metrics_addr=", f"--ready_file={ready}"]
-        log(f"starting {' '.join(cmd)}")
-        cls.server = subprocess.Popen(cmd, stdout=cls.server_log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL)
-        cls.addClassCleanup(cls._stop_server)
-        cls.port = cls._wait_ready(ready)
-        cls.addr = f"localhost:{cls.port}"
-        log(f"server ready on {cls.addr}")
-
-        cls.channels = []
-        cls.addClassCleanup(lambda: [ch.close() for ch in cls.channels])
-        cls.mfa = a_grpc.ArrivalServiceStub(cls._channel("mfa"))
-        iom = cls._channel("iom")
+        super().setUpClass()
+        cls.mfa = a_grpc.ArrivalServiceStub(cls.channel("mfa"))
+        iom = cls.channel("iom")
         cls.iom_cases = c_grpc.CaseServiceStub(iom)
         cls.iom_referrals = r_grpc.ReferralServiceStub(iom)
         # The example's generated stubs go to a cache that is removed with tmp.
-        cls.example_env = dict(os.environ, ENLACE_PROTOS=ARGS.protos,
+        cls.example_env = dict(os.environ, ENLACE_PROTOS=cls.args.protos,
                                ENLACE_STUB_CACHE=os.path.join(cls.tmp, "stub-cache"))
         for k in ("ENLACE_ADDR", "ENLACE_CA", "ENLACE_CERT", "ENLACE_KEY"):
             cls.example_env.pop(k, None)
         cls.examples = []
         cls.addClassCleanup(lambda: [e.stop() for e in cls.examples])
-
-    @classmethod
-    def _wait_ready(cls, ready):
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            rc = cls.server.poll()
-            if rc is not None:
-                raise RuntimeError(f"enlace-server exited with {rc} before it was ready; "
-                                   f"its log:\n{cls._server_log_text()}")
-            if os.path.exists(ready):
-                with open(ready) as f:
-                    kv = dict(line.split("=", 1) for line in f.read().split() if "=" in line)
-                if kv.get("tls_port", "").isdigit():
-                    return int(kv["tls_port"])
-            time.sleep(0.1)
-        raise RuntimeError(f"enlace-server not ready after {START_TIMEOUT:.0f} s; "
-                           f"its log:\n{cls._server_log_text()}")
-
-    @classmethod
-    def _server_log_text(cls):
-        cls.server_log.flush()
-        with open(cls.server_log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")[-20000:]
-
-    @classmethod
-    def _stop_server(cls):
-        if cls.server.poll() is None:
-            cls.server.send_signal(signal.SIGTERM)
-            try:
-                cls.server.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                log("enlace-server ignored SIGTERM: killing it")
-                cls.server.kill()
-                cls.server.wait()
-        if cls.server.returncode != 0:
-            log(f"enlace-server ended with {cls.server.returncode}; its log:\n"
-                f"{cls._server_log_text()}")
-
-    @classmethod
-    def _channel(cls, name):
-        def read(n):
-            with open(os.path.join(cls.pki, n), "rb") as f:
-                return f.read()
-        ch = grpc.secure_channel(f"localhost:{cls.port}", grpc.ssl_channel_credentials(
-            read("ca.crt"), read(f"{name}.key"), read(f"{name}.crt")))
-        cls.channels.append(ch)
-        return ch
 
     # --------------------------------------------------------------- helpers
 
@@ -289,7 +157,7 @@ class ReferralInboxExampleTest(unittest.TestCase):
             time.sleep(0.1)
 
     def example_cmd(self, *extra, flags=True):
-        cmd = [PYTHON, ARGS.example]
+        cmd = [PYTHON, self.args.example]
         if flags:
             cmd += ["--addr", self.addr, "--ca", f"{self.pki}/ca.crt",
                     "--cert", f"{self.pki}/undp.crt", "--key", f"{self.pki}/undp.key"]
@@ -414,37 +282,15 @@ class ReferralInboxExampleTest(unittest.TestCase):
 
 
 def main():
-    global ARGS
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", required=True, help="path to enlace-server")
-    parser.add_argument("--enlacectl", required=True, help="path to enlacectl")
-    parser.add_argument("--protos", required=True, help="the repository's protos/ directory")
-    parser.add_argument("--policy", required=True, help="the policy file for the server")
-    parser.add_argument("--example", required=True, help="clients/python/referral_inbox.py")
-    ARGS, rest = parser.parse_known_args()
-    ARGS.protos = os.path.abspath(ARGS.protos)
-
-    if not os.environ.get(DSN_ENV):
-        print(f"FAIL: {DSN_ENV} is not set. This test needs a running MariaDB: run it "
-              f"through scripts/test.sh (it starts one and sets "
-              f"{DSN_ENV}=mysql://root@127.0.0.1:PORT/).", file=sys.stderr)
+    global a_pb, a_grpc, c_pb, c_grpc, r_pb, r_grpc
+    args, rest = harness.parse_args(
+        __doc__, protos=True, extra_flags=[("--example", "clients/python/referral_inbox.py")])
+    if not harness.check_prerequisites(args, tools=("mariadb", "protoc"), files=(args.example,)):
         return 1
-    parse_dsn(os.environ[DSN_ENV])
-    for path in (ARGS.server, ARGS.enlacectl):
-        if not os.access(path, os.X_OK):
-            print(f"FAIL: {path} is not an executable", file=sys.stderr)
-            return 1
-    if not os.path.isfile(ARGS.example):
-        print(f"FAIL: {ARGS.example} not found", file=sys.stderr)
-        return 1
-
-    gen = tempfile.mkdtemp(prefix="enlace-pyexample-gen-")
-    try:
-        generate_stubs(ARGS.protos, gen)
-        prog = unittest.main(argv=[sys.argv[0], *rest], exit=False, verbosity=2)
-        return 0 if prog.result.wasSuccessful() else 1
-    finally:
-        shutil.rmtree(gen, ignore_errors=True)
+    with harness.generated_stubs(args.protos, "enlace-pyexample-gen-") as api:
+        a_pb, a_grpc, c_pb, c_grpc = api.arrivals, api.arrivals_grpc, api.cases, api.cases_grpc
+        r_pb, r_grpc = api.referrals, api.referrals_grpc
+        return harness.run_tests(args, rest)
 
 
 if __name__ == "__main__":

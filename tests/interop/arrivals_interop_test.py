@@ -17,30 +17,23 @@ Uses only the standard library, grpcio and protobuf (Debian's python3-grpcio,
 hence /usr/bin/python3).
 """
 
-import argparse
-import glob
 import os
-import secrets
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import unittest
-import urllib.parse
 
 import grpc
 
-DSN_ENV = "ENLACE_TEST_DB_DSN"
+# The shared harness (server, PKI, database, stubs), beside the C++ test helpers.
+_TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(_TESTS_DIR, "testing"))
+import enlace_harness as harness  # noqa: E402
+
 DEADLINE = 60.0  # seconds, on every call
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
 BULK = 2000
 
-ARGS = None  # the parsed command line, set by main()
 a_pb = a_grpc = ad_pb = ad_grpc = None  # generated modules, set by main()
+log = harness.set_log_tag("interop")
 
 GIVEN_NAMES = ["José", "María", "Jesús", "Inés", "Óscar", "Ana", "Nicolás",
                "Fátima", "Raúl", "Mónica", "Ramón", "Sofía", "Martín", "Dolores"]
@@ -54,174 +47,26 @@ PLACES = [("SV-SS", "Guazapa"), ("SV-SS", "Mejicanos"), ("SV-LI", "Quezaltepeque
 COUNTRIES = ["US", "MX", "GT", "CA", "ES"]
 
 
-def log(msg):
-    print(f"[interop] {msg}", file=sys.stderr, flush=True)
-
-
-def generate_stubs(protos, out_dir):
-    """protoc -> out_dir; then `from enlace.v1 import ...` works."""
-    files = sorted(glob.glob(os.path.join(protos, "enlace", "v1", "*.proto")))
-    if not files:
-        raise SystemExit(f"no .proto files under {protos}/enlace/v1")
-    cmd = ["protoc", "-I", protos, f"--python_out={out_dir}", f"--grpc_out={out_dir}",
-           "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin", *files]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise SystemExit(f"protoc failed ({res.returncode}):\n{res.stderr}")
-    sys.path.insert(0, out_dir)
-    global a_pb, a_grpc, ad_pb, ad_grpc
-    from enlace.v1 import admin_pb2, admin_pb2_grpc, arrivals_pb2, arrivals_pb2_grpc
-    a_pb, a_grpc, ad_pb, ad_grpc = arrivals_pb2, arrivals_pb2_grpc, admin_pb2, admin_pb2_grpc
-
-
-def parse_dsn(dsn):
-    """mysql://user[:password]@host:port/[db] -> parts."""
-    u = urllib.parse.urlsplit(dsn)
-    if u.scheme != "mysql" or not u.hostname:
-        raise SystemExit(f"{DSN_ENV}={dsn!r}: expected mysql://user@host:port/")
-    return u
-
-
-def dsn_with_database(dsn, dbname):
-    u = parse_dsn(dsn)
-    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + dbname, u.query, ""))
-
-
-def mariadb(dsn, sql):
-    u = parse_dsn(dsn)
-    cmd = ["mariadb", "--protocol=TCP", f"-h{u.hostname}", f"-P{u.port or 3306}",
-           f"-u{urllib.parse.unquote(u.username or 'root')}", "-e", sql]
-    env = dict(os.environ)
-    if u.password:
-        env["MYSQL_PWD"] = urllib.parse.unquote(u.password)
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
-
-
 def ts(seconds):
     return {"seconds": seconds}
 
 
-class ArrivalsInteropTest(unittest.TestCase):
+class ArrivalsInteropTest(harness.ServerTestCase):
     """One server and one database for the class; each test uses its own
     external_id prefix and counts only its own records."""
 
-    # ---------------------------------------------------------------- set-up
+    TMP_PREFIX = "enlace-interop-"
+    DB_PREFIX = "enlace_interop_"
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="enlace-interop-")
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
-        cls.pki = os.path.join(cls.tmp, "pki")
-        res = subprocess.run([ARGS.enlacectl, "pki", "init", "--dir", cls.pki],
-                             capture_output=True, text=True, timeout=60)
-        if res.returncode != 0:
-            raise RuntimeError(f"enlacectl pki init failed ({res.returncode}):\n"
-                               f"{res.stdout}{res.stderr}")
-
-        base_dsn = os.environ[DSN_ENV]
-        cls.dbname = "enlace_interop_" + secrets.token_hex(6)
-        cls.addClassCleanup(cls._drop_database, base_dsn, cls.dbname)
-        dsn = dsn_with_database(base_dsn, cls.dbname)
-
-        ready = os.path.join(cls.tmp, "ready")
-        cls.server_log_path = os.path.join(cls.tmp, "server.log")
-        cls.server_log = open(cls.server_log_path, "wb")
-        cls.addClassCleanup(cls.server_log.close)
-        cmd = [ARGS.server, f"--db_dsn={dsn}",
-               f"--ca_cert={cls.pki}/ca.crt",
-               f"--server_cert={cls.pki}/server.crt",
-               f"--server_key={cls.pki}/server.key",
-               f"--policy={ARGS.policy}",
-               "--tls_addr=127.0.0.1:0", "--health_addr=127.0.0.1:0",
-               "--metrics_addr=127.0.0.1:0", f"--ready_file={ready}"]
-        log(f"starting {' '.join(cmd)}")
-        cls.server = subprocess.Popen(cmd, stdout=cls.server_log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL)
-        cls.addClassCleanup(cls._stop_server)
-
-        ports = cls._wait_ready(ready)
-        cls.tls_port = ports["tls_port"]
-        cls.health_port = ports["health_port"]
-        cls.metrics_port = ports["metrics_port"]
-        log(f"server ready: {ports}")
-
-        cls.channels = []
-        cls.addClassCleanup(cls._close_channels)
-        cls.mfa = a_grpc.ArrivalServiceStub(cls._channel("mfa"))
-        cls.iom = a_grpc.ArrivalServiceStub(cls._channel("iom"))
-        cls.unhcr = a_grpc.ArrivalServiceStub(cls._channel("unhcr"))
-        cls.undp = a_grpc.ArrivalServiceStub(cls._channel("undp"))
-        cls.admin = ad_grpc.AdminServiceStub(cls._channel("admin"))
-        cls.iom_admin = ad_grpc.AdminServiceStub(cls._channel("iom"))
-
-    @classmethod
-    def _wait_ready(cls, ready):
-        want = {"tls_port", "health_port", "metrics_port"}
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            rc = cls.server.poll()
-            if rc is not None:
-                raise RuntimeError(f"enlace-server exited with {rc} before it was ready; "
-                                   f"its log:\n{cls._server_log_text()}")
-            if os.path.exists(ready):
-                with open(ready) as f:
-                    kv = dict(line.split("=", 1) for line in f.read().split() if "=" in line)
-                if want <= kv.keys() and all(kv[k].isdigit() for k in want):
-                    return {k: int(kv[k]) for k in want}
-            time.sleep(0.1)
-        raise RuntimeError(f"enlace-server not ready after {START_TIMEOUT:.0f} s; "
-                           f"its log:\n{cls._server_log_text()}")
-
-    @classmethod
-    def _server_log_text(cls):
-        try:
-            cls.server_log.flush()
-            with open(cls.server_log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")[-20000:]
-        except OSError as e:
-            return f"(cannot read {cls.server_log_path}: {e})"
-
-    @classmethod
-    def _stop_server(cls):
-        if cls.server.poll() is None:
-            cls.server.send_signal(signal.SIGTERM)
-            try:
-                cls.server.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                log(f"enlace-server ignored SIGTERM for {STOP_TIMEOUT:.0f} s: killing it")
-                cls.server.kill()
-                cls.server.wait()
-        rc = cls.server.returncode
-        if rc != 0:
-            log(f"enlace-server ended with {rc}; its log:\n{cls._server_log_text()}")
-        else:
-            log("enlace-server stopped cleanly")
-
-    @classmethod
-    def _drop_database(cls, base_dsn, dbname):
-        res = mariadb(base_dsn, f"DROP DATABASE IF EXISTS `{dbname}`")
-        if res.returncode != 0:
-            log(f"could not drop database {dbname}: {res.stderr.strip()}")
-
-    @classmethod
-    def _close_channels(cls):
-        for ch in cls.channels:
-            ch.close()
-
-    @classmethod
-    def _read(cls, name):
-        with open(os.path.join(cls.pki, name), "rb") as f:
-            return f.read()
-
-    @classmethod
-    def _channel(cls, identity):
-        creds = grpc.ssl_channel_credentials(
-            root_certificates=cls._read("ca.crt"),
-            private_key=cls._read(f"{identity}.key"),
-            certificate_chain=cls._read(f"{identity}.crt"))
-        ch = grpc.secure_channel(f"localhost:{cls.tls_port}", creds)
-        cls.channels.append(ch)
-        return ch
+        super().setUpClass()
+        cls.mfa = a_grpc.ArrivalServiceStub(cls.channel("mfa"))
+        cls.iom = a_grpc.ArrivalServiceStub(cls.channel("iom"))
+        cls.unhcr = a_grpc.ArrivalServiceStub(cls.channel("unhcr"))
+        cls.undp = a_grpc.ArrivalServiceStub(cls.channel("undp"))
+        cls.admin = ad_grpc.AdminServiceStub(cls.channel("admin"))
+        cls.iom_admin = ad_grpc.AdminServiceStub(cls.channel("iom"))
 
     # --------------------------------------------------------------- helpers
 
@@ -453,7 +298,7 @@ class ArrivalsInteropTest(unittest.TestCase):
                              cm.exception.details())
 
     def test_8_client_without_certificate_is_refused(self):
-        creds = grpc.ssl_channel_credentials(root_certificates=self._read("ca.crt"))
+        creds = grpc.ssl_channel_credentials(root_certificates=self.read_pki("ca.crt"))
         with grpc.secure_channel(f"localhost:{self.tls_port}", creds) as ch:
             stub = a_grpc.ArrivalServiceStub(ch)
             self.assert_code(grpc.StatusCode.UNAVAILABLE, stub.GetArrival,
@@ -496,32 +341,13 @@ class ArrivalsInteropTest(unittest.TestCase):
 
 
 def main():
-    global ARGS
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", required=True, help="path to enlace-server")
-    parser.add_argument("--enlacectl", required=True, help="path to enlacectl")
-    parser.add_argument("--protos", required=True, help="the repository's protos/ directory")
-    parser.add_argument("--policy", required=True, help="the policy file for the server")
-    ARGS, rest = parser.parse_known_args()
-
-    if not os.environ.get(DSN_ENV):
-        print(f"FAIL: {DSN_ENV} is not set. This test needs a running MariaDB: "
-              f"run through scripts/test.sh (it starts one and sets "
-              f"{DSN_ENV}=mysql://root@127.0.0.1:PORT/).", file=sys.stderr)
+    global a_pb, a_grpc, ad_pb, ad_grpc
+    args, rest = harness.parse_args(__doc__, protos=True)
+    if not harness.check_prerequisites(args, tools=("mariadb", "protoc")):
         return 1
-    parse_dsn(os.environ[DSN_ENV])
-    for path in (ARGS.server, ARGS.enlacectl):
-        if not os.access(path, os.X_OK):
-            print(f"FAIL: {path} is not an executable", file=sys.stderr)
-            return 1
-
-    gen = tempfile.mkdtemp(prefix="enlace-interop-gen-")
-    try:
-        generate_stubs(ARGS.protos, gen)
-        prog = unittest.main(argv=[sys.argv[0], *rest], exit=False, verbosity=2)
-        return 0 if prog.result.wasSuccessful() else 1
-    finally:
-        shutil.rmtree(gen, ignore_errors=True)
+    with harness.generated_stubs(args.protos, "enlace-interop-gen-") as api:
+        a_pb, a_grpc, ad_pb, ad_grpc = api.arrivals, api.arrivals_grpc, api.admin, api.admin_grpc
+        return harness.run_tests(args, rest)
 
 
 if __name__ == "__main__":
