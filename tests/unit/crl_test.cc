@@ -38,6 +38,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "auth/pki.h"
+#include "auth/openssl_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -57,24 +58,19 @@ using ::testing::UnorderedElementsAre;
 // ---------------------------------------------------------------------------
 // OpenSSL helpers for checking what we made.
 
+// The owners auth/ itself uses; the others below are the tests' own.
+using openssl::Asn1IntegerPtr;
+using openssl::BignumPtr;
+using openssl::BioPtr;
+using openssl::EvpPkeyPtr;
+using openssl::X509Ptr;
 template <auto kFree>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    kFree(p);
-  }
-};
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free_all>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
+using Deleter = openssl::OpenSslDeleter<kFree>;
 using X509CrlPtr = std::unique_ptr<X509_CRL, Deleter<X509_CRL_free>>;
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
 using StorePtr = std::unique_ptr<X509_STORE, Deleter<X509_STORE_free>>;
 using StoreCtxPtr =
     std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX_free>>;
-using Asn1IntegerPtr =
-    std::unique_ptr<ASN1_INTEGER, Deleter<ASN1_INTEGER_free>>;
 using AkidPtr = std::unique_ptr<AUTHORITY_KEYID, Deleter<AUTHORITY_KEYID_free>>;
-using BignumPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
 
 X509Ptr ParseCert(const std::string& pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));

@@ -30,6 +30,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "auth/identity.h"
+#include "auth/openssl_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_pki.h"
@@ -45,17 +46,15 @@ using ::testing::MatchesRegex;
 // ---------------------------------------------------------------------------
 // OpenSSL helpers for checking what we made.
 
+// The owners auth/ itself uses; the others below are the tests' own.
+using openssl::Asn1IntegerPtr;
+using openssl::BignumPtr;
+using openssl::BioPtr;
+using openssl::EvpPkeyPtr;
+using openssl::X509Ptr;
 template <auto kFree>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    kFree(p);
-  }
-};
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free_all>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
+using Deleter = openssl::OpenSslDeleter<kFree>;
 using X509ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ_free>>;
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
 using StorePtr = std::unique_ptr<X509_STORE, Deleter<X509_STORE_free>>;
 using StoreCtxPtr =
     std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX_free>>;
@@ -66,7 +65,6 @@ using OctetStringPtr =
 using AkidPtr = std::unique_ptr<AUTHORITY_KEYID, Deleter<AUTHORITY_KEYID_free>>;
 using GeneralNamesPtr =
     std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES_free>>;
-using BignumPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
 
 X509Ptr ParseCert(const std::string& pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
