@@ -29,6 +29,21 @@
 // --server_pid, the server's VmRSS is read before the streams open and again
 // at the end, while they are still open.
 //
+// `fairness` measures how much one agency's flood slows another agency's calls.
+// mfa records --arrivals arrivals (default 2,000, over four departments)
+// whose consent names iom and undp for reintegration. The victim, undp, then
+// makes sequential calls for --duration seconds, always the same sequence:
+// four GetArrival of pseudo-random known ids, then one ListArrivals first page
+// (page_size 50) of the next department, and so on. Quiet phase: the victim
+// alone. Flood phase: iom keeps --in-flight calls in flight over --channels
+// connections (callback API, closed loop: each answer is followed at once by
+// a new call, whatever its status; ListArrivals page_size 500 and GetArrival
+// alternately), and after a 2 s ramp the victim runs the same sequence again.
+// The headline is the victim's p99 under flood over its p99 alone, measured
+// in the same run; the flooder's answers are counted by status, and
+// RESOURCE_EXHAUSTED by the limit its message names. With --server-pid and
+// --db-pid, the CPU each process used per phase is reported too.
+//
 // Requests are built before the clock starts; the clock runs from the first
 // write to the last answer received. Output is one line for people and one
 // `RESULT key=value ...` line for scripts.
@@ -36,9 +51,11 @@
 // Exit status: 0 when every record was answered exactly once, with the
 // expected outcome (CREATED, or ALREADY_RECORDED with --resend), and every
 // stream ended OK (watch: every watcher saw every change exactly once, in
-// commit order, and no stream ended before it was cancelled); 1 otherwise; 2 on a usage error (absl reports an unknown
-// flag itself, with exit status 1).
+// commit order, and no stream ended before it was cancelled; fairness: every
+// one of the victim's calls succeeded); 1 otherwise; 2 on a usage error (absl
+// reports an unknown flag itself, with exit status 1).
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,6 +66,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -94,17 +112,28 @@ ABSL_FLAG(int, timeout, 600, "seconds before the run is abandoned");
 ABSL_FLAG(std::string, pki_dir, "",
           "watch: directory of `enlacectl pki init` (mfa, iom, undp certificates and keys)");
 ABSL_FLAG(int, watchers, 1000, "watch: concurrent WatchReferrals streams (as undp)");
-ABSL_FLAG(int, channels, 10, "watch: connections the watch streams are spread over");
+ABSL_FLAG(int, channels, 10,
+          "watch: connections the watch streams are spread over; fairness: connections the "
+          "flooder's calls are spread over");
 ABSL_FLAG(int, changes, 200, "watch: referral changes to make (as iom), one at a time");
 ABSL_FLAG(int, cases, 5, "watch: arrivals recorded and cases opened to refer");
 ABSL_FLAG(int, pause_ms, 20, "watch: pause between two changes, in milliseconds");
 ABSL_FLAG(bool, await_delivery, false,
           "watch: make a change only once every watcher has the previous one (then --pause_ms): "
           "the latency of one change, without queueing behind the fan-out of the last");
-ABSL_FLAG(int, server_pid, 0, "watch: the server's pid, to read its resident memory (VmRSS)");
+ABSL_FLAG(int, server_pid, 0,
+          "watch: the server's pid, to read its resident memory (VmRSS); fairness: to read its "
+          "CPU time per phase");
 ABSL_FLAG(std::string, latencies_out, "",
           "watch: write every delivery to this file: change, watcher, latency and arrival time "
-          "(Unix) in microseconds");
+          "(Unix) in microseconds; fairness: every victim call: phase, method, latency");
+ABSL_FLAG(int, duration, 20, "fairness: seconds the victim (undp) is measured, in each phase");
+ABSL_FLAG(int, in_flight, 256, "fairness: the flooder's (iom's) calls in flight, closed loop");
+ABSL_FLAG(int, arrivals, 2000, "fairness: arrivals mfa records before the phases");
+ABSL_FLAG(int, flood_page_size, 500,
+          "fairness: page_size of the flooder's ListArrivals (diagnosis: the audit event of a "
+          "listing names every arrival listed)");
+ABSL_FLAG(int, db_pid, 0, "fairness: the database server's pid, to read its CPU time per phase");
 
 namespace enlace::loadgen {
 namespace {
@@ -129,6 +158,7 @@ constexpr char kUsage[] = R"(enlace-loadgen: load generator for Enlace's Arrival
 
 Usage: enlace-loadgen <ingest|unary> --addr HOST:PORT --ca CA --cert CRT --key KEY [flags]
        enlace-loadgen watch --addr HOST:PORT --ca CA --pki-dir DIR [flags]
+       enlace-loadgen fairness --addr HOST:PORT --ca CA --pki-dir DIR [flags]
 
 Commands:
   ingest    --streams S RecordArrivals streams (one connection each) share --records N
@@ -136,6 +166,9 @@ Commands:
   watch     --watchers W WatchReferrals streams (as undp) over --channels C
             connections see --changes N referral changes (by iom): latency from
             commit to delivery, and the server's resident memory
+  fairness  undp's latency (sequential GetArrival/ListArrivals) alone, then while
+            iom keeps --in-flight calls in flight: p50/p99/p99.9 of both, and
+            the ratio of the p99s
 
 Flags:
   --addr HOST:PORT      the server's TLS port
@@ -163,6 +196,18 @@ Flags of watch (--cert/--key are not used: the personas' files are in --pki-dir)
   --server-pid PID      read the server's VmRSS from /proc/PID/status
   --prefix P            external_id prefix of the arrivals (default: unique per run)
   --latencies-out FILE  write each delivery as "change watcher latency_us received_us" lines
+
+Flags of fairness (the personas' files are in --pki-dir):
+  --pki-dir DIR         made by `enlacectl pki init`: mfa, iom and undp .crt/.key
+  --arrivals N          arrivals mfa records first, over 4 departments (default 2000)
+  --duration S          seconds the victim (undp) is measured in each phase (default 20)
+  --in-flight N         iom's calls in flight during the flood, closed loop (default 256)
+  --channels C          connections iom's calls are spread over (default 10)
+  --server-pid PID      read the server's CPU time from /proc/PID/stat
+  --db-pid PID          read the database server's CPU time from /proc/PID/stat
+  --flood-page-size N   page_size of iom's ListArrivals (default 500, the largest)
+  --prefix P            external_id prefix of the arrivals (default: unique per run)
+  --latencies-out FILE  write each victim call as "phase method latency_us" lines
 Flag names may be written with - or _ (--pki-dir, --pki_dir).
 
 Example:
@@ -175,7 +220,9 @@ Example:
 Output: a line for people and a machine line, e.g.
   RESULT kind=ingest records=20000 streams=4 seconds=0.840 rate=23810 created=20000 already_recorded=0 rejected=0 prefix=bench1
   RESULT kind=watch watchers=1000 channels=10 changes=200 deliveries=200000 p50_ms=3.1 p99_ms=18.4 max_ms=40.2 server_rss_mb=123.0 ... missing=0 duplicates=0
-Exit status: 0 all answered (watch: delivered) once as expected, 1 otherwise, 2 usage error.
+  RESULT kind=fairness ... quiet_p99_ms=4.1 flood_p99_ms=7.9 p99_ratio=1.93 ... victim_errors=0 flood_ok=51234 flood_resource_exhausted=80211 ...
+Exit status: 0 all answered (watch: delivered; fairness: every victim call OK) once as
+expected, 1 otherwise, 2 usage error.
 )";
 
 // ---------------------------------------------------------------------------
@@ -396,6 +443,12 @@ struct Options {
   bool await_delivery = false;
   int server_pid = 0;  // 0: not given
   std::string latencies_out;
+  // fairness
+  absl::Duration duration;
+  int in_flight = 0;
+  int arrivals = 0;
+  int db_pid = 0;  // 0: not given
+  int flood_page_size = 0;
 };
 
 bool ReadFile(const std::string& path, std::string* contents, std::string* error) {
@@ -1212,6 +1265,578 @@ int RunWatch(const Options& options) {
 }
 
 // ---------------------------------------------------------------------------
+// fairness: undp's latency alone, then while iom floods.
+
+using enlace::v1::GetArrivalRequest;
+using enlace::v1::ListArrivalsRequest;
+using enlace::v1::ListArrivalsResponse;
+
+// The departments the arrivals are spread over, in turn, one municipality
+// each (the gazetteer lists none for SV-SM and SV-SA: any clean name passes).
+constexpr Place kFairnessPlaces[] = {
+    {"SV-SS", "San Salvador"},
+    {"SV-LI", "Santa Tecla"},
+    {"SV-SM", "San Miguel"},
+    {"SV-SA", "Santa Ana"},
+};
+constexpr int kFairnessDepartments = static_cast<int>(std::size(kFairnessPlaces));
+constexpr int kVictimListEvery = 5;  // calls 5, 10, 15, ... are ListArrivals
+constexpr int kVictimPageSize = 50;
+constexpr int kMaxInFlight = 4096;
+constexpr absl::Duration kVictimWarmUp = absl::Seconds(2);
+constexpr absl::Duration kFloodRamp = absl::Seconds(2);
+constexpr absl::Duration kFloodDrainLimit = absl::Seconds(60);  // > kCallLimit
+constexpr uint64_t kVictimSeed = 0x5eed'0000'0000ULL;
+constexpr uint64_t kFloodSeed = 0xf100d'0000'0000ULL;
+
+// Arrivals of department `d` among the first `arrivals` (spread in turn).
+int ArrivalsIn(int d, int arrivals) {
+  return (arrivals - d + kFairnessDepartments - 1) / kFairnessDepartments;
+}
+
+// mfa records the arrivals through one RecordArrivals stream; returns their
+// arrival ids, by index.
+std::optional<std::vector<std::string>> RecordFairnessArrivals(const Options& options,
+                                                               std::shared_ptr<grpc::Channel> channel) {
+  std::vector<RecordArrivalsRequest> requests(static_cast<size_t>(options.arrivals));
+  for (int i = 0; i < options.arrivals; ++i) {
+    Arrival* arrival = requests[i].mutable_arrival();
+    FillArrival(options.prefix, i, arrival);  // consent: iom and undp, reintegration
+    const Place& place = kFairnessPlaces[i % kFairnessDepartments];
+    arrival->mutable_destination()->set_department_code(place.department);
+    arrival->mutable_destination()->set_municipality(place.municipality);
+  }
+  std::unique_ptr<ArrivalService::Stub> stub = ArrivalService::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(options));
+  std::unique_ptr<grpc::ClientReaderWriter<RecordArrivalsRequest, RecordArrivalsResponse>> stream =
+      stub->RecordArrivals(&context);
+  std::thread writer([&] {
+    for (const RecordArrivalsRequest& request : requests) {
+      if (!stream->Write(request)) break;  // Finish() says why
+    }
+    stream->WritesDone();
+  });
+  std::vector<std::string> ids(static_cast<size_t>(options.arrivals));
+  const std::string prefix = absl::StrCat(options.prefix, "-");
+  std::string problem;
+  RecordArrivalsResponse response;
+  while (stream->Read(&response)) {
+    absl::string_view external_id = response.external_id();
+    int64_t index = -1;
+    if (response.outcome() != enlace::v1::OUTCOME_CREATED || response.arrival_id().empty() ||
+        !absl::ConsumePrefix(&external_id, prefix) || !absl::SimpleAtoi(external_id, &index) ||
+        index < 0 || index >= options.arrivals) {
+      if (problem.empty()) {
+        problem = absl::StrCat("record ", response.external_id(), ": outcome ",
+                               enlace::v1::Outcome_Name(response.outcome()), " ",
+                               response.error().message());
+      }
+      continue;
+    }
+    ids[static_cast<size_t>(index)] = response.arrival_id();
+  }
+  writer.join();
+  const grpc::Status status = stream->Finish();
+  if (!status.ok() && problem.empty()) problem = StatusText(status);
+  const int64_t missing = std::count(ids.begin(), ids.end(), std::string());
+  if (problem.empty() && missing > 0) problem = absl::StrCat(missing, " records got no answer");
+  if (!problem.empty()) {
+    std::cerr << "enlace-loadgen: mfa could not record the " << options.arrivals
+              << " arrivals: " << problem << "\n";
+    return std::nullopt;
+  }
+  return ids;
+}
+
+// CPU time, for the share of the two cores each process used in a phase.
+struct CpuSample {
+  Clock::time_point at;
+  std::optional<double> server_s, db_s;  // utime + stime, seconds
+  double self_s = 0;
+  int64_t machine_busy = 0, machine_total = 0;  // /proc/stat ticks, all CPUs
+};
+
+// utime + stime of `pid` in seconds, from /proc/PID/stat.
+std::optional<double> ProcessCpuSeconds(int pid) {
+  if (pid <= 0) return std::nullopt;
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
+  const size_t name_end = line.rfind(')');
+  if (name_end == std::string::npos) return std::nullopt;
+  // After "pid (comm) ": field 3 (state) onwards; utime and stime are 14 and 15.
+  std::istringstream fields(line.substr(name_end + 1));
+  std::string field;
+  int64_t utime = 0, stime = 0;
+  for (int n = 3; n <= 15 && fields >> field; ++n) {
+    if (n == 14 && !absl::SimpleAtoi(field, &utime)) return std::nullopt;
+    if (n == 15 && !absl::SimpleAtoi(field, &stime)) return std::nullopt;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+CpuSample SampleCpu(const Options& options) {
+  CpuSample sample;
+  sample.at = Clock::now();
+  sample.server_s = ProcessCpuSeconds(options.server_pid);
+  sample.db_s = ProcessCpuSeconds(options.db_pid);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  sample.self_s = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                  static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  int64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  if (stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal &&
+      cpu == "cpu") {
+    sample.machine_busy = user + nice + system + irq + softirq + steal;
+    sample.machine_total = sample.machine_busy + idle + iowait;
+  }
+  return sample;
+}
+
+// Cores used between two samples ("na" when unknown), and the machine's busy share.
+struct CpuUse {
+  std::string server = "na", db = "na", self = "na", machine_busy_pct = "na";
+};
+
+CpuUse CpuBetween(const CpuSample& a, const CpuSample& b) {
+  CpuUse use;
+  const double wall = std::chrono::duration<double>(b.at - a.at).count();
+  if (wall <= 0) return use;
+  auto cores = [wall](double seconds) { return absl::StrFormat("%.2f", seconds / wall); };
+  if (a.server_s && b.server_s) use.server = cores(*b.server_s - *a.server_s);
+  if (a.db_s && b.db_s) use.db = cores(*b.db_s - *a.db_s);
+  use.self = cores(b.self_s - a.self_s);
+  if (b.machine_total > a.machine_total) {
+    use.machine_busy_pct = absl::StrFormat(
+        "%.0f", 100.0 * static_cast<double>(b.machine_busy - a.machine_busy) /
+                    static_cast<double>(b.machine_total - a.machine_total));
+  }
+  return use;
+}
+
+// The victim's i-th call, the same in every phase: four GetArrival of
+// pseudo-random known ids, then a ListArrivals first page of the next
+// department.
+struct VictimCall {
+  bool list = false;
+  int department = 0;  // list
+  size_t arrival = 0;  // get
+};
+
+VictimCall VictimCallAt(int64_t i, size_t arrivals) {
+  VictimCall call;
+  if (i % kVictimListEvery == kVictimListEvery - 1) {
+    call.list = true;
+    call.department = static_cast<int>((i / kVictimListEvery) % kFairnessDepartments);
+  } else {
+    call.arrival = Mix(kVictimSeed + static_cast<uint64_t>(i)) % arrivals;
+  }
+  return call;
+}
+
+// The victim's latencies in one phase, in microseconds, sorted.
+struct VictimPhase {
+  std::vector<int64_t> all_us, get_us, list_us;
+  int64_t errors = 0;
+  std::vector<std::string> first_errors;
+  double seconds = 0;
+};
+
+// undp's sequential calls for `duration`; `phase` names them in --latencies-out.
+VictimPhase RunVictim(ArrivalService::Stub* stub, const std::vector<std::string>& ids,
+                      int arrivals, absl::Duration duration, absl::string_view phase,
+                      std::ofstream* dump) {
+  VictimPhase result;
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point end =
+      start + std::chrono::microseconds(absl::ToInt64Microseconds(duration));
+  for (int64_t i = 0; Clock::now() < end; ++i) {
+    const VictimCall call = VictimCallAt(i, ids.size());
+    grpc::ClientContext context;
+    SetCallDeadline(&context);
+    grpc::Status status;
+    std::string problem;
+    Clock::time_point sent, answered;
+    if (call.list) {
+      ListArrivalsRequest request;
+      request.set_department_code(kFairnessPlaces[call.department].department);
+      request.set_page_size(kVictimPageSize);
+      ListArrivalsResponse response;
+      sent = Clock::now();
+      status = stub->ListArrivals(&context, request, &response);
+      answered = Clock::now();
+      const int expected = std::min(kVictimPageSize, ArrivalsIn(call.department, arrivals));
+      if (status.ok() && response.arrivals_size() != expected) {
+        problem = absl::StrCat("ListArrivals ", request.department_code(), " returned ",
+                               response.arrivals_size(), " arrivals, expected ", expected);
+      }
+    } else {
+      GetArrivalRequest request;
+      request.set_arrival_id(ids[call.arrival]);
+      Arrival response;
+      sent = Clock::now();
+      status = stub->GetArrival(&context, request, &response);
+      answered = Clock::now();
+      if (status.ok() && response.arrival_id() != request.arrival_id()) {
+        problem = absl::StrCat("GetArrival ", request.arrival_id(), " returned arrival ",
+                               response.arrival_id());
+      }
+    }
+    if (!status.ok()) {
+      problem = absl::StrCat(call.list ? "ListArrivals: " : "GetArrival: ", StatusText(status));
+    }
+    const int64_t us =
+        std::chrono::duration_cast<std::chrono::microseconds>(answered - sent).count();
+    result.all_us.push_back(us);
+    (call.list ? result.list_us : result.get_us).push_back(us);
+    if (dump != nullptr && *dump) {
+      *dump << phase << " " << (call.list ? "ListArrivals" : "GetArrival") << " " << us << "\n";
+    }
+    if (!problem.empty()) {
+      ++result.errors;
+      if (result.first_errors.size() < kMaxErrorsShown) {
+        result.first_errors.push_back(absl::StrCat(phase, ": ", problem));
+      }
+    }
+  }
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  for (std::vector<int64_t>* v : {&result.all_us, &result.get_us, &result.list_us}) {
+    std::sort(v->begin(), v->end());
+  }
+  return result;
+}
+
+// The limit a RESOURCE_EXHAUSTED message names: "max_calls_per_identity"
+// from "limit reached: at most 64 concurrent calls (max_calls_per_identity)
+// ...", "server_busy" for the work pool's full queue, "other" otherwise.
+std::string ExhaustedLimit(absl::string_view message) {
+  const size_t open = message.find("(max_");
+  if (open != absl::string_view::npos) {
+    const size_t close = message.find(')', open);
+    if (close != absl::string_view::npos) return std::string(message.substr(open + 1, close - open - 1));
+  }
+  if (absl::StrContains(message, "server busy")) return "server_busy";
+  return "other";
+}
+
+// iom's flood: `in_flight` calls kept in flight over `stubs` with the
+// callback API, in a closed loop: each answer, whatever its status, is at
+// once followed by the next call of its slot (ListArrivals page_size 500 and
+// GetArrival alternately). Thread-safe.
+class Flooder {
+ public:
+  struct Counts {
+    std::vector<int64_t> by_code = std::vector<int64_t>(17, 0);
+    std::map<std::string, int64_t> exhausted;      // by the limit named
+    std::map<std::string, std::string> example;    // a message per limit named
+    std::vector<std::string> first_other_errors;
+    int64_t answers = 0;
+  };
+
+  Flooder(std::vector<std::unique_ptr<ArrivalService::Stub>>* stubs,
+          const std::vector<std::string>* ids, int in_flight, int page_size)
+      : ids_(ids), page_size_(page_size), slots_(static_cast<size_t>(in_flight)) {
+    for (size_t s = 0; s < slots_.size(); ++s) {
+      slots_[s].index = s;
+      slots_[s].stub = (*stubs)[s % stubs->size()].get();
+    }
+  }
+
+  void Start() {
+    active_.store(static_cast<int>(slots_.size()));
+    for (Slot& slot : slots_) Issue(&slot);
+  }
+
+  // Latencies of the answers are kept between BeginWindow and EndWindow.
+  void BeginWindow() { measuring_.store(true); }
+  void EndWindow() { measuring_.store(false); }
+
+  // Issues no more calls; true once every call in flight has ended, within `limit`.
+  bool Stop(absl::Duration limit) {
+    stopping_.store(true);
+    const absl::Time give_up = absl::Now() + limit;
+    while (active_.load() > 0 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
+    return active_.load() == 0;
+  }
+
+  Counts Snapshot() const {
+    absl::MutexLock lock(&mu_);
+    return counts_;
+  }
+
+  // Latencies in the window, sorted: OK answers of ListArrivals and of
+  // GetArrival, and RESOURCE_EXHAUSTED answers (a refusal waits only for its
+  // audit event to commit).
+  struct Latencies {
+    std::vector<int64_t> ok_list_us, ok_get_us, exhausted_us;
+  };
+  Latencies WindowLatencies() const {
+    absl::MutexLock lock(&mu_);
+    Latencies l{ok_list_us_, ok_get_us_, exhausted_us_};
+    for (std::vector<int64_t>* v : {&l.ok_list_us, &l.ok_get_us, &l.exhausted_us}) {
+      std::sort(v->begin(), v->end());
+    }
+    return l;
+  }
+
+ private:
+  struct Slot {
+    size_t index = 0;
+    ArrivalService::Stub* stub = nullptr;
+    uint64_t calls = 0;
+    bool list = false;
+    Clock::time_point sent;
+    // The context of the call before is kept one more call: it is destroyed
+    // well after its completion callback has returned.
+    std::unique_ptr<grpc::ClientContext> context, previous;
+    ListArrivalsRequest list_request;
+    ListArrivalsResponse list_response;
+    GetArrivalRequest get_request;
+    Arrival get_response;
+  };
+
+  void Issue(Slot* slot) {
+    slot->previous = std::move(slot->context);
+    slot->context = std::make_unique<grpc::ClientContext>();
+    SetCallDeadline(slot->context.get());
+    const uint64_t n = slot->calls++;
+    slot->list = (n + slot->index) % 2 == 0;
+    slot->sent = Clock::now();
+    auto done = [this, slot](grpc::Status status) { Done(slot, status); };
+    if (slot->list) {
+      slot->list_request.Clear();
+      slot->list_request.set_department_code(
+          kFairnessPlaces[(n / 2 + slot->index) % kFairnessDepartments].department);
+      slot->list_request.set_page_size(page_size_);
+      slot->list_response.Clear();
+      slot->stub->async()->ListArrivals(slot->context.get(), &slot->list_request,
+                                        &slot->list_response, std::move(done));
+    } else {
+      slot->get_request.set_arrival_id(
+          (*ids_)[Mix(kFloodSeed + slot->index * 1'000'000'007ULL + n) % ids_->size()]);
+      slot->get_response.Clear();
+      slot->stub->async()->GetArrival(slot->context.get(), &slot->get_request,
+                                      &slot->get_response, std::move(done));
+    }
+  }
+
+  void Done(Slot* slot, const grpc::Status& status) {
+    const int64_t us =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - slot->sent).count();
+    const int code = status.error_code();
+    {
+      absl::MutexLock lock(&mu_);
+      ++counts_.answers;
+      if (code >= 0 && code < static_cast<int>(counts_.by_code.size())) ++counts_.by_code[code];
+      if (code == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        const std::string limit = ExhaustedLimit(status.error_message());
+        ++counts_.exhausted[limit];
+        if (counts_.example.count(limit) == 0) counts_.example[limit] = status.error_message();
+      } else if (code != grpc::StatusCode::OK &&
+                 counts_.first_other_errors.size() < kMaxErrorsShown) {
+        counts_.first_other_errors.push_back(
+            absl::StrCat(slot->list ? "ListArrivals: " : "GetArrival: ", StatusText(status)));
+      }
+      if (measuring_.load(std::memory_order_relaxed)) {
+        if (code == grpc::StatusCode::OK) {
+          (slot->list ? ok_list_us_ : ok_get_us_).push_back(us);
+        } else if (code == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+          exhausted_us_.push_back(us);
+        }
+      }
+    }
+    if (stopping_.load()) {
+      active_.fetch_sub(1);
+      return;
+    }
+    Issue(slot);
+  }
+
+  const std::vector<std::string>* const ids_;
+  const int page_size_;
+  std::vector<Slot> slots_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> measuring_{false};
+  std::atomic<int> active_{0};
+  mutable absl::Mutex mu_;
+  Counts counts_ ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> ok_list_us_ ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> ok_get_us_ ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> exhausted_us_ ABSL_GUARDED_BY(mu_);
+};
+
+// Counts of `b` minus those of `a` (the window between two snapshots).
+Flooder::Counts CountsBetween(const Flooder::Counts& a, const Flooder::Counts& b) {
+  Flooder::Counts d = b;
+  d.answers -= a.answers;
+  for (size_t c = 0; c < d.by_code.size(); ++c) d.by_code[c] -= a.by_code[c];
+  for (auto& [limit, n] : d.exhausted) {
+    auto it = a.exhausted.find(limit);
+    if (it != a.exhausted.end()) n -= it->second;
+  }
+  return d;
+}
+
+int RunFairness(const Options& options) {
+  grpc::SslCredentialsOptions mfa_tls, iom_tls, undp_tls;
+  if (!PersonaTls(options, "mfa", &mfa_tls) || !PersonaTls(options, "iom", &iom_tls) ||
+      !PersonaTls(options, "undp", &undp_tls)) {
+    return kExitFailure;
+  }
+  std::shared_ptr<grpc::Channel> mfa_channel = NewChannel(options, mfa_tls);
+  if (!Connect(mfa_channel.get(), options)) return kExitFailure;
+  std::cerr << "enlace-loadgen: mfa records " << options.arrivals << " arrivals\n";
+  std::optional<std::vector<std::string>> ids = RecordFairnessArrivals(options, mfa_channel);
+  if (!ids.has_value()) return kExitFailure;
+
+  std::shared_ptr<grpc::Channel> undp_channel = NewChannel(options, undp_tls);
+  if (!Connect(undp_channel.get(), options)) return kExitFailure;
+  std::unique_ptr<ArrivalService::Stub> undp = ArrivalService::NewStub(undp_channel);
+  std::vector<std::shared_ptr<grpc::Channel>> iom_channels;
+  std::vector<std::unique_ptr<ArrivalService::Stub>> iom_stubs;
+  for (int c = 0; c < options.channels; ++c) {
+    iom_channels.push_back(NewChannel(options, iom_tls));
+    if (!Connect(iom_channels.back().get(), options)) return kExitFailure;
+    iom_stubs.push_back(ArrivalService::NewStub(iom_channels.back()));
+  }
+  std::ofstream dump;
+  if (!options.latencies_out.empty()) {
+    dump.open(options.latencies_out, std::ios::trunc);
+    if (!dump) std::cerr << "enlace-loadgen: cannot write " << options.latencies_out << "\n";
+  }
+
+  // Warm-up (caches, connections' windows), not measured; then undp alone.
+  std::cerr << "enlace-loadgen: quiet phase: undp alone for "
+            << absl::FormatDuration(options.duration) << "\n";
+  const VictimPhase warm =
+      RunVictim(undp.get(), *ids, options.arrivals, kVictimWarmUp, "warm-up", nullptr);
+  const CpuSample quiet_start = SampleCpu(options);
+  const VictimPhase quiet =
+      RunVictim(undp.get(), *ids, options.arrivals, options.duration, "quiet", &dump);
+  const CpuSample quiet_end = SampleCpu(options);
+
+  // iom floods; once it has ramped up, undp's same sequence again.
+  std::cerr << "enlace-loadgen: flood phase: iom keeps " << options.in_flight
+            << " calls in flight over " << options.channels << " connections; undp for "
+            << absl::FormatDuration(options.duration) << "\n";
+  Flooder flooder(&iom_stubs, &*ids, options.in_flight, options.flood_page_size);
+  flooder.Start();
+  absl::SleepFor(kFloodRamp);
+  const Flooder::Counts window_start = flooder.Snapshot();
+  flooder.BeginWindow();
+  const CpuSample flood_start = SampleCpu(options);
+  const VictimPhase flood =
+      RunVictim(undp.get(), *ids, options.arrivals, options.duration, "flood", &dump);
+  const CpuSample flood_end = SampleCpu(options);
+  flooder.EndWindow();
+  const Flooder::Counts window = CountsBetween(window_start, flooder.Snapshot());
+  if (!flooder.Stop(kFloodDrainLimit)) {
+    // Reactors still refer to the flooder: it cannot be destroyed.
+    std::cerr << "enlace-loadgen: iom's calls did not end within "
+              << absl::FormatDuration(kFloodDrainLimit) << " of the end of the flood\n";
+    std::cout.flush();
+    std::_Exit(kExitFailure);
+  }
+  const Flooder::Latencies flood_us = flooder.WindowLatencies();
+
+  const CpuUse quiet_cpu = CpuBetween(quiet_start, quiet_end);
+  const CpuUse flood_cpu = CpuBetween(flood_start, flood_end);
+  auto p = [](const std::vector<int64_t>& sorted, double q) { return Percentile(sorted, q); };
+  const double quiet_p99 = p(quiet.all_us, 99), flood_p99 = p(flood.all_us, 99);
+  const double ratio = quiet_p99 > 0 ? flood_p99 / quiet_p99 : 0;
+  const double window_s = flood.seconds;
+  const int64_t ok = window.by_code[grpc::StatusCode::OK];
+  const int64_t exhausted = window.by_code[grpc::StatusCode::RESOURCE_EXHAUSTED];
+  const int64_t other = window.answers - ok - exhausted;
+  auto exhausted_by = [&](const std::string& limit) -> int64_t {
+    auto it = window.exhausted.find(limit);
+    return it == window.exhausted.end() ? 0 : it->second;
+  };
+  const int64_t exhausted_calls = exhausted_by("max_calls_per_identity");
+  const int64_t errors = warm.errors + quiet.errors + flood.errors;
+
+  auto row = [&](absl::string_view name, const VictimPhase& v, const CpuUse& cpu) {
+    return absl::StrFormat(
+        "  %-6s %7d %8.0f %8.2f %8.2f %9.2f %8.2f   %6s %6s %8s %7s%%\n", name, v.all_us.size(),
+        static_cast<double>(v.all_us.size()) / std::max(v.seconds, 1e-6), p(v.all_us, 50),
+        p(v.all_us, 99), p(v.all_us, 99.9), p(v.all_us, 100), cpu.server, cpu.db, cpu.self,
+        cpu.machine_busy_pct);
+  };
+  std::cout << absl::StrFormat(
+      "fairness: undp's sequential calls (4 GetArrival : 1 ListArrivals page_size %d) for %s "
+      "per phase, over %d arrivals; flood: iom keeps %d calls in flight over %d connections "
+      "(ListArrivals page_size %d / GetArrival, closed loop)\n",
+      kVictimPageSize, absl::FormatDuration(options.duration), options.arrivals,
+      options.in_flight, options.channels, options.flood_page_size);
+  std::cout << "  phase    calls  calls/s   p50 ms   p99 ms  p99.9 ms   max ms   "
+               "server     db  loadgen    busy  (CPU: cores used; busy: both cores)\n";
+  std::cout << row("quiet", quiet, quiet_cpu) << row("flood", flood, flood_cpu);
+  std::cout << absl::StrFormat(
+      "  by method, p50/p99 ms: GetArrival quiet %.2f/%.2f flood %.2f/%.2f; ListArrivals quiet "
+      "%.2f/%.2f flood %.2f/%.2f\n",
+      p(quiet.get_us, 50), p(quiet.get_us, 99), p(flood.get_us, 50), p(flood.get_us, 99),
+      p(quiet.list_us, 50), p(quiet.list_us, 99), p(flood.list_us, 50), p(flood.list_us, 99));
+  std::cout << absl::StrFormat("  undp's p99 under flood / alone: %.2fx (target: at most 2x)\n",
+                               ratio);
+  std::cout << absl::StrFormat(
+      "  iom during undp's flood phase: %d answers (%.0f/s): OK %d (%.0f/s; p50 ListArrivals %.1f "
+      "ms, GetArrival %.1f ms), RESOURCE_EXHAUSTED %d (%.0f/s; p50 %.1f ms), other %d\n",
+      window.answers, static_cast<double>(window.answers) / window_s, ok,
+      static_cast<double>(ok) / window_s, p(flood_us.ok_list_us, 50), p(flood_us.ok_get_us, 50),
+      exhausted, static_cast<double>(exhausted) / window_s, p(flood_us.exhausted_us, 50), other);
+  for (const auto& [limit, n] : window.exhausted) {
+    auto example = window.example.find(limit);
+    std::cout << absl::StrFormat("    RESOURCE_EXHAUSTED %s: %d (\"%s\")\n", limit, n,
+                                 example == window.example.end() ? "" : example->second);
+  }
+  std::string exhausted_fields;
+  for (const auto& [limit, n] : window.exhausted) {
+    if (limit != "max_calls_per_identity") {
+      absl::StrAppend(&exhausted_fields, " flood_exhausted_", limit, "=", n);
+    }
+  }
+  std::cout << absl::StrFormat(
+      "RESULT kind=fairness arrivals=%d duration_s=%d in_flight=%d channels=%d "
+      "quiet_calls=%d quiet_p50_ms=%.2f quiet_p99_ms=%.2f quiet_p999_ms=%.2f quiet_max_ms=%.2f "
+      "flood_calls=%d flood_p50_ms=%.2f flood_p99_ms=%.2f flood_p999_ms=%.2f flood_max_ms=%.2f "
+      "p99_ratio=%.2f quiet_get_p99_ms=%.2f flood_get_p99_ms=%.2f quiet_list_p99_ms=%.2f "
+      "flood_list_p99_ms=%.2f victim_errors=%d flood_answers=%d flood_answers_per_s=%.0f "
+      "flood_ok=%d flood_ok_per_s=%.0f flood_resource_exhausted=%d "
+      "flood_exhausted_max_calls_per_identity=%d%s flood_other=%d flood_ok_list_p50_ms=%.1f "
+      "flood_ok_get_p50_ms=%.1f flood_exhausted_p50_ms=%.1f flood_page_size=%d server_cpu_quiet=%s server_cpu_flood=%s db_cpu_quiet=%s "
+      "db_cpu_flood=%s loadgen_cpu_quiet=%s loadgen_cpu_flood=%s busy_pct_quiet=%s "
+      "busy_pct_flood=%s prefix=%s\n",
+      options.arrivals, absl::ToInt64Seconds(options.duration), options.in_flight,
+      options.channels, quiet.all_us.size(), p(quiet.all_us, 50), quiet_p99,
+      p(quiet.all_us, 99.9), p(quiet.all_us, 100), flood.all_us.size(), p(flood.all_us, 50),
+      flood_p99, p(flood.all_us, 99.9), p(flood.all_us, 100), ratio, p(quiet.get_us, 99),
+      p(flood.get_us, 99), p(quiet.list_us, 99), p(flood.list_us, 99), errors, window.answers,
+      static_cast<double>(window.answers) / window_s, ok, static_cast<double>(ok) / window_s,
+      exhausted, exhausted_calls, exhausted_fields, other, p(flood_us.ok_list_us, 50),
+      p(flood_us.ok_get_us, 50), p(flood_us.exhausted_us, 50), options.flood_page_size,
+      quiet_cpu.server, flood_cpu.server, quiet_cpu.db, flood_cpu.db, quiet_cpu.self,
+      flood_cpu.self, quiet_cpu.machine_busy_pct, flood_cpu.machine_busy_pct, options.prefix);
+  std::cout.flush();
+
+  for (const VictimPhase* v : {&warm, &quiet, &flood}) {
+    for (const std::string& error : v->first_errors) {
+      std::cerr << "enlace-loadgen: undp's call failed: " << error << "\n";
+    }
+  }
+  for (const std::string& error : window.first_other_errors) {
+    std::cerr << "enlace-loadgen: iom's call failed: " << error << "\n";
+  }
+  if (errors > 0) {
+    std::cerr << "enlace-loadgen: " << errors << " of undp's calls failed\n";
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
 // Flags.
 
 bool IsHelp(absl::string_view arg) {
@@ -1279,24 +1904,81 @@ bool ParseWatchOptions(Options* options, const UsageError& usage_error) {
   return true;
 }
 
+// The flags of `fairness` (after --addr); `usage_error` says why and returns false.
+template <typename UsageError>
+bool ParseFairnessOptions(Options* options, const UsageError& usage_error) {
+  std::string error;
+  const std::string ca = absl::GetFlag(FLAGS_ca);
+  if (ca.empty()) return usage_error("--ca is required");
+  if (!ReadFile(ca, &options->tls.pem_root_certs, &error)) return usage_error(error);
+  options->pki_dir = absl::GetFlag(FLAGS_pki_dir);
+  if (options->pki_dir.empty()) {
+    return usage_error("--pki-dir is required (the directory of `enlacectl pki init`)");
+  }
+  options->server_name = absl::GetFlag(FLAGS_server_name);
+  options->channels = absl::GetFlag(FLAGS_channels);
+  options->in_flight = absl::GetFlag(FLAGS_in_flight);
+  options->arrivals = absl::GetFlag(FLAGS_arrivals);
+  options->server_pid = absl::GetFlag(FLAGS_server_pid);
+  options->db_pid = absl::GetFlag(FLAGS_db_pid);
+  options->flood_page_size = absl::GetFlag(FLAGS_flood_page_size);
+  if (options->flood_page_size < 1 || options->flood_page_size > 500) {
+    return usage_error("--flood-page-size must be 1..500");
+  }
+  options->latencies_out = absl::GetFlag(FLAGS_latencies_out);
+  options->timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout));
+  const int duration = absl::GetFlag(FLAGS_duration);
+  if (duration < 1 || duration > 3600) return usage_error("--duration must be 1..3600 seconds");
+  options->duration = absl::Seconds(duration);
+  if (options->in_flight < 1 || options->in_flight > kMaxInFlight) {
+    return usage_error(absl::StrCat("--in-flight must be 1..", kMaxInFlight));
+  }
+  if (options->channels < 1 || options->channels > kMaxStreams) {
+    return usage_error(absl::StrCat("--channels must be 1..", kMaxStreams));
+  }
+  options->channels = std::min(options->channels, options->in_flight);
+  if (options->arrivals < kFairnessDepartments || options->arrivals > 1'000'000) {
+    return usage_error(absl::StrCat("--arrivals must be ", kFairnessDepartments, "..1000000"));
+  }
+  if (options->server_pid < 0 || options->db_pid < 0) {
+    return usage_error("--server-pid and --db-pid must be process ids");
+  }
+  if (absl::GetFlag(FLAGS_timeout) < 1) return usage_error("--timeout must be at least 1");
+  options->prefix = absl::GetFlag(FLAGS_prefix);
+  if (options->prefix.empty()) {
+    options->prefix = absl::StrCat("fair-", absl::ToUnixMillis(absl::Now()), "-", getpid());
+  }
+  if (!ValidPrefix(options->prefix) ||
+      ExternalId(options->prefix, options->arrivals - 1).size() > kMaxExternalIdBytes) {
+    return usage_error(absl::StrCat(
+        "--prefix must be ASCII letters, digits and . _ : / - and leave <prefix>-<index> at most ",
+        kMaxExternalIdBytes, " characters"));
+  }
+  return true;
+}
+
 // Reads the flags into `options`; false (after saying why) on a usage error.
 bool ParseOptions(const std::vector<char*>& positional, Options* options) {
   auto usage_error = [](absl::string_view message) {
     std::cerr << "enlace-loadgen: " << message << "\n(enlace-loadgen --help for usage)\n";
     return false;
   };
-  if (positional.size() < 2) return usage_error("no command given: ingest, unary or watch");
+  if (positional.size() < 2) {
+    return usage_error("no command given: ingest, unary, watch or fairness");
+  }
   if (positional.size() > 2) {
     return usage_error(absl::StrCat("unexpected argument \"", positional[2], "\""));
   }
   options->kind = positional[1];
-  if (options->kind != "ingest" && options->kind != "unary" && options->kind != "watch") {
-    return usage_error(
-        absl::StrCat("unknown command \"", options->kind, "\": ingest, unary or watch"));
+  if (options->kind != "ingest" && options->kind != "unary" && options->kind != "watch" &&
+      options->kind != "fairness") {
+    return usage_error(absl::StrCat("unknown command \"", options->kind,
+                                    "\": ingest, unary, watch or fairness"));
   }
   options->addr = absl::GetFlag(FLAGS_addr);
   if (options->addr.empty()) return usage_error("--addr is required");
   if (options->kind == "watch") return ParseWatchOptions(options, usage_error);
+  if (options->kind == "fairness") return ParseFairnessOptions(options, usage_error);
   for (const auto& [flag, path, pem] :
        {std::tuple("--ca", absl::GetFlag(FLAGS_ca), &options->tls.pem_root_certs),
         std::tuple("--cert", absl::GetFlag(FLAGS_cert), &options->tls.pem_cert_chain),
@@ -1366,6 +2048,7 @@ int Main(int argc, char** argv) {
   Options options;
   if (!ParseOptions(positional, &options)) return kExitUsage;
   if (options.kind == "watch") return RunWatch(options);
+  if (options.kind == "fairness") return RunFairness(options);
   return options.kind == "ingest" ? RunIngest(options) : RunUnary(options);
 }
 

@@ -3,13 +3,16 @@
 // MysqlCaseStore (mysql_case_store.h) implements it.
 //
 // Record-level rules are part of the contract, enforced in the queries, so
-// no caller can forget them. For an agency A:
-//   - A sees a case it owns while the arrival's consent names A, with every
+// no caller can forget them. "The consent allows A" is db/visibility.h's
+// rule (names A, with a purpose that allows that kind of record). For an
+// agency A:
+//   - A sees a case it owns while the consent allows A the case, with every
 //     field; A sees another agency's case while a referral of it is
-//     addressed to A (not declined or withdrawn) and the consent names A,
-//     with owner-only fields cleared (psychosocial notes, others' service
-//     notes); anything else is NOT_FOUND, as if it did not exist;
-//   - A sees a referral it sent or received while the consent names A;
+//     addressed to A (not declined or withdrawn) and the consent allows A
+//     the case, with owner-only fields cleared (psychosocial notes, others'
+//     service notes); anything else is NOT_FOUND, as if it did not exist;
+//   - A sees a referral it sent or received while the consent allows A the
+//     referral; likewise initiatives, and feed events at delivery;
 //   - who may change what (owner, receiver, sender) is checked after
 //     visibility: visible but not allowed is PERMISSION_DENIED.
 // Referral transitions are conditional updates under a row lock: of racing
@@ -28,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "db/arrival_store.h"
+#include "db/visibility.h"
 #include "enlace/v1/cases.pb.h"
 #include "enlace/v1/referrals.pb.h"
 
@@ -70,7 +74,9 @@ struct Transition {
   std::string etag;  // empty: unconditional
 };
 
-// One entry of the referral feed.
+// One entry of the referral feed: a referral's change, or a change of the
+// consent of an arrival (never delivered; it tells readers which consent
+// holds from then on).
 struct FeedEvent {
   int64_t seq = 0;
   enlace::v1::ReferralEventType type = enlace::v1::REFERRAL_EVENT_TYPE_UNSPECIFIED;
@@ -78,6 +84,11 @@ struct FeedEvent {
   std::string to_agency;
   int64_t committed_at_us = 0;
   enlace::v1::Referral referral;  // as right after the change, without the returnee
+  int64_t arrival_seq = 0;        // the arrival the referral (or the consent) is about
+  bool consent_change = false;
+  // For a consent change, the new consent. For a referral change, the
+  // arrival's consent when the event was read (at least as new as the event).
+  ConsentState consent;
 };
 
 class CaseStore {
@@ -111,7 +122,9 @@ class CaseStore {
   virtual absl::StatusOr<enlace::v1::Initiative> RegisterInitiative(
       const std::string& case_id, const std::string& name, const std::string& sector,
       const std::string& municipality, const Viewer& viewer) = 0;
-  // Every agency's initiatives (no personal data; case ids only to owners).
+  // The initiatives of returnees whose consent allows the viewer
+  // (Reach::kInitiative); case ids only to owners. total_count counts the
+  // same set.
   virtual absl::StatusOr<InitiativePage> ListInitiatives(const std::string& municipality,
                                                          const Viewer& viewer, int64_t after,
                                                          int limit) = 0;
@@ -139,8 +152,10 @@ class CaseStore {
   // The feed ----------------------------------------------------------------
 
   // Feed events after `after_seq`, up to `up_to_seq` inclusive (0: no bound),
-  // oldest first, at most `limit`; only those sent or received by `agency`
-  // when it is not empty.
+  // oldest first, at most `limit`. With an empty `agency`: every event,
+  // consent changes included. Otherwise only referral events sent or
+  // received by `agency` that the arrival's current consent allows it
+  // (Reach::kReferral), as checked when read.
   virtual absl::StatusOr<std::vector<FeedEvent>> ReadFeed(int64_t after_seq, int64_t up_to_seq,
                                                           const std::string& agency,
                                                           int limit) = 0;

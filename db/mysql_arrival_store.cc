@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "db/ids.h"
 #include "db/mysql_referral_sql.h"
+#include "db/visibility.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace enlace::db {
@@ -68,10 +69,14 @@ constexpr char kSelectColumns[] =
     "(SELECT GROUP_CONCAT(c.agency_code ORDER BY c.agency_code SEPARATOR ',') "
     " FROM arrival_consent_agencies c WHERE c.arrival_seq = a.seq) AS consent_agencies";
 
-// Visible to a viewer: submitted by it, or its agency named in the consent.
-constexpr char kVisibleToViewer[] =
-    "(a.submitted_by = ? OR EXISTS (SELECT 1 FROM arrival_consent_agencies v "
-    "WHERE v.arrival_seq = a.seq AND v.agency_code = ?))";
+// Visible to a viewer: submitted by it, or the consent allows it the record
+// (db/visibility.h). Two placeholders: the viewer's agency, twice.
+const std::string& VisibleToViewer() {
+  static const std::string* const sql = new std::string(absl::StrCat(
+      "(a.submitted_by = ? OR ",
+      ConsentAllowsSql(Reach::kArrivalRecord, "a.seq", "a.consent_purposes_mask"), ")"));
+  return *sql;
+}
 
 Arrival RowToArrival(sql::ResultSet& row) {
   Arrival arrival;
@@ -280,7 +285,7 @@ absl::StatusOr<Arrival> MysqlArrivalStore::Get(const std::string& arrival_id,
   absl::Status status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
     sql::PreparedStatement* select =
         c.Prepare(absl::StrCat("SELECT ", kSelectColumns, " FROM arrivals a WHERE a.arrival_id = ? AND ",
-                               kVisibleToViewer));
+                               VisibleToViewer()));
     select->setString(1, arrival_id);
     select->setString(2, viewer.agency);
     select->setString(3, viewer.agency);
@@ -302,7 +307,7 @@ absl::StatusOr<ArrivalPage> MysqlArrivalStore::List(const ArrivalFilter& filter,
   // Only fixed fragments are concatenated; every value is a bound parameter.
   std::string query =
       absl::StrCat("SELECT ", kSelectColumns, " FROM arrivals a WHERE a.seq > ? AND ",
-                   kVisibleToViewer);
+                   VisibleToViewer());
   if (!filter.department_code.empty()) query += " AND a.department_code = ?";
   if (!filter.municipality.empty()) query += " AND a.municipality = ?";
   if (!filter.arrival_date_from.empty()) query += " AND a.arrival_date >= ?";
@@ -410,10 +415,13 @@ absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arri
       insert->setString(2, agency);
       insert->executeUpdate();
     }
-    // An agency no longer named sees nothing more, and the referrals that
+    // The feed learns of the change before anything committed after it, so
+    // no event written later reaches an agency the new consent leaves out.
+    ConsentState now_consent{version + 1, agencies, MaskOf(consent.purposes())};
+    AppendConsentChange(c, seq, now_consent, now_us);
+    // An agency no longer allowed sees nothing more, and the referrals that
     // wait on it are withdrawn (their senders see WITHDRAWN events).
-    WithdrawReferralsWithoutConsent(
-        c, seq, absl::flat_hash_set<std::string>(agencies.begin(), agencies.end()), now_us);
+    WithdrawReferralsWithoutConsent(c, seq, now_consent, now_us);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;

@@ -10,9 +10,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "db/ids.h"
 #include "db/mysql_referral_sql.h"
+#include "db/visibility.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace enlace::db {
@@ -28,10 +30,13 @@ constexpr char kCaseColumns[] =
     "c.created_at_us, c.updated_at_us";
 constexpr char kCaseFrom[] = " FROM cases c JOIN arrivals a ON a.seq = c.arrival_seq ";
 
-// The returnee's current consent names the viewer (1 parameter: agency).
-constexpr char kConsentNamesViewer[] =
-    "EXISTS (SELECT 1 FROM arrival_consent_agencies v "
-    "WHERE v.arrival_seq = c.arrival_seq AND v.agency_code = ?)";
+// The returnee's current consent allows the viewer the case (1 parameter:
+// agency; needs kCaseFrom's `a`).
+const std::string& ConsentAllowsViewerTheCase() {
+  static const std::string* const sql = new std::string(
+      ConsentAllowsSql(Reach::kCase, "c.arrival_seq", "a.consent_purposes_mask"));
+  return *sql;
+}
 // The viewer owns the case or holds a live referral of it (2 parameters).
 constexpr char kOwnsOrReceived[] =
     "(c.owner_agency = ? OR EXISTS (SELECT 1 FROM referrals rr WHERE rr.case_seq = c.seq "
@@ -99,7 +104,7 @@ VisibleCase FindVisibleCase(MysqlConnection& conn, const std::string& case_id,
                             const Viewer& viewer, bool for_update) {
   sql::PreparedStatement* select = conn.Prepare(
       absl::StrCat("SELECT ", kCaseColumns, kCaseFrom, "WHERE c.case_id = ? AND ",
-                   kConsentNamesViewer, " AND ", kOwnsOrReceived,
+                   ConsentAllowsViewerTheCase(), " AND ", kOwnsOrReceived,
                    for_update ? " FOR UPDATE" : ""));
   select->setString(1, case_id);
   select->setString(2, viewer.agency);
@@ -134,10 +139,18 @@ void LoadReturnee(MysqlConnection& conn, int64_t arrival_seq, Referral* referral
   }
 }
 
-// A referral visible to the viewer (sender or receiver, named in consent).
-constexpr char kReferralVisible[] =
-    "(r.from_agency = ? OR r.to_agency = ?) AND EXISTS (SELECT 1 FROM arrival_consent_agencies v "
-    "WHERE v.arrival_seq = c.arrival_seq AND v.agency_code = ?)";
+// Referrals joined with their case and arrival, for the visibility rule.
+constexpr char kReferralFrom[] =
+    " FROM referrals r JOIN cases c ON c.seq = r.case_seq JOIN arrivals a ON a.seq = c.arrival_seq ";
+
+// A referral visible to the viewer: its sender or receiver, allowed by the
+// consent (3 parameters: the agency three times; needs kReferralFrom).
+const std::string& ReferralVisible() {
+  static const std::string* const sql = new std::string(absl::StrCat(
+      "(r.from_agency = ? OR r.to_agency = ?) AND ",
+      ConsentAllowsSql(Reach::kReferral, "c.arrival_seq", "a.consent_purposes_mask")));
+  return *sql;
+}
 
 bool TransitionAllowed(enlace::v1::ReferralStatus from, enlace::v1::ReferralStatus to) {
   using enlace::v1::ReferralStatus;
@@ -173,17 +186,17 @@ absl::StatusOr<Case> MysqlCaseStore::OpenCase(const std::string& arrival_id,
   std::string case_id;
   absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
     sql::PreparedStatement* select = conn.Prepare(
-        "SELECT a.seq, a.department_code, a.municipality, a.consent_purposes_mask "
-        "FROM arrivals a WHERE a.arrival_id = ? AND EXISTS (SELECT 1 FROM "
-        "arrival_consent_agencies v WHERE v.arrival_seq = a.seq AND v.agency_code = ?) "
-        "LOCK IN SHARE MODE");
+        absl::StrCat("SELECT a.seq, a.department_code, a.municipality, a.consent_purposes_mask "
+                     "FROM arrivals a WHERE a.arrival_id = ? AND ",
+                     ConsentAllowsSql(Reach::kArrivalRecord, "a.seq", "a.consent_purposes_mask"),
+                     " LOCK IN SHARE MODE"));
     select->setString(1, arrival_id);
     select->setString(2, viewer.agency);
     std::unique_ptr<sql::ResultSet> row(select->executeQuery());
     if (!row->next()) {
       return absl::NotFoundError(absl::StrCat("arrival ", arrival_id, " not found"));
     }
-    if ((row->getUInt("consent_purposes_mask") & (1u << enlace::v1::PURPOSE_REINTEGRATION)) == 0) {
+    if ((row->getUInt("consent_purposes_mask") & PurposesAllowing(Reach::kCase)) == 0) {
       return absl::FailedPreconditionError(
           "arrival_id: the returnee's consent does not cover reintegration");
     }
@@ -230,7 +243,7 @@ absl::StatusOr<Case> MysqlCaseStore::GetCase(const std::string& case_id, const V
 absl::StatusOr<CasePage> MysqlCaseStore::ListCases(const CaseFilter& filter, const Viewer& viewer,
                                                    int64_t after, int limit) {
   std::string text = absl::StrCat("SELECT ", kCaseColumns, kCaseFrom, "WHERE c.seq > ? AND ",
-                                  kConsentNamesViewer, " AND ", kOwnsOrReceived);
+                                  ConsentAllowsViewerTheCase(), " AND ", kOwnsOrReceived);
   if (filter.status != enlace::v1::CASE_STATUS_UNSPECIFIED) text += " AND c.status = ?";
   if (!filter.municipality.empty()) text += " AND c.municipality = ?";
   text += " ORDER BY c.seq LIMIT ?";
@@ -380,16 +393,24 @@ absl::StatusOr<enlace::v1::Initiative> MysqlCaseStore::RegisterInitiative(
 absl::StatusOr<InitiativePage> MysqlCaseStore::ListInitiatives(const std::string& municipality,
                                                                const Viewer& viewer,
                                                                int64_t after, int limit) {
-  std::string where = municipality.empty() ? "" : " AND i.municipality = ?";
+  // Only initiatives of returnees whose consent allows the viewer
+  // (Reach::kInitiative): the name, owner and place of an initiative tell
+  // about the person who runs it.
+  std::string where = absl::StrCat(
+      " AND ", ConsentAllowsSql(Reach::kInitiative, "c.arrival_seq", "a.consent_purposes_mask"),
+      municipality.empty() ? "" : " AND i.municipality = ?");
+  constexpr char kFrom[] =
+      " FROM initiatives i JOIN cases c ON c.seq = i.case_seq "
+      "JOIN arrivals a ON a.seq = c.arrival_seq WHERE ";
   InitiativePage page;
   absl::Status status = pool_->Run([&](MysqlConnection& conn) {
     sql::PreparedStatement* select = conn.Prepare(absl::StrCat(
         "SELECT i.seq, i.initiative_id, c.case_id, i.owner_agency, i.name, i.sector, "
-        "i.department_code, i.municipality, i.registered_at_us FROM initiatives i "
-        "JOIN cases c ON c.seq = i.case_seq WHERE i.seq > ?",
-        where, " ORDER BY i.seq LIMIT ?"));
+        "i.department_code, i.municipality, i.registered_at_us",
+        kFrom, "i.seq > ?", where, " ORDER BY i.seq LIMIT ?"));
     unsigned p = 1;
     select->setInt64(p++, after);
+    select->setString(p++, viewer.agency);
     if (!municipality.empty()) select->setString(p++, municipality);
     select->setInt(p++, limit + 1);
     std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
@@ -410,9 +431,11 @@ absl::StatusOr<InitiativePage> MysqlCaseStore::ListInitiatives(const std::string
       *i->mutable_registered_at() =
           TimeUtil::MicrosecondsToTimestamp(rows->getInt64("registered_at_us"));
     }
-    sql::PreparedStatement* count = conn.Prepare(
-        absl::StrCat("SELECT COUNT(*) FROM initiatives i WHERE 1 = 1", where));
-    if (!municipality.empty()) count->setString(1, municipality);
+    rows.reset();
+    sql::PreparedStatement* count =
+        conn.Prepare(absl::StrCat("SELECT COUNT(*)", kFrom, "1 = 1", where));
+    count->setString(1, viewer.agency);
+    if (!municipality.empty()) count->setString(2, municipality);
     std::unique_ptr<sql::ResultSet> total(count->executeQuery());
     if (total->next()) page.total_count = total->getInt64(1);
     return absl::OkStatus();
@@ -451,15 +474,16 @@ absl::StatusOr<Referral> MysqlCaseStore::CreateReferral(const std::string& case_
     }
     // Share-lock the arrival: a concurrent consent change waits for this
     // transaction, then sees (and withdraws) the referral if it must.
-    sql::PreparedStatement* consent = conn.Prepare(
-        "SELECT (SELECT COUNT(*) FROM arrival_consent_agencies v WHERE v.arrival_seq = a.seq "
-        "AND v.agency_code = ?) FROM arrivals a WHERE a.seq = ? LOCK IN SHARE MODE");
+    sql::PreparedStatement* consent = conn.Prepare(absl::StrCat(
+        "SELECT ", ConsentAllowsSql(Reach::kReferral, "a.seq", "a.consent_purposes_mask"),
+        " FROM arrivals a WHERE a.seq = ? LOCK IN SHARE MODE"));
     consent->setString(1, to_agency);
     consent->setInt64(2, found.arrival_seq);
-    std::unique_ptr<sql::ResultSet> named(consent->executeQuery());
-    if (!named->next() || named->getInt(1) == 0) {
+    std::unique_ptr<sql::ResultSet> allowed(consent->executeQuery());
+    if (!allowed->next() || !allowed->getBoolean(1)) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "to_agency: the returnee's consent does not name ", to_agency));
+          "to_agency: the returnee's consent does not let ", to_agency,
+          " receive referrals (it must name it, for REINTEGRATION)"));
     }
     absl::StatusOr<std::string> id = NewRecordId();
     if (!id.ok()) return id.status();
@@ -485,8 +509,8 @@ absl::StatusOr<Referral> MysqlCaseStore::CreateReferral(const std::string& case_
     select->setString(1, referral_id);
     std::unique_ptr<sql::ResultSet> row(select->executeQuery());
     row->next();
-    AppendReferralEvent(conn, row->getInt64("referral_seq"), enlace::v1::REFERRAL_EVENT_TYPE_CREATED,
-                        RowToReferral(*row), now);
+    AppendReferralEvent(conn, row->getInt64("referral_seq"), found.arrival_seq,
+                        enlace::v1::REFERRAL_EVENT_TYPE_CREATED, RowToReferral(*row), now);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -499,8 +523,8 @@ absl::StatusOr<Referral> MysqlCaseStore::GetReferral(const std::string& referral
   bool found = false;
   absl::Status status = pool_->Run([&](MysqlConnection& conn) {
     sql::PreparedStatement* select = conn.Prepare(absl::StrCat(
-        "SELECT ", kReferralColumns, " FROM referrals r JOIN cases c ON c.seq = r.case_seq "
-        "WHERE r.referral_id = ? AND ", kReferralVisible));
+        "SELECT ", kReferralColumns, kReferralFrom,
+        "WHERE r.referral_id = ? AND ", ReferralVisible()));
     select->setString(1, referral_id);
     select->setString(2, viewer.agency);
     select->setString(3, viewer.agency);
@@ -522,11 +546,9 @@ absl::StatusOr<ReferralPage> MysqlCaseStore::ListReferrals(const ReferralFilter&
                                                            const Viewer& viewer, int64_t after,
                                                            int limit) {
   std::string text = absl::StrCat(
-      "SELECT ", kReferralColumns, " FROM referrals r JOIN cases c ON c.seq = r.case_seq "
-      "WHERE r.seq > ? AND ",
-      filter.box == enlace::v1::BOX_OUTBOX ? "r.from_agency = ?" : "r.to_agency = ?",
-      " AND EXISTS (SELECT 1 FROM arrival_consent_agencies v WHERE v.arrival_seq = c.arrival_seq "
-      "AND v.agency_code = ?)");
+      "SELECT ", kReferralColumns, kReferralFrom, "WHERE r.seq > ? AND ",
+      filter.box == enlace::v1::BOX_OUTBOX ? "r.from_agency = ?" : "r.to_agency = ?", " AND ",
+      ConsentAllowsSql(Reach::kReferral, "c.arrival_seq", "a.consent_purposes_mask"));
   if (!filter.statuses.empty()) {
     text += " AND r.status IN (";
     for (size_t i = 0; i < filter.statuses.size(); ++i) text += i == 0 ? "?" : ", ?";
@@ -567,8 +589,8 @@ absl::StatusOr<Referral> MysqlCaseStore::TransitionReferral(const Transition& tr
                                                             const Viewer& viewer) {
   absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
     sql::PreparedStatement* select = conn.Prepare(absl::StrCat(
-        "SELECT ", kReferralColumns, " FROM referrals r JOIN cases c ON c.seq = r.case_seq "
-        "WHERE r.referral_id = ? AND ", kReferralVisible, " FOR UPDATE"));
+        "SELECT ", kReferralColumns, kReferralFrom,
+        "WHERE r.referral_id = ? AND ", ReferralVisible(), " FOR UPDATE"));
     select->setString(1, transition.referral_id);
     select->setString(2, viewer.agency);
     select->setString(3, viewer.agency);
@@ -576,6 +598,7 @@ absl::StatusOr<Referral> MysqlCaseStore::TransitionReferral(const Transition& tr
     std::unique_ptr<sql::ResultSet> row(select->executeQuery());
     if (!row->next()) return ReferralNotFound(transition.referral_id);
     int64_t referral_seq = row->getInt64("referral_seq");
+    int64_t arrival_seq = row->getInt64("arrival_seq");
     int version = row->getInt("version");
     Referral referral = RowToReferral(*row);
     bool by_receiver = transition.to != enlace::v1::REFERRAL_STATUS_WITHDRAWN;
@@ -614,7 +637,8 @@ absl::StatusOr<Referral> MysqlCaseStore::TransitionReferral(const Transition& tr
     referral.set_outcome(outcome);
     referral.set_etag(EtagOf(version + 1));
     *referral.mutable_updated_at() = TimeUtil::MicrosecondsToTimestamp(now);
-    AppendReferralEvent(conn, referral_seq, EventFor(transition.to), referral, now);
+    AppendReferralEvent(conn, referral_seq, arrival_seq, EventFor(transition.to),
+                        referral, now);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -627,19 +651,29 @@ absl::StatusOr<std::vector<FeedEvent>> MysqlCaseStore::ReadFeed(int64_t after_se
                                                                 int64_t up_to_seq,
                                                                 const std::string& agency,
                                                                 int limit) {
+  // Each event comes with its arrival's consent as it is now: readers that
+  // deliver events later check them against it (or a newer one).
   std::string text =
-      "SELECT seq, type, from_agency, to_agency, committed_at_us, snapshot FROM referral_events "
-      "WHERE seq > ?";
-  if (up_to_seq > 0) text += " AND seq <= ?";
-  if (!agency.empty()) text += " AND (from_agency = ? OR to_agency = ?)";
-  text += " ORDER BY seq LIMIT ?";
+      "SELECT e.seq, e.type, e.from_agency, e.to_agency, e.committed_at_us, e.snapshot, "
+      "e.arrival_seq, a.consent_version, a.consent_purposes_mask, "
+      "(SELECT GROUP_CONCAT(ca.agency_code ORDER BY ca.agency_code SEPARATOR ',') "
+      " FROM arrival_consent_agencies ca WHERE ca.arrival_seq = e.arrival_seq) AS consent_agencies "
+      "FROM referral_events e LEFT JOIN arrivals a ON a.seq = e.arrival_seq WHERE e.seq > ?";
+  if (up_to_seq > 0) text += " AND e.seq <= ?";
+  if (!agency.empty()) {
+    absl::StrAppend(&text, " AND (e.from_agency = ? OR e.to_agency = ?) AND ",
+                    ConsentAllowsSql(Reach::kReferral, "e.arrival_seq", "a.consent_purposes_mask"));
+  }
+  text += " ORDER BY e.seq LIMIT ?";
   std::vector<FeedEvent> events;
   absl::Status status = pool_->Run([&](MysqlConnection& conn) -> absl::Status {
+    events.clear();
     sql::PreparedStatement* select = conn.Prepare(text);
     unsigned p = 1;
     select->setInt64(p++, after_seq);
     if (up_to_seq > 0) select->setInt64(p++, up_to_seq);
     if (!agency.empty()) {
+      select->setString(p++, agency);
       select->setString(p++, agency);
       select->setString(p++, agency);
     }
@@ -652,9 +686,26 @@ absl::StatusOr<std::vector<FeedEvent>> MysqlCaseStore::ReadFeed(int64_t after_se
       e.from_agency = rows->getString("from_agency");
       e.to_agency = rows->getString("to_agency");
       e.committed_at_us = rows->getInt64("committed_at_us");
+      e.arrival_seq = rows->getInt64("arrival_seq");
       std::string bytes = rows->getString("snapshot");
+      if (e.type == enlace::v1::REFERRAL_EVENT_TYPE_UNSPECIFIED) {
+        e.consent_change = true;
+        if (!DecodeConsentChange(bytes, &e.consent)) {
+          return absl::DataLossError(absl::StrCat("consent change ", e.seq, " is unreadable"));
+        }
+        continue;
+      }
       if (!e.referral.ParseFromString(bytes)) {
         return absl::DataLossError(absl::StrCat("referral event ", e.seq, " is unreadable"));
+      }
+      if (!rows->isNull("consent_version")) {
+        e.consent.version = rows->getInt("consent_version");
+        e.consent.purposes_mask = rows->getUInt("consent_purposes_mask");
+        std::string names =
+            rows->isNull("consent_agencies") ? "" : std::string(rows->getString("consent_agencies"));
+        for (absl::string_view name : absl::StrSplit(names, ',', absl::SkipEmpty())) {
+          e.consent.agencies.emplace_back(name);
+        }
       }
     }
     return absl::OkStatus();

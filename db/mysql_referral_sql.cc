@@ -6,7 +6,10 @@
 
 #include <memory>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace enlace::db {
@@ -37,36 +40,74 @@ enlace::v1::Referral RowToReferral(sql::ResultSet& row) {
 
 std::string EtagOf(int version) { return absl::StrCat("v", version); }
 
-void AppendReferralEvent(MysqlConnection& c, int64_t referral_seq,
-                         enlace::v1::ReferralEventType type,
-                         const enlace::v1::Referral& snapshot, int64_t now_us) {
+namespace {
+
+// Appends one row to the feed under the head row's lock; returns its seq.
+int64_t AppendFeedRow(MysqlConnection& c, int64_t referral_seq, int64_t arrival_seq, int type,
+                      const std::string& from_agency, const std::string& to_agency,
+                      const std::string& snapshot, int64_t now_us) {
   std::unique_ptr<sql::ResultSet> head(
       c.Prepare("SELECT last_seq FROM referral_feed_head WHERE id = 1 FOR UPDATE")->executeQuery());
   head->next();
   int64_t seq = head->getInt64(1) + 1;
-  enlace::v1::Referral without_returnee = snapshot;
-  without_returnee.clear_returnee();
-  std::string bytes = without_returnee.SerializeAsString();
   sql::PreparedStatement* insert = c.Prepare(
-      "INSERT INTO referral_events (seq, referral_seq, type, from_agency, to_agency, "
-      "committed_at_us, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO referral_events (seq, referral_seq, arrival_seq, type, from_agency, "
+      "to_agency, committed_at_us, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   insert->setInt64(1, seq);
   insert->setInt64(2, referral_seq);
-  insert->setInt(3, type);
-  insert->setString(4, snapshot.from_agency());
-  insert->setString(5, snapshot.to_agency());
-  insert->setInt64(6, now_us);
-  insert->setString(7, bytes);
+  insert->setInt64(3, arrival_seq);
+  insert->setInt(4, type);
+  insert->setString(5, from_agency);
+  insert->setString(6, to_agency);
+  insert->setInt64(7, now_us);
+  insert->setString(8, snapshot);
   insert->executeUpdate();
   sql::PreparedStatement* update =
       c.Prepare("UPDATE referral_feed_head SET last_seq = ? WHERE id = 1");
   update->setInt64(1, seq);
   update->executeUpdate();
+  return seq;
+}
+
+}  // namespace
+
+void AppendReferralEvent(MysqlConnection& c, int64_t referral_seq, int64_t arrival_seq,
+                         enlace::v1::ReferralEventType type,
+                         const enlace::v1::Referral& snapshot, int64_t now_us) {
+  enlace::v1::Referral without_returnee = snapshot;
+  without_returnee.clear_returnee();
+  AppendFeedRow(c, referral_seq, arrival_seq, type, snapshot.from_agency(), snapshot.to_agency(),
+                without_returnee.SerializeAsString(), now_us);
+}
+
+std::string EncodeConsentChange(const ConsentState& consent) {
+  return absl::StrCat(consent.version, ";", consent.purposes_mask, ";",
+                      absl::StrJoin(consent.agencies, ","));
+}
+
+bool DecodeConsentChange(absl::string_view text, ConsentState* consent) {
+  std::vector<absl::string_view> parts = absl::StrSplit(text, ';');
+  if (parts.size() != 3) return false;
+  ConsentState decoded;
+  if (!absl::SimpleAtoi(parts[0], &decoded.version) ||
+      !absl::SimpleAtoi(parts[1], &decoded.purposes_mask)) {
+    return false;
+  }
+  for (absl::string_view agency : absl::StrSplit(parts[2], ',', absl::SkipEmpty())) {
+    decoded.agencies.emplace_back(agency);
+  }
+  *consent = std::move(decoded);
+  return true;
+}
+
+void AppendConsentChange(MysqlConnection& c, int64_t arrival_seq, const ConsentState& consent,
+                         int64_t now_us) {
+  AppendFeedRow(c, /*referral_seq=*/0, arrival_seq, /*type=*/0, "", "",
+                EncodeConsentChange(consent), now_us);
 }
 
 int WithdrawReferralsWithoutConsent(MysqlConnection& c, int64_t arrival_seq,
-                                    const absl::flat_hash_set<std::string>& still_consented,
-                                    int64_t now_us) {
+                                    const ConsentState& consent, int64_t now_us) {
   sql::PreparedStatement* select = c.Prepare(absl::StrCat(
       "SELECT ", kReferralColumns,
       " FROM referrals r JOIN cases c ON c.seq = r.case_seq "
@@ -77,8 +118,8 @@ int WithdrawReferralsWithoutConsent(MysqlConnection& c, int64_t arrival_seq,
   std::vector<std::pair<int64_t, enlace::v1::Referral>> lost;
   while (rows->next()) {
     enlace::v1::Referral referral = RowToReferral(*rows);
-    if (!still_consented.contains(referral.from_agency()) ||
-        !still_consented.contains(referral.to_agency())) {
+    if (!ConsentAllows(Reach::kReferral, referral.from_agency(), consent) ||
+        !ConsentAllows(Reach::kReferral, referral.to_agency(), consent)) {
       lost.emplace_back(rows->getInt64("referral_seq"), std::move(referral));
     }
   }
@@ -94,7 +135,8 @@ int WithdrawReferralsWithoutConsent(MysqlConnection& c, int64_t arrival_seq,
     referral.set_status(enlace::v1::REFERRAL_STATUS_WITHDRAWN);
     referral.set_etag(EtagOf(version));
     *referral.mutable_updated_at() = TimeUtil::MicrosecondsToTimestamp(now_us);
-    AppendReferralEvent(c, seq, enlace::v1::REFERRAL_EVENT_TYPE_WITHDRAWN, referral, now_us);
+    AppendReferralEvent(c, seq, arrival_seq, enlace::v1::REFERRAL_EVENT_TYPE_WITHDRAWN, referral,
+                        now_us);
   }
   return static_cast<int>(lost.size());
 }

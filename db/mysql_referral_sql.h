@@ -9,9 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "db/mysql_pool.h"
+#include "db/visibility.h"
 #include "enlace/v1/referrals.pb.h"
 
 namespace sql {
@@ -33,16 +34,25 @@ std::string EtagOf(int version);
 // Appends one event to the referral feed. Locks the feed head row until the
 // caller's transaction ends, so event seqs follow commit order without gaps.
 // Throws sql::SQLException like any statement (the pool converts).
-void AppendReferralEvent(MysqlConnection& c, int64_t referral_seq,
+void AppendReferralEvent(MysqlConnection& c, int64_t referral_seq, int64_t arrival_seq,
                          enlace::v1::ReferralEventType type,
                          const enlace::v1::Referral& snapshot, int64_t now_us);
 
-// Withdraws the PENDING referrals of the arrival's cases whose sender or
-// receiver `still_consented` no longer contains, with a WITHDRAWN event
-// each. Returns how many.
+// Appends the consent-change event of an arrival (see migration 0004): the
+// feed's readers apply `consent` to every event after it. Call it before
+// anything else the change appends to the feed.
+void AppendConsentChange(MysqlConnection& c, int64_t arrival_seq, const ConsentState& consent,
+                         int64_t now_us);
+
+// The stored form of a consent-change event, and back (false if unreadable).
+std::string EncodeConsentChange(const ConsentState& consent);
+bool DecodeConsentChange(absl::string_view text, ConsentState* consent);
+
+// Withdraws the PENDING referrals of the arrival's cases that the new
+// `consent` no longer lets both their sender and receiver see
+// (Reach::kReferral), with a WITHDRAWN event each. Returns how many.
 int WithdrawReferralsWithoutConsent(MysqlConnection& c, int64_t arrival_seq,
-                                    const absl::flat_hash_set<std::string>& still_consented,
-                                    int64_t now_us);
+                                    const ConsentState& consent, int64_t now_us);
 
 }  // namespace enlace::db
 

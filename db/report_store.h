@@ -5,28 +5,48 @@
 // leaves the database, only per-cell totals.
 //
 // Data minimization (DOMAIN.md rule 3) is part of the contract, so that no
-// caller can forget it. Every cell is counted twice: how many records it
-// holds (`total`) and how many of them the viewer owns (`owned`). A cell of
-// 1 to 4 records is suppressed (count 0, suppressed = true) unless the viewer
-// owns every record in it; 0 and 5 or more are always shown. ReportCell()
-// below is that rule, and the only place it is written. Cells of 0 records
-// are left out of the repeated fields.
+// caller can forget it. The rule is written once, in report_cells.h, and
+// explained in docs/report-suppression.md:
+//   - every indicator is counted per grid cell (its key, a department, a
+//     calendar month), each with `total` records and `owned` by the viewer;
+//   - a grid cell is hidden when the records the viewer does not own number
+//     1 to 4 (total - owned in 1..4);
+//   - every number of the report is a sum of grid cells, shown only when
+//     none of them is hidden, else count 0 and suppressed = true;
+//   - returnees served is shown only when both its women and its non-women
+//     parts are free of hidden grid cells (women_share is 0 otherwise).
+// Cells of 0 records are left out of the repeated fields.
 //
-// Who owns a record:
+// Who owns a record (its creator):
 //   arrival           its submitter (arrivals.submitted_by)
 //   case              its owner_agency
 //   referral          its from_agency (the sender)
-//   service record    the owner of its case
+//   service record    the owner of its case, and also the agency that
+//                     recorded it (a receiving agency records services on
+//                     another agency's case: those records are its own doing)
 //   initiative        its owner_agency
-//   served returnee   (an arrival with at least one counted case) the viewer,
-//                     when every counted case of it is the viewer's
-// An empty viewer (an administrator) owns nothing and so sees every small
-// cell suppressed.
+//   served returnee   the owner of the returnee's first case
+// An empty viewer (an administrator) owns nothing.
 //
-// Filters (all optional, dates inclusive, whole UTC days):
-//   period: arrivals by arrival_date, cases and referrals by their creation
-//           instant, services by delivered_on, initiatives by registration;
-//           returnees served are the arrivals of the cases counted.
+// The grid cells (month = calendar month, UTC):
+//   returnees         department, month of arrival_date
+//   cases             status, role (first case of a woman, first case of
+//                     anyone else, later case), case's department, month of
+//                     creation
+//   referrals         from, to, status, case's department, month of creation
+//   services          type, case's department, month of delivered_on
+//   initiatives       department, month of registration
+//   returnees served  the first cases above: a returnee is counted once, in
+//                     the department and month of their first case (earliest
+//                     creation), whatever its status; women served are the
+//                     first cases of women.
+//
+// Filters (all optional):
+//   period: whole calendar months (from the first day of a month to the last
+//           day of a month, inclusive): arrivals by arrival_date, cases and
+//           referrals by their creation instant, services by delivered_on,
+//           initiatives by registration; returnees served are those whose
+//           first case was opened in the period.
 //   department: arrivals', cases' and initiatives' own department_code;
 //           referrals and services through their case's.
 //
@@ -43,45 +63,20 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "db/report_cells.h"
 #include "enlace/v1/reports.pb.h"
 
 namespace enlace::db {
-
-// Cells with fewer records than this (but at least one) are suppressed.
-inline constexpr int64_t kMinimumShownCount = 5;
 
 // The programme's target of economic initiatives (DOMAIN.md).
 inline constexpr int32_t kInitiativesTarget = 70;
 
 struct ReportQuery {
-  std::string period_from;      // YYYY-MM-DD inclusive; empty: open
-  std::string period_to;        // YYYY-MM-DD inclusive; empty: open
+  std::string period_from;      // first day of a month, YYYY-MM-DD; empty: open
+  std::string period_to;        // last day of a month, YYYY-MM-DD; empty: open
   std::string department_code;  // empty: all departments
   std::string viewer_agency;    // agency code of the caller; empty: an administrator
 };
-
-// The cell a viewer gets for `total` records of which it owns `owned`:
-// `total` shown when it is 0 or at least kMinimumShownCount, or when the
-// viewer owns all of them (owned == total); otherwise count 0, suppressed.
-// Anything inconsistent (owned < 0 or owned > total) owns nothing.
-inline enlace::v1::CountCell ReportCell(int64_t total, int64_t owned) {
-  enlace::v1::CountCell cell;
-  if (total <= 0) return cell;
-  bool owns_all = owned == total;
-  if (total >= kMinimumShownCount || owns_all) {
-    cell.set_count(total);
-  } else {
-    cell.set_suppressed(true);
-  }
-  return cell;
-}
-
-// women / served, as the report shows it: 0 when either cell is suppressed
-// or nobody was served (a share must not reveal a suppressed count).
-inline double WomenShare(const enlace::v1::CountCell& women, const enlace::v1::CountCell& served) {
-  if (women.suppressed() || served.suppressed() || served.count() <= 0) return 0;
-  return static_cast<double>(women.count()) / static_cast<double>(served.count());
-}
 
 class ReportStore {
  public:
@@ -93,9 +88,9 @@ class ReportStore {
   // naming departments is the caller's (the gazetteer is not the store's).
   // Repeated fields are ordered by their keys (department; month then
   // department; status; from, to, status; service type).
-  // REQUIRES: period_from and period_to empty or real YYYY-MM-DD days, from
-  // not after to (INVALID_ARGUMENT otherwise). UNAVAILABLE when the database
-  // cannot be reached.
+  // REQUIRES: ValidateReportPeriod(period_from, period_to) is OK: whole
+  // months, from not after to (INVALID_ARGUMENT otherwise, naming the
+  // field). UNAVAILABLE when the database cannot be reached.
   virtual absl::StatusOr<enlace::v1::ProgrammeReport> Compute(const ReportQuery& query) = 0;
 };
 

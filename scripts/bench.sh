@@ -28,6 +28,20 @@ Scenarios:
             same run: 1 watcher, and the server's memory before any watcher;
             then the same with each change made only once the one before
             reached every watcher (its own latency, without queueing)
+  fairness [--duration S] [--in-flight N] [--channels C] [--arrivals N]
+            one agency flooding, another's latency: mfa records N arrivals
+            (default 2,000) whose consent names iom and undp; undp makes
+            sequential calls (4 GetArrival : 1 ListArrivals page_size 50) for
+            S seconds (default 20) alone, then again while iom keeps N calls
+            in flight (default 256, over 10 connections; ListArrivals
+            page_size 500 and GetArrival, closed loop). Prints undp's
+            p50/p99/p99.9 in both phases, the ratio of its p99s (target: at
+            most 2), iom's answers by status (OK, RESOURCE_EXHAUSTED by the
+            limit named) and the CPU used by the server, MariaDB and the load
+            generator; writes the figures to bench-results.json and
+            bench-results.md in the repository root (replaced on each run;
+            the other scenarios only print). Exit status 1 if any of undp's
+            calls failed.
 
 Installs missing Debian packages, builds (build/), starts a private MariaDB
 (durable: innodb-flush-log-at-trx-commit=1), a dev PKI and the server on free
@@ -35,6 +49,9 @@ ports in a temporary directory, runs build/clients/enlace-loadgen against it,
 then stops everything and removes the directory.
 
 Environment:
+  ENLACE_<FLAG>         an enlace-server flag, e.g. ENLACE_MAX_CALLS_PER_IDENTITY=16 or
+                        ENLACE_WORKER_THREADS=4 (read by the server; fairness records
+                        them in bench-results.json)
   ENLACE_NO_INSTALL=1   fail instead of installing missing packages
   ENLACE_BUILD_JOBS     build parallelism (default 2)
   ENLACE_KEEP_TMP=1     keep the temporary directory (server log, error log)
@@ -51,7 +68,7 @@ case "${1:-}" in
     usage >&2
     die "no scenario given"
     ;;
-  ingest | watch)
+  ingest | watch | fairness)
     scenario="$1"
     shift
     ;;
@@ -273,11 +290,125 @@ WithdrawReferral alternately); latency from the event's committed_at to the watc
 EOF
 }
 
+# The fairness scenario: the loadgen plays mfa (set-up), undp (the victim)
+# and iom (the flooder) with the PKI's certificates, and reads the CPU time of
+# the server and of MariaDB through their pids. Only this scenario writes
+# bench-results.json and bench-results.md (replaced on each run).
+RESULTS_JSON="${ENLACE_ROOT}/bench-results.json"
+RESULTS_MD="${ENLACE_ROOT}/bench-results.md"
+
+# result_json "RESULT k=v ..." -> a JSON object of the fields (numbers as
+# numbers, the rest as strings), for a place one level deep.
+result_json() {
+  awk '{
+    printf "{"
+    sep = ""
+    for (i = 2; i <= NF; i++) {
+      eq = index($i, "=")
+      k = substr($i, 1, eq - 1)
+      v = substr($i, eq + 1)
+      if (v !~ /^-?[0-9]+(\.[0-9]+)?$/) v = "\"" v "\""
+      printf "%s\n    \"%s\": %s", sep, k, v
+      sep = ","
+    }
+    printf "\n  }"
+  }' <<<"$1"
+}
+
+# server_settings_json: the server flags this run set through ENLACE_<FLAG>
+# variables ("default" for the others).
+server_settings_json() {
+  local sep="" name variable
+  printf '{'
+  for name in max_calls_per_identity max_streams_per_identity worker_threads db_pool_size; do
+    variable="ENLACE_${name^^}"
+    printf '%s\n    "%s": "%s"' "${sep}" "${name}" "${!variable:-default}"
+    sep=","
+  done
+  printf '\n  }'
+}
+
+run_loadgen_fairness() {
+  local duration=20 in_flight=256 channels=10 arrivals=2000
+  while (($# > 0)); do
+    case "$1" in
+      --duration) duration="$2"; shift 2 ;;
+      --in-flight) in_flight="$2"; shift 2 ;;
+      --channels) channels="$2"; shift 2 ;;
+      --arrivals) arrivals="$2"; shift 2 ;;
+      *) die "fairness takes --duration S, --in-flight N, --channels C, --arrivals N; not: $1" ;;
+    esac
+  done
+  local db_pid result status=0
+  db_pid="$(read_pid_file "${DB_DIR}/mysql.pid")"
+  log "undp alone for ${duration} s, then while iom keeps ${in_flight} calls in flight"
+  result="$("${ENLACE_LOADGEN_BIN}" fairness \
+    --addr "${TLS_ADDR}" \
+    --ca "${PKI_DIR}/ca.crt" \
+    --pki-dir "${PKI_DIR}" \
+    --server-pid "${SERVER_PID}" \
+    --db-pid "${db_pid:-0}" \
+    --duration "${duration}" \
+    --in-flight "${in_flight}" \
+    --channels "${channels}" \
+    --arrivals "${arrivals}" </dev/null | tee /dev/stderr | grep '^RESULT')" || status=$?
+  [[ -n "${result}" ]] || die "the fairness run failed before its result"
+  local ratio verdict finished cpu_model
+  f() { field_of "$1" "${result}"; }
+  ratio="$(f p99_ratio)"
+  verdict="$(awk -v r="${ratio}" 'BEGIN { print (r != "" && r + 0 <= 2) ? "meets" : "MISSES" }')"
+  finished="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  cpu_model="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+  cat >"${RESULTS_JSON}" <<JSON
+{
+  "scenario": "fairness",
+  "finished_at": "${finished}",
+  "machine": {"cpus": $(nproc), "cpu_model": "${cpu_model//\"/}"},
+  "victim": "undp, sequential calls: 4 GetArrival (random known ids) : 1 ListArrivals (first page, page_size 50)",
+  "flooder": "iom, ${in_flight} calls in flight over ${channels} connections, closed loop: ListArrivals page_size 500 and GetArrival alternately",
+  "target": "undp's p99 under flood at most 2x its p99 alone",
+  "p99_ratio": ${ratio:-null},
+  "meets_target": $([[ "${verdict}" == meets ]] && echo true || echo false),
+  "victim_errors": $(f victim_errors),
+  "server_settings": $(server_settings_json),
+  "result": $(result_json "${result}")
+}
+JSON
+  cat >"${RESULTS_MD}" <<MARKDOWN
+## Fairness: one agency floods, another's latency (\`scripts/bench.sh fairness\`, ${finished})
+
+undp makes sequential calls (4 GetArrival : 1 ListArrivals page_size 50) over $(f arrivals)
+arrivals for $(f duration_s) s alone, then for $(f duration_s) s while iom keeps $(f in_flight) calls in
+flight over $(f channels) connections (ListArrivals page_size 500 / GetArrival, closed loop).
+$(nproc) CPUs shared by the server, MariaDB and the load generator; CPU in cores used.
+
+| phase | undp calls | p50 ms | p99 ms | p99.9 ms | max ms | server CPU | MariaDB CPU | loadgen CPU | machine busy |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| quiet (undp alone) | $(f quiet_calls) | $(f quiet_p50_ms) | $(f quiet_p99_ms) | $(f quiet_p999_ms) | $(f quiet_max_ms) | $(f server_cpu_quiet) | $(f db_cpu_quiet) | $(f loadgen_cpu_quiet) | $(f busy_pct_quiet) % |
+| flood (iom, $(f in_flight) in flight) | $(f flood_calls) | $(f flood_p50_ms) | $(f flood_p99_ms) | $(f flood_p999_ms) | $(f flood_max_ms) | $(f server_cpu_flood) | $(f db_cpu_flood) | $(f loadgen_cpu_flood) | $(f busy_pct_flood) % |
+
+**undp's p99 under flood / alone: ${ratio}x** (target at most 2x: ${verdict}); undp's failed
+calls: $(f victim_errors).
+
+iom's answers during the flood phase: $(f flood_answers) ($(f flood_answers_per_s)/s): OK $(f flood_ok)
+($(f flood_ok_per_s)/s), RESOURCE_EXHAUSTED $(f flood_resource_exhausted) (max_calls_per_identity:
+$(f flood_exhausted_max_calls_per_identity)), other $(f flood_other).
+MARKDOWN
+  cat <<SUMMARY
+
+fairness over mTLS, audit on (refused calls too): undp's p99 under iom's flood is ${ratio}x
+its p99 alone: ${verdict} the 2x target
+  figures: ${RESULTS_JSON}, ${RESULTS_MD}
+SUMMARY
+  return "${status}"
+}
+
 log "running scenario ${scenario}"
 status=0
 case "${scenario}" in
   ingest) run_loadgen_ingest "$@" || status=$? ;;
   watch) run_loadgen_watch "$@" || status=$? ;;
+  fairness) run_loadgen_fairness "$@" || status=$? ;;
 esac
 if ((status != 0)); then
   log "load generator failed (exit ${status}); server log: ${SERVER_LOG}"

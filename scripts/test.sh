@@ -9,37 +9,72 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/mariadb.sh"
 
 usage() {
   cat <<EOF
-Usage: scripts/test.sh [--help] [ctest args...]
+Usage: scripts/test.sh [--help] [--no-tsan] [ctest args...]
 
 Installs missing Debian packages, builds (build/), starts a private MariaDB
 in a temporary directory on a free port, and runs
   ctest --test-dir build --output-on-failure -j2 [ctest args...]
 with ENLACE_TEST_DB_DSN=mysql://root@127.0.0.1:PORT/ exported (each test
-creates and drops its own databases). The database and its directory are
-removed on exit. The exit status is ctest's.
+creates and drops its own databases).
+
+Then the ThreadSanitizer suite: builds the tests listed in
+tests/tsan/CMakeLists.txt with -fsanitize=thread in build-tsan/ (configured
+once, incremental afterwards) and runs them against the same MariaDB:
+  ctest --test-dir build-tsan -L tsan --output-on-failure -j2 [ctest args...]
+A ThreadSanitizer report fails the test it comes from. --no-tsan (or
+ENLACE_NO_TSAN=1) skips this part; CI (CI=true) refuses to skip it.
+
+The database and its directory are removed on exit. The exit status is 0 only
+if both ctest runs passed.
 
 Examples:
-  scripts/test.sh                   # everything
-  scripts/test.sh -R Policy         # tests whose name matches Policy
-  scripts/test.sh -L e2e -V         # a label, verbose
+  scripts/test.sh                        # everything, then the TSan suite
+  scripts/test.sh --no-tsan -R Policy    # tests whose name matches Policy
+  scripts/test.sh -R Workflow -V         # matching tests, verbose, in both runs
 
 Environment:
   ENLACE_NO_INSTALL=1   fail instead of installing missing packages
   ENLACE_BUILD_JOBS     build parallelism (default 2)
   ENLACE_KEEP_DB=1      keep the temporary MariaDB directory (for debugging)
+  ENLACE_NO_TSAN=1      skip the ThreadSanitizer suite (same as --no-tsan)
+  ENLACE_TSAN_CXX       compiler of build-tsan/: g++ (default) or clang++-N
+                        (to switch, rm -rf build-tsan first)
+  ENLACE_TSAN_OPTIONS   extra TSAN_OPTIONS for the suite (e.g. halt_on_error=0
+                        to see every report of a test, not just the first)
 EOF
 }
 
-case "${1:-}" in
-  --help | -h)
-    usage
-    exit 0
-    ;;
-  --) shift ;;
-esac
+run_tsan=1
+if [[ "${ENLACE_NO_TSAN:-0}" == 1 ]]; then
+  run_tsan=0
+fi
+while (($# > 0)); do
+  case "$1" in
+    --help | -h)
+      usage
+      exit 0
+      ;;
+    --no-tsan)
+      run_tsan=0
+      shift
+      ;;
+    --)
+      shift
+      break
+      ;;
+    *) break ;;
+  esac
+done
+if [[ "${CI:-}" == true ]] && ((!run_tsan)); then
+  die "CI runs the ThreadSanitizer suite too: unset ENLACE_NO_TSAN, drop --no-tsan"
+fi
 
 cd "${ENLACE_ROOT}"
-ensure_packages all
+if ((run_tsan)); then
+  ensure_packages all tsan
+else
+  ensure_packages all
+fi
 ensure_built
 
 DB_DIR=""
@@ -72,5 +107,20 @@ status=0
 ctest --test-dir "${ENLACE_BUILD_DIR}" --output-on-failure -j2 "$@" </dev/null || status=$?
 if ((status != 0)); then
   log "ctest failed (exit ${status})"
+fi
+
+if ((run_tsan)); then
+  tsan_started=${SECONDS}
+  ensure_tsan_built
+  tsan_status=0
+  ctest --test-dir "${ENLACE_TSAN_BUILD_DIR}" -L tsan --output-on-failure -j2 "$@" </dev/null ||
+    tsan_status=$?
+  log "ThreadSanitizer suite: build and run took $((SECONDS - tsan_started)) s"
+  if ((tsan_status != 0)); then
+    log "ctest of the ThreadSanitizer suite failed (exit ${tsan_status})"
+    if ((status == 0)); then
+      status=${tsan_status}
+    fi
+  fi
 fi
 exit "${status}"

@@ -113,6 +113,18 @@ DB_PORT="${running_db_port:-${DB_PORT}}"
 log "creating the dev PKI in ${PKI_DIR} (existing files are kept)"
 "${ENLACE_CTL_BIN}" pki init --dir "${PKI_DIR}" </dev/null || die "enlacectl pki init failed"
 
+# The key that signs page and resume tokens (server/token_keys.h): made once,
+# kept like the PKI, so watchers' resume tokens survive a restart.
+TOKEN_KEYS="${VAR_DIR}/token_keys"
+if [[ ! -f "${TOKEN_KEYS}" ]]; then
+  log "creating the token signing key ${TOKEN_KEYS}"
+  (
+    umask 077
+    printf '# Enlace token keys: the first signs, every one verifies (server/token_keys.h)\nk1 %s\n' \
+      "$(head -c 32 /dev/urandom | base64)" >"${TOKEN_KEYS}"
+  )
+fi
+
 server_args=(
   --tls_addr="${TLS_ADDR}"
   --health_addr="${HEALTH_ADDR}"
@@ -124,6 +136,7 @@ server_args=(
   --server_cert="${PKI_DIR}/server.crt"
   --server_key="${PKI_DIR}/server.key"
   --policy="${POLICY}"
+  --token_keys="${TOKEN_KEYS}"
   --ready_file="${READY_FILE}"
 )
 rm -f "${READY_FILE}"

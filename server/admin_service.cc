@@ -79,11 +79,13 @@ absl::StatusOr<int64_t> MicrosOrZero(const google::protobuf::Timestamp& t, bool 
 
 }  // namespace
 
-AdminServiceImpl::AdminServiceImpl(CallGate* gate, db::AuditStore* audit_store,
+AdminServiceImpl::AdminServiceImpl(CallGate* gate, const PageTokens* tokens,
+                                   db::AuditStore* audit_store,
                                    db::RegistryStore* registry,
                                    std::optional<auth::CertificateAuthority> ca,
                                    std::function<void()> revocation_changed)
     : gate_(gate),
+      tokens_(tokens),
       audit_store_(audit_store),
       registry_(registry),
       ca_(std::move(ca)),
@@ -178,7 +180,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListCertificates(
     std::string fingerprint = QueryFingerprint(
         {caller.principal.SpiffeId(), request->name(), absl::StrCat(request->status()),
          absl::StrCat(request->kind()), absl::StrCat(request->expiring_within_days())});
-    absl::StatusOr<std::string> after = DecodeKeyPageToken(request->page_token(), fingerprint);
+    absl::StatusOr<std::string> after = tokens_->DecodeKey(request->page_token(), fingerprint);
     if (!after.ok()) return after.status();
     absl::Time now = absl::Now();
     db::CertificateQuery query;
@@ -197,7 +199,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListCertificates(
     bool more = static_cast<int>(rows->size()) > *page_size;
     if (more) rows->resize(*page_size);
     for (const db::CertificateRecord& row : *rows) *response->add_certificates() = ToProto(row, now);
-    if (more) response->set_next_page_token(EncodeKeyPageToken(rows->back().serial, fingerprint));
+    if (more) response->set_next_page_token(tokens_->EncodeKey(rows->back().serial, fingerprint));
     return absl::OkStatus();
   });
 }
@@ -291,7 +293,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListAgencies(
     absl::StatusOr<int> page_size = EffectivePageSize(request->page_size());
     if (!page_size.ok()) return page_size.status();
     std::string fingerprint = QueryFingerprint({caller.principal.SpiffeId(), "agencies"});
-    absl::StatusOr<std::string> after = DecodeKeyPageToken(request->page_token(), fingerprint);
+    absl::StatusOr<std::string> after = tokens_->DecodeKey(request->page_token(), fingerprint);
     if (!after.ok()) return after.status();
     absl::StatusOr<std::vector<db::AgencyRecord>> agencies =
         registry_->ListAgencies(*after, *page_size + 1);
@@ -308,7 +310,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListAgencies(
         *out->mutable_created_at() = TimeUtil::MicrosecondsToTimestamp(agency.created_at_us);
       }
     }
-    if (more) response->set_next_page_token(EncodeKeyPageToken(agencies->back().code, fingerprint));
+    if (more) response->set_next_page_token(tokens_->EncodeKey(agencies->back().code, fingerprint));
     return absl::OkStatus();
   });
 }
@@ -329,7 +331,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListAuditEvents(
     std::string fingerprint = QueryFingerprint(
         {caller.principal.SpiffeId(), request->principal(), request->method(),
          absl::StrCat(request->decision()), absl::StrCat(*from), absl::StrCat(*to)});
-    absl::StatusOr<int64_t> after = DecodePageToken(request->page_token(), fingerprint);
+    absl::StatusOr<int64_t> after = tokens_->Decode(request->page_token(), fingerprint);
     if (!after.ok()) return after.status();
 
     db::AuditQuery query{request->principal(), request->method(), request->decision(),
@@ -351,7 +353,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListAuditEvents(
       event->set_previous_hash(db::ToHex(record.prev_hash));
     }
     if (page->more && !page->records.empty()) {
-      response->set_next_page_token(EncodePageToken(page->records.back().seq, fingerprint));
+      response->set_next_page_token(tokens_->Encode(page->records.back().seq, fingerprint));
     }
     return absl::OkStatus();
   });

@@ -12,6 +12,7 @@
 #include "db/registry_store.h"
 #include "enlace/v1/admin.grpc.pb.h"
 #include "server/call_gate.h"
+#include "server/page_token.h"
 
 namespace enlace::server {
 
@@ -21,7 +22,7 @@ class AdminServiceImpl final : public enlace::v1::AdminService::CallbackService 
   // server cannot issue: IssueCertificate is FAILED_PRECONDITION.
   // `revocation_changed` runs after a revocation is committed, so this
   // replica applies it at once instead of at its next refresh.
-  AdminServiceImpl(CallGate* gate, db::AuditStore* audit_store, db::RegistryStore* registry,
+  AdminServiceImpl(CallGate* gate, const PageTokens* tokens, db::AuditStore* audit_store, db::RegistryStore* registry,
                    std::optional<auth::CertificateAuthority> ca,
                    std::function<void()> revocation_changed);
 
@@ -54,6 +55,7 @@ class AdminServiceImpl final : public enlace::v1::AdminService::CallbackService 
                                         absl::Time now);
 
   CallGate* const gate_;
+  const PageTokens* const tokens_;
   db::AuditStore* const audit_store_;
   db::RegistryStore* const registry_;
   const std::optional<auth::CertificateAuthority> ca_;

@@ -1,7 +1,8 @@
 // ArrivalService handlers (see arrival_service.h). The streaming ingest keeps
-// up to kMaxInFlight records per stream waiting for their batch commit; past
-// that it stops reading, so a fast client is slowed by flow control instead
-// of filling the server's memory.
+// up to kMaxInFlight records per stream waiting for their batch commit or
+// for their answer to be written; past that it stops reading, so a fast
+// client, or one that never reads its answers, is slowed by flow control
+// instead of filling the server's memory.
 #include "server/arrival_service.h"
 
 #include <deque>
@@ -28,7 +29,8 @@ constexpr char kGetArrival[] = "/enlace.v1.ArrivalService/GetArrival";
 constexpr char kListArrivals[] = "/enlace.v1.ArrivalService/ListArrivals";
 constexpr char kUpdateConsent[] = "/enlace.v1.ArrivalService/UpdateConsent";
 
-constexpr int kMaxInFlight = 2000;  // records of one stream awaiting commit
+// Records of one stream awaiting their commit or the write of their answer.
+constexpr int kMaxInFlight = 2000;
 constexpr int kResumeBelow = 1000;
 
 absl::string_view OutcomeName(enlace::v1::Outcome outcome) {
@@ -61,33 +63,71 @@ void CanonicalizeMunicipality(Arrival* arrival) {
 
 // One RecordArrivals stream. All state is guarded by mu_; gRPC operations
 // (StartRead, StartWrite, Finish) are started outside the lock, after the
-// state under the lock has recorded that they are pending.
+// state under the lock has recorded that they are pending. The reactor owns
+// itself (self_) until OnDone: the gate, which may terminate it, and the
+// batcher's callbacks hold it through shared_ptrs.
+//
+// Flow control: the stream stops reading while kMaxInFlight of its records
+// are waiting for their commit or their answer is not yet written (a client
+// that sends but never reads fills nothing but its own socket), and reads
+// again once that falls below kResumeBelow.
 class ArrivalServiceImpl::RecordArrivalsReactor final
-    : public grpc::ServerBidiReactor<RecordArrivalsRequest, RecordArrivalsResponse> {
+    : public grpc::ServerBidiReactor<RecordArrivalsRequest, RecordArrivalsResponse>,
+      public GatedStream,
+      public std::enable_shared_from_this<RecordArrivalsReactor> {
  public:
   RecordArrivalsReactor(ArrivalServiceImpl* service, grpc::CallbackServerContext* ctx)
-      : service_(service), ctx_(ctx), started_(absl::Now()) {
-    caller_ = service_->gate_->Admit(ctx_, kRecordArrivals);
+      : service_(service), ctx_(ctx), started_(absl::Now()) {}
+
+  void Start(std::shared_ptr<RecordArrivalsReactor> self) {
+    self_ = std::move(self);
+    caller_ = service_->gate_->AdmitStream(ctx_, kRecordArrivals, weak_from_this(),
+                                           &stream_handle_);
     if (!caller_.ok()) {
       {
         absl::MutexLock lock(&mu_);
         finishing_ = true;
       }
-      EndCall(caller_.status());
+      EndCall(caller_.status(), caller_);
       return;
     }
-    stream_handle_ = service_->gate_->TrackStream(*caller_, ctx_);
-    read_pending_ = true;
+    {
+      absl::MutexLock lock(&mu_);
+      ready_ = true;
+      read_pending_ = true;
+    }
     StartRead(&request_);
   }
 
+  void Terminate(const absl::Status& status) override {
+    bool cancel = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finishing_) return;
+      if (terminated_.ok()) {
+        terminated_ = status;
+      } else {
+        cancel = writing_;  // asked again and a write is still stuck: give up on it
+      }
+    }
+    if (cancel) ctx_->TryCancel();
+    MaybeFinish();
+  }
+
   void OnReadDone(bool ok) override {
-    if (!ok) {
-      {
-        absl::MutexLock lock(&mu_);
+    bool accept = ok;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!ok) {
         read_pending_ = false;
         reads_done_ = true;
+      } else if (!terminated_.ok()) {
+        // Ended by the gate: what arrives now is not the caller's to record.
+        read_pending_ = false;
+        accept = false;
       }
+    }
+    if (!accept) {
       MaybeFinish();
       return;
     }
@@ -100,6 +140,7 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
   void OnWriteDone(bool ok) override {
     const RecordArrivalsResponse* next = nullptr;
     bool more = false;
+    bool resume = false;
     {
       absl::MutexLock lock(&mu_);
       writes_.pop_front();
@@ -113,12 +154,13 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
         next = &writes_.front();
         more = writes_.size() > 1;
       }
+      resume = ResumeReadingLocked();
     }
     if (next != nullptr) {
       StartWrite(next, more ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
-    } else {
-      MaybeFinish();
     }
+    if (resume) StartRead(&request_);
+    if (next == nullptr) MaybeFinish();
   }
 
   void OnCancel() override {
@@ -130,10 +172,9 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
   }
 
   void OnDone() override {
-    // Untracked only now: until here the context is alive for a revocation
-    // to cancel it.
-    if (stream_handle_ != 0) service_->gate_->UntrackStream(stream_handle_);
-    delete this;
+    // Released only now: until here the gate may still end the stream.
+    if (stream_handle_ != 0) service_->gate_->ReleaseStream(stream_handle_);
+    std::shared_ptr<RecordArrivalsReactor> last = std::move(self_);  // may delete this on return
   }
 
  private:
@@ -155,9 +196,12 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
       absl::MutexLock lock(&mu_);
       ++outstanding_;
     }
+    std::shared_ptr<RecordArrivalsReactor> self = shared_from_this();
     bool queued = service_->batcher_->Submit(
         db::NewArrival{std::move(arrival), caller_->principal.name},
-        [this, external_id](db::RecordResult result) { OnRecorded(external_id, std::move(result)); });
+        [self, external_id](db::RecordResult result) {
+          self->OnRecorded(external_id, std::move(result));
+        });
     if (!queued) {
       {
         absl::MutexLock lock(&mu_);
@@ -186,34 +230,39 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
     }
     std::string created_id =
         result.outcome == enlace::v1::OUTCOME_CREATED ? result.arrival_id : std::string();
-    bool resume = false;
     {
       absl::MutexLock lock(&mu_);
       --outstanding_;
-      if (read_paused_ && outstanding_ < kResumeBelow && !cancelled_) {
-        read_paused_ = false;
-        read_pending_ = true;
-        resume = true;
-      }
     }
     Respond(std::move(response), created_id);
-    if (resume) StartRead(&request_);
     MaybeFinish();
   }
 
+  // Records awaiting their commit or the write of their answer.
+  int HeldLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return outstanding_ + static_cast<int>(writes_.size());
+  }
+
+  // True (and the read marked pending) when a paused stream may read again.
+  bool ResumeReadingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!read_paused_ || cancelled_ || !terminated_.ok() || HeldLocked() >= kResumeBelow) {
+      return false;
+    }
+    read_paused_ = false;
+    read_pending_ = true;
+    return true;
+  }
+
   void ContinueReading() {
+    bool read = false;
     {
       absl::MutexLock lock(&mu_);
-      if (cancelled_) {
+      if (cancelled_ || !terminated_.ok()) {
         read_pending_ = false;
-      } else if (outstanding_ >= kMaxInFlight) {
+      } else if (HeldLocked() >= kMaxInFlight) {
         read_pending_ = false;
         read_paused_ = true;
       }
-    }
-    bool read;
-    {
-      absl::MutexLock lock(&mu_);
       read = read_pending_;
     }
     if (read) {
@@ -227,6 +276,7 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
   void Respond(RecordArrivalsResponse response, const std::string& created_id) {
     service_->metrics_->RecordArrival(OutcomeName(response.outcome()));
     const RecordArrivalsResponse* first = nullptr;
+    bool resume = false;
     {
       absl::MutexLock lock(&mu_);
       ++answered_;
@@ -236,29 +286,44 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
         default: ++rejected_; break;
       }
       if (!created_id.empty()) created_ids_.push_back(created_id);
-      if (write_failed_) return;
-      writes_.push_back(std::move(response));
-      if (writing_) return;
-      writing_ = true;
-      first = &writes_.front();
+      if (write_failed_) {
+        resume = ResumeReadingLocked();
+      } else {
+        writes_.push_back(std::move(response));
+        if (!writing_) {
+          writing_ = true;
+          first = &writes_.front();
+        }
+      }
     }
-    StartWrite(first);
+    if (first != nullptr) StartWrite(first);
+    if (resume) StartRead(&request_);
   }
 
   void MaybeFinish() {
     absl::Status status;
+    absl::StatusOr<Caller> audited_as;
     {
       absl::MutexLock lock(&mu_);
-      if (finishing_ || read_pending_ || writing_ || outstanding_ > 0) return;
-      if (!reads_done_ && !cancelled_ && !read_paused_) return;
-      if (read_paused_ && !cancelled_) return;  // waiting for commits to resume reading
+      if (finishing_ || !ready_ || writing_ || outstanding_ > 0) return;
+      if (!terminated_.ok()) {
+        // Ended by the gate: finish once every record read is answered,
+        // without waiting for the client's next message.
+        status = terminated_;
+        audited_as = terminated_;
+      } else {
+        if (read_pending_) return;
+        if (!reads_done_ && !cancelled_ && !read_paused_) return;
+        if (read_paused_ && !cancelled_) return;  // waiting for commits to resume reading
+        if (cancelled_) status = absl::CancelledError("the client cancelled the stream");
+        audited_as = caller_;
+      }
       finishing_ = true;
-      if (cancelled_) status = absl::CancelledError("the client cancelled the stream");
     }
-    EndCall(status);
+    EndCall(status, audited_as);
   }
 
-  void EndCall(const absl::Status& status) {
+  void EndCall(const absl::Status& status, const absl::StatusOr<Caller>& audited_as) {
     AuditNote note;
     {
       absl::MutexLock lock(&mu_);
@@ -266,19 +331,21 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
       note.detail = absl::StrCat("records=", answered_, " created=", created_,
                                  " already_recorded=", already_recorded_, " rejected=", rejected_);
     }
-    service_->gate_->FinishAudited(ctx_, kRecordArrivals, caller_, status, std::move(note),
+    service_->gate_->FinishAudited(ctx_, kRecordArrivals, audited_as, status, std::move(note),
                                    started_, [this](const grpc::Status& s) { Finish(s); });
   }
 
   ArrivalServiceImpl* const service_;
   grpc::CallbackServerContext* const ctx_;
   const absl::Time started_;
+  std::shared_ptr<RecordArrivalsReactor> self_;  // until OnDone
   absl::StatusOr<Caller> caller_;
-  uint64_t stream_handle_ = 0;     // from CallGate::TrackStream, 0 when not tracked
+  uint64_t stream_handle_ = 0;     // from CallGate::AdmitStream, 0 when not admitted
   RecordArrivalsRequest request_;  // owned by the pending read
 
   absl::Mutex mu_;
   std::deque<RecordArrivalsResponse> writes_ ABSL_GUARDED_BY(mu_);  // front: being written
+  bool ready_ ABSL_GUARDED_BY(mu_) = false;  // admitted; caller_ is set
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
   bool read_pending_ ABSL_GUARDED_BY(mu_) = false;
@@ -286,6 +353,7 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status terminated_ ABSL_GUARDED_BY(mu_);  // set by the gate
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t answered_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t created_ ABSL_GUARDED_BY(mu_) = 0;
@@ -294,14 +362,20 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
   std::vector<std::string> created_ids_ ABSL_GUARDED_BY(mu_);
 };
 
-ArrivalServiceImpl::ArrivalServiceImpl(CallGate* gate, db::ArrivalStore* store,
+ArrivalServiceImpl::ArrivalServiceImpl(CallGate* gate, const PageTokens* tokens,
+                                       db::ArrivalStore* store,
                                        IngestBatcher* batcher, AgencyDirectory* agencies,
                                        Metrics* metrics)
-    : gate_(gate), store_(store), batcher_(batcher), agencies_(agencies), metrics_(metrics) {}
+    : gate_(gate),
+      tokens_(tokens),
+      store_(store),
+      batcher_(batcher), agencies_(agencies), metrics_(metrics) {}
 
 grpc::ServerBidiReactor<RecordArrivalsRequest, RecordArrivalsResponse>*
 ArrivalServiceImpl::RecordArrivals(grpc::CallbackServerContext* ctx) {
-  return new RecordArrivalsReactor(this, ctx);
+  auto reactor = std::make_shared<RecordArrivalsReactor>(this, ctx);
+  reactor->Start(reactor);
+  return reactor.get();
 }
 
 grpc::ServerUnaryReactor* ArrivalServiceImpl::RecordArrival(
@@ -392,7 +466,7 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::ListArrivals(
     std::string fingerprint =
         QueryFingerprint({caller.principal.SpiffeId(), filter.department_code,
                           filter.municipality, filter.arrival_date_from, filter.arrival_date_to});
-    absl::StatusOr<int64_t> after = DecodePageToken(request->page_token(), fingerprint);
+    absl::StatusOr<int64_t> after = tokens_->Decode(request->page_token(), fingerprint);
     if (!after.ok()) return after.status();
     absl::StatusOr<db::ArrivalPage> page =
         store_->List(filter, db::Viewer{caller.principal.name}, *after, *page_size);
@@ -402,7 +476,7 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::ListArrivals(
       *response->add_arrivals() = std::move(arrival);
     }
     if (page->more) {
-      response->set_next_page_token(EncodePageToken(page->last_position, fingerprint));
+      response->set_next_page_token(tokens_->Encode(page->last_position, fingerprint));
     }
     return absl::OkStatus();
   });

@@ -9,6 +9,7 @@
 #include "enlace/v1/arrivals.grpc.pb.h"
 #include "server/agency_directory.h"
 #include "server/call_gate.h"
+#include "server/page_token.h"
 #include "server/ingest_batcher.h"
 
 namespace enlace::server {
@@ -16,7 +17,7 @@ namespace enlace::server {
 class ArrivalServiceImpl final : public enlace::v1::ArrivalService::CallbackService {
  public:
   // All pointers must outlive the service.
-  ArrivalServiceImpl(CallGate* gate, db::ArrivalStore* store, IngestBatcher* batcher,
+  ArrivalServiceImpl(CallGate* gate, const PageTokens* tokens, db::ArrivalStore* store, IngestBatcher* batcher,
                      AgencyDirectory* agencies, Metrics* metrics);
 
   grpc::ServerBidiReactor<enlace::v1::RecordArrivalsRequest, enlace::v1::RecordArrivalsResponse>*
@@ -38,6 +39,7 @@ class ArrivalServiceImpl final : public enlace::v1::ArrivalService::CallbackServ
   class RecordArrivalsReactor;
 
   CallGate* const gate_;
+  const PageTokens* const tokens_;
   db::ArrivalStore* const store_;
   IngestBatcher* const batcher_;
   AgencyDirectory* const agencies_;

@@ -53,8 +53,13 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 }
 
 CallGate::CallGate(auth::PolicyWatcher* policy, RevocationList* revocation, AuditLog* audit,
-                   WorkPool* work, Metrics* metrics)
-    : policy_(policy), revocation_(revocation), audit_(audit), work_(work), metrics_(metrics) {}
+                   WorkPool* work, Metrics* metrics, CallLimits limits)
+    : policy_(policy),
+      revocation_(revocation),
+      audit_(audit),
+      work_(work),
+      metrics_(metrics),
+      limits_(limits) {}
 
 absl::StatusOr<CallGate::Identity> CallGate::IdentityOf(
     const grpc::CallbackServerContext& ctx) const {
@@ -80,35 +85,84 @@ absl::StatusOr<CallGate::Identity> CallGate::IdentityOf(
     return absl::UnauthenticatedError("the client certificate could not be read");
   }
   std::string pem(pems[0].data(), pems[0].size());
-  Identity identity{*std::move(principal), ""};
+  Identity identity{*std::move(principal), "", absl::InfinitePast(), absl::InfinitePast()};
   {
     absl::MutexLock lock(&serials_mu_);
-    auto it = serial_of_pem_.find(pem);
-    if (it != serial_of_pem_.end()) {
-      identity.serial = it->second;
+    auto it = facts_of_pem_.find(pem);
+    if (it != facts_of_pem_.end()) {
+      identity.serial = it->second.serial;
+      identity.not_before = it->second.not_before;
+      identity.not_after = it->second.not_after;
       return identity;
     }
   }
-  absl::StatusOr<std::string> serial = auth::CertificateSerialHex(pem);
-  if (!serial.ok()) return absl::UnauthenticatedError("the client certificate could not be read");
-  identity.serial = *serial;
+  absl::StatusOr<auth::CertificateInfo> info = auth::ReadCertificate(pem);
+  if (!info.ok()) return absl::UnauthenticatedError("the client certificate could not be read");
+  identity.serial = info->serial_hex;
+  identity.not_before = info->not_before;
+  identity.not_after = info->not_after;
   absl::MutexLock lock(&serials_mu_);
-  if (serial_of_pem_.size() > 10000) serial_of_pem_.clear();  // bound memory; refills on use
-  serial_of_pem_.emplace(std::move(pem), *std::move(serial));
+  if (facts_of_pem_.size() > 10000) facts_of_pem_.clear();  // bound memory; refills on use
+  facts_of_pem_.emplace(std::move(pem),
+                        CertificateFacts{info->serial_hex, info->not_before, info->not_after});
   return identity;
+}
+
+absl::Status CallGate::Standing(const Identity& identity, absl::string_view method,
+                                absl::Time now) const {
+  // The TLS layer checks validity only at the handshake; a connection opened
+  // before expiry would otherwise go on serving the expired certificate.
+  if (now >= identity.not_after) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "the client certificate (serial ", identity.serial, ") expired at ",
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", identity.not_after, absl::UTCTimeZone()),
+        "; reconnect with its successor"));
+  }
+  if (now < identity.not_before) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("the client certificate (serial ", identity.serial, ") is not valid yet"));
+  }
+  if (absl::Status s = revocation_->Check(identity.serial, now); !s.ok()) return s;
+  if (!policy_->Current()->Allows(identity.principal, method)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(identity.principal.SpiffeId(), " may not call ", method));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Caller> CallGate::Admit(grpc::CallbackServerContext* ctx,
                                        absl::string_view method) const {
   absl::StatusOr<Identity> identity = IdentityOf(*ctx);
   if (!identity.ok()) return identity.status();
-  if (absl::Status s = revocation_->Check(identity->serial, absl::Now()); !s.ok()) return s;
-  Caller caller{std::move(identity->principal), std::move(identity->serial), ctx->peer()};
-  if (!policy_->Current()->Allows(caller.principal, method)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(caller.principal.SpiffeId(), " may not call ", method));
+  if (absl::Status s = Standing(*identity, method, absl::Now()); !s.ok()) return s;
+  return Caller{std::move(identity->principal), std::move(identity->serial), ctx->peer(),
+                identity->not_after};
+}
+
+absl::Status CallGate::AcquireSlot(Slot kind, const std::string& principal) {
+  int limit = kind == Slot::kCall ? limits_.max_calls_per_identity
+                                  : limits_.max_streams_per_identity;
+  absl::MutexLock lock(&limits_mu_);
+  auto& in_use = kind == Slot::kCall ? calls_in_use_ : streams_in_use_;
+  int& used = in_use[principal];
+  if (limit > 0 && used >= limit) {
+    if (used == 0) in_use.erase(principal);
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "limit reached: at most ", limit,
+        kind == Slot::kCall ? " concurrent calls (max_calls_per_identity)"
+                            : " open streams (max_streams_per_identity)",
+        " per identity; retry when some have finished"));
   }
-  return caller;
+  ++used;
+  return absl::OkStatus();
+}
+
+void CallGate::ReleaseSlot(Slot kind, const std::string& principal) {
+  absl::MutexLock lock(&limits_mu_);
+  auto& in_use = kind == Slot::kCall ? calls_in_use_ : streams_in_use_;
+  auto it = in_use.find(principal);
+  if (it == in_use.end()) return;
+  if (--it->second <= 0) in_use.erase(it);
 }
 
 grpc::ServerUnaryReactor* CallGate::Unary(grpc::CallbackServerContext* ctx,
@@ -131,23 +185,116 @@ grpc::ServerUnaryReactor* CallGate::UnaryAsync(grpc::CallbackServerContext* ctx,
     FinishAudited(ctx, method, caller, caller.status(), AuditNote{}, started, finish);
     return reactor;
   }
-  std::string method_name(method);
-  Completion done = [this, ctx, method_name, caller, started, finish](absl::Status outcome,
-                                                                       AuditNote note) {
-    FinishAudited(ctx, method_name, caller, outcome, std::move(note), started, finish);
+  std::string principal = caller->principal.SpiffeId();
+  if (absl::Status s = AcquireSlot(Slot::kCall, principal); !s.ok()) {
+    FinishAudited(ctx, method, caller, s, AuditNote{}, started, finish);
+    return reactor;
+  }
+  // The slot is held until the answer is on its way.
+  auto release_then_finish = [this, principal, finish](const grpc::Status& status) {
+    ReleaseSlot(Slot::kCall, principal);
+    finish(status);
   };
-  bool queued = work_->TrySubmit([ctx, caller, body = std::move(body), done]() {
-    if (ctx->IsCancelled()) {
-      done(absl::CancelledError("the caller cancelled the call"), AuditNote{});
-      return;
-    }
-    body(*caller, done);
-  });
+  std::string method_name(method);
+  Completion done = [this, ctx, method_name, caller, started,
+                     release_then_finish](absl::Status outcome, AuditNote note) {
+    FinishAudited(ctx, method_name, caller, outcome, std::move(note), started,
+                  release_then_finish);
+  };
+  bool queued = work_->TrySubmit(
+      [ctx, caller, body = std::move(body), done]() {
+        if (ctx->IsCancelled()) {
+          done(absl::CancelledError("the caller cancelled the call"), AuditNote{});
+          return;
+        }
+        body(*caller, done);
+      },
+      principal);
   if (!queued) {
     FinishAudited(ctx, method, caller, absl::ResourceExhaustedError("server busy; retry later"),
-                  AuditNote{}, started, finish);
+                  AuditNote{}, started, release_then_finish);
   }
   return reactor;
+}
+
+absl::StatusOr<Caller> CallGate::AdmitStream(grpc::CallbackServerContext* ctx,
+                                             absl::string_view method,
+                                             std::weak_ptr<GatedStream> stream,
+                                             uint64_t* handle) {
+  absl::StatusOr<Identity> identity = IdentityOf(*ctx);
+  if (!identity.ok()) return identity.status();
+  std::string principal = identity->principal.SpiffeId();
+  // Registered first, checked second: a revocation or policy change that
+  // lands between the two is seen either here or by the next re-check.
+  uint64_t registered;
+  {
+    absl::MutexLock lock(&streams_mu_);
+    registered = next_stream_++;
+    streams_.emplace(registered, TrackedStream{*identity, std::string(method), std::move(stream)});
+  }
+  absl::Status standing = Standing(*identity, method, absl::Now());
+  if (standing.ok()) standing = AcquireSlot(Slot::kStream, principal);
+  if (!standing.ok()) {
+    absl::MutexLock lock(&streams_mu_);
+    streams_.erase(registered);
+    return standing;
+  }
+  *handle = registered;
+  return Caller{std::move(identity->principal), std::move(identity->serial), ctx->peer(),
+                identity->not_after};
+}
+
+void CallGate::ReleaseStream(uint64_t handle) {
+  std::string principal;
+  {
+    absl::MutexLock lock(&streams_mu_);
+    auto it = streams_.find(handle);
+    if (it == streams_.end()) return;
+    principal = it->second.identity.principal.SpiffeId();
+    streams_.erase(it);
+  }
+  ReleaseSlot(Slot::kStream, principal);
+}
+
+int CallGate::RecheckStreams(absl::Time now) {
+  std::vector<std::pair<std::weak_ptr<GatedStream>, absl::Status>> ending;
+  {
+    absl::MutexLock lock(&streams_mu_);
+    for (const auto& [handle, tracked] : streams_) {
+      absl::Status standing = Standing(tracked.identity, tracked.method, now);
+      if (!standing.ok()) ending.emplace_back(tracked.stream, std::move(standing));
+    }
+  }
+  // Outside the lock: a stream ending now may release itself at once.
+  int terminated = 0;
+  for (auto& [weak, status] : ending) {
+    if (std::shared_ptr<GatedStream> stream = weak.lock()) {
+      stream->Terminate(status);
+      ++terminated;
+    }
+  }
+  return terminated;
+}
+
+int CallGate::EndAllStreams() {
+  std::vector<std::weak_ptr<GatedStream>> all;
+  {
+    absl::MutexLock lock(&streams_mu_);
+    for (const auto& [handle, tracked] : streams_) all.push_back(tracked.stream);
+  }
+  int ended = 0;
+  for (const std::weak_ptr<GatedStream>& weak : all) {
+    if (std::shared_ptr<GatedStream> stream = weak.lock()) {
+      stream->Terminate(absl::UnavailableError("the server is shutting down; resume elsewhere"));
+      ++ended;
+    }
+  }
+  return ended;
+}
+
+size_t CallGate::open_streams() const {
+  absl::MutexLock lock(&streams_mu_);
+  return streams_.size();
 }
 
 void CallGate::FinishAudited(grpc::CallbackServerContext* ctx, absl::string_view method,
@@ -191,38 +338,6 @@ void CallGate::FinishAudited(grpc::CallbackServerContext* ctx, absl::string_view
     metrics_->RecordCall(method_name, sent.error_code(), absl::Now() - started);
     finish(sent);
   });
-}
-
-uint64_t CallGate::TrackStream(const Caller& caller, grpc::CallbackServerContext* ctx) {
-  absl::MutexLock lock(&streams_mu_);
-  uint64_t handle = next_stream_++;
-  streams_.emplace(handle, TrackedStream{caller.certificate_serial, ctx});
-  return handle;
-}
-
-void CallGate::UntrackStream(uint64_t handle) {
-  absl::MutexLock lock(&streams_mu_);
-  streams_.erase(handle);
-}
-
-int CallGate::CancelStreamsOf(const std::vector<std::string>& serials) {
-  absl::flat_hash_set<std::string> revoked(serials.begin(), serials.end());
-  int cancelled = 0;
-  absl::MutexLock lock(&streams_mu_);
-  for (auto& [handle, stream] : streams_) {
-    if (revoked.contains(stream.serial)) {
-      // The reactor sees OnCancel and ends the call; it untracks itself.
-      stream.ctx->TryCancel();
-      ++cancelled;
-    }
-  }
-  return cancelled;
-}
-
-int CallGate::CancelAllStreams() {
-  absl::MutexLock lock(&streams_mu_);
-  for (auto& [handle, stream] : streams_) stream.ctx->TryCancel();
-  return static_cast<int>(streams_.size());
 }
 
 }  // namespace enlace::server

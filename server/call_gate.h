@@ -1,14 +1,23 @@
 // The one door every RPC goes through. For each call it:
 //   1. identifies the caller from the verified TLS peer only (the SPIFFE ID
-//      of the client certificate); no certificate identity, or a revoked
-//      certificate: UNAUTHENTICATED (revocation state unknown: UNAVAILABLE);
+//      of the client certificate); no certificate identity, a certificate
+//      outside its validity period (checked per call: an open connection
+//      outlives its certificate) or a revoked certificate: UNAUTHENTICATED
+//      (revocation state unknown: UNAVAILABLE);
 //   2. asks the policy in force whether that principal may call the method;
 //      no: PERMISSION_DENIED (default deny);
-//   3. runs the handler's body on the bounded work pool (never on a gRPC
-//      thread), for unary calls;
-//   4. appends the audit event (allowed or denied, status, record ids) and
+//   3. holds the caller to its limits (concurrent calls, open streams per
+//      identity): over a limit, RESOURCE_EXHAUSTED naming the limit;
+//   4. runs the handler's body on the bounded work pool (never on a gRPC
+//      thread), for unary calls, in the caller's own lane so that one
+//      identity's backlog does not hold up another's calls;
+//   5. appends the audit event (allowed or denied, status, record ids) and
 //      sends the response only after that event is committed;
-//   5. converts absl::Status to grpc::Status once, hiding internal detail.
+//   6. converts absl::Status to grpc::Status once, hiding internal detail.
+//   7. keeps checking open streams: a stream whose certificate is revoked or
+//      expires, whose method the policy stops allowing, or whose revocation
+//      state goes stale is ended with the status a new call would get, within
+//      one RecheckStreams() round (the server runs one every 500 ms).
 // Handlers therefore contain no authorization or audit code of their own.
 //
 // Example (a unary handler):
@@ -18,21 +27,26 @@
 //       ... fill *resp ...; note->record_ids.push_back(id); return absl::OkStatus();
 //     });
 //   }
+// A stream reactor derives from GatedStream, is owned by a shared_ptr of its
+// own until OnDone, and calls AdmitStream() first and ReleaseStream() in
+// OnDone (see referral_service.cc).
 #ifndef ENLACE_SERVER_CALL_GATE_H_
 #define ENLACE_SERVER_CALL_GATE_H_
 
 #include <grpcpp/grpcpp.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "auth/identity.h"
 #include "auth/policy_watcher.h"
 #include "server/audit_log.h"
-#include "absl/container/flat_hash_map.h"
 #include "server/metrics.h"
 #include "server/revocation.h"
 #include "server/work_pool.h"
@@ -44,6 +58,7 @@ struct Caller {
   auth::Principal principal;
   std::string certificate_serial;  // lower-case hex, as auth::ReadCertificate gives it
   std::string peer;                // network address, for the audit
+  absl::Time certificate_not_after = absl::InfiniteFuture();
 };
 
 // What a handler adds to its call's audit event.
@@ -61,6 +76,27 @@ bool IsRecordId(absl::string_view id);
 // never sent: they may hold SQL or another agency's data).
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
+// Per-identity limits (an identity is one SPIFFE ID). 0 means no limit.
+struct CallLimits {
+  int max_calls_per_identity = 64;     // unary calls admitted and not yet answered
+  int max_streams_per_identity = 1200; // streams open at once
+};
+
+// A long-lived call the gate can end on its own. Implemented by stream
+// reactors, which keep themselves alive through a shared_ptr until OnDone so
+// that the gate's monitor never calls into a deleted reactor.
+class GatedStream {
+ public:
+  virtual ~GatedStream() = default;
+  // Ends the stream with `status` (UNAUTHENTICATED, PERMISSION_DENIED or
+  // UNAVAILABLE) as soon as it can, and audits that end as a denial. Called
+  // with no gate lock held, possibly more than once and after the stream has
+  // ended on its own (then it does nothing). A stream that cannot finish
+  // promptly (a write stuck on a client that does not read) cancels itself
+  // on the second call.
+  virtual void Terminate(const absl::Status& status) = 0;
+};
+
 class CallGate {
  public:
   using UnaryBody = std::function<absl::Status(const Caller&, AuditNote*)>;
@@ -70,13 +106,14 @@ class CallGate {
 
   // All pointers must outlive the gate.
   CallGate(auth::PolicyWatcher* policy, RevocationList* revocation, AuditLog* audit,
-           WorkPool* work, Metrics* metrics);
+           WorkPool* work, Metrics* metrics, CallLimits limits = {});
 
-  // Steps 1 and 2. On refusal, returns UNAUTHENTICATED or PERMISSION_DENIED;
-  // the caller must then end the call through FinishAudited().
+  // Steps 1 and 2 at `now`. On refusal, returns UNAUTHENTICATED,
+  // PERMISSION_DENIED or UNAVAILABLE; the caller must then end the call
+  // through FinishAudited().
   absl::StatusOr<Caller> Admit(grpc::CallbackServerContext* ctx, absl::string_view method) const;
 
-  // The whole of a unary call (steps 1-5). `body` runs on the work pool.
+  // The whole of a unary call (steps 1-6). `body` runs on the work pool.
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, absl::string_view method,
                                   UnaryBody body);
 
@@ -87,51 +124,83 @@ class CallGate {
   grpc::ServerUnaryReactor* UnaryAsync(grpc::CallbackServerContext* ctx, absl::string_view method,
                                        AsyncUnaryBody body);
 
-  // Step 4 for any call: audits the call's end, then runs `finish` with the
-  // status to send. If the audit cannot be written the call fails with
-  // UNAVAILABLE instead: nothing is served that is not accounted for.
-  // `caller` is null for calls refused before identification.
+  // Steps 1-3 for a stream, and registers it for step 7 before the checks
+  // are made, so that a revocation or policy change that lands while it is
+  // admitted is seen by one or the other. On success `*handle` is set and
+  // the stream must call ReleaseStream(*handle) once, in OnDone; on refusal
+  // nothing stays registered and the stream must end through FinishAudited().
+  absl::StatusOr<Caller> AdmitStream(grpc::CallbackServerContext* ctx, absl::string_view method,
+                                     std::weak_ptr<GatedStream> stream, uint64_t* handle)
+      ABSL_LOCKS_EXCLUDED(streams_mu_, limits_mu_);
+  void ReleaseStream(uint64_t handle) ABSL_LOCKS_EXCLUDED(streams_mu_, limits_mu_);
+
+  // Step 7: re-checks every open stream at `now` and terminates those that
+  // a new call would not be admitted for. Returns how many it terminated.
+  int RecheckStreams(absl::Time now) ABSL_LOCKS_EXCLUDED(streams_mu_);
+
+  // Ends every open stream with UNAVAILABLE (shutdown: watchers resume
+  // elsewhere with their last token instead of holding the server up).
+  int EndAllStreams() ABSL_LOCKS_EXCLUDED(streams_mu_);
+
+  // Audits the call's end, then runs `finish` with the status to send. If
+  // the audit cannot be written the call fails with UNAVAILABLE instead:
+  // nothing is served that is not accounted for. A `caller` that is not OK
+  // (refused at admission, or a stream the gate terminated) is audited as a
+  // denial, naming the certificate's identity when it has one.
   void FinishAudited(grpc::CallbackServerContext* ctx, absl::string_view method,
                      const absl::StatusOr<Caller>& caller, const absl::Status& outcome,
                      AuditNote note, absl::Time started,
                      std::function<void(const grpc::Status&)> finish);
 
-  // Long-lived calls (streams) register here between admission and their
-  // end, so that revoking a certificate also ends its open streams.
-  // Returns a handle for UntrackStream.
-  uint64_t TrackStream(const Caller& caller, grpc::CallbackServerContext* ctx)
-      ABSL_LOCKS_EXCLUDED(streams_mu_);
-  void UntrackStream(uint64_t handle) ABSL_LOCKS_EXCLUDED(streams_mu_);
-  // Cancels the tracked streams of these certificates; returns how many.
-  int CancelStreamsOf(const std::vector<std::string>& serials) ABSL_LOCKS_EXCLUDED(streams_mu_);
-  // Cancels every tracked stream (shutdown: watchers resume elsewhere with
-  // their last token instead of holding the server up).
-  int CancelAllStreams() ABSL_LOCKS_EXCLUDED(streams_mu_);
+  // How many streams are registered (for tests and metrics).
+  size_t open_streams() const ABSL_LOCKS_EXCLUDED(streams_mu_);
 
  private:
   struct Identity {
     auth::Principal principal;
     std::string serial;
+    absl::Time not_before;
+    absl::Time not_after;
   };
-  // The verified peer's identity and certificate serial (cached per
+  enum class Slot { kCall, kStream };
+
+  // The verified peer's identity and certificate facts (cached per
   // certificate: parsing a PEM per call would cost more than the call).
   absl::StatusOr<Identity> IdentityOf(const grpc::CallbackServerContext& ctx) const
       ABSL_LOCKS_EXCLUDED(serials_mu_);
+  // The checks a caller must pass at `now`, for admission and re-checks.
+  absl::Status Standing(const Identity& identity, absl::string_view method, absl::Time now) const;
+  // Takes one of the principal's slots of `kind`; RESOURCE_EXHAUSTED over the limit.
+  absl::Status AcquireSlot(Slot kind, const std::string& principal) ABSL_LOCKS_EXCLUDED(limits_mu_);
+  void ReleaseSlot(Slot kind, const std::string& principal) ABSL_LOCKS_EXCLUDED(limits_mu_);
 
   auth::PolicyWatcher* const policy_;
   RevocationList* const revocation_;
   AuditLog* const audit_;
   WorkPool* const work_;
   Metrics* const metrics_;
+  const CallLimits limits_;
 
+  struct CertificateFacts {
+    std::string serial;
+    absl::Time not_before;
+    absl::Time not_after;
+  };
   mutable absl::Mutex serials_mu_;
-  mutable absl::flat_hash_map<std::string, std::string> serial_of_pem_ ABSL_GUARDED_BY(serials_mu_);
+  mutable absl::flat_hash_map<std::string, CertificateFacts> facts_of_pem_
+      ABSL_GUARDED_BY(serials_mu_);
+
+  absl::Mutex limits_mu_;
+  // principal SPIFFE ID -> slots in use, per kind
+  absl::flat_hash_map<std::string, int> calls_in_use_ ABSL_GUARDED_BY(limits_mu_);
+  absl::flat_hash_map<std::string, int> streams_in_use_ ABSL_GUARDED_BY(limits_mu_);
 
   struct TrackedStream {
-    std::string serial;
-    grpc::CallbackServerContext* ctx;
+    Identity identity;
+    std::string method;
+    std::weak_ptr<GatedStream> stream;
   };
-  absl::Mutex streams_mu_;
+  mutable absl::Mutex streams_mu_;
   uint64_t next_stream_ ABSL_GUARDED_BY(streams_mu_) = 1;
   absl::flat_hash_map<uint64_t, TrackedStream> streams_ ABSL_GUARDED_BY(streams_mu_);
 };

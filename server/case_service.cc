@@ -37,8 +37,9 @@ absl::Status CheckCaseStatus(int status, absl::string_view field, bool allow_uns
 
 }  // namespace
 
-CaseServiceImpl::CaseServiceImpl(CallGate* gate, db::CaseStore* store, db::AuditStore* audit_store)
-    : gate_(gate), store_(store), audit_store_(audit_store) {}
+CaseServiceImpl::CaseServiceImpl(CallGate* gate, const PageTokens* tokens, db::CaseStore* store,
+                                 db::AuditStore* audit_store)
+    : gate_(gate), tokens_(tokens), store_(store), audit_store_(audit_store) {}
 
 grpc::ServerUnaryReactor* CaseServiceImpl::OpenCase(grpc::CallbackServerContext* ctx,
                                                     const enlace::v1::OpenCaseRequest* request,
@@ -83,7 +84,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListCases(grpc::CallbackServerContext
     std::string fingerprint =
         QueryFingerprint({caller.principal.SpiffeId(), "cases", absl::StrCat(request->status()),
                           request->municipality()});
-    absl::StatusOr<int64_t> after = DecodePageToken(request->page_token(), fingerprint);
+    absl::StatusOr<int64_t> after = tokens_->Decode(request->page_token(), fingerprint);
     if (!after.ok()) return after.status();
     db::CaseFilter filter{request->status(), request->municipality()};
     absl::StatusOr<db::CasePage> page =
@@ -94,7 +95,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListCases(grpc::CallbackServerContext
       *response->add_cases() = std::move(c);
     }
     if (page->more) {
-      response->set_next_page_token(EncodePageToken(page->last_position, fingerprint));
+      response->set_next_page_token(tokens_->Encode(page->last_position, fingerprint));
     }
     return absl::OkStatus();
   });
@@ -183,7 +184,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListInitiatives(
     }
     std::string fingerprint =
         QueryFingerprint({caller.principal.SpiffeId(), "initiatives", request->municipality()});
-    absl::StatusOr<int64_t> after = DecodePageToken(request->page_token(), fingerprint);
+    absl::StatusOr<int64_t> after = tokens_->Decode(request->page_token(), fingerprint);
     if (!after.ok()) return after.status();
     absl::StatusOr<db::InitiativePage> page =
         store_->ListInitiatives(request->municipality(), ViewerOf(caller), *after, *page_size);
@@ -192,7 +193,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListInitiatives(
     response->set_total_count(page->total_count);
     response->set_target(kInitiativesTarget);
     if (page->more) {
-      response->set_next_page_token(EncodePageToken(page->last_position, fingerprint));
+      response->set_next_page_token(tokens_->Encode(page->last_position, fingerprint));
     }
     return absl::OkStatus();
   });
@@ -211,7 +212,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCaseAccessLog(
     }
     std::string fingerprint =
         QueryFingerprint({caller.principal.SpiffeId(), "case-access", request->case_id()});
-    absl::StatusOr<int64_t> after = DecodePageToken(request->page_token(), fingerprint);
+    absl::StatusOr<int64_t> after = tokens_->Decode(request->page_token(), fingerprint);
     if (!after.ok()) return after.status();
     absl::StatusOr<std::vector<db::AuditRecord>> records =
         audit_store_->ListForRecord(request->case_id(), *after, *page_size + 1);
@@ -227,7 +228,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCaseAccessLog(
       entry->set_status_code(r.status_code);
       entry->set_audit_sequence(r.seq);
     }
-    if (more) response->set_next_page_token(EncodePageToken(records->back().seq, fingerprint));
+    if (more) response->set_next_page_token(tokens_->Encode(records->back().seq, fingerprint));
     return absl::OkStatus();
   });
 }

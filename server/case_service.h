@@ -8,13 +8,15 @@
 #include "db/case_store.h"
 #include "enlace/v1/cases.grpc.pb.h"
 #include "server/call_gate.h"
+#include "server/page_token.h"
 
 namespace enlace::server {
 
 class CaseServiceImpl final : public enlace::v1::CaseService::CallbackService {
  public:
   // All pointers must outlive the service.
-  CaseServiceImpl(CallGate* gate, db::CaseStore* store, db::AuditStore* audit_store);
+  CaseServiceImpl(CallGate* gate, const PageTokens* tokens, db::CaseStore* store,
+                  db::AuditStore* audit_store);
 
   grpc::ServerUnaryReactor* OpenCase(grpc::CallbackServerContext* ctx,
                                      const enlace::v1::OpenCaseRequest* request,
@@ -43,6 +45,7 @@ class CaseServiceImpl final : public enlace::v1::CaseService::CallbackService {
 
  private:
   CallGate* const gate_;
+  const PageTokens* const tokens_;
   db::CaseStore* const store_;
   db::AuditStore* const audit_store_;
 };

@@ -46,6 +46,20 @@ ABSL_FLAG(std::string, ca_key, "",
 ABSL_FLAG(std::string, crl_dir, "",
           "directory where CRLs are published for the TLS layer (requires --ca_key); revocation "
           "is enforced per call whether or not this is set");
+ABSL_FLAG(std::string, token_keys, "",
+          "file of the keys that sign page and WatchReferrals resume tokens, one \"<id> <base64 "
+          "secret>\" per line, the first signing (server/token_keys.h); every replica must hold "
+          "the same file; re-read when it changes. Empty: a random key of this process only");
+ABSL_FLAG(int, max_calls_per_identity, 64,
+          "concurrent unary calls one identity (certificate SPIFFE ID) may have in flight; "
+          "more: RESOURCE_EXHAUSTED. 0: no limit");
+ABSL_FLAG(int, max_streams_per_identity, 1200,
+          "streams (WatchReferrals, RecordArrivals, ...) one identity may hold open; more: "
+          "RESOURCE_EXHAUSTED. 0: no limit");
+ABSL_FLAG(int, max_message_bytes, 4 * 1024 * 1024, "largest request message accepted");
+ABSL_FLAG(int, max_connection_age_seconds, 3600,
+          "connections are asked to close after this long (clients reconnect transparently, "
+          "presenting their current certificate); open streams get 60 s more");
 ABSL_FLAG(std::string, ready_file, "",
           "when set, written once the server is SERVING: tls_port=, health_port=, "
           "metrics_port= lines");
@@ -62,6 +76,8 @@ namespace {
 void ApplyEnvironment() {
   for (const char* name : {"tls_addr", "health_addr", "metrics_addr", "db_dsn", "ca_cert",
                            "ca_key", "crl_dir", "server_cert", "server_key", "policy",
+                           "token_keys", "max_calls_per_identity", "max_streams_per_identity",
+                           "max_message_bytes", "max_connection_age_seconds",
                            "ready_file", "db_pool_size",
                            "worker_threads", "ingest_writers", "ingest_batch",
                            "db_wait_seconds"}) {
@@ -116,6 +132,18 @@ int main(int argc, char** argv) {
   config.policy = absl::GetFlag(FLAGS_policy);
   config.ca_key = absl::GetFlag(FLAGS_ca_key);
   config.crl_dir = absl::GetFlag(FLAGS_crl_dir);
+  config.token_keys = absl::GetFlag(FLAGS_token_keys);
+  config.limits.max_calls_per_identity = absl::GetFlag(FLAGS_max_calls_per_identity);
+  config.limits.max_streams_per_identity = absl::GetFlag(FLAGS_max_streams_per_identity);
+  config.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  config.max_connection_age = absl::Seconds(absl::GetFlag(FLAGS_max_connection_age_seconds));
+  if (config.limits.max_calls_per_identity < 0 || config.limits.max_streams_per_identity < 0 ||
+      config.max_message_bytes < 1024 || config.max_connection_age < absl::Seconds(1)) {
+    std::cerr << "enlace-server: --max_calls_per_identity and --max_streams_per_identity must "
+                 "be 0 or more, --max_message_bytes at least 1024, "
+                 "--max_connection_age_seconds at least 1\n";
+    return 2;
+  }
   config.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
   config.worker_threads = absl::GetFlag(FLAGS_worker_threads);
   config.ingest_writers = absl::GetFlag(FLAGS_ingest_writers);

@@ -1,7 +1,7 @@
-// Page tokens: base64url("v1" | position | fingerprint) (see page_token.h).
+// Page and resume tokens (see page_token.h). Layout before base64url:
+//   kind (1) | key id length (1) | key id | payload | MAC (16)
+// where the MAC covers kind, key id, payload and the query fingerprint.
 #include "server/page_token.h"
-
-#include <openssl/evp.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -9,65 +9,98 @@
 
 namespace enlace::server {
 namespace {
-constexpr size_t kFingerprintBytes = 12;
-constexpr char kVersion[] = "v1";     // position tokens
-constexpr char kKeyVersion[] = "k1";  // string-key tokens
+constexpr char kPositionKind = 'P';
+constexpr char kKeyKind = 'K';
+
+std::string MacInput(char kind, absl::string_view key_id, absl::string_view payload,
+                     absl::string_view fingerprint) {
+  return absl::StrCat(absl::string_view(&kind, 1), key_id.size(), ":", key_id, payload.size(),
+                      ":", payload, fingerprint);
+}
 }  // namespace
 
 std::string QueryFingerprint(std::initializer_list<absl::string_view> parts) {
   std::string joined;
   for (absl::string_view part : parts) absl::StrAppend(&joined, part.size(), ":", part, ";");
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(joined.data(), joined.size(), digest, &length, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<const char*>(digest), kFingerprintBytes);
+  return joined;
 }
 
-std::string EncodePageToken(int64_t position, absl::string_view fingerprint) {
-  std::string raw = kVersion;
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    raw.push_back(static_cast<char>((static_cast<uint64_t>(position) >> shift) & 0xff));
-  }
-  raw.append(fingerprint.data(), fingerprint.size());
+std::string PageTokens::Seal(char kind, absl::string_view payload,
+                             absl::string_view fingerprint) const {
+  std::string key_id, mac;
+  keys_->Sign(
+      [&](absl::string_view id) { return MacInput(kind, id, payload, fingerprint); }, &key_id,
+      &mac);
+  std::string raw;
+  raw.push_back(kind);
+  raw.push_back(static_cast<char>(key_id.size()));
+  absl::StrAppend(&raw, key_id, payload, mac);
   return absl::WebSafeBase64Escape(raw);
 }
 
-absl::StatusOr<int64_t> DecodePageToken(absl::string_view token, absl::string_view fingerprint) {
-  if (token.empty()) return 0;
+absl::StatusOr<std::string> PageTokens::Open(char kind, absl::string_view token,
+                                             absl::string_view fingerprint,
+                                             absl::string_view field) const {
   std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw) ||
-      raw.size() != 2 + 8 + fingerprint.size() || raw.compare(0, 2, kVersion) != 0) {
-    return absl::InvalidArgumentError("page_token: not a token this server issued");
+  if (!absl::WebSafeBase64Unescape(token, &raw) || raw.size() < 2 + TokenKeys::kMacBytes ||
+      raw[0] != kind) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": not a token this service issued"));
   }
-  if (absl::string_view(raw).substr(10) != fingerprint) {
-    return absl::InvalidArgumentError(
-        "page_token: belongs to another query; repeat the same filters or start without a token");
+  size_t id_length = static_cast<unsigned char>(raw[1]);
+  if (raw.size() < 2 + id_length + TokenKeys::kMacBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": not a token this service issued"));
+  }
+  absl::string_view view(raw);
+  absl::string_view key_id = view.substr(2, id_length);
+  absl::string_view payload =
+      view.substr(2 + id_length, raw.size() - 2 - id_length - TokenKeys::kMacBytes);
+  absl::string_view mac = view.substr(raw.size() - TokenKeys::kMacBytes);
+  absl::StatusOr<bool> valid =
+      keys_->Verify(key_id, MacInput(kind, key_id, payload, fingerprint), mac);
+  if (!valid.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": signed with a key this service no longer holds; start without a token"));
+  }
+  if (!*valid) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": not valid for this caller and query (altered, or made for another); "
+               "repeat the same request or start without a token"));
+  }
+  return std::string(payload);
+}
+
+std::string PageTokens::Encode(int64_t position, absl::string_view fingerprint) const {
+  std::string payload;
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    payload.push_back(static_cast<char>((static_cast<uint64_t>(position) >> shift) & 0xff));
+  }
+  return Seal(kPositionKind, payload, fingerprint);
+}
+
+absl::StatusOr<int64_t> PageTokens::Decode(absl::string_view token, absl::string_view fingerprint,
+                                           absl::string_view field) const {
+  if (token.empty()) return 0;
+  absl::StatusOr<std::string> payload = Open(kPositionKind, token, fingerprint, field);
+  if (!payload.ok()) return payload.status();
+  if (payload->size() != 8) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": not a token this service issued"));
   }
   uint64_t position = 0;
-  for (int i = 2; i < 10; ++i) position = (position << 8) | static_cast<unsigned char>(raw[i]);
+  for (char c : *payload) position = (position << 8) | static_cast<unsigned char>(c);
   if (position > static_cast<uint64_t>(INT64_MAX)) {
-    return absl::InvalidArgumentError("page_token: not a token this server issued");
+    return absl::InvalidArgumentError(absl::StrCat(field, ": not a token this service issued"));
   }
   return static_cast<int64_t>(position);
 }
 
-std::string EncodeKeyPageToken(absl::string_view key, absl::string_view fingerprint) {
-  return absl::WebSafeBase64Escape(absl::StrCat(kKeyVersion, fingerprint, key));
+std::string PageTokens::EncodeKey(absl::string_view key, absl::string_view fingerprint) const {
+  return Seal(kKeyKind, key, fingerprint);
 }
 
-absl::StatusOr<std::string> DecodeKeyPageToken(absl::string_view token,
-                                               absl::string_view fingerprint) {
+absl::StatusOr<std::string> PageTokens::DecodeKey(absl::string_view token,
+                                                  absl::string_view fingerprint) const {
   if (token.empty()) return std::string();
-  std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw) || raw.size() < 2 + fingerprint.size() ||
-      raw.compare(0, 2, kKeyVersion) != 0) {
-    return absl::InvalidArgumentError("page_token: not a token this server issued");
-  }
-  if (absl::string_view(raw).substr(2, fingerprint.size()) != fingerprint) {
-    return absl::InvalidArgumentError(
-        "page_token: belongs to another query; repeat the same filters or start without a token");
-  }
-  return raw.substr(2 + fingerprint.size());
+  return Open(kKeyKind, token, fingerprint, "page_token");
 }
 
 absl::StatusOr<int> EffectivePageSize(int32_t requested) {

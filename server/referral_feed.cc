@@ -1,7 +1,8 @@
-// ReferralFeed: one poller, an in-memory window, pull-based streams (see
-// referral_feed.h).
+// ReferralFeed: one poller, an in-memory window with the consent in force,
+// pull-based streams (see referral_feed.h).
 #include "server/referral_feed.h"
 
+#include "db/visibility.h"
 #include "server/log.h"
 
 namespace enlace::server {
@@ -37,6 +38,13 @@ int64_t ReferralFeed::head() const {
   return head_;
 }
 
+const db::ConsentState& ReferralFeed::ConsentOf(int64_t arrival_seq,
+                                                const db::ConsentState& fallback) const {
+  auto it = consents_.find(arrival_seq);
+  if (it == consents_.end() || it->second.state.version < fallback.version) return fallback;
+  return it->second.state;
+}
+
 ReferralFeed::Batch ReferralFeed::Collect(int64_t cursor, const std::string& agency,
                                           size_t max_events) const {
   Batch batch;
@@ -52,24 +60,40 @@ ReferralFeed::Batch ReferralFeed::Collect(int64_t cursor, const std::string& age
   size_t index = static_cast<size_t>(cursor - window_start_ + 1);
   for (; index < events_.size(); ++index) {
     const db::FeedEvent& event = events_[index];
-    if (event.from_agency == agency || event.to_agency == agency) {
-      if (batch.events.size() == max_events) break;
-      batch.events.push_back(event);
+    if (!event.consent_change && (event.from_agency == agency || event.to_agency == agency)) {
+      const db::ConsentState& consent = ConsentOf(event.arrival_seq, event.consent);
+      if (db::ConsentAllows(db::Reach::kReferral, agency, consent)) {
+        if (batch.events.size() == max_events) break;
+        Pending& pending = batch.events.emplace_back(Pending{event, head_});
+        pending.event.consent = consent;
+      }
     }
     batch.cursor = event.seq;
   }
   return batch;
 }
 
-void ReferralFeed::Subscribe(Subscriber* subscriber) {
-  absl::MutexLock lock(&subscribers_mu_);
-  subscribers_.insert(subscriber);
+ReferralFeed::Verdict ReferralFeed::Recheck(const std::string& agency,
+                                            const Pending& pending) const {
+  absl::MutexLock lock(&mu_);
+  // Every consent change after checked_at must still be in the window for
+  // memory to be able to tell.
+  if (pending.checked_at < window_start_ - 1) return Verdict::kReread;
+  const db::ConsentState& consent = ConsentOf(pending.event.arrival_seq, pending.event.consent);
+  return db::ConsentAllows(db::Reach::kReferral, agency, consent) ? Verdict::kDeliver
+                                                                  : Verdict::kWithhold;
 }
 
-void ReferralFeed::Unsubscribe(Subscriber* subscriber) {
-  // Taking the lock waits out a notification round in progress.
+uint64_t ReferralFeed::Subscribe(std::weak_ptr<Subscriber> subscriber) {
   absl::MutexLock lock(&subscribers_mu_);
-  subscribers_.erase(subscriber);
+  uint64_t id = next_subscriber_++;
+  subscribers_.emplace(id, std::move(subscriber));
+  return id;
+}
+
+void ReferralFeed::Unsubscribe(uint64_t id) {
+  absl::MutexLock lock(&subscribers_mu_);
+  subscribers_.erase(id);
 }
 
 absl::StatusOr<int> ReferralFeed::PollOnce() {
@@ -84,16 +108,29 @@ absl::StatusOr<int> ReferralFeed::PollOnce() {
   {
     absl::MutexLock lock(&mu_);
     for (db::FeedEvent& event : *fresh) {
+      if (event.seq <= head_) continue;  // a concurrent poll got there first
+      KnownConsent& known = consents_[event.arrival_seq];
+      ++known.refs;
+      if (event.consent.version >= known.state.version) known.state = event.consent;
       head_ = event.seq;
       events_.push_back(std::move(event));
     }
     while (events_.size() > window_) {
+      auto it = consents_.find(events_.front().arrival_seq);
+      if (it != consents_.end() && --it->second.refs <= 0) consents_.erase(it);
       events_.pop_front();
       window_start_ = events_.front().seq;
     }
   }
-  absl::MutexLock lock(&subscribers_mu_);
-  for (Subscriber* subscriber : subscribers_) subscriber->OnFeedAdvanced();
+  std::vector<std::weak_ptr<Subscriber>> to_tell;
+  {
+    absl::MutexLock lock(&subscribers_mu_);
+    to_tell.reserve(subscribers_.size());
+    for (const auto& [id, subscriber] : subscribers_) to_tell.push_back(subscriber);
+  }
+  for (const std::weak_ptr<Subscriber>& weak : to_tell) {
+    if (std::shared_ptr<Subscriber> subscriber = weak.lock()) subscriber->OnFeedAdvanced();
+  }
   return static_cast<int>(fresh->size());
 }
 

@@ -8,20 +8,32 @@
 // one query per poll interval, not 1,000; a commit on this server wakes the
 // poller at once (Wake), others are seen within the poll interval.
 //
+// Consent is checked at delivery. The feed also carries every change of a
+// returnee's consent, in commit order (db/mysql_referral_sql.h), and keeps
+// the consent in force of each arrival its window refers to. Collect() hands
+// a stream only events the consent allows its agency (db/visibility.h,
+// Reach::kReferral) and Recheck() is asked again right before each write, so
+// an event committed after a withdrawal never reaches the withdrawn agency,
+// and one committed before it is not delivered once the withdrawal is known.
+//
 // A stream that fell behind the in-memory window (or resumes from an old
-// token) is told to read from the database up to the window's start, then
-// continues from memory: the cursor only moves forward, so nothing is missed
-// or delivered twice.
+// token) is told to read from the database up to the window's start, where
+// the same rule is applied by the query, then continues from memory: the
+// cursor only moves forward, so nothing is missed or delivered twice.
+//
+// Subscribers are held weakly and called with no lock of the feed held, so a
+// subscriber may end its stream (and unsubscribe) from inside its callback.
 #ifndef ENLACE_SERVER_REFERRAL_FEED_H_
 #define ENLACE_SERVER_REFERRAL_FEED_H_
 
 #include <deque>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -33,22 +45,35 @@ namespace enlace::server {
 class ReferralFeed {
  public:
   // Told when the feed has new events. Called on the poller thread with no
-  // feed lock held; must not block, and must not Subscribe/Unsubscribe.
+  // feed lock held; must not block. It may call Unsubscribe.
   class Subscriber {
    public:
     virtual ~Subscriber() = default;
     virtual void OnFeedAdvanced() = 0;
   };
 
+  // An event handed to a stream, and the feed position at which the consent
+  // was last found to allow it (what Recheck starts from).
+  struct Pending {
+    db::FeedEvent event;  // its `consent` is the consent that allowed it
+    int64_t checked_at = 0;
+  };
+
   // What a stream at `cursor` may deliver next.
   struct Batch {
-    std::vector<db::FeedEvent> events;  // the stream's agency's, oldest first
-    int64_t cursor = 0;                 // the position after these events
+    std::vector<Pending> events;  // the stream's agency's, allowed, oldest first
+    int64_t cursor = 0;           // the position after these events
     // When set, the events after the cursor are no longer in memory: read
     // them from the database up to `database_up_to` (inclusive), then
     // continue from that position.
     bool needs_database = false;
     int64_t database_up_to = 0;
+  };
+
+  enum class Verdict {
+    kDeliver,   // the consent in force still allows it
+    kWithhold,  // it no longer does: skip the event
+    kReread,    // cannot tell from memory: read again from the database
   };
 
   // `store` must outlive the feed.
@@ -67,15 +92,28 @@ class ReferralFeed {
   Batch Collect(int64_t cursor, const std::string& agency, size_t max_events) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // After Unsubscribe returns, the subscriber is never called again.
-  void Subscribe(Subscriber* subscriber) ABSL_LOCKS_EXCLUDED(subscribers_mu_);
-  void Unsubscribe(Subscriber* subscriber) ABSL_LOCKS_EXCLUDED(subscribers_mu_);
+  // Whether `pending` may still be written to `agency`'s stream now: by the
+  // consent changes read since pending.checked_at.
+  Verdict Recheck(const std::string& agency, const Pending& pending) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Returns an id for Unsubscribe. Calls may still reach a subscriber for a
+  // moment after it unsubscribed (a round in progress); they must be harmless.
+  uint64_t Subscribe(std::weak_ptr<Subscriber> subscriber) ABSL_LOCKS_EXCLUDED(subscribers_mu_);
+  void Unsubscribe(uint64_t id) ABSL_LOCKS_EXCLUDED(subscribers_mu_);
 
   // One poll (exposed for tests). Returns how many new events were read.
-  absl::StatusOr<int> PollOnce() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<int> PollOnce() ABSL_LOCKS_EXCLUDED(mu_, subscribers_mu_);
 
  private:
+  struct KnownConsent {
+    db::ConsentState state;
+    int refs = 0;  // events of this arrival in the window
+  };
   void RunPoller();
+  // The consent in force for `arrival_seq` as far as the window tells, else `fallback`.
+  const db::ConsentState& ConsentOf(int64_t arrival_seq, const db::ConsentState& fallback) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   db::CaseStore* const store_;
   const absl::Duration poll_interval_;
@@ -86,9 +124,13 @@ class ReferralFeed {
   int64_t head_ ABSL_GUARDED_BY(mu_) = 0;
   // Events after window_start_ - 1 are all in events_.
   int64_t window_start_ ABSL_GUARDED_BY(mu_) = 1;
+  // The newest consent seen of each arrival that events_ refers to.
+  absl::flat_hash_map<int64_t, KnownConsent> consents_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex subscribers_mu_;
-  absl::flat_hash_set<Subscriber*> subscribers_ ABSL_GUARDED_BY(subscribers_mu_);
+  uint64_t next_subscriber_ ABSL_GUARDED_BY(subscribers_mu_) = 1;
+  absl::flat_hash_map<uint64_t, std::weak_ptr<Subscriber>> subscribers_
+      ABSL_GUARDED_BY(subscribers_mu_);
 
   absl::Mutex wake_mu_;
   bool wake_ ABSL_GUARDED_BY(wake_mu_) = false;

@@ -39,44 +39,74 @@ std::string WatchFingerprint(const Caller& caller) {
 
 // One WatchReferrals stream. It pulls from the feed whenever it may write:
 // when it starts, when the feed advances, and when a write completes. Its
-// cursor only moves forward, past events delivered or skipped as not its
-// agency's. State is guarded by mu_; gRPC operations and the feed's
-// Unsubscribe are started without holding it.
+// cursor only moves forward, past events delivered or skipped (not its
+// agency's, or not allowed by the consent in force). Each event is checked
+// against the consent again right before it is written. State is guarded
+// by mu_; gRPC operations, the feed's Unsubscribe and the gate's
+// ReleaseStream are started without holding it. The reactor owns itself
+// (self_) until OnDone, so the feed and the gate, which hold it weakly,
+// never call into a deleted stream.
 class ReferralServiceImpl::WatchReactor final
     : public grpc::ServerWriteReactor<ReferralEvent>,
-      public ReferralFeed::Subscriber {
+      public ReferralFeed::Subscriber,
+      public GatedStream,
+      public std::enable_shared_from_this<WatchReactor> {
  public:
-  WatchReactor(ReferralServiceImpl* service, grpc::CallbackServerContext* ctx,
-               const enlace::v1::WatchReferralsRequest* request)
-      : service_(service), ctx_(ctx), started_(absl::Now()) {
-    caller_ = service_->gate_->Admit(ctx_, kWatchReferrals);
+  WatchReactor(ReferralServiceImpl* service, grpc::CallbackServerContext* ctx)
+      : service_(service), ctx_(ctx), started_(absl::Now()) {}
+
+  // Runs once, right after construction, with the reactor's own shared_ptr.
+  void Start(std::shared_ptr<WatchReactor> self, const enlace::v1::WatchReferralsRequest& request) {
+    self_ = std::move(self);
+    caller_ = service_->gate_->AdmitStream(ctx_, kWatchReferrals, weak_from_this(),
+                                           &stream_handle_);
     if (!caller_.ok()) {
       Refuse(caller_.status());
       return;
     }
     fingerprint_ = WatchFingerprint(*caller_);
-    if (request->resume_token().empty()) {
-      cursor_ = service_->feed_->head();  // from now on
+    int64_t cursor = 0;
+    if (request.resume_token().empty()) {
+      cursor = service_->feed_->head();  // from now on
     } else {
-      absl::StatusOr<int64_t> resume = DecodePageToken(request->resume_token(), fingerprint_);
+      absl::StatusOr<int64_t> resume =
+          service_->tokens_->Decode(request.resume_token(), fingerprint_, "resume_token");
       if (!resume.ok()) {
-        Refuse(absl::InvalidArgumentError(
-            "resume_token: not a token of this caller's watch; start without one"));
+        Refuse(resume.status());
         return;
       }
-      cursor_ = *resume;
+      cursor = *resume;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      cursor_ = cursor;
+      ready_ = true;  // caller_ and fingerprint_ are set: Pump may run
     }
     // The position the watch starts from, at once: a client that opened a
     // watch "from now" can save it before the first event arrives.
-    ctx_->AddInitialMetadata("enlace-resume-token", EncodePageToken(cursor_, fingerprint_));
+    ctx_->AddInitialMetadata("enlace-resume-token",
+                             service_->tokens_->Encode(cursor, fingerprint_));
     StartSendInitialMetadata();
-    stream_handle_ = service_->gate_->TrackStream(*caller_, ctx_);
-    service_->feed_->Subscribe(this);
-    subscribed_ = true;
+    subscription_ = service_->feed_->Subscribe(weak_from_this());
     Pump();
   }
 
   void OnFeedAdvanced() override { Pump(); }
+
+  void Terminate(const absl::Status& status) override {
+    bool cancel = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finishing_) return;
+      if (terminated_.ok()) {
+        terminated_ = status;
+      } else {
+        cancel = writing_;  // asked again and a write is still stuck: give up on it
+      }
+    }
+    if (cancel) ctx_->TryCancel();
+    Pump();
+  }
 
   void OnSendInitialMetadataDone(bool) override {}
 
@@ -84,7 +114,6 @@ class ReferralServiceImpl::WatchReactor final
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
-      pending_.pop_front();
       if (!ok) failed_ = true;  // the client is gone
     }
     Pump();
@@ -99,8 +128,9 @@ class ReferralServiceImpl::WatchReactor final
   }
 
   void OnDone() override {
-    if (stream_handle_ != 0) service_->gate_->UntrackStream(stream_handle_);
-    delete this;
+    if (subscription_ != 0) service_->feed_->Unsubscribe(subscription_);
+    if (stream_handle_ != 0) service_->gate_->ReleaseStream(stream_handle_);
+    std::shared_ptr<WatchReactor> last = std::move(self_);  // may delete this on return
   }
 
  private:
@@ -118,46 +148,63 @@ class ReferralServiceImpl::WatchReactor final
     ReferralEvent out;
     out.set_type(event.type);
     *out.mutable_referral() = event.referral;
-    out.set_resume_token(EncodePageToken(event.seq, fingerprint_));
+    out.set_resume_token(service_->tokens_->Encode(event.seq, fingerprint_));
     *out.mutable_committed_at() = TimeUtil::MicrosecondsToTimestamp(event.committed_at_us);
     return out;
   }
 
   // Moves the stream on: takes events, starts a write or a database read,
-  // or ends the stream once it was cancelled and nothing is in flight.
+  // or ends the stream once it was cancelled, failed or terminated and
+  // nothing is in flight.
   void Pump() {
-    const ReferralEvent* next = nullptr;
+    bool write = false;
     bool fetch = false;
     bool end = false;
     int64_t from = 0, up_to = 0;
     absl::Status outcome;
     {
       absl::MutexLock lock(&mu_);
-      if (finishing_) return;
-      if (cancelled_ || failed_ || !error_.ok()) {
+      if (finishing_ || !ready_) return;
+      if (cancelled_ || failed_ || !error_.ok() || !terminated_.ok()) {
         if (writing_ || fetching_) return;  // they come back here when done
         finishing_ = true;
         end = true;
-        outcome = !error_.ok() ? error_ : absl::CancelledError("the watch was cancelled");
+        outcome = !terminated_.ok() ? terminated_
+                  : !error_.ok()    ? error_
+                                    : absl::CancelledError("the watch was cancelled");
       } else {
-        if (pending_.empty() && !fetching_) {
-          ReferralFeed::Batch batch =
-              service_->feed_->Collect(cursor_, caller_->principal.name, kMemoryBatch);
-          if (batch.needs_database) {
-            fetching_ = true;
-            fetch = true;
-            from = cursor_;
-            up_to = batch.database_up_to;
-          } else {
-            for (const db::FeedEvent& event : batch.events) pending_.push_back(ToEvent(event));
+        const std::string& agency = caller_->principal.name;
+        while (!writing_ && !fetching_) {
+          if (pending_.empty()) {
+            ReferralFeed::Batch batch = service_->feed_->Collect(cursor_, agency, kMemoryBatch);
+            if (batch.needs_database) {
+              fetching_ = fetch = true;
+              from = cursor_;
+              up_to = batch.database_up_to;
+              break;
+            }
+            for (ReferralFeed::Pending& p : batch.events) pending_.push_back(std::move(p));
             cursor_ = batch.cursor;
+            if (pending_.empty()) break;  // nothing new for this agency
           }
-        }
-        if (!writing_ && !pending_.empty()) {
-          writing_ = true;
-          next = &pending_.front();
+          const ReferralFeed::Pending& next = pending_.front();
+          switch (service_->feed_->Recheck(agency, next)) {
+            case ReferralFeed::Verdict::kWithhold:
+              pending_.pop_front();
+              continue;
+            case ReferralFeed::Verdict::kReread:
+              // Read again from the first undelivered event, with today's consent.
+              cursor_ = next.event.seq - 1;
+              pending_.clear();
+              continue;
+            case ReferralFeed::Verdict::kDeliver:
+              break;
+          }
+          in_flight_ = ToEvent(next.event);
           ++delivered_;
-          if (delivered_ids_.size() < 1000) delivered_ids_.push_back(next->referral().referral_id());
+          if (delivered_ids_.size() < 1000) delivered_ids_.push_back(next.event.referral.referral_id());
+          pending_.pop_front();
+          writing_ = write = true;
         }
       }
     }
@@ -165,20 +212,26 @@ class ReferralServiceImpl::WatchReactor final
       End(outcome);
       return;
     }
-    if (fetch && !service_->work_->TrySubmit([this, from, up_to] { Fetch(from, up_to); })) {
-      {
-        absl::MutexLock lock(&mu_);
-        fetching_ = false;
-        error_ = absl::ResourceExhaustedError("server busy; resume the watch later");
+    if (fetch) {
+      std::shared_ptr<WatchReactor> self = shared_from_this();
+      std::string lane = caller_->principal.SpiffeId();
+      if (!service_->work_->TrySubmit([self, from, up_to] { self->Fetch(from, up_to); }, lane)) {
+        {
+          absl::MutexLock lock(&mu_);
+          fetching_ = false;
+          error_ = absl::ResourceExhaustedError("server busy; resume the watch later");
+        }
+        Pump();  // nothing is in flight (a fetch means nothing was pending): ends the stream
+        return;
       }
-      Pump();  // nothing is in flight (a fetch means nothing was pending): ends the stream
-      return;
     }
-    if (next != nullptr) StartWrite(next);
+    if (write) StartWrite(&in_flight_);
   }
 
-  // On the work pool: the events the feed's window no longer holds.
+  // On the work pool: the events the feed's window no longer holds, allowed
+  // by the consent as the database has it now.
   void Fetch(int64_t from, int64_t up_to) {
+    int64_t checked_at = service_->feed_->head();  // before the read: conservative
     absl::StatusOr<std::vector<db::FeedEvent>> events =
         service_->store_->ReadFeed(from, up_to, caller_->principal.name, kDatabaseBatch);
     {
@@ -187,50 +240,63 @@ class ReferralServiceImpl::WatchReactor final
       if (!events.ok()) {
         error_ = events.status();
       } else {
-        for (const db::FeedEvent& event : *events) pending_.push_back(ToEvent(event));
-        cursor_ = static_cast<int>(events->size()) < kDatabaseBatch ? up_to : events->back().seq;
+        for (db::FeedEvent& event : *events) {
+          pending_.push_back(ReferralFeed::Pending{std::move(event), checked_at});
+        }
+        cursor_ = static_cast<int>(events->size()) < kDatabaseBatch ? up_to : pending_.back().event.seq;
       }
     }
     Pump();
   }
 
   void End(const absl::Status& status) {
-    if (subscribed_) service_->feed_->Unsubscribe(this);
     AuditNote note;
+    absl::StatusOr<Caller> audited_as = caller_;
     {
       absl::MutexLock lock(&mu_);
       note.record_ids = std::move(delivered_ids_);
       note.detail = absl::StrCat("events=", delivered_);
+      // Ended by the gate: audited as the denial it is.
+      if (!terminated_.ok()) audited_as = terminated_;
     }
-    service_->gate_->FinishAudited(ctx_, kWatchReferrals, caller_, status, std::move(note),
+    service_->gate_->FinishAudited(ctx_, kWatchReferrals, audited_as, status, std::move(note),
                                    started_, [this](const grpc::Status& s) { Finish(s); });
   }
 
   ReferralServiceImpl* const service_;
   grpc::CallbackServerContext* const ctx_;
   const absl::Time started_;
+  std::shared_ptr<WatchReactor> self_;  // until OnDone
   absl::StatusOr<Caller> caller_;
   std::string fingerprint_;
   uint64_t stream_handle_ = 0;
-  bool subscribed_ = false;
+  uint64_t subscription_ = 0;
 
   absl::Mutex mu_;
   int64_t cursor_ ABSL_GUARDED_BY(mu_) = 0;
-  std::deque<ReferralEvent> pending_ ABSL_GUARDED_BY(mu_);  // front: being written
+  std::deque<ReferralFeed::Pending> pending_ ABSL_GUARDED_BY(mu_);
+  ReferralEvent in_flight_;  // the message being written; set under mu_ before StartWrite
+  bool ready_ ABSL_GUARDED_BY(mu_) = false;  // admitted and set up
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool fetching_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status error_ ABSL_GUARDED_BY(mu_);
+  absl::Status terminated_ ABSL_GUARDED_BY(mu_);  // set by the gate
   int64_t delivered_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> delivered_ids_ ABSL_GUARDED_BY(mu_);
 };
 
-ReferralServiceImpl::ReferralServiceImpl(CallGate* gate, db::CaseStore* store,
-                                         AgencyDirectory* agencies, ReferralFeed* feed,
-                                         WorkPool* work)
-    : gate_(gate), store_(store), agencies_(agencies), feed_(feed), work_(work) {}
+ReferralServiceImpl::ReferralServiceImpl(CallGate* gate, const PageTokens* tokens,
+                                         db::CaseStore* store, AgencyDirectory* agencies,
+                                         ReferralFeed* feed, WorkPool* work)
+    : gate_(gate),
+      tokens_(tokens),
+      store_(store),
+      agencies_(agencies),
+      feed_(feed),
+      work_(work) {}
 
 grpc::ServerUnaryReactor* ReferralServiceImpl::CreateReferral(
     grpc::CallbackServerContext* ctx, const enlace::v1::CreateReferralRequest* request,
@@ -295,7 +361,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferrals(
     }
     std::string fingerprint = QueryFingerprint(
         {caller.principal.SpiffeId(), "referrals", absl::StrCat(request->box()), statuses});
-    absl::StatusOr<int64_t> after = DecodePageToken(request->page_token(), fingerprint);
+    absl::StatusOr<int64_t> after = tokens_->Decode(request->page_token(), fingerprint);
     if (!after.ok()) return after.status();
     absl::StatusOr<db::ReferralPage> page =
         store_->ListReferrals(filter, ViewerOf(caller), *after, *page_size);
@@ -305,7 +371,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferrals(
       *response->add_referrals() = std::move(r);
     }
     if (page->more) {
-      response->set_next_page_token(EncodePageToken(page->last_position, fingerprint));
+      response->set_next_page_token(tokens_->Encode(page->last_position, fingerprint));
     }
     return absl::OkStatus();
   });
@@ -371,7 +437,9 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::WithdrawReferral(
 
 grpc::ServerWriteReactor<ReferralEvent>* ReferralServiceImpl::WatchReferrals(
     grpc::CallbackServerContext* ctx, const enlace::v1::WatchReferralsRequest* request) {
-  return new WatchReactor(this, ctx, request);
+  auto reactor = std::make_shared<WatchReactor>(this, ctx);
+  reactor->Start(reactor, *request);
+  return reactor.get();
 }
 
 }  // namespace enlace::server

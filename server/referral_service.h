@@ -9,6 +9,7 @@
 #include "enlace/v1/referrals.grpc.pb.h"
 #include "server/agency_directory.h"
 #include "server/call_gate.h"
+#include "server/page_token.h"
 #include "server/referral_feed.h"
 #include "server/work_pool.h"
 
@@ -17,8 +18,8 @@ namespace enlace::server {
 class ReferralServiceImpl final : public enlace::v1::ReferralService::CallbackService {
  public:
   // All pointers must outlive the service.
-  ReferralServiceImpl(CallGate* gate, db::CaseStore* store, AgencyDirectory* agencies,
-                      ReferralFeed* feed, WorkPool* work);
+  ReferralServiceImpl(CallGate* gate, const PageTokens* tokens, db::CaseStore* store,
+                      AgencyDirectory* agencies, ReferralFeed* feed, WorkPool* work);
 
   grpc::ServerUnaryReactor* CreateReferral(grpc::CallbackServerContext* ctx,
                                            const enlace::v1::CreateReferralRequest* request,
@@ -53,6 +54,7 @@ class ReferralServiceImpl final : public enlace::v1::ReferralService::CallbackSe
                                        enlace::v1::Referral* response);
 
   CallGate* const gate_;
+  const PageTokens* const tokens_;
   db::CaseStore* const store_;
   AgencyDirectory* const agencies_;
   ReferralFeed* const feed_;

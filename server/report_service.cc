@@ -1,12 +1,10 @@
 // ReportService handler (see report_service.h).
 #include "server/report_service.h"
 
-#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/civil_time.h"
-#include "server/arrival_validation.h"
+#include "db/report_cells.h"
 #include "server/gazetteer.h"
 
 namespace enlace::server {
@@ -18,16 +16,11 @@ constexpr char kGetProgrammeReport[] = "/enlace.v1.ReportService/GetProgrammeRep
 
 absl::Status ValidateGetProgrammeReportRequest(
     const enlace::v1::GetProgrammeReportRequest& request) {
-  std::optional<absl::CivilDay> from;
-  std::optional<absl::CivilDay> to;
-  if (!request.period_from().empty() && !(from = ParseDate(request.period_from()))) {
-    return absl::InvalidArgumentError("period_from: must be a real date YYYY-MM-DD");
-  }
-  if (!request.period_to().empty() && !(to = ParseDate(request.period_to()))) {
-    return absl::InvalidArgumentError("period_to: must be a real date YYYY-MM-DD");
-  }
-  if (from && to && *from > *to) {
-    return absl::InvalidArgumentError("period_from: must not be after period_to");
+  // Whole calendar months only (db/report_cells.h): a period that cut a
+  // month would let two reports differ by a few days' records.
+  if (absl::Status s = db::ValidateReportPeriod(request.period_from(), request.period_to());
+      !s.ok()) {
+    return s;
   }
   if (!request.department_code().empty() &&
       !Gazetteer::Default().HasDepartment(request.department_code())) {

@@ -1,7 +1,8 @@
 // ReportService: the programme report (API.md), for every caller the policy
 // admits. Checks the request, asks the ReportStore for the counts as the
 // caller may see them (suppression of small cells is the store's contract,
-// see db/report_store.h) and names the departments from the gazetteer.
+// see db/report_store.h and docs/report-suppression.md) and names the
+// departments from the gazetteer.
 // Authorization, audit and status conversion happen in the CallGate.
 #ifndef ENLACE_SERVER_REPORT_SERVICE_H_
 #define ENLACE_SERVER_REPORT_SERVICE_H_
@@ -14,8 +15,11 @@
 namespace enlace::server {
 
 // OK, or INVALID_ARGUMENT naming the field first ("period_from: ..."):
-// period_from and period_to are empty or real YYYY-MM-DD days, from is not
-// after to, department_code is empty or a department of the gazetteer.
+// period_from and period_to are empty or real YYYY-MM-DD days covering whole
+// calendar months (from the first day of a month, to the last day of a
+// month: "period_from: reports cover whole months; use 2018-01-01"), from is
+// not after to (db::ValidateReportPeriod), and department_code is empty or a
+// department of the gazetteer.
 absl::Status ValidateGetProgrammeReportRequest(
     const enlace::v1::GetProgrammeReportRequest& request);
 

@@ -3,7 +3,8 @@
 #include "server/server.h"
 
 #include <google/protobuf/descriptor.h>
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/ext/health_check_service_server_builder_option.h>
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
@@ -33,35 +34,65 @@
 #include "enlace/v1/cases.grpc.pb.h"
 #include "enlace/v1/referrals.grpc.pb.h"
 #include "enlace/v1/reports.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "server/admin_service.h"
 #include "server/agency_directory.h"
 #include "server/arrival_service.h"
 #include "server/audit_log.h"
 #include "server/call_gate.h"
 #include "server/case_service.h"
+#include "server/health_service.h"
 #include "server/referral_feed.h"
+#include "server/reflection_service.h"
 #include "server/referral_service.h"
 #include "server/report_service.h"
 #include "server/ingest_batcher.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/page_token.h"
 #include "server/revocation.h"
+#include "server/token_keys.h"
 #include "server/work_pool.h"
 
 namespace enlace::server {
 
-std::vector<std::string> ServedMethods() {
-  // Reached through a message of each file, which also makes sure the
-  // linker keeps every generated file (and so every service descriptor).
-  const google::protobuf::ServiceDescriptor* services[] = {
+namespace {
+
+// The services of the mTLS port: Enlace's own, or with health and reflection
+// too (`with_grpc`). Reached through a message of each file, which also makes
+// sure the linker keeps every generated file (and so every service descriptor).
+std::vector<const google::protobuf::ServiceDescriptor*> TlsServices(bool with_grpc) {
+  std::vector<const google::protobuf::ServiceDescriptor*> services = {
       enlace::v1::Arrival::descriptor()->file()->FindServiceByName("ArrivalService"),
       enlace::v1::Case::descriptor()->file()->FindServiceByName("CaseService"),
       enlace::v1::Referral::descriptor()->file()->FindServiceByName("ReferralService"),
       enlace::v1::ProgrammeReport::descriptor()->file()->FindServiceByName("ReportService"),
       enlace::v1::AuditEvent::descriptor()->file()->FindServiceByName("AdminService"),
   };
+  if (with_grpc) {
+    services.push_back(
+        grpc::health::v1::HealthCheckRequest::descriptor()->file()->FindServiceByName("Health"));
+    services.push_back(grpc::reflection::v1alpha::ServerReflectionRequest::descriptor()
+                           ->file()
+                           ->FindServiceByName("ServerReflection"));
+  }
+  return services;
+}
+
+std::vector<std::string> TlsServiceNames(bool with_grpc) {
+  std::vector<std::string> names;
+  for (const google::protobuf::ServiceDescriptor* service : TlsServices(with_grpc)) {
+    if (service != nullptr) names.push_back(service->full_name());
+  }
+  return names;
+}
+
+}  // namespace
+
+std::vector<std::string> ServedMethods() {
   std::vector<std::string> methods;
-  for (const google::protobuf::ServiceDescriptor* service : services) {
+  for (const google::protobuf::ServiceDescriptor* service : TlsServices(true)) {
     for (int i = 0; service != nullptr && i < service->method_count(); ++i) {
       methods.push_back(absl::StrCat("/", service->full_name(), "/", service->method(i)->name()));
     }
@@ -83,6 +114,8 @@ struct EnlaceServer::Parts {
   std::unique_ptr<AuditLog> audit_log;
   std::unique_ptr<IngestBatcher> batcher;
   std::unique_ptr<WorkPool> work;
+  std::unique_ptr<TokenKeys> token_keys;
+  std::unique_ptr<PageTokens> tokens;
   std::unique_ptr<AgencyDirectory> agencies;
   std::unique_ptr<CallGate> gate;
   std::unique_ptr<ArrivalServiceImpl> arrival_service;
@@ -91,6 +124,10 @@ struct EnlaceServer::Parts {
   std::unique_ptr<CaseServiceImpl> case_service;
   std::unique_ptr<ReferralServiceImpl> referral_service;
   std::unique_ptr<ReportServiceImpl> report_service;
+  std::unique_ptr<HealthServiceImpl> health_service;  // the TLS port's, behind the gate
+  std::unique_ptr<ReflectionServiceImpl> reflection_service;
+  // Answers UNIMPLEMENTED for all but health on the plaintext port.
+  grpc::CallbackGenericService health_port_unimplemented;
   std::unique_ptr<grpc::Server> health_server;
   std::unique_ptr<grpc::Server> tls_server;
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -99,9 +136,14 @@ struct EnlaceServer::Parts {
   int metrics_port = 0;
   absl::Notification stop_monitor;
   std::thread database_monitor;
-  // Revocation refresh, ending streams of revoked certificates, expiry
-  // warnings. Woken early by a revocation on this replica.
+  // Revocation refresh, expiry warnings. Woken early by a revocation on
+  // this replica.
   std::thread certificate_monitor;
+  // Re-checks open streams (revocation, expiry, policy, stale state) and
+  // reloads the token keys. Apart from the certificate monitor so that a
+  // database that hangs never holds it up.
+  std::thread stream_monitor;
+  absl::Duration stream_recheck;
   absl::Mutex wake_mu;
   bool wake ABSL_GUARDED_BY(wake_mu) = false;
   absl::Duration revocation_refresh;
@@ -115,6 +157,7 @@ struct EnlaceServer::Parts {
     wake = true;
   }
   void RunCertificateMonitor();
+  void RunStreamMonitor();
   void RefreshRevocation();
   void PublishCrl(const std::vector<db::RevokedSerial>& revoked);
   void WarnOfExpiringCertificates();
@@ -123,12 +166,12 @@ struct EnlaceServer::Parts {
   absl::Notification shutdown_done;
 
   void SetServing(bool serving) {
-    for (grpc::Server* server : {health_server.get(), tls_server.get()}) {
-      if (server == nullptr) continue;
-      grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-      if (health == nullptr) continue;
-      health->SetServingStatus(serving);
+    // The plaintext port's built-in health service, and the TLS port's own.
+    if (health_server != nullptr) {
+      grpc::HealthCheckServiceInterface* health = health_server->GetHealthCheckService();
+      if (health != nullptr) health->SetServingStatus(serving);
     }
+    if (health_service != nullptr) health_service->SetServing(serving);
     metrics.SetDatabaseUp(serving);
   }
 };
@@ -142,7 +185,7 @@ absl::Status CheckReadable(const std::string& path, absl::string_view what) {
   return absl::OkStatus();
 }
 
-void ApplyServerLimits(grpc::ServerBuilder& builder) {
+void ApplyServerLimits(const ServerConfig& config, grpc::ServerBuilder& builder) {
   // Tests and replicas bind their own ports; never share one silently.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Debian's gRPC 1.51 lacks later HTTP/2 hardening: bound what a peer can ask for.
@@ -155,7 +198,12 @@ void ApplyServerLimits(grpc::ServerBuilder& builder) {
   // Clients may ping every 10 s (watch streams idle for long); faster earns GOAWAY.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 3);
-  builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age)));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age_grace)));
+  builder.SetMaxReceiveMessageSize(config.max_message_bytes);
   builder.SetMaxSendMessageSize(32 * 1024 * 1024);
 }
 
@@ -231,32 +279,57 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
       p.arrival_store.get(),
       IngestOptions{.writers = config.ingest_writers,
                     .max_batch = static_cast<size_t>(config.ingest_batch)});
-  p.work = std::make_unique<WorkPool>(config.worker_threads, /*max_queue=*/10000);
+  p.work = std::make_unique<WorkPool>(config.worker_threads, config.work_queue);
+  if (config.token_keys.empty()) {
+    p.token_keys = TokenKeys::Ephemeral();
+    Log("WARNING no --token_keys: page and resume tokens are signed with a key of this process "
+        "only; they will not survive a restart nor work on another replica");
+  } else {
+    absl::StatusOr<std::unique_ptr<TokenKeys>> keys = TokenKeys::Load(config.token_keys);
+    if (!keys.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--token_keys: ", keys.status().message()));
+    }
+    p.token_keys = *std::move(keys);
+  }
+  p.tokens = std::make_unique<PageTokens>(p.token_keys.get());
   p.agencies = std::make_unique<AgencyDirectory>(p.registry_store.get());
   p.gate = std::make_unique<CallGate>(p.policy.get(), p.revocation.get(), p.audit_log.get(),
-                                      p.work.get(), &p.metrics);
-  p.arrival_service = std::make_unique<ArrivalServiceImpl>(
-      p.gate.get(), p.arrival_store.get(), p.batcher.get(), p.agencies.get(), &p.metrics);
+                                      p.work.get(), &p.metrics, config.limits);
+  p.arrival_service = std::make_unique<ArrivalServiceImpl>(p.gate.get(), p.tokens.get(),
+                                                           p.arrival_store.get(), p.batcher.get(),
+                                                           p.agencies.get(), &p.metrics);
   Parts* raw_parts = parts.get();
   p.admin_service = std::make_unique<AdminServiceImpl>(
-      p.gate.get(), p.audit_store.get(), p.registry_store.get(), std::move(ca),
+      p.gate.get(), p.tokens.get(), p.audit_store.get(), p.registry_store.get(), std::move(ca),
       [raw_parts] { raw_parts->WakeCertificateMonitor(); });
-  p.referral_feed = std::make_unique<ReferralFeed>(p.case_store.get(), config.feed_poll);
+  p.referral_feed =
+      std::make_unique<ReferralFeed>(p.case_store.get(), config.feed_poll, config.feed_window);
   if (absl::Status s = p.referral_feed->Start(); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("cannot read the referral feed: ", s.message()));
   }
   p.case_service =
-      std::make_unique<CaseServiceImpl>(p.gate.get(), p.case_store.get(), p.audit_store.get());
+      std::make_unique<CaseServiceImpl>(p.gate.get(), p.tokens.get(), p.case_store.get(),
+                                        p.audit_store.get());
   p.report_service = std::make_unique<ReportServiceImpl>(p.gate.get(), p.report_store.get());
   p.referral_service = std::make_unique<ReferralServiceImpl>(
-      p.gate.get(), p.case_store.get(), p.agencies.get(), p.referral_feed.get(), p.work.get());
+      p.gate.get(), p.tokens.get(), p.case_store.get(), p.agencies.get(), p.referral_feed.get(), p.work.get());
+
+  // Health and reflection on the TLS port are ours, behind the gate like
+  // every other service; gRPC's built-in ones (no policy, no audit) only
+  // serve health on the plaintext port, which has no identity to check.
+  p.health_service = std::make_unique<HealthServiceImpl>(p.gate.get(), TlsServiceNames(false));
+  p.reflection_service =
+      std::make_unique<ReflectionServiceImpl>(p.gate.get(), TlsServiceNames(true));
 
   grpc::EnableDefaultHealthCheckService(true);
-  // The plaintext port is built before the reflection plugin is registered,
-  // so it serves health and nothing else.
+  // The plaintext port serves gRPC's built-in health service and nothing else.
+  // That service is only added when the server starts: the generic service
+  // (UNIMPLEMENTED for every other method) gives the builder the callback
+  // method it needs to accept a server with no registered service.
   if (!config.health_addr.empty()) {
     grpc::ServerBuilder builder;
-    ApplyServerLimits(builder);
+    ApplyServerLimits(config, builder);
+    builder.RegisterCallbackGenericService(&p.health_port_unimplemented);
     builder.AddListeningPort(config.health_addr, grpc::InsecureServerCredentials(), &p.health_port);
     p.health_server = builder.BuildAndStart();
     if (p.health_server == nullptr || p.health_port == 0) {
@@ -264,7 +337,6 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
                                                  " (--health_addr); is the port in use?"));
     }
   }
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   auto certificates = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
       config.server_key, config.server_cert, config.ca_cert, config.tls_refresh_seconds);
@@ -274,7 +346,7 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   tls_options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   if (!config.crl_dir.empty()) tls_options.set_crl_directory(config.crl_dir);
   grpc::ServerBuilder builder;
-  ApplyServerLimits(builder);
+  ApplyServerLimits(config, builder);
   builder.AddListeningPort(config.tls_addr, grpc::experimental::TlsServerCredentials(tls_options),
                            &p.tls_port);
   builder.RegisterService(p.arrival_service.get());
@@ -282,6 +354,16 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   builder.RegisterService(p.case_service.get());
   builder.RegisterService(p.referral_service.get());
   builder.RegisterService(p.report_service.get());
+  // No built-in health service here (nullptr disables it): ours is gated.
+  builder.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
+  builder.RegisterService(p.health_service.get());
+  builder.RegisterService(p.reflection_service.get());
+  // Start-up can take a while on a loaded machine: refresh once more right
+  // before listening, so the first calls never meet a state already stale.
+  if (absl::StatusOr<std::vector<std::string>> fresh = p.revocation->Refresh(absl::Now(), nullptr);
+      !fresh.ok()) {
+    Log("revocation state not refreshed before listening: ", fresh.status().message());
+  }
   p.tls_server = builder.BuildAndStart();
   if (p.tls_server == nullptr || p.tls_port == 0) {
     if (p.health_server) p.health_server->Shutdown();
@@ -323,6 +405,8 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
     }
   });
   p.certificate_monitor = std::thread([raw] { raw->RunCertificateMonitor(); });
+  p.stream_recheck = config.stream_recheck;
+  p.stream_monitor = std::thread([raw] { raw->RunStreamMonitor(); });
   Log("enlace-server listening: tls ", p.tls_port, ", health ", p.health_port, ", metrics ",
       p.metrics_port, "; database ", dsn->ToSafeString());
   return std::unique_ptr<EnlaceServer>(new EnlaceServer(std::move(parts)));
@@ -331,16 +415,23 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
 void EnlaceServer::Parts::RunCertificateMonitor() {
   absl::Time next_expiry_scan = absl::InfinitePast();
   while (!stop_monitor.HasBeenNotified()) {
-    {
-      absl::MutexLock lock(&wake_mu);
-      wake_mu.AwaitWithTimeout(absl::Condition(&wake), revocation_refresh);
-      wake = false;
-    }
-    if (stop_monitor.HasBeenNotified()) return;
     RefreshRevocation();
     if (absl::Now() >= next_expiry_scan) {
       WarnOfExpiringCertificates();
       next_expiry_scan = absl::Now() + absl::Minutes(10);
+    }
+    absl::MutexLock lock(&wake_mu);
+    wake_mu.AwaitWithTimeout(absl::Condition(&wake), revocation_refresh);
+    wake = false;
+  }
+}
+
+void EnlaceServer::Parts::RunStreamMonitor() {
+  while (!stop_monitor.WaitForNotificationWithTimeout(stream_recheck)) {
+    int ended = gate->RecheckStreams(absl::Now());
+    if (ended > 0) Log("open streams ended by the gate (revoked, expired, denied or stale): ", ended);
+    if (absl::Status s = token_keys->ReloadIfChanged(); !s.ok()) {
+      Log("token keys not reloaded (the keys in force stay): ", s.message());
     }
   }
 }
@@ -372,8 +463,9 @@ void EnlaceServer::Parts::RefreshRevocation() {
     PublishCrl(all);
   }
   if (newly->empty()) return;
-  int cancelled = gate->CancelStreamsOf(*newly);
-  Log("revoked certificates now refused: ", newly->size(), "; open streams ended: ", cancelled);
+  // Open streams of these certificates end at once, not at the next round.
+  int ended = gate->RecheckStreams(absl::Now());
+  Log("revoked certificates now refused: ", newly->size(), "; open streams ended: ", ended);
 }
 
 void EnlaceServer::Parts::WarnOfExpiringCertificates() {
@@ -411,6 +503,7 @@ EnlaceServer::~EnlaceServer() {
   parts_->WakeCertificateMonitor();
   if (parts_->database_monitor.joinable()) parts_->database_monitor.join();
   if (parts_->certificate_monitor.joinable()) parts_->certificate_monitor.join();
+  if (parts_->stream_monitor.joinable()) parts_->stream_monitor.join();
 }
 
 int EnlaceServer::tls_port() const { return parts_->tls_port; }
@@ -426,7 +519,7 @@ void EnlaceServer::Shutdown(absl::Duration grace) {
     parts_->shut_down = true;
   }
   parts_->SetServing(false);
-  int streams = parts_->gate->CancelAllStreams();
+  int streams = parts_->gate->EndAllStreams();
   if (streams > 0) Log("shutting down: ended ", streams, " open streams");
   std::chrono::system_clock::time_point deadline =
       std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace);

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/call_gate.h"
 
 namespace enlace::server {
 
@@ -30,8 +31,13 @@ struct ServerConfig {
   std::string policy;       // authorization policy file, reloaded when it changes
   std::string ca_key;       // the platform CA's key: enables IssueCertificate (optional)
   std::string crl_dir;      // where CRLs are published for the TLS layer (needs ca_key; optional)
+  // The keys that authenticate page and resume tokens (server/token_keys.h),
+  // shared by every replica; reloaded when the file changes. Empty: one
+  // random key of this process (tokens die with it; logged as a warning).
+  std::string token_keys;
   int db_pool_size = 16;
   int worker_threads = 8;
+  size_t work_queue = 10000;  // tasks waiting for a worker; more: RESOURCE_EXHAUSTED
   int ingest_writers = 2;
   int ingest_batch = 500;
   absl::Duration db_wait = absl::Seconds(30);  // how long start-up waits for the database
@@ -42,6 +48,17 @@ struct ServerConfig {
   absl::Duration revocation_max_staleness = absl::Seconds(5);
   // How often the referral feed is read for changes made by other replicas.
   absl::Duration feed_poll = absl::Milliseconds(20);
+  size_t feed_window = 20000;  // feed events kept in memory; older ones are read from the database
+  // How often open streams are re-checked (revocation, expiry, policy).
+  absl::Duration stream_recheck = absl::Milliseconds(500);
+  // Per-identity limits on concurrent calls and open streams.
+  CallLimits limits;
+  // Largest request message accepted (larger: RESOURCE_EXHAUSTED from gRPC).
+  int max_message_bytes = 4 * 1024 * 1024;
+  // A connection is asked to close (GOAWAY) after this long, and cut after
+  // the grace: clients reconnect, presenting their current certificate.
+  absl::Duration max_connection_age = absl::Hours(1);
+  absl::Duration max_connection_age_grace = absl::Minutes(1);
 };
 
 // Every full method name the server serves ("/enlace.v1.ArrivalService/GetArrival"),

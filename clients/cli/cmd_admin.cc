@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/cli/cli.h"
@@ -175,14 +176,20 @@ std::string ReportUsage() {
       R"(Print the programme report (ReportService.GetProgrammeReport): counts only
 — returnees by department and by month, cases by status, referrals by agency
 pair and status, services by type, economic initiatives against the target,
-and the share of women among returnees served. A count of 1 to 4 is
-suppressed (shown "<5") unless you own every record it counts.
+and the share of women among returnees served. Every count is a sum of cells
+of one department and one calendar month; a count is suppressed (shown "*",
+{"suppressed": true} in JSON) when any of its cells holds 1 to 4 records that
+are not yours, whatever the rest of the sum.
 
-Usage: enlacectl report [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--department CODE] [flags]
+Reports cover whole calendar months: --from is the first day of a month and
+--to the last day of a month.
+
+Usage: enlacectl report [--from YYYY-MM-01] [--to YYYY-MM-DD] [--department CODE] [flags]
 
 Flags:
-  --from YYYY-MM-DD      period start, inclusive; default open
-  --to YYYY-MM-DD        period end, inclusive; default open
+  --from YYYY-MM-01      period start: the first day of a month; default open
+  --to YYYY-MM-DD        period end: the last day of a month (e.g. 2026-06-30);
+                         default open
   --department CODE      only this department (e.g. SV-SS); default all
 )",
       kOutputHelp, R"(                         (json: the ProgrammeReport; a suppressed cell is
@@ -195,8 +202,26 @@ Example:
       kExitHelp);
 }
 
+// Reports cover whole calendar months (the server refuses anything else):
+// --from a first of the month, --to a last of the month. Both are real
+// YYYY-MM-DD days already (CheckDateFlags).
+absl::Status CheckWholeMonths(const std::string& from, const std::string& to) {
+  absl::CivilDay day;
+  if (!from.empty() && absl::ParseCivilTime(from, &day) && day.day() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--from: reports cover whole months; use ",
+                     absl::FormatCivilTime(absl::CivilDay(absl::CivilMonth(day)))));
+  }
+  if (!to.empty() && absl::ParseCivilTime(to, &day) && (day + 1).day() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--to: reports cover whole months; use ",
+                     absl::FormatCivilTime(absl::CivilDay(absl::CivilMonth(day) + 1) - 1)));
+  }
+  return absl::OkStatus();
+}
+
 std::string Cell(const v1::CountCell& cell) {
-  return cell.suppressed() ? "<5" : absl::StrCat(cell.count());
+  return cell.suppressed() ? "*" : absl::StrCat(cell.count());
 }
 
 void Section(absl::string_view title) { std::cout << "\n" << title << "\n"; }
@@ -207,7 +232,7 @@ void PrintReport(const v1::ProgrammeReport& report) {
             << (report.period_from().empty() ? "open" : report.period_from()) << " .. "
             << (report.period_to().empty() ? "open" : report.period_to()) << ", department "
             << (report.department_code().empty() ? "all" : report.department_code())
-            << "  (\"<5\": between 1 and 4, suppressed)\n";
+            << "  (\"*\": suppressed: it adds up a cell of 1 to 4 records not yours)\n";
 
   Section("Returnees by department");
   PrintTableOf({"DEPARTMENT", "NAME", "RETURNEES"}, report.returnees_by_department(),
@@ -257,6 +282,11 @@ int RunReportCommand(const Args& args) {
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   if (absl::Status s = CheckDateFlags(call.flags(), {"from", "to"}); !s.ok()) {
+    return call.Value(s.message());
+  }
+  if (absl::Status s = CheckWholeMonths(call.flags().Get("from").value_or(""),
+                                        call.flags().Get("to").value_or(""));
+      !s.ok()) {
     return call.Value(s.message());
   }
   v1::GetProgrammeReportRequest request;

@@ -112,8 +112,8 @@ FAMILY = [("Hernández", 10), ("López", 7), ("Martínez", 7), ("García", 6), (
           ("Serrano", 1), ("Fuentes", 1), ("Zelaya", 1), ("Melgar", 1), ("Alfaro", 1),
           ("Deras", 1), ("Cañas", 1), ("Peña", 1), ("Núñez", 1), ("Umaña", 1),
           ("Interiano", 1), ("Landaverde", 1), ("Barahona", 1), ("Cornejo", 1)]
-# Economic initiatives: (kind, sector) and a business name. No personal data:
-# ListInitiatives shows names to every agency.
+# Economic initiatives: (kind, sector) and a business name. ListInitiatives
+# shows them to the agencies the returnee's consent names for REINTEGRATION.
 INITIATIVE_KINDS = [("Pupusería", "food"), ("Panadería", "food"), ("Comedor", "food"),
                     ("Cafetería", "food"), ("Taller de costura", "garments"),
                     ("Sastrería", "garments"), ("Tienda", "retail"),
@@ -686,7 +686,7 @@ def run_referrals(parties, plans, case_ids):
 # ----------------------------------------------------------------- 5. report
 
 def cell(c):
-    return "<5 (suppressed)" if c.suppressed else f"{c.count:,}"
+    return "suppressed" if c.suppressed else f"{c.count:,}"
 
 
 def print_period_report(parties, label, first, last):
@@ -787,7 +787,8 @@ def main(argv=None):
             for dept, c in print_period_report(parties, label, first, last).items():
                 got[(dept, label)] = c
         activity = print_activity(parties)
-        total_initiatives = call(parties.cases("undp").ListInitiatives,
+        # iom, which registered them all, sees every one of them.
+        total_initiatives = call(parties.cases("iom").ListInitiatives,
                                  api.cases.ListInitiativesRequest(page_size=1),
                                  "ListInitiatives", read=True).total_count
     except ec.SetupError as e:  # a PEM file that holds no certificate or key

@@ -7,8 +7,11 @@
 # Provides:
 #   ENLACE_ROOT, ENLACE_BUILD_DIR, ENLACE_PYTHON   paths every script uses
 #   log / warn / die                 messages prefixed with the calling script's name
-#   ensure_packages build|run|all    apt-get install only what is missing
+#   ensure_packages SET...           apt-get install only what is missing
+#                                    (SET: build, run, all, tsan)
 #   ensure_built                     configure (once) and build the shared build/ dir
+#   ensure_tsan_built                configure (once) and build the ThreadSanitizer
+#                                    tests in build-tsan/ (tests/tsan/)
 #   free_port                        a free TCP port on 127.0.0.1, chosen by the kernel
 #   pid_alive PID [NAME]             is PID a live (non-zombie) process, named NAME?
 #   read_pid_file FILE               the pid in FILE, or nothing
@@ -35,6 +38,11 @@ ENLACE_CTL_BIN="${ENLACE_BUILD_DIR}/clients/enlacectl"
 ENLACE_LOADGEN_BIN="${ENLACE_BUILD_DIR}/clients/enlace-loadgen"
 ENLACE_DEFAULT_POLICY="${ENLACE_ROOT}/server/default_policy.conf"
 ENLACE_SCRIPT_NAME="${ENLACE_SCRIPT_NAME:-$(basename "$0")}"
+# The ThreadSanitizer build: its own tree and compiler. g++ (the default) takes
+# its TSan runtime from libtsan2; clang++-N (e.g. ENLACE_TSAN_CXX=clang++-14)
+# from libclang-rt-N-dev, with llvm-N for llvm-symbolizer.
+ENLACE_TSAN_BUILD_DIR="${ENLACE_ROOT}/build-tsan"
+ENLACE_TSAN_CXX="${ENLACE_TSAN_CXX:-g++}"
 
 ENLACE_BUILD_PACKAGES=(
   cmake ninja-build g++ pkg-config
@@ -45,6 +53,11 @@ ENLACE_BUILD_PACKAGES=(
 ENLACE_RUN_PACKAGES=(
   mariadb-server mariadb-client python3-grpcio python3-protobuf openssl
 )
+if [[ "${ENLACE_TSAN_CXX}" =~ ^clang\+\+(-[0-9]+)?$ ]]; then
+  ENLACE_TSAN_PACKAGES=("clang${BASH_REMATCH[1]}" "libclang-rt${BASH_REMATCH[1]}-dev" "llvm${BASH_REMATCH[1]}")
+else
+  ENLACE_TSAN_PACKAGES=(libtsan2)
+fi
 
 log() { printf '%s: %s\n' "${ENLACE_SCRIPT_NAME}" "$*" >&2; }
 warn() { printf '%s: warning: %s\n' "${ENLACE_SCRIPT_NAME}" "$*" >&2; }
@@ -68,19 +81,23 @@ package_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
 }
 
-# ensure_packages build|run|all
-# Installs the missing packages of the chosen set; does nothing (not even
-# `apt-get update`) when all are present. ENLACE_NO_INSTALL=1 turns installing
-# into an error that lists what is missing.
+# ensure_packages SET... (SET: build, run, all = build + run, tsan)
+# Installs the missing packages of the chosen sets, in one apt-get run; does
+# nothing (not even `apt-get update`) when all are present. ENLACE_NO_INSTALL=1
+# turns installing into an error that lists what is missing.
 ensure_packages() {
-  local which="${1:-all}" pkg
+  local which pkg
   local -a wanted=() missing=()
-  case "${which}" in
-    build) wanted=("${ENLACE_BUILD_PACKAGES[@]}") ;;
-    run) wanted=("${ENLACE_RUN_PACKAGES[@]}") ;;
-    all) wanted=("${ENLACE_BUILD_PACKAGES[@]}" "${ENLACE_RUN_PACKAGES[@]}") ;;
-    *) die "ensure_packages: unknown set '${which}' (build|run|all)" ;;
-  esac
+  (($# > 0)) || set -- all
+  for which in "$@"; do
+    case "${which}" in
+      build) wanted+=("${ENLACE_BUILD_PACKAGES[@]}") ;;
+      run) wanted+=("${ENLACE_RUN_PACKAGES[@]}") ;;
+      all) wanted+=("${ENLACE_BUILD_PACKAGES[@]}" "${ENLACE_RUN_PACKAGES[@]}") ;;
+      tsan) wanted+=("${ENLACE_TSAN_PACKAGES[@]}") ;;
+      *) die "ensure_packages: unknown set '${which}' (build|run|all|tsan)" ;;
+    esac
+  done
   command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: these scripts expect Debian 12"
   for pkg in "${wanted[@]}"; do
     package_installed "${pkg}" || missing+=("${pkg}")
@@ -130,6 +147,29 @@ ensure_built() {
   fi
   log "building (${ENLACE_BUILD_JOBS} jobs)"
   cmake --build "${ENLACE_BUILD_DIR}" -j "${ENLACE_BUILD_JOBS}" </dev/null || die "build failed"
+}
+
+# ensure_tsan_built: the ThreadSanitizer tree (build-tsan/, compiler
+# ENLACE_TSAN_CXX) is configured only when build-tsan/build.ninja is missing;
+# then only the target enlace_tsan_tests is built: the tests listed in
+# tests/tsan/CMakeLists.txt, what they need, and the suite's self-tests.
+ensure_tsan_built() {
+  local dir="${ENLACE_TSAN_BUILD_DIR}"
+  if [[ ! -f "${dir}/build.ninja" ]]; then
+    local -a cfg=(-S "${ENLACE_ROOT}" -B "${dir}" -G Ninja -DCMAKE_BUILD_TYPE=Release
+      -DENLACE_SANITIZE=thread -DCMAKE_CXX_COMPILER="${ENLACE_TSAN_CXX}")
+    if command -v ccache >/dev/null 2>&1; then
+      cfg+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    fi
+    log "configuring ${dir} (ThreadSanitizer, ${ENLACE_TSAN_CXX})"
+    mkdir -p "${dir}"
+    # Not a tracked directory: ignore everything in it without touching .gitignore.
+    printf '*\n' >"${dir}/.gitignore"
+    cmake "${cfg[@]}" </dev/null || die "cmake configure of the TSan tree failed (to start over: rm -rf ${dir})"
+  fi
+  log "building the ThreadSanitizer tests (${ENLACE_BUILD_JOBS} jobs)"
+  cmake --build "${dir}" --target enlace_tsan_tests -j "${ENLACE_BUILD_JOBS}" </dev/null ||
+    die "the ThreadSanitizer build failed"
 }
 
 # Prints a TCP port that was free on 127.0.0.1 a moment ago. Another process

@@ -207,11 +207,16 @@ TEST_F(MysqlStoreTest, UpdateConsentKeepsHistoryAndChangesVisibility) {
   EXPECT_EQ(updated->consent_version(), 2);
   EXPECT_THAT(updated->consent().agencies(), ElementsAre("undp"));
   EXPECT_THAT(arrivals_.Get(id, Viewer{"iom"}), StatusIs(absl::StatusCode::kNotFound));
-  EXPECT_TRUE(arrivals_.Get(id, Viewer{"undp"}).ok());
+  // Named for STATISTICS only: counted, never shown the record.
+  EXPECT_THAT(arrivals_.Get(id, Viewer{"undp"}), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM consent_versions"), 2);
   EXPECT_EQ(database_->QueryInt(
                 "SELECT COUNT(*) FROM consent_versions WHERE version = 1 AND agencies = 'iom'"),
             1);
+  // For PROTECTION, the record is shown.
+  consent.add_purposes(enlace::v1::PURPOSE_PROTECTION);
+  ASSERT_TRUE(arrivals_.UpdateConsent(id, consent, Viewer{"mfa"}).ok());
+  EXPECT_TRUE(arrivals_.Get(id, Viewer{"undp"}).ok());
   // The original submission is still the idempotency reference.
   std::vector<RecordResult> resend = Record({{MakeArrival("u", {"iom"}), "mfa"}});
   EXPECT_EQ(resend[0].outcome, enlace::v1::OUTCOME_ALREADY_RECORDED);

@@ -198,8 +198,19 @@ TEST_F(CertificatesTest, RevocationEndsAnOpenStream) {
   ASSERT_TRUE(Revoke(mfa2.serial_hex).ok());
   EXPECT_FALSE(stream->Read(&response));  // the server ends the stream
   grpc::Status status = stream->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  // Ended with the status a new call would get, and audited as a denial.
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
   EXPECT_LT(absl::Now() - revoked_at, absl::Seconds(5));
+  int denied_streams = 0;
+  v1::ListAuditEventsResponse audit = AuditEvents("spiffe://enlace/agency/mfa");
+  for (const auto& e : audit.events()) {
+    if (e.method() == "/enlace.v1.ArrivalService/RecordArrivals" &&
+        e.decision() == v1::DECISION_DENY &&
+        e.status_code() == grpc::StatusCode::UNAUTHENTICATED) {
+      ++denied_streams;
+    }
+  }
+  EXPECT_EQ(denied_streams, 1);
 }
 
 TEST_F(CertificatesTest, OfflineCertificatesCanBeRevokedByPresentingThem) {

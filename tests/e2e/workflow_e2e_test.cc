@@ -23,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/server_fixture.h"
+#include "tests/testing/watcher.h"
 
 namespace enlace {
 namespace {
@@ -30,6 +31,7 @@ namespace {
 using ::enlace::testing::Context;
 using ::enlace::testing::MakeArrival;
 using ::enlace::testing::ServerFixture;
+using ::enlace::testing::Watcher;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 using v1::CaseService;
@@ -39,13 +41,6 @@ using v1::ReferralService;
 
 class WorkflowTest : public ServerFixture {
  protected:
-  std::unique_ptr<CaseService::Stub> Cases(const auth::IssuedCertificate& cert) {
-    return CaseService::NewStub(Channel(&cert, pki_.ca_cert_pem()));
-  }
-  std::unique_ptr<ReferralService::Stub> Referrals(const auth::IssuedCertificate& cert) {
-    return ReferralService::NewStub(Channel(&cert, pki_.ca_cert_pem()));
-  }
-
   // An arrival whose consent names `agencies` for reintegration, and iom's case for it.
   struct Opened {
     std::string arrival_id;
@@ -179,12 +174,18 @@ TEST_F(WorkflowTest, FromArrivalToCompletedReferralAcrossFourParties) {
   v1::Initiative registered;
   ASSERT_TRUE(Cases(iom_cert_)->RegisterInitiative(Context().get(), initiative, &registered).ok());
   v1::ListInitiativesResponse initiatives;
-  ASSERT_TRUE(Cases(unhcr_cert_)->ListInitiatives(Context().get(), {}, &initiatives).ok());
+  ASSERT_TRUE(Cases(undp_cert_)->ListInitiatives(Context().get(), {}, &initiatives).ok());
   ASSERT_THAT(initiatives.initiatives(), SizeIs(1));
   EXPECT_EQ(initiatives.initiatives(0).name(), "Panadería La Esperanza");
   EXPECT_EQ(initiatives.initiatives(0).case_id(), "");
   EXPECT_EQ(initiatives.total_count(), 1);
   EXPECT_EQ(initiatives.target(), 70);
+  // unhcr is not named in this returnee's consent: no name, no owner, no
+  // place, not even in the count (the report suppresses the same cell).
+  v1::ListInitiativesResponse as_unhcr;
+  ASSERT_TRUE(Cases(unhcr_cert_)->ListInitiatives(Context().get(), {}, &as_unhcr).ok());
+  EXPECT_THAT(as_unhcr.initiatives(), SizeIs(0));
+  EXPECT_EQ(as_unhcr.total_count(), 0);
 
   // iom can see who touched its case, undp included; undp cannot ask.
   v1::GetCaseAccessLogRequest log;
@@ -288,62 +289,11 @@ TEST_F(WorkflowTest, TwentyRacingTransitionsHaveExactlyOneWinner) {
 }
 
 // Collects events from one WatchReferrals stream on a thread of its own.
-class Watcher {
- public:
-  Watcher(std::unique_ptr<ReferralService::Stub> stub, const std::string& resume_token)
-      : stub_(std::move(stub)) {
-    v1::WatchReferralsRequest request;
-    request.set_resume_token(resume_token);
-    reader_ = stub_->WatchReferrals(&ctx_, request);
-    reader_->WaitForInitialMetadata();
-    auto token = ctx_.GetServerInitialMetadata().find("enlace-resume-token");
-    if (token != ctx_.GetServerInitialMetadata().end()) {
-      start_token_ = std::string(token->second.data(), token->second.size());
-    }
-    thread_ = std::thread([this] {
-      ReferralEvent event;
-      while (reader_->Read(&event)) {
-        absl::MutexLock lock(&mu_);
-        events_.push_back(event);
-      }
-    });
-  }
-  ~Watcher() { Stop(); }
-  void Stop() {
-    if (!thread_.joinable()) return;
-    ctx_.TryCancel();
-    thread_.join();
-    reader_->Finish().IgnoreError();
-  }
-  // The position the watch started from, sent before any event.
-  const std::string& start_token() const { return start_token_; }
-  size_t Count() {
-    absl::MutexLock lock(&mu_);
-    return events_.size();
-  }
-  // Waits until `n` events arrived (at most 10 s); returns what arrived.
-  std::vector<ReferralEvent> WaitFor(size_t n) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return events_.size() >= n; };
-    mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10));
-    return events_;
-  }
-
- private:
-  std::unique_ptr<ReferralService::Stub> stub_;
-  grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReader<ReferralEvent>> reader_;
-  std::string start_token_;
-  absl::Mutex mu_;
-  std::vector<ReferralEvent> events_ ABSL_GUARDED_BY(mu_);
-  std::thread thread_;
-};
-
-// A second enlace-server process on the same database.
 class ServerProcess {
  public:
   ServerProcess(const std::string& dir, const std::string& dsn, const std::string& ca,
-                const std::string& cert, const std::string& key, const std::string& policy) {
+                const std::string& cert, const std::string& key, const std::string& policy,
+                const std::string& token_keys) {
     std::string ready = dir + "/second.ready";
     std::string log = dir + "/second.log";
     pid_ = fork();
@@ -356,6 +306,7 @@ class ServerProcess {
                                        "--server_cert=" + cert,
                                        "--server_key=" + key,
                                        "--policy=" + policy,
+                                       "--token_keys=" + token_keys,
                                        "--tls_addr=127.0.0.1:0",
                                        "--health_addr=",
                                        "--metrics_addr=",
@@ -418,7 +369,8 @@ TEST_F(WorkflowTest, WatcherResumesWithItsLastTokenAndMissesNothing) {
   StartServer(database_->dsn_string());
   // ...and a second server process on the same database makes more.
   ServerProcess second(pki_.dir(), database_->dsn_string(), pki_.ca_cert_path(),
-                       pki_.server_cert_path(), pki_.server_key_path(), policy_path_);
+                       pki_.server_cert_path(), pki_.server_key_path(), policy_path_,
+                       token_keys_path_);
   ASSERT_GT(second.port(), 0) << "second server did not start";
   auto on_second = ReferralService::NewStub(ChannelTo(second.port(), iom_cert_));
   v1::CreateReferralRequest create;

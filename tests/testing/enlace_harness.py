@@ -64,6 +64,7 @@ scripts/test.sh starts or one of your own:
 """
 
 import argparse
+import base64
 import contextlib
 import glob
 import importlib
@@ -241,7 +242,9 @@ def drop_database(dsn, dbname):
 
 def make_pki(enlacectl, directory):
     """`enlacectl pki init --dir directory`: the development PKI (ca.crt/.key,
-    server.crt/.key, and <name>.crt/.key for admin, mfa, iom, unhcr, undp).
+    server.crt/.key, and <name>.crt/.key for admin, mfa, iom, unhcr, undp),
+    and token_keys, the key that signs page and resume tokens (one random key,
+    so that every server started on this PKI honours the others' tokens).
 
     Returns `directory`; raises RuntimeError with enlacectl's output if it fails."""
     res = subprocess.run([enlacectl, "pki", "init", "--dir", directory],
@@ -249,6 +252,10 @@ def make_pki(enlacectl, directory):
     if res.returncode != 0:
         raise RuntimeError(f"enlacectl pki init failed ({res.returncode}):\n"
                            f"{res.stdout}{res.stderr}")
+    keys = os.path.join(directory, "token_keys")
+    if not os.path.exists(keys):
+        with open(os.open(keys, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(f"k1 {base64.b64encode(secrets.token_bytes(32)).decode()}\n")
     return directory
 
 
@@ -398,6 +405,7 @@ class EnlaceServer:
         self.ready_path = os.path.join(workdir, "ready")
         self.cmd += [f"--server_cert={pki}/server.crt", f"--server_key={pki}/server.key",
                      f"--policy={policy}", "--tls_addr=127.0.0.1:0",
+                     f"--token_keys={pki}/token_keys",
                      "--health_addr=" + ("127.0.0.1:0" if health else ""),
                      "--metrics_addr=" + ("127.0.0.1:0" if metrics else ""),
                      f"--ready_file={self.ready_path}"]

@@ -10,13 +10,17 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "enlace/v1/admin.grpc.pb.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
+#include "enlace/v1/cases.grpc.pb.h"
+#include "enlace/v1/referrals.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
 #include "tests/testing/test_database.h"
@@ -59,7 +63,17 @@ class ServerFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     policy_path_ = pki_.WriteFile("policy.conf", ReadSourceFile("server/default_policy.conf"));
+    token_keys_path_ = pki_.WriteFile("token_keys", MakeTokenKeyFile());
     StartServer(database_->dsn_string());
+  }
+
+  // A key file (server/token_keys.h) with one new random key: every server
+  // of a test shares it, as replicas do.
+  static std::string MakeTokenKeyFile(absl::string_view key_id = "k1") {
+    std::random_device random;
+    std::string secret(32, '\0');
+    for (char& c : secret) c = static_cast<char>(random() & 0xff);
+    return absl::StrCat(key_id, " ", absl::Base64Escape(secret), "\n");
   }
 
   // Hook for fixtures that need other settings (CA key, CRL directory, ...).
@@ -76,6 +90,7 @@ class ServerFixture : public ::testing::Test {
     config.server_key = pki_.server_key_path();
     config.policy = policy_path_;
     config.policy_poll = absl::Milliseconds(100);
+    config.token_keys = token_keys_path_;
     config.db_pool_size = 12;
     config.worker_threads = 4;
     Configure(config);
@@ -116,6 +131,12 @@ class ServerFixture : public ::testing::Test {
   }
   std::unique_ptr<ArrivalService::Stub> Arrivals(const auth::IssuedCertificate& cert) {
     return ArrivalService::NewStub(Channel(&cert, pki_.ca_cert_pem()));
+  }
+  std::unique_ptr<v1::CaseService::Stub> Cases(const auth::IssuedCertificate& cert) {
+    return v1::CaseService::NewStub(Channel(&cert, pki_.ca_cert_pem()));
+  }
+  std::unique_ptr<v1::ReferralService::Stub> Referrals(const auth::IssuedCertificate& cert) {
+    return v1::ReferralService::NewStub(Channel(&cert, pki_.ca_cert_pem()));
   }
   std::unique_ptr<AdminService::Stub> Admin() {
     return AdminService::NewStub(Channel(&admin_cert_, pki_.ca_cert_pem()));
@@ -166,6 +187,7 @@ class ServerFixture : public ::testing::Test {
   TestPki pki_ = TestPki::Create();
   std::unique_ptr<TestDatabase> database_ = TestDatabase::Create();
   std::string policy_path_;
+  std::string token_keys_path_;
   std::unique_ptr<server::EnlaceServer> server_;
   auth::IssuedCertificate mfa_cert_ = pki_.Agency("mfa");
   auth::IssuedCertificate iom_cert_ = pki_.Agency("iom");

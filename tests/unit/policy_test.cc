@@ -163,11 +163,21 @@ TEST_F(DefaultPolicyTest, EveryoneMayReadTheProgrammeReport) {
   EXPECT_TRUE(policy_.Allows(Admin("ana"), report));
 }
 
-TEST_F(DefaultPolicyTest, NothingOutsideTheTwoServicesIsAllowed) {
-  EXPECT_FALSE(policy_.Allows(Agency("mfa"), "/grpc.health.v1.Health/Check"));
-  EXPECT_FALSE(policy_.Allows(Admin("ana"), "/grpc.health.v1.Health/Check"));
+// Health and reflection on the TLS port go through the gate like any call;
+// the shipped policy lets every authenticated principal use them.
+TEST_F(DefaultPolicyTest, HealthAndReflectionAreAllowedToEveryAuthenticatedPrincipal) {
+  for (const char* method : {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch",
+                             "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"}) {
+    EXPECT_TRUE(policy_.Allows(Agency("mfa"), method)) << method;
+    EXPECT_TRUE(policy_.Allows(Agency("wfp"), method)) << method;
+    EXPECT_TRUE(policy_.Allows(Admin("ana"), method)) << method;
+  }
+}
+
+TEST_F(DefaultPolicyTest, NothingOutsideTheServedServicesIsAllowed) {
   EXPECT_FALSE(policy_.Allows(Agency("mfa"), "/enlace.v1.ArrivalServiceX/GetArrival"));
   EXPECT_FALSE(policy_.Allows(Admin("ana"), "/enlace.v1.AdminServiceX/ListAuditEvents"));
+  EXPECT_FALSE(policy_.Allows(Agency("mfa"), "/grpc.health.v1.HealthX/Check"));
 }
 
 // ---------------------------------------------------------------------------

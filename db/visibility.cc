@@ -1,0 +1,47 @@
+// The visibility rule (see visibility.h).
+#include "db/visibility.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace enlace::db {
+namespace {
+
+constexpr uint32_t Bit(enlace::v1::Purpose purpose) { return 1u << purpose; }
+
+}  // namespace
+
+uint32_t PurposesAllowing(Reach reach) {
+  switch (reach) {
+    case Reach::kArrivalRecord:
+      return Bit(enlace::v1::PURPOSE_REINTEGRATION) | Bit(enlace::v1::PURPOSE_PROTECTION);
+    case Reach::kCase:
+    case Reach::kReferral:
+    case Reach::kInitiative:
+      return Bit(enlace::v1::PURPOSE_REINTEGRATION);
+  }
+  return 0;
+}
+
+bool ConsentAllows(Reach reach, absl::string_view agency, const ConsentState& consent) {
+  if (agency.empty() || (consent.purposes_mask & PurposesAllowing(reach)) == 0) return false;
+  return std::find(consent.agencies.begin(), consent.agencies.end(), agency) !=
+         consent.agencies.end();
+}
+
+std::string ConsentAllowsSql(Reach reach, absl::string_view arrival_seq_column,
+                             absl::string_view purposes_column) {
+  return absl::StrCat("((", purposes_column, " & ", PurposesAllowing(reach),
+                      ") <> 0 AND EXISTS (SELECT 1 FROM arrival_consent_agencies v WHERE "
+                      "v.arrival_seq = ",
+                      arrival_seq_column, " AND v.agency_code = ?))");
+}
+
+uint32_t PurposesMaskOf(const std::vector<enlace::v1::Purpose>& purposes) {
+  uint32_t mask = 0;
+  for (enlace::v1::Purpose p : purposes) mask |= Bit(p);
+  return mask;
+}
+
+}  // namespace enlace::db

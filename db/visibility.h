@@ -1,0 +1,66 @@
+// The one rule that decides whether an agency may see a returnee's records,
+// and for what purpose. Every read path applies it: the stores' queries
+// through ConsentAllowsSql(), the live referral feed and its catch-up through
+// ConsentAllows(); docs/data-protection.md states the same rules in prose.
+//
+// An arrival's consent names agencies and purposes (one set of each). An
+// agency other than the submitter reaches a record only when the consent
+// names it AND includes a purpose that allows that kind of record:
+//
+//   reach              purposes that allow it     what it is
+//   kArrivalRecord     REINTEGRATION, PROTECTION  the arrival with name, birth date, document
+//   kCase              REINTEGRATION              opening, reading, updating a case; its services
+//   kReferral          REINTEGRATION              referrals, their feed events, returnee summary
+//   kInitiative        REINTEGRATION              economic initiatives listed with their names
+//
+// STATISTICS allows no record at all: it only lets the returnee be counted,
+// and programme reports count every record for everyone under small-cell
+// suppression (db/report_store.h), so it grants nothing beyond that.
+// Beyond consent, the stores add who-may-see rules of their own (the case's
+// owner, a referral's two parties); consent is necessary, never sufficient.
+//
+// Example:
+//   std::string sql = absl::StrCat("... WHERE c.seq = ? AND ",
+//       ConsentAllowsSql(Reach::kCase, "c.arrival_seq", "a.consent_purposes_mask"));
+//   // bind: ..., viewer.agency
+//   if (ConsentAllows(Reach::kReferral, "undp", consent)) { ... }
+#ifndef ENLACE_DB_VISIBILITY_H_
+#define ENLACE_DB_VISIBILITY_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "enlace/v1/arrivals.pb.h"
+
+namespace enlace::db {
+
+enum class Reach { kArrivalRecord, kCase, kReferral, kInitiative };
+
+// An arrival's current consent, as the rule needs it.
+struct ConsentState {
+  int version = 0;                    // arrivals.consent_version; higher is newer
+  std::vector<std::string> agencies;  // agency codes named
+  uint32_t purposes_mask = 0;         // bit (1 << Purpose) per purpose given
+};
+
+// The bit mask (1 << enlace::v1::Purpose) of the purposes that allow `reach`.
+uint32_t PurposesAllowing(Reach reach);
+
+// True when `consent` names `agency` with a purpose that allows `reach`.
+bool ConsentAllows(Reach reach, absl::string_view agency, const ConsentState& consent);
+
+// The same rule as an SQL condition on the arrival whose seq is
+// `arrival_seq_column` and whose purposes mask is `purposes_column`. It has
+// exactly one placeholder: the agency code. Column names come from code,
+// never from input.
+std::string ConsentAllowsSql(Reach reach, absl::string_view arrival_seq_column,
+                             absl::string_view purposes_column);
+
+// The mask form of a list of purposes (1 << value for each).
+uint32_t PurposesMaskOf(const std::vector<enlace::v1::Purpose>& purposes);
+
+}  // namespace enlace::db
+
+#endif  // ENLACE_DB_VISIBILITY_H_
