@@ -162,9 +162,6 @@ ensure_tsan_built() {
       cfg+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
     fi
     log "configuring ${dir} (ThreadSanitizer, ${ENLACE_TSAN_CXX})"
-    mkdir -p "${dir}"
-    # Not a tracked directory: ignore everything in it without touching .gitignore.
-    printf '*\n' >"${dir}/.gitignore"
     cmake "${cfg[@]}" </dev/null || die "cmake configure of the TSan tree failed (to start over: rm -rf ${dir})"
   fi
   log "building the ThreadSanitizer tests (${ENLACE_BUILD_JOBS} jobs)"

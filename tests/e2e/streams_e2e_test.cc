@@ -36,7 +36,7 @@ class StreamsTest : public ServerFixture {
     // A tiny pool and queue, and a tiny in-memory feed window: catch-ups go
     // to the database through a pool that is often full.
     config.worker_threads = 2;
-    config.work_queue = 4;
+    config.work_queue = 2;
     config.feed_window = 8;
   }
   std::string OpenCase(const std::string& external_id) {
@@ -91,7 +91,7 @@ TEST_F(StreamsTest, WatchersChurnWhileReferralsChangeAndThePoolIsFull) {
   });
   // The work pool kept full by unary calls from two identities.
   std::vector<std::thread> flooders;
-  for (int t = 0; t < 4; ++t) {
+  for (int t = 0; t < 8; ++t) {
     flooders.emplace_back([&, t] {
       auto stub = Arrivals(t % 2 == 0 ? iom_cert_ : undp_cert_);
       while (!stop) {
@@ -120,14 +120,20 @@ TEST_F(StreamsTest, WatchersChurnWhileReferralsChangeAndThePoolIsFull) {
       }  // cancelled here
     });
   }
-  absl::SleepFor(absl::Seconds(6));
+  // Churn until enough watches have come and gone, for at least 6 s.
+  absl::Time churn_until = absl::Now() + absl::Seconds(6);
+  absl::Time give_up = churn_until + absl::Seconds(30);
+  while (absl::Now() < churn_until || (opened < 300 && absl::Now() < give_up)) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
   stop = true;
   for (std::thread& t : churners) t.join();
   for (std::thread& t : flooders) t.join();
   changer.join();
   std::cerr << "churn: " << opened << " watches opened, " << events << " events read, "
             << changes << " referrals made, " << busy << " calls refused as busy\n";
-  EXPECT_GT(opened.load(), 200);
+  EXPECT_GE(opened.load(), 300);
+  EXPECT_GT(busy.load(), 0) << "the work pool was never full";
   EXPECT_GT(changes.load(), 0);
 
   // Events still flow: to a watcher that stayed (unless the pool refused its

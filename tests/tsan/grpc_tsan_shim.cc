@@ -4,7 +4,7 @@
 // in the executable come before libgrpc's and libgrpc++'s).
 //
 // Most of what gRPC hands between threads passes an absl::Mutex, which the
-// Abseil shim shows TSan. Two orderings our code relies on do not:
+// Abseil shim shows TSan. Three orderings our code relies on do not:
 //
 // 1. A batch of operations and its completion. Our thread fills in a batch
 //    (the inline grpcpp code of StartWrite/Finish/... writes the tag and the
@@ -18,9 +18,11 @@
 // 2. A server reactor's OnDone (and OnCancel) runs once the last of the
 //    call's outstanding operations has dropped its count: our completion
 //    callbacks decrement it in inline grpcpp code (instrumented: a release on
-//    the counter), gRPC's CompletionOp in libgrpc++ (not seen). So: acquire on
-//    the counter where ScheduleOnDone/CallOnCancel start, on the thread that
-//    dropped it last.
+//    the counter); libgrpc++ decrements it too, unseen, e.g. right after it
+//    ran the reactor's OnCancel on an executor thread. So: acquire on the
+//    counter where ScheduleOnDone/CallOnCancel start, on the thread that
+//    dropped it last; and release on it when OnCancel returns (CallOnCancel
+//    is handed a proxy of the reactor that does so).
 //
 // 3. grpc::Server::Shutdown returns only after every callback RPC is done
 //    (its reactor's OnDone has returned): each finished call drops a server
@@ -127,6 +129,30 @@ namespace grpc {
 
 namespace internal {
 
+namespace {
+
+// The reactor as CallOnCancel sees it: the same OnCancel, followed by a release
+// on the call's count, which libgrpc++ decrements next. Used for that one call.
+class OnCancelThenRelease final : public ServerReactor {
+ public:
+  OnCancelThenRelease(ServerReactor* reactor, void* count) : reactor_(reactor), count_(count) {}
+  void OnCancel() override {
+    ServerReactor* reactor = reactor_;
+    void* count = count_;
+    delete this;
+    reactor->OnCancel();
+    __tsan_release(count);
+  }
+  void OnDone() override { reactor_->OnDone(); }  // never called: CallOnCancel only cancels
+  bool InternalInlineable() override { return reactor_->InternalInlineable(); }
+
+ private:
+  ServerReactor* reactor_;
+  void* count_;
+};
+
+}  // namespace
+
 void ServerCallbackCall::ScheduleOnDone(bool inline_ondone) {
   auto real = ENLACE_TSAN_NEXT(void (*)(ServerCallbackCall*, bool),
                                "_ZN4grpc8internal18ServerCallbackCall14ScheduleOnDoneEb");
@@ -138,7 +164,7 @@ void ServerCallbackCall::CallOnCancel(ServerReactor* reactor) {
   auto real = ENLACE_TSAN_NEXT(void (*)(ServerCallbackCall*, ServerReactor*),
                                "_ZN4grpc8internal18ServerCallbackCall12CallOnCancelEPNS0_13ServerReactorE");
   __tsan_acquire(&on_cancel_conditions_remaining_);
-  real(this, reactor);
+  real(this, new OnCancelThenRelease(reactor, &callbacks_outstanding_));
 }
 
 }  // namespace internal

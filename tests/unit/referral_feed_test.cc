@@ -113,7 +113,7 @@ class Unsubscriber : public ReferralFeed::Subscriber {
     ++calls;
   }
   ReferralFeed* feed_;
-  uint64_t id = 0;
+  std::atomic<uint64_t> id{0};  // set by the test after Subscribe, read by the poller
   std::atomic<int> calls{0};
 };
 
