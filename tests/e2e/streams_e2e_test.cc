@@ -39,26 +39,10 @@ class StreamsTest : public ServerFixture {
     config.work_queue = 2;
     config.feed_window = 8;
   }
-  std::string OpenCase(const std::string& external_id) {
-    std::string arrival_id = RecordOne(MakeArrival(external_id, {"iom", "undp"}));
-    v1::OpenCaseRequest request;
-    request.set_arrival_id(arrival_id);
-    request.set_summary("s");
-    v1::Case opened;
-    grpc::Status status = Cases(iom_cert_)->OpenCase(Context().get(), request, &opened);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return opened.case_id();
-  }
   grpc::Status Refer(const std::string& case_id, v1::Referral* referral) {
-    v1::CreateReferralRequest request;
-    request.set_case_id(case_id);
-    request.set_to_agency("undp");
-    request.set_service(v1::NEED_TRAINING);
-    request.set_reason("course");
-    return Referrals(iom_cert_)->CreateReferral(Context().get(), request, referral);
+    return ReferAsIom(case_id, "undp", referral, v1::NEED_TRAINING);
   }
 
-  auth::IssuedCertificate undp_cert_ = pki_.Agency("undp");
 };
 
 TEST_F(StreamsTest, WatchersChurnWhileReferralsChangeAndThePoolIsFull) {
@@ -73,7 +57,7 @@ TEST_F(StreamsTest, WatchersChurnWhileReferralsChangeAndThePoolIsFull) {
   }
   ASSERT_FALSE(old_token.empty());
   std::vector<std::string> cases;
-  for (int i = 0; i < 4; ++i) cases.push_back(OpenCase("churn-" + std::to_string(i)));
+  for (int i = 0; i < 4; ++i) cases.push_back(OpenIomCase("churn-" + std::to_string(i), {"iom", "undp"}).case_.case_id());
   // History to catch up on, beyond the feed's in-memory window.
   for (int i = 0; i < 20; ++i) {
     v1::Referral referral;

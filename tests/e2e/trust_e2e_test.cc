@@ -50,29 +50,10 @@ bool Mentions(const std::vector<ReferralEvent>& events, const std::string& refer
 
 class TrustTest : public ServerFixture {
  protected:
-  struct Opened {
-    std::string arrival_id;
-    v1::Case case_;
-  };
-  // An arrival whose consent names `agencies` for `purposes`, and iom's case.
-  Opened OpenCase(const std::string& external_id, std::vector<std::string> agencies) {
-    Opened opened;
-    opened.arrival_id = RecordOne(MakeArrival(external_id, agencies));
-    v1::OpenCaseRequest request;
-    request.set_arrival_id(opened.arrival_id);
-    request.set_summary("Returned with two children.");
-    grpc::Status status = Cases(iom_cert_)->OpenCase(Context().get(), request, &opened.case_);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return opened;
-  }
+  // iom's referral of `case_id` to `to`, created or the test fails.
   Referral Refer(const std::string& case_id, const std::string& to) {
-    v1::CreateReferralRequest request;
-    request.set_case_id(case_id);
-    request.set_to_agency(to);
-    request.set_service(v1::NEED_SEED_CAPITAL);
-    request.set_reason("Seed capital for a bakery");
     Referral referral;
-    grpc::Status status = Referrals(iom_cert_)->CreateReferral(Context().get(), request, &referral);
+    grpc::Status status = ReferAsIom(case_id, to, &referral);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return referral;
   }
@@ -106,7 +87,6 @@ class TrustTest : public ServerFixture {
     ASSERT_EQ(std::rename(temporary.c_str(), path.c_str()), 0);
   }
 
-  auth::IssuedCertificate undp_cert_ = pki_.Agency("undp");
 };
 
 // Finding 1: after the ministry withdraws iom from a returnee's consent, iom's
@@ -120,8 +100,8 @@ TEST_F(TrustTest, LiveFeedAndCatchUpStopAtConsentWithdrawal) {
     early_token = early.start_token();
   }
   ASSERT_FALSE(early_token.empty());
-  Opened a = OpenCase("trust-1a", {"iom", "undp"});
-  Opened b = OpenCase("trust-1b", {"iom", "undp"});
+  OpenedCase a = OpenIomCase("trust-1a", {"iom", "undp"});
+  OpenedCase b = OpenIomCase("trust-1b", {"iom", "undp"});
   Referral secret = Refer(a.case_.case_id(), "undp");
   v1::AcceptReferralRequest accept;
   accept.set_referral_id(secret.referral_id());
@@ -167,13 +147,13 @@ TEST_F(TrustTest, LiveFeedAndCatchUpStopAtConsentWithdrawal) {
 // Finding 1, the other side: a withdrawal that withdraws a pending referral
 // is told to the sender (still allowed), never to the receiver it withdrew.
 TEST_F(TrustTest, AWithdrawnReferralIsToldToTheSenderNotToTheWithdrawnReceiver) {
-  Opened a = OpenCase("trust-1c", {"iom", "undp"});
+  OpenedCase a = OpenIomCase("trust-1c", {"iom", "undp"});
   Watcher undp_watch(Referrals(undp_cert_), "");
   Watcher iom_watch(Referrals(iom_cert_), "");
   Referral referral = Refer(a.case_.case_id(), "undp");
   ASSERT_THAT(undp_watch.WaitFor(1), SizeIs(1));
   ASSERT_TRUE(SetConsent(a.arrival_id, {"iom"}, {v1::PURPOSE_REINTEGRATION}).ok());
-  Opened b = OpenCase("trust-1d", {"iom", "undp"});
+  OpenedCase b = OpenIomCase("trust-1d", {"iom", "undp"});
   Referral sentinel = Refer(b.case_.case_id(), "undp");
 
   std::vector<ReferralEvent> to_undp = undp_watch.WaitFor(2);
@@ -297,7 +277,7 @@ TEST_F(TrustTest, TokenKeysRotateWithoutARestart) {
 // Finding 3: initiatives are listed (and counted) only to agencies the
 // returnee's consent allows, and stop being listed when it no longer does.
 TEST_F(TrustTest, InitiativesAreListedOnlyWhereTheConsentAllows) {
-  Opened opened = OpenCase("trust-3", {"iom", "undp"});
+  OpenedCase opened = OpenIomCase("trust-3", {"iom", "undp"});
   v1::RegisterInitiativeRequest initiative;
   initiative.set_case_id(opened.case_.case_id());
   initiative.set_name("Panadería La Esperanza");
@@ -375,7 +355,7 @@ TEST_F(TrustTest, ConsentPurposesBindReads) {
 // A referral needs the receiver to be allowed referrals (REINTEGRATION), not
 // merely named.
 TEST_F(TrustTest, ReferralsNeedTheReceiverAllowedForReintegration) {
-  Opened opened = OpenCase("trust-10b", {"iom", "undp"});
+  OpenedCase opened = OpenIomCase("trust-10b", {"iom", "undp"});
   ASSERT_TRUE(SetConsent(opened.arrival_id, {"iom", "undp", "unhcr"},
                          {v1::PURPOSE_REINTEGRATION})
                   .ok());
@@ -432,7 +412,7 @@ TEST_F(TrustTest, APolicyDenyEndsOpenStreamsOfThatPrincipal) {
   EXPECT_EQ(ended.error_code(), grpc::StatusCode::PERMISSION_DENIED) << ended.error_message();
   EXPECT_LT(absl::Now() - changed, absl::Seconds(5));
   // iom's watch goes on and still gets its events.
-  Opened opened = OpenCase("trust-6", {"iom", "undp"});
+  OpenedCase opened = OpenIomCase("trust-6", {"iom", "undp"});
   Refer(opened.case_.case_id(), "undp");
   EXPECT_THAT(iom_watch.WaitFor(1), SizeIs(1));
   // The end is audited as a denial of undp.

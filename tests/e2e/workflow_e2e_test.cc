@@ -39,38 +39,10 @@ using v1::Referral;
 using v1::ReferralEvent;
 using v1::ReferralService;
 
-class WorkflowTest : public ServerFixture {
- protected:
-  // An arrival whose consent names `agencies` for reintegration, and iom's case for it.
-  struct Opened {
-    std::string arrival_id;
-    v1::Case case_;
-  };
-  Opened OpenCase(const std::string& external_id, std::vector<std::string> agencies) {
-    Opened opened;
-    opened.arrival_id = RecordOne(MakeArrival(external_id, agencies));
-    v1::OpenCaseRequest request;
-    request.set_arrival_id(opened.arrival_id);
-    request.set_summary("Returned with two children; needs work and support.");
-    grpc::Status status = Cases(iom_cert_)->OpenCase(Context().get(), request, &opened.case_);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return opened;
-  }
-
-  grpc::Status Refer(const std::string& case_id, const std::string& to, Referral* referral) {
-    v1::CreateReferralRequest request;
-    request.set_case_id(case_id);
-    request.set_to_agency(to);
-    request.set_service(v1::NEED_SEED_CAPITAL);
-    request.set_reason("Seed capital for a bakery in Quezaltepeque");
-    return Referrals(iom_cert_)->CreateReferral(Context().get(), request, referral);
-  }
-
-  auth::IssuedCertificate undp_cert_ = pki_.Agency("undp");
-};
+using WorkflowTest = ServerFixture;
 
 TEST_F(WorkflowTest, FromArrivalToCompletedReferralAcrossFourParties) {
-  Opened opened = OpenCase("wf-1", {"iom", "undp"});
+  OpenedCase opened = OpenIomCase("wf-1", {"iom", "undp"});
   EXPECT_EQ(opened.case_.owner_agency(), "iom");
   EXPECT_EQ(opened.case_.status(), v1::CASE_STATUS_OPEN);
   EXPECT_EQ(opened.case_.municipality(), "Quezaltepeque");
@@ -105,7 +77,7 @@ TEST_F(WorkflowTest, FromArrivalToCompletedReferralAcrossFourParties) {
             grpc::StatusCode::NOT_FOUND);
 
   Referral referral;
-  ASSERT_TRUE(Refer(opened.case_.case_id(), "undp", &referral).ok());
+  ASSERT_TRUE(ReferAsIom(opened.case_.case_id(), "undp", &referral).ok());
   EXPECT_EQ(referral.status(), v1::REFERRAL_STATUS_PENDING);
   EXPECT_EQ(referral.from_agency(), "iom");
 
@@ -201,9 +173,9 @@ TEST_F(WorkflowTest, FromArrivalToCompletedReferralAcrossFourParties) {
 }
 
 TEST_F(WorkflowTest, UnhcrSeesNothingItsConsentDoesNotCover) {
-  Opened opened = OpenCase("wf-2", {"iom", "undp"});
+  OpenedCase opened = OpenIomCase("wf-2", {"iom", "undp"});
   Referral referral;
-  ASSERT_TRUE(Refer(opened.case_.case_id(), "undp", &referral).ok());
+  ASSERT_TRUE(ReferAsIom(opened.case_.case_id(), "undp", &referral).ok());
 
   v1::GetCaseRequest get_case;
   get_case.set_case_id(opened.case_.case_id());
@@ -227,7 +199,7 @@ TEST_F(WorkflowTest, UnhcrSeesNothingItsConsentDoesNotCover) {
   EXPECT_THAT(cases.cases(), SizeIs(0));
 
   // A referral to unhcr is refused: the consent does not name it.
-  grpc::Status status = Refer(opened.case_.case_id(), "unhcr", &referral);
+  grpc::Status status = ReferAsIom(opened.case_.case_id(), "unhcr", &referral);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), HasSubstr("to_agency"));
   // unhcr cannot open a case for it either, nor can the ministry run cases.
@@ -240,9 +212,9 @@ TEST_F(WorkflowTest, UnhcrSeesNothingItsConsentDoesNotCover) {
 }
 
 TEST_F(WorkflowTest, TwentyRacingTransitionsHaveExactlyOneWinner) {
-  Opened opened = OpenCase("wf-3", {"iom", "undp"});
+  OpenedCase opened = OpenIomCase("wf-3", {"iom", "undp"});
   Referral referral;
-  ASSERT_TRUE(Refer(opened.case_.case_id(), "undp", &referral).ok());
+  ASSERT_TRUE(ReferAsIom(opened.case_.case_id(), "undp", &referral).ok());
 
   // Every racer moves the referral out of PENDING, so at most one can win:
   // undp accepts or declines; iom withdraws, conditioned on the etag it read
@@ -344,13 +316,13 @@ class ServerProcess {
 };
 
 TEST_F(WorkflowTest, WatcherResumesWithItsLastTokenAndMissesNothing) {
-  Opened a = OpenCase("wf-4a", {"iom", "undp"});
-  Opened b = OpenCase("wf-4b", {"iom", "undp"});
+  OpenedCase a = OpenIomCase("wf-4a", {"iom", "undp"});
+  OpenedCase b = OpenIomCase("wf-4b", {"iom", "undp"});
   auto watcher = std::make_unique<Watcher>(Referrals(undp_cert_), "");
   absl::SleepFor(absl::Milliseconds(200));  // the watch is open ("from now on")
 
   Referral first;
-  ASSERT_TRUE(Refer(a.case_.case_id(), "undp", &first).ok());
+  ASSERT_TRUE(ReferAsIom(a.case_.case_id(), "undp", &first).ok());
   std::vector<ReferralEvent> seen = watcher->WaitFor(1);
   ASSERT_THAT(seen, SizeIs(1));
   EXPECT_EQ(seen[0].type(), v1::REFERRAL_EVENT_TYPE_CREATED);
@@ -417,7 +389,7 @@ TEST_F(WorkflowTest, WatcherResumesWithItsLastTokenAndMissesNothing) {
 }
 
 TEST_F(WorkflowTest, AWatchFromNowSendsItsStartTokenBeforeAnyEvent) {
-  Opened opened = OpenCase("wf-6", {"iom", "undp"});
+  OpenedCase opened = OpenIomCase("wf-6", {"iom", "undp"});
   std::string start;
   {
     Watcher watcher(Referrals(undp_cert_), "");
@@ -425,7 +397,7 @@ TEST_F(WorkflowTest, AWatchFromNowSendsItsStartTokenBeforeAnyEvent) {
   }
   ASSERT_FALSE(start.empty());
   Referral referral;
-  ASSERT_TRUE(Refer(opened.case_.case_id(), "undp", &referral).ok());
+  ASSERT_TRUE(ReferAsIom(opened.case_.case_id(), "undp", &referral).ok());
   Watcher resumed(Referrals(undp_cert_), start);
   std::vector<ReferralEvent> seen = resumed.WaitFor(1);
   ASSERT_THAT(seen, SizeIs(1));
@@ -433,12 +405,12 @@ TEST_F(WorkflowTest, AWatchFromNowSendsItsStartTokenBeforeAnyEvent) {
 }
 
 TEST_F(WorkflowTest, ConsentWithdrawalHidesEverythingAndWithdrawsPendingReferrals) {
-  Opened opened = OpenCase("wf-5", {"iom", "undp"});
+  OpenedCase opened = OpenIomCase("wf-5", {"iom", "undp"});
   // Open before the referral: "from now" is the feed as this server has read
   // it, which may lag a commit made a moment ago.
   Watcher iom_watch(Referrals(iom_cert_), "");
   Referral referral;
-  ASSERT_TRUE(Refer(opened.case_.case_id(), "undp", &referral).ok());
+  ASSERT_TRUE(ReferAsIom(opened.case_.case_id(), "undp", &referral).ok());
   ASSERT_THAT(iom_watch.WaitFor(1), SizeIs(1));
 
   // The returnee withdraws consent from undp.

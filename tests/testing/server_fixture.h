@@ -174,6 +174,34 @@ class ServerFixture : public ::testing::Test {
     return response.arrival_id();
   }
 
+  // An arrival whose consent names `agencies` for reintegration, and iom's
+  // case for it (the first steps of most workflow tests).
+  struct OpenedCase {
+    std::string arrival_id;
+    v1::Case case_;
+  };
+  OpenedCase OpenIomCase(const std::string& external_id, std::vector<std::string> agencies) {
+    OpenedCase opened;
+    opened.arrival_id = RecordOne(MakeArrival(external_id, std::move(agencies)));
+    v1::OpenCaseRequest request;
+    request.set_arrival_id(opened.arrival_id);
+    request.set_summary("Returned with two children; needs work and support.");
+    grpc::Status status = Cases(iom_cert_)->OpenCase(Context().get(), request, &opened.case_);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return opened;
+  }
+
+  // iom refers its case `case_id` to `to` for `service`.
+  grpc::Status ReferAsIom(const std::string& case_id, const std::string& to,
+                          v1::Referral* referral, v1::Need service = v1::NEED_SEED_CAPITAL) {
+    v1::CreateReferralRequest request;
+    request.set_case_id(case_id);
+    request.set_to_agency(to);
+    request.set_service(service);
+    request.set_reason("Seed capital for a bakery in Quezaltepeque");
+    return Referrals(iom_cert_)->CreateReferral(Context().get(), request, referral);
+  }
+
   v1::ListAuditEventsResponse AuditEvents(const std::string& principal) {
     v1::ListAuditEventsRequest request;
     request.set_principal(principal);
@@ -192,6 +220,7 @@ class ServerFixture : public ::testing::Test {
   auth::IssuedCertificate mfa_cert_ = pki_.Agency("mfa");
   auth::IssuedCertificate iom_cert_ = pki_.Agency("iom");
   auth::IssuedCertificate unhcr_cert_ = pki_.Agency("unhcr");
+  auth::IssuedCertificate undp_cert_ = pki_.Agency("undp");
   auth::IssuedCertificate admin_cert_ = pki_.Admin("ana");
 };
 
