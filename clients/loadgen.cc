@@ -64,6 +64,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -216,11 +217,13 @@ Example:
   enlace-loadgen ingest ... --streams 4 --records 20000 --prefix bench1 --resend
   enlace-loadgen watch --addr localhost:8443 --ca pki/ca.crt --pki-dir pki \
       --watchers 1000 --changes 200 --channels 10 --server-pid 4242
+  enlace-loadgen fairness --addr localhost:8443 --ca pki/ca.crt --pki-dir pki \
+      --duration 20 --in-flight 256 --channels 10
 
 Output: a line for people and a machine line, e.g.
   RESULT kind=ingest records=20000 streams=4 seconds=0.840 rate=23810 created=20000 already_recorded=0 rejected=0 prefix=bench1
   RESULT kind=watch watchers=1000 channels=10 changes=200 deliveries=200000 p50_ms=3.1 p99_ms=18.4 max_ms=40.2 server_rss_mb=123.0 ... missing=0 duplicates=0
-  RESULT kind=fairness ... quiet_p99_ms=4.1 flood_p99_ms=7.9 p99_ratio=1.93 ... victim_errors=0 flood_ok=51234 flood_resource_exhausted=80211 ...
+  RESULT kind=fairness ... quiet_p99_ms=3.21 ... flood_p99_ms=114.30 ... p99_ratio=35.57 ... victim_errors=0 ... flood_ok=4408 ... flood_resource_exhausted=67491 ...
 Exit status: 0 all answered (watch: delivered; fairness: every victim call OK) once as
 expected, 1 otherwise, 2 usage error.
 )";
@@ -1399,6 +1402,8 @@ CpuSample SampleCpu(const Options& options) {
 // Cores used between two samples ("na" when unknown), and the machine's busy share.
 struct CpuUse {
   std::string server = "na", db = "na", self = "na", machine_busy_pct = "na";
+  // Busy cores not used by these three (other processes: a noisy machine).
+  std::string others = "na";
 };
 
 CpuUse CpuBetween(const CpuSample& a, const CpuSample& b) {
@@ -1410,9 +1415,14 @@ CpuUse CpuBetween(const CpuSample& a, const CpuSample& b) {
   if (a.db_s && b.db_s) use.db = cores(*b.db_s - *a.db_s);
   use.self = cores(b.self_s - a.self_s);
   if (b.machine_total > a.machine_total) {
-    use.machine_busy_pct = absl::StrFormat(
-        "%.0f", 100.0 * static_cast<double>(b.machine_busy - a.machine_busy) /
-                    static_cast<double>(b.machine_total - a.machine_total));
+    const double busy = static_cast<double>(b.machine_busy - a.machine_busy) /
+                        static_cast<double>(b.machine_total - a.machine_total);
+    use.machine_busy_pct = absl::StrFormat("%.0f", 100.0 * busy);
+    if (a.server_s && b.server_s && a.db_s && b.db_s) {
+      const double cpus = static_cast<double>(std::max<long>(sysconf(_SC_NPROCESSORS_ONLN), 1));
+      const double ours = (*b.server_s - *a.server_s) + (*b.db_s - *a.db_s) + (b.self_s - a.self_s);
+      use.others = absl::StrFormat("%.2f", std::max(0.0, busy * cpus - ours / wall));
+    }
   }
   return use;
 }
@@ -1680,6 +1690,20 @@ Flooder::Counts CountsBetween(const Flooder::Counts& a, const Flooder::Counts& b
   return d;
 }
 
+// The value of max_calls_per_identity as the refusals name it ("limit
+// reached: at most 16 concurrent calls (max_calls_per_identity) ..."), or "na".
+std::string CallLimitOf(const Flooder::Counts& counts) {
+  auto it = counts.example.find("max_calls_per_identity");
+  if (it == counts.example.end()) return "na";
+  absl::string_view message = it->second;
+  const size_t at = message.find("at most ");
+  if (at == absl::string_view::npos) return "na";
+  message.remove_prefix(at + 8);
+  int limit = 0;
+  if (!absl::SimpleAtoi(message.substr(0, message.find(' ')), &limit)) return "na";
+  return absl::StrCat(limit);
+}
+
 int RunFairness(const Options& options) {
   grpc::SslCredentialsOptions mfa_tls, iom_tls, undp_tls;
   if (!PersonaTls(options, "mfa", &mfa_tls) || !PersonaTls(options, "iom", &iom_tls) ||
@@ -1760,10 +1784,10 @@ int RunFairness(const Options& options) {
 
   auto row = [&](absl::string_view name, const VictimPhase& v, const CpuUse& cpu) {
     return absl::StrFormat(
-        "  %-6s %7d %8.0f %8.2f %8.2f %9.2f %8.2f   %6s %6s %8s %7s%%\n", name, v.all_us.size(),
-        static_cast<double>(v.all_us.size()) / std::max(v.seconds, 1e-6), p(v.all_us, 50),
-        p(v.all_us, 99), p(v.all_us, 99.9), p(v.all_us, 100), cpu.server, cpu.db, cpu.self,
-        cpu.machine_busy_pct);
+        "  %-6s %7d %8.0f %8.2f %8.2f %9.2f %8.2f   %6s %6s %8s %6s %7s%%\n", name,
+        v.all_us.size(), static_cast<double>(v.all_us.size()) / std::max(v.seconds, 1e-6),
+        p(v.all_us, 50), p(v.all_us, 99), p(v.all_us, 99.9), p(v.all_us, 100), cpu.server, cpu.db,
+        cpu.self, cpu.others, cpu.machine_busy_pct);
   };
   std::cout << absl::StrFormat(
       "fairness: undp's sequential calls (4 GetArrival : 1 ListArrivals page_size %d) for %s "
@@ -1772,7 +1796,7 @@ int RunFairness(const Options& options) {
       kVictimPageSize, absl::FormatDuration(options.duration), options.arrivals,
       options.in_flight, options.channels, options.flood_page_size);
   std::cout << "  phase    calls  calls/s   p50 ms   p99 ms  p99.9 ms   max ms   "
-               "server     db  loadgen    busy  (CPU: cores used; busy: both cores)\n";
+               "server     db  loadgen others    busy  (CPU: cores used; busy: all cores)\n";
   std::cout << row("quiet", quiet, quiet_cpu) << row("flood", flood, flood_cpu);
   std::cout << absl::StrFormat(
       "  by method, p50/p99 ms: GetArrival quiet %.2f/%.2f flood %.2f/%.2f; ListArrivals quiet "
@@ -1805,20 +1829,22 @@ int RunFairness(const Options& options) {
       "p99_ratio=%.2f quiet_get_p99_ms=%.2f flood_get_p99_ms=%.2f quiet_list_p99_ms=%.2f "
       "flood_list_p99_ms=%.2f victim_errors=%d flood_answers=%d flood_answers_per_s=%.0f "
       "flood_ok=%d flood_ok_per_s=%.0f flood_resource_exhausted=%d "
-      "flood_exhausted_max_calls_per_identity=%d%s flood_other=%d flood_ok_list_p50_ms=%.1f "
+      "flood_exhausted_max_calls_per_identity=%d%s flood_call_limit=%s flood_other=%d flood_ok_list_p50_ms=%.1f "
       "flood_ok_get_p50_ms=%.1f flood_exhausted_p50_ms=%.1f flood_page_size=%d server_cpu_quiet=%s server_cpu_flood=%s db_cpu_quiet=%s "
-      "db_cpu_flood=%s loadgen_cpu_quiet=%s loadgen_cpu_flood=%s busy_pct_quiet=%s "
-      "busy_pct_flood=%s prefix=%s\n",
+      "db_cpu_flood=%s loadgen_cpu_quiet=%s loadgen_cpu_flood=%s other_cpu_quiet=%s "
+      "other_cpu_flood=%s busy_pct_quiet=%s busy_pct_flood=%s prefix=%s\n",
       options.arrivals, absl::ToInt64Seconds(options.duration), options.in_flight,
       options.channels, quiet.all_us.size(), p(quiet.all_us, 50), quiet_p99,
       p(quiet.all_us, 99.9), p(quiet.all_us, 100), flood.all_us.size(), p(flood.all_us, 50),
       flood_p99, p(flood.all_us, 99.9), p(flood.all_us, 100), ratio, p(quiet.get_us, 99),
       p(flood.get_us, 99), p(quiet.list_us, 99), p(flood.list_us, 99), errors, window.answers,
       static_cast<double>(window.answers) / window_s, ok, static_cast<double>(ok) / window_s,
-      exhausted, exhausted_calls, exhausted_fields, other, p(flood_us.ok_list_us, 50),
+      exhausted, exhausted_calls, exhausted_fields, CallLimitOf(window), other,
+      p(flood_us.ok_list_us, 50),
       p(flood_us.ok_get_us, 50), p(flood_us.exhausted_us, 50), options.flood_page_size,
       quiet_cpu.server, flood_cpu.server, quiet_cpu.db, flood_cpu.db, quiet_cpu.self,
-      flood_cpu.self, quiet_cpu.machine_busy_pct, flood_cpu.machine_busy_pct, options.prefix);
+      flood_cpu.self, quiet_cpu.others, flood_cpu.others, quiet_cpu.machine_busy_pct,
+      flood_cpu.machine_busy_pct, options.prefix);
   std::cout.flush();
 
   for (const VictimPhase* v : {&warm, &quiet, &flood}) {

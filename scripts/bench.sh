@@ -315,14 +315,27 @@ result_json() {
   }' <<<"$1"
 }
 
-# server_settings_json: the server flags this run set through ENLACE_<FLAG>
-# variables ("default" for the others).
+# server_flag_default NAME: the server's built-in default for --NAME.
+server_flag_default() {
+  { "${ENLACE_SERVER_BIN}" --helpfull 2>/dev/null || true; } | awk -v flag="--$1" '
+    $1 == flag { found = 1 }
+    found && match($0, /default: [^;]*;/) { print substr($0, RSTART + 9, RLENGTH - 10); exit }'
+}
+
+# server_settings_json: the server settings that bear on fairness: each set
+# through its ENLACE_<FLAG> variable for this run, or the built-in default.
 server_settings_json() {
-  local sep="" name variable
+  local sep="" name variable value from
   printf '{'
   for name in max_calls_per_identity max_streams_per_identity worker_threads db_pool_size; do
     variable="ENLACE_${name^^}"
-    printf '%s\n    "%s": "%s"' "${sep}" "${name}" "${!variable:-default}"
+    if [[ -n "${!variable:-}" ]]; then
+      value="${!variable}" from="${variable}"
+    else
+      value="$(server_flag_default "${name}")" from="default"
+    fi
+    [[ "${value}" =~ ^[0-9]+$ ]] || value="\"${value}\""
+    printf '%s\n    "%s": {"value": %s, "from": "%s"}' "${sep}" "${name}" "${value:-null}" "${from}"
     sep=","
   done
   printf '\n  }'
@@ -377,22 +390,23 @@ JSON
   cat >"${RESULTS_MD}" <<MARKDOWN
 ## Fairness: one agency floods, another's latency (\`scripts/bench.sh fairness\`, ${finished})
 
-undp makes sequential calls (4 GetArrival : 1 ListArrivals page_size 50) over $(f arrivals)
-arrivals for $(f duration_s) s alone, then for $(f duration_s) s while iom keeps $(f in_flight) calls in
-flight over $(f channels) connections (ListArrivals page_size 500 / GetArrival, closed loop).
-$(nproc) CPUs shared by the server, MariaDB and the load generator; CPU in cores used.
+undp makes sequential calls (4 GetArrival : 1 ListArrivals page_size 50) over $(f arrivals) arrivals,
+$(f duration_s) s alone, then $(f duration_s) s while iom keeps $(f in_flight) calls in flight over $(f channels) connections
+(ListArrivals page_size 500 / GetArrival, closed loop). Server max_calls_per_identity:
+$(f flood_call_limit). $(nproc) CPUs shared by the server, MariaDB and the load generator; CPU in
+cores used ("other": busy cores that none of the three used, i.e. a noisy machine).
 
-| phase | undp calls | p50 ms | p99 ms | p99.9 ms | max ms | server CPU | MariaDB CPU | loadgen CPU | machine busy |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
-| quiet (undp alone) | $(f quiet_calls) | $(f quiet_p50_ms) | $(f quiet_p99_ms) | $(f quiet_p999_ms) | $(f quiet_max_ms) | $(f server_cpu_quiet) | $(f db_cpu_quiet) | $(f loadgen_cpu_quiet) | $(f busy_pct_quiet) % |
-| flood (iom, $(f in_flight) in flight) | $(f flood_calls) | $(f flood_p50_ms) | $(f flood_p99_ms) | $(f flood_p999_ms) | $(f flood_max_ms) | $(f server_cpu_flood) | $(f db_cpu_flood) | $(f loadgen_cpu_flood) | $(f busy_pct_flood) % |
+| phase | undp calls | p50 ms | p99 ms | p99.9 ms | max ms | server CPU | MariaDB CPU | loadgen CPU | other CPU | machine busy |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| quiet (undp alone) | $(f quiet_calls) | $(f quiet_p50_ms) | $(f quiet_p99_ms) | $(f quiet_p999_ms) | $(f quiet_max_ms) | $(f server_cpu_quiet) | $(f db_cpu_quiet) | $(f loadgen_cpu_quiet) | $(f other_cpu_quiet) | $(f busy_pct_quiet) % |
+| flood (iom, $(f in_flight) in flight) | $(f flood_calls) | $(f flood_p50_ms) | $(f flood_p99_ms) | $(f flood_p999_ms) | $(f flood_max_ms) | $(f server_cpu_flood) | $(f db_cpu_flood) | $(f loadgen_cpu_flood) | $(f other_cpu_flood) | $(f busy_pct_flood) % |
 
-**undp's p99 under flood / alone: ${ratio}x** (target at most 2x: ${verdict}); undp's failed
-calls: $(f victim_errors).
+**undp's p99 under flood / alone: ${ratio}x** (target at most 2x: ${verdict}); undp's failed calls: $(f victim_errors).
 
-iom's answers during the flood phase: $(f flood_answers) ($(f flood_answers_per_s)/s): OK $(f flood_ok)
-($(f flood_ok_per_s)/s), RESOURCE_EXHAUSTED $(f flood_resource_exhausted) (max_calls_per_identity:
-$(f flood_exhausted_max_calls_per_identity)), other $(f flood_other).
+iom's answers during the flood phase: $(f flood_answers) ($(f flood_answers_per_s)/s): OK $(f flood_ok) ($(f flood_ok_per_s)/s),
+RESOURCE_EXHAUSTED $(f flood_resource_exhausted) (max_calls_per_identity: $(f flood_exhausted_max_calls_per_identity)), other $(f flood_other).
+A refusal waits only for its audit event to commit: its p50, $(f flood_exhausted_p50_ms) ms, is the
+wait in the audit writer's queue under the flood.
 MARKDOWN
   cat <<SUMMARY
 

@@ -50,9 +50,11 @@ ABSL_FLAG(std::string, token_keys, "",
           "file of the keys that sign page and WatchReferrals resume tokens, one \"<id> <base64 "
           "secret>\" per line, the first signing (server/token_keys.h); every replica must hold "
           "the same file; re-read when it changes. Empty: a random key of this process only");
-ABSL_FLAG(int, max_calls_per_identity, 64,
-          "concurrent unary calls one identity (certificate SPIFFE ID) may have in flight; "
-          "more: RESOURCE_EXHAUSTED. 0: no limit");
+ABSL_FLAG(int, max_calls_per_identity, 16,
+          "concurrent unary calls one identity (certificate SPIFFE ID) may have in flight, "
+          "each until its audit event is committed; more: RESOURCE_EXHAUSTED. A higher limit "
+          "lets one identity queue more in front of every identity's audit events "
+          "(scripts/bench.sh fairness). 0: no limit");
 ABSL_FLAG(int, max_streams_per_identity, 1200,
           "streams (WatchReferrals, RecordArrivals, ...) one identity may hold open; more: "
           "RESOURCE_EXHAUSTED. 0: no limit");

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/work_pool.h"
@@ -323,6 +325,157 @@ TEST(WorkPoolTest, DestructorRunsWhatIsQueued) {
 TEST(WorkPoolTest, DestructorWithNothingQueuedReturns) {
   { WorkPool pool(4, 10); }
   SUCCEED();
+}
+
+// Tasks that say they started, then wait for Release(); counts how many run
+// at once.
+class HeldLane {
+ public:
+  std::function<void()> Task() {
+    return [this] {
+      {
+        absl::MutexLock lock(&mu_);
+        ++started_;
+        ++running_;
+        max_running_ = std::max(max_running_, running_);
+      }
+      release_.WaitForNotification();
+      absl::MutexLock lock(&mu_);
+      --running_;
+      ++finished_;
+    };
+  }
+  void WaitUntilStarted(int n) {
+    absl::MutexLock lock(&mu_);
+    target_ = n;
+    mu_.Await(absl::Condition(this, &HeldLane::ReachedTarget));
+  }
+  void Release() { release_.Notify(); }
+  int started() {
+    absl::MutexLock lock(&mu_);
+    return started_;
+  }
+  int finished() {
+    absl::MutexLock lock(&mu_);
+    return finished_;
+  }
+  int max_running() {
+    absl::MutexLock lock(&mu_);
+    return max_running_;
+  }
+
+ private:
+  bool ReachedTarget() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return started_ >= target_; }
+
+  absl::Notification release_;
+  absl::Mutex mu_;
+  int target_ ABSL_GUARDED_BY(mu_) = 0;
+  int started_ ABSL_GUARDED_BY(mu_) = 0;
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
+  int max_running_ ABSL_GUARDED_BY(mu_) = 0;
+  int finished_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+TEST(WorkPoolTest, ALaneMayOccupyAllButAQuarterOfTheThreadsByDefault) {
+  EXPECT_EQ(WorkPool(8, 10).max_running_per_lane(), 6);
+  EXPECT_EQ(WorkPool(4, 10).max_running_per_lane(), 3);
+  EXPECT_EQ(WorkPool(2, 10).max_running_per_lane(), 2);
+  EXPECT_EQ(WorkPool(1, 10).max_running_per_lane(), 1);
+  EXPECT_EQ(WorkPool(8, 10, 1).max_running_per_lane(), 1);
+  EXPECT_EQ(WorkPool(8, 10, 100).max_running_per_lane(), 8);  // no cap
+}
+
+TEST(WorkPoolTest, AFloodingLaneLeavesAThreadForAnotherLane) {
+  HeldLane iom;
+  absl::Notification undp_ran;
+  {
+    WorkPool pool(4, 100);  // a lane runs at most 3 at once
+    for (int i = 0; i < 6; ++i) ASSERT_TRUE(pool.TrySubmit(iom.Task(), "iom"));
+    iom.WaitUntilStarted(3);
+    // Without the cap the fourth thread would be held by iom's fourth task,
+    // queued first, and undp's task would wait for iom's release.
+    ASSERT_TRUE(pool.TrySubmit([&] { undp_ran.Notify(); }, "undp"));
+    EXPECT_TRUE(undp_ran.WaitForNotificationWithTimeout(absl::Seconds(60)));
+    EXPECT_EQ(iom.started(), 3);  // iom's other tasks wait for its own threads
+    iom.Release();
+  }
+  EXPECT_EQ(iom.finished(), 6);
+  EXPECT_EQ(iom.max_running(), 3);
+}
+
+TEST(WorkPoolTest, ALaneAtItsCapIsSkippedNotWaitedFor) {
+  HeldLane a;
+  absl::Notification b_ran;
+  {
+    WorkPool pool(2, 100, /*max_running_per_lane=*/1);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(pool.TrySubmit(a.Task(), "a"));
+    a.WaitUntilStarted(1);
+    // a's second task is next in turn but a is at its cap: the free thread
+    // takes b's task instead of waiting for a.
+    ASSERT_TRUE(pool.TrySubmit([&] { b_ran.Notify(); }, "b"));
+    EXPECT_TRUE(b_ran.WaitForNotificationWithTimeout(absl::Seconds(60)));
+    EXPECT_EQ(a.started(), 1);
+    a.Release();
+  }
+  EXPECT_EQ(a.finished(), 3);
+  EXPECT_EQ(a.max_running(), 1);
+}
+
+TEST(WorkPoolTest, LanesRunAtMostTheirCapAtOnce) {
+  constexpr int kTasks = 300;
+  absl::BlockingCounter done(2 * kTasks);
+  absl::Mutex mu;
+  std::map<std::string, std::vector<int>> order;
+  std::map<std::string, int> running, max_running;
+  auto task = [&](const std::string& lane, int i) {
+    return [&, lane, i] {
+      {
+        absl::MutexLock lock(&mu);
+        order[lane].push_back(i);
+        max_running[lane] = std::max(max_running[lane], ++running[lane]);
+      }
+      std::this_thread::yield();
+      {
+        absl::MutexLock lock(&mu);
+        --running[lane];
+      }
+      done.DecrementCount();
+    };
+  };
+  WorkPool pool(4, 2 * kTasks, /*max_running_per_lane=*/2);
+  for (int i = 0; i < kTasks; ++i) {
+    ASSERT_TRUE(pool.TrySubmit(task("a", i), "a"));
+    ASSERT_TRUE(pool.TrySubmit(task("b", i), "b"));
+  }
+  done.Wait();
+  absl::MutexLock lock(&mu);
+  for (const std::string lane : {"a", "b"}) {
+    EXPECT_THAT(max_running[lane], Le(2)) << lane;
+    // Each once (two run at once, so they may reach the log out of order).
+    std::vector<int> ran = order[lane];
+    std::sort(ran.begin(), ran.end());
+    ASSERT_EQ(ran.size(), static_cast<size_t>(kTasks)) << lane;
+    for (int i = 0; i < kTasks; ++i) EXPECT_EQ(ran[i], i) << lane;
+  }
+}
+
+TEST(WorkPoolTest, DestructorRunsTheTasksOfALaneAtItsCap) {
+  HeldLane a;
+  auto* pool = new WorkPool(2, 1 << 20, /*max_running_per_lane=*/1);
+  ASSERT_TRUE(pool->TrySubmit(a.Task(), "a"));
+  a.WaitUntilStarted(1);
+  std::atomic<int> ran{0};
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(pool->TrySubmit([&] { ++ran; }, "a"));  // parked
+  std::thread destroyer([pool] { delete pool; });
+  int submitted = 20;
+  while (pool->TrySubmit([&] { ++ran; }, "a")) {  // until shutdown has begun
+    ++submitted;
+    std::this_thread::yield();
+  }
+  a.Release();
+  destroyer.join();
+  EXPECT_EQ(a.finished(), 1);
+  EXPECT_EQ(ran.load(), submitted);
 }
 
 }  // namespace
