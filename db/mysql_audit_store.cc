@@ -16,7 +16,8 @@ namespace enlace::db {
 namespace {
 
 constexpr int kAuditColumns = 11;
-constexpr size_t kAppendChunk = 64;  // rows per INSERT; a chain batch is rarely larger
+constexpr size_t kAppendChunk = 64;  // events per INSERT; a chain batch is rarely larger
+constexpr size_t kIndexChunk = 512;  // index rows per INSERT (a list names up to 500 ids)
 constexpr int kVerifyPage = 5000;
 
 constexpr char kAuditColumnList[] =
@@ -94,8 +95,8 @@ absl::Status MysqlAuditStore::Append(std::vector<AuditRecord>* records) {
     for (const AuditRecord& r : *records) {
       for (const std::string& id : r.record_ids) index.emplace_back(id, r.seq);
     }
-    for (size_t offset = 0; offset < index.size(); offset += kAppendChunk) {
-      size_t size = std::min(kAppendChunk, index.size() - offset);
+    for (size_t offset = 0; offset < index.size(); offset += kIndexChunk) {
+      size_t size = std::min(kIndexChunk, index.size() - offset);
       std::string placeholders;
       for (size_t k = 0; k < size; ++k) placeholders += k == 0 ? "(?, ?)" : ", (?, ?)";
       // INSERT IGNORE: an event naming one id twice indexes it once.

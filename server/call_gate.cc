@@ -59,7 +59,10 @@ CallGate::CallGate(auth::PolicyWatcher* policy, RevocationList* revocation, Audi
       audit_(audit),
       work_(work),
       metrics_(metrics),
-      limits_(limits) {}
+      limits_(limits),
+      call_slots_(limits.max_calls_per_identity, limits.max_waiting_calls_per_identity,
+                  "max_calls_per_identity"),
+      stream_slots_(limits.max_streams_per_identity, 0, "max_streams_per_identity") {}
 
 absl::StatusOr<CallGate::Identity> CallGate::IdentityOf(
     const grpc::CallbackServerContext& ctx) const {
@@ -139,32 +142,6 @@ absl::StatusOr<Caller> CallGate::Admit(grpc::CallbackServerContext* ctx,
                 identity->not_after};
 }
 
-absl::Status CallGate::AcquireSlot(Slot kind, const std::string& principal) {
-  int limit = kind == Slot::kCall ? limits_.max_calls_per_identity
-                                  : limits_.max_streams_per_identity;
-  absl::MutexLock lock(&limits_mu_);
-  auto& in_use = kind == Slot::kCall ? calls_in_use_ : streams_in_use_;
-  int& used = in_use[principal];
-  if (limit > 0 && used >= limit) {
-    if (used == 0) in_use.erase(principal);
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "limit reached: at most ", limit,
-        kind == Slot::kCall ? " concurrent calls (max_calls_per_identity)"
-                            : " open streams (max_streams_per_identity)",
-        " per identity; retry when some have finished"));
-  }
-  ++used;
-  return absl::OkStatus();
-}
-
-void CallGate::ReleaseSlot(Slot kind, const std::string& principal) {
-  absl::MutexLock lock(&limits_mu_);
-  auto& in_use = kind == Slot::kCall ? calls_in_use_ : streams_in_use_;
-  auto it = in_use.find(principal);
-  if (it == in_use.end()) return;
-  if (--it->second <= 0) in_use.erase(it);
-}
-
 grpc::ServerUnaryReactor* CallGate::Unary(grpc::CallbackServerContext* ctx,
                                           absl::string_view method, UnaryBody body) {
   return UnaryAsync(ctx, method,
@@ -186,13 +163,9 @@ grpc::ServerUnaryReactor* CallGate::UnaryAsync(grpc::CallbackServerContext* ctx,
     return reactor;
   }
   std::string principal = caller->principal.SpiffeId();
-  if (absl::Status s = AcquireSlot(Slot::kCall, principal); !s.ok()) {
-    FinishAudited(ctx, method, caller, s, AuditNote{}, started, finish);
-    return reactor;
-  }
   // The slot is held until the answer is on its way.
   auto release_then_finish = [this, principal, finish](const grpc::Status& status) {
-    ReleaseSlot(Slot::kCall, principal);
+    call_slots_.Release(principal);
     finish(status);
   };
   std::string method_name(method);
@@ -201,18 +174,27 @@ grpc::ServerUnaryReactor* CallGate::UnaryAsync(grpc::CallbackServerContext* ctx,
     FinishAudited(ctx, method_name, caller, outcome, std::move(note), started,
                   release_then_finish);
   };
-  bool queued = work_->TrySubmit(
-      [ctx, caller, body = std::move(body), done]() {
-        if (ctx->IsCancelled()) {
-          done(absl::CancelledError("the caller cancelled the call"), AuditNote{});
-          return;
-        }
-        body(*caller, done);
-      },
-      principal);
-  if (!queued) {
-    FinishAudited(ctx, method, caller, absl::ResourceExhaustedError("server busy; retry later"),
-                  AuditNote{}, started, release_then_finish);
+  // Runs once the call has a slot: at once, or when one of the caller's
+  // earlier calls gives its slot back.
+  auto start = [this, ctx, caller, body = std::move(body), done, method_name, started,
+                release_then_finish, principal]() {
+    bool queued = work_->TrySubmit(
+        [ctx, caller, body, done]() {
+          if (ctx->IsCancelled()) {
+            done(absl::CancelledError("the caller cancelled the call"), AuditNote{});
+            return;
+          }
+          body(*caller, done);
+        },
+        principal);
+    if (!queued) {
+      FinishAudited(ctx, method_name, caller,
+                    absl::ResourceExhaustedError("server busy; retry later"), AuditNote{}, started,
+                    release_then_finish);
+    }
+  };
+  if (absl::Status admitted = call_slots_.Acquire(principal, std::move(start)); !admitted.ok()) {
+    FinishAudited(ctx, method, caller, admitted, AuditNote{}, started, finish);
   }
   return reactor;
 }
@@ -233,7 +215,7 @@ absl::StatusOr<Caller> CallGate::AdmitStream(grpc::CallbackServerContext* ctx,
     streams_.emplace(registered, TrackedStream{*identity, std::string(method), std::move(stream)});
   }
   absl::Status standing = Standing(*identity, method, absl::Now());
-  if (standing.ok()) standing = AcquireSlot(Slot::kStream, principal);
+  if (standing.ok()) standing = stream_slots_.Acquire(principal, [] {});
   if (!standing.ok()) {
     absl::MutexLock lock(&streams_mu_);
     streams_.erase(registered);
@@ -253,7 +235,7 @@ void CallGate::ReleaseStream(uint64_t handle) {
     principal = it->second.identity.principal.SpiffeId();
     streams_.erase(it);
   }
-  ReleaseSlot(Slot::kStream, principal);
+  stream_slots_.Release(principal);
 }
 
 int CallGate::RecheckStreams(absl::Time now) {

@@ -7,7 +7,8 @@
 //   2. asks the policy in force whether that principal may call the method;
 //      no: PERMISSION_DENIED (default deny);
 //   3. holds the caller to its limits (concurrent calls, open streams per
-//      identity): over a limit, RESOURCE_EXHAUSTED naming the limit;
+//      identity; a call over its limit waits for a slot, a bounded number
+//      of them): over a limit, RESOURCE_EXHAUSTED naming the limit;
 //   4. runs the handler's body on the bounded work pool (never on a gRPC
 //      thread), for unary calls, in the caller's own lane so that one
 //      identity's backlog does not hold up another's calls;
@@ -47,6 +48,7 @@
 #include "auth/identity.h"
 #include "auth/policy_watcher.h"
 #include "server/audit_log.h"
+#include "server/identity_slots.h"
 #include "server/metrics.h"
 #include "server/revocation.h"
 #include "server/work_pool.h"
@@ -77,13 +79,14 @@ bool IsRecordId(absl::string_view id);
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // Per-identity limits (an identity is one SPIFFE ID). 0 means no limit.
-// A call holds its slot until its audit event is committed, and the audit
-// writer serves every identity's events in one queue: the more calls one
-// identity may have open, the longer everyone waits behind them. On 2 cores,
-// with one agency flooding (scripts/bench.sh fairness), another agency's p99
-// was ~120 ms at 16 against ~300 ms at 64; the flooder got 23% fewer answers.
+// A call holds its slot until its audit event is committed; past about 16 an
+// identity gains no throughput (the work pool and the audit writer are busy)
+// but its extra calls only lengthen the queues (scripts/bench.sh fairness).
+// Calls over the limit wait for a slot, up to max_waiting_calls_per_identity
+// of them; beyond that they are refused.
 struct CallLimits {
   int max_calls_per_identity = 16;     // unary calls admitted and not yet answered
+  int max_waiting_calls_per_identity = 256;  // more calls waiting for one of those slots
   int max_streams_per_identity = 1200; // streams open at once
 };
 
@@ -136,8 +139,8 @@ class CallGate {
   // nothing stays registered and the stream must end through FinishAudited().
   absl::StatusOr<Caller> AdmitStream(grpc::CallbackServerContext* ctx, absl::string_view method,
                                      std::weak_ptr<GatedStream> stream, uint64_t* handle)
-      ABSL_LOCKS_EXCLUDED(streams_mu_, limits_mu_);
-  void ReleaseStream(uint64_t handle) ABSL_LOCKS_EXCLUDED(streams_mu_, limits_mu_);
+      ABSL_LOCKS_EXCLUDED(streams_mu_);
+  void ReleaseStream(uint64_t handle) ABSL_LOCKS_EXCLUDED(streams_mu_);
 
   // Step 7: re-checks every open stream at `now` and terminates those that
   // a new call would not be admitted for. Returns how many it terminated.
@@ -167,7 +170,6 @@ class CallGate {
     absl::Time not_before;
     absl::Time not_after;
   };
-  enum class Slot { kCall, kStream };
 
   // The verified peer's identity and certificate facts (cached per
   // certificate: parsing a PEM per call would cost more than the call).
@@ -175,9 +177,6 @@ class CallGate {
       ABSL_LOCKS_EXCLUDED(serials_mu_);
   // The checks a caller must pass at `now`, for admission and re-checks.
   absl::Status Standing(const Identity& identity, absl::string_view method, absl::Time now) const;
-  // Takes one of the principal's slots of `kind`; RESOURCE_EXHAUSTED over the limit.
-  absl::Status AcquireSlot(Slot kind, const std::string& principal) ABSL_LOCKS_EXCLUDED(limits_mu_);
-  void ReleaseSlot(Slot kind, const std::string& principal) ABSL_LOCKS_EXCLUDED(limits_mu_);
 
   auth::PolicyWatcher* const policy_;
   RevocationList* const revocation_;
@@ -195,10 +194,8 @@ class CallGate {
   mutable absl::flat_hash_map<std::string, CertificateFacts> facts_of_pem_
       ABSL_GUARDED_BY(serials_mu_);
 
-  absl::Mutex limits_mu_;
-  // principal SPIFFE ID -> slots in use, per kind
-  absl::flat_hash_map<std::string, int> calls_in_use_ ABSL_GUARDED_BY(limits_mu_);
-  absl::flat_hash_map<std::string, int> streams_in_use_ ABSL_GUARDED_BY(limits_mu_);
+  IdentitySlots call_slots_;    // per principal SPIFFE ID
+  IdentitySlots stream_slots_;
 
   struct TrackedStream {
     Identity identity;

@@ -55,6 +55,9 @@ ABSL_FLAG(int, max_calls_per_identity, 16,
           "each until its audit event is committed; more: RESOURCE_EXHAUSTED. A higher limit "
           "lets one identity queue more in front of every identity's audit events "
           "(scripts/bench.sh fairness). 0: no limit");
+ABSL_FLAG(int, max_waiting_calls_per_identity, 256,
+          "calls of one identity that may wait for one of its --max_calls_per_identity slots "
+          "instead of being refused at once; more: RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, max_streams_per_identity, 1200,
           "streams (WatchReferrals, RecordArrivals, ...) one identity may hold open; more: "
           "RESOURCE_EXHAUSTED. 0: no limit");
@@ -78,7 +81,8 @@ namespace {
 void ApplyEnvironment() {
   for (const char* name : {"tls_addr", "health_addr", "metrics_addr", "db_dsn", "ca_cert",
                            "ca_key", "crl_dir", "server_cert", "server_key", "policy",
-                           "token_keys", "max_calls_per_identity", "max_streams_per_identity",
+                           "token_keys", "max_calls_per_identity", "max_waiting_calls_per_identity",
+                           "max_streams_per_identity",
                            "max_message_bytes", "max_connection_age_seconds",
                            "ready_file", "db_pool_size",
                            "worker_threads", "ingest_writers", "ingest_batch",
@@ -136,13 +140,17 @@ int main(int argc, char** argv) {
   config.crl_dir = absl::GetFlag(FLAGS_crl_dir);
   config.token_keys = absl::GetFlag(FLAGS_token_keys);
   config.limits.max_calls_per_identity = absl::GetFlag(FLAGS_max_calls_per_identity);
+  config.limits.max_waiting_calls_per_identity =
+      absl::GetFlag(FLAGS_max_waiting_calls_per_identity);
   config.limits.max_streams_per_identity = absl::GetFlag(FLAGS_max_streams_per_identity);
   config.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   config.max_connection_age = absl::Seconds(absl::GetFlag(FLAGS_max_connection_age_seconds));
   if (config.limits.max_calls_per_identity < 0 || config.limits.max_streams_per_identity < 0 ||
+      config.limits.max_waiting_calls_per_identity < 0 ||
       config.max_message_bytes < 1024 || config.max_connection_age < absl::Seconds(1)) {
-    std::cerr << "enlace-server: --max_calls_per_identity and --max_streams_per_identity must "
-                 "be 0 or more, --max_message_bytes at least 1024, "
+    std::cerr << "enlace-server: --max_calls_per_identity, --max_waiting_calls_per_identity "
+                 "and --max_streams_per_identity must be 0 or more, --max_message_bytes at "
+                 "least 1024, "
                  "--max_connection_age_seconds at least 1\n";
     return 2;
   }

@@ -463,6 +463,7 @@ class LimitsTest : public TrustTest {
   void Configure(server::ServerConfig& config) override {
     config.limits.max_streams_per_identity = 2;
     config.limits.max_calls_per_identity = 1;
+    config.limits.max_waiting_calls_per_identity = 1;
   }
 };
 
@@ -507,7 +508,7 @@ TEST_F(LimitsTest, ConcurrentCallsPerIdentityAreLimited) {
   locked.WaitForNotification();
   grpc::StatusCode first_code = grpc::StatusCode::UNKNOWN;
   std::thread first([&] { first_code = GetArrivalAs(iom_cert_, id); });
-  // Wait until it waits on the lock, then a second iom call is refused.
+  // Wait until it waits on the lock: iom's one slot is taken.
   absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (absl::Now() < deadline &&
          database_->QueryInt("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
@@ -515,20 +516,42 @@ TEST_F(LimitsTest, ConcurrentCallsPerIdentityAreLimited) {
                              "AND INFO LIKE '%a.arrival_id = %'") == 0) {
     absl::SleepFor(absl::Milliseconds(20));
   }
-  v1::GetArrivalRequest request;
-  request.set_arrival_id(id);
-  v1::Arrival arrival;
-  grpc::Status second = Arrivals(iom_cert_)->GetArrival(Context().get(), request, &arrival);
-  EXPECT_EQ(second.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_THAT(second.error_message(), HasSubstr("max_calls_per_identity"));
+  // Two more iom calls: one may wait for the slot, the other is refused at
+  // once (which one depends on which arrives first).
+  struct Outcome {
+    std::atomic<bool> done{false};
+    grpc::Status status;
+  };
+  Outcome second, third;
+  auto call = [&](Outcome* outcome) {
+    v1::GetArrivalRequest request;
+    request.set_arrival_id(id);
+    v1::Arrival arrival;
+    outcome->status = Arrivals(iom_cert_)->GetArrival(Context().get(), request, &arrival);
+    outcome->done = true;
+  };
+  std::thread second_thread(call, &second), third_thread(call, &third);
+  deadline = absl::Now() + absl::Seconds(10);
+  while (!second.done && !third.done && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE(second.done || third.done) << "neither extra call was refused";
+  Outcome& refused = second.done ? second : third;
+  Outcome& waited = second.done ? third : second;
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.status.error_message(), HasSubstr("max_calls_per_identity"));
+  EXPECT_FALSE(waited.done);  // still waiting for the slot
   // Someone else is served meanwhile.
   v1::ListAgenciesResponse agencies;
   EXPECT_TRUE(Admin()->ListAgencies(Context().get(), {}, &agencies).ok());
   release.Notify();
   holder.join();
   first.join();
+  second_thread.join();
+  third_thread.join();
   EXPECT_EQ(first_code, grpc::StatusCode::OK);
-  EXPECT_EQ(GetArrivalAs(iom_cert_, id), grpc::StatusCode::OK);  // the slot was given back
+  EXPECT_TRUE(waited.status.ok()) << waited.status.error_message();  // it waited, then ran
+  EXPECT_EQ(GetArrivalAs(iom_cert_, id), grpc::StatusCode::OK);  // the slots were given back
 }
 
 TEST_F(TrustTest, MessagesOverTheSizeLimitAreRefused) {

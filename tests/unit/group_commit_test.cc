@@ -151,6 +151,69 @@ TEST(GroupCommitterTest, BatchesNeverExceedMaxBatchWithSeveralWriters) {
   EXPECT_EQ(log.Counts(), EachOnce(0, 1000));
 }
 
+// Lanes: a caller with a backlog of costly items delays another caller's
+// item by at most one batch.
+TEST(GroupCommitterTest, ALaneWithABacklogDelaysAnotherByOneBatchAtMost) {
+  CommitLog log(/*hold_first=*/true);
+  {
+    GroupCommitter<int> committer(1, 256, 10000, log.Fn(), /*max_batch_cost=*/1000);
+    ASSERT_TRUE(committer.TrySubmit(0, "flood", 500));
+    log.WaitUntilFirstCommitStarted();
+    for (int i = 1; i <= 40; ++i) ASSERT_TRUE(committer.TrySubmit(i, "flood", 500));
+    ASSERT_TRUE(committer.TrySubmit(1000, "quiet", 1));
+    log.Release();
+  }
+  std::vector<std::vector<int>> batches = log.Batches();
+  ASSERT_GE(batches.size(), 2u);
+  // The batch after the held one has the quiet item first: it was served less.
+  EXPECT_EQ(batches[1].front(), 1000);
+  // Batches keep to the cost bound (two items of 500, or one and the quiet one).
+  for (size_t b = 1; b < batches.size(); ++b) {
+    EXPECT_LE(batches[b].size(), 3u) << "batch " << b;
+  }
+  EXPECT_EQ(log.Counts().size(), 42u);
+}
+
+TEST(GroupCommitterTest, LanesAreServedByCostInTurnAndKeepTheirOrder) {
+  CommitLog log(/*hold_first=*/true);
+  {
+    GroupCommitter<int> committer(1, 1, 10000, log.Fn());
+    ASSERT_TRUE(committer.TrySubmit(-1, "a"));
+    log.WaitUntilFirstCommitStarted();
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(committer.TrySubmit(i, "a"));
+    for (int i = 100; i < 105; ++i) ASSERT_TRUE(committer.TrySubmit(i, "b"));
+    log.Release();
+  }
+  std::vector<int> order;
+  for (const std::vector<int>& batch : log.Batches()) order.push_back(batch.front());
+  // a was served once (the held item) when b arrived: b goes first, then they
+  // alternate, each in its own order.
+  EXPECT_THAT(order, ElementsAre(-1, 100, 0, 101, 1, 102, 2, 103, 3, 104, 4));
+}
+
+TEST(GroupCommitterTest, AnIdleLaneGetsNoCreditForItsIdleness) {
+  CommitLog log(/*hold_first=*/true);
+  {
+    GroupCommitter<int> committer(1, 1, 10000, log.Fn());
+    ASSERT_TRUE(committer.TrySubmit(-1, "busy"));
+    log.WaitUntilFirstCommitStarted();
+    for (int i = 0; i < 6; ++i) ASSERT_TRUE(committer.TrySubmit(i, "busy"));
+    log.Release();
+    // Let "busy" be served a while, alone.
+    while (log.Batches().size() < 4) absl::SleepFor(absl::Milliseconds(1));
+    for (int i = 100; i < 103; ++i) ASSERT_TRUE(committer.TrySubmit(i, "late"));
+  }
+  std::vector<int> order;
+  for (const std::vector<int>& batch : log.Batches()) order.push_back(batch.front());
+  // "late" does not take three turns in a row to catch up: it alternates.
+  for (size_t i = 1; i + 1 < order.size(); ++i) {
+    bool both_late = order[i] >= 100 && order[i + 1] >= 100;
+    bool busy_left = std::count_if(order.begin() + i + 2, order.end(), [](int v) { return v < 100; });
+    EXPECT_FALSE(both_late && busy_left) << "position " << i;
+  }
+  EXPECT_EQ(log.Counts().size(), 10u);
+}
+
 TEST(GroupCommitterTest, MaxBatchOfOneCommitsOneByOne) {
   CommitLog log;
   {
