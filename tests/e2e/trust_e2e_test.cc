@@ -535,12 +535,15 @@ TEST_F(LimitsTest, ConcurrentCallsPerIdentityAreLimited) {
   while (!second.done && !third.done && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(10));
   }
-  ASSERT_TRUE(second.done || third.done) << "neither extra call was refused";
+  // (No ASSERT before the joins below: the threads must be joined.)
+  EXPECT_TRUE(second.done || third.done) << "neither extra call was refused";
   Outcome& refused = second.done ? second : third;
   Outcome& waited = second.done ? third : second;
-  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_THAT(refused.status.error_message(), HasSubstr("max_calls_per_identity"));
-  EXPECT_FALSE(waited.done);  // still waiting for the slot
+  if (refused.done) {
+    EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_THAT(refused.status.error_message(), HasSubstr("max_calls_per_identity"));
+    EXPECT_FALSE(waited.done);  // still waiting for the slot
+  }
   // Someone else is served meanwhile.
   v1::ListAgenciesResponse agencies;
   EXPECT_TRUE(Admin()->ListAgencies(Context().get(), {}, &agencies).ok());
