@@ -168,6 +168,12 @@ ConnectionOptions ConnectionOptionsFromEnvironment(
   return options;
 }
 
+std::string CaAddressFromEnvironment(const std::string& from_flag) {
+  std::string address = from_flag;
+  FillFromEnvironment(kCaAddressVariable, address.empty(), &address);
+  return address;
+}
+
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
     const ConnectionOptions& options) {
   if (options.address.empty()) {

@@ -50,6 +50,16 @@ struct ConnectionOptions {
   absl::Duration timeout = absl::Seconds(30);
 };
 
+// Certificates are issued by the CA role (enlace-server --role=ca), a process
+// of its own that alone holds the CA key, not by the serving replicas: the
+// environment variable naming its host:port (enlacectl certs issue --ca-addr).
+inline constexpr char kCaAddressVariable[] = "ENLACE_CA_ADDR";
+
+// The CA role's address: `from_flag` when not empty, else ENLACE_CA_ADDR when
+// set and not empty, else empty (the caller then uses the serving address,
+// which answers IssueCertificate with FAILED_PRECONDITION naming the CA role).
+std::string CaAddressFromEnvironment(const std::string& from_flag);
+
 // Fills the unset fields of `from_flags` from the environment: ENLACE_ADDR,
 // ENLACE_CA, ENLACE_CERT, ENLACE_KEY. A field set in `from_flags` wins over the
 // environment; a path is unset when empty, the address when empty or equal to

@@ -77,6 +77,16 @@ absl::string_view MethodName(Method method) {
       return "/enlace.v1.AdminService/ListAuditEvents";
     case Method::kVerifyAuditLog:
       return "/enlace.v1.AdminService/VerifyAuditLog";
+    case Method::kGetAuditCheckpoint:
+      return "/enlace.v1.AdminService/GetAuditCheckpoint";
+    case Method::kGetAuditConsistencyProof:
+      return "/enlace.v1.AdminService/GetAuditConsistencyProof";
+    case Method::kGetAuditInclusionProof:
+      return "/enlace.v1.AdminService/GetAuditInclusionProof";
+    case Method::kRegisterWitnessKey:
+      return "/enlace.v1.AdminService/RegisterWitnessKey";
+    case Method::kAddAuditCosignature:
+      return "/enlace.v1.AdminService/AddAuditCosignature";
   }
   return "";  // not reached: the switch covers every Method (-Wswitch)
 }
@@ -98,8 +108,15 @@ bool IsIdempotent(Method method) {
     case Method::kListAgencies:
     case Method::kListAuditEvents:
     case Method::kVerifyAuditLog:
+    case Method::kGetAuditCheckpoint:
+    case Method::kGetAuditConsistencyProof:
+    case Method::kGetAuditInclusionProof:
     // A write the server deduplicates by (submitting agency, external_id).
     case Method::kRecordArrival:
+    // Writes the server keeps once: a witness key, a cosignature per key and
+    // checkpoint; repeated, they answer the same.
+    case Method::kRegisterWitnessKey:
+    case Method::kAddAuditCosignature:
       return true;
     // Writes that a repetition would apply again (a second case, service,
     // initiative, referral or certificate), undo someone else's change in
@@ -377,6 +394,36 @@ absl::StatusOr<v1::VerifyAuditLogResponse> Client::VerifyAuditLog(
     const v1::VerifyAuditLogRequest& request) {
   return Unary(Method::kVerifyAuditLog, *admin_,
                &v1::AdminService::Stub::VerifyAuditLog, request);
+}
+
+absl::StatusOr<v1::AuditCheckpoint> Client::GetAuditCheckpoint(
+    const v1::GetAuditCheckpointRequest& request) {
+  return Unary(Method::kGetAuditCheckpoint, *admin_,
+               &v1::AdminService::Stub::GetAuditCheckpoint, request);
+}
+
+absl::StatusOr<v1::GetAuditConsistencyProofResponse> Client::GetAuditConsistencyProof(
+    const v1::GetAuditConsistencyProofRequest& request) {
+  return Unary(Method::kGetAuditConsistencyProof, *admin_,
+               &v1::AdminService::Stub::GetAuditConsistencyProof, request);
+}
+
+absl::StatusOr<v1::GetAuditInclusionProofResponse> Client::GetAuditInclusionProof(
+    const v1::GetAuditInclusionProofRequest& request) {
+  return Unary(Method::kGetAuditInclusionProof, *admin_,
+               &v1::AdminService::Stub::GetAuditInclusionProof, request);
+}
+
+absl::StatusOr<v1::WitnessKey> Client::RegisterWitnessKey(
+    const v1::RegisterWitnessKeyRequest& request) {
+  return Unary(Method::kRegisterWitnessKey, *admin_,
+               &v1::AdminService::Stub::RegisterWitnessKey, request);
+}
+
+absl::StatusOr<v1::AuditCheckpoint> Client::AddAuditCosignature(
+    const v1::AddAuditCosignatureRequest& request) {
+  return Unary(Method::kAddAuditCosignature, *admin_,
+               &v1::AdminService::Stub::AddAuditCosignature, request);
 }
 
 absl::StatusOr<v1::Certificate> Client::IssueCertificate(

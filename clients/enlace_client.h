@@ -112,6 +112,12 @@ enum class Method {
   kListAgencies,
   kListAuditEvents,
   kVerifyAuditLog,
+  // AdminService: the audit log as a transparency log (docs/audit.md).
+  kGetAuditCheckpoint,
+  kGetAuditConsistencyProof,
+  kGetAuditInclusionProof,
+  kRegisterWitnessKey,
+  kAddAuditCosignature,
 };
 
 // The full gRPC name of `method`, as the server's audit log records it:
@@ -120,8 +126,10 @@ absl::string_view MethodName(Method method);
 
 // True when making `method` twice has the same effect as making it once:
 // every Get*, List*, GetCaseAccessLog, GetProgrammeReport and VerifyAuditLog,
-// and RecordArrival (the same external_id with the same content returns the
-// first arrival_id with outcome ALREADY_RECORDED). Every other method changes
+// RecordArrival (the same external_id with the same content returns the
+// first arrival_id with outcome ALREADY_RECORDED), RegisterWitnessKey (the
+// same key again is accepted as it is) and AddAuditCosignature (one
+// cosignature per witness key and checkpoint is kept). Every other method changes
 // state in a way a repetition would change again or reject: a second case, a
 // second certificate, a lost update (UpdateConsent, UpdateCase), a transition
 // that now fails.
@@ -253,6 +261,19 @@ class Client {
       const v1::RegisterAgencyRequest& request);
   absl::StatusOr<v1::ListAgenciesResponse> ListAgencies(
       const v1::ListAgenciesRequest& request);
+
+  // AdminService, the audit log as a transparency log (docs/audit.md):
+  // every agency and administrator, but RegisterWitnessKey (administrators).
+  absl::StatusOr<v1::AuditCheckpoint> GetAuditCheckpoint(
+      const v1::GetAuditCheckpointRequest& request);
+  absl::StatusOr<v1::GetAuditConsistencyProofResponse> GetAuditConsistencyProof(
+      const v1::GetAuditConsistencyProofRequest& request);
+  absl::StatusOr<v1::GetAuditInclusionProofResponse> GetAuditInclusionProof(
+      const v1::GetAuditInclusionProofRequest& request);
+  absl::StatusOr<v1::WitnessKey> RegisterWitnessKey(
+      const v1::RegisterWitnessKeyRequest& request);
+  absl::StatusOr<v1::AuditCheckpoint> AddAuditCosignature(
+      const v1::AddAuditCosignatureRequest& request);
 
   // The raw stubs, for the streaming RPCs (RecordArrivals, WatchReferrals)
   // and anything the typed calls do not cover. Calls made on them get no

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "db/audit_chain.h"
 #include "enlace/v1/arrivals.pb.h"
 
 namespace enlace::db {
@@ -30,6 +31,10 @@ struct Viewer {
 struct NewArrival {
   enlace::v1::Arrival arrival;  // server-assigned fields empty
   std::string submitted_by;     // agency code
+  // The call's audit event (who, which method, when, from where): the batch
+  // commits one event per principal and method naming every arrival it
+  // answers with. Empty principal: no event (store tests only).
+  AuditRecord audit;
 };
 
 // The fate of one NewArrival in a batch.
@@ -39,6 +44,7 @@ struct RecordResult {
   absl::Status status;
   enlace::v1::Outcome outcome = enlace::v1::OUTCOME_UNSPECIFIED;  // CREATED, ALREADY_RECORDED or REJECTED
   std::string arrival_id;  // set for CREATED and ALREADY_RECORDED
+  int64_t audit_seq = 0;   // the audit event committed with the batch (0: none)
 };
 
 struct ArrivalFilter {
@@ -65,9 +71,10 @@ class ArrivalStore {
 
   // Records `batch` in one transaction, all or nothing: either every result
   // is final (CREATED, ALREADY_RECORDED, or ALREADY_EXISTS for conflicting
-  // content) and committed, or the call returns an error and nothing was
-  // stored. Duplicates inside the batch resolve as if sent one after another.
-  // Results are in the order of `batch`.
+  // content) and committed together with the batch's audit events, or the
+  // call returns an error and nothing was stored. Duplicates inside the
+  // batch resolve as if sent one after another. Results are in the order of
+  // `batch`.
   virtual absl::StatusOr<std::vector<RecordResult>> RecordBatch(
       absl::Span<const NewArrival> batch) = 0;
 
@@ -81,10 +88,14 @@ class ArrivalStore {
                                            int64_t after, int limit) = 0;
 
   // Replaces the consent of an arrival that `submitter` recorded (NOT_FOUND
-  // otherwise), keeping the previous version. Returns the updated arrival.
+  // otherwise), keeping the previous version, withdrawing the referrals it
+  // no longer allows, and appending `audit` (naming them) in the same
+  // transaction (null: no event, store tests only). Returns the updated
+  // arrival.
   virtual absl::StatusOr<enlace::v1::Arrival> UpdateConsent(const std::string& arrival_id,
                                                             const enlace::v1::Consent& consent,
-                                                            const Viewer& submitter) = 0;
+                                                            const Viewer& submitter,
+                                                            AuditRecord* audit) = 0;
 };
 
 }  // namespace enlace::db

@@ -39,6 +39,10 @@ std::string CanonicalContent(const AuditRecord& record) {
   return out;
 }
 
+std::string AuditLeafBytes(const AuditRecord& record) {
+  return absl::StrCat("enlace-audit-leaf-v1\n", record.seq, "\n", CanonicalContent(record));
+}
+
 std::string ChainHash(absl::string_view prev_hash, const AuditRecord& record) {
   std::string content = CanonicalContent(record);
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);

@@ -37,6 +37,13 @@ const std::string& GenesisHash();
 // tag, then each field as "<decimal length>:<bytes>\n".
 std::string CanonicalContent(const AuditRecord& record);
 
+// The leaf of `record` in the audit log's Merkle tree (db/merkle.h, leaf i
+// being the event with seq i + 1; docs/audit.md), the format witnesses and
+// independent verifiers recompute from ListAuditEvents:
+//   "enlace-audit-leaf-v1\n" <decimal seq> "\n" CanonicalContent(record)
+// It covers no hash: the tree stands on its own, beside the chain.
+std::string AuditLeafBytes(const AuditRecord& record);
+
 // SHA-256(prev_hash || CanonicalContent(record)), 32 raw bytes.
 std::string ChainHash(absl::string_view prev_hash, const AuditRecord& record);
 

@@ -20,6 +20,11 @@
 // status moved on) or ABORTED (a stale etag). Each committed change appends
 // one event to the feed in the same transaction, in commit order.
 //
+// Every method that changes data takes `audit`, the call's audit event: it
+// is appended (with the ids the change creates) in the change's own
+// transaction, so a change never commits without its event, and on success
+// *audit holds its seq. Null only in store tests.
+//
 // Thread safety: implementations are safe for concurrent use.
 #ifndef ENLACE_DB_CASE_STORE_H_
 #define ENLACE_DB_CASE_STORE_H_
@@ -31,6 +36,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "db/arrival_store.h"
+#include "db/audit_chain.h"
 #include "db/visibility.h"
 #include "enlace/v1/cases.pb.h"
 #include "enlace/v1/referrals.pb.h"
@@ -103,7 +109,7 @@ class CaseStore {
   // this arrival already.
   virtual absl::StatusOr<enlace::v1::Case> OpenCase(const std::string& arrival_id,
                                                     const std::string& summary,
-                                                    const Viewer& viewer) = 0;
+                                                    const Viewer& viewer, AuditRecord* audit) = 0;
   virtual absl::StatusOr<enlace::v1::Case> GetCase(const std::string& case_id,
                                                    const Viewer& viewer) = 0;
   // Cases visible to the viewer (owned or referred to it), in opening order.
@@ -113,15 +119,16 @@ class CaseStore {
   // is current (ABORTED otherwise).
   virtual absl::StatusOr<enlace::v1::Case> UpdateCase(const enlace::v1::Case& update,
                                                       const std::string& etag,
-                                                      const Viewer& viewer) = 0;
+                                                      const Viewer& viewer,
+                                                      AuditRecord* audit) = 0;
   // The owner, or an agency holding an ACCEPTED referral for that service.
   virtual absl::StatusOr<enlace::v1::ServiceRecord> RecordService(
       const std::string& case_id, enlace::v1::Need service, const std::string& delivered_on,
-      const std::string& notes, const Viewer& viewer) = 0;
+      const std::string& notes, const Viewer& viewer, AuditRecord* audit) = 0;
   // Owner only. An empty municipality takes the case's.
   virtual absl::StatusOr<enlace::v1::Initiative> RegisterInitiative(
       const std::string& case_id, const std::string& name, const std::string& sector,
-      const std::string& municipality, const Viewer& viewer) = 0;
+      const std::string& municipality, const Viewer& viewer, AuditRecord* audit) = 0;
   // The initiatives of returnees whose consent allows the viewer
   // (Reach::kInitiative); case ids only to owners. total_count counts the
   // same set.
@@ -139,7 +146,8 @@ class CaseStore {
                                                               const std::string& to_agency,
                                                               enlace::v1::Need service,
                                                               const std::string& reason,
-                                                              const Viewer& viewer) = 0;
+                                                              const Viewer& viewer,
+                                                              AuditRecord* audit) = 0;
   virtual absl::StatusOr<enlace::v1::Referral> GetReferral(const std::string& referral_id,
                                                            const Viewer& viewer) = 0;
   virtual absl::StatusOr<ReferralPage> ListReferrals(const ReferralFilter& filter,
@@ -147,7 +155,8 @@ class CaseStore {
                                                      int limit) = 0;
   // ACCEPTED, DECLINED and COMPLETED by the receiver; WITHDRAWN by the sender.
   virtual absl::StatusOr<enlace::v1::Referral> TransitionReferral(const Transition& transition,
-                                                                  const Viewer& viewer) = 0;
+                                                                  const Viewer& viewer,
+                                                                  AuditRecord* audit) = 0;
 
   // The feed ----------------------------------------------------------------
 

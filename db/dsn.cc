@@ -21,7 +21,7 @@ std::string Dsn::ToSafeString() const {
   return out;
 }
 
-absl::StatusOr<Dsn> ParseDsn(absl::string_view text) {
+absl::StatusOr<Dsn> ParseDsn(absl::string_view text, const char* password_variable) {
   Dsn dsn;
   absl::string_view rest = text;
   if (!absl::ConsumePrefix(&rest, "mysql://")) {
@@ -66,8 +66,8 @@ absl::StatusOr<Dsn> ParseDsn(absl::string_view text) {
   }
   if (host_port.empty()) return absl::InvalidArgumentError("database DSN: empty host");
   dsn.host = std::string(host_port);
-  if (dsn.password.empty()) {
-    if (const char* env = std::getenv("ENLACE_DB_PASSWORD")) dsn.password = env;
+  if (dsn.password.empty() && password_variable != nullptr) {
+    if (const char* env = std::getenv(password_variable)) dsn.password = env;
   }
   return dsn;
 }

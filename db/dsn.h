@@ -3,9 +3,11 @@
 //   mysql://user[:password]@host[:port]/database
 //   mysql://user@localhost/database?socket=/path/to/mysql.sock
 //
-// The password may also come from the ENLACE_DB_PASSWORD environment variable
-// (preferred: a DSN shows up in process lists). The database part may be
-// empty when only a server connection is wanted (tests create databases).
+// The password may also come from an environment variable, ENLACE_DB_PASSWORD
+// for the server's own DSN and ENLACE_MIGRATE_PASSWORD for the migration
+// user's (preferred: a DSN given on a command line shows up in process
+// lists). The database part may be empty when only a server connection is
+// wanted (tests create databases). The password cannot contain '?'.
 #ifndef ENLACE_DB_DSN_H_
 #define ENLACE_DB_DSN_H_
 
@@ -28,8 +30,15 @@ struct Dsn {
   std::string ToSafeString() const;
 };
 
-// Parses a DSN as above; InvalidArgument names what is wrong.
-absl::StatusOr<Dsn> ParseDsn(absl::string_view text);
+// The environment variables that hold the password of a DSN that names none.
+inline constexpr char kDbPasswordVariable[] = "ENLACE_DB_PASSWORD";
+inline constexpr char kMigratePasswordVariable[] = "ENLACE_MIGRATE_PASSWORD";
+
+// Parses a DSN as above; InvalidArgument names what is wrong. When the DSN
+// has no password, it is taken from the environment variable
+// `password_variable` (if set).
+absl::StatusOr<Dsn> ParseDsn(absl::string_view text,
+                             const char* password_variable = kDbPasswordVariable);
 
 }  // namespace enlace::db
 

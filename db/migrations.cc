@@ -1,6 +1,7 @@
 // Applies the numbered schema migrations (see migrations.h).
 #include "db/migrations.h"
 
+#include <cppconn/exception.h>
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 
@@ -27,6 +28,55 @@ absl::StatusOr<int> VersionOf(const Migration& migration) {
 }
 
 }  // namespace
+
+absl::StatusOr<SchemaVersion> ReadSchemaVersion(const Dsn& dsn,
+                                                const std::vector<Migration>& migrations) {
+  if (dsn.database.empty()) {
+    return absl::InvalidArgumentError("the database DSN names no database");
+  }
+  SchemaVersion version;
+  for (const Migration& migration : migrations) {
+    absl::StatusOr<int> number = VersionOf(migration);
+    if (!number.ok()) return number.status();
+    if (*number > version.binary) {
+      version.binary = *number;
+      version.binary_file = migration.file_name;
+    }
+  }
+  // Without a default schema: connecting to a database that does not exist
+  // (or that the user may not use) would fail before any query could say so.
+  Dsn server_only = dsn;
+  server_only.database.clear();
+  MysqlPool pool(server_only, PoolOptions{.max_connections = 1});
+  absl::Status status = pool.Run([&](MysqlConnection& c) -> absl::Status {
+    try {
+      // The name was checked to be [A-Za-z0-9_] by ParseDsn.
+      std::unique_ptr<sql::ResultSet> rows(
+          c.Prepare(absl::StrCat("SELECT COALESCE(MAX(version), 0) FROM `", dsn.database,
+                                 "`.schema_migrations"))
+              ->executeQuery());
+      if (rows->next()) version.database = rows->getInt(1);
+      return absl::OkStatus();
+    } catch (const sql::SQLException& e) {
+      switch (e.getErrorCode()) {
+        case 1049:  // unknown database
+        case 1146:  // no such table
+          version.database = 0;
+          return absl::OkStatus();
+        case 1044:  // access denied to the database
+        case 1142:  // SELECT command denied on the table
+          return absl::PermissionDeniedError(
+              absl::StrCat("the database user ", dsn.user, " may not read `", dsn.database,
+                           "`.schema_migrations (MySQL error ", e.getErrorCode(), ": ",
+                           e.what(), ")"));
+        default:
+          throw;
+      }
+    }
+  });
+  if (!status.ok()) return status;
+  return version;
+}
 
 std::vector<std::string> SplitStatements(const std::string& sql) {
   std::vector<std::string> statements;

@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "db/ids.h"
+#include "db/mysql_audit_store.h"
 #include "db/mysql_referral_sql.h"
 #include "db/visibility.h"
 #include "google/protobuf/util/time_util.h"
@@ -133,6 +134,12 @@ void ForEachStatementChunk(size_t n, const std::function<void(size_t, size_t)>& 
   }
 }
 
+static void InsertArrivals(MysqlConnection& c, absl::Span<const NewArrival> batch,
+                    const std::vector<size_t>& to_insert, const std::vector<std::string>& hashes,
+                    const std::vector<RecordResult>& results, int64_t now_us);
+static void AppendBatchAudit(MysqlConnection& c, absl::Span<const NewArrival> batch,
+                      std::vector<RecordResult>* results);
+
 absl::StatusOr<std::vector<RecordResult>> MysqlArrivalStore::RecordBatch(
     absl::Span<const NewArrival> batch) {
   std::vector<std::string> hashes;
@@ -190,8 +197,30 @@ absl::StatusOr<std::vector<RecordResult>> MysqlArrivalStore::RecordBatch(
             " was already recorded with different content"));
       }
     }
-    if (to_insert.empty()) return absl::OkStatus();
+    if (!to_insert.empty()) InsertArrivals(c, batch, to_insert, hashes, results, now_us);
+    // 4. The batch's audit events, one per caller and method, naming every
+    // arrival it answers with: committed with the batch, before any answer.
+    AppendBatchAudit(c, batch, &results);
+    return absl::OkStatus();
+  };
+  // A concurrent writer (another stream or replica) may insert one of our
+  // external_ids between our read and our insert: the transaction is rolled
+  // back as a whole and run again, and then sees that row.
+  absl::Status status;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    status = pool_->InTransaction(record_all, /*max_attempts=*/5);
+    if (!absl::IsAlreadyExists(status)) break;
+  }
+  if (absl::IsAlreadyExists(status)) {
+    return absl::AbortedError("concurrent writers kept colliding on the same records; retry");
+  }
+  if (!status.ok()) return status;
+  return results;
+}
 
+static void InsertArrivals(MysqlConnection& c, absl::Span<const NewArrival> batch,
+                    const std::vector<size_t>& to_insert, const std::vector<std::string>& hashes,
+                    const std::vector<RecordResult>& results, int64_t now_us) {
     // 3. Insert the new arrivals, then read back their keys for the consent rows.
     ForEachStatementChunk(to_insert.size(), [&](size_t offset, size_t size) {
       sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
@@ -261,21 +290,43 @@ absl::StatusOr<std::vector<RecordResult>> MysqlArrivalStore::RecordBatch(
       }
       insert->executeUpdate();
     });
-    return absl::OkStatus();
-  };
-  // A concurrent writer (another stream or replica) may insert one of our
-  // external_ids between our read and our insert: the transaction is rolled
-  // back as a whole and run again, and then sees that row.
-  absl::Status status;
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    status = pool_->InTransaction(record_all, /*max_attempts=*/5);
-    if (!absl::IsAlreadyExists(status)) break;
+}
+
+static void AppendBatchAudit(MysqlConnection& c, absl::Span<const NewArrival> batch,
+                      std::vector<RecordResult>* results) {
+  // (principal, method) -> the event, and the results it covers.
+  std::map<std::pair<std::string, std::string>, std::pair<AuditRecord, std::vector<size_t>>>
+      groups;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const AuditRecord& source = batch[i].audit;
+    if (source.principal.empty()) continue;  // store tests only
+    auto& [event, covered] = groups[{source.principal, source.method}];
+    if (covered.empty()) event = source;
+    covered.push_back(i);
   }
-  if (absl::IsAlreadyExists(status)) {
-    return absl::AbortedError("concurrent writers kept colliding on the same records; retry");
+  if (groups.empty()) return;
+  std::vector<AuditRecord> events;
+  std::vector<const std::vector<size_t>*> covers;
+  for (auto& [key, group] : groups) {
+    AuditRecord& event = group.first;
+    int created = 0, already = 0, rejected = 0;
+    event.record_ids.clear();
+    for (size_t i : group.second) {
+      const RecordResult& r = (*results)[i];
+      if (r.outcome == enlace::v1::OUTCOME_CREATED) ++created;
+      if (r.outcome == enlace::v1::OUTCOME_ALREADY_RECORDED) ++already;
+      if (r.outcome == enlace::v1::OUTCOME_REJECTED) ++rejected;
+      if (!r.arrival_id.empty()) event.record_ids.push_back(r.arrival_id);
+    }
+    event.detail = absl::StrCat("batch: created=", created, " already_recorded=", already,
+                                " rejected=", rejected);
+    events.push_back(event);
+    covers.push_back(&group.second);
   }
-  if (!status.ok()) return status;
-  return results;
+  AppendAuditEvents(c, &events);
+  for (size_t g = 0; g < events.size(); ++g) {
+    for (size_t i : *covers[g]) (*results)[i].audit_seq = events[g].seq;
+  }
 }
 
 absl::StatusOr<Arrival> MysqlArrivalStore::Get(const std::string& arrival_id,
@@ -343,8 +394,10 @@ absl::StatusOr<ArrivalPage> MysqlArrivalStore::List(const ArrivalFilter& filter,
 
 absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arrival_id,
                                                          const Consent& consent,
-                                                         const Viewer& submitter) {
+                                                         const Viewer& submitter,
+                                                         AuditRecord* audit) {
   bool found = false;
+  ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& c) -> absl::Status {
     found = false;
     sql::PreparedStatement* lock = c.Prepare(
@@ -421,10 +474,12 @@ absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arri
     AppendConsentChange(c, seq, now_consent, now_us);
     // An agency no longer allowed sees nothing more, and the referrals that
     // wait on it are withdrawn (their senders see WITHDRAWN events).
-    WithdrawReferralsWithoutConsent(c, seq, now_consent, now_us);
+    std::vector<std::string> withdrawn = WithdrawReferralsWithoutConsent(c, seq, now_consent, now_us);
+    change.Append(c, withdrawn);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
+  if (found) change.Settle();
   if (!found) return absl::NotFoundError(absl::StrCat("arrival ", arrival_id, " not found"));
   return Get(arrival_id, submitter);
 }

@@ -23,7 +23,8 @@ class MysqlArrivalStore final : public ArrivalStore {
                                    int64_t after, int limit) override;
   absl::StatusOr<enlace::v1::Arrival> UpdateConsent(const std::string& arrival_id,
                                                     const enlace::v1::Consent& consent,
-                                                    const Viewer& submitter) override;
+                                                    const Viewer& submitter,
+                                                    AuditRecord* audit) override;
 
  private:
   MysqlPool* const pool_;

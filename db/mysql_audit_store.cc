@@ -2,11 +2,16 @@
 // mysql_audit_store.h and audit_chain.h).
 #include "db/mysql_audit_store.h"
 
+#include <cppconn/exception.h>
+
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 
+#include <algorithm>
+#include <map>
 #include <memory>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -33,6 +38,16 @@ std::string RowPlaceholders(size_t rows) {
   return out;
 }
 
+// The ids an event is indexed under: each distinct id once, in order.
+std::vector<absl::string_view> IndexedIds(const AuditRecord& record) {
+  std::vector<absl::string_view> ids;
+  absl::flat_hash_set<absl::string_view> seen;
+  for (const std::string& id : record.record_ids) {
+    if (seen.insert(id).second) ids.push_back(id);
+  }
+  return ids;
+}
+
 AuditRecord RowToRecord(sql::ResultSet& row) {
   AuditRecord record;
   record.seq = row.getInt64("seq");
@@ -52,68 +67,100 @@ AuditRecord RowToRecord(sql::ResultSet& row) {
 
 }  // namespace
 
+void AppendAuditEvents(MysqlConnection& c, std::vector<AuditRecord>* records) {
+  if (records->empty()) return;
+  std::unique_ptr<sql::ResultSet> head(
+      c.Prepare("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE")
+          ->executeQuery());
+  if (!head->next()) throw sql::SQLException("audit_chain_head row is missing", "HY000", 1032);
+  int64_t seq = head->getInt64(1);
+  std::string hash = head->getString(2);
+  head.reset();
+  for (AuditRecord& record : *records) {
+    record.seq = ++seq;
+    record.prev_hash = hash;
+    record.hash = ChainHash(hash, record);
+    hash = record.hash;
+  }
+  for (size_t offset = 0; offset < records->size(); offset += kAppendChunk) {
+    size_t size = std::min(kAppendChunk, records->size() - offset);
+    // Chunks are full except the last; at most two statement shapes per
+    // batch size class are prepared.
+    sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
+        "INSERT INTO audit_events (", kAuditColumnList, ") VALUES ", RowPlaceholders(size)));
+    unsigned p = 1;
+    for (size_t k = 0; k < size; ++k) {
+      const AuditRecord& r = (*records)[offset + k];
+      insert->setInt64(p++, r.seq);
+      insert->setInt64(p++, r.at_us);
+      insert->setString(p++, r.principal);
+      insert->setString(p++, r.method);
+      insert->setInt(p++, r.decision);
+      insert->setInt(p++, r.status_code);
+      insert->setString(p++, absl::StrJoin(r.record_ids, " "));
+      insert->setString(p++, r.detail);
+      insert->setString(p++, r.peer);
+      insert->setString(p++, r.prev_hash);
+      insert->setString(p++, r.hash);
+    }
+    try {
+      insert->executeUpdate();
+    } catch (const sql::SQLException& e) {
+      // The head row names an event that is not the last: it was moved back
+      // (docs/audit.md, the threat model). Not the caller's duplicate: the
+      // call must not be told ALREADY_EXISTS for its own record.
+      if (e.getErrorCode() != 1062) throw;
+      throw sql::SQLException(
+          absl::StrCat("audit_chain_head (last_seq ", (*records)[0].seq - 1,
+                       ") is behind audit_events: the chain's head was moved back"),
+          "HY000", 1032);
+    }
+  }
+  // The record index behind "who touched this record" (GetCaseAccessLog).
+  // Verify() checks it against the events, so it is covered by the chain.
+  std::vector<std::pair<absl::string_view, int64_t>> index;
+  for (const AuditRecord& r : *records) {
+    for (absl::string_view id : IndexedIds(r)) index.emplace_back(id, r.seq);
+  }
+  for (size_t offset = 0; offset < index.size(); offset += kIndexChunk) {
+    size_t size = std::min(kIndexChunk, index.size() - offset);
+    std::string placeholders;
+    for (size_t k = 0; k < size; ++k) placeholders += k == 0 ? "(?, ?)" : ", (?, ?)";
+    sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
+        "INSERT INTO audit_event_records (record_id, audit_seq) VALUES ", placeholders));
+    unsigned p = 1;
+    for (size_t k = 0; k < size; ++k) {
+      insert->setString(p++, std::string(index[offset + k].first));
+      insert->setInt64(p++, index[offset + k].second);
+    }
+    insert->executeUpdate();
+  }
+  sql::PreparedStatement* update =
+      c.Prepare("UPDATE audit_chain_head SET last_seq = ?, last_hash = ? WHERE id = 1");
+  update->setInt64(1, seq);
+  update->setString(2, hash);
+  update->executeUpdate();
+}
+
+void ChangeAudit::Append(MysqlConnection& c, std::initializer_list<absl::string_view> extra_ids) {
+  Append(c, std::vector<std::string>(extra_ids.begin(), extra_ids.end()));
+}
+
+void ChangeAudit::Append(MysqlConnection& c, const std::vector<std::string>& extra_ids) {
+  if (audit_ == nullptr) return;
+  pending_.assign(1, *audit_);
+  for (const std::string& id : extra_ids) pending_[0].record_ids.push_back(id);
+  AppendAuditEvents(c, &pending_);
+}
+
+void ChangeAudit::Settle() {
+  if (audit_ != nullptr && !pending_.empty()) *audit_ = std::move(pending_[0]);
+}
+
 absl::Status MysqlAuditStore::Append(std::vector<AuditRecord>* records) {
   if (records->empty()) return absl::OkStatus();
   return pool_->InTransaction([&](MysqlConnection& c) -> absl::Status {
-    std::unique_ptr<sql::ResultSet> head(
-        c.Prepare("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE")
-            ->executeQuery());
-    if (!head->next()) return absl::InternalError("audit_chain_head row is missing");
-    int64_t seq = head->getInt64(1);
-    std::string hash = head->getString(2);
-    for (AuditRecord& record : *records) {
-      record.seq = ++seq;
-      record.prev_hash = hash;
-      record.hash = ChainHash(hash, record);
-      hash = record.hash;
-    }
-    for (size_t offset = 0; offset < records->size(); offset += kAppendChunk) {
-      size_t size = std::min(kAppendChunk, records->size() - offset);
-      // Chunks are full except the last; at most two statement shapes per
-      // batch size class are prepared.
-      sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
-          "INSERT INTO audit_events (", kAuditColumnList, ") VALUES ", RowPlaceholders(size)));
-      unsigned p = 1;
-      for (size_t k = 0; k < size; ++k) {
-        const AuditRecord& r = (*records)[offset + k];
-        insert->setInt64(p++, r.seq);
-        insert->setInt64(p++, r.at_us);
-        insert->setString(p++, r.principal);
-        insert->setString(p++, r.method);
-        insert->setInt(p++, r.decision);
-        insert->setInt(p++, r.status_code);
-        insert->setString(p++, absl::StrJoin(r.record_ids, " "));
-        insert->setString(p++, r.detail);
-        insert->setString(p++, r.peer);
-        insert->setString(p++, r.prev_hash);
-        insert->setString(p++, r.hash);
-      }
-      insert->executeUpdate();
-    }
-    // The record index behind "who touched this record" (GetCaseAccessLog).
-    std::vector<std::pair<std::string, int64_t>> index;
-    for (const AuditRecord& r : *records) {
-      for (const std::string& id : r.record_ids) index.emplace_back(id, r.seq);
-    }
-    for (size_t offset = 0; offset < index.size(); offset += kIndexChunk) {
-      size_t size = std::min(kIndexChunk, index.size() - offset);
-      std::string placeholders;
-      for (size_t k = 0; k < size; ++k) placeholders += k == 0 ? "(?, ?)" : ", (?, ?)";
-      // INSERT IGNORE: an event naming one id twice indexes it once.
-      sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
-          "INSERT IGNORE INTO audit_event_records (record_id, audit_seq) VALUES ", placeholders));
-      unsigned p = 1;
-      for (size_t k = 0; k < size; ++k) {
-        insert->setString(p++, index[offset + k].first);
-        insert->setInt64(p++, index[offset + k].second);
-      }
-      insert->executeUpdate();
-    }
-    sql::PreparedStatement* update =
-        c.Prepare("UPDATE audit_chain_head SET last_seq = ?, last_hash = ? WHERE id = 1");
-    update->setInt64(1, seq);
-    update->setString(2, hash);
-    update->executeUpdate();
+    AppendAuditEvents(c, records);
     return absl::OkStatus();
   });
 }
@@ -164,7 +211,14 @@ absl::StatusOr<std::vector<AuditRecord>> MysqlAuditStore::ListForRecord(
     select->setInt64(2, after_seq);
     select->setInt(3, limit);
     std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
-    while (rows->next()) records.push_back(RowToRecord(*rows));
+    while (rows->next()) {
+      AuditRecord record = RowToRecord(*rows);
+      // An index row the event does not back (planted in the table) adds nothing.
+      if (std::find(record.record_ids.begin(), record.record_ids.end(), record_id) !=
+          record.record_ids.end()) {
+        records.push_back(std::move(record));
+      }
+    }
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -187,7 +241,11 @@ absl::StatusOr<ChainReport> MysqlAuditStore::Verify() {
   });
   if (!status.ok()) return status;
 
+  // The chain, and the record index against the events it indexes: an index
+  // row added, removed or changed breaks the index at its event's seq.
+  int64_t index_broken = 0;
   int64_t after = 0;
+  bool chain_done = false;
   bool done = false;
   while (!done) {
     status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
@@ -198,23 +256,69 @@ absl::StatusOr<ChainReport> MysqlAuditStore::Verify() {
       select->setInt64(2, head_seq);
       select->setInt(3, kVerifyPage);
       std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
+      std::map<int64_t, std::vector<std::string>> expected;  // seq -> sorted distinct ids
       int count = 0;
+      int64_t page_from = after;
       while (rows->next()) {
         ++count;
         AuditRecord record = RowToRecord(*rows);
         after = record.seq;
-        if (!verifier.Add(record)) {
-          done = true;
-          return absl::OkStatus();
+        if (!chain_done && !verifier.Add(record)) chain_done = true;
+        std::vector<std::string>& ids = expected[record.seq];
+        for (absl::string_view id : IndexedIds(record)) ids.emplace_back(id);
+        std::sort(ids.begin(), ids.end());
+      }
+      rows.reset();
+      if (count < kVerifyPage) {
+        after = head_seq;  // the index is checked up to the head, events or not
+        done = true;
+      }
+      if (index_broken == 0) {
+        sql::PreparedStatement* index = c.Prepare(
+            "SELECT audit_seq, record_id FROM audit_event_records "
+            "WHERE audit_seq > ? AND audit_seq <= ? ORDER BY audit_seq, record_id");
+        index->setInt64(1, page_from);
+        index->setInt64(2, after);
+        std::unique_ptr<sql::ResultSet> found(index->executeQuery());
+        std::map<int64_t, std::vector<std::string>> actual;
+        while (found->next()) actual[found->getInt64(1)].push_back(found->getString(2));
+        for (const auto& [seq, ids] : expected) {
+          if (ids.empty() && actual.count(seq) == 0) continue;
+          auto it = actual.find(seq);
+          if (it == actual.end() || it->second != ids) {
+            index_broken = seq;
+            break;
+          }
+        }
+        if (index_broken == 0) {
+          for (const auto& [seq, ids] : actual) {
+            if (expected.count(seq) == 0) {  // an index row for no event
+              index_broken = seq;
+              break;
+            }
+          }
+        } else {
+          for (const auto& [seq, ids] : actual) {
+            if (expected.count(seq) == 0 && seq < index_broken) {
+              index_broken = seq;
+              break;
+            }
+          }
         }
       }
-      if (count < kVerifyPage) done = true;
       return absl::OkStatus();
     });
     if (!status.ok()) return status;
   }
   verifier.Finish(head_seq, head_hash);
-  return ChainReport{verifier.intact(), verifier.checked(), verifier.first_broken_sequence()};
+  ChainReport report{verifier.intact(), verifier.checked(), verifier.first_broken_sequence()};
+  if (index_broken != 0) {
+    report.intact = false;
+    if (report.first_broken_sequence == 0 || index_broken < report.first_broken_sequence) {
+      report.first_broken_sequence = index_broken;
+    }
+  }
+  return report;
 }
 
 }  // namespace enlace::db

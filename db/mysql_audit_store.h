@@ -5,9 +5,46 @@
 #define ENLACE_DB_MYSQL_AUDIT_STORE_H_
 
 #include "db/audit_store.h"
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
 #include "db/mysql_pool.h"
 
 namespace enlace::db {
+
+// Appends `records` to the chain on `c`, inside the caller's transaction
+// (for the MySQL stores that commit a change together with its audit event):
+// locks the chain head until that transaction ends, assigns seq, prev_hash
+// and hash, and writes the record index. Lock the head last in a
+// transaction: every writer takes it after the rows it changes.
+// Throws sql::SQLException like any statement (the pool converts).
+void AppendAuditEvents(MysqlConnection& c, std::vector<AuditRecord>* records);
+
+// The audit event of one change, appended in the change's transaction:
+//
+//   ChangeAudit change(audit);  // the event the caller prepared
+//   pool->InTransaction([&](MysqlConnection& c) {
+//     ... the change ...
+//     change.Append(c, {new_id});  // last: it locks the chain head
+//   });
+//   if (ok) change.Settle();  // *audit now has its seq and hashes
+//
+// Append works on a copy, so a retried transaction appends afresh.
+class ChangeAudit {
+ public:
+  // `audit` may be null: a change without an event (store tests only).
+  explicit ChangeAudit(AuditRecord* audit) : audit_(audit) {}
+  void Append(MysqlConnection& c, std::initializer_list<absl::string_view> extra_ids = {});
+  void Append(MysqlConnection& c, const std::vector<std::string>& extra_ids);
+  // After the transaction committed: the event as appended, into *audit.
+  void Settle();
+
+ private:
+  AuditRecord* const audit_;
+  std::vector<AuditRecord> pending_;
+};
 
 class MysqlAuditStore final : public AuditStore {
  public:

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "db/ids.h"
+#include "db/mysql_audit_store.h"
 #include "db/mysql_referral_sql.h"
 #include "db/visibility.h"
 #include "google/protobuf/util/time_util.h"
@@ -182,8 +183,10 @@ enlace::v1::ReferralEventType EventFor(enlace::v1::ReferralStatus to) {
 // --- Cases -----------------------------------------------------------------
 
 absl::StatusOr<Case> MysqlCaseStore::OpenCase(const std::string& arrival_id,
-                                              const std::string& summary, const Viewer& viewer) {
+                                              const std::string& summary, const Viewer& viewer,
+                                              AuditRecord* audit) {
   std::string case_id;
+  ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
     sql::PreparedStatement* select = conn.Prepare(
         absl::StrCat("SELECT a.seq, a.department_code, a.municipality, a.consent_purposes_mask "
@@ -218,8 +221,10 @@ absl::StatusOr<Case> MysqlCaseStore::OpenCase(const std::string& arrival_id,
     insert->setInt64(8, now);
     insert->setInt64(9, now);
     insert->executeUpdate();
+    change.Append(conn, {case_id});
     return absl::OkStatus();
   });
+  if (status.ok()) change.Settle();
   if (absl::IsAlreadyExists(status)) {
     return absl::AlreadyExistsError(
         absl::StrCat("arrival_id: ", viewer.agency, " already has a case for this arrival"));
@@ -274,7 +279,8 @@ absl::StatusOr<CasePage> MysqlCaseStore::ListCases(const CaseFilter& filter, con
 }
 
 absl::StatusOr<Case> MysqlCaseStore::UpdateCase(const Case& update, const std::string& etag,
-                                                const Viewer& viewer) {
+                                                const Viewer& viewer, AuditRecord* audit) {
+  ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
     VisibleCase found = FindVisibleCase(conn, update.case_id(), viewer, /*for_update=*/true);
     if (!found.found) return CaseNotFound(update.case_id());
@@ -295,17 +301,20 @@ absl::StatusOr<Case> MysqlCaseStore::UpdateCase(const Case& update, const std::s
     write->setInt64(5, NowMicros());
     write->setInt64(6, found.seq);
     write->executeUpdate();
+    change.Append(conn);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
+  change.Settle();
   return GetCase(update.case_id(), viewer);
 }
 
 absl::StatusOr<enlace::v1::ServiceRecord> MysqlCaseStore::RecordService(
     const std::string& case_id, enlace::v1::Need service, const std::string& delivered_on,
-    const std::string& notes, const Viewer& viewer) {
+    const std::string& notes, const Viewer& viewer, AuditRecord* audit) {
   enlace::v1::ServiceRecord record;
-  absl::Status status = pool_->Run([&](MysqlConnection& conn) -> absl::Status {
+  ChangeAudit change(audit);
+  absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
     VisibleCase found = FindVisibleCase(conn, case_id, viewer, /*for_update=*/false);
     if (!found.found) return CaseNotFound(case_id);
     if (found.value.owner_agency() != viewer.agency) {
@@ -344,17 +353,20 @@ absl::StatusOr<enlace::v1::ServiceRecord> MysqlCaseStore::RecordService(
     record.set_notes(notes);
     record.set_recorded_by(viewer.agency);
     *record.mutable_recorded_at() = TimeUtil::MicrosecondsToTimestamp(now);
+    change.Append(conn, {*id});
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
+  change.Settle();
   return record;
 }
 
 absl::StatusOr<enlace::v1::Initiative> MysqlCaseStore::RegisterInitiative(
     const std::string& case_id, const std::string& name, const std::string& sector,
-    const std::string& municipality, const Viewer& viewer) {
+    const std::string& municipality, const Viewer& viewer, AuditRecord* audit) {
   enlace::v1::Initiative initiative;
-  absl::Status status = pool_->Run([&](MysqlConnection& conn) -> absl::Status {
+  ChangeAudit change(audit);
+  absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
     VisibleCase found = FindVisibleCase(conn, case_id, viewer, /*for_update=*/false);
     if (!found.found) return CaseNotFound(case_id);
     if (found.value.owner_agency() != viewer.agency) {
@@ -384,9 +396,11 @@ absl::StatusOr<enlace::v1::Initiative> MysqlCaseStore::RegisterInitiative(
     initiative.set_department_code(found.value.department_code());
     initiative.set_owner_agency(viewer.agency);
     *initiative.mutable_registered_at() = TimeUtil::MicrosecondsToTimestamp(now);
+    change.Append(conn, {*id});
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
+  change.Settle();
   return initiative;
 }
 
@@ -461,8 +475,10 @@ absl::StatusOr<Referral> MysqlCaseStore::CreateReferral(const std::string& case_
                                                         const std::string& to_agency,
                                                         enlace::v1::Need service,
                                                         const std::string& reason,
-                                                        const Viewer& viewer) {
+                                                        const Viewer& viewer,
+                                                        AuditRecord* audit) {
   std::string referral_id;
+  ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
     VisibleCase found = FindVisibleCase(conn, case_id, viewer, /*for_update=*/false);
     if (!found.found) return CaseNotFound(case_id);
@@ -511,9 +527,12 @@ absl::StatusOr<Referral> MysqlCaseStore::CreateReferral(const std::string& case_
     row->next();
     AppendReferralEvent(conn, row->getInt64("referral_seq"), found.arrival_seq,
                         enlace::v1::REFERRAL_EVENT_TYPE_CREATED, RowToReferral(*row), now);
+    row.reset();
+    change.Append(conn, {referral_id});
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
+  change.Settle();
   return GetReferral(referral_id, viewer);
 }
 
@@ -586,7 +605,9 @@ absl::StatusOr<ReferralPage> MysqlCaseStore::ListReferrals(const ReferralFilter&
 }
 
 absl::StatusOr<Referral> MysqlCaseStore::TransitionReferral(const Transition& transition,
-                                                            const Viewer& viewer) {
+                                                            const Viewer& viewer,
+                                                            AuditRecord* audit) {
+  ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
     sql::PreparedStatement* select = conn.Prepare(absl::StrCat(
         "SELECT ", kReferralColumns, kReferralFrom,
@@ -639,9 +660,12 @@ absl::StatusOr<Referral> MysqlCaseStore::TransitionReferral(const Transition& tr
     *referral.mutable_updated_at() = TimeUtil::MicrosecondsToTimestamp(now);
     AppendReferralEvent(conn, referral_seq, arrival_seq, EventFor(transition.to),
                         referral, now);
+    row.reset();
+    change.Append(conn, {referral.case_id()});
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
+  change.Settle();
   return GetReferral(transition.referral_id, viewer);
 }
 

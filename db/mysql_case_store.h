@@ -14,24 +14,24 @@ class MysqlCaseStore final : public CaseStore {
 
   absl::StatusOr<enlace::v1::Case> OpenCase(const std::string& arrival_id,
                                             const std::string& summary,
-                                            const Viewer& viewer) override;
+                                            const Viewer& viewer, AuditRecord* audit) override;
   absl::StatusOr<enlace::v1::Case> GetCase(const std::string& case_id,
                                            const Viewer& viewer) override;
   absl::StatusOr<CasePage> ListCases(const CaseFilter& filter, const Viewer& viewer,
                                      int64_t after, int limit) override;
   absl::StatusOr<enlace::v1::Case> UpdateCase(const enlace::v1::Case& update,
                                               const std::string& etag,
-                                              const Viewer& viewer) override;
+                                              const Viewer& viewer, AuditRecord* audit) override;
   absl::StatusOr<enlace::v1::ServiceRecord> RecordService(const std::string& case_id,
                                                           enlace::v1::Need service,
                                                           const std::string& delivered_on,
                                                           const std::string& notes,
-                                                          const Viewer& viewer) override;
+                                                          const Viewer& viewer, AuditRecord* audit) override;
   absl::StatusOr<enlace::v1::Initiative> RegisterInitiative(const std::string& case_id,
                                                             const std::string& name,
                                                             const std::string& sector,
                                                             const std::string& municipality,
-                                                            const Viewer& viewer) override;
+                                                            const Viewer& viewer, AuditRecord* audit) override;
   absl::StatusOr<InitiativePage> ListInitiatives(const std::string& municipality,
                                                  const Viewer& viewer, int64_t after,
                                                  int limit) override;
@@ -40,13 +40,13 @@ class MysqlCaseStore final : public CaseStore {
                                                       const std::string& to_agency,
                                                       enlace::v1::Need service,
                                                       const std::string& reason,
-                                                      const Viewer& viewer) override;
+                                                      const Viewer& viewer, AuditRecord* audit) override;
   absl::StatusOr<enlace::v1::Referral> GetReferral(const std::string& referral_id,
                                                    const Viewer& viewer) override;
   absl::StatusOr<ReferralPage> ListReferrals(const ReferralFilter& filter, const Viewer& viewer,
                                              int64_t after, int limit) override;
   absl::StatusOr<enlace::v1::Referral> TransitionReferral(const Transition& transition,
-                                                          const Viewer& viewer) override;
+                                                          const Viewer& viewer, AuditRecord* audit) override;
   absl::StatusOr<std::vector<FeedEvent>> ReadFeed(int64_t after_seq, int64_t up_to_seq,
                                                   const std::string& agency, int limit) override;
   absl::StatusOr<int64_t> FeedHead() override;

@@ -106,8 +106,9 @@ void AppendConsentChange(MysqlConnection& c, int64_t arrival_seq, const ConsentS
                 EncodeConsentChange(consent), now_us);
 }
 
-int WithdrawReferralsWithoutConsent(MysqlConnection& c, int64_t arrival_seq,
-                                    const ConsentState& consent, int64_t now_us) {
+std::vector<std::string> WithdrawReferralsWithoutConsent(MysqlConnection& c, int64_t arrival_seq,
+                                                         const ConsentState& consent,
+                                                         int64_t now_us) {
   sql::PreparedStatement* select = c.Prepare(absl::StrCat(
       "SELECT ", kReferralColumns,
       " FROM referrals r JOIN cases c ON c.seq = r.case_seq "
@@ -123,7 +124,10 @@ int WithdrawReferralsWithoutConsent(MysqlConnection& c, int64_t arrival_seq,
       lost.emplace_back(rows->getInt64("referral_seq"), std::move(referral));
     }
   }
+  rows.reset();
+  std::vector<std::string> ids;
   for (auto& [seq, referral] : lost) {
+    ids.push_back(referral.referral_id());
     int version = std::stoi(referral.etag().substr(1)) + 1;
     sql::PreparedStatement* update = c.Prepare(
         "UPDATE referrals SET status = ?, version = ?, updated_at_us = ? WHERE seq = ?");
@@ -138,7 +142,7 @@ int WithdrawReferralsWithoutConsent(MysqlConnection& c, int64_t arrival_seq,
     AppendReferralEvent(c, seq, arrival_seq, enlace::v1::REFERRAL_EVENT_TYPE_WITHDRAWN, referral,
                         now_us);
   }
-  return static_cast<int>(lost.size());
+  return ids;
 }
 
 }  // namespace enlace::db

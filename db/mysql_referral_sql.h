@@ -50,9 +50,10 @@ bool DecodeConsentChange(absl::string_view text, ConsentState* consent);
 
 // Withdraws the PENDING referrals of the arrival's cases that the new
 // `consent` no longer lets both their sender and receiver see
-// (Reach::kReferral), with a WITHDRAWN event each. Returns how many.
-int WithdrawReferralsWithoutConsent(MysqlConnection& c, int64_t arrival_seq,
-                                    const ConsentState& consent, int64_t now_us);
+// (Reach::kReferral), with a WITHDRAWN event each. Returns their ids.
+std::vector<std::string> WithdrawReferralsWithoutConsent(MysqlConnection& c, int64_t arrival_seq,
+                                                         const ConsentState& consent,
+                                                         int64_t now_us);
 
 }  // namespace enlace::db
 

@@ -2,6 +2,8 @@
 // mysql_registry_store.h and db/migrations/0002_certificates.sql).
 #include "db/mysql_registry_store.h"
 
+#include "db/mysql_audit_store.h"
+
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 
@@ -42,21 +44,25 @@ CertificateRecord RowToCertificate(sql::ResultSet& row) {
 }  // namespace
 
 absl::StatusOr<AgencyRecord> MysqlRegistryStore::RegisterAgency(const std::string& code,
-                                                                const std::string& display_name) {
+                                                                const std::string& display_name,
+                                                                AuditRecord* audit) {
   AgencyRecord agency{code, display_name, absl::ToUnixMicros(absl::Now())};
-  absl::Status status = pool_->Run([&](MysqlConnection& c) {
+  ChangeAudit change(audit);
+  absl::Status status = pool_->InTransaction([&](MysqlConnection& c) {
     sql::PreparedStatement* insert =
         c.Prepare("INSERT INTO agencies (code, display_name, created_at_us) VALUES (?, ?, ?)");
     insert->setString(1, code);
     insert->setString(2, display_name);
     insert->setInt64(3, agency.created_at_us);
     insert->executeUpdate();
+    change.Append(c);
     return absl::OkStatus();
   });
   if (absl::IsAlreadyExists(status)) {
     return absl::AlreadyExistsError(absl::StrCat("agency ", code, " is already registered"));
   }
   if (!status.ok()) return status;
+  change.Settle();
   return agency;
 }
 
@@ -92,8 +98,10 @@ absl::StatusOr<bool> MysqlRegistryStore::AgencyExists(const std::string& code) {
   return exists;
 }
 
-absl::Status MysqlRegistryStore::AddCertificate(const CertificateRecord& cert) {
-  absl::Status status = pool_->Run([&](MysqlConnection& c) {
+absl::Status MysqlRegistryStore::AddCertificate(const CertificateRecord& cert,
+                                                AuditRecord* audit) {
+  ChangeAudit change(audit);
+  absl::Status status = pool_->InTransaction([&](MysqlConnection& c) {
     sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
         "INSERT INTO certificates (", kCertificateColumns,
         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
@@ -118,11 +126,13 @@ absl::Status MysqlRegistryStore::AddCertificate(const CertificateRecord& cert) {
       insert->setNull(p++, 0);
     }
     insert->executeUpdate();
+    change.Append(c);
     return absl::OkStatus();
   });
   if (absl::IsAlreadyExists(status)) {
     return absl::AlreadyExistsError(absl::StrCat("certificate ", cert.serial, " is already recorded"));
   }
+  if (status.ok()) change.Settle();
   return status;
 }
 
@@ -185,9 +195,11 @@ absl::StatusOr<std::vector<CertificateRecord>> MysqlRegistryStore::ListCertifica
 }
 
 absl::StatusOr<CertificateRecord> MysqlRegistryStore::RevokeCertificate(
-    const std::string& serial, const std::string& revoked_by, const std::string& reason) {
+    const std::string& serial, const std::string& revoked_by, const std::string& reason,
+    AuditRecord* audit) {
   CertificateRecord cert;
   absl::Status outcome;
+  ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& c) -> absl::Status {
     sql::PreparedStatement* select = c.Prepare(absl::StrCat(
         "SELECT ", kCertificateColumns, " FROM certificates WHERE serial = ? FOR UPDATE"));
@@ -213,9 +225,11 @@ absl::StatusOr<CertificateRecord> MysqlRegistryStore::RevokeCertificate(
     update->setString(3, reason);
     update->setString(4, serial);
     update->executeUpdate();
+    change.Append(c);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
+  change.Settle();
   return cert;
 }
 

@@ -13,17 +13,19 @@ class MysqlRegistryStore final : public RegistryStore {
   explicit MysqlRegistryStore(MysqlPool* pool) : pool_(pool) {}
 
   absl::StatusOr<AgencyRecord> RegisterAgency(const std::string& code,
-                                              const std::string& display_name) override;
+                                              const std::string& display_name,
+                                              AuditRecord* audit) override;
   absl::StatusOr<std::vector<AgencyRecord>> ListAgencies(const std::string& after_code,
                                                          int limit) override;
   absl::StatusOr<bool> AgencyExists(const std::string& code) override;
-  absl::Status AddCertificate(const CertificateRecord& certificate) override;
+  absl::Status AddCertificate(const CertificateRecord& certificate, AuditRecord* audit) override;
   absl::StatusOr<CertificateRecord> GetCertificate(const std::string& serial) override;
   absl::StatusOr<std::vector<CertificateRecord>> ListCertificates(
       const CertificateQuery& query) override;
   absl::StatusOr<CertificateRecord> RevokeCertificate(const std::string& serial,
                                                       const std::string& revoked_by,
-                                                      const std::string& reason) override;
+                                                      const std::string& reason,
+                                                      AuditRecord* audit) override;
   absl::StatusOr<std::vector<RevokedSerial>> ListRevoked() override;
 
  private:

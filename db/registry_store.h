@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "db/audit_chain.h"
 #include "enlace/v1/admin.pb.h"
 
 namespace enlace::db {
@@ -57,9 +58,14 @@ class RegistryStore {
  public:
   virtual ~RegistryStore() = default;
 
+  // The changes below append `audit`, the call's audit event, in their own
+  // transaction (null: no event, store tests only); on success *audit holds
+  // its seq.
+
   // ALREADY_EXISTS when the code is taken.
   virtual absl::StatusOr<AgencyRecord> RegisterAgency(const std::string& code,
-                                                      const std::string& display_name) = 0;
+                                                      const std::string& display_name,
+                                                      AuditRecord* audit) = 0;
   // Agencies ordered by code, after `after_code`, at most `limit` (+1 to
   // tell whether more exist: callers ask for limit + 1).
   virtual absl::StatusOr<std::vector<AgencyRecord>> ListAgencies(const std::string& after_code,
@@ -67,7 +73,8 @@ class RegistryStore {
   virtual absl::StatusOr<bool> AgencyExists(const std::string& code) = 0;
 
   // Records a certificate; ALREADY_EXISTS if its serial is known.
-  virtual absl::Status AddCertificate(const CertificateRecord& certificate) = 0;
+  virtual absl::Status AddCertificate(const CertificateRecord& certificate,
+                                      AuditRecord* audit) = 0;
   // NOT_FOUND for an unknown serial.
   virtual absl::StatusOr<CertificateRecord> GetCertificate(const std::string& serial) = 0;
   // Ordered by serial; returns up to query.limit + 1 rows (the extra one
@@ -78,7 +85,8 @@ class RegistryStore {
   // revoked certificate is FAILED_PRECONDITION and changes nothing.
   virtual absl::StatusOr<CertificateRecord> RevokeCertificate(const std::string& serial,
                                                               const std::string& revoked_by,
-                                                              const std::string& reason) = 0;
+                                                              const std::string& reason,
+                                                              AuditRecord* audit) = 0;
   // Every revoked serial: what the per-call check and the CRL are built from.
   virtual absl::StatusOr<std::vector<RevokedSerial>> ListRevoked() = 0;
 };

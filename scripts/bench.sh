@@ -116,6 +116,14 @@ SERVER_LOG="${TMP_DIR}/enlace-server.log"
 
 mariadb_init "${DB_DIR}"
 mariadb_start_on_free_port "${DB_DIR}" || die "the bench MariaDB did not start"
+# As in production: migrated by the migration user, served as the server's
+# own user (grants of db/grants.h), passwords in files of mode 0600.
+mariadb_enlace_users "${DB_DIR}" enlace_bench "${TMP_DIR}/db"
+SERVER_DSN="mysql://enlace_server@127.0.0.1:${DB_PORT}/enlace_bench"
+ENLACE_MIGRATE_PASSWORD="$(mariadb_password "${TMP_DIR}/db/migrate.password")" \
+  "${ENLACE_SERVER_BIN}" --migrate --migrate_dsn="mysql://enlace_migrate@127.0.0.1:${DB_PORT}/enlace_bench" \
+  --db_dsn="${SERVER_DSN}" </dev/null >"${TMP_DIR}/enlace-migrate.log" 2>&1 ||
+  die "enlace-server --migrate failed: $(tail -n 5 "${TMP_DIR}/enlace-migrate.log")"
 
 "${ENLACE_CTL_BIN}" pki init --dir "${PKI_DIR}" </dev/null >/dev/null || die "enlacectl pki init failed"
 
@@ -130,11 +138,11 @@ while [[ "${METRICS_ADDR}" == "${TLS_ADDR}" || "${METRICS_ADDR}" == "${HEALTH_AD
 done
 
 log "starting the server on ${TLS_ADDR} (log: ${SERVER_LOG})"
-setsid "${ENLACE_SERVER_BIN}" \
+ENLACE_DB_PASSWORD="$(mariadb_password "${TMP_DIR}/db/server.password")" setsid "${ENLACE_SERVER_BIN}" \
   --tls_addr="${TLS_ADDR}" \
   --health_addr="${HEALTH_ADDR}" \
   --metrics_addr="${METRICS_ADDR}" \
-  --db_dsn="mysql://root@127.0.0.1:${DB_PORT}/enlace_bench" \
+  --db_dsn="${SERVER_DSN}" \
   --ca_cert="${PKI_DIR}/ca.crt" \
   --server_cert="${PKI_DIR}/server.crt" \
   --server_key="${PKI_DIR}/server.key" \
@@ -182,8 +190,7 @@ run_loadgen_ingest() {
   resend="$(loadgen ingest --streams "${streams}" --records "${records}" --prefix "${prefix}" --resend |
     tee /dev/stderr | grep '^RESULT')" || die "the resend run failed"
   local rows expected=$((records + unary_records))
-  rows="$(mariadb --no-defaults -h127.0.0.1 -P"${DB_PORT}" -uroot -N -e \
-    'SELECT COUNT(*) FROM enlace_bench.arrivals')"
+  rows="$(mariadb_sql "${DB_DIR}" -N <<<'SELECT COUNT(*) FROM enlace_bench.arrivals')"
   ((rows == expected)) || die "the arrivals table holds ${rows} rows, expected ${expected}"
   local unary_rate stream_rate resend_rate ratio
   unary_rate="$(rate_of "${unary}")"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# down.sh: stop what scripts/up.sh started: the Enlace server (if running)
-# and the private MariaDB in var/mysql. Data stays in var/. Safe to run again.
+# down.sh: stop what scripts/up.sh started: the Enlace server and the CA role
+# (if running) and the private MariaDB in var/mysql. Data stays in var/. Safe
+# to run again.
 set -euo pipefail
 
 ENLACE_SCRIPT_NAME=down.sh
@@ -11,9 +12,9 @@ usage() {
   cat <<EOF
 Usage: scripts/down.sh [--help]
 
-Stops the Enlace server started by scripts/up.sh (SIGTERM, SIGKILL after
-10 s) and the private MariaDB in var/mysql. The data in var/ is kept
-(rm -rf var/ to start from scratch). Does nothing for what is not running.
+Stops the Enlace server and the CA role started by scripts/up.sh (SIGTERM,
+SIGKILL after 10 s) and the private MariaDB in var/mysql. The data in var/ is
+kept (rm -rf var/ to start from scratch). Does nothing for what is not running.
 EOF
 }
 
@@ -33,6 +34,8 @@ done
 cd "${ENLACE_ROOT}"
 SERVER_PID_FILE="${ENLACE_ROOT}/var/run/enlace-server.pid"
 READY_FILE="${ENLACE_ROOT}/var/run/enlace-server.ready"
+CA_PID_FILE="${ENLACE_ROOT}/var/run/enlace-ca.pid"
+CA_READY_FILE="${ENLACE_ROOT}/var/run/enlace-ca.ready"
 DB_DIR="${ENLACE_ROOT}/var/mysql"
 
 server_pid="$(read_pid_file "${SERVER_PID_FILE}")"
@@ -42,6 +45,14 @@ else
   log "the server is not running"
 fi
 rm -f "${SERVER_PID_FILE}" "${READY_FILE}"
+
+ca_pid="$(read_pid_file "${CA_PID_FILE}")"
+if [[ -n "${ca_pid}" ]] && pid_alive "${ca_pid}" enlace-server; then
+  stop_pid "${ca_pid}" "the CA role" 10
+else
+  log "the CA role is not running"
+fi
+rm -f "${CA_PID_FILE}" "${CA_READY_FILE}"
 
 if mariadb_running "${DB_DIR}"; then
   mariadb_stop "${DB_DIR}"

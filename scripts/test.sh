@@ -12,10 +12,15 @@ usage() {
 Usage: scripts/test.sh [--help] [--no-tsan] [ctest args...]
 
 Installs missing Debian packages, builds (build/), starts a private MariaDB
-in a temporary directory on a free port, and runs
+in a temporary directory (mode 0700) on a free port, and runs
   ctest --test-dir build --output-on-failure -j2 [ctest args...]
-with ENLACE_TEST_DB_DSN=mysql://root@127.0.0.1:PORT/ exported (each test
-creates and drops its own databases).
+with ENLACE_TEST_DB_DSN=mysql://root@127.0.0.1:PORT/ and ENLACE_DB_PASSWORD
+(root's generated password, kept in that directory with mode 0600) exported.
+Each test creates and drops its own databases, migrates them as root, and
+runs the server as a database user of its own with only the grants of
+db/grants.h, as production does. Root has no password-less access: over the
+socket (in that directory) or over TCP with the password
+(scripts/lib/mariadb.sh, mariadb_test_server).
 
 Then the ThreadSanitizer suite: builds the tests listed in
 tests/tsan/CMakeLists.txt with -fsanitize=thread in build-tsan/ (configured
@@ -71,9 +76,9 @@ fi
 
 cd "${ENLACE_ROOT}"
 if ((run_tsan)); then
-  ensure_packages all tsan
+  ensure_packages all test tsan
 else
-  ensure_packages all
+  ensure_packages all test
 fi
 ensure_built
 
@@ -97,11 +102,12 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 DB_DIR="$(mktemp -d "${TMPDIR:-/tmp}/enlace-test.XXXXXX")"
-mariadb_init "${DB_DIR}"
-mariadb_start_on_free_port "${DB_DIR}" || die "the test MariaDB did not start"
-
-export ENLACE_TEST_DB_DSN="mysql://root@127.0.0.1:${DB_PORT}/"
-log "ENLACE_TEST_DB_DSN=${ENLACE_TEST_DB_DSN}"
+# Exports ENLACE_TEST_DB_DSN (root, no password in it), ENLACE_DB_PASSWORD
+# (root's password: DSNs without one take it) and
+# ENLACE_MARIADB_TCP_ROOT_PASSWORD (the same, for the MariaDB servers that
+# some tests start through scripts/lib/mariadb.sh).
+mariadb_test_server "${DB_DIR}" || die "the test MariaDB did not start"
+log "ENLACE_TEST_DB_DSN=${ENLACE_TEST_DB_DSN} (password in ENLACE_DB_PASSWORD and ${DB_DIR}/root.password)"
 
 status=0
 ctest --test-dir "${ENLACE_BUILD_DIR}" --output-on-failure -j2 "$@" </dev/null || status=$?

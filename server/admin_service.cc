@@ -82,7 +82,7 @@ absl::StatusOr<int64_t> MicrosOrZero(const google::protobuf::Timestamp& t, bool 
 AdminServiceImpl::AdminServiceImpl(CallGate* gate, const PageTokens* tokens,
                                    db::AuditStore* audit_store,
                                    db::RegistryStore* registry,
-                                   std::optional<auth::CertificateAuthority> ca,
+                                   CertificateAuthorityAccess ca,
                                    std::function<void()> revocation_changed)
     : gate_(gate),
       tokens_(tokens),
@@ -95,6 +95,14 @@ grpc::ServerUnaryReactor* AdminServiceImpl::IssueCertificate(
     grpc::CallbackServerContext* ctx, const enlace::v1::IssueCertificateRequest* request,
     enlace::v1::Certificate* response) {
   return gate_->Unary(ctx, kIssueCertificate, [=](const Caller& caller, AuditNote* note) {
+    if (!ca_.signer.has_value()) {
+      // A serving replica never holds the CA key: say where issuance runs.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "this serving replica does not issue certificates (it holds no CA key): issuance "
+          "runs in the CA role (enlace-server --role=ca)",
+          ca_.issuer_addr.empty() ? "" : absl::StrCat(" at ", ca_.issuer_addr),
+          "; point enlacectl certs issue at it with --ca-addr or ENLACE_CA_ADDR"));
+    }
     auth::PrincipalKind kind;
     if (request->kind() == enlace::v1::CERTIFICATE_KIND_AGENCY) {
       kind = auth::PrincipalKind::kAgency;
@@ -115,10 +123,6 @@ grpc::ServerUnaryReactor* AdminServiceImpl::IssueCertificate(
     if (request->csr_pem().empty() || request->csr_pem().size() > 64 * 1024) {
       return absl::InvalidArgumentError("csr_pem: a PEM certificate signing request is required");
     }
-    if (!ca_.has_value()) {
-      return absl::FailedPreconditionError(
-          "this server holds no CA key (--ca_key): certificates cannot be issued here");
-    }
     if (kind == auth::PrincipalKind::kAgency) {
       absl::StatusOr<bool> registered = registry_->AgencyExists(request->name());
       if (!registered.ok()) return registered.status();
@@ -135,7 +139,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::IssueCertificate(
     profile.client_auth = true;
     profile.not_before = now - absl::Minutes(5);
     profile.not_after = now + absl::Hours(24) * days;
-    absl::StatusOr<std::string> pem = auth::SignCsr(*ca_, request->csr_pem(), profile);
+    absl::StatusOr<std::string> pem = auth::SignCsr(*ca_.signer, request->csr_pem(), profile);
     if (!pem.ok()) {
       if (absl::IsInvalidArgument(pem.status())) {
         return absl::InvalidArgumentError(absl::StrCat("csr_pem: ", pem.status().message()));
@@ -154,9 +158,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::IssueCertificate(
     record.not_after_us = absl::ToUnixMicros(info->not_after);
     record.issued_by = caller.principal.SpiffeId();
     record.issued_at_us = absl::ToUnixMicros(now);
-    if (absl::Status s = registry_->AddCertificate(record); !s.ok()) return s;
     note->record_ids.push_back(record.serial);
     note->detail = absl::StrCat("issued ", record.spiffe_id, " for ", days, " days");
+    if (absl::Status s = registry_->AddCertificate(record, note->ForChange()); !s.ok()) return s;
     *response = ToProto(record, now);
     return absl::OkStatus();
   });
@@ -219,14 +223,16 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RevokeCertificate(
     absl::Time now = absl::Now();
     if (!request->certificate_pem().empty()) {
       // A certificate signed offline: record it first, so it can be revoked.
-      absl::Status recorded = RecordOfflineCertificate(request->certificate_pem(), serial, now);
+      note->detail = "recorded an offline certificate to revoke it";
+      absl::Status recorded =
+          RecordOfflineCertificate(request->certificate_pem(), serial, now, note->ForChange());
       if (!recorded.ok() && !absl::IsAlreadyExists(recorded)) return recorded;
     }
-    absl::StatusOr<db::CertificateRecord> revoked =
-        registry_->RevokeCertificate(serial, caller.principal.SpiffeId(), request->reason());
+    note->detail = "revoked";
+    absl::StatusOr<db::CertificateRecord> revoked = registry_->RevokeCertificate(
+        serial, caller.principal.SpiffeId(), request->reason(), note->ForChange());
     if (!revoked.ok()) return revoked.status();
     if (revocation_changed_) revocation_changed_();
-    note->detail = absl::StrCat("revoked ", revoked->spiffe_id);
     *response = ToProto(*revoked, now);
     return absl::OkStatus();
   });
@@ -234,13 +240,22 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RevokeCertificate(
 
 absl::Status AdminServiceImpl::RecordOfflineCertificate(const std::string& pem,
                                                         const std::string& serial,
-                                                        absl::Time now) {
-  if (!ca_.has_value()) {
-    return absl::FailedPreconditionError(
-        "this server holds no CA key (--ca_key) to check offline certificates against");
+                                                        absl::Time now, db::AuditRecord* audit) {
+  // Signed by a CA this replica trusts (the certificates of --ca_cert, read
+  // now: the bundle may have been rotated); no key is needed to check that.
+  absl::StatusOr<std::string> bundle = auth::ReadFileToString(ca_.ca_cert_path);
+  if (!bundle.ok()) return bundle.status();
+  absl::Status verified = absl::InvalidArgumentError("no CA certificate in the trusted bundle");
+  const std::string kEnd = "-----END CERTIFICATE-----";
+  for (size_t start = 0, end; !verified.ok() &&
+                              (end = bundle->find(kEnd, start)) != std::string::npos;
+       start = end + kEnd.size()) {
+    auth::CertificateAuthority trusted;
+    trusted.certificate_pem = bundle->substr(start, end + kEnd.size() - start);
+    verified = auth::VerifyIssuedBy(pem, trusted);
   }
-  if (absl::Status s = auth::VerifyIssuedBy(pem, *ca_); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("certificate_pem: ", s.message()));
+  if (!verified.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("certificate_pem: ", verified.message()));
   }
   absl::StatusOr<auth::CertificateInfo> info = auth::ReadCertificate(pem);
   if (!info.ok()) return absl::InvalidArgumentError("certificate_pem: not a readable certificate");
@@ -262,7 +277,7 @@ absl::Status AdminServiceImpl::RecordOfflineCertificate(const std::string& pem,
     record.kind = principal->is_agency() ? enlace::v1::CERTIFICATE_KIND_AGENCY
                                          : enlace::v1::CERTIFICATE_KIND_ADMIN;
   }
-  return registry_->AddCertificate(record);
+  return registry_->AddCertificate(record, audit);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::RegisterAgency(
@@ -277,7 +292,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RegisterAgency(
     }
     note->record_ids.push_back(request->code());
     absl::StatusOr<db::AgencyRecord> agency =
-        registry_->RegisterAgency(request->code(), request->display_name());
+        registry_->RegisterAgency(request->code(), request->display_name(), note->ForChange());
     if (!agency.ok()) return agency.status();
     response->set_code(agency->code);
     response->set_display_name(agency->display_name);
@@ -360,16 +375,21 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListAuditEvents(
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::VerifyAuditLog(
-    grpc::CallbackServerContext* ctx, const enlace::v1::VerifyAuditLogRequest*,
+    grpc::CallbackServerContext* ctx, const enlace::v1::VerifyAuditLogRequest* request,
     enlace::v1::VerifyAuditLogResponse* response) {
   return gate_->Unary(ctx, kVerifyAuditLog, [=](const Caller&, AuditNote* note) {
+    // A checkpoint first: a forged or altered one is refused before any work.
+    absl::StatusOr<std::optional<tlog::Checkpoint>> checkpoint = CheckpointToVerify(*request);
+    if (!checkpoint.ok()) return checkpoint.status();
     absl::StatusOr<db::ChainReport> report = audit_store_->Verify();
     if (!report.ok()) return report.status();
     response->set_intact(report->intact);
+    response->set_chain_intact(report->intact);
     response->set_checked(report->checked);
     response->set_first_broken_sequence(report->first_broken_sequence);
     note->detail = absl::StrCat("intact=", report->intact, " checked=", report->checked,
                                 " first_broken_sequence=", report->first_broken_sequence);
+    if (checkpoint->has_value()) return VerifyAgainstCheckpoint(**checkpoint, response, note);
     return absl::OkStatus();
   });
 }

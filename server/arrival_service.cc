@@ -91,6 +91,9 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
       EndCall(caller_.status(), caller_);
       return;
     }
+    // Each batch of this stream's records commits an event of this call
+    // naming them, before any of them is answered.
+    batch_audit_ = CallGate::NoteFor(ctx_, kRecordArrivals, *caller_, started_).call();
     {
       absl::MutexLock lock(&mu_);
       ready_ = true;
@@ -188,7 +191,7 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
       response.set_external_id(external_id);
       response.set_outcome(enlace::v1::OUTCOME_REJECTED);
       SetRecordError(ToStatus(*violation), violation->field, response.mutable_error());
-      Respond(std::move(response), "");
+      Respond(std::move(response));
       return;
     }
     CanonicalizeMunicipality(&arrival);
@@ -198,7 +201,7 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
     }
     std::shared_ptr<RecordArrivalsReactor> self = shared_from_this();
     bool queued = service_->batcher_->Submit(
-        db::NewArrival{std::move(arrival), caller_->principal.name},
+        db::NewArrival{std::move(arrival), caller_->principal.name, batch_audit_},
         [self, external_id](db::RecordResult result) {
           self->OnRecorded(external_id, std::move(result));
         });
@@ -212,7 +215,7 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
       response.set_outcome(enlace::v1::OUTCOME_REJECTED);
       SetRecordError(absl::ResourceExhaustedError("ingest queue is full; resend this record later"),
                      "", response.mutable_error());
-      Respond(std::move(response), "");
+      Respond(std::move(response));
     }
   }
 
@@ -228,13 +231,11 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
                      absl::IsAlreadyExists(result.status) ? "arrival.external_id" : "",
                      response.mutable_error());
     }
-    std::string created_id =
-        result.outcome == enlace::v1::OUTCOME_CREATED ? result.arrival_id : std::string();
     {
       absl::MutexLock lock(&mu_);
       --outstanding_;
     }
-    Respond(std::move(response), created_id);
+    Respond(std::move(response));
     MaybeFinish();
   }
 
@@ -273,7 +274,7 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
   }
 
   // Queues a response and starts writing if no write is in flight.
-  void Respond(RecordArrivalsResponse response, const std::string& created_id) {
+  void Respond(RecordArrivalsResponse response) {
     service_->metrics_->RecordArrival(OutcomeName(response.outcome()));
     const RecordArrivalsResponse* first = nullptr;
     bool resume = false;
@@ -285,7 +286,6 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
         case enlace::v1::OUTCOME_ALREADY_RECORDED: ++already_recorded_; break;
         default: ++rejected_; break;
       }
-      if (!created_id.empty()) created_ids_.push_back(created_id);
       if (write_failed_) {
         resume = ResumeReadingLocked();
       } else {
@@ -327,7 +327,6 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
     AuditNote note;
     {
       absl::MutexLock lock(&mu_);
-      note.record_ids = std::move(created_ids_);
       note.detail = absl::StrCat("records=", answered_, " created=", created_,
                                  " already_recorded=", already_recorded_, " rejected=", rejected_);
     }
@@ -359,7 +358,7 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
   int64_t created_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t already_recorded_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<std::string> created_ids_ ABSL_GUARDED_BY(mu_);
+  db::AuditRecord batch_audit_;  // set before reading starts
 };
 
 ArrivalServiceImpl::ArrivalServiceImpl(CallGate* gate, const PageTokens* tokens,
@@ -381,7 +380,7 @@ ArrivalServiceImpl::RecordArrivals(grpc::CallbackServerContext* ctx) {
 grpc::ServerUnaryReactor* ArrivalServiceImpl::RecordArrival(
     grpc::CallbackServerContext* ctx, const enlace::v1::RecordArrivalRequest* request,
     enlace::v1::RecordArrivalResponse* response) {
-  return gate_->UnaryAsync(ctx, kRecordArrival, [=](const Caller& caller,
+  return gate_->UnaryAsync(ctx, kRecordArrival, [=](const Caller& caller, AuditNote call,
                                                      CallGate::Completion done) {
     Arrival arrival = request->arrival();
     ValidationContext validation = MakeValidationContext(
@@ -396,10 +395,13 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::RecordArrival(
     // The work-pool thread is released now; the batch writer finishes the call.
     auto shared_done = std::make_shared<CallGate::Completion>(done);
     bool queued = batcher_->Submit(
-        db::NewArrival{std::move(arrival), caller.principal.name},
+        db::NewArrival{std::move(arrival), caller.principal.name, call.call()},
         [this, response, external_id, shared_done](db::RecordResult result) {
           metrics_->RecordArrival(result.status.ok() ? OutcomeName(result.outcome) : "rejected");
           AuditNote note;
+          // The batch committed this call's event with the record (or with
+          // its refusal as a conflicting resend).
+          if (result.audit_seq != 0) note.MarkAuditedWithChange();
           if (!result.status.ok()) {
             (*shared_done)(absl::IsAlreadyExists(result.status)
                                ? absl::AlreadyExistsError(absl::StrCat(
@@ -495,8 +497,9 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::UpdateConsent(
       return ToStatus(*violation);
     }
     note->record_ids.push_back(request->arrival_id());
-    absl::StatusOr<Arrival> arrival = store_->UpdateConsent(
-        request->arrival_id(), request->consent(), db::Viewer{caller.principal.name});
+    absl::StatusOr<Arrival> arrival =
+        store_->UpdateConsent(request->arrival_id(), request->consent(),
+                              db::Viewer{caller.principal.name}, note->ForChange());
     if (!arrival.ok()) return arrival.status();
     note->detail = absl::StrCat("consent_version=", arrival->consent_version());
     *response = *std::move(arrival);

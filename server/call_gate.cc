@@ -19,7 +19,14 @@ namespace enlace::server {
 namespace {
 
 constexpr char kUnauthenticated[] = "unauthenticated";
-constexpr size_t kMaxAuditedIds = 1000;
+
+// Handlers validate ids before noting them; this keeps the stored form
+// (space-separated ASCII) faithful to what the hash covers in any case.
+void SanitizeIds(std::vector<std::string>* ids) {
+  for (std::string& id : *ids) {
+    if (!IsRecordId(id)) id = "invalid-id";
+  }
+}
 
 }  // namespace
 
@@ -31,6 +38,15 @@ bool IsRecordId(absl::string_view id) {
     if (!ok) return false;
   }
   return true;
+}
+
+db::AuditRecord* AuditNote::ForChange() {
+  auto change = std::make_shared<db::AuditRecord>(call_);
+  change->record_ids = record_ids;
+  SanitizeIds(&change->record_ids);
+  change->detail = detail;
+  changes_.push_back(change);
+  return change.get();
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
@@ -142,11 +158,23 @@ absl::StatusOr<Caller> CallGate::Admit(grpc::CallbackServerContext* ctx,
                 identity->not_after};
 }
 
+AuditNote CallGate::NoteFor(grpc::CallbackServerContext* ctx, absl::string_view method,
+                            const Caller& caller, absl::Time started) {
+  AuditNote note;
+  note.call_.at_us = absl::ToUnixMicros(started);
+  note.call_.principal = caller.principal.SpiffeId();
+  note.call_.method = std::string(method);
+  note.call_.decision = enlace::v1::DECISION_ALLOW;
+  note.call_.status_code = 0;
+  note.call_.peer = ctx->peer();
+  return note;
+}
+
 grpc::ServerUnaryReactor* CallGate::Unary(grpc::CallbackServerContext* ctx,
                                           absl::string_view method, UnaryBody body) {
   return UnaryAsync(ctx, method,
-                    [body = std::move(body)](const Caller& caller, Completion done) {
-                      AuditNote note;
+                    [body = std::move(body)](const Caller& caller, AuditNote note,
+                                             Completion done) {
                       absl::Status outcome = body(caller, &note);
                       done(std::move(outcome), std::move(note));
                     });
@@ -179,12 +207,12 @@ grpc::ServerUnaryReactor* CallGate::UnaryAsync(grpc::CallbackServerContext* ctx,
   auto start = [this, ctx, caller, body = std::move(body), done, method_name, started,
                 release_then_finish, principal]() {
     bool queued = work_->TrySubmit(
-        [ctx, caller, body, done]() {
+        [ctx, caller, body, done, method_name, started]() {
           if (ctx->IsCancelled()) {
             done(absl::CancelledError("the caller cancelled the call"), AuditNote{});
             return;
           }
-          body(*caller, done);
+          body(*caller, NoteFor(ctx, method_name, *caller, started), done);
         },
         principal);
     if (!queued) {
@@ -274,6 +302,16 @@ int CallGate::EndAllStreams() {
   return ended;
 }
 
+void CallGate::AuditDuringStream(grpc::CallbackServerContext* ctx, absl::string_view method,
+                                 const Caller& caller, AuditNote note,
+                                 std::function<void(absl::Status)> done) {
+  db::AuditRecord record = NoteFor(ctx, method, caller, absl::Now()).call_;
+  SanitizeIds(&note.record_ids);
+  record.record_ids = std::move(note.record_ids);
+  record.detail = std::move(note.detail);
+  audit_->Append(std::move(record), std::move(done));
+}
+
 size_t CallGate::open_streams() const {
   absl::MutexLock lock(&streams_mu_);
   return streams_.size();
@@ -295,20 +333,17 @@ void CallGate::FinishAudited(grpc::CallbackServerContext* ctx, absl::string_view
   record.method = std::string(method);
   record.decision = caller.ok() ? enlace::v1::DECISION_ALLOW : enlace::v1::DECISION_DENY;
   record.status_code = static_cast<int>(outcome.code());
-  if (note.record_ids.size() > kMaxAuditedIds) {
-    absl::StrAppend(&note.detail, note.detail.empty() ? "" : "; ", "record_ids: first ",
-                    kMaxAuditedIds, " of ", note.record_ids.size());
-    note.record_ids.resize(kMaxAuditedIds);
+  grpc::Status reply = ToGrpcStatus(outcome);
+  if (note.audited()) {
+    // The event is in the log already, committed with the call's change.
+    metrics_->RecordCall(record.method, reply.error_code(), absl::Now() - started);
+    finish(reply);
+    return;
   }
-  // Handlers validate ids before noting them; this keeps the stored form
-  // (space-separated ASCII) faithful to what the hash covers in any case.
-  for (std::string& id : note.record_ids) {
-    if (!IsRecordId(id)) id = "invalid-id";
-  }
+  SanitizeIds(&note.record_ids);
   record.record_ids = std::move(note.record_ids);
   record.detail = std::move(note.detail);
   record.peer = ctx->peer();
-  grpc::Status reply = ToGrpcStatus(outcome);
   std::string method_name(method);
   audit_->Append(std::move(record), [this, reply, finish = std::move(finish), method_name,
                                      started](absl::Status audited) {

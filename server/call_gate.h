@@ -64,9 +64,43 @@ struct Caller {
 };
 
 // What a handler adds to its call's audit event.
-struct AuditNote {
+//
+// A call that changes data commits its event together with the change: the
+// handler passes ForChange() to the store, which appends that event (with
+// the ids the change creates) in the change's own transaction. The gate then
+// answers without writing another event: there is no change without its
+// event, and no answer before it. If the change fails (rolled back with its
+// event), the gate audits the failure as for any call.
+//
+//   note->record_ids.push_back(request->case_id());
+//   absl::StatusOr<Case> updated = store_->UpdateCase(..., note->ForChange());
+class AuditNote {
+ public:
+  AuditNote() = default;
+
   std::vector<std::string> record_ids;
   std::string detail;  // counts and codes only, never personal data
+
+  // The event of this call's change: who, what, when, from where (filled by
+  // the gate), with the record ids and detail noted so far. A call that
+  // makes two changes in two transactions asks for one event each.
+  db::AuditRecord* ForChange();
+  // This call's events are already in the log, committed with its change by
+  // another path (an ingest batch).
+  void MarkAuditedWithChange() { audited_with_change_ = true; }
+  // True once the event of the call's last change is in the log.
+  bool audited() const {
+    return audited_with_change_ || (!changes_.empty() && changes_.back()->seq != 0);
+  }
+  // The call's own fields, as the gate filled them (for events written on
+  // the call's behalf, e.g. an ingest batch's).
+  const db::AuditRecord& call() const { return call_; }
+
+ private:
+  friend class CallGate;
+  db::AuditRecord call_;                     // no ids, no detail
+  std::vector<std::shared_ptr<db::AuditRecord>> changes_;  // from ForChange()
+  bool audited_with_change_ = false;
 };
 
 // True for strings that may stand in an audit event's record ids:
@@ -110,7 +144,8 @@ class CallGate {
   using UnaryBody = std::function<absl::Status(const Caller&, AuditNote*)>;
   // Ends a call started with UnaryAsync; call it exactly once.
   using Completion = std::function<void(absl::Status, AuditNote)>;
-  using AsyncUnaryBody = std::function<void(const Caller&, Completion)>;
+  // Gets the call's note (see AuditNote) to fill and hand back to the Completion.
+  using AsyncUnaryBody = std::function<void(const Caller&, AuditNote, Completion)>;
 
   // All pointers must outlive the gate.
   CallGate(auth::PolicyWatcher* policy, RevocationList* revocation, AuditLog* audit,
@@ -154,11 +189,24 @@ class CallGate {
   // the audit cannot be written the call fails with UNAVAILABLE instead:
   // nothing is served that is not accounted for. A `caller` that is not OK
   // (refused at admission, or a stream the gate terminated) is audited as a
-  // denial, naming the certificate's identity when it has one.
+  // denial, naming the certificate's identity when it has one. A note whose
+  // event is already in the log (note.audited()) is answered at once.
   void FinishAudited(grpc::CallbackServerContext* ctx, absl::string_view method,
                      const absl::StatusOr<Caller>& caller, const absl::Status& outcome,
                      AuditNote note, absl::Time started,
                      std::function<void(const grpc::Status&)> finish);
+
+  // Appends an event of an open stream (e.g. a batch of records about to be
+  // delivered) and runs `done` once it is committed, or with the error that
+  // kept it from being written (then deliver nothing).
+  void AuditDuringStream(grpc::CallbackServerContext* ctx, absl::string_view method,
+                         const Caller& caller, AuditNote note,
+                         std::function<void(absl::Status)> done);
+
+  // A note for a call of `caller` to `method`, started at `started` (streams
+  // use it for the events they write on their caller's behalf).
+  static AuditNote NoteFor(grpc::CallbackServerContext* ctx, absl::string_view method,
+                           const Caller& caller, absl::Time started);
 
   // How many streams are registered (for tests and metrics).
   size_t open_streams() const ABSL_LOCKS_EXCLUDED(streams_mu_);

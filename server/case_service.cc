@@ -49,7 +49,8 @@ grpc::ServerUnaryReactor* CaseServiceImpl::OpenCase(grpc::CallbackServerContext*
     if (absl::Status s = CheckFreeText(request->summary(), "summary", 2000, false); !s.ok()) return s;
     note->record_ids.push_back(request->arrival_id());
     absl::StatusOr<enlace::v1::Case> opened =
-        store_->OpenCase(request->arrival_id(), request->summary(), ViewerOf(caller));
+        store_->OpenCase(request->arrival_id(), request->summary(), ViewerOf(caller),
+                         note->ForChange());
     if (!opened.ok()) return opened.status();
     note->record_ids.push_back(opened->case_id());
     *response = *std::move(opened);
@@ -121,7 +122,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::UpdateCase(grpc::CallbackServerContex
     }
     note->record_ids.push_back(update.case_id());
     absl::StatusOr<enlace::v1::Case> updated =
-        store_->UpdateCase(update, request->etag(), ViewerOf(caller));
+        store_->UpdateCase(update, request->etag(), ViewerOf(caller), note->ForChange());
     if (!updated.ok()) return updated.status();
     *response = *std::move(updated);
     return absl::OkStatus();
@@ -142,7 +143,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RecordService(
     note->record_ids.push_back(request->case_id());
     absl::StatusOr<enlace::v1::ServiceRecord> recorded =
         store_->RecordService(request->case_id(), request->service(), request->delivered_on(),
-                              request->notes(), ViewerOf(caller));
+                              request->notes(), ViewerOf(caller), note->ForChange());
     if (!recorded.ok()) return recorded.status();
     note->record_ids.push_back(recorded->service_id());
     *response = *std::move(recorded);
@@ -164,7 +165,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RegisterInitiative(
     note->record_ids.push_back(request->case_id());
     absl::StatusOr<enlace::v1::Initiative> registered =
         store_->RegisterInitiative(request->case_id(), request->name(), request->sector(),
-                                   request->municipality(), ViewerOf(caller));
+                                   request->municipality(), ViewerOf(caller), note->ForChange());
     if (!registered.ok()) return registered.status();
     note->record_ids.push_back(registered->initiative_id());
     *response = *std::move(registered);

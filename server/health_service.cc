@@ -175,15 +175,35 @@ class HealthServiceImpl::WatchReactor final
   absl::Status terminated_ ABSL_GUARDED_BY(mu_);  // set by the gate
 };
 
-HealthServiceImpl::HealthServiceImpl(CallGate* gate, std::vector<std::string> services)
-    : gate_(gate), services_(WithWholeServer(std::move(services))) {}
+HealthServiceImpl::HealthServiceImpl(CallGate* gate, std::vector<std::string> services,
+                                     std::vector<std::string> dedicated)
+    : gate_(gate), services_(WithWholeServer(std::move(services))) {
+  for (std::string& name : dedicated) dedicated_.emplace(std::move(name), true);
+}
 
 void HealthServiceImpl::SetServing(bool serving) {
-  std::vector<std::shared_ptr<WatchReactor>> to_tell;
   {
     absl::MutexLock lock(&mu_);
     if (serving_ == serving) return;
     serving_ = serving;
+  }
+  TellWatchers();
+}
+
+void HealthServiceImpl::SetDedicatedServing(const std::string& service, bool serving) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = dedicated_.find(service);
+    if (it == dedicated_.end() || it->second == serving) return;
+    it->second = serving;
+  }
+  TellWatchers();
+}
+
+void HealthServiceImpl::TellWatchers() {
+  std::vector<std::shared_ptr<WatchReactor>> to_tell;
+  {
+    absl::MutexLock lock(&mu_);
     for (const auto& [id, weak] : watchers_) {
       std::shared_ptr<WatchReactor> watcher = weak.lock();
       if (watcher != nullptr) to_tell.push_back(std::move(watcher));
@@ -194,8 +214,13 @@ void HealthServiceImpl::SetServing(bool serving) {
 }
 
 HealthServiceImpl::ServingStatus HealthServiceImpl::StatusOf(const std::string& service) const {
-  if (!services_.contains(service)) return HealthCheckResponse::SERVICE_UNKNOWN;
   absl::MutexLock lock(&mu_);
+  auto dedicated = dedicated_.find(service);
+  if (dedicated != dedicated_.end()) {
+    return serving_ && dedicated->second ? HealthCheckResponse::SERVING
+                                         : HealthCheckResponse::NOT_SERVING;
+  }
+  if (!services_.contains(service)) return HealthCheckResponse::SERVICE_UNKNOWN;
   return serving_ ? HealthCheckResponse::SERVING : HealthCheckResponse::NOT_SERVING;
 }
 

@@ -6,8 +6,12 @@
 //
 // The server as a whole ("") and each service named at construction are
 // SERVING while the database is reachable and NOT_SERVING otherwise
-// (SetServing). Check answers NOT_FOUND for any other name, as gRPC's own
-// service does; Watch sends SERVICE_UNKNOWN for it and stays open.
+// (SetServing). A "dedicated" name has a status of its own besides
+// (SetDedicatedServing): SERVING only while the server is and its own status
+// is, e.g. enlace.audit.Witnessed, NOT_SERVING while no witness has cosigned
+// an audit checkpoint for too long (server/audit_transparency.h), though the
+// server as a whole serves. Check answers NOT_FOUND for any other name, as
+// gRPC's own service does; Watch sends SERVICE_UNKNOWN for it and stays open.
 #ifndef ENLACE_SERVER_HEALTH_SERVICE_H_
 #define ENLACE_SERVER_HEALTH_SERVICE_H_
 
@@ -30,11 +34,15 @@ class HealthServiceImpl final : public grpc::health::v1::Health::CallbackService
   // `services`: the fully-qualified names whose status follows the server's
   // (e.g. "enlace.v1.ArrivalService"). `gate` must outlive the service.
   // Starts NOT_SERVING.
-  HealthServiceImpl(CallGate* gate, std::vector<std::string> services);
+  HealthServiceImpl(CallGate* gate, std::vector<std::string> services,
+                    std::vector<std::string> dedicated = {});
 
   // Sets every known name SERVING or NOT_SERVING; open Watch streams get
   // the new status if it changed.
   void SetServing(bool serving) ABSL_LOCKS_EXCLUDED(mu_);
+  // Sets the own status of a dedicated name (initially SERVING); open
+  // Watch streams get the new status if it changed.
+  void SetDedicatedServing(const std::string& service, bool serving) ABSL_LOCKS_EXCLUDED(mu_);
 
   grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* ctx,
                                   const grpc::health::v1::HealthCheckRequest* request,
@@ -49,6 +57,7 @@ class HealthServiceImpl final : public grpc::health::v1::Health::CallbackService
 
   // The status of `service` now; SERVICE_UNKNOWN for a name not served.
   ServingStatus StatusOf(const std::string& service) const ABSL_LOCKS_EXCLUDED(mu_);
+  void TellWatchers() ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t Subscribe(std::weak_ptr<WatchReactor> watcher) ABSL_LOCKS_EXCLUDED(mu_);
   void Unsubscribe(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -57,6 +66,7 @@ class HealthServiceImpl final : public grpc::health::v1::Health::CallbackService
 
   mutable absl::Mutex mu_;
   bool serving_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<std::string, bool> dedicated_ ABSL_GUARDED_BY(mu_);  // own status
   uint64_t next_watcher_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, std::weak_ptr<WatchReactor>> watchers_ ABSL_GUARDED_BY(mu_);
 };

@@ -17,7 +17,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "db/dsn.h"
+#include "db/grants.h"
+#include "db/migrations.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -29,9 +34,29 @@ ABSL_FLAG(std::string, health_addr, "127.0.0.1:7444",
 ABSL_FLAG(std::string, metrics_addr, "127.0.0.1:7445",
           "address of the Prometheus metrics endpoint (/metrics); empty disables it");
 ABSL_FLAG(std::string, db_dsn, "mysql://root@127.0.0.1:3306/enlace",
-          "database: mysql://user[:password]@host:port/database or "
+          "database, as this server's own user (least privilege: db/grants.h): "
+          "mysql://user[:password]@host:port/database or "
           "mysql://user@localhost/database?socket=PATH; the password is better given in "
-          "ENLACE_DB_PASSWORD. The database is created and migrated at start-up");
+          "ENLACE_DB_PASSWORD. The server never migrates: it refuses to start when the schema "
+          "is behind (run --migrate first)");
+ABSL_FLAG(bool, migrate, false,
+          "apply the schema migrations as the migration user (--migrate_dsn), grant the user of "
+          "--db_dsn exactly its privileges (db/grants.h), and exit (0: done). Run it before "
+          "starting (or upgrading) the servers. Command line only");
+ABSL_FLAG(std::string, migrate_dsn, "",
+          "with --migrate only: the migration user's DSN (it needs ALL PRIVILEGES ON the "
+          "database WITH GRANT OPTION), its password better in ENLACE_MIGRATE_PASSWORD. A "
+          "serving process refuses to start when given one");
+ABSL_FLAG(std::string, db_user_host, "%",
+          "with --migrate: the host part of the server's database account ('user'@'host', "
+          "user from --db_dsn) that is granted its privileges");
+ABSL_FLAG(std::string, role, "serving",
+          "serving: every service, no CA key (any number of replicas); ca: the CA role, which "
+          "alone holds --ca_key, serves only AdminService.IssueCertificate and health, and "
+          "publishes CRLs to --crl_dir (one process)");
+ABSL_FLAG(std::string, ca_role_addr, "",
+          "where clients reach the CA role (e.g. localhost:7446); a serving replica names it "
+          "when it refuses IssueCertificate");
 ABSL_FLAG(std::string, ca_cert, "var/pki/ca.crt",
           "PEM bundle of the CA(s) whose client certificates are accepted; reloaded on change");
 ABSL_FLAG(std::string, server_cert, "var/pki/server.crt",
@@ -41,11 +66,12 @@ ABSL_FLAG(std::string, policy, "server/default_policy.conf",
           "authorization policy file (allow/deny rules per principal and method); "
           "reloaded on change, an invalid new version is refused and logged");
 ABSL_FLAG(std::string, ca_key, "",
-          "the platform CA's private key; when set, AdminService.IssueCertificate signs CSRs "
-          "with it (keep it on as few replicas as possible)");
+          "the platform CA's private key: --role=ca only (it signs CSRs in "
+          "AdminService.IssueCertificate, and CRLs); a serving replica refuses to start with it");
 ABSL_FLAG(std::string, crl_dir, "",
-          "directory where CRLs are published for the TLS layer (requires --ca_key); revocation "
-          "is enforced per call whether or not this is set");
+          "CRLs for the TLS layer: the CA role publishes them in this directory, serving "
+          "replicas read them from it (share it); revocation is enforced per call whether or "
+          "not this is set");
 ABSL_FLAG(std::string, token_keys, "",
           "file of the keys that sign page and WatchReferrals resume tokens, one \"<id> <base64 "
           "secret>\" per line, the first signing (server/token_keys.h); every replica must hold "
@@ -73,20 +99,33 @@ ABSL_FLAG(int, worker_threads, 8, "threads that run database work for unary call
 ABSL_FLAG(int, ingest_writers, 2, "concurrent arrival batch transactions");
 ABSL_FLAG(int, ingest_batch, 500, "maximum arrivals per batch transaction");
 ABSL_FLAG(int, db_wait_seconds, 30, "how long start-up waits for the database to answer");
+ABSL_FLAG(std::string, audit_log_key, "",
+          "PEM Ed25519 private key that signs the audit log's checkpoints (docs/audit.md; "
+          "openssl genpkey -algorithm ed25519); every replica holds the same. Empty: a key of "
+          "this process only (a WARNING: witnesses cannot verify its checkpoints after a restart)");
+ABSL_FLAG(std::string, audit_origin, "enlace.local/audit",
+          "origin line of the audit checkpoints and name of the log key");
+ABSL_FLAG(int, audit_checkpoint_seconds, 60,
+          "a new audit checkpoint is signed at least this often while the log grows");
+ABSL_FLAG(int, audit_witness_alert_seconds, 4 * 3600,
+          "when no witness has cosigned an audit checkpoint for this long: a WARNING, and the "
+          "health service enlace.audit.Witnessed answers NOT_SERVING");
 
 namespace {
 
 // ENLACE_<NAME> environment variables become flag values before the command
 // line is parsed, so the command line still wins.
 void ApplyEnvironment() {
-  for (const char* name : {"tls_addr", "health_addr", "metrics_addr", "db_dsn", "ca_cert",
+  for (const char* name : {"role", "ca_role_addr", "migrate_dsn", "db_user_host",
+                           "tls_addr", "health_addr", "metrics_addr", "db_dsn", "ca_cert",
                            "ca_key", "crl_dir", "server_cert", "server_key", "policy",
                            "token_keys", "max_calls_per_identity", "max_waiting_calls_per_identity",
                            "max_streams_per_identity",
                            "max_message_bytes", "max_connection_age_seconds",
                            "ready_file", "db_pool_size",
                            "worker_threads", "ingest_writers", "ingest_batch",
-                           "db_wait_seconds"}) {
+                           "db_wait_seconds", "audit_log_key", "audit_origin",
+                           "audit_checkpoint_seconds", "audit_witness_alert_seconds"}) {
     std::string variable = absl::StrCat("ENLACE_", absl::AsciiStrToUpper(name));
     const char* value = std::getenv(variable.c_str());
     if (value == nullptr) continue;
@@ -99,18 +138,87 @@ void ApplyEnvironment() {
   }
 }
 
+// --migrate: migrations, then the server user's grants, as the migration user.
+int RunMigrate() {
+  std::string migrate_text = absl::GetFlag(FLAGS_migrate_dsn);
+  if (migrate_text.empty()) {
+    std::cerr << "enlace-server: --migrate needs --migrate_dsn (or ENLACE_MIGRATE_DSN): the "
+                 "migration user's DSN, its password better in ENLACE_MIGRATE_PASSWORD\n";
+    return 2;
+  }
+  absl::StatusOr<enlace::db::Dsn> migrate =
+      enlace::db::ParseDsn(migrate_text, enlace::db::kMigratePasswordVariable);
+  // Only the user and database of the server's DSN matter here: no password.
+  absl::StatusOr<enlace::db::Dsn> server =
+      enlace::db::ParseDsn(absl::GetFlag(FLAGS_db_dsn), /*password_variable=*/nullptr);
+  if (!migrate.ok() || !server.ok()) {
+    std::cerr << "enlace-server: " << (migrate.ok() ? "--db_dsn: " : "--migrate_dsn: ")
+              << (migrate.ok() ? server.status() : migrate.status()).message() << "\n";
+    return 2;
+  }
+  if (migrate->database.empty() || migrate->database != server->database) {
+    std::cerr << "enlace-server: --migrate_dsn and --db_dsn must name the same database (\""
+              << migrate->database << "\", \"" << server->database << "\")\n";
+    return 2;
+  }
+  enlace::db::DbAccount account{server->user, absl::GetFlag(FLAGS_db_user_host)};
+  if (absl::Status s = account.Validate(); !s.ok()) {
+    std::cerr << "enlace-server: --db_dsn/--db_user_host: " << s.message() << "\n";
+    return 2;
+  }
+  if (account.user == migrate->user) {
+    std::cerr << "enlace-server: --db_dsn names the migration user " << account.user
+              << ": the server must connect as a user of its own, which --migrate grants to\n";
+    return 2;
+  }
+  absl::Time deadline = absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_db_wait_seconds));
+  int applied = 0;
+  absl::Status status;
+  while (true) {
+    status = enlace::db::ApplyMigrations(*migrate, enlace::db::EmbeddedMigrations(), &applied);
+    if (!absl::IsUnavailable(status) || absl::Now() >= deadline) break;
+    enlace::server::Log("database not reachable yet (", status.message(), "); retrying");
+    absl::SleepFor(absl::Seconds(1));
+  }
+  if (!status.ok()) {
+    std::cerr << "enlace-server: migrating " << migrate->ToSafeString() << ": " << status.message()
+              << "\n";
+    return 1;
+  }
+  enlace::server::Log("migrations applied to ", migrate->ToSafeString(), ": ", applied, " new");
+  absl::StatusOr<std::vector<enlace::db::TableGrant>> granted =
+      enlace::db::ApplyServerGrants(*migrate, account);
+  if (!granted.ok()) {
+    std::cerr << "enlace-server: granting " << account.Quoted() << ": "
+              << granted.status().message() << "\n";
+    return 1;
+  }
+  for (const enlace::db::TableGrant& grant : *granted) {
+    enlace::server::Log("grant ", account.Quoted(), " on ", grant.table, ": ",
+                        grant.privileges.empty() ? "nothing"
+                                                 : absl::StrJoin(grant.privileges, ", "));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "the Enlace server: returnee records shared between the ministry and UN agencies over "
       "mutual TLS.\n\n"
-      "Example:\n"
-      "  enlace-server --db_dsn=mysql://root@127.0.0.1:3307/enlace \\\n"
+      "Examples (passwords in ENLACE_MIGRATE_PASSWORD and ENLACE_DB_PASSWORD):\n"
+      "  # once per release, as the migration user: schema and the server user's grants\n"
+      "  enlace-server --migrate --migrate_dsn=mysql://enlace_migrate@127.0.0.1:3307/enlace \\\n"
+      "      --db_dsn=mysql://enlace_server@127.0.0.1:3307/enlace\n"
+      "  # the serving replicas (no CA key)\n"
+      "  enlace-server --db_dsn=mysql://enlace_server@127.0.0.1:3307/enlace \\\n"
       "      --ca_cert=var/pki/ca.crt --server_cert=var/pki/server.crt "
       "--server_key=var/pki/server.key \\\n"
-      "      --policy=server/default_policy.conf\n\n"
-      "Every flag can also be set as ENLACE_<FLAG> (e.g. ENLACE_DB_DSN).");
+      "      --policy=server/default_policy.conf --ca_role_addr=localhost:7446\n"
+      "  # the CA role: the only process with the CA key\n"
+      "  enlace-server --role=ca --ca_key=var/pki/ca.key --tls_addr=127.0.0.1:7446 ...\n\n"
+      "Every flag but --migrate can also be set as ENLACE_<FLAG> (e.g. ENLACE_DB_DSN).");
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view file) {
     return absl::StrContains(file, "server/main.cc");
@@ -123,11 +231,27 @@ int main(int argc, char** argv) {
   absl::SetFlagsUsageConfig(usage);
   ApplyEnvironment();
   absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_migrate)) return RunMigrate();
+  // A serving process never holds the migration credentials.
+  if (!absl::GetFlag(FLAGS_migrate_dsn).empty() ||
+      std::getenv(enlace::db::kMigratePasswordVariable) != nullptr) {
+    std::cerr << "enlace-server: --migrate_dsn / ENLACE_MIGRATE_DSN / ENLACE_MIGRATE_PASSWORD "
+                 "are for --migrate only: a serving process must not hold the migration "
+                 "credentials\n";
+    return 2;
+  }
   // Debian's Abseil keeps mutex deadlock detection on (a graph update per
   // lock); our lock order is fixed and tested, so do not pay for it per call.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   enlace::server::ServerConfig config;
+  const std::string role = absl::GetFlag(FLAGS_role);
+  if (role != "serving" && role != "ca") {
+    std::cerr << "enlace-server: --role must be serving or ca, not \"" << role << "\"\n";
+    return 2;
+  }
+  config.role = role == "ca" ? enlace::server::ServerRole::kCa : enlace::server::ServerRole::kServing;
+  config.ca_role_addr = absl::GetFlag(FLAGS_ca_role_addr);
   config.tls_addr = absl::GetFlag(FLAGS_tls_addr);
   config.health_addr = absl::GetFlag(FLAGS_health_addr);
   config.metrics_addr = absl::GetFlag(FLAGS_metrics_addr);
@@ -159,9 +283,20 @@ int main(int argc, char** argv) {
   config.ingest_writers = absl::GetFlag(FLAGS_ingest_writers);
   config.ingest_batch = absl::GetFlag(FLAGS_ingest_batch);
   config.db_wait = absl::Seconds(absl::GetFlag(FLAGS_db_wait_seconds));
-  if (config.db_pool_size < config.worker_threads + config.ingest_writers + 3) {
+  config.audit_log_key = absl::GetFlag(FLAGS_audit_log_key);
+  config.audit_origin = absl::GetFlag(FLAGS_audit_origin);
+  config.audit_checkpoint_interval = absl::Seconds(absl::GetFlag(FLAGS_audit_checkpoint_seconds));
+  config.audit_witness_alert = absl::Seconds(absl::GetFlag(FLAGS_audit_witness_alert_seconds));
+  if (absl::GetFlag(FLAGS_audit_checkpoint_seconds) < 1 ||
+      absl::GetFlag(FLAGS_audit_witness_alert_seconds) < 1) {
+    std::cerr << "enlace-server: --audit_checkpoint_seconds and --audit_witness_alert_seconds "
+                 "must be at least 1\n";
+    return 2;
+  }
+  if (config.db_pool_size < config.worker_threads + config.ingest_writers + 4) {
     std::cerr << "enlace-server: --db_pool_size must be at least worker_threads + "
-                 "ingest_writers + 3 (audit writer, health and certificate monitors)\n";
+                 "ingest_writers + 4 (audit writer, health and certificate monitors, audit "
+                 "tree builder)\n";
     return 2;
   }
   if (config.ingest_batch < 1 || config.ingest_batch > 5000 || config.ingest_writers < 1 ||

@@ -33,7 +33,24 @@ Metrics::Metrics()
                                      .Name("enlace_server_certificate_expiry_timestamp_seconds")
                                      .Help("not_after of the server's own TLS certificate")
                                      .Register(*registry_)
-                                     .Add({})) {}
+                                     .Add({})),
+      audit_since_cosigned_(prometheus::BuildGauge()
+                                .Name("enlace_audit_seconds_since_cosigned")
+                                .Help("Seconds since a witness last cosigned an audit checkpoint "
+                                      "(since the first checkpoint when none ever was)")
+                                .Register(*registry_)
+                                .Add({})),
+      audit_tree_leaves_(prometheus::BuildGauge()
+                             .Name("enlace_audit_tree_leaves")
+                             .Help("Audit events in the audit log's Merkle tree")
+                             .Register(*registry_)
+                             .Add({})),
+      audit_tree_stalled_(prometheus::BuildGauge()
+                              .Name("enlace_audit_tree_stalled")
+                              .Help("1 while the audit tree is not extended or no checkpoint is "
+                                    "published because the log or the tree was changed")
+                              .Register(*registry_)
+                              .Add({})) {}
 
 void Metrics::RecordCall(absl::string_view method, int code, absl::Duration latency) {
   calls_.Add({{"method", std::string(method)}, {"code", absl::StrCat(code)}}).Increment();
@@ -54,5 +71,13 @@ void Metrics::SetCertificatesExpiringSoon(int count) { expiring_soon_.Set(count)
 void Metrics::SetServerCertificateExpiry(absl::Time not_after) {
   server_certificate_expiry_.Set(absl::ToDoubleSeconds(not_after - absl::UnixEpoch()));
 }
+
+void Metrics::SetAuditSecondsSinceCosigned(double seconds) { audit_since_cosigned_.Set(seconds); }
+
+void Metrics::SetAuditTreeLeaves(uint64_t leaves) {
+  audit_tree_leaves_.Set(static_cast<double>(leaves));
+}
+
+void Metrics::SetAuditTreeStalled(bool stalled) { audit_tree_stalled_.Set(stalled ? 1 : 0); }
 
 }  // namespace enlace::server

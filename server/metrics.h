@@ -5,6 +5,11 @@
 //   enlace_database_up                       1 while the database answers
 //   enlace_certificates_expiring_soon        active client certificates expiring within 30 days
 //   enlace_server_certificate_expiry_timestamp_seconds  not_after of the server's certificate
+//   enlace_audit_seconds_since_cosigned      since a witness last cosigned an audit checkpoint
+//                                            (since the first checkpoint when none ever was)
+//   enlace_audit_tree_leaves                 events in the audit log's Merkle tree
+//   enlace_audit_tree_stalled                1 while the tree is not extended or no checkpoint
+//                                            is published because the log or tree was changed
 // Thread-safe.
 #ifndef ENLACE_SERVER_METRICS_H_
 #define ENLACE_SERVER_METRICS_H_
@@ -15,6 +20,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -31,6 +37,9 @@ class Metrics {
   void SetDatabaseUp(bool up);
   void SetCertificatesExpiringSoon(int count);
   void SetServerCertificateExpiry(absl::Time not_after);
+  void SetAuditSecondsSinceCosigned(double seconds);
+  void SetAuditTreeLeaves(uint64_t leaves);
+  void SetAuditTreeStalled(bool stalled);
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
  private:
@@ -41,6 +50,9 @@ class Metrics {
   prometheus::Gauge& database_up_;
   prometheus::Gauge& expiring_soon_;
   prometheus::Gauge& server_certificate_expiry_;
+  prometheus::Gauge& audit_since_cosigned_;
+  prometheus::Gauge& audit_tree_leaves_;
+  prometheus::Gauge& audit_tree_stalled_;
 };
 
 }  // namespace enlace::server

@@ -162,54 +162,76 @@ class ReferralServiceImpl::WatchReactor final
     bool end = false;
     int64_t from = 0, up_to = 0;
     absl::Status outcome;
+    AuditNote delivery;  // the batch about to be delivered, to audit first
     {
       absl::MutexLock lock(&mu_);
       if (finishing_ || !ready_) return;
       if (cancelled_ || failed_ || !error_.ok() || !terminated_.ok()) {
-        if (writing_ || fetching_) return;  // they come back here when done
+        if (writing_ || fetching_ || auditing_) return;  // they come back here when done
         finishing_ = true;
         end = true;
         outcome = !terminated_.ok() ? terminated_
                   : !error_.ok()    ? error_
                                     : absl::CancelledError("the watch was cancelled");
-      } else {
-        const std::string& agency = caller_->principal.name;
-        while (!writing_ && !fetching_) {
-          if (pending_.empty()) {
-            ReferralFeed::Batch batch = service_->feed_->Collect(cursor_, agency, kMemoryBatch);
-            if (batch.needs_database) {
-              fetching_ = fetch = true;
-              from = cursor_;
-              up_to = batch.database_up_to;
-              break;
+      } else if (!writing_ && !fetching_ && !auditing_) {
+        if (!deliver_.empty()) {
+          // Audited already: write the next one.
+          in_flight_ = std::move(deliver_.front());
+          deliver_.pop_front();
+          ++delivered_;
+          writing_ = write = true;
+        } else {
+          // Gather the next batch the consent in force still allows; it is
+          // audited (every referral and case id) before any of it is written.
+          const std::string& agency = caller_->principal.name;
+          std::vector<ReferralEvent> batch;
+          while (batch.size() < kMemoryBatch) {
+            if (pending_.empty()) {
+              if (!batch.empty()) break;  // deliver what is gathered first
+              ReferralFeed::Batch collected =
+                  service_->feed_->Collect(cursor_, agency, kMemoryBatch);
+              if (collected.needs_database) {
+                fetching_ = fetch = true;
+                from = cursor_;
+                up_to = collected.database_up_to;
+                break;
+              }
+              for (ReferralFeed::Pending& p : collected.events) pending_.push_back(std::move(p));
+              cursor_ = collected.cursor;
+              if (pending_.empty()) break;  // nothing new for this agency
             }
-            for (ReferralFeed::Pending& p : batch.events) pending_.push_back(std::move(p));
-            cursor_ = batch.cursor;
-            if (pending_.empty()) break;  // nothing new for this agency
-          }
-          const ReferralFeed::Pending& next = pending_.front();
-          switch (service_->feed_->Recheck(agency, next)) {
-            case ReferralFeed::Verdict::kWithhold:
-              pending_.pop_front();
-              continue;
-            case ReferralFeed::Verdict::kReread:
+            const ReferralFeed::Pending& next = pending_.front();
+            ReferralFeed::Verdict verdict = service_->feed_->Recheck(agency, next);
+            if (verdict == ReferralFeed::Verdict::kReread) {
+              if (!batch.empty()) break;  // deliver the batch, then read again
               // Read again from the first undelivered event, with today's consent.
               cursor_ = next.event.seq - 1;
               pending_.clear();
               continue;
-            case ReferralFeed::Verdict::kDeliver:
-              break;
+            }
+            if (verdict == ReferralFeed::Verdict::kDeliver) {
+              delivery.record_ids.push_back(next.event.referral.referral_id());
+              delivery.record_ids.push_back(next.event.referral.case_id());
+              batch.push_back(ToEvent(next.event));
+            }
+            pending_.pop_front();
           }
-          in_flight_ = ToEvent(next.event);
-          ++delivered_;
-          if (delivered_ids_.size() < 1000) delivered_ids_.push_back(next.event.referral.referral_id());
-          pending_.pop_front();
-          writing_ = write = true;
+          if (!batch.empty()) {
+            auditing_ = true;
+            delivery.detail = absl::StrCat("deliver events=", batch.size());
+            auditing_batch_ = std::move(batch);
+          }
         }
       }
     }
     if (end) {
       End(outcome);
+      return;
+    }
+    if (!delivery.record_ids.empty()) {
+      std::shared_ptr<WatchReactor> self = shared_from_this();
+      service_->gate_->AuditDuringStream(ctx_, kWatchReferrals, *caller_, std::move(delivery),
+                                         [self](absl::Status audited) { self->Audited(audited); });
       return;
     }
     if (fetch) {
@@ -226,6 +248,23 @@ class ReferralServiceImpl::WatchReactor final
       }
     }
     if (write) StartWrite(&in_flight_);
+  }
+
+  // The audit event of a batch is committed (or failed: nothing of it is
+  // delivered, and the stream ends).
+  void Audited(absl::Status audited) {
+    {
+      absl::MutexLock lock(&mu_);
+      auditing_ = false;
+      if (audited.ok()) {
+        for (ReferralEvent& event : auditing_batch_) deliver_.push_back(std::move(event));
+      } else {
+        error_ = absl::UnavailableError(
+            absl::StrCat("delivery not audited: ", audited.message()));
+      }
+      auditing_batch_.clear();
+    }
+    Pump();
   }
 
   // On the work pool: the events the feed's window no longer holds, allowed
@@ -254,7 +293,7 @@ class ReferralServiceImpl::WatchReactor final
     absl::StatusOr<Caller> audited_as = caller_;
     {
       absl::MutexLock lock(&mu_);
-      note.record_ids = std::move(delivered_ids_);
+      // Each delivered batch has its own event, with every id.
       note.detail = absl::StrCat("events=", delivered_);
       // Ended by the gate: audited as the denial it is.
       if (!terminated_.ok()) audited_as = terminated_;
@@ -285,7 +324,9 @@ class ReferralServiceImpl::WatchReactor final
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   absl::Status terminated_ ABSL_GUARDED_BY(mu_);  // set by the gate
   int64_t delivered_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<std::string> delivered_ids_ ABSL_GUARDED_BY(mu_);
+  bool auditing_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<ReferralEvent> auditing_batch_ ABSL_GUARDED_BY(mu_);  // audit in flight
+  std::deque<ReferralEvent> deliver_ ABSL_GUARDED_BY(mu_);  // audited, not yet written
 };
 
 ReferralServiceImpl::ReferralServiceImpl(CallGate* gate, const PageTokens* tokens,
@@ -311,7 +352,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::CreateReferral(
     note->record_ids.push_back(request->case_id());
     absl::StatusOr<Referral> created =
         store_->CreateReferral(request->case_id(), request->to_agency(), request->service(),
-                               request->reason(), ViewerOf(caller));
+                               request->reason(), ViewerOf(caller), note->ForChange());
     if (!created.ok()) return created.status();
     feed_->Wake();
     note->record_ids.push_back(created->referral_id());
@@ -389,7 +430,8 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::Transition(grpc::CallbackServerCo
       if (absl::Status s = CheckFreeText(transition.text, field, 2000, true); !s.ok()) return s;
     }
     note->record_ids.push_back(transition.referral_id);
-    absl::StatusOr<Referral> changed = store_->TransitionReferral(transition, ViewerOf(caller));
+    absl::StatusOr<Referral> changed =
+        store_->TransitionReferral(transition, ViewerOf(caller), note->ForChange());
     if (!changed.ok()) return changed.status();
     feed_->Wake();
     note->record_ids.push_back(changed->case_id());

@@ -25,6 +25,7 @@
 #include "db/migrations.h"
 #include "db/mysql_arrival_store.h"
 #include "db/mysql_audit_store.h"
+#include "db/mysql_audit_tree_store.h"
 #include "db/mysql_case_store.h"
 #include "db/mysql_registry_store.h"
 #include "db/mysql_report_store.h"
@@ -40,6 +41,7 @@
 #include "server/agency_directory.h"
 #include "server/arrival_service.h"
 #include "server/audit_log.h"
+#include "server/audit_transparency.h"
 #include "server/call_gate.h"
 #include "server/case_service.h"
 #include "server/health_service.h"
@@ -80,10 +82,17 @@ std::vector<const google::protobuf::ServiceDescriptor*> TlsServices(bool with_gr
   return services;
 }
 
-std::vector<std::string> TlsServiceNames(bool with_grpc) {
+// The services a role serves on its mTLS port: the CA role only AdminService
+// (for IssueCertificate), and health and reflection with `with_grpc`.
+std::vector<std::string> TlsServiceNames(bool with_grpc, ServerRole role = ServerRole::kServing) {
   std::vector<std::string> names;
   for (const google::protobuf::ServiceDescriptor* service : TlsServices(with_grpc)) {
-    if (service != nullptr) names.push_back(service->full_name());
+    if (service == nullptr) continue;
+    if (role == ServerRole::kCa && service->name() != "AdminService" &&
+        service->name() != "Health" && service->name() != "ServerReflection") {
+      continue;
+    }
+    names.push_back(service->full_name());
   }
   return names;
 }
@@ -120,12 +129,17 @@ struct EnlaceServer::Parts {
   std::unique_ptr<CallGate> gate;
   std::unique_ptr<ArrivalServiceImpl> arrival_service;
   std::unique_ptr<AdminServiceImpl> admin_service;
+  std::unique_ptr<CaAdminService> ca_admin_service;  // the CA role's AdminService
   std::unique_ptr<ReferralFeed> referral_feed;
   std::unique_ptr<CaseServiceImpl> case_service;
   std::unique_ptr<ReferralServiceImpl> referral_service;
   std::unique_ptr<ReportServiceImpl> report_service;
   std::unique_ptr<HealthServiceImpl> health_service;  // the TLS port's, behind the gate
   std::unique_ptr<ReflectionServiceImpl> reflection_service;
+  // The audit log's Merkle tree, checkpoints and witnesses (serving role);
+  // its thread ends before the health service it reports to is gone.
+  std::unique_ptr<db::MysqlAuditTreeStore> audit_tree_store;
+  std::unique_ptr<AuditTransparency> transparency;
   // Answers UNIMPLEMENTED for all but health on the plaintext port.
   grpc::CallbackGenericService health_port_unimplemented;
   std::unique_ptr<grpc::Server> health_server;
@@ -148,7 +162,7 @@ struct EnlaceServer::Parts {
   bool wake ABSL_GUARDED_BY(wake_mu) = false;
   absl::Duration revocation_refresh;
   std::string server_cert_path;
-  // Publishes CRLs for the TLS layer when --crl_dir is set (defence in
+  // The CA role: publishes CRLs for the TLS layer when --crl_dir is set (defence in
   // depth; the per-call check does not depend on it).
   std::unique_ptr<auth::CrlPublisher> crl_publisher;
 
@@ -207,14 +221,81 @@ void ApplyServerLimits(const ServerConfig& config, grpc::ServerBuilder& builder)
   builder.SetMaxSendMessageSize(32 * 1024 * 1024);
 }
 
+// Waits until the database answers, then checks that its schema is at least
+// the version this binary carries. A serving process never migrates: its
+// database user may not (db/grants.h), and the migration credentials are
+// not its to hold.
 absl::Status WaitForDatabase(const db::Dsn& dsn, absl::Duration wait) {
   absl::Time deadline = absl::Now() + wait;
+  constexpr absl::string_view kHowToMigrate =
+      "run `enlace-server --migrate` first, as the migration user (--migrate_dsn or "
+      "ENLACE_MIGRATE_DSN, and --db_dsn naming this server's user, to whom it grants)";
   while (true) {
-    absl::Status status = db::ApplyMigrations(dsn, db::EmbeddedMigrations(), nullptr);
-    if (status.ok() || !absl::IsUnavailable(status) || absl::Now() >= deadline) return status;
-    Log("database not reachable yet (", status.message(), "); retrying");
-    absl::SleepFor(absl::Seconds(1));
+    absl::StatusOr<db::SchemaVersion> version =
+        db::ReadSchemaVersion(dsn, db::EmbeddedMigrations());
+    if (absl::IsUnavailable(version.status()) && absl::Now() < deadline) {
+      Log("database not reachable yet (", version.status().message(), "); retrying");
+      absl::SleepFor(absl::Seconds(1));
+      continue;
+    }
+    if (absl::IsPermissionDenied(version.status())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          version.status().message(), ": its grants are missing; ", kHowToMigrate));
+    }
+    if (!version.ok()) return version.status();
+    if (version->behind()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the schema of database ", dsn.database, " is at version ", version->database,
+          " but this server needs version ", version->binary, " (", version->binary_file,
+          "): ", kHowToMigrate, ". A serving replica never changes the schema"));
+    }
+    if (version->database > version->binary) {
+      Log("the database schema is at version ", version->database, ", newer than this server's ",
+          version->binary, " (a newer release migrated it): serving, as migrations only add");
+    }
+    return absl::OkStatus();
   }
+}
+
+// The audit log's transparency (server/audit_transparency.h): its store, the
+// log key, and the object the AdminService serves it through; its thread
+// starts with the server.
+absl::Status StartAuditTransparency(const ServerConfig& config, EnlaceServer::Parts& p) {
+  if (!tlog::IsValidKeyName(config.audit_origin)) {
+    return absl::InvalidArgumentError(
+        "--audit_origin: 1 to 128 printable ASCII characters, no space or '+'");
+  }
+  std::optional<tlog::Ed25519Key> key;
+  if (config.audit_log_key.empty()) {
+    key = tlog::Ed25519Key::Generate();
+    Log("WARNING no --audit_log_key: audit checkpoints are signed with a key of this process "
+        "only; witnesses and verifiers cannot check them after a restart nor on another replica");
+  } else {
+    absl::StatusOr<tlog::Ed25519Key> loaded = tlog::Ed25519Key::LoadPemFile(config.audit_log_key);
+    if (!loaded.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--audit_log_key: ", loaded.status().message()));
+    }
+    key = *std::move(loaded);
+  }
+  TransparencyOptions options;
+  options.origin = config.audit_origin;
+  options.build_poll = config.audit_tree_poll;
+  options.checkpoint_interval = config.audit_checkpoint_interval;
+  options.on_request_interval = config.audit_checkpoint_on_request;
+  options.witness_alert = config.audit_witness_alert;
+  p.audit_tree_store = std::make_unique<db::MysqlAuditTreeStore>(p.pool.get());
+  EnlaceServer::Parts* raw = &p;
+  p.transparency = std::make_unique<AuditTransparency>(
+      options, *std::move(key), p.audit_store.get(), p.audit_tree_store.get(), &p.metrics,
+      [raw](bool witnessed) {
+        if (raw->health_service != nullptr) {
+          raw->health_service->SetDedicatedServing(kWitnessedHealthService, witnessed);
+        }
+      });
+  p.admin_service->SetAuditTransparency(p.transparency.get());
+  Log("audit log key: ", tlog::FormatVerifierKey(p.transparency->log_verifier()),
+      " (the vkey witnesses verify checkpoints with)");
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -225,6 +306,15 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
                             std::pair{config.server_key, "--server_key"},
                             std::pair{config.policy, "--policy"}}) {
     if (absl::Status s = CheckReadable(path, what); !s.ok()) return s;
+  }
+  const bool ca_role = config.role == ServerRole::kCa;
+  if (ca_role && config.ca_key.empty()) {
+    return absl::InvalidArgumentError("--role=ca needs --ca_key: the CA role signs certificates");
+  }
+  if (!ca_role && !config.ca_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--ca_key is for --role=ca only: a serving replica must never hold the CA key (it "
+        "verifies certificates and checks revocation; issuance runs in the CA role)");
   }
   absl::StatusOr<db::Dsn> dsn = db::ParseDsn(config.db_dsn);
   if (!dsn.ok()) return dsn.status();
@@ -262,10 +352,9 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
     }
     ca = *std::move(loaded);
   }
-  if (!config.crl_dir.empty()) {
-    if (!ca.has_value()) {
-      return absl::InvalidArgumentError("--crl_dir needs --ca_key: CRLs are signed by the CA");
-    }
+  // The CA role publishes CRLs; a serving replica's TLS layer only reads
+  // them from the same directory (below).
+  if (!config.crl_dir.empty() && ca.has_value()) {
     p.crl_publisher = std::make_unique<auth::CrlPublisher>(config.crl_dir, *ca);
     p.PublishCrl(revoked_serials);  // before the first handshake
   }
@@ -275,10 +364,12 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   if (!policy.ok()) return policy.status();
   p.policy = *std::move(policy);
   p.audit_log = std::make_unique<AuditLog>(p.audit_store.get());
-  p.batcher = std::make_unique<IngestBatcher>(
-      p.arrival_store.get(),
-      IngestOptions{.writers = config.ingest_writers,
-                    .max_batch = static_cast<size_t>(config.ingest_batch)});
+  if (!ca_role) {
+    p.batcher = std::make_unique<IngestBatcher>(
+        p.arrival_store.get(),
+        IngestOptions{.writers = config.ingest_writers,
+                      .max_batch = static_cast<size_t>(config.ingest_batch)});
+  }
   p.work = std::make_unique<WorkPool>(config.worker_threads, config.work_queue);
   if (config.token_keys.empty()) {
     p.token_keys = TokenKeys::Ephemeral();
@@ -295,31 +386,40 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   p.agencies = std::make_unique<AgencyDirectory>(p.registry_store.get());
   p.gate = std::make_unique<CallGate>(p.policy.get(), p.revocation.get(), p.audit_log.get(),
                                       p.work.get(), &p.metrics, config.limits);
-  p.arrival_service = std::make_unique<ArrivalServiceImpl>(p.gate.get(), p.tokens.get(),
-                                                           p.arrival_store.get(), p.batcher.get(),
-                                                           p.agencies.get(), &p.metrics);
   Parts* raw_parts = parts.get();
   p.admin_service = std::make_unique<AdminServiceImpl>(
-      p.gate.get(), p.tokens.get(), p.audit_store.get(), p.registry_store.get(), std::move(ca),
+      p.gate.get(), p.tokens.get(), p.audit_store.get(), p.registry_store.get(),
+      CertificateAuthorityAccess{std::move(ca), config.ca_cert, config.ca_role_addr},
       [raw_parts] { raw_parts->WakeCertificateMonitor(); });
-  p.referral_feed =
-      std::make_unique<ReferralFeed>(p.case_store.get(), config.feed_poll, config.feed_window);
-  if (absl::Status s = p.referral_feed->Start(); !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("cannot read the referral feed: ", s.message()));
+  if (ca_role) {
+    p.ca_admin_service = std::make_unique<CaAdminService>(p.admin_service.get());
+  } else {
+    p.arrival_service = std::make_unique<ArrivalServiceImpl>(
+        p.gate.get(), p.tokens.get(), p.arrival_store.get(), p.batcher.get(), p.agencies.get(),
+        &p.metrics);
+    p.referral_feed =
+        std::make_unique<ReferralFeed>(p.case_store.get(), config.feed_poll, config.feed_window);
+    if (absl::Status s = p.referral_feed->Start(); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("cannot read the referral feed: ", s.message()));
+    }
+    p.case_service =
+        std::make_unique<CaseServiceImpl>(p.gate.get(), p.tokens.get(), p.case_store.get(),
+                                          p.audit_store.get());
+    p.report_service = std::make_unique<ReportServiceImpl>(p.gate.get(), p.report_store.get());
+    p.referral_service = std::make_unique<ReferralServiceImpl>(
+        p.gate.get(), p.tokens.get(), p.case_store.get(), p.agencies.get(), p.referral_feed.get(),
+        p.work.get());
+    if (absl::Status s = StartAuditTransparency(config, p); !s.ok()) return s;
   }
-  p.case_service =
-      std::make_unique<CaseServiceImpl>(p.gate.get(), p.tokens.get(), p.case_store.get(),
-                                        p.audit_store.get());
-  p.report_service = std::make_unique<ReportServiceImpl>(p.gate.get(), p.report_store.get());
-  p.referral_service = std::make_unique<ReferralServiceImpl>(
-      p.gate.get(), p.tokens.get(), p.case_store.get(), p.agencies.get(), p.referral_feed.get(), p.work.get());
 
   // Health and reflection on the TLS port are ours, behind the gate like
   // every other service; gRPC's built-in ones (no policy, no audit) only
   // serve health on the plaintext port, which has no identity to check.
-  p.health_service = std::make_unique<HealthServiceImpl>(p.gate.get(), TlsServiceNames(false));
+  p.health_service = std::make_unique<HealthServiceImpl>(
+      p.gate.get(), TlsServiceNames(false, config.role),
+      ca_role ? std::vector<std::string>{} : std::vector<std::string>{kWitnessedHealthService});
   p.reflection_service =
-      std::make_unique<ReflectionServiceImpl>(p.gate.get(), TlsServiceNames(true));
+      std::make_unique<ReflectionServiceImpl>(p.gate.get(), TlsServiceNames(true, config.role));
 
   grpc::EnableDefaultHealthCheckService(true);
   // The plaintext port serves gRPC's built-in health service and nothing else.
@@ -349,11 +449,15 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   ApplyServerLimits(config, builder);
   builder.AddListeningPort(config.tls_addr, grpc::experimental::TlsServerCredentials(tls_options),
                            &p.tls_port);
-  builder.RegisterService(p.arrival_service.get());
-  builder.RegisterService(p.admin_service.get());
-  builder.RegisterService(p.case_service.get());
-  builder.RegisterService(p.referral_service.get());
-  builder.RegisterService(p.report_service.get());
+  if (ca_role) {
+    builder.RegisterService(p.ca_admin_service.get());
+  } else {
+    builder.RegisterService(p.arrival_service.get());
+    builder.RegisterService(p.admin_service.get());
+    builder.RegisterService(p.case_service.get());
+    builder.RegisterService(p.referral_service.get());
+    builder.RegisterService(p.report_service.get());
+  }
   // No built-in health service here (nullptr disables it): ours is gated.
   builder.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
   builder.RegisterService(p.health_service.get());
@@ -407,7 +511,8 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   p.certificate_monitor = std::thread([raw] { raw->RunCertificateMonitor(); });
   p.stream_recheck = config.stream_recheck;
   p.stream_monitor = std::thread([raw] { raw->RunStreamMonitor(); });
-  Log("enlace-server listening: tls ", p.tls_port, ", health ", p.health_port, ", metrics ",
+  if (p.transparency != nullptr) p.transparency->Start();
+  Log("enlace-server (", ca_role ? "CA role" : "serving", ") listening: tls ", p.tls_port, ", health ", p.health_port, ", metrics ",
       p.metrics_port, "; database ", dsn->ToSafeString());
   return std::unique_ptr<EnlaceServer>(new EnlaceServer(std::move(parts)));
 }

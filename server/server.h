@@ -20,7 +20,19 @@
 
 namespace enlace::server {
 
+// What a process serves. Serving replicas (any number) serve every service;
+// they verify certificates and check revocation but never hold the CA key.
+// The CA role (one process, alone given the CA key) serves only
+// AdminService.IssueCertificate (every other method: UNIMPLEMENTED) and
+// health, and publishes the CRLs (crl_dir) after the revocations it reads
+// from the database, wherever they were made.
+enum class ServerRole { kServing, kCa };
+
 struct ServerConfig {
+  ServerRole role = ServerRole::kServing;
+  // Where the CA role listens, as clients reach it (e.g. "localhost:7446"):
+  // only named in the message a serving replica gives for IssueCertificate.
+  std::string ca_role_addr;
   std::string tls_addr = "127.0.0.1:7443";     // port 0: pick a free one
   std::string health_addr = "127.0.0.1:7444";  // plaintext, health only; empty: none
   std::string metrics_addr = "127.0.0.1:7445"; // Prometheus; empty: none
@@ -29,8 +41,12 @@ struct ServerConfig {
   std::string server_cert;  // PEM, reloaded when the file changes
   std::string server_key;
   std::string policy;       // authorization policy file, reloaded when it changes
-  std::string ca_key;       // the platform CA's key: enables IssueCertificate (optional)
-  std::string crl_dir;      // where CRLs are published for the TLS layer (needs ca_key; optional)
+  // The platform CA's key: required by the CA role, refused by a serving
+  // replica (which must never hold it).
+  std::string ca_key;
+  // CRLs for the TLS layer (optional): the CA role publishes them here; a
+  // serving replica's TLS layer reads them (the same directory, shared).
+  std::string crl_dir;
   // The keys that authenticate page and resume tokens (server/token_keys.h),
   // shared by every replica; reloaded when the file changes. Empty: one
   // random key of this process (tokens die with it; logged as a warning).
@@ -59,6 +75,17 @@ struct ServerConfig {
   // the grace: clients reconnect, presenting their current certificate.
   absl::Duration max_connection_age = absl::Hours(1);
   absl::Duration max_connection_age_grace = absl::Minutes(1);
+  // The audit log as a transparency log (server/audit_transparency.h,
+  // docs/audit.md). The PEM Ed25519 key that signs its checkpoints, the same
+  // on every replica; empty: a random key of this process only (logged as a
+  // WARNING: its checkpoints cannot be verified after a restart).
+  std::string audit_log_key;
+  std::string audit_origin = "enlace.local/audit";  // checkpoint origin and log key name
+  absl::Duration audit_tree_poll = absl::Seconds(1);  // new events join the tree this often
+  absl::Duration audit_checkpoint_interval = absl::Seconds(60);  // when the tree grew
+  absl::Duration audit_checkpoint_on_request = absl::Seconds(1);  // GetAuditCheckpoint's at most
+  // No cosignature for this long: WARNING, enlace.audit.Witnessed NOT_SERVING.
+  absl::Duration audit_witness_alert = absl::Hours(4);
 };
 
 // Every full method name the server serves ("/enlace.v1.ArrivalService/GetArrival"),
@@ -67,7 +94,10 @@ std::vector<std::string> ServedMethods();
 
 class EnlaceServer {
  public:
-  // Applies migrations, builds everything, starts listening. Fails with a
+  // Checks the database schema, builds everything, starts listening. Never
+  // migrates (`enlace-server --migrate` does, as the migration user): fails
+  // with FAILED_PRECONDITION naming that command when the schema is behind
+  // this binary or the database user's grants are missing. Fails with a
   // clear message on bad configuration, unreadable files, an invalid policy,
   // a port in use, or a database that does not answer within db_wait.
   static absl::StatusOr<std::unique_ptr<EnlaceServer>> Start(const ServerConfig& config);

@@ -112,6 +112,11 @@ int RunInitiatives(const Args& args); // cmd_workflow.cc
 int RunReferrals(const Args& args);   // cmd_workflow.cc
 int RunReport(const Args& args);      // cmd_admin.cc (a leaf)
 int RunAudit(const Args& args);       // cmd_admin.cc
+// The audit group's transparency commands (cmd_audit_witness.cc).
+int RunAuditCheckpoint(const Args& args);
+int RunAuditWitnessKey(const Args& args);
+int RunAuditRegisterWitness(const Args& args);
+int RunAuditWitness(const Args& args);
 int RunHealth(const Args& args);      // cmd_admin.cc (a leaf)
 
 // ---------------------------------------------------------------------------

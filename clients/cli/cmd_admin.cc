@@ -19,6 +19,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "auth/pki.h"
 #include "clients/cli/cli.h"
 #include "enlace/v1/admin.grpc.pb.h"
 #include "enlace/v1/admin.pb.h"
@@ -133,13 +134,19 @@ std::string AuditVerifyUsage() {
 intact, or which event is the first whose link is broken (an event changed,
 removed or inserted at or before it).
 
-Usage: enlacectl audit verify [flags]
+Usage: enlacectl audit verify [--checkpoint FILE] [flags]
 
 Flags:
+  --checkpoint FILE      also prove that the log still extends this checkpoint
+                         (a signed note from `enlacectl audit checkpoint`, or a
+                         witness's --state file): the tail of the log cut, or an
+                         event rewritten since, is caught even when the chain
+                         was repaired (docs/audit.md)
 )",
       kOutputHelp, kConnectionHelp, R"(
 Example:
   enlacectl audit verify && echo "chain intact"
+  enlacectl audit verify --checkpoint iom-witness.state
 
 Exit status: 0 the chain is intact; 1 it is broken ("enlacectl: DATA_LOSS:
 audit log broken at sequence S ..." on stderr; with --output json the
@@ -148,22 +155,31 @@ VerifyAuditLogResponse is printed too), or the call failed; 2 usage error.
 }
 
 int RunAuditVerify(const Args& args) {
-  static const Leaf leaf = {"enlacectl audit verify", AuditVerifyUsage(), {}};
+  static const Leaf leaf = {"enlacectl audit verify", AuditVerifyUsage(), {"checkpoint"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  v1::VerifyAuditLogRequest request;
+  if (std::optional<std::string> path = call.flags().Get("checkpoint")) {
+    absl::StatusOr<std::string> note = auth::ReadFileToString(*path);
+    if (!note.ok()) return Fail(note.status());
+    request.mutable_checkpoint()->set_note(*note);
+  }
   v1::VerifyAuditLogResponse response;
-  absl::Status status =
-      CallUnary(call, &AdminStub::VerifyAuditLog, v1::VerifyAuditLogRequest(), &response);
+  absl::Status status = CallUnary(call, &AdminStub::VerifyAuditLog, request, &response);
   if (!status.ok()) return Fail(status);
   if (call.json()) PrintJson(response);
   if (!response.intact()) {
     return Fail(absl::DataLossError(absl::StrCat(
         "audit log broken at sequence ", response.first_broken_sequence(), " (",
-        response.checked(), " events checked): the event at that sequence, or a link "
-        "before it, was changed, removed or inserted")));
+        response.checked(), " events checked): ",
+        response.detail().empty()
+            ? "the event at that sequence, or a link before it, was changed, removed or "
+              "inserted"
+            : response.detail())));
   }
   if (!call.json()) {
-    std::cout << "audit log intact: " << response.checked() << " events checked\n";
+    std::cout << "audit log intact: " << response.checked() << " events checked"
+              << (request.has_checkpoint() ? absl::StrCat("; ", response.detail()) : "") << "\n";
   }
   return kExitOk;
 }
@@ -457,12 +473,22 @@ int RunHealthCommand(const Args& args) {
 int RunAudit(const Args& args) {
   static const auto* group = new Group{
       "enlacectl audit",
-      "The hash-chained audit log of every call, allowed or denied (administrators).",
+      "The audit log of every call, allowed or denied: listed and verified by\n"
+      "administrators, witnessed by every agency (docs/audit.md).",
       {
           {"list", "list audit events, with filters", &RunAuditList},
           {"verify", "recompute the hash chain; exit 1 if broken", &RunAuditVerify},
+          {"checkpoint", "print the latest signed checkpoint and its cosignatures",
+           &RunAuditCheckpoint},
+          {"witness-key", "make an agency's witness key pair (offline)", &RunAuditWitnessKey},
+          {"register-witness", "register an agency's witness key (administrators)",
+           &RunAuditRegisterWitness},
+          {"witness", "verify the latest checkpoint against the last one and cosign it",
+           &RunAuditWitness},
       },
-      "enlacectl audit list --decision deny --since 24h\nenlacectl audit verify"};
+      "enlacectl audit list --decision deny --since 24h\nenlacectl audit verify\n"
+      "enlacectl audit witness --log-key var/audit_log.pub --witness-key iom-witness.key "
+      "--state iom-witness.state"};
   return RunGroup(*group, args);
 }
 

@@ -15,12 +15,14 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "auth/pki.h"
 #include "clients/cli/cli.h"
+#include "clients/connection.h"
 #include "enlace/v1/admin.grpc.pb.h"
 #include "enlace/v1/admin.pb.h"
 
@@ -205,10 +207,12 @@ int RunCertsRequest(const Args& args) {
 std::string CertsIssueUsage() {
   return ServerUsage(
       R"(Sign a certificate signing request (made with 'enlacectl certs request')
-with the platform CA, through the server (AdminService.IssueCertificate). You
-need an administrator certificate (--cert/--key). The identity in the
-certificate is spiffe://enlace/<kind>/NAME, whatever the CSR says; an agency
-must be registered first ('enlacectl agencies register').
+with the platform CA, through the CA role (AdminService.IssueCertificate on
+'enlace-server --role=ca', the only process that holds the CA key; serving
+replicas refuse to issue). You need an administrator certificate
+(--cert/--key). The identity in the certificate is spiffe://enlace/<kind>/NAME,
+whatever the CSR says; an agency must be registered first ('enlacectl agencies
+register').
 
 Writes the certificate to --out (never overwriting a file) and prints its
 serial, SPIFFE ID and expiry.
@@ -222,17 +226,19 @@ Flags:
   --validity-days N      default: the server's (90); at most 398
   --out FILE             where to write the certificate; default NAME.crt in
                          the CSR's directory
+  --ca-addr HOST:PORT    the CA role's TLS port; $ENLACE_CA_ADDR, else --addr
+                         (scripts/up.sh runs it on localhost:7446)
 )",
       R"(
 Example:
-  enlacectl certs issue --csr wfp.csr --kind agency --name wfp \
+  enlacectl certs issue --csr wfp.csr --kind agency --name wfp --ca-addr localhost:7446 \
       --ca dev-pki/ca.crt --cert dev-pki/admin.crt --key dev-pki/admin.key
 )");
 }
 
 int RunCertsIssue(const Args& args) {
   static const Leaf leaf = WholeUsageLeaf("enlacectl certs issue", CertsIssueUsage(),
-                                          {"csr", "kind", "name", "validity-days", "out"});
+                                          {"csr", "kind", "name", "validity-days", "out", "ca-addr"});
   Invocation call;
   if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
   if (std::optional<int> exit = call.Require({"csr", "kind", "name"})) return *exit;
@@ -252,7 +258,16 @@ int RunCertsIssue(const Args& args) {
     }
     request.set_validity_days(days);
   }
+  std::optional<std::string> ca_addr_flag = flags.Get("ca-addr");
+  if (ca_addr_flag.has_value() && ca_addr_flag->empty()) {
+    return call.Value("--ca-addr must not be empty");
+  }
   if (std::optional<int> exit = call.ParseSettings()) return *exit;
+  // The CA role, or (when none is named) the serving address, which refuses
+  // with FAILED_PRECONDITION and says where issuance runs.
+  client::ConnectionOptions ca_role = call.options();
+  const std::string ca_addr = client::CaAddressFromEnvironment(ca_addr_flag.value_or(""));
+  if (!ca_addr.empty()) ca_role.address = ca_addr;
 
   const std::string csr_path = *flags.Get("csr");
   const std::string out_path =
@@ -270,8 +285,16 @@ int RunCertsIssue(const Args& args) {
   request.set_csr_pem(*std::move(csr));
 
   v1::Certificate certificate;
-  absl::Status status =
-      CallUnary(call, &AdminStub::IssueCertificate, request, &certificate);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = client::Connect(ca_role);
+  if (!channel.ok()) return Fail(channel.status());
+  absl::Status status = client::FromGrpc(v1::AdminService::NewStub(*channel)->IssueCertificate(
+      client::NewContext(ca_role).get(), request, &certificate));
+  if (absl::IsFailedPrecondition(status) && ca_addr.empty() &&
+      absl::StrContains(status.message(), "--role=ca")) {
+    status = absl::FailedPreconditionError(absl::StrCat(
+        status.message(), " (enlacectl asked ", ca_role.address,
+        ": neither --ca-addr nor ENLACE_CA_ADDR is set)"));
+  }
   if (!status.ok()) return Fail(status);
 
   status = auth::WriteFileAtomically(out_path, certificate.certificate_pem(),

@@ -18,6 +18,7 @@
 #   stop_pid PID NAME GRACE          TERM, wait up to GRACE s, then KILL
 #   health_serving ADDR              one gRPC health check on a plaintext port
 #   wait_serving ADDR PID LOG [SECS] wait until the server at ADDR is SERVING
+#   wait_ready_file FILE PID LOG [SECS] wait until a server wrote its --ready_file
 #
 # Works without a TTY and without stdin (CI runs `bash .ci/run < /dev/null`).
 
@@ -53,6 +54,9 @@ ENLACE_BUILD_PACKAGES=(
 ENLACE_RUN_PACKAGES=(
   mariadb-server mariadb-client python3-grpcio python3-protobuf openssl
 )
+# What only the tests need: the independent verifier of the audit log's
+# proofs and signatures (tests/interop/audit_proofs_test.py).
+ENLACE_TEST_PACKAGES=(python3-cryptography)
 if [[ "${ENLACE_TSAN_CXX}" =~ ^clang\+\+(-[0-9]+)?$ ]]; then
   ENLACE_TSAN_PACKAGES=("clang${BASH_REMATCH[1]}" "libclang-rt${BASH_REMATCH[1]}-dev" "llvm${BASH_REMATCH[1]}")
 else
@@ -81,7 +85,7 @@ package_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
 }
 
-# ensure_packages SET... (SET: build, run, all = build + run, tsan)
+# ensure_packages SET... (SET: build, run, all = build + run, test, tsan)
 # Installs the missing packages of the chosen sets, in one apt-get run; does
 # nothing (not even `apt-get update`) when all are present. ENLACE_NO_INSTALL=1
 # turns installing into an error that lists what is missing.
@@ -94,8 +98,9 @@ ensure_packages() {
       build) wanted+=("${ENLACE_BUILD_PACKAGES[@]}") ;;
       run) wanted+=("${ENLACE_RUN_PACKAGES[@]}") ;;
       all) wanted+=("${ENLACE_BUILD_PACKAGES[@]}" "${ENLACE_RUN_PACKAGES[@]}") ;;
+      test) wanted+=("${ENLACE_TEST_PACKAGES[@]}") ;;
       tsan) wanted+=("${ENLACE_TSAN_PACKAGES[@]}") ;;
-      *) die "ensure_packages: unknown set '${which}' (build|run|all|tsan)" ;;
+      *) die "ensure_packages: unknown set '${which}' (build|run|all|test|tsan)" ;;
     esac
   done
   command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: these scripts expect Debian 12"
@@ -270,6 +275,27 @@ wait_serving() {
     sleep 0.3
   done
   warn "the server was not SERVING on ${addr} after ${secs} s; last lines of ${logfile}:"
+  tail -n 40 "${logfile}" >&2 2>/dev/null || true
+  return 1
+}
+
+# wait_ready_file FILE PID LOG [SECONDS]
+# Waits until the server PID has written FILE (its --ready_file, written once
+# it is SERVING): for a server without a plaintext health port (the CA role).
+# Fails early if PID exits; on failure prints the tail of LOG.
+wait_ready_file() {
+  local file="$1" pid="$2" logfile="$3" secs="${4:-60}" deadline
+  deadline=$((SECONDS + secs))
+  while ((SECONDS < deadline)); do
+    if ! pid_alive "${pid}"; then
+      warn "the server (pid ${pid}) exited before it was SERVING; last lines of ${logfile}:"
+      tail -n 40 "${logfile}" >&2 2>/dev/null || true
+      return 1
+    fi
+    [[ -s "${file}" ]] && return 0
+    sleep 0.2
+  done
+  warn "the server (pid ${pid}) was not SERVING after ${secs} s; last lines of ${logfile}:"
   tail -n 40 "${logfile}" >&2 2>/dev/null || true
   return 1
 }

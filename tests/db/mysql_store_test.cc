@@ -200,9 +200,9 @@ TEST_F(MysqlStoreTest, UpdateConsentKeepsHistoryAndChangesVisibility) {
   enlace::v1::Consent consent;
   consent.add_agencies("undp");
   consent.add_purposes(enlace::v1::PURPOSE_STATISTICS);
-  EXPECT_THAT(arrivals_.UpdateConsent(id, consent, Viewer{"iom"}),
+  EXPECT_THAT(arrivals_.UpdateConsent(id, consent, Viewer{"iom"}, nullptr),
               StatusIs(absl::StatusCode::kNotFound));  // only the submitter may
-  absl::StatusOr<enlace::v1::Arrival> updated = arrivals_.UpdateConsent(id, consent, Viewer{"mfa"});
+  absl::StatusOr<enlace::v1::Arrival> updated = arrivals_.UpdateConsent(id, consent, Viewer{"mfa"}, nullptr);
   ASSERT_TRUE(updated.ok()) << updated.status();
   EXPECT_EQ(updated->consent_version(), 2);
   EXPECT_THAT(updated->consent().agencies(), ElementsAre("undp"));
@@ -215,7 +215,7 @@ TEST_F(MysqlStoreTest, UpdateConsentKeepsHistoryAndChangesVisibility) {
             1);
   // For PROTECTION, the record is shown.
   consent.add_purposes(enlace::v1::PURPOSE_PROTECTION);
-  ASSERT_TRUE(arrivals_.UpdateConsent(id, consent, Viewer{"mfa"}).ok());
+  ASSERT_TRUE(arrivals_.UpdateConsent(id, consent, Viewer{"mfa"}, nullptr).ok());
   EXPECT_TRUE(arrivals_.Get(id, Viewer{"undp"}).ok());
   // The original submission is still the idempotency reference.
   std::vector<RecordResult> resend = Record({{MakeArrival("u", {"iom"}), "mfa"}});
@@ -335,8 +335,8 @@ CertificateRecord MakeCertificate(const std::string& serial, const std::string& 
 
 TEST_F(MysqlStoreTest, RegistryRecordsAgenciesAndCertificatesAndRevocations) {
   MysqlRegistryStore registry(&database_->pool());
-  ASSERT_TRUE(registry.RegisterAgency("wfp", "World Food Programme").ok());
-  EXPECT_THAT(registry.RegisterAgency("wfp", "again"), StatusIs(absl::StatusCode::kAlreadyExists));
+  ASSERT_TRUE(registry.RegisterAgency("wfp", "World Food Programme", nullptr).ok());
+  EXPECT_THAT(registry.RegisterAgency("wfp", "again", nullptr), StatusIs(absl::StatusCode::kAlreadyExists));
   absl::StatusOr<bool> exists = registry.AgencyExists("wfp");
   ASSERT_TRUE(exists.ok());
   EXPECT_TRUE(*exists);
@@ -345,10 +345,10 @@ TEST_F(MysqlStoreTest, RegistryRecordsAgenciesAndCertificatesAndRevocations) {
   EXPECT_THAT(*agencies, SizeIs(5));
 
   const int64_t now = 2000000000000000;
-  ASSERT_TRUE(registry.AddCertificate(MakeCertificate("a1", "wfp", now + 10)).ok());
-  ASSERT_TRUE(registry.AddCertificate(MakeCertificate("b2", "wfp", now - 10)).ok());  // expired
-  ASSERT_TRUE(registry.AddCertificate(MakeCertificate("c3", "iom", now + 1000)).ok());
-  EXPECT_THAT(registry.AddCertificate(MakeCertificate("a1", "wfp", 0)),
+  ASSERT_TRUE(registry.AddCertificate(MakeCertificate("a1", "wfp", now + 10), nullptr).ok());
+  ASSERT_TRUE(registry.AddCertificate(MakeCertificate("b2", "wfp", now - 10), nullptr).ok());  // expired
+  ASSERT_TRUE(registry.AddCertificate(MakeCertificate("c3", "iom", now + 1000), nullptr).ok());
+  EXPECT_THAT(registry.AddCertificate(MakeCertificate("a1", "wfp", 0), nullptr),
               StatusIs(absl::StatusCode::kAlreadyExists));
 
   CertificateQuery active;
@@ -366,12 +366,12 @@ TEST_F(MysqlStoreTest, RegistryRecordsAgenciesAndCertificatesAndRevocations) {
   EXPECT_EQ((*listed)[0].serial, "a1");
 
   absl::StatusOr<CertificateRecord> revoked =
-      registry.RevokeCertificate("a1", "spiffe://enlace/admin/ana", "key lost");
+      registry.RevokeCertificate("a1", "spiffe://enlace/admin/ana", "key lost", nullptr);
   ASSERT_TRUE(revoked.ok()) << revoked.status();
   EXPECT_TRUE(revoked->revoked);
-  EXPECT_THAT(registry.RevokeCertificate("a1", "x", "again"),
+  EXPECT_THAT(registry.RevokeCertificate("a1", "x", "again", nullptr),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT(registry.RevokeCertificate("zz", "x", "unknown"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(registry.RevokeCertificate("zz", "x", "unknown", nullptr), StatusIs(absl::StatusCode::kNotFound));
   absl::StatusOr<std::vector<RevokedSerial>> all = registry.ListRevoked();
   ASSERT_TRUE(all.ok());
   ASSERT_THAT(*all, SizeIs(1));

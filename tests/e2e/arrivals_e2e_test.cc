@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "enlace/v1/admin.grpc.pb.h"
@@ -31,6 +32,7 @@ using ::enlace::testing::MakeArrival;
 using ::enlace::testing::ServerFixture;
 using ::enlace::testing::TestDatabase;
 using ::enlace::testing::TestPki;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 using v1::AdminService;
@@ -138,12 +140,25 @@ TEST_F(ServerFixture, StreamIngestIsIdempotentAndAnswersEachRecordOnce) {
   }
   EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM arrivals"), 1500);
 
-  // The stream's audit event counts what happened.
+  // Every batch committed an event naming each of its arrivals, before any
+  // was answered; each stream's end has an event of its own with the counts.
   v1::ListAuditEventsResponse events = AuditEvents("spiffe://enlace/agency/mfa");
-  ASSERT_THAT(events.events(), SizeIs(2));
-  EXPECT_THAT(events.events(1).detail(), HasSubstr("already_recorded=1500"));
-  EXPECT_THAT(events.events(0).record_ids(), SizeIs(1000));  // capped, said in detail
-  EXPECT_THAT(events.events(0).detail(), HasSubstr("first 1000 of 1500"));
+  std::map<std::string, int> named;  // arrival id -> batch events naming it
+  std::vector<std::string> ends;
+  for (const v1::AuditEvent& e : events.events()) {
+    EXPECT_EQ(e.method(), "/enlace.v1.ArrivalService/RecordArrivals");
+    if (absl::StartsWith(e.detail(), "batch: ")) {
+      for (const std::string& id : e.record_ids()) ++named[id];
+    } else {
+      EXPECT_THAT(e.record_ids(), SizeIs(0));
+      ends.push_back(e.detail());
+    }
+  }
+  ASSERT_EQ(named.size(), 1500u);
+  for (const auto& [external_id, arrival_id] : ids) {
+    EXPECT_EQ(named[arrival_id], 2) << arrival_id;  // created, then already recorded
+  }
+  EXPECT_THAT(ends, ElementsAre(HasSubstr("created=1500"), HasSubstr("already_recorded=1500")));
 }
 
 TEST_F(ServerFixture, MalformedRecordInAStreamGetsItsOwnErrorAndTheRestIsStored) {

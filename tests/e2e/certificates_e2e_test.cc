@@ -4,6 +4,12 @@
 // not-yet-valid and revoked certificates, identities taken from the admin's
 // request and never from the CSR, admin-only access, and rotation of the
 // server's own certificate under load without a failed call.
+//
+// As in production, the CA key is held by the CA role alone (a second server,
+// --role=ca, on the same database): certificates are issued there, the
+// serving replica refuses to issue and says where issuance runs, a
+// revocation made on the serving replica holds on both, and the CA role
+// publishes the CRLs that the serving replica's TLS layer reads.
 #include <grpcpp/grpcpp.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -18,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "auth/pki.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/testing/server_fixture.h"
 
@@ -61,11 +68,45 @@ std::string CsrAskingForUri(const std::string& key_pem, const std::string& uri) 
   return pem;
 }
 
+constexpr char kCaRoleAddr[] = "ca.enlace.test:7446";  // named in the serving replica's refusal
+
 class CertificatesTest : public ServerFixture {
  protected:
-  void Configure(server::ServerConfig& config) override {
+  // The serving replica (ServerFixture::SetUp), then the CA role.
+  void SetUp() override {
+    ServerFixture::SetUp();
+    if (HasFatalFailure()) return;
+    server::ServerConfig config;
+    config.role = server::ServerRole::kCa;
+    config.tls_addr = "127.0.0.1:0";
+    config.health_addr = "";
+    config.metrics_addr = "";
+    config.db_dsn = database_->server_dsn_string();  // the same least-privilege user
+    config.ca_cert = pki_.ca_cert_path();
     config.ca_key = pki_.WriteFile("ca.key", pki_.ca().private_key_pem);
-    config.tls_refresh_seconds = 1;
+    config.server_cert = pki_.server_cert_path();
+    config.server_key = pki_.server_key_path();
+    config.policy = policy_path_;
+    config.token_keys = token_keys_path_;
+    config.db_pool_size = 8;
+    config.worker_threads = 2;
+    ConfigureBoth(config);
+    absl::StatusOr<std::unique_ptr<server::EnlaceServer>> ca = server::EnlaceServer::Start(config);
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    ca_server_ = *std::move(ca);
+  }
+  void TearDown() override { ca_server_.reset(); }
+
+  // The serving replica's settings; ConfigureBoth() applies to the CA role too.
+  void Configure(server::ServerConfig& config) override {
+    config.ca_role_addr = kCaRoleAddr;
+    ConfigureBoth(config);
+  }
+  virtual void ConfigureBoth(server::ServerConfig& config) { config.tls_refresh_seconds = 1; }
+
+  // AdminService of the CA role, as the admin (or `cert`).
+  std::unique_ptr<AdminService::Stub> CaAdmin(const auth::IssuedCertificate* cert = nullptr) {
+    return AdminService::NewStub(ChannelTo(ca_server_->tls_port(), cert ? *cert : admin_cert_));
   }
 
   // What an agency does on its own machine: a key that never leaves it, and a CSR.
@@ -97,7 +138,7 @@ class CertificatesTest : public ServerFixture {
     issue.set_name(name);
     issue.set_csr_pem(request.csr_pem);
     v1::Certificate certificate;
-    grpc::Status s = Admin()->IssueCertificate(Context().get(), issue, &certificate);
+    grpc::Status s = CaAdmin()->IssueCertificate(Context().get(), issue, &certificate);
     if (status != nullptr) {
       *status = s;
     } else {
@@ -113,6 +154,8 @@ class CertificatesTest : public ServerFixture {
     v1::Certificate certificate;
     return Admin()->RevokeCertificate(Context().get(), request, &certificate);
   }
+
+  std::unique_ptr<server::EnlaceServer> ca_server_;
 
   static grpc::StatusCode ListWith(ArrivalService::Stub& stub) {
     v1::ListArrivalsResponse response;
@@ -284,7 +327,7 @@ TEST_F(CertificatesTest, IssuingChecksItsInputs) {
   request.set_csr_pem(MakeRequest("bob").csr_pem);
   request.set_validity_days(399);
   v1::Certificate certificate;
-  status = Admin()->IssueCertificate(Context().get(), request, &certificate);
+  status = CaAdmin()->IssueCertificate(Context().get(), request, &certificate);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("validity_days"));
 
@@ -301,6 +344,8 @@ TEST_F(CertificatesTest, OnlyAdministratorsMayAdminister) {
   request.set_csr_pem(MakeRequest("iom").csr_pem);
   v1::Certificate certificate;
   EXPECT_EQ(as_iom->IssueCertificate(Context().get(), request, &certificate).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(CaAdmin(&iom_cert_)->IssueCertificate(Context().get(), request, &certificate).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   v1::RevokeCertificateRequest revoke;
   revoke.set_serial(admin_cert_.serial_hex);
@@ -373,11 +418,122 @@ TEST_F(CertificatesTest, ServerCertificateRotatesUnderLoadWithoutAFailedCall) {
   EXPECT_EQ(failures.load(), 0);
 }
 
-// The same server publishing CRLs for the TLS layer (--crl_dir).
+TEST_F(CertificatesTest, ServingReplicasRefuseToIssueAndSayWhereIssuanceRuns) {
+  ASSERT_TRUE(Register("wfp").ok());
+  v1::IssueCertificateRequest request;
+  request.set_kind(v1::CERTIFICATE_KIND_AGENCY);
+  request.set_name("wfp");
+  request.set_csr_pem(MakeRequest("wfp").csr_pem);
+  v1::Certificate certificate;
+  grpc::Status status = Admin()->IssueCertificate(Context().get(), request, &certificate);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("enlace-server --role=ca"));
+  EXPECT_THAT(status.error_message(), HasSubstr(kCaRoleAddr));
+  EXPECT_THAT(status.error_message(), HasSubstr("ENLACE_CA_ADDR"));
+  // Refused before anything else is looked at, even a request that is wrong.
+  request.set_validity_days(9999);
+  EXPECT_EQ(Admin()->IssueCertificate(Context().get(), request, &certificate).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  // The same request, valid, at the CA role.
+  request.set_validity_days(0);
+  ASSERT_TRUE(CaAdmin()->IssueCertificate(Context().get(), request, &certificate).ok());
+  v1::ListCertificatesRequest list;
+  list.set_name("wfp");
+  v1::ListCertificatesResponse listed;
+  ASSERT_TRUE(Admin()->ListCertificates(Context().get(), list, &listed).ok());
+  ASSERT_THAT(listed.certificates(), SizeIs(1));  // issued once, recorded for every replica
+  EXPECT_EQ(listed.certificates(0).serial(), certificate.serial());
+}
+
+TEST_F(CertificatesTest, TheCaRoleServesIssuanceAndHealthOnly) {
+  v1::ListCertificatesResponse listed;
+  EXPECT_EQ(CaAdmin()->ListCertificates(Context().get(), {}, &listed).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_serial(iom_cert_.serial_hex);
+  revoke.set_reason("wrong door");
+  v1::Certificate certificate;
+  EXPECT_EQ(CaAdmin()->RevokeCertificate(Context().get(), revoke, &certificate).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  v1::ListArrivalsResponse arrivals;
+  EXPECT_EQ(ArrivalService::NewStub(ChannelTo(ca_server_->tls_port(), iom_cert_))
+                ->ListArrivals(Context().get(), {}, &arrivals)
+                .error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  // Health, gated like every call: the CA role names its one service.
+  grpc::health::v1::HealthCheckRequest check;
+  grpc::health::v1::HealthCheckResponse health;
+  auto health_stub = grpc::health::v1::Health::NewStub(ChannelTo(ca_server_->tls_port(), iom_cert_));
+  ASSERT_TRUE(health_stub->Check(Context().get(), check, &health).ok());
+  EXPECT_EQ(health.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  check.set_service("enlace.v1.AdminService");
+  ASSERT_TRUE(health_stub->Check(Context().get(), check, &health).ok());
+  EXPECT_EQ(health.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  check.set_service("enlace.v1.ArrivalService");
+  EXPECT_EQ(health_stub->Check(Context().get(), check, &health).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  // Nothing was revoked by the refused call.
+  EXPECT_EQ(ListWith(*Arrivals(iom_cert_)), grpc::StatusCode::OK);
+}
+
+TEST_F(CertificatesTest, ARevocationOnAServingReplicaHoldsOnTheCaRoleToo) {
+  auth::IssuedCertificate ops = Issue(MakeRequest("ops"), v1::CERTIFICATE_KIND_ADMIN, "ops");
+  ASSERT_FALSE(ops.certificate_pem.empty());
+  // The new administrator can issue at the CA role...
+  v1::IssueCertificateRequest request;
+  request.set_kind(v1::CERTIFICATE_KIND_ADMIN);
+  request.set_name("bob");
+  request.set_csr_pem(MakeRequest("bob").csr_pem);
+  v1::Certificate certificate;
+  auto at_ca = CaAdmin(&ops);  // one connection, kept open
+  ASSERT_TRUE(at_ca->IssueCertificate(Context().get(), request, &certificate).ok());
+  // ...until an administrator revokes it on the serving replica.
+  absl::Time revoked_at = absl::Now();
+  ASSERT_TRUE(Revoke(ops.serial_hex).ok());
+  grpc::StatusCode code;
+  do {
+    request.set_csr_pem(MakeRequest("bob").csr_pem);
+    code = at_ca->IssueCertificate(Context().get(), request, &certificate).error_code();
+    if (code == grpc::StatusCode::UNAUTHENTICATED) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  } while (absl::Now() - revoked_at < absl::Seconds(10));
+  EXPECT_EQ(code, grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_LT(absl::Now() - revoked_at, absl::Seconds(5));
+  v1::ListAgenciesResponse agencies;
+  EXPECT_EQ(AdminService::NewStub(Channel(&ops, pki_.ca_cert_pem()))
+                ->ListAgencies(Context().get(), {}, &agencies)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(CertificatesTest, OnlyTheCaRoleMayHoldTheCaKey) {
+  server::ServerConfig config;
+  config.tls_addr = "127.0.0.1:0";
+  config.health_addr = "";
+  config.metrics_addr = "";
+  config.db_dsn = database_->server_dsn_string();
+  config.ca_cert = pki_.ca_cert_path();
+  config.server_cert = pki_.server_cert_path();
+  config.server_key = pki_.server_key_path();
+  config.policy = policy_path_;
+  config.ca_key = pki_.WriteFile("ca.key", pki_.ca().private_key_pem);
+  absl::StatusOr<std::unique_ptr<server::EnlaceServer>> serving = server::EnlaceServer::Start(config);
+  ASSERT_FALSE(serving.ok());
+  EXPECT_EQ(serving.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(serving.status().message(), HasSubstr("--role=ca only"));
+  config.role = server::ServerRole::kCa;
+  config.ca_key.clear();
+  absl::StatusOr<std::unique_ptr<server::EnlaceServer>> ca = server::EnlaceServer::Start(config);
+  ASSERT_FALSE(ca.ok());
+  EXPECT_THAT(ca.status().message(), HasSubstr("needs --ca_key"));
+}
+
+// CRLs for the TLS layer (--crl_dir): the CA role publishes them, the serving
+// replica's TLS layer reads them from the same directory.
 class CrlTest : public CertificatesTest {
  protected:
-  void Configure(server::ServerConfig& config) override {
-    CertificatesTest::Configure(config);
+  void ConfigureBoth(server::ServerConfig& config) override {
+    CertificatesTest::ConfigureBoth(config);
     config.crl_dir = CrlDirectory();
   }
   virtual std::string CrlDirectory() { return pki_.dir() + "/crl"; }
@@ -389,7 +545,8 @@ TEST_F(CrlTest, NewConnectionsOfARevokedCertificateFailTheHandshake) {
   ASSERT_EQ(ListWith(*open), grpc::StatusCode::OK);
   ASSERT_TRUE(Revoke(mfa2.serial_hex).ok());
   // The open connection: refused per call. New connections: refused by TLS
-  // once the new CRL is published (right after the revocation is loaded).
+  // once the CA role has published the new CRL (right after it read the
+  // revocation, made on the serving replica, from the database).
   EXPECT_LT(TimeUntil(*open, grpc::StatusCode::UNAUTHENTICATED), absl::Seconds(5));
   absl::Time deadline = absl::Now() + absl::Seconds(5);
   grpc::StatusCode code;
@@ -401,7 +558,7 @@ TEST_F(CrlTest, NewConnectionsOfARevokedCertificateFailTheHandshake) {
   EXPECT_EQ(ListWith(*Arrivals(iom_cert_)), grpc::StatusCode::OK);
   EXPECT_GE(std::distance(std::filesystem::directory_iterator(pki_.dir() + "/crl"),
                           std::filesystem::directory_iterator{}),
-            2);  // one at start-up, one after the revocation
+            2);  // the CA role's: one at start-up, one after the revocation
 }
 
 // A CRL directory that cannot be used (here: a regular file): gRPC's CRL

@@ -2,10 +2,14 @@
 """End-to-end test of `enlacectl certs` and `enlacectl agencies` against the real server.
 
 Starts the real `enlace-server` binary over mutual TLS with a fresh PKI (made by
-`enlacectl pki init`, whose CA key the server gets with --ca_key so it can sign
-CSRs) and a fresh database, then drives it only through the `enlacectl` binary,
-checking exit codes, stdout and stderr exactly as an operator or a script sees
-them. Certificates are inspected with the `openssl` command.
+`enlacectl pki init`) and a fresh database, twice: a serving replica, which
+holds no CA key, and the CA role (--role=ca), the only process given the CA key
+(--ca_key) to sign CSRs; `certs issue` reaches it through ENLACE_CA_ADDR. Then
+drives them only through the `enlacectl` binary, checking exit codes, stdout and
+stderr exactly as an operator or a script sees them: issuance at the CA role, a
+serving replica refusing to issue and saying where issuance runs, revocation on
+the serving replica holding on both. Certificates are inspected with the
+`openssl` command.
 
 Run through ctest (scripts/test.sh), which sets ENLACE_TEST_DB_DSN:
 
@@ -60,16 +64,18 @@ class EnlacectlCertsTest(harness.EnlacectlChecks, harness.ServerTestCase):
 
     TMP_PREFIX = "enlace-ctl-certs-"
     DB_PREFIX = "enlace_ctl_certs_"
-    SERVER_CA_KEY = True  # it signs CSRs
+    CA_ROLE = True        # a CA role process signs CSRs; the serving replica cannot
     FAILS_ALONE = True    # fails(): exactly one line "enlacectl: <code>: ..." on stderr
 
     # --------------------------------------------------------------- helpers
 
-    def ctl(self, *args, identity="admin", cert=None, key=None, cwd=None):
+    def ctl(self, *args, identity="admin", cert=None, key=None, cwd=None, ca_role=True):
         """Runs enlacectl with the connection in the environment (ENLACE_*), as
         `identity` of the dev PKI or as the given cert/key files; identity=None
-        runs it with no connection settings at all (offline commands)."""
-        env = harness.enlacectl_env(self.addr, self.pki, identity, cert=cert, key=key)
+        runs it with no connection settings at all (offline commands).
+        ENLACE_CA_ADDR names the CA role unless ca_role=False."""
+        env = harness.enlacectl_env(self.addr, self.pki, identity, cert=cert, key=key,
+                                    ca_addr=self.ca_addr if ca_role else None)
         res = subprocess.run([self.args.enlacectl, *args], capture_output=True, text=True,
                              env=env, cwd=cwd, timeout=CALL_TIMEOUT)
         log(f"enlacectl {' '.join(args)} -> {res.returncode}")
@@ -217,6 +223,62 @@ class EnlacectlCertsTest(harness.EnlacectlChecks, harness.ServerTestCase):
         self.assertRegex(res.stderr, r"\Aenlacectl: UNAUTHENTICATED: .*revoked.*\n\Z")
         log(f"revoked certificate refused after {time.monotonic() - revoked_at:.2f} s")
 
+    def test_serving_replica_refuses_issuance_and_says_where_it_runs(self):
+        self.ok("agencies", "register", "fao", "--display-name", "FAO")
+        home = tempfile.mkdtemp(prefix="fao-", dir=self.tmp)
+        self.ok("certs", "request", "--kind", "agency", "--name", "fao", identity=None, cwd=home)
+        csr = os.path.join(home, "fao.csr")
+        # Without ENLACE_CA_ADDR, enlacectl asks the serving address (--addr).
+        res = self.fails("FAILED_PRECONDITION", "certs", "issue", "--csr", csr, "--kind",
+                         "agency", "--name", "fao", ca_role=False)
+        self.assertIn("issuance runs in the CA role (enlace-server --role=ca)", res.stderr)
+        self.assertIn(f"at {self.ca_addr}", res.stderr)  # the serving replica's --ca_role_addr
+        self.assertIn("--ca-addr or ENLACE_CA_ADDR", res.stderr)
+        self.assertIn(f"enlacectl asked {self.addr}", res.stderr)
+        # Named explicitly, a serving replica refuses the same way.
+        res = self.fails("FAILED_PRECONDITION", "certs", "issue", "--csr", csr, "--kind",
+                         "agency", "--name", "fao", "--ca-addr", self.addr, ca_role=False)
+        self.assertIn("--role=ca", res.stderr)
+        self.assertFalse(os.path.exists(os.path.join(home, "fao.crt")))
+        self.assertEqual(self.certificates("--name", "fao"), [])
+        # --ca-addr wins over ENLACE_CA_ADDR; the CA role issues.
+        res = self.ok("certs", "issue", "--csr", csr, "--kind", "agency", "--name", "fao",
+                      "--ca-addr", self.ca_addr, "--output", "json", ca_role=False)
+        serial = json.loads(res.stdout)["serial"]
+        self.assertEqual([c["serial"] for c in self.certificates("--name", "fao")], [serial])
+        # The CA role serves nothing else.
+        res = self.ctl("certs", "list", "--addr", self.ca_addr)
+        self.assertEqual(res.returncode, 1, res.stderr)
+        self.assertRegex(res.stderr, r"\Aenlacectl: UNIMPLEMENTED")
+
+    def test_revocation_on_the_serving_replica_holds_on_the_ca_role(self):
+        home, res = self.request_and_issue("ops2", "--output", "json", kind="admin")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        serial = json.loads(res.stdout)["serial"]
+        as_ops2 = dict(cert=os.path.join(home, "ops2.crt"), key=os.path.join(home, "ops2.key"))
+        # The new administrator issues at the CA role...
+        other = tempfile.mkdtemp(prefix="bob-", dir=self.tmp)
+        self.ok("certs", "request", "--kind", "admin", "--name", "bob", identity=None, cwd=other)
+        self.ok("certs", "issue", "--csr", os.path.join(other, "bob.csr"), "--kind", "admin",
+                "--name", "bob", "--out", os.path.join(other, "bob-1.crt"), **as_ops2)
+        # ...until it is revoked on the serving replica (the CA role reads the
+        # revocation from the database, as every replica does).
+        self.ok("certs", "revoke", serial, "--reason", "left")
+        revoked_at = time.monotonic()
+        n = 2
+        while True:
+            res = self.ctl("certs", "issue", "--csr", os.path.join(other, "bob.csr"), "--kind",
+                           "admin", "--name", "bob", "--out", os.path.join(other, f"bob-{n}.crt"),
+                           **as_ops2)
+            n += 1
+            if res.returncode != 0 or time.monotonic() - revoked_at > 2 * REVOCATION_DEADLINE:
+                break
+            time.sleep(0.25)
+        self.assertEqual(res.returncode, 1, res.stdout + res.stderr)
+        self.assertRegex(res.stderr, r"\Aenlacectl: UNAUTHENTICATED: .*revoked.*\n\Z")
+        self.assertLess(time.monotonic() - revoked_at, REVOCATION_DEADLINE)
+        self.fails("UNAUTHENTICATED", "certs", "list", **as_ops2)
+
     def test_issue_for_unregistered_agency_fails(self):
         home, res = self.request_and_issue("nosuch")
         self.assertEqual(res.returncode, 1, res.stdout + res.stderr)
@@ -301,6 +363,8 @@ class EnlacectlCertsTest(harness.EnlacectlChecks, harness.ServerTestCase):
             ("certs", "request", "--kind", "x", "--name", "wfp"),
             ("certs", "request", "--kind", "agency", "--name", "a", "--key-type", "dsa"),
             ("certs", "issue", "--kind", "agency", "--name", "wfp"),     # no --csr
+            ("certs", "issue", "--csr", "x.csr", "--kind", "agency", "--name", "wfp",
+             "--ca-addr", ""),
             ("certs", "list", "--output", "yaml"),
             ("certs", "list", "--status", "lost"),
             ("certs", "list", "--bogus", "1"),

@@ -12,7 +12,11 @@ through the `enlacectl` binary. This module is that set-up, once:
   - ServerTestCase: one temporary directory, PKI, database and server for a
     test class, all removed afterwards (also when set-up or a test fails);
     the server's log is printed when it does not start or does not stop
-    cleanly;
+    cleanly. As in production, the database is migrated by
+    `enlace-server --migrate` as the administrator (ENLACE_TEST_DB_DSN's
+    user), and the server connects as a database user of its own with only
+    the grants of db/grants.h; with CA_ROLE, a second process, the CA role
+    (--role=ca), alone holds the CA key and issues certificates;
   - stubs generated with protoc at test time, mutual-TLS channels, the
     `mariadb` client, the environment `enlacectl` connects with, and
     EnlacectlChecks (ok/fails/json_of) for tests that drive `enlacectl`.
@@ -55,9 +59,10 @@ ctest; it finds this module relative to its own file (tests/<dir>/x_test.py):
         sys.exit(main())
 
 and is run as ctest runs it (tests/CMakeLists.txt), with the MariaDB that
-scripts/test.sh starts or one of your own:
+scripts/test.sh starts or one of your own (scripts/lib/mariadb.sh,
+mariadb_test_server, sets both variables; the password may also be in the DSN):
 
-    ENLACE_TEST_DB_DSN=mysql://root@127.0.0.1:3399/ /usr/bin/python3 \\
+    ENLACE_TEST_DB_DSN=mysql://root@127.0.0.1:3399/ ENLACE_DB_PASSWORD=... /usr/bin/python3 \\
         tests/e2e/my_test.py --server build/server/enlace-server \\
         --enlacectl build/clients/enlacectl --protos protos \\
         --policy server/default_policy.conf [unittest args, e.g. -k test_something]
@@ -82,6 +87,7 @@ import unittest
 import urllib.parse
 
 DSN_ENV = "ENLACE_TEST_DB_DSN"
+PASSWORD_ENV = "ENLACE_DB_PASSWORD"  # the password of a DSN that names none (db/dsn.h)
 START_TIMEOUT = 60.0   # seconds for the server to write its ready file
 STOP_TIMEOUT = 15.0    # seconds for a process to end after SIGTERM before it is killed
 TOOL_TIMEOUT = 60.0    # seconds for one run of `enlacectl pki init` or `mariadb`
@@ -207,22 +213,48 @@ def unique_database_name(prefix):
     return prefix + secrets.token_hex(6)
 
 
+def dsn_password(dsn):
+    """The password of `dsn`: its own, else ENLACE_DB_PASSWORD's (as
+    enlace-server reads a DSN), else empty."""
+    u = parse_dsn(dsn)
+    if u.password:
+        return urllib.parse.unquote(u.password)
+    return os.environ.get(PASSWORD_ENV, "")
+
+
+def dsn_for_user(dsn, dbname, user, password=None):
+    """`dsn`'s host and port (or socket option) for `user`, naming `dbname`;
+    with the password when given (pass such a DSN in the environment, never on
+    a command line)."""
+    u = parse_dsn(dsn)
+    host = u.hostname + (f":{u.port}" if u.port else "")
+    credentials = user + (f":{password}" if password else "")
+    return urllib.parse.urlunsplit((u.scheme, f"{credentials}@{host}", "/" + dbname, u.query, ""))
+
+
 def mariadb(dsn, sql, database=None):
     """Runs `sql` with the `mariadb` client as the user of `dsn` (the password,
-    if any, through MYSQL_PWD, not the command line), in `database` if given.
+    if any, from the DSN or ENLACE_DB_PASSWORD, through MYSQL_PWD; the SQL
+    through stdin: neither on the command line), in `database` if given.
 
     Returns its output: tab-separated, without column names (-N -B). A failure
     raises AssertionError with the client's message (in a test: a failure);
     a hang raises subprocess.TimeoutExpired after TOOL_TIMEOUT."""
     u = parse_dsn(dsn)
     env = dict(os.environ)
-    if u.password:
-        env["MYSQL_PWD"] = urllib.parse.unquote(u.password)
-    cmd = ["mariadb", "--protocol=TCP", f"-h{u.hostname}", f"-P{u.port or 3306}",
+    password = dsn_password(dsn)
+    if password:
+        env["MYSQL_PWD"] = password
+    query = urllib.parse.parse_qs(u.query)
+    if "socket" in query:
+        where = [f"--socket={query['socket'][0]}"]
+    else:
+        where = ["--protocol=TCP", f"-h{u.hostname}", f"-P{u.port or 3306}"]
+    cmd = ["mariadb", "--no-defaults", *where,
            f"-u{urllib.parse.unquote(u.username or 'root')}", "-N", "-B"]
     if database:
         cmd.append(database)
-    res = subprocess.run([*cmd, "-e", sql], capture_output=True, text=True, env=env,
+    res = subprocess.run(cmd, input=sql, capture_output=True, text=True, env=env,
                          timeout=TOOL_TIMEOUT)
     if res.returncode != 0:
         raise AssertionError(f"mariadb {sql!r} failed: {res.stderr.strip()}")
@@ -236,6 +268,50 @@ def drop_database(dsn, dbname):
         mariadb(dsn, f"DROP DATABASE IF EXISTS `{dbname}`")
     except AssertionError as e:
         log(f"could not drop database {dbname}: {e}")
+
+
+def create_server_user(dsn, user):
+    """As the administrator of `dsn`: a new database account 'user'@'%' with a
+    random password and no privilege (`enlace-server --migrate` grants it
+    what it needs). Returns the password."""
+    password = secrets.token_hex(16)
+    mariadb(dsn, f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+    return password
+
+
+def drop_user(dsn, user):
+    """DROP USER IF EXISTS 'user'@'%'; a refusal is logged, not raised."""
+    try:
+        mariadb(dsn, f"DROP USER IF EXISTS '{user}'@'%'")
+    except AssertionError as e:
+        log(f"could not drop database user {user}: {e}")
+
+
+def server_env(**settings):
+    """This process's environment without any ENLACE_* variable (none of the
+    test runner's passwords reaches a server by accident), plus `settings`
+    (e.g. ENLACE_DB_DSN=...): how a server gets its DSN and passwords, never
+    on its command line."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENLACE_")}
+    env.update({k: v for k, v in settings.items() if v is not None})
+    return env
+
+
+def migrate(binary, admin_dsn, server_dsn, workdir):
+    """`enlace-server --migrate`: the schema of `server_dsn`'s database,
+    migrated as the administrator `admin_dsn` (the migration user), and the
+    grants of db/grants.h given to `server_dsn`'s user. Both DSNs and the
+    password go through the environment. Raises RuntimeError with the output
+    when it fails."""
+    env = server_env(ENLACE_MIGRATE_DSN=admin_dsn,
+                     ENLACE_MIGRATE_PASSWORD=dsn_password(admin_dsn) or None,
+                     ENLACE_DB_DSN=server_dsn)
+    res = subprocess.run([os.path.abspath(binary), "--migrate"], capture_output=True, text=True, env=env,
+                         cwd=workdir, timeout=TOOL_TIMEOUT)
+    if res.returncode != 0:
+        raise RuntimeError(f"enlace-server --migrate failed ({res.returncode}):\n"
+                           f"{res.stdout}{res.stderr}")
+    return res
 
 
 # ------------------------------------------------------------------------ PKI
@@ -276,18 +352,22 @@ def mtls_channel(addr, pki, identity):
     return grpc.secure_channel(addr, creds)
 
 
-def enlacectl_env(addr, pki, identity=None, cert=None, key=None):
+def enlacectl_env(addr, pki, identity=None, cert=None, key=None, ca_addr=None):
     """The environment to run `enlacectl` with: this process's, without any
     ENLACE_* variable, plus the connection settings ENLACE_ADDR, ENLACE_CA,
     ENLACE_CERT, ENLACE_KEY for `identity` of the PKI (or the given cert/key
-    files) when identity or cert is given; with neither, no connection
-    settings at all (for offline commands and usage errors)."""
+    files) when identity or cert is given, and ENLACE_CA_ADDR (where `certs
+    issue` finds the CA role) when ca_addr is given; with neither identity nor
+    cert, no connection settings at all (for offline commands and usage
+    errors)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENLACE_")}
     if identity is not None or cert is not None:
         env.update(ENLACE_ADDR=addr,
                    ENLACE_CA=os.path.join(pki, "ca.crt"),
                    ENLACE_CERT=cert or os.path.join(pki, f"{identity}.crt"),
                    ENLACE_KEY=key or os.path.join(pki, f"{identity}.key"))
+        if ca_addr is not None:
+            env.update(ENLACE_CA_ADDR=ca_addr)
     return env
 
 
@@ -387,29 +467,32 @@ class EnlaceServer:
     """The real enlace-server binary over mutual TLS, on free ports of 127.0.0.1.
 
     start() launches it with a --ready_file in `workdir` and waits for it;
-    its stdout and stderr go to workdir/server.log. Afterwards tls_port,
-    health_port and metrics_port are the ports it listens on (0 for a
-    listener that was switched off) and addr is "localhost:<tls_port>" (the
-    name in the server certificate). stop() ends it (SIGTERM, then kill) and
-    prints its log unless it exited 0."""
+    its stdout and stderr go to workdir/server.log (workdir/ca.log for the
+    CA role). Afterwards tls_port, health_port and metrics_port are the ports
+    it listens on (0 for a listener that was switched off) and addr is
+    "localhost:<tls_port>" (the name in the server certificate). stop() ends
+    it (SIGTERM, then kill) and prints its log unless it exited 0."""
 
-    def __init__(self, binary, *, pki, policy, dsn, workdir, ca_key=False, health=True,
-                 metrics=True):
-        """`pki` is a directory made by make_pki; with ca_key=True the server
-        also gets the CA key (--ca_key) so that it can sign CSRs;
-        health/metrics=False switch off the plaintext health port and the
-        metrics port."""
-        self.cmd = [binary, f"--db_dsn={dsn}", f"--ca_cert={pki}/ca.crt"]
-        if ca_key:
+    def __init__(self, binary, *, pki, policy, dsn, workdir, role="serving", health=True,
+                 metrics=True, extra_args=()):
+        """`pki` is a directory made by make_pki; `dsn` the server user's DSN
+        (with its password: it goes in ENLACE_DB_DSN, not on the command
+        line); role="ca" makes the CA role, the one process given the CA key
+        (--ca_key) to sign CSRs; health/metrics=False switch off the plaintext
+        health port and the metrics port; extra_args go on the command line."""
+        self.env = server_env(ENLACE_DB_DSN=dsn)
+        self.cmd = [binary, f"--role={role}", f"--ca_cert={pki}/ca.crt"]
+        if role == "ca":
             self.cmd.append(f"--ca_key={pki}/ca.key")
-        self.ready_path = os.path.join(workdir, "ready")
+        name = "ca" if role == "ca" else "server"
+        self.ready_path = os.path.join(workdir, f"{name}.ready")
         self.cmd += [f"--server_cert={pki}/server.crt", f"--server_key={pki}/server.key",
                      f"--policy={policy}", "--tls_addr=127.0.0.1:0",
                      f"--token_keys={pki}/token_keys",
                      "--health_addr=" + ("127.0.0.1:0" if health else ""),
                      "--metrics_addr=" + ("127.0.0.1:0" if metrics else ""),
-                     f"--ready_file={self.ready_path}"]
-        self.log_path = os.path.join(workdir, "server.log")
+                     f"--ready_file={self.ready_path}", *extra_args]
+        self.log_path = os.path.join(workdir, f"{name}.log")
         self.proc = None
         self._log_file = None
         self._stopped = False
@@ -424,7 +507,7 @@ class EnlaceServer:
         self._log_file = open(self.log_path, "wb")
         log(f"starting {' '.join(self.cmd)}")
         self.proc = subprocess.Popen(self.cmd, stdout=self._log_file, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=self.env)
         ports = self._wait_ready(timeout)
         self.tls_port = ports["tls_port"]
         self.health_port = ports["health_port"]
@@ -487,11 +570,17 @@ class ServerTestCase(unittest.TestCase):
     order, also when set-up itself fails):
       cls.tmp      a temporary directory (TMP_PREFIX),
       cls.pki      its pki/ subdirectory, made by `enlacectl pki init`,
-      cls.base_dsn ENLACE_TEST_DB_DSN, cls.dbname the test's database
-                   (DB_PREFIX + random; the server creates it, cleanup drops it),
-      cls.server   the EnlaceServer (SERVER_CA_KEY, SERVER_HEALTH,
+      cls.base_dsn ENLACE_TEST_DB_DSN (the administrator), cls.dbname the
+                   test's database (DB_PREFIX + random; `enlace-server
+                   --migrate` creates it as the administrator, cleanup drops it),
+      cls.db_user  the server's database user (srv_ + random, created with a
+                   random password, granted by --migrate, dropped by cleanup),
+      cls.server   the EnlaceServer, connected as cls.db_user (SERVER_HEALTH,
                    SERVER_METRICS choose its options), with cls.tls_port,
                    cls.health_port, cls.metrics_port and cls.addr,
+      cls.ca_server with CA_ROLE: the CA role (--role=ca, the only process
+                   with the CA key; its own TLS port, cls.ca_addr; no health
+                   or metrics port), same database user; else None,
     and closes the channels that cls.channel() made. Subclasses set the class
     attributes, extend setUpClass with super().setUpClass() first, and give
     each test data of its own so that tests can run alone or in any order.
@@ -500,7 +589,8 @@ class ServerTestCase(unittest.TestCase):
     args = None
     TMP_PREFIX = "enlace-e2e-"
     DB_PREFIX = "enlace_e2e_"
-    SERVER_CA_KEY = False
+    CA_ROLE = False
+    SERVER_CA_KEY = False  # the older name of CA_ROLE
     SERVER_HEALTH = True
     SERVER_METRICS = True
 
@@ -517,11 +607,27 @@ class ServerTestCase(unittest.TestCase):
         cls.base_dsn = os.environ[DSN_ENV]
         cls.dbname = unique_database_name(cls.DB_PREFIX)
         cls.addClassCleanup(drop_database, cls.base_dsn, cls.dbname)
+        cls.db_user = "srv_" + cls.dbname[-12:]
+        cls.addClassCleanup(drop_user, cls.base_dsn, cls.db_user)
+        password = create_server_user(cls.base_dsn, cls.db_user)
+        server_dsn = dsn_for_user(cls.base_dsn, cls.dbname, cls.db_user, password)
+        migrate(cls.args.server, dsn_with_database(cls.base_dsn, cls.dbname),
+                dsn_for_user(cls.base_dsn, cls.dbname, cls.db_user), cls.tmp)
 
+        cls.ca_server = cls.ca_addr = None
+        extra = []
+        if cls.CA_ROLE or cls.SERVER_CA_KEY:
+            cls.ca_server = EnlaceServer(cls.args.server, pki=cls.pki, policy=cls.args.policy,
+                                         dsn=server_dsn, workdir=cls.tmp, role="ca",
+                                         health=False, metrics=False)
+            cls.addClassCleanup(cls.ca_server.stop)
+            cls.ca_server.start()
+            cls.ca_addr = cls.ca_server.addr
+            extra = [f"--ca_role_addr={cls.ca_addr}"]
         cls.server = EnlaceServer(cls.args.server, pki=cls.pki, policy=cls.args.policy,
-                                  dsn=dsn_with_database(cls.base_dsn, cls.dbname),
-                                  workdir=cls.tmp, ca_key=cls.SERVER_CA_KEY,
-                                  health=cls.SERVER_HEALTH, metrics=cls.SERVER_METRICS)
+                                  dsn=server_dsn, workdir=cls.tmp,
+                                  health=cls.SERVER_HEALTH, metrics=cls.SERVER_METRICS,
+                                  extra_args=extra)
         cls.addClassCleanup(cls.server.stop)
         cls.server.start()
         cls.tls_port, cls.addr = cls.server.tls_port, cls.server.addr

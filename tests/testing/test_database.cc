@@ -34,9 +34,14 @@ std::unique_ptr<TestDatabase> TestDatabase::Create() {
   std::string name = absl::StrCat(
       "enlace_test_",
       absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(random), sizeof(random))));
-  std::string base(server);
+  // The database goes after the '/' (before a ?socket= option, if any).
+  std::string base(server), options;
+  if (size_t q = base.find('?'); q != std::string::npos) {
+    options = base.substr(q);
+    base.resize(q);
+  }
   if (!absl::EndsWith(base, "/")) base += "/";
-  std::string dsn_string = base + name;
+  std::string dsn_string = base + name + options;
   absl::StatusOr<db::Dsn> dsn = db::ParseDsn(dsn_string);
   if (!dsn.ok()) Die(dsn.status().ToString());
   if (absl::Status s = db::ApplyMigrations(*dsn, db::EmbeddedMigrations(), nullptr); !s.ok()) {
@@ -50,6 +55,45 @@ TestDatabase::TestDatabase(std::string dsn_string, db::Dsn dsn)
       dsn_(std::move(dsn)),
       pool_(std::make_unique<db::MysqlPool>(dsn_, db::PoolOptions{.max_connections = 32})) {}
 
+const std::string& TestDatabase::server_dsn_string() {
+  if (!server_dsn_string_.empty()) return server_dsn_string_;
+  // "srv_" + the database's random part: 16 characters (MySQL 8 allows 32).
+  server_account_.user = absl::StrCat("srv_", dsn_.database.substr(dsn_.database.size() - 12));
+  server_account_.host = "%";
+  unsigned char random[16];
+  RAND_bytes(random, sizeof(random));
+  std::string password = absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<char*>(random), sizeof(random)));
+  Execute(absl::StrCat("CREATE USER ", server_account_.Quoted(), " IDENTIFIED BY '", password,
+                       "'"));
+  RegrantServerUser();
+  db::Dsn server = dsn_;
+  server.user = server_account_.user;
+  server.password = password;
+  server_dsn_string_ =
+      server.socket.empty()
+          ? absl::StrCat("mysql://", server.user, ":", password, "@", server.host, ":",
+                         server.port, "/", server.database)
+          : absl::StrCat("mysql://", server.user, ":", password, "@localhost/", server.database,
+                         "?socket=", server.socket);
+  return server_dsn_string_;
+}
+
+const db::DbAccount& TestDatabase::server_account() {
+  server_dsn_string();
+  return server_account_;
+}
+
+void TestDatabase::RegrantServerUser() {
+  if (server_account_.user.empty()) {
+    server_dsn_string();  // makes the user, and grants
+    return;
+  }
+  absl::StatusOr<std::vector<db::TableGrant>> granted =
+      db::ApplyServerGrants(dsn_, server_account_);
+  if (!granted.ok()) Die(absl::StrCat("cannot grant the server user: ", granted.status().ToString()));
+}
+
 TestDatabase::~TestDatabase() {
   pool_.reset();
   db::Dsn server = dsn_;
@@ -57,6 +101,9 @@ TestDatabase::~TestDatabase() {
   db::MysqlPool admin(server, db::PoolOptions{.max_connections = 1});
   absl::Status status = admin.Run([&](db::MysqlConnection& c) {
     c.Execute(absl::StrCat("DROP DATABASE IF EXISTS `", dsn_.database, "`"));
+    if (!server_dsn_string_.empty()) {
+      c.Execute(absl::StrCat("DROP USER IF EXISTS ", server_account_.Quoted()));
+    }
     return absl::OkStatus();
   });
   if (!status.ok()) std::fprintf(stderr, "TestDatabase: drop failed: %s\n", status.ToString().c_str());

@@ -1,11 +1,14 @@
 // A throwaway database on the MariaDB that scripts/test.sh starts: created
-// with a unique name, migrated, and dropped when the object dies. The server
-// comes from ENLACE_TEST_DB_DSN (e.g. mysql://root@127.0.0.1:3399/); without
-// it the test aborts with a message: tests that need a database never skip.
+// with a unique name, migrated (as the administrator), and dropped when the
+// object dies, with the server user made for it. The server comes from
+// ENLACE_TEST_DB_DSN (e.g. mysql://root@127.0.0.1:3399/, the password in
+// ENLACE_DB_PASSWORD); without it the test aborts with a message: tests that
+// need a database never skip.
 //
 //   auto database = TestDatabase::Create();
 //   db::MysqlArrivalStore store(&database->pool());
 //   EXPECT_EQ(database->QueryInt("SELECT COUNT(*) FROM arrivals"), 0);
+//   config.db_dsn = database->server_dsn_string();  // least privilege, as in production
 #ifndef ENLACE_TESTS_TESTING_TEST_DATABASE_H_
 #define ENLACE_TESTS_TESTING_TEST_DATABASE_H_
 
@@ -15,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "db/dsn.h"
+#include "db/grants.h"
 #include "db/mysql_pool.h"
 
 namespace enlace::testing {
@@ -25,9 +29,21 @@ class TestDatabase {
   static std::unique_ptr<TestDatabase> Create();
   ~TestDatabase();
 
-  // The DSN naming this database, as the server's --db_dsn takes it.
+  // The DSN naming this database as the administrator (ENLACE_TEST_DB_DSN's
+  // user, e.g. root: what migrates), as the server's --db_dsn takes it. Its
+  // password, if any, stays in ENLACE_DB_PASSWORD: safe on a command line.
   const std::string& dsn_string() const { return dsn_string_; }
   const db::Dsn& dsn() const { return dsn_; }
+
+  // The DSN of this database's own server user, made on first use: a new
+  // account with a random password (in the DSN: pass it in-process or in
+  // ENLACE_DB_DSN, never on a command line) and exactly the grants
+  // db::ApplyServerGrants() gives, as `enlace-server --migrate` does.
+  // Dropped with the database.
+  const std::string& server_dsn_string();
+  const db::DbAccount& server_account();
+  // Re-applies the grants (after the test changed the schema).
+  void RegrantServerUser();
   // A pool on this database, for stores under test and for the helpers below.
   db::MysqlPool& pool() { return *pool_; }
 
@@ -41,6 +57,8 @@ class TestDatabase {
   std::string dsn_string_;
   db::Dsn dsn_;
   std::unique_ptr<db::MysqlPool> pool_;
+  std::string server_dsn_string_;  // empty until server_dsn_string()
+  db::DbAccount server_account_;
 };
 
 }  // namespace enlace::testing

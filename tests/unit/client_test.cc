@@ -58,7 +58,9 @@ constexpr Method kAllMethods[] = {
     Method::kIssueCertificate,  Method::kListCertificates,
     Method::kRevokeCertificate, Method::kRegisterAgency,
     Method::kListAgencies,      Method::kListAuditEvents,
-    Method::kVerifyAuditLog,
+    Method::kVerifyAuditLog,    Method::kGetAuditCheckpoint,
+    Method::kGetAuditConsistencyProof, Method::kGetAuditInclusionProof,
+    Method::kRegisterWitnessKey, Method::kAddAuditCosignature,
 };
 
 // The methods that may be retried: written out here, not derived, so that a
@@ -72,6 +74,9 @@ const std::set<Method>& Idempotent() {
       Method::kListReferrals,   Method::kGetProgrammeReport,
       Method::kListCertificates, Method::kListAgencies,
       Method::kListAuditEvents, Method::kVerifyAuditLog,
+      Method::kGetAuditCheckpoint, Method::kGetAuditConsistencyProof,
+      Method::kGetAuditInclusionProof, Method::kRegisterWitnessKey,
+      Method::kAddAuditCosignature,
   };
   return *kIdempotent;
 }

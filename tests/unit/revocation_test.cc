@@ -25,7 +25,8 @@ class FakeRegistryStore : public db::RegistryStore {
     if (!next_error.ok()) return next_error;
     return revoked;
   }
-  absl::StatusOr<db::AgencyRecord> RegisterAgency(const std::string&, const std::string&) override {
+  absl::StatusOr<db::AgencyRecord> RegisterAgency(const std::string&, const std::string&,
+                                                  db::AuditRecord*) override {
     return absl::UnimplementedError("fake");
   }
   absl::StatusOr<std::vector<db::AgencyRecord>> ListAgencies(const std::string&, int) override {
@@ -34,7 +35,7 @@ class FakeRegistryStore : public db::RegistryStore {
   absl::StatusOr<bool> AgencyExists(const std::string&) override {
     return absl::UnimplementedError("fake");
   }
-  absl::Status AddCertificate(const db::CertificateRecord&) override {
+  absl::Status AddCertificate(const db::CertificateRecord&, db::AuditRecord*) override {
     return absl::UnimplementedError("fake");
   }
   absl::StatusOr<db::CertificateRecord> GetCertificate(const std::string&) override {
@@ -45,7 +46,8 @@ class FakeRegistryStore : public db::RegistryStore {
     return absl::UnimplementedError("fake");
   }
   absl::StatusOr<db::CertificateRecord> RevokeCertificate(const std::string&, const std::string&,
-                                                          const std::string&) override {
+                                                          const std::string&,
+                                                          db::AuditRecord*) override {
     return absl::UnimplementedError("fake");
   }
 };

@@ -96,7 +96,7 @@ class FakeFeedStore : public db::CaseStore {
 
   // Not part of the feed.
   absl::StatusOr<enlace::v1::Case> OpenCase(const std::string&, const std::string&,
-                                            const db::Viewer&) override {
+                                            const db::Viewer&, db::AuditRecord*) override {
     return Unimplemented();
   }
   absl::StatusOr<enlace::v1::Case> GetCase(const std::string&, const db::Viewer&) override {
@@ -107,19 +107,21 @@ class FakeFeedStore : public db::CaseStore {
     return Unimplemented();
   }
   absl::StatusOr<enlace::v1::Case> UpdateCase(const enlace::v1::Case&, const std::string&,
-                                              const db::Viewer&) override {
+                                              const db::Viewer&, db::AuditRecord*) override {
     return Unimplemented();
   }
   absl::StatusOr<enlace::v1::ServiceRecord> RecordService(const std::string&, enlace::v1::Need,
                                                           const std::string&, const std::string&,
-                                                          const db::Viewer&) override {
+                                                          const db::Viewer&,
+                                                          db::AuditRecord*) override {
     return Unimplemented();
   }
   absl::StatusOr<enlace::v1::Initiative> RegisterInitiative(const std::string&,
                                                             const std::string&,
                                                             const std::string&,
                                                             const std::string&,
-                                                            const db::Viewer&) override {
+                                                            const db::Viewer&,
+                                                            db::AuditRecord*) override {
     return Unimplemented();
   }
   absl::StatusOr<db::InitiativePage> ListInitiatives(const std::string&, const db::Viewer&,
@@ -131,7 +133,7 @@ class FakeFeedStore : public db::CaseStore {
   }
   absl::StatusOr<enlace::v1::Referral> CreateReferral(const std::string&, const std::string&,
                                                       enlace::v1::Need, const std::string&,
-                                                      const db::Viewer&) override {
+                                                      const db::Viewer&, db::AuditRecord*) override {
     return Unimplemented();
   }
   absl::StatusOr<enlace::v1::Referral> GetReferral(const std::string&,
@@ -143,7 +145,8 @@ class FakeFeedStore : public db::CaseStore {
     return Unimplemented();
   }
   absl::StatusOr<enlace::v1::Referral> TransitionReferral(const db::Transition&,
-                                                          const db::Viewer&) override {
+                                                          const db::Viewer&,
+                                                          db::AuditRecord*) override {
     return Unimplemented();
   }
 
