@@ -326,6 +326,21 @@ absl::StatusOr<CheckpointView> AuditTransparency::AddCosignature(const std::stri
   return CheckpointView{**std::move(stored), *std::move(all)};
 }
 
+absl::StatusOr<std::optional<tlog::Checkpoint>> AuditTransparency::LatestStoredCheckpoint() {
+  absl::StatusOr<std::optional<db::StoredCheckpoint>> stored = tree_->LatestCheckpoint();
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return std::optional<tlog::Checkpoint>();
+  absl::StatusOr<tlog::Checkpoint> checkpoint =
+      CheckSignedCheckpoint((*stored)->note, "the latest stored checkpoint");
+  if (!checkpoint.ok() || checkpoint->tree_size != static_cast<uint64_t>((*stored)->tree_size) ||
+      checkpoint->root_hash != (*stored)->root_hash) {
+    return absl::DataLossError(absl::StrCat(
+        "the stored checkpoint of ", (*stored)->tree_size,
+        " events does not verify with the log's key: it was planted or altered in the database"));
+  }
+  return std::optional<tlog::Checkpoint>(*std::move(checkpoint));
+}
+
 absl::StatusOr<TreeCheck> AuditTransparency::VerifyAgainst(const tlog::Checkpoint& checkpoint) {
   // Earlier checkpoints still stored, those the log's key signed: where the
   // stored tree was rewritten they still bound what changed. The database

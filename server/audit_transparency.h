@@ -119,6 +119,11 @@ class AuditTransparency {
   absl::StatusOr<tlog::Checkpoint> CheckSignedCheckpoint(const std::string& note,
                                                          absl::string_view field) const;
 
+  // The latest checkpoint stored in the database (nullopt when none yet),
+  // checked against the log's key: DATA_LOSS when it does not verify (it
+  // was planted or altered in the database).
+  absl::StatusOr<std::optional<tlog::Checkpoint>> LatestStoredCheckpoint();
+
   // Whether the stored events still extend `checkpoint` (CheckLogAgainst).
   absl::StatusOr<TreeCheck> VerifyAgainst(const tlog::Checkpoint& checkpoint);
 

@@ -320,11 +320,13 @@ TEST_F(AuditLogTest, ATailCutWithTheChainRepairedFoolsTheChainButNotAnEarlierChe
   EXPECT_FALSE(verdict.checkpoint_consistent());
   EXPECT_EQ(verdict.first_broken_sequence(), keep + 1);
   EXPECT_THAT(verdict.detail(), HasSubstr(absl::StrCat("event ", keep + 1, " is missing")));
-  // The chain alone cannot tell: it was cut and repaired, it is whole.
+  // Without one the server checks against the latest checkpoint it stored:
+  // the same finding, though the chain alone was cut and repaired.
   ASSERT_TRUE(Verify(nullptr, &verdict).ok());
-  EXPECT_TRUE(verdict.intact());
+  EXPECT_FALSE(verdict.intact());
   EXPECT_TRUE(verdict.chain_intact());
-  EXPECT_EQ(verdict.first_broken_sequence(), 0);
+  EXPECT_FALSE(verdict.checkpoint_consistent());
+  EXPECT_EQ(verdict.first_broken_sequence(), keep + 1);
   // New events now stand where the removed ones did: still named.
   MakeEvents(10);
   ASSERT_TRUE(Verify(&checkpoint, &verdict).ok());
@@ -347,8 +349,19 @@ TEST_F(AuditLogTest, AMiddleEventRewrittenWithTheChainRecomputedIsNamed) {
   const int64_t target = checkpoint.tree_size() / 2;
   RewriteEvent(target);
   v1::VerifyAuditLogResponse verdict;
+  // The latest stored checkpoint tells, without one given.
   ASSERT_TRUE(Verify(nullptr, &verdict).ok());
-  EXPECT_TRUE(verdict.intact()) << "the chain was recomputed: it cannot tell";
+  EXPECT_FALSE(verdict.intact());
+  EXPECT_TRUE(verdict.chain_intact()) << "the chain was recomputed: it cannot tell";
+  EXPECT_EQ(verdict.first_broken_sequence(), target);
+  // A forged checkpoint planted in the database (the largest, so the latest)
+  // does not verify with the log's key: said so.
+  database_->Execute(
+      "INSERT INTO audit_checkpoints (tree_size, root_hash, note, created_at_us) VALUES "
+      "(1000000000, UNHEX(REPEAT('ab', 32)), 'enlace.local/audit\\n1000000000\\n', 1)");
+  ASSERT_TRUE(Verify(nullptr, &verdict).ok());
+  EXPECT_FALSE(verdict.intact());
+  EXPECT_THAT(verdict.detail(), HasSubstr("planted or altered"));
   ASSERT_TRUE(Verify(&checkpoint, &verdict).ok());
   EXPECT_FALSE(verdict.intact());
   EXPECT_TRUE(verdict.chain_intact());
