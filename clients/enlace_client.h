@@ -29,7 +29,7 @@
 // services are those of the installed enlace/v1/*.proto (also under
 // share/enlace/protos for other languages).
 //
-// Errors are the server's status codes, unchanged (see API.md, "Errors"):
+// Errors are the server's status codes, unchanged (see docs/api.md, "Errors"):
 // NOT_FOUND also for records the caller may not see, PERMISSION_DENIED,
 // INVALID_ARGUMENT naming the field, ABORTED for a stale etag,
 // FAILED_PRECONDITION for a referral move the status machine forbids,
@@ -167,7 +167,7 @@ absl::Duration BackoffDelay(const RetryPolicy& policy, int retry,
 // A connection to the Enlace server with one typed method per unary RPC.
 // Each takes the request message of the RPC and returns its response message
 // or the call's final status; see the file comment for deadlines, retries and
-// errors. Who may call what is the server's policy (API.md): an agency's
+// errors. Who may call what is the server's policy (docs/api.md): an agency's
 // certificate cannot make admin calls, and so on.
 class Client {
  public:
@@ -226,7 +226,8 @@ class Client {
       const v1::GetCaseAccessLogRequest& request);
 
   // ReferralService. The transitions return FAILED_PRECONDITION when the
-  // referral's status does not allow them (API.md, "Status machine").
+  // referral's status does not allow them (docs/api.md, "Referral status
+  // machine").
   absl::StatusOr<v1::Referral> CreateReferral(
       const v1::CreateReferralRequest& request);
   absl::StatusOr<v1::Referral> GetReferral(

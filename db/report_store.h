@@ -4,8 +4,8 @@
 // (mysql_report_store.h) implements it with SQL aggregates: no record ever
 // leaves the database, only per-cell totals.
 //
-// Data minimization (DOMAIN.md rule 3) is part of the contract, so that no
-// caller can forget it. The rule is written once, in report_cells.h, and
+// Data minimization (docs/data-protection.md, section 5) is part of the
+// contract, so that no caller can forget it. The rule is written once, in report_cells.h, and
 // explained in docs/report-suppression.md:
 //   - every indicator is counted per grid cell (its key, a department, a
 //     calendar month), each with `total` records and `owned` by the viewer;
@@ -68,7 +68,7 @@
 
 namespace enlace::db {
 
-// The programme's target of economic initiatives (DOMAIN.md).
+// The programme's target of economic initiatives (docs/programme.md).
 inline constexpr int32_t kInitiativesTarget = 70;
 
 struct ReportQuery {

@@ -1,5 +1,5 @@
 // ArrivalService: how the ministry records returnee arrivals and how the
-// agencies named in a returnee's consent read them (API.md). Translates
+// agencies named in a returnee's consent read them (docs/api.md). Translates
 // between protos and the ArrivalStore; authorization, audit and status
 // conversion happen in the CallGate, record-level visibility in the store.
 #ifndef ENLACE_SERVER_ARRIVAL_SERVICE_H_

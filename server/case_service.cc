@@ -22,7 +22,7 @@ constexpr char kRegisterInitiative[] = "/enlace.v1.CaseService/RegisterInitiativ
 constexpr char kListInitiatives[] = "/enlace.v1.CaseService/ListInitiatives";
 constexpr char kGetCaseAccessLog[] = "/enlace.v1.CaseService/GetCaseAccessLog";
 
-constexpr int kInitiativesTarget = 70;  // the programme's target (DOMAIN.md)
+constexpr int kInitiativesTarget = 70;  // the programme's target (docs/programme.md)
 
 db::Viewer ViewerOf(const Caller& caller) { return db::Viewer{caller.principal.name}; }
 

@@ -1,5 +1,5 @@
 // CaseService: reintegration cases, services delivered, initiatives and the
-// case access log (API.md). Translates protos to CaseStore calls; the store
+// case access log (docs/api.md). Translates protos to CaseStore calls; the store
 // enforces who sees and changes what, the CallGate authorizes and audits.
 #ifndef ENLACE_SERVER_CASE_SERVICE_H_
 #define ENLACE_SERVER_CASE_SERVICE_H_

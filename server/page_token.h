@@ -56,8 +56,8 @@ class PageTokens {
   const TokenKeys* const keys_;
 };
 
-// page_size as API.md defines it: 0 means 50; 1..500 as given; else
-// INVALID_ARGUMENT naming `page_size`.
+// page_size as docs/api.md ("Paging") defines it: 0 means 50; 1..500 as
+// given; else INVALID_ARGUMENT naming `page_size`.
 absl::StatusOr<int> EffectivePageSize(int32_t requested);
 
 }  // namespace enlace::server

@@ -1,5 +1,5 @@
 // ReferralService: referrals between agencies and the live feed of their
-// changes (API.md). The store enforces the status machine and who may act;
+// changes (docs/api.md). The store enforces the status machine and who may act;
 // WatchReferrals streams pull from the server's ReferralFeed without a
 // thread per stream.
 #ifndef ENLACE_SERVER_REFERRAL_SERVICE_H_

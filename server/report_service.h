@@ -1,4 +1,4 @@
-// ReportService: the programme report (API.md), for every caller the policy
+// ReportService: the programme report (docs/api.md), for every caller the policy
 // admits. Checks the request, asks the ReportStore for the counts as the
 // caller may see them (suppression of small cells is the store's contract,
 // see db/report_store.h and docs/report-suppression.md) and names the

@@ -1,8 +1,13 @@
 // Per-call revocation: the set of revoked certificate serials, read from the
 // database (so every replica agrees) and refreshed in the background.
 //
-// The TLS layer's CRL check fails open and never closes open connections
-// (ENGINEERING.md), so this is what revocation rests on. It fails closed:
+// The TLS layer's CRL check cannot carry revocation. Measured with gRPC 1.51
+// and OpenSSL 3 (set_crl_directory): a missing CRL directory or CRL file lets
+// a revoked certificate through with only an INFO log; a CRL file rewritten
+// in place is not seen until restart; only the leaf is checked; and a
+// revocation never closes a connection that is already open. So this is what
+// revocation rests on (auth/crl.h keeps the CRLs as defence in depth). It
+// fails closed:
 // when the set could not be refreshed for longer than `max_staleness`, every
 // call is refused with UNAVAILABLE rather than let through unchecked.
 #ifndef ENLACE_SERVER_REVOCATION_H_

@@ -7,7 +7,7 @@ of the programme with a synthetic but plausible dataset:
   1. the ministry (mfa) pushes 7,216 returnee arrivals through one
      RecordArrivals stream: 3,988 to San Salvador (SV-SS) and 2,361 to La
      Libertad (SV-LI) in 2017, 559 and 308 in January-February 2018 -- the
-     official figures quoted at the programme's launch (shared/DOMAIN.md);
+     official figures quoted at the programme's launch (docs/programme.md);
   2. IOM opens reintegration cases for consenting returnees in Guazapa,
      Mejicanos and Quezaltepeque, records psychosocial sessions, specialized
      training and seed capital, registers the programme's 70 economic
@@ -55,7 +55,8 @@ examples:
   ./scripts/demo.sh --addr localhost:7543 --pki /tmp/demo_clone/var/pki
 """
 
-# The official figures (shared/DOMAIN.md): (department, first day, last day) -> returnees.
+# The official figures (docs/programme.md):
+# (department, first day, last day) -> returnees.
 PERIODS = (("2017", "2017-01-01", "2017-12-31"), ("Jan-Feb 2018", "2018-01-01", "2018-02-28"))
 OFFICIAL = {("SV-SS", "2017"): 3988, ("SV-LI", "2017"): 2361,
             ("SV-SS", "Jan-Feb 2018"): 559, ("SV-LI", "Jan-Feb 2018"): 308}

@@ -2,7 +2,7 @@
 // counts, the release rule of db/report_cells.h (a grid cell is hidden when
 // the viewer's records of others in it number 1 to 4; a number is shown only
 // when none of its grid cells is hidden), filters by whole months and
-// department, the programme's official returnee figures (DOMAIN.md)
+// department, the programme's official returnee figures (docs/programme.md)
 // reproduced from records; and the differencing attacks of
 // docs/report-suppression.md, each tried as an attacker would and failing if
 // a hidden cell's value can be recovered.
@@ -651,7 +651,7 @@ TEST_F(ReportStoreTest, WomenShareIsZeroWhenWomenServedIsSuppressed) {
   EXPECT_DOUBLE_EQ(iom.women_share(), 3.0 / 9.0);
 }
 
-// DOMAIN.md: the figures quoted at the launch, reproduced from records.
+// docs/programme.md: the figures quoted at the launch, reproduced from records.
 TEST_F(ReportStoreTest, ReproducesTheOfficialReturneeFigures) {
   AddArrivals(3988, "mfa", "SV-SS", "2017-01-01", 365);
   AddArrivals(2361, "mfa", "SV-LI", "2017-01-01", 365);

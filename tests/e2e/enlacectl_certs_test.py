@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.join(_TESTS_DIR, "testing"))
 import enlace_harness as harness  # noqa: E402
 
 CALL_TIMEOUT = 60.0  # seconds, per enlacectl run
-REVOCATION_DEADLINE = 5.0  # API.md: a revocation takes effect within 5 s
+REVOCATION_DEADLINE = 5.0  # docs/api.md: a revocation takes effect within 5 s
 
 log = harness.set_log_tag("enlacectl-certs")
 
@@ -212,7 +212,7 @@ class EnlacectlCertsTest(harness.EnlacectlChecks, harness.ServerTestCase):
         self.assertNotIn(serial, [c["serial"] for c in expiring])
 
         # Revoking again is refused; the revoked certificate no longer
-        # authenticates (API.md: within 5 s).
+        # authenticates (docs/api.md: within 5 s).
         self.fails("FAILED_PRECONDITION", "certs", "revoke", serial, "--reason", "again")
         while True:
             res = self.ctl("certs", "list", **as_wfp)

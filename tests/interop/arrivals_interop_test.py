@@ -305,7 +305,8 @@ class ArrivalsInteropTest(harness.ServerTestCase):
                              a_pb.GetArrivalRequest(arrival_id="x"), timeout=10)
 
     def test_9_paging_is_stable_under_concurrent_inserts(self):
-        # API.md: page tokens are keyset-based, stable under concurrent inserts.
+        # docs/api.md ("Paging"): page tokens are keyset-based, stable under
+        # concurrent inserts.
         prefix = "t9-page/"
         first = self.stream([self.arrival(f"{prefix}pre-{i}", i) for i in range(600)])
         self.assertEqual([r.outcome for r in first], [a_pb.OUTCOME_CREATED] * 600)
