@@ -11,6 +11,7 @@
 #define ENLACE_DB_ARRIVAL_STORE_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,10 +32,11 @@ struct Viewer {
 struct NewArrival {
   enlace::v1::Arrival arrival;  // server-assigned fields empty
   std::string submitted_by;     // agency code
-  // The call's audit event (who, which method, when, from where): the batch
-  // commits one event per principal and method naming every arrival it
-  // answers with. Empty principal: no event (store tests only).
-  AuditRecord audit;
+  // The call's audit event (who, which method, when, from where), shared by
+  // every arrival of that call: the batch commits one event per call naming
+  // every arrival of it that it answers with. Null: no event (store tests
+  // only).
+  std::shared_ptr<const AuditRecord> audit;
 };
 
 // The fate of one NewArrival in a batch.

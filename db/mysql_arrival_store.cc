@@ -123,17 +123,6 @@ struct Existing {
 
 }  // namespace
 
-void ForEachStatementChunk(size_t n, const std::function<void(size_t, size_t)>& chunk) {
-  static constexpr size_t kSizes[] = {256, 64, 16, 4, 1};
-  size_t offset = 0;
-  for (size_t size : kSizes) {
-    while (n - offset >= size) {
-      chunk(offset, size);
-      offset += size;
-    }
-  }
-}
-
 static void InsertArrivals(MysqlConnection& c, absl::Span<const NewArrival> batch,
                     const std::vector<size_t>& to_insert, const std::vector<std::string>& hashes,
                     const std::vector<RecordResult>& results, int64_t now_us);
@@ -294,20 +283,21 @@ static void InsertArrivals(MysqlConnection& c, absl::Span<const NewArrival> batc
 
 static void AppendBatchAudit(MysqlConnection& c, absl::Span<const NewArrival> batch,
                       std::vector<RecordResult>* results) {
-  // (principal, method) -> the event, and the results it covers.
-  std::map<std::pair<std::string, std::string>, std::pair<AuditRecord, std::vector<size_t>>>
-      groups;
+  // The call (its shared event template) -> the event, and the results it
+  // covers; in the order the calls first appear in the batch.
+  std::vector<std::pair<AuditRecord, std::vector<size_t>>> groups;
+  absl::flat_hash_map<const AuditRecord*, size_t> group_of;
   for (size_t i = 0; i < batch.size(); ++i) {
-    const AuditRecord& source = batch[i].audit;
-    if (source.principal.empty()) continue;  // store tests only
-    auto& [event, covered] = groups[{source.principal, source.method}];
-    if (covered.empty()) event = source;
-    covered.push_back(i);
+    const AuditRecord* source = batch[i].audit.get();
+    if (source == nullptr) continue;  // store tests only
+    auto [it, added] = group_of.try_emplace(source, groups.size());
+    if (added) groups.push_back({*source, {}});
+    groups[it->second].second.push_back(i);
   }
   if (groups.empty()) return;
   std::vector<AuditRecord> events;
   std::vector<const std::vector<size_t>*> covers;
-  for (auto& [key, group] : groups) {
+  for (auto& group : groups) {
     AuditRecord& event = group.first;
     int created = 0, already = 0, rejected = 0;
     event.record_ids.clear();

@@ -30,10 +30,6 @@ class MysqlArrivalStore final : public ArrivalStore {
   MysqlPool* const pool_;
 };
 
-// Calls `chunk(offset, size)` over [0, n) in chunks of 256, 64, 16, 4 and 1
-// rows, largest first. Exposed for tests.
-void ForEachStatementChunk(size_t n, const std::function<void(size_t, size_t)>& chunk);
-
 }  // namespace enlace::db
 
 #endif  // ENLACE_DB_MYSQL_ARRIVAL_STORE_H_

@@ -88,6 +88,17 @@ void MysqlConnection::Execute(const std::string& sql_text) {
   statement->execute(sql_text);
 }
 
+void ForEachStatementChunk(size_t n, const std::function<void(size_t, size_t)>& chunk) {
+  static constexpr size_t kSizes[] = {256, 64, 16, 4, 1};
+  size_t offset = 0;
+  for (size_t size : kSizes) {
+    while (n - offset >= size) {
+      chunk(offset, size);
+      offset += size;
+    }
+  }
+}
+
 MysqlPool::MysqlPool(Dsn dsn, PoolOptions options)
     : dsn_(std::move(dsn)), options_(options) {}
 

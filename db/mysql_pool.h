@@ -51,9 +51,11 @@ class MysqlConnection {
   explicit MysqlConnection(std::unique_ptr<sql::Connection> connection);
   ~MysqlConnection();
 
-  // A prepared statement for `sql_text`, prepared once per connection.
-  // Throws sql::SQLException (callers run inside MysqlPool::Run*, which
-  // converts). The statement stays owned by this connection.
+  // A prepared statement for `sql_text`, prepared once per connection and
+  // kept while it lives: statements whose text depends on a row count must
+  // take few shapes (ForEachStatementChunk), or each connection keeps one
+  // per count. Throws sql::SQLException (callers run inside MysqlPool::Run*,
+  // which converts). The statement stays owned by this connection.
   sql::PreparedStatement* Prepare(const std::string& sql_text);
   // Runs a statement that takes no parameters and returns no rows.
   void Execute(const std::string& sql_text);
@@ -63,6 +65,11 @@ class MysqlConnection {
   std::unique_ptr<sql::Connection> connection_;
   std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> statements_;
 };
+
+// Calls `chunk(offset, size)` over [0, n) in chunks of 256, 64, 16, 4 and 1
+// rows, largest first: a multi-row statement then takes at most five shapes
+// (prepared once each per connection) whatever the row counts.
+void ForEachStatementChunk(size_t n, const std::function<void(size_t, size_t)>& chunk);
 
 struct PoolOptions {
   int max_connections = 8;

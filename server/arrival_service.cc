@@ -93,7 +93,8 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
     }
     // Each batch of this stream's records commits an event of this call
     // naming them, before any of them is answered.
-    batch_audit_ = CallGate::NoteFor(ctx_, kRecordArrivals, *caller_, started_).call();
+    batch_audit_ = std::make_shared<const db::AuditRecord>(
+        CallGate::NoteFor(ctx_, kRecordArrivals, *caller_, started_).call());
     {
       absl::MutexLock lock(&mu_);
       ready_ = true;
@@ -358,7 +359,7 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
   int64_t created_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t already_recorded_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
-  db::AuditRecord batch_audit_;  // set before reading starts
+  std::shared_ptr<const db::AuditRecord> batch_audit_;  // set before reading starts
 };
 
 ArrivalServiceImpl::ArrivalServiceImpl(CallGate* gate, const PageTokens* tokens,
@@ -395,7 +396,8 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::RecordArrival(
     // The work-pool thread is released now; the batch writer finishes the call.
     auto shared_done = std::make_shared<CallGate::Completion>(done);
     bool queued = batcher_->Submit(
-        db::NewArrival{std::move(arrival), caller.principal.name, call.call()},
+        db::NewArrival{std::move(arrival), caller.principal.name,
+                       std::make_shared<const db::AuditRecord>(call.call())},
         [this, response, external_id, shared_done](db::RecordResult result) {
           metrics_->RecordArrival(result.status.ok() ? OutcomeName(result.outcome) : "rejected");
           AuditNote note;

@@ -23,6 +23,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "db/mysql_audit_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -51,13 +52,18 @@ std::set<std::string> AuditedIds(testing::TestDatabase& database, const std::str
                                  const std::string& method) {
   std::set<std::string> ids;
   absl::Status status = database.pool().Run([&](db::MysqlConnection& c) {
+    // From the events themselves (the chain covers them), not the index.
     sql::PreparedStatement* select = c.Prepare(
-        "SELECT r.record_id FROM audit_event_records r JOIN audit_events e ON e.seq = r.audit_seq "
-        "WHERE e.principal = ? AND e.method = ?");
+        "SELECT record_ids FROM audit_events WHERE principal = ? AND method = ?");
     select->setString(1, principal);
     select->setString(2, method);
     std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
-    while (rows->next()) ids.insert(rows->getString(1));
+    while (rows->next()) {
+      for (absl::string_view id : absl::StrSplit(std::string(rows->getString(1)), ' ',
+                                                 absl::SkipEmpty())) {
+        ids.insert(std::string(id));
+      }
+    }
     return absl::OkStatus();
   });
   EXPECT_TRUE(status.ok()) << status;
