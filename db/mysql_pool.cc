@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "db/database_error.h"
 #include "absl/strings/str_cat.h"
 
 namespace enlace::db {
@@ -23,10 +24,7 @@ absl::Mutex connect_mu;
 
 constexpr absl::string_view kConnectionLostMarker = "[connection lost] ";
 constexpr absl::string_view kLockConflictMarker = "[lock conflict] ";
-
-}  // namespace
-
-absl::Status StatusFromSqlException(const sql::SQLException& e) {
+absl::Status StatusFromSqlExceptionUnmarked(const sql::SQLException& e) {
   int code = e.getErrorCode();
   std::string text = absl::StrCat("MySQL error ", code, " (", e.getSQLState(), "): ", e.what());
   switch (code) {
@@ -56,6 +54,12 @@ absl::Status StatusFromSqlException(const sql::SQLException& e) {
     return absl::UnavailableError(absl::StrCat(kConnectionLostMarker, text));
   }
   return absl::InternalError(text);
+}
+
+}  // namespace
+
+absl::Status StatusFromSqlException(const sql::SQLException& e) {
+  return MarkDatabaseError(StatusFromSqlExceptionUnmarked(e));
 }
 
 bool IsConnectionLost(const absl::Status& status) {

@@ -113,7 +113,10 @@ class MysqlPool {
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased + connecting
 };
 
-// Converts a connector exception as described at the top of this file.
+// Converts a connector exception as described at the top of this file. The
+// status carries the database's own text (for the logs) and is marked as a
+// database error (IsDatabaseError), so that no caller is ever sent that text:
+// it may hold SQL, key names or a duplicated value (db/database_error.h).
 absl::Status StatusFromSqlException(const sql::SQLException& e);
 // True for errors after which the connection must not be reused.
 bool IsConnectionLost(const absl::Status& status);

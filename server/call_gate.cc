@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "enlace/v1/admin.pb.h"
 #include "auth/pki.h"
+#include "db/database_error.h"
 #include "server/log.h"
 
 namespace enlace::server {
@@ -63,9 +64,25 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           "the service is temporarily unavailable; retry with backoff");
     default:
-      return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                          std::string(status.message()));
+      break;
   }
+  // The database's own words (a deadlock, a duplicate key naming its value)
+  // are logged, never sent; a store that means them to be read rephrases.
+  if (db::IsDatabaseError(status)) {
+    Log("database error: ", status.ToString());
+    switch (status.code()) {
+      case absl::StatusCode::kAborted:
+        return grpc::Status(grpc::StatusCode::ABORTED,
+                            "a concurrent change conflicted with this call; retry");
+      case absl::StatusCode::kAlreadyExists:
+        return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "the record already exists");
+      default:
+        return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                            "the database refused the call; it has been logged");
+    }
+  }
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
 }
 
 CallGate::CallGate(auth::PolicyWatcher* policy, RevocationList* revocation, AuditLog* audit,
