@@ -342,31 +342,68 @@ absl::StatusOr<Arrival> MysqlArrivalStore::Get(const std::string& arrival_id,
   return arrival;
 }
 
+namespace {
+
+// The filter's conditions on the arrival aliased `alias`, each " AND ...".
+std::string FilterConditions(const ArrivalFilter& filter, absl::string_view alias) {
+  std::string out;
+  if (!filter.department_code.empty()) absl::StrAppend(&out, " AND ", alias, ".department_code = ?");
+  if (!filter.municipality.empty()) absl::StrAppend(&out, " AND ", alias, ".municipality = ?");
+  if (!filter.arrival_date_from.empty()) absl::StrAppend(&out, " AND ", alias, ".arrival_date >= ?");
+  if (!filter.arrival_date_to.empty()) absl::StrAppend(&out, " AND ", alias, ".arrival_date <= ?");
+  return out;
+}
+
+unsigned BindFilter(sql::PreparedStatement* statement, unsigned p, const ArrivalFilter& filter) {
+  if (!filter.department_code.empty()) statement->setString(p++, filter.department_code);
+  if (!filter.municipality.empty()) statement->setString(p++, filter.municipality);
+  if (!filter.arrival_date_from.empty()) statement->setString(p++, filter.arrival_date_from);
+  if (!filter.arrival_date_to.empty()) statement->setString(p++, filter.arrival_date_to);
+  return p;
+}
+
+}  // namespace
+
+std::string ArrivalListSql(const ArrivalFilter& filter) {
+  // A viewer sees what it submitted and what the consent allows it: the
+  // first page of each, each a bounded range of an index in seq order
+  // ((submitted_by, seq) and the consent's (agency_code, arrival_seq)), then
+  // the first of their union. Never a scan of arrivals filtered row by row,
+  // whose cost follows the table, not the page. Only fixed fragments are
+  // concatenated; every value is a bound parameter.
+  return absl::StrCat(
+      "SELECT ", kSelectColumns, " FROM arrivals a JOIN ("
+      "(SELECT s.seq FROM arrivals s FORCE INDEX (k_arrivals_submitter_seq) "
+      "WHERE s.submitted_by = ? AND s.seq > ?", FilterConditions(filter, "s"),
+      " ORDER BY s.seq LIMIT ?) UNION (",
+      ConsentedArrivalsSql(Reach::kArrivalRecord, FilterConditions(filter, "c")),
+      " ORDER BY v.arrival_seq LIMIT ?)) visible ON a.seq = visible.seq "
+      "ORDER BY a.seq LIMIT ?");
+}
+
+void BindArrivalList(sql::PreparedStatement* statement, const ArrivalFilter& filter,
+                     const Viewer& viewer, int64_t after, int rows) {
+  unsigned p = 1;
+  statement->setString(p++, viewer.agency);
+  statement->setInt64(p++, after);
+  p = BindFilter(statement, p, filter);
+  statement->setInt(p++, rows);
+  statement->setString(p++, viewer.agency);
+  statement->setInt64(p++, after);
+  p = BindFilter(statement, p, filter);
+  statement->setInt(p++, rows);
+  statement->setInt(p++, rows);
+}
+
 absl::StatusOr<ArrivalPage> MysqlArrivalStore::List(const ArrivalFilter& filter,
                                                     const Viewer& viewer, int64_t after,
                                                     int limit) {
-  // Only fixed fragments are concatenated; every value is a bound parameter.
-  std::string query =
-      absl::StrCat("SELECT ", kSelectColumns, " FROM arrivals a WHERE a.seq > ? AND ",
-                   VisibleToViewer());
-  if (!filter.department_code.empty()) query += " AND a.department_code = ?";
-  if (!filter.municipality.empty()) query += " AND a.municipality = ?";
-  if (!filter.arrival_date_from.empty()) query += " AND a.arrival_date >= ?";
-  if (!filter.arrival_date_to.empty()) query += " AND a.arrival_date <= ?";
-  query += " ORDER BY a.seq LIMIT ?";
-
+  const std::string query = ArrivalListSql(filter);
   ArrivalPage page;
   absl::Status status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
     sql::PreparedStatement* select = c.Prepare(query);
-    unsigned p = 1;
-    select->setInt64(p++, after);
-    select->setString(p++, viewer.agency);
-    select->setString(p++, viewer.agency);
-    if (!filter.department_code.empty()) select->setString(p++, filter.department_code);
-    if (!filter.municipality.empty()) select->setString(p++, filter.municipality);
-    if (!filter.arrival_date_from.empty()) select->setString(p++, filter.arrival_date_from);
-    if (!filter.arrival_date_to.empty()) select->setString(p++, filter.arrival_date_to);
-    select->setInt(p++, limit + 1);  // one more tells whether another page exists
+    // One more row than the page tells whether another page exists.
+    BindArrivalList(select, filter, viewer, after, limit + 1);
     std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
     while (rows->next()) {
       if (static_cast<int>(page.arrivals.size()) == limit) {

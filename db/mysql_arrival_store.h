@@ -5,10 +5,18 @@
 #ifndef ENLACE_DB_MYSQL_ARRIVAL_STORE_H_
 #define ENLACE_DB_MYSQL_ARRIVAL_STORE_H_
 
+#include <string>
+
 #include "db/arrival_store.h"
 #include "db/mysql_pool.h"
 
 namespace enlace::db {
+
+// The query List() runs, and how it binds it (`rows`: the page size plus
+// one). Exposed so that a test can EXPLAIN it (tests/db/query_plan_test.cc).
+std::string ArrivalListSql(const ArrivalFilter& filter);
+void BindArrivalList(sql::PreparedStatement* statement, const ArrivalFilter& filter,
+                     const Viewer& viewer, int64_t after, int rows);
 
 class MysqlArrivalStore final : public ArrivalStore {
  public:

@@ -38,6 +38,19 @@ std::string ConsentAllowsSql(Reach reach, absl::string_view arrival_seq_column,
                       arrival_seq_column, " AND v.agency_code = ?))");
 }
 
+std::string ConsentedArrivalsSql(Reach reach, absl::string_view conditions_on_c) {
+  // FORCE INDEX: on MySQL and MariaDB alike, never the primary key's
+  // (arrival_seq, agency_code) range, which reads every agency's rows.
+  // STRAIGHT_JOIN: the consent rows drive and each arrival is one primary
+  // key lookup, even when a condition on `c` (a department) tempts the
+  // optimizer to scan arrivals by another index first.
+  return absl::StrCat(
+      "SELECT v.arrival_seq FROM arrival_consent_agencies v FORCE INDEX (k_consent_agency) "
+      "STRAIGHT_JOIN arrivals c ON c.seq = v.arrival_seq "
+      "WHERE v.agency_code = ? AND v.arrival_seq > ? AND (c.consent_purposes_mask & ",
+      PurposesAllowing(reach), ") <> 0", conditions_on_c);
+}
+
 uint32_t PurposesMaskOf(const std::vector<enlace::v1::Purpose>& purposes) {
   uint32_t mask = 0;
   for (enlace::v1::Purpose p : purposes) mask |= Bit(p);

@@ -58,6 +58,16 @@ bool ConsentAllows(Reach reach, absl::string_view agency, const ConsentState& co
 std::string ConsentAllowsSql(Reach reach, absl::string_view arrival_seq_column,
                              absl::string_view purposes_column);
 
+// The same rule as a list: "SELECT v.arrival_seq FROM ... WHERE ..." of the
+// arrivals (alias `c`, for `conditions_on_c`) whose consent allows `reach`
+// to the agency bound at the first placeholder, with seq above the second.
+// Driven by the consent table's (agency_code, arrival_seq) key, so that a
+// page ("... ORDER BY v.arrival_seq LIMIT ?" appended by the caller) is one
+// bounded index range however many arrivals the agency is named in, where
+// ConsentAllowsSql() as a filter over arrivals is not. `conditions_on_c`:
+// more " AND ..." conditions (with their placeholders after these two).
+std::string ConsentedArrivalsSql(Reach reach, absl::string_view conditions_on_c);
+
 // The mask form of a list of purposes (1 << value for each).
 uint32_t PurposesMaskOf(const std::vector<enlace::v1::Purpose>& purposes);
 
