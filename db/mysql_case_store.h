@@ -2,10 +2,18 @@
 #ifndef ENLACE_DB_MYSQL_CASE_STORE_H_
 #define ENLACE_DB_MYSQL_CASE_STORE_H_
 
+#include <string>
+
 #include "db/case_store.h"
 #include "db/mysql_pool.h"
 
 namespace enlace::db {
+
+// The query ListCases() runs, and how it binds it (`rows`: the page size
+// plus one). Exposed so that a test can EXPLAIN it (tests/db/query_plan_test.cc).
+std::string CaseListSql(const CaseFilter& filter);
+void BindCaseList(sql::PreparedStatement* statement, const CaseFilter& filter,
+                  const Viewer& viewer, int64_t after, int rows);
 
 class MysqlCaseStore final : public CaseStore {
  public:

@@ -51,6 +51,15 @@ std::string ConsentedArrivalsSql(Reach reach, absl::string_view conditions_on_c)
       PurposesAllowing(reach), ") <> 0", conditions_on_c);
 }
 
+ConsentJoin ConsentJoinSql(Reach reach, absl::string_view alias,
+                           absl::string_view arrival_seq_column,
+                           absl::string_view purposes_column) {
+  return ConsentJoin{
+      absl::StrCat(" STRAIGHT_JOIN arrival_consent_agencies ", alias, " ON ", alias,
+                   ".arrival_seq = ", arrival_seq_column, " AND ", alias, ".agency_code = ?"),
+      absl::StrCat("(", purposes_column, " & ", PurposesAllowing(reach), ") <> 0")};
+}
+
 uint32_t PurposesMaskOf(const std::vector<enlace::v1::Purpose>& purposes) {
   uint32_t mask = 0;
   for (enlace::v1::Purpose p : purposes) mask |= Bit(p);

@@ -1,7 +1,9 @@
 // The one rule that decides whether an agency may see a returnee's records,
 // and for what purpose. Every read path applies it: the stores' queries
-// through ConsentAllowsSql(), the live referral feed and its catch-up through
-// ConsentAllows(); docs/data-protection.md states the same rules in prose.
+// through ConsentAllowsSql() (or, for lists driven by an index,
+// ConsentedArrivalsSql() and ConsentJoinSql()), the live referral feed and
+// its catch-up through ConsentAllows(); docs/data-protection.md states the
+// same rules in prose.
 //
 // An arrival's consent names agencies and purposes (one set of each). An
 // agency other than the submitter reaches a record only when the consent
@@ -67,6 +69,19 @@ std::string ConsentAllowsSql(Reach reach, absl::string_view arrival_seq_column,
 // ConsentAllowsSql() as a filter over arrivals is not. `conditions_on_c`:
 // more " AND ..." conditions (with their placeholders after these two).
 std::string ConsentedArrivalsSql(Reach reach, absl::string_view conditions_on_c);
+
+// The same rule as one more table in a join, for a query driven by another
+// index: " STRAIGHT_JOIN arrival_consent_agencies <alias> ON ..." (one
+// primary-key lookup per row: at most one row, so the join keeps EXISTS's
+// meaning) plus the purposes condition to add to the WHERE clause, on the
+// arrival's purposes mask column. One placeholder: the agency, in the join.
+struct ConsentJoin {
+  std::string join;       // append after the table the arrival seq comes from
+  std::string condition;  // "(<mask> & N) <> 0", for the WHERE clause
+};
+ConsentJoin ConsentJoinSql(Reach reach, absl::string_view alias,
+                           absl::string_view arrival_seq_column,
+                           absl::string_view purposes_column);
 
 // The mask form of a list of purposes (1 << value for each).
 uint32_t PurposesMaskOf(const std::vector<enlace::v1::Purpose>& purposes);

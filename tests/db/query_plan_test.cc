@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "db/mysql_arrival_store.h"
+#include "db/mysql_case_store.h"
 #include "db/visibility.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -53,6 +54,7 @@ struct PlanRow {
   std::string table;
   std::string type;
   std::string key;
+  std::string extra;
 };
 
 class QueryPlanTest : public ::testing::Test {
@@ -84,15 +86,7 @@ class QueryPlanTest : public ::testing::Test {
         batch.clear();
       }
     }
-    // ANALYZE answers with rows: read them all, or the connection is out of sync.
-    absl::Status analyzed = database_->pool().Run([](MysqlConnection& c) {
-      std::unique_ptr<sql::ResultSet> rows(
-          c.Prepare("ANALYZE TABLE arrivals, arrival_consent_agencies")->executeQuery());
-      while (rows->next()) {
-      }
-      return absl::OkStatus();
-    });
-    ASSERT_TRUE(analyzed.ok()) << analyzed;
+    Analyze("arrivals, arrival_consent_agencies");
   }
 
   // The external ids `viewer` may see under `filter`, in recording order,
@@ -142,7 +136,112 @@ class QueryPlanTest : public ::testing::Test {
       std::unique_ptr<sql::ResultSet> rows(explain->executeQuery());
       while (rows->next()) {
         plan.push_back({rows->getString("table"), rows->getString("type"),
-                        rows->isNull("key") ? "" : std::string(rows->getString("key"))});
+                        rows->isNull("key") ? "" : std::string(rows->getString("key")),
+                        rows->isNull("Extra") ? "" : std::string(rows->getString("Extra"))});
+      }
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(status.ok()) << status;
+    return plan;
+  }
+
+  // Cases and referrals on the arrivals Fill() made, straight in SQL, in
+  // every combination: owned by iom or undp or both, referred to undp or
+  // unhcr in every status, twice to the same agency, on consents that do
+  // or do not allow the case.
+  void FillCases() {
+    database_->Execute(
+        "INSERT INTO cases (case_id, arrival_seq, owner_agency, status, department_code, "
+        "municipality, summary, psychosocial_notes, version, created_at_us, updated_at_us) "
+        "SELECT CONCAT('ci', seq), seq, 'iom', 1 + seq % 3, 'SV-SS', "
+        "IF(seq % 7 = 0, 'Santa Ana', 'Guazapa'), '', '', 1, 1, 1 FROM arrivals WHERE seq % 2 = 0");
+    database_->Execute(
+        "INSERT INTO cases (case_id, arrival_seq, owner_agency, status, department_code, "
+        "municipality, summary, psychosocial_notes, version, created_at_us, updated_at_us) "
+        "SELECT CONCAT('cu', seq), seq, 'undp', 1, 'SV-SS', 'Guazapa', '', '', 1, 1, 1 "
+        "FROM arrivals WHERE seq % 3 = 0");
+    database_->Execute(
+        "INSERT INTO referrals (referral_id, case_seq, from_agency, to_agency, service, reason, "
+        "status, decline_reason, outcome, version, created_at_us, updated_at_us) "
+        "SELECT CONCAT('ru', seq), seq, owner_agency, IF(owner_agency = 'undp', 'iom', 'undp'), 1, "
+        "'', 1 + seq % 5, '', '', 1, 1, 1 FROM cases WHERE seq % 4 = 0");
+    database_->Execute(
+        "INSERT INTO referrals (referral_id, case_seq, from_agency, to_agency, service, reason, "
+        "status, decline_reason, outcome, version, created_at_us, updated_at_us) "
+        "SELECT CONCAT('rh', seq), seq, owner_agency, 'unhcr', 1, '', 2, '', '', 1, 1, 1 "
+        "FROM cases WHERE seq % 6 = 0");
+    database_->Execute(  // a second referral of the same case to the same agency
+        "INSERT INTO referrals (referral_id, case_seq, from_agency, to_agency, service, reason, "
+        "status, decline_reason, outcome, version, created_at_us, updated_at_us) "
+        "SELECT CONCAT('rv', seq), seq, owner_agency, 'unhcr', 2, '', 1, '', '', 1, 1, 1 "
+        "FROM cases WHERE seq % 12 = 0");
+    Analyze("cases, referrals");
+  }
+
+  // ANALYZE answers with rows: read them all, or the connection is out of sync.
+  void Analyze(const std::string& tables) {
+    absl::Status analyzed = database_->pool().Run([&](MysqlConnection& c) {
+      std::unique_ptr<sql::ResultSet> rows(
+          c.Prepare("ANALYZE TABLE " + tables)->executeQuery());
+      while (rows->next()) {
+      }
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(analyzed.ok()) << analyzed;
+  }
+
+  // The case ids `viewer` may list, by the rule written as a filter over
+  // every case (what ListCases ran before it was index-driven).
+  std::vector<std::string> ReferenceCases(const CaseFilter& filter, const std::string& viewer) {
+    std::string text = absl::StrCat(
+        "SELECT c.case_id FROM cases c JOIN arrivals a ON a.seq = c.arrival_seq WHERE ",
+        ConsentAllowsSql(Reach::kCase, "c.arrival_seq", "a.consent_purposes_mask"),
+        " AND (c.owner_agency = ? OR EXISTS (SELECT 1 FROM referrals rr WHERE rr.case_seq = "
+        "c.seq AND rr.to_agency = ? AND rr.status IN (1, 2, 4)))");
+    if (filter.status != enlace::v1::CASE_STATUS_UNSPECIFIED) text += " AND c.status = ?";
+    if (!filter.municipality.empty()) text += " AND c.municipality = ?";
+    text += " ORDER BY c.seq";
+    std::vector<std::string> out;
+    absl::Status status = database_->pool().Run([&](MysqlConnection& c) {
+      sql::PreparedStatement* select = c.Prepare(text);
+      unsigned p = 1;
+      for (int i = 0; i < 3; ++i) select->setString(p++, viewer);
+      if (filter.status != enlace::v1::CASE_STATUS_UNSPECIFIED) select->setInt(p++, filter.status);
+      if (!filter.municipality.empty()) select->setString(p++, filter.municipality);
+      std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
+      while (rows->next()) out.push_back(rows->getString(1));
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(status.ok()) << status;
+    return out;
+  }
+
+  std::vector<std::string> ListedCases(const CaseFilter& filter, const std::string& viewer,
+                                       int page_size) {
+    std::vector<std::string> out;
+    int64_t after = 0;
+    for (int pages = 0; pages < 1000; ++pages) {
+      absl::StatusOr<CasePage> page = cases_.ListCases(filter, Viewer{viewer}, after, page_size);
+      EXPECT_TRUE(page.ok()) << page.status();
+      if (!page.ok()) break;
+      for (const enlace::v1::Case& c : page->cases) out.push_back(c.case_id());
+      if (!page->more) break;
+      after = page->last_position;
+    }
+    return out;
+  }
+
+  template <typename Bind>
+  std::vector<PlanRow> Explain(const std::string& sql_text, Bind bind) {
+    std::vector<PlanRow> plan;
+    absl::Status status = database_->pool().Run([&](MysqlConnection& c) {
+      sql::PreparedStatement* explain = c.Prepare("EXPLAIN " + sql_text);
+      bind(explain);
+      std::unique_ptr<sql::ResultSet> rows(explain->executeQuery());
+      while (rows->next()) {
+        plan.push_back({rows->getString("table"), rows->getString("type"),
+                        rows->isNull("key") ? "" : std::string(rows->getString("key")),
+                        rows->isNull("Extra") ? "" : std::string(rows->getString("Extra"))});
       }
       return absl::OkStatus();
     });
@@ -152,6 +251,7 @@ class QueryPlanTest : public ::testing::Test {
 
   std::unique_ptr<TestDatabase> database_ = TestDatabase::Create();
   MysqlArrivalStore arrivals_{&database_->pool()};
+  MysqlCaseStore cases_{&database_->pool()};
   std::map<std::string, Spec> specs_;
 };
 
@@ -191,7 +291,12 @@ TEST_F(QueryPlanTest, ListArrivalsIsDrivenByTheSubmitterAndConsentIndexes) {
       for (const PlanRow& row : plan) {
         tables.insert(row.table);
         SCOPED_TRACE(absl::StrCat(viewer, ": table ", row.table, " type ", row.type, " key ",
-                                  row.key));
+                                  row.key, " extra ", row.extra));
+        if (row.table.front() != '<') {
+          // Nothing read whole into a temporary table or sorted before the LIMIT.
+          EXPECT_THAT(row.extra, ::testing::Not(::testing::HasSubstr("temporary")));
+          EXPECT_THAT(row.extra, ::testing::Not(::testing::HasSubstr("filesort")));
+        }
         if (row.table == "s") {
           EXPECT_EQ(row.key, "k_arrivals_submitter_seq");
           EXPECT_THAT(row.type, ::testing::AnyOf("ref", "range"));
@@ -208,6 +313,51 @@ TEST_F(QueryPlanTest, ListArrivalsIsDrivenByTheSubmitterAndConsentIndexes) {
       }
       EXPECT_TRUE(tables.count("s") && tables.count("v") && tables.count("a"));
     }
+  }
+}
+
+TEST_F(QueryPlanTest, ListCasesReturnsWhatTheRuleAllowsPageAfterPage) {
+  Fill(600);
+  FillCases();
+  CaseFilter none;
+  CaseFilter open;
+  open.status = enlace::v1::CaseStatus(1);
+  CaseFilter santa_ana;
+  santa_ana.municipality = "Santa Ana";
+  for (const std::string viewer : {"iom", "undp", "unhcr", "mfa"}) {
+    for (const CaseFilter* filter : {&none, &open, &santa_ana}) {
+      std::vector<std::string> expected = ReferenceCases(*filter, viewer);
+      EXPECT_EQ(ListedCases(*filter, viewer, 7), expected)
+          << viewer << " status=" << filter->status << " municipality=" << filter->municipality;
+      EXPECT_EQ(ListedCases(*filter, viewer, 500), expected) << viewer;
+    }
+  }
+  // The data covers both ways of seeing a case.
+  EXPECT_GT(ReferenceCases(none, "iom").size(), 50u);
+  EXPECT_GT(ReferenceCases(none, "unhcr").size(), 5u);  // by referral only
+}
+
+TEST_F(QueryPlanTest, ListCasesIsDrivenByTheOwnerAndReferralIndexes) {
+  Fill(2000);
+  FillCases();
+  CaseFilter none;
+  for (const std::string viewer : {"iom", "unhcr"}) {
+    std::vector<PlanRow> plan = Explain(CaseListSql(none), [&](sql::PreparedStatement* s) {
+      BindCaseList(s, none, Viewer{viewer}, 0, 51);
+    });
+    std::set<std::string> keys;
+    for (const PlanRow& row : plan) {
+      SCOPED_TRACE(absl::StrCat(viewer, ": table ", row.table, " type ", row.type, " key ",
+                                row.key, " extra ", row.extra));
+      if (row.table.front() == '<') continue;  // derived table, union result
+      EXPECT_THAT(row.type, ::testing::AnyOf("ref", "range", "eq_ref")) << "a scan";
+      // Nothing read whole into a temporary table or sorted before the LIMIT.
+      EXPECT_THAT(row.extra, ::testing::Not(::testing::HasSubstr("temporary")));
+      EXPECT_THAT(row.extra, ::testing::Not(::testing::HasSubstr("filesort")));
+      keys.insert(row.key);
+    }
+    EXPECT_TRUE(keys.count("k_cases_owner")) << viewer;
+    EXPECT_TRUE(keys.count("k_referrals_to_case")) << viewer;
   }
 }
 
