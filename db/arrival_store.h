@@ -36,7 +36,7 @@ struct NewArrival {
   // every arrival of that call: the batch commits one event per call naming
   // every arrival of it that it answers with. Null: no event (store tests
   // only).
-  std::shared_ptr<const AuditRecord> audit;
+  std::shared_ptr<const AuditRecord> audit = nullptr;
 };
 
 // The fate of one NewArrival in a batch.

@@ -31,17 +31,6 @@ using google::protobuf::util::TimeUtil;
 
 constexpr int kInsertColumns = 18;
 
-// "(?, ?, ...), (?, ...)" for `rows` rows of `columns` placeholders, each row
-// ending with the SQL literals in `constants` (e.g. ", 1").
-std::string Placeholders(size_t rows, int columns, absl::string_view constants = "") {
-  std::string one = "(";
-  for (int i = 0; i < columns; ++i) absl::StrAppend(&one, i == 0 ? "?" : ", ?");
-  absl::StrAppend(&one, constants, ")");
-  std::string out;
-  for (size_t r = 0; r < rows; ++r) absl::StrAppend(&out, r == 0 ? "" : ", ", one);
-  return out;
-}
-
 std::string InList(size_t n) {
   std::string out = "(";
   for (size_t i = 0; i < n; ++i) absl::StrAppend(&out, i == 0 ? "?" : ", ?");
@@ -218,7 +207,7 @@ static void InsertArrivals(MysqlConnection& c, absl::Span<const NewArrival> batc
           "document_number, department_code, municipality, needs_mask, consent_purposes_mask, "
           "consent_given_at_us, recorded_at_us, consent_version) VALUES ",
           // consent_version is 1 for every new row.
-          Placeholders(size, kInsertColumns, ", 1")));
+          RowPlaceholders(size, kInsertColumns, ", 1")));
       unsigned p = 1;
       for (size_t k = 0; k < size; ++k) {
         size_t i = to_insert[offset + k];
@@ -271,7 +260,7 @@ static void InsertArrivals(MysqlConnection& c, absl::Span<const NewArrival> batc
     ForEachStatementChunk(consent_rows.size(), [&](size_t offset, size_t size) {
       sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
           "INSERT INTO arrival_consent_agencies (arrival_seq, agency_code) VALUES ",
-          Placeholders(size, 2)));
+          RowPlaceholders(size, 2)));
       unsigned p = 1;
       for (size_t k = 0; k < size; ++k) {
         insert->setInt64(p++, consent_rows[offset + k].first);

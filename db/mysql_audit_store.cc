@@ -27,15 +27,6 @@ constexpr char kAuditColumnList[] =
     "seq, at_us, principal, method, decision, status_code, record_ids, detail, peer, "
     "prev_hash, hash";
 
-std::string RowPlaceholders(size_t rows) {
-  std::string one = "(?";
-  for (int i = 1; i < kAuditColumns; ++i) one += ", ?";
-  one += ")";
-  std::string out;
-  for (size_t r = 0; r < rows; ++r) absl::StrAppend(&out, r == 0 ? "" : ", ", one);
-  return out;
-}
-
 // The ids an event is indexed under: each distinct id once, in order. The
 // index serves the access log, which asks by case id (GetCaseAccessLog). An
 // ingest event names only the arrivals its call recorded, never a case, so
@@ -90,7 +81,7 @@ void AppendAuditEvents(MysqlConnection& c, std::vector<AuditRecord>* records) {
   }
   ForEachStatementChunk(records->size(), [&](size_t offset, size_t size) {
     sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
-        "INSERT INTO audit_events (", kAuditColumnList, ") VALUES ", RowPlaceholders(size)));
+        "INSERT INTO audit_events (", kAuditColumnList, ") VALUES ", RowPlaceholders(size, kAuditColumns)));
     unsigned p = 1;
     for (size_t k = 0; k < size; ++k) {
       const AuditRecord& r = (*records)[offset + k];
@@ -126,10 +117,8 @@ void AppendAuditEvents(MysqlConnection& c, std::vector<AuditRecord>* records) {
     for (absl::string_view id : IndexedIds(r)) index.emplace_back(id, r.seq);
   }
   ForEachStatementChunk(index.size(), [&](size_t offset, size_t size) {
-    std::string placeholders;
-    for (size_t k = 0; k < size; ++k) placeholders += k == 0 ? "(?, ?)" : ", (?, ?)";
     sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
-        "INSERT INTO audit_event_records (record_id, audit_seq) VALUES ", placeholders));
+        "INSERT INTO audit_event_records (record_id, audit_seq) VALUES ", RowPlaceholders(size, 2)));
     unsigned p = 1;
     for (size_t k = 0; k < size; ++k) {
       insert->setString(p++, std::string(index[offset + k].first));

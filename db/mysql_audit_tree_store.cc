@@ -16,7 +16,6 @@
 namespace enlace::db {
 namespace {
 
-constexpr size_t kNodeInsertChunk = 512;  // rows per INSERT
 constexpr size_t kNodeReadPad = 16;       // ReadNodes asks for a multiple of this many
 
 constexpr char kCheckpointColumns[] = "tree_size, root_hash, note, created_at_us";
@@ -29,23 +28,6 @@ std::string Repeat(absl::string_view one, absl::string_view separator, size_t ti
   std::string out;
   for (size_t i = 0; i < times; ++i) absl::StrAppend(&out, i == 0 ? "" : separator, one);
   return out;
-}
-
-// Chunk sizes for `total` rows: full chunks, then the rest as powers of two,
-// so that few statement shapes are ever prepared per connection.
-std::vector<size_t> ChunkSizes(size_t total, size_t chunk) {
-  std::vector<size_t> sizes;
-  while (total >= chunk) {
-    sizes.push_back(chunk);
-    total -= chunk;
-  }
-  for (size_t piece = chunk / 2; piece >= 1; piece /= 2) {
-    if (total >= piece) {
-      sizes.push_back(piece);
-      total -= piece;
-    }
-  }
-  return sizes;
 }
 
 StoredCheckpoint RowToCheckpoint(sql::ResultSet& row) {
@@ -133,13 +115,11 @@ absl::Status MysqlAuditTreeStore::AddNodes(
   for (const auto& node : nodes) sorted.push_back(&node);
   std::sort(sorted.begin(), sorted.end(),
             [](const auto* a, const auto* b) { return a->first < b->first; });
-  const std::vector<size_t> chunks = ChunkSizes(sorted.size(), kNodeInsertChunk);
   return pool_->InTransaction([&](MysqlConnection& c) -> absl::Status {
-    size_t offset = 0;
-    for (size_t size : chunks) {
+    ForEachStatementChunk(sorted.size(), [&](size_t offset, size_t size) {
       sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
           "INSERT IGNORE INTO audit_tree_nodes (node_level, node_index, hash) VALUES ",
-          Repeat("(?, ?, ?)", ", ", size)));
+          RowPlaceholders(size, 3)));
       unsigned p = 1;
       for (size_t k = 0; k < size; ++k) {
         const auto& [id, hash] = *sorted[offset + k];
@@ -148,8 +128,7 @@ absl::Status MysqlAuditTreeStore::AddNodes(
         insert->setString(p++, hash);
       }
       insert->executeUpdate();
-      offset += size;
-    }
+    });
     return absl::OkStatus();
   });
 }

@@ -5,6 +5,7 @@
 #include <cppconn/driver.h>
 #include <cppconn/exception.h>
 #include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
 #include <cppconn/statement.h>
 #include <mysql_driver.h>
 
@@ -89,7 +90,15 @@ sql::PreparedStatement* MysqlConnection::Prepare(const std::string& sql_text) {
 
 void MysqlConnection::Execute(const std::string& sql_text) {
   std::unique_ptr<sql::Statement> statement(connection_->createStatement());
-  statement->execute(sql_text);
+  // Rows a statement answers with after all (ANALYZE TABLE, CHECK TABLE)
+  // are read and dropped: left unread, they put the connection out of sync
+  // ("Commands out of sync") for whatever runs on it next.
+  if (!statement->execute(sql_text)) return;
+  do {
+    std::unique_ptr<sql::ResultSet> rows(statement->getResultSet());
+    while (rows != nullptr && rows->next()) {
+    }
+  } while (statement->getMoreResults());
 }
 
 void ForEachStatementChunk(size_t n, const std::function<void(size_t, size_t)>& chunk) {
@@ -101,6 +110,15 @@ void ForEachStatementChunk(size_t n, const std::function<void(size_t, size_t)>& 
       offset += size;
     }
   }
+}
+
+std::string RowPlaceholders(size_t rows, int columns, absl::string_view constants) {
+  std::string one = "(";
+  for (int i = 0; i < columns; ++i) absl::StrAppend(&one, i == 0 ? "?" : ", ?");
+  absl::StrAppend(&one, constants, ")");
+  std::string out;
+  for (size_t r = 0; r < rows; ++r) absl::StrAppend(&out, r == 0 ? "" : ", ", one);
+  return out;
 }
 
 MysqlPool::MysqlPool(Dsn dsn, PoolOptions options)

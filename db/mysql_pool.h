@@ -33,6 +33,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "db/dsn.h"
@@ -57,7 +58,7 @@ class MysqlConnection {
   // per count. Throws sql::SQLException (callers run inside MysqlPool::Run*,
   // which converts). The statement stays owned by this connection.
   sql::PreparedStatement* Prepare(const std::string& sql_text);
-  // Runs a statement that takes no parameters and returns no rows.
+  // Runs a statement that takes no parameters; rows it returns are dropped.
   void Execute(const std::string& sql_text);
   sql::Connection& raw() { return *connection_; }
 
@@ -70,6 +71,10 @@ class MysqlConnection {
 // rows, largest first: a multi-row statement then takes at most five shapes
 // (prepared once each per connection) whatever the row counts.
 void ForEachStatementChunk(size_t n, const std::function<void(size_t, size_t)>& chunk);
+// "(?, ?, ...), (?, ...)": `rows` rows of `columns` placeholders for a
+// multi-row INSERT, each row ending with the SQL literals in `constants`
+// (e.g. ", 1").
+std::string RowPlaceholders(size_t rows, int columns, absl::string_view constants = "");
 
 struct PoolOptions {
   int max_connections = 8;
