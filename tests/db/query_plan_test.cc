@@ -57,6 +57,12 @@ struct PlanRow {
   std::string extra;
 };
 
+// Nothing is read whole into a temporary table or sorted before the LIMIT.
+void ExpectReadInIndexOrder(const PlanRow& row) {
+  EXPECT_THAT(row.extra, ::testing::Not(::testing::HasSubstr("temporary")));
+  EXPECT_THAT(row.extra, ::testing::Not(::testing::HasSubstr("filesort")));
+}
+
 class QueryPlanTest : public ::testing::Test {
  protected:
   // `n` arrivals of varied submitters, consents, departments and dates; the
@@ -112,37 +118,39 @@ class QueryPlanTest : public ::testing::Test {
     return out;
   }
 
-  // Every page of List, concatenated.
-  std::vector<std::string> Listed(const ArrivalFilter& filter, const std::string& viewer,
-                                  int page_size) {
+  // Every page of a list, concatenated: `list(after)` returns one page
+  // (a StatusOr of a page with `more` and `last_position`), `ids(page)` the
+  // ids on it.
+  template <typename List, typename Ids>
+  static std::vector<std::string> AllPages(List list, Ids ids) {
     std::vector<std::string> out;
     int64_t after = 0;
     for (int pages = 0; pages < 1000; ++pages) {
-      absl::StatusOr<ArrivalPage> page = arrivals_.List(filter, Viewer{viewer}, after, page_size);
+      auto page = list(after);
       EXPECT_TRUE(page.ok()) << page.status();
       if (!page.ok()) break;
-      for (const enlace::v1::Arrival& a : page->arrivals) out.push_back(a.external_id());
+      for (std::string& id : ids(*page)) out.push_back(std::move(id));
       if (!page->more) break;
       after = page->last_position;
     }
     return out;
   }
 
+  std::vector<std::string> Listed(const ArrivalFilter& filter, const std::string& viewer,
+                                  int page_size) {
+    return AllPages(
+        [&](int64_t after) { return arrivals_.List(filter, Viewer{viewer}, after, page_size); },
+        [](const ArrivalPage& page) {
+          std::vector<std::string> ids;
+          for (const enlace::v1::Arrival& a : page.arrivals) ids.push_back(a.external_id());
+          return ids;
+        });
+  }
+
   std::vector<PlanRow> ExplainList(const ArrivalFilter& filter, const std::string& viewer) {
-    std::vector<PlanRow> plan;
-    absl::Status status = database_->pool().Run([&](MysqlConnection& c) {
-      sql::PreparedStatement* explain = c.Prepare("EXPLAIN " + ArrivalListSql(filter));
-      BindArrivalList(explain, filter, Viewer{viewer}, 0, 51);
-      std::unique_ptr<sql::ResultSet> rows(explain->executeQuery());
-      while (rows->next()) {
-        plan.push_back({rows->getString("table"), rows->getString("type"),
-                        rows->isNull("key") ? "" : std::string(rows->getString("key")),
-                        rows->isNull("Extra") ? "" : std::string(rows->getString("Extra"))});
-      }
-      return absl::OkStatus();
+    return Explain(ArrivalListSql(filter), [&](sql::PreparedStatement* statement) {
+      BindArrivalList(statement, filter, Viewer{viewer}, 0, 51);
     });
-    EXPECT_TRUE(status.ok()) << status;
-    return plan;
   }
 
   // Cases and referrals on the arrivals Fill() made, straight in SQL, in
@@ -178,17 +186,7 @@ class QueryPlanTest : public ::testing::Test {
     Analyze("cases, referrals");
   }
 
-  // ANALYZE answers with rows: read them all, or the connection is out of sync.
-  void Analyze(const std::string& tables) {
-    absl::Status analyzed = database_->pool().Run([&](MysqlConnection& c) {
-      std::unique_ptr<sql::ResultSet> rows(
-          c.Prepare("ANALYZE TABLE " + tables)->executeQuery());
-      while (rows->next()) {
-      }
-      return absl::OkStatus();
-    });
-    ASSERT_TRUE(analyzed.ok()) << analyzed;
-  }
+  void Analyze(const std::string& tables) { database_->Execute("ANALYZE TABLE " + tables); }
 
   // The case ids `viewer` may list, by the rule written as a filter over
   // every case (what ListCases ran before it was index-driven).
@@ -218,17 +216,13 @@ class QueryPlanTest : public ::testing::Test {
 
   std::vector<std::string> ListedCases(const CaseFilter& filter, const std::string& viewer,
                                        int page_size) {
-    std::vector<std::string> out;
-    int64_t after = 0;
-    for (int pages = 0; pages < 1000; ++pages) {
-      absl::StatusOr<CasePage> page = cases_.ListCases(filter, Viewer{viewer}, after, page_size);
-      EXPECT_TRUE(page.ok()) << page.status();
-      if (!page.ok()) break;
-      for (const enlace::v1::Case& c : page->cases) out.push_back(c.case_id());
-      if (!page->more) break;
-      after = page->last_position;
-    }
-    return out;
+    return AllPages(
+        [&](int64_t after) { return cases_.ListCases(filter, Viewer{viewer}, after, page_size); },
+        [](const CasePage& page) {
+          std::vector<std::string> ids;
+          for (const enlace::v1::Case& c : page.cases) ids.push_back(c.case_id());
+          return ids;
+        });
   }
 
   template <typename Bind>
@@ -292,11 +286,7 @@ TEST_F(QueryPlanTest, ListArrivalsIsDrivenByTheSubmitterAndConsentIndexes) {
         tables.insert(row.table);
         SCOPED_TRACE(absl::StrCat(viewer, ": table ", row.table, " type ", row.type, " key ",
                                   row.key, " extra ", row.extra));
-        if (row.table.front() != '<') {
-          // Nothing read whole into a temporary table or sorted before the LIMIT.
-          EXPECT_THAT(row.extra, ::testing::Not(::testing::HasSubstr("temporary")));
-          EXPECT_THAT(row.extra, ::testing::Not(::testing::HasSubstr("filesort")));
-        }
+        if (row.table.front() != '<') ExpectReadInIndexOrder(row);
         if (row.table == "s") {
           EXPECT_EQ(row.key, "k_arrivals_submitter_seq");
           EXPECT_THAT(row.type, ::testing::AnyOf("ref", "range"));
@@ -351,9 +341,7 @@ TEST_F(QueryPlanTest, ListCasesIsDrivenByTheOwnerAndReferralIndexes) {
                                 row.key, " extra ", row.extra));
       if (row.table.front() == '<') continue;  // derived table, union result
       EXPECT_THAT(row.type, ::testing::AnyOf("ref", "range", "eq_ref")) << "a scan";
-      // Nothing read whole into a temporary table or sorted before the LIMIT.
-      EXPECT_THAT(row.extra, ::testing::Not(::testing::HasSubstr("temporary")));
-      EXPECT_THAT(row.extra, ::testing::Not(::testing::HasSubstr("filesort")));
+      ExpectReadInIndexOrder(row);
       keys.insert(row.key);
     }
     EXPECT_TRUE(keys.count("k_cases_owner")) << viewer;

@@ -6,12 +6,8 @@
 // second server process; consent withdrawal; the programme report's
 // suppression; and the case access log.
 #include <grpcpp/grpcpp.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <fstream>
 #include <set>
 #include <thread>
 
@@ -23,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/server_fixture.h"
+#include "tests/testing/server_process.h"
 #include "tests/testing/watcher.h"
 
 namespace enlace {
@@ -31,6 +28,7 @@ namespace {
 using ::enlace::testing::Context;
 using ::enlace::testing::MakeArrival;
 using ::enlace::testing::ServerFixture;
+using ::enlace::testing::ServerProcess;
 using ::enlace::testing::Watcher;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
@@ -260,61 +258,6 @@ TEST_F(WorkflowTest, TwentyRacingTransitionsHaveExactlyOneWinner) {
   EXPECT_EQ(database_->QueryInt("SELECT version FROM referrals"), 2);
 }
 
-// Collects events from one WatchReferrals stream on a thread of its own.
-class ServerProcess {
- public:
-  ServerProcess(const std::string& dir, const std::string& dsn, const std::string& ca,
-                const std::string& cert, const std::string& key, const std::string& policy,
-                const std::string& token_keys) {
-    std::string ready = dir + "/second.ready";
-    std::string log = dir + "/second.log";
-    pid_ = fork();
-    if (pid_ == 0) {
-      FILE* out = freopen(log.c_str(), "w", stderr);
-      (void)out;
-      std::vector<std::string> args = {ENLACE_SERVER_BINARY,
-                                       "--db_dsn=" + dsn,
-                                       "--ca_cert=" + ca,
-                                       "--server_cert=" + cert,
-                                       "--server_key=" + key,
-                                       "--policy=" + policy,
-                                       "--token_keys=" + token_keys,
-                                       "--tls_addr=127.0.0.1:0",
-                                       "--health_addr=",
-                                       "--metrics_addr=",
-                                       "--db_pool_size=8",
-                                       "--worker_threads=2",
-                                       "--ready_file=" + ready};
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline && port_ == 0) {
-      std::ifstream in(ready);
-      std::string line;
-      while (std::getline(in, line)) {
-        if (line.rfind("tls_port=", 0) == 0) port_ = std::stoi(line.substr(9));
-      }
-      if (port_ == 0) absl::SleepFor(absl::Milliseconds(50));
-    }
-  }
-  ~ServerProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-  }
-  int port() const { return port_; }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
-
 TEST_F(WorkflowTest, WatcherResumesWithItsLastTokenAndMissesNothing) {
   OpenedCase a = OpenIomCase("wf-4a", {"iom", "undp"});
   OpenedCase b = OpenIomCase("wf-4b", {"iom", "undp"});
@@ -340,9 +283,10 @@ TEST_F(WorkflowTest, WatcherResumesWithItsLastTokenAndMissesNothing) {
   server_.reset();
   StartServer(database_->dsn_string());
   // ...and a second server process on the same database makes more.
-  ServerProcess second(pki_.dir(), database_->dsn_string(), pki_.ca_cert_path(),
-                       pki_.server_cert_path(), pki_.server_key_path(), policy_path_,
-                       token_keys_path_);
+  // As its own restricted database user, like every server in these tests.
+  ServerProcess second(pki_.dir(), {database_->server_dsn_string(), pki_.ca_cert_path(),
+                                    pki_.server_cert_path(), pki_.server_key_path(), policy_path_,
+                                    token_keys_path_, "second"});
   ASSERT_GT(second.port(), 0) << "second server did not start";
   auto on_second = ReferralService::NewStub(ChannelTo(second.port(), iom_cert_));
   v1::CreateReferralRequest create;

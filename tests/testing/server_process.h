@@ -35,7 +35,7 @@ class ServerProcess {
     std::string policy;
     std::string token_keys;
     std::string name = "server";  // <dir>/<name>.ready and <name>.log
-    std::vector<std::string> extra_flags;
+    std::vector<std::string> extra_flags = {};
   };
 
   // Starts the binary and waits (at most 30 s) until it is serving;
