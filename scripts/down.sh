@@ -38,21 +38,21 @@ CA_PID_FILE="${ENLACE_ROOT}/var/run/enlace-ca.pid"
 CA_READY_FILE="${ENLACE_ROOT}/var/run/enlace-ca.ready"
 DB_DIR="${ENLACE_ROOT}/var/mysql"
 
-server_pid="$(read_pid_file "${SERVER_PID_FILE}")"
-if [[ -n "${server_pid}" ]] && pid_alive "${server_pid}" enlace-server; then
-  stop_pid "${server_pid}" "the server" 10
-else
-  log "the server is not running"
-fi
-rm -f "${SERVER_PID_FILE}" "${READY_FILE}"
+# stop_server NAME PID_FILE READY_FILE: stops the enlace-server of PID_FILE,
+# if it runs, and removes both files.
+stop_server() {
+  local name="$1" pid_file="$2" ready_file="$3" pid
+  pid="$(read_pid_file "${pid_file}")"
+  if [[ -n "${pid}" ]] && pid_alive "${pid}" enlace-server; then
+    stop_pid "${pid}" "${name}" 10
+  else
+    log "${name} is not running"
+  fi
+  rm -f "${pid_file}" "${ready_file}"
+}
 
-ca_pid="$(read_pid_file "${CA_PID_FILE}")"
-if [[ -n "${ca_pid}" ]] && pid_alive "${ca_pid}" enlace-server; then
-  stop_pid "${ca_pid}" "the CA role" 10
-else
-  log "the CA role is not running"
-fi
-rm -f "${CA_PID_FILE}" "${CA_READY_FILE}"
+stop_server "the server" "${SERVER_PID_FILE}" "${READY_FILE}"
+stop_server "the CA role" "${CA_PID_FILE}" "${CA_READY_FILE}"
 
 if mariadb_running "${DB_DIR}"; then
   mariadb_stop "${DB_DIR}"

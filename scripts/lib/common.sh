@@ -258,11 +258,11 @@ sys.exit(0 if reply == b'\x08\x01' else 1)
 EOF
 }
 
-# wait_serving HEALTH_ADDR PID LOG [SECONDS]
-# Waits until the server answers SERVING. Fails early if PID exits; on
-# failure prints the tail of LOG.
-wait_serving() {
-  local addr="$1" pid="$2" logfile="$3" secs="${4:-60}" deadline
+# _wait_until PID LOG SECS WHAT CHECK...: runs CHECK (a command) until it
+# succeeds; fails early if PID exits, or after SECS, printing the tail of LOG.
+_wait_until() {
+  local pid="$1" logfile="$2" secs="$3" what="$4" deadline
+  shift 4
   deadline=$((SECONDS + secs))
   while ((SECONDS < deadline)); do
     if ! pid_alive "${pid}"; then
@@ -270,14 +270,19 @@ wait_serving() {
       tail -n 40 "${logfile}" >&2 2>/dev/null || true
       return 1
     fi
-    if health_serving "${addr}"; then
-      return 0
-    fi
+    "$@" && return 0
     sleep 0.3
   done
-  warn "the server was not SERVING on ${addr} after ${secs} s; last lines of ${logfile}:"
+  warn "the server (pid ${pid}) was not SERVING${what} after ${secs} s; last lines of ${logfile}:"
   tail -n 40 "${logfile}" >&2 2>/dev/null || true
   return 1
+}
+
+# wait_serving HEALTH_ADDR PID LOG [SECONDS]
+# Waits until the server answers SERVING. Fails early if PID exits; on
+# failure prints the tail of LOG.
+wait_serving() {
+  _wait_until "$2" "$3" "${4:-60}" " on $1" health_serving "$1"
 }
 
 # wait_ready_file FILE PID LOG [SECONDS]
@@ -285,20 +290,7 @@ wait_serving() {
 # it is SERVING): for a server without a plaintext health port (the CA role).
 # Fails early if PID exits; on failure prints the tail of LOG.
 wait_ready_file() {
-  local file="$1" pid="$2" logfile="$3" secs="${4:-60}" deadline
-  deadline=$((SECONDS + secs))
-  while ((SECONDS < deadline)); do
-    if ! pid_alive "${pid}"; then
-      warn "the server (pid ${pid}) exited before it was SERVING; last lines of ${logfile}:"
-      tail -n 40 "${logfile}" >&2 2>/dev/null || true
-      return 1
-    fi
-    [[ -s "${file}" ]] && return 0
-    sleep 0.2
-  done
-  warn "the server (pid ${pid}) was not SERVING after ${secs} s; last lines of ${logfile}:"
-  tail -n 40 "${logfile}" >&2 2>/dev/null || true
-  return 1
+  _wait_until "$2" "$3" "${4:-60}" "" test -s "$1"
 }
 
 require_file() {
