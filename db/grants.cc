@@ -52,7 +52,8 @@ std::vector<std::string> ServerTablePrivileges(absl::string_view table, bool is_
   if (is_view) return {};
   if (table == "audit_chain_head") return {"SELECT", "UPDATE"};
   if (absl::StartsWith(table, "audit_")) return {"SELECT", "INSERT"};
-  if (table == "schema_migrations") return {"SELECT"};
+  if (table == "schema_migrations" || table == "report_grid_state") return {"SELECT"};
+  if (absl::StartsWith(table, "report_")) return {"SELECT", "INSERT", "UPDATE"};
   return {"SELECT", "INSERT", "UPDATE", "DELETE"};
 }
 

@@ -15,6 +15,10 @@
 //                                           never updated nor deleted
 //   schema_migrations      SELECT           a replica checks the version; only
 //                                           --migrate records migrations
+//   report_grid_state      SELECT           only --migrate (re)counts the grid
+//   report_* (every other) SELECT, INSERT,  the report's grid cells: counts
+//                          UPDATE           move with the records; only the
+//                                           migration user rebuilds them
 //   any other table        SELECT, INSERT, UPDATE, DELETE
 //   a view                 nothing          (a view acts with its definer's
 //                                           rights: add a rule when one is needed)

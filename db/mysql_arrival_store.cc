@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "db/ids.h"
 #include "db/mysql_audit_store.h"
+#include "db/mysql_report_grid.h"
 #include "db/mysql_referral_sql.h"
 #include "db/visibility.h"
 #include "google/protobuf/util/time_util.h"
@@ -30,12 +31,6 @@ using enlace::v1::Consent;
 using google::protobuf::util::TimeUtil;
 
 constexpr int kInsertColumns = 18;
-
-std::string InList(size_t n) {
-  std::string out = "(";
-  for (size_t i = 0; i < n; ++i) absl::StrAppend(&out, i == 0 ? "?" : ", ?");
-  return out + ")";
-}
 
 template <typename Repeated>
 uint32_t MaskOf(const Repeated& values) {
@@ -239,6 +234,7 @@ static void InsertArrivals(MysqlConnection& c, absl::Span<const NewArrival> batc
     });
 
     std::vector<std::pair<int64_t, std::string>> consent_rows;  // (seq, agency)
+    std::vector<int64_t> new_seqs;
     ForEachStatementChunk(to_insert.size(), [&](size_t offset, size_t size) {
       sql::PreparedStatement* select = c.Prepare(
           absl::StrCat("SELECT seq, arrival_id FROM arrivals WHERE arrival_id IN ", InList(size)));
@@ -251,6 +247,7 @@ static void InsertArrivals(MysqlConnection& c, absl::Span<const NewArrival> batc
       std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
       while (rows->next()) {
         int64_t seq = rows->getInt64(1);
+        new_seqs.push_back(seq);
         const Arrival& a = batch[index_of_id.at(std::string(rows->getString(2)))].arrival;
         for (const std::string& agency : a.consent().agencies()) {
           consent_rows.emplace_back(seq, agency);
@@ -268,6 +265,8 @@ static void InsertArrivals(MysqlConnection& c, absl::Span<const NewArrival> batc
       }
       insert->executeUpdate();
     });
+    // The programme report's cells, in the batch's transaction.
+    CountInGrid(c, ReportGridTable::kReturnees, new_seqs, +1);
 }
 
 static void AppendBatchAudit(MysqlConnection& c, absl::Span<const NewArrival> batch,

@@ -156,26 +156,47 @@ absl::Status MysqlAuditStore::Append(std::vector<AuditRecord>* records) {
   });
 }
 
-absl::StatusOr<AuditPage> MysqlAuditStore::List(const AuditQuery& query) {
+std::string AuditListSql(const AuditQuery& query) {
   // Only fixed fragments are concatenated; every value is a bound parameter.
+  // With a principal, a method or a decision: its (column, seq) index
+  // (k_audit_principal, k_audit_method, k_audit_decision); else the primary
+  // key. Each read in seq order from the keyset position, the other
+  // conditions checked row by row.
   std::string text = absl::StrCat("SELECT ", kAuditColumnList, " FROM audit_events WHERE seq > ?");
   if (!query.principal.empty()) text += " AND principal = ?";
   if (!query.method.empty()) text += " AND method = ?";
   if (query.decision != 0) text += " AND decision = ?";
   if (query.from_us != 0) text += " AND at_us >= ?";
   if (query.to_us != 0) text += " AND at_us < ?";
-  text += " ORDER BY seq LIMIT ?";
+  return text + " ORDER BY seq LIMIT ?";
+}
+
+void BindAuditList(sql::PreparedStatement* statement, const AuditQuery& query, int rows) {
+  unsigned p = 1;
+  statement->setInt64(p++, query.after_seq);
+  if (!query.principal.empty()) statement->setString(p++, query.principal);
+  if (!query.method.empty()) statement->setString(p++, query.method);
+  if (query.decision != 0) statement->setInt(p++, query.decision);
+  if (query.from_us != 0) statement->setInt64(p++, query.from_us);
+  if (query.to_us != 0) statement->setInt64(p++, query.to_us);
+  statement->setInt(p++, rows);
+}
+
+std::string AuditRecordListSql() {
+  // The record's rows of (record_id, audit_seq), then each event by
+  // primary key.
+  return absl::StrCat("SELECT ", kAuditColumnList,
+                      " FROM audit_events WHERE seq IN (SELECT audit_seq FROM "
+                      "audit_event_records WHERE record_id = ? AND audit_seq > ?) "
+                      "ORDER BY seq LIMIT ?");
+}
+
+absl::StatusOr<AuditPage> MysqlAuditStore::List(const AuditQuery& query) {
+  const std::string text = AuditListSql(query);
   AuditPage page;
   absl::Status status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
     sql::PreparedStatement* select = c.Prepare(text);
-    unsigned p = 1;
-    select->setInt64(p++, query.after_seq);
-    if (!query.principal.empty()) select->setString(p++, query.principal);
-    if (!query.method.empty()) select->setString(p++, query.method);
-    if (query.decision != 0) select->setInt(p++, query.decision);
-    if (query.from_us != 0) select->setInt64(p++, query.from_us);
-    if (query.to_us != 0) select->setInt64(p++, query.to_us);
-    select->setInt(p++, query.limit + 1);
+    BindAuditList(select, query, query.limit + 1);
     std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
     while (rows->next()) {
       if (static_cast<int>(page.records.size()) == query.limit) {
@@ -194,10 +215,7 @@ absl::StatusOr<std::vector<AuditRecord>> MysqlAuditStore::ListForRecord(
     const std::string& record_id, int64_t after_seq, int limit) {
   std::vector<AuditRecord> records;
   absl::Status status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
-    sql::PreparedStatement* select = c.Prepare(absl::StrCat(
-        "SELECT ", kAuditColumnList,
-        " FROM audit_events WHERE seq IN (SELECT audit_seq FROM audit_event_records "
-        "WHERE record_id = ? AND audit_seq > ?) ORDER BY seq LIMIT ?"));
+    sql::PreparedStatement* select = c.Prepare(AuditRecordListSql());
     select->setString(1, record_id);
     select->setInt64(2, after_seq);
     select->setInt(3, limit);

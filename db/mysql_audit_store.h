@@ -14,6 +14,14 @@
 
 namespace enlace::db {
 
+// The queries List() and ListForRecord() run, and how List() binds its
+// (`rows`: the page size plus one; ListForRecord binds the record id, the
+// keyset position and the limit). Exposed so that a test can EXPLAIN them
+// (tests/db/query_plan_test.cc).
+std::string AuditListSql(const AuditQuery& query);
+void BindAuditList(sql::PreparedStatement* statement, const AuditQuery& query, int rows);
+std::string AuditRecordListSql();
+
 // Appends `records` to the chain on `c`, inside the caller's transaction
 // (for the MySQL stores that commit a change together with its audit event):
 // locks the chain head until that transaction ends, assigns seq, prev_hash

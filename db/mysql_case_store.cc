@@ -15,6 +15,7 @@
 #include "db/ids.h"
 #include "db/mysql_audit_store.h"
 #include "db/mysql_referral_sql.h"
+#include "db/mysql_report_grid.h"
 #include "db/visibility.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -192,7 +193,11 @@ absl::StatusOr<Case> MysqlCaseStore::OpenCase(const std::string& arrival_id,
         absl::StrCat("SELECT a.seq, a.department_code, a.municipality, a.consent_purposes_mask "
                      "FROM arrivals a WHERE a.arrival_id = ? AND ",
                      ConsentAllowsSql(Reach::kArrivalRecord, "a.seq", "a.consent_purposes_mask"),
-                     " LOCK IN SHARE MODE"));
+                     // Exclusive: cases of one returnee are opened one at a
+                     // time, so whether this is the returnee's first case
+                     // (the report's returnees served) is decided on every
+                     // case opened before it.
+                     " FOR UPDATE"));
     select->setString(1, arrival_id);
     select->setString(2, viewer.agency);
     std::unique_ptr<sql::ResultSet> row(select->executeQuery());
@@ -221,6 +226,7 @@ absl::StatusOr<Case> MysqlCaseStore::OpenCase(const std::string& arrival_id,
     insert->setInt64(8, now);
     insert->setInt64(9, now);
     insert->executeUpdate();
+    CountInGrid(conn, ReportGridTable::kCases, {LastInsertId(conn)}, +1);
     change.Append(conn, {case_id});
     return absl::OkStatus();
   });
@@ -340,6 +346,9 @@ absl::StatusOr<Case> MysqlCaseStore::UpdateCase(const Case& update, const std::s
       return absl::AbortedError(absl::StrCat("etag: the case changed since it was read (now ",
                                              EtagOf(found.version), "); read it again"));
     }
+    // A new status moves the case to another cell of the report's grid.
+    bool moves = update.status() != found.value.status();
+    if (moves) CountInGrid(conn, ReportGridTable::kCases, {found.seq}, -1);
     sql::PreparedStatement* write = conn.Prepare(
         "UPDATE cases SET status = ?, summary = ?, psychosocial_notes = ?, version = ?, "
         "updated_at_us = ? WHERE seq = ?");
@@ -350,6 +359,7 @@ absl::StatusOr<Case> MysqlCaseStore::UpdateCase(const Case& update, const std::s
     write->setInt64(5, NowMicros());
     write->setInt64(6, found.seq);
     write->executeUpdate();
+    if (moves) CountInGrid(conn, ReportGridTable::kCases, {found.seq}, +1);
     change.Append(conn);
     return absl::OkStatus();
   });
@@ -395,6 +405,7 @@ absl::StatusOr<enlace::v1::ServiceRecord> MysqlCaseStore::RecordService(
     insert->setString(6, viewer.agency);
     insert->setInt64(7, now);
     insert->executeUpdate();
+    CountInGrid(conn, ReportGridTable::kServices, {LastInsertId(conn)}, +1);
     record.set_service_id(*id);
     record.set_case_id(case_id);
     record.set_service(service);
@@ -437,6 +448,7 @@ absl::StatusOr<enlace::v1::Initiative> MysqlCaseStore::RegisterInitiative(
     insert->setString(7, place);
     insert->setInt64(8, now);
     insert->executeUpdate();
+    CountInGrid(conn, ReportGridTable::kInitiatives, {LastInsertId(conn)}, +1);
     initiative.set_initiative_id(*id);
     initiative.set_case_id(case_id);
     initiative.set_name(name);
@@ -453,29 +465,48 @@ absl::StatusOr<enlace::v1::Initiative> MysqlCaseStore::RegisterInitiative(
   return initiative;
 }
 
+namespace {
+
+// Only initiatives of returnees whose consent allows the viewer
+// (Reach::kInitiative): the name, owner and place of an initiative tell
+// about the person who runs it. Parameters: the viewer, then the
+// municipality if any.
+std::string InitiativeFromWhere(bool by_municipality) {
+  return absl::StrCat(
+      " FROM initiatives i JOIN cases c ON c.seq = i.case_seq "
+      "JOIN arrivals a ON a.seq = c.arrival_seq WHERE ",
+      ConsentAllowsSql(Reach::kInitiative, "c.arrival_seq", "a.consent_purposes_mask"),
+      by_municipality ? " AND i.municipality = ?" : "");
+}
+
+}  // namespace
+
+std::string InitiativeListSql(bool by_municipality) {
+  // All initiatives in seq order (primary key) from the keyset position, or
+  // those of one municipality in seq order (its index); case and arrival by
+  // primary key.
+  return absl::StrCat(
+      "SELECT i.seq, i.initiative_id, c.case_id, i.owner_agency, i.name, i.sector, "
+      "i.department_code, i.municipality, i.registered_at_us",
+      InitiativeFromWhere(by_municipality), " AND i.seq > ? ORDER BY i.seq LIMIT ?");
+}
+
+void BindInitiativeList(sql::PreparedStatement* statement, const std::string& municipality,
+                        const Viewer& viewer, int64_t after, int rows) {
+  unsigned p = 1;
+  statement->setString(p++, viewer.agency);
+  if (!municipality.empty()) statement->setString(p++, municipality);
+  statement->setInt64(p++, after);
+  statement->setInt(p++, rows);
+}
+
 absl::StatusOr<InitiativePage> MysqlCaseStore::ListInitiatives(const std::string& municipality,
                                                                const Viewer& viewer,
                                                                int64_t after, int limit) {
-  // Only initiatives of returnees whose consent allows the viewer
-  // (Reach::kInitiative): the name, owner and place of an initiative tell
-  // about the person who runs it.
-  std::string where = absl::StrCat(
-      " AND ", ConsentAllowsSql(Reach::kInitiative, "c.arrival_seq", "a.consent_purposes_mask"),
-      municipality.empty() ? "" : " AND i.municipality = ?");
-  constexpr char kFrom[] =
-      " FROM initiatives i JOIN cases c ON c.seq = i.case_seq "
-      "JOIN arrivals a ON a.seq = c.arrival_seq WHERE ";
   InitiativePage page;
   absl::Status status = pool_->Run([&](MysqlConnection& conn) {
-    sql::PreparedStatement* select = conn.Prepare(absl::StrCat(
-        "SELECT i.seq, i.initiative_id, c.case_id, i.owner_agency, i.name, i.sector, "
-        "i.department_code, i.municipality, i.registered_at_us",
-        kFrom, "i.seq > ?", where, " ORDER BY i.seq LIMIT ?"));
-    unsigned p = 1;
-    select->setInt64(p++, after);
-    select->setString(p++, viewer.agency);
-    if (!municipality.empty()) select->setString(p++, municipality);
-    select->setInt(p++, limit + 1);
+    sql::PreparedStatement* select = conn.Prepare(InitiativeListSql(!municipality.empty()));
+    BindInitiativeList(select, municipality, viewer, after, limit + 1);
     std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
     while (rows->next()) {
       if (static_cast<int>(page.initiatives.size()) == limit) {
@@ -495,8 +526,8 @@ absl::StatusOr<InitiativePage> MysqlCaseStore::ListInitiatives(const std::string
           TimeUtil::MicrosecondsToTimestamp(rows->getInt64("registered_at_us"));
     }
     rows.reset();
-    sql::PreparedStatement* count =
-        conn.Prepare(absl::StrCat("SELECT COUNT(*)", kFrom, "1 = 1", where));
+    sql::PreparedStatement* count = conn.Prepare(
+        absl::StrCat("SELECT COUNT(*)", InitiativeFromWhere(!municipality.empty())));
     count->setString(1, viewer.agency);
     if (!municipality.empty()) count->setString(2, municipality);
     std::unique_ptr<sql::ResultSet> total(count->executeQuery());
@@ -574,6 +605,7 @@ absl::StatusOr<Referral> MysqlCaseStore::CreateReferral(const std::string& case_
     select->setString(1, referral_id);
     std::unique_ptr<sql::ResultSet> row(select->executeQuery());
     row->next();
+    CountInGrid(conn, ReportGridTable::kReferrals, {row->getInt64("referral_seq")}, +1);
     AppendReferralEvent(conn, row->getInt64("referral_seq"), found.arrival_seq,
                         enlace::v1::REFERRAL_EVENT_TYPE_CREATED, RowToReferral(*row), now);
     row.reset();
@@ -610,28 +642,37 @@ absl::StatusOr<Referral> MysqlCaseStore::GetReferral(const std::string& referral
   return referral;
 }
 
-absl::StatusOr<ReferralPage> MysqlCaseStore::ListReferrals(const ReferralFilter& filter,
-                                                           const Viewer& viewer, int64_t after,
-                                                           int limit) {
+std::string ReferralListSql(const ReferralFilter& filter) {
+  // The box's index, (to_agency, seq) or (from_agency, seq), read in seq
+  // order from the keyset position; case and arrival by primary key.
   std::string text = absl::StrCat(
       "SELECT ", kReferralColumns, kReferralFrom, "WHERE r.seq > ? AND ",
       filter.box == enlace::v1::BOX_OUTBOX ? "r.from_agency = ?" : "r.to_agency = ?", " AND ",
       ConsentAllowsSql(Reach::kReferral, "c.arrival_seq", "a.consent_purposes_mask"));
   if (!filter.statuses.empty()) {
-    text += " AND r.status IN (";
-    for (size_t i = 0; i < filter.statuses.size(); ++i) text += i == 0 ? "?" : ", ?";
-    text += ")";
+    absl::StrAppend(&text, " AND r.status IN ", InList(filter.statuses.size()));
   }
-  text += " ORDER BY r.seq LIMIT ?";
+  return text + " ORDER BY r.seq LIMIT ?";
+}
+
+void BindReferralList(sql::PreparedStatement* statement, const ReferralFilter& filter,
+                      const Viewer& viewer, int64_t after, int rows) {
+  unsigned p = 1;
+  statement->setInt64(p++, after);
+  statement->setString(p++, viewer.agency);
+  statement->setString(p++, viewer.agency);
+  for (enlace::v1::ReferralStatus s : filter.statuses) statement->setInt(p++, s);
+  statement->setInt(p++, rows);
+}
+
+absl::StatusOr<ReferralPage> MysqlCaseStore::ListReferrals(const ReferralFilter& filter,
+                                                           const Viewer& viewer, int64_t after,
+                                                           int limit) {
+  const std::string text = ReferralListSql(filter);
   ReferralPage page;
   absl::Status status = pool_->Run([&](MysqlConnection& conn) {
     sql::PreparedStatement* select = conn.Prepare(text);
-    unsigned p = 1;
-    select->setInt64(p++, after);
-    select->setString(p++, viewer.agency);
-    select->setString(p++, viewer.agency);
-    for (enlace::v1::ReferralStatus s : filter.statuses) select->setInt(p++, s);
-    select->setInt(p++, limit + 1);
+    BindReferralList(select, filter, viewer, after, limit + 1);
     std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
     std::vector<int64_t> arrival_seqs;
     while (rows->next()) {
@@ -692,6 +733,10 @@ absl::StatusOr<Referral> MysqlCaseStore::TransitionReferral(const Transition& tr
     std::string outcome = referral.outcome();
     if (transition.to == enlace::v1::REFERRAL_STATUS_DECLINED) decline_reason = transition.text;
     if (transition.to == enlace::v1::REFERRAL_STATUS_COMPLETED) outcome = transition.text;
+    // The new status moves the referral to another cell of the report's
+    // grid. Statuses only move forward (TransitionAllowed), so racing
+    // transitions lock cells in one order.
+    CountInGrid(conn, ReportGridTable::kReferrals, {referral_seq}, -1);
     sql::PreparedStatement* update = conn.Prepare(
         "UPDATE referrals SET status = ?, decline_reason = ?, outcome = ?, version = ?, "
         "updated_at_us = ? WHERE seq = ?");
@@ -702,6 +747,7 @@ absl::StatusOr<Referral> MysqlCaseStore::TransitionReferral(const Transition& tr
     update->setInt64(5, now);
     update->setInt64(6, referral_seq);
     update->executeUpdate();
+    CountInGrid(conn, ReportGridTable::kReferrals, {referral_seq}, +1);
     referral.set_status(transition.to);
     referral.set_decline_reason(decline_reason);
     referral.set_outcome(outcome);

@@ -14,6 +14,14 @@ namespace enlace::db {
 std::string CaseListSql(const CaseFilter& filter);
 void BindCaseList(sql::PreparedStatement* statement, const CaseFilter& filter,
                   const Viewer& viewer, int64_t after, int rows);
+// Likewise for ListReferrals() and ListInitiatives() (`by_municipality`:
+// the municipality filter is set).
+std::string ReferralListSql(const ReferralFilter& filter);
+void BindReferralList(sql::PreparedStatement* statement, const ReferralFilter& filter,
+                      const Viewer& viewer, int64_t after, int rows);
+std::string InitiativeListSql(bool by_municipality);
+void BindInitiativeList(sql::PreparedStatement* statement, const std::string& municipality,
+                        const Viewer& viewer, int64_t after, int rows);
 
 class MysqlCaseStore final : public CaseStore {
  public:

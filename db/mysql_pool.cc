@@ -121,6 +121,14 @@ std::string RowPlaceholders(size_t rows, int columns, absl::string_view constant
   return out;
 }
 
+std::string InList(size_t n) { return RowPlaceholders(1, static_cast<int>(n)); }
+
+int64_t LastInsertId(MysqlConnection& c) {
+  std::unique_ptr<sql::ResultSet> row(c.Prepare("SELECT LAST_INSERT_ID()")->executeQuery());
+  row->next();
+  return row->getInt64(1);
+}
+
 MysqlPool::MysqlPool(Dsn dsn, PoolOptions options)
     : dsn_(std::move(dsn)), options_(options) {}
 

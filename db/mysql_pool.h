@@ -75,6 +75,11 @@ void ForEachStatementChunk(size_t n, const std::function<void(size_t, size_t)>& 
 // multi-row INSERT, each row ending with the SQL literals in `constants`
 // (e.g. ", 1").
 std::string RowPlaceholders(size_t rows, int columns, absl::string_view constants = "");
+// The AUTO_INCREMENT value the connection's last INSERT generated. Throws
+// sql::SQLException like any statement.
+int64_t LastInsertId(MysqlConnection& c);
+// "(?, ?, ...)": `n` placeholders for `column IN (...)`.
+std::string InList(size_t n);
 
 struct PoolOptions {
   int max_connections = 8;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "db/mysql_report_grid.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace enlace::db {
@@ -125,6 +126,10 @@ std::vector<std::string> WithdrawReferralsWithoutConsent(MysqlConnection& c, int
     }
   }
   rows.reset();
+  // Withdrawn, they move to other cells of the report's grid.
+  std::vector<int64_t> lost_seqs;
+  for (const auto& [seq, referral] : lost) lost_seqs.push_back(seq);
+  CountInGrid(c, ReportGridTable::kReferrals, lost_seqs, -1);
   std::vector<std::string> ids;
   for (auto& [seq, referral] : lost) {
     ids.push_back(referral.referral_id());
@@ -142,6 +147,7 @@ std::vector<std::string> WithdrawReferralsWithoutConsent(MysqlConnection& c, int
     AppendReferralEvent(c, seq, arrival_seq, enlace::v1::REFERRAL_EVENT_TYPE_WITHDRAWN, referral,
                         now_us);
   }
+  CountInGrid(c, ReportGridTable::kReferrals, lost_seqs, +1);
   return ids;
 }
 

@@ -1,11 +1,12 @@
-// ReportStore on MySQL 8 / MariaDB 10.11 (schema: db/migrations/0001 and
-// 0003). Each indicator is one GROUP BY query over its grid (report_cells.h:
-// key, department, calendar month) that returns, per grid cell, the number
-// of records and how many of them the viewer owns (COUNT(*) and
-// SUM(owner = ?)), with every value bound as a parameter; AggregateReport()
-// then sums the grid cells into the report and decides what the viewer
-// sees. All the queries of a report read one consistent snapshot of the
-// database (one REPEATABLE READ, READ ONLY transaction).
+// ReportStore on MySQL 8 / MariaDB 10.11. Each indicator is one GROUP BY
+// over its pre-aggregated grid cells (mysql_report_grid.h, migration 0007),
+// a range of the cell table's primary key by month: per grid cell, the
+// number of records and how many of them the viewer owns, with every value
+// bound as a parameter. AggregateReport() then sums the grid cells into the
+// report and decides what the viewer sees. The cost follows the number of
+// cells in the period (departments x months x keys x agencies), not the
+// number of records. All the queries of a report read one consistent
+// snapshot (one REPEATABLE READ, READ ONLY transaction).
 #ifndef ENLACE_DB_MYSQL_REPORT_STORE_H_
 #define ENLACE_DB_MYSQL_REPORT_STORE_H_
 

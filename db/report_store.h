@@ -37,8 +37,8 @@
 //   services          type, case's department, month of delivered_on
 //   initiatives       department, month of registration
 //   returnees served  the first cases above: a returnee is counted once, in
-//                     the department and month of their first case (earliest
-//                     creation), whatever its status; women served are the
+//                     the department and month of their first case (the
+//                     first opened), whatever its status; women served are the
 //                     first cases of women.
 //
 // Filters (all optional):

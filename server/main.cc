@@ -23,6 +23,8 @@
 #include "db/dsn.h"
 #include "db/grants.h"
 #include "db/migrations.h"
+#include "db/mysql_pool.h"
+#include "db/mysql_report_grid.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -43,6 +45,11 @@ ABSL_FLAG(bool, migrate, false,
           "apply the schema migrations as the migration user (--migrate_dsn), grant the user of "
           "--db_dsn exactly its privileges (db/grants.h), and exit (0: done). Run it before "
           "starting (or upgrading) the servers. Command line only");
+ABSL_FLAG(bool, recount_reports, false,
+          "as --migrate (same flags), then rebuild the programme report's pre-aggregated grid "
+          "from the records, whether or not it needs it (--migrate does it once, right after "
+          "the migration that adds the grid): after records were loaded in bulk without the "
+          "server. Safe while servers run. Command line only");
 ABSL_FLAG(std::string, migrate_dsn, "",
           "with --migrate only: the migration user's DSN (it needs ALL PRIVILEGES ON the "
           "database WITH GRANT OPTION), its password better in ENLACE_MIGRATE_PASSWORD. A "
@@ -138,7 +145,36 @@ void ApplyEnvironment() {
   }
 }
 
-// --migrate: migrations, then the server user's grants, as the migration user.
+// After the migrations: the report grid is counted from the records the
+// first time (migration 0007 adds it empty), or again with
+// --recount_reports. False (and a message) on failure.
+bool RecountReportGridIfNeeded(const enlace::db::Dsn& migrate) {
+  enlace::db::PoolOptions options;
+  options.max_connections = 1;
+  options.io_timeout = absl::Hours(2);  // one statement groups every record
+  enlace::db::MysqlPool pool(migrate, options);
+  bool forced = absl::GetFlag(FLAGS_recount_reports);
+  if (!forced) {
+    absl::StatusOr<bool> needed = enlace::db::ReportGridNeedsRecount(pool);
+    if (!needed.ok()) {
+      std::cerr << "enlace-server: reading report_grid_state: " << needed.status().message()
+                << "\n";
+      return false;
+    }
+    if (!*needed) return true;
+  }
+  absl::Time start = absl::Now();
+  if (absl::Status s = enlace::db::RecountReportGrid(pool); !s.ok()) {
+    std::cerr << "enlace-server: counting the report grid: " << s.message() << "\n";
+    return false;
+  }
+  enlace::server::Log("report grid counted from the records in ",
+                      absl::FormatDuration(absl::Now() - start));
+  return true;
+}
+
+// --migrate: migrations, then the server user's grants, as the migration
+// user, then the report grid if it needs counting.
 int RunMigrate() {
   std::string migrate_text = absl::GetFlag(FLAGS_migrate_dsn);
   if (migrate_text.empty()) {
@@ -198,7 +234,7 @@ int RunMigrate() {
                         grant.privileges.empty() ? "nothing"
                                                  : absl::StrJoin(grant.privileges, ", "));
   }
-  return 0;
+  return RecountReportGridIfNeeded(*migrate) ? 0 : 1;
 }
 
 }  // namespace
@@ -231,7 +267,7 @@ int main(int argc, char** argv) {
   absl::SetFlagsUsageConfig(usage);
   ApplyEnvironment();
   absl::ParseCommandLine(argc, argv);
-  if (absl::GetFlag(FLAGS_migrate)) return RunMigrate();
+  if (absl::GetFlag(FLAGS_migrate) || absl::GetFlag(FLAGS_recount_reports)) return RunMigrate();
   // A serving process never holds the migration credentials.
   if (!absl::GetFlag(FLAGS_migrate_dsn).empty() ||
       std::getenv(enlace::db::kMigratePasswordVariable) != nullptr) {

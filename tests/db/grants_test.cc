@@ -51,6 +51,9 @@ TEST(ServerTablePrivilegesTest, TheRule) {
   EXPECT_EQ(db::ServerTablePrivileges("audit_anything_later"), (V{"SELECT", "INSERT"}));
   EXPECT_EQ(db::ServerTablePrivileges("audit_chain_head"), (V{"SELECT", "UPDATE"}));
   EXPECT_EQ(db::ServerTablePrivileges("schema_migrations"), (V{"SELECT"}));
+  EXPECT_EQ(db::ServerTablePrivileges("report_grid_state"), (V{"SELECT"}));
+  EXPECT_EQ(db::ServerTablePrivileges("report_case_cells"), (V{"SELECT", "INSERT", "UPDATE"}));
+  EXPECT_EQ(db::ServerTablePrivileges("report_later_cells"), (V{"SELECT", "INSERT", "UPDATE"}));
   for (const char* table : {"arrivals", "certificates", "referrals", "auditors", "audit"}) {
     EXPECT_EQ(db::ServerTablePrivileges(table), (V{"SELECT", "INSERT", "UPDATE", "DELETE"}))
         << table;

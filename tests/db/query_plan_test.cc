@@ -1,5 +1,7 @@
-// Lists that stay flat as the tables grow: each list query is answered from
-// the index it was written for (checked with EXPLAIN on a real MariaDB), and
+// Lists that stay flat as the tables grow: each list query (arrivals, cases,
+// referrals, initiatives, audit events and a record's access log) is
+// answered from the index it was written for (checked with EXPLAIN on a real
+// MariaDB), and
 // the index-driven form returns exactly what the visibility rule allows, in
 // order, page after page (checked against the rule evaluated in memory).
 #include <cppconn/prepared_statement.h>
@@ -13,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "db/mysql_arrival_store.h"
+#include "db/mysql_audit_store.h"
 #include "db/mysql_case_store.h"
 #include "db/visibility.h"
 #include "gmock/gmock.h"
@@ -347,6 +350,125 @@ TEST_F(QueryPlanTest, ListCasesIsDrivenByTheOwnerAndReferralIndexes) {
     EXPECT_TRUE(keys.count("k_cases_owner")) << viewer;
     EXPECT_TRUE(keys.count("k_referrals_to_case")) << viewer;
   }
+}
+
+// The expected plan of one table of a list query: its key, and an access
+// that reads a range of it (never a scan), in index order.
+void ExpectIndexRange(const std::vector<PlanRow>& plan, const std::string& table,
+                      const std::string& key) {
+  bool seen = false;
+  for (const PlanRow& row : plan) {
+    SCOPED_TRACE(absl::StrCat("table ", row.table, " type ", row.type, " key ", row.key,
+                              " extra ", row.extra));
+    if (row.table.front() == '<') continue;  // derived table, union result
+    ExpectReadInIndexOrder(row);
+    EXPECT_THAT(row.type, ::testing::AnyOf("ref", "range", "eq_ref")) << "a scan";
+    if (row.table == table) {
+      seen = true;
+      EXPECT_EQ(row.key, key);
+    }
+  }
+  EXPECT_TRUE(seen) << "no table " << table << " in the plan";
+}
+
+TEST_F(QueryPlanTest, ListReferralsIsDrivenByTheBoxIndex) {
+  Fill(2000);
+  FillCases();
+  for (const std::string viewer : {"undp", "unhcr", "iom"}) {
+    for (enlace::v1::Box box : {enlace::v1::BOX_INBOX, enlace::v1::BOX_OUTBOX}) {
+      for (bool pending_only : {false, true}) {
+        ReferralFilter filter;
+        filter.box = box;
+        if (pending_only) filter.statuses = {enlace::v1::REFERRAL_STATUS_PENDING};
+        SCOPED_TRACE(absl::StrCat(viewer, " box ", box, " pending only ", pending_only));
+        std::vector<PlanRow> plan =
+            Explain(ReferralListSql(filter), [&](sql::PreparedStatement* s) {
+              BindReferralList(s, filter, Viewer{viewer}, 0, 51);
+            });
+        ExpectIndexRange(plan, "r",
+                         box == enlace::v1::BOX_INBOX ? "k_referrals_to" : "k_referrals_from");
+        ExpectIndexRange(plan, "c", "PRIMARY");
+        ExpectIndexRange(plan, "a", "PRIMARY");
+      }
+    }
+  }
+}
+
+TEST_F(QueryPlanTest, ListInitiativesIsDrivenByThePrimaryKeyOrTheMunicipalityIndex) {
+  Fill(2000);
+  FillCases();
+  database_->Execute(
+      "INSERT INTO initiatives (initiative_id, case_seq, owner_agency, name, sector, "
+      "department_code, municipality, registered_at_us) SELECT CONCAT('in', seq), seq, "
+      "owner_agency, 'Taller', 'crafts', department_code, municipality, 1 FROM cases");
+  Analyze("initiatives");
+  for (const std::string municipality : {"", "Santa Ana"}) {
+    SCOPED_TRACE(municipality);
+    std::vector<PlanRow> plan =
+        Explain(InitiativeListSql(!municipality.empty()), [&](sql::PreparedStatement* s) {
+          BindInitiativeList(s, municipality, Viewer{"iom"}, 0, 51);
+        });
+    ExpectIndexRange(plan, "i", municipality.empty() ? "PRIMARY" : "k_initiatives_municipality");
+    ExpectIndexRange(plan, "c", "PRIMARY");
+    ExpectIndexRange(plan, "a", "PRIMARY");
+  }
+}
+
+TEST_F(QueryPlanTest, AuditListsAreDrivenByTheirFilterIndex) {
+  // 3,000 events of four principals, one in ten a denial, each naming a
+  // record of its own.
+  std::vector<AuditRecord> events(3000);
+  const std::vector<std::string> principals = {
+      "spiffe://enlace/agency/iom", "spiffe://enlace/agency/undp",
+      "spiffe://enlace/agency/unhcr", "spiffe://enlace/agency/mfa"};
+  for (int i = 0; i < 3000; ++i) {
+    events[i].at_us = 1700000000000000 + i;
+    events[i].principal = principals[i % 4];
+    events[i].method = i % 3 == 0 ? "/enlace.v1.CaseService/GetCase"
+                                  : "/enlace.v1.ArrivalService/GetArrival";
+    events[i].decision = i % 10 == 0 ? 2 : 1;
+    events[i].record_ids = {absl::StrCat("record", i % 500)};
+    events[i].detail = "d";
+    events[i].peer = "ipv4:127.0.0.1:1";
+  }
+  MysqlAuditStore audit(&database_->pool());
+  ASSERT_TRUE(audit.Append(&events).ok());
+  Analyze("audit_events, audit_event_records");
+
+  struct Case {
+    AuditQuery query;
+    std::string key;
+  };
+  AuditQuery by_principal;
+  by_principal.principal = principals[1];
+  AuditQuery by_principal_and_method = by_principal;
+  by_principal_and_method.method = "/enlace.v1.CaseService/GetCase";
+  AuditQuery by_method;
+  by_method.method = "/enlace.v1.CaseService/GetCase";
+  AuditQuery denials;
+  denials.decision = 2;
+  AuditQuery everything;
+  everything.after_seq = 1200;
+  for (const Case& c : {Case{by_principal, "k_audit_principal"},
+                        Case{by_principal_and_method, "k_audit_principal"},
+                        Case{by_method, "k_audit_method"}, Case{denials, "k_audit_decision"},
+                        Case{everything, "PRIMARY"}}) {
+    SCOPED_TRACE(absl::StrCat("principal ", c.query.principal, " method ", c.query.method,
+                              " decision ", c.query.decision));
+    std::vector<PlanRow> plan = Explain(AuditListSql(c.query), [&](sql::PreparedStatement* s) {
+      BindAuditList(s, c.query, 51);
+    });
+    ExpectIndexRange(plan, "audit_events", c.key);
+  }
+  // A record's access log: its rows of the record index, then each event by
+  // primary key.
+  std::vector<PlanRow> plan = Explain(AuditRecordListSql(), [](sql::PreparedStatement* s) {
+    s->setString(1, "record7");
+    s->setInt64(2, 0);
+    s->setInt(3, 51);
+  });
+  ExpectIndexRange(plan, "audit_event_records", "PRIMARY");
+  ExpectIndexRange(plan, "audit_events", "PRIMARY");
 }
 
 }  // namespace
