@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# bench.sh: run a load benchmark against a throw-away Enlace: its own
-# MariaDB (temporary directory, free port), its own PKI and a server on free
-# ports, all stopped and removed on exit. The load comes from
-# build/clients/enlace-loadgen.
+# bench.sh: the benchmark harness: each scenario runs Enlace as in
+# production (mTLS, the shipped policy, every call audited, durable
+# MariaDB) on this machine and measures it, mostly against a baseline
+# measured in the same run. Its own MariaDB (a throw-away one in a temporary
+# directory, or the bench database kept in var/bench/ for the scenarios
+# over filled arrivals), its own PKI and servers on free ports, all stopped
+# on exit. The load comes from build/clients/enlace-loadgen; the figures go
+# to bench-results.json and bench-results.md. `bench.sh --help` for the
+# scenarios.
 #
 set -euo pipefail
 
@@ -14,7 +19,19 @@ usage() {
   cat <<EOF
 Usage: scripts/bench.sh [--help] SCENARIO [options]
 
-Scenarios:
+Scenarios over filled arrivals (the bench database in var/bench/, kept between runs):
+  fill N    loads the bench database up to N synthetic arrivals (2000, 1e6,
+            2.5e5...): consents naming iom (80%), unhcr (45%) and undp (25%),
+            cases for 30% (iom, unhcr) with services, referrals and
+            initiatives (clients/bench/synthetic.h), by LOAD DATA in chunks of
+            250,000, bypassing the server (so the audit log does not name
+            them); then enlace-server --recount_reports rebuilds the report
+            counts. Incremental: fill 1e5 then fill 1e6 adds 900,000. About
+            37,000 arrivals/s at 10^5, 33,000 up to 10^6, 24,000 from 10^6 to
+            10^7 here: 10^6 in 30 s, 10^7 in about 7 minutes.
+            Keys: none (prints the rows added, the time and the rate).
+
+Scenarios with a throw-away database:
   ingest [--streams S] [--records N] [--unary-records N]
             the streaming ingest rate (default 4 streams, 50,000 records)
             against one-record-per-call ingest (default 2,000 records)
@@ -43,10 +60,11 @@ Scenarios:
             the other scenarios only print). Exit status 1 if any of undp's
             calls failed.
 
-Installs missing Debian packages, builds (build/), starts a private MariaDB
-(durable: innodb-flush-log-at-trx-commit=1), a dev PKI and the server on free
-ports in a temporary directory, runs build/clients/enlace-loadgen against it,
-then stops everything and removes the directory.
+Installs missing Debian packages, builds what it runs (build/), starts a
+private MariaDB (durable: innodb-flush-log-at-trx-commit=1), a dev PKI and the
+server on free ports, runs build/clients/enlace-loadgen against it, then
+stops everything and removes the temporary directory (the bench database in
+var/bench/ stays; remove that directory to start over).
 
 Environment:
   ENLACE_<FLAG>         an enlace-server flag, e.g. ENLACE_MAX_CALLS_PER_IDENTITY=16 or
@@ -55,12 +73,20 @@ Environment:
   ENLACE_NO_INSTALL=1   fail instead of installing missing packages
   ENLACE_BUILD_JOBS     build parallelism (default 2)
   ENLACE_KEEP_TMP=1     keep the temporary directory (server log, error log)
+  ENLACE_BENCH_DIR      where the bench database is kept (default var/bench)
+  ENLACE_MARIADB_OPTIONS  more mariadbd options; the bench database defaults to
+                        --innodb-buffer-pool-size=4G --innodb-log-file-size=1G
+  ENLACE_BENCH_FILL_CHUNK  arrivals per LOAD DATA transaction (default 250000)
+  ENLACE_BENCH_SKIP_RECOUNT=1  do not run enlace-server --recount_reports after a
+                        fill: only for a server whose reports read the records
+                        themselves (without it, a server lacking that mode fails
+                        the fill with a message saying so)
 EOF
 }
 
 scenario=""
 case "${1:-}" in
-  --help | -h)
+  --help | -h | help)
     usage
     exit 0
     ;;
@@ -68,7 +94,7 @@ case "${1:-}" in
     usage >&2
     die "no scenario given"
     ;;
-  ingest | watch | fairness)
+  ingest | watch | fairness | fill)
     scenario="$1"
     shift
     ;;
@@ -78,16 +104,37 @@ case "${1:-}" in
     ;;
 esac
 
+# The programs of the harness besides the server and enlacectl.
+BENCH_FILL_BIN="${ENLACE_BUILD_DIR}/clients/bench/enlace-benchfill"
+
 cd "${ENLACE_ROOT}"
 ensure_packages all
-ensure_built
+ensure_built enlace-server enlacectl enlace-loadgen enlace-benchfill
 require_file "${ENLACE_SERVER_BIN}" "server binary not built: ${ENLACE_SERVER_BIN}"
 require_file "${ENLACE_CTL_BIN}" "CLI binary not built: ${ENLACE_CTL_BIN}"
 require_file "${ENLACE_LOADGEN_BIN}" "load generator not built: ${ENLACE_LOADGEN_BIN}"
+require_file "${BENCH_FILL_BIN}" "filler not built: ${BENCH_FILL_BIN}"
 require_file "${ENLACE_DEFAULT_POLICY}" "policy file not found: ${ENLACE_DEFAULT_POLICY}"
+
+# Where the data lives: the scenarios over filled arrivals keep one bench
+# database between runs (fill grows it; get, list, report and scale read it),
+# the others use a throw-away one.
+BENCH_DB=enlace_bench
+case "${scenario}" in
+  fill) persistent=1 ;;
+  *) persistent=0 ;;
+esac
+BENCH_DIR="${ENLACE_BENCH_DIR:-${ENLACE_ROOT}/var/bench}"
+# The bench database grows to 10^7 arrivals (about 8 GB): a buffer pool that
+# holds its hot indexes, and a redo log that does not throttle the bulk
+# loads. Durability is unchanged (innodb-flush-log-at-trx-commit=1).
+if ((persistent)) && [[ -z "${ENLACE_MARIADB_OPTIONS+set}" ]]; then
+  export ENLACE_MARIADB_OPTIONS="--innodb-buffer-pool-size=4G --innodb-log-file-size=1G"
+fi
 
 TMP_DIR=""
 SERVER_PID=""
+DB_DIR=""
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   local rc=$?
@@ -95,8 +142,10 @@ cleanup() {
   if [[ -n "${SERVER_PID}" ]]; then
     stop_pid "${SERVER_PID}" "the server" 10 || true
   fi
+  if [[ -n "${DB_DIR}" ]]; then
+    mariadb_stop "${DB_DIR}" || warn "could not stop the bench MariaDB"
+  fi
   if [[ -n "${TMP_DIR}" ]]; then
-    mariadb_stop "${TMP_DIR}/mysql" || warn "could not stop the bench MariaDB"
     if [[ "${ENLACE_KEEP_TMP:-0}" == 1 ]]; then
       log "keeping ${TMP_DIR} (ENLACE_KEEP_TMP=1)"
     else
@@ -110,48 +159,94 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 TMP_DIR="$(mktemp -d "${TMPDIR:-/tmp}/enlace-bench.XXXXXX")"
-DB_DIR="${TMP_DIR}/mysql"
 PKI_DIR="${TMP_DIR}/pki"
 SERVER_LOG="${TMP_DIR}/enlace-server.log"
+if ((persistent)); then
+  mkdir -p "${BENCH_DIR}"
+  chmod 700 "${BENCH_DIR}"
+  exec 9>"${BENCH_DIR}/lock"
+  flock -n 9 || die "another scripts/bench.sh is using ${BENCH_DIR}"
+  DB_DIR="${BENCH_DIR}/mysql"
+  SECRETS_DIR="${BENCH_DIR}/db"
+  RECOUNT_PENDING="${BENCH_DIR}/recount-pending"
+  log "bench database: ${DB_DIR} (kept between runs; remove ${BENCH_DIR} to start over)"
+else
+  DB_DIR="${TMP_DIR}/mysql"
+  SECRETS_DIR="${TMP_DIR}/db"
+  RECOUNT_PENDING="${TMP_DIR}/recount-pending"
+fi
+
+# shellcheck source=scripts/lib/bench_fill.sh
+source "${ENLACE_ROOT}/scripts/lib/bench_fill.sh"
 
 mariadb_init "${DB_DIR}"
 mariadb_start_on_free_port "${DB_DIR}" || die "the bench MariaDB did not start"
 # As in production: migrated by the migration user, served as the server's
 # own user (grants of db/grants.h), passwords in files of mode 0600.
-mariadb_enlace_users "${DB_DIR}" enlace_bench "${TMP_DIR}/db"
-SERVER_DSN="mysql://enlace_server@127.0.0.1:${DB_PORT}/enlace_bench"
-ENLACE_MIGRATE_PASSWORD="$(mariadb_password "${TMP_DIR}/db/migrate.password")" \
-  "${ENLACE_SERVER_BIN}" --migrate --migrate_dsn="mysql://enlace_migrate@127.0.0.1:${DB_PORT}/enlace_bench" \
+mariadb_enlace_users "${DB_DIR}" "${BENCH_DB}" "${SECRETS_DIR}"
+MIGRATE_DSN="mysql://enlace_migrate@127.0.0.1:${DB_PORT}/${BENCH_DB}"
+SERVER_DSN="mysql://enlace_server@127.0.0.1:${DB_PORT}/${BENCH_DB}"
+# schema_version: the highest migration applied (0 before the first).
+schema_version() {
+  bench_sql -N 2>/dev/null <<<'SELECT COALESCE(MAX(version), 0) FROM schema_migrations' || echo 0
+}
+schema_before="$(schema_version)"
+ENLACE_MIGRATE_PASSWORD="$(mariadb_password "${SECRETS_DIR}/migrate.password")" \
+  "${ENLACE_SERVER_BIN}" --migrate --migrate_dsn="${MIGRATE_DSN}" \
   --db_dsn="${SERVER_DSN}" </dev/null >"${TMP_DIR}/enlace-migrate.log" 2>&1 ||
   die "enlace-server --migrate failed: $(tail -n 5 "${TMP_DIR}/enlace-migrate.log")"
+schema_after="$(schema_version)"
+# Filled rows whose report counts were never rebuilt (an earlier fill
+# stopped before its recount), or kept from a run of an older schema: what
+# the server derives from the records must be rebuilt first.
+if [[ -e "${RECOUNT_PENDING}" ]]; then
+  log "an earlier fill did not finish its recount_reports"
+  recount_reports
+elif ((schema_after != schema_before && schema_before != 0)) && (($(fill_count) > 0)); then
+  log "the schema went from version ${schema_before} to ${schema_after} over filled rows"
+  : >"${RECOUNT_PENDING}"
+  recount_reports
+fi
 
 "${ENLACE_CTL_BIN}" pki init --dir "${PKI_DIR}" </dev/null >/dev/null || die "enlacectl pki init failed"
 
-# Three distinct free ports; a race with another process shows up as a
-# server that does not become SERVING.
-TLS_ADDR="127.0.0.1:$(free_port)"
-HEALTH_ADDR="127.0.0.1:$(free_port)"
-METRICS_ADDR="127.0.0.1:$(free_port)"
-while [[ "${HEALTH_ADDR}" == "${TLS_ADDR}" ]]; do HEALTH_ADDR="127.0.0.1:$(free_port)"; done
-while [[ "${METRICS_ADDR}" == "${TLS_ADDR}" || "${METRICS_ADDR}" == "${HEALTH_ADDR}" ]]; do
+# start_server: starts enlace-server on free ports (TLS_ADDR, HEALTH_ADDR,
+# METRICS_ADDR; SERVER_PID) and waits until it is SERVING. ENLACE_<FLAG>
+# variables reach it as flags.
+start_server() {
+  # Three distinct free ports; a race with another process shows up as a
+  # server that does not become SERVING.
+  TLS_ADDR="127.0.0.1:$(free_port)"
+  HEALTH_ADDR="127.0.0.1:$(free_port)"
   METRICS_ADDR="127.0.0.1:$(free_port)"
-done
+  while [[ "${HEALTH_ADDR}" == "${TLS_ADDR}" ]]; do HEALTH_ADDR="127.0.0.1:$(free_port)"; done
+  while [[ "${METRICS_ADDR}" == "${TLS_ADDR}" || "${METRICS_ADDR}" == "${HEALTH_ADDR}" ]]; do
+    METRICS_ADDR="127.0.0.1:$(free_port)"
+  done
+  log "starting the server on ${TLS_ADDR} (log: ${SERVER_LOG})"
+  ENLACE_DB_PASSWORD="$(mariadb_password "${SECRETS_DIR}/server.password")" setsid "${ENLACE_SERVER_BIN}" \
+    --tls_addr="${TLS_ADDR}" \
+    --health_addr="${HEALTH_ADDR}" \
+    --metrics_addr="${METRICS_ADDR}" \
+    --db_dsn="${SERVER_DSN}" \
+    --ca_cert="${PKI_DIR}/ca.crt" \
+    --server_cert="${PKI_DIR}/server.crt" \
+    --server_key="${PKI_DIR}/server.key" \
+    --policy="${ENLACE_DEFAULT_POLICY}" \
+    --ready_file="${TMP_DIR}/enlace-server.ready" \
+    </dev/null >>"${SERVER_LOG}" 2>&1 &
+  SERVER_PID=$!
+  wait_serving "${HEALTH_ADDR}" "${SERVER_PID}" "${SERVER_LOG}" 60 ||
+    die "the server did not become SERVING"
+}
 
-log "starting the server on ${TLS_ADDR} (log: ${SERVER_LOG})"
-ENLACE_DB_PASSWORD="$(mariadb_password "${TMP_DIR}/db/server.password")" setsid "${ENLACE_SERVER_BIN}" \
-  --tls_addr="${TLS_ADDR}" \
-  --health_addr="${HEALTH_ADDR}" \
-  --metrics_addr="${METRICS_ADDR}" \
-  --db_dsn="${SERVER_DSN}" \
-  --ca_cert="${PKI_DIR}/ca.crt" \
-  --server_cert="${PKI_DIR}/server.crt" \
-  --server_key="${PKI_DIR}/server.key" \
-  --policy="${ENLACE_DEFAULT_POLICY}" \
-  --ready_file="${TMP_DIR}/enlace-server.ready" \
-  </dev/null >>"${SERVER_LOG}" 2>&1 &
-SERVER_PID=$!
-wait_serving "${HEALTH_ADDR}" "${SERVER_PID}" "${SERVER_LOG}" 60 ||
-  die "the server did not become SERVING"
+# stop_server: stops the server start_server started.
+stop_server() {
+  if [[ -n "${SERVER_PID}" ]]; then
+    stop_pid "${SERVER_PID}" "the server" 10
+    SERVER_PID=""
+  fi
+}
 
 # The ingest scenario: the non-batched path (one RecordArrival per call,
 # 16 in flight) as the baseline measured in this same run, then the
@@ -190,7 +285,7 @@ run_loadgen_ingest() {
   resend="$(loadgen ingest --streams "${streams}" --records "${records}" --prefix "${prefix}" --resend |
     tee /dev/stderr | grep '^RESULT')" || die "the resend run failed"
   local rows expected=$((records + unary_records))
-  rows="$(mariadb_sql "${DB_DIR}" -N <<<'SELECT COUNT(*) FROM enlace_bench.arrivals')"
+  rows="$(bench_sql -N <<<'SELECT COUNT(*) FROM arrivals')"
   ((rows == expected)) || die "the arrivals table holds ${rows} rows, expected ${expected}"
   local unary_rate stream_rate resend_rate ratio
   unary_rate="$(rate_of "${unary}")"
@@ -424,15 +519,47 @@ SUMMARY
   return "${status}"
 }
 
+# parse_count TEXT: a count written 2000, 1e6 or 2.5e5 -> digits.
+parse_count() {
+  [[ "$1" =~ ^[0-9]+(\.[0-9]+)?([eE][0-9]+)?$ ]] || return 1
+  awk -v n="$1" 'BEGIN { if (n != int(n) || n > 1e10) exit 1; printf "%d\n", n }'
+}
+
+# The fill scenario: loads the bench database up to N filled arrivals.
+run_fill() {
+  (($# == 1)) || die "fill takes one argument, the number of arrivals to hold (e.g. 1e6)"
+  local target
+  target="$(parse_count "$1")" || die "fill: not a count: $1 (e.g. 100000, 1e6)"
+  fill_to "${target}"
+  if ((FILL_ADDED > 0)); then
+    cat <<EOF
+
+fill: the bench database holds ${target} filled arrivals
+  added       ${FILL_ROWS}
+  took        ${FILL_SECONDS} s (LOAD DATA ${FILL_LOAD_SECONDS} s, recount_reports ${FILL_RECOUNT_SECONDS} s)
+  rate        ${FILL_RATE} arrivals/s with their consent rows, cases, services, referrals and initiatives
+  (bulk rows bypass the server: no audit event names them; see scripts/lib/bench_fill.sh)
+EOF
+  else
+    printf '\nfill: the bench database already holds %s filled arrivals: nothing added\n' "$(fill_count)"
+  fi
+}
+
 log "running scenario ${scenario}"
 status=0
 case "${scenario}" in
-  ingest) run_loadgen_ingest "$@" || status=$? ;;
-  watch) run_loadgen_watch "$@" || status=$? ;;
-  fairness) run_loadgen_fairness "$@" || status=$? ;;
+  fill) run_fill "$@" || status=$? ;;
+  *)
+    start_server
+    case "${scenario}" in
+      ingest) run_loadgen_ingest "$@" || status=$? ;;
+      watch) run_loadgen_watch "$@" || status=$? ;;
+      fairness) run_loadgen_fairness "$@" || status=$? ;;
+    esac
+    ;;
 esac
 if ((status != 0)); then
-  log "load generator failed (exit ${status}); server log: ${SERVER_LOG}"
-  [[ "${ENLACE_KEEP_TMP:-0}" == 1 ]] || tail -n 40 "${SERVER_LOG}" >&2 || true
+  log "scenario ${scenario} failed (exit ${status}); server log: ${SERVER_LOG}"
+  [[ "${ENLACE_KEEP_TMP:-0}" == 1 || ! -s "${SERVER_LOG}" ]] || tail -n 40 "${SERVER_LOG}" >&2 || true
 fi
 exit "${status}"
