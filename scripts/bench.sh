@@ -30,6 +30,26 @@ Scenarios over filled arrivals (the bench database in var/bench/, kept between r
             37,000 arrivals/s at 10^5, 33,000 up to 10^6, 24,000 from 10^6 to
             10^7 here: 10^6 in 30 s, 10^7 in about 7 minutes.
             Keys: none (prints the rows added, the time and the rate).
+  get [--arrivals N] [--runs R] [--duration S] [--as AGENCY] [--in-flight N]
+      [--channels C]
+            GetArrival of random ids AGENCY may see (default iom, which sees
+            ~72% of the arrivals), N in flight (default 64, over 4
+            connections; callback API, closed loop) for S seconds (default 10,
+            after 2 s of warm-up), against enlace-server, then against
+            enlace-echo: a bare mTLS server (same callback API, TLS set-up and
+            channel limits; no identity, policy, database or audit) sending
+            back a real GetArrival answer captured first, so the same bytes
+            cross the wire. R runs of each (default 3), alternately; fills the
+            bench database up to N arrivals first (default 100,000).
+            Keys: get_calls_per_s get_p50_ms get_p99_ms get_echo_calls_per_s
+            get_echo_p50_ms get_echo_p99_ms get_ratio (enlace calls/s over
+            echo calls/s) get_errors. About 1 minute (2 s + S per run).
+  list [same options] [--deep-pages D]
+            the same with ListArrivals page_size 50 (no filter): the first
+            page, and page D (default 100: the page tokens are followed that
+            deep first, then that page is asked for again and again).
+            Keys: list_first_* and list_deep_* as get_* above, list_ratio
+            (first page), list_deep_ratio, list_errors. About 2 minutes.
 
 Scenarios with a throw-away database:
   ingest [--streams S] [--records N] [--unary-records N]
@@ -94,7 +114,7 @@ case "${1:-}" in
     usage >&2
     die "no scenario given"
     ;;
-  ingest | watch | fairness | fill)
+  ingest | watch | fairness | fill | get | list)
     scenario="$1"
     shift
     ;;
@@ -106,14 +126,16 @@ esac
 
 # The programs of the harness besides the server and enlacectl.
 BENCH_FILL_BIN="${ENLACE_BUILD_DIR}/clients/bench/enlace-benchfill"
+BENCH_ECHO_BIN="${ENLACE_BUILD_DIR}/clients/bench/enlace-echo"
 
 cd "${ENLACE_ROOT}"
 ensure_packages all
-ensure_built enlace-server enlacectl enlace-loadgen enlace-benchfill
+ensure_built enlace-server enlacectl enlace-loadgen enlace-benchfill enlace-echo
 require_file "${ENLACE_SERVER_BIN}" "server binary not built: ${ENLACE_SERVER_BIN}"
 require_file "${ENLACE_CTL_BIN}" "CLI binary not built: ${ENLACE_CTL_BIN}"
 require_file "${ENLACE_LOADGEN_BIN}" "load generator not built: ${ENLACE_LOADGEN_BIN}"
 require_file "${BENCH_FILL_BIN}" "filler not built: ${BENCH_FILL_BIN}"
+require_file "${BENCH_ECHO_BIN}" "echo server not built: ${BENCH_ECHO_BIN}"
 require_file "${ENLACE_DEFAULT_POLICY}" "policy file not found: ${ENLACE_DEFAULT_POLICY}"
 
 # Where the data lives: the scenarios over filled arrivals keep one bench
@@ -121,7 +143,7 @@ require_file "${ENLACE_DEFAULT_POLICY}" "policy file not found: ${ENLACE_DEFAULT
 # the others use a throw-away one.
 BENCH_DB=enlace_bench
 case "${scenario}" in
-  fill) persistent=1 ;;
+  fill | get | list) persistent=1 ;;
   *) persistent=0 ;;
 esac
 BENCH_DIR="${ENLACE_BENCH_DIR:-${ENLACE_ROOT}/var/bench}"
@@ -141,6 +163,9 @@ cleanup() {
   trap - EXIT INT TERM
   if [[ -n "${SERVER_PID}" ]]; then
     stop_pid "${SERVER_PID}" "the server" 10 || true
+  fi
+  if [[ -n "${ECHO_PID:-}" ]]; then
+    stop_pid "${ECHO_PID}" "the echo server" 10 || true
   fi
   if [[ -n "${DB_DIR}" ]]; then
     mariadb_stop "${DB_DIR}" || warn "could not stop the bench MariaDB"
@@ -178,6 +203,8 @@ fi
 
 # shellcheck source=scripts/lib/bench_fill.sh
 source "${ENLACE_ROOT}/scripts/lib/bench_fill.sh"
+# shellcheck source=scripts/lib/bench_reads.sh
+source "${ENLACE_ROOT}/scripts/lib/bench_reads.sh"
 
 mariadb_init "${DB_DIR}"
 mariadb_start_on_free_port "${DB_DIR}" || die "the bench MariaDB did not start"
@@ -318,9 +345,6 @@ loadgen_watch() {
     "$@" </dev/null
 }
 
-# field_of KEY "RESULT ... KEY=V ..." -> V
-field_of() { sed -n "s/^RESULT .* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
-
 # server_memory_mb FIELD: the server's VmRSS (resident now) or VmHWM (peak
 # resident) in MB.
 server_memory_mb() {
@@ -396,8 +420,6 @@ EOF
 # and iom (the flooder) with the PKI's certificates, and reads the CPU time of
 # the server and of MariaDB through their pids. Only this scenario writes
 # bench-results.json and bench-results.md (replaced on each run).
-RESULTS_JSON="${ENLACE_ROOT}/bench-results.json"
-RESULTS_MD="${ENLACE_ROOT}/bench-results.md"
 
 # result_json "RESULT k=v ..." -> a JSON object of the fields (numbers as
 # numbers, the rest as strings), for a place one level deep.
@@ -525,6 +547,145 @@ parse_count() {
   awk -v n="$1" 'BEGIN { if (n != int(n) || n > 1e10) exit 1; printf "%d\n", n }'
 }
 
+# The results files: every scenario merges its keys into them
+# (scripts/lib/bench_results.py), in the repository root unless
+# ENLACE_BENCH_RESULTS_DIR names another directory.
+RESULTS_DIR="${ENLACE_BENCH_RESULTS_DIR:-${ENLACE_ROOT}}"
+RESULTS_JSON="${RESULTS_DIR}/bench-results.json"
+RESULTS_MD="${RESULTS_DIR}/bench-results.md"
+
+# server_settings_args: --setting server.NAME=VALUE for the server flags that
+# bear on the figures: each set through its ENLACE_<FLAG> variable for this
+# run, or the built-in default; and the database's durability and options.
+server_settings_args() {
+  local name variable value
+  for name in max_calls_per_identity max_waiting_calls_per_identity max_streams_per_identity \
+    worker_threads db_pool_size ingest_writers ingest_batch; do
+    variable="ENLACE_${name^^}"
+    if [[ -n "${!variable:-}" ]]; then
+      value="${!variable}"
+    else
+      value="$(server_flag_default "${name}")"
+    fi
+    printf '%s\n' --setting "server.${name}=${value}"
+  done
+  printf '%s\n' --setting "mariadb.innodb_flush_log_at_trx_commit=1" \
+    --setting "mariadb.options=${ENLACE_MARIADB_OPTIONS:-}"
+}
+
+# record_results SCENARIO TITLE ARGS...: merges the scenario's keys (ARGS:
+# --key k=v, --setting k=v, ...) and READ_RUNS into the results files.
+record_results() {
+  local scenario="$1" title="$2" run
+  shift 2
+  local -a run_args=() settings=()
+  for run in "${READ_RUNS[@]}"; do run_args+=(--run "${run}"); done
+  mapfile -t settings < <(server_settings_args)
+  mkdir -p "${RESULTS_DIR}"
+  "${ENLACE_PYTHON}" "${ENLACE_ROOT}/scripts/lib/bench_results.py" record \
+    --json "${RESULTS_JSON}" --md "${RESULTS_MD}" --root "${ENLACE_ROOT}" \
+    --scenario "${scenario}" --title "${title}" "${settings[@]}" "$@" "${run_args[@]}" ||
+    die "could not write ${RESULTS_JSON}"
+  log "figures merged into ${RESULTS_JSON} and ${RESULTS_MD}"
+}
+
+# ensure_filled N: fills the bench database up to N arrivals (nothing if it
+# holds them); sets FILLED to what it holds.
+ensure_filled() {
+  fill_to "$1"
+  FILLED="$(fill_count)"
+}
+
+# The get and list scenarios: closed loop at IN_FLIGHT calls against the
+# server, then against enlace-echo, alternately, RUNS times each.
+run_reads() {
+  local which="$1"
+  shift
+  local arrivals=100000 runs=3 duration=10 as=iom in_flight=64 channels=4 deep_pages=100
+  while (($# > 0)); do
+    case "$1" in
+      --arrivals) arrivals="$(parse_count "$2")" || die "--arrivals: not a count: $2"; shift 2 ;;
+      --runs) runs="$2"; shift 2 ;;
+      --duration) duration="$2"; shift 2 ;;
+      --as) as="$2"; shift 2 ;;
+      --in-flight) in_flight="$2"; shift 2 ;;
+      --channels) channels="$2"; shift 2 ;;
+      --deep-pages) deep_pages="$2"; shift 2 ;;
+      *) die "${which} takes --arrivals N, --runs R, --duration S, --as AGENCY, --in-flight N, --channels C, --deep-pages D; not: $1" ;;
+    esac
+  done
+  [[ "${runs}" =~ ^[1-9][0-9]*$ && "${duration}" =~ ^[1-9][0-9]*$ ]] ||
+    die "--runs and --duration must be positive integers"
+  ensure_filled "${arrivals}"
+  start_server
+  start_echo "${as}" "${FILLED}" "${deep_pages}"
+  local -a common=(--as "${as}" --filled "${FILLED}" --in-flight "${in_flight}"
+    --channels "${channels}" --duration "${duration}" --deep-pages "${deep_pages}")
+  local -a parts=(get)
+  [[ "${which}" == list ]] && parts=(list_first list_deep)
+  local part r target
+  local -A med=()
+  for part in "${parts[@]}"; do
+    local -A values=()
+    # One run of each at a time, the order alternating, so that a drift of
+    # the shared machine weighs on both alike.
+    for ((r = 1; r <= runs; r++)); do
+      local -a order=(enlace echo)
+      ((r % 2 == 0)) && order=(echo enlace)
+      for target in "${order[@]}"; do
+        measure_loop "${part}" "${target}" 1 "${common[@]}"
+        values[${target}_cps]+=" ${M_CALLS_PER_S}"
+        values[${target}_p50]+=" ${M_P50_MS}"
+        values[${target}_p99]+=" ${M_P99_MS}"
+      done
+    done
+    for target in enlace echo; do
+      # shellcheck disable=SC2086  # the lists are space-separated numbers
+      {
+        med[${part}_${target}_cps]="$(median ${values[${target}_cps]})"
+        med[${part}_${target}_p50]="$(median ${values[${target}_p50]})"
+        med[${part}_${target}_p99]="$(median ${values[${target}_p99]})"
+      }
+    done
+    unset values
+  done
+  stop_echo
+  local -a keys=()
+  local label
+  printf '\n%s over mTLS at %s calls in flight (%s connections), as %s, %s filled arrivals;\nmedians of %s runs of %s s (after 2 s of warm-up), each against enlace-server and the bare echo server:\n' \
+    "${which}" "${in_flight}" "${channels}" "${as}" "${FILLED}" "${runs}" "${duration}"
+  printf '  %-34s %10s %10s %10s\n' "" "calls/s" "p50 ms" "p99 ms"
+  for part in "${parts[@]}"; do
+    case "${part}" in
+      get) label="GetArrival (random visible ids)" ;;
+      list_first) label="ListArrivals first page (50)" ;;
+      list_deep) label="ListArrivals page $(field_of deep_page "${ECHO_CAPTURE}") (50)" ;;
+    esac
+    printf '  %-34s %10s %10s %10s\n' "${label}" "${med[${part}_enlace_cps]}" "${med[${part}_enlace_p50]}" "${med[${part}_enlace_p99]}"
+    printf '  %-34s %10s %10s %10s\n' "  echo (bare mTLS, same bytes)" "${med[${part}_echo_cps]}" "${med[${part}_echo_p50]}" "${med[${part}_echo_p99]}"
+    keys+=(--key "${part}_calls_per_s=${med[${part}_enlace_cps]}" --key "${part}_p50_ms=${med[${part}_enlace_p50]}"
+      --key "${part}_p99_ms=${med[${part}_enlace_p99]}" --key "${part}_echo_calls_per_s=${med[${part}_echo_cps]}"
+      --key "${part}_echo_p50_ms=${med[${part}_echo_p50]}" --key "${part}_echo_p99_ms=${med[${part}_echo_p99]}")
+  done
+  local ratio_key ratio_value
+  for part in "${parts[@]}"; do
+    case "${part}" in
+      get) ratio_key=get_ratio ;;
+      list_first) ratio_key=list_ratio ;;
+      list_deep) ratio_key=list_deep_ratio ;;
+    esac
+    ratio_value="$(ratio "${med[${part}_enlace_cps]}" "${med[${part}_echo_cps]}")"
+    printf '  %-34s %10s   (enlace calls/s over echo calls/s)\n' "${ratio_key}" "${ratio_value}"
+    keys+=(--key "${ratio_key}=${ratio_value}")
+  done
+  keys+=(--key "${which}_errors=0")
+  record_results "${which}" "${which}: calls/s and latency at ${in_flight} in flight against a bare mTLS echo server" \
+    --setting "arrivals=${FILLED}" --setting "as=${as}" --setting "in_flight=${in_flight}" \
+    --setting "channels=${channels}" --setting "runs=${runs}" --setting "duration_s=${duration}" \
+    --setting "deep_pages=${deep_pages}" --setting "get_bytes=$(field_of get_bytes "${ECHO_CAPTURE}")" \
+    --setting "list_bytes=$(field_of list_bytes "${ECHO_CAPTURE}")" "${keys[@]}"
+}
+
 # The fill scenario: loads the bench database up to N filled arrivals.
 run_fill() {
   (($# == 1)) || die "fill takes one argument, the number of arrivals to hold (e.g. 1e6)"
@@ -549,6 +710,7 @@ log "running scenario ${scenario}"
 status=0
 case "${scenario}" in
   fill) run_fill "$@" || status=$? ;;
+  get | list) run_reads "${scenario}" "$@" || status=$? ;;
   *)
     start_server
     case "${scenario}" in

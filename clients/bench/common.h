@@ -1,0 +1,49 @@
+// Small helpers shared by the benchmark scenarios of enlace-loadgen that
+// live in clients/bench/ (reads, reports, mixed): personas' TLS credentials,
+// channels, status text and percentiles.
+#ifndef ENLACE_CLIENTS_BENCH_COMMON_H_
+#define ENLACE_CLIENTS_BENCH_COMMON_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace enlace::bench {
+
+// Where the scenarios connect: the TLS port, the CA and the personas'
+// certificates (`enlacectl pki init` writes <persona>.crt and .key).
+struct Target {
+  std::string addr;
+  std::string server_name;  // empty: the host of addr
+  std::string ca_pem;
+  std::string pki_dir;
+};
+
+// The persona's credentials; false after printing why.
+bool PersonaTls(const Target& target, absl::string_view persona,
+                grpc::SslCredentialsOptions* tls);
+
+// A channel of its own (no subchannel shared with another channel), connected
+// before it is returned; nullptr after printing why.
+std::shared_ptr<grpc::Channel> ConnectedChannel(const Target& target,
+                                                const grpc::SslCredentialsOptions& tls);
+
+std::string StatusText(const grpc::Status& status);
+
+// Nearest-rank percentile of sorted microseconds, in milliseconds.
+double PercentileMs(const std::vector<int64_t>& sorted_us, double p);
+
+// The median of some values (the mean of the two middle ones for an even count).
+double Median(std::vector<double> values);
+
+void SetDeadline(grpc::ClientContext* context, absl::Duration limit);
+
+}  // namespace enlace::bench
+
+#endif  // ENLACE_CLIENTS_BENCH_COMMON_H_
