@@ -50,6 +50,15 @@ Scenarios over filled arrivals (the bench database in var/bench/, kept between r
             deep first, then that page is asked for again and again).
             Keys: list_first_* and list_deep_* as get_* above, list_ratio
             (first page), list_deep_ratio, list_errors. About 2 minutes.
+  report [--arrivals N] [--runs R] [--calls K] [--year Y] [--as AGENCY]
+            GetProgrammeReport for the calendar year Y (default 2020: a tenth
+            of the filled arrivals) as the ministry (mfa) and as AGENCY
+            (default iom): K sequential calls a run (default 20, after one
+            unmeasured), R runs each (default 3); prints the returnees mfa's
+            report counts next to the filled arrivals of that year (equal).
+            Keys: report_mfa_p50_ms report_mfa_p99_ms report_agency_p50_ms
+            report_agency_p99_ms report_errors. Seconds at 10^5 arrivals
+            (0.1 s a report); as long as 2 x R x (K + 1) reports take.
 
 Scenarios with a throw-away database:
   ingest [--streams S] [--records N] [--unary-records N]
@@ -114,7 +123,7 @@ case "${1:-}" in
     usage >&2
     die "no scenario given"
     ;;
-  ingest | watch | fairness | fill | get | list)
+  ingest | watch | fairness | fill | get | list | report)
     scenario="$1"
     shift
     ;;
@@ -143,7 +152,7 @@ require_file "${ENLACE_DEFAULT_POLICY}" "policy file not found: ${ENLACE_DEFAULT
 # the others use a throw-away one.
 BENCH_DB=enlace_bench
 case "${scenario}" in
-  fill | get | list) persistent=1 ;;
+  fill | get | list | report) persistent=1 ;;
   *) persistent=0 ;;
 esac
 BENCH_DIR="${ENLACE_BENCH_DIR:-${ENLACE_ROOT}/var/bench}"
@@ -686,6 +695,43 @@ run_reads() {
     --setting "list_bytes=$(field_of list_bytes "${ECHO_CAPTURE}")" "${keys[@]}"
 }
 
+# The report scenario: GetProgrammeReport for one year, as mfa and as an agency.
+run_report() {
+  local arrivals=100000 runs=3 calls=20 year=2020 as=iom
+  while (($# > 0)); do
+    case "$1" in
+      --arrivals) arrivals="$(parse_count "$2")" || die "--arrivals: not a count: $2"; shift 2 ;;
+      --runs) runs="$2"; shift 2 ;;
+      --calls) calls="$2"; shift 2 ;;
+      --year) year="$2"; shift 2 ;;
+      --as) as="$2"; shift 2 ;;
+      *) die "report takes --arrivals N, --runs R, --calls N, --year Y, --as AGENCY; not: $1" ;;
+    esac
+  done
+  ensure_filled "${arrivals}"
+  start_server
+  local mfa_p50 mfa_p99 mfa_result
+  measure_report mfa "${runs}" --calls "${calls}" --year "${year}" --filled "${FILLED}"
+  mfa_p50="${M_P50_MS}" mfa_p99="${M_P99_MS}" mfa_result="${M_REPORT_RESULT}"
+  measure_report "${as}" "${runs}" --calls "${calls}" --year "${year}" --filled "${FILLED}"
+  printf '\nGetProgrammeReport for %s over mTLS, %s filled arrivals; %s sequential calls a run,\nmedians of %s runs:\n' \
+    "${year}" "${FILLED}" "${calls}" "${runs}"
+  printf '  %-24s %10s %10s\n' "" "p50 ms" "p99 ms" "as mfa (the ministry)" "${mfa_p50}" "${mfa_p99}" \
+    "as ${as}" "${M_P50_MS}" "${M_P99_MS}"
+  printf '  returnees of %s counted for mfa: %s (filled arrivals of %s: %s)\n' "${year}" \
+    "$(field_of returnees "${mfa_result}")" "${year}" "$(field_of filled_in_year "${mfa_result}")"
+  # Only bench.sh fill writes arrivals to the bench database, all as mfa:
+  # the ministry's report counts every one of that year, none suppressed.
+  [[ "$(field_of returnees "${mfa_result}")" == "$(field_of filled_in_year "${mfa_result}")" ]] ||
+    die "mfa's report counts $(field_of returnees "${mfa_result}") returnees in ${year}, but ${year} has $(field_of filled_in_year "${mfa_result}") filled arrivals"
+  record_results report "report: GetProgrammeReport for one year, sequential" \
+    --setting "arrivals=${FILLED}" --setting "year=${year}" --setting "calls_per_run=${calls}" \
+    --setting "runs=${runs}" --setting "agency=${as}" \
+    --key "report_mfa_p50_ms=${mfa_p50}" --key "report_mfa_p99_ms=${mfa_p99}" \
+    --key "report_agency_p50_ms=${M_P50_MS}" --key "report_agency_p99_ms=${M_P99_MS}" \
+    --key "report_errors=0"
+}
+
 # The fill scenario: loads the bench database up to N filled arrivals.
 run_fill() {
   (($# == 1)) || die "fill takes one argument, the number of arrivals to hold (e.g. 1e6)"
@@ -711,6 +757,7 @@ status=0
 case "${scenario}" in
   fill) run_fill "$@" || status=$? ;;
   get | list) run_reads "${scenario}" "$@" || status=$? ;;
+  report) run_report "$@" || status=$? ;;
   *)
     start_server
     case "${scenario}" in
