@@ -60,6 +60,24 @@ Scenarios over filled arrivals (the bench database in var/bench/, kept between r
             report_agency_p99_ms report_errors. Seconds at 10^5 arrivals
             (0.1 s a report); as long as 2 x R x (K + 1) reports take.
 
+  scale [--max N] [--runs R] [--duration S] [--calls K] [--parts LIST]
+        [--as AGENCY] [--year Y] [--deep-pages D]
+            get, list (first page and page D) and report (as mfa) at 10^5,
+            10^6 and 10^7 filled arrivals (stopping at --max, default 1e7), in
+            a database of its own (var/bench/scale/, started over when it
+            holds more than 10^5) grown by fill between the sizes, with a
+            fresh server at each size; get and list as in those scenarios
+            (64 in flight, S seconds, default 5), report K sequential calls
+            (default 20); each figure the median of R runs (default 3).
+            --parts: a subset of get,list_first,list_deep,report.
+            Keys: scale_<part>_p99_ratio (p99 at the largest size over p99 at
+            10^5, target at most 1.5) for part in get, list_first, list_deep,
+            report; scale_<part>_<1eK>_p50_ms, _p99_ms (and _calls_per_s).
+            About 13 minutes to 10^7 from nothing (fill about 7.5 minutes,
+            the measurements about 1.5 minutes a size once reports are
+            pre-aggregated; reports computed from the records take 1 s each at
+            10^6 and grow with the data).
+
 Scenarios with a throw-away database:
   ingest [--streams S] [--records N] [--unary-records N]
             the streaming ingest rate (default 4 streams, 50,000 records)
@@ -123,7 +141,7 @@ case "${1:-}" in
     usage >&2
     die "no scenario given"
     ;;
-  ingest | watch | fairness | fill | get | list | report)
+  ingest | watch | fairness | fill | get | list | report | scale)
     scenario="$1"
     shift
     ;;
@@ -151,11 +169,13 @@ require_file "${ENLACE_DEFAULT_POLICY}" "policy file not found: ${ENLACE_DEFAULT
 # database between runs (fill grows it; get, list, report and scale read it),
 # the others use a throw-away one.
 BENCH_DB=enlace_bench
-case "${scenario}" in
-  fill | get | list | report) persistent=1 ;;
-  *) persistent=0 ;;
-esac
 BENCH_DIR="${ENLACE_BENCH_DIR:-${ENLACE_ROOT}/var/bench}"
+case "${scenario}" in
+  fill | get | list | report) persistent=1 DB_HOME="${BENCH_DIR}" ;;
+  # scale grows a database of its own from its first size.
+  scale) persistent=1 DB_HOME="${BENCH_DIR}/scale" ;;
+  *) persistent=0 DB_HOME="" ;;
+esac
 # The bench database grows to 10^7 arrivals (about 8 GB): a buffer pool that
 # holds its hot indexes, and a redo log that does not throttle the bulk
 # loads. Durability is unchanged (innodb-flush-log-at-trx-commit=1).
@@ -200,49 +220,59 @@ if ((persistent)); then
   chmod 700 "${BENCH_DIR}"
   exec 9>"${BENCH_DIR}/lock"
   flock -n 9 || die "another scripts/bench.sh is using ${BENCH_DIR}"
-  DB_DIR="${BENCH_DIR}/mysql"
-  SECRETS_DIR="${BENCH_DIR}/db"
-  RECOUNT_PENDING="${BENCH_DIR}/recount-pending"
-  log "bench database: ${DB_DIR} (kept between runs; remove ${BENCH_DIR} to start over)"
 else
-  DB_DIR="${TMP_DIR}/mysql"
-  SECRETS_DIR="${TMP_DIR}/db"
-  RECOUNT_PENDING="${TMP_DIR}/recount-pending"
+  DB_HOME="${TMP_DIR}"
 fi
+DB_DIR="${DB_HOME}/mysql"
+SECRETS_DIR="${DB_HOME}/db"
+RECOUNT_PENDING="${DB_HOME}/recount-pending"
 
 # shellcheck source=scripts/lib/bench_fill.sh
 source "${ENLACE_ROOT}/scripts/lib/bench_fill.sh"
 # shellcheck source=scripts/lib/bench_reads.sh
 source "${ENLACE_ROOT}/scripts/lib/bench_reads.sh"
 
-mariadb_init "${DB_DIR}"
-mariadb_start_on_free_port "${DB_DIR}" || die "the bench MariaDB did not start"
-# As in production: migrated by the migration user, served as the server's
-# own user (grants of db/grants.h), passwords in files of mode 0600.
-mariadb_enlace_users "${DB_DIR}" "${BENCH_DB}" "${SECRETS_DIR}"
-MIGRATE_DSN="mysql://enlace_migrate@127.0.0.1:${DB_PORT}/${BENCH_DB}"
-SERVER_DSN="mysql://enlace_server@127.0.0.1:${DB_PORT}/${BENCH_DB}"
 # schema_version: the highest migration applied (0 before the first).
 schema_version() {
   bench_sql -N 2>/dev/null <<<'SELECT COALESCE(MAX(version), 0) FROM schema_migrations' || echo 0
 }
-schema_before="$(schema_version)"
-ENLACE_MIGRATE_PASSWORD="$(mariadb_password "${SECRETS_DIR}/migrate.password")" \
-  "${ENLACE_SERVER_BIN}" --migrate --migrate_dsn="${MIGRATE_DSN}" \
-  --db_dsn="${SERVER_DSN}" </dev/null >"${TMP_DIR}/enlace-migrate.log" 2>&1 ||
-  die "enlace-server --migrate failed: $(tail -n 5 "${TMP_DIR}/enlace-migrate.log")"
-schema_after="$(schema_version)"
-# Filled rows whose report counts were never rebuilt (an earlier fill
-# stopped before its recount), or kept from a run of an older schema: what
-# the server derives from the records must be rebuilt first.
-if [[ -e "${RECOUNT_PENDING}" ]]; then
-  log "an earlier fill did not finish its recount_reports"
-  recount_reports
-elif ((schema_after != schema_before && schema_before != 0)) && (($(fill_count) > 0)); then
-  log "the schema went from version ${schema_before} to ${schema_after} over filled rows"
-  : >"${RECOUNT_PENDING}"
-  recount_reports
-fi
+
+# setup_database: starts MariaDB on DB_DIR (creating it the first time), its
+# users and the schema (enlace-server --migrate, as the migration user);
+# rebuilds the report counts when filled rows need it.
+setup_database() {
+  mkdir -p "${DB_HOME}"
+  chmod 700 "${DB_HOME}"
+  if ((persistent)); then
+    log "bench database: ${DB_DIR} (kept between runs; remove ${DB_HOME} to start over)"
+  fi
+  mariadb_init "${DB_DIR}"
+  mariadb_start_on_free_port "${DB_DIR}" || die "the bench MariaDB did not start"
+  # As in production: migrated by the migration user, served as the server's
+  # own user (grants of db/grants.h), passwords in files of mode 0600.
+  mariadb_enlace_users "${DB_DIR}" "${BENCH_DB}" "${SECRETS_DIR}"
+  MIGRATE_DSN="mysql://enlace_migrate@127.0.0.1:${DB_PORT}/${BENCH_DB}"
+  SERVER_DSN="mysql://enlace_server@127.0.0.1:${DB_PORT}/${BENCH_DB}"
+  local schema_before schema_after
+  schema_before="$(schema_version)"
+  ENLACE_MIGRATE_PASSWORD="$(mariadb_password "${SECRETS_DIR}/migrate.password")" \
+    "${ENLACE_SERVER_BIN}" --migrate --migrate_dsn="${MIGRATE_DSN}" \
+    --db_dsn="${SERVER_DSN}" </dev/null >"${TMP_DIR}/enlace-migrate.log" 2>&1 ||
+    die "enlace-server --migrate failed: $(tail -n 5 "${TMP_DIR}/enlace-migrate.log")"
+  schema_after="$(schema_version)"
+  # Filled rows whose report counts were never rebuilt (an earlier fill
+  # stopped before its recount), or kept from a run of an older schema: what
+  # the server derives from the records must be rebuilt first.
+  if [[ -e "${RECOUNT_PENDING}" ]]; then
+    log "an earlier fill did not finish its recount_reports"
+    recount_reports
+  elif ((schema_after != schema_before && schema_before != 0)) && (($(fill_count) > 0)); then
+    log "the schema went from version ${schema_before} to ${schema_after} over filled rows"
+    : >"${RECOUNT_PENDING}"
+    recount_reports
+  fi
+}
+setup_database
 
 "${ENLACE_CTL_BIN}" pki init --dir "${PKI_DIR}" </dev/null >/dev/null || die "enlacectl pki init failed"
 
@@ -550,6 +580,102 @@ SUMMARY
   return "${status}"
 }
 
+# The scale scenario: the same reads at 10^5, 10^6 and 10^7 filled arrivals
+# (up to --max), in a database of its own grown by fill between the sizes,
+# with a fresh server at each size.
+run_scale() {
+  local max=10000000 runs=3 duration=5 as=iom calls=20 year=2020 deep_pages=100
+  local parts="get,list_first,list_deep,report"
+  while (($# > 0)); do
+    case "$1" in
+      --max) max="$(parse_count "$2")" || die "--max: not a count: $2"; shift 2 ;;
+      --runs) runs="$2"; shift 2 ;;
+      --duration) duration="$2"; shift 2 ;;
+      --as) as="$2"; shift 2 ;;
+      --calls) calls="$2"; shift 2 ;;
+      --year) year="$2"; shift 2 ;;
+      --deep-pages) deep_pages="$2"; shift 2 ;;
+      --parts) parts="$2"; shift 2 ;;
+      *) die "scale takes --max N, --runs R, --duration S, --as AGENCY, --calls K, --year Y, --deep-pages D, --parts LIST; not: $1" ;;
+    esac
+  done
+  [[ "${runs}" =~ ^[1-9][0-9]*$ && "${duration}" =~ ^[1-9][0-9]*$ ]] ||
+    die "--runs and --duration must be positive integers"
+  local -a sizes=() wanted=()
+  local size part
+  for size in 100000 1000000 10000000; do
+    ((size <= max)) && sizes+=("${size}")
+  done
+  ((${#sizes[@]} > 0)) || die "--max must be at least 1e5"
+  IFS=, read -r -a wanted <<<"${parts}"
+  for part in "${wanted[@]}"; do
+    [[ "${part}" =~ ^(get|list_first|list_deep|report)$ ]] ||
+      die "--parts: ${part} is none of get, list_first, list_deep, report"
+  done
+  if (($(fill_count) > sizes[0])); then
+    log "the scale database holds $(fill_count) filled arrivals, more than ${sizes[0]}: starting it over"
+    mariadb_stop "${DB_DIR}"
+    rm -rf "${DB_HOME}"
+    setup_database
+  fi
+  local -A p50=() p99=() cps=()
+  local label started=${SECONDS}
+  local -a keys=() fills=()
+  for size in "${sizes[@]}"; do
+    stop_server
+    fill_to "${size}"
+    FILLED="$(fill_count)"
+    ((FILLED == size)) || die "scale: the database holds ${FILLED} filled arrivals, expected ${size}"
+    [[ -n "${FILL_RATE}" ]] && fills+=("${size}: ${FILL_ADDED} added in ${FILL_SECONDS} s (${FILL_RATE}/s)")
+    label="$(awk -v n="${size}" 'BEGIN { printf "1e%d", log(n) / log(10) + 0.5 }')"
+    start_server
+    log "scale: measuring at ${size} filled arrivals (${label})"
+    MEASURE_TAG="${label} "
+    for part in "${wanted[@]}"; do
+      if [[ "${part}" == report ]]; then
+        measure_report mfa "${runs}" --calls "${calls}" --year "${year}" --filled "${FILLED}"
+      else
+        measure_loop "${part}" enlace "${runs}" --as "${as}" --filled "${FILLED}" \
+          --duration "${duration}" --deep-pages "${deep_pages}"
+        cps[${part}_${label}]="${M_CALLS_PER_S}"
+        keys+=(--key "scale_${part}_${label}_calls_per_s=${M_CALLS_PER_S}")
+      fi
+      p50[${part}_${label}]="${M_P50_MS}"
+      p99[${part}_${label}]="${M_P99_MS}"
+      keys+=(--key "scale_${part}_${label}_p50_ms=${M_P50_MS}" --key "scale_${part}_${label}_p99_ms=${M_P99_MS}")
+    done
+  done
+  stop_server
+  local first last ratio_value
+  first="$(awk -v n="${sizes[0]}" 'BEGIN { printf "1e%d", log(n) / log(10) + 0.5 }')"
+  last="${label}"
+  printf '\nscale over mTLS, as %s (report: mfa, %s); p50 / p99 in ms, medians of %s runs\n' "${as}" "${year}" "${runs}"
+  printf '(get and list: 64 calls in flight for %s s; report: %s sequential calls):\n' "${duration}" "${calls}"
+  printf '  %-12s' "arrivals"
+  for part in "${wanted[@]}"; do printf ' %22s' "${part}"; done
+  printf '\n'
+  for size in "${sizes[@]}"; do
+    label="$(awk -v n="${size}" 'BEGIN { printf "1e%d", log(n) / log(10) + 0.5 }')"
+    printf '  %-12s' "${size}"
+    for part in "${wanted[@]}"; do printf ' %22s' "${p50[${part}_${label}]} / ${p99[${part}_${label}]}"; done
+    printf '\n'
+  done
+  printf '  %-12s' "p99 ${last}/${first}"
+  for part in "${wanted[@]}"; do
+    ratio_value="$(ratio "${p99[${part}_${last}]}" "${p99[${part}_${first}]}")"
+    printf ' %22s' "${ratio_value}"
+    keys+=(--key "scale_${part}_p99_ratio=${ratio_value}")
+  done
+  printf '\n  (target: every p99 ratio at most 1.5; report p99 at most 500 ms at 1e7)\n'
+  local fill_note="none (already filled)"
+  ((${#fills[@]} == 0)) || fill_note="$(printf '%s; ' "${fills[@]}" | sed 's/; $//')"
+  printf '  fills: %s\n  took %s s in all\n' "${fill_note}" "$((SECONDS - started))"
+  record_results scale "scale: get, list and report from 10^5 to ${max} filled arrivals" \
+    --setting "sizes=$(IFS=,; echo "${sizes[*]}")" --setting "as=${as}" --setting "runs=${runs}" \
+    --setting "duration_s=${duration}" --setting "report_calls=${calls}" --setting "year=${year}" \
+    --setting "deep_pages=${deep_pages}" --setting "in_flight=64" "${keys[@]}"
+}
+
 # parse_count TEXT: a count written 2000, 1e6 or 2.5e5 -> digits.
 parse_count() {
   [[ "$1" =~ ^[0-9]+(\.[0-9]+)?([eE][0-9]+)?$ ]] || return 1
@@ -758,6 +884,7 @@ case "${scenario}" in
   fill) run_fill "$@" || status=$? ;;
   get | list) run_reads "${scenario}" "$@" || status=$? ;;
   report) run_report "$@" || status=$? ;;
+  scale) run_scale "$@" || status=$? ;;
   *)
     start_server
     case "${scenario}" in

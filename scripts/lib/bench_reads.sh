@@ -15,6 +15,7 @@
 #                                 M_CALLS_PER_S, M_P50_MS, M_P99_MS (medians)
 #   measure_report AS RUNS ARGS...  report as AS, RUNS runs; sets M_P50_MS, M_P99_MS
 #   median VALUE... / ratio A B
+# MEASURE_TAG, when set, starts the labels of the runs recorded (scale: the size).
 
 # shellcheck shell=bash disable=SC2034  # the M_* and ECHO_* results are read by bench.sh
 
@@ -88,7 +89,7 @@ measure_loop() {
   for ((r = 1; r <= runs; r++)); do
     result="$(loadgen_read "${args[@]}" | tee /dev/stderr | grep '^RESULT')" ||
       die "${part} on ${target} (run ${r}) failed"
-    READ_RUNS+=("${part} ${target} ${r}=${result}")
+    READ_RUNS+=("${MEASURE_TAG:-}${part} ${target} ${r}=${result}")
     cps+=("$(field_of calls_per_s "${result}")")
     p50+=("$(field_of p50_ms "${result}")")
     p99+=("$(field_of p99_ms "${result}")")
@@ -106,7 +107,7 @@ measure_report() {
   for ((r = 1; r <= runs; r++)); do
     result="$(loadgen_read report "${TLS_ADDR}" --as "${as}" "$@" | tee /dev/stderr | grep '^RESULT')" ||
       die "report as ${as} (run ${r}) failed"
-    READ_RUNS+=("report ${as} ${r}=${result}")
+    READ_RUNS+=("${MEASURE_TAG:-}report ${as} ${r}=${result}")
     p50+=("$(field_of p50_ms "${result}")")
     p99+=("$(field_of p99_ms "${result}")")
     M_REPORT_RESULT="${result}"
