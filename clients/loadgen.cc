@@ -44,6 +44,10 @@
 // RESOURCE_EXHAUSTED by the limit its message names. With --server-pid and
 // --db-pid, the CPU each process used per phase is reported too.
 //
+// `dump` writes the records `ingest` would send (same --records and
+// --prefix) to a file, for the bare loader of bench.sh ingest
+// (clients/bench/bare_loader.cc).
+//
 // `get`, `list`, `capture` and `report` (the read scenarios of bench.sh get,
 // list, report and scale, over the arrivals of bench.sh fill) live in
 // clients/bench/reads.cc; see reads.h.
@@ -97,6 +101,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/bench/reads.h"
+#include "google/protobuf/util/delimited_message_util.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
 #include "enlace/v1/cases.grpc.pb.h"
 #include "enlace/v1/referrals.grpc.pb.h"
@@ -144,6 +149,7 @@ ABSL_FLAG(int, flood_page_size, 500,
           "fairness: page_size of the flooder's ListArrivals (diagnosis: the audit event of a "
           "listing names every arrival listed)");
 ABSL_FLAG(int, db_pid, 0, "fairness: the database server's pid, to read its CPU time per phase");
+ABSL_FLAG(std::string, out, "", "dump: the file the records go to");
 
 namespace enlace::loadgen {
 namespace {
@@ -169,6 +175,7 @@ constexpr char kUsage[] = R"(enlace-loadgen: load generator for Enlace's Arrival
 Usage: enlace-loadgen <ingest|unary> --addr HOST:PORT --ca CA --cert CRT --key KEY [flags]
        enlace-loadgen watch --addr HOST:PORT --ca CA --pki-dir DIR [flags]
        enlace-loadgen fairness --addr HOST:PORT --ca CA --pki-dir DIR [flags]
+       enlace-loadgen dump --records N --prefix P --out FILE
 
 Commands:
   ingest    --streams S RecordArrivals streams (one connection each) share --records N
@@ -179,6 +186,8 @@ Commands:
   fairness  undp's latency (sequential GetArrival/ListArrivals) alone, then while
             iom keeps --in-flight calls in flight: p50/p99/p99.9 of both, and
             the ratio of the p99s
+  dump      writes the records ingest would send (same --records, --prefix) to
+            --out, length-delimited Arrival messages, for enlace-bareload
 
 Flags:
   --addr HOST:PORT      the server's TLS port
@@ -2053,6 +2062,32 @@ bool ParseOptions(const std::vector<char*>& positional, Options* options) {
   return true;
 }
 
+// dump: the records `ingest` would send (--records, --prefix), length-delimited
+// Arrival messages in --out, for the bare loader of bench.sh ingest
+// (clients/bench/bare_loader.cc). No connection.
+int RunDump() {
+  const int64_t records = absl::GetFlag(FLAGS_records);
+  const std::string prefix = absl::GetFlag(FLAGS_prefix), out_path = absl::GetFlag(FLAGS_out);
+  if (records < 1 || records > 100'000'000 || !ValidPrefix(prefix) || out_path.empty()) {
+    std::cerr << "enlace-loadgen: dump needs --records 1..100000000, --prefix and --out\n";
+    return kExitUsage;
+  }
+  std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
+  Arrival arrival;
+  for (int64_t i = 0; i < records && out; ++i) {
+    arrival.Clear();
+    FillArrival(prefix, i, &arrival);
+    google::protobuf::util::SerializeDelimitedToOstream(arrival, &out);
+  }
+  out.close();
+  if (!out) {
+    std::cerr << "enlace-loadgen: cannot write " << out_path << "\n";
+    return kExitFailure;
+  }
+  std::cout << "RESULT kind=dump records=" << records << " prefix=" << prefix << "\n";
+  return kExitOk;
+}
+
 // The scenarios of clients/bench/ (get, list, capture, report): their flags
 // are theirs, the connection's are read here.
 int RunBenchCommand(const std::vector<char*>& positional) {
@@ -2104,6 +2139,7 @@ int Main(int argc, char** argv) {
   if (positional.size() >= 2 && bench::IsReadCommand(positional[1])) {
     return RunBenchCommand(positional);
   }
+  if (positional.size() == 2 && absl::string_view(positional[1]) == "dump") return RunDump();
   Options options;
   if (!ParseOptions(positional, &options)) return kExitUsage;
   if (options.kind == "watch") return RunWatch(options);

@@ -16,7 +16,7 @@ ENLACE_SCRIPT_NAME=bench.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/mariadb.sh"
 
 usage() {
-  cat <<EOF
+  cat <<'EOF'
 Usage: scripts/bench.sh [--help] SCENARIO [options]
 
 Scenarios over filled arrivals (the bench database in var/bench/, kept between runs):
@@ -79,11 +79,20 @@ Scenarios over filled arrivals (the bench database in var/bench/, kept between r
             10^6 and grow with the data).
 
 Scenarios with a throw-away database:
-  ingest [--streams S] [--records N] [--unary-records N]
+  ingest [--streams S] [--records N] [--unary-records N] [--runs R]
             the streaming ingest rate (default 4 streams, 50,000 records)
-            against one-record-per-call ingest (default 2,000 records)
-            measured in the same run, then a full resend; checks that the
-            table holds exactly one row per record
+            against one-record-per-call ingest (default 2,000 records), and
+            against enlace-bareload, the bare loader: the same rows (records
+            of enlace-loadgen dump) straight into MariaDB, no gRPC, in
+            transactions of the server's --ingest_batch (500) over its
+            --ingest_writers (2) connections, with the server's driver, pool,
+            statements, content hash and ids, durable alike; streaming and
+            bare runs alternate, R of each (default 3); then a full resend;
+            checks that the table holds exactly one row per record.
+            Keys: ingest_stream_records_per_s ingest_bare_records_per_s
+            ingest_ratio (streaming over bare, medians)
+            ingest_unary_records_per_s ingest_resend_records_per_s.
+            About 1 minute.
   watch [--watchers N] [--changes N] [--channels C]
             N concurrent WatchReferrals streams (default 1,000, as undp, over
             10 connections) while iom makes referral changes one at a time
@@ -154,15 +163,17 @@ esac
 # The programs of the harness besides the server and enlacectl.
 BENCH_FILL_BIN="${ENLACE_BUILD_DIR}/clients/bench/enlace-benchfill"
 BENCH_ECHO_BIN="${ENLACE_BUILD_DIR}/clients/bench/enlace-echo"
+BENCH_BARELOAD_BIN="${ENLACE_BUILD_DIR}/clients/bench/enlace-bareload"
 
 cd "${ENLACE_ROOT}"
 ensure_packages all
-ensure_built enlace-server enlacectl enlace-loadgen enlace-benchfill enlace-echo
+ensure_built enlace-server enlacectl enlace-loadgen enlace-benchfill enlace-echo enlace-bareload
 require_file "${ENLACE_SERVER_BIN}" "server binary not built: ${ENLACE_SERVER_BIN}"
 require_file "${ENLACE_CTL_BIN}" "CLI binary not built: ${ENLACE_CTL_BIN}"
 require_file "${ENLACE_LOADGEN_BIN}" "load generator not built: ${ENLACE_LOADGEN_BIN}"
 require_file "${BENCH_FILL_BIN}" "filler not built: ${BENCH_FILL_BIN}"
 require_file "${BENCH_ECHO_BIN}" "echo server not built: ${BENCH_ECHO_BIN}"
+require_file "${BENCH_BARELOAD_BIN}" "bare loader not built: ${BENCH_BARELOAD_BIN}"
 require_file "${ENLACE_DEFAULT_POLICY}" "policy file not found: ${ENLACE_DEFAULT_POLICY}"
 
 # Where the data lives: the scenarios over filled arrivals keep one bench
@@ -232,11 +243,6 @@ source "${ENLACE_ROOT}/scripts/lib/bench_fill.sh"
 # shellcheck source=scripts/lib/bench_reads.sh
 source "${ENLACE_ROOT}/scripts/lib/bench_reads.sh"
 
-# schema_version: the highest migration applied (0 before the first).
-schema_version() {
-  bench_sql -N 2>/dev/null <<<'SELECT COALESCE(MAX(version), 0) FROM schema_migrations' || echo 0
-}
-
 # setup_database: starts MariaDB on DB_DIR (creating it the first time), its
 # users and the schema (enlace-server --migrate, as the migration user);
 # rebuilds the report counts when filled rows need it.
@@ -253,22 +259,15 @@ setup_database() {
   mariadb_enlace_users "${DB_DIR}" "${BENCH_DB}" "${SECRETS_DIR}"
   MIGRATE_DSN="mysql://enlace_migrate@127.0.0.1:${DB_PORT}/${BENCH_DB}"
   SERVER_DSN="mysql://enlace_server@127.0.0.1:${DB_PORT}/${BENCH_DB}"
-  local schema_before schema_after
-  schema_before="$(schema_version)"
   ENLACE_MIGRATE_PASSWORD="$(mariadb_password "${SECRETS_DIR}/migrate.password")" \
     "${ENLACE_SERVER_BIN}" --migrate --migrate_dsn="${MIGRATE_DSN}" \
     --db_dsn="${SERVER_DSN}" </dev/null >"${TMP_DIR}/enlace-migrate.log" 2>&1 ||
     die "enlace-server --migrate failed: $(tail -n 5 "${TMP_DIR}/enlace-migrate.log")"
-  schema_after="$(schema_version)"
   # Filled rows whose report counts were never rebuilt (an earlier fill
-  # stopped before its recount), or kept from a run of an older schema: what
-  # the server derives from the records must be rebuilt first.
+  # stopped before its recount) are recounted first. (A migration that adds
+  # derived state counts it itself, during --migrate.)
   if [[ -e "${RECOUNT_PENDING}" ]]; then
     log "an earlier fill did not finish its recount_reports"
-    recount_reports
-  elif ((schema_after != schema_before && schema_before != 0)) && (($(fill_count) > 0)); then
-    log "the schema went from version ${schema_before} to ${schema_after} over filled rows"
-    : >"${RECOUNT_PENDING}"
     recount_reports
   fi
 }
@@ -315,9 +314,10 @@ stop_server() {
 }
 
 # The ingest scenario: the non-batched path (one RecordArrival per call,
-# 16 in flight) as the baseline measured in this same run, then the
-# streaming path, then the same records again (all ALREADY_RECORDED). The
-# machine is shared and noisy: the ratio is the figure to compare.
+# 16 in flight) as a baseline measured in this same run, then the streaming
+# path alternating with the bare loader (the same rows straight into
+# MariaDB: the floor), then the same records again (all ALREADY_RECORDED).
+# The machine is shared and noisy: the ratios are the figures to compare.
 loadgen() {
   "${ENLACE_LOADGEN_BIN}" "$1" \
     --addr "${TLS_ADDR}" \
@@ -327,45 +327,87 @@ loadgen() {
     "${@:2}" </dev/null
 }
 
-# rate_of "RESULT ... rate=N ..." -> N
-rate_of() { sed -n 's/^RESULT .* rate=\([0-9]*\).*/\1/p' <<<"$1"; }
-
 run_loadgen_ingest() {
-  local streams=4 records=50000 unary_records=2000
+  local streams=4 records=50000 unary_records=2000 runs=3
   while (($# > 0)); do
     case "$1" in
       --streams) streams="$2"; shift 2 ;;
       --records) records="$2"; shift 2 ;;
       --unary-records) unary_records="$2"; shift 2 ;;
-      *) die "ingest takes --streams S, --records N, --unary-records N; not: $1" ;;
+      --runs) runs="$2"; shift 2 ;;
+      *) die "ingest takes --streams S, --records N, --unary-records N, --runs R; not: $1" ;;
     esac
   done
-  local prefix="bench-$$" unary stream resend
+  [[ "${runs}" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
+  # The bare loader writes as the server does: its batch size and writers.
+  local batch writers
+  batch="${ENLACE_INGEST_BATCH:-$(server_flag_default ingest_batch)}"
+  writers="${ENLACE_INGEST_WRITERS:-$(server_flag_default ingest_writers)}"
+  [[ "${batch}" =~ ^[0-9]+$ && "${writers}" =~ ^[0-9]+$ ]] ||
+    die "cannot tell the server's --ingest_batch and --ingest_writers"
+  local prefix="bench-$$" unary stream resend bare r
+  local -a stream_rates=() bare_rates=()
   log "baseline: ${unary_records} RecordArrival calls, 16 in flight"
   unary="$(loadgen unary --records "${unary_records}" --concurrency 16 | tee /dev/stderr | grep '^RESULT')" ||
     die "the baseline run failed"
-  log "streaming: ${records} records over ${streams} RecordArrivals streams"
-  stream="$(loadgen ingest --streams "${streams}" --records "${records}" --prefix "${prefix}" |
-    tee /dev/stderr | grep '^RESULT')" || die "the streaming run failed"
-  log "resend: the same ${records} records"
-  resend="$(loadgen ingest --streams "${streams}" --records "${records}" --prefix "${prefix}" --resend |
+  READ_RUNS+=("unary=${unary}")
+  # The streaming runs and the bare loader's, alternately (the order turning
+  # each run), each with records of its own under a prefix of its own: the
+  # same content, so the same rows.
+  for ((r = 1; r <= runs; r++)); do
+    local -a order=(stream bare)
+    ((r % 2 == 0)) && order=(bare stream)
+    local what
+    for what in "${order[@]}"; do
+      if [[ "${what}" == stream ]]; then
+        log "streaming (run ${r}): ${records} records over ${streams} RecordArrivals streams"
+        stream="$(loadgen ingest --streams "${streams}" --records "${records}" --prefix "${prefix}-s${r}" |
+          tee /dev/stderr | grep '^RESULT')" || die "the streaming run failed"
+        READ_RUNS+=("stream ${r}=${stream}")
+        stream_rates+=("$(field_of rate "${stream}")")
+      else
+        log "bare loader (run ${r}): the same ${records} records, ${batch} a transaction, ${writers} writers"
+        "${ENLACE_LOADGEN_BIN}" dump --records "${records}" --prefix "${prefix}-b${r}" \
+          --out "${TMP_DIR}/bare.bin" </dev/null >/dev/null || die "enlace-loadgen dump failed"
+        bare="$(ENLACE_DB_PASSWORD="$(mariadb_password "${SECRETS_DIR}/server.password")" \
+          "${BENCH_BARELOAD_BIN}" --dsn="${SERVER_DSN}" --records_file="${TMP_DIR}/bare.bin" \
+          --batch="${batch}" --writers="${writers}" </dev/null | tee /dev/stderr | grep '^RESULT')" ||
+          die "the bare loader failed"
+        READ_RUNS+=("bare ${r}=${bare}")
+        bare_rates+=("$(field_of rate "${bare}")")
+      fi
+    done
+  done
+  log "resend: the records of the first streaming run"
+  resend="$(loadgen ingest --streams "${streams}" --records "${records}" --prefix "${prefix}-s1" --resend |
     tee /dev/stderr | grep '^RESULT')" || die "the resend run failed"
-  local rows expected=$((records + unary_records))
+  READ_RUNS+=("resend=${resend}")
+  local rows expected=$((2 * runs * records + unary_records))
   rows="$(bench_sql -N <<<'SELECT COUNT(*) FROM arrivals')"
   ((rows == expected)) || die "the arrivals table holds ${rows} rows, expected ${expected}"
-  local unary_rate stream_rate resend_rate ratio
-  unary_rate="$(rate_of "${unary}")"
-  stream_rate="$(rate_of "${stream}")"
-  resend_rate="$(rate_of "${resend}")"
+  local unary_rate stream_rate resend_rate bare_rate ratio ingest_ratio
+  unary_rate="$(field_of rate "${unary}")"
+  stream_rate="$(median "${stream_rates[@]}")"
+  bare_rate="$(median "${bare_rates[@]}")"
+  resend_rate="$(field_of rate "${resend}")"
   ratio="$(awk -v a="${stream_rate}" -v b="${unary_rate}" 'BEGIN { printf "%.1f", a / b }')"
-  cat <<EOF
-
-ingest over mTLS, durable commits (innodb_flush_log_at_trx_commit=1), audit on:
-  one record per call (baseline)   ${unary_rate} records/s
-  streaming, ${streams} streams          ${stream_rate} records/s   (${ratio}x the baseline)
-  resend (all ALREADY_RECORDED)    ${resend_rate} records/s
-  rows stored                      ${rows} (one per record: nothing duplicated)
-EOF
+  ingest_ratio="$(ratio "${stream_rate}" "${bare_rate}")"
+  printf '\ningest over mTLS, durable commits (innodb_flush_log_at_trx_commit=1), audit on:\n'
+  printf '  %-33s %s\n' \
+    "one record per call (baseline)" "${unary_rate} records/s" \
+    "streaming, ${streams} streams" "${stream_rate} records/s   (${ratio}x the baseline; median of ${runs}: ${stream_rates[*]})" \
+    "bare loader, no gRPC" "${bare_rate} records/s   (median of ${runs}: ${bare_rates[*]}; ${batch} records a" \
+    "" "transaction, ${writers} writers, the server's driver and statements, no audit)" \
+    "ingest_ratio" "${ingest_ratio}   (streaming over bare; target at least 0.8)" \
+    "resend (all ALREADY_RECORDED)" "${resend_rate} records/s" \
+    "rows stored" "${rows} (one per record: nothing duplicated)"
+  record_results ingest "ingest: streaming over mTLS against a bare loader, durable, audit on" \
+    --setting "records=${records}" --setting "streams=${streams}" --setting "runs=${runs}" \
+    --setting "unary_records=${unary_records}" --setting "bare_batch=${batch}" \
+    --setting "bare_writers=${writers}" \
+    --key "ingest_stream_records_per_s=${stream_rate}" --key "ingest_bare_records_per_s=${bare_rate}" \
+    --key "ingest_ratio=${ingest_ratio}" --key "ingest_unary_records_per_s=${unary_rate}" \
+    --key "ingest_resend_records_per_s=${resend_rate}"
 }
 
 # The watch scenario: the loadgen plays mfa (arrivals), iom (cases and
