@@ -50,7 +50,8 @@
 //
 // `get`, `list`, `capture` and `report` (the read scenarios of bench.sh get,
 // list, report and scale, over the arrivals of bench.sh fill) live in
-// clients/bench/reads.cc; see reads.h.
+// clients/bench/reads.cc (see reads.h), and `mixed` (everything at once at
+// fixed rates, counting errors) in clients/bench/mixed.cc.
 //
 // Requests are built before the clock starts; the clock runs from the first
 // write to the last answer received. Output is one line for people and one
@@ -100,6 +101,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "clients/bench/mixed.h"
 #include "clients/bench/reads.h"
 #include "google/protobuf/util/delimited_message_util.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
@@ -2088,7 +2090,7 @@ int RunDump() {
   return kExitOk;
 }
 
-// The scenarios of clients/bench/ (get, list, capture, report): their flags
+// The scenarios of clients/bench/ (get, list, capture, report, mixed): their flags
 // are theirs, the connection's are read here.
 int RunBenchCommand(const std::vector<char*>& positional) {
   if (positional.size() > 2) {
@@ -2106,13 +2108,14 @@ int RunBenchCommand(const std::vector<char*>& positional) {
     std::cerr << "enlace-loadgen: " << error << "\n";
     return kExitUsage;
   }
+  if (absl::string_view(positional[1]) == "mixed") return bench::RunMixed(target);
   return bench::RunReadCommand(positional[1], target);
 }
 
 int Main(int argc, char** argv) {
   for (int i = 1; i < argc && absl::string_view(argv[i]) != "--"; ++i) {
     if (IsHelp(argv[i]) || (i == 1 && absl::string_view(argv[i]) == "help")) {
-      std::cout << kUsage << bench::kReadCommandsUsage;
+      std::cout << kUsage << bench::kReadCommandsUsage << bench::kMixedUsage;
       return kExitOk;
     }
   }
@@ -2136,7 +2139,8 @@ int Main(int argc, char** argv) {
   for (std::string& arg : spelled) spelled_argv.push_back(arg.data());
   std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(spelled_argv.size()), spelled_argv.data());
-  if (positional.size() >= 2 && bench::IsReadCommand(positional[1])) {
+  if (positional.size() >= 2 && (bench::IsReadCommand(positional[1]) ||
+                                  absl::string_view(positional[1]) == "mixed")) {
     return RunBenchCommand(positional);
   }
   if (positional.size() == 2 && absl::string_view(positional[1]) == "dump") return RunDump();

@@ -101,6 +101,20 @@ Scenarios with a throw-away database:
             same run: 1 watcher, and the server's memory before any watcher;
             then the same with each change made only once the one before
             reached every watcher (its own latency, without queueing)
+  mixed [--duration S] [--runs R] [--watchers N] [--ingest-rate N]
+        [--read-rate N] [--transition-rate N]
+            S seconds (default 60) of everything at once at fixed rates, R
+            times on one server (default 3): mfa streams arrivals (100/s), iom
+            reads (100/s, open loop: 4 GetArrival : 1 ListArrivals first
+            page), iom and undp move referrals one at a time (5/s: create,
+            accept, decline, complete, withdraw), N watchers (default 100, as
+            undp) must each see every move. Counts errors: failed calls,
+            rejected records, deliveries missed or extra, streams ended early;
+            reads the server's RSS at the start and end of each run. Exit
+            status 1 unless errors is 0.
+            Keys: mixed_errors mixed_rss_start_mb (first run) mixed_rss_end_mb
+            (last run) mixed_read_p99_ms mixed_transition_p99_ms.
+            About R x (S + 15) seconds: 4 minutes by default.
   fairness [--duration S] [--in-flight N] [--channels C] [--arrivals N]
             one agency flooding, another's latency: mfa records N arrivals
             (default 2,000) whose consent names iom and undp; undp makes
@@ -150,7 +164,7 @@ case "${1:-}" in
     usage >&2
     die "no scenario given"
     ;;
-  ingest | watch | fairness | fill | get | list | report | scale)
+  ingest | watch | fairness | mixed | fill | get | list | report | scale)
     scenario="$1"
     shift
     ;;
@@ -622,6 +636,63 @@ SUMMARY
   return "${status}"
 }
 
+# The mixed scenario: R minutes of ingest, reads, referral moves and
+# watchers at fixed rates on one server; every error counts.
+run_mixed() {
+  local duration=60 runs=3 watchers=100 ingest_rate=100 read_rate=100 transition_rate=5
+  while (($# > 0)); do
+    case "$1" in
+      --duration) duration="$2"; shift 2 ;;
+      --runs) runs="$2"; shift 2 ;;
+      --watchers) watchers="$2"; shift 2 ;;
+      --ingest-rate) ingest_rate="$2"; shift 2 ;;
+      --read-rate) read_rate="$2"; shift 2 ;;
+      --transition-rate) transition_rate="$2"; shift 2 ;;
+      *) die "mixed takes --duration S, --runs R, --watchers N, --ingest-rate N, --read-rate N, --transition-rate N; not: $1" ;;
+    esac
+  done
+  [[ "${runs}" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
+  [[ "$(cat "/proc/${SERVER_PID}/comm" 2>/dev/null)" == enlace-server ]] ||
+    die "pid ${SERVER_PID} is not the server: cannot read its memory"
+  local r result errors=0 status=0 rss_first="" rss_last=""
+  local -a read_p99=() move_p99=() rss=()
+  for ((r = 1; r <= runs; r++)); do
+    log "mixed (run ${r} of ${runs}): ${duration} s of ingest ${ingest_rate}/s, reads ${read_rate}/s, referral moves ${transition_rate}/s, ${watchers} watchers"
+    result="$("${ENLACE_LOADGEN_BIN}" mixed --addr "${TLS_ADDR}" --ca "${PKI_DIR}/ca.crt" \
+      --pki-dir "${PKI_DIR}" --server-pid "${SERVER_PID}" --duration "${duration}" \
+      --watchers "${watchers}" --ingest-rate "${ingest_rate}" --read-rate "${read_rate}" \
+      --transition-rate "${transition_rate}" --prefix "mixed-$$-${r}" </dev/null |
+      tee /dev/stderr | grep '^RESULT')" || status=1
+    [[ -n "${result}" ]] || die "the mixed run ${r} failed before its result"
+    READ_RUNS+=("mixed ${r}=${result}")
+    errors=$((errors + $(field_of errors "${result}")))
+    read_p99+=("$(field_of read_p99_ms "${result}")")
+    move_p99+=("$(field_of transition_p99_ms "${result}")")
+    [[ -n "${rss_first}" ]] || rss_first="$(field_of rss_start_mb "${result}")"
+    rss_last="$(field_of rss_end_mb "${result}")"
+    rss+=("$(field_of rss_start_mb "${result}") -> $(field_of rss_end_mb "${result}")")
+  done
+  printf '\nmixed over mTLS, audit on: %s run(s) of %s s on one server: ingest %s records/s (mfa), reads %s/s\n' \
+    "${runs}" "${duration}" "${ingest_rate}" "${read_rate}"
+  printf '(iom: 4 GetArrival : 1 ListArrivals), referral moves %s/s (iom and undp), %s watchers (undp)\n' \
+    "${transition_rate}" "${watchers}"
+  printf '  errors                   %s (failed calls, rejected records, missed or extra deliveries, ended streams; must be 0)\n' "${errors}"
+  printf '  reads p99                %s ms (median of the runs)\n' "$(median "${read_p99[@]}")"
+  printf '  referral moves p99       %s ms\n' "$(median "${move_p99[@]}")"
+  printf '  server RSS (MB)          %s\n' "$(printf '%s; ' "${rss[@]}" | sed 's/; $//')"
+  record_results mixed "mixed: ingest, reads, referral moves and watchers at fixed rates" \
+    --setting "duration_s=${duration}" --setting "runs=${runs}" --setting "watchers=${watchers}" \
+    --setting "ingest_rate=${ingest_rate}" --setting "read_rate=${read_rate}" \
+    --setting "transition_rate=${transition_rate}" \
+    --key "mixed_errors=${errors}" --key "mixed_rss_start_mb=${rss_first}" \
+    --key "mixed_rss_end_mb=${rss_last}" --key "mixed_read_p99_ms=$(median "${read_p99[@]}")" \
+    --key "mixed_transition_p99_ms=$(median "${move_p99[@]}")"
+  if ((errors > 0 || status != 0)); then
+    warn "mixed: ${errors} errors"
+    return 1
+  fi
+}
+
 # The scale scenario: the same reads at 10^5, 10^6 and 10^7 filled arrivals
 # (up to --max), in a database of its own grown by fill between the sizes,
 # with a fresh server at each size.
@@ -933,6 +1004,7 @@ case "${scenario}" in
       ingest) run_loadgen_ingest "$@" || status=$? ;;
       watch) run_loadgen_watch "$@" || status=$? ;;
       fairness) run_loadgen_fairness "$@" || status=$? ;;
+      mixed) run_mixed "$@" || status=$? ;;
     esac
     ;;
 esac

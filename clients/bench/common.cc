@@ -8,7 +8,11 @@
 #include <iostream>
 #include <sstream>
 
+#include "absl/flags/reflection.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 
 namespace enlace::bench {
 namespace {
@@ -86,6 +90,26 @@ double Median(std::vector<double> values) {
 void SetDeadline(grpc::ClientContext* context, absl::Duration limit) {
   context->set_deadline(std::chrono::system_clock::now() +
                         std::chrono::milliseconds(absl::ToInt64Milliseconds(limit)));
+}
+
+int IntFlagOr(absl::string_view name, int value, int fallback) {
+  const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+  return flag != nullptr && flag->CurrentValue() != flag->DefaultValue() ? value : fallback;
+}
+
+std::string ResidentMegabytes(int pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  for (std::string line; pid > 0 && std::getline(in, line);) {
+    absl::string_view rest = line;
+    if (!absl::ConsumePrefix(&rest, "VmRSS:")) continue;
+    rest = absl::StripAsciiWhitespace(rest);
+    absl::ConsumeSuffix(&rest, "kB");
+    int64_t kb = 0;
+    if (absl::SimpleAtoi(absl::StripAsciiWhitespace(rest), &kb)) {
+      return absl::StrFormat("%.1f", static_cast<double>(kb) / 1024);
+    }
+  }
+  return "na";
 }
 
 }  // namespace enlace::bench

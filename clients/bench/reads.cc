@@ -17,7 +17,6 @@
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
-#include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -75,20 +74,6 @@ using enlace::v1::ListArrivalsResponse;
 
 constexpr size_t kMaxErrorsShown = 5;
 constexpr int64_t kIdSample = 200'000;
-
-// An int flag of loadgen.cc whose default suits another scenario: its value
-// if set to something other than that default, else `fallback`.
-int IntFlagOr(absl::string_view name, int value, int fallback) {
-  const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-  return flag != nullptr && flag->CurrentValue() != flag->DefaultValue() ? value : fallback;
-}
-
-uint64_t Mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
 
 // Ids of filled arrivals `agency` may see, drawn at random among the first
 // `filled` (at most kIdSample of them).
