@@ -29,7 +29,8 @@ Scenarios over filled arrivals (the bench database in var/bench/, kept between r
             counts. Incremental: fill 1e5 then fill 1e6 adds 900,000. About
             37,000 arrivals/s at 10^5, 33,000 up to 10^6, 24,000 from 10^6 to
             10^7 here: 10^6 in 30 s, 10^7 in about 7 minutes.
-            Keys: none (prints the rows added, the time and the rate).
+            Keys (when it added rows): fill_arrivals fill_added fill_seconds
+            fill_load_seconds fill_recount_seconds fill_rate_arrivals_per_s.
   get [--arrivals N] [--runs R] [--duration S] [--as AGENCY] [--in-flight N]
       [--channels C]
             GetArrival of random ids AGENCY may see (default iom, which sees
@@ -93,14 +94,20 @@ Scenarios with a throw-away database:
             ingest_ratio (streaming over bare, medians)
             ingest_unary_records_per_s ingest_resend_records_per_s.
             About 1 minute.
-  watch [--watchers N] [--changes N] [--channels C]
+  watch [--watchers N] [--changes N] [--channels C] [--runs R]
             N concurrent WatchReferrals streams (default 1,000, as undp, over
             10 connections) while iom makes referral changes one at a time
-            (default 200): commit-to-delivery latency p50/p99 and the
-            server's resident memory with the streams open; baseline in the
-            same run: 1 watcher, and the server's memory before any watcher;
-            then the same with each change made only once the one before
-            reached every watcher (its own latency, without queueing)
+            (default 200) 100 ms apart (10 changes/s): commit-to-delivery
+            latency p50/p99; baseline in the same run: 1 watcher; R runs of
+            each, alternately (default 3), the median runs (by p99) shown.
+            Then once: N watchers with changes 20 ms apart (stress), and with
+            each change made only once the one before reached every watcher
+            (its own latency, without queueing); the server's resident
+            memory before any watcher and with the streams open.
+            Keys: watch_one_p99_ms watch_p99_ms (N watchers, 10 changes/s)
+            watch_p99_ratio (target at most 10) watch_stress_p99_ms
+            watch_awaited_p99_ms watch_rss_idle_mb watch_rss_open_mb.
+            About 2.5 minutes.
   mixed [--duration S] [--runs R] [--watchers N] [--ingest-rate N]
         [--read-rate N] [--transition-rate N]
             S seconds (default 60) of everything at once at fixed rates, R
@@ -115,7 +122,7 @@ Scenarios with a throw-away database:
             Keys: mixed_errors mixed_rss_start_mb (first run) mixed_rss_end_mb
             (last run) mixed_read_p99_ms mixed_transition_p99_ms.
             About R x (S + 15) seconds: 4 minutes by default.
-  fairness [--duration S] [--in-flight N] [--channels C] [--arrivals N]
+  fairness [--duration S] [--in-flight N] [--channels C] [--arrivals N] [--runs R]
             one agency flooding, another's latency: mfa records N arrivals
             (default 2,000) whose consent names iom and undp; undp makes
             sequential calls (4 GetArrival : 1 ListArrivals page_size 50) for
@@ -125,10 +132,23 @@ Scenarios with a throw-away database:
             p50/p99/p99.9 in both phases, the ratio of its p99s (target: at
             most 2), iom's answers by status (OK, RESOURCE_EXHAUSTED by the
             limit named) and the CPU used by the server, MariaDB and the load
-            generator; writes the figures to bench-results.json and
-            bench-results.md in the repository root (replaced on each run;
-            the other scenarios only print). Exit status 1 if any of undp's
-            calls failed.
+            generator. R runs (default 3): the ratio is their median, the
+            run of the median ratio is described in detail (its JSON object
+            and Markdown section, as before, inside the results files).
+            Exit status 1 if any of undp's calls failed.
+            Keys: fairness_p99_ratio (target at most 2) fairness_quiet_p99_ms
+            fairness_flood_p99_ms fairness_victim_errors fairness_meets_target.
+            About R x (2 S + 10) seconds: 2.5 minutes by default.
+
+Results: every scenario merges its keys into bench-results.json (in the
+repository root, or ENLACE_BENCH_RESULTS_DIR): the keys at the top level,
+next to "machine" (nproc, CPU model, RAM) and "versions" (git revision, gRPC,
+MariaDB, compiler) of the latest run, and under "scenarios" its entry
+(settings: the server flags that bear on the figures, N, ...; the RESULT line
+of every run; when it finished, on which machine and versions). Scenarios
+run at other times keep their entries. bench-results.md is regenerated from
+it each time: a table of every key, then a section per scenario. Headline
+figures are medians of at least 3 runs (--runs; fill and smoke excepted).
 
 Installs missing Debian packages, builds what it runs (build/), starts a
 private MariaDB (durable: innodb-flush-log-at-trx-commit=1), a dev PKI and the
@@ -446,6 +466,15 @@ server_memory_mb() {
   awk -v f="$1:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/${SERVER_PID}/status"
 }
 
+# median_run KEY "RESULT ..."...: the line whose KEY is the median (the lower
+# middle one for an even count).
+median_run() {
+  local key="$1" line
+  shift
+  for line in "$@"; do printf '%s %s\n' "$(field_of "${key}" "${line}")" "${line}"; done |
+    sort -g -k1,1 | awk '{ lines[NR] = $0 } END { m = lines[int((NR + 1) / 2)]; sub(/^[^ ]* /, "", m); print m }'
+}
+
 # below VALUE LIMIT: "meets" or "MISSES"
 below() { awk -v v="$1" -v l="$2" 'BEGIN { print (v != "" && v + 0 < l + 0) ? "meets" : "MISSES" }'; }
 
@@ -457,49 +486,68 @@ latency_line() {
 }
 
 run_loadgen_watch() {
-  local watchers=1000 changes=200 channels=10
+  local watchers=1000 changes=200 channels=10 runs=3
   while (($# > 0)); do
     case "$1" in
       --watchers) watchers="$2"; shift 2 ;;
       --changes) changes="$2"; shift 2 ;;
       --channels) channels="$2"; shift 2 ;;
-      *) die "watch takes --watchers N, --changes N, --channels C; not: $1" ;;
+      --runs) runs="$2"; shift 2 ;;
+      *) die "watch takes --watchers N, --changes N, --channels C, --runs R; not: $1" ;;
     esac
   done
+  [[ "${runs}" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
   [[ "$(cat "/proc/${SERVER_PID}/comm" 2>/dev/null)" == enlace-server ]] ||
     die "pid ${SERVER_PID} is not the server: cannot read its memory"
-  local rss_start one many steady awaited rss_end hwm_end
+  local rss_start one many steady awaited rss_end hwm_end r line
+  local -a ones=() steadies=()
   rss_start="$(server_memory_mb VmRSS)"
   log "server RSS before any watcher: ${rss_start} MB"
-  log "baseline: 1 watcher, ${changes} changes 20 ms apart"
-  one="$(loadgen_watch --watchers 1 --channels 1 --changes "${changes}" |
-    tee /dev/stderr | grep '^RESULT')" || die "the 1-watcher run failed"
+  # The baseline and the target's case, R times each, alternately: the
+  # figures are those of the median runs (by p99).
+  for ((r = 1; r <= runs; r++)); do
+    log "baseline (run ${r} of ${runs}): 1 watcher, ${changes} changes 20 ms apart"
+    line="$(loadgen_watch --watchers 1 --channels 1 --changes "${changes}" |
+      tee /dev/stderr | grep '^RESULT')" || die "the 1-watcher run failed"
+    ones+=("${line}")
+    READ_RUNS+=("1 watcher ${r}=${line}")
+    log "${watchers} watchers (run ${r} of ${runs}), ${changes} changes 100 ms apart (10 changes/s)"
+    line="$(loadgen_watch --watchers "${watchers}" --channels "${channels}" --changes "${changes}" \
+      --pause-ms 100 | tee /dev/stderr | grep '^RESULT')" ||
+      die "the ${watchers}-watcher run at 100 ms failed"
+    steadies+=("${line}")
+    READ_RUNS+=("${watchers} watchers 10/s ${r}=${line}")
+  done
+  one="$(median_run p99_ms "${ones[@]}")"
+  steady="$(median_run p99_ms "${steadies[@]}")"
   log "${watchers} watchers over ${channels} connections, ${changes} changes 20 ms apart"
   many="$(loadgen_watch --watchers "${watchers}" --channels "${channels}" --changes "${changes}" |
     tee /dev/stderr | grep '^RESULT')" || die "the ${watchers}-watcher run failed"
-  log "${watchers} watchers, ${changes} changes 100 ms apart (10 changes/s)"
-  steady="$(loadgen_watch --watchers "${watchers}" --channels "${channels}" --changes "${changes}" \
-    --pause-ms 100 | tee /dev/stderr | grep '^RESULT')" ||
-    die "the ${watchers}-watcher run at 100 ms failed"
+  READ_RUNS+=("${watchers} watchers 50/s=${many}")
   log "${watchers} watchers, ${changes} changes, each once the last reached every watcher"
   awaited="$(loadgen_watch --watchers "${watchers}" --channels "${channels}" --changes "${changes}" \
     --await-delivery | tee /dev/stderr | grep '^RESULT')" ||
     die "the ${watchers}-watcher run with --await-delivery failed"
+  READ_RUNS+=("${watchers} watchers awaited=${awaited}")
   rss_end="$(server_memory_mb VmRSS)"
   hwm_end="$(server_memory_mb VmHWM)"
-  local rss_many p99_steady
+  local rss_many p99_steady p99_one watch_ratio
   rss_many="$(field_of server_rss_mb "${many}")"
   p99_steady="$(field_of p99_ms "${steady}")"
+  p99_one="$(field_of p99_ms "${one}")"
+  watch_ratio="$(ratio "${p99_steady}" "${p99_one}")"
   cat <<EOF
 
 WatchReferrals over mTLS: ${changes} referral changes by iom, one at a time (CreateReferral and
 WithdrawReferral alternately); latency from the event's committed_at to the watcher's read:
+  (the first two rows: the median of ${runs} runs each, by p99)
   1 watcher, 20 ms apart (baseline)     $(latency_line "${one}")
   ${watchers} watchers, 100 ms apart           $(latency_line "${steady}")
   ${watchers} watchers, 20 ms apart (stress)   $(latency_line "${many}")
   ${watchers} watchers, each change delivered
     everywhere before the next          $(latency_line "${awaited}")
-  p99 with ${watchers} watchers, 10 changes/s: $(below "${p99_steady}" 100) the 100 ms target
+  p99 with ${watchers} watchers, 10 changes/s: $(below "${p99_steady}" 100) the 100 ms target;
+    ${watch_ratio}x the 1-watcher p99 (watch_p99_ratio): $(below "${watch_ratio}" 10.000001) the 10x target
     (at 50 changes/s 1000 watchers ask for 50,000 deliveries/s, more than 2 cores shared
      with this load generator serve: that row measures queueing)
   server RSS  before any watcher        ${rss_start} MB
@@ -509,12 +557,20 @@ WithdrawReferral alternately); latency from the event's committed_at to the watc
   watchers over ${channels} connections; every watcher saw every change exactly once, in commit order
   ($(field_of deliveries "${many}") + $(field_of deliveries "${steady}") + $(field_of deliveries "${awaited}") deliveries; missing 0, duplicates 0)
 EOF
+  record_results watch "watch: ${watchers} WatchReferrals streams against one" \
+    --setting "watchers=${watchers}" --setting "changes=${changes}" --setting "channels=${channels}" \
+    --setting "runs=${runs}" \
+    --key "watch_one_p99_ms=${p99_one}" --key "watch_p99_ms=${p99_steady}" \
+    --key "watch_p99_ratio=${watch_ratio}" --key "watch_stress_p99_ms=$(field_of p99_ms "${many}")" \
+    --key "watch_awaited_p99_ms=$(field_of p99_ms "${awaited}")" \
+    --key "watch_rss_idle_mb=${rss_start}" --key "watch_rss_open_mb=${rss_many}"
 }
 
 # The fairness scenario: the loadgen plays mfa (set-up), undp (the victim)
 # and iom (the flooder) with the PKI's certificates, and reads the CPU time of
-# the server and of MariaDB through their pids. Only this scenario writes
-# bench-results.json and bench-results.md (replaced on each run).
+# the server and of MariaDB through their pids. Its detailed object and
+# Markdown section (of the run whose ratio is the median) go into the
+# results files with its keys.
 
 # result_json "RESULT k=v ..." -> a JSON object of the fields (numbers as
 # numbers, the rest as strings), for a place one level deep.
@@ -561,37 +617,50 @@ server_settings_json() {
 }
 
 run_loadgen_fairness() {
-  local duration=20 in_flight=256 channels=10 arrivals=2000
+  local duration=20 in_flight=256 channels=10 arrivals=2000 runs=3
   while (($# > 0)); do
     case "$1" in
       --duration) duration="$2"; shift 2 ;;
       --in-flight) in_flight="$2"; shift 2 ;;
       --channels) channels="$2"; shift 2 ;;
       --arrivals) arrivals="$2"; shift 2 ;;
-      *) die "fairness takes --duration S, --in-flight N, --channels C, --arrivals N; not: $1" ;;
+      --runs) runs="$2"; shift 2 ;;
+      *) die "fairness takes --duration S, --in-flight N, --channels C, --arrivals N, --runs R; not: $1" ;;
     esac
   done
-  local db_pid result status=0
+  [[ "${runs}" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
+  local db_pid result status=0 r line victim_errors=0
+  local -a results=() quiet_p99=() flood_p99=() ratios=()
   db_pid="$(read_pid_file "${DB_DIR}/mysql.pid")"
-  log "undp alone for ${duration} s, then while iom keeps ${in_flight} calls in flight"
-  result="$("${ENLACE_LOADGEN_BIN}" fairness \
-    --addr "${TLS_ADDR}" \
-    --ca "${PKI_DIR}/ca.crt" \
-    --pki-dir "${PKI_DIR}" \
-    --server-pid "${SERVER_PID}" \
-    --db-pid "${db_pid:-0}" \
-    --duration "${duration}" \
-    --in-flight "${in_flight}" \
-    --channels "${channels}" \
-    --arrivals "${arrivals}" </dev/null | tee /dev/stderr | grep '^RESULT')" || status=$?
-  [[ -n "${result}" ]] || die "the fairness run failed before its result"
+  for ((r = 1; r <= runs; r++)); do
+    log "run ${r} of ${runs}: undp alone for ${duration} s, then while iom keeps ${in_flight} calls in flight"
+    line="$("${ENLACE_LOADGEN_BIN}" fairness \
+      --addr "${TLS_ADDR}" \
+      --ca "${PKI_DIR}/ca.crt" \
+      --pki-dir "${PKI_DIR}" \
+      --server-pid "${SERVER_PID}" \
+      --db-pid "${db_pid:-0}" \
+      --duration "${duration}" \
+      --in-flight "${in_flight}" \
+      --channels "${channels}" \
+      --arrivals "${arrivals}" </dev/null | tee /dev/stderr | grep '^RESULT')" || status=$?
+    [[ -n "${line}" ]] || die "the fairness run ${r} failed before its result"
+    results+=("${line}")
+    READ_RUNS+=("fairness ${r}=${line}")
+    ratios+=("$(field_of p99_ratio "${line}")")
+    quiet_p99+=("$(field_of quiet_p99_ms "${line}")")
+    flood_p99+=("$(field_of flood_p99_ms "${line}")")
+    victim_errors=$((victim_errors + $(field_of victim_errors "${line}")))
+  done
+  # The run of the median ratio is the one described in detail.
+  result="$(median_run p99_ratio "${results[@]}")"
   local ratio verdict finished cpu_model
   f() { field_of "$1" "${result}"; }
-  ratio="$(f p99_ratio)"
+  ratio="$(median "${ratios[@]}")"
   verdict="$(awk -v r="${ratio}" 'BEGIN { print (r != "" && r + 0 <= 2) ? "meets" : "MISSES" }')"
   finished="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   cpu_model="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
-  cat >"${RESULTS_JSON}" <<JSON
+  cat >"${TMP_DIR}/fairness.json" <<JSON
 {
   "scenario": "fairness",
   "finished_at": "${finished}",
@@ -600,15 +669,15 @@ run_loadgen_fairness() {
   "flooder": "iom, ${in_flight} calls in flight over ${channels} connections, closed loop: ListArrivals page_size 500 and GetArrival alternately",
   "target": "undp's p99 under flood at most 2x its p99 alone",
   "p99_ratio": ${ratio:-null},
+  "runs": ${runs},
+  "p99_ratios": [$(IFS=,; echo "${ratios[*]}")],
   "meets_target": $([[ "${verdict}" == meets ]] && echo true || echo false),
-  "victim_errors": $(f victim_errors),
+  "victim_errors": ${victim_errors},
   "server_settings": $(server_settings_json),
   "result": $(result_json "${result}")
 }
 JSON
-  cat >"${RESULTS_MD}" <<MARKDOWN
-## Fairness: one agency floods, another's latency (\`scripts/bench.sh fairness\`, ${finished})
-
+  cat >"${TMP_DIR}/fairness.md" <<MARKDOWN
 undp makes sequential calls (4 GetArrival : 1 ListArrivals page_size 50) over $(f arrivals) arrivals,
 $(f duration_s) s alone, then $(f duration_s) s while iom keeps $(f in_flight) calls in flight over $(f channels) connections
 (ListArrivals page_size 500 / GetArrival, closed loop). Server max_calls_per_identity:
@@ -620,17 +689,26 @@ cores used ("other": busy cores that none of the three used, i.e. a noisy machin
 | quiet (undp alone) | $(f quiet_calls) | $(f quiet_p50_ms) | $(f quiet_p99_ms) | $(f quiet_p999_ms) | $(f quiet_max_ms) | $(f server_cpu_quiet) | $(f db_cpu_quiet) | $(f loadgen_cpu_quiet) | $(f other_cpu_quiet) | $(f busy_pct_quiet) % |
 | flood (iom, $(f in_flight) in flight) | $(f flood_calls) | $(f flood_p50_ms) | $(f flood_p99_ms) | $(f flood_p999_ms) | $(f flood_max_ms) | $(f server_cpu_flood) | $(f db_cpu_flood) | $(f loadgen_cpu_flood) | $(f other_cpu_flood) | $(f busy_pct_flood) % |
 
-**undp's p99 under flood / alone: ${ratio}x** (target at most 2x: ${verdict}); undp's failed calls: $(f victim_errors).
+**undp's p99 under flood / alone: ${ratio}x** (the median of ${runs} runs: ${ratios[*]}; target at
+most 2x: ${verdict}); undp's failed calls: ${victim_errors}. The table shows the run of the median ratio.
 
 iom's answers during the flood phase: $(f flood_answers) ($(f flood_answers_per_s)/s): OK $(f flood_ok) ($(f flood_ok_per_s)/s),
 RESOURCE_EXHAUSTED $(f flood_resource_exhausted) (max_calls_per_identity: $(f flood_exhausted_max_calls_per_identity)), other $(f flood_other).
 A refusal waits only for its audit event to commit: its p50, $(f flood_exhausted_p50_ms) ms, is the
 wait in the audit writer's queue under the flood.
 MARKDOWN
+  record_results fairness "Fairness: one agency floods, another's latency" \
+    --setting "duration_s=${duration}" --setting "in_flight=${in_flight}" \
+    --setting "channels=${channels}" --setting "arrivals=${arrivals}" --setting "runs=${runs}" \
+    --key "fairness_p99_ratio=${ratio}" --key "fairness_quiet_p99_ms=$(median "${quiet_p99[@]}")" \
+    --key "fairness_flood_p99_ms=$(median "${flood_p99[@]}")" \
+    --key "fairness_victim_errors=${victim_errors}" \
+    --key "fairness_meets_target=$([[ "${verdict}" == meets ]] && echo true || echo false)" \
+    --detail-file "${TMP_DIR}/fairness.json" --markdown-file "${TMP_DIR}/fairness.md"
   cat <<SUMMARY
 
 fairness over mTLS, audit on (refused calls too): undp's p99 under iom's flood is ${ratio}x
-its p99 alone: ${verdict} the 2x target
+its p99 alone (median of ${runs} runs: ${ratios[*]}): ${verdict} the 2x target
   figures: ${RESULTS_JSON}, ${RESULTS_MD}
 SUMMARY
   return "${status}"
@@ -978,6 +1056,12 @@ run_fill() {
   target="$(parse_count "$1")" || die "fill: not a count: $1 (e.g. 100000, 1e6)"
   fill_to "${target}"
   if ((FILL_ADDED > 0)); then
+    record_results fill "fill: synthetic arrivals loaded in bulk" \
+      --setting "chunk=${ENLACE_BENCH_FILL_CHUNK:-250000}" \
+      --key "fill_arrivals=${target}" --key "fill_added=${FILL_ADDED}" \
+      --key "fill_seconds=${FILL_SECONDS}" --key "fill_load_seconds=${FILL_LOAD_SECONDS}" \
+      --key "fill_recount_seconds=${FILL_RECOUNT_SECONDS}" \
+      --key "fill_rate_arrivals_per_s=${FILL_RATE}"
     cat <<EOF
 
 fill: the bench database holds ${target} filled arrivals
