@@ -139,6 +139,12 @@ Scenarios with a throw-away database:
             Keys: fairness_p99_ratio (target at most 2) fairness_quiet_p99_ms
             fairness_flood_p99_ms fairness_victim_errors fairness_meets_target.
             About R x (2 S + 10) seconds: 2.5 minutes by default.
+  smoke     the harness itself, tiny, for scripts/test.sh (ctest
+            bench_smoke_test, label bench): a throw-away database with 2,000
+            filled arrivals, get, list (page 5) and report with one run of 2
+            s each (3 reports), then checks that every key of theirs is in
+            the results file (in the temporary directory) and that errors
+            are 0. No timed assertion. About 30 seconds.
 
 Results: every scenario merges its keys into bench-results.json (in the
 repository root, or ENLACE_BENCH_RESULTS_DIR): the keys at the top level,
@@ -167,6 +173,10 @@ Environment:
   ENLACE_MARIADB_OPTIONS  more mariadbd options; the bench database defaults to
                         --innodb-buffer-pool-size=4G --innodb-log-file-size=1G
   ENLACE_BENCH_FILL_CHUNK  arrivals per LOAD DATA transaction (default 250000)
+  ENLACE_BENCH_RESULTS_DIR  where bench-results.json and .md go (default: the
+                        repository root; smoke always uses its temporary directory)
+  ENLACE_BENCH_BUILD_DIR  run the binaries of this build tree, installing and
+                        building nothing (what ctest's bench_smoke_test does)
   ENLACE_BENCH_SKIP_RECOUNT=1  do not run enlace-server --recount_reports after a
                         fill: only for a server whose reports read the records
                         themselves (without it, a server lacking that mode fails
@@ -184,7 +194,7 @@ case "${1:-}" in
     usage >&2
     die "no scenario given"
     ;;
-  ingest | watch | fairness | mixed | fill | get | list | report | scale)
+  ingest | watch | fairness | mixed | fill | get | list | report | scale | smoke)
     scenario="$1"
     shift
     ;;
@@ -194,14 +204,24 @@ case "${1:-}" in
     ;;
 esac
 
+# ENLACE_BENCH_BUILD_DIR: run the binaries of that build tree as they are,
+# installing and building nothing (ctest's bench_smoke_test does).
+if [[ -n "${ENLACE_BENCH_BUILD_DIR:-}" ]]; then
+  ENLACE_BUILD_DIR="${ENLACE_BENCH_BUILD_DIR}"
+  ENLACE_SERVER_BIN="${ENLACE_BUILD_DIR}/server/enlace-server"
+  ENLACE_CTL_BIN="${ENLACE_BUILD_DIR}/clients/enlacectl"
+  ENLACE_LOADGEN_BIN="${ENLACE_BUILD_DIR}/clients/enlace-loadgen"
+fi
 # The programs of the harness besides the server and enlacectl.
 BENCH_FILL_BIN="${ENLACE_BUILD_DIR}/clients/bench/enlace-benchfill"
 BENCH_ECHO_BIN="${ENLACE_BUILD_DIR}/clients/bench/enlace-echo"
 BENCH_BARELOAD_BIN="${ENLACE_BUILD_DIR}/clients/bench/enlace-bareload"
 
 cd "${ENLACE_ROOT}"
-ensure_packages all
-ensure_built enlace-server enlacectl enlace-loadgen enlace-benchfill enlace-echo enlace-bareload
+if [[ -z "${ENLACE_BENCH_BUILD_DIR:-}" ]]; then
+  ensure_packages all
+  ensure_built enlace-server enlacectl enlace-loadgen enlace-benchfill enlace-echo enlace-bareload
+fi
 require_file "${ENLACE_SERVER_BIN}" "server binary not built: ${ENLACE_SERVER_BIN}"
 require_file "${ENLACE_CTL_BIN}" "CLI binary not built: ${ENLACE_CTL_BIN}"
 require_file "${ENLACE_LOADGEN_BIN}" "load generator not built: ${ENLACE_LOADGEN_BIN}"
@@ -313,6 +333,9 @@ setup_database
 # METRICS_ADDR; SERVER_PID) and waits until it is SERVING. ENLACE_<FLAG>
 # variables reach it as flags.
 start_server() {
+  if [[ -n "${SERVER_PID}" ]] && pid_alive "${SERVER_PID}"; then
+    return 0
+  fi
   # Three distinct free ports; a race with another process shows up as a
   # server that does not become SERVING.
   TLS_ADDR="127.0.0.1:$(free_port)"
@@ -714,6 +737,37 @@ SUMMARY
   return "${status}"
 }
 
+# The smoke scenario: the harness itself, tiny, for scripts/test.sh (ctest
+# bench_smoke_test): a throw-away database filled with 2,000 arrivals, get,
+# list and report for a moment each (one run), their keys checked in a
+# results file of the temporary directory (the repository's is not touched).
+run_smoke() {
+  (($# == 0)) || die "smoke takes no options"
+  RESULTS_DIR="${TMP_DIR}/results"
+  RESULTS_JSON="${RESULTS_DIR}/bench-results.json"
+  RESULTS_MD="${RESULTS_DIR}/bench-results.md"
+  local -a quick=(--arrivals 2000 --runs 1 --duration 2 --warmup 1)
+  run_reads get "${quick[@]}"
+  run_reads list "${quick[@]}" --deep-pages 5
+  run_report --arrivals 2000 --runs 1 --calls 3
+  "${ENLACE_PYTHON}" "${ENLACE_ROOT}/scripts/lib/bench_results.py" check --json "${RESULTS_JSON}" \
+    get_calls_per_s get_p50_ms get_p99_ms get_echo_calls_per_s get_ratio get_errors \
+    list_first_calls_per_s list_first_p99_ms list_deep_calls_per_s list_deep_p99_ms list_ratio \
+    list_deep_ratio list_errors report_mfa_p50_ms report_mfa_p99_ms report_agency_p50_ms \
+    report_agency_p99_ms report_errors machine versions ||
+    die "smoke: keys missing from ${RESULTS_JSON}"
+  "${ENLACE_PYTHON}" - "${RESULTS_JSON}" <<'EOF' || die "smoke: errors in ${RESULTS_JSON}"
+import json, sys
+data = json.load(open(sys.argv[1]))
+bad = {k: data[k] for k in ("get_errors", "list_errors", "report_errors") if data[k] != 0}
+bad.update({k: data[k] for k in ("get_calls_per_s", "get_echo_calls_per_s", "list_first_calls_per_s",
+                                 "list_deep_calls_per_s") if not data[k] > 0})
+if bad:
+    sys.exit(f"bench.sh smoke: {bad}")
+EOF
+  printf '\nsmoke: fill, get, list and report ran; every key is in the results file, errors 0\n'
+}
+
 # The mixed scenario: R minutes of ingest, reads, referral moves and
 # watchers at fixed rates on one server; every error counts.
 run_mixed() {
@@ -909,7 +963,7 @@ record_results() {
   mapfile -t settings < <(server_settings_args)
   mkdir -p "${RESULTS_DIR}"
   "${ENLACE_PYTHON}" "${ENLACE_ROOT}/scripts/lib/bench_results.py" record \
-    --json "${RESULTS_JSON}" --md "${RESULTS_MD}" --root "${ENLACE_ROOT}" \
+    --json "${RESULTS_JSON}" --md "${RESULTS_MD}" --root "${ENLACE_ROOT}" --build-dir "${ENLACE_BUILD_DIR}" \
     --scenario "${scenario}" --title "${title}" "${settings[@]}" "$@" "${run_args[@]}" ||
     die "could not write ${RESULTS_JSON}"
   log "figures merged into ${RESULTS_JSON} and ${RESULTS_MD}"
@@ -927,9 +981,10 @@ ensure_filled() {
 run_reads() {
   local which="$1"
   shift
-  local arrivals=100000 runs=3 duration=10 as=iom in_flight=64 channels=4 deep_pages=100
+  local arrivals=100000 runs=3 duration=10 as=iom in_flight=64 channels=4 deep_pages=100 warmup=2
   while (($# > 0)); do
     case "$1" in
+      --warmup) warmup="$2"; shift 2 ;;
       --arrivals) arrivals="$(parse_count "$2")" || die "--arrivals: not a count: $2"; shift 2 ;;
       --runs) runs="$2"; shift 2 ;;
       --duration) duration="$2"; shift 2 ;;
@@ -937,7 +992,7 @@ run_reads() {
       --in-flight) in_flight="$2"; shift 2 ;;
       --channels) channels="$2"; shift 2 ;;
       --deep-pages) deep_pages="$2"; shift 2 ;;
-      *) die "${which} takes --arrivals N, --runs R, --duration S, --as AGENCY, --in-flight N, --channels C, --deep-pages D; not: $1" ;;
+      *) die "${which} takes --arrivals N, --runs R, --duration S, --warmup S, --as AGENCY, --in-flight N, --channels C, --deep-pages D; not: $1" ;;
     esac
   done
   [[ "${runs}" =~ ^[1-9][0-9]*$ && "${duration}" =~ ^[1-9][0-9]*$ ]] ||
@@ -946,7 +1001,7 @@ run_reads() {
   start_server
   start_echo "${as}" "${FILLED}" "${deep_pages}"
   local -a common=(--as "${as}" --filled "${FILLED}" --in-flight "${in_flight}"
-    --channels "${channels}" --duration "${duration}" --deep-pages "${deep_pages}")
+    --channels "${channels}" --duration "${duration}" --warmup "${warmup}" --deep-pages "${deep_pages}")
   local -a parts=(get)
   [[ "${which}" == list ]] && parts=(list_first list_deep)
   local part r target
@@ -978,8 +1033,8 @@ run_reads() {
   stop_echo
   local -a keys=()
   local label
-  printf '\n%s over mTLS at %s calls in flight (%s connections), as %s, %s filled arrivals;\nmedians of %s runs of %s s (after 2 s of warm-up), each against enlace-server and the bare echo server:\n' \
-    "${which}" "${in_flight}" "${channels}" "${as}" "${FILLED}" "${runs}" "${duration}"
+  printf '\n%s over mTLS at %s calls in flight (%s connections), as %s, %s filled arrivals;\nmedians of %s runs of %s s (after %s s of warm-up), each against enlace-server and the bare echo server:\n' \
+    "${which}" "${in_flight}" "${channels}" "${as}" "${FILLED}" "${runs}" "${duration}" "${warmup}"
   printf '  %-34s %10s %10s %10s\n' "" "calls/s" "p50 ms" "p99 ms"
   for part in "${parts[@]}"; do
     case "${part}" in
@@ -1082,6 +1137,7 @@ case "${scenario}" in
   get | list) run_reads "${scenario}" "$@" || status=$? ;;
   report) run_report "$@" || status=$? ;;
   scale) run_scale "$@" || status=$? ;;
+  smoke) run_smoke "$@" || status=$? ;;
   *)
     start_server
     case "${scenario}" in

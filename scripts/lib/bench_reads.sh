@@ -46,6 +46,7 @@ loadgen_read() {
 # will send back (as AS), then starts it on a free port (ECHO_ADDR).
 start_echo() {
   local as="$1" filled="$2" deep_pages="$3" capture
+  stop_echo
   mkdir -p "${TMP_DIR}/echo"
   capture="$(loadgen_read capture "${TLS_ADDR}" --as "${as}" --filled "${filled}" \
     --deep-pages "${deep_pages}" --out-dir "${TMP_DIR}/echo" | tee /dev/stderr | grep '^RESULT')" ||

@@ -93,14 +93,14 @@ def machine():
     return {"nproc": os.cpu_count(), "cpu_model": cpu_model, "ram_gib": ram_gib}
 
 
-def versions(root, mariadbd):
+def versions(root, mariadbd, build_dir=None):
     rev = command_output(["git", "-C", root, "rev-parse", "HEAD"])
     dirty = bool(command_output(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"]))
     grpc = command_output(["pkg-config", "--modversion", "grpc++"])
     mariadb = command_output([mariadbd, "--version"])
     match = re.search(r"Ver\s+(\S+)", mariadb)
     compiler = ""
-    cache = os.path.join(root, "build", "CMakeCache.txt")
+    cache = os.path.join(build_dir or os.path.join(root, "build"), "CMakeCache.txt")
     try:
         with open(cache, encoding="utf-8") as f:
             for line in f:
@@ -210,7 +210,7 @@ def record(args):
         "keys": pairs(args.key, "key"),
         "runs": [],
         "machine": machine(),
-        "versions": versions(root, args.mariadbd),
+        "versions": versions(root, args.mariadbd, args.build_dir),
     }
     for run in args.run or []:
         label, sep, line = run.partition("=")
@@ -254,6 +254,7 @@ def main():
     r.add_argument("--markdown-file")
     r.add_argument("--detail-file", help="a JSON document kept as the scenario's detail")
     r.add_argument("--root", help="the repository (git revision, build/CMakeCache.txt)")
+    r.add_argument("--build-dir", help="the build tree (its CMakeCache.txt names the compiler)")
     r.add_argument("--mariadbd", default="mariadbd")
     c = sub.add_parser("check", help="exit 1 unless every KEY is in the file")
     c.add_argument("--json", required=True)
