@@ -212,6 +212,17 @@ if [[ -n "${ENLACE_BENCH_BUILD_DIR:-}" ]]; then
   ENLACE_CTL_BIN="${ENLACE_BUILD_DIR}/clients/enlacectl"
   ENLACE_LOADGEN_BIN="${ENLACE_BUILD_DIR}/clients/enlace-loadgen"
 fi
+# tee_stderr: copies its input to standard output and to standard error,
+# line by line; unlike `tee /dev/stderr`, it never reopens standard error,
+# which truncates it when it is a file (bench.sh ... 2>log).
+tee_stderr() {
+  local line
+  while IFS= read -r line || [[ -n "${line}" ]]; do
+    printf '%s\n' "${line}"
+    printf '%s\n' "${line}" >&2
+  done
+}
+
 # The programs of the harness besides the server and enlacectl.
 BENCH_FILL_BIN="${ENLACE_BUILD_DIR}/clients/bench/enlace-benchfill"
 BENCH_ECHO_BIN="${ENLACE_BUILD_DIR}/clients/bench/enlace-echo"
@@ -405,7 +416,7 @@ run_loadgen_ingest() {
   local prefix="bench-$$" unary stream resend bare r
   local -a stream_rates=() bare_rates=()
   log "baseline: ${unary_records} RecordArrival calls, 16 in flight"
-  unary="$(loadgen unary --records "${unary_records}" --concurrency 16 | tee /dev/stderr | grep '^RESULT')" ||
+  unary="$(loadgen unary --records "${unary_records}" --concurrency 16 | tee_stderr | grep '^RESULT')" ||
     die "the baseline run failed"
   READ_RUNS+=("unary=${unary}")
   # The streaming runs and the bare loader's, alternately (the order turning
@@ -419,7 +430,7 @@ run_loadgen_ingest() {
       if [[ "${what}" == stream ]]; then
         log "streaming (run ${r}): ${records} records over ${streams} RecordArrivals streams"
         stream="$(loadgen ingest --streams "${streams}" --records "${records}" --prefix "${prefix}-s${r}" |
-          tee /dev/stderr | grep '^RESULT')" || die "the streaming run failed"
+          tee_stderr | grep '^RESULT')" || die "the streaming run failed"
         READ_RUNS+=("stream ${r}=${stream}")
         stream_rates+=("$(field_of rate "${stream}")")
       else
@@ -428,7 +439,7 @@ run_loadgen_ingest() {
           --out "${TMP_DIR}/bare.bin" </dev/null >/dev/null || die "enlace-loadgen dump failed"
         bare="$(ENLACE_DB_PASSWORD="$(mariadb_password "${SECRETS_DIR}/server.password")" \
           "${BENCH_BARELOAD_BIN}" --dsn="${SERVER_DSN}" --records_file="${TMP_DIR}/bare.bin" \
-          --batch="${batch}" --writers="${writers}" </dev/null | tee /dev/stderr | grep '^RESULT')" ||
+          --batch="${batch}" --writers="${writers}" </dev/null | tee_stderr | grep '^RESULT')" ||
           die "the bare loader failed"
         READ_RUNS+=("bare ${r}=${bare}")
         bare_rates+=("$(field_of rate "${bare}")")
@@ -437,7 +448,7 @@ run_loadgen_ingest() {
   done
   log "resend: the records of the first streaming run"
   resend="$(loadgen ingest --streams "${streams}" --records "${records}" --prefix "${prefix}-s1" --resend |
-    tee /dev/stderr | grep '^RESULT')" || die "the resend run failed"
+    tee_stderr | grep '^RESULT')" || die "the resend run failed"
   READ_RUNS+=("resend=${resend}")
   local rows expected=$((2 * runs * records + unary_records))
   rows="$(bench_sql -N <<<'SELECT COUNT(*) FROM arrivals')"
@@ -531,12 +542,12 @@ run_loadgen_watch() {
   for ((r = 1; r <= runs; r++)); do
     log "baseline (run ${r} of ${runs}): 1 watcher, ${changes} changes 20 ms apart"
     line="$(loadgen_watch --watchers 1 --channels 1 --changes "${changes}" |
-      tee /dev/stderr | grep '^RESULT')" || die "the 1-watcher run failed"
+      tee_stderr | grep '^RESULT')" || die "the 1-watcher run failed"
     ones+=("${line}")
     READ_RUNS+=("1 watcher ${r}=${line}")
     log "${watchers} watchers (run ${r} of ${runs}), ${changes} changes 100 ms apart (10 changes/s)"
     line="$(loadgen_watch --watchers "${watchers}" --channels "${channels}" --changes "${changes}" \
-      --pause-ms 100 | tee /dev/stderr | grep '^RESULT')" ||
+      --pause-ms 100 | tee_stderr | grep '^RESULT')" ||
       die "the ${watchers}-watcher run at 100 ms failed"
     steadies+=("${line}")
     READ_RUNS+=("${watchers} watchers 10/s ${r}=${line}")
@@ -545,11 +556,11 @@ run_loadgen_watch() {
   steady="$(median_run p99_ms "${steadies[@]}")"
   log "${watchers} watchers over ${channels} connections, ${changes} changes 20 ms apart"
   many="$(loadgen_watch --watchers "${watchers}" --channels "${channels}" --changes "${changes}" |
-    tee /dev/stderr | grep '^RESULT')" || die "the ${watchers}-watcher run failed"
+    tee_stderr | grep '^RESULT')" || die "the ${watchers}-watcher run failed"
   READ_RUNS+=("${watchers} watchers 50/s=${many}")
   log "${watchers} watchers, ${changes} changes, each once the last reached every watcher"
   awaited="$(loadgen_watch --watchers "${watchers}" --channels "${channels}" --changes "${changes}" \
-    --await-delivery | tee /dev/stderr | grep '^RESULT')" ||
+    --await-delivery | tee_stderr | grep '^RESULT')" ||
     die "the ${watchers}-watcher run with --await-delivery failed"
   READ_RUNS+=("${watchers} watchers awaited=${awaited}")
   rss_end="$(server_memory_mb VmRSS)"
@@ -666,7 +677,7 @@ run_loadgen_fairness() {
       --duration "${duration}" \
       --in-flight "${in_flight}" \
       --channels "${channels}" \
-      --arrivals "${arrivals}" </dev/null | tee /dev/stderr | grep '^RESULT')" || status=$?
+      --arrivals "${arrivals}" </dev/null | tee_stderr | grep '^RESULT')" || status=$?
     [[ -n "${line}" ]] || die "the fairness run ${r} failed before its result"
     results+=("${line}")
     READ_RUNS+=("fairness ${r}=${line}")
@@ -794,7 +805,7 @@ run_mixed() {
       --pki-dir "${PKI_DIR}" --server-pid "${SERVER_PID}" --duration "${duration}" \
       --watchers "${watchers}" --ingest-rate "${ingest_rate}" --read-rate "${read_rate}" \
       --transition-rate "${transition_rate}" --prefix "mixed-$$-${r}" </dev/null |
-      tee /dev/stderr | grep '^RESULT')" || status=1
+      tee_stderr | grep '^RESULT')" || status=1
     [[ -n "${result}" ]] || die "the mixed run ${r} failed before its result"
     READ_RUNS+=("mixed ${r}=${result}")
     errors=$((errors + $(field_of errors "${result}")))

@@ -49,7 +49,7 @@ start_echo() {
   stop_echo
   mkdir -p "${TMP_DIR}/echo"
   capture="$(loadgen_read capture "${TLS_ADDR}" --as "${as}" --filled "${filled}" \
-    --deep-pages "${deep_pages}" --out-dir "${TMP_DIR}/echo" | tee /dev/stderr | grep '^RESULT')" ||
+    --deep-pages "${deep_pages}" --out-dir "${TMP_DIR}/echo" | tee_stderr | grep '^RESULT')" ||
     die "capturing real answers for the echo server failed"
   ECHO_CAPTURE="${capture}"
   rm -f "${TMP_DIR}/echo.ready"
@@ -88,7 +88,7 @@ measure_loop() {
     args+=(--echo)
   fi
   for ((r = 1; r <= runs; r++)); do
-    result="$(loadgen_read "${args[@]}" | tee /dev/stderr | grep '^RESULT')" ||
+    result="$(loadgen_read "${args[@]}" | tee_stderr | grep '^RESULT')" ||
       die "${part} on ${target} (run ${r}) failed"
     READ_RUNS+=("${MEASURE_TAG:-}${part} ${target} ${r}=${result}")
     cps+=("$(field_of calls_per_s "${result}")")
@@ -106,7 +106,7 @@ measure_report() {
   shift 2
   local -a p50=() p99=()
   for ((r = 1; r <= runs; r++)); do
-    result="$(loadgen_read report "${TLS_ADDR}" --as "${as}" "$@" | tee /dev/stderr | grep '^RESULT')" ||
+    result="$(loadgen_read report "${TLS_ADDR}" --as "${as}" "$@" | tee_stderr | grep '^RESULT')" ||
       die "report as ${as} (run ${r}) failed"
     READ_RUNS+=("${MEASURE_TAG:-}report ${as} ${r}=${result}")
     p50+=("$(field_of p50_ms "${result}")")
