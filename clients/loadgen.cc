@@ -44,6 +44,15 @@
 // RESOURCE_EXHAUSTED by the limit its message names. With --server-pid and
 // --db-pid, the CPU each process used per phase is reported too.
 //
+// `dump` writes the records `ingest` would send (same --records and
+// --prefix) to a file, for the bare loader of bench.sh ingest
+// (clients/bench/bare_loader.cc).
+//
+// `get`, `list`, `capture` and `report` (the read scenarios of bench.sh get,
+// list, report and scale, over the arrivals of bench.sh fill) live in
+// clients/bench/reads.cc (see reads.h), and `mixed` (everything at once at
+// fixed rates, counting errors) in clients/bench/mixed.cc.
+//
 // Requests are built before the clock starts; the clock runs from the first
 // write to the last answer received. Output is one line for people and one
 // `RESULT key=value ...` line for scripts.
@@ -92,6 +101,9 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "clients/bench/mixed.h"
+#include "clients/bench/reads.h"
+#include "google/protobuf/util/delimited_message_util.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
 #include "enlace/v1/cases.grpc.pb.h"
 #include "enlace/v1/referrals.grpc.pb.h"
@@ -115,7 +127,7 @@ ABSL_FLAG(std::string, pki_dir, "",
 ABSL_FLAG(int, watchers, 1000, "watch: concurrent WatchReferrals streams (as undp)");
 ABSL_FLAG(int, channels, 10,
           "watch: connections the watch streams are spread over; fairness: connections the "
-          "flooder's calls are spread over");
+          "flooder's calls are spread over; get/list: connections (default 4 for them)");
 ABSL_FLAG(int, changes, 200, "watch: referral changes to make (as iom), one at a time");
 ABSL_FLAG(int, cases, 5, "watch: arrivals recorded and cases opened to refer");
 ABSL_FLAG(int, pause_ms, 20, "watch: pause between two changes, in milliseconds");
@@ -128,13 +140,18 @@ ABSL_FLAG(int, server_pid, 0,
 ABSL_FLAG(std::string, latencies_out, "",
           "watch: write every delivery to this file: change, watcher, latency and arrival time "
           "(Unix) in microseconds; fairness: every victim call: phase, method, latency");
-ABSL_FLAG(int, duration, 20, "fairness: seconds the victim (undp) is measured, in each phase");
-ABSL_FLAG(int, in_flight, 256, "fairness: the flooder's (iom's) calls in flight, closed loop");
+ABSL_FLAG(int, duration, 20,
+          "fairness: seconds the victim (undp) is measured, in each phase; get/list: seconds "
+          "measured (default 10 for them)");
+ABSL_FLAG(int, in_flight, 256,
+          "fairness: the flooder's (iom's) calls in flight, closed loop; get/list: calls in "
+          "flight (default 64 for them)");
 ABSL_FLAG(int, arrivals, 2000, "fairness: arrivals mfa records before the phases");
 ABSL_FLAG(int, flood_page_size, 500,
           "fairness: page_size of the flooder's ListArrivals (diagnosis: the audit event of a "
           "listing names every arrival listed)");
 ABSL_FLAG(int, db_pid, 0, "fairness: the database server's pid, to read its CPU time per phase");
+ABSL_FLAG(std::string, out, "", "dump: the file the records go to");
 
 namespace enlace::loadgen {
 namespace {
@@ -160,6 +177,7 @@ constexpr char kUsage[] = R"(enlace-loadgen: load generator for Enlace's Arrival
 Usage: enlace-loadgen <ingest|unary> --addr HOST:PORT --ca CA --cert CRT --key KEY [flags]
        enlace-loadgen watch --addr HOST:PORT --ca CA --pki-dir DIR [flags]
        enlace-loadgen fairness --addr HOST:PORT --ca CA --pki-dir DIR [flags]
+       enlace-loadgen dump --records N --prefix P --out FILE
 
 Commands:
   ingest    --streams S RecordArrivals streams (one connection each) share --records N
@@ -170,6 +188,8 @@ Commands:
   fairness  undp's latency (sequential GetArrival/ListArrivals) alone, then while
             iom keeps --in-flight calls in flight: p50/p99/p99.9 of both, and
             the ratio of the p99s
+  dump      writes the records ingest would send (same --records, --prefix) to
+            --out, length-delimited Arrival messages, for enlace-bareload
 
 Flags:
   --addr HOST:PORT      the server's TLS port
@@ -2044,10 +2064,58 @@ bool ParseOptions(const std::vector<char*>& positional, Options* options) {
   return true;
 }
 
+// dump: the records `ingest` would send (--records, --prefix), length-delimited
+// Arrival messages in --out, for the bare loader of bench.sh ingest
+// (clients/bench/bare_loader.cc). No connection.
+int RunDump() {
+  const int64_t records = absl::GetFlag(FLAGS_records);
+  const std::string prefix = absl::GetFlag(FLAGS_prefix), out_path = absl::GetFlag(FLAGS_out);
+  if (records < 1 || records > 100'000'000 || !ValidPrefix(prefix) || out_path.empty()) {
+    std::cerr << "enlace-loadgen: dump needs --records 1..100000000, --prefix and --out\n";
+    return kExitUsage;
+  }
+  std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
+  Arrival arrival;
+  for (int64_t i = 0; i < records && out; ++i) {
+    arrival.Clear();
+    FillArrival(prefix, i, &arrival);
+    google::protobuf::util::SerializeDelimitedToOstream(arrival, &out);
+  }
+  out.close();
+  if (!out) {
+    std::cerr << "enlace-loadgen: cannot write " << out_path << "\n";
+    return kExitFailure;
+  }
+  std::cout << "RESULT kind=dump records=" << records << " prefix=" << prefix << "\n";
+  return kExitOk;
+}
+
+// The scenarios of clients/bench/ (get, list, capture, report, mixed): their flags
+// are theirs, the connection's are read here.
+int RunBenchCommand(const std::vector<char*>& positional) {
+  if (positional.size() > 2) {
+    std::cerr << "enlace-loadgen: unexpected argument \"" << positional[2]
+              << "\"\n(enlace-loadgen --help for usage)\n";
+    return kExitUsage;
+  }
+  bench::Target target;
+  target.addr = absl::GetFlag(FLAGS_addr);
+  target.server_name = absl::GetFlag(FLAGS_server_name);
+  target.pki_dir = absl::GetFlag(FLAGS_pki_dir);
+  std::string error;
+  if (!absl::GetFlag(FLAGS_ca).empty() &&
+      !ReadFile(absl::GetFlag(FLAGS_ca), &target.ca_pem, &error)) {
+    std::cerr << "enlace-loadgen: " << error << "\n";
+    return kExitUsage;
+  }
+  if (absl::string_view(positional[1]) == "mixed") return bench::RunMixed(target);
+  return bench::RunReadCommand(positional[1], target);
+}
+
 int Main(int argc, char** argv) {
   for (int i = 1; i < argc && absl::string_view(argv[i]) != "--"; ++i) {
     if (IsHelp(argv[i]) || (i == 1 && absl::string_view(argv[i]) == "help")) {
-      std::cout << kUsage;
+      std::cout << kUsage << bench::kReadCommandsUsage << bench::kMixedUsage;
       return kExitOk;
     }
   }
@@ -2071,6 +2139,11 @@ int Main(int argc, char** argv) {
   for (std::string& arg : spelled) spelled_argv.push_back(arg.data());
   std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(spelled_argv.size()), spelled_argv.data());
+  if (positional.size() >= 2 && (bench::IsReadCommand(positional[1]) ||
+                                  absl::string_view(positional[1]) == "mixed")) {
+    return RunBenchCommand(positional);
+  }
+  if (positional.size() == 2 && absl::string_view(positional[1]) == "dump") return RunDump();
   Options options;
   if (!ParseOptions(positional, &options)) return kExitUsage;
   if (options.kind == "watch") return RunWatch(options);

@@ -9,7 +9,8 @@
 #   log / warn / die                 messages prefixed with the calling script's name
 #   ensure_packages SET...           apt-get install only what is missing
 #                                    (SET: build, run, all, tsan)
-#   ensure_built                     configure (once) and build the shared build/ dir
+#   ensure_built [TARGET...]         configure (once) and build the shared build/ dir
+#                                    (all targets, or only those named)
 #   ensure_tsan_built                configure (once) and build the ThreadSanitizer
 #                                    tests in build-tsan/ (tests/tsan/)
 #   free_port                        a free TCP port on 127.0.0.1, chosen by the kernel
@@ -140,9 +141,14 @@ ensure_packages() {
   done
 }
 
-# ensure_built: configures build/ only when build/build.ninja is missing,
-# then builds all targets. ccache is used when installed.
+# ensure_built [TARGET...]: configures build/ only when build/build.ninja is
+# missing, then builds all targets, or only the TARGETs named (and what they
+# need). ccache is used when installed.
 ensure_built() {
+  local -a targets=()
+  if (($# > 0)); then
+    targets=(--target "$@")
+  fi
   if [[ ! -f "${ENLACE_BUILD_DIR}/build.ninja" ]]; then
     local -a cfg=(-S "${ENLACE_ROOT}" -B "${ENLACE_BUILD_DIR}" -G Ninja -DCMAKE_BUILD_TYPE=Release)
     if command -v ccache >/dev/null 2>&1; then
@@ -151,8 +157,9 @@ ensure_built() {
     log "configuring ${ENLACE_BUILD_DIR}"
     cmake "${cfg[@]}" </dev/null || die "cmake configure failed (to start over: rm -rf ${ENLACE_BUILD_DIR})"
   fi
-  log "building (${ENLACE_BUILD_JOBS} jobs)"
-  cmake --build "${ENLACE_BUILD_DIR}" -j "${ENLACE_BUILD_JOBS}" </dev/null || die "build failed"
+  log "building ${*:-everything} (${ENLACE_BUILD_JOBS} jobs)"
+  cmake --build "${ENLACE_BUILD_DIR}" -j "${ENLACE_BUILD_JOBS}" "${targets[@]}" </dev/null ||
+    die "build failed"
 }
 
 # ensure_tsan_built: the ThreadSanitizer tree (build-tsan/, compiler

@@ -127,6 +127,8 @@ mariadb_init() {
 # Returns 1 (after printing the error log) if the server did not come up, so
 # that callers on a free_port can retry on another port:
 #   mariadb_start "$dir" "$port" || die "..."
+# ENLACE_MARIADB_OPTIONS (space-separated mariadbd options) come after the
+# built-in ones and so override them, e.g. --innodb-buffer-pool-size=4G.
 mariadb_start() {
   local dir="$1" port="$2" pid i running_port
   _mariadb_check_dir "${dir}"
@@ -149,7 +151,11 @@ mariadb_start() {
     log_lines="$(wc -l <"${dir}/error.log")"
   fi
   printf '%s\n' "${port}" >"${dir}/port"
-  log "starting MariaDB on 127.0.0.1:${port} (data: ${dir})"
+  # ENLACE_MARIADB_OPTIONS: more mariadbd options, after (so overriding) the
+  # ones below, e.g. a larger buffer pool for scripts/bench.sh's big fills.
+  local -a extra_options=()
+  read -r -a extra_options <<<"${ENLACE_MARIADB_OPTIONS:-}"
+  log "starting MariaDB on 127.0.0.1:${port} (data: ${dir}${extra_options[*]:+; ${extra_options[*]}})"
   # setsid: own session, so a Ctrl-C meant for up.sh's foreground server or
   # for ctest does not reach it. The subshell makes init its parent (up.sh
   # execs the server, which would otherwise inherit it as a child).
@@ -170,6 +176,7 @@ mariadb_start() {
       --max-connections=200 \
       --character-set-server=utf8mb4 \
       --collation-server=utf8mb4_unicode_ci \
+      "${extra_options[@]}" \
       </dev/null >>"${dir}/mariadbd.out" 2>&1 &
     echo $!
   )"

@@ -1,0 +1,291 @@
+// enlace-bareload: the bare loader, baseline of `scripts/bench.sh ingest`.
+// It stores the rows that the streaming ingest stores, straight into
+// MariaDB: no gRPC, no TLS, no identity, policy or audit, no idempotency
+// check. The arrivals come from `enlace-loadgen dump` (the very records the
+// ingest streams send, under another prefix); they are written in batches of
+// --batch records (the server's --ingest_batch), one transaction each, by
+// --writers threads (the server's --ingest_writers), with the server's own
+// driver and connection pool (db/mysql_pool.h), the server's multi-row
+// INSERT shapes (256/64/16/4/1 rows), the same content hash and random ids,
+// over TCP as the server's database user. What is left is the floor of the
+// platform's ingest: the rows, their indexes and a durable commit per batch.
+//
+//   enlace-loadgen dump --records 50000 --prefix bare1 --out bare.bin
+//   ENLACE_DB_PASSWORD=... enlace-bareload --records_file=bare.bin
+//       --dsn=mysql://enlace_server@127.0.0.1:3306/enlace_bench --batch=500 --writers=2
+//
+// The consent rows take the arrival's seq from LAST_INSERT_ID(): InnoDB gives
+// a multi-row INSERT consecutive AUTO_INCREMENT values unless
+// innodb_autoinc_lock_mode is 2 (checked first). At the end the rows are
+// counted. Prints "RESULT kind=bare records=N batch=B writers=W seconds=S
+// rate=R"; exit status 0, 1 on a database error or a wrong count, 2 on a
+// usage error.
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <google/protobuf/util/delimited_message_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <atomic>
+#include <chrono>
+#include <fcntl.h>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "db/arrival_store.h"
+#include "db/dsn.h"
+#include "db/ids.h"
+#include "db/mysql_pool.h"
+#include "enlace/v1/arrivals.pb.h"
+
+ABSL_FLAG(std::string, dsn, "", "the server's database user: mysql://user@host:port/database "
+          "(password in ENLACE_DB_PASSWORD)");
+ABSL_FLAG(std::string, records_file, "", "arrivals written by `enlace-loadgen dump`");
+ABSL_FLAG(int, batch, 500, "records per transaction (the server's --ingest_batch)");
+ABSL_FLAG(int, writers, 2, "concurrent transactions (the server's --ingest_writers)");
+ABSL_FLAG(std::string, submitter, "mfa", "submitted_by of every row");
+
+namespace enlace::bench {
+namespace {
+
+using enlace::v1::Arrival;
+using google::protobuf::util::TimeUtil;
+
+constexpr int kInsertColumns = 18;  // as db/mysql_arrival_store.cc, consent_version a literal
+
+template <typename Repeated>
+uint32_t MaskOf(const Repeated& values) {
+  uint32_t mask = 0;
+  for (int v : values) mask |= 1u << v;
+  return mask;
+}
+
+bool ReadArrivals(const std::string& path, std::vector<Arrival>* arrivals) {
+  const int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) return false;
+  {
+    google::protobuf::io::FileInputStream in(fd);
+    bool clean_eof = false;
+    while (true) {
+      Arrival arrival;
+      if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&arrival, &in, &clean_eof)) break;
+      arrivals->push_back(std::move(arrival));
+    }
+    if (!clean_eof) arrivals->clear();
+  }
+  close(fd);
+  return !arrivals->empty();
+}
+
+// One batch in one transaction: the arrivals, then their consent rows.
+absl::Status StoreBatch(db::MysqlPool& pool, const std::vector<Arrival>& arrivals, size_t begin,
+                        size_t end, const std::string& submitter) {
+  // As the server: hashes before the transaction, ids within.
+  std::vector<std::string> hashes;
+  for (size_t i = begin; i < end; ++i) hashes.push_back(db::ArrivalContentHash(arrivals[i]));
+  return pool.InTransaction([&](db::MysqlConnection& c) -> absl::Status {
+    std::vector<std::string> ids;
+    for (size_t i = begin; i < end; ++i) {
+      absl::StatusOr<std::string> id = db::NewRecordId();
+      if (!id.ok()) return id.status();
+      ids.push_back(*id);
+    }
+    const int64_t now_us = absl::ToUnixMicros(absl::Now());
+    std::vector<std::pair<int64_t, const std::string*>> consent_rows;
+    db::ForEachStatementChunk(end - begin, [&](size_t offset, size_t size) {
+      sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
+          "INSERT INTO arrivals (arrival_id, submitted_by, external_id, content_hash, "
+          "arrival_date, mode, origin_country, given_name, family_name, birth_date, sex, "
+          "document_number, department_code, municipality, needs_mask, consent_purposes_mask, "
+          "consent_given_at_us, recorded_at_us, consent_version) VALUES ",
+          db::RowPlaceholders(size, kInsertColumns, ", 1")));
+      unsigned p = 1;
+      for (size_t k = 0; k < size; ++k) {
+        const size_t n = offset + k;
+        const Arrival& a = arrivals[begin + n];
+        insert->setString(p++, ids[n]);
+        insert->setString(p++, submitter);
+        insert->setString(p++, a.external_id());
+        insert->setString(p++, hashes[n]);
+        insert->setString(p++, a.arrival_date());
+        insert->setInt(p++, a.mode());
+        insert->setString(p++, a.origin_country());
+        insert->setString(p++, a.person().given_name());
+        insert->setString(p++, a.person().family_name());
+        insert->setString(p++, a.person().birth_date());
+        insert->setInt(p++, a.person().sex());
+        insert->setString(p++, a.person().document_number());
+        insert->setString(p++, a.destination().department_code());
+        insert->setString(p++, a.destination().municipality());
+        insert->setUInt(p++, MaskOf(a.needs()));
+        insert->setUInt(p++, MaskOf(a.consent().purposes()));
+        if (a.consent().has_given_at()) {
+          insert->setInt64(p++, TimeUtil::TimestampToMicroseconds(a.consent().given_at()));
+        } else {
+          insert->setNull(p++, 0);
+        }
+        insert->setInt64(p++, now_us);
+      }
+      insert->executeUpdate();
+      std::unique_ptr<sql::ResultSet> first(
+          c.Prepare("SELECT LAST_INSERT_ID()")->executeQuery());
+      first->next();
+      const int64_t seq = first->getInt64(1);
+      for (size_t k = 0; k < size; ++k) {
+        for (const std::string& agency : arrivals[begin + offset + k].consent().agencies()) {
+          consent_rows.emplace_back(seq + static_cast<int64_t>(k), &agency);
+        }
+      }
+    });
+    db::ForEachStatementChunk(consent_rows.size(), [&](size_t offset, size_t size) {
+      sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
+          "INSERT INTO arrival_consent_agencies (arrival_seq, agency_code) VALUES ",
+          db::RowPlaceholders(size, 2)));
+      unsigned p = 1;
+      for (size_t k = 0; k < size; ++k) {
+        insert->setInt64(p++, consent_rows[offset + k].first);
+        insert->setString(p++, *consent_rows[offset + k].second);
+      }
+      insert->executeUpdate();
+    });
+    return absl::OkStatus();
+  });
+}
+
+// SELECT of one integer.
+absl::StatusOr<int64_t> QueryInt(db::MysqlPool& pool, const std::string& sql,
+                                 const std::vector<std::string>& params) {
+  int64_t value = 0;
+  absl::Status status = pool.Run([&](db::MysqlConnection& c) -> absl::Status {
+    sql::PreparedStatement* statement = c.Prepare(sql);
+    for (size_t i = 0; i < params.size(); ++i) {
+      statement->setString(static_cast<unsigned>(i + 1), params[i]);
+    }
+    std::unique_ptr<sql::ResultSet> rows(statement->executeQuery());
+    if (rows->next()) value = rows->getInt64(1);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return value;
+}
+
+int Main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "the bare loader of scripts/bench.sh ingest; see the top of clients/bench/bare_loader.cc");
+  absl::ParseCommandLine(argc, argv);
+  const int batch = absl::GetFlag(FLAGS_batch), writers = absl::GetFlag(FLAGS_writers);
+  const std::string submitter = absl::GetFlag(FLAGS_submitter);
+  if (batch < 1 || batch > 100'000 || writers < 1 || writers > 64 || submitter.empty()) {
+    std::cerr << "enlace-bareload: --batch must be 1..100000, --writers 1..64, --submitter set\n";
+    return 2;
+  }
+  absl::StatusOr<db::Dsn> dsn = db::ParseDsn(absl::GetFlag(FLAGS_dsn));
+  if (!dsn.ok()) {
+    std::cerr << "enlace-bareload: --dsn: " << dsn.status().message() << "\n";
+    return 2;
+  }
+  std::vector<Arrival> arrivals;
+  if (!ReadArrivals(absl::GetFlag(FLAGS_records_file), &arrivals)) {
+    std::cerr << "enlace-bareload: cannot read arrivals from --records_file="
+              << absl::GetFlag(FLAGS_records_file) << "\n";
+    return 2;
+  }
+  db::PoolOptions options;
+  options.max_connections = writers;
+  db::MysqlPool pool(*dsn, options);
+  absl::StatusOr<int64_t> lock_mode = QueryInt(pool, "SELECT @@innodb_autoinc_lock_mode", {});
+  if (!lock_mode.ok() || *lock_mode == 2) {
+    std::cerr << "enlace-bareload: "
+              << (lock_mode.ok() ? "innodb_autoinc_lock_mode=2 does not give a multi-row INSERT "
+                                   "consecutive seqs"
+                                 : std::string(lock_mode.status().message()))
+              << "\n";
+    return 1;
+  }
+  // Every writer's connection open before the clock starts.
+  {
+    std::vector<std::thread> openers;
+    for (int w = 0; w < writers; ++w) {
+      openers.emplace_back([&pool] {
+        (void)pool.Run([](db::MysqlConnection& c) {
+          c.Execute("SELECT SLEEP(0.05)");
+          return absl::OkStatus();
+        });
+      });
+    }
+    for (std::thread& t : openers) t.join();
+  }
+
+  const size_t batches = (arrivals.size() + static_cast<size_t>(batch) - 1) / static_cast<size_t>(batch);
+  std::atomic<size_t> next{0};
+  absl::Mutex mu;
+  absl::Status failure;
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&] {
+      for (size_t b = next.fetch_add(1); b < batches; b = next.fetch_add(1)) {
+        const size_t begin = b * static_cast<size_t>(batch);
+        const size_t end = std::min(arrivals.size(), begin + static_cast<size_t>(batch));
+        absl::Status status = StoreBatch(pool, arrivals, begin, end, submitter);
+        if (!status.ok()) {
+          absl::MutexLock lock(&mu);
+          if (failure.ok()) failure = status;
+          return;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!failure.ok()) {
+    std::cerr << "enlace-bareload: a batch failed: " << failure.message() << "\n";
+    return 1;
+  }
+  // Every row there, every consent row naming one of them.
+  const std::string& first_id = arrivals.front().external_id();
+  const std::string prefix = first_id.substr(0, first_id.rfind('-') + 1);
+  int64_t consent_expected = 0;
+  for (const Arrival& a : arrivals) consent_expected += a.consent().agencies_size();
+  absl::StatusOr<int64_t> rows = QueryInt(
+      pool, "SELECT COUNT(*) FROM arrivals WHERE submitted_by = ? AND external_id LIKE ?",
+      {submitter, prefix + "%"});
+  absl::StatusOr<int64_t> consent = QueryInt(
+      pool,
+      "SELECT COUNT(*) FROM arrival_consent_agencies c JOIN arrivals a ON a.seq = c.arrival_seq "
+      "WHERE a.submitted_by = ? AND a.external_id LIKE ?",
+      {submitter, prefix + "%"});
+  if (!rows.ok() || !consent.ok() || *rows != static_cast<int64_t>(arrivals.size()) ||
+      *consent != consent_expected) {
+    std::cerr << "enlace-bareload: expected " << arrivals.size() << " arrivals and "
+              << consent_expected << " consent rows under " << prefix << "*, found "
+              << (rows.ok() ? absl::StrCat(*rows) : "?") << " and "
+              << (consent.ok() ? absl::StrCat(*consent) : "?") << "\n";
+    return 1;
+  }
+  const double rate = static_cast<double>(arrivals.size()) / seconds;
+  std::cout << absl::StrFormat(
+      "bare: %d records in batches of %d over %d writers in %.2f s = %.0f records/s\n",
+      arrivals.size(), batch, writers, seconds, rate);
+  std::cout << absl::StrFormat(
+      "RESULT kind=bare records=%d batch=%d writers=%d seconds=%.3f rate=%.0f consent_rows=%d\n",
+      arrivals.size(), batch, writers, seconds, rate, consent_expected);
+  return 0;
+}
+
+}  // namespace
+}  // namespace enlace::bench
+
+int main(int argc, char** argv) { return enlace::bench::Main(argc, argv); }

@@ -1,0 +1,64 @@
+// Small helpers shared by the benchmark scenarios of enlace-loadgen that
+// live in clients/bench/ (reads, reports, mixed): personas' TLS credentials,
+// channels, status text and percentiles.
+#ifndef ENLACE_CLIENTS_BENCH_COMMON_H_
+#define ENLACE_CLIENTS_BENCH_COMMON_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace enlace::bench {
+
+// Where the scenarios connect: the TLS port, the CA and the personas'
+// certificates (`enlacectl pki init` writes <persona>.crt and .key).
+struct Target {
+  std::string addr;
+  std::string server_name;  // empty: the host of addr
+  std::string ca_pem;
+  std::string pki_dir;
+};
+
+// The persona's credentials; false after printing why.
+bool PersonaTls(const Target& target, absl::string_view persona,
+                grpc::SslCredentialsOptions* tls);
+
+// A channel of its own (no subchannel shared with another channel), connected
+// before it is returned; nullptr after printing why.
+std::shared_ptr<grpc::Channel> ConnectedChannel(const Target& target,
+                                                const grpc::SslCredentialsOptions& tls);
+
+std::string StatusText(const grpc::Status& status);
+
+// Nearest-rank percentile of sorted microseconds, in milliseconds.
+double PercentileMs(const std::vector<int64_t>& sorted_us, double p);
+
+// The median of some values (the mean of the two middle ones for an even count).
+double Median(std::vector<double> values);
+
+void SetDeadline(grpc::ClientContext* context, absl::Duration limit);
+
+// An int flag of loadgen.cc whose default suits another scenario: its value
+// if set to something other than that default, else `fallback`.
+int IntFlagOr(absl::string_view name, int value, int fallback);
+
+// splitmix64's finalizer: a bijection of 64-bit words, for pseudo-random picks.
+inline uint64_t Mix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+// The resident memory of process `pid` in MB (VmRSS), or "na".
+std::string ResidentMegabytes(int pid);
+
+}  // namespace enlace::bench
+
+#endif  // ENLACE_CLIENTS_BENCH_COMMON_H_
