@@ -26,9 +26,11 @@ Scenarios over filled arrivals (the bench database in var/bench/, kept between r
             initiatives (clients/bench/synthetic.h), by LOAD DATA in chunks of
             250,000, bypassing the server (so the audit log does not name
             them); then enlace-server --recount_reports rebuilds the report
-            counts. Incremental: fill 1e5 then fill 1e6 adds 900,000. About
-            37,000 arrivals/s at 10^5, 33,000 up to 10^6, 24,000 from 10^6 to
-            10^7 here: 10^6 in 30 s, 10^7 in about 7 minutes.
+            counts. Incremental: fill 1e5 then fill 1e6 adds 900,000. Here
+            (LOAD DATA only): 37,000 arrivals/s to 10^5, 30,000-33,000 from
+            10^5 to 10^6, 23,000-32,000 from 10^6 to 10^7 (the machine is
+            shared); the recount adds 1 s at 10^5, 6 s at 10^6 and 100 s at
+            10^7: 10^6 in 30 s, 10^7 in 6 to 8 minutes.
             Keys (when it added rows): fill_arrivals fill_added fill_seconds
             fill_load_seconds fill_recount_seconds fill_rate_arrivals_per_s.
   get [--arrivals N] [--runs R] [--duration S] [--as AGENCY] [--in-flight N]
@@ -74,10 +76,11 @@ Scenarios over filled arrivals (the bench database in var/bench/, kept between r
             Keys: scale_<part>_p99_ratio (p99 at the largest size over p99 at
             10^5, target at most 1.5) for part in get, list_first, list_deep,
             report; scale_<part>_<1eK>_p50_ms, _p99_ms (and _calls_per_s).
-            About 13 minutes to 10^7 from nothing (fill about 7.5 minutes,
-            the measurements about 1.5 minutes a size once reports are
-            pre-aggregated; reports computed from the records take 1 s each at
-            10^6 and grow with the data).
+            About 11 minutes to 10^7 from nothing here (625 s: the fills
+            with their recounts 7 minutes, the measurements about a minute a
+            size; with reports computed from the records, before their
+            pre-aggregation, a report took 1 s at 10^6 and grows with the
+            data).
 
 Scenarios with a throw-away database:
   ingest [--streams S] [--records N] [--unary-records N] [--runs R]

@@ -144,6 +144,7 @@ ensure_packages() {
 # ensure_built [TARGET...]: configures build/ only when build/build.ninja is
 # missing, then builds all targets, or only the TARGETs named (and what they
 # need). ccache is used when installed.
+# shellcheck disable=SC2120  # the targets are optional: most callers build everything
 ensure_built() {
   local -a targets=()
   if (($# > 0)); then
