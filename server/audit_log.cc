@@ -1,5 +1,13 @@
-// AuditLog: group-committed appends to the audit chain (see audit_log.h).
+// AuditLog: group-committed appends to the audit chain, identical feed
+// deliveries folded into one event (see audit_log.h).
 #include "server/audit_log.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "db/audit_chain.h"
 
 namespace enlace::server {
 
@@ -11,25 +19,90 @@ AuditLog::AuditLog(db::AuditStore* store, size_t max_batch, size_t max_queue)
       committer_(1, max_batch, max_queue, [this](std::vector<Pending>& batch) { Commit(batch); },
                  kMaxBatchCost) {}
 
+bool AuditLog::Submit(Pending pending) {
+  std::string lane = pending.record.principal;
+  uint64_t cost = 1 + pending.record.record_ids.size();
+  return committer_.TrySubmit(std::move(pending), lane, cost);
+}
+
 void AuditLog::Append(db::AuditRecord record, Done done) {
   // The callback is kept outside the queued item so it can still be told if
   // queuing fails.
   auto shared_done = std::make_shared<Done>(std::move(done));
-  std::string lane = record.principal;
-  uint64_t cost = 1 + record.record_ids.size();
-  if (!committer_.TrySubmit(Pending{std::move(record),
-                                    [shared_done](absl::Status s) { (*shared_done)(std::move(s)); }},
-                            lane, cost)) {
+  if (!Submit(Pending{std::move(record),
+                      [shared_done](absl::Status s) { (*shared_done)(std::move(s)); }, nullptr})) {
     (*shared_done)(absl::ResourceExhaustedError("audit queue is full"));
   }
+}
+
+void AuditLog::AppendDelivery(db::AuditRecord record, Done done) {
+  // Everything but the time and the peer decides what may be folded.
+  db::AuditRecord content = record;
+  content.at_us = 0;
+  content.peer.clear();
+  std::string key = db::CanonicalContent(content);
+  auto delivery = std::make_shared<Delivery>();
+  {
+    absl::MutexLock lock(&deliveries_mu_);
+    auto it = open_deliveries_.find(key);
+    if (it != open_deliveries_.end() && !it->second->closed) {
+      Delivery& joined = *it->second;
+      joined.dones.push_back(std::move(done));
+      joined.peers.push_back(std::move(record.peer));
+      joined.earliest_us = std::min(joined.earliest_us, record.at_us);
+      return;
+    }
+    delivery->key = key;
+    delivery->earliest_us = record.at_us;
+    open_deliveries_[key] = delivery;
+  }
+  auto shared_done = std::make_shared<Done>(std::move(done));
+  if (Submit(Pending{std::move(record),
+                     [shared_done](absl::Status s) { (*shared_done)(std::move(s)); }, delivery})) {
+    return;
+  }
+  // Not queued: neither it nor any delivery that joined it will be written.
+  std::vector<Done> joined;
+  {
+    absl::MutexLock lock(&deliveries_mu_);
+    delivery->closed = true;
+    auto it = open_deliveries_.find(key);
+    if (it != open_deliveries_.end() && it->second == delivery) open_deliveries_.erase(it);
+    joined = std::move(delivery->dones);
+  }
+  absl::Status full = absl::ResourceExhaustedError("audit queue is full");
+  (*shared_done)(full);
+  for (Done& d : joined) d(full);
 }
 
 void AuditLog::Commit(std::vector<Pending>& batch) {
   std::vector<db::AuditRecord> records;
   records.reserve(batch.size());
-  for (Pending& p : batch) records.push_back(std::move(p.record));
+  std::vector<std::vector<Done>> joined(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Pending& p = batch[i];
+    if (p.delivery != nullptr) {
+      absl::MutexLock lock(&deliveries_mu_);
+      Delivery& d = *p.delivery;
+      d.closed = true;  // from here on an identical delivery starts a new event
+      auto it = open_deliveries_.find(d.key);
+      if (it != open_deliveries_.end() && it->second == p.delivery) open_deliveries_.erase(it);
+      if (!d.dones.empty()) {
+        absl::flat_hash_set<std::string> peers(d.peers.begin(), d.peers.end());
+        peers.insert(p.record.peer);
+        p.record.at_us = std::min(p.record.at_us, d.earliest_us);
+        absl::StrAppend(&p.record.detail, " streams=", d.dones.size() + 1,
+                        " connections=", peers.size());
+        joined[i] = std::move(d.dones);
+      }
+    }
+    records.push_back(std::move(p.record));
+  }
   absl::Status status = store_->Append(&records);
-  for (Pending& p : batch) p.done(status);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i].done(status);
+    for (Done& d : joined[i]) d(status);
+  }
 }
 
 }  // namespace enlace::server

@@ -3,12 +3,25 @@
 // Appends from concurrent calls are group-committed in one transaction,
 // taken fairly from one lane per identity (server/group_commit.h), a batch
 // holding at most kMaxBatchCost rows.
+//
+// Deliveries of the live feed fan out: one referral change reaches every
+// WatchReferrals stream of an agency at once, 1,000 streams making 1,000
+// events with the same content (3,000 rows with the record index). Those go
+// through AppendDelivery, which folds identical deliveries still waiting in
+// the queue into one event: "undp received referral R and case C at T on
+// 1,000 streams over 10 connections" (docs/audit.md).
 #ifndef ENLACE_SERVER_AUDIT_LOG_H_
 #define ENLACE_SERVER_AUDIT_LOG_H_
 
 #include <functional>
+#include <memory>
+#include <string>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "db/audit_store.h"
 #include "server/group_commit.h"
 
@@ -31,14 +44,35 @@ class AuditLog {
   // with the error that kept it from being written.
   void Append(db::AuditRecord record, Done done);
 
+  // Like Append, for the delivery of feed events to one stream. While an
+  // identical delivery (principal, method, decision, status, record ids and
+  // detail) is queued and not yet being committed, this one joins it: one
+  // event is written for all of them, at the earliest one's time and peer,
+  // its detail ending " streams=N connections=K" (N deliveries, K distinct
+  // peers) when N > 1; `done` runs with that event's outcome.
+  void AppendDelivery(db::AuditRecord record, Done done);
+
  private:
+  // Identical deliveries waiting to be written as one event.
+  struct Delivery {
+    std::string key;
+    std::vector<Done> dones;            // the first one's is Pending::done
+    std::vector<std::string> peers;     // of the deliveries that joined
+    int64_t earliest_us = 0;
+    bool closed = false;                // taken for commit: no one joins
+  };
   struct Pending {
     db::AuditRecord record;
     Done done;
+    std::shared_ptr<Delivery> delivery;  // set by AppendDelivery
   };
   void Commit(std::vector<Pending>& batch);
+  bool Submit(Pending pending);
 
   db::AuditStore* const store_;
+  absl::Mutex deliveries_mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<Delivery>> open_deliveries_
+      ABSL_GUARDED_BY(deliveries_mu_);
   GroupCommitter<Pending> committer_;
 };
 

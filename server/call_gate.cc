@@ -326,7 +326,9 @@ void CallGate::AuditDuringStream(grpc::CallbackServerContext* ctx, absl::string_
   SanitizeIds(&note.record_ids);
   record.record_ids = std::move(note.record_ids);
   record.detail = std::move(note.detail);
-  audit_->Append(std::move(record), std::move(done));
+  // Every stream of an agency gets the same feed events at once: identical
+  // deliveries are folded into one event (server/audit_log.h).
+  audit_->AppendDelivery(std::move(record), std::move(done));
 }
 
 size_t CallGate::open_streams() const {

@@ -198,7 +198,9 @@ class CallGate {
 
   // Appends an event of an open stream (e.g. a batch of records about to be
   // delivered) and runs `done` once it is committed, or with the error that
-  // kept it from being written (then deliver nothing).
+  // kept it from being written (then deliver nothing). Identical events of
+  // other streams waiting to be written at the same time become one event
+  // (AuditLog::AppendDelivery).
   void AuditDuringStream(grpc::CallbackServerContext* ctx, absl::string_view method,
                          const Caller& caller, AuditNote note,
                          std::function<void(absl::Status)> done);

@@ -268,8 +268,10 @@ TEST_F(ReportGridTest, AReportReadsNoMoreRowsWithTenTimesTheRecords) {
       return total;
     };
     int64_t before = handler_reads();
-    ReportQuery query{.period_from = "2018-01-01", .period_to = "2018-12-31",
-                      .viewer_agency = "iom"};
+    ReportQuery query;
+    query.period_from = "2018-01-01";
+    query.period_to = "2018-12-31";
+    query.viewer_agency = "iom";
     absl::StatusOr<enlace::v1::ProgrammeReport> report = store.Compute(query);
     EXPECT_TRUE(report.ok()) << report.status();
     return handler_reads() - before;
