@@ -101,6 +101,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "clients/bench/common.h"
 #include "clients/bench/mixed.h"
 #include "clients/bench/reads.h"
 #include "google/protobuf/util/delimited_message_util.h"
@@ -156,6 +157,10 @@ ABSL_FLAG(std::string, out, "", "dump: the file the records go to");
 namespace enlace::loadgen {
 namespace {
 
+// Shared with the scenarios of clients/bench/.
+using enlace::bench::Mix;
+using enlace::bench::PercentileMs;
+using enlace::bench::StatusText;
 using Clock = std::chrono::steady_clock;
 using enlace::v1::Arrival;
 using enlace::v1::ArrivalService;
@@ -252,12 +257,6 @@ expected, 1 otherwise, 2 usage error.
 // Deterministic records: the content of record i depends on i alone, so a
 // resend with the same prefix carries the same content (ALREADY_RECORDED).
 
-uint64_t Mix(uint64_t x) {  // splitmix64's finalizer
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
 
 struct Place {
   const char* department;
@@ -919,10 +918,6 @@ bool PersonaTls(const Options& options, absl::string_view persona,
   return true;
 }
 
-std::string StatusText(const grpc::Status& status) {
-  return absl::StrCat(CodeName(status.error_code()), ": ", status.error_message());
-}
-
 void SetCallDeadline(grpc::ClientContext* context) {
   context->set_deadline(std::chrono::system_clock::now() +
                         std::chrono::milliseconds(absl::ToInt64Milliseconds(kCallLimit)));
@@ -1014,14 +1009,6 @@ grpc::Status CreateReferral(ReferralService::Stub* stub, const std::string& case
   grpc::Status status = stub->CreateReferral(&context, request, &referral);
   if (status.ok()) *referral_id = referral.referral_id();
   return status;
-}
-
-double Percentile(const std::vector<int64_t>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  // Nearest rank.
-  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
-  rank = std::clamp<size_t>(rank, 1, sorted.size());
-  return static_cast<double>(sorted[rank - 1]) / 1000.0;
 }
 
 int RunWatch(const Options& options) {
@@ -1242,8 +1229,8 @@ int RunWatch(const Options& options) {
   std::vector<int64_t> calls;
   for (const Change& change : changes) calls.push_back(change.call_us);
   std::sort(calls.begin(), calls.end());
-  const double p50 = Percentile(latencies, 50), p99 = Percentile(latencies, 99),
-               max = Percentile(latencies, 100);
+  const double p50 = PercentileMs(latencies, 50), p99 = PercentileMs(latencies, 99),
+               max = PercentileMs(latencies, 100);
 
   std::cout << absl::StrFormat(
       "watch: %d changes (%.1f/s, %s) to %d watchers over %d channels: %d deliveries; "
@@ -1257,7 +1244,7 @@ int RunWatch(const Options& options) {
                          " ms")
           : absl::StrCat(options.pause / absl::Milliseconds(1), " ms apart"),
       options.watchers, options.channels, deliveries, p50, p99, max,
-      Percentile(slowest_per_change, 50), Percentile(calls, 50), Megabytes(loaded),
+      PercentileMs(slowest_per_change, 50), PercentileMs(calls, 50), Megabytes(loaded),
       Megabytes(idle), Megabytes(loaded, true), warm_seconds, warm_ups, missing, duplicates,
       unexpected, out_of_order, ended_early);
   std::cout << absl::StrFormat(
@@ -1267,9 +1254,9 @@ int RunWatch(const Options& options) {
       "server_rss_idle_mb=%s server_rss_connected_mb=%s server_hwm_mb=%s warm_up_s=%.1f "
       "missing=%d duplicates=%d unexpected=%d out_of_order=%d ended_early=%d prefix=%s\n",
       options.watchers, options.channels, options.changes, deliveries, p50, p99, max,
-      Percentile(slowest_per_change, 50), absl::ToInt64Milliseconds(options.pause),
+      PercentileMs(slowest_per_change, 50), absl::ToInt64Milliseconds(options.pause),
       options.await_delivery ? 1 : 0, options.changes / std::max(change_seconds, 1e-6),
-      Percentile(calls, 50), Megabytes(loaded), Megabytes(idle), Megabytes(connected),
+      PercentileMs(calls, 50), Megabytes(loaded), Megabytes(idle), Megabytes(connected),
       Megabytes(loaded, true), warm_seconds, missing, duplicates, unexpected, out_of_order,
       ended_early, options.prefix);
   std::cout.flush();
@@ -1788,7 +1775,7 @@ int RunFairness(const Options& options) {
 
   const CpuUse quiet_cpu = CpuBetween(quiet_start, quiet_end);
   const CpuUse flood_cpu = CpuBetween(flood_start, flood_end);
-  auto p = [](const std::vector<int64_t>& sorted, double q) { return Percentile(sorted, q); };
+  auto p = [](const std::vector<int64_t>& sorted, double q) { return PercentileMs(sorted, q); };
   const double quiet_p99 = p(quiet.all_us, 99), flood_p99 = p(flood.all_us, 99);
   const double ratio = quiet_p99 > 0 ? flood_p99 / quiet_p99 : 0;
   const double window_s = flood.seconds;
