@@ -191,44 +191,54 @@ absl::StatusOr<std::vector<RecordResult>> MysqlArrivalStore::RecordBatch(
   return results;
 }
 
+std::string ArrivalInsertSql(size_t rows) {
+  return absl::StrCat(
+      "INSERT INTO arrivals (arrival_id, submitted_by, external_id, content_hash, "
+      "arrival_date, mode, origin_country, given_name, family_name, birth_date, sex, "
+      "document_number, department_code, municipality, needs_mask, consent_purposes_mask, "
+      "consent_given_at_us, recorded_at_us, consent_version) VALUES ",
+      // consent_version is 1 for every new row.
+      RowPlaceholders(rows, kInsertColumns, ", 1"));
+}
+
+void BindArrivalInsertRow(sql::PreparedStatement* insert, unsigned* p, const Arrival& a,
+                          const std::string& arrival_id, const std::string& submitted_by,
+                          const std::string& content_hash, int64_t recorded_at_us) {
+  insert->setString((*p)++, arrival_id);
+  insert->setString((*p)++, submitted_by);
+  insert->setString((*p)++, a.external_id());
+  insert->setString((*p)++, content_hash);
+  insert->setString((*p)++, a.arrival_date());
+  insert->setInt((*p)++, a.mode());
+  insert->setString((*p)++, a.origin_country());
+  insert->setString((*p)++, a.person().given_name());
+  insert->setString((*p)++, a.person().family_name());
+  insert->setString((*p)++, a.person().birth_date());
+  insert->setInt((*p)++, a.person().sex());
+  insert->setString((*p)++, a.person().document_number());
+  insert->setString((*p)++, a.destination().department_code());
+  insert->setString((*p)++, a.destination().municipality());
+  insert->setUInt((*p)++, MaskOf(a.needs()));
+  insert->setUInt((*p)++, MaskOf(a.consent().purposes()));
+  if (a.consent().has_given_at()) {
+    insert->setInt64((*p)++, MicrosOf(a.consent().given_at()));
+  } else {
+    insert->setNull((*p)++, 0);
+  }
+  insert->setInt64((*p)++, recorded_at_us);
+}
+
 static void InsertArrivals(MysqlConnection& c, absl::Span<const NewArrival> batch,
                     const std::vector<size_t>& to_insert, const std::vector<std::string>& hashes,
                     const std::vector<RecordResult>& results, int64_t now_us) {
     // 3. Insert the new arrivals, then read back their keys for the consent rows.
     ForEachStatementChunk(to_insert.size(), [&](size_t offset, size_t size) {
-      sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
-          "INSERT INTO arrivals (arrival_id, submitted_by, external_id, content_hash, "
-          "arrival_date, mode, origin_country, given_name, family_name, birth_date, sex, "
-          "document_number, department_code, municipality, needs_mask, consent_purposes_mask, "
-          "consent_given_at_us, recorded_at_us, consent_version) VALUES ",
-          // consent_version is 1 for every new row.
-          RowPlaceholders(size, kInsertColumns, ", 1")));
+      sql::PreparedStatement* insert = c.Prepare(ArrivalInsertSql(size));
       unsigned p = 1;
       for (size_t k = 0; k < size; ++k) {
         size_t i = to_insert[offset + k];
-        const Arrival& a = batch[i].arrival;
-        insert->setString(p++, results[i].arrival_id);
-        insert->setString(p++, batch[i].submitted_by);
-        insert->setString(p++, a.external_id());
-        insert->setString(p++, hashes[i]);
-        insert->setString(p++, a.arrival_date());
-        insert->setInt(p++, a.mode());
-        insert->setString(p++, a.origin_country());
-        insert->setString(p++, a.person().given_name());
-        insert->setString(p++, a.person().family_name());
-        insert->setString(p++, a.person().birth_date());
-        insert->setInt(p++, a.person().sex());
-        insert->setString(p++, a.person().document_number());
-        insert->setString(p++, a.destination().department_code());
-        insert->setString(p++, a.destination().municipality());
-        insert->setUInt(p++, MaskOf(a.needs()));
-        insert->setUInt(p++, MaskOf(a.consent().purposes()));
-        if (a.consent().has_given_at()) {
-          insert->setInt64(p++, MicrosOf(a.consent().given_at()));
-        } else {
-          insert->setNull(p++, 0);
-        }
-        insert->setInt64(p++, now_us);
+        BindArrivalInsertRow(insert, &p, batch[i].arrival, results[i].arrival_id,
+                             batch[i].submitted_by, hashes[i], now_us);
       }
       insert->executeUpdate();
     });

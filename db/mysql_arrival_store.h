@@ -18,6 +18,15 @@ std::string ArrivalListSql(const ArrivalFilter& filter);
 void BindArrivalList(sql::PreparedStatement* statement, const ArrivalFilter& filter,
                      const Viewer& viewer, int64_t after, int rows);
 
+// The multi-row INSERT of `rows` new arrivals RecordBatch() runs, and the
+// binding of one row's placeholders from *p on (it advances *p). Exposed for
+// the bare loader of scripts/bench.sh, which writes the same rows.
+std::string ArrivalInsertSql(size_t rows);
+void BindArrivalInsertRow(sql::PreparedStatement* insert, unsigned* p,
+                          const enlace::v1::Arrival& arrival, const std::string& arrival_id,
+                          const std::string& submitted_by, const std::string& content_hash,
+                          int64_t recorded_at_us);
+
 class MysqlArrivalStore final : public ArrivalStore {
  public:
   // `pool` must outlive the store.

@@ -24,7 +24,6 @@
 #include <cppconn/resultset.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/util/delimited_message_util.h>
-#include <google/protobuf/util/time_util.h>
 
 #include <atomic>
 #include <chrono>
@@ -46,6 +45,7 @@
 #include "db/arrival_store.h"
 #include "db/dsn.h"
 #include "db/ids.h"
+#include "db/mysql_arrival_store.h"
 #include "db/mysql_pool.h"
 #include "enlace/v1/arrivals.pb.h"
 
@@ -60,16 +60,6 @@ namespace enlace::bench {
 namespace {
 
 using enlace::v1::Arrival;
-using google::protobuf::util::TimeUtil;
-
-constexpr int kInsertColumns = 18;  // as db/mysql_arrival_store.cc, consent_version a literal
-
-template <typename Repeated>
-uint32_t MaskOf(const Repeated& values) {
-  uint32_t mask = 0;
-  for (int v : values) mask |= 1u << v;
-  return mask;
-}
 
 bool ReadArrivals(const std::string& path, std::vector<Arrival>* arrivals) {
   const int fd = open(path.c_str(), O_RDONLY);
@@ -104,38 +94,12 @@ absl::Status StoreBatch(db::MysqlPool& pool, const std::vector<Arrival>& arrival
     const int64_t now_us = absl::ToUnixMicros(absl::Now());
     std::vector<std::pair<int64_t, const std::string*>> consent_rows;
     db::ForEachStatementChunk(end - begin, [&](size_t offset, size_t size) {
-      sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
-          "INSERT INTO arrivals (arrival_id, submitted_by, external_id, content_hash, "
-          "arrival_date, mode, origin_country, given_name, family_name, birth_date, sex, "
-          "document_number, department_code, municipality, needs_mask, consent_purposes_mask, "
-          "consent_given_at_us, recorded_at_us, consent_version) VALUES ",
-          db::RowPlaceholders(size, kInsertColumns, ", 1")));
+      sql::PreparedStatement* insert = c.Prepare(db::ArrivalInsertSql(size));
       unsigned p = 1;
       for (size_t k = 0; k < size; ++k) {
         const size_t n = offset + k;
-        const Arrival& a = arrivals[begin + n];
-        insert->setString(p++, ids[n]);
-        insert->setString(p++, submitter);
-        insert->setString(p++, a.external_id());
-        insert->setString(p++, hashes[n]);
-        insert->setString(p++, a.arrival_date());
-        insert->setInt(p++, a.mode());
-        insert->setString(p++, a.origin_country());
-        insert->setString(p++, a.person().given_name());
-        insert->setString(p++, a.person().family_name());
-        insert->setString(p++, a.person().birth_date());
-        insert->setInt(p++, a.person().sex());
-        insert->setString(p++, a.person().document_number());
-        insert->setString(p++, a.destination().department_code());
-        insert->setString(p++, a.destination().municipality());
-        insert->setUInt(p++, MaskOf(a.needs()));
-        insert->setUInt(p++, MaskOf(a.consent().purposes()));
-        if (a.consent().has_given_at()) {
-          insert->setInt64(p++, TimeUtil::TimestampToMicroseconds(a.consent().given_at()));
-        } else {
-          insert->setNull(p++, 0);
-        }
-        insert->setInt64(p++, now_us);
+        db::BindArrivalInsertRow(insert, &p, arrivals[begin + n], ids[n], submitter, hashes[n],
+                                 now_us);
       }
       insert->executeUpdate();
       std::unique_ptr<sql::ResultSet> first(
