@@ -10,7 +10,6 @@
 #include <memory>
 #include <string>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -23,12 +22,7 @@ namespace {
 
 using enlace::v1::ProgrammeReport;
 
-// One SQL statement built from fixed fragments, and its bound values in
-// placeholder order.
-struct Query {
-  std::string sql;
-  std::vector<std::variant<std::string, int64_t>> params;
-};
+using Query = ReportStatement;
 
 // The query's filters, checked and converted once.
 struct Filters {
@@ -65,9 +59,11 @@ absl::StatusOr<Filters> MakeFilters(const ReportQuery& query) {
 
 // One grid query: per cell of `keys`, the records and those the viewer owns
 // (`owned`, a condition with the viewer bound `owner_params` times), from
-// the cells of `table` in the query's months and department.
+// the cells of `table` in the query's months and department. `keys_in_order`
+// are the same columns in the order of the table's primary key, so that the
+// groups are read in index order (no temporary table, no sort).
 Query GridQuery(const Filters& f, absl::string_view table, absl::string_view keys,
-                absl::string_view owned, int owner_params) {
+                absl::string_view keys_in_order, absl::string_view owned, int owner_params) {
   Query q;
   q.sql = absl::StrCat("SELECT ", keys, ", SUM(records), SUM(CASE WHEN ", owned,
                        " THEN records ELSE 0 END) FROM ", table, " WHERE 1 = 1");
@@ -86,7 +82,7 @@ Query GridQuery(const Filters& f, absl::string_view table, absl::string_view key
   }
   // Cells whose records all moved on (a referral's or a case's status)
   // stay at 0: they are not part of the grid.
-  absl::StrAppend(&q.sql, " GROUP BY ", keys, " HAVING SUM(records) > 0");
+  absl::StrAppend(&q.sql, " GROUP BY ", keys_in_order, " HAVING SUM(records) > 0");
   return q;
 }
 
@@ -103,13 +99,7 @@ void ForEachRow(MysqlConnection& c, const Query& q,
                 const std::function<void(sql::ResultSet&)>& row) {
   sql::PreparedStatement* statement = c.Prepare(q.sql);
   unsigned index = 1;
-  for (const auto& param : q.params) {
-    if (const std::string* text = std::get_if<std::string>(&param)) {
-      statement->setString(index++, *text);
-    } else {
-      statement->setInt64(index++, std::get<int64_t>(param));
-    }
-  }
+  for (const std::string& param : q.params) statement->setString(index++, param);
   std::unique_ptr<sql::ResultSet> rows(statement->executeQuery());
   while (rows->next()) row(*rows);
 }
@@ -118,17 +108,25 @@ void ForEachRow(MysqlConnection& c, const Query& q,
 // (mysql_report_grid.h): one GROUP BY over a range of the cell table's
 // primary key.
 
+Query ReturneesQuery(const Filters& f) {
+  return GridQuery(f, "report_returnee_cells", "department_code, grid_month",
+                   "grid_month, department_code", "submitted_by = ?", 1);
+}
+
 void ReturneesGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
-  Query q = GridQuery(f, "report_returnee_cells", "department_code, grid_month",
-                      "submitted_by = ?", 1);
+  Query q = ReturneesQuery(f);
   ForEachRow(c, q, [&](sql::ResultSet& row) {
     grid->returnees.push_back({row.getString(1), row.getString(2), CountAt(f, row, 3)});
   });
 }
 
+Query CasesQuery(const Filters& f) {
+  return GridQuery(f, "report_case_cells", "status, case_role, department_code, grid_month",
+                   "grid_month, department_code, status, case_role", "owner_agency = ?", 1);
+}
+
 void CasesGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
-  Query q = GridQuery(f, "report_case_cells", "status, case_role, department_code, grid_month",
-                      "owner_agency = ?", 1);
+  Query q = CasesQuery(f);
   ForEachRow(c, q, [&](sql::ResultSet& row) {
     ReportGrid::Cases cell;
     cell.status = static_cast<enlace::v1::CaseStatus>(row.getInt(1));
@@ -140,10 +138,15 @@ void CasesGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
   });
 }
 
+Query ReferralsQuery(const Filters& f) {
+  return GridQuery(f, "report_referral_cells",
+                   "from_agency, to_agency, status, department_code, grid_month",
+                   "grid_month, department_code, from_agency, to_agency, status",
+                   "from_agency = ?", 1);
+}
+
 void ReferralsGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
-  Query q = GridQuery(f, "report_referral_cells",
-                      "from_agency, to_agency, status, department_code, grid_month",
-                      "from_agency = ?", 1);
+  Query q = ReferralsQuery(f);
   ForEachRow(c, q, [&](sql::ResultSet& row) {
     ReportGrid::Referrals cell;
     cell.from_agency = row.getString(1);
@@ -156,12 +159,17 @@ void ReferralsGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
   });
 }
 
+// A service record is the viewer's when it owns the case or recorded the
+// service itself: records another agency can add to a cell must count as
+// that agency's own, or adding them would unhide the cell.
+Query ServicesQuery(const Filters& f) {
+  return GridQuery(f, "report_service_cells", "service, department_code, grid_month",
+                   "grid_month, department_code, service",
+                   "(case_owner = ? OR recorded_by = ?)", 2);
+}
+
 void ServicesGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
-  // A service record is the viewer's when it owns the case or recorded the
-  // service itself: records another agency can add to a cell must count as
-  // that agency's own, or adding them would unhide the cell.
-  Query q = GridQuery(f, "report_service_cells", "service, department_code, grid_month",
-                      "(case_owner = ? OR recorded_by = ?)", 2);
+  Query q = ServicesQuery(f);
   ForEachRow(c, q, [&](sql::ResultSet& row) {
     ReportGrid::Services cell;
     cell.service = static_cast<enlace::v1::Need>(row.getInt(1));
@@ -172,15 +180,27 @@ void ServicesGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
   });
 }
 
+Query InitiativesQuery(const Filters& f) {
+  return GridQuery(f, "report_initiative_cells", "department_code, grid_month",
+                   "grid_month, department_code", "owner_agency = ?", 1);
+}
+
 void InitiativesGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
-  Query q = GridQuery(f, "report_initiative_cells", "department_code, grid_month",
-                      "owner_agency = ?", 1);
+  Query q = InitiativesQuery(f);
   ForEachRow(c, q, [&](sql::ResultSet& row) {
     grid->initiatives.push_back({row.getString(1), row.getString(2), CountAt(f, row, 3)});
   });
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<ReportStatement>> ReportGridStatements(const ReportQuery& query) {
+  absl::StatusOr<Filters> filters = MakeFilters(query);
+  if (!filters.ok()) return filters.status();
+  return std::vector<ReportStatement>{ReturneesQuery(*filters), CasesQuery(*filters),
+                                      ReferralsQuery(*filters), ServicesQuery(*filters),
+                                      InitiativesQuery(*filters)};
+}
 
 absl::StatusOr<ProgrammeReport> MysqlReportStore::Compute(const ReportQuery& query) {
   absl::StatusOr<Filters> filters = MakeFilters(query);

@@ -10,10 +10,24 @@
 #ifndef ENLACE_DB_MYSQL_REPORT_STORE_H_
 #define ENLACE_DB_MYSQL_REPORT_STORE_H_
 
+#include <string>
+#include <vector>
+
 #include "db/mysql_pool.h"
 #include "db/report_store.h"
 
 namespace enlace::db {
+
+// One statement of a report and its bound values in placeholder order.
+struct ReportStatement {
+  std::string sql;
+  std::vector<std::string> params;
+};
+
+// The grid queries Compute() runs for `query` (returnees, cases, referrals,
+// services, initiatives), or the INVALID_ARGUMENT Compute() would return.
+// Exposed so that a test can EXPLAIN them (tests/db/query_plan_test.cc).
+absl::StatusOr<std::vector<ReportStatement>> ReportGridStatements(const ReportQuery& query);
 
 class MysqlReportStore final : public ReportStore {
  public:

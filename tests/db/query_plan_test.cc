@@ -1,5 +1,6 @@
 // Lists that stay flat as the tables grow: each list query (arrivals, cases,
-// referrals, initiatives, audit events and a record's access log) is
+// referrals, initiatives, audit events and a record's access log, and each
+// of a report's grid queries) is
 // answered from the index it was written for (checked with EXPLAIN on a real
 // MariaDB), and
 // the index-driven form returns exactly what the visibility rule allows, in
@@ -17,6 +18,8 @@
 #include "db/mysql_arrival_store.h"
 #include "db/mysql_audit_store.h"
 #include "db/mysql_case_store.h"
+#include "db/mysql_report_grid.h"
+#include "db/mysql_report_store.h"
 #include "db/visibility.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -469,6 +472,42 @@ TEST_F(QueryPlanTest, AuditListsAreDrivenByTheirFilterIndex) {
   });
   ExpectIndexRange(plan, "audit_event_records", "PRIMARY");
   ExpectIndexRange(plan, "audit_events", "PRIMARY");
+}
+
+// A report reads a range of each grid table's primary key, grouped in index
+// order: no temporary table, no sort, whatever the period and filters.
+TEST_F(QueryPlanTest, ReportGridQueriesReadAPrimaryKeyRangeInOrder) {
+  Fill(2000);
+  FillCases();
+  ASSERT_TRUE(RecountReportGrid(database_->pool()).ok());
+  Analyze("report_returnee_cells, report_case_cells, report_referral_cells, "
+          "report_service_cells, report_initiative_cells");
+  ReportQuery year;
+  year.period_from = "2018-01-01";
+  year.period_to = "2018-12-31";
+  year.viewer_agency = "iom";
+  ReportQuery department = year;
+  department.department_code = "SV-SS";
+  ReportQuery open;  // no period: every month
+  for (const ReportQuery* query : {&year, &department, &open}) {
+    absl::StatusOr<std::vector<ReportStatement>> statements = ReportGridStatements(*query);
+    ASSERT_TRUE(statements.ok()) << statements.status();
+    ASSERT_EQ(statements->size(), 5u);
+    for (const ReportStatement& statement : *statements) {
+      SCOPED_TRACE(statement.sql);
+      std::vector<PlanRow> plan = Explain(statement.sql, [&](sql::PreparedStatement* s) {
+        unsigned p = 1;
+        for (const std::string& value : statement.params) s->setString(p++, value);
+      });
+      ASSERT_EQ(plan.size(), 1u);
+      EXPECT_EQ(plan[0].key, "PRIMARY");
+      EXPECT_THAT(plan[0].type, ::testing::AnyOf("range", "index")) << "a full scan";
+      if (!query->period_from.empty()) {
+        EXPECT_EQ(plan[0].type, "range");
+      }
+      ExpectReadInIndexOrder(plan[0]);
+    }
+  }
 }
 
 }  // namespace
