@@ -92,6 +92,12 @@ struct ServerConfig {
 // from the compiled service descriptors: what the policy may name.
 std::vector<std::string> ServedMethods();
 
+// The HTTP/2 and message limits every listener of the server gets from
+// `config` (streams per connection, handshake and keepalive timeouts,
+// connection age, message sizes). Exposed so that the benchmarks' bare echo
+// server (clients/bench/echo_server.cc) negotiates exactly the same.
+void ApplyServerLimits(const ServerConfig& config, grpc::ServerBuilder& builder);
+
 class EnlaceServer {
  public:
   // Checks the database schema, builds everything, starts listening. Never

@@ -34,6 +34,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
+#include "server/server.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:0", "where to listen (port 0: any free port)");
 ABSL_FLAG(std::string, ca_cert, "", "PEM of the CA that client certificates must chain to");
@@ -93,24 +94,6 @@ class EchoArrivals final : public enlace::v1::ArrivalService::CallbackService {
   const ListArrivalsResponse first_, deep_;
 };
 
-// The channel limits enlace-server sets (server/server.cc, ApplyServerLimits),
-// with its defaults, so both servers negotiate the same HTTP/2 settings.
-void ApplyEnlaceLimits(grpc::ServerBuilder& builder) {
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 1100);
-  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 10000);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 15 * 60 * 1000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 3);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, 3600 * 1000);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 60 * 1000);
-  builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
-  builder.SetMaxSendMessageSize(32 * 1024 * 1024);
-}
-
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "the bare mTLS echo server of scripts/bench.sh get/list; see the top of "
@@ -145,7 +128,9 @@ int Main(int argc, char** argv) {
   tls_options.watch_identity_key_cert_pairs();
   tls_options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   grpc::ServerBuilder builder;
-  ApplyEnlaceLimits(builder);
+  // The limits enlace-server sets with its defaults, so both servers
+  // negotiate the same HTTP/2 settings.
+  server::ApplyServerLimits(server::ServerConfig{}, builder);
   int port = 0;
   builder.AddListeningPort(absl::GetFlag(FLAGS_addr),
                            grpc::experimental::TlsServerCredentials(tls_options), &port);
