@@ -1,8 +1,9 @@
 // Where the programme's indicators are computed: ReportStore turns the
 // records (arrivals, cases, services, initiatives, referrals) into a
 // ProgrammeReport of counts, and nothing else. MysqlReportStore
-// (mysql_report_store.h) implements it with SQL aggregates: no record ever
-// leaves the database, only per-cell totals.
+// (mysql_report_store.h) implements it from grid cells pre-aggregated in the
+// database (mysql_report_grid.h): no record ever leaves the database, only
+// per-cell totals.
 //
 // Data minimization (docs/data-protection.md, section 5) is part of the
 // contract, so that no caller can forget it. The rule is written once, in report_cells.h, and
