@@ -489,14 +489,9 @@ bool ReadFile(const std::string& path, std::string* contents, std::string* error
   return true;
 }
 
-// A channel of its own: a local subchannel pool keeps channels with equal
-// arguments from sharing one HTTP/2 connection.
 std::shared_ptr<grpc::Channel> NewChannel(const Options& options,
                                           const grpc::SslCredentialsOptions& tls) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  if (!options.server_name.empty()) args.SetSslTargetNameOverride(options.server_name);
-  return grpc::CreateCustomChannel(options.addr, grpc::SslCredentials(tls), args);
+  return enlace::bench::OwnChannel(options.addr, options.server_name, tls);
 }
 
 std::shared_ptr<grpc::Channel> NewChannel(const Options& options) {

@@ -54,13 +54,17 @@ bool PersonaTls(const Target& target, absl::string_view persona,
   return true;
 }
 
-std::shared_ptr<grpc::Channel> ConnectedChannel(const Target& target,
-                                                const grpc::SslCredentialsOptions& tls) {
+std::shared_ptr<grpc::Channel> OwnChannel(const std::string& addr, const std::string& server_name,
+                                          const grpc::SslCredentialsOptions& tls) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  if (!target.server_name.empty()) args.SetSslTargetNameOverride(target.server_name);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(target.addr, grpc::SslCredentials(tls), args);
+  if (!server_name.empty()) args.SetSslTargetNameOverride(server_name);
+  return grpc::CreateCustomChannel(addr, grpc::SslCredentials(tls), args);
+}
+
+std::shared_ptr<grpc::Channel> ConnectedChannel(const Target& target,
+                                                const grpc::SslCredentialsOptions& tls) {
+  std::shared_ptr<grpc::Channel> channel = OwnChannel(target.addr, target.server_name, tls);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
     std::cerr << "enlace-loadgen: could not connect to " << target.addr
               << " (is the server up, and do --ca and the certificates match?)\n";

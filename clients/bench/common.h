@@ -29,8 +29,13 @@ struct Target {
 bool PersonaTls(const Target& target, absl::string_view persona,
                 grpc::SslCredentialsOptions* tls);
 
-// A channel of its own (no subchannel shared with another channel), connected
-// before it is returned; nullptr after printing why.
+// A channel of its own to `addr`: a local subchannel pool keeps channels with
+// equal arguments from sharing one HTTP/2 connection. Not connected yet.
+std::shared_ptr<grpc::Channel> OwnChannel(const std::string& addr, const std::string& server_name,
+                                          const grpc::SslCredentialsOptions& tls);
+
+// OwnChannel(target...), connected before it is returned; nullptr after
+// printing why.
 std::shared_ptr<grpc::Channel> ConnectedChannel(const Target& target,
                                                 const grpc::SslCredentialsOptions& tls);
 
