@@ -42,11 +42,18 @@ Scenarios over filled arrivals (the bench database in var/bench/, kept between r
             enlace-echo: a bare mTLS server (same callback API, TLS set-up and
             channel limits; no identity, policy, database or audit) sending
             back a real GetArrival answer captured first, so the same bytes
-            cross the wire. R runs of each (default 3), alternately; fills the
-            bench database up to N arrivals first (default 100,000).
+            cross the wire; and the database floor: enlace-bareread doing the
+            server's own store read of the same ids (16 in flight, the
+            server's --db_pool_size), no gRPC, policy or audit: the most any
+            server answering with that read could do here. R runs of each
+            (default 3), alternately; fills the bench database up to N
+            arrivals first (default 100,000).
             Keys: get_calls_per_s get_p50_ms get_p99_ms get_echo_calls_per_s
             get_echo_p50_ms get_echo_p99_ms get_ratio (enlace calls/s over
-            echo calls/s) get_errors. About 1 minute (2 s + S per run).
+            echo calls/s) get_db_calls_per_s get_db_p50_ms get_db_p99_ms
+            get_ratio_ceiling (floor over echo: get_ratio cannot exceed it)
+            get_db_ratio (enlace over floor) get_errors. About 1.5 minutes
+            (3 x (2 s + S) per run).
   list [same options] [--deep-pages D]
             the same with ListArrivals page_size 50 (no filter): the first
             page, and page D (default 100: the page tokens are followed that
@@ -230,11 +237,13 @@ tee_stderr() {
 BENCH_FILL_BIN="${ENLACE_BUILD_DIR}/clients/bench/enlace-benchfill"
 BENCH_ECHO_BIN="${ENLACE_BUILD_DIR}/clients/bench/enlace-echo"
 BENCH_BARELOAD_BIN="${ENLACE_BUILD_DIR}/clients/bench/enlace-bareload"
+BENCH_BAREREAD_BIN="${ENLACE_BUILD_DIR}/clients/bench/enlace-bareread"
 
 cd "${ENLACE_ROOT}"
 if [[ -z "${ENLACE_BENCH_BUILD_DIR:-}" ]]; then
   ensure_packages all
-  ensure_built enlace-server enlacectl enlace-loadgen enlace-benchfill enlace-echo enlace-bareload
+  ensure_built enlace-server enlacectl enlace-loadgen enlace-benchfill enlace-echo enlace-bareload \
+    enlace-bareread
 fi
 require_file "${ENLACE_SERVER_BIN}" "server binary not built: ${ENLACE_SERVER_BIN}"
 require_file "${ENLACE_CTL_BIN}" "CLI binary not built: ${ENLACE_CTL_BIN}"
@@ -242,6 +251,7 @@ require_file "${ENLACE_LOADGEN_BIN}" "load generator not built: ${ENLACE_LOADGEN
 require_file "${BENCH_FILL_BIN}" "filler not built: ${BENCH_FILL_BIN}"
 require_file "${BENCH_ECHO_BIN}" "echo server not built: ${BENCH_ECHO_BIN}"
 require_file "${BENCH_BARELOAD_BIN}" "bare loader not built: ${BENCH_BARELOAD_BIN}"
+require_file "${BENCH_BAREREAD_BIN}" "bare reader not built: ${BENCH_BAREREAD_BIN}"
 require_file "${ENLACE_DEFAULT_POLICY}" "policy file not found: ${ENLACE_DEFAULT_POLICY}"
 
 # Where the data lives: the scenarios over filled arrivals keep one bench
@@ -766,6 +776,7 @@ run_smoke() {
   run_report --arrivals 2000 --runs 1 --calls 3
   "${ENLACE_PYTHON}" "${ENLACE_ROOT}/scripts/lib/bench_results.py" check --json "${RESULTS_JSON}" \
     get_calls_per_s get_p50_ms get_p99_ms get_echo_calls_per_s get_ratio get_errors \
+    get_db_calls_per_s get_ratio_ceiling get_db_ratio \
     list_first_calls_per_s list_first_p99_ms list_deep_calls_per_s list_deep_p99_ms list_ratio \
     list_deep_ratio list_errors report_mfa_p50_ms report_mfa_p99_ms report_agency_p50_ms \
     report_agency_p99_ms report_errors machine versions ||
@@ -774,7 +785,7 @@ run_smoke() {
 import json, sys
 data = json.load(open(sys.argv[1]))
 bad = {k: data[k] for k in ("get_errors", "list_errors", "report_errors") if data[k] != 0}
-bad.update({k: data[k] for k in ("get_calls_per_s", "get_echo_calls_per_s", "list_first_calls_per_s",
+bad.update({k: data[k] for k in ("get_calls_per_s", "get_echo_calls_per_s", "get_db_calls_per_s", "list_first_calls_per_s",
                                  "list_deep_calls_per_s") if not data[k] > 0})
 if bad:
     sys.exit(f"bench.sh smoke: {bad}")
@@ -1027,14 +1038,22 @@ run_reads() {
     for ((r = 1; r <= runs; r++)); do
       local -a order=(enlace echo)
       ((r % 2 == 0)) && order=(echo enlace)
+      # get also measures its database floor: the same reads without the server.
+      [[ "${part}" == get ]] && order+=(floor)
       for target in "${order[@]}"; do
-        measure_loop "${part}" "${target}" 1 "${common[@]}"
+        if [[ "${target}" == floor ]]; then
+          measure_db_floor "${as}" "${FILLED}" "${duration}" "${warmup}"
+        else
+          measure_loop "${part}" "${target}" 1 "${common[@]}"
+        fi
         values[${target}_cps]+=" ${M_CALLS_PER_S}"
         values[${target}_p50]+=" ${M_P50_MS}"
         values[${target}_p99]+=" ${M_P99_MS}"
       done
     done
-    for target in enlace echo; do
+    local -a targets=(enlace echo)
+    [[ "${part}" == get ]] && targets+=(floor)
+    for target in "${targets[@]}"; do
       # shellcheck disable=SC2086  # the lists are space-separated numbers
       {
         med[${part}_${target}_cps]="$(median ${values[${target}_cps]})"
@@ -1058,6 +1077,11 @@ run_reads() {
     esac
     printf '  %-34s %10s %10s %10s\n' "${label}" "${med[${part}_enlace_cps]}" "${med[${part}_enlace_p50]}" "${med[${part}_enlace_p99]}"
     printf '  %-34s %10s %10s %10s\n' "  echo (bare mTLS, same bytes)" "${med[${part}_echo_cps]}" "${med[${part}_echo_p50]}" "${med[${part}_echo_p99]}"
+    if [[ "${part}" == get ]]; then
+      printf '  %-34s %10s %10s %10s\n' "  database floor (store read only)" "${med[get_floor_cps]}" "${med[get_floor_p50]}" "${med[get_floor_p99]}"
+      keys+=(--key "get_db_calls_per_s=${med[get_floor_cps]}" --key "get_db_p50_ms=${med[get_floor_p50]}"
+        --key "get_db_p99_ms=${med[get_floor_p99]}")
+    fi
     keys+=(--key "${part}_calls_per_s=${med[${part}_enlace_cps]}" --key "${part}_p50_ms=${med[${part}_enlace_p50]}"
       --key "${part}_p99_ms=${med[${part}_enlace_p99]}" --key "${part}_echo_calls_per_s=${med[${part}_echo_cps]}"
       --key "${part}_echo_p50_ms=${med[${part}_echo_p50]}" --key "${part}_echo_p99_ms=${med[${part}_echo_p99]}")
@@ -1073,6 +1097,14 @@ run_reads() {
     printf '  %-34s %10s   (enlace calls/s over echo calls/s)\n' "${ratio_key}" "${ratio_value}"
     keys+=(--key "${ratio_key}=${ratio_value}")
   done
+  if [[ "${which}" == get ]]; then
+    ratio_value="$(ratio "${med[get_floor_cps]}" "${med[get_echo_cps]}")"
+    printf '  %-34s %10s   (database floor over echo: the most get_ratio can be here)\n' get_ratio_ceiling "${ratio_value}"
+    keys+=(--key "get_ratio_ceiling=${ratio_value}")
+    ratio_value="$(ratio "${med[get_enlace_cps]}" "${med[get_floor_cps]}")"
+    printf '  %-34s %10s   (enlace calls/s over the database floor)\n' get_db_ratio "${ratio_value}"
+    keys+=(--key "get_db_ratio=${ratio_value}")
+  fi
   keys+=(--key "${which}_errors=0")
   record_results "${which}" "${which}: calls/s and latency at ${in_flight} in flight against a bare mTLS echo server" \
     --setting "arrivals=${FILLED}" --setting "as=${as}" --setting "in_flight=${in_flight}" \

@@ -73,22 +73,6 @@ using enlace::v1::ListArrivalsRequest;
 using enlace::v1::ListArrivalsResponse;
 
 constexpr size_t kMaxErrorsShown = 5;
-constexpr int64_t kIdSample = 200'000;
-
-// Ids of filled arrivals `agency` may see, drawn at random among the first
-// `filled` (at most kIdSample of them).
-std::vector<std::string> VisibleIds(int64_t filled, absl::string_view agency) {
-  std::vector<std::string> ids;
-  const int64_t draws = std::min(filled, kIdSample);
-  for (int64_t k = 0; k < draws; ++k) {
-    const int64_t index =
-        filled <= kIdSample ? k : static_cast<int64_t>(Mix(0xB3AD5 + static_cast<uint64_t>(k)) % static_cast<uint64_t>(filled));
-    if (VisibleTo(index, agency)) ids.push_back(Population::ArrivalId(index));
-  }
-  // Shuffled, so consecutive calls touch unrelated rows.
-  for (size_t i = ids.size(); i > 1; --i) std::swap(ids[i - 1], ids[Mix(i) % i]);
-  return ids;
-}
 
 struct Settings {
   std::string as;

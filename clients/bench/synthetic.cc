@@ -243,4 +243,19 @@ FilledArrival Population::Arrival(int64_t index) const {
   return a;
 }
 
+std::vector<std::string> VisibleIds(int64_t filled, absl::string_view agency) {
+  constexpr int64_t kIdSample = 200'000;
+  std::vector<std::string> ids;
+  const int64_t draws = std::min(filled, kIdSample);
+  for (int64_t k = 0; k < draws; ++k) {
+    const int64_t index =
+        filled <= kIdSample
+            ? k
+            : static_cast<int64_t>(Mix(0xB3AD5 + static_cast<uint64_t>(k)) % static_cast<uint64_t>(filled));
+    if (VisibleTo(index, agency)) ids.push_back(Population::ArrivalId(index));
+  }
+  for (size_t i = ids.size(); i > 1; --i) std::swap(ids[i - 1], ids[Mix(i) % i]);
+  return ids;
+}
+
 }  // namespace enlace::bench

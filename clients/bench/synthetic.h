@@ -138,6 +138,11 @@ int ArrivalYearOf(int64_t index);
 // (reintegration or protection), as db/visibility.h says.
 bool VisibleTo(int64_t index, absl::string_view agency);
 
+// Ids of filled arrivals `agency` may see, drawn at random among the first
+// `filled` (at most 200,000 of them are looked at), shuffled so that
+// consecutive reads touch unrelated rows. The same for the same arguments.
+std::vector<std::string> VisibleIds(int64_t filled, absl::string_view agency);
+
 }  // namespace enlace::bench
 
 #endif  // ENLACE_CLIENTS_BENCH_SYNTHETIC_H_

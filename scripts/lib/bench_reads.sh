@@ -14,6 +14,9 @@
 #                                 times; appends to READ_RUNS and sets
 #                                 M_CALLS_PER_S, M_P50_MS, M_P99_MS (medians)
 #   measure_report AS RUNS ARGS...  report as AS, RUNS runs; sets M_P50_MS, M_P99_MS
+#   measure_db_floor AS FILLED DURATION WARMUP
+#                                 one enlace-bareread run (the database floor of
+#                                 get); sets M_CALLS_PER_S, M_P50_MS, M_P99_MS
 #   median VALUE... / ratio A B
 # MEASURE_TAG, when set, starts the labels of the runs recorded (scale: the size).
 
@@ -98,6 +101,21 @@ measure_loop() {
   M_CALLS_PER_S="$(median "${cps[@]}")"
   M_P50_MS="$(median "${p50[@]}")"
   M_P99_MS="$(median "${p99[@]}")"
+}
+
+# The server's --db_pool_size default: it never has more reads in flight.
+DB_FLOOR_IN_FLIGHT=16
+
+measure_db_floor() {
+  local as="$1" filled="$2" duration="$3" warmup="$4" result
+  result="$(ENLACE_DB_PASSWORD="$(mariadb_password "${SECRETS_DIR}/server.password")" \
+    "${BENCH_BAREREAD_BIN}" --dsn="${SERVER_DSN}" --as="${as}" --filled="${filled}" \
+    --in_flight="${DB_FLOOR_IN_FLIGHT}" --duration="${duration}" --warmup="${warmup}" </dev/null |
+    tee_stderr | grep '^RESULT')" || die "the database floor of get (enlace-bareread) failed"
+  READ_RUNS+=("${MEASURE_TAG:-}get floor=${result}")
+  M_CALLS_PER_S="$(field_of calls_per_s "${result}")"
+  M_P50_MS="$(field_of p50_ms "${result}")"
+  M_P99_MS="$(field_of p99_ms "${result}")"
 }
 
 # measure_report AS RUNS ARGS...: RUNS runs of sequential reports as AS.

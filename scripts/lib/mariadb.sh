@@ -309,13 +309,16 @@ mariadb_test_server() {
 }
 
 # mariadb_start_on_free_port DIR: starts DIR's server on a port the kernel
-# reports free and sets DB_PORT. free_port can race with another process, so
+# reports free and sets DB_PORT (a server already running keeps its port).
+# free_port can race with another process, so
 # a few ports are tried before giving up (returns 1).
 mariadb_start_on_free_port() {
   local dir="$1" attempt
   for attempt in 1 2 3; do
     DB_PORT="$(free_port)"
     if mariadb_start "${dir}" "${DB_PORT}"; then
+      # A server that was already running keeps the port it listens on.
+      DB_PORT="$(mariadb_port "${dir}")"
       return 0
     fi
     warn "MariaDB did not start on port ${DB_PORT} (attempt ${attempt})"
