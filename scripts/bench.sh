@@ -97,13 +97,20 @@ Scenarios with a throw-away database:
             of enlace-loadgen dump) straight into MariaDB, no gRPC, in
             transactions of the server's --ingest_batch (500) over its
             --ingest_writers (2) connections, with the server's driver, pool,
-            statements, content hash and ids, durable alike; streaming and
-            bare runs alternate, R of each (default 3); then a full resend;
-            checks that the table holds exactly one row per record.
+            statements, content hash and ids, durable alike; and against
+            the store floor: enlace-bareload --through_store writing the
+            same records with the server's own store call (duplicate check,
+            rows, seqs read back, report counts, audit events), no gRPC.
+            Streaming, bare and store runs alternate, R of each (default 3);
+            then a full resend; checks that the table holds exactly one row
+            per record.
             Keys: ingest_stream_records_per_s ingest_bare_records_per_s
             ingest_ratio (streaming over bare, medians)
-            ingest_unary_records_per_s ingest_resend_records_per_s.
-            About 1 minute.
+            ingest_store_records_per_s ingest_ratio_ceiling (store over
+            bare: the most ingest_ratio can be with the work the rules
+            require) ingest_store_ratio (streaming over store: what gRPC
+            and the server cost) ingest_unary_records_per_s
+            ingest_resend_records_per_s. About 1.5 minutes.
   watch [--watchers N] [--changes N] [--channels C] [--runs R]
             N concurrent WatchReferrals streams (default 1,000, as undp, over
             10 connections) while iom makes referral changes one at a time
@@ -427,7 +434,7 @@ run_loadgen_ingest() {
   [[ "${batch}" =~ ^[0-9]+$ && "${writers}" =~ ^[0-9]+$ ]] ||
     die "cannot tell the server's --ingest_batch and --ingest_writers"
   local prefix="bench-$$" unary stream resend bare r
-  local -a stream_rates=() bare_rates=()
+  local -a stream_rates=() bare_rates=() store_rates=()
   log "baseline: ${unary_records} RecordArrival calls, 16 in flight"
   unary="$(loadgen unary --records "${unary_records}" --concurrency 16 | tee_stderr | grep '^RESULT')" ||
     die "the baseline run failed"
@@ -436,8 +443,8 @@ run_loadgen_ingest() {
   # each run), each with records of its own under a prefix of its own: the
   # same content, so the same rows.
   for ((r = 1; r <= runs; r++)); do
-    local -a order=(stream bare)
-    ((r % 2 == 0)) && order=(bare stream)
+    local -a order=(stream bare store)
+    ((r % 2 == 0)) && order=(store bare stream)
     local what
     for what in "${order[@]}"; do
       if [[ "${what}" == stream ]]; then
@@ -447,15 +454,29 @@ run_loadgen_ingest() {
         READ_RUNS+=("stream ${r}=${stream}")
         stream_rates+=("$(field_of rate "${stream}")")
       else
-        log "bare loader (run ${r}): the same ${records} records, ${batch} a transaction, ${writers} writers"
-        "${ENLACE_LOADGEN_BIN}" dump --records "${records}" --prefix "${prefix}-b${r}" \
+        # bare: the rows alone; store: the server's store call (duplicate
+        # check, report counts, audit), both without gRPC.
+        local -a mode=()
+        local tag="b${r}"
+        if [[ "${what}" == store ]]; then
+          mode=(--through_store --streams="${streams}")
+          tag="t${r}"
+          log "store floor (run ${r}): the same ${records} records through the server's store call"
+        else
+          log "bare loader (run ${r}): the same ${records} records, ${batch} a transaction, ${writers} writers"
+        fi
+        "${ENLACE_LOADGEN_BIN}" dump --records "${records}" --prefix "${prefix}-${tag}" \
           --out "${TMP_DIR}/bare.bin" </dev/null >/dev/null || die "enlace-loadgen dump failed"
         bare="$(ENLACE_DB_PASSWORD="$(mariadb_password "${SECRETS_DIR}/server.password")" \
           "${BENCH_BARELOAD_BIN}" --dsn="${SERVER_DSN}" --records_file="${TMP_DIR}/bare.bin" \
-          --batch="${batch}" --writers="${writers}" </dev/null | tee_stderr | grep '^RESULT')" ||
-          die "the bare loader failed"
-        READ_RUNS+=("bare ${r}=${bare}")
-        bare_rates+=("$(field_of rate "${bare}")")
+          --batch="${batch}" --writers="${writers}" "${mode[@]}" </dev/null | tee_stderr | grep '^RESULT')" ||
+          die "the ${what} loader failed"
+        READ_RUNS+=("${what} ${r}=${bare}")
+        if [[ "${what}" == store ]]; then
+          store_rates+=("$(field_of rate "${bare}")")
+        else
+          bare_rates+=("$(field_of rate "${bare}")")
+        fi
       fi
     done
   done
@@ -463,13 +484,16 @@ run_loadgen_ingest() {
   resend="$(loadgen ingest --streams "${streams}" --records "${records}" --prefix "${prefix}-s1" --resend |
     tee_stderr | grep '^RESULT')" || die "the resend run failed"
   READ_RUNS+=("resend=${resend}")
-  local rows expected=$((2 * runs * records + unary_records))
+  local rows expected=$((3 * runs * records + unary_records))
   rows="$(bench_sql -N <<<'SELECT COUNT(*) FROM arrivals')"
   ((rows == expected)) || die "the arrivals table holds ${rows} rows, expected ${expected}"
-  local unary_rate stream_rate resend_rate bare_rate ratio ingest_ratio
+  local unary_rate stream_rate resend_rate bare_rate store_rate ratio ingest_ratio ceiling store_ratio
   unary_rate="$(field_of rate "${unary}")"
   stream_rate="$(median "${stream_rates[@]}")"
   bare_rate="$(median "${bare_rates[@]}")"
+  store_rate="$(median "${store_rates[@]}")"
+  ceiling="$(ratio "${store_rate}" "${bare_rate}")"
+  store_ratio="$(ratio "${stream_rate}" "${store_rate}")"
   resend_rate="$(field_of rate "${resend}")"
   ratio="$(awk -v a="${stream_rate}" -v b="${unary_rate}" 'BEGIN { printf "%.1f", a / b }')"
   ingest_ratio="$(ratio "${stream_rate}" "${bare_rate}")"
@@ -479,7 +503,11 @@ run_loadgen_ingest() {
     "streaming, ${streams} streams" "${stream_rate} records/s   (${ratio}x the baseline; median of ${runs}: ${stream_rates[*]})" \
     "bare loader, no gRPC" "${bare_rate} records/s   (median of ${runs}: ${bare_rates[*]}; ${batch} records a" \
     "" "transaction, ${writers} writers, the server's driver and statements, no audit)" \
+    "store call, no gRPC" "${store_rate} records/s   (median of ${runs}: ${store_rates[*]}; the server's" \
+    "" "RecordBatch: duplicate check, rows, report counts, audit events)" \
     "ingest_ratio" "${ingest_ratio}   (streaming over bare; target at least 0.8)" \
+    "ingest_ratio_ceiling" "${ceiling}   (store call over bare: ingest_ratio cannot exceed it)" \
+    "ingest_store_ratio" "${store_ratio}   (streaming over the store call: the cost of gRPC)" \
     "resend (all ALREADY_RECORDED)" "${resend_rate} records/s" \
     "rows stored" "${rows} (one per record: nothing duplicated)"
   record_results ingest "ingest: streaming over mTLS against a bare loader, durable, audit on" \
@@ -488,6 +516,8 @@ run_loadgen_ingest() {
     --setting "bare_writers=${writers}" \
     --key "ingest_stream_records_per_s=${stream_rate}" --key "ingest_bare_records_per_s=${bare_rate}" \
     --key "ingest_ratio=${ingest_ratio}" --key "ingest_unary_records_per_s=${unary_rate}" \
+    --key "ingest_store_records_per_s=${store_rate}" --key "ingest_ratio_ceiling=${ceiling}" \
+    --key "ingest_store_ratio=${store_ratio}" \
     --key "ingest_resend_records_per_s=${resend_rate}"
 }
 

@@ -14,12 +14,19 @@
 //   ENLACE_DB_PASSWORD=... enlace-bareload --records_file=bare.bin
 //       --dsn=mysql://enlace_server@127.0.0.1:3306/enlace_bench --batch=500 --writers=2
 //
+// With --through_store it writes the same batches with the server's own store
+// call instead, db::MysqlArrivalStore::RecordBatch: the duplicate check, the
+// rows, the report counts and the audit events (one per --streams, as one
+// per RecordArrivals call), in one transaction a batch: the floor of the
+// server's ingest without gRPC, which bounds ingest_ratio (everything the
+// store call does beyond the bare rows is work the rules require).
+//
 // The consent rows take the arrival's seq from LAST_INSERT_ID(): InnoDB gives
 // a multi-row INSERT consecutive AUTO_INCREMENT values unless
 // innodb_autoinc_lock_mode is 2 (checked first). At the end the rows are
 // counted. Prints "RESULT kind=bare records=N batch=B writers=W seconds=S
-// rate=R"; exit status 0, 1 on a database error or a wrong count, 2 on a
-// usage error.
+// rate=R" (kind=store with --through_store); exit status 0, 1 on a database
+// error, a record not CREATED or a wrong count, 2 on a usage error.
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
@@ -48,6 +55,7 @@
 #include "db/mysql_arrival_store.h"
 #include "db/mysql_pool.h"
 #include "enlace/v1/arrivals.pb.h"
+#include "enlace/v1/admin.pb.h"
 
 ABSL_FLAG(std::string, dsn, "", "the server's database user: mysql://user@host:port/database "
           "(password in ENLACE_DB_PASSWORD)");
@@ -55,6 +63,10 @@ ABSL_FLAG(std::string, records_file, "", "arrivals written by `enlace-loadgen du
 ABSL_FLAG(int, batch, 500, "records per transaction (the server's --ingest_batch)");
 ABSL_FLAG(int, writers, 2, "concurrent transactions (the server's --ingest_writers)");
 ABSL_FLAG(std::string, submitter, "mfa", "submitted_by of every row");
+ABSL_FLAG(bool, through_store, false,
+          "write with the server's store call (duplicate check, report counts, audit) instead of "
+          "the bare rows");
+ABSL_FLAG(int, streams, 4, "with --through_store: the calls whose audit events the batches commit");
 
 namespace enlace::bench {
 namespace {
@@ -127,6 +139,45 @@ absl::Status StoreBatch(db::MysqlPool& pool, const std::vector<Arrival>& arrival
   });
 }
 
+// The calls (streams) whose audit events the store writes, as the server
+// fills them for a RecordArrivals call.
+std::vector<std::shared_ptr<const db::AuditRecord>> StreamEvents(int streams,
+                                                                 const std::string& submitter) {
+  std::vector<std::shared_ptr<const db::AuditRecord>> events;
+  for (int s = 0; s < streams; ++s) {
+    auto event = std::make_shared<db::AuditRecord>();
+    event->at_us = absl::ToUnixMicros(absl::Now());
+    event->principal = absl::StrCat("spiffe://enlace/agency/", submitter);
+    event->method = "/enlace.v1.ArrivalService/RecordArrivals";
+    event->decision = enlace::v1::DECISION_ALLOW;
+    event->peer = absl::StrCat("ipv4:127.0.0.1:", 40000 + s);
+    events.push_back(std::move(event));
+  }
+  return events;
+}
+
+// One batch through the server's store call; every record must be CREATED.
+absl::Status StoreBatchThroughStore(
+    db::MysqlArrivalStore& store, const std::vector<Arrival>& arrivals, size_t begin, size_t end,
+    const std::string& submitter,
+    const std::vector<std::shared_ptr<const db::AuditRecord>>& events) {
+  std::vector<db::NewArrival> batch;
+  batch.reserve(end - begin);
+  for (size_t i = begin; i < end; ++i) {
+    batch.push_back(db::NewArrival{arrivals[i], submitter, events[i % events.size()]});
+  }
+  absl::StatusOr<std::vector<db::RecordResult>> results = store.RecordBatch(batch);
+  if (!results.ok()) return results.status();
+  for (size_t i = 0; i < results->size(); ++i) {
+    const db::RecordResult& result = (*results)[i];
+    if (!result.status.ok() || result.outcome != enlace::v1::OUTCOME_CREATED) {
+      return absl::InternalError(absl::StrCat("record ", arrivals[begin + i].external_id(),
+                                              " not CREATED: ", result.status.ToString()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // SELECT of one integer.
 absl::StatusOr<int64_t> QueryInt(db::MysqlPool& pool, const std::string& sql,
                                  const std::vector<std::string>& params) {
@@ -149,9 +200,13 @@ int Main(int argc, char** argv) {
       "the bare loader of scripts/bench.sh ingest; see the top of clients/bench/bare_loader.cc");
   absl::ParseCommandLine(argc, argv);
   const int batch = absl::GetFlag(FLAGS_batch), writers = absl::GetFlag(FLAGS_writers);
+  const int streams = absl::GetFlag(FLAGS_streams);
+  const bool through_store = absl::GetFlag(FLAGS_through_store);
   const std::string submitter = absl::GetFlag(FLAGS_submitter);
-  if (batch < 1 || batch > 100'000 || writers < 1 || writers > 64 || submitter.empty()) {
-    std::cerr << "enlace-bareload: --batch must be 1..100000, --writers 1..64, --submitter set\n";
+  if (batch < 1 || batch > 100'000 || writers < 1 || writers > 64 || submitter.empty() ||
+      streams < 1 || streams > 1000) {
+    std::cerr << "enlace-bareload: --batch must be 1..100000, --writers 1..64, --streams "
+                 "1..1000, --submitter set\n";
     return 2;
   }
   absl::StatusOr<db::Dsn> dsn = db::ParseDsn(absl::GetFlag(FLAGS_dsn));
@@ -191,6 +246,9 @@ int Main(int argc, char** argv) {
     for (std::thread& t : openers) t.join();
   }
 
+  db::MysqlArrivalStore store(&pool);
+  const std::vector<std::shared_ptr<const db::AuditRecord>> events =
+      StreamEvents(streams, submitter);
   const size_t batches = (arrivals.size() + static_cast<size_t>(batch) - 1) / static_cast<size_t>(batch);
   std::atomic<size_t> next{0};
   absl::Mutex mu;
@@ -202,7 +260,10 @@ int Main(int argc, char** argv) {
       for (size_t b = next.fetch_add(1); b < batches; b = next.fetch_add(1)) {
         const size_t begin = b * static_cast<size_t>(batch);
         const size_t end = std::min(arrivals.size(), begin + static_cast<size_t>(batch));
-        absl::Status status = StoreBatch(pool, arrivals, begin, end, submitter);
+        absl::Status status =
+            through_store
+                ? StoreBatchThroughStore(store, arrivals, begin, end, submitter, events)
+                : StoreBatch(pool, arrivals, begin, end, submitter);
         if (!status.ok()) {
           absl::MutexLock lock(&mu);
           if (failure.ok()) failure = status;
@@ -240,12 +301,13 @@ int Main(int argc, char** argv) {
     return 1;
   }
   const double rate = static_cast<double>(arrivals.size()) / seconds;
+  const char* kind = through_store ? "store" : "bare";
   std::cout << absl::StrFormat(
-      "bare: %d records in batches of %d over %d writers in %.2f s = %.0f records/s\n",
+      "%s: %d records in batches of %d over %d writers in %.2f s = %.0f records/s\n", kind,
       arrivals.size(), batch, writers, seconds, rate);
   std::cout << absl::StrFormat(
-      "RESULT kind=bare records=%d batch=%d writers=%d seconds=%.3f rate=%.0f consent_rows=%d\n",
-      arrivals.size(), batch, writers, seconds, rate, consent_expected);
+      "RESULT kind=%s records=%d batch=%d writers=%d seconds=%.3f rate=%.0f consent_rows=%d\n",
+      kind, arrivals.size(), batch, writers, seconds, rate, consent_expected);
   return 0;
 }
 
