@@ -113,9 +113,11 @@ bool IsRecordId(absl::string_view id);
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // Per-identity limits (an identity is one SPIFFE ID). 0 means no limit.
-// A call holds its slot until its audit event is committed; past about 16 an
-// identity gains no throughput (the work pool and the audit writer are busy)
-// but its extra calls only lengthen the queues (scripts/bench.sh fairness).
+// A call holds its slot until its audit event is committed, so an identity's
+// throughput grows with its limit while the audit writer's batches grow
+// (scripts/bench.sh get: 64 gives 1.5-2x the calls/s of 16 on 2 cores), and
+// so does the delay its backlog causes everyone else (bench.sh fairness):
+// 16 is the fairness side of that trade.
 // Calls over the limit wait for a slot, up to max_waiting_calls_per_identity
 // of them; beyond that they are refused.
 struct CallLimits {
