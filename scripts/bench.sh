@@ -121,10 +121,17 @@ Scenarios with a throw-away database:
             each change made only once the one before reached every watcher
             (its own latency, without queueing); the server's resident
             memory before any watcher and with the streams open.
+            The same two runs against enlace-echo, which sends each change
+            to every open stream at once (no feed, consent check, token or
+            audit): the fan-out's own cost on this machine.
             Keys: watch_one_p99_ms watch_p99_ms (N watchers, 10 changes/s)
             watch_p99_ratio (target at most 10) watch_stress_p99_ms
-            watch_awaited_p99_ms watch_rss_idle_mb watch_rss_open_mb.
-            About 2.5 minutes.
+            watch_awaited_p99_ms watch_rss_idle_mb watch_rss_open_mb
+            watch_echo_one_p99_ms watch_echo_p99_ms watch_echo_p99_ratio
+            watch_p99_ratio_floor (the 1-watcher p99 plus what the echo's
+            fan-out adds, over the 1-watcher p99: the least watch_p99_ratio
+            can be here).
+            About 4 minutes (100 s with --runs 1).
   mixed [--duration S] [--runs R] [--watchers N] [--ingest-rate N]
         [--read-rate N] [--transition-rate N]
             S seconds (default 60) of everything at once at fixed rates, R
@@ -528,12 +535,13 @@ run_loadgen_ingest() {
 # changes come 20 ms apart; a last run waits for each change to reach every
 # watcher before the next, to tell a change's own latency from queueing
 # behind the fan-out of the one before.
+# WATCH_ADDR and WATCH_PID, when set, name another server (the echo).
 loadgen_watch() {
   "${ENLACE_LOADGEN_BIN}" watch \
-    --addr "${TLS_ADDR}" \
+    --addr "${WATCH_ADDR:-${TLS_ADDR}}" \
     --ca "${PKI_DIR}/ca.crt" \
     --pki-dir "${PKI_DIR}" \
-    --server-pid "${SERVER_PID}" \
+    --server-pid "${WATCH_PID:-${SERVER_PID}}" \
     "$@" </dev/null
 }
 
@@ -576,10 +584,11 @@ run_loadgen_watch() {
   [[ "${runs}" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
   [[ "$(cat "/proc/${SERVER_PID}/comm" 2>/dev/null)" == enlace-server ]] ||
     die "pid ${SERVER_PID} is not the server: cannot read its memory"
-  local rss_start one many steady awaited rss_end hwm_end r line
-  local -a ones=() steadies=()
+  local rss_start one many steady awaited rss_end hwm_end r line echo_one echo_steady
+  local -a ones=() steadies=() echo_ones=() echo_steadies=()
   rss_start="$(server_memory_mb VmRSS)"
   log "server RSS before any watcher: ${rss_start} MB"
+  launch_echo
   # The baseline and the target's case, R times each, alternately: the
   # figures are those of the median runs (by p99).
   for ((r = 1; r <= runs; r++)); do
@@ -594,9 +603,25 @@ run_loadgen_watch() {
       die "the ${watchers}-watcher run at 100 ms failed"
     steadies+=("${line}")
     READ_RUNS+=("${watchers} watchers 10/s ${r}=${line}")
+    # The floor of the same runs: enlace-echo sends each change to every
+    # open stream at once (no feed, consent check, token or audit).
+    log "echo (run ${r} of ${runs}): 1 watcher, then ${watchers} watchers"
+    line="$(WATCH_ADDR="${ECHO_ADDR}" WATCH_PID="${ECHO_PID}" \
+      loadgen_watch --watchers 1 --channels 1 --changes "${changes}" |
+      tee_stderr | grep '^RESULT')" || die "the 1-watcher echo run failed"
+    echo_ones+=("${line}")
+    READ_RUNS+=("echo 1 watcher ${r}=${line}")
+    line="$(WATCH_ADDR="${ECHO_ADDR}" WATCH_PID="${ECHO_PID}" \
+      loadgen_watch --watchers "${watchers}" --channels "${channels}" --changes "${changes}" \
+      --pause-ms 100 | tee_stderr | grep '^RESULT')" || die "the ${watchers}-watcher echo run failed"
+    echo_steadies+=("${line}")
+    READ_RUNS+=("echo ${watchers} watchers 10/s ${r}=${line}")
   done
+  stop_echo
   one="$(median_run p99_ms "${ones[@]}")"
   steady="$(median_run p99_ms "${steadies[@]}")"
+  echo_one="$(median_run p99_ms "${echo_ones[@]}")"
+  echo_steady="$(median_run p99_ms "${echo_steadies[@]}")"
   log "${watchers} watchers over ${channels} connections, ${changes} changes 20 ms apart"
   many="$(loadgen_watch --watchers "${watchers}" --channels "${channels}" --changes "${changes}" |
     tee_stderr | grep '^RESULT')" || die "the ${watchers}-watcher run failed"
@@ -613,6 +638,14 @@ run_loadgen_watch() {
   p99_steady="$(field_of p99_ms "${steady}")"
   p99_one="$(field_of p99_ms "${one}")"
   watch_ratio="$(ratio "${p99_steady}" "${p99_one}")"
+  local p99_echo_one p99_echo_steady echo_ratio ratio_floor
+  p99_echo_one="$(field_of p99_ms "${echo_one}")"
+  p99_echo_steady="$(field_of p99_ms "${echo_steady}")"
+  echo_ratio="$(ratio "${p99_echo_steady}" "${p99_echo_one}")"
+  # The least watch_p99_ratio can be here: the 1-watcher p99 plus what the
+  # fan-out alone adds on this machine (echo's N-watcher p99 over its 1).
+  ratio_floor="$(awk -v o="${p99_one}" -v en="${p99_echo_steady}" -v e1="${p99_echo_one}" \
+    'BEGIN { if (o + 0 == 0) print "null"; else printf "%.3f\n", (o + en - e1) / o }')"
   cat <<EOF
 
 WatchReferrals over mTLS: ${changes} referral changes by iom, one at a time (CreateReferral and
@@ -623,6 +656,12 @@ WithdrawReferral alternately); latency from the event's committed_at to the watc
   ${watchers} watchers, 20 ms apart (stress)   $(latency_line "${many}")
   ${watchers} watchers, each change delivered
     everywhere before the next          $(latency_line "${awaited}")
+  echo, 1 watcher, 20 ms apart          $(latency_line "${echo_one}")
+  echo, ${watchers} watchers, 100 ms apart     $(latency_line "${echo_steady}")
+    (enlace-echo: each change sent to every open stream at once, no feed, consent, token or
+     audit: the fan-out alone is ${echo_ratio}x its 1-watcher p99, so watch_p99_ratio cannot
+     be under ${ratio_floor} here (watch_p99_ratio_floor: the 1-watcher p99 plus what the
+     fan-out alone adds, over the 1-watcher p99))
   p99 with ${watchers} watchers, 10 changes/s: $(below "${p99_steady}" 100) the 100 ms target;
     ${watch_ratio}x the 1-watcher p99 (watch_p99_ratio): $(below "${watch_ratio}" 10.000001) the 10x target
     (at 50 changes/s 1000 watchers ask for 50,000 deliveries/s, more than 2 cores shared
@@ -640,7 +679,9 @@ EOF
     --key "watch_one_p99_ms=${p99_one}" --key "watch_p99_ms=${p99_steady}" \
     --key "watch_p99_ratio=${watch_ratio}" --key "watch_stress_p99_ms=$(field_of p99_ms "${many}")" \
     --key "watch_awaited_p99_ms=$(field_of p99_ms "${awaited}")" \
-    --key "watch_rss_idle_mb=${rss_start}" --key "watch_rss_open_mb=${rss_many}"
+    --key "watch_rss_idle_mb=${rss_start}" --key "watch_rss_open_mb=${rss_many}" \
+    --key "watch_echo_one_p99_ms=${p99_echo_one}" --key "watch_echo_p99_ms=${p99_echo_steady}" \
+    --key "watch_echo_p99_ratio=${echo_ratio}" --key "watch_p99_ratio_floor=${ratio_floor}"
 }
 
 # The fairness scenario: the loadgen plays mfa (set-up), undp (the victim)

@@ -45,17 +45,17 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "clients/bench/tool_usage.h"
 #include "db/arrival_store.h"
 #include "db/dsn.h"
 #include "db/ids.h"
 #include "db/mysql_arrival_store.h"
 #include "db/mysql_pool.h"
-#include "enlace/v1/arrivals.pb.h"
 #include "enlace/v1/admin.pb.h"
+#include "enlace/v1/arrivals.pb.h"
 
 ABSL_FLAG(std::string, dsn, "", "the server's database user: mysql://user@host:port/database "
           "(password in ENLACE_DB_PASSWORD)");
@@ -196,8 +196,9 @@ absl::StatusOr<int64_t> QueryInt(db::MysqlPool& pool, const std::string& sql,
 }
 
 int Main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "the bare loader of scripts/bench.sh ingest; see the top of clients/bench/bare_loader.cc");
+  SetToolUsage(
+      "the bare loader of scripts/bench.sh ingest; see the top of clients/bench/bare_loader.cc",
+      "clients/bench/bare_loader.cc");
   absl::ParseCommandLine(argc, argv);
   const int batch = absl::GetFlag(FLAGS_batch), writers = absl::GetFlag(FLAGS_writers);
   const int streams = absl::GetFlag(FLAGS_streams);

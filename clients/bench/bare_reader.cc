@@ -26,11 +26,11 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "clients/bench/common.h"
 #include "clients/bench/synthetic.h"
+#include "clients/bench/tool_usage.h"
 #include "db/dsn.h"
 #include "db/mysql_arrival_store.h"
 #include "db/mysql_pool.h"
@@ -49,8 +49,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int Main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "the database floor of scripts/bench.sh get; see the top of clients/bench/bare_reader.cc");
+  SetToolUsage(
+      "the database floor of scripts/bench.sh get; see the top of clients/bench/bare_reader.cc",
+      "clients/bench/bare_reader.cc");
   absl::ParseCommandLine(argc, argv);
   const int in_flight = absl::GetFlag(FLAGS_in_flight);
   const double duration = absl::GetFlag(FLAGS_duration), warmup = absl::GetFlag(FLAGS_warmup);

@@ -22,12 +22,12 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "clients/bench/synthetic.h"
+#include "clients/bench/tool_usage.h"
 
 ABSL_FLAG(std::string, gazetteer, "data/sv_gazetteer.csv", "the gazetteer CSV (departments, municipalities)");
 ABSL_FLAG(int64_t, from, 0, "first fill index (inclusive)");
@@ -79,8 +79,9 @@ int64_t DayMicros(const std::string& date) {
 constexpr char kReferralReasons[] = "synthetic referral (bench fill)";
 
 int Main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  SetToolUsage(
       "writes the synthetic rows of scripts/bench.sh fill as .tsv files; see the top of "
+      "clients/bench/fill_main.cc",
       "clients/bench/fill_main.cc");
   absl::ParseCommandLine(argc, argv);
   const int64_t from = absl::GetFlag(FLAGS_from), to = absl::GetFlag(FLAGS_to);

@@ -7,6 +7,7 @@
 # start_server ran), ENLACE_LOADGEN_BIN, BENCH_ECHO_BIN and provides
 # fill_count, start_server, log, die. Functions:
 #   start_echo                    capture real answers, start enlace-echo (ECHO_ADDR)
+#   launch_echo [--responses=DIR] start enlace-echo (ECHO_ADDR, ECHO_PID)
 #   stop_echo
 #   loadgen_read CMD ADDR ARGS... one enlace-loadgen get|list|capture|report run
 #   measure_loop PART TARGET RUNS ARGS...
@@ -55,10 +56,17 @@ start_echo() {
     --deep-pages "${deep_pages}" --out-dir "${TMP_DIR}/echo" | tee_stderr | grep '^RESULT')" ||
     die "capturing real answers for the echo server failed"
   ECHO_CAPTURE="${capture}"
+  launch_echo --responses="${TMP_DIR}/echo"
+}
+
+# launch_echo [--responses=DIR]: starts enlace-echo on a free port (ECHO_ADDR,
+# ECHO_PID); without canned answers it serves the watch scenario only.
+launch_echo() {
+  stop_echo
   rm -f "${TMP_DIR}/echo.ready"
   "${BENCH_ECHO_BIN}" --addr=127.0.0.1:0 --ca_cert="${PKI_DIR}/ca.crt" \
     --server_cert="${PKI_DIR}/server.crt" --server_key="${PKI_DIR}/server.key" \
-    --responses="${TMP_DIR}/echo" --ready_file="${TMP_DIR}/echo.ready" \
+    "$@" --ready_file="${TMP_DIR}/echo.ready" \
     </dev/null >>"${TMP_DIR}/echo.log" 2>&1 &
   ECHO_PID=$!
   wait_ready_file "${TMP_DIR}/echo.ready" "${ECHO_PID}" "${TMP_DIR}/echo.log" 30 ||
