@@ -82,7 +82,9 @@ Scenarios over filled arrivals (the bench database in var/bench/, kept between r
             --parts: a subset of get,list_first,list_deep,report.
             Keys: scale_<part>_p99_ratio (p99 at the largest size over p99 at
             10^5, target at most 1.5) for part in get, list_first, list_deep,
-            report; scale_<part>_<1eK>_p50_ms, _p99_ms (and _calls_per_s).
+            report; scale_<part>_<1eK>_p50_ms, _p99_ms (and _calls_per_s);
+            scale_report_<1eK>_cells (the report grid's cells in the year,
+            what a report's cost follows) and scale_report_cells_ratio.
             About 11 minutes to 10^7 from nothing here (625 s: the fills
             with their recounts 7 minutes, the measurements about a minute a
             size; with reports computed from the records, before their
@@ -942,6 +944,7 @@ run_scale() {
   done
   [[ "${runs}" =~ ^[1-9][0-9]*$ && "${duration}" =~ ^[1-9][0-9]*$ ]] ||
     die "--runs and --duration must be positive integers"
+  [[ "${year}" =~ ^[12][0-9]{3}$ ]] || die "--year must be a year (e.g. 2020)"
   local -a sizes=() wanted=()
   local size part
   for size in 100000 1000000 10000000; do
@@ -959,7 +962,7 @@ run_scale() {
     rm -rf "${DB_HOME}"
     setup_database
   fi
-  local -A p50=() p99=() cps=()
+  local -A p50=() p99=() cps=() cells=()
   local label started=${SECONDS}
   local -a keys=() fills=()
   for size in "${sizes[@]}"; do
@@ -975,6 +978,10 @@ run_scale() {
     for part in "${wanted[@]}"; do
       if [[ "${part}" == report ]]; then
         measure_report mfa "${runs}" --calls "${calls}" --year "${year}" --filled "${FILLED}"
+        # What a report's cost follows: the grid cells of its period (at
+        # most months x departments x key values, whatever the records).
+        cells[${label}]="$(report_cells_of_year "${year}")"
+        keys+=(--key "scale_report_${label}_cells=${cells[${label}]}")
       else
         measure_loop "${part}" enlace "${runs}" --as "${as}" --filled "${FILLED}" \
           --duration "${duration}" --deep-pages "${deep_pages}"
@@ -1008,6 +1015,16 @@ run_scale() {
     keys+=(--key "scale_${part}_p99_ratio=${ratio_value}")
   done
   printf '\n  (target: every p99 ratio at most 1.5; report p99 at most 500 ms at 1e7)\n'
+  if [[ -n "${cells[${last}]:-}" ]]; then
+    printf '  report grid cells of %s read:' "${year}"
+    for size in "${sizes[@]}"; do
+      label="$(awk -v n="${size}" 'BEGIN { printf "1e%d", log(n) / log(10) + 0.5 }')"
+      printf ' %s at %s;' "${cells[${label}]}" "${label}"
+    done
+    ratio_value="$(ratio "${cells[${last}]}" "${cells[${first}]}")"
+    printf ' %s/%s %s (the report follows its cells, not its records)\n' "${last}" "${first}" "${ratio_value}"
+    keys+=(--key "scale_report_cells_ratio=${ratio_value}")
+  fi
   local fill_note="none (already filled)"
   ((${#fills[@]} == 0)) || fill_note="$(printf '%s; ' "${fills[@]}" | sed 's/; $//')"
   printf '  fills: %s\n  took %s s in all\n' "${fill_note}" "$((SECONDS - started))"
@@ -1015,6 +1032,17 @@ run_scale() {
     --setting "sizes=$(IFS=,; echo "${sizes[*]}")" --setting "as=${as}" --setting "runs=${runs}" \
     --setting "duration_s=${duration}" --setting "report_calls=${calls}" --setting "year=${year}" \
     --setting "deep_pages=${deep_pages}" --setting "in_flight=64" "${keys[@]}"
+}
+
+# report_cells_of_year YEAR: the programme report's grid cells (every
+# indicator's table) in YEAR's months.
+report_cells_of_year() {
+  local table total=0 n
+  for table in returnee case referral service initiative; do
+    n="$(bench_sql -N <<<"SELECT COUNT(*) FROM report_${table}_cells WHERE grid_month BETWEEN '$1-01' AND '$1-12'")"
+    total=$((total + n))
+  done
+  printf '%s\n' "${total}"
 }
 
 # parse_count TEXT: a count written 2000, 1e6 or 2.5e5 -> digits.
