@@ -85,7 +85,7 @@ Scenarios over filled arrivals (the bench database in var/bench/, kept between r
             report; scale_<part>_<1eK>_p50_ms, _p99_ms (and _calls_per_s);
             scale_report_<1eK>_cells (the report grid's cells in the year,
             what a report's cost follows) and scale_report_cells_ratio.
-            About 11 minutes to 10^7 from nothing here (625 s: the fills
+            About 11 minutes to 10^7 from nothing here (625-662 s: the fills
             with their recounts 7 minutes, the measurements about a minute a
             size; with reports computed from the records, before their
             pre-aggregation, a report took 1 s at 10^6 and grows with the
