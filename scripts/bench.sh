@@ -442,7 +442,7 @@ run_loadgen_ingest() {
   writers="${ENLACE_INGEST_WRITERS:-$(server_flag_default ingest_writers)}"
   [[ "${batch}" =~ ^[0-9]+$ && "${writers}" =~ ^[0-9]+$ ]] ||
     die "cannot tell the server's --ingest_batch and --ingest_writers"
-  local prefix="bench-$$" unary stream resend bare r
+  local prefix="bench-$$" unary stream resend loaded r
   local -a stream_rates=() bare_rates=() store_rates=()
   log "baseline: ${unary_records} RecordArrival calls, 16 in flight"
   unary="$(loadgen unary --records "${unary_records}" --concurrency 16 | tee_stderr | grep '^RESULT')" ||
@@ -476,15 +476,15 @@ run_loadgen_ingest() {
         fi
         "${ENLACE_LOADGEN_BIN}" dump --records "${records}" --prefix "${prefix}-${tag}" \
           --out "${TMP_DIR}/bare.bin" </dev/null >/dev/null || die "enlace-loadgen dump failed"
-        bare="$(ENLACE_DB_PASSWORD="$(mariadb_password "${SECRETS_DIR}/server.password")" \
+        loaded="$(ENLACE_DB_PASSWORD="$(mariadb_password "${SECRETS_DIR}/server.password")" \
           "${BENCH_BARELOAD_BIN}" --dsn="${SERVER_DSN}" --records_file="${TMP_DIR}/bare.bin" \
           --batch="${batch}" --writers="${writers}" "${mode[@]}" </dev/null | tee_stderr | grep '^RESULT')" ||
           die "the ${what} loader failed"
-        READ_RUNS+=("${what} ${r}=${bare}")
+        READ_RUNS+=("${what} ${r}=${loaded}")
         if [[ "${what}" == store ]]; then
-          store_rates+=("$(field_of rate "${bare}")")
+          store_rates+=("$(field_of rate "${loaded}")")
         else
-          bare_rates+=("$(field_of rate "${bare}")")
+          bare_rates+=("$(field_of rate "${loaded}")")
         fi
       fi
     done
@@ -516,7 +516,7 @@ run_loadgen_ingest() {
     "" "RecordBatch: duplicate check, rows, report counts, audit events)" \
     "ingest_ratio" "${ingest_ratio}   (streaming over bare; target at least 0.8)" \
     "ingest_ratio_ceiling" "${ceiling}   (store call over bare: ingest_ratio cannot exceed it)" \
-    "ingest_store_ratio" "${store_ratio}   (streaming over the store call: the cost of gRPC)" \
+    "ingest_store_ratio" "${store_ratio}   (streaming over the store call: what gRPC and the server add)" \
     "resend (all ALREADY_RECORDED)" "${resend_rate} records/s" \
     "rows stored" "${rows} (one per record: nothing duplicated)"
   record_results ingest "ingest: streaming over mTLS against a bare loader, durable, audit on" \
