@@ -36,11 +36,14 @@ void AuditLog::Append(db::AuditRecord record, Done done) {
 }
 
 void AuditLog::AppendDelivery(db::AuditRecord record, Done done) {
-  // Everything but the time and the peer decides what may be folded.
-  db::AuditRecord content = record;
-  content.at_us = 0;
-  content.peer.clear();
-  std::string key = db::CanonicalContent(content);
+  // Everything but the time and the peer decides what may be folded (they
+  // are set aside for the key, not copied with the whole record: this runs
+  // once per stream of a fan-out).
+  const int64_t at_us = std::exchange(record.at_us, 0);
+  std::string peer = std::exchange(record.peer, std::string());
+  std::string key = db::CanonicalContent(record);
+  record.at_us = at_us;
+  record.peer = std::move(peer);
   auto delivery = std::make_shared<Delivery>();
   {
     absl::MutexLock lock(&deliveries_mu_);
@@ -82,18 +85,26 @@ void AuditLog::Commit(std::vector<Pending>& batch) {
   for (size_t i = 0; i < batch.size(); ++i) {
     Pending& p = batch[i];
     if (p.delivery != nullptr) {
-      absl::MutexLock lock(&deliveries_mu_);
-      Delivery& d = *p.delivery;
-      d.closed = true;  // from here on an identical delivery starts a new event
-      auto it = open_deliveries_.find(d.key);
-      if (it != open_deliveries_.end() && it->second == p.delivery) open_deliveries_.erase(it);
-      if (!d.dones.empty()) {
-        absl::flat_hash_set<std::string> peers(d.peers.begin(), d.peers.end());
-        peers.insert(p.record.peer);
-        p.record.at_us = std::min(p.record.at_us, d.earliest_us);
-        absl::StrAppend(&p.record.detail, " streams=", d.dones.size() + 1,
-                        " connections=", peers.size());
+      std::vector<std::string> peers;
+      int64_t earliest_us = 0;
+      {
+        // Closed: from here on an identical delivery starts a new event, so
+        // what joined can be taken out and counted without the lock.
+        absl::MutexLock lock(&deliveries_mu_);
+        Delivery& d = *p.delivery;
+        d.closed = true;
+        auto it = open_deliveries_.find(d.key);
+        if (it != open_deliveries_.end() && it->second == p.delivery) open_deliveries_.erase(it);
         joined[i] = std::move(d.dones);
+        peers = std::move(d.peers);
+        earliest_us = d.earliest_us;
+      }
+      if (!joined[i].empty()) {
+        absl::flat_hash_set<std::string> distinct(peers.begin(), peers.end());
+        distinct.insert(p.record.peer);
+        p.record.at_us = std::min(p.record.at_us, earliest_us);
+        absl::StrAppend(&p.record.detail, " streams=", joined[i].size() + 1,
+                        " connections=", distinct.size());
       }
     }
     records.push_back(std::move(p.record));
