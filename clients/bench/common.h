@@ -13,6 +13,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "clients/bench/synthetic.h"  // Mix, for pseudo-random picks
 
 namespace enlace::bench {
 
@@ -52,14 +53,6 @@ void SetDeadline(grpc::ClientContext* context, absl::Duration limit);
 // An int flag of loadgen.cc whose default suits another scenario: its value
 // if set to something other than that default, else `fallback`.
 int IntFlagOr(absl::string_view name, int value, int fallback);
-
-// splitmix64's finalizer: a bijection of 64-bit words, for pseudo-random picks.
-inline uint64_t Mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
 
 // The resident memory of process `pid` in MB (VmRSS), or "na".
 std::string ResidentMegabytes(int pid);

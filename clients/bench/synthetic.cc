@@ -16,13 +16,6 @@
 namespace enlace::bench {
 namespace {
 
-uint64_t Mix(uint64_t x) {  // splitmix64's finalizer: a bijection of 64-bit words
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
 // A 32-hex-digit id, unique per (kind, n): its low half is a bijection of n.
 std::string Id(uint64_t kind, uint64_t n) {
   return absl::StrFormat("%016x%016x", Mix(n ^ (kind * 0x51ED27A1B3C4D5E7ULL)),

@@ -103,6 +103,15 @@ struct FilledArrival {
   std::optional<FilledCase> case_record;
 };
 
+// splitmix64's finalizer: a bijection of 64-bit words, behind every
+// pseudo-random choice of the population and of the load generator's picks.
+inline uint64_t Mix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
 inline constexpr char kSubmitter[] = "mfa";
 inline constexpr char kExternalIdPrefix[] = "fill-";
 
