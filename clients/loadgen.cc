@@ -896,21 +896,13 @@ class Watcher final : public grpc::ClientReadReactor<ReferralEvent> {
   absl::Time ended_at_;
 };
 
-// A persona's credentials from --pki-dir.
+// A persona's credentials from --pki-dir (as the scenarios of clients/bench/).
 bool PersonaTls(const Options& options, absl::string_view persona,
                 grpc::SslCredentialsOptions* tls) {
-  tls->pem_root_certs = options.tls.pem_root_certs;
-  std::string error;
-  for (const auto& [ext, pem] : {std::pair(".crt", &tls->pem_cert_chain),
-                                 std::pair(".key", &tls->pem_private_key)}) {
-    const std::string path = absl::StrCat(options.pki_dir, "/", persona, ext);
-    if (!ReadFile(path, pem, &error)) {
-      std::cerr << "enlace-loadgen: " << error << " (is --pki-dir a directory of "
-                << "`enlacectl pki init`?)\n";
-      return false;
-    }
-  }
-  return true;
+  return enlace::bench::PersonaTls(
+      enlace::bench::Target{options.addr, options.server_name, options.tls.pem_root_certs,
+                            options.pki_dir},
+      persona, tls);
 }
 
 void SetCallDeadline(grpc::ClientContext* context) {
