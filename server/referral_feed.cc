@@ -22,6 +22,7 @@ absl::Status ReferralFeed::Start() {
   {
     absl::MutexLock lock(&mu_);
     head_ = *head;
+    published_head_.store(head_, std::memory_order_release);
     window_start_ = *head + 1;
   }
   poller_ = std::thread([this] { RunPoller(); });
@@ -33,10 +34,7 @@ void ReferralFeed::Wake() {
   wake_ = true;
 }
 
-int64_t ReferralFeed::head() const {
-  absl::MutexLock lock(&mu_);
-  return head_;
-}
+int64_t ReferralFeed::head() const { return published_head_.load(std::memory_order_acquire); }
 
 const db::ConsentState& ReferralFeed::ConsentOf(int64_t arrival_seq,
                                                 const db::ConsentState& fallback) const {
@@ -48,8 +46,11 @@ const db::ConsentState& ReferralFeed::ConsentOf(int64_t arrival_seq,
 ReferralFeed::Batch ReferralFeed::Collect(int64_t cursor, const std::string& agency,
                                           size_t max_events) const {
   Batch batch;
-  absl::MutexLock lock(&mu_);
   batch.cursor = cursor;
+  // Read after the poller published a new head, which it does before it
+  // tells the subscribers: one told finds what is new.
+  if (cursor >= published_head_.load(std::memory_order_acquire)) return batch;
+  absl::MutexLock lock(&mu_);
   if (cursor >= head_) return batch;
   if (cursor < window_start_ - 1) {
     batch.needs_database = true;
@@ -115,6 +116,7 @@ absl::StatusOr<int> ReferralFeed::PollOnce() {
       head_ = event.seq;
       events_.push_back(std::move(event));
     }
+    published_head_.store(head_, std::memory_order_release);
     while (events_.size() > window_) {
       auto it = consents_.find(events_.front().arrival_seq);
       if (it != consents_.end() && --it->second.refs <= 0) consents_.erase(it);

@@ -26,6 +26,7 @@
 #ifndef ENLACE_SERVER_REFERRAL_FEED_H_
 #define ENLACE_SERVER_REFERRAL_FEED_H_
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <string>
@@ -122,6 +123,9 @@ class ReferralFeed {
   mutable absl::Mutex mu_;
   std::deque<db::FeedEvent> events_ ABSL_GUARDED_BY(mu_);
   int64_t head_ ABSL_GUARDED_BY(mu_) = 0;
+  // head_, readable without mu_: a stream with nothing new (every stream
+  // after each of its writes) is answered without taking the lock.
+  std::atomic<int64_t> published_head_{0};
   // Events after window_start_ - 1 are all in events_.
   int64_t window_start_ ABSL_GUARDED_BY(mu_) = 1;
   // The newest consent seen of each arrival that events_ refers to.

@@ -3,7 +3,9 @@
 #include "server/referral_service.h"
 
 #include <deque>
+#include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
@@ -36,6 +38,51 @@ std::string WatchFingerprint(const Caller& caller) {
 }
 
 }  // namespace
+
+// The message of a feed event as the streams of one identity receive it
+// (its resume token is bound to the identity's fingerprint), built once and
+// shared: a change fanned out to 1,000 streams of an agency is copied and
+// its token signed once, not 1,000 times, and each stream holds it until
+// its write completes. Keeps the most recent kCapacity messages; an older
+// one asked for again (a stream far behind) is built again.
+class ReferralServiceImpl::SharedEvents {
+ public:
+  explicit SharedEvents(const PageTokens* tokens) : tokens_(tokens) {}
+
+  std::shared_ptr<const ReferralEvent> Get(const db::FeedEvent& event,
+                                           const std::string& fingerprint) {
+    Key key{event.seq, fingerprint};
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = messages_.find(key);
+      if (it != messages_.end()) return it->second;
+    }
+    auto message = std::make_shared<ReferralEvent>();
+    message->set_type(event.type);
+    *message->mutable_referral() = event.referral;
+    message->set_resume_token(tokens_->Encode(event.seq, fingerprint));
+    *message->mutable_committed_at() = TimeUtil::MicrosecondsToTimestamp(event.committed_at_us);
+    absl::MutexLock lock(&mu_);
+    auto [it, added] = messages_.try_emplace(key, std::move(message));
+    if (added) {
+      order_.push_back(key);
+      if (order_.size() > kCapacity) {
+        messages_.erase(order_.front());
+        order_.pop_front();
+      }
+    }
+    return it->second;  // a concurrent Get's, if it got there first: the same content
+  }
+
+ private:
+  static constexpr size_t kCapacity = 1024;
+  using Key = std::pair<int64_t, std::string>;  // feed seq, fingerprint
+
+  const PageTokens* const tokens_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<Key, std::shared_ptr<const ReferralEvent>> messages_ ABSL_GUARDED_BY(mu_);
+  std::deque<Key> order_ ABSL_GUARDED_BY(mu_);  // oldest first
+};
 
 // One WatchReferrals stream. It pulls from the feed whenever it may write:
 // when it starts, when the feed advances, and when a write completes. Its
@@ -144,15 +191,6 @@ class ReferralServiceImpl::WatchReactor final
                                    [this](const grpc::Status& s) { Finish(s); });
   }
 
-  ReferralEvent ToEvent(const db::FeedEvent& event) const {
-    ReferralEvent out;
-    out.set_type(event.type);
-    *out.mutable_referral() = event.referral;
-    out.set_resume_token(service_->tokens_->Encode(event.seq, fingerprint_));
-    *out.mutable_committed_at() = TimeUtil::MicrosecondsToTimestamp(event.committed_at_us);
-    return out;
-  }
-
   // Moves the stream on: takes events, starts a write or a database read,
   // or ends the stream once it was cancelled, failed or terminated and
   // nothing is in flight.
@@ -184,7 +222,7 @@ class ReferralServiceImpl::WatchReactor final
           // Gather the next batch the consent in force still allows; it is
           // audited (every referral and case id) before any of it is written.
           const std::string& agency = caller_->principal.name;
-          std::vector<ReferralEvent> batch;
+          std::vector<std::shared_ptr<const ReferralEvent>> batch;
           while (batch.size() < kMemoryBatch) {
             if (pending_.empty()) {
               if (!batch.empty()) break;  // deliver what is gathered first
@@ -212,7 +250,7 @@ class ReferralServiceImpl::WatchReactor final
             if (verdict == ReferralFeed::Verdict::kDeliver) {
               delivery.record_ids.push_back(next.event.referral.referral_id());
               delivery.record_ids.push_back(next.event.referral.case_id());
-              batch.push_back(ToEvent(next.event));
+              batch.push_back(service_->events_->Get(next.event, fingerprint_));
             }
             pending_.pop_front();
           }
@@ -247,7 +285,7 @@ class ReferralServiceImpl::WatchReactor final
         return;
       }
     }
-    if (write) StartWrite(&in_flight_);
+    if (write) StartWrite(in_flight_.get());
   }
 
   // The audit event of a batch is committed (or failed: nothing of it is
@@ -257,7 +295,7 @@ class ReferralServiceImpl::WatchReactor final
       absl::MutexLock lock(&mu_);
       auditing_ = false;
       if (audited.ok()) {
-        for (ReferralEvent& event : auditing_batch_) deliver_.push_back(std::move(event));
+        for (auto& event : auditing_batch_) deliver_.push_back(std::move(event));
       } else {
         error_ = absl::UnavailableError(
             absl::StrCat("delivery not audited: ", audited.message()));
@@ -314,7 +352,9 @@ class ReferralServiceImpl::WatchReactor final
   absl::Mutex mu_;
   int64_t cursor_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<ReferralFeed::Pending> pending_ ABSL_GUARDED_BY(mu_);
-  ReferralEvent in_flight_;  // the message being written; set under mu_ before StartWrite
+  // The message being written (shared with the agency's other streams);
+  // set under mu_ before StartWrite.
+  std::shared_ptr<const ReferralEvent> in_flight_;
   bool ready_ ABSL_GUARDED_BY(mu_) = false;  // admitted and set up
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool fetching_ ABSL_GUARDED_BY(mu_) = false;
@@ -325,8 +365,10 @@ class ReferralServiceImpl::WatchReactor final
   absl::Status terminated_ ABSL_GUARDED_BY(mu_);  // set by the gate
   int64_t delivered_ ABSL_GUARDED_BY(mu_) = 0;
   bool auditing_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<ReferralEvent> auditing_batch_ ABSL_GUARDED_BY(mu_);  // audit in flight
-  std::deque<ReferralEvent> deliver_ ABSL_GUARDED_BY(mu_);  // audited, not yet written
+  // Audit in flight.
+  std::vector<std::shared_ptr<const ReferralEvent>> auditing_batch_ ABSL_GUARDED_BY(mu_);
+  // Audited, not yet written.
+  std::deque<std::shared_ptr<const ReferralEvent>> deliver_ ABSL_GUARDED_BY(mu_);
 };
 
 ReferralServiceImpl::ReferralServiceImpl(CallGate* gate, const PageTokens* tokens,
@@ -337,7 +379,10 @@ ReferralServiceImpl::ReferralServiceImpl(CallGate* gate, const PageTokens* token
       store_(store),
       agencies_(agencies),
       feed_(feed),
-      work_(work) {}
+      work_(work),
+      events_(std::make_unique<SharedEvents>(tokens)) {}
+
+ReferralServiceImpl::~ReferralServiceImpl() = default;
 
 grpc::ServerUnaryReactor* ReferralServiceImpl::CreateReferral(
     grpc::CallbackServerContext* ctx, const enlace::v1::CreateReferralRequest* request,

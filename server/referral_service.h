@@ -5,6 +5,9 @@
 #ifndef ENLACE_SERVER_REFERRAL_SERVICE_H_
 #define ENLACE_SERVER_REFERRAL_SERVICE_H_
 
+#include <memory>
+#include <string>
+
 #include "db/case_store.h"
 #include "enlace/v1/referrals.grpc.pb.h"
 #include "server/agency_directory.h"
@@ -20,6 +23,7 @@ class ReferralServiceImpl final : public enlace::v1::ReferralService::CallbackSe
   // All pointers must outlive the service.
   ReferralServiceImpl(CallGate* gate, const PageTokens* tokens, db::CaseStore* store,
                       AgencyDirectory* agencies, ReferralFeed* feed, WorkPool* work);
+  ~ReferralServiceImpl() override;
 
   grpc::ServerUnaryReactor* CreateReferral(grpc::CallbackServerContext* ctx,
                                            const enlace::v1::CreateReferralRequest* request,
@@ -47,6 +51,7 @@ class ReferralServiceImpl final : public enlace::v1::ReferralService::CallbackSe
 
  private:
   class WatchReactor;
+  class SharedEvents;
 
   // The common path of the four transitions.
   grpc::ServerUnaryReactor* Transition(grpc::CallbackServerContext* ctx, absl::string_view method,
@@ -59,6 +64,7 @@ class ReferralServiceImpl final : public enlace::v1::ReferralService::CallbackSe
   AgencyDirectory* const agencies_;
   ReferralFeed* const feed_;
   WorkPool* const work_;
+  const std::unique_ptr<SharedEvents> events_;  // the messages watch streams write
 };
 
 }  // namespace enlace::server

@@ -332,6 +332,51 @@ TEST_F(WorkflowTest, WatcherResumesWithItsLastTokenAndMissesNothing) {
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// The server builds each event's message once per identity and shares it
+// among that identity's streams: two agencies watching the same change (and
+// two streams of one agency) must each get a token of their own identity.
+TEST_F(WorkflowTest, StreamsOfTwoAgenciesGetTheSameEventWithTokensOfTheirOwn) {
+  OpenedCase opened = OpenIomCase("wf-7", {"iom", "undp"});
+  Watcher as_iom(Referrals(iom_cert_), "");
+  Watcher as_undp(Referrals(undp_cert_), "");
+  Watcher as_undp_too(Referrals(undp_cert_), "");
+  Referral first;
+  ASSERT_TRUE(ReferAsIom(opened.case_.case_id(), "undp", &first).ok());
+  std::vector<ReferralEvent> iom_seen = as_iom.WaitFor(1);
+  std::vector<ReferralEvent> undp_seen = as_undp.WaitFor(1);
+  std::vector<ReferralEvent> undp_too_seen = as_undp_too.WaitFor(1);
+  ASSERT_THAT(iom_seen, SizeIs(1));
+  ASSERT_THAT(undp_seen, SizeIs(1));
+  ASSERT_THAT(undp_too_seen, SizeIs(1));
+  EXPECT_EQ(iom_seen[0].referral().referral_id(), first.referral_id());
+  EXPECT_EQ(undp_seen[0].referral().referral_id(), first.referral_id());
+  EXPECT_NE(iom_seen[0].resume_token(), undp_seen[0].resume_token());
+  EXPECT_EQ(undp_seen[0].resume_token(), undp_too_seen[0].resume_token());
+
+  // Each token resumes its owner's watch after the event, and no one else's.
+  v1::AcceptReferralRequest accept;
+  accept.set_referral_id(first.referral_id());
+  Referral out;
+  ASSERT_TRUE(Referrals(undp_cert_)->AcceptReferral(Context().get(), accept, &out).ok());
+  for (const auto& [cert, token] : {std::pair(iom_cert_, iom_seen[0].resume_token()),
+                                    std::pair(undp_cert_, undp_seen[0].resume_token())}) {
+    Watcher resumed(Referrals(cert), token);
+    std::vector<ReferralEvent> next = resumed.WaitFor(1);
+    ASSERT_THAT(next, SizeIs(1));
+    EXPECT_EQ(next[0].type(), v1::REFERRAL_EVENT_TYPE_ACCEPTED);
+  }
+  for (const auto& [cert, token] : {std::pair(undp_cert_, iom_seen[0].resume_token()),
+                                    std::pair(iom_cert_, undp_seen[0].resume_token())}) {
+    grpc::ClientContext ctx;
+    v1::WatchReferralsRequest stolen;
+    stolen.set_resume_token(token);
+    auto reader = Referrals(cert)->WatchReferrals(&ctx, stolen);
+    ReferralEvent ignored;
+    EXPECT_FALSE(reader->Read(&ignored));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+}
+
 TEST_F(WorkflowTest, AWatchFromNowSendsItsStartTokenBeforeAnyEvent) {
   OpenedCase opened = OpenIomCase("wf-6", {"iom", "undp"});
   std::string start;
