@@ -13,6 +13,8 @@ namespace enlace::server {
 
 AuditLog::AuditLog(db::AuditStore* store, size_t max_batch, size_t max_queue)
     : store_(store),
+      // Only Commit submits to it, at most one task per batch committed.
+      helper_(1, 1024),
       // One writer: appends serialize on the chain head anyway. A lane per
       // identity, an event costing a row plus a row per record id it names:
       // one caller's large events cannot make everyone else's wait.
@@ -112,7 +114,27 @@ void AuditLog::Commit(std::vector<Pending>& batch) {
   absl::Status status = store_->Append(&records);
   for (size_t i = 0; i < batch.size(); ++i) {
     batch[i].done(status);
-    for (Done& d : joined[i]) d(status);
+    RunDones(std::move(joined[i]), status);
+  }
+}
+
+void AuditLog::RunDones(std::vector<Done> dones, const absl::Status& status) {
+  // Each done is another stream's: they may run in any order, at once.
+  std::shared_ptr<std::vector<Done>> theirs;
+  if (dones.size() >= kHelpFrom) {
+    const size_t half = dones.size() / 2;
+    theirs = std::make_shared<std::vector<Done>>(std::make_move_iterator(dones.begin() + half),
+                                                 std::make_move_iterator(dones.end()));
+    dones.resize(half);
+    if (helper_.TrySubmit([theirs, status] {
+          for (Done& d : *theirs) d(status);
+        })) {
+      theirs = nullptr;  // the helper runs them
+    }
+  }
+  for (Done& d : dones) d(status);
+  if (theirs != nullptr) {
+    for (Done& d : *theirs) d(status);  // not queued (shutting down): here
   }
 }
 

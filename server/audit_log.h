@@ -9,7 +9,10 @@
 // events with the same content (3,000 rows with the record index). Those go
 // through AppendDelivery, which folds identical deliveries still waiting in
 // the queue into one event: "undp received referral R and case C at T on
-// 1,000 streams over 10 connections" (docs/audit.md).
+// 1,000 streams over 10 connections" (docs/audit.md). Once that event is
+// committed, its streams' callbacks (each starts its stream's write) run
+// half on the writer and half on a helper thread, so a fan-out's writes
+// take two cores, not one, and the writer is free for the next batch.
 #ifndef ENLACE_SERVER_AUDIT_LOG_H_
 #define ENLACE_SERVER_AUDIT_LOG_H_
 
@@ -24,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "db/audit_store.h"
 #include "server/group_commit.h"
+#include "server/work_pool.h"
 
 namespace enlace::server {
 
@@ -40,8 +44,8 @@ class AuditLog {
   static constexpr uint64_t kMaxBatchCost = 256;
 
   // Queues `record` (its seq and hashes are assigned at commit). `done` runs
-  // exactly once, on a writer thread, with OK once the record is durable or
-  // with the error that kept it from being written.
+  // exactly once, on the writer thread, with OK once the record is durable
+  // or with the error that kept it from being written.
   void Append(db::AuditRecord record, Done done);
 
   // Like Append, for the delivery of feed events to one stream. While an
@@ -49,7 +53,8 @@ class AuditLog {
   // detail) is queued and not yet being committed, this one joins it: one
   // event is written for all of them, at the earliest one's time and peer,
   // its detail ending " streams=N connections=K" (N deliveries, K distinct
-  // peers) when N > 1; `done` runs with that event's outcome.
+  // peers) when N > 1; `done` runs with that event's outcome, on the writer
+  // or the helper thread.
   void AppendDelivery(db::AuditRecord record, Done done);
 
  private:
@@ -67,12 +72,19 @@ class AuditLog {
     std::shared_ptr<Delivery> delivery;  // set by AppendDelivery
   };
   void Commit(std::vector<Pending>& batch);
+  // Runs `dones` with `status`: the second half on the helper when there
+  // are at least kHelpFrom.
+  void RunDones(std::vector<Done> dones, const absl::Status& status);
+  static constexpr size_t kHelpFrom = 64;
   bool Submit(Pending pending);
 
   db::AuditStore* const store_;
   absl::Mutex deliveries_mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Delivery>> open_deliveries_
       ABSL_GUARDED_BY(deliveries_mu_);
+  // Declared before committer_: destroyed after the writer is joined, it
+  // runs what the writer's last batches handed it.
+  WorkPool helper_;
   GroupCommitter<Pending> committer_;
 };
 

@@ -6,7 +6,9 @@
 #include "server/audit_log.h"
 
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -132,6 +134,47 @@ TEST_F(AuditLogFoldingTest, IdenticalDeliveriesWaitingTogetherBecomeOneEvent) {
   EXPECT_EQ(written[2].detail, "deliver events=1");
   EXPECT_THAT(written[3].record_ids, ElementsAre("r2", "c1"));
   EXPECT_EQ(written[3].detail, "deliver events=1");
+}
+
+// A fan-out's callbacks (each starts a stream's write) are shared by the
+// writer and the helper thread; each runs exactly once, with the outcome,
+// whether the event was written or not.
+TEST_F(AuditLogFoldingTest, AFanOutsCallbacksRunOnceEachOnTwoThreads) {
+  for (absl::Status result : {absl::OkStatus(), absl::UnavailableError("database down")}) {
+    SCOPED_TRACE(result.ToString());
+    HeldAuditStore store;
+    store.set_result(result);
+    AuditLog log(&store);
+    log.Append(Delivery("spiffe://enlace/agency/mfa", "p0", 1, {"x"}), [](absl::Status) {});
+    store.first_started_.WaitForNotification();
+    constexpr int kStreams = 200;
+    absl::BlockingCounter done(kStreams);
+    absl::Mutex mu;
+    std::vector<int> calls(kStreams, 0);
+    std::vector<absl::Status> outcomes(kStreams);
+    std::set<std::thread::id> threads;
+    for (int i = 0; i < kStreams; ++i) {
+      log.AppendDelivery(Delivery("spiffe://enlace/agency/undp", "conn0", 1000 + i, {"r1"}),
+                         [&, i](absl::Status s) {
+                           {
+                             absl::MutexLock lock(&mu);
+                             ++calls[i];
+                             outcomes[i] = s;
+                             threads.insert(std::this_thread::get_id());
+                           }
+                           done.DecrementCount();
+                         });
+    }
+    store.release_.Notify();
+    done.Wait();
+    absl::MutexLock lock(&mu);
+    for (int i = 0; i < kStreams; ++i) {
+      EXPECT_EQ(calls[i], 1) << "stream " << i;
+      EXPECT_EQ(outcomes[i].code(), result.code()) << "stream " << i;
+    }
+    EXPECT_EQ(threads.size(), 2u);
+    EXPECT_EQ(threads.count(std::this_thread::get_id()), 0u);
+  }
 }
 
 TEST_F(AuditLogFoldingTest, OrdinaryAppendsAreNeverFolded) {
