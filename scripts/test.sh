@@ -29,11 +29,19 @@ once, incremental afterwards) and runs them against the same MariaDB:
 A ThreadSanitizer report fails the test it comes from. --no-tsan (or
 ENLACE_NO_TSAN=1) skips this part; CI (CI=true) refuses to skip it.
 
+Every test carries one layer label: unit (no database, no server: seconds),
+db (the stores against MariaDB), e2e (a server over mTLS), bench (the
+harness's smoke run) or install (the installed package); tests written in
+Python also carry python. The TSan copies are labelled tsan-<layer>, so
+-L LAYER selects that layer in both runs.
+
 The database and its directory are removed on exit. The exit status is 0 only
 if both ctest runs passed.
 
 Examples:
   scripts/test.sh                        # everything, then the TSan suite
+  scripts/test.sh -L unit                # the unit layer, then its TSan copies
+  scripts/test.sh --no-tsan -L e2e       # the end-to-end layer alone
   scripts/test.sh --no-tsan -R Policy    # tests whose name matches Policy
   scripts/test.sh -R Workflow -V         # matching tests, verbose, in both runs
 
