@@ -39,6 +39,18 @@ using v1::ReferralService;
 
 using WorkflowTest = ServerFixture;
 
+// A watch resumed with `token` by the stub's caller, who does not own it:
+// refused (INVALID_ARGUMENT) before any event.
+void ExpectResumeTokenRefused(ReferralService::Stub* stub, const std::string& token) {
+  grpc::ClientContext ctx;
+  v1::WatchReferralsRequest request;
+  request.set_resume_token(token);
+  auto reader = stub->WatchReferrals(&ctx, request);
+  ReferralEvent ignored;
+  EXPECT_FALSE(reader->Read(&ignored));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(WorkflowTest, FromArrivalToCompletedReferralAcrossFourParties) {
   OpenedCase opened = OpenIomCase("wf-1", {"iom", "undp"});
   EXPECT_EQ(opened.case_.owner_agency(), "iom");
@@ -323,13 +335,7 @@ TEST_F(WorkflowTest, WatcherResumesWithItsLastTokenAndMissesNothing) {
   EXPECT_EQ(resumed.Count(), 4u);  // nothing twice
 
   // A token is its owner's alone.
-  grpc::ClientContext ctx;
-  v1::WatchReferralsRequest stolen;
-  stolen.set_resume_token(token);
-  auto reader = Referrals(iom_cert_)->WatchReferrals(&ctx, stolen);
-  ReferralEvent ignored;
-  EXPECT_FALSE(reader->Read(&ignored));
-  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ExpectResumeTokenRefused(Referrals(iom_cert_).get(), token);
 }
 
 // The server builds each event's message once per identity and shares it
@@ -365,16 +371,8 @@ TEST_F(WorkflowTest, StreamsOfTwoAgenciesGetTheSameEventWithTokensOfTheirOwn) {
     ASSERT_THAT(next, SizeIs(1));
     EXPECT_EQ(next[0].type(), v1::REFERRAL_EVENT_TYPE_ACCEPTED);
   }
-  for (const auto& [cert, token] : {std::pair(undp_cert_, iom_seen[0].resume_token()),
-                                    std::pair(iom_cert_, undp_seen[0].resume_token())}) {
-    grpc::ClientContext ctx;
-    v1::WatchReferralsRequest stolen;
-    stolen.set_resume_token(token);
-    auto reader = Referrals(cert)->WatchReferrals(&ctx, stolen);
-    ReferralEvent ignored;
-    EXPECT_FALSE(reader->Read(&ignored));
-    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  }
+  ExpectResumeTokenRefused(Referrals(undp_cert_).get(), iom_seen[0].resume_token());
+  ExpectResumeTokenRefused(Referrals(iom_cert_).get(), undp_seen[0].resume_token());
 }
 
 TEST_F(WorkflowTest, AWatchFromNowSendsItsStartTokenBeforeAnyEvent) {
