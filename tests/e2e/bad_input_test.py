@@ -59,16 +59,21 @@ class BadInputTest(harness.ServerTestCase):
             "mfa": api.arrivals_grpc.ArrivalServiceStub(cls.channel("mfa")),
             "iom": api.arrivals_grpc.ArrivalServiceStub(cls.channel("iom")),
         }
-        # A stored arrival and its case, so that lists have something to
-        # page through (and GetCaseAccessLog a case).
-        seed = cls.stubs["mfa"].RecordArrival(
-            api.arrivals.RecordArrivalRequest(arrival=cls.arrival("bad-input-seed")),
-            timeout=DEADLINE)
+        # Three stored arrivals, two of them with cases, so that the lists
+        # have a second page (and GetCaseAccessLog a case).
         cases = api.cases_grpc.CaseServiceStub(cls.channel("iom"))
-        opened = cases.OpenCase(api.cases.OpenCaseRequest(arrival_id=seed.arrival_id,
-                                                          summary="seed"), timeout=DEADLINE)
+        case_ids = []
+        for i in range(3):
+            seed = cls.stubs["mfa"].RecordArrival(
+                api.arrivals.RecordArrivalRequest(arrival=cls.arrival(f"bad-input-seed-{i}")),
+                timeout=DEADLINE)
+            if i < 2:
+                case_ids.append(cases.OpenCase(api.cases.OpenCaseRequest(
+                    arrival_id=seed.arrival_id, summary="seed"), timeout=DEADLINE).case_id)
+        for _ in range(2):  # the case's access log: its opening and two reads
+            cases.GetCase(api.cases.GetCaseRequest(case_id=case_ids[0]), timeout=DEADLINE)
         # What each paging RPC needs besides its paging to be valid.
-        cls.required = {"CaseService/GetCaseAccessLog": {"case_id": opened.case_id},
+        cls.required = {"CaseService/GetCaseAccessLog": {"case_id": case_ids[0]},
                         "ReferralService/ListReferrals": {"box": api.referrals.BOX_INBOX}}
 
     def sql(self, query):
@@ -88,7 +93,7 @@ class BadInputTest(harness.ServerTestCase):
                             birth_date="1985-07-02", sex=a.SEX_FEMALE),
             destination=a.Destination(department_code="SV-SS", municipality="Soyapango"),
             needs=[a.NEED_TRAINING],
-            consent=a.Consent(agencies=["iom"], purposes=[a.PURPOSE_REINTEGRATION],
+            consent=a.Consent(agencies=["iom", "unhcr"], purposes=[a.PURPOSE_REINTEGRATION],
                               given_at={"seconds": 1521000000}),
         )
         fields.update(over)
@@ -252,6 +257,7 @@ class BadInputTest(harness.ServerTestCase):
         self.assertTrue({"ArrivalService/ListArrivals", "CaseService/ListCases",
                          "ReferralService/ListReferrals", "AdminService/ListAuditEvents"} <= names,
                         names)
+        altered_tested = set()
         for service, method, who in rpcs:
             full = f"/{service.full_name}/{method.name}"
             request_class = message_class(method.input_type)
@@ -281,6 +287,39 @@ class BadInputTest(harness.ServerTestCase):
                     altered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
                     self.refused(INVALID_ARGUMENT, "page_token", call,
                                  request(page_size=1, page_token=altered), name)
+                    altered_tested.add(name)
+        # The RPCs whose first page of one has a second: their tokens were
+        # altered above (the others have a single record here).
+        self.assertTrue({"ArrivalService/ListArrivals", "CaseService/ListCases",
+                         "CaseService/GetCaseAccessLog", "AdminService/ListAuditEvents",
+                         "AdminService/ListAgencies"} <= altered_tested, altered_tested)
+
+    def test_a_page_token_is_refused_for_another_caller_or_query(self):
+        iom = self.stubs["iom"]
+        first = iom.ListArrivals(api.arrivals.ListArrivalsRequest(page_size=1), timeout=DEADLINE)
+        token = first.next_page_token
+        self.assertTrue(token)
+        # The token works for its own caller and query...
+        iom.ListArrivals(api.arrivals.ListArrivalsRequest(page_size=1, page_token=token),
+                         timeout=DEADLINE)
+        # ...but not for another agency that sees the same arrivals,
+        unhcr = api.arrivals_grpc.ArrivalServiceStub(self.channel("unhcr"))
+        self.refused(INVALID_ARGUMENT, "page_token", unhcr.ListArrivals,
+                     api.arrivals.ListArrivalsRequest(page_size=1, page_token=token),
+                     "ArrivalService/ListArrivals")
+        # nor for the same caller with another filter,
+        for other in (dict(department_code="SV-SS"), dict(arrival_date_from="2018-01-01")):
+            with self.subTest(other=other):
+                fields = dict(page_size=1, page_token=token)
+                fields.update(other)
+                self.refused(INVALID_ARGUMENT, "page_token", iom.ListArrivals,
+                             api.arrivals.ListArrivalsRequest(**fields),
+                             "ArrivalService/ListArrivals")
+        # nor for another list.
+        cases = api.cases_grpc.CaseServiceStub(self.channel("iom"))
+        self.refused(INVALID_ARGUMENT, "page_token", cases.ListCases,
+                     api.cases.ListCasesRequest(page_size=1, page_token=token),
+                     "CaseService/ListCases")
 
 
 def main():
