@@ -1,0 +1,215 @@
+#!/usr/bin/python3
+"""The authorization matrix: every RPC of the API, called as every kind of
+identity, answers the exact code the shipped policy prescribes, and every
+denial is in the audit trail.
+
+The RPCs come from the services' descriptors (protos/), so a new RPC is in
+the matrix at once, and fails it until EMPTY_REQUEST below says what an
+allowed caller gets for an empty request. The policy decision is computed
+here, independently of the server, from server/default_policy.conf (allow
+when an `allow` rule matches and no `deny` rule does). The identities:
+
+  mfa, iom, unhcr, undp, admin  the development PKI's (`enlacectl pki init`)
+  fao                           an agency registered by the administrator
+                                during the test, certificate issued then
+  acme                          a certificate of the Enlace CA for an agency
+                                the registry does not know
+
+An allowed call with an empty request gets EMPTY_REQUEST[method]: mostly
+INVALID_ARGUMENT naming the first required field; OK where the API gives an
+empty field a meaning (lists, an open report period, the checkpoint);
+FAILED_PRECONDITION for issuance, which only the CA role does. A denied call
+gets PERMISSION_DENIED naming the method, whatever its request.
+
+Run through ctest (scripts/test.sh), which sets ENLACE_TEST_DB_DSN.
+"""
+
+import os
+import subprocess
+import sys
+
+import grpc
+
+_TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(_TESTS_DIR, "testing"))
+import enlace_harness as harness  # noqa: E402
+
+DEADLINE = 60.0
+api = None  # the generated modules, set by main()
+log = harness.set_log_tag("authz-matrix")
+
+C = grpc.StatusCode
+# What an allowed caller gets for an empty request: (code, a word of the
+# message, or None).
+EMPTY_REQUEST = {
+    "ArrivalService/RecordArrivals": (C.OK, None),  # a stream with no record
+    "ArrivalService/RecordArrival": (C.INVALID_ARGUMENT, "arrival"),
+    "ArrivalService/GetArrival": (C.INVALID_ARGUMENT, "arrival_id"),
+    "ArrivalService/ListArrivals": (C.OK, None),
+    "ArrivalService/UpdateConsent": (C.INVALID_ARGUMENT, "arrival_id"),
+    "CaseService/OpenCase": (C.INVALID_ARGUMENT, "arrival_id"),
+    "CaseService/GetCase": (C.INVALID_ARGUMENT, "case_id"),
+    "CaseService/ListCases": (C.OK, None),
+    "CaseService/UpdateCase": (C.INVALID_ARGUMENT, "case_id"),
+    "CaseService/RecordService": (C.INVALID_ARGUMENT, "case_id"),
+    "CaseService/RegisterInitiative": (C.INVALID_ARGUMENT, "case_id"),
+    "CaseService/ListInitiatives": (C.OK, None),
+    "CaseService/GetCaseAccessLog": (C.INVALID_ARGUMENT, "case_id"),
+    "ReferralService/CreateReferral": (C.INVALID_ARGUMENT, "case_id"),
+    "ReferralService/GetReferral": (C.INVALID_ARGUMENT, "referral_id"),
+    "ReferralService/ListReferrals": (C.INVALID_ARGUMENT, "box"),
+    "ReferralService/AcceptReferral": (C.INVALID_ARGUMENT, "referral_id"),
+    "ReferralService/DeclineReferral": (C.INVALID_ARGUMENT, "referral_id"),
+    "ReferralService/CompleteReferral": (C.INVALID_ARGUMENT, "referral_id"),
+    "ReferralService/WithdrawReferral": (C.INVALID_ARGUMENT, "referral_id"),
+    "ReferralService/WatchReferrals": (C.OK, None),  # the stream opens
+    "ReportService/GetProgrammeReport": (C.OK, None),  # empty: an open period
+    # Issuance is the CA role's; this is a serving replica.
+    "AdminService/IssueCertificate": (C.FAILED_PRECONDITION, "--role=ca"),
+    "AdminService/ListCertificates": (C.OK, None),
+    "AdminService/RevokeCertificate": (C.INVALID_ARGUMENT, "serial"),
+    "AdminService/RegisterAgency": (C.INVALID_ARGUMENT, "code"),
+    "AdminService/ListAgencies": (C.OK, None),
+    "AdminService/ListAuditEvents": (C.OK, None),
+    "AdminService/VerifyAuditLog": (C.OK, None),
+    "AdminService/GetAuditCheckpoint": (C.OK, None),
+    "AdminService/GetAuditConsistencyProof": (C.OK, None),  # from 0 to 0: empty
+    "AdminService/GetAuditInclusionProof": (C.INVALID_ARGUMENT, "tree_size"),
+    "AdminService/RegisterWitnessKey": (C.INVALID_ARGUMENT, "agency"),
+    "AdminService/AddAuditCosignature": (C.INVALID_ARGUMENT, "note"),
+}
+AGENCIES = ("mfa", "iom", "unhcr", "undp", "fao", "acme")
+
+
+def policy_rules(path):
+    rules = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                verb, principal, method = line.split()
+                rules.append((verb, principal, method))
+    return rules
+
+
+def allowed(rules, kind, name, method):
+    """The shipped policy's decision for spiffe://enlace/<kind>/<name>."""
+    def matches(principal, pattern):
+        p_kind, p_name = principal.split(":", 1)
+        if p_kind != kind or p_name not in ("*", name):
+            return False
+        return method == pattern or (pattern.endswith("/*") and method.startswith(pattern[:-1]))
+    hits = [verb for verb, principal, pattern in rules if matches(principal, pattern)]
+    return "allow" in hits and "deny" not in hits
+
+
+class AuthorizationMatrixTest(harness.ServerTestCase):
+    TMP_PREFIX = "enlace-authz-matrix-"
+    DB_PREFIX = "enlace_authz_matrix_"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        admin = api.admin_grpc.AdminServiceStub(cls.channel("admin"))
+        admin.RegisterAgency(api.admin.RegisterAgencyRequest(code="fao", display_name="FAO"),
+                             timeout=DEADLINE)
+        for name in ("fao", "acme"):
+            subprocess.run([cls.args.enlacectl, "pki", "issue", "--dir", cls.pki,
+                            "--kind", "agency", "--name", name], check=True,
+                           capture_output=True, timeout=60)
+
+        cls.channels_by_identity = {}
+
+    @classmethod
+    def channel_of(cls, identity):
+        if identity not in cls.channels_by_identity:
+            cls.channels_by_identity[identity] = cls.channel(identity)
+        return cls.channels_by_identity[identity]
+
+    def sql(self, query):
+        return harness.mariadb(self.base_dsn, query, database=self.dbname)
+
+    def rpcs(self):
+        for module in (api.arrivals, api.cases, api.referrals, api.reports, api.admin):
+            for service in module.DESCRIPTOR.services_by_name.values():
+                for method in service.methods:
+                    yield service, method
+
+    def call(self, identity, service, method):
+        """Calls `method` with an empty request; returns (code, message)."""
+        channel = self.channel_of(identity)
+        full = f"/{service.full_name}/{method.name}"
+        request = message_class(method.input_type)()
+        response_class = message_class(method.output_type)
+        try:
+            if method.client_streaming and method.server_streaming:
+                stream = channel.stream_stream(full, request_serializer=serialize,
+                                               response_deserializer=response_class.FromString)
+                list(stream(iter(()), timeout=DEADLINE))
+            elif method.server_streaming:
+                stream = channel.unary_stream(full, request_serializer=serialize,
+                                              response_deserializer=response_class.FromString)
+                call = stream(request, timeout=DEADLINE)
+                call.initial_metadata()  # the server admitted the stream...
+                code = call.code() if call.done() else None  # ...or ended it at once
+                if code is not None:
+                    return code, call.details() or ""
+                call.cancel()
+            else:
+                unary = channel.unary_unary(full, request_serializer=serialize,
+                                            response_deserializer=response_class.FromString)
+                unary(request, timeout=DEADLINE)
+            return C.OK, ""
+        except grpc.RpcError as err:
+            return err.code(), err.details() or ""
+
+    def test_every_rpc_as_every_identity(self):
+        rules = policy_rules(self.args.policy)
+        names = {f"{s.name}/{m.name}" for s, m in self.rpcs()}
+        self.assertEqual(names - set(EMPTY_REQUEST), set(),
+                         "RPCs without an entry in EMPTY_REQUEST")
+        self.assertEqual(set(EMPTY_REQUEST) - names, set(), "entries for RPCs that do not exist")
+        denies_before = int(self.sql("SELECT COUNT(*) FROM audit_events WHERE decision = 2"))
+        denied = 0
+        identities = [("agency", a) for a in AGENCIES] + [("admin", "admin")]
+        for service, method in self.rpcs():
+            name = f"{service.name}/{method.name}"
+            full = f"/{service.full_name}/{method.name}"
+            for kind, who in identities:
+                with self.subTest(rpc=name, identity=who):
+                    code, message = self.call(who, service, method)
+                    if allowed(rules, kind, who, full):
+                        want, word = EMPTY_REQUEST[name]
+                        self.assertEqual(code, want, message)
+                        if word:
+                            self.assertIn(word, message)
+                    else:
+                        denied += 1
+                        self.assertEqual(code, C.PERMISSION_DENIED, message)
+                        self.assertIn(full, message)
+        self.assertGreater(denied, 0)
+        denies = int(self.sql("SELECT COUNT(*) FROM audit_events WHERE decision = 2"))
+        self.assertEqual(denies - denies_before, denied, "a denial is not in the audit trail")
+
+
+def serialize(message):
+    return message.SerializeToString()
+
+
+def message_class(descriptor):
+    module = getattr(api, os.path.splitext(os.path.basename(descriptor.file.name))[0])
+    return getattr(module, descriptor.name)
+
+
+def main():
+    global api
+    args, rest = harness.parse_args(__doc__, protos=True)
+    if not harness.check_prerequisites(args, tools=("mariadb", "protoc")):
+        return 1
+    with harness.generated_stubs(args.protos, "enlace-authz-matrix-gen-") as generated:
+        api = generated
+        return harness.run_tests(args, rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
