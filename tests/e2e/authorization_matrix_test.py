@@ -118,61 +118,39 @@ class AuthorizationMatrixTest(harness.ServerTestCase):
                             "--kind", "agency", "--name", name], check=True,
                            capture_output=True, timeout=60)
 
-        cls.channels_by_identity = {}
-
-    @classmethod
-    def channel_of(cls, identity):
-        if identity not in cls.channels_by_identity:
-            cls.channels_by_identity[identity] = cls.channel(identity)
-        return cls.channels_by_identity[identity]
 
     def sql(self, query):
         return harness.mariadb(self.base_dsn, query, database=self.dbname)
 
-    def rpcs(self):
-        for module in (api.arrivals, api.cases, api.referrals, api.reports, api.admin):
-            for service in module.DESCRIPTOR.services_by_name.values():
-                for method in service.methods:
-                    yield service, method
-
     def call(self, identity, service, method):
         """Calls `method` with an empty request; returns (code, message)."""
-        channel = self.channel_of(identity)
-        full = f"/{service.full_name}/{method.name}"
-        request = message_class(method.input_type)()
-        response_class = message_class(method.output_type)
+        call = harness.method_callable(api, self.shared_channel(identity), service, method)
+        request = harness.api_message_class(api, method.input_type)()
         try:
-            if method.client_streaming and method.server_streaming:
-                stream = channel.stream_stream(full, request_serializer=serialize,
-                                               response_deserializer=response_class.FromString)
-                list(stream(iter(()), timeout=DEADLINE))
+            if method.client_streaming:
+                list(call(iter(()), timeout=DEADLINE))
             elif method.server_streaming:
-                stream = channel.unary_stream(full, request_serializer=serialize,
-                                              response_deserializer=response_class.FromString)
-                call = stream(request, timeout=DEADLINE)
-                call.initial_metadata()  # the server admitted the stream...
-                code = call.code() if call.done() else None  # ...or ended it at once
-                if code is not None:
-                    return code, call.details() or ""
-                call.cancel()
+                stream = call(request, timeout=DEADLINE)
+                stream.initial_metadata()  # the server admitted the stream...
+                if stream.done():  # ...or ended it at once
+                    return stream.code(), stream.details() or ""
+                stream.cancel()
             else:
-                unary = channel.unary_unary(full, request_serializer=serialize,
-                                            response_deserializer=response_class.FromString)
-                unary(request, timeout=DEADLINE)
+                call(request, timeout=DEADLINE)
             return C.OK, ""
         except grpc.RpcError as err:
             return err.code(), err.details() or ""
 
     def test_every_rpc_as_every_identity(self):
         rules = policy_rules(self.args.policy)
-        names = {f"{s.name}/{m.name}" for s, m in self.rpcs()}
+        names = {f"{s.name}/{m.name}" for s, m in harness.api_methods(api)}
         self.assertEqual(names - set(EMPTY_REQUEST), set(),
                          "RPCs without an entry in EMPTY_REQUEST")
         self.assertEqual(set(EMPTY_REQUEST) - names, set(), "entries for RPCs that do not exist")
         denies_before = int(self.sql("SELECT COUNT(*) FROM audit_events WHERE decision = 2"))
         denied = 0
         identities = [("agency", a) for a in AGENCIES] + [("admin", "admin")]
-        for service, method in self.rpcs():
+        for service, method in harness.api_methods(api):
             name = f"{service.name}/{method.name}"
             full = f"/{service.full_name}/{method.name}"
             for kind, who in identities:
@@ -190,15 +168,6 @@ class AuthorizationMatrixTest(harness.ServerTestCase):
         self.assertGreater(denied, 0)
         denies = int(self.sql("SELECT COUNT(*) FROM audit_events WHERE decision = 2"))
         self.assertEqual(denies - denies_before, denied, "a denial is not in the audit trail")
-
-
-def serialize(message):
-    return message.SerializeToString()
-
-
-def message_class(descriptor):
-    module = getattr(api, os.path.splitext(os.path.basename(descriptor.file.name))[0])
-    return getattr(module, descriptor.name)
 
 
 def main():

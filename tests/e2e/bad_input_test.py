@@ -42,12 +42,6 @@ log = harness.set_log_tag("bad-input")
 INVALID_ARGUMENT = grpc.StatusCode.INVALID_ARGUMENT
 
 
-def message_class(descriptor):
-    """The generated class of a top-level message of one of the API's files."""
-    module = getattr(api, os.path.splitext(os.path.basename(descriptor.file.name))[0])
-    return getattr(module, descriptor.name)
-
-
 class BadInputTest(harness.ServerTestCase):
     TMP_PREFIX = "enlace-bad-input-"
     DB_PREFIX = "enlace_bad_input_"
@@ -241,14 +235,12 @@ class BadInputTest(harness.ServerTestCase):
         callers = {"ArrivalService": "iom", "CaseService": "iom", "ReferralService": "iom",
                    "ReportService": "mfa", "AdminService": "admin"}
         found = []
-        for module in (api.arrivals, api.cases, api.referrals, api.admin, api.reports):
-            for service in module.DESCRIPTOR.services_by_name.values():
-                for method in service.methods:
-                    fields = method.input_type.fields_by_name
-                    if "page_size" not in fields or "page_token" not in fields:
-                        continue
-                    self.assertIn(service.name, callers, f"no caller for {service.name}")
-                    found.append((service, method, callers[service.name]))
+        for service, method in harness.api_methods(api):
+            fields = method.input_type.fields_by_name
+            if "page_size" not in fields or "page_token" not in fields:
+                continue
+            self.assertIn(service.name, callers, f"no caller for {service.name}")
+            found.append((service, method, callers[service.name]))
         return found
 
     def test_every_list_refuses_bad_page_sizes_and_tokens(self):
@@ -259,12 +251,9 @@ class BadInputTest(harness.ServerTestCase):
                         names)
         altered_tested = set()
         for service, method, who in rpcs:
-            full = f"/{service.full_name}/{method.name}"
-            request_class = message_class(method.input_type)
-            response_class = message_class(method.output_type)
-            call = self.channel(who).unary_unary(
-                full, request_serializer=request_class.SerializeToString,
-                response_deserializer=response_class.FromString)
+            request_class = harness.api_message_class(api, method.input_type)
+            response_class = harness.api_message_class(api, method.output_type)
+            call = harness.method_callable(api, self.shared_channel(who), service, method)
             name = f"{service.name}/{method.name}"
             required = self.required.get(name, {})
 
@@ -303,7 +292,7 @@ class BadInputTest(harness.ServerTestCase):
         iom.ListArrivals(api.arrivals.ListArrivalsRequest(page_size=1, page_token=token),
                          timeout=DEADLINE)
         # ...but not for another agency that sees the same arrivals,
-        unhcr = api.arrivals_grpc.ArrivalServiceStub(self.channel("unhcr"))
+        unhcr = api.arrivals_grpc.ArrivalServiceStub(self.shared_channel("unhcr"))
         self.refused(INVALID_ARGUMENT, "page_token", unhcr.ListArrivals,
                      api.arrivals.ListArrivalsRequest(page_size=1, page_token=token),
                      "ArrivalService/ListArrivals")
@@ -316,7 +305,7 @@ class BadInputTest(harness.ServerTestCase):
                              api.arrivals.ListArrivalsRequest(**fields),
                              "ArrivalService/ListArrivals")
         # nor for another list.
-        cases = api.cases_grpc.CaseServiceStub(self.channel("iom"))
+        cases = api.cases_grpc.CaseServiceStub(self.shared_channel("iom"))
         self.refused(INVALID_ARGUMENT, "page_token", cases.ListCases,
                      api.cases.ListCasesRequest(page_size=1, page_token=token),
                      "CaseService/ListCases")

@@ -442,6 +442,42 @@ def generate_stubs(protos, out_dir):
     return api
 
 
+def api_methods(api):
+    """Every (service, method) descriptor pair of the API's generated modules
+    (a namespace of generated_stubs()), in file and declaration order: tests
+    that must cover every RPC find them here, so a new RPC is covered at once."""
+    modules = sorted((m for m in vars(api).values()
+                      if getattr(m, "DESCRIPTOR", None) is not None
+                      and m.DESCRIPTOR.services_by_name),
+                     key=lambda m: m.DESCRIPTOR.name)
+    for module in modules:
+        for service in module.DESCRIPTOR.services_by_name.values():
+            for method in service.methods:
+                yield service, method
+
+
+def api_message_class(api, descriptor):
+    """The generated class of a top-level message of the API."""
+    module = getattr(api, os.path.splitext(os.path.basename(descriptor.file.name))[0])
+    return getattr(module, descriptor.name)
+
+
+def method_callable(api, channel, service, method):
+    """A grpcio multi-callable for `method` of `service` (descriptors) on
+    `channel`, of the method's kind (unary_unary, unary_stream or
+    stream_stream), sending the request message and parsing the response."""
+    response_class = api_message_class(api, method.output_type)
+    full = f"/{service.full_name}/{method.name}"
+    if method.client_streaming:
+        make = channel.stream_stream
+    elif method.server_streaming:
+        make = channel.unary_stream
+    else:
+        make = channel.unary_unary
+    return make(full, request_serializer=lambda m: m.SerializeToString(),
+                response_deserializer=response_class.FromString)
+
+
 # ------------------------------------------------------------------ processes
 
 def stop_process(proc, name, timeout=STOP_TIMEOUT):
@@ -648,6 +684,18 @@ class ServerTestCase(unittest.TestCase):
         ch = mtls_channel(cls.addr, cls.pki, identity)
         cls.channels.append(ch)
         return ch
+
+    @classmethod
+    def shared_channel(cls, identity):
+        """Like channel(), but one channel per identity for the whole class:
+        for tests that call as many identities many times."""
+        shared = cls.__dict__.get("_shared_channels")
+        if shared is None:
+            shared = {}
+            cls._shared_channels = shared
+        if identity not in shared:
+            shared[identity] = cls.channel(identity)
+        return shared[identity]
 
     @classmethod
     def read_pki(cls, name):
