@@ -433,7 +433,7 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::GetArrival(
     note->record_ids.push_back(request->arrival_id());
     absl::StatusOr<Arrival> arrival =
         store_->Get(request->arrival_id(), db::Viewer{caller.principal.name});
-    if (!arrival.ok()) return arrival.status();
+    if (!arrival.ok()) return note->RecordRules(arrival.status());
     *response = *std::move(arrival);
     return absl::OkStatus();
   });
@@ -502,7 +502,7 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::UpdateConsent(
     absl::StatusOr<Arrival> arrival =
         store_->UpdateConsent(request->arrival_id(), request->consent(),
                               db::Viewer{caller.principal.name}, note->ForChange());
-    if (!arrival.ok()) return arrival.status();
+    if (!arrival.ok()) return note->RecordRules(arrival.status());
     note->detail = absl::StrCat("consent_version=", arrival->consent_version());
     *response = *std::move(arrival);
     return absl::OkStatus();

@@ -350,7 +350,9 @@ void CallGate::FinishAudited(grpc::CallbackServerContext* ctx, absl::string_view
     if (who.ok()) record.principal = who->principal.SpiffeId();
   }
   record.method = std::string(method);
-  record.decision = caller.ok() ? enlace::v1::DECISION_ALLOW : enlace::v1::DECISION_DENY;
+  // Refused by the gate, or by the record rules (AuditNote::RecordRules).
+  record.decision = caller.ok() && !note.refused_by_record_rules() ? enlace::v1::DECISION_ALLOW
+                                                                   : enlace::v1::DECISION_DENY;
   record.status_code = static_cast<int>(outcome.code());
   grpc::Status reply = ToGrpcStatus(outcome);
   if (note.audited()) {

@@ -96,11 +96,27 @@ class AuditNote {
   // the call's behalf, e.g. an ingest batch's).
   const db::AuditRecord& call() const { return call_; }
 
+  // Passes on `status`, the answer of a store call that applied the record
+  // rules to the record the request named. NOT_FOUND (the caller may not see
+  // it: a record that does not exist and a hidden one are the same to the
+  // caller) and PERMISSION_DENIED (it sees it but may not make this change)
+  // are the record rules refusing the caller: the call's event then says
+  // DENY, with the record's id, so that the owner sees the attempt in the
+  // case's access log.
+  absl::Status RecordRules(absl::Status status) {
+    if (absl::IsNotFound(status) || absl::IsPermissionDenied(status)) {
+      refused_by_record_rules_ = true;
+    }
+    return status;
+  }
+  bool refused_by_record_rules() const { return refused_by_record_rules_; }
+
  private:
   friend class CallGate;
   db::AuditRecord call_;                     // no ids, no detail
   std::vector<std::shared_ptr<db::AuditRecord>> changes_;  // from ForChange()
   bool audited_with_change_ = false;
+  bool refused_by_record_rules_ = false;
 };
 
 // True for strings that may stand in an audit event's record ids:

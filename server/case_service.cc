@@ -51,7 +51,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::OpenCase(grpc::CallbackServerContext*
     absl::StatusOr<enlace::v1::Case> opened =
         store_->OpenCase(request->arrival_id(), request->summary(), ViewerOf(caller),
                          note->ForChange());
-    if (!opened.ok()) return opened.status();
+    if (!opened.ok()) return note->RecordRules(opened.status());
     note->record_ids.push_back(opened->case_id());
     *response = *std::move(opened);
     return absl::OkStatus();
@@ -65,7 +65,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCase(grpc::CallbackServerContext* 
     if (absl::Status s = RequireId(request->case_id(), "case_id"); !s.ok()) return s;
     note->record_ids.push_back(request->case_id());
     absl::StatusOr<enlace::v1::Case> found = store_->GetCase(request->case_id(), ViewerOf(caller));
-    if (!found.ok()) return found.status();
+    if (!found.ok()) return note->RecordRules(found.status());
     *response = *std::move(found);
     return absl::OkStatus();
   });
@@ -123,7 +123,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::UpdateCase(grpc::CallbackServerContex
     note->record_ids.push_back(update.case_id());
     absl::StatusOr<enlace::v1::Case> updated =
         store_->UpdateCase(update, request->etag(), ViewerOf(caller), note->ForChange());
-    if (!updated.ok()) return updated.status();
+    if (!updated.ok()) return note->RecordRules(updated.status());
     *response = *std::move(updated);
     return absl::OkStatus();
   });
@@ -144,7 +144,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RecordService(
     absl::StatusOr<enlace::v1::ServiceRecord> recorded =
         store_->RecordService(request->case_id(), request->service(), request->delivered_on(),
                               request->notes(), ViewerOf(caller), note->ForChange());
-    if (!recorded.ok()) return recorded.status();
+    if (!recorded.ok()) return note->RecordRules(recorded.status());
     note->record_ids.push_back(recorded->service_id());
     *response = *std::move(recorded);
     return absl::OkStatus();
@@ -166,7 +166,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RegisterInitiative(
     absl::StatusOr<enlace::v1::Initiative> registered =
         store_->RegisterInitiative(request->case_id(), request->name(), request->sector(),
                                    request->municipality(), ViewerOf(caller), note->ForChange());
-    if (!registered.ok()) return registered.status();
+    if (!registered.ok()) return note->RecordRules(registered.status());
     note->record_ids.push_back(registered->initiative_id());
     *response = *std::move(registered);
     return absl::OkStatus();
@@ -209,7 +209,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCaseAccessLog(
     if (!page_size.ok()) return page_size.status();
     note->record_ids.push_back(request->case_id());
     if (absl::Status s = store_->CheckCaseOwner(request->case_id(), ViewerOf(caller)); !s.ok()) {
-      return s;
+      return note->RecordRules(s);
     }
     std::string fingerprint =
         QueryFingerprint({caller.principal.SpiffeId(), "case-access", request->case_id()});

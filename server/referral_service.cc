@@ -398,7 +398,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::CreateReferral(
     absl::StatusOr<Referral> created =
         store_->CreateReferral(request->case_id(), request->to_agency(), request->service(),
                                request->reason(), ViewerOf(caller), note->ForChange());
-    if (!created.ok()) return created.status();
+    if (!created.ok()) return note->RecordRules(created.status());
     feed_->Wake();
     note->record_ids.push_back(created->referral_id());
     *response = *std::move(created);
@@ -413,7 +413,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::GetReferral(
     if (absl::Status s = RequireId(request->referral_id(), "referral_id"); !s.ok()) return s;
     note->record_ids.push_back(request->referral_id());
     absl::StatusOr<Referral> found = store_->GetReferral(request->referral_id(), ViewerOf(caller));
-    if (!found.ok()) return found.status();
+    if (!found.ok()) return note->RecordRules(found.status());
     note->record_ids.push_back(found->case_id());
     *response = *std::move(found);
     return absl::OkStatus();
@@ -477,7 +477,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::Transition(grpc::CallbackServerCo
     note->record_ids.push_back(transition.referral_id);
     absl::StatusOr<Referral> changed =
         store_->TransitionReferral(transition, ViewerOf(caller), note->ForChange());
-    if (!changed.ok()) return changed.status();
+    if (!changed.ok()) return note->RecordRules(changed.status());
     feed_->Wake();
     note->record_ids.push_back(changed->case_id());
     note->detail = enlace::v1::ReferralStatus_Name(changed->status());
