@@ -143,10 +143,12 @@ Scenarios with a throw-away database:
             accept, decline, complete, withdraw), N watchers (default 100, as
             undp) must each see every move. Counts errors: failed calls,
             rejected records, deliveries missed or extra, streams ended early;
-            reads the server's RSS at the start and end of each run. Exit
-            status 1 unless errors is 0.
+            reads the server's RSS and open file descriptors at the start and
+            end of each run (fds_start, fds_end in each run's RESULT). Exit
+            status 1 unless errors is 0. scripts/soak.sh runs it for hours.
             Keys: mixed_errors mixed_rss_start_mb (first run) mixed_rss_end_mb
-            (last run) mixed_read_p99_ms mixed_transition_p99_ms.
+            (last run) mixed_fds_start mixed_fds_end mixed_read_p99_ms
+            mixed_transition_p99_ms.
             About R x (S + 15) seconds: 4 minutes by default.
   fairness [--duration S] [--in-flight N] [--channels C] [--arrivals N] [--runs R]
             one agency flooding, another's latency: mfa records N arrivals
@@ -866,6 +868,12 @@ EOF
   printf '\nsmoke: fill, get, list and report ran; every key is in the results file, errors 0\n'
 }
 
+# server_open_fds: how many file descriptors the server has open now.
+server_open_fds() {
+  local fds=("/proc/${SERVER_PID}/fd/"*)
+  printf '%s\n' "${#fds[@]}"
+}
+
 # The mixed scenario: R minutes of ingest, reads, referral moves and
 # watchers at fixed rates on one server; every error counts.
 run_mixed() {
@@ -884,16 +892,21 @@ run_mixed() {
   [[ "${runs}" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
   [[ "$(cat "/proc/${SERVER_PID}/comm" 2>/dev/null)" == enlace-server ]] ||
     die "pid ${SERVER_PID} is not the server: cannot read its memory"
-  local r result errors=0 status=0 rss_first="" rss_last=""
+  local r result errors=0 status=0 rss_first="" rss_last="" fds_start fds_first=""
   local -a read_p99=() move_p99=() rss=()
   for ((r = 1; r <= runs; r++)); do
     log "mixed (run ${r} of ${runs}): ${duration} s of ingest ${ingest_rate}/s, reads ${read_rate}/s, referral moves ${transition_rate}/s, ${watchers} watchers"
+    fds_start="$(server_open_fds)"
     result="$("${ENLACE_LOADGEN_BIN}" mixed --addr "${TLS_ADDR}" --ca "${PKI_DIR}/ca.crt" \
       --pki-dir "${PKI_DIR}" --server-pid "${SERVER_PID}" --duration "${duration}" \
       --watchers "${watchers}" --ingest-rate "${ingest_rate}" --read-rate "${read_rate}" \
       --transition-rate "${transition_rate}" --prefix "mixed-$$-${r}" </dev/null |
       tee_stderr | grep '^RESULT')" || status=1
     [[ -n "${result}" ]] || die "the mixed run ${r} failed before its result"
+    # The server's open descriptors before the run and after it (its
+    # watchers and channels closed): a leak shows as growth from run to run.
+    result="${result} fds_start=${fds_start} fds_end=$(server_open_fds)"
+    [[ -n "${fds_first}" ]] || fds_first="${fds_start}"
     READ_RUNS+=("mixed ${r}=${result}")
     errors=$((errors + $(field_of errors "${result}")))
     read_p99+=("$(field_of read_p99_ms "${result}")")
@@ -915,7 +928,8 @@ run_mixed() {
     --setting "ingest_rate=${ingest_rate}" --setting "read_rate=${read_rate}" \
     --setting "transition_rate=${transition_rate}" \
     --key "mixed_errors=${errors}" --key "mixed_rss_start_mb=${rss_first}" \
-    --key "mixed_rss_end_mb=${rss_last}" --key "mixed_read_p99_ms=$(median "${read_p99[@]}")" \
+    --key "mixed_rss_end_mb=${rss_last}" --key "mixed_fds_start=${fds_first}" \
+    --key "mixed_fds_end=$(server_open_fds)" --key "mixed_read_p99_ms=$(median "${read_p99[@]}")" \
     --key "mixed_transition_p99_ms=$(median "${move_p99[@]}")"
   if ((errors > 0 || status != 0)); then
     warn "mixed: ${errors} errors"

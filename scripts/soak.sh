@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# soak.sh: the soak test, a long run (not part of scripts/test.sh): MINUTES
+# of mixed load on one server, as bench.sh's mixed scenario makes it, one
+# minute per run; then the verdict: errors must be 0, and the server's RSS
+# and open file descriptors may not grow by 10% or more between the end of
+# the first minute (the warm-up: pools, caches and the feed's window fill)
+# and the end of the last.
+set -euo pipefail
+
+ENLACE_SCRIPT_NAME=soak.sh
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+usage() {
+  cat <<'EOF'
+Usage: scripts/soak.sh [--help] MINUTES [--watchers N] [--ingest-rate N]
+                       [--read-rate N] [--transition-rate N]
+
+MINUTES (at least 2) of mixed load against one enlace-server over mTLS with
+the shipped policy and audit on, through `scripts/bench.sh mixed --runs
+MINUTES --duration 60` (see its --help): mfa streams arrivals (100/s), iom
+reads (100/s), iom and undp move referrals (5/s), 100 watchers (undp) must
+each see every move. Each minute is a run of its own on the same server, so
+the whole takes about MINUTES x 75 seconds.
+
+Prints, minute by minute, the errors (failed calls, rejected records,
+missed or extra deliveries, streams ended early), the server's RSS and its
+open file descriptors; then the growth of RSS and descriptors from the end
+of the first minute (warm-up) to the end of the last. Exit status 0 only if
+errors are 0 and both grew by less than 10%.
+
+The figures also go to bench-results.json/.md in a temporary directory
+(kept and printed), not the repository's: a soak is not a benchmark.
+
+Examples:
+  scripts/soak.sh 30          # half an hour
+  scripts/soak.sh 240         # the four-hour soak before a release
+EOF
+}
+
+case "${1:-}" in
+  --help | -h) usage; exit 0 ;;
+  "") usage >&2; die "MINUTES is required" ;;
+esac
+minutes="$1"
+shift
+[[ "${minutes}" =~ ^[0-9]+$ ]] && ((minutes >= 2)) || die "MINUTES must be a whole number, at least 2 (the first is the warm-up): ${minutes}"
+
+results_dir="$(mktemp -d "${TMPDIR:-/tmp}/enlace-soak.XXXXXX")"
+log "soak: ${minutes} minutes of mixed load; results in ${results_dir}"
+status=0
+ENLACE_BENCH_RESULTS_DIR="${results_dir}" \
+  "${ENLACE_ROOT}/scripts/bench.sh" mixed --runs "${minutes}" --duration 60 "$@" || status=$?
+
+json="${results_dir}/bench-results.json"
+[[ -f "${json}" ]] || die "the mixed load ended (exit ${status}) before writing ${json}"
+"${ENLACE_PYTHON}" - "${json}" "${status}" <<'PY'
+import json
+import sys
+
+path, load_status = sys.argv[1], int(sys.argv[2])
+runs = [r["result"] for r in json.load(open(path))["scenarios"]["mixed"]["runs"]]
+print(f"\nsoak: {len(runs)} minutes of mixed load on one server")
+print(f"{'minute':>6} {'errors':>6} {'RSS MB start':>12} {'RSS MB end':>10} {'fds start':>9} {'fds end':>7}")
+for i, r in enumerate(runs, 1):
+    print(f"{i:>6} {int(r['errors']):>6} {r['rss_start_mb']:>12} {r['rss_end_mb']:>10} "
+          f"{int(r['fds_start']):>9} {int(r['fds_end']):>7}")
+errors = sum(int(r["errors"]) for r in runs)
+warm, last = runs[0], runs[-1]
+
+
+def growth(key):
+    before, after = float(warm[key]), float(last[key])
+    return (after - before) / before * 100 if before else float("inf")
+
+
+rss, fds = growth("rss_end_mb"), growth("fds_end")
+print(f"\nerrors                {errors} (must be 0)")
+print(f"RSS after warm-up     {warm['rss_end_mb']} MB -> {last['rss_end_mb']} MB at the end: "
+      f"{rss:+.1f}% (must stay under +10%)")
+print(f"open fds after warm-up {int(warm['fds_end'])} -> {int(last['fds_end'])} at the end: "
+      f"{fds:+.1f}% (must stay under +10%)")
+ok = errors == 0 and rss < 10 and fds < 10 and load_status == 0
+print("soak: " + ("PASSED" if ok else "FAILED"))
+sys.exit(0 if ok else 1)
+PY
