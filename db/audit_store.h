@@ -51,6 +51,9 @@ class AuditStore {
 
   // Records whose record_ids include `record_id`, in sequence order, after
   // `after_seq`, at most `limit` (+1 to tell that more exist: ask limit + 1).
+  // The access log of a record: ingest events (RecordArrivals,
+  // RecordArrival), which name only the arrivals their call recorded, are
+  // not listed here (they are in List and in the chain).
   virtual absl::StatusOr<std::vector<AuditRecord>> ListForRecord(const std::string& record_id,
                                                                  int64_t after_seq,
                                                                  int limit) = 0;
