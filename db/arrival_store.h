@@ -51,7 +51,7 @@ struct RecordResult {
 
 struct ArrivalFilter {
   std::string department_code;    // empty: any
-  std::string municipality;       // empty: any
+  std::string municipality;       // empty: any; matched ignoring case and accents
   std::string arrival_date_from;  // YYYY-MM-DD inclusive, empty: open
   std::string arrival_date_to;    // YYYY-MM-DD inclusive, empty: open
 };
