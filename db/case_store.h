@@ -140,8 +140,9 @@ class CaseStore {
 
   // Referrals ---------------------------------------------------------------
 
-  // Owner only. FAILED_PRECONDITION when the consent does not name
-  // `to_agency` (or it is the owner itself).
+  // Owner only. INVALID_ARGUMENT when `to_agency` is the owner itself;
+  // FAILED_PRECONDITION when the consent does not let `to_agency` receive
+  // the referral (names it, for a purpose that allows Reach::kReferral).
   virtual absl::StatusOr<enlace::v1::Referral> CreateReferral(const std::string& case_id,
                                                               const std::string& to_agency,
                                                               enlace::v1::Need service,
