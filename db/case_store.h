@@ -19,6 +19,9 @@
 // transitions exactly one wins, the others get FAILED_PRECONDITION (the
 // status moved on) or ABORTED (a stale etag). Each committed change appends
 // one event to the feed in the same transaction, in commit order.
+// A change that returns an error changed nothing; one that returns OK
+// returns the record as its own transaction left it, even if a change
+// committed right after (a consent change) hides it from the caller.
 //
 // Every method that changes data takes `audit`, the call's audit event: it
 // is appended (with the ids the change creates) in the change's own

@@ -187,6 +187,7 @@ absl::StatusOr<Case> MysqlCaseStore::OpenCase(const std::string& arrival_id,
                                               const std::string& summary, const Viewer& viewer,
                                               AuditRecord* audit) {
   std::string case_id;
+  Case opened;
   ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
     sql::PreparedStatement* select = conn.Prepare(
@@ -227,6 +228,8 @@ absl::StatusOr<Case> MysqlCaseStore::OpenCase(const std::string& arrival_id,
     insert->setInt64(9, now);
     insert->executeUpdate();
     CountInGrid(conn, ReportGridTable::kCases, {LastInsertId(conn)}, +1);
+    row.reset();
+    opened = FindVisibleCase(conn, case_id, viewer, /*for_update=*/false).value;
     change.Append(conn, {case_id});
     return absl::OkStatus();
   });
@@ -236,7 +239,7 @@ absl::StatusOr<Case> MysqlCaseStore::OpenCase(const std::string& arrival_id,
         absl::StrCat("arrival_id: ", viewer.agency, " already has a case for this arrival"));
   }
   if (!status.ok()) return status;
-  return GetCase(case_id, viewer);
+  return opened;
 }
 
 absl::StatusOr<Case> MysqlCaseStore::GetCase(const std::string& case_id, const Viewer& viewer) {
@@ -335,6 +338,7 @@ absl::StatusOr<CasePage> MysqlCaseStore::ListCases(const CaseFilter& filter, con
 
 absl::StatusOr<Case> MysqlCaseStore::UpdateCase(const Case& update, const std::string& etag,
                                                 const Viewer& viewer, AuditRecord* audit) {
+  Case updated;
   ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
     VisibleCase found = FindVisibleCase(conn, update.case_id(), viewer, /*for_update=*/true);
@@ -360,12 +364,15 @@ absl::StatusOr<Case> MysqlCaseStore::UpdateCase(const Case& update, const std::s
     write->setInt64(6, found.seq);
     write->executeUpdate();
     if (moves) CountInGrid(conn, ReportGridTable::kCases, {found.seq}, +1);
+    VisibleCase now = FindVisibleCase(conn, update.case_id(), viewer, /*for_update=*/false);
+    LoadServices(conn, now.seq, viewer, &now.value);
+    updated = std::move(now.value);
     change.Append(conn);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
   change.Settle();
-  return GetCase(update.case_id(), viewer);
+  return updated;
 }
 
 absl::StatusOr<enlace::v1::ServiceRecord> MysqlCaseStore::RecordService(
@@ -558,6 +565,7 @@ absl::StatusOr<Referral> MysqlCaseStore::CreateReferral(const std::string& case_
                                                         const Viewer& viewer,
                                                         AuditRecord* audit) {
   std::string referral_id;
+  Referral created;
   ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
     VisibleCase found = FindVisibleCase(conn, case_id, viewer, /*for_update=*/false);
@@ -606,15 +614,17 @@ absl::StatusOr<Referral> MysqlCaseStore::CreateReferral(const std::string& case_
     std::unique_ptr<sql::ResultSet> row(select->executeQuery());
     row->next();
     CountInGrid(conn, ReportGridTable::kReferrals, {row->getInt64("referral_seq")}, +1);
+    created = RowToReferral(*row);
     AppendReferralEvent(conn, row->getInt64("referral_seq"), found.arrival_seq,
-                        enlace::v1::REFERRAL_EVENT_TYPE_CREATED, RowToReferral(*row), now);
+                        enlace::v1::REFERRAL_EVENT_TYPE_CREATED, created, now);
     row.reset();
+    LoadReturnee(conn, found.arrival_seq, &created);
     change.Append(conn, {referral_id});
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
   change.Settle();
-  return GetReferral(referral_id, viewer);
+  return created;
 }
 
 absl::StatusOr<Referral> MysqlCaseStore::GetReferral(const std::string& referral_id,
@@ -697,6 +707,7 @@ absl::StatusOr<ReferralPage> MysqlCaseStore::ListReferrals(const ReferralFilter&
 absl::StatusOr<Referral> MysqlCaseStore::TransitionReferral(const Transition& transition,
                                                             const Viewer& viewer,
                                                             AuditRecord* audit) {
+  Referral moved;
   ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
     sql::PreparedStatement* select = conn.Prepare(absl::StrCat(
@@ -756,12 +767,14 @@ absl::StatusOr<Referral> MysqlCaseStore::TransitionReferral(const Transition& tr
     AppendReferralEvent(conn, referral_seq, arrival_seq, EventFor(transition.to),
                         referral, now);
     row.reset();
+    LoadReturnee(conn, arrival_seq, &referral);
+    moved = referral;
     change.Append(conn, {referral.case_id()});
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
   change.Settle();
-  return GetReferral(transition.referral_id, viewer);
+  return moved;
 }
 
 // --- The feed --------------------------------------------------------------
