@@ -182,20 +182,32 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlPool::Connect() {
 }
 
 absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlPool::Acquire() {
-  {
-    absl::MutexLock lock(&mu_);
-    auto can_proceed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return !idle_.empty() || open_ < options_.max_connections;
-    };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&can_proceed), options_.acquire_timeout)) {
-      return absl::ResourceExhaustedError("no database connection free in time");
-    }
-    if (!idle_.empty()) {
-      std::unique_ptr<MysqlConnection> connection = std::move(idle_.back());
+  const absl::Time deadline = absl::Now() + options_.acquire_timeout;
+  while (true) {
+    Idle idle;
+    {
+      absl::MutexLock lock(&mu_);
+      auto can_proceed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !idle_.empty() || open_ < options_.max_connections;
+      };
+      if (!mu_.AwaitWithDeadline(absl::Condition(&can_proceed), deadline)) {
+        return absl::ResourceExhaustedError("no database connection free in time");
+      }
+      if (idle_.empty()) {
+        ++open_;  // reserve a slot while connecting without the lock
+        break;
+      }
+      idle = std::move(idle_.back());
       idle_.pop_back();
-      return connection;
     }
-    ++open_;  // reserve a slot while connecting without the lock
+    if (absl::Now() - idle.since < options_.validate_after_idle || Alive(*idle.connection)) {
+      return std::move(idle.connection);
+    }
+    // Closed by the database while idle: drop it (outside the lock), then
+    // take the next one, or open a new one in its slot.
+    idle.connection.reset();
+    absl::MutexLock lock(&mu_);
+    --open_;
   }
   absl::StatusOr<std::unique_ptr<MysqlConnection>> connection = Connect();
   if (!connection.ok()) {
@@ -205,13 +217,21 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlPool::Acquire() {
   return connection;
 }
 
+bool MysqlPool::Alive(MysqlConnection& connection) {
+  try {
+    return connection.raw().isValid();  // a ping
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 void MysqlPool::Release(std::unique_ptr<MysqlConnection> connection, bool healthy) {
+  if (!healthy) connection.reset();  // closing it is I/O: not under the lock
   absl::MutexLock lock(&mu_);
   if (healthy) {
-    idle_.push_back(std::move(connection));
+    idle_.push_back(Idle{std::move(connection), absl::Now()});
   } else {
     --open_;
-    connection.reset();
   }
 }
 

@@ -5,8 +5,11 @@
 // A connection is used by one thread at a time: Acquire() leases it, the lease
 // returns it. A connection that failed with a connection-level error is
 // dropped instead of returned, and a new one is opened on demand, so the pool
-// recovers by itself when the database comes back. Prepared statements are
-// per connection and die with it.
+// recovers by itself when the database comes back. A connection that sat idle
+// for `validate_after_idle` or longer is pinged before it is leased, and
+// dropped if the database closed it meanwhile (a restart, wait_timeout, a
+// KILL): a caller never gets a connection that died while it was idle.
+// Prepared statements are per connection and die with it.
 //
 // Error mapping (MySQL/MariaDB error numbers):
 //   cannot connect, server gone away, lost connection, shutdown -> UNAVAILABLE
@@ -86,6 +89,8 @@ struct PoolOptions {
   absl::Duration acquire_timeout = absl::Seconds(5);
   absl::Duration connect_timeout = absl::Seconds(3);
   absl::Duration io_timeout = absl::Seconds(30);  // read/write timeout per round trip
+  // An idle connection unused for this long is pinged before it is leased.
+  absl::Duration validate_after_idle = absl::Seconds(1);
 };
 
 class MysqlPool {
@@ -113,13 +118,19 @@ class MysqlPool {
   absl::StatusOr<std::unique_ptr<MysqlConnection>> Acquire();
   void Release(std::unique_ptr<MysqlConnection> connection, bool healthy);
   absl::StatusOr<std::unique_ptr<MysqlConnection>> Connect();
+  // Pings `connection`; false when the database closed it.
+  static bool Alive(MysqlConnection& connection);
   absl::Status RunLeased(const std::function<absl::Status(MysqlConnection&)>& body,
                          bool transaction);
 
   const Dsn dsn_;
   const PoolOptions options_;
   absl::Mutex mu_;
-  std::vector<std::unique_ptr<MysqlConnection>> idle_ ABSL_GUARDED_BY(mu_);
+  struct Idle {
+    std::unique_ptr<MysqlConnection> connection;
+    absl::Time since;  // returned to the pool at
+  };
+  std::vector<Idle> idle_ ABSL_GUARDED_BY(mu_);  // the most recently returned last
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased + connecting
 };
 
