@@ -651,15 +651,15 @@ class ServerTestCase(unittest.TestCase):
                 dsn_for_user(cls.base_dsn, cls.dbname, cls.db_user), cls.tmp)
 
         cls.ca_server = cls.ca_addr = None
-        extra = []
+        extra = list(cls.server_args())
         if cls.CA_ROLE or cls.SERVER_CA_KEY:
             cls.ca_server = EnlaceServer(cls.args.server, pki=cls.pki, policy=cls.args.policy,
                                          dsn=server_dsn, workdir=cls.tmp, role="ca",
-                                         health=False, metrics=False)
+                                         health=False, metrics=False, extra_args=extra)
             cls.addClassCleanup(cls.ca_server.stop)
             cls.ca_server.start()
             cls.ca_addr = cls.ca_server.addr
-            extra = [f"--ca_role_addr={cls.ca_addr}"]
+            extra.append(f"--ca_role_addr={cls.ca_addr}")
         cls.server = EnlaceServer(cls.args.server, pki=cls.pki, policy=cls.args.policy,
                                   dsn=server_dsn, workdir=cls.tmp,
                                   health=cls.SERVER_HEALTH, metrics=cls.SERVER_METRICS,
@@ -671,6 +671,13 @@ class ServerTestCase(unittest.TestCase):
 
         cls.channels = []
         cls.addClassCleanup(cls._close_channels)
+
+    @classmethod
+    def server_args(cls):
+        """More command-line arguments for the class's server, and for its CA
+        role too (e.g. a shared --crl_dir under cls.tmp, which exists, like
+        cls.pki, when set-up calls this). None by default."""
+        return ()
 
     @classmethod
     def _close_channels(cls):
