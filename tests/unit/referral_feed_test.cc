@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -206,6 +207,119 @@ TEST_F(ReferralFeedTest, AFailedReadKeepsTheHeadAndTheWindow) {
   store_.FailReads(absl::OkStatus());
   Poll();
   EXPECT_THAT(Ids(feed_->Collect(0, "undp", 64)), ElementsAre("r1", "r2"));
+}
+
+// Start takes the feed's head as "now": what was there before is not in
+// memory, and a stream from the beginning is sent to the database for it.
+TEST(ReferralFeedStartTest, WhatCameBeforeStartIsReadFromTheDatabase) {
+  FakeFeedStore store;
+  store.SetConsent(1, {"iom", "undp"}, kReintegration);
+  store.AppendReferralEvent(1, "iom", "undp", "before-1");
+  store.AppendReferralEvent(1, "iom", "undp", "before-2");
+  ReferralFeed feed(&store, absl::Hours(1), 100);
+  ASSERT_TRUE(feed.Start().ok());
+  EXPECT_EQ(feed.head(), 3);
+  ReferralFeed::Batch from_start = feed.Collect(0, "undp", 64);
+  EXPECT_TRUE(from_start.needs_database);
+  EXPECT_EQ(from_start.database_up_to, 3);
+  EXPECT_THAT(Ids(from_start), IsEmpty());
+  // From "now": nothing until something new is read.
+  ReferralFeed::Batch now = feed.Collect(3, "undp", 64);
+  EXPECT_FALSE(now.needs_database);
+  EXPECT_THAT(Ids(now), IsEmpty());
+  store.AppendReferralEvent(1, "iom", "undp", "after");
+  ASSERT_TRUE(feed.PollOnce().ok());
+  EXPECT_THAT(Ids(feed.Collect(3, "undp", 64)), ElementsAre("after"));
+}
+
+// A stream collects at most max_events at a time, and its cursor resumes
+// exactly after the last event handed out: nothing missed, nothing twice.
+// Both parties of a referral get its events; no one else does.
+TEST_F(ReferralFeedTest, CollectingInSmallBatchesMissesAndRepeatsNothing) {
+  store_.SetConsent(1, {"iom", "undp", "unhcr"}, kReintegration);
+  for (int i = 0; i < 7; ++i) {
+    store_.AppendReferralEvent(1, i % 2 == 0 ? "iom" : "unhcr", "undp", absl::StrCat("r", i));
+  }
+  Poll();
+  for (const std::string agency : {"undp", "iom"}) {
+    std::vector<std::string> seen;
+    int64_t cursor = 0;
+    for (int rounds = 0; rounds < 20; ++rounds) {
+      ReferralFeed::Batch batch = feed_->Collect(cursor, agency, 2);
+      EXPECT_LE(batch.events.size(), 2u);
+      for (const std::string& id : Ids(batch)) seen.push_back(id);
+      if (batch.cursor == cursor) break;  // nothing more
+      EXPECT_GT(batch.cursor, cursor);   // only forward
+      cursor = batch.cursor;
+    }
+    EXPECT_EQ(cursor, feed_->head()) << agency;
+    if (agency == "undp") {
+      EXPECT_THAT(seen, ElementsAre("r0", "r1", "r2", "r3", "r4", "r5", "r6"));
+    } else {
+      EXPECT_THAT(seen, ElementsAre("r0", "r2", "r4", "r6"));  // its own, as sender
+    }
+  }
+  EXPECT_THAT(Ids(feed_->Collect(0, "fao", 64)), IsEmpty());  // a party to none
+}
+
+// A stream that fell behind the window reads the database up to the
+// window's start (the store applies the same consent rule), then memory
+// from there: together, every event of its agency once, in order.
+TEST_F(ReferralFeedTest, AStreamBehindTheWindowCatchesUpWithoutGapsOrRepeats) {
+  store_.SetConsent(1, {"iom", "undp"}, kReintegration);
+  store_.SetConsent(2, {"iom"}, kReintegration);  // undp not named
+  std::vector<std::string> expected;
+  for (int i = 0; i < 250; ++i) {
+    std::string id = absl::StrCat("r", i);
+    int64_t arrival = i % 3 == 0 ? 2 : 1;
+    store_.AppendReferralEvent(arrival, "iom", "undp", id);
+    if (arrival == 1) expected.push_back(id);
+  }
+  Poll();
+  ReferralFeed::Batch behind = feed_->Collect(0, "undp", 64);
+  ASSERT_TRUE(behind.needs_database);
+  absl::StatusOr<std::vector<db::FeedEvent>> from_database =
+      store_.ReadFeed(0, behind.database_up_to, "undp", 10000);
+  ASSERT_TRUE(from_database.ok());
+  std::vector<std::string> seen;
+  for (const db::FeedEvent& e : *from_database) seen.push_back(e.referral.referral_id());
+  int64_t cursor = behind.database_up_to;
+  while (true) {
+    ReferralFeed::Batch batch = feed_->Collect(cursor, "undp", 64);
+    ASSERT_FALSE(batch.needs_database);
+    for (const std::string& id : Ids(batch)) seen.push_back(id);
+    if (batch.cursor == cursor) break;
+    cursor = batch.cursor;
+  }
+  EXPECT_EQ(seen, expected);
+}
+
+// Wake() polls at once (the poller's interval here is an hour), and a read
+// that comes back full polls again at once until the head is reached.
+class HeadWatcher : public ReferralFeed::Subscriber {
+ public:
+  HeadWatcher(ReferralFeed* feed, int64_t target) : feed_(feed), target_(target) {}
+  void OnFeedAdvanced() override {
+    if (feed_->head() >= target_ && !reached.HasBeenNotified()) reached.Notify();
+  }
+  absl::Notification reached;
+
+ private:
+  ReferralFeed* const feed_;
+  const int64_t target_;
+};
+
+TEST_F(ReferralFeedTest, WakePollsAtOnceAndAFullReadPollsAgain) {
+  store_.SetConsent(1, {"iom", "undp"}, kReintegration);  // seq 1
+  for (int i = 0; i < 1499; ++i) store_.AppendReferralEvent(1, "iom", "undp", "r");
+  auto watcher = std::make_shared<HeadWatcher>(feed_.get(), 1500);
+  feed_->Subscribe(watcher);
+  EXPECT_EQ(store_.reads(), 0);  // Start reads the head only
+  feed_->Wake();
+  ASSERT_TRUE(watcher->reached.WaitForNotificationWithTimeout(absl::Seconds(60)))
+      << "the poller did not reach the head after Wake()";
+  EXPECT_EQ(feed_->head(), 1500);
+  EXPECT_EQ(store_.reads(), 2);  // 1000 (full: again at once), then 500
 }
 
 }  // namespace
