@@ -25,6 +25,7 @@
 #include "db/migrations.h"
 #include "db/mysql_pool.h"
 #include "db/mysql_report_grid.h"
+#include "server/crash_points.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -254,7 +255,10 @@ int main(int argc, char** argv) {
       "      --policy=server/default_policy.conf --ca_role_addr=localhost:7446\n"
       "  # the CA role: the only process with the CA key\n"
       "  enlace-server --role=ca --ca_key=var/pki/ca.key --tls_addr=127.0.0.1:7446 ...\n\n"
-      "Every flag but --migrate can also be set as ENLACE_<FLAG> (e.g. ENLACE_DB_DSN).");
+      "Every flag but --migrate can also be set as ENLACE_<FLAG> (e.g. ENLACE_DB_DSN).\n\n"
+      "Test-only: ENLACE_TESTING_CRASH_POINT=NAME[:N] makes the process SIGKILL itself the Nth "
+      "time it reaches crash point NAME (mid_batch, after_commit_before_answer, mid_answers; "
+      "see server/crash_points.h). Never set it in production.");
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view file) {
     return absl::StrContains(file, "server/main.cc");
@@ -267,6 +271,11 @@ int main(int argc, char** argv) {
   absl::SetFlagsUsageConfig(usage);
   ApplyEnvironment();
   absl::ParseCommandLine(argc, argv);
+  if (!enlace::server::InitCrashPointFromEnvironment()) {
+    std::cerr << "enlace-server: bad " << enlace::server::kCrashPointVariable
+              << ": NAME[:N], NAME one of mid_batch, after_commit_before_answer, mid_answers\n";
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_migrate) || absl::GetFlag(FLAGS_recount_reports)) return RunMigrate();
   // A serving process never holds the migration credentials.
   if (!absl::GetFlag(FLAGS_migrate_dsn).empty() ||

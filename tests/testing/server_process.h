@@ -36,6 +36,9 @@ class ServerProcess {
     std::string token_keys;
     std::string name = "server";  // <dir>/<name>.ready and <name>.log
     std::vector<std::string> extra_flags = {};
+    // NAME=VALUE pairs added to the child's environment only (e.g. the
+    // test-only ENLACE_TESTING_CRASH_POINT of server/crash_points.h).
+    std::vector<std::string> environment = {};
   };
 
   // Starts the binary and waits (at most 30 s) until it is serving;
@@ -49,6 +52,10 @@ class ServerProcess {
       FILE* out = freopen(log_.c_str(), "a", stderr);
       (void)out;
       setenv("ENLACE_DB_DSN", options.dsn.c_str(), 1);
+      for (const std::string& pair : options.environment) {
+        size_t eq = pair.find('=');
+        setenv(pair.substr(0, eq).c_str(), pair.substr(eq + 1).c_str(), 1);
+      }
       std::vector<std::string> args = {ENLACE_SERVER_BINARY,
                                        "--ca_cert=" + options.ca,
                                        "--server_cert=" + options.cert,
@@ -88,11 +95,24 @@ class ServerProcess {
   // SIGKILL and reap: the server gets no chance to finish anything.
   void Kill() { Stop(SIGKILL); }
 
+  // Waits (at most `timeout`) for the process to end by itself; true if it
+  // did, and then terminated_by() is the signal that ended it (0: exited).
+  bool WaitForExit(absl::Duration timeout) {
+    absl::Time deadline = absl::Now() + timeout;
+    while (Alive()) {
+      if (absl::Now() >= deadline) return false;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return true;
+  }
+  int terminated_by() const { return terminated_by_; }
+
  private:
   bool Alive() {
     int status = 0;
     if (pid_ <= 0) return false;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      terminated_by_ = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
       pid_ = -1;
       return false;
     }
@@ -110,6 +130,7 @@ class ServerProcess {
   std::string log_;
   pid_t pid_ = -1;
   int port_ = 0;
+  int terminated_by_ = 0;
 };
 
 }  // namespace enlace::testing
