@@ -56,9 +56,11 @@ ENLACE_RUN_PACKAGES=(
   mariadb-server mariadb-client python3-grpcio python3-protobuf openssl
 )
 # What only the tests need: the independent verifier of the audit log's
-# proofs and signatures (tests/interop/audit_proofs_test.py), and the check
-# of the alert rules (tests/k8s_alerts_test.py).
-ENLACE_TEST_PACKAGES=(python3-cryptography python3-yaml)
+# proofs and signatures (tests/interop/audit_proofs_test.py) and the TLS
+# matrix's certificates (tests/e2e/tls_matrix_test.py), the check of the
+# alert rules (tests/k8s_alerts_test.py), and the TLS scan of the server
+# (tests/e2e/testssl_test.py).
+ENLACE_TEST_PACKAGES=(python3-cryptography python3-yaml testssl.sh)
 if [[ "${ENLACE_TSAN_CXX}" =~ ^clang\+\+(-[0-9]+)?$ ]]; then
   ENLACE_TSAN_PACKAGES=("clang${BASH_REMATCH[1]}" "libclang-rt${BASH_REMATCH[1]}-dev" "llvm${BASH_REMATCH[1]}")
 else
