@@ -22,6 +22,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <set>
 #include <string>
 #include <thread>
@@ -60,6 +61,9 @@ struct CaseStoreImpl {
   std::string name;
   std::function<std::unique_ptr<CaseStoreUnderTest>()> make;
 };
+
+// gtest prints a parameter by its name.
+inline void PrintTo(const CaseStoreImpl& impl, std::ostream* os) { *os << impl.name; }
 
 inline std::string CaseStoreImplName(const ::testing::TestParamInfo<CaseStoreImpl>& info) {
   return info.param.name;
