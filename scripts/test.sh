@@ -31,7 +31,9 @@ ENLACE_NO_TSAN=1) skips this part; CI (CI=true) refuses to skip it.
 
 Every test carries one layer label: unit (no database, no server: seconds),
 db (the stores against MariaDB), e2e (a server over mTLS), bench (the
-harness's smoke run) or install (the installed package); tests written in
+harness's smoke run), install (the installed package), fuzz (each libFuzzer
+harness of tests/fuzz/ replaying its checked-in seed corpus; the fuzzing
+itself is scripts/fuzz.sh) or long (the long runs); tests written in
 Python also carry python. The TSan copies are labelled tsan-<layer>, so
 -L LAYER selects that layer in both runs.
 

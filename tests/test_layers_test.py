@@ -3,7 +3,8 @@
 
 Every test carries exactly one layer label: unit (no database, no server:
 seconds), db (the stores against MariaDB), e2e (a server over mTLS), bench
-(the harness's smoke run) or install (the installed package). `python` marks
+(the harness's smoke run), install (the installed package), fuzz (the fuzz
+harnesses replaying their seed corpora) or long (the long runs). `python` marks
 the tests written in Python, on top of their layer. A test added without a
 layer fails here, and so does a unit test that needs the database: the unit
 layer is run again with the database's environment removed.
@@ -16,7 +17,7 @@ import os
 import subprocess
 import sys
 
-LAYERS = {"unit", "db", "e2e", "bench", "install"}
+LAYERS = {"unit", "db", "e2e", "bench", "install", "fuzz", "long"}
 EXTRAS = {"python"}
 SELF = "test_layers_test"
 
