@@ -7,7 +7,8 @@
 // allowed call, a denied one, an unauthenticated or revoked certificate,
 // revocation state gone stale, an audit that cannot be written
 // (UNAVAILABLE, never the handler's OK), and a caller over its limit or a
-// full work queue (RESOURCE_EXHAUSTED). No database; no test sleeps.
+// full work queue (RESOURCE_EXHAUSTED), or waiting for its slot. No
+// database; no test sleeps.
 #include "server/call_gate.h"
 
 #include <grpcpp/grpcpp.h>
@@ -404,6 +405,56 @@ TEST_F(CallLimitTest, ACallOverTheIdentitysLimitIsResourceExhaustedNamingIt) {
   }
   EXPECT_EQ(exhausted, 1);
   EXPECT_THAT(events, SizeIs(4));
+}
+
+// One call at a time and one waiting place: of two more calls while the
+// first runs, one takes the waiting place and runs once the slot is free,
+// the other is refused at once, naming the limit.
+class WaitingCallTest : public CallGateTest {
+ protected:
+  CallLimits Limits() override {
+    return CallLimits{.max_calls_per_identity = 1, .max_waiting_calls_per_identity = 1};
+  }
+};
+
+TEST_F(WaitingCallTest, ACallOverTheLimitWaitsForTheSlotAndTheWaitingPlacesAreBounded) {
+  absl::Notification entered;
+  absl::Notification release;
+  service_->SetBody([&](const Caller&, AuditNote*, enlace::v1::Arrival*) {
+    if (!entered.HasBeenNotified()) {
+      entered.Notify();
+      release.WaitForNotification();
+    }
+    return absl::OkStatus();
+  });
+  grpc::Status first;
+  std::thread holder([&] { first = Call(iom_); });
+  entered.WaitForNotification();
+  absl::Mutex mu;
+  std::vector<grpc::Status> finished;  // in the order they finished
+  auto call = [&] {
+    grpc::Status status = Call(iom_);
+    absl::MutexLock lock(&mu);
+    finished.push_back(status);
+  };
+  std::thread second(call);
+  std::thread third(call);
+  {
+    // The refusal comes at once; the waiting call cannot end before release.
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(+[](std::vector<grpc::Status>* f) { return !f->empty(); }, &finished));
+    EXPECT_THAT(finished, SizeIs(1));
+    EXPECT_EQ(finished[0].error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_THAT(finished[0].error_message(), HasSubstr("max_calls_per_identity"));
+  }
+  release.Notify();
+  holder.join();
+  second.join();
+  third.join();
+  EXPECT_TRUE(first.ok()) << first.error_message();
+  ASSERT_THAT(finished, SizeIs(2));
+  EXPECT_TRUE(finished[1].ok()) << finished[1].error_message();  // it waited, then ran
+  EXPECT_EQ(service_->runs(), 2);
 }
 
 // The work pool's queue is full: the call is refused at once with
