@@ -37,12 +37,14 @@
 #include "server/revocation.h"
 #include "server/work_pool.h"
 #include "tests/testing/fakes/fake_audit_store.h"
+#include "tests/testing/fakes/fake_registry_store.h"
 #include "tests/testing/test_pki.h"
 
 namespace enlace::server {
 namespace {
 
 using ::enlace::testing::FakeAuditStore;
+using ::enlace::testing::FakeRegistryStore;
 using ::enlace::testing::TestPki;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -59,48 +61,6 @@ constexpr int kDeny = enlace::v1::DECISION_DENY;
 constexpr char kPolicy[] =
     "allow agency:iom    /enlace.v1.ArrivalService/GetArrival\n"
     "allow agency:unhcr  /enlace.v1.ArrivalService/GetArrival\n";
-
-// The revoked serials RevocationList reads; nothing else of the registry
-// is used by the gate.
-class RevokedSerials : public db::RegistryStore {
- public:
-  void Revoke(const std::string& serial) {
-    absl::MutexLock lock(&mu_);
-    revoked_.push_back(db::RevokedSerial{serial, 1});
-  }
-  absl::StatusOr<std::vector<db::RevokedSerial>> ListRevoked() override {
-    absl::MutexLock lock(&mu_);
-    return revoked_;
-  }
-  absl::StatusOr<db::AgencyRecord> RegisterAgency(const std::string&, const std::string&,
-                                                  db::AuditRecord*) override {
-    return Unused();
-  }
-  absl::StatusOr<std::vector<db::AgencyRecord>> ListAgencies(const std::string&, int) override {
-    return Unused();
-  }
-  absl::StatusOr<bool> AgencyExists(const std::string&) override { return Unused(); }
-  absl::Status AddCertificate(const db::CertificateRecord&, db::AuditRecord*) override {
-    return Unused();
-  }
-  absl::StatusOr<db::CertificateRecord> GetCertificate(const std::string&) override {
-    return Unused();
-  }
-  absl::StatusOr<std::vector<db::CertificateRecord>> ListCertificates(
-      const db::CertificateQuery&) override {
-    return Unused();
-  }
-  absl::StatusOr<db::CertificateRecord> RevokeCertificate(const std::string&, const std::string&,
-                                                          const std::string&,
-                                                          db::AuditRecord*) override {
-    return Unused();
-  }
-
- private:
-  static absl::Status Unused() { return absl::UnimplementedError("not used by the call gate"); }
-  absl::Mutex mu_;
-  std::vector<db::RevokedSerial> revoked_ ABSL_GUARDED_BY(mu_);
-};
 
 // GetArrival through the gate, with the body the test sets.
 class TestService final : public enlace::v1::ArrivalService::CallbackService {
@@ -209,7 +169,7 @@ class CallGateTest : public ::testing::Test {
   }
 
   TestPki pki_ = TestPki::Create();
-  RevokedSerials registry_;
+  FakeRegistryStore registry_;  // the revoked serials RevocationList reads
   RevocationList revocation_{&registry_, absl::Hours(1)};
   FakeAuditStore audit_store_;
   AuditLog audit_log_{&audit_store_};
@@ -291,7 +251,16 @@ TEST_F(CallGateTest, ACertificateWithoutAnEnlaceIdentityIsUnauthenticated) {
 // certificate names.
 TEST_F(CallGateTest, ARevokedCertificateIsUnauthenticatedAndNamedInTheEvent) {
   ASSERT_TRUE(Call(iom_).ok());
-  registry_.Revoke(iom_.serial_hex);
+  db::CertificateRecord issued;
+  issued.serial = iom_.serial_hex;
+  issued.kind = enlace::v1::CERTIFICATE_KIND_AGENCY;
+  issued.name = "iom";
+  issued.spiffe_id = kIom;
+  issued.certificate_pem = iom_.certificate_pem;
+  ASSERT_TRUE(registry_.AddCertificate(issued, nullptr).ok());
+  ASSERT_TRUE(
+      registry_.RevokeCertificate(iom_.serial_hex, "spiffe://enlace/admin/ana", "key lost", nullptr)
+          .ok());
   ASSERT_TRUE(revocation_.Refresh(absl::Now(), nullptr).ok());
   grpc::Status status = Call(iom_);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
