@@ -109,11 +109,11 @@ for harness in "${harnesses[@]}"; do
   cov="$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"${last}")"
   ft="$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"${last}")"
   corpus_files="$(find "${work}/corpus" -type f | wc -l)"
-  corpus_kb="$(du -sk "${work}/corpus" | cut -f1)"
+  corpus_bytes="$(find "${work}/corpus" -type f -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }')"
   crashes="$(find "${work}/artifacts" -type f | wc -l)"
   if ((status != 0)) && ((crashes == 0)); then crashes=1; fi  # died without an artifact
-  line="$(printf '%-20s executions %-10s exec/s %-6s cov %-6s ft %-7s corpus %s files (%s KB) crashes %s' \
-    "${harness}" "${runs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corpus_files}" "${corpus_kb}" "${crashes}")"
+  line="$(printf '%-20s executions %-10s exec/s %-6s cov %-6s ft %-7s corpus %s files (%s bytes) crashes %s' \
+    "${harness}" "${runs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corpus_files}" "${corpus_bytes}" "${crashes}")"
   summary+=("${line}")
   log "${line}"
   if ((crashes > 0)); then
