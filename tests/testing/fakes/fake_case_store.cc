@@ -113,6 +113,7 @@ std::string FakeCaseStore::AddArrival(const enlace::v1::Arrival& arrival,
   row.submitted_by = submitted_by;
   row.department_code = arrival.destination().department_code();
   row.municipality = arrival.destination().municipality();
+  row.arrival_date = arrival.arrival_date();
   row.returnee.set_given_name(arrival.person().given_name());
   row.returnee.set_family_name(arrival.person().family_name());
   row.returnee.set_sex(arrival.person().sex());

@@ -20,8 +20,8 @@
 //   absl::StatusOr<enlace::v1::Case> opened = cases.OpenCase(arrival_id, "", {"iom"}, &event);
 //   cases.FailCalls(absl::UnavailableError("database down"));  // every call fails
 //
-// Where it simplifies: no programme report cells (ReportStore's), and
-// municipality filters compare as utf8mb4_unicode_ci does for the
+// Where it simplifies: no programme report cells (FakeReportStore counts
+// this store's records when asked), and municipality filters compare as utf8mb4_unicode_ci does for the
 // gazetteer's names only (case and Spanish accents folded).
 //
 // Thread safety: safe for concurrent use.
@@ -129,12 +129,15 @@ class FakeCaseStore : public db::CaseStore {
   absl::StatusOr<int64_t> FeedHead() override ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  friend class FakeReportStore;  // counts the records above, as the report grid does
+
   struct ArrivalRow {
     int64_t seq = 0;
     std::string arrival_id;
     std::string submitted_by;
     std::string department_code;
     std::string municipality;
+    std::string arrival_date;              // YYYY-MM-DD
     enlace::v1::ReturneeSummary returnee;  // what a referral's parties see
     db::ConsentState consent;              // agencies in code order
   };
