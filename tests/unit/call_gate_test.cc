@@ -2,7 +2,8 @@
 // (ArrivalService's GetArrival, whose body each test writes), served
 // in-process on loopback over real mutual TLS with TestPki certificates
 // (the gate reads the caller from the verified TLS peer: there is no other
-// way in), its events going to the in-memory FakeAuditStore. What a caller
+// way in), its events going to the in-memory FakeAuditStore
+// (tests/testing/gated_server.h). What a caller
 // is answered, whether the handler ran, and the event written, for: an
 // allowed call, a denied one, an unauthenticated or revoked certificate,
 // revocation state gone stale, an audit that cannot be written
@@ -12,8 +13,6 @@
 #include "server/call_gate.h"
 
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/security/server_credentials.h>
-#include <grpcpp/security/tls_certificate_provider.h>
 
 #include <atomic>
 #include <memory>
@@ -26,26 +25,16 @@
 #include "absl/time/clock.h"
 #include "auth/identity.h"
 #include "auth/pki.h"
-#include "auth/policy_watcher.h"
 #include "enlace/v1/admin.pb.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
-#include "server/audit_log.h"
-#include "server/metrics.h"
-#include "server/revocation.h"
-#include "server/work_pool.h"
-#include "tests/testing/fakes/fake_audit_store.h"
-#include "tests/testing/fakes/fake_registry_store.h"
-#include "tests/testing/test_pki.h"
+#include "tests/testing/gated_server.h"
 
 namespace enlace::server {
 namespace {
 
-using ::enlace::testing::FakeAuditStore;
-using ::enlace::testing::FakeRegistryStore;
-using ::enlace::testing::TestPki;
+using ::enlace::testing::GatedServer;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -94,70 +83,30 @@ class TestService final : public enlace::v1::ArrivalService::CallbackService {
   std::atomic<int> runs_{0};
 };
 
-std::vector<std::string> ArrivalServiceMethods() {
-  const google::protobuf::ServiceDescriptor* service =
-      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
-          "enlace.v1.ArrivalService");
-  std::vector<std::string> methods;
-  for (int i = 0; i < service->method_count(); ++i) {
-    methods.push_back(absl::StrCat("/", service->full_name(), "/", service->method(i)->name()));
-  }
-  return methods;
-}
-
 class CallGateTest : public ::testing::Test {
  protected:
-  // Limits and pool size, for the tests of limits (before SetUp).
+  // Limits and pool size, for the tests of limits (read in SetUp).
   virtual CallLimits Limits() { return CallLimits{}; }
-  virtual int WorkQueue() { return 100; }
+  virtual size_t WorkQueue() { return 100; }
 
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<auth::PolicyWatcher>> policy = auth::PolicyWatcher::Start(
-        pki_.WriteFile("policy.conf", kPolicy), ArrivalServiceMethods(), absl::ZeroDuration(),
-        [](absl::string_view) {});
-    ASSERT_TRUE(policy.ok()) << policy.status();
-    policy_ = *std::move(policy);
-    ASSERT_TRUE(revocation_.Refresh(absl::Now(), nullptr).ok());
-    work_ = std::make_unique<WorkPool>(2, WorkQueue());
-    gate_ = std::make_unique<CallGate>(policy_.get(), &revocation_, &audit_log_, work_.get(),
-                                       &metrics_, Limits());
-    service_ = std::make_unique<TestService>(gate_.get());
+    GatedServer::Options options;
+    options.limits = Limits();
+    options.work_queue = WorkQueue();
+    gated_ = std::make_unique<GatedServer>(kPolicy, options);
+    service_ = std::make_unique<TestService>(gated_->gate());
     service_->SetBody([](const Caller&, AuditNote* note, enlace::v1::Arrival* response) {
       note->record_ids.push_back("arrival-1");
       response->set_arrival_id("arrival-1");
       return absl::OkStatus();
     });
-
-    auto certificates = std::make_shared<grpc::experimental::StaticDataCertificateProvider>(
-        pki_.ca_cert_pem(), std::vector<grpc::experimental::IdentityKeyCertPair>{
-                                {pki_.server_key_pem(), pki_.server_cert_pem()}});
-    grpc::experimental::TlsServerCredentialsOptions options(certificates);
-    options.watch_root_certs();
-    options.watch_identity_key_cert_pairs();
-    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::experimental::TlsServerCredentials(options),
-                             &port_);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_GT(port_, 0);
+    gated_->Serve({service_.get()});
+    iom_ = gated_->pki().Agency("iom");
+    unhcr_ = gated_->pki().Agency("unhcr");
+    undp_ = gated_->pki().Agency("undp");
   }
-
-  void TearDown() override {
-    if (server_ != nullptr) server_->Shutdown();
-  }
-
-  std::unique_ptr<enlace::v1::ArrivalService::Stub> Stub(const auth::IssuedCertificate& cert) {
-    grpc::SslCredentialsOptions options;
-    options.pem_root_certs = pki_.ca_cert_pem();
-    options.pem_private_key = cert.private_key_pem;
-    options.pem_cert_chain = cert.certificate_pem;
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    return enlace::v1::ArrivalService::NewStub(grpc::CreateCustomChannel(
-        absl::StrCat("localhost:", port_), grpc::SslCredentials(options), args));
-  }
+  // Calls end before the service goes.
+  void TearDown() override { gated_->Shutdown(); }
 
   grpc::Status Call(const auth::IssuedCertificate& cert, enlace::v1::Arrival* response = nullptr) {
     grpc::ClientContext ctx;
@@ -165,24 +114,17 @@ class CallGateTest : public ::testing::Test {
     enlace::v1::GetArrivalRequest request;
     request.set_arrival_id("arrival-1");
     enlace::v1::Arrival ignored;
-    return Stub(cert)->GetArrival(&ctx, request, response != nullptr ? response : &ignored);
+    return enlace::v1::ArrivalService::NewStub(gated_->Channel(cert))
+        ->GetArrival(&ctx, request, response != nullptr ? response : &ignored);
   }
 
-  TestPki pki_ = TestPki::Create();
-  FakeRegistryStore registry_;  // the revoked serials RevocationList reads
-  RevocationList revocation_{&registry_, absl::Hours(1)};
-  FakeAuditStore audit_store_;
-  AuditLog audit_log_{&audit_store_};
-  Metrics metrics_;
-  std::unique_ptr<auth::PolicyWatcher> policy_;
-  std::unique_ptr<WorkPool> work_;
-  std::unique_ptr<CallGate> gate_;
+  // The gate, its policy, revocation (from a FakeRegistryStore), audit log
+  // (on a FakeAuditStore), work pool and the in-process server.
+  std::unique_ptr<GatedServer> gated_;
   std::unique_ptr<TestService> service_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
-  const auth::IssuedCertificate iom_ = pki_.Agency("iom");
-  const auth::IssuedCertificate unhcr_ = pki_.Agency("unhcr");
-  const auth::IssuedCertificate undp_ = pki_.Agency("undp");
+  auth::IssuedCertificate iom_;
+  auth::IssuedCertificate unhcr_;
+  auth::IssuedCertificate undp_;
 };
 
 // Allowed: the handler runs as the certificate's identity, and its event
@@ -202,7 +144,7 @@ TEST_F(CallGateTest, AnAllowedCallRunsTheHandlerAndIsAuditedBeforeItIsAnswered) 
   EXPECT_EQ(response.arrival_id(), "arrival-1");
   EXPECT_EQ(service_->runs(), 1);
   EXPECT_EQ(seen_principal, kIom);
-  std::vector<db::AuditRecord> events = audit_store_.events();  // no waiting: it is there
+  std::vector<db::AuditRecord> events = gated_->audit_store().events();  // no waiting: it is there
   ASSERT_THAT(events, SizeIs(1));
   EXPECT_EQ(events[0].principal, kIom);
   EXPECT_EQ(events[0].method, kGetArrival);
@@ -219,7 +161,7 @@ TEST_F(CallGateTest, ADeniedCallNeverRunsTheHandlerAndIsAuditedAsDeny) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(status.error_message(), HasSubstr(absl::StrCat(kUndp, " may not call ", kGetArrival)));
   EXPECT_EQ(service_->runs(), 0);
-  std::vector<db::AuditRecord> events = audit_store_.events();
+  std::vector<db::AuditRecord> events = gated_->audit_store().events();
   ASSERT_THAT(events, SizeIs(1));
   EXPECT_EQ(events[0].principal, kUndp);
   EXPECT_EQ(events[0].decision, kDeny);
@@ -229,16 +171,17 @@ TEST_F(CallGateTest, ADeniedCallNeverRunsTheHandlerAndIsAuditedAsDeny) {
 
 // A certificate of the CA that names no single Enlace identity: no caller.
 TEST_F(CallGateTest, ACertificateWithoutAnEnlaceIdentityIsUnauthenticated) {
-  const auth::IssuedCertificate no_uri = pki_.WithUris({});
-  const auth::IssuedCertificate two = pki_.WithUris(
+  const auth::IssuedCertificate no_uri = gated_->pki().WithUris({});
+  const auth::IssuedCertificate two = gated_->pki().WithUris(
       {auth::AgencySpiffeId("iom"), auth::AgencySpiffeId("unhcr")});
-  const auth::IssuedCertificate foreign = pki_.WithUris({"spiffe://elsewhere/agency/iom"});
+  const auth::IssuedCertificate foreign =
+      gated_->pki().WithUris({"spiffe://elsewhere/agency/iom"});
   for (const auth::IssuedCertificate* cert : {&no_uri, &two, &foreign}) {
     grpc::Status status = Call(*cert);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
   }
   EXPECT_EQ(service_->runs(), 0);
-  std::vector<db::AuditRecord> events = audit_store_.events();
+  std::vector<db::AuditRecord> events = gated_->audit_store().events();
   ASSERT_THAT(events, SizeIs(3));
   for (const db::AuditRecord& e : events) {
     EXPECT_EQ(e.principal, "unauthenticated");
@@ -257,15 +200,16 @@ TEST_F(CallGateTest, ARevokedCertificateIsUnauthenticatedAndNamedInTheEvent) {
   issued.name = "iom";
   issued.spiffe_id = kIom;
   issued.certificate_pem = iom_.certificate_pem;
-  ASSERT_TRUE(registry_.AddCertificate(issued, nullptr).ok());
-  ASSERT_TRUE(
-      registry_.RevokeCertificate(iom_.serial_hex, "spiffe://enlace/admin/ana", "key lost", nullptr)
-          .ok());
-  ASSERT_TRUE(revocation_.Refresh(absl::Now(), nullptr).ok());
+  ASSERT_TRUE(gated_->registry().AddCertificate(issued, nullptr).ok());
+  ASSERT_TRUE(gated_->registry()
+                  .RevokeCertificate(iom_.serial_hex, "spiffe://enlace/admin/ana", "key lost",
+                                     nullptr)
+                  .ok());
+  ASSERT_TRUE(gated_->revocation().Refresh(absl::Now(), nullptr).ok());
   grpc::Status status = Call(iom_);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(service_->runs(), 1);
-  std::vector<db::AuditRecord> events = audit_store_.events();
+  std::vector<db::AuditRecord> events = gated_->audit_store().events();
   ASSERT_THAT(events, SizeIs(2));
   EXPECT_EQ(events[1].principal, kIom);
   EXPECT_EQ(events[1].decision, kDeny);
@@ -276,11 +220,11 @@ TEST_F(CallGateTest, ARevokedCertificateIsUnauthenticatedAndNamedInTheEvent) {
 // Revocation state unknown (not refreshed for longer than allowed): every
 // call is refused with UNAVAILABLE, failing closed.
 TEST_F(CallGateTest, StaleRevocationStateFailsClosedWithUnavailable) {
-  ASSERT_TRUE(revocation_.Refresh(absl::Now() - absl::Hours(2), nullptr).ok());
+  ASSERT_TRUE(gated_->revocation().Refresh(absl::Now() - absl::Hours(2), nullptr).ok());
   grpc::Status status = Call(iom_);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(service_->runs(), 0);
-  ASSERT_TRUE(revocation_.Refresh(absl::Now(), nullptr).ok());
+  ASSERT_TRUE(gated_->revocation().Refresh(absl::Now(), nullptr).ok());
   EXPECT_TRUE(Call(iom_).ok());
 }
 
@@ -288,7 +232,7 @@ TEST_F(CallGateTest, StaleRevocationStateFailsClosedWithUnavailable) {
 // handler's answer, whether the call was allowed or refused; once the log
 // works again, so do the calls.
 TEST_F(CallGateTest, AnAnswerWhoseEventCannotBeWrittenIsUnavailable) {
-  audit_store_.FailAppends(absl::InternalError("audit_events: disk full"));
+  gated_->audit_store().FailAppends(absl::InternalError("audit_events: disk full"));
   enlace::v1::Arrival response;
   grpc::Status allowed = Call(iom_, &response);
   EXPECT_EQ(allowed.error_code(), grpc::StatusCode::UNAVAILABLE);
@@ -298,12 +242,12 @@ TEST_F(CallGateTest, AnAnswerWhoseEventCannotBeWrittenIsUnavailable) {
   EXPECT_EQ(service_->runs(), 1);        // it ran; its answer was withheld
   grpc::Status denied = Call(undp_);
   EXPECT_EQ(denied.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(audit_store_.failed_appends(), 2);
-  EXPECT_THAT(audit_store_.events(), IsEmpty());
+  EXPECT_EQ(gated_->audit_store().failed_appends(), 2);
+  EXPECT_THAT(gated_->audit_store().events(), IsEmpty());
 
-  audit_store_.FailAppends(absl::OkStatus());
+  gated_->audit_store().FailAppends(absl::OkStatus());
   EXPECT_TRUE(Call(iom_).ok());
-  EXPECT_THAT(audit_store_.events(), SizeIs(1));
+  EXPECT_THAT(gated_->audit_store().events(), SizeIs(1));
 }
 
 // A handler's error is audited with its code; the record rules refusing the
@@ -323,7 +267,7 @@ TEST_F(CallGateTest, AHandlersErrorIsAuditedWithItsCodeAndInternalDetailIsNotSen
   grpc::Status internal = Call(iom_);
   EXPECT_EQ(internal.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_EQ(internal.error_message(), "internal error; it has been logged");
-  std::vector<db::AuditRecord> events = audit_store_.events();
+  std::vector<db::AuditRecord> events = gated_->audit_store().events();
   ASSERT_THAT(events, SizeIs(2));
   EXPECT_EQ(events[0].decision, kDeny);
   EXPECT_EQ(events[0].status_code, static_cast<int>(absl::StatusCode::kNotFound));
@@ -364,7 +308,7 @@ TEST_F(CallLimitTest, ACallOverTheIdentitysLimitIsResourceExhaustedNamingIt) {
   EXPECT_TRUE(first.ok()) << first.error_message();
   EXPECT_TRUE(Call(iom_).ok());  // the slot was given back
   EXPECT_EQ(service_->runs(), 3);  // the refused call never ran
-  std::vector<db::AuditRecord> events = audit_store_.events();
+  std::vector<db::AuditRecord> events = gated_->audit_store().events();
   int exhausted = 0;
   for (const db::AuditRecord& e : events) {
     if (e.status_code == static_cast<int>(absl::StatusCode::kResourceExhausted)) {
@@ -430,7 +374,7 @@ TEST_F(WaitingCallTest, ACallOverTheLimitWaitsForTheSlotAndTheWaitingPlacesAreBo
 // RESOURCE_EXHAUSTED ("server busy"), never run, audited.
 class WorkQueueTest : public CallGateTest {
  protected:
-  int WorkQueue() override { return 1; }
+  size_t WorkQueue() override { return 1; }
 };
 
 TEST_F(WorkQueueTest, AFullWorkQueueIsResourceExhausted) {
@@ -446,7 +390,7 @@ TEST_F(WorkQueueTest, AFullWorkQueueIsResourceExhausted) {
   } releaser{release};
   for (int i = 0; i < 2; ++i) {
     auto started = std::make_shared<absl::Notification>();
-    ASSERT_TRUE(work_->TrySubmit(
+    ASSERT_TRUE(gated_->work().TrySubmit(
         [release, started] {
           started->Notify();
           release->WaitForNotification();
@@ -454,13 +398,13 @@ TEST_F(WorkQueueTest, AFullWorkQueueIsResourceExhausted) {
         absl::StrCat("busy-", i)));
     started->WaitForNotification();  // off the queue, on a thread
   }
-  ASSERT_TRUE(work_->TrySubmit([] {}, "queued"));
+  ASSERT_TRUE(gated_->work().TrySubmit([] {}, "queued"));
   grpc::Status refused = Call(iom_);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(refused.error_message(), HasSubstr("server busy"));
   EXPECT_EQ(service_->runs(), 0);
   release->Notify();
-  std::vector<db::AuditRecord> events = audit_store_.events();
+  std::vector<db::AuditRecord> events = gated_->audit_store().events();
   ASSERT_THAT(events, SizeIs(1));
   EXPECT_EQ(events[0].status_code, static_cast<int>(absl::StatusCode::kResourceExhausted));
   EXPECT_EQ(events[0].principal, kIom);
