@@ -16,13 +16,13 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "db/crash_points.h"
 #include "db/ids.h"
 #include "db/mysql_audit_store.h"
 #include "db/mysql_report_grid.h"
 #include "db/mysql_referral_sql.h"
 #include "db/visibility.h"
 #include "google/protobuf/util/time_util.h"
-#include "server/crash_points.h"
 
 namespace enlace::db {
 namespace {
@@ -172,7 +172,7 @@ absl::StatusOr<std::vector<RecordResult>> MysqlArrivalStore::RecordBatch(
       }
     }
     if (!to_insert.empty()) InsertArrivals(c, batch, to_insert, hashes, results, now_us);
-    server::CrashPoint("mid_batch");  // test-only; see server/crash_points.h
+    CrashPoint("mid_batch");  // test-only; see db/crash_points.h
     // 4. The batch's audit events, one per caller and method, naming every
     // arrival it answers with: committed with the batch, before any answer.
     AppendBatchAudit(c, batch, &results);

@@ -2,7 +2,7 @@
 #include "server/ingest_batcher.h"
 
 #include "absl/hash/hash.h"
-#include "server/crash_points.h"
+#include "db/crash_points.h"
 
 namespace enlace::server {
 
@@ -24,9 +24,9 @@ void IngestBatcher::Commit(std::vector<Pending>& batch) {
   arrivals.reserve(batch.size());
   for (Pending& p : batch) arrivals.push_back(std::move(p.arrival));
   absl::StatusOr<std::vector<db::RecordResult>> results = store_->RecordBatch(arrivals);
-  if (results.ok()) CrashPoint("after_commit_before_answer");
+  if (results.ok()) db::CrashPoint("after_commit_before_answer");
   for (size_t i = 0; i < batch.size(); ++i) {
-    if (results.ok() && i == batch.size() / 2) CrashPoint("mid_answers");
+    if (results.ok() && i == batch.size() / 2) db::CrashPoint("mid_answers");
     if (results.ok()) {
       batch[i].done(std::move((*results)[i]));
     } else {

@@ -20,12 +20,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "db/crash_points.h"
 #include "db/dsn.h"
 #include "db/grants.h"
 #include "db/migrations.h"
 #include "db/mysql_pool.h"
 #include "db/mysql_report_grid.h"
-#include "server/crash_points.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -258,7 +258,7 @@ int main(int argc, char** argv) {
       "Every flag but --migrate can also be set as ENLACE_<FLAG> (e.g. ENLACE_DB_DSN).\n\n"
       "Test-only: ENLACE_TESTING_CRASH_POINT=NAME[:N] makes the process SIGKILL itself the Nth "
       "time it reaches crash point NAME (mid_batch, after_commit_before_answer, mid_answers; "
-      "see server/crash_points.h). Never set it in production.");
+      "see db/crash_points.h). Never set it in production.");
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view file) {
     return absl::StrContains(file, "server/main.cc");
@@ -271,8 +271,8 @@ int main(int argc, char** argv) {
   absl::SetFlagsUsageConfig(usage);
   ApplyEnvironment();
   absl::ParseCommandLine(argc, argv);
-  if (!enlace::server::InitCrashPointFromEnvironment()) {
-    std::cerr << "enlace-server: bad " << enlace::server::kCrashPointVariable
+  if (!enlace::db::InitCrashPointFromEnvironment()) {
+    std::cerr << "enlace-server: bad " << enlace::db::kCrashPointVariable
               << ": NAME[:N], NAME one of mid_batch, after_commit_before_answer, mid_answers\n";
     return 2;
   }

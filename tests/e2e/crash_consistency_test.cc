@@ -1,7 +1,7 @@
 // Crash consistency of arrival ingest: the real enlace-server binary is
 // killed while the ministry streams arrivals, either by the test (SIGKILL at
 // a random moment) or by itself at a forced crash point (the test-only
-// ENLACE_TESTING_CRASH_POINT of server/crash_points.h: mid_batch,
+// ENLACE_TESTING_CRASH_POINT of db/crash_points.h: mid_batch,
 // after_commit_before_answer, mid_answers, at a random Nth pass), then
 // started again, cycle after cycle (ENLACE_CRASH_CYCLES, 20 by default;
 // scripts/crash.sh asks for 500). Like a real client, each cycle first resends
@@ -35,10 +35,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "db/crash_points.h"
 #include "db/mysql_audit_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/crash_points.h"
 #include "tests/testing/server_fixture.h"
 #include "tests/testing/server_process.h"
 
@@ -272,7 +272,7 @@ TEST_F(CrashConsistencyTest, AcknowledgedOnceNothingUnsentChainIntactAcrossForce
                                    pki_.server_cert_path(), pki_.server_key_path(), policy_path_,
                                    token_keys_path_, absl::StrCat("consistency-", cycle)};
     if (forced) {
-      options.environment.push_back(absl::StrCat(server::kCrashPointVariable, "=", mode, ":",
+      options.environment.push_back(absl::StrCat(db::kCrashPointVariable, "=", mode, ":",
                                                  1 + random() % 15));
     }
     ServerProcess server(pki_.dir(), options);

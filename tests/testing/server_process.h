@@ -37,7 +37,7 @@ class ServerProcess {
     std::string name = "server";  // <dir>/<name>.ready and <name>.log
     std::vector<std::string> extra_flags = {};
     // NAME=VALUE pairs added to the child's environment only (e.g. the
-    // test-only ENLACE_TESTING_CRASH_POINT of server/crash_points.h).
+    // test-only ENLACE_TESTING_CRASH_POINT of db/crash_points.h).
     std::vector<std::string> environment = {};
   };
 

@@ -1,7 +1,7 @@
 // TEST-ONLY forced crash points, for the crash consistency test
 // (tests/e2e/crash_consistency_test.cc) and scripts/crash.sh.
 //
-// The enlace-server binary (main.cc, and nothing else) calls
+// The enlace-server binary (server/main.cc, and nothing else) calls
 // InitCrashPointFromEnvironment() once at start. With
 //   ENLACE_TESTING_CRASH_POINT=NAME[:N]
 // in its environment, the Nth time (default 1) the code passes
@@ -17,10 +17,10 @@
 // Only the process environment selects a point: no flag, RPC or request
 // field reaches it, so a client cannot trigger one. Unset (production, and
 // every in-process test server), CrashPoint is one relaxed atomic load.
-// Header-only so the store layer (db/) can mark a point without linking the
-// server library.
-#ifndef ENLACE_SERVER_CRASH_POINTS_H_
-#define ENLACE_SERVER_CRASH_POINTS_H_
+// Here in db/, header-only, so the store layer can mark a point and the
+// server include it (dependencies point down only).
+#ifndef ENLACE_DB_CRASH_POINTS_H_
+#define ENLACE_DB_CRASH_POINTS_H_
 
 #include <signal.h>
 #include <unistd.h>
@@ -30,7 +30,7 @@
 #include <cstring>
 #include <string>
 
-namespace enlace::server {
+namespace enlace::db {
 
 inline constexpr char kCrashPointVariable[] = "ENLACE_TESTING_CRASH_POINT";
 
@@ -80,6 +80,6 @@ inline void CrashPoint(const char* name) {
   ::raise(SIGKILL);
 }
 
-}  // namespace enlace::server
+}  // namespace enlace::db
 
-#endif  // ENLACE_SERVER_CRASH_POINTS_H_
+#endif  // ENLACE_DB_CRASH_POINTS_H_
