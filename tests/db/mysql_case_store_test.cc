@@ -347,7 +347,7 @@ TEST_F(MysqlCaseStoreTest, AConsentChangeRacingAnAcceptanceLeavesOneConsistentOu
   // PENDING ones are withdrawn), or the change does (the referral is
   // WITHDRAWN and the receiver no longer sees it: NOT_FOUND). Never both,
   // never neither.
-  constexpr int kRounds = 20;
+  constexpr int kRounds = 60;
   int accepted_first = 0, withdrawn_first = 0;
   for (int round = 0; round < kRounds; ++round) {
     std::string arrival = AddArrival({"iom", "unhcr"});
