@@ -630,6 +630,50 @@ class DatabasePauseTest : public DatabaseFaultTest {
   }
 };
 
+// Connecting to a database that accepts TCP connections but never answers
+// (paused): each attempt gives up after the pool's connect_timeout, however
+// many threads connect at once (and the server's pool with them): they do
+// not wait for one another's attempts to time out.
+TEST_F(DatabaseFaultTest, ConnectsToAPausedDatabaseEachGiveUpAfterTheConnectTimeout) {
+  absl::StatusOr<db::Dsn> dsn = db::ParseDsn(dsn_);
+  ASSERT_TRUE(dsn.ok()) << dsn.status();
+  static constexpr int kThreads = 6;
+  db::MysqlPool pool(*dsn, db::PoolOptions{.max_connections = kThreads,
+                                           .connect_timeout = absl::Seconds(1),
+                                           .io_timeout = absl::Seconds(2)});
+  pid_t pid = MariaDbPid();
+  ASSERT_GT(pid, 0);
+  Pause(pid);
+  std::vector<absl::Status> statuses(kThreads);
+  std::vector<absl::Duration> took(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      absl::Time start = absl::Now();
+      statuses[i] = pool.Run([](db::MysqlConnection& c) {
+        c.Execute("DO 1");
+        return absl::OkStatus();
+      });
+      took[i] = absl::Now() - start;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::string figures;
+  for (int i = 0; i < kThreads; ++i) {
+    absl::StrAppend(&figures, absl::FormatDuration(took[i]), " ");
+    EXPECT_TRUE(absl::IsUnavailable(statuses[i])) << statuses[i];
+    EXPECT_LT(took[i], absl::Seconds(2)) << "connect " << i;
+  }
+  std::cout << "[figures] connects to the paused database gave up after " << figures << std::endl;
+  ASSERT_EQ(kill(pid, SIGCONT), 0);
+  paused_pid_ = 0;
+  absl::Status status = pool.Run([](db::MysqlConnection& c) {
+    c.Execute("DO 1");
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(status.ok()) << status;
+}
+
 void DatabasePauseTest::PauseAndContinue(absl::Duration calls_for,
                                          std::map<int, int64_t>* audited) {
   std::string arrival_id = RecordOne(MakeArrival("seed-1", {"iom", "unhcr"}));
