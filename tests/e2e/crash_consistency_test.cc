@@ -10,7 +10,8 @@
 // everything is acknowledged. Then, in the database: every acknowledged
 // record is stored exactly once under the arrival_id it was acknowledged
 // with, nothing never sent is stored, every stored record has its consent
-// row and its audit event, and the audit chain verifies. A resent record is
+// row and its audit event, the batch events' creations add up to the rows
+// (none committed apart from its event), and the audit chain verifies. A resent record is
 // answered CREATED (its first commit) or ALREADY_RECORDED with the arrival_id
 // it was acknowledged with, never CREATED twice.
 #include <cppconn/prepared_statement.h>
@@ -30,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -356,10 +358,15 @@ TEST_F(CrashConsistencyTest, AcknowledgedOnceNothingUnsentChainIntactAcrossForce
   EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM arrival_consent_agencies"),
             database_->QueryInt("SELECT COUNT(*) FROM arrivals"));
   // Every stored arrival is named by an audit event of the ministry's ingest.
+  // And each was created in the same transaction as the batch event that
+  // counts it (detail "batch: created=N ..."): the events' creations add up
+  // to the rows, so no row was committed apart from its event (a resend's
+  // event names it too, but as already_recorded).
   std::set<std::string> audited;
+  int64_t audited_creations = 0;
   absl::Status events = database_->pool().Run([&](db::MysqlConnection& c) {
     sql::PreparedStatement* select = c.Prepare(
-        "SELECT record_ids FROM audit_events WHERE principal = ? AND method = ?");
+        "SELECT record_ids, detail FROM audit_events WHERE principal = ? AND method = ?");
     select->setString(1, "spiffe://enlace/agency/mfa");
     select->setString(2, "/enlace.v1.ArrivalService/RecordArrivals");
     std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
@@ -367,6 +374,15 @@ TEST_F(CrashConsistencyTest, AcknowledgedOnceNothingUnsentChainIntactAcrossForce
       for (absl::string_view id :
            absl::StrSplit(std::string(rows->getString(1)), ' ', absl::SkipEmpty())) {
         audited.insert(std::string(id));
+      }
+      std::string detail = rows->getString(2);
+      constexpr absl::string_view kBatch = "batch: created=";
+      if (absl::StartsWith(detail, kBatch)) {
+        int64_t created = 0;
+        std::string count(absl::string_view(detail).substr(kBatch.size()));
+        count.resize(count.find(' '));
+        EXPECT_TRUE(absl::SimpleAtoi(count, &created)) << detail;
+        audited_creations += created;
       }
     }
     return absl::OkStatus();
@@ -377,6 +393,8 @@ TEST_F(CrashConsistencyTest, AcknowledgedOnceNothingUnsentChainIntactAcrossForce
     for (const std::string& arrival_id : arrival_ids) unaudited += audited.count(arrival_id) == 0;
   }
   EXPECT_EQ(unaudited, 0) << "stored arrivals without their audit event";
+  EXPECT_EQ(audited_creations, static_cast<int64_t>(stored.size()))
+      << "creations counted by batch events vs arrivals stored";
   // And the chain is whole.
   db::MysqlAuditStore audit(&database_->pool());
   absl::StatusOr<db::ChainReport> report = audit.Verify();
@@ -397,7 +415,8 @@ TEST_F(CrashConsistencyTest, AcknowledgedOnceNothingUnsentChainIntactAcrossForce
             << " resent=" << ledger.resent << " lost_answers_recovered=" << ledger.lost_answers
             << " reasked=" << ledger.reasked << " retryable_rejections=" << ledger.retryable
             << " checked=" << checked << " duplicates=" << duplicates << " strays=" << strays
-            << " unaudited=" << unaudited << " chain=" << (report->intact ? "OK" : "BROKEN")
+            << " unaudited=" << unaudited << " audited_creations=" << audited_creations
+            << " chain=" << (report->intact ? "OK" : "BROKEN")
             << " chain_events=" << report->checked << " violations=" << ledger.violations.size()
             << " seconds=" << absl::ToInt64Seconds(absl::Now() - started) << "\n";
 }
