@@ -9,7 +9,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/mariadb.sh"
 
 usage() {
   cat <<EOF
-Usage: scripts/test.sh [--help] [--no-tsan] [ctest args...]
+Usage: scripts/test.sh [--help] [--no-tsan] [--no-asan] [ctest args...]
+       scripts/test.sh --sanitize=address|thread [ctest args...]
 
 Installs missing Debian packages, builds (build/), starts a private MariaDB
 in a temporary directory (mode 0700) on a free port, and runs
@@ -37,15 +38,36 @@ itself is scripts/fuzz.sh) or long (the long runs); tests written in
 Python also carry python. The TSan copies are labelled tsan-<layer>, so
 -L LAYER selects that layer in both runs.
 
+Then the CI part of the AddressSanitizer + UndefinedBehaviorSanitizer suite:
+everything is built with -fsanitize=address,undefined in build-asan/
+(configured once, incremental afterwards) and the layers matching
+ENLACE_CI_ASAN_LABELS (default: ${ci_asan_labels}) run there:
+  ctest --test-dir build-asan -L '${ci_asan_labels}' --output-on-failure -j2 [ctest args...]
+--no-asan (or ENLACE_NO_ASAN=1) skips this part; CI refuses to skip it.
+
+--sanitize=address: only the whole ASan+UBSan suite (a long run, see
+docs/testing.md): every test of every layer in build-asan/, the Python tests
+and the benchmark's smoke run against the ASan server binary. Any report
+fails: memory errors and undefined behaviour stop the process at once
+(exit 86), leaks are reported at exit (LeakSanitizer). A googletest test fails
+if it or any process it starts reports (tests/asan/asan_run.sh); the other
+tests' processes write their reports to build-asan/asan-reports/<test>.*,
+and any file there fails the run, naming the test.
+
+--sanitize=thread: only the ThreadSanitizer suite described above.
+
 The database and its directory are removed on exit. The exit status is 0 only
-if both ctest runs passed.
+if every ctest run passed (and, for ASan, no report was written).
 
 Examples:
-  scripts/test.sh                        # everything, then the TSan suite
-  scripts/test.sh -L unit                # the unit layer, then its TSan copies
-  scripts/test.sh --no-tsan -L e2e       # the end-to-end layer alone
-  scripts/test.sh --no-tsan -R Policy    # tests whose name matches Policy
-  scripts/test.sh -R Workflow -V         # matching tests, verbose, in both runs
+  scripts/test.sh                        # everything, the TSan suite, ASan's CI part
+  scripts/test.sh -L unit                # the unit layer, its TSan and ASan copies
+  scripts/test.sh --no-tsan --no-asan -L e2e     # the end-to-end layer alone
+  scripts/test.sh --no-tsan --no-asan -R Policy  # tests whose name matches Policy
+  scripts/test.sh -R Workflow -V         # matching tests, verbose, in every run
+  scripts/test.sh --sanitize=address     # the whole suite under ASan+UBSan
+  scripts/test.sh --sanitize=address -R Policy   # part of it
+  scripts/test.sh --sanitize=thread -L e2e       # the TSan suite's e2e layer
 
 Environment:
   ENLACE_NO_INSTALL=1   fail instead of installing missing packages
@@ -56,13 +78,24 @@ Environment:
                         (to switch, rm -rf build-tsan first)
   ENLACE_TSAN_OPTIONS   extra TSAN_OPTIONS for the suite (e.g. halt_on_error=0
                         to see every report of a test, not just the first)
+  ENLACE_NO_ASAN=1      skip the CI part of the ASan suite (same as --no-asan)
+  ENLACE_CI_ASAN_LABELS the ctest label regex of that part (${ci_asan_labels})
+  ENLACE_ASAN_OPTIONS   extra ASAN_OPTIONS for the googletest tests
 EOF
 }
 
+# What CI runs under ASan: the layers that fit its time (docs/testing.md).
+ci_asan_labels="${ENLACE_CI_ASAN_LABELS:-^(unit|db)$}"
+run_normal=1
 run_tsan=1
+run_asan=ci  # ci: the layers above; all: the whole suite; 0: none
 if [[ "${ENLACE_NO_TSAN:-0}" == 1 ]]; then
   run_tsan=0
 fi
+if [[ "${ENLACE_NO_ASAN:-0}" == 1 ]]; then
+  run_asan=0
+fi
+sanitize=""
 while (($# > 0)); do
   case "$1" in
     --help | -h)
@@ -73,6 +106,19 @@ while (($# > 0)); do
       run_tsan=0
       shift
       ;;
+    --no-asan)
+      run_asan=0
+      shift
+      ;;
+    --sanitize=*)
+      sanitize="${1#--sanitize=}"
+      shift
+      ;;
+    --sanitize)
+      (($# >= 2)) || die "--sanitize needs a value: address or thread"
+      sanitize="$2"
+      shift 2
+      ;;
     --)
       shift
       break
@@ -80,17 +126,30 @@ while (($# > 0)); do
     *) break ;;
   esac
 done
-if [[ "${CI:-}" == true ]] && ((!run_tsan)); then
-  die "CI runs the ThreadSanitizer suite too: unset ENLACE_NO_TSAN, drop --no-tsan"
+case "${sanitize}" in
+  "") ;;
+  address) run_normal=0 run_tsan=0 run_asan=all ;;
+  thread) run_normal=0 run_tsan=1 run_asan=0 ;;
+  *) die "--sanitize=${sanitize}: address or thread" ;;
+esac
+if [[ "${CI:-}" == true ]]; then
+  [[ -z "${sanitize}" ]] || die "CI runs scripts/test.sh without --sanitize"
+  ((run_tsan)) || die "CI runs the ThreadSanitizer suite too: unset ENLACE_NO_TSAN, drop --no-tsan"
+  [[ "${run_asan}" != 0 ]] || die "CI runs the ASan suite's CI part too: unset ENLACE_NO_ASAN, drop --no-asan"
 fi
 
 cd "${ENLACE_ROOT}"
+package_sets=(all test)
 if ((run_tsan)); then
-  ensure_packages all test tsan
-else
-  ensure_packages all test
+  package_sets+=(tsan)
 fi
-ensure_built
+if [[ "${run_asan}" != 0 ]]; then
+  package_sets+=(asan)
+fi
+ensure_packages "${package_sets[@]}"
+if ((run_normal)); then
+  ensure_built
+fi
 
 DB_DIR=""
 # shellcheck disable=SC2317  # called by the EXIT trap
@@ -120,9 +179,11 @@ mariadb_test_server "${DB_DIR}" || die "the test MariaDB did not start"
 log "ENLACE_TEST_DB_DSN=${ENLACE_TEST_DB_DSN} (password in ENLACE_DB_PASSWORD and ${DB_DIR}/root.password)"
 
 status=0
-ctest --test-dir "${ENLACE_BUILD_DIR}" --output-on-failure -j2 "$@" </dev/null || status=$?
-if ((status != 0)); then
-  log "ctest failed (exit ${status})"
+if ((run_normal)); then
+  ctest --test-dir "${ENLACE_BUILD_DIR}" --output-on-failure -j2 "$@" </dev/null || status=$?
+  if ((status != 0)); then
+    log "ctest failed (exit ${status})"
+  fi
 fi
 
 if ((run_tsan)); then
@@ -136,6 +197,54 @@ if ((run_tsan)); then
     log "ctest of the ThreadSanitizer suite failed (exit ${tsan_status})"
     if ((status == 0)); then
       status=${tsan_status}
+    fi
+  fi
+fi
+
+# The reports of the other tests' processes (tests/asan/CMakeLists.txt): prints
+# each under the name of its test; fails if there is any.
+asan_reports_clean() {
+  local dir="${ENLACE_ASAN_BUILD_DIR}/asan-reports" report name
+  local -a reports=()
+  shopt -s nullglob
+  reports=("${dir}"/*)
+  shopt -u nullglob
+  ((${#reports[@]} == 0)) && return 0
+  for report in "${reports[@]}"; do
+    name="$(basename "${report}")"
+    printf '==== sanitizer report of test %s (process %s) ====\n' "${name%%.*}" "${name#*.}" >&2
+    cat "${report}" >&2
+  done
+  log "ASan/UBSan reported in ${#reports[@]} process(es) of the tests named above"
+  return 1
+}
+
+if [[ "${run_asan}" != 0 ]]; then
+  asan_started=${SECONDS}
+  ensure_asan_built
+  rm -rf "${ENLACE_ASAN_BUILD_DIR}/asan-reports"
+  mkdir -p "${ENLACE_ASAN_BUILD_DIR}/asan-reports"
+  # The suite's options for any process no test property reaches (the tests
+  # of tests/'s subdirectories that are not googletest tests).
+  # shellcheck source=/dev/null
+  source "${ENLACE_ASAN_BUILD_DIR}/tests/asan/sanitizer_options.sh"
+  ASAN_OPTIONS+=":log_path=${ENLACE_ASAN_BUILD_DIR}/asan-reports/unnamed"
+  UBSAN_OPTIONS+=":log_path=${ENLACE_ASAN_BUILD_DIR}/asan-reports/unnamed"
+  asan_args=()
+  if [[ "${run_asan}" == ci ]]; then
+    asan_args=(-L "${ci_asan_labels}")
+  fi
+  asan_status=0
+  ctest --test-dir "${ENLACE_ASAN_BUILD_DIR}" --output-on-failure -j2 "${asan_args[@]}" "$@" </dev/null ||
+    asan_status=$?
+  if ! asan_reports_clean && ((asan_status == 0)); then
+    asan_status=86
+  fi
+  log "ASan+UBSan suite ($([[ ${run_asan} == ci ]] && echo "CI part: ${ci_asan_labels}" || echo whole)): build and run took $((SECONDS - asan_started)) s"
+  if ((asan_status != 0)); then
+    log "the ASan+UBSan suite failed (exit ${asan_status})"
+    if ((status == 0)); then
+      status=${asan_status}
     fi
   fi
 fi

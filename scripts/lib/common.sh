@@ -13,6 +13,8 @@
 #                                    (all targets, or only those named)
 #   ensure_tsan_built                configure (once) and build the ThreadSanitizer
 #                                    tests in build-tsan/ (tests/tsan/)
+#   ensure_asan_built                configure (once) and build everything with
+#                                    ASan+UBSan in build-asan/ (tests/asan/)
 #   free_port                        a free TCP port on 127.0.0.1, chosen by the kernel
 #   pid_alive PID [NAME]             is PID a live (non-zombie) process, named NAME?
 #   read_pid_file FILE               the pid in FILE, or nothing
@@ -45,6 +47,10 @@ ENLACE_SCRIPT_NAME="${ENLACE_SCRIPT_NAME:-$(basename "$0")}"
 # from libclang-rt-N-dev, with llvm-N for llvm-symbolizer.
 ENLACE_TSAN_BUILD_DIR="${ENLACE_ROOT}/build-tsan"
 ENLACE_TSAN_CXX="${ENLACE_TSAN_CXX:-g++}"
+# The AddressSanitizer + UndefinedBehaviorSanitizer build (g++, libasan8 and
+# libubsan1): every target and every test, in a tree of its own.
+ENLACE_ASAN_BUILD_DIR="${ENLACE_ROOT}/build-asan"
+ENLACE_ASAN_PACKAGES=(libasan8 libubsan1)
 
 ENLACE_BUILD_PACKAGES=(
   cmake ninja-build g++ pkg-config
@@ -104,7 +110,8 @@ ensure_packages() {
       all) wanted+=("${ENLACE_BUILD_PACKAGES[@]}" "${ENLACE_RUN_PACKAGES[@]}") ;;
       test) wanted+=("${ENLACE_TEST_PACKAGES[@]}") ;;
       tsan) wanted+=("${ENLACE_TSAN_PACKAGES[@]}") ;;
-      *) die "ensure_packages: unknown set '${which}' (build|run|all|test|tsan)" ;;
+      asan) wanted+=("${ENLACE_ASAN_PACKAGES[@]}") ;;
+      *) die "ensure_packages: unknown set '${which}' (build|run|all|test|tsan|asan)" ;;
     esac
   done
   command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: these scripts expect Debian 12"
@@ -183,6 +190,24 @@ ensure_tsan_built() {
   log "building the ThreadSanitizer tests (${ENLACE_BUILD_JOBS} jobs)"
   cmake --build "${dir}" --target enlace_tsan_tests -j "${ENLACE_BUILD_JOBS}" </dev/null ||
     die "the ThreadSanitizer build failed"
+}
+
+# ensure_asan_built: the ASan+UBSan tree (build-asan/, -DENLACE_SANITIZE=address)
+# is configured only when build-asan/build.ninja is missing; then all of it is
+# built (incrementally), since its suite is the whole ctest suite.
+ensure_asan_built() {
+  local dir="${ENLACE_ASAN_BUILD_DIR}"
+  if [[ ! -f "${dir}/build.ninja" ]]; then
+    local -a cfg=(-S "${ENLACE_ROOT}" -B "${dir}" -G Ninja -DCMAKE_BUILD_TYPE=Release
+      -DENLACE_SANITIZE=address)
+    if command -v ccache >/dev/null 2>&1; then
+      cfg+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    fi
+    log "configuring ${dir} (AddressSanitizer + UndefinedBehaviorSanitizer)"
+    cmake "${cfg[@]}" </dev/null || die "cmake configure of the ASan tree failed (to start over: rm -rf ${dir})"
+  fi
+  log "building the ASan+UBSan tree (${ENLACE_BUILD_JOBS} jobs)"
+  cmake --build "${dir}" -j "${ENLACE_BUILD_JOBS}" </dev/null || die "the ASan+UBSan build failed"
 }
 
 # Prints a TCP port that was free on 127.0.0.1 a moment ago. Another process
