@@ -104,7 +104,11 @@ echo "== pkg-config consumer"
 export PKG_CONFIG_PATH=$prefix/$libdir/pkgconfig
 pkg-config --exists --print-errors enlace || fail "pkg-config cannot use enlace.pc"
 read -r -a flags <<< "$(pkg-config --cflags --libs enlace)"
-if ! "$cxx" -std=c++17 -O1 -o "$tmp/pc-consumer" "$consumer_src/main.cc" \
+# CXXFLAGS and LDFLAGS as a consumer's build would pass them (the CMake
+# consumer takes them from the environment too): the ASan tree's test sets
+# them to its sanitizer flags, which its instrumented libraries need.
+read -r -a user_flags <<< "${CXXFLAGS:-} ${LDFLAGS:-}"
+if ! "$cxx" -std=c++17 -O1 "${user_flags[@]}" -o "$tmp/pc-consumer" "$consumer_src/main.cc" \
       "${flags[@]}" > "$tmp/pc-build.log" 2>&1; then
   cat "$tmp/pc-build.log" >&2
   fail "building the pkg-config consumer"
