@@ -107,6 +107,9 @@ ABSL_FLAG(int, worker_threads, 8, "threads that run database work for unary call
 ABSL_FLAG(int, ingest_writers, 2, "concurrent arrival batch transactions");
 ABSL_FLAG(int, ingest_batch, 500, "maximum arrivals per batch transaction");
 ABSL_FLAG(int, db_wait_seconds, 30, "how long start-up waits for the database to answer");
+ABSL_FLAG(int, feed_window, 20000,
+          "referral feed events kept in memory for WatchReferrals (about 1.4 KB each); "
+          "streams further behind read older ones from the database");
 ABSL_FLAG(std::string, audit_log_key, "",
           "PEM Ed25519 private key that signs the audit log's checkpoints (docs/audit.md; "
           "openssl genpkey -algorithm ed25519); every replica holds the same. Empty: a key of "
@@ -131,7 +134,7 @@ void ApplyEnvironment() {
                            "max_streams_per_identity",
                            "max_message_bytes", "max_connection_age_seconds",
                            "ready_file", "db_pool_size",
-                           "worker_threads", "ingest_writers", "ingest_batch",
+                           "worker_threads", "ingest_writers", "ingest_batch", "feed_window",
                            "db_wait_seconds", "audit_log_key", "audit_origin",
                            "audit_checkpoint_seconds", "audit_witness_alert_seconds"}) {
     std::string variable = absl::StrCat("ENLACE_", absl::AsciiStrToUpper(name));
@@ -328,6 +331,11 @@ int main(int argc, char** argv) {
   config.ingest_writers = absl::GetFlag(FLAGS_ingest_writers);
   config.ingest_batch = absl::GetFlag(FLAGS_ingest_batch);
   config.db_wait = absl::Seconds(absl::GetFlag(FLAGS_db_wait_seconds));
+  if (absl::GetFlag(FLAGS_feed_window) < 1) {
+    std::cerr << "enlace-server: --feed_window must be at least 1\n";
+    return 2;
+  }
+  config.feed_window = static_cast<size_t>(absl::GetFlag(FLAGS_feed_window));
   config.audit_log_key = absl::GetFlag(FLAGS_audit_log_key);
   config.audit_origin = absl::GetFlag(FLAGS_audit_origin);
   config.audit_checkpoint_interval = absl::Seconds(absl::GetFlag(FLAGS_audit_checkpoint_seconds));
