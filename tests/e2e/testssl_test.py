@@ -52,9 +52,17 @@ PROTOCOLS = {"SSLv2": False, "SSLv3": False, "TLS1": False, "TLS1_1": False,
 VULNERABILITIES = ("heartbleed", "CCS", "ticketbleed", "ROBOT", "secure_renego",
                    "secure_client_renego", "CRIME_TLS", "BREACH", "POODLE_SSL", "fallback_SCSV",
                    "SWEET32", "FREAK", "DROWN", "LOGJAM", "BEAST", "LUCKY13", "RC4")
-# Checks testssl 3.0 cannot run when the server requires a client
-# certificate: a WARN that says so.
+# Checks testssl 3.0 cannot run when it sees that the server requires a
+# client certificate: a WARN that says so. Whether it sees it is a race of
+# its own: it looks for the failed handshake of `openssl s_client` without a
+# certificate, and under TLS 1.3 s_client may finish and exit 0 before the
+# server's "certificate required" alert arrives (a loaded machine, the ASan
+# build). Then testssl takes the port for an unknown service (the `service`
+# finding below), skips BREACH (an HTTP check) and rates client
+# renegotiation OK; both outcomes are accepted, and the second test checks
+# renegotiation itself.
 UNTESTABLE = {"BREACH", "secure_client_renego"}
+UNKNOWN_SERVICE = "Couldn't determine service, skipping all HTTP checks"
 # Findings of the server certificate (-S) that are not OK or INFO, accepted:
 ACCEPTED = {
     # The private CA of the platform publishes no CRL or OCSP URI in the
@@ -89,8 +97,15 @@ class TestsslTest(harness.ServerTestCase):
         cmd = ["testssl", "--quiet", "--color", "0", "--warnings", "off",
                "--add-ca", os.path.join(self.pki, "ca.crt"), "--jsonfile", out,
                "-p", "-E", "-U", "-S", self.target]
+        # testssl waits HEADER_MAXSLEEP (5 s by default) for the port's answer
+        # to its HTTP probe; a slow answer (a loaded machine, the ASan build)
+        # makes it skip its HTTP checks (BREACH) and judge client
+        # renegotiation differently, which this test asserts on: 30 s.
+        env = dict(os.environ)
+        env.setdefault("HEADER_MAXSLEEP", "30")
         started = time.monotonic()
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=TESTSSL_TIMEOUT)
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=TESTSSL_TIMEOUT,
+                             env=env)
         log(f"testssl took {time.monotonic() - started:.0f} s (exit {res.returncode})")
         self.assertTrue(os.path.exists(out), f"testssl wrote no JSON:\n{res.stdout}{res.stderr}")
         with open(out, encoding="utf-8") as f:
@@ -132,18 +147,25 @@ class TestsslTest(harness.ServerTestCase):
             with self.subTest(suite=name):
                 self.assertIn(name, TLS13_SUITES)  # all (EC)DHE and AEAD
 
+        saw_client_auth = findings.get("service") != ("DEBUG", UNKNOWN_SERVICE)
+        log("testssl " + ("saw" if saw_client_auth else "did not see") +
+            " that a client certificate is required")
         for vid in VULNERABILITIES:
             with self.subTest(vulnerability=vid):
+                if vid == "BREACH" and not saw_client_auth:
+                    self.assertNotIn(vid, findings)  # skipped with the HTTP checks
+                    continue
                 self.assertIn(vid, findings, "testssl did not run this check")
                 severity, finding = findings[vid]
-                if vid in UNTESTABLE:
+                if vid in UNTESTABLE and saw_client_auth:
                     self.assertEqual(severity, "WARN", finding)
                     self.assertIn("client x509-based authentication prevents this", finding)
                 else:
                     self.assertIn(severity, GOOD, finding)
 
         others = {i: s for i, (s, _) in findings.items()
-                  if s not in GOOD and i not in UNTESTABLE and i not in SCANNER}
+                  if s not in GOOD and i not in UNTESTABLE and i not in SCANNER
+                  and not (i == "service" and not saw_client_auth)}
         self.assertEqual({i: s for i, s in others.items() if ACCEPTED.get(i) != s}, {},
                          "findings neither OK/INFO nor accepted")
         self.assertEqual(findings["cert_chain_of_trust"][0], "OK", findings["cert_chain_of_trust"])
