@@ -22,11 +22,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
+#include "tests/testing/private_mariadb.h"
 #include "tests/testing/server_fixture.h"
 
 namespace enlace {
 namespace {
 
+using ::enlace::testing::FreeLoopbackPort;
+using ::enlace::testing::RunMariaDbScript;
 using ::enlace::testing::Context;
 using ::enlace::testing::MakeArrival;
 using ::enlace::testing::ServerFixture;
@@ -338,36 +341,15 @@ class DatabaseOutageTest : public ServerFixture {
     char dir_template[] = "/tmp/enlace-outage-XXXXXX";
     ASSERT_NE(mkdtemp(dir_template), nullptr);
     dir_ = dir_template;
-    port_ = FreePort();
+    port_ = FreeLoopbackPort();
     ASSERT_GT(port_, 0);
-    ASSERT_EQ(MariaDb(absl::StrCat("mariadb_init ", dir_, " && mariadb_start ", dir_, " ", port_)), 0);
+    ASSERT_EQ(RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_init ", dir_, " && mariadb_start ", dir_, " ", port_)), 0);
     StartServer(absl::StrCat("mysql://root@127.0.0.1:", port_, "/enlace"));
   }
   void TearDown() override {
     server_.reset();
-    MariaDb(absl::StrCat("mariadb_stop ", dir_));
+    RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_stop ", dir_));
     std::system(absl::StrCat("rm -rf ", dir_).c_str());
-  }
-  // A port the kernel just handed out and released: free for the database.
-  static int FreePort() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    int port = 0;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-      port = ntohs(address.sin_port);
-    }
-    close(fd);
-    return port;
-  }
-  static int MariaDb(const std::string& commands) {
-    std::string script = absl::StrCat("bash -c 'set -e; source ", ENLACE_SOURCE_DIR,
-                                      "/scripts/lib/common.sh; source ", ENLACE_SOURCE_DIR,
-                                      "/scripts/lib/mariadb.sh; ", commands, "' >/dev/null");
-    return std::system(script.c_str());
   }
   grpc::StatusCode TryRecord(const std::string& external_id) {
     v1::RecordArrivalRequest request;
@@ -381,9 +363,9 @@ class DatabaseOutageTest : public ServerFixture {
 
 TEST_F(DatabaseOutageTest, CallsFailUnavailableWhileTheDatabaseIsDownThenRecover) {
   ASSERT_EQ(TryRecord("o-1"), grpc::StatusCode::OK);
-  ASSERT_EQ(MariaDb(absl::StrCat("mariadb_stop ", dir_)), 0);
+  ASSERT_EQ(RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_stop ", dir_)), 0);
   EXPECT_EQ(TryRecord("o-2"), grpc::StatusCode::UNAVAILABLE);
-  ASSERT_EQ(MariaDb(absl::StrCat("mariadb_start ", dir_, " ", port_)), 0);
+  ASSERT_EQ(RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_start ", dir_, " ", port_)), 0);
   absl::Time deadline = absl::Now() + absl::Seconds(30);
   grpc::StatusCode code;
   do {

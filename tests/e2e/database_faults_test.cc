@@ -32,11 +32,14 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
+#include "tests/testing/private_mariadb.h"
 #include "tests/testing/server_fixture.h"
 
 namespace enlace {
 namespace {
 
+using ::enlace::testing::FreeLoopbackPort;
+using ::enlace::testing::RunMariaDbScript;
 using ::enlace::testing::Context;
 using ::enlace::testing::MakeArrival;
 using ::enlace::testing::ServerFixture;
@@ -137,33 +140,19 @@ class DatabaseFaultTest : public ServerFixture {
     char dir_template[] = "/tmp/enlace-dbfault-XXXXXX";
     ASSERT_NE(mkdtemp(dir_template), nullptr);
     dir_ = dir_template;
-    port_ = FreePort();
+    port_ = FreeLoopbackPort();
     ASSERT_GT(port_, 0);
-    ASSERT_EQ(MariaDb(absl::StrCat("mariadb_init ", dir_, " && mariadb_start ", dir_, " ", port_)), 0);
+    ASSERT_EQ(RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_init ", dir_, " && mariadb_start ", dir_, " ", port_)), 0);
     dsn_ = absl::StrCat("mysql://root@127.0.0.1:", port_, "/enlace");
     StartServer(dsn_);
   }
   void TearDown() override {
     if (paused_pid_ > 0) kill(paused_pid_, SIGCONT);
     server_.reset();
-    MariaDb(absl::StrCat("mariadb_stop ", dir_));
+    RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_stop ", dir_));
     std::system(absl::StrCat("rm -rf ", dir_).c_str());
   }
 
-  static int FreePort() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    int port = 0;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-      port = ntohs(address.sin_port);
-    }
-    close(fd);
-    return port;
-  }
   // True when something accepts TCP connections on the database's port.
   bool DatabaseListening() const {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -174,12 +163,6 @@ class DatabaseFaultTest : public ServerFixture {
     bool connected = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
     close(fd);
     return connected;
-  }
-  static int MariaDb(const std::string& commands) {
-    std::string script = absl::StrCat("bash -c 'set -e; source ", ENLACE_SOURCE_DIR,
-                                      "/scripts/lib/common.sh; source ", ENLACE_SOURCE_DIR,
-                                      "/scripts/lib/mariadb.sh; ", commands, "' >/dev/null 2>&1");
-    return std::system(script.c_str());
   }
   pid_t MariaDbPid() const {
     std::ifstream in(dir_ + "/mysql.pid");
@@ -444,7 +427,7 @@ TEST_F(DatabaseKillTest, CallsFailUnavailableThenRecoverWithinFiveSecondsAndNoth
   // Restart on the same port and data directory (InnoDB crash recovery);
   // the moment it accepts TCP connections again is when recovery is timed from.
   int started = -1;
-  std::thread restart([&] { started = MariaDb(absl::StrCat("mariadb_start ", dir_, " ", port_)); });
+  std::thread restart([&] { started = RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_start ", dir_, " ", port_)); });
   absl::Time t_up = absl::InfiniteFuture();
   for (absl::Time until = absl::Now() + absl::Seconds(60); absl::Now() < until;) {
     if (DatabaseListening()) {
@@ -819,7 +802,7 @@ TEST_F(DatabaseFaultTest, PoolNeverLeasesAConnectionThatDiedWhileIdle) {
   absl::Time gone_by = absl::Now() + absl::Seconds(10);
   while (!ProcessGone(pid) && absl::Now() < gone_by) absl::SleepFor(absl::Milliseconds(10));
   ASSERT_TRUE(ProcessGone(pid));
-  ASSERT_EQ(MariaDb(absl::StrCat("mariadb_start ", dir_, " ", port_)), 0);
+  ASSERT_EQ(RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_start ", dir_, " ", port_)), 0);
 
   for (int i = 0; i <= kConnections; ++i) {
     absl::Status status = pool.Run([](db::MysqlConnection& c) {

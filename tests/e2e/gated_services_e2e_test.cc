@@ -30,11 +30,14 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/testing/private_mariadb.h"
 #include "tests/testing/server_fixture.h"
 
 namespace enlace {
 namespace {
 
+using ::enlace::testing::FreeLoopbackPort;
+using ::enlace::testing::RunMariaDbScript;
 using ::enlace::testing::Context;
 using ::enlace::testing::ServerFixture;
 using ::grpc::health::v1::Health;
@@ -493,15 +496,15 @@ class HealthFollowsTheDatabaseTest : public GatedServicesTest {
     char dir_template[] = "/tmp/enlace-health-XXXXXX";
     ASSERT_NE(mkdtemp(dir_template), nullptr);
     dir_ = dir_template;
-    port_ = FreePort();
+    port_ = FreeLoopbackPort();
     ASSERT_GT(port_, 0);
     ASSERT_EQ(
-        MariaDb(absl::StrCat("mariadb_init ", dir_, " && mariadb_start ", dir_, " ", port_)), 0);
+        RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_init ", dir_, " && mariadb_start ", dir_, " ", port_)), 0);
     StartServer(absl::StrCat("mysql://root@127.0.0.1:", port_, "/enlace"));
   }
   void TearDown() override {
     server_.reset();
-    MariaDb(absl::StrCat("mariadb_stop ", dir_));
+    RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_stop ", dir_));
     std::system(absl::StrCat("rm -rf ", dir_).c_str());
   }
   void Configure(server::ServerConfig& config) override {
@@ -509,27 +512,6 @@ class HealthFollowsTheDatabaseTest : public GatedServicesTest {
     // The outage must not make the revocation state stale: that would end
     // the watch (UNAVAILABLE) rather than let it see the status change.
     config.revocation_max_staleness = absl::Minutes(10);
-  }
-  // A port the kernel just handed out and released: free for the database.
-  static int FreePort() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    int port = 0;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-      port = ntohs(address.sin_port);
-    }
-    close(fd);
-    return port;
-  }
-  static int MariaDb(const std::string& commands) {
-    std::string script = absl::StrCat("bash -c 'set -e; source ", ENLACE_SOURCE_DIR,
-                                      "/scripts/lib/common.sh; source ", ENLACE_SOURCE_DIR,
-                                      "/scripts/lib/mariadb.sh; ", commands, "' >/dev/null");
-    return std::system(script.c_str());
   }
   HealthCheckResponse::ServingStatus PlaintextStatus() {
     auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->health_port()),
@@ -553,7 +535,7 @@ TEST_F(HealthFollowsTheDatabaseTest, AnOpenWatchIsToldOfEachChange) {
   ASSERT_TRUE(reader->Read(&response));
   EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
 
-  ASSERT_EQ(MariaDb(absl::StrCat("mariadb_stop ", dir_)), 0);
+  ASSERT_EQ(RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_stop ", dir_)), 0);
   ASSERT_TRUE(reader->Read(&response));
   EXPECT_EQ(response.status(), HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(PlaintextStatus(), HealthCheckResponse::NOT_SERVING);
@@ -561,7 +543,7 @@ TEST_F(HealthFollowsTheDatabaseTest, AnOpenWatchIsToldOfEachChange) {
   HealthCheckResponse checked;
   EXPECT_EQ(Check(iom_cert_, "", &checked).error_code(), grpc::StatusCode::UNAVAILABLE);
 
-  ASSERT_EQ(MariaDb(absl::StrCat("mariadb_start ", dir_, " ", port_)), 0);
+  ASSERT_EQ(RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_start ", dir_, " ", port_)), 0);
   ASSERT_TRUE(reader->Read(&response));
   EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
   EXPECT_EQ(PlaintextStatus(), HealthCheckResponse::SERVING);
