@@ -9,6 +9,7 @@
 #include <cppconn/statement.h>
 #include <mysql_driver.h>
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 
@@ -236,6 +237,29 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlPool::Acquire() {
     --open_;
   }
   return connection;
+}
+
+absl::Status MysqlPool::Prefill(int connections) {
+  connections = std::min(connections, options_.max_connections);
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (open_ >= connections) return absl::OkStatus();
+      ++open_;  // reserve the slot, as Acquire() does
+    }
+    absl::StatusOr<std::unique_ptr<MysqlConnection>> connection = Connect();
+    absl::MutexLock lock(&mu_);
+    if (!connection.ok()) {
+      --open_;
+      return connection.status();
+    }
+    idle_.push_back(Idle{*std::move(connection), absl::Now()});
+  }
+}
+
+int MysqlPool::OpenConnections() {
+  absl::MutexLock lock(&mu_);
+  return open_;
 }
 
 bool MysqlPool::Alive(MysqlConnection& connection) {

@@ -95,8 +95,8 @@ struct PoolOptions {
 
 class MysqlPool {
  public:
-  // Does not connect yet; the first Acquire() does. `dsn.database` is the
-  // default schema of every connection (may be empty).
+  // Does not connect yet; Prefill() or the first call does. `dsn.database` is
+  // the default schema of every connection (may be empty).
   MysqlPool(Dsn dsn, PoolOptions options);
   ~MysqlPool();
   MysqlPool(const MysqlPool&) = delete;
@@ -111,6 +111,16 @@ class MysqlPool {
   // an error `body` returns itself is never retried.
   absl::Status InTransaction(const std::function<absl::Status(MysqlConnection&)>& body,
                              int max_attempts = 3);
+
+  // Opens connections until `connections` (at most max_connections) are open,
+  // and keeps them idle. A server calls it at start, so that the pool does not
+  // grow under the first load spikes: its memory and descriptors are then
+  // those of a full pool from the start. Stops at the first connection that
+  // fails and returns that error; the connections opened stay.
+  absl::Status Prefill(int connections);
+
+  // Connections open now: idle, leased or being opened.
+  int OpenConnections();
 
   const Dsn& dsn() const { return dsn_; }
 

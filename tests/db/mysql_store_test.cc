@@ -3,8 +3,10 @@
 // history, the audit hash chain, migrations, and recovery after the
 // database drops our connections.
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "db/audit_chain.h"
 #include "db/migrations.h"
 #include "db/mysql_arrival_store.h"
@@ -316,6 +318,54 @@ TEST_F(MysqlStoreTest, LostConnectionsGiveUnavailableThenThePoolRecovers) {
   absl::StatusOr<std::vector<AgencyRecord>> again = store.ListAgencies("", 100);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_THAT(*again, SizeIs(4));
+}
+
+// Prefill opens the connections at once (the database sees them), no more
+// than the pool's maximum, and calls lease those instead of opening others.
+TEST_F(MysqlStoreTest, PrefillOpensThePoolAtOnceAndCallsReuseItsConnections) {
+  auto ours = [&] {
+    return database_->QueryInt(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+        "WHERE DB = DATABASE() AND ID <> CONNECTION_ID()");
+  };
+  ASSERT_EQ(ours(), 0);
+  MysqlPool pool(database_->dsn(), PoolOptions{.max_connections = 3});
+  ASSERT_TRUE(pool.Prefill(5).ok());  // capped at max_connections
+  EXPECT_EQ(pool.OpenConnections(), 3);
+  EXPECT_EQ(ours(), 3);
+  ASSERT_TRUE(pool.Prefill(2).ok());  // already open: nothing to do
+  EXPECT_EQ(ours(), 3);
+
+  // Three calls at once, each inside while the others are: no fourth connection.
+  absl::Mutex mu;
+  int inside = 0;
+  std::vector<std::thread> threads;
+  std::vector<absl::Status> results(3);
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = pool.Run([&](MysqlConnection& c) {
+        c.Execute("DO 1");
+        absl::MutexLock lock(&mu);
+        ++inside;
+        mu.Await(absl::Condition(+[](int* n) { return *n >= 3; }, &inside));
+        return absl::OkStatus();
+      });
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const absl::Status& s : results) EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(pool.OpenConnections(), 3);
+  EXPECT_EQ(ours(), 3);
+}
+
+TEST(MysqlPoolTest, PrefillOfAnUnreachableDatabaseIsUnavailableAndLeavesNothingOpen) {
+  Dsn dsn;
+  dsn.user = "root";
+  dsn.host = "127.0.0.1";
+  dsn.port = 1;  // nothing listens there
+  MysqlPool pool(dsn, PoolOptions{.max_connections = 2, .connect_timeout = absl::Seconds(2)});
+  EXPECT_THAT(pool.Prefill(2), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(pool.OpenConnections(), 0);
 }
 
 CertificateRecord MakeCertificate(const std::string& serial, const std::string& name,
