@@ -23,10 +23,11 @@ db/grants.h, as production does. Root has no password-less access: over the
 socket (in that directory) or over TCP with the password
 (scripts/lib/mariadb.sh, mariadb_test_server).
 
-Then the ThreadSanitizer suite: builds the tests listed in
-tests/tsan/CMakeLists.txt with -fsanitize=thread in build-tsan/ (configured
-once, incremental afterwards) and runs them against the same MariaDB:
-  ctest --test-dir build-tsan -L tsan --output-on-failure -j2 [ctest args...]
+Then the CI part of the ThreadSanitizer suite: builds the tests listed in
+ENLACE_TSAN_CI_TESTS (tests/tsan/CMakeLists.txt) with -fsanitize=thread in
+build-tsan/ (configured once, incremental afterwards) and runs them against
+the same MariaDB:
+  ctest --test-dir build-tsan -L '^tsan-' --output-on-failure -j2 [ctest args...]
 A ThreadSanitizer report fails the test it comes from. --no-tsan (or
 ENLACE_NO_TSAN=1) skips this part; CI (CI=true) refuses to skip it.
 
@@ -35,8 +36,9 @@ db (the stores against MariaDB), e2e (a server over mTLS), bench (the
 harness's smoke run), install (the installed package), fuzz (each libFuzzer
 harness of tests/fuzz/ replaying its checked-in seed corpus; the fuzzing
 itself is scripts/fuzz.sh) or long (the long runs); tests written in
-Python also carry python. The TSan copies are labelled tsan-<layer>, so
--L LAYER selects that layer in both runs.
+Python also carry python. In build-tsan/ the googletest tests are named
+tsan.<Suite>.<Test> and labelled tsan-<layer> (CI's part) or long-tsan-<layer>
+(the rest), so -L LAYER selects that layer in every run.
 
 Then the CI part of the AddressSanitizer + UndefinedBehaviorSanitizer suite:
 everything is built with -fsanitize=address,undefined in build-asan/
@@ -54,7 +56,13 @@ if it or any process it starts reports (tests/asan/asan_run.sh); the other
 tests' processes write their reports to build-asan/asan-reports/<test>.*,
 and any file there fails the run, naming the test.
 
---sanitize=thread: only the ThreadSanitizer suite described above.
+--sanitize=thread: only the whole ThreadSanitizer suite (a long run, see
+docs/testing.md): everything built in build-tsan/, every test of every layer
+run there, the Python tests and the benchmark's smoke run against the TSan
+server binary. A googletest test fails if it or any process it starts
+reports (tests/tsan/tsan_run.sh); the other tests' processes write their
+reports to build-tsan/tsan-reports/<test>.*, and any file there fails the
+run, naming the test.
 
 The database and its directory are removed on exit. The exit status is 0 only
 if every ctest run passed (and, for ASan, no report was written).
@@ -67,7 +75,8 @@ Examples:
   scripts/test.sh -R Workflow -V         # matching tests, verbose, in every run
   scripts/test.sh --sanitize=address     # the whole suite under ASan+UBSan
   scripts/test.sh --sanitize=address -R Policy   # part of it
-  scripts/test.sh --sanitize=thread -L e2e       # the TSan suite's e2e layer
+  scripts/test.sh --sanitize=thread      # the whole suite under TSan
+  scripts/test.sh --sanitize=thread -L e2e       # its e2e layer
 
 Environment:
   ENLACE_NO_INSTALL=1   fail instead of installing missing packages
@@ -87,7 +96,7 @@ EOF
 # What CI runs under ASan: the layers that fit its time (docs/testing.md).
 ci_asan_labels="${ENLACE_CI_ASAN_LABELS:-^(unit|db)$}"
 run_normal=1
-run_tsan=1
+run_tsan=ci  # ci: CI's part; all: the whole suite; 0: none
 run_asan=ci  # ci: the layers above; all: the whole suite; 0: none
 if [[ "${ENLACE_NO_TSAN:-0}" == 1 ]]; then
   run_tsan=0
@@ -129,18 +138,18 @@ done
 case "${sanitize}" in
   "") ;;
   address) run_normal=0 run_tsan=0 run_asan=all ;;
-  thread) run_normal=0 run_tsan=1 run_asan=0 ;;
+  thread) run_normal=0 run_tsan=all run_asan=0 ;;
   *) die "--sanitize=${sanitize}: address or thread" ;;
 esac
 if [[ "${CI:-}" == true ]]; then
   [[ -z "${sanitize}" ]] || die "CI runs scripts/test.sh without --sanitize"
-  ((run_tsan)) || die "CI runs the ThreadSanitizer suite too: unset ENLACE_NO_TSAN, drop --no-tsan"
+  [[ "${run_tsan}" != 0 ]] || die "CI runs the ThreadSanitizer suite too: unset ENLACE_NO_TSAN, drop --no-tsan"
   [[ "${run_asan}" != 0 ]] || die "CI runs the ASan suite's CI part too: unset ENLACE_NO_ASAN, drop --no-asan"
 fi
 
 cd "${ENLACE_ROOT}"
 package_sets=(all test)
-if ((run_tsan)); then
+if [[ "${run_tsan}" != 0 ]]; then
   package_sets+=(tsan)
 fi
 if [[ "${run_asan}" != 0 ]]; then
@@ -186,25 +195,11 @@ if ((run_normal)); then
   fi
 fi
 
-if ((run_tsan)); then
-  tsan_started=${SECONDS}
-  ensure_tsan_built
-  tsan_status=0
-  ctest --test-dir "${ENLACE_TSAN_BUILD_DIR}" -L tsan --output-on-failure -j2 "$@" </dev/null ||
-    tsan_status=$?
-  log "ThreadSanitizer suite: build and run took $((SECONDS - tsan_started)) s"
-  if ((tsan_status != 0)); then
-    log "ctest of the ThreadSanitizer suite failed (exit ${tsan_status})"
-    if ((status == 0)); then
-      status=${tsan_status}
-    fi
-  fi
-fi
-
-# The reports of the other tests' processes (tests/asan/CMakeLists.txt): prints
-# each under the name of its test; fails if there is any.
-asan_reports_clean() {
-  local dir="${ENLACE_ASAN_BUILD_DIR}/asan-reports" report name
+# The reports of the sanitized tests' other processes (tests/asan/ and
+# tests/tsan/ file them under DIR/<test>.<pid>): prints each under the name
+# of its test; fails if there is any.
+sanitizer_reports_clean() {
+  local dir="$1" what="$2" report name
   local -a reports=()
   shopt -s nullglob
   reports=("${dir}"/*)
@@ -212,12 +207,41 @@ asan_reports_clean() {
   ((${#reports[@]} == 0)) && return 0
   for report in "${reports[@]}"; do
     name="$(basename "${report}")"
-    printf '==== sanitizer report of test %s (process %s) ====\n' "${name%%.*}" "${name#*.}" >&2
+    printf '==== %s report of test %s (process %s) ====\n' "${what}" "${name%%.*}" "${name#*.}" >&2
     cat "${report}" >&2
   done
-  log "ASan/UBSan reported in ${#reports[@]} process(es) of the tests named above"
+  log "${what} reported in ${#reports[@]} process(es) of the tests named above"
   return 1
 }
+
+if [[ "${run_tsan}" != 0 ]]; then
+  tsan_started=${SECONDS}
+  ensure_tsan_built "${run_tsan}"
+  tsan_reports="${ENLACE_TSAN_BUILD_DIR}/tsan-reports"
+  rm -rf "${tsan_reports}"
+  mkdir -p "${tsan_reports}"
+  tsan_args=(-L '^tsan-')
+  if [[ "${run_tsan}" == all ]]; then
+    tsan_args=()
+    # The suite's options for any process no test property reaches.
+    # shellcheck source=/dev/null
+    source "${ENLACE_TSAN_BUILD_DIR}/tests/tsan/tsan_options.sh"
+    TSAN_OPTIONS+=":log_path=${tsan_reports}/unnamed"
+  fi
+  tsan_status=0
+  ctest --test-dir "${ENLACE_TSAN_BUILD_DIR}" "${tsan_args[@]}" --output-on-failure -j2 "$@" </dev/null ||
+    tsan_status=$?
+  if ! sanitizer_reports_clean "${tsan_reports}" ThreadSanitizer && ((tsan_status == 0)); then
+    tsan_status=66
+  fi
+  log "ThreadSanitizer suite ($([[ ${run_tsan} == ci ]] && echo "CI part" || echo whole)): build and run took $((SECONDS - tsan_started)) s"
+  if ((tsan_status != 0)); then
+    log "the ThreadSanitizer suite failed (exit ${tsan_status})"
+    if ((status == 0)); then
+      status=${tsan_status}
+    fi
+  fi
+fi
 
 if [[ "${run_asan}" != 0 ]]; then
   asan_started=${SECONDS}
@@ -237,7 +261,7 @@ if [[ "${run_asan}" != 0 ]]; then
   asan_status=0
   ctest --test-dir "${ENLACE_ASAN_BUILD_DIR}" --output-on-failure -j2 "${asan_args[@]}" "$@" </dev/null ||
     asan_status=$?
-  if ! asan_reports_clean && ((asan_status == 0)); then
+  if ! sanitizer_reports_clean "${ENLACE_ASAN_BUILD_DIR}/asan-reports" ASan/UBSan && ((asan_status == 0)); then
     asan_status=86
   fi
   log "ASan+UBSan suite ($([[ ${run_asan} == ci ]] && echo "CI part: ${ci_asan_labels}" || echo whole)): build and run took $((SECONDS - asan_started)) s"

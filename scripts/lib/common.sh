@@ -172,12 +172,17 @@ ensure_built() {
     die "build failed"
 }
 
-# ensure_tsan_built: the ThreadSanitizer tree (build-tsan/, compiler
+# ensure_tsan_built [ci|all]: the ThreadSanitizer tree (build-tsan/, compiler
 # ENLACE_TSAN_CXX) is configured only when build-tsan/build.ninja is missing;
-# then only the target enlace_tsan_tests is built: the tests listed in
-# tests/tsan/CMakeLists.txt, what they need, and the suite's self-tests.
+# then, for ci (the default), only the target enlace_tsan_tests is built: the
+# CI part listed in tests/tsan/CMakeLists.txt, what it needs, and the suite's
+# self-tests; for all, everything (the whole suite).
 ensure_tsan_built() {
-  local dir="${ENLACE_TSAN_BUILD_DIR}"
+  local dir="${ENLACE_TSAN_BUILD_DIR}" part="${1:-ci}"
+  local -a target=(--target enlace_tsan_tests)
+  if [[ "${part}" == all ]]; then
+    target=()
+  fi
   if [[ ! -f "${dir}/build.ninja" ]]; then
     local -a cfg=(-S "${ENLACE_ROOT}" -B "${dir}" -G Ninja -DCMAKE_BUILD_TYPE=Release
       -DENLACE_SANITIZE=thread -DCMAKE_CXX_COMPILER="${ENLACE_TSAN_CXX}")
@@ -187,8 +192,8 @@ ensure_tsan_built() {
     log "configuring ${dir} (ThreadSanitizer, ${ENLACE_TSAN_CXX})"
     cmake "${cfg[@]}" </dev/null || die "cmake configure of the TSan tree failed (to start over: rm -rf ${dir})"
   fi
-  log "building the ThreadSanitizer tests (${ENLACE_BUILD_JOBS} jobs)"
-  cmake --build "${dir}" --target enlace_tsan_tests -j "${ENLACE_BUILD_JOBS}" </dev/null ||
+  log "building the ThreadSanitizer tests ($([[ ${part} == all ]] && echo "everything" || echo "CI part"), ${ENLACE_BUILD_JOBS} jobs)"
+  cmake --build "${dir}" "${target[@]}" -j "${ENLACE_BUILD_JOBS}" </dev/null ||
     die "the ThreadSanitizer build failed"
 }
 
