@@ -97,6 +97,7 @@ MysqlConnection::MysqlConnection(std::unique_ptr<sql::Connection> connection)
     : connection_(std::move(connection)) {}
 
 MysqlConnection::~MysqlConnection() {
+  transient_.clear();
   statements_.clear();
   try {
     if (connection_ && !connection_->isClosed()) connection_->close();
@@ -108,11 +109,17 @@ MysqlConnection::~MysqlConnection() {
 sql::PreparedStatement* MysqlConnection::Prepare(const std::string& sql_text) {
   auto it = statements_.find(sql_text);
   if (it != statements_.end()) return it->second.get();
+  it = transient_.find(sql_text);
+  if (it != transient_.end()) return it->second.get();
   std::unique_ptr<sql::PreparedStatement> statement(connection_->prepareStatement(sql_text));
   sql::PreparedStatement* raw_statement = statement.get();
-  statements_.emplace(sql_text, std::move(statement));
+  // Our statements carry no '?' inside literals: every one is a placeholder.
+  const bool cached = std::count(sql_text.begin(), sql_text.end(), '?') <= kMaxCachedPlaceholders;
+  (cached ? statements_ : transient_).emplace(sql_text, std::move(statement));
   return raw_statement;
 }
+
+void MysqlConnection::ReleaseTransientStatements() { transient_.clear(); }
 
 void MysqlConnection::Execute(const std::string& sql_text) {
   std::unique_ptr<sql::Statement> statement(connection_->createStatement());
@@ -271,7 +278,9 @@ bool MysqlPool::Alive(MysqlConnection& connection) {
 }
 
 void MysqlPool::Release(std::unique_ptr<MysqlConnection> connection, bool healthy) {
-  if (!healthy) connection.reset();  // closing it is I/O: not under the lock
+  // Closing statements and connections is I/O: not under the lock.
+  if (healthy) connection->ReleaseTransientStatements();
+  if (!healthy) connection.reset();
   absl::MutexLock lock(&mu_);
   if (healthy) {
     idle_.push_back(Idle{std::move(connection), absl::Now()});

@@ -55,12 +55,25 @@ class MysqlConnection {
   explicit MysqlConnection(std::unique_ptr<sql::Connection> connection);
   ~MysqlConnection();
 
-  // A prepared statement for `sql_text`, prepared once per connection and
-  // kept while it lives: statements whose text depends on a row count must
-  // take few shapes (ForEachStatementChunk), or each connection keeps one
-  // per count. Throws sql::SQLException (callers run inside MysqlPool::Run*,
-  // which converts). The statement stays owned by this connection.
+  // A prepared statement for `sql_text`, owned by this connection. One with
+  // at most kMaxCachedPlaceholders parameters is prepared once per connection
+  // and kept while it lives: statements whose text depends on a row count
+  // must take few shapes (ForEachStatementChunk), or each connection keeps
+  // one per count. A larger one (the multi-row shapes of 16 rows and more) is
+  // kept only until the connection goes back to the pool
+  // (ReleaseTransientStatements): its parameter buffers weigh tens of KB,
+  // and kept on every connection for every shape they made the server's
+  // memory grow for minutes under a steady load (the soak), for the saving
+  // of one round trip per 16 rows or more. Throws sql::SQLException (callers
+  // run inside MysqlPool::Run*, which converts).
   sql::PreparedStatement* Prepare(const std::string& sql_text);
+  static constexpr int kMaxCachedPlaceholders = 128;
+  // Closes the statements Prepare() did not cache. MysqlPool calls it when
+  // the connection comes back.
+  void ReleaseTransientStatements();
+  // Statements kept: cached, and not cached but not yet released.
+  size_t CachedStatements() const { return statements_.size(); }
+  size_t TransientStatements() const { return transient_.size(); }
   // Runs a statement that takes no parameters; rows it returns are dropped.
   void Execute(const std::string& sql_text);
   sql::Connection& raw() { return *connection_; }
@@ -68,6 +81,7 @@ class MysqlConnection {
  private:
   std::unique_ptr<sql::Connection> connection_;
   std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> statements_;
+  std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> transient_;
 };
 
 // Calls `chunk(offset, size)` over [0, n) in chunks of 256, 64, 16, 4 and 1

@@ -102,7 +102,9 @@ ABSL_FLAG(int, max_connection_age_seconds, 3600,
 ABSL_FLAG(std::string, ready_file, "",
           "when set, written once the server is SERVING: tls_port=, health_port=, "
           "metrics_port= lines");
-ABSL_FLAG(int, db_pool_size, 16, "maximum database connections");
+ABSL_FLAG(int, db_pool_size, 16,
+          "database connections, all opened at start (those that fail then are opened "
+          "on demand)");
 ABSL_FLAG(int, worker_threads, 8, "threads that run database work for unary calls");
 ABSL_FLAG(int, ingest_writers, 2, "concurrent arrival batch transactions");
 ABSL_FLAG(int, ingest_batch, 500, "maximum arrivals per batch transaction");

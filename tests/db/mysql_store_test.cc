@@ -358,6 +358,31 @@ TEST_F(MysqlStoreTest, PrefillOpensThePoolAtOnceAndCallsReuseItsConnections) {
   EXPECT_EQ(ours(), 3);
 }
 
+// Statements of many parameters (multi-row shapes) live only while the
+// connection is leased; small ones stay cached on the connection.
+TEST_F(MysqlStoreTest, LargeStatementsAreClosedWhenTheConnectionReturnsSmallOnesStayCached) {
+  MysqlPool pool(database_->dsn(), PoolOptions{.max_connections = 1});
+  const std::string small = absl::StrCat("SELECT 1 FROM DUAL WHERE 1 IN ", InList(MysqlConnection::kMaxCachedPlaceholders));
+  const std::string large =
+      absl::StrCat("SELECT 1 FROM DUAL WHERE 1 IN ", InList(MysqlConnection::kMaxCachedPlaceholders + 1));
+  sql::PreparedStatement* small_statement = nullptr;
+  ASSERT_TRUE(pool.Run([&](MysqlConnection& c) {
+                    small_statement = c.Prepare(small);
+                    sql::PreparedStatement* large_statement = c.Prepare(large);
+                    EXPECT_EQ(c.Prepare(large), large_statement);  // reused within the lease
+                    EXPECT_EQ(c.CachedStatements(), 1u);
+                    EXPECT_EQ(c.TransientStatements(), 1u);
+                    return absl::OkStatus();
+                  }).ok());
+  ASSERT_TRUE(pool.Run([&](MysqlConnection& c) {  // the same (only) connection
+                    EXPECT_EQ(c.TransientStatements(), 0u);
+                    EXPECT_EQ(c.CachedStatements(), 1u);
+                    EXPECT_EQ(c.Prepare(small), small_statement);
+                    return absl::OkStatus();
+                  }).ok());
+  EXPECT_EQ(pool.OpenConnections(), 1);
+}
+
 TEST(MysqlPoolTest, PrefillOfAnUnreachableDatabaseIsUnavailableAndLeavesNothingOpen) {
   Dsn dsn;
   dsn.user = "root";
