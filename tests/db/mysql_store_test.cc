@@ -320,6 +320,15 @@ TEST_F(MysqlStoreTest, LostConnectionsGiveUnavailableThenThePoolRecovers) {
   EXPECT_THAT(*again, SizeIs(4));
 }
 
+// A database address where nothing listens.
+Dsn UnreachableDsn() {
+  Dsn dsn;
+  dsn.user = "root";
+  dsn.host = "127.0.0.1";
+  dsn.port = 1;
+  return dsn;
+}
+
 // Prefill opens the connections at once (the database sees them), no more
 // than the pool's maximum, and calls lease those instead of opening others.
 TEST_F(MysqlStoreTest, PrefillOpensThePoolAtOnceAndCallsReuseItsConnections) {
@@ -384,10 +393,7 @@ TEST_F(MysqlStoreTest, LargeStatementsAreClosedWhenTheConnectionReturnsSmallOnes
 }
 
 TEST(MysqlPoolTest, PrefillOfAnUnreachableDatabaseIsUnavailableAndLeavesNothingOpen) {
-  Dsn dsn;
-  dsn.user = "root";
-  dsn.host = "127.0.0.1";
-  dsn.port = 1;  // nothing listens there
+  const Dsn dsn = UnreachableDsn();
   MysqlPool pool(dsn, PoolOptions{.max_connections = 2, .connect_timeout = absl::Seconds(2)});
   EXPECT_THAT(pool.Prefill(2), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ(pool.OpenConnections(), 0);
@@ -458,10 +464,7 @@ TEST_F(MysqlStoreTest, RegistryRecordsAgenciesAndCertificatesAndRevocations) {
 }
 
 TEST(MysqlPoolTest, UnreachableDatabaseIsUnavailable) {
-  Dsn dsn;
-  dsn.user = "root";
-  dsn.host = "127.0.0.1";
-  dsn.port = 1;  // nothing listens there
+  const Dsn dsn = UnreachableDsn();
   MysqlPool pool(dsn, PoolOptions{.max_connections = 1, .connect_timeout = absl::Seconds(2)});
   MysqlRegistryStore store(&pool);
   EXPECT_THAT(store.ListAgencies("", 100), StatusIs(absl::StatusCode::kUnavailable));
