@@ -90,6 +90,9 @@ class ReferralFeed {
   // The position of the last event read from the database.
   int64_t head() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // How many events the window keeps in memory at most.
+  size_t window() const { return window_; }
+
   Batch Collect(int64_t cursor, const std::string& agency, size_t max_events) const
       ABSL_LOCKS_EXCLUDED(mu_);
 

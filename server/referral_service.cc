@@ -5,10 +5,8 @@
 #include <deque>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "google/protobuf/util/time_util.h"
 #include "server/page_token.h"
 #include "server/request_checks.h"
 
@@ -17,7 +15,6 @@ namespace {
 
 using enlace::v1::Referral;
 using enlace::v1::ReferralEvent;
-using google::protobuf::util::TimeUtil;
 
 constexpr char kCreateReferral[] = "/enlace.v1.ReferralService/CreateReferral";
 constexpr char kGetReferral[] = "/enlace.v1.ReferralService/GetReferral";
@@ -38,51 +35,6 @@ std::string WatchFingerprint(const Caller& caller) {
 }
 
 }  // namespace
-
-// The message of a feed event as the streams of one identity receive it
-// (its resume token is bound to the identity's fingerprint), built once and
-// shared: a change fanned out to 1,000 streams of an agency is copied and
-// its token signed once, not 1,000 times, and each stream holds it until
-// its write completes. Keeps the most recent kCapacity messages; an older
-// one asked for again (a stream far behind) is built again.
-class ReferralServiceImpl::SharedEvents {
- public:
-  explicit SharedEvents(const PageTokens* tokens) : tokens_(tokens) {}
-
-  std::shared_ptr<const ReferralEvent> Get(const db::FeedEvent& event,
-                                           const std::string& fingerprint) {
-    Key key{event.seq, fingerprint};
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = messages_.find(key);
-      if (it != messages_.end()) return it->second;
-    }
-    auto message = std::make_shared<ReferralEvent>();
-    message->set_type(event.type);
-    *message->mutable_referral() = event.referral;
-    message->set_resume_token(tokens_->Encode(event.seq, fingerprint));
-    *message->mutable_committed_at() = TimeUtil::MicrosecondsToTimestamp(event.committed_at_us);
-    absl::MutexLock lock(&mu_);
-    auto [it, added] = messages_.try_emplace(key, std::move(message));
-    if (added) {
-      order_.push_back(key);
-      if (order_.size() > kCapacity) {
-        messages_.erase(order_.front());
-        order_.pop_front();
-      }
-    }
-    return it->second;  // a concurrent Get's, if it got there first: the same content
-  }
-
- private:
-  static constexpr size_t kCapacity = 1024;
-  using Key = std::pair<int64_t, std::string>;  // feed seq, fingerprint
-
-  const PageTokens* const tokens_;
-  absl::Mutex mu_;
-  absl::flat_hash_map<Key, std::shared_ptr<const ReferralEvent>> messages_ ABSL_GUARDED_BY(mu_);
-  std::deque<Key> order_ ABSL_GUARDED_BY(mu_);  // oldest first
-};
 
 // One WatchReferrals stream. It pulls from the feed whenever it may write:
 // when it starts, when the feed advances, and when a write completes. Its
@@ -380,7 +332,7 @@ ReferralServiceImpl::ReferralServiceImpl(CallGate* gate, const PageTokens* token
       agencies_(agencies),
       feed_(feed),
       work_(work),
-      events_(std::make_unique<SharedEvents>(tokens)) {}
+      events_(std::make_unique<FeedMessages>(tokens, feed->window())) {}
 
 ReferralServiceImpl::~ReferralServiceImpl() = default;
 

@@ -12,6 +12,7 @@
 #include "enlace/v1/referrals.grpc.pb.h"
 #include "server/agency_directory.h"
 #include "server/call_gate.h"
+#include "server/feed_messages.h"
 #include "server/page_token.h"
 #include "server/referral_feed.h"
 #include "server/work_pool.h"
@@ -51,7 +52,6 @@ class ReferralServiceImpl final : public enlace::v1::ReferralService::CallbackSe
 
  private:
   class WatchReactor;
-  class SharedEvents;
 
   // The common path of the four transitions.
   grpc::ServerUnaryReactor* Transition(grpc::CallbackServerContext* ctx, absl::string_view method,
@@ -64,7 +64,7 @@ class ReferralServiceImpl final : public enlace::v1::ReferralService::CallbackSe
   AgencyDirectory* const agencies_;
   ReferralFeed* const feed_;
   WorkPool* const work_;
-  const std::unique_ptr<SharedEvents> events_;  // the messages watch streams write
+  const std::unique_ptr<FeedMessages> events_;  // the messages watch streams write
 };
 
 }  // namespace enlace::server
