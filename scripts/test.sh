@@ -158,6 +158,7 @@ fi
 ensure_packages "${package_sets[@]}"
 if ((run_normal)); then
   ensure_built
+  ensure_npm_tools  # buf, for tests/unit/proto_contract_test.py
 fi
 
 DB_DIR=""

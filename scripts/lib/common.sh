@@ -15,6 +15,8 @@
 #                                    tests in build-tsan/ (tests/tsan/)
 #   ensure_asan_built                configure (once) and build everything with
 #                                    ASan+UBSan in build-asan/ (tests/asan/)
+#   ensure_npm_tools                 install the npm tools pinned in
+#                                    scripts/npm/package-lock.json into build/npm
 #   free_port                        a free TCP port on 127.0.0.1, chosen by the kernel
 #   pid_alive PID [NAME]             is PID a live (non-zombie) process, named NAME?
 #   read_pid_file FILE               the pid in FILE, or nothing
@@ -51,6 +53,10 @@ ENLACE_TSAN_CXX="${ENLACE_TSAN_CXX:-g++}"
 # libubsan1): every target and every test, in a tree of its own.
 ENLACE_ASAN_BUILD_DIR="${ENLACE_ROOT}/build-asan"
 ENLACE_ASAN_PACKAGES=(libasan8 libubsan1)
+# The tools from the npm registry (scripts/npm/package.json, versions pinned
+# by its package-lock.json), installed by `npm ci` into a tree of their own.
+ENLACE_NPM_DIR="${ENLACE_BUILD_DIR}/npm"
+ENLACE_BUF_BIN="${ENLACE_NPM_DIR}/node_modules/.bin/buf"
 
 ENLACE_BUILD_PACKAGES=(
   cmake ninja-build g++ pkg-config
@@ -111,7 +117,8 @@ ensure_packages() {
       test) wanted+=("${ENLACE_TEST_PACKAGES[@]}") ;;
       tsan) wanted+=("${ENLACE_TSAN_PACKAGES[@]}") ;;
       asan) wanted+=("${ENLACE_ASAN_PACKAGES[@]}") ;;
-      *) die "ensure_packages: unknown set '${which}' (build|run|all|test|tsan|asan)" ;;
+      npm) wanted+=(npm) ;;
+      *) die "ensure_packages: unknown set '${which}' (build|run|all|test|tsan|asan|npm)" ;;
     esac
   done
   command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: these scripts expect Debian 12"
@@ -213,6 +220,27 @@ ensure_asan_built() {
   fi
   log "building the ASan+UBSan tree (${ENLACE_BUILD_JOBS} jobs)"
   cmake --build "${dir}" -j "${ENLACE_BUILD_JOBS}" </dev/null || die "the ASan+UBSan build failed"
+}
+
+# ensure_npm_tools: the tools of scripts/npm/package-lock.json in
+# build/npm/node_modules (buf: ENLACE_BUF_BIN), installed with `npm ci` when
+# missing or when the lock file changed since. A machine without npm gets
+# Debian's (package npm, with its nodejs); one that has Node.js and npm
+# already keeps them.
+ensure_npm_tools() {
+  local lock="${ENLACE_ROOT}/scripts/npm/package-lock.json" dir="${ENLACE_NPM_DIR}"
+  if [[ -x "${ENLACE_BUF_BIN}" ]] && cmp -s "${lock}" "${dir}/package-lock.json"; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    ensure_packages npm
+  fi
+  log "installing the npm tools of ${lock} into ${dir}"
+  rm -rf "${dir}" && mkdir -p "${dir}" || die "cannot create ${dir}"
+  cp "${ENLACE_ROOT}/scripts/npm/package.json" "${lock}" "${dir}/" || die "cannot copy ${lock}"
+  (cd "${dir}" && npm ci --no-audit --no-fund --loglevel=error </dev/null) ||
+    die "npm ci failed in ${dir} (the npm registry must be reachable)"
+  [[ -x "${ENLACE_BUF_BIN}" ]] || die "npm ci ran but ${ENLACE_BUF_BIN} is missing"
 }
 
 # Prints a TCP port that was free on 127.0.0.1 a moment ago. Another process
