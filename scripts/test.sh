@@ -156,9 +156,11 @@ if [[ "${run_asan}" != 0 ]]; then
   package_sets+=(asan)
 fi
 ensure_packages "${package_sets[@]}"
+# buf, for proto_contract_test and the reflection interop test (buf curl), in
+# every tree.
+ensure_npm_tools
 if ((run_normal)); then
   ensure_built
-  ensure_npm_tools  # buf, for tests/unit/proto_contract_test.py
 fi
 
 DB_DIR=""

@@ -226,17 +226,20 @@ ensure_asan_built() {
 # build/npm/node_modules (buf: ENLACE_BUF_BIN), installed with `npm ci` when
 # missing or when the lock file changed since. A machine without npm gets
 # Debian's (package npm, with its nodejs); one that has Node.js and npm
-# already keeps them.
+# already keeps them. ENLACE_NO_INSTALL=1 makes a missing install an error.
 ensure_npm_tools() {
   local lock="${ENLACE_ROOT}/scripts/npm/package-lock.json" dir="${ENLACE_NPM_DIR}"
   if [[ -x "${ENLACE_BUF_BIN}" ]] && cmp -s "${lock}" "${dir}/package-lock.json"; then
     return 0
   fi
+  if [[ "${ENLACE_NO_INSTALL:-0}" == 1 ]]; then
+    die "the npm tools of ${lock} are not installed in ${dir} (ENLACE_NO_INSTALL=1, not installing)"
+  fi
   if ! command -v npm >/dev/null 2>&1; then
     ensure_packages npm
   fi
   log "installing the npm tools of ${lock} into ${dir}"
-  rm -rf "${dir}" && mkdir -p "${dir}" || die "cannot create ${dir}"
+  { rm -rf "${dir}" && mkdir -p "${dir}"; } || die "cannot create ${dir}"
   cp "${ENLACE_ROOT}/scripts/npm/package.json" "${lock}" "${dir}/" || die "cannot copy ${lock}"
   (cd "${dir}" && npm ci --no-audit --no-fund --loglevel=error </dev/null) ||
     die "npm ci failed in ${dir} (the npm registry must be reachable)"

@@ -10,13 +10,16 @@ reflection alone. With no Enlace stub at all, it builds the messages of
 enlace.v1.ArrivalService and AdminService from the descriptors reflection
 sends, records an arrival, reads it back, and finds the reflection stream in
 the audit log. Also: health Check and Watch on the TLS port, NOT_FOUND for an
-unknown symbol, and the plaintext health-only port.
+unknown symbol, and the plaintext health-only port. With --buf, `buf curl
+--list-methods` (a generic tool's first step: list, then fetch each service's
+file) must list every method of every service the server names.
 
 Run through ctest (scripts/test.sh), which sets ENLACE_TEST_DB_DSN:
 
   /usr/bin/python3 tests/interop/gated_services_interop_test.py \
       --server build/server/enlace-server --enlacectl build/clients/enlacectl \
-      --protos protos --policy server/default_policy.conf [unittest args...]
+      --protos protos --policy server/default_policy.conf \
+      --buf build/npm/node_modules/.bin/buf [unittest args...]
 
 Uses only the standard library, grpcio and protobuf (Debian's python3-grpcio,
 hence /usr/bin/python3).
@@ -214,6 +217,29 @@ class GatedServicesInteropTest(harness.ServerTestCase):
         self.assertEqual(next(watch).status, serving)
         watch.cancel()
 
+    def test_5_buf_curl_lists_every_method_of_every_service(self):
+        # As a user types it: buf asks grpc.reflection.v1 first and, told
+        # UNIMPLEMENTED, falls back to the v1alpha the server serves.
+        pki = self.pki
+        result = subprocess.run(
+            [self.args.buf, "curl", "--list-methods", "--protocol", "grpc",
+             "--cacert", os.path.join(pki, "ca.crt"),
+             "--cert", os.path.join(pki, "iom.crt"), "--key", os.path.join(pki, "iom.key"),
+             f"https://{self.addr}"],
+            capture_output=True, text=True, timeout=60, check=False)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        methods = set(result.stdout.split())
+        # Every method of every service reflection lists, each as service/method.
+        listed = {s.name for s in self.reflect("iom", [refl_pb.ServerReflectionRequest(
+            list_services="")])[0].list_services_response.service}
+        self.assertEqual({m.split("/")[0] for m in methods}, listed)
+        for method in ("grpc.health.v1.Health/Check", "grpc.health.v1.Health/Watch",
+                       f"{REFLECTION}/ServerReflectionInfo",
+                       "enlace.v1.ArrivalService/RecordArrival",
+                       "enlace.v1.ReferralService/WatchReferrals",
+                       "enlace.v1.AdminService/ListAuditEvents"):
+            self.assertIn(method, methods)
+
     def test_4_plaintext_health_port_needs_no_certificate_and_has_no_reflection(self):
         with grpc.insecure_channel(f"127.0.0.1:{self.health_port}") as ch:
             check = health_grpc.HealthStub(ch).Check(health_pb.HealthCheckRequest(), timeout=10)
@@ -226,8 +252,9 @@ class GatedServicesInteropTest(harness.ServerTestCase):
 
 
 def main():
-    args, rest = harness.parse_args(__doc__, protos=True)
-    if not harness.check_prerequisites(args, tools=("mariadb", "protoc")):
+    args, rest = harness.parse_args(__doc__, protos=True,
+                                    extra_flags=(("--buf", "the buf executable (buf curl)"),))
+    if not harness.check_prerequisites(args, tools=("mariadb", "protoc"), files=(args.buf,)):
         return 1  # it printed "FAIL: ..."
     out_dir = tempfile.mkdtemp(prefix="enlace-gated-interop-gen-")
     try:
