@@ -64,15 +64,12 @@ using openssl::TimeFromAsn1;
 using openssl::X509Ptr;
 
 using X509CrlPtr = std::unique_ptr<X509_CRL, OpenSslDeleter<X509_CRL_free>>;
-using X509RevokedPtr =
-    std::unique_ptr<X509_REVOKED, OpenSslDeleter<X509_REVOKED_free>>;
-using X509StorePtr =
-    std::unique_ptr<X509_STORE, OpenSslDeleter<X509_STORE_free>>;
+using X509RevokedPtr = std::unique_ptr<X509_REVOKED, OpenSslDeleter<X509_REVOKED_free>>;
+using X509StorePtr = std::unique_ptr<X509_STORE, OpenSslDeleter<X509_STORE_free>>;
 using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OpenSslDeleter<ASN1_TIME_free>>;
 using Asn1OctetStringPtr =
     std::unique_ptr<ASN1_OCTET_STRING, OpenSslDeleter<ASN1_OCTET_STRING_free>>;
-using AuthorityKeyIdPtr =
-    std::unique_ptr<AUTHORITY_KEYID, OpenSslDeleter<AUTHORITY_KEYID_free>>;
+using AuthorityKeyIdPtr = std::unique_ptr<AUTHORITY_KEYID, OpenSslDeleter<AUTHORITY_KEYID_free>>;
 
 // ---------------------------------------------------------------------------
 // Encoding and time.
@@ -85,9 +82,7 @@ absl::StatusOr<std::string> CrlToPem(X509_CRL* crl) {
   return MemBioContents(bio.get(), "CRL PEM");
 }
 
-bool IsFinite(absl::Time t) {
-  return t != absl::InfinitePast() && t != absl::InfiniteFuture();
-}
+bool IsFinite(absl::Time t) { return t != absl::InfinitePast() && t != absl::InfiniteFuture(); }
 
 // An ASN1_TIME for `t` (UTCTime through 2049, GeneralizedTime after).
 absl::StatusOr<Asn1TimePtr> MakeAsn1Time(absl::Time t, absl::string_view what) {
@@ -96,8 +91,7 @@ absl::StatusOr<Asn1TimePtr> MakeAsn1Time(absl::Time t, absl::string_view what) {
   }
   Asn1TimePtr asn1(ASN1_TIME_set(nullptr, absl::ToTimeT(t)));
   if (asn1 == nullptr) {
-    return InvalidArgumentWithOpenSsl(
-        absl::StrCat(what, " out of range: ", absl::FormatTime(t)));
+    return InvalidArgumentWithOpenSsl(absl::StrCat(what, " out of range: ", absl::FormatTime(t)));
   }
   return asn1;
 }
@@ -134,9 +128,8 @@ absl::StatusOr<Issuer> ParseIssuer(const CertificateAuthority& ca) {
 bool IsSerialHex(absl::string_view hex) {
   if (hex.empty() || hex.size() > 40) return false;
   if (hex.size() > 1 && hex[0] == '0') return false;
-  return std::all_of(hex.begin(), hex.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
+  return std::all_of(hex.begin(), hex.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 // Serial (canonical hex) -> earliest revocation time. The canonical form
@@ -153,8 +146,8 @@ absl::StatusOr<Entries> ParseEntries(const std::vector<RevokedEntry>& revoked) {
                        "most 40 digits)"));
     }
     if (!IsFinite(entry.revoked_at)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "revocation time of serial ", entry.serial_hex, " must be finite"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("revocation time of serial ", entry.serial_hex, " must be finite"));
     }
     auto [it, inserted] = entries.emplace(entry.serial_hex, entry.revoked_at);
     if (!inserted) it->second = std::min(it->second, entry.revoked_at);
@@ -164,13 +157,12 @@ absl::StatusOr<Entries> ParseEntries(const std::vector<RevokedEntry>& revoked) {
 
 absl::Status CheckUpdateTimes(absl::Time this_update, absl::Time next_update) {
   if (!IsFinite(this_update) || !IsFinite(next_update)) {
-    return absl::InvalidArgumentError(
-        "this_update and next_update must be finite");
+    return absl::InvalidArgumentError("this_update and next_update must be finite");
   }
   if (absl::ToTimeT(next_update) <= absl::ToTimeT(this_update)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "next_update (", absl::FormatTime(next_update),
-        ") must be after this_update (", absl::FormatTime(this_update), ")"));
+    return absl::InvalidArgumentError(absl::StrCat("next_update (", absl::FormatTime(next_update),
+                                                   ") must be after this_update (",
+                                                   absl::FormatTime(this_update), ")"));
   }
   return absl::OkStatus();
 }
@@ -194,16 +186,13 @@ absl::StatusOr<Asn1OctetStringPtr> CaKeyId(X509* ca) {
   return id;
 }
 
-absl::StatusOr<std::string> SignCrl(const Issuer& issuer,
-                                    const Entries& entries,
-                                    absl::Time this_update,
-                                    absl::Time next_update,
+absl::StatusOr<std::string> SignCrl(const Issuer& issuer, const Entries& entries,
+                                    absl::Time this_update, absl::Time next_update,
                                     int64_t crl_number) {
   absl::Status status = CheckUpdateTimes(this_update, next_update);
   if (!status.ok()) return status;
   if (crl_number < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("crl_number must be >= 0, got ", crl_number));
+    return absl::InvalidArgumentError(absl::StrCat("crl_number must be >= 0, got ", crl_number));
   }
   absl::StatusOr<Asn1TimePtr> last = MakeAsn1Time(this_update, "this_update");
   if (!last.ok()) return last.status();
@@ -212,8 +201,7 @@ absl::StatusOr<std::string> SignCrl(const Issuer& issuer,
 
   X509* ca = issuer.cert.get();
   X509CrlPtr crl(X509_CRL_new());
-  if (crl == nullptr ||
-      X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) != 1 ||
+  if (crl == nullptr || X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) != 1 ||
       X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca)) != 1 ||
       X509_CRL_set1_lastUpdate(crl.get(), last->get()) != 1 ||
       X509_CRL_set1_nextUpdate(crl.get(), next->get()) != 1) {
@@ -222,15 +210,14 @@ absl::StatusOr<std::string> SignCrl(const Issuer& issuer,
 
   for (const auto& [serial_hex, revoked_at] : entries) {
     BIGNUM* raw = nullptr;
-    if (BN_hex2bn(&raw, serial_hex.c_str()) !=
-        static_cast<int>(serial_hex.size())) {
+    if (BN_hex2bn(&raw, serial_hex.c_str()) != static_cast<int>(serial_hex.size())) {
       BN_free(raw);
       return InternalWithOpenSsl(absl::StrCat("BN_hex2bn ", serial_hex));
     }
     BignumPtr bn(raw);
     Asn1IntegerPtr serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
-    absl::StatusOr<Asn1TimePtr> when = MakeAsn1Time(
-        revoked_at, absl::StrCat("revocation time of serial ", serial_hex));
+    absl::StatusOr<Asn1TimePtr> when =
+        MakeAsn1Time(revoked_at, absl::StrCat("revocation time of serial ", serial_hex));
     if (!when.ok()) return when.status();
     X509RevokedPtr revoked(X509_REVOKED_new());
     if (serial == nullptr || revoked == nullptr ||
@@ -246,10 +233,8 @@ absl::StatusOr<std::string> SignCrl(const Issuer& issuer,
   }
 
   Asn1IntegerPtr number(ASN1_INTEGER_new());
-  if (number == nullptr ||
-      ASN1_INTEGER_set_int64(number.get(), crl_number) != 1 ||
-      X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0,
-                            X509V3_ADD_DEFAULT) != 1) {
+  if (number == nullptr || ASN1_INTEGER_set_int64(number.get(), crl_number) != 1 ||
+      X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, X509V3_ADD_DEFAULT) != 1) {
     return InternalWithOpenSsl("cannot add the cRLNumber extension");
   }
   absl::StatusOr<Asn1OctetStringPtr> key_id = CaKeyId(ca);
@@ -257,10 +242,9 @@ absl::StatusOr<std::string> SignCrl(const Issuer& issuer,
   AuthorityKeyIdPtr akid(AUTHORITY_KEYID_new());
   if (akid == nullptr) return InternalWithOpenSsl("AUTHORITY_KEYID_new");
   akid->keyid = key_id->release();
-  if (X509_CRL_add1_ext_i2d(crl.get(), NID_authority_key_identifier, akid.get(),
-                            0, X509V3_ADD_DEFAULT) != 1) {
-    return InternalWithOpenSsl(
-        "cannot add the authorityKeyIdentifier extension");
+  if (X509_CRL_add1_ext_i2d(crl.get(), NID_authority_key_identifier, akid.get(), 0,
+                            X509V3_ADD_DEFAULT) != 1) {
+    return InternalWithOpenSsl("cannot add the authorityKeyIdentifier extension");
   }
 
   EVP_PKEY* key = issuer.key.get();
@@ -307,8 +291,8 @@ absl::Status EnsureDirectory(const std::string& dir) {
 // The suffix N if `name` is "<stem>.r<N>" as OpenSSL spells it ("%d": no
 // sign, no leading zeros), else -1.
 int SuffixOf(absl::string_view name, absl::string_view stem) {
-  if (!absl::ConsumePrefix(&name, stem) || !absl::ConsumePrefix(&name, ".r") ||
-      name.empty() || name.size() > 9 || (name.size() > 1 && name[0] == '0') ||
+  if (!absl::ConsumePrefix(&name, stem) || !absl::ConsumePrefix(&name, ".r") || name.empty() ||
+      name.size() > 9 || (name.size() > 1 && name[0] == '0') ||
       !std::all_of(name.begin(), name.end(), absl::ascii_isdigit)) {
     return -1;
   }
@@ -319,16 +303,15 @@ int SuffixOf(absl::string_view name, absl::string_view stem) {
 
 // What Publish() needs to know about the directory.
 struct DirectoryState {
-  int next_suffix = 0;          // One more than the highest suffix present.
-  std::vector<int> missing;     // Suffixes below next_suffix with no file.
+  int next_suffix = 0;  // One more than the highest suffix present.
+  std::vector<int> missing;  // Suffixes below next_suffix with no file.
   std::vector<int> unloadable;  // ... whose file OpenSSL cannot load.
   // Over the CRLs there signed by our CA (InfinitePast / -1 if none):
   absl::Time latest_this_update = absl::InfinitePast();
   int64_t max_crl_number = -1;
 };
 
-absl::StatusOr<DirectoryState> ScanDirectory(const std::string& dir,
-                                             absl::string_view stem,
+absl::StatusOr<DirectoryState> ScanDirectory(const std::string& dir, absl::string_view stem,
                                              const Issuer& issuer) {
   std::set<int> present;
   std::error_code ec;
@@ -346,14 +329,12 @@ absl::StatusOr<DirectoryState> ScanDirectory(const std::string& dir,
   // (X509_load_crl_file(), PEM), into a scratch store.
   X509StorePtr store(X509_STORE_new());
   X509_LOOKUP* lookup =
-      store == nullptr ? nullptr
-                       : X509_STORE_add_lookup(store.get(), X509_LOOKUP_file());
+      store == nullptr ? nullptr : X509_STORE_add_lookup(store.get(), X509_LOOKUP_file());
   if (lookup == nullptr) {
     return InternalWithOpenSsl("cannot make an X509_STORE");
   }
   for (int suffix = 0; suffix < state.next_suffix; ++suffix) {
-    if (state.missing.size() + state.unloadable.size() >
-        static_cast<size_t>(kMaxRepairs)) {
+    if (state.missing.size() + state.unloadable.size() > static_cast<size_t>(kMaxRepairs)) {
       break;  // Publish() gives up; no need to look further.
     }
     if (present.count(suffix) == 0) {
@@ -371,22 +352,19 @@ absl::StatusOr<DirectoryState> ScanDirectory(const std::string& dir,
   STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store.get());
   for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
     X509_CRL* crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objects, i));
-    if (crl == nullptr || ca_key == nullptr ||
-        X509_CRL_verify(crl, ca_key) != 1) {
+    if (crl == nullptr || ca_key == nullptr || X509_CRL_verify(crl, ca_key) != 1) {
       ERR_clear_error();
       continue;  // Not ours (e.g. an older CA with the same subject name).
     }
-    absl::StatusOr<absl::Time> last =
-        TimeFromAsn1(X509_CRL_get0_lastUpdate(crl), "time");
+    absl::StatusOr<absl::Time> last = TimeFromAsn1(X509_CRL_get0_lastUpdate(crl), "time");
     if (last.ok()) {
       state.latest_this_update = std::max(state.latest_this_update, *last);
     }
     int crit = 0;
-    Asn1IntegerPtr number(static_cast<ASN1_INTEGER*>(
-        X509_CRL_get_ext_d2i(crl, NID_crl_number, &crit, nullptr)));
+    Asn1IntegerPtr number(
+        static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, &crit, nullptr)));
     int64_t value = 0;
-    if (number != nullptr &&
-        ASN1_INTEGER_get_int64(&value, number.get()) == 1) {
+    if (number != nullptr && ASN1_INTEGER_get_int64(&value, number.get()) == 1) {
       state.max_crl_number = std::max(state.max_crl_number, value);
     }
     ERR_clear_error();
@@ -398,9 +376,10 @@ absl::StatusOr<DirectoryState> ScanDirectory(const std::string& dir,
 
 // ---------------------------------------------------------------------------
 
-absl::StatusOr<std::string> CreateCrlPem(
-    const CertificateAuthority& ca, const std::vector<RevokedEntry>& revoked,
-    absl::Time this_update, absl::Time next_update, int64_t crl_number) {
+absl::StatusOr<std::string> CreateCrlPem(const CertificateAuthority& ca,
+                                         const std::vector<RevokedEntry>& revoked,
+                                         absl::Time this_update, absl::Time next_update,
+                                         int64_t crl_number) {
   ERR_clear_error();
   absl::StatusOr<Issuer> issuer = ParseIssuer(ca);
   if (!issuer.ok()) return issuer.status();
@@ -415,31 +394,24 @@ absl::StatusOr<std::string> CrlFileStem(absl::string_view ca_certificate_pem) {
   if (!cert.ok()) return Annotate("CA certificate: ", cert.status());
   // Exactly the call of by_dir.c (default library context).
   int ok = 0;
-  unsigned long hash = X509_NAME_hash_ex(X509_get_subject_name(cert->get()),
-                                         nullptr, nullptr, &ok);
+  unsigned long hash = X509_NAME_hash_ex(X509_get_subject_name(cert->get()), nullptr, nullptr, &ok);
   if (ok == 0) return InternalWithOpenSsl("X509_NAME_hash_ex");
   char stem[32];
   std::snprintf(stem, sizeof(stem), "%08lx", hash);
   return std::string(stem);
 }
 
-CrlPublisher::CrlPublisher(std::string directory, CertificateAuthority ca,
-                           absl::Duration validity)
-    : directory_(std::move(directory)),
-      ca_(std::move(ca)),
-      validity_(validity) {}
+CrlPublisher::CrlPublisher(std::string directory, CertificateAuthority ca, absl::Duration validity)
+    : directory_(std::move(directory)), ca_(std::move(ca)), validity_(validity) {}
 
-absl::Status CrlPublisher::Publish(const std::vector<RevokedEntry>& revoked,
-                                   absl::Time now) {
+absl::Status CrlPublisher::Publish(const std::vector<RevokedEntry>& revoked, absl::Time now) {
   ERR_clear_error();
   // Everything that does not need the directory first, so a bad call writes
   // nothing.
   if (!IsFinite(now)) return absl::InvalidArgumentError("now must be finite");
-  if (validity_ <= absl::ZeroDuration() ||
-      validity_ == absl::InfiniteDuration()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("CRL validity must be positive and finite, got ",
-                     absl::FormatDuration(validity_)));
+  if (validity_ <= absl::ZeroDuration() || validity_ == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("CRL validity must be positive and finite, got ",
+                                                   absl::FormatDuration(validity_)));
   }
   absl::StatusOr<Issuer> issuer = ParseIssuer(ca_);
   if (!issuer.ok()) return issuer.status();
@@ -454,16 +426,13 @@ absl::Status CrlPublisher::Publish(const std::vector<RevokedEntry>& revoked,
   // AlreadyExists: rescan and take the next suffix.
   constexpr int kAttempts = 5;
   for (int attempt = 1;; ++attempt) {
-    absl::StatusOr<DirectoryState> state =
-        ScanDirectory(directory_, *stem, *issuer);
+    absl::StatusOr<DirectoryState> state = ScanDirectory(directory_, *stem, *issuer);
     if (!state.ok()) return state.status();
-    if (state->missing.size() + state->unloadable.size() >
-        static_cast<size_t>(kMaxRepairs)) {
+    if (state->missing.size() + state->unloadable.size() > static_cast<size_t>(kMaxRepairs)) {
       return absl::FailedPreconditionError(absl::StrCat(
-          directory_, " has ", state->missing.size(), " missing and ",
-          state->unloadable.size(), " unloadable CRL files below ", *stem, ".r",
-          state->next_suffix, "; stop the servers reading it, remove its ",
-          *stem, ".r* files, and publish again"));
+          directory_, " has ", state->missing.size(), " missing and ", state->unloadable.size(),
+          " unloadable CRL files below ", *stem, ".r", state->next_suffix,
+          "; stop the servers reading it, remove its ", *stem, ".r* files, and publish again"));
     }
 
     // Whole seconds, as the CRL stores them.
@@ -475,23 +444,20 @@ absl::Status CrlPublisher::Publish(const std::vector<RevokedEntry>& revoked,
         return absl::FailedPreconditionError(absl::StrCat(
             "the newest CRL in ", directory_, " has lastUpdate ",
             absl::FormatTime(state->latest_this_update), ", not before now (",
-            absl::FormatTime(now),
-            "): the clock went back; a CRL published now would lose to it"));
+            absl::FormatTime(now), "): the clock went back; a CRL published now would lose to it"));
       }
       this_update_s = std::max(this_update_s, latest_s + 1);
     }
     const absl::Time this_update = absl::FromUnixSeconds(this_update_s);
     const absl::Time next_update = now + validity_;
-    const int64_t crl_number =
-        std::max(state->max_crl_number + 1, this_update_s);
+    const int64_t crl_number = std::max(state->max_crl_number + 1, this_update_s);
     absl::StatusOr<std::string> pem =
         SignCrl(*issuer, *entries, this_update, next_update, crl_number);
     if (!pem.ok()) return pem.status();
 
     // The new file first (running servers look there), then the repairs
     // (restarted servers need the unbroken run).
-    const std::string path =
-        PathIn(directory_, absl::StrCat(*stem, ".r", state->next_suffix));
+    const std::string path = PathIn(directory_, absl::StrCat(*stem, ".r", state->next_suffix));
     status = WriteFileAtomically(path, *pem, kCrlFileMode, IfExists::kFail);
     if (absl::IsAlreadyExists(status) && attempt < kAttempts) continue;
     if (!status.ok()) return status;
@@ -501,16 +467,14 @@ absl::Status CrlPublisher::Publish(const std::vector<RevokedEntry>& revoked,
     last_next_update_ = absl::FromUnixSeconds(absl::ToUnixSeconds(next_update));
 
     for (int suffix : state->missing) {
-      status = WriteFileAtomically(
-          PathIn(directory_, absl::StrCat(*stem, ".r", suffix)), *pem,
-          kCrlFileMode, IfExists::kFail);
+      status = WriteFileAtomically(PathIn(directory_, absl::StrCat(*stem, ".r", suffix)), *pem,
+                                   kCrlFileMode, IfExists::kFail);
       // Someone else filled it: a loadable CRL is all that is needed.
       if (!status.ok() && !absl::IsAlreadyExists(status)) return status;
     }
     for (int suffix : state->unloadable) {
-      status = WriteFileAtomically(
-          PathIn(directory_, absl::StrCat(*stem, ".r", suffix)), *pem,
-          kCrlFileMode, IfExists::kReplace);
+      status = WriteFileAtomically(PathIn(directory_, absl::StrCat(*stem, ".r", suffix)), *pem,
+                                   kCrlFileMode, IfExists::kReplace);
       if (!status.ok()) return status;
     }
     return absl::OkStatus();

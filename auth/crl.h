@@ -70,9 +70,10 @@ struct RevokedEntry {
 // then reject EVERY client); a serial is not in serial_hex form; a time is
 // infinite or out of range; `next_update` <= `this_update` (in whole seconds);
 // `crl_number` < 0.
-absl::StatusOr<std::string> CreateCrlPem(
-    const CertificateAuthority& ca, const std::vector<RevokedEntry>& revoked,
-    absl::Time this_update, absl::Time next_update, int64_t crl_number);
+absl::StatusOr<std::string> CreateCrlPem(const CertificateAuthority& ca,
+                                         const std::vector<RevokedEntry>& revoked,
+                                         absl::Time this_update, absl::Time next_update,
+                                         int64_t crl_number);
 
 // Returns OpenSSL's hash of the subject name of the (first) certificate in
 // `ca_certificate_pem` (X509_NAME_hash_ex(), as `openssl x509 -subject_hash`
@@ -129,8 +130,7 @@ class CrlPublisher {
   // suffixes would need repair; errno-derived codes for I/O errors, with the
   // path. If writing a repair copy fails after the new file was written, the
   // error is returned and the new file stays (it is valid and in use).
-  absl::Status Publish(const std::vector<RevokedEntry>& revoked,
-                       absl::Time now);
+  absl::Status Publish(const std::vector<RevokedEntry>& revoked, absl::Time now);
 
   // True when the CRL last published by THIS object expires within `margin`
   // of `now` (now + margin >= its nextUpdate), or when this object has not

@@ -51,8 +51,7 @@ absl::Status InternalWithOpenSsl(absl::string_view message) {
   return absl::InternalError(WithOpenSslErrors(message));
 }
 
-absl::Status ErrnoStatus(int error_number, absl::string_view what,
-                         absl::string_view path) {
+absl::Status ErrnoStatus(int error_number, absl::string_view what, absl::string_view path) {
   return absl::ErrnoToStatus(error_number, absl::StrCat(what, " ", path));
 }
 
@@ -83,9 +82,7 @@ absl::StatusOr<std::string> MemBioContents(BIO* bio, absl::string_view what) {
   return std::string(data, static_cast<size_t>(len));
 }
 
-int NoPassword(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) {
-  return -1;
-}
+int NoPassword(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return -1; }
 
 absl::StatusOr<X509Ptr> ParseCertificate(absl::string_view pem) {
   BioPtr bio = ReadBio(pem);
@@ -100,8 +97,7 @@ absl::StatusOr<X509Ptr> ParseCertificate(absl::string_view pem) {
 absl::StatusOr<EvpPkeyPtr> ParsePrivateKey(absl::string_view pem) {
   BioPtr bio = ReadBio(pem);
   if (bio == nullptr) return InternalWithOpenSsl("cannot read private key");
-  EvpPkeyPtr key(
-      PEM_read_bio_PrivateKey(bio.get(), nullptr, &NoPassword, nullptr));
+  EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, &NoPassword, nullptr));
   if (key == nullptr) {
     return InvalidArgumentWithOpenSsl("not an unencrypted PEM private key");
   }
@@ -114,29 +110,25 @@ absl::StatusOr<EvpPkeyPtr> ParsePrivateKey(absl::string_view pem) {
 const EVP_MD* DigestFor(const EVP_PKEY* key) {
   switch (EVP_PKEY_get_base_id(key)) {
     case EVP_PKEY_ED25519:
-    case EVP_PKEY_ED448:
-      return nullptr;
+    case EVP_PKEY_ED448: return nullptr;
     case EVP_PKEY_EC: {
       int bits = EVP_PKEY_get_bits(key);
       if (bits >= 512) return EVP_sha512();
       if (bits >= 384) return EVP_sha384();
       return EVP_sha256();
     }
-    default:
-      return EVP_sha256();
+    default: return EVP_sha256();
   }
 }
 
-absl::StatusOr<absl::Time> TimeFromAsn1(const ASN1_TIME* time,
-                                        absl::string_view what) {
+absl::StatusOr<absl::Time> TimeFromAsn1(const ASN1_TIME* time, absl::string_view what) {
   struct tm tm = {};
   if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) {
     return InvalidArgumentWithOpenSsl(absl::StrCat("malformed ", what));
   }
-  return absl::FromCivil(
-      absl::CivilSecond(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                        tm.tm_hour, tm.tm_min, tm.tm_sec),
-      absl::UTCTimeZone());
+  return absl::FromCivil(absl::CivilSecond(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                                           tm.tm_min, tm.tm_sec),
+                         absl::UTCTimeZone());
 }
 
 }  // namespace enlace::auth::openssl

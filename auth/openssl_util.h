@@ -46,8 +46,7 @@ using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO_free_all>>;
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY_free>>;
 using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509_free>>;
 using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BN_free>>;
-using Asn1IntegerPtr =
-    std::unique_ptr<ASN1_INTEGER, OpenSslDeleter<ASN1_INTEGER_free>>;
+using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, OpenSslDeleter<ASN1_INTEGER_free>>;
 
 // ---------------------------------------------------------------------------
 // Errors.
@@ -71,8 +70,7 @@ absl::Status InternalWithOpenSsl(absl::string_view message);
 
 // absl::ErrnoToStatus(error_number, "<what> <path>"), e.g.
 // ErrnoStatus(errno, "cannot open", path). Does not touch the OpenSSL queue.
-absl::Status ErrnoStatus(int error_number, absl::string_view what,
-                         absl::string_view path);
+absl::Status ErrnoStatus(int error_number, absl::string_view what, absl::string_view path);
 
 // `status` with the same message and code `code`; an OK `status` is
 // returned unchanged.
@@ -122,8 +120,7 @@ const EVP_MD* DigestFor(const EVP_PKEY* key);
 // `time` as an absl::Time (UTC, whole seconds). InvalidArgument
 // "malformed <what>" (with OpenSSL's errors) if `time` is null or does not
 // decode.
-absl::StatusOr<absl::Time> TimeFromAsn1(const ASN1_TIME* time,
-                                        absl::string_view what);
+absl::StatusOr<absl::Time> TimeFromAsn1(const ASN1_TIME* time, absl::string_view what);
 
 }  // namespace enlace::auth::openssl
 

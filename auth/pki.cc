@@ -72,18 +72,13 @@ using openssl::TimeFromAsn1;
 using openssl::WithCode;
 using openssl::X509Ptr;
 
-using EvpPkeyCtxPtr =
-    std::unique_ptr<EVP_PKEY_CTX, OpenSslDeleter<EVP_PKEY_CTX_free>>;
+using EvpPkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, OpenSslDeleter<EVP_PKEY_CTX_free>>;
 using X509ReqPtr = std::unique_ptr<X509_REQ, OpenSslDeleter<X509_REQ_free>>;
 using X509NamePtr = std::unique_ptr<X509_NAME, OpenSslDeleter<X509_NAME_free>>;
-using X509ExtensionPtr =
-    std::unique_ptr<X509_EXTENSION, OpenSslDeleter<X509_EXTENSION_free>>;
-using GeneralNamesPtr =
-    std::unique_ptr<GENERAL_NAMES, OpenSslDeleter<GENERAL_NAMES_free>>;
-using GeneralNamePtr =
-    std::unique_ptr<GENERAL_NAME, OpenSslDeleter<GENERAL_NAME_free>>;
-using Asn1StringPtr =
-    std::unique_ptr<ASN1_STRING, OpenSslDeleter<ASN1_STRING_free>>;
+using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, OpenSslDeleter<X509_EXTENSION_free>>;
+using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, OpenSslDeleter<GENERAL_NAMES_free>>;
+using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, OpenSslDeleter<GENERAL_NAME_free>>;
+using Asn1StringPtr = std::unique_ptr<ASN1_STRING, OpenSslDeleter<ASN1_STRING_free>>;
 
 // OPENSSL_free is a macro, so it cannot be a template argument.
 struct OpenSslStringDeleter {
@@ -101,8 +96,7 @@ using OpenSslBytes = std::unique_ptr<unsigned char, OpenSslBytesDeleter>;
 absl::StatusOr<X509ReqPtr> ParseCsr(absl::string_view pem) {
   BioPtr bio = ReadBio(pem);
   if (bio == nullptr) return InternalWithOpenSsl("cannot read CSR");
-  X509ReqPtr req(
-      PEM_read_bio_X509_REQ(bio.get(), nullptr, &NoPassword, nullptr));
+  X509ReqPtr req(PEM_read_bio_X509_REQ(bio.get(), nullptr, &NoPassword, nullptr));
   if (req == nullptr) {
     return InvalidArgumentWithOpenSsl("not a PEM certificate signing request");
   }
@@ -112,8 +106,7 @@ absl::StatusOr<X509ReqPtr> ParseCsr(absl::string_view pem) {
 absl::StatusOr<std::string> PrivateKeyToPem(EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (bio == nullptr ||
-      PEM_write_bio_PKCS8PrivateKey(bio.get(), key, nullptr, nullptr, 0,
-                                    nullptr, nullptr) != 1) {
+      PEM_write_bio_PKCS8PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return InternalWithOpenSsl("cannot encode private key as PKCS#8 PEM");
   }
   return MemBioContents(bio.get(), "private key PEM");
@@ -133,18 +126,10 @@ absl::StatusOr<std::string> CertificateToPem(X509* cert) {
 absl::StatusOr<EvpPkeyPtr> GenerateKey(KeyType type) {
   EVP_PKEY* key = nullptr;
   switch (type) {
-    case KeyType::kEcP256:
-      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-      break;
-    case KeyType::kEcP384:
-      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
-      break;
-    case KeyType::kRsa2048:
-      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048});
-      break;
-    case KeyType::kRsa3072:
-      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{3072});
-      break;
+    case KeyType::kEcP256: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); break;
+    case KeyType::kEcP384: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"); break;
+    case KeyType::kRsa2048: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}); break;
+    case KeyType::kRsa3072: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{3072}); break;
   }
   if (key == nullptr) return InternalWithOpenSsl("key generation failed");
   return EvpPkeyPtr(key);
@@ -154,8 +139,7 @@ absl::StatusOr<EvpPkeyPtr> GenerateKey(KeyType type) {
 // from explicit curve parameters, which we never accept).
 int EcCurveNid(const EVP_PKEY* key) {
   int explicit_params = 0;
-  if (EVP_PKEY_get_int_param(key,
-                             OSSL_PKEY_PARAM_EC_DECODED_FROM_EXPLICIT_PARAMS,
+  if (EVP_PKEY_get_int_param(key, OSSL_PKEY_PARAM_EC_DECODED_FROM_EXPLICIT_PARAMS,
                              &explicit_params) == 1 &&
       explicit_params != 0) {
     return NID_undef;
@@ -189,9 +173,9 @@ absl::Status CheckLeafKey(EVP_PKEY* key) {
     case EVP_PKEY_RSA: {
       int bits = EVP_PKEY_get_bits(key);
       if (bits < kMinRsaBits || bits > kMaxRsaBits) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("CSR key: RSA key of ", bits, " bits; accepted are ",
-                         kMinRsaBits, " to ", kMaxRsaBits, " bits"));
+        return absl::InvalidArgumentError(absl::StrCat("CSR key: RSA key of ", bits,
+                                                       " bits; accepted are ", kMinRsaBits, " to ",
+                                                       kMaxRsaBits, " bits"));
       }
       break;
     }
@@ -213,14 +197,13 @@ absl::Status CheckLeafKey(EVP_PKEY* key) {
 
 absl::Status CheckCommonName(absl::string_view common_name) {
   if (common_name.empty() || common_name.size() > 64) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "common name must be 1 to 64 bytes, got ", common_name.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("common name must be 1 to 64 bytes, got ", common_name.size()));
   }
   for (char c : common_name) {
     unsigned char u = static_cast<unsigned char>(c);
     if (u < 0x20 || u == 0x7f) {
-      return absl::InvalidArgumentError(
-          "common name contains a control character");
+      return absl::InvalidArgumentError("common name contains a control character");
     }
   }
   return absl::OkStatus();
@@ -231,41 +214,34 @@ absl::StatusOr<X509NamePtr> MakeName(absl::string_view common_name) {
   if (!status.ok()) return status;
   X509NamePtr name(X509_NAME_new());
   if (name == nullptr) return InternalWithOpenSsl("X509_NAME_new");
-  if (X509_NAME_add_entry_by_NID(
-          name.get(), NID_commonName, MBSTRING_UTF8,
-          reinterpret_cast<const unsigned char*>(common_name.data()),
-          static_cast<int>(common_name.size()), -1, 0) != 1) {
-    return InvalidArgumentWithOpenSsl(
-        absl::StrCat("invalid common name \"", common_name, "\""));
+  if (X509_NAME_add_entry_by_NID(name.get(), NID_commonName, MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(common_name.data()),
+                                 static_cast<int>(common_name.size()), -1, 0) != 1) {
+    return InvalidArgumentWithOpenSsl(absl::StrCat("invalid common name \"", common_name, "\""));
   }
   return name;
 }
 
 absl::Status CheckValidity(absl::Time not_before, absl::Time not_after) {
-  if (not_before == absl::InfinitePast() ||
-      not_before == absl::InfiniteFuture() ||
-      not_after == absl::InfinitePast() ||
-      not_after == absl::InfiniteFuture()) {
+  if (not_before == absl::InfinitePast() || not_before == absl::InfiniteFuture() ||
+      not_after == absl::InfinitePast() || not_after == absl::InfiniteFuture()) {
     return absl::InvalidArgumentError("validity times must be finite");
   }
   if (absl::ToTimeT(not_after) <= absl::ToTimeT(not_before)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "not_after (", absl::FormatTime(not_after),
-        ") must be after not_before (", absl::FormatTime(not_before), ")"));
+    return absl::InvalidArgumentError(absl::StrCat("not_after (", absl::FormatTime(not_after),
+                                                   ") must be after not_before (",
+                                                   absl::FormatTime(not_before), ")"));
   }
   return absl::OkStatus();
 }
 
-absl::Status SetValidity(X509* cert, absl::Time not_before,
-                         absl::Time not_after) {
+absl::Status SetValidity(X509* cert, absl::Time not_before, absl::Time not_after) {
   absl::Status status = CheckValidity(not_before, not_after);
   if (!status.ok()) return status;
   // ASN1_TIME_set picks UTCTime through 2049 and GeneralizedTime after, as
   // RFC 5280 requires.
-  if (ASN1_TIME_set(X509_getm_notBefore(cert), absl::ToTimeT(not_before)) ==
-          nullptr ||
-      ASN1_TIME_set(X509_getm_notAfter(cert), absl::ToTimeT(not_after)) ==
-          nullptr) {
+  if (ASN1_TIME_set(X509_getm_notBefore(cert), absl::ToTimeT(not_before)) == nullptr ||
+      ASN1_TIME_set(X509_getm_notAfter(cert), absl::ToTimeT(not_after)) == nullptr) {
     return InvalidArgumentWithOpenSsl("validity time out of range");
   }
   return absl::OkStatus();
@@ -304,19 +280,16 @@ absl::StatusOr<std::string> SerialHexOf(const X509* cert) {
 
 // Adds an extension given in OpenSSL's configuration syntax. Only ever called
 // with constant values, never with caller-supplied text.
-absl::Status AddExtension(X509V3_CTX* ctx, X509* cert, int nid,
-                          const char* value) {
+absl::Status AddExtension(X509V3_CTX* ctx, X509* cert, int nid, const char* value) {
   X509ExtensionPtr ext(X509V3_EXT_nconf_nid(nullptr, ctx, nid, value));
   if (ext == nullptr || X509_add_ext(cert, ext.get(), -1) != 1) {
-    return InternalWithOpenSsl(
-        absl::StrCat("cannot add extension ", OBJ_nid2sn(nid), "=", value));
+    return InternalWithOpenSsl(absl::StrCat("cannot add extension ", OBJ_nid2sn(nid), "=", value));
   }
   return absl::OkStatus();
 }
 
 bool IsPrintableAsciiNoSpace(absl::string_view s) {
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return c > 0x20 && c < 0x7f; });
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
 absl::Status CheckUri(absl::string_view uri) {
@@ -325,13 +298,11 @@ absl::Status CheckUri(absl::string_view uri) {
                    absl::ascii_isalpha(static_cast<unsigned char>(uri[0]));
   for (size_t i = 1; scheme_ok && i < colon; ++i) {
     char c = uri[i];
-    scheme_ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-                c == '+' || c == '-' || c == '.';
+    scheme_ok =
+        absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
   }
-  if (!scheme_ok || colon + 1 >= uri.size() || uri.size() > 2048 ||
-      !IsPrintableAsciiNoSpace(uri)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid URI SAN \"", absl::CEscape(uri), "\""));
+  if (!scheme_ok || colon + 1 >= uri.size() || uri.size() > 2048 || !IsPrintableAsciiNoSpace(uri)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid URI SAN \"", absl::CEscape(uri), "\""));
   }
   return absl::OkStatus();
 }
@@ -344,8 +315,7 @@ bool IsValidDnsName(absl::string_view name) {
     if (label.empty() || label.size() > 63) return false;
     if (i == 0 && label == "*" && labels.size() > 1) continue;
     for (char c : label) {
-      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' &&
-          c != '_') {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
         return false;
       }
     }
@@ -369,14 +339,11 @@ bool ParseIp(absl::string_view text, std::string* bytes) {
   return false;
 }
 
-absl::Status PushGeneralName(GENERAL_NAMES* names, int type,
-                             absl::string_view value) {
-  Asn1StringPtr str(type == GEN_IPADD ? ASN1_OCTET_STRING_new()
-                                      : ASN1_IA5STRING_new());
+absl::Status PushGeneralName(GENERAL_NAMES* names, int type, absl::string_view value) {
+  Asn1StringPtr str(type == GEN_IPADD ? ASN1_OCTET_STRING_new() : ASN1_IA5STRING_new());
   GeneralNamePtr name(GENERAL_NAME_new());
   if (str == nullptr || name == nullptr ||
-      ASN1_STRING_set(str.get(), value.data(),
-                      static_cast<int>(value.size())) != 1) {
+      ASN1_STRING_set(str.get(), value.data(), static_cast<int>(value.size())) != 1) {
     return InternalWithOpenSsl("cannot build subjectAltName");
   }
   GENERAL_NAME_set0_value(name.get(), type, str.release());
@@ -389,8 +356,7 @@ absl::Status PushGeneralName(GENERAL_NAMES* names, int type,
 
 // Builds the subjectAltName of `profile` from typed values (no configuration
 // string parsing, so a SAN cannot smuggle in another one). Null if none.
-absl::StatusOr<GeneralNamesPtr> MakeSubjectAltNames(
-    const LeafProfile& profile) {
+absl::StatusOr<GeneralNamesPtr> MakeSubjectAltNames(const LeafProfile& profile) {
   GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
   if (names == nullptr) return InternalWithOpenSsl("sk_GENERAL_NAME_new_null");
   for (const std::string& uri : profile.uri_sans) {
@@ -410,8 +376,7 @@ absl::StatusOr<GeneralNamesPtr> MakeSubjectAltNames(
   for (const std::string& ip : profile.ip_sans) {
     std::string bytes;
     if (!ParseIp(ip, &bytes)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid IP SAN \"", absl::CEscape(ip), "\""));
+      return absl::InvalidArgumentError(absl::StrCat("invalid IP SAN \"", absl::CEscape(ip), "\""));
     }
     absl::Status status = PushGeneralName(names.get(), GEN_IPADD, bytes);
     if (!status.ok()) return status;
@@ -448,26 +413,21 @@ absl::StatusOr<ParsedCa> ParseCa(const CertificateAuthority& ca) {
   if (!key.ok()) return Annotate("CA private key: ", key.status());
   if (X509_check_ca(cert->get()) != 1) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(
-        "CA certificate: lacks basicConstraints CA:TRUE");
+    return absl::InvalidArgumentError("CA certificate: lacks basicConstraints CA:TRUE");
   }
   if ((X509_get_extension_flags(cert->get()) & EXFLAG_INVALID) != 0) {
-    return absl::InvalidArgumentError(
-        "CA certificate: has malformed extensions");
+    return absl::InvalidArgumentError("CA certificate: has malformed extensions");
   }
   if ((X509_get_key_usage(cert->get()) & KU_KEY_CERT_SIGN) == 0) {
-    return absl::InvalidArgumentError(
-        "CA certificate: keyUsage lacks keyCertSign");
+    return absl::InvalidArgumentError("CA certificate: keyUsage lacks keyCertSign");
   }
   if (X509_check_private_key(cert->get(), key->get()) != 1) {
-    return InvalidArgumentWithOpenSsl(
-        "CA private key does not match the CA certificate");
+    return InvalidArgumentWithOpenSsl("CA private key does not match the CA certificate");
   }
   return ParsedCa{*std::move(cert), *std::move(key)};
 }
 
-absl::StatusOr<std::string> CreateCsrForKey(EVP_PKEY* key,
-                                            absl::string_view common_name) {
+absl::StatusOr<std::string> CreateCsrForKey(EVP_PKEY* key, absl::string_view common_name) {
   absl::StatusOr<X509NamePtr> name = MakeName(common_name);
   if (!name.ok()) return name.status();
   X509ReqPtr req(X509_REQ_new());
@@ -490,11 +450,9 @@ absl::Status CheckProfile(const LeafProfile& profile) {
   absl::Status status = CheckCommonName(profile.common_name);
   if (!status.ok()) return Annotate("profile: ", status);
   if (!profile.client_auth && !profile.server_auth) {
-    return absl::InvalidArgumentError(
-        "profile: asks for neither clientAuth nor serverAuth");
+    return absl::InvalidArgumentError("profile: asks for neither clientAuth nor serverAuth");
   }
-  return Annotate("profile: ",
-                  CheckValidity(profile.not_before, profile.not_after));
+  return Annotate("profile: ", CheckValidity(profile.not_before, profile.not_after));
 }
 
 }  // namespace
@@ -517,9 +475,10 @@ absl::StatusOr<std::string> CreateCsrPem(absl::string_view private_key_pem,
   return CreateCsrForKey(key->get(), common_name);
 }
 
-absl::StatusOr<CertificateAuthority> CreateCertificateAuthority(
-    absl::string_view common_name, absl::Time not_before, absl::Time not_after,
-    KeyType key_type) {
+absl::StatusOr<CertificateAuthority> CreateCertificateAuthority(absl::string_view common_name,
+                                                                absl::Time not_before,
+                                                                absl::Time not_after,
+                                                                KeyType key_type) {
   ERR_clear_error();
   absl::StatusOr<X509NamePtr> name = MakeName(common_name);
   if (!name.ok()) return name.status();
@@ -570,8 +529,7 @@ absl::Status ValidateCertificateAuthority(const CertificateAuthority& ca) {
   return ParseCa(ca).status();
 }
 
-absl::StatusOr<std::string> SignCsr(const CertificateAuthority& ca,
-                                    absl::string_view csr_pem,
+absl::StatusOr<std::string> SignCsr(const CertificateAuthority& ca, absl::string_view csr_pem,
                                     const LeafProfile& profile) {
   ERR_clear_error();
   // The requester's input first: key type before the (costly) signature.
@@ -584,8 +542,7 @@ absl::StatusOr<std::string> SignCsr(const CertificateAuthority& ca,
   absl::Status status = CheckLeafKey(leaf_key);
   if (!status.ok()) return status;
   if (X509_REQ_verify(req->get(), leaf_key) != 1) {
-    return InvalidArgumentWithOpenSsl(
-        "CSR: signature does not verify with the CSR's public key");
+    return InvalidArgumentWithOpenSsl("CSR: signature does not verify with the CSR's public key");
   }
 
   absl::StatusOr<ParsedCa> parsed_ca = ParseCa(ca);
@@ -617,12 +574,11 @@ absl::StatusOr<std::string> SignCsr(const CertificateAuthority& ca,
   const bool rsa = EVP_PKEY_get_base_id(leaf_key) == EVP_PKEY_RSA;
   std::string eku;
   if (profile.client_auth) eku = "clientAuth";
-  if (profile.server_auth)
-    absl::StrAppend(&eku, eku.empty() ? "" : ",", "serverAuth");
+  if (profile.server_auth) absl::StrAppend(&eku, eku.empty() ? "" : ",", "serverAuth");
   for (const auto& [nid, value] : std::vector<std::pair<int, const char*>>{
            {NID_basic_constraints, "critical,CA:FALSE"},
-           {NID_key_usage, rsa ? "critical,digitalSignature,keyEncipherment"
-                               : "critical,digitalSignature"},
+           {NID_key_usage,
+            rsa ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature"},
            {NID_ext_key_usage, eku.c_str()},
            {NID_subject_key_identifier, "hash"},
            {NID_authority_key_identifier, "keyid:always"},
@@ -630,9 +586,8 @@ absl::StatusOr<std::string> SignCsr(const CertificateAuthority& ca,
     status = AddExtension(&ctx, cert.get(), nid, value);
     if (!status.ok()) return status;
   }
-  if (*sans != nullptr &&
-      X509_add1_ext_i2d(cert.get(), NID_subject_alt_name, sans->get(), 0,
-                        X509V3_ADD_DEFAULT) != 1) {
+  if (*sans != nullptr && X509_add1_ext_i2d(cert.get(), NID_subject_alt_name, sans->get(), 0,
+                                            X509V3_ADD_DEFAULT) != 1) {
     return InternalWithOpenSsl("cannot add subjectAltName");
   }
 
@@ -643,9 +598,8 @@ absl::StatusOr<std::string> SignCsr(const CertificateAuthority& ca,
   return CertificateToPem(cert.get());
 }
 
-absl::StatusOr<IssuedCertificate> IssueCertificate(
-    const CertificateAuthority& ca, const LeafProfile& profile,
-    KeyType key_type) {
+absl::StatusOr<IssuedCertificate> IssueCertificate(const CertificateAuthority& ca,
+                                                   const LeafProfile& profile, KeyType key_type) {
   ERR_clear_error();
   absl::StatusOr<std::string> key_pem = GeneratePrivateKeyPem(key_type);
   if (!key_pem.ok()) return key_pem.status();
@@ -655,12 +609,10 @@ absl::StatusOr<IssuedCertificate> IssueCertificate(
   if (!cert_pem.ok()) return cert_pem.status();
   absl::StatusOr<std::string> serial = CertificateSerialHex(*cert_pem);
   if (!serial.ok()) return serial.status();
-  return IssuedCertificate{*std::move(cert_pem), *std::move(key_pem),
-                           *std::move(serial)};
+  return IssuedCertificate{*std::move(cert_pem), *std::move(key_pem), *std::move(serial)};
 }
 
-absl::StatusOr<CertificateInfo> ReadCertificate(
-    absl::string_view certificate_pem) {
+absl::StatusOr<CertificateInfo> ReadCertificate(absl::string_view certificate_pem) {
   ERR_clear_error();
   absl::StatusOr<X509Ptr> cert = ParseCertificate(certificate_pem);
   if (!cert.ok()) return cert.status();
@@ -675,12 +627,11 @@ absl::StatusOr<CertificateInfo> ReadCertificate(
       X509_get_ext_d2i(cert->get(), NID_subject_alt_name, &critical, nullptr)));
   if (names == nullptr && critical != -1) {
     // -2: the extension occurs more than once; >= 0: it does not decode.
-    return InvalidArgumentWithOpenSsl(
-        critical == -2 ? "certificate has more than one subjectAltName"
-                       : "certificate has a malformed subjectAltName");
+    return InvalidArgumentWithOpenSsl(critical == -2
+                                          ? "certificate has more than one subjectAltName"
+                                          : "certificate has a malformed subjectAltName");
   }
-  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names.get());
-       ++i) {
+  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names.get()); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
     int type = 0;
     const ASN1_STRING* value =
@@ -690,28 +641,23 @@ absl::StatusOr<CertificateInfo> ReadCertificate(
       continue;
     }
     if (type != GEN_URI && type != GEN_DNS) continue;
-    std::string text(
-        reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
-        static_cast<size_t>(ASN1_STRING_length(value)));
+    std::string text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                     static_cast<size_t>(ASN1_STRING_length(value)));
     if (text.find('\0') != std::string::npos) {
-      return absl::InvalidArgumentError(
-          "certificate has a subjectAltName with a NUL byte");
+      return absl::InvalidArgumentError("certificate has a subjectAltName with a NUL byte");
     }
-    (type == GEN_URI ? info.uri_sans : info.dns_sans)
-        .push_back(std::move(text));
+    (type == GEN_URI ? info.uri_sans : info.dns_sans).push_back(std::move(text));
   }
 
   X509_NAME* subject = X509_get_subject_name(cert->get());
   int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
   if (index >= 0) {
-    const ASN1_STRING* cn =
-        X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
+    const ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
     unsigned char* utf8 = nullptr;
     int len = ASN1_STRING_to_UTF8(&utf8, cn);
     if (len < 0) return InvalidArgumentWithOpenSsl("malformed common name");
     OpenSslBytes owner(utf8);
-    info.common_name.assign(reinterpret_cast<char*>(utf8),
-                            static_cast<size_t>(len));
+    info.common_name.assign(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
   }
 
   absl::StatusOr<absl::Time> not_before =
@@ -725,8 +671,7 @@ absl::StatusOr<CertificateInfo> ReadCertificate(
   return info;
 }
 
-absl::StatusOr<std::string> CertificateSerialHex(
-    absl::string_view certificate_pem) {
+absl::StatusOr<std::string> CertificateSerialHex(absl::string_view certificate_pem) {
   ERR_clear_error();
   absl::StatusOr<X509Ptr> cert = ParseCertificate(certificate_pem);
   if (!cert.ok()) return cert.status();
@@ -750,8 +695,7 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-absl::Status WriteAll(int fd, absl::string_view content,
-                      const std::string& path) {
+absl::Status WriteAll(int fd, absl::string_view content, const std::string& path) {
   while (!content.empty()) {
     ssize_t n = ::write(fd, content.data(), content.size());
     if (n < 0) {
@@ -780,8 +724,7 @@ absl::StatusOr<bool> RegularFileExists(const std::string& path) {
     return ErrnoStatus(errno, "cannot stat", path);
   }
   if (!S_ISREG(st.st_mode)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, " exists and is not a regular file"));
+    return absl::FailedPreconditionError(absl::StrCat(path, " exists and is not a regular file"));
   }
   return true;
 }
@@ -799,14 +742,12 @@ absl::Status EnsureDirectory(const std::string& dir) {
 
 }  // namespace
 
-absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view content, int mode,
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view content, int mode,
                                  IfExists if_exists) {
   const std::string dir = DirName(path);
   std::string tmp = absl::StrCat(dir, "/.", BaseName(path), ".tmp-XXXXXX");
   int fd = ::mkstemp(tmp.data());  // Mode 0600.
-  if (fd < 0)
-    return ErrnoStatus(errno, "cannot create a temporary file in", dir);
+  if (fd < 0) return ErrnoStatus(errno, "cannot create a temporary file in", dir);
   absl::Status status = WriteAll(fd, content, tmp);
   if (status.ok() && ::fchmod(fd, static_cast<mode_t>(mode)) != 0) {
     status = ErrnoStatus(errno, "cannot chmod", tmp);
@@ -825,8 +766,7 @@ absl::Status WriteFileAtomically(const std::string& path,
     } else if (::link(tmp.c_str(), path.c_str()) != 0) {
       status =
           errno == EEXIST
-              ? absl::AlreadyExistsError(
-                    absl::StrCat(path, " already exists; not overwritten"))
+              ? absl::AlreadyExistsError(absl::StrCat(path, " already exists; not overwritten"))
               : ErrnoStatus(errno, "cannot link a temporary file to", path);
     }
   }
@@ -857,8 +797,8 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   return content;
 }
 
-absl::StatusOr<CertificateAuthority> LoadCertificateAuthority(
-    const std::string& cert_path, const std::string& key_path) {
+absl::StatusOr<CertificateAuthority> LoadCertificateAuthority(const std::string& cert_path,
+                                                              const std::string& key_path) {
   absl::StatusOr<std::string> cert = ReadFileToString(cert_path);
   if (!cert.ok()) return cert.status();
   absl::StatusOr<std::string> key = ReadFileToString(key_path);
@@ -883,9 +823,7 @@ constexpr absl::Duration kClockSkew = absl::Minutes(5);
 constexpr int kKeyMode = 0600;
 constexpr int kCertMode = 0644;
 
-std::string Day(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone());
-}
+std::string Day(absl::Time t) { return absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone()); }
 
 std::string PathIn(const std::string& dir, absl::string_view file) {
   return absl::StrCat(dir, "/", file);
@@ -899,8 +837,7 @@ struct PairSpec {
 };
 
 // Reports which of the pair's files exist; FailedPrecondition if only one.
-absl::StatusOr<bool> PairExists(const std::string& cert_path,
-                                const std::string& key_path) {
+absl::StatusOr<bool> PairExists(const std::string& cert_path, const std::string& key_path) {
   absl::StatusOr<bool> cert = RegularFileExists(cert_path);
   if (!cert.ok()) return cert.status();
   absl::StatusOr<bool> key = RegularFileExists(key_path);
@@ -908,9 +845,8 @@ absl::StatusOr<bool> PairExists(const std::string& cert_path,
   if (*cert != *key) {
     const std::string& present = *cert ? cert_path : key_path;
     const std::string& missing = *cert ? key_path : cert_path;
-    return absl::FailedPreconditionError(
-        absl::StrCat(present, " exists without ", missing,
-                     " (an interrupted run?): delete it and run again"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        present, " exists without ", missing, " (an interrupted run?): delete it and run again"));
   }
   return *cert;
 }
@@ -919,18 +855,16 @@ std::string KeyModeNote(const std::string& key_path) {
   struct stat st;
   if (::stat(key_path.c_str(), &st) == 0 && (st.st_mode & 0077) != 0) {
     char mode[8];
-    std::snprintf(mode, sizeof(mode), "%04o",
-                  static_cast<unsigned>(st.st_mode & 07777));
+    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return absl::StrCat(" (warning: mode ", mode, ", expected 0600)");
   }
   return "";
 }
 
-std::string Describe(const CertificateInfo& info, absl::string_view what,
-                     absl::Time now) {
+std::string Describe(const CertificateInfo& info, absl::string_view what, absl::Time now) {
   return absl::StrCat("(", what, ", serial ", info.serial_hex,
-                      info.not_after <= now ? ", EXPIRED " : ", expires ",
-                      Day(info.not_after), ")");
+                      info.not_after <= now ? ", EXPIRED " : ", expires ", Day(info.not_after),
+                      ")");
 }
 
 std::string DescribeServerNames(const std::vector<std::string>& dns,
@@ -942,13 +876,11 @@ std::string DescribeServerNames(const std::vector<std::string>& dns,
 }
 
 // Checks that an existing leaf pair belongs to `ca` and to `spec`, and logs it.
-absl::Status KeepLeaf(const ParsedCa& ca, const PairSpec& spec,
-                      const std::string& cert_path, const std::string& key_path,
-                      absl::Time now, std::vector<std::string>* log) {
+absl::Status KeepLeaf(const ParsedCa& ca, const PairSpec& spec, const std::string& cert_path,
+                      const std::string& key_path, absl::Time now, std::vector<std::string>* log) {
   auto fail = [&](absl::string_view why) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(cert_path, " ", why, ": delete ", cert_path, " and ",
-                     key_path, " to issue a new one"));
+    return absl::FailedPreconditionError(absl::StrCat(cert_path, " ", why, ": delete ", cert_path,
+                                                      " and ", key_path, " to issue a new one"));
   };
   absl::StatusOr<std::string> cert_pem = ReadFileToString(cert_path);
   if (!cert_pem.ok()) return cert_pem.status();
@@ -960,8 +892,8 @@ absl::Status KeepLeaf(const ParsedCa& ca, const PairSpec& spec,
   absl::StatusOr<EvpPkeyPtr> key = ParsePrivateKey(*key_pem);
   if (!key.ok()) return fail(absl::StrCat("has an unreadable key ", key_path));
   EVP_PKEY* ca_public = X509_get0_pubkey(ca.cert.get());
-  if (X509_check_issued(ca.cert.get(), cert->get()) != X509_V_OK ||
-      ca_public == nullptr || X509_verify(cert->get(), ca_public) != 1) {
+  if (X509_check_issued(ca.cert.get(), cert->get()) != X509_V_OK || ca_public == nullptr ||
+      X509_verify(cert->get(), ca_public) != 1) {
     ERR_clear_error();
     return fail("was not issued by the CA in this directory");
   }
@@ -974,8 +906,7 @@ absl::Status KeepLeaf(const ParsedCa& ca, const PairSpec& spec,
 
   std::string note;
   if (spec.profile.server_auth) {
-    std::set<std::string> want(spec.profile.dns_sans.begin(),
-                               spec.profile.dns_sans.end());
+    std::set<std::string> want(spec.profile.dns_sans.begin(), spec.profile.dns_sans.end());
     std::set<std::string> have(info->dns_sans.begin(), info->dns_sans.end());
     std::set<std::string> want_ip, have_ip;
     for (const std::string& ip : spec.profile.ip_sans) {
@@ -989,68 +920,59 @@ absl::Status KeepLeaf(const ParsedCa& ca, const PairSpec& spec,
       have_ip.insert(bytes);
     }
     if (want != have || want_ip != have_ip) {
-      note = absl::StrCat(" (note: it is for ",
-                          DescribeServerNames(info->dns_sans, info->ip_sans),
+      note = absl::StrCat(" (note: it is for ", DescribeServerNames(info->dns_sans, info->ip_sans),
                           "; delete it to issue one for ", spec.what, ")");
     }
   } else if (info->uri_sans != spec.profile.uri_sans) {
-    return fail(absl::StrCat("is for ", absl::StrJoin(info->uri_sans, ", "),
-                             ", not ", spec.what));
+    return fail(absl::StrCat("is for ", absl::StrJoin(info->uri_sans, ", "), ", not ", spec.what));
   }
   log->push_back(absl::StrCat("kept ", key_path, KeyModeNote(key_path)));
   log->push_back(absl::StrCat(
       "kept ", cert_path, " ",
-      Describe(*info,
-               spec.profile.server_auth
-                   ? DescribeServerNames(info->dns_sans, info->ip_sans)
-                   : spec.what,
-               now),
+      Describe(
+          *info,
+          spec.profile.server_auth ? DescribeServerNames(info->dns_sans, info->ip_sans) : spec.what,
+          now),
       note));
   return absl::OkStatus();
 }
 
 // Writes a new key then its certificate (so a certificate never exists
 // without its key), never overwriting either.
-absl::Status WritePair(const std::string& cert_path,
-                       const std::string& key_path, const std::string& cert_pem,
-                       const std::string& key_pem,
+absl::Status WritePair(const std::string& cert_path, const std::string& key_path,
+                       const std::string& cert_pem, const std::string& key_pem,
                        std::vector<std::string>* log) {
-  absl::Status status =
-      WriteFileAtomically(key_path, key_pem, kKeyMode, IfExists::kFail);
+  absl::Status status = WriteFileAtomically(key_path, key_pem, kKeyMode, IfExists::kFail);
   if (!status.ok()) return status;
   log->push_back(absl::StrCat("created ", key_path));
   return WriteFileAtomically(cert_path, cert_pem, kCertMode, IfExists::kFail);
 }
 
 absl::StatusOr<IssuedCertificate> IssueAndWrite(const CertificateAuthority& ca,
-                                                const PairSpec& spec,
-                                                const std::string& cert_path,
-                                                const std::string& key_path,
-                                                absl::Time now,
+                                                const PairSpec& spec, const std::string& cert_path,
+                                                const std::string& key_path, absl::Time now,
                                                 std::vector<std::string>* log) {
   absl::StatusOr<IssuedCertificate> issued = IssueCertificate(ca, spec.profile);
   if (!issued.ok()) return issued.status();
-  absl::Status status = WritePair(cert_path, key_path, issued->certificate_pem,
-                                  issued->private_key_pem, log);
+  absl::Status status =
+      WritePair(cert_path, key_path, issued->certificate_pem, issued->private_key_pem, log);
   if (!status.ok()) return status;
-  absl::StatusOr<CertificateInfo> info =
-      ReadCertificate(issued->certificate_pem);
+  absl::StatusOr<CertificateInfo> info = ReadCertificate(issued->certificate_pem);
   if (!info.ok()) return info.status();
-  log->push_back(absl::StrCat("created ", cert_path, " ",
-                              Describe(*info, spec.what, now)));
+  log->push_back(absl::StrCat("created ", cert_path, " ", Describe(*info, spec.what, now)));
   return issued;
 }
 
 absl::Status CheckValidityDays(int days) {
   if (days < 1 || days > kMaxLeafValidityDays) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "validity days must be 1 to ", kMaxLeafValidityDays, ", got ", days));
+    return absl::InvalidArgumentError(
+        absl::StrCat("validity days must be 1 to ", kMaxLeafValidityDays, ", got ", days));
   }
   return absl::OkStatus();
 }
 
-LeafProfile ClientProfile(std::string common_name, std::string spiffe_id,
-                          absl::Time not_before, absl::Time not_after) {
+LeafProfile ClientProfile(std::string common_name, std::string spiffe_id, absl::Time not_before,
+                          absl::Time not_after) {
   LeafProfile profile;
   profile.common_name = std::move(common_name);
   profile.uri_sans = {std::move(spiffe_id)};
@@ -1063,30 +985,25 @@ LeafProfile ClientProfile(std::string common_name, std::string spiffe_id,
 
 // The leaf validity window for a CA: from now - skew to now + days, capped at
 // the CA's not_after. FailedPrecondition if the CA has expired.
-absl::Status LeafWindow(const CertificateAuthority& ca, absl::Time now,
-                        int validity_days, absl::Time* not_before,
-                        absl::Time* not_after) {
+absl::Status LeafWindow(const CertificateAuthority& ca, absl::Time now, int validity_days,
+                        absl::Time* not_before, absl::Time* not_after) {
   absl::StatusOr<CertificateInfo> ca_info = ReadCertificate(ca.certificate_pem);
   if (!ca_info.ok()) return ca_info.status();
   *not_before = now - kClockSkew;
-  *not_after =
-      std::min(now + absl::Hours(24) * validity_days, ca_info->not_after);
+  *not_after = std::min(now + absl::Hours(24) * validity_days, ca_info->not_after);
   if (*not_after <= now) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the CA expired on ", Day(ca_info->not_after),
-                     ": start a new PKI in another directory"));
+    return absl::FailedPreconditionError(absl::StrCat("the CA expired on ", Day(ca_info->not_after),
+                                                      ": start a new PKI in another directory"));
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::Status ValidatePrincipalName(absl::string_view what,
-                                   absl::string_view name) {
+absl::Status ValidatePrincipalName(absl::string_view what, absl::string_view name) {
   if (IsValidName(name)) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid ", what, " \"", absl::CEscape(name),
-                   "\": must match [a-z][a-z0-9_-]{0,31}"));
+  return absl::InvalidArgumentError(absl::StrCat("invalid ", what, " \"", absl::CEscape(name),
+                                                 "\": must match [a-z][a-z0-9_-]{0,31}"));
 }
 
 std::string AgencySpiffeId(absl::string_view code) {
@@ -1106,21 +1023,20 @@ absl::Status ValidateDevPkiOptions(const DevPkiOptions& options) {
   // Every pair is <stem>.crt/.key in one directory: stems must be unique.
   std::set<std::string> stems;
   for (const auto& [what, names] :
-       {std::pair<const char*, const std::vector<std::string>*>{
-            "agency code", &options.agencies},
+       {std::pair<const char*, const std::vector<std::string>*>{"agency code", &options.agencies},
         {"admin name", &options.admins}}) {
     for (const std::string& name : *names) {
       status = ValidatePrincipalName(what, name);
       if (!status.ok()) return status;
       if (name == "ca" || name == "server") {
-        return absl::InvalidArgumentError(absl::StrCat(
-            what, " \"", name, "\" is reserved: ", name, ".crt is the ",
-            name == "ca" ? "CA's" : "server's", " certificate"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, " \"", name, "\" is reserved: ", name, ".crt is the ",
+                         name == "ca" ? "CA's" : "server's", " certificate"));
       }
       if (!stems.insert(name).second) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "\"", name, "\" is given twice (agencies and admins share the ",
-            "directory: one ", name, ".crt each)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("\"", name, "\" is given twice (agencies and admins share the ",
+                         "directory: one ", name, ".crt each)"));
       }
     }
   }
@@ -1129,16 +1045,14 @@ absl::Status ValidateDevPkiOptions(const DevPkiOptions& options) {
   }
   for (const std::string& name : options.server_names) {
     if (!ParseIp(name, nullptr) && !IsValidDnsName(name)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid server name \"", absl::CEscape(name),
-                       "\": not an IP address or DNS name"));
+      return absl::InvalidArgumentError(absl::StrCat("invalid server name \"", absl::CEscape(name),
+                                                     "\": not an IP address or DNS name"));
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status InitDevPki(const DevPkiOptions& options,
-                        std::vector<std::string>* log) {
+absl::Status InitDevPki(const DevPkiOptions& options, std::vector<std::string>* log) {
   absl::Status status = ValidateDevPkiOptions(options);
   if (!status.ok()) return status;
   const std::string& dir = options.dir;
@@ -1161,29 +1075,24 @@ absl::Status InitDevPki(const DevPkiOptions& options,
     ca = *std::move(loaded);
     absl::StatusOr<CertificateInfo> info = ReadCertificate(ca.certificate_pem);
     if (!info.ok()) return info.status();
+    log->push_back(absl::StrCat("kept ", ca_key_path, KeyModeNote(ca_key_path)));
     log->push_back(
-        absl::StrCat("kept ", ca_key_path, KeyModeNote(ca_key_path)));
-    log->push_back(absl::StrCat("kept ", ca_cert_path, " ",
-                                Describe(*info, info->common_name, now)));
+        absl::StrCat("kept ", ca_cert_path, " ", Describe(*info, info->common_name, now)));
   } else {
-    const absl::CivilSecond start =
-        absl::ToCivilSecond(now, absl::UTCTimeZone());
+    const absl::CivilSecond start = absl::ToCivilSecond(now, absl::UTCTimeZone());
     const absl::Time end = absl::FromCivil(
-        absl::CivilSecond(start.year() + kDevCaValidityYears, start.month(),
-                          start.day(), start.hour(), start.minute(),
-                          start.second()),
+        absl::CivilSecond(start.year() + kDevCaValidityYears, start.month(), start.day(),
+                          start.hour(), start.minute(), start.second()),
         absl::UTCTimeZone());
     absl::StatusOr<CertificateAuthority> created =
         CreateCertificateAuthority(kDevCaName, now - kClockSkew, end);
     if (!created.ok()) return created.status();
     ca = *std::move(created);
-    status = WritePair(ca_cert_path, ca_key_path, ca.certificate_pem,
-                       ca.private_key_pem, log);
+    status = WritePair(ca_cert_path, ca_key_path, ca.certificate_pem, ca.private_key_pem, log);
     if (!status.ok()) return status;
     absl::StatusOr<CertificateInfo> info = ReadCertificate(ca.certificate_pem);
     if (!info.ok()) return info.status();
-    log->push_back(absl::StrCat("created ", ca_cert_path, " ",
-                                Describe(*info, kDevCaName, now)));
+    log->push_back(absl::StrCat("created ", ca_cert_path, " ", Describe(*info, kDevCaName, now)));
   }
   absl::StatusOr<ParsedCa> parsed_ca = ParseCa(ca);
   if (!parsed_ca.ok()) return parsed_ca.status();
@@ -1198,31 +1107,24 @@ absl::Status InitDevPki(const DevPkiOptions& options,
     server.stem = "server";
     server.profile.common_name = "Enlace server";
     for (const std::string& name : options.server_names) {
-      (ParseIp(name, nullptr) ? server.profile.ip_sans
-                              : server.profile.dns_sans)
-          .push_back(name);
+      (ParseIp(name, nullptr) ? server.profile.ip_sans : server.profile.dns_sans).push_back(name);
     }
     server.profile.client_auth = false;
     server.profile.server_auth = true;
     server.profile.not_before = not_before;
     server.profile.not_after = not_after;
-    server.what =
-        DescribeServerNames(server.profile.dns_sans, server.profile.ip_sans);
+    server.what = DescribeServerNames(server.profile.dns_sans, server.profile.ip_sans);
     specs.push_back(std::move(server));
   }
   for (const std::string& code : options.agencies) {
     std::string id = AgencySpiffeId(code);
     specs.push_back(PairSpec{
-        code,
-        ClientProfile(absl::StrCat("agency ", code), id, not_before, not_after),
-        id});
+        code, ClientProfile(absl::StrCat("agency ", code), id, not_before, not_after), id});
   }
   for (const std::string& name : options.admins) {
     std::string id = AdminSpiffeId(name);
-    specs.push_back(PairSpec{
-        name,
-        ClientProfile(absl::StrCat("admin ", name), id, not_before, not_after),
-        id});
+    specs.push_back(
+        PairSpec{name, ClientProfile(absl::StrCat("admin ", name), id, not_before, not_after), id});
   }
   for (const PairSpec& spec : specs) {
     const std::string cert_path = PathIn(dir, absl::StrCat(spec.stem, ".crt"));
@@ -1239,49 +1141,42 @@ absl::Status InitDevPki(const DevPkiOptions& options,
   return absl::OkStatus();
 }
 
-absl::StatusOr<IssuedCertificate> IssueDevCertificate(
-    const DevIssueOptions& options, std::vector<std::string>* log) {
+absl::StatusOr<IssuedCertificate> IssueDevCertificate(const DevIssueOptions& options,
+                                                      std::vector<std::string>* log) {
   if (options.dir.empty()) {
     return absl::InvalidArgumentError("a directory is required");
   }
   const bool agency = options.kind == PrincipalKind::kAgency;
-  absl::Status status = ValidatePrincipalName(
-      agency ? "agency code" : "admin name", options.name);
+  absl::Status status = ValidatePrincipalName(agency ? "agency code" : "admin name", options.name);
   if (!status.ok()) return status;
   status = CheckValidityDays(options.validity_days);
   if (!status.ok()) return status;
 
-  absl::StatusOr<CertificateAuthority> ca = LoadCertificateAuthority(
-      PathIn(options.dir, "ca.crt"), PathIn(options.dir, "ca.key"));
+  absl::StatusOr<CertificateAuthority> ca =
+      LoadCertificateAuthority(PathIn(options.dir, "ca.crt"), PathIn(options.dir, "ca.key"));
   if (!ca.ok()) return ca.status();
-  const std::string out_dir =
-      options.out_dir.empty() ? options.dir : options.out_dir;
+  const std::string out_dir = options.out_dir.empty() ? options.dir : options.out_dir;
   status = EnsureDirectory(out_dir);
   if (!status.ok()) return status;
-  const std::string cert_path =
-      PathIn(out_dir, absl::StrCat(options.name, ".crt"));
-  const std::string key_path =
-      PathIn(out_dir, absl::StrCat(options.name, ".key"));
+  const std::string cert_path = PathIn(out_dir, absl::StrCat(options.name, ".crt"));
+  const std::string key_path = PathIn(out_dir, absl::StrCat(options.name, ".key"));
   for (const std::string& path : {cert_path, key_path}) {
     absl::StatusOr<bool> exists = RegularFileExists(path);
     if (!exists.ok()) return exists.status();
     if (*exists) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          path, " already exists; not overwritten (use another --out-dir)"));
+      return absl::AlreadyExistsError(
+          absl::StrCat(path, " already exists; not overwritten (use another --out-dir)"));
     }
   }
 
   absl::Time not_before, not_after;
-  status = LeafWindow(*ca, options.now, options.validity_days, &not_before,
-                      &not_after);
+  status = LeafWindow(*ca, options.now, options.validity_days, &not_before, &not_after);
   if (!status.ok()) return status;
-  std::string id =
-      agency ? AgencySpiffeId(options.name) : AdminSpiffeId(options.name);
-  PairSpec spec{
-      options.name,
-      ClientProfile(absl::StrCat(agency ? "agency " : "admin ", options.name),
-                    id, not_before, not_after),
-      id};
+  std::string id = agency ? AgencySpiffeId(options.name) : AdminSpiffeId(options.name);
+  PairSpec spec{options.name,
+                ClientProfile(absl::StrCat(agency ? "agency " : "admin ", options.name), id,
+                              not_before, not_after),
+                id};
   return IssueAndWrite(*ca, spec, cert_path, key_path, options.now, log);
 }
 

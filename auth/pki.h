@@ -120,22 +120,21 @@ struct LeafProfile {
 // authorityKeyIdentifier (the CA's key id), subjectAltName (absent if the
 // profile has no SANs). The serial is a fresh random positive integer of at
 // most 128 bits. Signed with SHA-384 for a P-384 CA key, SHA-256 otherwise.
-absl::StatusOr<std::string> SignCsr(const CertificateAuthority& ca,
-                                    absl::string_view csr_pem,
+absl::StatusOr<std::string> SignCsr(const CertificateAuthority& ca, absl::string_view csr_pem,
                                     const LeafProfile& profile);
 
 // A certificate with its private key, as issued by IssueCertificate().
 struct IssuedCertificate {
   std::string certificate_pem;
   std::string private_key_pem;  // PKCS#8 PEM; secret.
-  std::string serial_hex;       // As CertificateInfo::serial_hex.
+  std::string serial_hex;  // As CertificateInfo::serial_hex.
 };
 
 // Convenience for the platform's own keys and for tests: a new key of
 // `key_type`, a CSR for it, and SignCsr(ca, csr, profile).
-absl::StatusOr<IssuedCertificate> IssueCertificate(
-    const CertificateAuthority& ca, const LeafProfile& profile,
-    KeyType key_type = KeyType::kEcP256);
+absl::StatusOr<IssuedCertificate> IssueCertificate(const CertificateAuthority& ca,
+                                                   const LeafProfile& profile,
+                                                   KeyType key_type = KeyType::kEcP256);
 
 // Facts read back from a certificate.
 struct CertificateInfo {
@@ -161,13 +160,11 @@ struct CertificateInfo {
 // Errors: InvalidArgument if no certificate parses, the serial is negative,
 // the subjectAltName extension is malformed or repeated, or a URI SAN contains
 // a NUL byte.
-absl::StatusOr<CertificateInfo> ReadCertificate(
-    absl::string_view certificate_pem);
+absl::StatusOr<CertificateInfo> ReadCertificate(absl::string_view certificate_pem);
 
 // Returns the serial of a certificate in the serial_hex form described above.
 // Same errors as ReadCertificate().
-absl::StatusOr<std::string> CertificateSerialHex(
-    absl::string_view certificate_pem);
+absl::StatusOr<std::string> CertificateSerialHex(absl::string_view certificate_pem);
 
 // ---------------------------------------------------------------------------
 // Files.
@@ -186,8 +183,7 @@ enum class IfExists { kReplace, kFail };
 // Errors: from errno (NotFound for a missing directory, PermissionDenied,
 // AlreadyExists, ...), with the path in the message. On error no temporary
 // file is left behind.
-absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view content, int mode,
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view content, int mode,
                                  IfExists if_exists = IfExists::kReplace);
 
 // Reads a whole file. Errors: from errno, with the path in the message.
@@ -199,8 +195,8 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 // validity, not revocation); InvalidArgument otherwise.
 absl::Status VerifyIssuedBy(absl::string_view certificate_pem, const CertificateAuthority& ca);
 
-absl::StatusOr<CertificateAuthority> LoadCertificateAuthority(
-    const std::string& cert_path, const std::string& key_path);
+absl::StatusOr<CertificateAuthority> LoadCertificateAuthority(const std::string& cert_path,
+                                                              const std::string& key_path);
 
 // ---------------------------------------------------------------------------
 // The development PKI that `enlacectl pki init` and `pki issue` write.
@@ -215,8 +211,7 @@ absl::StatusOr<CertificateAuthority> LoadCertificateAuthority(
 // Returns OK if `name` is a valid agency code or administrator name
 // (IsValidName() of auth/identity.h: [a-z][a-z0-9_-]{0,31}). Otherwise
 // InvalidArgument naming `what` and `name`.
-absl::Status ValidatePrincipalName(absl::string_view what,
-                                   absl::string_view name);
+absl::Status ValidatePrincipalName(absl::string_view what, absl::string_view name);
 
 // The SPIFFE IDs of the platform's principals, as Principal::SpiffeId()
 // prints them: spiffe://enlace/agency/<code>, spiffe://enlace/admin/<name>.
@@ -257,13 +252,12 @@ absl::Status ValidateDevPkiOptions(const DevPkiOptions& options);
 //   - AlreadyExists: another process created a file at the same time;
 //   - errno-derived codes for I/O errors.
 // REQUIRES: log != nullptr.
-absl::Status InitDevPki(const DevPkiOptions& options,
-                        std::vector<std::string>* log);
+absl::Status InitDevPki(const DevPkiOptions& options, std::vector<std::string>* log);
 
 struct DevIssueOptions {
   std::string dir;  // Holds ca.crt and ca.key.
   PrincipalKind kind = PrincipalKind::kAgency;
-  std::string name;     // Agency code or admin name.
+  std::string name;  // Agency code or admin name.
   std::string out_dir;  // Where <name>.crt/.key go; empty means `dir`.
   int validity_days = 365;
   absl::Time now = absl::Now();
@@ -273,8 +267,8 @@ struct DevIssueOptions {
 // writes `<out_dir>/<name>.crt` and `.key` (never overwriting: AlreadyExists).
 // Returns the certificate; appends "created ..." lines to `*log`.
 // REQUIRES: log != nullptr.
-absl::StatusOr<IssuedCertificate> IssueDevCertificate(
-    const DevIssueOptions& options, std::vector<std::string>* log);
+absl::StatusOr<IssuedCertificate> IssueDevCertificate(const DevIssueOptions& options,
+                                                      std::vector<std::string>* log);
 
 }  // namespace enlace::auth
 

@@ -37,15 +37,14 @@ absl::StatusOr<Policy> Policy::Parse(absl::string_view text,
         absl::StrSplit(line, absl::ByAnyChar(" \t\r"), absl::SkipEmpty());
     if (words.empty()) continue;
     if (words.size() != 3) {
-      return LineError(line_number,
-                       "expected `allow|deny <principal> <method>`");
+      return LineError(line_number, "expected `allow|deny <principal> <method>`");
     }
     Rule rule;
     if (words[0] == "allow") {
       rule.allow = true;
     } else if (words[0] != "deny") {
-      return LineError(line_number, absl::StrCat("unknown action `", words[0],
-                                                 "` (expected allow or deny)"));
+      return LineError(line_number,
+                       absl::StrCat("unknown action `", words[0], "` (expected allow or deny)"));
     }
 
     absl::string_view who = words[1];
@@ -73,9 +72,10 @@ absl::StatusOr<Policy> Policy::Parse(absl::string_view text,
       absl::string_view service = absl::string_view(rule.method).substr(1, rule.method.size() - 2);
       bool well_formed = rule.method.size() > 2 && rule.method[0] == '/' &&
                          service.find('/') == absl::string_view::npos;
-      bool known = well_formed &&
-                   std::any_of(known_methods.begin(), known_methods.end(),
-                               [&](const std::string& m) { return absl::StartsWith(m, rule.method); });
+      bool known = well_formed && std::any_of(known_methods.begin(), known_methods.end(),
+                                              [&](const std::string& m) {
+                                                return absl::StartsWith(m, rule.method);
+                                              });
       if (!known) {
         return LineError(line_number, absl::StrCat("unknown service in `", method, "`"));
       }

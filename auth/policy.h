@@ -47,8 +47,8 @@ class Policy {
   struct Rule {
     bool allow = false;
     PrincipalKind kind = PrincipalKind::kAgency;
-    std::string name;          // empty = any name of that kind
-    std::string method;        // full method, or service prefix ending in '/'
+    std::string name;  // empty = any name of that kind
+    std::string method;  // full method, or service prefix ending in '/'
     bool method_is_prefix = false;
     bool Matches(const Principal& principal, absl::string_view method) const;
   };

@@ -14,7 +14,8 @@ namespace {
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error)) {
-    return absl::NotFoundError(absl::StrCat("policy file ", path, " is missing or not a regular file"));
+    return absl::NotFoundError(
+        absl::StrCat("policy file ", path, " is missing or not a regular file"));
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read policy file ", path));
@@ -25,8 +26,7 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
 
 }  // namespace
 
-PolicyWatcher::PolicyWatcher(std::string path, std::vector<std::string> known_methods,
-                             Logger log)
+PolicyWatcher::PolicyWatcher(std::string path, std::vector<std::string> known_methods, Logger log)
     : path_(std::move(path)), known_methods_(std::move(known_methods)), log_(std::move(log)) {}
 
 absl::StatusOr<std::unique_ptr<PolicyWatcher>> PolicyWatcher::Start(

@@ -27,8 +27,8 @@ class PolicyWatcher {
   // (a server must not start with a broken policy). When `poll_interval` is
   // positive a background thread calls ReloadIfChanged() that often.
   static absl::StatusOr<std::unique_ptr<PolicyWatcher>> Start(
-      std::string path, std::vector<std::string> known_methods,
-      absl::Duration poll_interval, Logger log);
+      std::string path, std::vector<std::string> known_methods, absl::Duration poll_interval,
+      Logger log);
 
   ~PolicyWatcher();
   PolicyWatcher(const PolicyWatcher&) = delete;

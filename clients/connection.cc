@@ -29,23 +29,20 @@ namespace {
 
 // Replaces `*field` with the value of `variable` when `unset` and the
 // variable is set and not empty.
-void FillFromEnvironment(const char* variable, bool unset,
-                         std::string* field) {
+void FillFromEnvironment(const char* variable, bool unset, std::string* field) {
   if (!unset) return;
   const char* value = std::getenv(variable);
   if (value != nullptr && *value != '\0') *field = value;
 }
 
 // Reads the whole of `path`; `what` ("CA certificate", ...) goes into errors.
-absl::StatusOr<std::string> ReadPemFile(absl::string_view what,
-                                        const std::string& path) {
+absl::StatusOr<std::string> ReadPemFile(absl::string_view what, const std::string& path) {
   if (path.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("no ", what, " file given"));
   }
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return absl::ErrnoToStatus(errno,
-                               absl::StrCat("cannot read ", what, " ", path));
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot read ", what, " ", path));
   }
   std::string content;
   char buffer[8192];
@@ -56,8 +53,7 @@ absl::StatusOr<std::string> ReadPemFile(absl::string_view what,
       if (errno == EINTR) continue;
       const int error = errno;
       ::close(fd);
-      return absl::ErrnoToStatus(
-          error, absl::StrCat("cannot read ", what, " ", path));
+      return absl::ErrnoToStatus(error, absl::StrCat("cannot read ", what, " ", path));
     }
     content.append(buffer, static_cast<size_t>(n));
   }
@@ -93,8 +89,7 @@ int NoPassphrase(char*, int, int, void*) { return -1; }
 UniqueX509 FirstCertificate(const std::string& pem) {
   UniqueBio bio = MemoryBio(pem);
   UniqueX509 cert(bio == nullptr ? nullptr
-                                 : PEM_read_bio_X509(bio.get(), nullptr,
-                                                     NoPassphrase, nullptr));
+                                 : PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
   ERR_clear_error();
   return cert;
 }
@@ -107,64 +102,54 @@ std::string AsnTimeString(const ASN1_TIME* time) {
   return std::string(data, static_cast<size_t>(size));
 }
 
-absl::Status CheckCredentials(const ConnectionOptions& options,
-                              const std::string& ca, const std::string& cert,
-                              const std::string& key) {
+absl::Status CheckCredentials(const ConnectionOptions& options, const std::string& ca,
+                              const std::string& cert, const std::string& key) {
   if (FirstCertificate(ca) == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "CA certificate ", options.ca_path, " holds no valid PEM certificate"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("CA certificate ", options.ca_path, " holds no valid PEM certificate"));
   }
   UniqueX509 client = FirstCertificate(cert);
   if (client == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat("client certificate ", options.cert_path,
-                     " holds no valid PEM certificate"));
+        absl::StrCat("client certificate ", options.cert_path, " holds no valid PEM certificate"));
   }
   UniqueBio bio = MemoryBio(key);
   UniqueKey private_key(bio == nullptr
                             ? nullptr
-                            : PEM_read_bio_PrivateKey(bio.get(), nullptr,
-                                                      NoPassphrase, nullptr));
+                            : PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
   ERR_clear_error();
   if (private_key == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
         "client private key ", options.key_path,
-        absl::StrContains(key, "ENCRYPTED")
-            ? " is encrypted; an unencrypted key is required"
-            : " holds no valid PEM private key"));
+        absl::StrContains(key, "ENCRYPTED") ? " is encrypted; an unencrypted key is required"
+                                            : " holds no valid PEM private key"));
   }
   const bool matches = X509_check_private_key(client.get(), private_key.get()) == 1;
   ERR_clear_error();
   if (!matches) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("client private key ", options.key_path,
-                     " does not belong to client certificate ",
-                     options.cert_path));
+    return absl::InvalidArgumentError(absl::StrCat("client private key ", options.key_path,
+                                                   " does not belong to client certificate ",
+                                                   options.cert_path));
   }
   const ASN1_TIME* not_after = X509_get0_notAfter(client.get());
   if (X509_cmp_current_time(not_after) < 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("client certificate ", options.cert_path, " expired on ",
-                     AsnTimeString(not_after), "; ask for a new one"));
+    return absl::FailedPreconditionError(absl::StrCat("client certificate ", options.cert_path,
+                                                      " expired on ", AsnTimeString(not_after),
+                                                      "; ask for a new one"));
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-ConnectionOptions ConnectionOptionsFromEnvironment(
-    ConnectionOptions from_flags) {
+ConnectionOptions ConnectionOptionsFromEnvironment(ConnectionOptions from_flags) {
   ConnectionOptions options = std::move(from_flags);
-  FillFromEnvironment(
-      "ENLACE_ADDR",
-      options.address.empty() || options.address == kDefaultAddress,
-      &options.address);
+  FillFromEnvironment("ENLACE_ADDR", options.address.empty() || options.address == kDefaultAddress,
+                      &options.address);
   if (options.address.empty()) options.address = std::string(kDefaultAddress);
   FillFromEnvironment("ENLACE_CA", options.ca_path.empty(), &options.ca_path);
-  FillFromEnvironment("ENLACE_CERT", options.cert_path.empty(),
-                      &options.cert_path);
-  FillFromEnvironment("ENLACE_KEY", options.key_path.empty(),
-                      &options.key_path);
+  FillFromEnvironment("ENLACE_CERT", options.cert_path.empty(), &options.cert_path);
+  FillFromEnvironment("ENLACE_KEY", options.key_path.empty(), &options.key_path);
   return options;
 }
 
@@ -174,35 +159,31 @@ std::string CaAddressFromEnvironment(const std::string& from_flag) {
   return address;
 }
 
-absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
-    const ConnectionOptions& options) {
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const ConnectionOptions& options) {
   if (options.address.empty()) {
     return absl::InvalidArgumentError("no server address given");
   }
   absl::StatusOr<std::string> ca = ReadPemFile("CA certificate", options.ca_path);
   if (!ca.ok()) return ca.status();
   if (!absl::StrContains(*ca, "-----BEGIN CERTIFICATE-----")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "CA certificate ", options.ca_path, " holds no PEM certificate"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("CA certificate ", options.ca_path, " holds no PEM certificate"));
   }
-  absl::StatusOr<std::string> cert =
-      ReadPemFile("client certificate", options.cert_path);
+  absl::StatusOr<std::string> cert = ReadPemFile("client certificate", options.cert_path);
   if (!cert.ok()) return cert.status();
   if (!absl::StrContains(*cert, "-----BEGIN CERTIFICATE-----")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "client certificate ", options.cert_path, " holds no PEM certificate"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("client certificate ", options.cert_path, " holds no PEM certificate"));
   }
-  absl::StatusOr<std::string> key =
-      ReadPemFile("client private key", options.key_path);
+  absl::StatusOr<std::string> key = ReadPemFile("client private key", options.key_path);
   if (!key.ok()) return key.status();
   if (!absl::StrContains(*key, "PRIVATE KEY-----")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "client private key ", options.key_path, " holds no PEM private key"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("client private key ", options.key_path, " holds no PEM private key"));
   }
   if (absl::StrContains(*key, "ENCRYPTED PRIVATE KEY")) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "client private key ", options.key_path,
-        " is encrypted; an unencrypted key is required"));
+        "client private key ", options.key_path, " is encrypted; an unencrypted key is required"));
   }
 
   absl::Status usable = CheckCredentials(options, *ca, *cert, *key);
@@ -215,22 +196,19 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
   std::shared_ptr<grpc::Channel> channel =
       grpc::CreateChannel(options.address, grpc::SslCredentials(tls));
   if (channel == nullptr) {
-    return absl::InternalError(
-        absl::StrCat("cannot create a channel to ", options.address));
+    return absl::InternalError(absl::StrCat("cannot create a channel to ", options.address));
   }
   return channel;
 }
 
-std::unique_ptr<grpc::ClientContext> NewContext(
-    const ConnectionOptions& options) {
+std::unique_ptr<grpc::ClientContext> NewContext(const ConnectionOptions& options) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
   return context;
 }
 
 absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
 }  // namespace enlace::client

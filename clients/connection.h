@@ -77,12 +77,10 @@ ConnectionOptions ConnectionOptionsFromEnvironment(ConnectionOptions from_flags)
 // PermissionDenied, ... when a file cannot be read. Each message names the
 // file. (Without these checks gRPC would report each of them only as an
 // UNAVAILABLE first call.)
-absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
-    const ConnectionOptions& options);
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const ConnectionOptions& options);
 
 // A ClientContext whose deadline is now + options.timeout.
-std::unique_ptr<grpc::ClientContext> NewContext(
-    const ConnectionOptions& options);
+std::unique_ptr<grpc::ClientContext> NewContext(const ConnectionOptions& options);
 
 // The same code and message as an absl::Status.
 absl::Status FromGrpc(const grpc::Status& status);

@@ -23,70 +23,39 @@ double UniformDraw() {
 
 absl::string_view MethodName(Method method) {
   switch (method) {
-    case Method::kRecordArrival:
-      return "/enlace.v1.ArrivalService/RecordArrival";
-    case Method::kGetArrival:
-      return "/enlace.v1.ArrivalService/GetArrival";
-    case Method::kListArrivals:
-      return "/enlace.v1.ArrivalService/ListArrivals";
-    case Method::kUpdateConsent:
-      return "/enlace.v1.ArrivalService/UpdateConsent";
-    case Method::kOpenCase:
-      return "/enlace.v1.CaseService/OpenCase";
-    case Method::kGetCase:
-      return "/enlace.v1.CaseService/GetCase";
-    case Method::kListCases:
-      return "/enlace.v1.CaseService/ListCases";
-    case Method::kUpdateCase:
-      return "/enlace.v1.CaseService/UpdateCase";
-    case Method::kRecordService:
-      return "/enlace.v1.CaseService/RecordService";
-    case Method::kRegisterInitiative:
-      return "/enlace.v1.CaseService/RegisterInitiative";
-    case Method::kListInitiatives:
-      return "/enlace.v1.CaseService/ListInitiatives";
-    case Method::kGetCaseAccessLog:
-      return "/enlace.v1.CaseService/GetCaseAccessLog";
-    case Method::kCreateReferral:
-      return "/enlace.v1.ReferralService/CreateReferral";
-    case Method::kGetReferral:
-      return "/enlace.v1.ReferralService/GetReferral";
-    case Method::kListReferrals:
-      return "/enlace.v1.ReferralService/ListReferrals";
-    case Method::kAcceptReferral:
-      return "/enlace.v1.ReferralService/AcceptReferral";
-    case Method::kDeclineReferral:
-      return "/enlace.v1.ReferralService/DeclineReferral";
-    case Method::kCompleteReferral:
-      return "/enlace.v1.ReferralService/CompleteReferral";
-    case Method::kWithdrawReferral:
-      return "/enlace.v1.ReferralService/WithdrawReferral";
-    case Method::kGetProgrammeReport:
-      return "/enlace.v1.ReportService/GetProgrammeReport";
-    case Method::kIssueCertificate:
-      return "/enlace.v1.AdminService/IssueCertificate";
-    case Method::kListCertificates:
-      return "/enlace.v1.AdminService/ListCertificates";
-    case Method::kRevokeCertificate:
-      return "/enlace.v1.AdminService/RevokeCertificate";
-    case Method::kRegisterAgency:
-      return "/enlace.v1.AdminService/RegisterAgency";
-    case Method::kListAgencies:
-      return "/enlace.v1.AdminService/ListAgencies";
-    case Method::kListAuditEvents:
-      return "/enlace.v1.AdminService/ListAuditEvents";
-    case Method::kVerifyAuditLog:
-      return "/enlace.v1.AdminService/VerifyAuditLog";
-    case Method::kGetAuditCheckpoint:
-      return "/enlace.v1.AdminService/GetAuditCheckpoint";
+    case Method::kRecordArrival: return "/enlace.v1.ArrivalService/RecordArrival";
+    case Method::kGetArrival: return "/enlace.v1.ArrivalService/GetArrival";
+    case Method::kListArrivals: return "/enlace.v1.ArrivalService/ListArrivals";
+    case Method::kUpdateConsent: return "/enlace.v1.ArrivalService/UpdateConsent";
+    case Method::kOpenCase: return "/enlace.v1.CaseService/OpenCase";
+    case Method::kGetCase: return "/enlace.v1.CaseService/GetCase";
+    case Method::kListCases: return "/enlace.v1.CaseService/ListCases";
+    case Method::kUpdateCase: return "/enlace.v1.CaseService/UpdateCase";
+    case Method::kRecordService: return "/enlace.v1.CaseService/RecordService";
+    case Method::kRegisterInitiative: return "/enlace.v1.CaseService/RegisterInitiative";
+    case Method::kListInitiatives: return "/enlace.v1.CaseService/ListInitiatives";
+    case Method::kGetCaseAccessLog: return "/enlace.v1.CaseService/GetCaseAccessLog";
+    case Method::kCreateReferral: return "/enlace.v1.ReferralService/CreateReferral";
+    case Method::kGetReferral: return "/enlace.v1.ReferralService/GetReferral";
+    case Method::kListReferrals: return "/enlace.v1.ReferralService/ListReferrals";
+    case Method::kAcceptReferral: return "/enlace.v1.ReferralService/AcceptReferral";
+    case Method::kDeclineReferral: return "/enlace.v1.ReferralService/DeclineReferral";
+    case Method::kCompleteReferral: return "/enlace.v1.ReferralService/CompleteReferral";
+    case Method::kWithdrawReferral: return "/enlace.v1.ReferralService/WithdrawReferral";
+    case Method::kGetProgrammeReport: return "/enlace.v1.ReportService/GetProgrammeReport";
+    case Method::kIssueCertificate: return "/enlace.v1.AdminService/IssueCertificate";
+    case Method::kListCertificates: return "/enlace.v1.AdminService/ListCertificates";
+    case Method::kRevokeCertificate: return "/enlace.v1.AdminService/RevokeCertificate";
+    case Method::kRegisterAgency: return "/enlace.v1.AdminService/RegisterAgency";
+    case Method::kListAgencies: return "/enlace.v1.AdminService/ListAgencies";
+    case Method::kListAuditEvents: return "/enlace.v1.AdminService/ListAuditEvents";
+    case Method::kVerifyAuditLog: return "/enlace.v1.AdminService/VerifyAuditLog";
+    case Method::kGetAuditCheckpoint: return "/enlace.v1.AdminService/GetAuditCheckpoint";
     case Method::kGetAuditConsistencyProof:
       return "/enlace.v1.AdminService/GetAuditConsistencyProof";
-    case Method::kGetAuditInclusionProof:
-      return "/enlace.v1.AdminService/GetAuditInclusionProof";
-    case Method::kRegisterWitnessKey:
-      return "/enlace.v1.AdminService/RegisterWitnessKey";
-    case Method::kAddAuditCosignature:
-      return "/enlace.v1.AdminService/AddAuditCosignature";
+    case Method::kGetAuditInclusionProof: return "/enlace.v1.AdminService/GetAuditInclusionProof";
+    case Method::kRegisterWitnessKey: return "/enlace.v1.AdminService/RegisterWitnessKey";
+    case Method::kAddAuditCosignature: return "/enlace.v1.AdminService/AddAuditCosignature";
   }
   return "";  // not reached: the switch covers every Method (-Wswitch)
 }
@@ -116,8 +85,7 @@ bool IsIdempotent(Method method) {
     // Writes the server keeps once: a witness key, a cosignature per key and
     // checkpoint; repeated, they answer the same.
     case Method::kRegisterWitnessKey:
-    case Method::kAddAuditCosignature:
-      return true;
+    case Method::kAddAuditCosignature: return true;
     // Writes that a repetition would apply again (a second case, service,
     // initiative, referral or certificate), undo someone else's change in
     // between (UpdateConsent, UpdateCase), or reject (transitions, a second
@@ -134,8 +102,7 @@ bool IsIdempotent(Method method) {
     case Method::kWithdrawReferral:
     case Method::kIssueCertificate:
     case Method::kRevokeCertificate:
-    case Method::kRegisterAgency:
-      return false;
+    case Method::kRegisterAgency: return false;
   }
   return false;
 }
@@ -144,15 +111,13 @@ bool IsRetryable(Method method, absl::StatusCode code) {
   return code == absl::StatusCode::kUnavailable && IsIdempotent(method);
 }
 
-absl::Duration BackoffDelay(const RetryPolicy& policy, int retry,
-                            double uniform) {
+absl::Duration BackoffDelay(const RetryPolicy& policy, int retry, double uniform) {
   if (retry < 1) retry = 1;
   const double multiplier = std::max(policy.backoff_multiplier, 1.0);
   const absl::Duration cap = std::max(policy.max_backoff, absl::ZeroDuration());
   // Multiply step by step and stop at the cap, so that a large `retry` does
   // not overflow.
-  absl::Duration nominal =
-      std::clamp(policy.initial_backoff, absl::ZeroDuration(), cap);
+  absl::Duration nominal = std::clamp(policy.initial_backoff, absl::ZeroDuration(), cap);
   for (int n = 1; n < retry && nominal < cap; ++n) {
     nominal = std::min(nominal * multiplier, cap);
   }
@@ -161,8 +126,7 @@ absl::Duration BackoffDelay(const RetryPolicy& policy, int retry,
   return nominal * (1.0 - jitter + 2.0 * jitter * draw);
 }
 
-Client::Client(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout,
-               RetryPolicy retry)
+Client::Client(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout, RetryPolicy retry)
     : channel_(std::move(channel)),
       timeout_(timeout),
       retry_(std::move(retry)),
@@ -174,20 +138,17 @@ Client::Client(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout,
 
 Client::~Client() = default;
 
-absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
-    const ConnectionOptions& options, RetryPolicy retry) {
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      enlace::client::Connect(options);
+absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ConnectionOptions& options,
+                                                        RetryPolicy retry) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = enlace::client::Connect(options);
   if (!channel.ok()) return channel.status();
   return FromChannel(*std::move(channel), options.timeout, std::move(retry));
 }
 
-std::unique_ptr<Client> Client::FromChannel(
-    std::shared_ptr<grpc::Channel> channel, absl::Duration timeout,
-    RetryPolicy retry) {
+std::unique_ptr<Client> Client::FromChannel(std::shared_ptr<grpc::Channel> channel,
+                                            absl::Duration timeout, RetryPolicy retry) {
   // The constructor is private: no std::make_unique.
-  return std::unique_ptr<Client>(
-      new Client(std::move(channel), timeout, std::move(retry)));
+  return std::unique_ptr<Client>(new Client(std::move(channel), timeout, std::move(retry)));
 }
 
 std::unique_ptr<grpc::ClientContext> Client::NewContext() const {
@@ -196,9 +157,8 @@ std::unique_ptr<grpc::ClientContext> Client::NewContext() const {
   return context;
 }
 
-absl::Status Client::Invoke(
-    Method method,
-    absl::FunctionRef<grpc::Status(grpc::ClientContext*)> attempt) {
+absl::Status Client::Invoke(Method method,
+                            absl::FunctionRef<grpc::Status(grpc::ClientContext*)> attempt) {
   const absl::Time deadline = absl::Now() + timeout_;
   const int max_attempts = std::max(retry_.max_attempts, 1);
   for (int n = 1;; ++n) {
@@ -207,8 +167,7 @@ absl::Status Client::Invoke(
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(deadline));
     absl::Status status = FromGrpc(attempt(&context));
-    if (status.ok() || n >= max_attempts ||
-        !IsRetryable(method, status.code())) {
+    if (status.ok() || n >= max_attempts || !IsRetryable(method, status.code())) {
       return status;
     }
     const absl::Duration pause = BackoffDelay(retry_, n, UniformDraw());
@@ -222,10 +181,10 @@ absl::Status Client::Invoke(
 }
 
 template <typename Stub, typename Request, typename Response>
-absl::StatusOr<Response> Client::Unary(
-    Method method, Stub& stub,
-    grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Request&, Response*),
-    const Request& request) {
+absl::StatusOr<Response> Client::Unary(Method method, Stub& stub,
+                                       grpc::Status (Stub::*rpc)(grpc::ClientContext*,
+                                                                 const Request&, Response*),
+                                       const Request& request) {
   Response response;
   absl::Status status = Invoke(method, [&](grpc::ClientContext* context) {
     response.Clear();  // nothing of a failed attempt leaks into the result
@@ -239,25 +198,21 @@ absl::StatusOr<Response> Client::Unary(
 
 absl::StatusOr<v1::RecordArrivalResponse> Client::RecordArrival(
     const v1::RecordArrivalRequest& request) {
-  return Unary(Method::kRecordArrival, *arrivals_,
-               &v1::ArrivalService::Stub::RecordArrival, request);
+  return Unary(Method::kRecordArrival, *arrivals_, &v1::ArrivalService::Stub::RecordArrival,
+               request);
 }
 
-absl::StatusOr<v1::Arrival> Client::GetArrival(
-    const v1::GetArrivalRequest& request) {
-  return Unary(Method::kGetArrival, *arrivals_,
-               &v1::ArrivalService::Stub::GetArrival, request);
+absl::StatusOr<v1::Arrival> Client::GetArrival(const v1::GetArrivalRequest& request) {
+  return Unary(Method::kGetArrival, *arrivals_, &v1::ArrivalService::Stub::GetArrival, request);
 }
 
 absl::StatusOr<v1::ListArrivalsResponse> Client::ListArrivals(
     const v1::ListArrivalsRequest& request) {
-  return Unary(Method::kListArrivals, *arrivals_,
-               &v1::ArrivalService::Stub::ListArrivals, request);
+  return Unary(Method::kListArrivals, *arrivals_, &v1::ArrivalService::Stub::ListArrivals, request);
 }
 
-absl::Status Client::ForEachArrival(
-    v1::ListArrivalsRequest request,
-    absl::FunctionRef<absl::Status(const v1::Arrival&)> callback) {
+absl::Status Client::ForEachArrival(v1::ListArrivalsRequest request,
+                                    absl::FunctionRef<absl::Status(const v1::Arrival&)> callback) {
   for (;;) {
     absl::StatusOr<v1::ListArrivalsResponse> page = ListArrivals(request);
     if (!page.ok()) return page.status();
@@ -268,138 +223,119 @@ absl::Status Client::ForEachArrival(
     if (page->next_page_token().empty()) return absl::OkStatus();
     // A server that hands back the token it was given would loop us forever.
     if (page->next_page_token() == request.page_token()) {
-      return absl::InternalError(absl::StrCat(
-          "ListArrivals returned the page token it was given (",
-          request.page_token(), "): paging stopped"));
+      return absl::InternalError(absl::StrCat("ListArrivals returned the page token it was given (",
+                                              request.page_token(), "): paging stopped"));
     }
     request.set_page_token(page->next_page_token());
   }
 }
 
-absl::StatusOr<v1::Arrival> Client::UpdateConsent(
-    const v1::UpdateConsentRequest& request) {
-  return Unary(Method::kUpdateConsent, *arrivals_,
-               &v1::ArrivalService::Stub::UpdateConsent, request);
+absl::StatusOr<v1::Arrival> Client::UpdateConsent(const v1::UpdateConsentRequest& request) {
+  return Unary(Method::kUpdateConsent, *arrivals_, &v1::ArrivalService::Stub::UpdateConsent,
+               request);
 }
 
 // CaseService.
 
 absl::StatusOr<v1::Case> Client::OpenCase(const v1::OpenCaseRequest& request) {
-  return Unary(Method::kOpenCase, *cases_, &v1::CaseService::Stub::OpenCase,
-               request);
+  return Unary(Method::kOpenCase, *cases_, &v1::CaseService::Stub::OpenCase, request);
 }
 
 absl::StatusOr<v1::Case> Client::GetCase(const v1::GetCaseRequest& request) {
-  return Unary(Method::kGetCase, *cases_, &v1::CaseService::Stub::GetCase,
-               request);
+  return Unary(Method::kGetCase, *cases_, &v1::CaseService::Stub::GetCase, request);
 }
 
-absl::StatusOr<v1::ListCasesResponse> Client::ListCases(
-    const v1::ListCasesRequest& request) {
-  return Unary(Method::kListCases, *cases_, &v1::CaseService::Stub::ListCases,
-               request);
+absl::StatusOr<v1::ListCasesResponse> Client::ListCases(const v1::ListCasesRequest& request) {
+  return Unary(Method::kListCases, *cases_, &v1::CaseService::Stub::ListCases, request);
 }
 
-absl::StatusOr<v1::Case> Client::UpdateCase(
-    const v1::UpdateCaseRequest& request) {
-  return Unary(Method::kUpdateCase, *cases_,
-               &v1::CaseService::Stub::UpdateCase, request);
+absl::StatusOr<v1::Case> Client::UpdateCase(const v1::UpdateCaseRequest& request) {
+  return Unary(Method::kUpdateCase, *cases_, &v1::CaseService::Stub::UpdateCase, request);
 }
 
-absl::StatusOr<v1::ServiceRecord> Client::RecordService(
-    const v1::RecordServiceRequest& request) {
-  return Unary(Method::kRecordService, *cases_,
-               &v1::CaseService::Stub::RecordService, request);
+absl::StatusOr<v1::ServiceRecord> Client::RecordService(const v1::RecordServiceRequest& request) {
+  return Unary(Method::kRecordService, *cases_, &v1::CaseService::Stub::RecordService, request);
 }
 
 absl::StatusOr<v1::Initiative> Client::RegisterInitiative(
     const v1::RegisterInitiativeRequest& request) {
-  return Unary(Method::kRegisterInitiative, *cases_,
-               &v1::CaseService::Stub::RegisterInitiative, request);
+  return Unary(Method::kRegisterInitiative, *cases_, &v1::CaseService::Stub::RegisterInitiative,
+               request);
 }
 
 absl::StatusOr<v1::ListInitiativesResponse> Client::ListInitiatives(
     const v1::ListInitiativesRequest& request) {
-  return Unary(Method::kListInitiatives, *cases_,
-               &v1::CaseService::Stub::ListInitiatives, request);
+  return Unary(Method::kListInitiatives, *cases_, &v1::CaseService::Stub::ListInitiatives, request);
 }
 
 absl::StatusOr<v1::GetCaseAccessLogResponse> Client::GetCaseAccessLog(
     const v1::GetCaseAccessLogRequest& request) {
-  return Unary(Method::kGetCaseAccessLog, *cases_,
-               &v1::CaseService::Stub::GetCaseAccessLog, request);
+  return Unary(Method::kGetCaseAccessLog, *cases_, &v1::CaseService::Stub::GetCaseAccessLog,
+               request);
 }
 
 // ReferralService.
 
-absl::StatusOr<v1::Referral> Client::CreateReferral(
-    const v1::CreateReferralRequest& request) {
-  return Unary(Method::kCreateReferral, *referrals_,
-               &v1::ReferralService::Stub::CreateReferral, request);
+absl::StatusOr<v1::Referral> Client::CreateReferral(const v1::CreateReferralRequest& request) {
+  return Unary(Method::kCreateReferral, *referrals_, &v1::ReferralService::Stub::CreateReferral,
+               request);
 }
 
-absl::StatusOr<v1::Referral> Client::GetReferral(
-    const v1::GetReferralRequest& request) {
-  return Unary(Method::kGetReferral, *referrals_,
-               &v1::ReferralService::Stub::GetReferral, request);
+absl::StatusOr<v1::Referral> Client::GetReferral(const v1::GetReferralRequest& request) {
+  return Unary(Method::kGetReferral, *referrals_, &v1::ReferralService::Stub::GetReferral, request);
 }
 
 absl::StatusOr<v1::ListReferralsResponse> Client::ListReferrals(
     const v1::ListReferralsRequest& request) {
-  return Unary(Method::kListReferrals, *referrals_,
-               &v1::ReferralService::Stub::ListReferrals, request);
+  return Unary(Method::kListReferrals, *referrals_, &v1::ReferralService::Stub::ListReferrals,
+               request);
 }
 
-absl::StatusOr<v1::Referral> Client::AcceptReferral(
-    const v1::AcceptReferralRequest& request) {
-  return Unary(Method::kAcceptReferral, *referrals_,
-               &v1::ReferralService::Stub::AcceptReferral, request);
+absl::StatusOr<v1::Referral> Client::AcceptReferral(const v1::AcceptReferralRequest& request) {
+  return Unary(Method::kAcceptReferral, *referrals_, &v1::ReferralService::Stub::AcceptReferral,
+               request);
 }
 
-absl::StatusOr<v1::Referral> Client::DeclineReferral(
-    const v1::DeclineReferralRequest& request) {
-  return Unary(Method::kDeclineReferral, *referrals_,
-               &v1::ReferralService::Stub::DeclineReferral, request);
+absl::StatusOr<v1::Referral> Client::DeclineReferral(const v1::DeclineReferralRequest& request) {
+  return Unary(Method::kDeclineReferral, *referrals_, &v1::ReferralService::Stub::DeclineReferral,
+               request);
 }
 
-absl::StatusOr<v1::Referral> Client::CompleteReferral(
-    const v1::CompleteReferralRequest& request) {
-  return Unary(Method::kCompleteReferral, *referrals_,
-               &v1::ReferralService::Stub::CompleteReferral, request);
+absl::StatusOr<v1::Referral> Client::CompleteReferral(const v1::CompleteReferralRequest& request) {
+  return Unary(Method::kCompleteReferral, *referrals_, &v1::ReferralService::Stub::CompleteReferral,
+               request);
 }
 
-absl::StatusOr<v1::Referral> Client::WithdrawReferral(
-    const v1::WithdrawReferralRequest& request) {
-  return Unary(Method::kWithdrawReferral, *referrals_,
-               &v1::ReferralService::Stub::WithdrawReferral, request);
+absl::StatusOr<v1::Referral> Client::WithdrawReferral(const v1::WithdrawReferralRequest& request) {
+  return Unary(Method::kWithdrawReferral, *referrals_, &v1::ReferralService::Stub::WithdrawReferral,
+               request);
 }
 
 // ReportService.
 
 absl::StatusOr<v1::ProgrammeReport> Client::GetProgrammeReport(
     const v1::GetProgrammeReportRequest& request) {
-  return Unary(Method::kGetProgrammeReport, *reports_,
-               &v1::ReportService::Stub::GetProgrammeReport, request);
+  return Unary(Method::kGetProgrammeReport, *reports_, &v1::ReportService::Stub::GetProgrammeReport,
+               request);
 }
 
 // AdminService.
 
 absl::StatusOr<v1::ListAuditEventsResponse> Client::ListAuditEvents(
     const v1::ListAuditEventsRequest& request) {
-  return Unary(Method::kListAuditEvents, *admin_,
-               &v1::AdminService::Stub::ListAuditEvents, request);
+  return Unary(Method::kListAuditEvents, *admin_, &v1::AdminService::Stub::ListAuditEvents,
+               request);
 }
 
 absl::StatusOr<v1::VerifyAuditLogResponse> Client::VerifyAuditLog(
     const v1::VerifyAuditLogRequest& request) {
-  return Unary(Method::kVerifyAuditLog, *admin_,
-               &v1::AdminService::Stub::VerifyAuditLog, request);
+  return Unary(Method::kVerifyAuditLog, *admin_, &v1::AdminService::Stub::VerifyAuditLog, request);
 }
 
 absl::StatusOr<v1::AuditCheckpoint> Client::GetAuditCheckpoint(
     const v1::GetAuditCheckpointRequest& request) {
-  return Unary(Method::kGetAuditCheckpoint, *admin_,
-               &v1::AdminService::Stub::GetAuditCheckpoint, request);
+  return Unary(Method::kGetAuditCheckpoint, *admin_, &v1::AdminService::Stub::GetAuditCheckpoint,
+               request);
 }
 
 absl::StatusOr<v1::GetAuditConsistencyProofResponse> Client::GetAuditConsistencyProof(
@@ -416,44 +352,41 @@ absl::StatusOr<v1::GetAuditInclusionProofResponse> Client::GetAuditInclusionProo
 
 absl::StatusOr<v1::WitnessKey> Client::RegisterWitnessKey(
     const v1::RegisterWitnessKeyRequest& request) {
-  return Unary(Method::kRegisterWitnessKey, *admin_,
-               &v1::AdminService::Stub::RegisterWitnessKey, request);
+  return Unary(Method::kRegisterWitnessKey, *admin_, &v1::AdminService::Stub::RegisterWitnessKey,
+               request);
 }
 
 absl::StatusOr<v1::AuditCheckpoint> Client::AddAuditCosignature(
     const v1::AddAuditCosignatureRequest& request) {
-  return Unary(Method::kAddAuditCosignature, *admin_,
-               &v1::AdminService::Stub::AddAuditCosignature, request);
+  return Unary(Method::kAddAuditCosignature, *admin_, &v1::AdminService::Stub::AddAuditCosignature,
+               request);
 }
 
 absl::StatusOr<v1::Certificate> Client::IssueCertificate(
     const v1::IssueCertificateRequest& request) {
-  return Unary(Method::kIssueCertificate, *admin_,
-               &v1::AdminService::Stub::IssueCertificate, request);
+  return Unary(Method::kIssueCertificate, *admin_, &v1::AdminService::Stub::IssueCertificate,
+               request);
 }
 
 absl::StatusOr<v1::ListCertificatesResponse> Client::ListCertificates(
     const v1::ListCertificatesRequest& request) {
-  return Unary(Method::kListCertificates, *admin_,
-               &v1::AdminService::Stub::ListCertificates, request);
+  return Unary(Method::kListCertificates, *admin_, &v1::AdminService::Stub::ListCertificates,
+               request);
 }
 
 absl::StatusOr<v1::Certificate> Client::RevokeCertificate(
     const v1::RevokeCertificateRequest& request) {
-  return Unary(Method::kRevokeCertificate, *admin_,
-               &v1::AdminService::Stub::RevokeCertificate, request);
+  return Unary(Method::kRevokeCertificate, *admin_, &v1::AdminService::Stub::RevokeCertificate,
+               request);
 }
 
-absl::StatusOr<v1::Agency> Client::RegisterAgency(
-    const v1::RegisterAgencyRequest& request) {
-  return Unary(Method::kRegisterAgency, *admin_,
-               &v1::AdminService::Stub::RegisterAgency, request);
+absl::StatusOr<v1::Agency> Client::RegisterAgency(const v1::RegisterAgencyRequest& request) {
+  return Unary(Method::kRegisterAgency, *admin_, &v1::AdminService::Stub::RegisterAgency, request);
 }
 
 absl::StatusOr<v1::ListAgenciesResponse> Client::ListAgencies(
     const v1::ListAgenciesRequest& request) {
-  return Unary(Method::kListAgencies, *admin_,
-               &v1::AdminService::Stub::ListAgencies, request);
+  return Unary(Method::kListAgencies, *admin_, &v1::AdminService::Stub::ListAgencies, request);
 }
 
 }  // namespace enlace::client

@@ -161,8 +161,7 @@ struct RetryPolicy {
 // under `policy`, for a uniform random draw `uniform` in [0, 1]: 0 gives the
 // shortest pause, 0.5 the nominal one, 1 the longest. Never negative. A pure
 // function: the schedule can be tested without sleeping.
-absl::Duration BackoffDelay(const RetryPolicy& policy, int retry,
-                            double uniform);
+absl::Duration BackoffDelay(const RetryPolicy& policy, int retry, double uniform);
 
 // A connection to the Enlace server with one typed method per unary RPC.
 // Each takes the request message of the RPC and returns its response message
@@ -175,51 +174,44 @@ class Client {
   // the files it reads and its errors). No call is made yet: a server that is
   // down, or that rejects the certificate, shows up as UNAVAILABLE on the
   // first call.
-  static absl::StatusOr<std::unique_ptr<Client>> Connect(
-      const ConnectionOptions& options, RetryPolicy retry = RetryPolicy());
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(const ConnectionOptions& options,
+                                                         RetryPolicy retry = RetryPolicy());
 
   // A Client over a channel made elsewhere: an in-process test server's
   // (grpc::Server::InProcessChannel), or one with custom credentials or
   // channel arguments. Each call's deadline is now + `timeout`.
   // REQUIRES: channel != nullptr.
-  static std::unique_ptr<Client> FromChannel(
-      std::shared_ptr<grpc::Channel> channel, absl::Duration timeout,
-      RetryPolicy retry = RetryPolicy());
+  static std::unique_ptr<Client> FromChannel(std::shared_ptr<grpc::Channel> channel,
+                                             absl::Duration timeout,
+                                             RetryPolicy retry = RetryPolicy());
 
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
   ~Client();
 
   // ArrivalService (the ministry records; agencies named in consent read).
-  absl::StatusOr<v1::RecordArrivalResponse> RecordArrival(
-      const v1::RecordArrivalRequest& request);
+  absl::StatusOr<v1::RecordArrivalResponse> RecordArrival(const v1::RecordArrivalRequest& request);
   absl::StatusOr<v1::Arrival> GetArrival(const v1::GetArrivalRequest& request);
   // One page; pass next_page_token back as page_token for the next one.
-  absl::StatusOr<v1::ListArrivalsResponse> ListArrivals(
-      const v1::ListArrivalsRequest& request);
+  absl::StatusOr<v1::ListArrivalsResponse> ListArrivals(const v1::ListArrivalsRequest& request);
   // Every arrival that `request` selects, from its page_token on, page after
   // page (each page one call with its own deadline and retries), passed to
   // `callback` in server order. Stops at the first non-OK status that
   // `callback` returns and returns it unchanged; otherwise returns the first
   // failed page's status, or OK after the last page. Records seen before a
   // failure stay seen: resume with the page_token of a later request.
-  absl::Status ForEachArrival(
-      v1::ListArrivalsRequest request,
-      absl::FunctionRef<absl::Status(const v1::Arrival&)> callback);
-  absl::StatusOr<v1::Arrival> UpdateConsent(
-      const v1::UpdateConsentRequest& request);
+  absl::Status ForEachArrival(v1::ListArrivalsRequest request,
+                              absl::FunctionRef<absl::Status(const v1::Arrival&)> callback);
+  absl::StatusOr<v1::Arrival> UpdateConsent(const v1::UpdateConsentRequest& request);
 
   // CaseService.
   absl::StatusOr<v1::Case> OpenCase(const v1::OpenCaseRequest& request);
   absl::StatusOr<v1::Case> GetCase(const v1::GetCaseRequest& request);
-  absl::StatusOr<v1::ListCasesResponse> ListCases(
-      const v1::ListCasesRequest& request);
+  absl::StatusOr<v1::ListCasesResponse> ListCases(const v1::ListCasesRequest& request);
   // ABORTED when request.etag() is stale: GetCase, reapply, try again.
   absl::StatusOr<v1::Case> UpdateCase(const v1::UpdateCaseRequest& request);
-  absl::StatusOr<v1::ServiceRecord> RecordService(
-      const v1::RecordServiceRequest& request);
-  absl::StatusOr<v1::Initiative> RegisterInitiative(
-      const v1::RegisterInitiativeRequest& request);
+  absl::StatusOr<v1::ServiceRecord> RecordService(const v1::RecordServiceRequest& request);
+  absl::StatusOr<v1::Initiative> RegisterInitiative(const v1::RegisterInitiativeRequest& request);
   absl::StatusOr<v1::ListInitiativesResponse> ListInitiatives(
       const v1::ListInitiativesRequest& request);
   absl::StatusOr<v1::GetCaseAccessLogResponse> GetCaseAccessLog(
@@ -228,20 +220,13 @@ class Client {
   // ReferralService. The transitions return FAILED_PRECONDITION when the
   // referral's status does not allow them (docs/api.md, "Referral status
   // machine").
-  absl::StatusOr<v1::Referral> CreateReferral(
-      const v1::CreateReferralRequest& request);
-  absl::StatusOr<v1::Referral> GetReferral(
-      const v1::GetReferralRequest& request);
-  absl::StatusOr<v1::ListReferralsResponse> ListReferrals(
-      const v1::ListReferralsRequest& request);
-  absl::StatusOr<v1::Referral> AcceptReferral(
-      const v1::AcceptReferralRequest& request);
-  absl::StatusOr<v1::Referral> DeclineReferral(
-      const v1::DeclineReferralRequest& request);
-  absl::StatusOr<v1::Referral> CompleteReferral(
-      const v1::CompleteReferralRequest& request);
-  absl::StatusOr<v1::Referral> WithdrawReferral(
-      const v1::WithdrawReferralRequest& request);
+  absl::StatusOr<v1::Referral> CreateReferral(const v1::CreateReferralRequest& request);
+  absl::StatusOr<v1::Referral> GetReferral(const v1::GetReferralRequest& request);
+  absl::StatusOr<v1::ListReferralsResponse> ListReferrals(const v1::ListReferralsRequest& request);
+  absl::StatusOr<v1::Referral> AcceptReferral(const v1::AcceptReferralRequest& request);
+  absl::StatusOr<v1::Referral> DeclineReferral(const v1::DeclineReferralRequest& request);
+  absl::StatusOr<v1::Referral> CompleteReferral(const v1::CompleteReferralRequest& request);
+  absl::StatusOr<v1::Referral> WithdrawReferral(const v1::WithdrawReferralRequest& request);
 
   // ReportService.
   absl::StatusOr<v1::ProgrammeReport> GetProgrammeReport(
@@ -252,16 +237,12 @@ class Client {
       const v1::ListAuditEventsRequest& request);
   absl::StatusOr<v1::VerifyAuditLogResponse> VerifyAuditLog(
       const v1::VerifyAuditLogRequest& request);
-  absl::StatusOr<v1::Certificate> IssueCertificate(
-      const v1::IssueCertificateRequest& request);
+  absl::StatusOr<v1::Certificate> IssueCertificate(const v1::IssueCertificateRequest& request);
   absl::StatusOr<v1::ListCertificatesResponse> ListCertificates(
       const v1::ListCertificatesRequest& request);
-  absl::StatusOr<v1::Certificate> RevokeCertificate(
-      const v1::RevokeCertificateRequest& request);
-  absl::StatusOr<v1::Agency> RegisterAgency(
-      const v1::RegisterAgencyRequest& request);
-  absl::StatusOr<v1::ListAgenciesResponse> ListAgencies(
-      const v1::ListAgenciesRequest& request);
+  absl::StatusOr<v1::Certificate> RevokeCertificate(const v1::RevokeCertificateRequest& request);
+  absl::StatusOr<v1::Agency> RegisterAgency(const v1::RegisterAgencyRequest& request);
+  absl::StatusOr<v1::ListAgenciesResponse> ListAgencies(const v1::ListAgenciesRequest& request);
 
   // AdminService, the audit log as a transparency log (docs/audit.md):
   // every agency and administrator, but RegisterWitnessKey (administrators).
@@ -271,8 +252,7 @@ class Client {
       const v1::GetAuditConsistencyProofRequest& request);
   absl::StatusOr<v1::GetAuditInclusionProofResponse> GetAuditInclusionProof(
       const v1::GetAuditInclusionProofRequest& request);
-  absl::StatusOr<v1::WitnessKey> RegisterWitnessKey(
-      const v1::RegisterWitnessKeyRequest& request);
+  absl::StatusOr<v1::WitnessKey> RegisterWitnessKey(const v1::RegisterWitnessKeyRequest& request);
   absl::StatusOr<v1::AuditCheckpoint> AddAuditCosignature(
       const v1::AddAuditCosignatureRequest& request);
 
@@ -293,22 +273,18 @@ class Client {
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
  private:
-  Client(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout,
-         RetryPolicy retry);
+  Client(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout, RetryPolicy retry);
 
   // Makes one call of `method` under this Client's deadline and retry
   // policy: `attempt` makes one attempt with the context it is given.
-  absl::Status Invoke(
-      Method method,
-      absl::FunctionRef<grpc::Status(grpc::ClientContext*)> attempt);
+  absl::Status Invoke(Method method, absl::FunctionRef<grpc::Status(grpc::ClientContext*)> attempt);
 
   // Invoke() for a unary RPC of a generated stub; defined in the .cc only.
   template <typename Stub, typename Request, typename Response>
-  absl::StatusOr<Response> Unary(
-      Method method, Stub& stub,
-      grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Request&,
-                                Response*),
-      const Request& request);
+  absl::StatusOr<Response> Unary(Method method, Stub& stub,
+                                 grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Request&,
+                                                           Response*),
+                                 const Request& request);
 
   const std::shared_ptr<grpc::Channel> channel_;
   const absl::Duration timeout_;

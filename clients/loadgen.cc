@@ -68,9 +68,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -104,14 +104,15 @@
 #include "clients/bench/common.h"
 #include "clients/bench/mixed.h"
 #include "clients/bench/reads.h"
-#include "google/protobuf/util/delimited_message_util.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
 #include "enlace/v1/cases.grpc.pb.h"
 #include "enlace/v1/referrals.grpc.pb.h"
+#include "google/protobuf/util/delimited_message_util.h"
 
 ABSL_FLAG(std::string, addr, "", "server address host:port (the TLS port)");
 ABSL_FLAG(std::string, ca, "", "PEM file of the platform CA");
-ABSL_FLAG(std::string, cert, "", "PEM client certificate (the ministry's: spiffe://enlace/agency/mfa)");
+ABSL_FLAG(std::string, cert, "",
+          "PEM client certificate (the ministry's: spiffe://enlace/agency/mfa)");
 ABSL_FLAG(std::string, key, "", "PEM private key of --cert");
 ABSL_FLAG(std::string, server_name, "",
           "name to check the server certificate against; default: the host of --addr");
@@ -177,7 +178,8 @@ constexpr size_t kMaxExternalIdBytes = 64;  // the server's limit
 constexpr int kMaxStreams = 256;
 constexpr int kMaxWatchers = 20000;
 
-constexpr char kUsage[] = R"(enlace-loadgen: load generator for Enlace's ArrivalService and WatchReferrals.
+constexpr char kUsage[] =
+    R"(enlace-loadgen: load generator for Enlace's ArrivalService and WatchReferrals.
 
 Usage: enlace-loadgen <ingest|unary> --addr HOST:PORT --ca CA --cert CRT --key KEY [flags]
        enlace-loadgen watch --addr HOST:PORT --ca CA --pki-dir DIR [flags]
@@ -257,26 +259,28 @@ expected, 1 otherwise, 2 usage error.
 // Deterministic records: the content of record i depends on i alone, so a
 // resend with the same prefix carries the same content (ALREADY_RECORDED).
 
-
 struct Place {
   const char* department;
   const char* municipality;
 };
 
 constexpr Place kPlaces[] = {
-    {"SV-SS", "Guazapa"}, {"SV-SS", "Mejicanos"},     {"SV-SS", "San Salvador"},
-    {"SV-SS", "Apopa"},   {"SV-SS", "Soyapango"},     {"SV-LI", "Quezaltepeque"},
+    {"SV-SS", "Guazapa"},     {"SV-SS", "Mejicanos"}, {"SV-SS", "San Salvador"},
+    {"SV-SS", "Apopa"},       {"SV-SS", "Soyapango"}, {"SV-LI", "Quezaltepeque"},
     {"SV-LI", "Santa Tecla"},
 };
 constexpr const char* kFemaleNames[] = {"María", "Ana", "Rosa", "Carmen", "Gloria", "Sofía"};
 constexpr const char* kMaleNames[] = {"José", "Juan", "Carlos", "Luis", "Mario", "Óscar"};
-constexpr const char* kFamilyNames[] = {"Hernández", "López", "Martínez", "Rivas",
-                                        "Flores",    "Ramírez", "Cruz",   "Mejía"};
+constexpr const char* kFamilyNames[] = {"Hernández", "López",   "Martínez", "Rivas",
+                                        "Flores",    "Ramírez", "Cruz",     "Mejía"};
 constexpr const char* kOrigins[] = {"US", "MX", "GT"};
 constexpr enlace::v1::Need kNeeds[] = {
-    enlace::v1::NEED_PSYCHOSOCIAL_SUPPORT, enlace::v1::NEED_TRAINING,
-    enlace::v1::NEED_SEED_CAPITAL,         enlace::v1::NEED_PROTECTION,
-    enlace::v1::NEED_HEALTH,               enlace::v1::NEED_LEGAL_ASSISTANCE,
+    enlace::v1::NEED_PSYCHOSOCIAL_SUPPORT,
+    enlace::v1::NEED_TRAINING,
+    enlace::v1::NEED_SEED_CAPITAL,
+    enlace::v1::NEED_PROTECTION,
+    enlace::v1::NEED_HEALTH,
+    enlace::v1::NEED_LEGAL_ASSISTANCE,
     enlace::v1::NEED_EMPLOYMENT,
 };
 
@@ -304,7 +308,7 @@ void FillArrival(absl::string_view prefix, int64_t index, Arrival* arrival) {
     arrival->set_mode(enlace::v1::ARRIVAL_MODE_AIR);
   } else {
     arrival->set_mode((h >> 16) % 5 == 0 ? enlace::v1::ARRIVAL_MODE_AIR
-                                          : enlace::v1::ARRIVAL_MODE_LAND);
+                                         : enlace::v1::ARRIVAL_MODE_LAND);
   }
 
   enlace::v1::Person* person = arrival->mutable_person();
@@ -358,21 +362,23 @@ class Tally {
   }
 
   // Counts one answer for `external_id`.
-  void Answer(absl::string_view external_id, enlace::v1::Outcome outcome, const RecordError* error) {
+  void Answer(absl::string_view external_id, enlace::v1::Outcome outcome,
+              const RecordError* error) {
     std::optional<int64_t> index = IndexOf(external_id);
     if (!index.has_value()) {
       unknown_.fetch_add(1, std::memory_order_relaxed);
-      if (outcome == enlace::v1::OUTCOME_REJECTED && error != nullptr) NoteError(*error);
-      else NoteError(RecordError{std::string(external_id), 0, "", "answer for an unknown external_id"});
+      if (outcome == enlace::v1::OUTCOME_REJECTED && error != nullptr)
+        NoteError(*error);
+      else
+        NoteError(
+            RecordError{std::string(external_id), 0, "", "answer for an unknown external_id"});
       return;
     }
     if (answers_[*index].fetch_add(1, std::memory_order_relaxed) != 0) {
       duplicates_.fetch_add(1, std::memory_order_relaxed);
     }
     switch (outcome) {
-      case enlace::v1::OUTCOME_CREATED:
-        created_.fetch_add(1, std::memory_order_relaxed);
-        break;
+      case enlace::v1::OUTCOME_CREATED: created_.fetch_add(1, std::memory_order_relaxed); break;
       case enlace::v1::OUTCOME_ALREADY_RECORDED:
         already_recorded_.fetch_add(1, std::memory_order_relaxed);
         break;
@@ -501,8 +507,8 @@ std::shared_ptr<grpc::Channel> NewChannel(const Options& options) {
 // Connects before the clock starts, so TLS handshakes are not measured.
 bool Connect(grpc::Channel* channel, const Options& options) {
   const auto deadline =
-      std::chrono::system_clock::now() + std::chrono::seconds(std::min<int64_t>(
-                                             30, absl::ToInt64Seconds(options.timeout)));
+      std::chrono::system_clock::now() +
+      std::chrono::seconds(std::min<int64_t>(30, absl::ToInt64Seconds(options.timeout)));
   if (channel->WaitForConnected(deadline)) return true;
   std::cerr << "enlace-loadgen: could not connect to " << options.addr
             << " (is the server up, and do --ca/--cert/--key and the server name match?)\n";
@@ -518,19 +524,30 @@ std::chrono::system_clock::time_point Deadline(const Options& options) {
 // Reporting.
 
 absl::string_view CodeName(int code) {
-  static constexpr const char* kNames[] = {
-      "OK",        "CANCELLED",         "UNKNOWN",          "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",   "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",      "UNAVAILABLE",      "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static constexpr const char* kNames[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
   if (code < 0 || code >= static_cast<int>(std::size(kNames))) return "?";
   return kNames[code];
 }
 
 struct RunResult {
   double seconds = 0;
-  bool transport_ok = true;                 // every stream/call ended OK
+  bool transport_ok = true;  // every stream/call ended OK
   std::vector<std::string> transport_errors;  // the first few that did not
 };
 
@@ -559,12 +576,11 @@ int Report(const Options& options, const Tally& tally, const RunResult& run) {
   }
   if (tally.rejected() > 0 || tally.unknown() > 0) {
     ok = false;
-    std::cerr << "enlace-loadgen: " << tally.rejected() << " records rejected, "
-              << tally.unknown() << " answers for unknown external_ids; the first:\n";
+    std::cerr << "enlace-loadgen: " << tally.rejected() << " records rejected, " << tally.unknown()
+              << " answers for unknown external_ids; the first:\n";
     for (const RecordError& e : tally.FirstErrors()) {
-      std::cerr << "  " << e.external_id << ": code " << e.code << " ("
-                << CodeName(e.code) << ") field \"" << e.field << "\": " << e.message
-                << "\n";
+      std::cerr << "  " << e.external_id << ": code " << e.code << " (" << CodeName(e.code)
+                << ") field \"" << e.field << "\": " << e.message << "\n";
     }
   }
   if (tally.duplicates() > 0) {
@@ -603,8 +619,13 @@ class IngestStream {
  public:
   IngestStream(const Options& options, const std::vector<RecordArrivalsRequest>* requests,
                int64_t begin, int64_t end, Tally* tally)
-      : options_(options), requests_(requests), begin_(begin), end_(end), tally_(tally),
-        channel_(NewChannel(options)), stub_(ArrivalService::NewStub(channel_)) {}
+      : options_(options),
+        requests_(requests),
+        begin_(begin),
+        end_(end),
+        tally_(tally),
+        channel_(NewChannel(options)),
+        stub_(ArrivalService::NewStub(channel_)) {}
 
   bool Connect() { return loadgen::Connect(channel_.get(), options_); }
 
@@ -661,8 +682,8 @@ class IngestStream {
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientReaderWriter<RecordArrivalsRequest, RecordArrivalsResponse>> stream_;
   std::thread writer_, reader_;
-  std::optional<Clock::time_point> last_answer_;      // the reader's, read after join
-  std::optional<int64_t> write_failed_at_;            // the writer's, read after join
+  std::optional<Clock::time_point> last_answer_;  // the reader's, read after join
+  std::optional<int64_t> write_failed_at_;  // the writer's, read after join
 };
 
 int RunIngest(const Options& options) {
@@ -823,7 +844,8 @@ std::optional<Memory> ReadMemory(int pid) {
 
 std::string Megabytes(const std::optional<Memory>& memory, bool peak = false) {
   if (!memory.has_value()) return "na";
-  return absl::StrFormat("%.1f", static_cast<double>(peak ? memory->hwm_kb : memory->rss_kb) / 1024);
+  return absl::StrFormat("%.1f",
+                         static_cast<double>(peak ? memory->hwm_kb : memory->rss_kb) / 1024);
 }
 
 // One event as a watcher saw it.
@@ -836,9 +858,9 @@ struct Delivery {
 
 // What all watchers share: counters the main thread polls.
 struct WatchCounters {
-  std::atomic<int> warm{0};        // watchers that saw a warm-up event
+  std::atomic<int> warm{0};  // watchers that saw a warm-up event
   std::atomic<int64_t> measured{0};  // deliveries of measured changes
-  std::atomic<int> done{0};        // streams that ended (OnDone)
+  std::atomic<int> done{0};  // streams that ended (OnDone)
 };
 
 // One WatchReferrals stream (callback API: gRPC's threads run it). The
@@ -951,10 +973,10 @@ std::optional<std::vector<std::string>> SetUpCases(const Options& options,
     if (!status.ok() || recorded.arrival_id().empty()) {
       std::cerr << "enlace-loadgen: mfa could not record arrival "
                 << request.arrival().external_id() << ": "
-                << (status.ok() ? absl::StrCat("outcome ",
-                                               enlace::v1::Outcome_Name(recorded.outcome()),
-                                               " ", recorded.error().message())
-                                : StatusText(status))
+                << (status.ok()
+                        ? absl::StrCat("outcome ", enlace::v1::Outcome_Name(recorded.outcome()),
+                                       " ", recorded.error().message())
+                        : StatusText(status))
                 << "\n";
       return std::nullopt;
     }
@@ -966,8 +988,8 @@ std::optional<std::vector<std::string>> SetUpCases(const Options& options,
     SetCallDeadline(&open_context);
     status = cases->OpenCase(&open_context, open, &opened);
     if (!status.ok()) {
-      std::cerr << "enlace-loadgen: iom could not open a case for arrival "
-                << recorded.arrival_id() << ": " << StatusText(status) << "\n";
+      std::cerr << "enlace-loadgen: iom could not open a case for arrival " << recorded.arrival_id()
+                << ": " << StatusText(status) << "\n";
       return std::nullopt;
     }
     case_ids.push_back(opened.case_id());
@@ -1222,14 +1244,14 @@ int RunWatch(const Options& options) {
   std::cout << absl::StrFormat(
       "watch: %d changes (%.1f/s, %s) to %d watchers over %d channels: %d deliveries; "
       "commit to delivery p50 %.1f ms, p99 %.1f ms, max %.1f ms (last watcher per change: p50 "
-      "%.1f ms); iom's change calls p50 %.1f ms; server RSS %s MB with the streams open (%s MB before "
+      "%.1f ms); iom's change calls p50 %.1f ms; server RSS %s MB with the streams open (%s MB "
+      "before "
       "they connected, peak %s MB); streams live after %.1f s and %d warm-up referrals; "
       "missing %d, duplicates %d, unexpected %d, out of order %d, streams ended early %d\n",
       options.changes, options.changes / std::max(change_seconds, 1e-6),
-      options.await_delivery
-          ? absl::StrCat("each after the last was delivered, +", options.pause / absl::Milliseconds(1),
-                         " ms")
-          : absl::StrCat(options.pause / absl::Milliseconds(1), " ms apart"),
+      options.await_delivery ? absl::StrCat("each after the last was delivered, +",
+                                            options.pause / absl::Milliseconds(1), " ms")
+                             : absl::StrCat(options.pause / absl::Milliseconds(1), " ms apart"),
       options.watchers, options.channels, deliveries, p50, p99, max,
       PercentileMs(slowest_per_change, 50), PercentileMs(calls, 50), Megabytes(loaded),
       Megabytes(idle), Megabytes(loaded, true), warm_seconds, warm_ups, missing, duplicates,
@@ -1248,8 +1270,8 @@ int RunWatch(const Options& options) {
       ended_early, options.prefix);
   std::cout.flush();
 
-  bool ok = missing == 0 && duplicates == 0 && unexpected == 0 && out_of_order == 0 &&
-            ended_early == 0;
+  bool ok =
+      missing == 0 && duplicates == 0 && unexpected == 0 && out_of_order == 0 && ended_early == 0;
   for (const std::string& problem : first_problems) {
     std::cerr << "enlace-loadgen: " << problem << "\n";
   }
@@ -1293,8 +1315,8 @@ int ArrivalsIn(int d, int arrivals) {
 
 // mfa records the arrivals through one RecordArrivals stream; returns their
 // arrival ids, by index.
-std::optional<std::vector<std::string>> RecordFairnessArrivals(const Options& options,
-                                                               std::shared_ptr<grpc::Channel> channel) {
+std::optional<std::vector<std::string>> RecordFairnessArrivals(
+    const Options& options, std::shared_ptr<grpc::Channel> channel) {
   std::vector<RecordArrivalsRequest> requests(static_cast<size_t>(options.arrivals));
   for (int i = 0; i < options.arrivals; ++i) {
     Arrival* arrival = requests[i].mutable_arrival();
@@ -1450,9 +1472,8 @@ struct VictimPhase {
 };
 
 // undp's sequential calls for `duration`; `phase` names them in --latencies-out.
-VictimPhase RunVictim(ArrivalService::Stub* stub, const std::vector<std::string>& ids,
-                      int arrivals, absl::Duration duration, absl::string_view phase,
-                      std::ofstream* dump) {
+VictimPhase RunVictim(ArrivalService::Stub* stub, const std::vector<std::string>& ids, int arrivals,
+                      absl::Duration duration, absl::string_view phase, std::ofstream* dump) {
   VictimPhase result;
   const Clock::time_point start = Clock::now();
   const Clock::time_point end =
@@ -1520,7 +1541,8 @@ std::string ExhaustedLimit(absl::string_view message) {
   const size_t open = message.find("(max_");
   if (open != absl::string_view::npos) {
     const size_t close = message.find(')', open);
-    if (close != absl::string_view::npos) return std::string(message.substr(open + 1, close - open - 1));
+    if (close != absl::string_view::npos)
+      return std::string(message.substr(open + 1, close - open - 1));
   }
   if (absl::StrContains(message, "server busy")) return "server_busy";
   return "other";
@@ -1534,8 +1556,8 @@ class Flooder {
  public:
   struct Counts {
     std::vector<int64_t> by_code = std::vector<int64_t>(17, 0);
-    std::map<std::string, int64_t> exhausted;      // by the limit named
-    std::map<std::string, std::string> example;    // a message per limit named
+    std::map<std::string, int64_t> exhausted;  // by the limit named
+    std::map<std::string, std::string> example;  // a message per limit named
     std::vector<std::string> first_other_errors;
     int64_t answers = 0;
   };
@@ -1622,8 +1644,8 @@ class Flooder {
       slot->get_request.set_arrival_id(
           (*ids_)[Mix(kFloodSeed + slot->index * 1'000'000'007ULL + n) % ids_->size()]);
       slot->get_response.Clear();
-      slot->stub->async()->GetArrival(slot->context.get(), &slot->get_request,
-                                      &slot->get_response, std::move(done));
+      slot->stub->async()->GetArrival(slot->context.get(), &slot->get_request, &slot->get_response,
+                                      std::move(done));
     }
   }
 
@@ -1777,18 +1799,18 @@ int RunFairness(const Options& options) {
   const int64_t errors = warm.errors + quiet.errors + flood.errors;
 
   auto row = [&](absl::string_view name, const VictimPhase& v, const CpuUse& cpu) {
-    return absl::StrFormat(
-        "  %-6s %7d %8.0f %8.2f %8.2f %9.2f %8.2f   %6s %6s %8s %6s %7s%%\n", name,
-        v.all_us.size(), static_cast<double>(v.all_us.size()) / std::max(v.seconds, 1e-6),
-        p(v.all_us, 50), p(v.all_us, 99), p(v.all_us, 99.9), p(v.all_us, 100), cpu.server, cpu.db,
-        cpu.self, cpu.others, cpu.machine_busy_pct);
+    return absl::StrFormat("  %-6s %7d %8.0f %8.2f %8.2f %9.2f %8.2f   %6s %6s %8s %6s %7s%%\n",
+                           name, v.all_us.size(),
+                           static_cast<double>(v.all_us.size()) / std::max(v.seconds, 1e-6),
+                           p(v.all_us, 50), p(v.all_us, 99), p(v.all_us, 99.9), p(v.all_us, 100),
+                           cpu.server, cpu.db, cpu.self, cpu.others, cpu.machine_busy_pct);
   };
   std::cout << absl::StrFormat(
       "fairness: undp's sequential calls (4 GetArrival : 1 ListArrivals page_size %d) for %s "
       "per phase, over %d arrivals; flood: iom keeps %d calls in flight over %d connections "
       "(ListArrivals page_size %d / GetArrival, closed loop)\n",
-      kVictimPageSize, absl::FormatDuration(options.duration), options.arrivals,
-      options.in_flight, options.channels, options.flood_page_size);
+      kVictimPageSize, absl::FormatDuration(options.duration), options.arrivals, options.in_flight,
+      options.channels, options.flood_page_size);
   std::cout << "  phase    calls  calls/s   p50 ms   p99 ms  p99.9 ms   max ms   "
                "server     db  loadgen others    busy  (CPU: cores used; busy: all cores)\n";
   std::cout << row("quiet", quiet, quiet_cpu) << row("flood", flood, flood_cpu);
@@ -1823,22 +1845,23 @@ int RunFairness(const Options& options) {
       "p99_ratio=%.2f quiet_get_p99_ms=%.2f flood_get_p99_ms=%.2f quiet_list_p99_ms=%.2f "
       "flood_list_p99_ms=%.2f victim_errors=%d flood_answers=%d flood_answers_per_s=%.0f "
       "flood_ok=%d flood_ok_per_s=%.0f flood_resource_exhausted=%d "
-      "flood_exhausted_max_calls_per_identity=%d%s flood_call_limit=%s flood_other=%d flood_ok_list_p50_ms=%.1f "
-      "flood_ok_get_p50_ms=%.1f flood_exhausted_p50_ms=%.1f flood_page_size=%d server_cpu_quiet=%s server_cpu_flood=%s db_cpu_quiet=%s "
+      "flood_exhausted_max_calls_per_identity=%d%s flood_call_limit=%s flood_other=%d "
+      "flood_ok_list_p50_ms=%.1f "
+      "flood_ok_get_p50_ms=%.1f flood_exhausted_p50_ms=%.1f flood_page_size=%d server_cpu_quiet=%s "
+      "server_cpu_flood=%s db_cpu_quiet=%s "
       "db_cpu_flood=%s loadgen_cpu_quiet=%s loadgen_cpu_flood=%s other_cpu_quiet=%s "
       "other_cpu_flood=%s busy_pct_quiet=%s busy_pct_flood=%s prefix=%s\n",
-      options.arrivals, absl::ToInt64Seconds(options.duration), options.in_flight,
-      options.channels, quiet.all_us.size(), p(quiet.all_us, 50), quiet_p99,
-      p(quiet.all_us, 99.9), p(quiet.all_us, 100), flood.all_us.size(), p(flood.all_us, 50),
-      flood_p99, p(flood.all_us, 99.9), p(flood.all_us, 100), ratio, p(quiet.get_us, 99),
-      p(flood.get_us, 99), p(quiet.list_us, 99), p(flood.list_us, 99), errors, window.answers,
+      options.arrivals, absl::ToInt64Seconds(options.duration), options.in_flight, options.channels,
+      quiet.all_us.size(), p(quiet.all_us, 50), quiet_p99, p(quiet.all_us, 99.9),
+      p(quiet.all_us, 100), flood.all_us.size(), p(flood.all_us, 50), flood_p99,
+      p(flood.all_us, 99.9), p(flood.all_us, 100), ratio, p(quiet.get_us, 99), p(flood.get_us, 99),
+      p(quiet.list_us, 99), p(flood.list_us, 99), errors, window.answers,
       static_cast<double>(window.answers) / window_s, ok, static_cast<double>(ok) / window_s,
       exhausted, exhausted_calls, exhausted_fields, CallLimitOf(window), other,
-      p(flood_us.ok_list_us, 50),
-      p(flood_us.ok_get_us, 50), p(flood_us.exhausted_us, 50), options.flood_page_size,
-      quiet_cpu.server, flood_cpu.server, quiet_cpu.db, flood_cpu.db, quiet_cpu.self,
-      flood_cpu.self, quiet_cpu.others, flood_cpu.others, quiet_cpu.machine_busy_pct,
-      flood_cpu.machine_busy_pct, options.prefix);
+      p(flood_us.ok_list_us, 50), p(flood_us.ok_get_us, 50), p(flood_us.exhausted_us, 50),
+      options.flood_page_size, quiet_cpu.server, flood_cpu.server, quiet_cpu.db, flood_cpu.db,
+      quiet_cpu.self, flood_cpu.self, quiet_cpu.others, flood_cpu.others,
+      quiet_cpu.machine_busy_pct, flood_cpu.machine_busy_pct, options.prefix);
   std::cout.flush();
 
   for (const VictimPhase* v : {&warm, &quiet, &flood}) {
@@ -1866,8 +1889,8 @@ bool IsHelp(absl::string_view arg) {
 bool ValidPrefix(absl::string_view prefix) {
   if (prefix.empty()) return false;
   for (char c : prefix) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' &&
-        c != ':' && c != '/' && c != '-') {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != ':' &&
+        c != '/' && c != '-') {
       return false;
     }
   }
@@ -1992,8 +2015,8 @@ bool ParseOptions(const std::vector<char*>& positional, Options* options) {
   options->kind = positional[1];
   if (options->kind != "ingest" && options->kind != "unary" && options->kind != "watch" &&
       options->kind != "fairness") {
-    return usage_error(absl::StrCat("unknown command \"", options->kind,
-                                    "\": ingest, unary, watch or fairness"));
+    return usage_error(
+        absl::StrCat("unknown command \"", options->kind, "\": ingest, unary, watch or fairness"));
   }
   options->addr = absl::GetFlag(FLAGS_addr);
   if (options->addr.empty()) return usage_error("--addr is required");
@@ -2113,8 +2136,8 @@ int Main(int argc, char** argv) {
   for (std::string& arg : spelled) spelled_argv.push_back(arg.data());
   std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(spelled_argv.size()), spelled_argv.data());
-  if (positional.size() >= 2 && (bench::IsReadCommand(positional[1]) ||
-                                  absl::string_view(positional[1]) == "mixed")) {
+  if (positional.size() >= 2 &&
+      (bench::IsReadCommand(positional[1]) || absl::string_view(positional[1]) == "mixed")) {
     return RunBenchCommand(positional);
   }
   if (positional.size() == 2 && absl::string_view(positional[1]) == "dump") return RunDump();

@@ -31,7 +31,7 @@ struct Viewer {
 // A validated arrival to record, and who submits it.
 struct NewArrival {
   enlace::v1::Arrival arrival;  // server-assigned fields empty
-  std::string submitted_by;     // agency code
+  std::string submitted_by;  // agency code
   // The call's audit event (who, which method, when, from where), shared by
   // every arrival of that call: the batch commits one event per call naming
   // every arrival of it that it answers with. Null: no event (store tests
@@ -44,22 +44,23 @@ struct RecordResult {
   // OK, or ALREADY_EXISTS when the same external_id was recorded with other
   // content, or the error that failed the whole batch.
   absl::Status status;
-  enlace::v1::Outcome outcome = enlace::v1::OUTCOME_UNSPECIFIED;  // CREATED, ALREADY_RECORDED or REJECTED
+  enlace::v1::Outcome outcome =
+      enlace::v1::OUTCOME_UNSPECIFIED;  // CREATED, ALREADY_RECORDED or REJECTED
   std::string arrival_id;  // set for CREATED and ALREADY_RECORDED
-  int64_t audit_seq = 0;   // the audit event committed with the batch (0: none)
+  int64_t audit_seq = 0;  // the audit event committed with the batch (0: none)
 };
 
 struct ArrivalFilter {
-  std::string department_code;    // empty: any
-  std::string municipality;       // empty: any; matched ignoring case and accents
+  std::string department_code;  // empty: any
+  std::string municipality;  // empty: any; matched ignoring case and accents
   std::string arrival_date_from;  // YYYY-MM-DD inclusive, empty: open
-  std::string arrival_date_to;    // YYYY-MM-DD inclusive, empty: open
+  std::string arrival_date_to;  // YYYY-MM-DD inclusive, empty: open
 };
 
 struct ArrivalPage {
   std::vector<enlace::v1::Arrival> arrivals;
   int64_t last_position = 0;  // keyset position of the last arrival returned
-  bool more = false;          // true when arrivals exist after last_position
+  bool more = false;  // true when arrivals exist after last_position
 };
 
 // SHA-256 of an arrival's submitted content: every field but the server's,

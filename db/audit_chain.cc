@@ -53,7 +53,8 @@ std::string ChainHash(absl::string_view prev_hash, const AuditRecord& record) {
   if (ctx == nullptr || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
       EVP_DigestUpdate(ctx.get(), prev_hash.data(), prev_hash.size()) != 1 ||
       EVP_DigestUpdate(ctx.get(), content.data(), content.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(digest.data()), &length) != 1) {
+      EVP_DigestFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(digest.data()), &length) !=
+          1) {
     return std::string(32, '\0');
   }
   return digest;

@@ -17,17 +17,17 @@
 namespace enlace::db {
 
 struct AuditRecord {
-  int64_t seq = 0;    // 1, 2, 3, ... with no gaps; assigned by the store
+  int64_t seq = 0;  // 1, 2, 3, ... with no gaps; assigned by the store
   int64_t at_us = 0;  // microseconds since the Unix epoch
   std::string principal;  // SPIFFE ID or "unauthenticated"
   std::string method;
-  int decision = 0;        // enlace.v1.Decision number
-  int status_code = 0;     // grpc::StatusCode number
+  int decision = 0;  // enlace.v1.Decision number
+  int status_code = 0;  // grpc::StatusCode number
   std::vector<std::string> record_ids;
   std::string detail;
   std::string peer;
   std::string prev_hash;  // 32 raw bytes
-  std::string hash;       // 32 raw bytes
+  std::string hash;  // 32 raw bytes
 };
 
 // 32 zero bytes: the previous hash of the first record.

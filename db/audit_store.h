@@ -19,10 +19,10 @@ namespace enlace::db {
 
 struct AuditQuery {
   std::string principal;  // empty: any
-  std::string method;     // empty: any
-  int decision = 0;       // 0: any
-  int64_t from_us = 0;    // inclusive; 0: open
-  int64_t to_us = 0;      // exclusive; 0: open
+  std::string method;  // empty: any
+  int decision = 0;  // 0: any
+  int64_t from_us = 0;  // inclusive; 0: open
+  int64_t to_us = 0;  // exclusive; 0: open
   int64_t after_seq = 0;  // keyset position
   int limit = 50;
 };
@@ -55,8 +55,7 @@ class AuditStore {
   // RecordArrival), which name only the arrivals their call recorded, are
   // not listed here (they are in List and in the chain).
   virtual absl::StatusOr<std::vector<AuditRecord>> ListForRecord(const std::string& record_id,
-                                                                 int64_t after_seq,
-                                                                 int limit) = 0;
+                                                                 int64_t after_seq, int limit) = 0;
 
   // Recomputes the whole chain.
   virtual absl::StatusOr<ChainReport> Verify() = 0;

@@ -34,8 +34,8 @@ absl::StatusOr<std::string> StoredRoot(AuditTreeStore& store, uint64_t size) {
   return (*hashes)[0];
 }
 
-absl::StatusOr<std::vector<std::string>> StoredInclusionProof(AuditTreeStore& store,
-                                                              uint64_t index, uint64_t size) {
+absl::StatusOr<std::vector<std::string>> StoredInclusionProof(AuditTreeStore& store, uint64_t index,
+                                                              uint64_t size) {
   return StoredRangeHashes(store, merkle::InclusionProofRanges(index, size));
 }
 

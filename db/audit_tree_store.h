@@ -33,14 +33,14 @@ namespace enlace::db {
 struct StoredCheckpoint {
   int64_t tree_size = 0;
   std::string root_hash;  // 32 raw bytes
-  std::string note;       // the whole signed note
+  std::string note;  // the whole signed note
   int64_t created_at_us = 0;
 };
 
 // An agency's witness key: a C2SP tlog-cosignature Ed25519 key.
 struct WitnessKeyRecord {
   std::string key_name;
-  std::string key_id;      // 4 raw bytes
+  std::string key_id;  // 4 raw bytes
   std::string public_key;  // 32 raw bytes (Ed25519)
   std::string agency;
   std::string registered_by;  // SPIFFE ID
@@ -53,7 +53,7 @@ struct CosignatureRecord {
   std::string key_name;
   std::string key_id;  // 4 raw bytes
   std::string agency;
-  int64_t timestamp = 0;       // the witness's signing time, POSIX seconds
+  int64_t timestamp = 0;  // the witness's signing time, POSIX seconds
   std::string signature_line;  // "— <name> <base64>\n", as it goes under the note
   int64_t received_at_us = 0;  // when this server accepted it
 };
@@ -104,8 +104,7 @@ class AuditTreeStore {
 
   // Stores a cosignature unless that key already cosigned that tree size
   // (INSERT IGNORE). `audit`: as for AddWitnessKey.
-  virtual absl::Status AddCosignature(const CosignatureRecord& cosignature,
-                                      AuditRecord* audit) = 0;
+  virtual absl::Status AddCosignature(const CosignatureRecord& cosignature, AuditRecord* audit) = 0;
   // The cosignatures of the checkpoint of `tree_size`, oldest first.
   virtual absl::StatusOr<std::vector<CosignatureRecord>> CosignaturesOf(int64_t tree_size) = 0;
   // When the last cosignature was received (0 when none ever was).
@@ -117,8 +116,8 @@ class AuditTreeStore {
 // MTH of the first `size` leaves (size <= the stored tree's size).
 absl::StatusOr<std::string> StoredRoot(AuditTreeStore& store, uint64_t size);
 // The RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves.
-absl::StatusOr<std::vector<std::string>> StoredInclusionProof(AuditTreeStore& store,
-                                                              uint64_t index, uint64_t size);
+absl::StatusOr<std::vector<std::string>> StoredInclusionProof(AuditTreeStore& store, uint64_t index,
+                                                              uint64_t size);
 // The RFC 9162 consistency proof from `from` leaves to `to` leaves.
 absl::StatusOr<std::vector<std::string>> StoredConsistencyProof(AuditTreeStore& store,
                                                                 uint64_t from, uint64_t to);

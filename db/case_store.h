@@ -48,7 +48,7 @@ namespace enlace::db {
 
 struct CaseFilter {
   enlace::v1::CaseStatus status = enlace::v1::CASE_STATUS_UNSPECIFIED;  // any
-  std::string municipality;                                             // any
+  std::string municipality;  // any
 };
 
 struct CasePage {
@@ -93,7 +93,7 @@ struct FeedEvent {
   std::string to_agency;
   int64_t committed_at_us = 0;
   enlace::v1::Referral referral;  // as right after the change, without the returnee
-  int64_t arrival_seq = 0;        // the arrival the referral (or the consent) is about
+  int64_t arrival_seq = 0;  // the arrival the referral (or the consent) is about
   bool consent_change = false;
   // For a consent change, the new consent. For a referral change, the
   // arrival's consent when the event was read (at least as new as the event).
@@ -121,8 +121,7 @@ class CaseStore {
   // Owner only. Replaces status, summary and psychosocial notes if `etag`
   // is current (ABORTED otherwise).
   virtual absl::StatusOr<enlace::v1::Case> UpdateCase(const enlace::v1::Case& update,
-                                                      const std::string& etag,
-                                                      const Viewer& viewer,
+                                                      const std::string& etag, const Viewer& viewer,
                                                       AuditRecord* audit) = 0;
   // The owner, or an agency holding an ACCEPTED referral for that service.
   virtual absl::StatusOr<enlace::v1::ServiceRecord> RecordService(
@@ -146,12 +145,9 @@ class CaseStore {
   // Owner only. INVALID_ARGUMENT when `to_agency` is the owner itself;
   // FAILED_PRECONDITION when the consent does not let `to_agency` receive
   // the referral (names it, for a purpose that allows Reach::kReferral).
-  virtual absl::StatusOr<enlace::v1::Referral> CreateReferral(const std::string& case_id,
-                                                              const std::string& to_agency,
-                                                              enlace::v1::Need service,
-                                                              const std::string& reason,
-                                                              const Viewer& viewer,
-                                                              AuditRecord* audit) = 0;
+  virtual absl::StatusOr<enlace::v1::Referral> CreateReferral(
+      const std::string& case_id, const std::string& to_agency, enlace::v1::Need service,
+      const std::string& reason, const Viewer& viewer, AuditRecord* audit) = 0;
   virtual absl::StatusOr<enlace::v1::Referral> GetReferral(const std::string& referral_id,
                                                            const Viewer& viewer) = 0;
   virtual absl::StatusOr<ReferralPage> ListReferrals(const ReferralFilter& filter,
@@ -170,8 +166,7 @@ class CaseStore {
   // received by `agency` that the arrival's current consent allows it
   // (Reach::kReferral), as checked when read.
   virtual absl::StatusOr<std::vector<FeedEvent>> ReadFeed(int64_t after_seq, int64_t up_to_seq,
-                                                          const std::string& agency,
-                                                          int limit) = 0;
+                                                          const std::string& agency, int limit) = 0;
   // The seq of the last committed feed event (0 when none).
   virtual absl::StatusOr<int64_t> FeedHead() = 0;
 };

@@ -54,7 +54,8 @@ absl::StatusOr<Dsn> ParseDsn(absl::string_view text, const char* password_variab
     dsn.database = std::string(rest.substr(slash + 1));
   }
   for (char c : dsn.database) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     if (!ok) return absl::InvalidArgumentError("database DSN: database name must be [A-Za-z0-9_]");
   }
   if (size_t colon = host_port.rfind(':'); colon != absl::string_view::npos) {

@@ -23,7 +23,7 @@ struct Dsn {
   std::string password;
   std::string host = "127.0.0.1";
   int port = 3306;
-  std::string socket;    // when set, host and port are not used
+  std::string socket;  // when set, host and port are not used
   std::string database;  // may be empty
 
   // The DSN with the password masked, for logs.

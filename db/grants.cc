@@ -23,8 +23,8 @@ namespace {
 // rule's privileges are left.
 const std::vector<std::string>& TablePrivileges(bool mariadb) {
   static const auto* const mysql = new std::vector<std::string>{
-      "SELECT", "INSERT", "UPDATE", "DELETE",      "CREATE",    "DROP",
-      "REFERENCES", "INDEX", "ALTER", "CREATE VIEW", "SHOW VIEW", "TRIGGER"};
+      "SELECT",     "INSERT", "UPDATE", "DELETE",      "CREATE",    "DROP",
+      "REFERENCES", "INDEX",  "ALTER",  "CREATE VIEW", "SHOW VIEW", "TRIGGER"};
   static const auto* const maria = [] {
     auto* all = new std::vector<std::string>(*mysql);
     all->push_back("DELETE HISTORY");
@@ -78,9 +78,9 @@ absl::StatusOr<std::vector<TableGrant>> ApplyServerGrants(const Dsn& admin_dsn,
     return absl::InvalidArgumentError("the migration DSN names no database");
   }
   if (account.user == admin_dsn.user) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the serving account and the migration user are both ", account.user,
-        ": the server must connect as a user of its own"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the serving account and the migration user are both ", account.user,
+                     ": the server must connect as a user of its own"));
   }
   const std::string schema = QuoteIdentifier(admin_dsn.database);
   const std::string grantee = account.Quoted();
@@ -121,8 +121,8 @@ absl::StatusOr<std::vector<TableGrant>> ApplyServerGrants(const Dsn& admin_dsn,
           for (const std::string& wanted : grant.privileges) keep = keep || wanted == privilege;
           if (!keep) others.push_back(privilege);
         }
-        statement = absl::StrCat("REVOKE ", absl::StrJoin(others, ", "), " ON ", on, " FROM ",
-                                 grantee);
+        statement =
+            absl::StrCat("REVOKE ", absl::StrJoin(others, ", "), " ON ", on, " FROM ", grantee);
         c.Execute(statement);
       }
       // Anything on the whole schema (ON db.*) would reach every table,
@@ -142,10 +142,9 @@ absl::StatusOr<std::vector<TableGrant>> ApplyServerGrants(const Dsn& admin_dsn,
       switch (e.getErrorCode()) {
         case 1133:  // no matching row in the user table
         case 1410:  // not allowed to create a user with GRANT
-          return absl::FailedPreconditionError(
-              absl::StrCat("the database account ", grantee,
-                           " does not exist: create it first (CREATE USER ", grantee,
-                           " IDENTIFIED BY '...'), with no privileges; ", detail));
+          return absl::FailedPreconditionError(absl::StrCat(
+              "the database account ", grantee, " does not exist: create it first (CREATE USER ",
+              grantee, " IDENTIFIED BY '...'), with no privileges; ", detail));
         case 1044:  // access denied to the database
         case 1045:
         case 1142:  // command denied on the table
@@ -153,8 +152,7 @@ absl::StatusOr<std::vector<TableGrant>> ApplyServerGrants(const Dsn& admin_dsn,
           return absl::PermissionDeniedError(absl::StrCat(
               "the migration user ", admin_dsn.user, " may not grant on ", schema,
               ": it needs ALL PRIVILEGES ON ", schema, ".* WITH GRANT OPTION; ", detail));
-        default:
-          return absl::Status(StatusFromSqlException(e).code(), detail);
+        default: return absl::Status(StatusFromSqlException(e).code(), detail);
       }
     }
   });

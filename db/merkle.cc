@@ -64,8 +64,8 @@ std::string Sha256(absl::string_view data) {
   std::string digest(kHashSize, '\0');
   unsigned int length = 0;
   // A failure (out of memory) leaves zeros, which never verify.
-  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(digest.data()),
-                 &length, Sha256Md(), nullptr) != 1) {
+  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(digest.data()), &length,
+                 Sha256Md(), nullptr) != 1) {
     return std::string(kHashSize, '\0');
   }
   return digest;
@@ -160,8 +160,8 @@ absl::StatusOr<std::vector<std::string>> HashRanges(absl::Span<const Range> rang
     for (const NodeId& node : RangeNodes(range.begin, range.end)) {
       std::optional<std::string> hash = lookup(node);
       if (!hash.has_value()) {
-        return absl::NotFoundError(absl::StrCat("tree node (level ", node.level, ", index ",
-                                                node.index, ") is missing"));
+        return absl::NotFoundError(
+            absl::StrCat("tree node (level ", node.level, ", index ", node.index, ") is missing"));
       }
       parts.push_back(*std::move(hash));
     }

@@ -21,8 +21,8 @@ absl::StatusOr<int> VersionOf(const Migration& migration) {
   int version = 0;
   std::string digits = migration.file_name.substr(0, migration.file_name.find('_'));
   if (!absl::SimpleAtoi(digits, &version) || version <= 0) {
-    return absl::InternalError(absl::StrCat("migration file name without a number: ",
-                                            migration.file_name));
+    return absl::InternalError(
+        absl::StrCat("migration file name without a number: ", migration.file_name));
   }
   return version;
 }
@@ -65,12 +65,10 @@ absl::StatusOr<SchemaVersion> ReadSchemaVersion(const Dsn& dsn,
           return absl::OkStatus();
         case 1044:  // access denied to the database
         case 1142:  // SELECT command denied on the table
-          return absl::PermissionDeniedError(
-              absl::StrCat("the database user ", dsn.user, " may not read `", dsn.database,
-                           "`.schema_migrations (MySQL error ", e.getErrorCode(), ": ",
-                           e.what(), ")"));
-        default:
-          throw;
+          return absl::PermissionDeniedError(absl::StrCat(
+              "the database user ", dsn.user, " may not read `", dsn.database,
+              "`.schema_migrations (MySQL error ", e.getErrorCode(), ": ", e.what(), ")"));
+        default: throw;
       }
     }
   });

@@ -36,9 +36,9 @@ absl::Status ApplyMigrations(const Dsn& dsn, const std::vector<Migration>& migra
 
 // The schema version a database is at, next to the one a binary carries.
 struct SchemaVersion {
-  int database = 0;          // highest version in schema_migrations; 0: no schema yet
-  int binary = 0;            // highest version of the migrations given
-  std::string binary_file;   // its file name, e.g. "0004_feed_consent.sql"
+  int database = 0;  // highest version in schema_migrations; 0: no schema yet
+  int binary = 0;  // highest version of the migrations given
+  std::string binary_file;  // its file name, e.g. "0004_feed_consent.sql"
   bool behind() const { return database < binary; }
 };
 

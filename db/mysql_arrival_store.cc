@@ -19,8 +19,8 @@
 #include "db/crash_points.h"
 #include "db/ids.h"
 #include "db/mysql_audit_store.h"
-#include "db/mysql_report_grid.h"
 #include "db/mysql_referral_sql.h"
+#include "db/mysql_report_grid.h"
 #include "db/visibility.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -40,7 +40,9 @@ uint32_t MaskOf(const Repeated& values) {
   return mask;
 }
 
-int64_t MicrosOf(const google::protobuf::Timestamp& t) { return TimeUtil::TimestampToMicroseconds(t); }
+int64_t MicrosOf(const google::protobuf::Timestamp& t) {
+  return TimeUtil::TimestampToMicroseconds(t);
+}
 
 google::protobuf::Timestamp TimestampOfMicros(int64_t us) {
   return TimeUtil::MicrosecondsToTimestamp(us);
@@ -109,10 +111,11 @@ struct Existing {
 }  // namespace
 
 static void InsertArrivals(MysqlConnection& c, absl::Span<const NewArrival> batch,
-                    const std::vector<size_t>& to_insert, const std::vector<std::string>& hashes,
-                    const std::vector<RecordResult>& results, int64_t now_us);
+                           const std::vector<size_t>& to_insert,
+                           const std::vector<std::string>& hashes,
+                           const std::vector<RecordResult>& results, int64_t now_us);
 static void AppendBatchAudit(MysqlConnection& c, absl::Span<const NewArrival> batch,
-                      std::vector<RecordResult>* results);
+                             std::vector<RecordResult>* results);
 
 absl::StatusOr<std::vector<RecordResult>> MysqlArrivalStore::RecordBatch(
     absl::Span<const NewArrival> batch) {
@@ -132,10 +135,10 @@ absl::StatusOr<std::vector<RecordResult>> MysqlArrivalStore::RecordBatch(
     };
     for (const auto& [submitter, indexes] : by_submitter) {
       ForEachStatementChunk(indexes.size(), [&](size_t offset, size_t size) {
-        sql::PreparedStatement* select = c.Prepare(absl::StrCat(
-            "SELECT external_id, arrival_id, content_hash FROM arrivals "
-            "WHERE submitted_by = ? AND external_id IN ",
-            InList(size)));
+        sql::PreparedStatement* select =
+            c.Prepare(absl::StrCat("SELECT external_id, arrival_id, content_hash FROM arrivals "
+                                   "WHERE submitted_by = ? AND external_id IN ",
+                                   InList(size)));
         select->setString(1, submitter);
         for (size_t k = 0; k < size; ++k) {
           select->setString(static_cast<unsigned>(k + 2),
@@ -166,9 +169,9 @@ absl::StatusOr<std::vector<RecordResult>> MysqlArrivalStore::RecordBatch(
         results[i].arrival_id = it->second.arrival_id;
       } else {
         results[i].outcome = enlace::v1::OUTCOME_REJECTED;
-        results[i].status = absl::AlreadyExistsError(absl::StrCat(
-            "external_id ", batch[i].arrival.external_id(),
-            " was already recorded with different content"));
+        results[i].status =
+            absl::AlreadyExistsError(absl::StrCat("external_id ", batch[i].arrival.external_id(),
+                                                  " was already recorded with different content"));
       }
     }
     if (!to_insert.empty()) InsertArrivals(c, batch, to_insert, hashes, results, now_us);
@@ -231,58 +234,59 @@ void BindArrivalInsertRow(sql::PreparedStatement* insert, unsigned* p, const Arr
 }
 
 static void InsertArrivals(MysqlConnection& c, absl::Span<const NewArrival> batch,
-                    const std::vector<size_t>& to_insert, const std::vector<std::string>& hashes,
-                    const std::vector<RecordResult>& results, int64_t now_us) {
-    // 3. Insert the new arrivals, then read back their keys for the consent rows.
-    ForEachStatementChunk(to_insert.size(), [&](size_t offset, size_t size) {
-      sql::PreparedStatement* insert = c.Prepare(ArrivalInsertSql(size));
-      unsigned p = 1;
-      for (size_t k = 0; k < size; ++k) {
-        size_t i = to_insert[offset + k];
-        BindArrivalInsertRow(insert, &p, batch[i].arrival, results[i].arrival_id,
-                             batch[i].submitted_by, hashes[i], now_us);
-      }
-      insert->executeUpdate();
-    });
+                           const std::vector<size_t>& to_insert,
+                           const std::vector<std::string>& hashes,
+                           const std::vector<RecordResult>& results, int64_t now_us) {
+  // 3. Insert the new arrivals, then read back their keys for the consent rows.
+  ForEachStatementChunk(to_insert.size(), [&](size_t offset, size_t size) {
+    sql::PreparedStatement* insert = c.Prepare(ArrivalInsertSql(size));
+    unsigned p = 1;
+    for (size_t k = 0; k < size; ++k) {
+      size_t i = to_insert[offset + k];
+      BindArrivalInsertRow(insert, &p, batch[i].arrival, results[i].arrival_id,
+                           batch[i].submitted_by, hashes[i], now_us);
+    }
+    insert->executeUpdate();
+  });
 
-    std::vector<std::pair<int64_t, std::string>> consent_rows;  // (seq, agency)
-    std::vector<int64_t> new_seqs;
-    ForEachStatementChunk(to_insert.size(), [&](size_t offset, size_t size) {
-      sql::PreparedStatement* select = c.Prepare(
-          absl::StrCat("SELECT seq, arrival_id FROM arrivals WHERE arrival_id IN ", InList(size)));
-      absl::flat_hash_map<std::string, size_t> index_of_id;
-      for (size_t k = 0; k < size; ++k) {
-        size_t i = to_insert[offset + k];
-        select->setString(static_cast<unsigned>(k + 1), results[i].arrival_id);
-        index_of_id[results[i].arrival_id] = i;
+  std::vector<std::pair<int64_t, std::string>> consent_rows;  // (seq, agency)
+  std::vector<int64_t> new_seqs;
+  ForEachStatementChunk(to_insert.size(), [&](size_t offset, size_t size) {
+    sql::PreparedStatement* select = c.Prepare(
+        absl::StrCat("SELECT seq, arrival_id FROM arrivals WHERE arrival_id IN ", InList(size)));
+    absl::flat_hash_map<std::string, size_t> index_of_id;
+    for (size_t k = 0; k < size; ++k) {
+      size_t i = to_insert[offset + k];
+      select->setString(static_cast<unsigned>(k + 1), results[i].arrival_id);
+      index_of_id[results[i].arrival_id] = i;
+    }
+    std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
+    while (rows->next()) {
+      int64_t seq = rows->getInt64(1);
+      new_seqs.push_back(seq);
+      const Arrival& a = batch[index_of_id.at(std::string(rows->getString(2)))].arrival;
+      for (const std::string& agency : a.consent().agencies()) {
+        consent_rows.emplace_back(seq, agency);
       }
-      std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
-      while (rows->next()) {
-        int64_t seq = rows->getInt64(1);
-        new_seqs.push_back(seq);
-        const Arrival& a = batch[index_of_id.at(std::string(rows->getString(2)))].arrival;
-        for (const std::string& agency : a.consent().agencies()) {
-          consent_rows.emplace_back(seq, agency);
-        }
-      }
-    });
-    ForEachStatementChunk(consent_rows.size(), [&](size_t offset, size_t size) {
-      sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
-          "INSERT INTO arrival_consent_agencies (arrival_seq, agency_code) VALUES ",
-          RowPlaceholders(size, 2)));
-      unsigned p = 1;
-      for (size_t k = 0; k < size; ++k) {
-        insert->setInt64(p++, consent_rows[offset + k].first);
-        insert->setString(p++, consent_rows[offset + k].second);
-      }
-      insert->executeUpdate();
-    });
-    // The programme report's cells, in the batch's transaction.
-    CountInGrid(c, ReportGridTable::kReturnees, new_seqs, +1);
+    }
+  });
+  ForEachStatementChunk(consent_rows.size(), [&](size_t offset, size_t size) {
+    sql::PreparedStatement* insert = c.Prepare(
+        absl::StrCat("INSERT INTO arrival_consent_agencies (arrival_seq, agency_code) VALUES ",
+                     RowPlaceholders(size, 2)));
+    unsigned p = 1;
+    for (size_t k = 0; k < size; ++k) {
+      insert->setInt64(p++, consent_rows[offset + k].first);
+      insert->setString(p++, consent_rows[offset + k].second);
+    }
+    insert->executeUpdate();
+  });
+  // The programme report's cells, in the batch's transaction.
+  CountInGrid(c, ReportGridTable::kReturnees, new_seqs, +1);
 }
 
 static void AppendBatchAudit(MysqlConnection& c, absl::Span<const NewArrival> batch,
-                      std::vector<RecordResult>* results) {
+                             std::vector<RecordResult>* results) {
   // The call (its shared event template) -> the event, and the results it
   // covers; in the order the calls first appear in the batch.
   std::vector<std::pair<AuditRecord, std::vector<size_t>>> groups;
@@ -325,8 +329,8 @@ absl::StatusOr<Arrival> MysqlArrivalStore::Get(const std::string& arrival_id,
   bool found = false;
   absl::Status status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
     sql::PreparedStatement* select =
-        c.Prepare(absl::StrCat("SELECT ", kSelectColumns, " FROM arrivals a WHERE a.arrival_id = ? AND ",
-                               VisibleToViewer()));
+        c.Prepare(absl::StrCat("SELECT ", kSelectColumns,
+                               " FROM arrivals a WHERE a.arrival_id = ? AND ", VisibleToViewer()));
     select->setString(1, arrival_id);
     select->setString(2, viewer.agency);
     select->setString(3, viewer.agency);
@@ -347,9 +351,11 @@ namespace {
 // The filter's conditions on the arrival aliased `alias`, each " AND ...".
 std::string FilterConditions(const ArrivalFilter& filter, absl::string_view alias) {
   std::string out;
-  if (!filter.department_code.empty()) absl::StrAppend(&out, " AND ", alias, ".department_code = ?");
+  if (!filter.department_code.empty())
+    absl::StrAppend(&out, " AND ", alias, ".department_code = ?");
   if (!filter.municipality.empty()) absl::StrAppend(&out, " AND ", alias, ".municipality = ?");
-  if (!filter.arrival_date_from.empty()) absl::StrAppend(&out, " AND ", alias, ".arrival_date >= ?");
+  if (!filter.arrival_date_from.empty())
+    absl::StrAppend(&out, " AND ", alias, ".arrival_date >= ?");
   if (!filter.arrival_date_to.empty()) absl::StrAppend(&out, " AND ", alias, ".arrival_date <= ?");
   return out;
 }
@@ -371,14 +377,14 @@ std::string ArrivalListSql(const ArrivalFilter& filter) {
   // the first of their union. Never a scan of arrivals filtered row by row,
   // whose cost follows the table, not the page. Only fixed fragments are
   // concatenated; every value is a bound parameter.
-  return absl::StrCat(
-      "SELECT ", kSelectColumns, " FROM arrivals a JOIN ("
-      "(SELECT s.seq FROM arrivals s FORCE INDEX (k_arrivals_submitter_seq) "
-      "WHERE s.submitted_by = ? AND s.seq > ?", FilterConditions(filter, "s"),
-      " ORDER BY s.seq LIMIT ?) UNION (",
-      ConsentedArrivalsSql(Reach::kArrivalRecord, FilterConditions(filter, "c")),
-      " ORDER BY v.arrival_seq LIMIT ?)) visible ON a.seq = visible.seq "
-      "ORDER BY a.seq LIMIT ?");
+  return absl::StrCat("SELECT ", kSelectColumns,
+                      " FROM arrivals a JOIN ("
+                      "(SELECT s.seq FROM arrivals s FORCE INDEX (k_arrivals_submitter_seq) "
+                      "WHERE s.submitted_by = ? AND s.seq > ?",
+                      FilterConditions(filter, "s"), " ORDER BY s.seq LIMIT ?) UNION (",
+                      ConsentedArrivalsSql(Reach::kArrivalRecord, FilterConditions(filter, "c")),
+                      " ORDER BY v.arrival_seq LIMIT ?)) visible ON a.seq = visible.seq "
+                      "ORDER BY a.seq LIMIT ?");
 }
 
 void BindArrivalList(sql::PreparedStatement* statement, const ArrivalFilter& filter,
@@ -501,7 +507,8 @@ absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arri
     AppendConsentChange(c, seq, now_consent, now_us);
     // An agency no longer allowed sees nothing more, and the referrals that
     // wait on it are withdrawn (their senders see WITHDRAWN events).
-    std::vector<std::string> withdrawn = WithdrawReferralsWithoutConsent(c, seq, now_consent, now_us);
+    std::vector<std::string> withdrawn =
+        WithdrawReferralsWithoutConsent(c, seq, now_consent, now_us);
     change.Append(c, withdrawn);
     return absl::OkStatus();
   });

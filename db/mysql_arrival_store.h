@@ -36,8 +36,8 @@ class MysqlArrivalStore final : public ArrivalStore {
       absl::Span<const NewArrival> batch) override;
   absl::StatusOr<enlace::v1::Arrival> Get(const std::string& arrival_id,
                                           const Viewer& viewer) override;
-  absl::StatusOr<ArrivalPage> List(const ArrivalFilter& filter, const Viewer& viewer,
-                                   int64_t after, int limit) override;
+  absl::StatusOr<ArrivalPage> List(const ArrivalFilter& filter, const Viewer& viewer, int64_t after,
+                                   int limit) override;
   absl::StatusOr<enlace::v1::Arrival> UpdateConsent(const std::string& arrival_id,
                                                     const enlace::v1::Consent& consent,
                                                     const Viewer& submitter,

@@ -81,8 +81,9 @@ void AppendAuditEvents(MysqlConnection& c, std::vector<AuditRecord>* records) {
     hash = record.hash;
   }
   ForEachStatementChunk(records->size(), [&](size_t offset, size_t size) {
-    sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
-        "INSERT INTO audit_events (", kAuditColumnList, ") VALUES ", RowPlaceholders(size, kAuditColumns)));
+    sql::PreparedStatement* insert =
+        c.Prepare(absl::StrCat("INSERT INTO audit_events (", kAuditColumnList, ") VALUES ",
+                               RowPlaceholders(size, kAuditColumns)));
     unsigned p = 1;
     for (size_t k = 0; k < size; ++k) {
       const AuditRecord& r = (*records)[offset + k];
@@ -118,8 +119,9 @@ void AppendAuditEvents(MysqlConnection& c, std::vector<AuditRecord>* records) {
     for (absl::string_view id : IndexedIds(r)) index.emplace_back(id, r.seq);
   }
   ForEachStatementChunk(index.size(), [&](size_t offset, size_t size) {
-    sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
-        "INSERT INTO audit_event_records (record_id, audit_seq) VALUES ", RowPlaceholders(size, 2)));
+    sql::PreparedStatement* insert =
+        c.Prepare(absl::StrCat("INSERT INTO audit_event_records (record_id, audit_seq) VALUES ",
+                               RowPlaceholders(size, 2)));
     unsigned p = 1;
     for (size_t k = 0; k < size; ++k) {
       insert->setString(p++, std::string(index[offset + k].first));
@@ -268,9 +270,9 @@ absl::StatusOr<ChainReport> MysqlAuditStore::Verify() {
   bool done = false;
   while (!done) {
     status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
-      sql::PreparedStatement* select = c.Prepare(absl::StrCat(
-          "SELECT ", kAuditColumnList,
-          " FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"));
+      sql::PreparedStatement* select = c.Prepare(
+          absl::StrCat("SELECT ", kAuditColumnList,
+                       " FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"));
       select->setInt64(1, after);
       select->setInt64(2, head_seq);
       select->setInt(3, kVerifyPage);

@@ -4,10 +4,10 @@
 #ifndef ENLACE_DB_MYSQL_AUDIT_STORE_H_
 #define ENLACE_DB_MYSQL_AUDIT_STORE_H_
 
-#include "db/audit_store.h"
 #include <initializer_list>
 #include <string>
 #include <vector>
+#include "db/audit_store.h"
 
 #include "absl/strings/string_view.h"
 #include "db/mysql_pool.h"

@@ -16,7 +16,7 @@
 namespace enlace::db {
 namespace {
 
-constexpr size_t kNodeReadPad = 16;       // ReadNodes asks for a multiple of this many
+constexpr size_t kNodeReadPad = 16;  // ReadNodes asks for a multiple of this many
 
 constexpr char kCheckpointColumns[] = "tree_size, root_hash, note, created_at_us";
 constexpr char kWitnessKeyColumns[] =
@@ -84,9 +84,9 @@ absl::StatusOr<absl::flat_hash_map<merkle::NodeId, std::string>> MysqlAuditTreeS
   // Padded with repeats of the last node to a multiple of kNodeReadPad: a
   // handful of statement shapes instead of one per proof length.
   const size_t count = (nodes.size() + kNodeReadPad - 1) / kNodeReadPad * kNodeReadPad;
-  const std::string text = absl::StrCat(
-      "SELECT node_level, node_index, hash FROM audit_tree_nodes WHERE ",
-      Repeat("(node_level = ? AND node_index = ?)", " OR ", count));
+  const std::string text =
+      absl::StrCat("SELECT node_level, node_index, hash FROM audit_tree_nodes WHERE ",
+                   Repeat("(node_level = ? AND node_index = ?)", " OR ", count));
   absl::Status status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
     sql::PreparedStatement* select = c.Prepare(text);
     unsigned p = 1;
@@ -117,9 +117,9 @@ absl::Status MysqlAuditTreeStore::AddNodes(
             [](const auto* a, const auto* b) { return a->first < b->first; });
   return pool_->InTransaction([&](MysqlConnection& c) -> absl::Status {
     ForEachStatementChunk(sorted.size(), [&](size_t offset, size_t size) {
-      sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
-          "INSERT IGNORE INTO audit_tree_nodes (node_level, node_index, hash) VALUES ",
-          RowPlaceholders(size, 3)));
+      sql::PreparedStatement* insert = c.Prepare(
+          absl::StrCat("INSERT IGNORE INTO audit_tree_nodes (node_level, node_index, hash) VALUES ",
+                       RowPlaceholders(size, 3)));
       unsigned p = 1;
       for (size_t k = 0; k < size; ++k) {
         const auto& [id, hash] = *sorted[offset + k];
@@ -144,8 +144,8 @@ absl::StatusOr<StoredCheckpoint> MysqlAuditTreeStore::AddCheckpoint(
     insert->setString(3, checkpoint.note);
     insert->setInt64(4, checkpoint.created_at_us);
     insert->executeUpdate();
-    sql::PreparedStatement* select = c.Prepare(absl::StrCat(
-        "SELECT ", kCheckpointColumns, " FROM audit_checkpoints WHERE tree_size = ?"));
+    sql::PreparedStatement* select = c.Prepare(
+        absl::StrCat("SELECT ", kCheckpointColumns, " FROM audit_checkpoints WHERE tree_size = ?"));
     select->setInt64(1, checkpoint.tree_size);
     std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
     if (!rows->next()) return absl::InternalError("the checkpoint just stored is not there");
@@ -174,8 +174,8 @@ absl::StatusOr<std::optional<StoredCheckpoint>> MysqlAuditTreeStore::CheckpointO
     int64_t tree_size) {
   std::optional<StoredCheckpoint> found;
   absl::Status status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
-    sql::PreparedStatement* select = c.Prepare(absl::StrCat(
-        "SELECT ", kCheckpointColumns, " FROM audit_checkpoints WHERE tree_size = ?"));
+    sql::PreparedStatement* select = c.Prepare(
+        absl::StrCat("SELECT ", kCheckpointColumns, " FROM audit_checkpoints WHERE tree_size = ?"));
     select->setInt64(1, tree_size);
     std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
     if (rows->next()) found = RowToCheckpoint(*rows);
@@ -189,9 +189,9 @@ absl::StatusOr<std::vector<StoredCheckpoint>> MysqlAuditTreeStore::CheckpointsBe
     int64_t tree_size, int limit) {
   std::vector<StoredCheckpoint> found;
   absl::Status status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
-    sql::PreparedStatement* select = c.Prepare(
-        absl::StrCat("SELECT ", kCheckpointColumns,
-                     " FROM audit_checkpoints WHERE tree_size < ? ORDER BY tree_size DESC LIMIT ?"));
+    sql::PreparedStatement* select = c.Prepare(absl::StrCat(
+        "SELECT ", kCheckpointColumns,
+        " FROM audit_checkpoints WHERE tree_size < ? ORDER BY tree_size DESC LIMIT ?"));
     select->setInt64(1, tree_size);
     select->setInt(2, limit);
     std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
@@ -215,8 +215,7 @@ absl::StatusOr<int64_t> MysqlAuditTreeStore::FirstCheckpointAtUs() {
   return at;
 }
 
-absl::Status MysqlAuditTreeStore::AddWitnessKey(const WitnessKeyRecord& key,
-                                                AuditRecord* audit) {
+absl::Status MysqlAuditTreeStore::AddWitnessKey(const WitnessKeyRecord& key, AuditRecord* audit) {
   ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& c) -> absl::Status {
     sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
@@ -244,9 +243,10 @@ absl::StatusOr<std::vector<WitnessKeyRecord>> MysqlAuditTreeStore::WitnessKeysNa
     const std::string& key_name) {
   std::vector<WitnessKeyRecord> keys;
   absl::Status status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
-    sql::PreparedStatement* select = c.Prepare(absl::StrCat(
-        "SELECT ", kWitnessKeyColumns, " FROM audit_witness_keys WHERE key_name = ? "
-        "ORDER BY registered_at_us"));
+    sql::PreparedStatement* select =
+        c.Prepare(absl::StrCat("SELECT ", kWitnessKeyColumns,
+                               " FROM audit_witness_keys WHERE key_name = ? "
+                               "ORDER BY registered_at_us"));
     select->setString(1, key_name);
     std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
     while (rows->next()) keys.push_back(RowToWitnessKey(*rows));
@@ -260,9 +260,9 @@ absl::Status MysqlAuditTreeStore::AddCosignature(const CosignatureRecord& cosign
                                                  AuditRecord* audit) {
   ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& c) -> absl::Status {
-    sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
-        "INSERT IGNORE INTO audit_cosignatures (", kCosignatureColumns,
-        ") VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    sql::PreparedStatement* insert =
+        c.Prepare(absl::StrCat("INSERT IGNORE INTO audit_cosignatures (", kCosignatureColumns,
+                               ") VALUES (?, ?, ?, ?, ?, ?, ?)"));
     insert->setInt64(1, cosignature.tree_size);
     insert->setString(2, cosignature.key_name);
     insert->setString(3, cosignature.key_id);
@@ -283,9 +283,10 @@ absl::StatusOr<std::vector<CosignatureRecord>> MysqlAuditTreeStore::Cosignatures
     int64_t tree_size) {
   std::vector<CosignatureRecord> cosignatures;
   absl::Status status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
-    sql::PreparedStatement* select = c.Prepare(absl::StrCat(
-        "SELECT ", kCosignatureColumns, " FROM audit_cosignatures WHERE tree_size = ? "
-        "ORDER BY received_at_us, key_name"));
+    sql::PreparedStatement* select =
+        c.Prepare(absl::StrCat("SELECT ", kCosignatureColumns,
+                               " FROM audit_cosignatures WHERE tree_size = ? "
+                               "ORDER BY received_at_us, key_name"));
     select->setInt64(1, tree_size);
     std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
     while (rows->next()) cosignatures.push_back(RowToCosignature(*rows));

@@ -28,8 +28,7 @@ class MysqlAuditTreeStore final : public AuditTreeStore {
   absl::Status AddWitnessKey(const WitnessKeyRecord& key, AuditRecord* audit) override;
   absl::StatusOr<std::vector<WitnessKeyRecord>> WitnessKeysNamed(
       const std::string& key_name) override;
-  absl::Status AddCosignature(const CosignatureRecord& cosignature,
-                              AuditRecord* audit) override;
+  absl::Status AddCosignature(const CosignatureRecord& cosignature, AuditRecord* audit) override;
   absl::StatusOr<std::vector<CosignatureRecord>> CosignaturesOf(int64_t tree_size) override;
   absl::StatusOr<int64_t> LastCosignatureAtUs() override;
 

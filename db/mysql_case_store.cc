@@ -35,8 +35,8 @@ constexpr char kCaseFrom[] = " FROM cases c JOIN arrivals a ON a.seq = c.arrival
 // The returnee's current consent allows the viewer the case (1 parameter:
 // agency; needs kCaseFrom's `a`).
 const std::string& ConsentAllowsViewerTheCase() {
-  static const std::string* const sql = new std::string(
-      ConsentAllowsSql(Reach::kCase, "c.arrival_seq", "a.consent_purposes_mask"));
+  static const std::string* const sql =
+      new std::string(ConsentAllowsSql(Reach::kCase, "c.arrival_seq", "a.consent_purposes_mask"));
   return *sql;
 }
 // The viewer owns the case or holds a live referral of it (2 parameters).
@@ -64,7 +64,8 @@ Case RowToCase(sql::ResultSet& row, const Viewer& viewer) {
   c.set_department_code(row.getString("department_code"));
   c.set_municipality(row.getString("municipality"));
   c.set_summary(row.getString("summary"));
-  if (c.owner_agency() == viewer.agency) c.set_psychosocial_notes(row.getString("psychosocial_notes"));
+  if (c.owner_agency() == viewer.agency)
+    c.set_psychosocial_notes(row.getString("psychosocial_notes"));
   c.set_etag(EtagOf(row.getInt("version")));
   *c.mutable_created_at() = TimeUtil::MicrosecondsToTimestamp(row.getInt64("created_at_us"));
   *c.mutable_updated_at() = TimeUtil::MicrosecondsToTimestamp(row.getInt64("updated_at_us"));
@@ -102,12 +103,11 @@ struct VisibleCase {
   Case value;
 };
 
-VisibleCase FindVisibleCase(MysqlConnection& conn, const std::string& case_id,
-                            const Viewer& viewer, bool for_update) {
-  sql::PreparedStatement* select = conn.Prepare(
-      absl::StrCat("SELECT ", kCaseColumns, kCaseFrom, "WHERE c.case_id = ? AND ",
-                   ConsentAllowsViewerTheCase(), " AND ", kOwnsOrReceived,
-                   for_update ? " FOR UPDATE" : ""));
+VisibleCase FindVisibleCase(MysqlConnection& conn, const std::string& case_id, const Viewer& viewer,
+                            bool for_update) {
+  sql::PreparedStatement* select = conn.Prepare(absl::StrCat(
+      "SELECT ", kCaseColumns, kCaseFrom, "WHERE c.case_id = ? AND ", ConsentAllowsViewerTheCase(),
+      " AND ", kOwnsOrReceived, for_update ? " FOR UPDATE" : ""));
   select->setString(1, case_id);
   select->setString(2, viewer.agency);
   select->setString(3, viewer.agency);
@@ -143,14 +143,15 @@ void LoadReturnee(MysqlConnection& conn, int64_t arrival_seq, Referral* referral
 
 // Referrals joined with their case and arrival, for the visibility rule.
 constexpr char kReferralFrom[] =
-    " FROM referrals r JOIN cases c ON c.seq = r.case_seq JOIN arrivals a ON a.seq = c.arrival_seq ";
+    " FROM referrals r JOIN cases c ON c.seq = r.case_seq JOIN arrivals a ON a.seq = "
+    "c.arrival_seq ";
 
 // A referral visible to the viewer: its sender or receiver, allowed by the
 // consent (3 parameters: the agency three times; needs kReferralFrom).
 const std::string& ReferralVisible() {
-  static const std::string* const sql = new std::string(absl::StrCat(
-      "(r.from_agency = ? OR r.to_agency = ?) AND ",
-      ConsentAllowsSql(Reach::kReferral, "c.arrival_seq", "a.consent_purposes_mask")));
+  static const std::string* const sql = new std::string(
+      absl::StrCat("(r.from_agency = ? OR r.to_agency = ?) AND ",
+                   ConsentAllowsSql(Reach::kReferral, "c.arrival_seq", "a.consent_purposes_mask")));
   return *sql;
 }
 
@@ -164,8 +165,7 @@ bool TransitionAllowed(enlace::v1::ReferralStatus from, enlace::v1::ReferralStat
     case enlace::v1::REFERRAL_STATUS_ACCEPTED:
       return to == enlace::v1::REFERRAL_STATUS_COMPLETED ||
              to == enlace::v1::REFERRAL_STATUS_WITHDRAWN;
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -279,14 +279,17 @@ std::string CaseListSql(const CaseFilter& filter) {
   const ConsentJoin consent =
       ConsentJoinSql(Reach::kCase, "v", "c.arrival_seq", "a.consent_purposes_mask");
   return absl::StrCat(
-      "SELECT ", kCaseColumns, kCaseFrom, "JOIN ("
+      "SELECT ", kCaseColumns, kCaseFrom,
+      "JOIN ("
       "(SELECT c.seq FROM cases c FORCE INDEX (k_cases_owner) "
-      "STRAIGHT_JOIN arrivals a ON a.seq = c.arrival_seq", consent.join,
-      " WHERE c.owner_agency = ? AND c.seq > ? AND ", consent.condition,
-      CaseFilterConditions(filter), " ORDER BY c.seq LIMIT ?) UNION ("
+      "STRAIGHT_JOIN arrivals a ON a.seq = c.arrival_seq",
+      consent.join, " WHERE c.owner_agency = ? AND c.seq > ? AND ", consent.condition,
+      CaseFilterConditions(filter),
+      " ORDER BY c.seq LIMIT ?) UNION ("
       "SELECT rr.case_seq FROM referrals rr FORCE INDEX (k_referrals_to_case) "
       "STRAIGHT_JOIN cases c ON c.seq = rr.case_seq "
-      "STRAIGHT_JOIN arrivals a ON a.seq = c.arrival_seq", consent.join,
+      "STRAIGHT_JOIN arrivals a ON a.seq = c.arrival_seq",
+      consent.join,
       " WHERE rr.to_agency = ? AND rr.case_seq > ? AND rr.status IN (1, 2, 4) AND "
       // One row per case: its first live referral to the viewer. Not
       // DISTINCT, which reads every row into a temporary table before the
@@ -298,8 +301,8 @@ std::string CaseListSql(const CaseFilter& filter) {
       " ORDER BY rr.case_seq LIMIT ?)) visible ON c.seq = visible.seq ORDER BY c.seq LIMIT ?");
 }
 
-void BindCaseList(sql::PreparedStatement* statement, const CaseFilter& filter,
-                  const Viewer& viewer, int64_t after, int rows) {
+void BindCaseList(sql::PreparedStatement* statement, const CaseFilter& filter, const Viewer& viewer,
+                  int64_t after, int rows) {
   unsigned p = 1;
   statement->setString(p++, viewer.agency);  // the owner branch's consent join
   statement->setString(p++, viewer.agency);
@@ -508,8 +511,8 @@ void BindInitiativeList(sql::PreparedStatement* statement, const std::string& mu
 }
 
 absl::StatusOr<InitiativePage> MysqlCaseStore::ListInitiatives(const std::string& municipality,
-                                                               const Viewer& viewer,
-                                                               int64_t after, int limit) {
+                                                               const Viewer& viewer, int64_t after,
+                                                               int limit) {
   InitiativePage page;
   absl::Status status = pool_->Run([&](MysqlConnection& conn) {
     sql::PreparedStatement* select = conn.Prepare(InitiativeListSql(!municipality.empty()));
@@ -533,8 +536,8 @@ absl::StatusOr<InitiativePage> MysqlCaseStore::ListInitiatives(const std::string
           TimeUtil::MicrosecondsToTimestamp(rows->getInt64("registered_at_us"));
     }
     rows.reset();
-    sql::PreparedStatement* count = conn.Prepare(
-        absl::StrCat("SELECT COUNT(*)", InitiativeFromWhere(!municipality.empty())));
+    sql::PreparedStatement* count =
+        conn.Prepare(absl::StrCat("SELECT COUNT(*)", InitiativeFromWhere(!municipality.empty())));
     count->setString(1, viewer.agency);
     if (!municipality.empty()) count->setString(2, municipality);
     std::unique_ptr<sql::ResultSet> total(count->executeQuery());
@@ -562,8 +565,7 @@ absl::StatusOr<Referral> MysqlCaseStore::CreateReferral(const std::string& case_
                                                         const std::string& to_agency,
                                                         enlace::v1::Need service,
                                                         const std::string& reason,
-                                                        const Viewer& viewer,
-                                                        AuditRecord* audit) {
+                                                        const Viewer& viewer, AuditRecord* audit) {
   std::string referral_id;
   Referral created;
   ChangeAudit change(audit);
@@ -585,9 +587,9 @@ absl::StatusOr<Referral> MysqlCaseStore::CreateReferral(const std::string& case_
     consent->setInt64(2, found.arrival_seq);
     std::unique_ptr<sql::ResultSet> allowed(consent->executeQuery());
     if (!allowed->next() || !allowed->getBoolean(1)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "to_agency: the returnee's consent does not let ", to_agency,
-          " receive referrals (it must name it, for REINTEGRATION)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("to_agency: the returnee's consent does not let ", to_agency,
+                       " receive referrals (it must name it, for REINTEGRATION)"));
     }
     absl::StatusOr<std::string> id = NewRecordId();
     if (!id.ok()) return id.status();
@@ -632,9 +634,9 @@ absl::StatusOr<Referral> MysqlCaseStore::GetReferral(const std::string& referral
   Referral referral;
   bool found = false;
   absl::Status status = pool_->Run([&](MysqlConnection& conn) {
-    sql::PreparedStatement* select = conn.Prepare(absl::StrCat(
-        "SELECT ", kReferralColumns, kReferralFrom,
-        "WHERE r.referral_id = ? AND ", ReferralVisible()));
+    sql::PreparedStatement* select =
+        conn.Prepare(absl::StrCat("SELECT ", kReferralColumns, kReferralFrom,
+                                  "WHERE r.referral_id = ? AND ", ReferralVisible()));
     select->setString(1, referral_id);
     select->setString(2, viewer.agency);
     select->setString(3, viewer.agency);
@@ -710,9 +712,9 @@ absl::StatusOr<Referral> MysqlCaseStore::TransitionReferral(const Transition& tr
   Referral moved;
   ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
-    sql::PreparedStatement* select = conn.Prepare(absl::StrCat(
-        "SELECT ", kReferralColumns, kReferralFrom,
-        "WHERE r.referral_id = ? AND ", ReferralVisible(), " FOR UPDATE"));
+    sql::PreparedStatement* select = conn.Prepare(
+        absl::StrCat("SELECT ", kReferralColumns, kReferralFrom, "WHERE r.referral_id = ? AND ",
+                     ReferralVisible(), " FOR UPDATE"));
     select->setString(1, transition.referral_id);
     select->setString(2, viewer.agency);
     select->setString(3, viewer.agency);
@@ -735,9 +737,9 @@ absl::StatusOr<Referral> MysqlCaseStore::TransitionReferral(const Transition& tr
                                              EtagOf(version), "); read it again"));
     }
     if (!TransitionAllowed(referral.status(), transition.to)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the referral is ", enlace::v1::ReferralStatus_Name(referral.status()),
-          " and cannot become ", enlace::v1::ReferralStatus_Name(transition.to)));
+      return absl::FailedPreconditionError(
+          absl::StrCat("the referral is ", enlace::v1::ReferralStatus_Name(referral.status()),
+                       " and cannot become ", enlace::v1::ReferralStatus_Name(transition.to)));
     }
     int64_t now = NowMicros();
     std::string decline_reason = referral.decline_reason();
@@ -764,8 +766,7 @@ absl::StatusOr<Referral> MysqlCaseStore::TransitionReferral(const Transition& tr
     referral.set_outcome(outcome);
     referral.set_etag(EtagOf(version + 1));
     *referral.mutable_updated_at() = TimeUtil::MicrosecondsToTimestamp(now);
-    AppendReferralEvent(conn, referral_seq, arrival_seq, EventFor(transition.to),
-                        referral, now);
+    AppendReferralEvent(conn, referral_seq, arrival_seq, EventFor(transition.to), referral, now);
     row.reset();
     LoadReturnee(conn, arrival_seq, &referral);
     moved = referral;
@@ -833,8 +834,9 @@ absl::StatusOr<std::vector<FeedEvent>> MysqlCaseStore::ReadFeed(int64_t after_se
       if (!rows->isNull("consent_version")) {
         e.consent.version = rows->getInt("consent_version");
         e.consent.purposes_mask = rows->getUInt("consent_purposes_mask");
-        std::string names =
-            rows->isNull("consent_agencies") ? "" : std::string(rows->getString("consent_agencies"));
+        std::string names = rows->isNull("consent_agencies")
+                                ? ""
+                                : std::string(rows->getString("consent_agencies"));
         for (absl::string_view name : absl::StrSplit(names, ',', absl::SkipEmpty())) {
           e.consent.agencies.emplace_back(name);
         }

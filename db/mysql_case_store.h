@@ -12,8 +12,8 @@ namespace enlace::db {
 // The query ListCases() runs, and how it binds it (`rows`: the page size
 // plus one). Exposed so that a test can EXPLAIN it (tests/db/query_plan_test.cc).
 std::string CaseListSql(const CaseFilter& filter);
-void BindCaseList(sql::PreparedStatement* statement, const CaseFilter& filter,
-                  const Viewer& viewer, int64_t after, int rows);
+void BindCaseList(sql::PreparedStatement* statement, const CaseFilter& filter, const Viewer& viewer,
+                  int64_t after, int rows);
 // Likewise for ListReferrals() and ListInitiatives() (`by_municipality`:
 // the municipality filter is set).
 std::string ReferralListSql(const ReferralFilter& filter);
@@ -29,40 +29,35 @@ class MysqlCaseStore final : public CaseStore {
   explicit MysqlCaseStore(MysqlPool* pool) : pool_(pool) {}
 
   absl::StatusOr<enlace::v1::Case> OpenCase(const std::string& arrival_id,
-                                            const std::string& summary,
-                                            const Viewer& viewer, AuditRecord* audit) override;
+                                            const std::string& summary, const Viewer& viewer,
+                                            AuditRecord* audit) override;
   absl::StatusOr<enlace::v1::Case> GetCase(const std::string& case_id,
                                            const Viewer& viewer) override;
-  absl::StatusOr<CasePage> ListCases(const CaseFilter& filter, const Viewer& viewer,
-                                     int64_t after, int limit) override;
+  absl::StatusOr<CasePage> ListCases(const CaseFilter& filter, const Viewer& viewer, int64_t after,
+                                     int limit) override;
   absl::StatusOr<enlace::v1::Case> UpdateCase(const enlace::v1::Case& update,
-                                              const std::string& etag,
-                                              const Viewer& viewer, AuditRecord* audit) override;
-  absl::StatusOr<enlace::v1::ServiceRecord> RecordService(const std::string& case_id,
-                                                          enlace::v1::Need service,
-                                                          const std::string& delivered_on,
-                                                          const std::string& notes,
-                                                          const Viewer& viewer, AuditRecord* audit) override;
-  absl::StatusOr<enlace::v1::Initiative> RegisterInitiative(const std::string& case_id,
-                                                            const std::string& name,
-                                                            const std::string& sector,
-                                                            const std::string& municipality,
-                                                            const Viewer& viewer, AuditRecord* audit) override;
+                                              const std::string& etag, const Viewer& viewer,
+                                              AuditRecord* audit) override;
+  absl::StatusOr<enlace::v1::ServiceRecord> RecordService(
+      const std::string& case_id, enlace::v1::Need service, const std::string& delivered_on,
+      const std::string& notes, const Viewer& viewer, AuditRecord* audit) override;
+  absl::StatusOr<enlace::v1::Initiative> RegisterInitiative(
+      const std::string& case_id, const std::string& name, const std::string& sector,
+      const std::string& municipality, const Viewer& viewer, AuditRecord* audit) override;
   absl::StatusOr<InitiativePage> ListInitiatives(const std::string& municipality,
                                                  const Viewer& viewer, int64_t after,
                                                  int limit) override;
   absl::Status CheckCaseOwner(const std::string& case_id, const Viewer& viewer) override;
-  absl::StatusOr<enlace::v1::Referral> CreateReferral(const std::string& case_id,
-                                                      const std::string& to_agency,
-                                                      enlace::v1::Need service,
-                                                      const std::string& reason,
-                                                      const Viewer& viewer, AuditRecord* audit) override;
+  absl::StatusOr<enlace::v1::Referral> CreateReferral(
+      const std::string& case_id, const std::string& to_agency, enlace::v1::Need service,
+      const std::string& reason, const Viewer& viewer, AuditRecord* audit) override;
   absl::StatusOr<enlace::v1::Referral> GetReferral(const std::string& referral_id,
                                                    const Viewer& viewer) override;
   absl::StatusOr<ReferralPage> ListReferrals(const ReferralFilter& filter, const Viewer& viewer,
                                              int64_t after, int limit) override;
   absl::StatusOr<enlace::v1::Referral> TransitionReferral(const Transition& transition,
-                                                          const Viewer& viewer, AuditRecord* audit) override;
+                                                          const Viewer& viewer,
+                                                          AuditRecord* audit) override;
   absl::StatusOr<std::vector<FeedEvent>> ReadFeed(int64_t after_seq, int64_t up_to_seq,
                                                   const std::string& agency, int limit) override;
   absl::StatusOr<int64_t> FeedHead() override;

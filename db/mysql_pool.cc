@@ -15,8 +15,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
-#include "db/database_error.h"
 #include "absl/strings/str_cat.h"
+#include "db/database_error.h"
 
 namespace enlace::db {
 namespace {
@@ -71,13 +71,12 @@ absl::Status StatusFromSqlExceptionUnmarked(const sql::SQLException& e) {
       return absl::AbortedError(absl::StrCat(kLockConflictMarker, text));
     case 1062:  // duplicate entry
       return absl::AlreadyExistsError(text);
-    default:
-      break;
+    default: break;
   }
   // The connector reports some client-side losses with code 0 and a message.
-  if (code == 0 && (absl::StrContains(e.what(), "gone away") ||
-                    absl::StrContains(e.what(), "Lost connection") ||
-                    absl::StrContains(e.what(), "closed"))) {
+  if (code == 0 &&
+      (absl::StrContains(e.what(), "gone away") || absl::StrContains(e.what(), "Lost connection") ||
+       absl::StrContains(e.what(), "closed"))) {
     return absl::UnavailableError(absl::StrCat(kConnectionLostMarker, text));
   }
   return absl::InternalError(text);
@@ -162,8 +161,7 @@ int64_t LastInsertId(MysqlConnection& c) {
   return row->getInt64(1);
 }
 
-MysqlPool::MysqlPool(Dsn dsn, PoolOptions options)
-    : dsn_(std::move(dsn)), options_(options) {}
+MysqlPool::MysqlPool(Dsn dsn, PoolOptions options) : dsn_(std::move(dsn)), options_(options) {}
 
 MysqlPool::~MysqlPool() {
   absl::MutexLock lock(&mu_);
@@ -182,7 +180,8 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlPool::Connect() {
   properties["userName"] = sql::SQLString(dsn_.user);
   properties["password"] = sql::SQLString(dsn_.password);
   if (!dsn_.database.empty()) properties["schema"] = sql::SQLString(dsn_.database);
-  properties["OPT_CONNECT_TIMEOUT"] = static_cast<int>(absl::ToInt64Seconds(options_.connect_timeout));
+  properties["OPT_CONNECT_TIMEOUT"] =
+      static_cast<int>(absl::ToInt64Seconds(options_.connect_timeout));
   properties["OPT_READ_TIMEOUT"] = static_cast<int>(absl::ToInt64Seconds(options_.io_timeout));
   properties["OPT_WRITE_TIMEOUT"] = static_cast<int>(absl::ToInt64Seconds(options_.io_timeout));
   properties["OPT_RECONNECT"] = false;  // a silent reconnect would lose session state
@@ -195,8 +194,9 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlPool::Connect() {
     // gap locks under concurrent batch inserts; our invariants use unique keys
     // and row locks, not gap locks).
     wrapped->Execute("SET time_zone = '+00:00'");
-    wrapped->Execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
-                     "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'");
+    wrapped->Execute(
+        "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
+        "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'");
     wrapped->Execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
     return wrapped;
   } catch (const sql::SQLException& e) {

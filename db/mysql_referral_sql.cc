@@ -73,8 +73,8 @@ int64_t AppendFeedRow(MysqlConnection& c, int64_t referral_seq, int64_t arrival_
 }  // namespace
 
 void AppendReferralEvent(MysqlConnection& c, int64_t referral_seq, int64_t arrival_seq,
-                         enlace::v1::ReferralEventType type,
-                         const enlace::v1::Referral& snapshot, int64_t now_us) {
+                         enlace::v1::ReferralEventType type, const enlace::v1::Referral& snapshot,
+                         int64_t now_us) {
   enlace::v1::Referral without_returnee = snapshot;
   without_returnee.clear_returnee();
   AppendFeedRow(c, referral_seq, arrival_seq, type, snapshot.from_agency(), snapshot.to_agency(),
@@ -110,10 +110,10 @@ void AppendConsentChange(MysqlConnection& c, int64_t arrival_seq, const ConsentS
 std::vector<std::string> WithdrawReferralsWithoutConsent(MysqlConnection& c, int64_t arrival_seq,
                                                          const ConsentState& consent,
                                                          int64_t now_us) {
-  sql::PreparedStatement* select = c.Prepare(absl::StrCat(
-      "SELECT ", kReferralColumns,
-      " FROM referrals r JOIN cases c ON c.seq = r.case_seq "
-      "WHERE c.arrival_seq = ? AND r.status = ? ORDER BY r.seq FOR UPDATE"));
+  sql::PreparedStatement* select =
+      c.Prepare(absl::StrCat("SELECT ", kReferralColumns,
+                             " FROM referrals r JOIN cases c ON c.seq = r.case_seq "
+                             "WHERE c.arrival_seq = ? AND r.status = ? ORDER BY r.seq FOR UPDATE"));
   select->setInt64(1, arrival_seq);
   select->setInt(2, enlace::v1::REFERRAL_STATUS_PENDING);
   std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
@@ -134,8 +134,8 @@ std::vector<std::string> WithdrawReferralsWithoutConsent(MysqlConnection& c, int
   for (auto& [seq, referral] : lost) {
     ids.push_back(referral.referral_id());
     int version = std::stoi(referral.etag().substr(1)) + 1;
-    sql::PreparedStatement* update = c.Prepare(
-        "UPDATE referrals SET status = ?, version = ?, updated_at_us = ? WHERE seq = ?");
+    sql::PreparedStatement* update =
+        c.Prepare("UPDATE referrals SET status = ?, version = ?, updated_at_us = ? WHERE seq = ?");
     update->setInt(1, enlace::v1::REFERRAL_STATUS_WITHDRAWN);
     update->setInt(2, version);
     update->setInt64(3, now_us);

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "db/mysql_pool.h"
 #include "db/visibility.h"
 #include "enlace/v1/referrals.pb.h"
@@ -35,8 +35,8 @@ std::string EtagOf(int version);
 // caller's transaction ends, so event seqs follow commit order without gaps.
 // Throws sql::SQLException like any statement (the pool converts).
 void AppendReferralEvent(MysqlConnection& c, int64_t referral_seq, int64_t arrival_seq,
-                         enlace::v1::ReferralEventType type,
-                         const enlace::v1::Referral& snapshot, int64_t now_us);
+                         enlace::v1::ReferralEventType type, const enlace::v1::Referral& snapshot,
+                         int64_t now_us);
 
 // Appends the consent-change event of an arrival (see migration 0004): the
 // feed's readers apply `consent` to every event after it. Call it before

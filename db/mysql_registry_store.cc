@@ -98,13 +98,12 @@ absl::StatusOr<bool> MysqlRegistryStore::AgencyExists(const std::string& code) {
   return exists;
 }
 
-absl::Status MysqlRegistryStore::AddCertificate(const CertificateRecord& cert,
-                                                AuditRecord* audit) {
+absl::Status MysqlRegistryStore::AddCertificate(const CertificateRecord& cert, AuditRecord* audit) {
   ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& c) {
-    sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
-        "INSERT INTO certificates (", kCertificateColumns,
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    sql::PreparedStatement* insert =
+        c.Prepare(absl::StrCat("INSERT INTO certificates (", kCertificateColumns,
+                               ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     unsigned p = 1;
     insert->setString(p++, cert.serial);
     insert->setInt(p++, cert.kind);
@@ -130,7 +129,8 @@ absl::Status MysqlRegistryStore::AddCertificate(const CertificateRecord& cert,
     return absl::OkStatus();
   });
   if (absl::IsAlreadyExists(status)) {
-    return absl::AlreadyExistsError(absl::StrCat("certificate ", cert.serial, " is already recorded"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("certificate ", cert.serial, " is already recorded"));
   }
   if (status.ok()) change.Settle();
   return status;
@@ -163,12 +163,17 @@ absl::StatusOr<std::vector<CertificateRecord>> MysqlRegistryStore::ListCertifica
   if (!query.name.empty()) text += " AND name = ?";
   if (query.kind != enlace::v1::CERTIFICATE_KIND_UNSPECIFIED) text += " AND kind = ?";
   switch (query.status) {
-    case enlace::v1::CERTIFICATE_STATUS_ACTIVE: text += " AND status = 1 AND not_after_us >= ?"; break;
-    case enlace::v1::CERTIFICATE_STATUS_EXPIRED: text += " AND status = 1 AND not_after_us < ?"; break;
+    case enlace::v1::CERTIFICATE_STATUS_ACTIVE:
+      text += " AND status = 1 AND not_after_us >= ?";
+      break;
+    case enlace::v1::CERTIFICATE_STATUS_EXPIRED:
+      text += " AND status = 1 AND not_after_us < ?";
+      break;
     case enlace::v1::CERTIFICATE_STATUS_REVOKED: text += " AND status = 2"; break;
     default: break;
   }
-  if (query.expiring_before_us > 0) text += " AND status = 1 AND not_after_us >= ? AND not_after_us < ?";
+  if (query.expiring_before_us > 0)
+    text += " AND status = 1 AND not_after_us >= ? AND not_after_us < ?";
   text += " ORDER BY serial LIMIT ?";
   std::vector<CertificateRecord> certificates;
   absl::Status status = pool_->Run([&](MysqlConnection& c) {

@@ -22,9 +22,9 @@ namespace {
 struct GridSpec {
   const char* table;
   const char* columns;  // the cell's key columns, also the aliases of `cell`
-  std::string cell;     // "expr AS column, ..." in the order of `columns`
-  const char* from;     // the record's table (and what its cell needs)
-  const char* seq;      // the record's seq column
+  std::string cell;  // "expr AS column, ..." in the order of `columns`
+  const char* from;  // the record's table (and what its cell needs)
+  const char* seq;  // the record's seq column
 };
 
 std::string MonthOfDateSql(absl::string_view column) {
@@ -38,9 +38,9 @@ const GridSpec& SpecOf(ReportGridTable table) {
     std::string role = absl::StrCat(
         "CASE WHEN EXISTS (SELECT 1 FROM cases e WHERE e.arrival_seq = c.arrival_seq "
         "AND e.seq < c.seq) THEN ",
-        static_cast<int>(CaseRole::kLater), " WHEN a.sex = ", int{enlace::v1::SEX_FEMALE},
-        " THEN ", static_cast<int>(CaseRole::kFirstFemale), " ELSE ",
-        static_cast<int>(CaseRole::kFirstOther), " END");
+        static_cast<int>(CaseRole::kLater), " WHEN a.sex = ", int{enlace::v1::SEX_FEMALE}, " THEN ",
+        static_cast<int>(CaseRole::kFirstFemale), " ELSE ", static_cast<int>(CaseRole::kFirstOther),
+        " END");
     return new GridSpec[5]{
         {"report_returnee_cells", "grid_month, department_code, submitted_by",
          absl::StrCat(MonthOfDateSql("a.arrival_date"),
@@ -80,20 +80,18 @@ constexpr ReportGridTable kAllTables[] = {ReportGridTable::kReturnees, ReportGri
 // INSERT INTO table SELECT cells of the records matching `where`, each
 // counted `count` ("COUNT(*)" or "-COUNT(*)"), added to existing cells.
 std::string AddCellsSql(const GridSpec& spec, absl::string_view count, absl::string_view where) {
-  return absl::StrCat("INSERT INTO ", spec.table, " (", spec.columns, ", records) SELECT ",
-                      spec.columns, ", ", count, " FROM (SELECT ", spec.cell, " FROM ", spec.from,
-                      where, ") g GROUP BY ", spec.columns,
-                      " ON DUPLICATE KEY UPDATE records = ", spec.table,
-                      ".records + VALUES(records)");
+  return absl::StrCat(
+      "INSERT INTO ", spec.table, " (", spec.columns, ", records) SELECT ", spec.columns, ", ",
+      count, " FROM (SELECT ", spec.cell, " FROM ", spec.from, where, ") g GROUP BY ", spec.columns,
+      " ON DUPLICATE KEY UPDATE records = ", spec.table, ".records + VALUES(records)");
 }
 
 }  // namespace
 
 std::string MonthOfInstantSql(absl::string_view column) {
   // The day is the floor of us / 86400000000 (DIV truncates towards zero).
-  return absl::StrCat("DATE_FORMAT(DATE '1970-01-01' + INTERVAL (", column,
-                      " DIV 86400000000 - (", column, " < 0 AND ", column,
-                      " MOD 86400000000 <> 0)) DAY, '%Y-%m')");
+  return absl::StrCat("DATE_FORMAT(DATE '1970-01-01' + INTERVAL (", column, " DIV 86400000000 - (",
+                      column, " < 0 AND ", column, " MOD 86400000000 <> 0)) DAY, '%Y-%m')");
 }
 
 void CountInGrid(MysqlConnection& c, ReportGridTable table, absl::Span<const int64_t> seqs,

@@ -27,9 +27,9 @@ using Query = ReportStatement;
 // The query's filters, checked and converted once.
 struct Filters {
   std::string from_month;  // "YYYY-MM", empty: open
-  std::string to_month;    // "YYYY-MM", empty: open
+  std::string to_month;  // "YYYY-MM", empty: open
   std::string department;  // empty: all
-  std::string viewer;      // empty: owns nothing
+  std::string viewer;  // empty: owns nothing
 };
 
 absl::StatusOr<Filters> MakeFilters(const ReportQuery& query) {
@@ -139,10 +139,9 @@ void CasesGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
 }
 
 Query ReferralsQuery(const Filters& f) {
-  return GridQuery(f, "report_referral_cells",
-                   "from_agency, to_agency, status, department_code, grid_month",
-                   "grid_month, department_code, from_agency, to_agency, status",
-                   "from_agency = ?", 1);
+  return GridQuery(
+      f, "report_referral_cells", "from_agency, to_agency, status, department_code, grid_month",
+      "grid_month, department_code, from_agency, to_agency, status", "from_agency = ?", 1);
 }
 
 void ReferralsGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
@@ -164,8 +163,8 @@ void ReferralsGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
 // that agency's own, or adding them would unhide the cell.
 Query ServicesQuery(const Filters& f) {
   return GridQuery(f, "report_service_cells", "service, department_code, grid_month",
-                   "grid_month, department_code, service",
-                   "(case_owner = ? OR recorded_by = ?)", 2);
+                   "grid_month, department_code, service", "(case_owner = ? OR recorded_by = ?)",
+                   2);
 }
 
 void ServicesGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {

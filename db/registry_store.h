@@ -43,9 +43,9 @@ struct CertificateQuery {
   std::string name;  // empty: any
   enlace::v1::CertificateKind kind = enlace::v1::CERTIFICATE_KIND_UNSPECIFIED;  // any
   enlace::v1::CertificateStatus status = enlace::v1::CERTIFICATE_STATUS_UNSPECIFIED;  // any
-  int64_t now_us = 0;                 // what EXPIRED and expiring are judged against
-  int64_t expiring_before_us = 0;     // > 0: only active, not_after < this
-  std::string after_serial;           // keyset position
+  int64_t now_us = 0;  // what EXPIRED and expiring are judged against
+  int64_t expiring_before_us = 0;  // > 0: only active, not_after < this
+  std::string after_serial;  // keyset position
   int limit = 50;
 };
 
@@ -73,8 +73,7 @@ class RegistryStore {
   virtual absl::StatusOr<bool> AgencyExists(const std::string& code) = 0;
 
   // Records a certificate; ALREADY_EXISTS if its serial is known.
-  virtual absl::Status AddCertificate(const CertificateRecord& certificate,
-                                      AuditRecord* audit) = 0;
+  virtual absl::Status AddCertificate(const CertificateRecord& certificate, AuditRecord* audit) = 0;
   // NOT_FOUND for an unknown serial.
   virtual absl::StatusOr<CertificateRecord> GetCertificate(const std::string& serial) = 0;
   // Ordered by serial; returns up to query.limit + 1 rows (the extra one

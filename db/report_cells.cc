@@ -143,8 +143,7 @@ namespace {
 // ("2018-02-30" and "2018-2-3" are refused, not normalized).
 std::optional<absl::CivilDay> ParseDay(absl::string_view text) {
   absl::CivilDay day;
-  if (text.size() != 10 || text[4] != '-' || text[7] != '-' ||
-      !absl::ParseCivilTime(text, &day)) {
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-' || !absl::ParseCivilTime(text, &day)) {
     return std::nullopt;
   }
   if (absl::FormatCivilTime(day) != text) return std::nullopt;
@@ -169,8 +168,8 @@ absl::Status ValidateReportPeriod(absl::string_view from, absl::string_view to) 
   }
   if (last && (*last + 1).day() != 1) {
     absl::CivilDay end_of_month = absl::CivilDay(absl::CivilMonth(*last) + 1) - 1;
-    return absl::InvalidArgumentError(absl::StrCat(
-        "period_to: reports cover whole months; use ", absl::FormatCivilTime(end_of_month)));
+    return absl::InvalidArgumentError(absl::StrCat("period_to: reports cover whole months; use ",
+                                                   absl::FormatCivilTime(end_of_month)));
   }
   if (first && last && *first > *last) {
     return absl::InvalidArgumentError("period_from: must not be after period_to");

@@ -95,8 +95,8 @@ ServedRelease ReleaseServed(const CellSum& women, const CellSum& not_women);
 
 // What a case is for the served indicators. A returnee is served once, by
 // the first case opened for them (cases of one returnee are opened one at a
-// time, so the first is the one with the lowest sequence): that case is kFirstFemale or kFirstOther by the returnee's sex;
-// any further case of the same returnee is kLater.
+// time, so the first is the one with the lowest sequence): that case is kFirstFemale or kFirstOther
+// by the returnee's sex; any further case of the same returnee is kLater.
 enum class CaseRole { kFirstFemale = 0, kFirstOther = 1, kLater = 2 };
 
 // The grid of a report: one entry per non-empty grid cell, as the store

@@ -73,10 +73,10 @@ namespace enlace::db {
 inline constexpr int32_t kInitiativesTarget = 70;
 
 struct ReportQuery {
-  std::string period_from;      // first day of a month, YYYY-MM-DD; empty: open
-  std::string period_to;        // last day of a month, YYYY-MM-DD; empty: open
+  std::string period_from;  // first day of a month, YYYY-MM-DD; empty: open
+  std::string period_to;  // last day of a month, YYYY-MM-DD; empty: open
   std::string department_code;  // empty: all departments
-  std::string viewer_agency;    // agency code of the caller; empty: an administrator
+  std::string viewer_agency;  // agency code of the caller; empty: an administrator
 };
 
 class ReportStore {

@@ -18,8 +18,7 @@ uint32_t PurposesAllowing(Reach reach) {
       return Bit(enlace::v1::PURPOSE_REINTEGRATION) | Bit(enlace::v1::PURPOSE_PROTECTION);
     case Reach::kCase:
     case Reach::kReferral:
-    case Reach::kInitiative:
-      return Bit(enlace::v1::PURPOSE_REINTEGRATION);
+    case Reach::kInitiative: return Bit(enlace::v1::PURPOSE_REINTEGRATION);
   }
   return 0;
 }

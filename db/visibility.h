@@ -42,9 +42,9 @@ enum class Reach { kArrivalRecord, kCase, kReferral, kInitiative };
 
 // An arrival's current consent, as the rule needs it.
 struct ConsentState {
-  int version = 0;                    // arrivals.consent_version; higher is newer
+  int version = 0;  // arrivals.consent_version; higher is newer
   std::vector<std::string> agencies;  // agency codes named
-  uint32_t purposes_mask = 0;         // bit (1 << Purpose) per purpose given
+  uint32_t purposes_mask = 0;  // bit (1 << Purpose) per purpose given
 };
 
 // The bit mask (1 << enlace::v1::Purpose) of the purposes that allow `reach`.
@@ -76,12 +76,11 @@ std::string ConsentedArrivalsSql(Reach reach, absl::string_view conditions_on_c)
 // meaning) plus the purposes condition to add to the WHERE clause, on the
 // arrival's purposes mask column. One placeholder: the agency, in the join.
 struct ConsentJoin {
-  std::string join;       // append after the table the arrival seq comes from
+  std::string join;  // append after the table the arrival seq comes from
   std::string condition;  // "(<mask> & N) <> 0", for the WHERE clause
 };
 ConsentJoin ConsentJoinSql(Reach reach, absl::string_view alias,
-                           absl::string_view arrival_seq_column,
-                           absl::string_view purposes_column);
+                           absl::string_view arrival_seq_column, absl::string_view purposes_column);
 
 // The mask form of a list of purposes (1 << value for each).
 uint32_t PurposesMaskOf(const std::vector<enlace::v1::Purpose>& purposes);

@@ -1,9 +1,9 @@
 // AdminService handlers, audit part (see admin_service.h).
 #include "server/admin_service.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
-#include "absl/strings/ascii.h"
 #include "server/arrival_validation.h"
 #include "server/page_token.h"
 
@@ -80,8 +80,7 @@ absl::StatusOr<int64_t> MicrosOrZero(const google::protobuf::Timestamp& t, bool 
 }  // namespace
 
 AdminServiceImpl::AdminServiceImpl(CallGate* gate, const PageTokens* tokens,
-                                   db::AuditStore* audit_store,
-                                   db::RegistryStore* registry,
+                                   db::AuditStore* audit_store, db::RegistryStore* registry,
                                    CertificateAuthorityAccess ca,
                                    std::function<void()> revocation_changed)
     : gate_(gate),
@@ -116,9 +115,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::IssueCertificate(
     }
     int days = request->validity_days() == 0 ? kDefaultValidityDays : request->validity_days();
     if (days < 1 || days > kMaxValidityDays) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("validity_days: must be between 1 and ", kMaxValidityDays, " (0 means ",
-                       kDefaultValidityDays, ")"));
+      return absl::InvalidArgumentError(absl::StrCat("validity_days: must be between 1 and ",
+                                                     kMaxValidityDays, " (0 means ",
+                                                     kDefaultValidityDays, ")"));
     }
     if (request->csr_pem().empty() || request->csr_pem().size() > 64 * 1024) {
       return absl::InvalidArgumentError("csr_pem: a PEM certificate signing request is required");
@@ -202,7 +201,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListCertificates(
     if (!rows.ok()) return rows.status();
     bool more = static_cast<int>(rows->size()) > *page_size;
     if (more) rows->resize(*page_size);
-    for (const db::CertificateRecord& row : *rows) *response->add_certificates() = ToProto(row, now);
+    for (const db::CertificateRecord& row : *rows)
+      *response->add_certificates() = ToProto(row, now);
     if (more) response->set_next_page_token(tokens_->EncodeKey(rows->back().serial, fingerprint));
     return absl::OkStatus();
   });
@@ -239,16 +239,16 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RevokeCertificate(
 }
 
 absl::Status AdminServiceImpl::RecordOfflineCertificate(const std::string& pem,
-                                                        const std::string& serial,
-                                                        absl::Time now, db::AuditRecord* audit) {
+                                                        const std::string& serial, absl::Time now,
+                                                        db::AuditRecord* audit) {
   // Signed by a CA this replica trusts (the certificates of --ca_cert, read
   // now: the bundle may have been rotated); no key is needed to check that.
   absl::StatusOr<std::string> bundle = auth::ReadFileToString(ca_.ca_cert_path);
   if (!bundle.ok()) return bundle.status();
   absl::Status verified = absl::InvalidArgumentError("no CA certificate in the trusted bundle");
   const std::string kEnd = "-----END CERTIFICATE-----";
-  for (size_t start = 0, end; !verified.ok() &&
-                              (end = bundle->find(kEnd, start)) != std::string::npos;
+  for (size_t start = 0, end;
+       !verified.ok() && (end = bundle->find(kEnd, start)) != std::string::npos;
        start = end + kEnd.size()) {
     auth::CertificateAuthority trusted;
     trusted.certificate_pem = bundle->substr(start, end + kEnd.size() - start);
@@ -339,9 +339,11 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListAuditEvents(
     if (!enlace::v1::Decision_IsValid(request->decision())) {
       return absl::InvalidArgumentError("decision: unknown value");
     }
-    absl::StatusOr<int64_t> from = MicrosOrZero(request->time_from(), request->has_time_from(), "time_from");
+    absl::StatusOr<int64_t> from =
+        MicrosOrZero(request->time_from(), request->has_time_from(), "time_from");
     if (!from.ok()) return from.status();
-    absl::StatusOr<int64_t> to = MicrosOrZero(request->time_to(), request->has_time_to(), "time_to");
+    absl::StatusOr<int64_t> to =
+        MicrosOrZero(request->time_to(), request->has_time_to(), "time_to");
     if (!to.ok()) return to.status();
     std::string fingerprint = QueryFingerprint(
         {caller.principal.SpiffeId(), request->principal(), request->method(),
@@ -349,8 +351,13 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListAuditEvents(
     absl::StatusOr<int64_t> after = tokens_->Decode(request->page_token(), fingerprint);
     if (!after.ok()) return after.status();
 
-    db::AuditQuery query{request->principal(), request->method(), request->decision(),
-                         *from, *to, *after, *page_size};
+    db::AuditQuery query{request->principal(),
+                         request->method(),
+                         request->decision(),
+                         *from,
+                         *to,
+                         *after,
+                         *page_size};
     absl::StatusOr<db::AuditPage> page = audit_store_->List(query);
     if (!page.ok()) return page.status();
     for (const db::AuditRecord& record : page->records) {
@@ -394,7 +401,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::VerifyAuditLog(
     // No checkpoint given: the latest the log signed and stored. Its
     // signature is checked, so the database cannot forge one; it can only
     // hide them, which the witnesses' own checkpoints catch.
-    absl::StatusOr<std::optional<tlog::Checkpoint>> stored = transparency_->LatestStoredCheckpoint();
+    absl::StatusOr<std::optional<tlog::Checkpoint>> stored =
+        transparency_->LatestStoredCheckpoint();
     if (absl::IsDataLoss(stored.status())) {
       response->set_intact(false);
       response->set_detail(std::string(stored.status().message()));

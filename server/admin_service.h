@@ -39,16 +39,16 @@ class AdminServiceImpl final : public enlace::v1::AdminService::CallbackService 
   // replica), IssueCertificate is FAILED_PRECONDITION, naming the CA role.
   // `revocation_changed` runs after a revocation is committed, so this
   // replica applies it at once instead of at its next refresh.
-  AdminServiceImpl(CallGate* gate, const PageTokens* tokens, db::AuditStore* audit_store, db::RegistryStore* registry,
-                   CertificateAuthorityAccess ca,
+  AdminServiceImpl(CallGate* gate, const PageTokens* tokens, db::AuditStore* audit_store,
+                   db::RegistryStore* registry, CertificateAuthorityAccess ca,
                    std::function<void()> revocation_changed);
 
   grpc::ServerUnaryReactor* IssueCertificate(grpc::CallbackServerContext* ctx,
                                              const enlace::v1::IssueCertificateRequest* request,
                                              enlace::v1::Certificate* response) override;
-  grpc::ServerUnaryReactor* ListCertificates(grpc::CallbackServerContext* ctx,
-                                             const enlace::v1::ListCertificatesRequest* request,
-                                             enlace::v1::ListCertificatesResponse* response) override;
+  grpc::ServerUnaryReactor* ListCertificates(
+      grpc::CallbackServerContext* ctx, const enlace::v1::ListCertificatesRequest* request,
+      enlace::v1::ListCertificatesResponse* response) override;
   grpc::ServerUnaryReactor* RevokeCertificate(grpc::CallbackServerContext* ctx,
                                               const enlace::v1::RevokeCertificateRequest* request,
                                               enlace::v1::Certificate* response) override;
@@ -69,18 +69,18 @@ class AdminServiceImpl final : public enlace::v1::AdminService::CallbackService 
   // The audit log as a transparency log (admin_transparency.cc,
   // docs/audit.md). Without SetAuditTransparency: FAILED_PRECONDITION.
   void SetAuditTransparency(AuditTransparency* transparency) { transparency_ = transparency; }
-  grpc::ServerUnaryReactor* GetAuditCheckpoint(
-      grpc::CallbackServerContext* ctx, const enlace::v1::GetAuditCheckpointRequest* request,
-      enlace::v1::AuditCheckpoint* response) override;
+  grpc::ServerUnaryReactor* GetAuditCheckpoint(grpc::CallbackServerContext* ctx,
+                                               const enlace::v1::GetAuditCheckpointRequest* request,
+                                               enlace::v1::AuditCheckpoint* response) override;
   grpc::ServerUnaryReactor* GetAuditConsistencyProof(
       grpc::CallbackServerContext* ctx, const enlace::v1::GetAuditConsistencyProofRequest* request,
       enlace::v1::GetAuditConsistencyProofResponse* response) override;
   grpc::ServerUnaryReactor* GetAuditInclusionProof(
       grpc::CallbackServerContext* ctx, const enlace::v1::GetAuditInclusionProofRequest* request,
       enlace::v1::GetAuditInclusionProofResponse* response) override;
-  grpc::ServerUnaryReactor* RegisterWitnessKey(
-      grpc::CallbackServerContext* ctx, const enlace::v1::RegisterWitnessKeyRequest* request,
-      enlace::v1::WitnessKey* response) override;
+  grpc::ServerUnaryReactor* RegisterWitnessKey(grpc::CallbackServerContext* ctx,
+                                               const enlace::v1::RegisterWitnessKeyRequest* request,
+                                               enlace::v1::WitnessKey* response) override;
   grpc::ServerUnaryReactor* AddAuditCosignature(
       grpc::CallbackServerContext* ctx, const enlace::v1::AddAuditCosignatureRequest* request,
       enlace::v1::AuditCheckpoint* response) override;

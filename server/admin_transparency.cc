@@ -50,7 +50,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetAuditConsistencyProof(
     enlace::v1::GetAuditConsistencyProofResponse* response) {
   return gate_->Unary(ctx, kGetAuditConsistencyProof, [=](const Caller&, AuditNote* note) {
     if (transparency_ == nullptr) return NoTransparency();
-    note->detail = absl::StrCat("from_size=", request->from_size(), " to_size=", request->to_size());
+    note->detail =
+        absl::StrCat("from_size=", request->from_size(), " to_size=", request->to_size());
     absl::StatusOr<std::vector<std::string>> proof =
         transparency_->ConsistencyProof(request->from_size(), request->to_size());
     if (!proof.ok()) return proof.status();
@@ -64,7 +65,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetAuditInclusionProof(
     enlace::v1::GetAuditInclusionProofResponse* response) {
   return gate_->Unary(ctx, kGetAuditInclusionProof, [=](const Caller&, AuditNote* note) {
     if (transparency_ == nullptr) return NoTransparency();
-    note->detail = absl::StrCat("sequence=", request->sequence(), " tree_size=", request->tree_size());
+    note->detail =
+        absl::StrCat("sequence=", request->sequence(), " tree_size=", request->tree_size());
     absl::StatusOr<std::vector<std::string>> proof =
         transparency_->InclusionProof(request->sequence(), request->tree_size());
     if (!proof.ok()) return proof.status();
@@ -149,8 +151,8 @@ absl::Status AdminServiceImpl::VerifyAgainstCheckpoint(const tlog::Checkpoint& c
   absl::StrAppend(&note->detail, " checkpoint=", checkpoint.tree_size,
                   " consistent=", check->consistent);
   if (check->consistent) {
-    response->set_detail(absl::StrCat("the log extends the checkpoint of ", checkpoint.tree_size,
-                                      " events"));
+    response->set_detail(
+        absl::StrCat("the log extends the checkpoint of ", checkpoint.tree_size, " events"));
     if (!response->chain_intact()) {
       response->set_detail(absl::StrCat(response->detail(), "; the hash chain is broken at ",
                                         response->first_broken_sequence()));

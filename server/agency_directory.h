@@ -19,8 +19,7 @@ namespace enlace::server {
 class AgencyDirectory {
  public:
   // `store` must outlive the directory.
-  explicit AgencyDirectory(db::RegistryStore* store,
-                           absl::Duration min_refresh = absl::Seconds(5));
+  explicit AgencyDirectory(db::RegistryStore* store, absl::Duration min_refresh = absl::Seconds(5));
 
   // True when `code` is a registered agency. May query the database; if it
   // cannot, answers from the cache.

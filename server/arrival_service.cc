@@ -58,7 +58,6 @@ void CanonicalizeMunicipality(Arrival* arrival) {
   if (canonical) arrival->mutable_destination()->set_municipality(*std::move(canonical));
 }
 
-
 }  // namespace
 
 // One RecordArrivals stream. All state is guarded by mu_; gRPC operations
@@ -81,8 +80,8 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
 
   void Start(std::shared_ptr<RecordArrivalsReactor> self) {
     self_ = std::move(self);
-    caller_ = service_->gate_->AdmitStream(ctx_, kRecordArrivals, weak_from_this(),
-                                           &stream_handle_);
+    caller_ =
+        service_->gate_->AdmitStream(ctx_, kRecordArrivals, weak_from_this(), &stream_handle_);
     if (!caller_.ok()) {
       {
         absl::MutexLock lock(&mu_);
@@ -340,7 +339,7 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
   const absl::Time started_;
   std::shared_ptr<RecordArrivalsReactor> self_;  // until OnDone
   absl::StatusOr<Caller> caller_;
-  uint64_t stream_handle_ = 0;     // from CallGate::AdmitStream, 0 when not admitted
+  uint64_t stream_handle_ = 0;  // from CallGate::AdmitStream, 0 when not admitted
   RecordArrivalsRequest request_;  // owned by the pending read
 
   absl::Mutex mu_;
@@ -363,13 +362,14 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
 };
 
 ArrivalServiceImpl::ArrivalServiceImpl(CallGate* gate, const PageTokens* tokens,
-                                       db::ArrivalStore* store,
-                                       IngestBatcher* batcher, AgencyDirectory* agencies,
-                                       Metrics* metrics)
+                                       db::ArrivalStore* store, IngestBatcher* batcher,
+                                       AgencyDirectory* agencies, Metrics* metrics)
     : gate_(gate),
       tokens_(tokens),
       store_(store),
-      batcher_(batcher), agencies_(agencies), metrics_(metrics) {}
+      batcher_(batcher),
+      agencies_(agencies),
+      metrics_(metrics) {}
 
 grpc::ServerBidiReactor<RecordArrivalsRequest, RecordArrivalsResponse>*
 ArrivalServiceImpl::RecordArrivals(grpc::CallbackServerContext* ctx) {
@@ -381,48 +381,50 @@ ArrivalServiceImpl::RecordArrivals(grpc::CallbackServerContext* ctx) {
 grpc::ServerUnaryReactor* ArrivalServiceImpl::RecordArrival(
     grpc::CallbackServerContext* ctx, const enlace::v1::RecordArrivalRequest* request,
     enlace::v1::RecordArrivalResponse* response) {
-  return gate_->UnaryAsync(ctx, kRecordArrival, [=](const Caller& caller, AuditNote call,
-                                                     CallGate::Completion done) {
-    Arrival arrival = request->arrival();
-    ValidationContext validation = MakeValidationContext(
-        absl::Now(), [this](absl::string_view code) { return agencies_->IsKnown(code); });
-    if (std::optional<FieldViolation> violation = ValidateNewArrival(arrival, validation)) {
-      metrics_->RecordArrival("rejected");
-      done(ToStatus(*violation), AuditNote{});
-      return;
-    }
-    CanonicalizeMunicipality(&arrival);
-    std::string external_id = arrival.external_id();
-    // The work-pool thread is released now; the batch writer finishes the call.
-    auto shared_done = std::make_shared<CallGate::Completion>(done);
-    bool queued = batcher_->Submit(
-        db::NewArrival{std::move(arrival), caller.principal.name,
-                       std::make_shared<const db::AuditRecord>(call.call())},
-        [this, response, external_id, shared_done](db::RecordResult result) {
-          metrics_->RecordArrival(result.status.ok() ? OutcomeName(result.outcome) : "rejected");
-          AuditNote note;
-          // The batch committed this call's event with the record (or with
-          // its refusal as a conflicting resend).
-          if (result.audit_seq != 0) note.MarkAuditedWithChange();
-          if (!result.status.ok()) {
-            (*shared_done)(absl::IsAlreadyExists(result.status)
-                               ? absl::AlreadyExistsError(absl::StrCat(
-                                     "arrival.external_id: ", external_id,
-                                     " was already recorded with different content"))
-                               : result.status,
-                           std::move(note));
-            return;
-          }
-          response->set_external_id(external_id);
-          response->set_arrival_id(result.arrival_id);
-          response->set_outcome(result.outcome);
-          note.record_ids.push_back(result.arrival_id);
-          (*shared_done)(absl::OkStatus(), std::move(note));
-        });
-    if (!queued) {
-      (*shared_done)(absl::ResourceExhaustedError("ingest queue is full; retry later"), AuditNote{});
-    }
-  });
+  return gate_->UnaryAsync(
+      ctx, kRecordArrival, [=](const Caller& caller, AuditNote call, CallGate::Completion done) {
+        Arrival arrival = request->arrival();
+        ValidationContext validation = MakeValidationContext(
+            absl::Now(), [this](absl::string_view code) { return agencies_->IsKnown(code); });
+        if (std::optional<FieldViolation> violation = ValidateNewArrival(arrival, validation)) {
+          metrics_->RecordArrival("rejected");
+          done(ToStatus(*violation), AuditNote{});
+          return;
+        }
+        CanonicalizeMunicipality(&arrival);
+        std::string external_id = arrival.external_id();
+        // The work-pool thread is released now; the batch writer finishes the call.
+        auto shared_done = std::make_shared<CallGate::Completion>(done);
+        bool queued = batcher_->Submit(
+            db::NewArrival{std::move(arrival), caller.principal.name,
+                           std::make_shared<const db::AuditRecord>(call.call())},
+            [this, response, external_id, shared_done](db::RecordResult result) {
+              metrics_->RecordArrival(result.status.ok() ? OutcomeName(result.outcome)
+                                                         : "rejected");
+              AuditNote note;
+              // The batch committed this call's event with the record (or with
+              // its refusal as a conflicting resend).
+              if (result.audit_seq != 0) note.MarkAuditedWithChange();
+              if (!result.status.ok()) {
+                (*shared_done)(absl::IsAlreadyExists(result.status)
+                                   ? absl::AlreadyExistsError(absl::StrCat(
+                                         "arrival.external_id: ", external_id,
+                                         " was already recorded with different content"))
+                                   : result.status,
+                               std::move(note));
+                return;
+              }
+              response->set_external_id(external_id);
+              response->set_arrival_id(result.arrival_id);
+              response->set_outcome(result.outcome);
+              note.record_ids.push_back(result.arrival_id);
+              (*shared_done)(absl::OkStatus(), std::move(note));
+            });
+        if (!queued) {
+          (*shared_done)(absl::ResourceExhaustedError("ingest queue is full; retry later"),
+                         AuditNote{});
+        }
+      });
 }
 
 grpc::ServerUnaryReactor* ArrivalServiceImpl::GetArrival(
@@ -468,8 +470,8 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::ListArrivals(
       return absl::InvalidArgumentError("arrival_date_from: must not be after arrival_date_to");
     }
     std::string fingerprint =
-        QueryFingerprint({caller.principal.SpiffeId(), filter.department_code,
-                          filter.municipality, filter.arrival_date_from, filter.arrival_date_to});
+        QueryFingerprint({caller.principal.SpiffeId(), filter.department_code, filter.municipality,
+                          filter.arrival_date_from, filter.arrival_date_to});
     absl::StatusOr<int64_t> after = tokens_->Decode(request->page_token(), fingerprint);
     if (!after.ok()) return after.status();
     absl::StatusOr<db::ArrivalPage> page =

@@ -9,16 +9,16 @@
 #include "enlace/v1/arrivals.grpc.pb.h"
 #include "server/agency_directory.h"
 #include "server/call_gate.h"
-#include "server/page_token.h"
 #include "server/ingest_batcher.h"
+#include "server/page_token.h"
 
 namespace enlace::server {
 
 class ArrivalServiceImpl final : public enlace::v1::ArrivalService::CallbackService {
  public:
   // All pointers must outlive the service.
-  ArrivalServiceImpl(CallGate* gate, const PageTokens* tokens, db::ArrivalStore* store, IngestBatcher* batcher,
-                     AgencyDirectory* agencies, Metrics* metrics);
+  ArrivalServiceImpl(CallGate* gate, const PageTokens* tokens, db::ArrivalStore* store,
+                     IngestBatcher* batcher, AgencyDirectory* agencies, Metrics* metrics);
 
   grpc::ServerBidiReactor<enlace::v1::RecordArrivalsRequest, enlace::v1::RecordArrivalsResponse>*
   RecordArrivals(grpc::CallbackServerContext* ctx) override;

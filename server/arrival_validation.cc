@@ -31,9 +31,7 @@ constexpr char kServerAssigned[] = "assigned by the server; leave it empty";
 // Decodes the code point at text[*pos] and advances *pos past it. Returns
 // false, leaving *pos unspecified, on malformed UTF-8.
 bool DecodeOne(absl::string_view text, size_t* pos, char32_t* code_point) {
-  const auto byte = [&](size_t i) {
-    return static_cast<unsigned char>(text[i]);
-  };
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
   const unsigned char lead = byte(*pos);
   if (lead < 0x80) {
     *code_point = lead;
@@ -68,16 +66,13 @@ bool DecodeOne(absl::string_view text, size_t* pos, char32_t* code_point) {
   return true;
 }
 
-bool IsControl(char32_t c) {
-  return c < 0x20 || c == 0x7F || (c >= 0x80 && c <= 0x9F);
-}
+bool IsControl(char32_t c) { return c < 0x20 || c == 0x7F || (c >= 0x80 && c <= 0x9F); }
 
 // Unicode White_Space (controls aside: those are refused anyway), plus the
 // invisible ZERO WIDTH SPACE and BOM, which must not make a name on their own.
 bool IsBlank(char32_t c) {
-  return c == 0x20 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200B) ||
-         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
-         c == 0x3000 || c == 0xFEFF;
+  return c == 0x20 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200B) || c == 0x2028 ||
+         c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000 || c == 0xFEFF;
 }
 
 FieldViolation Violation(absl::string_view field, std::string message) {
@@ -85,24 +80,22 @@ FieldViolation Violation(absl::string_view field, std::string message) {
 }
 
 bool IsExternalIdChar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-         c == '_' || c == ':' || c == '/' || c == '-';
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' ||
+         c == '/' || c == '-';
 }
 
 bool IsAgencyCode(absl::string_view code) {
   if (code.empty() || code.size() > kMaxAgencyCodeChars) return false;
   if (code[0] < 'a' || code[0] > 'z') return false;
   for (char c : code) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;
 }
 
 // A required date field: parsed, or the violation.
-std::optional<FieldViolation> CheckDate(absl::string_view field,
-                                        absl::string_view text,
+std::optional<FieldViolation> CheckDate(absl::string_view field, absl::string_view text,
                                         absl::CivilDay* day) {
   if (text.empty()) return Violation(field, "required (YYYY-MM-DD)");
   std::optional<absl::CivilDay> parsed = ParseDate(text);
@@ -113,8 +106,7 @@ std::optional<FieldViolation> CheckDate(absl::string_view field,
   return std::nullopt;
 }
 
-std::optional<FieldViolation> CheckText(absl::string_view field,
-                                        absl::string_view text,
+std::optional<FieldViolation> CheckText(absl::string_view field, absl::string_view text,
                                         size_t max_code_points) {
   std::optional<std::string> problem = CheckCleanText(text, max_code_points);
   if (problem.has_value()) return Violation(field, *std::move(problem));
@@ -123,12 +115,10 @@ std::optional<FieldViolation> CheckText(absl::string_view field,
 
 std::optional<FieldViolation> CheckPerson(const enlace::v1::Person& person,
                                           absl::CivilDay arrival_date) {
-  if (auto v = CheckText("arrival.person.given_name", person.given_name(),
-                         kMaxNameCodePoints)) {
+  if (auto v = CheckText("arrival.person.given_name", person.given_name(), kMaxNameCodePoints)) {
     return v;
   }
-  if (auto v = CheckText("arrival.person.family_name", person.family_name(),
-                         kMaxNameCodePoints)) {
+  if (auto v = CheckText("arrival.person.family_name", person.family_name(), kMaxNameCodePoints)) {
     return v;
   }
   constexpr absl::string_view kBirth = "arrival.person.birth_date";
@@ -137,12 +127,11 @@ std::optional<FieldViolation> CheckPerson(const enlace::v1::Person& person,
   if (birth > arrival_date) {
     return Violation(kBirth, "must not be after arrival_date");
   }
-  const absl::CivilDay oldest(arrival_date.year() - kMaxAgeYears,
-                              arrival_date.month(), arrival_date.day());
+  const absl::CivilDay oldest(arrival_date.year() - kMaxAgeYears, arrival_date.month(),
+                              arrival_date.day());
   if (birth < oldest) {
-    return Violation(kBirth, absl::StrCat("must not be more than ",
-                                          kMaxAgeYears,
-                                          " years before arrival_date"));
+    return Violation(
+        kBirth, absl::StrCat("must not be more than ", kMaxAgeYears, " years before arrival_date"));
   }
   constexpr absl::string_view kSex = "arrival.person.sex";
   if (!enlace::v1::Sex_IsValid(person.sex())) {
@@ -156,23 +145,20 @@ std::optional<FieldViolation> CheckPerson(const enlace::v1::Person& person,
   constexpr absl::string_view kDocument = "arrival.person.document_number";
   const std::string& document = person.document_number();
   if (document.size() > kMaxDocumentNumberChars) {
-    return Violation(kDocument, absl::StrCat("must be at most ",
-                                             kMaxDocumentNumberChars,
-                                             " characters"));
+    return Violation(kDocument,
+                     absl::StrCat("must be at most ", kMaxDocumentNumberChars, " characters"));
   }
   for (char c : document) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-') {
-      return Violation(kDocument,
-                       "may contain only ASCII letters, digits and '-'");
+      return Violation(kDocument, "may contain only ASCII letters, digits and '-'");
     }
   }
   return std::nullopt;
 }
 
-std::optional<FieldViolation> CheckDestination(
-    const enlace::v1::Destination& destination, const Gazetteer& gazetteer) {
-  constexpr absl::string_view kDepartment =
-      "arrival.destination.department_code";
+std::optional<FieldViolation> CheckDestination(const enlace::v1::Destination& destination,
+                                               const Gazetteer& gazetteer) {
+  constexpr absl::string_view kDepartment = "arrival.destination.department_code";
   const std::string& code = destination.department_code();
   if (code.empty()) {
     return Violation(kDepartment, "required (ISO 3166-2, e.g. SV-SS)");
@@ -182,27 +168,22 @@ std::optional<FieldViolation> CheckDestination(
                      "not a department of El Salvador (ISO 3166-2 code in "
                      "upper case, e.g. SV-SS)");
   }
-  constexpr absl::string_view kMunicipality =
-      "arrival.destination.municipality";
-  if (auto v = CheckText(kMunicipality, destination.municipality(),
-                         kMaxMunicipalityCodePoints)) {
+  constexpr absl::string_view kMunicipality = "arrival.destination.municipality";
+  if (auto v = CheckText(kMunicipality, destination.municipality(), kMaxMunicipalityCodePoints)) {
     return v;
   }
   if (gazetteer.DepartmentListsMunicipalities(code) &&
       !gazetteer.HasMunicipality(code, destination.municipality())) {
-    return Violation(kMunicipality,
-                     absl::StrCat("not a municipality of ", code,
-                                  " in the gazetteer (spell it as the "
-                                  "gazetteer does, with accents)"));
+    return Violation(kMunicipality, absl::StrCat("not a municipality of ", code,
+                                                 " in the gazetteer (spell it as the "
+                                                 "gazetteer does, with accents)"));
   }
   return std::nullopt;
 }
 
-std::optional<FieldViolation> CheckNeeds(
-    const google::protobuf::RepeatedField<int>& needs) {
+std::optional<FieldViolation> CheckNeeds(const google::protobuf::RepeatedField<int>& needs) {
   if (needs.size() > kMaxNeeds) {
-    return Violation("arrival.needs",
-                     absl::StrCat("at most ", kMaxNeeds, " needs"));
+    return Violation("arrival.needs", absl::StrCat("at most ", kMaxNeeds, " needs"));
   }
   for (int i = 0; i < needs.size(); ++i) {
     const std::string field = absl::StrCat("arrival.needs[", i, "]");
@@ -223,8 +204,8 @@ std::optional<FieldViolation> CheckNeeds(
 
 }  // namespace
 
-ValidationContext MakeValidationContext(
-    absl::Time now, std::function<bool(absl::string_view)> is_known_agency) {
+ValidationContext MakeValidationContext(absl::Time now,
+                                        std::function<bool(absl::string_view)> is_known_agency) {
   ValidationContext ctx;
   ctx.today = absl::ToCivilDay(now, absl::UTCTimeZone());
   ctx.now = now;
@@ -232,8 +213,8 @@ ValidationContext MakeValidationContext(
   return ctx;
 }
 
-std::optional<FieldViolation> ValidateNewArrival(
-    const enlace::v1::Arrival& arrival, const ValidationContext& ctx) {
+std::optional<FieldViolation> ValidateNewArrival(const enlace::v1::Arrival& arrival,
+                                                 const ValidationContext& ctx) {
   if (!arrival.arrival_id().empty()) {
     return Violation("arrival.arrival_id", kServerAssigned);
   }
@@ -244,14 +225,12 @@ std::optional<FieldViolation> ValidateNewArrival(
     return Violation(kExternalId, "required (the submitter's record number)");
   }
   if (external_id.size() > kMaxExternalIdBytes) {
-    return Violation(kExternalId, absl::StrCat("must be at most ",
-                                               kMaxExternalIdBytes,
-                                               " characters"));
+    return Violation(kExternalId,
+                     absl::StrCat("must be at most ", kMaxExternalIdBytes, " characters"));
   }
   for (char c : external_id) {
     if (!IsExternalIdChar(c)) {
-      return Violation(kExternalId,
-                       "may contain only ASCII letters, digits and . _ : / -");
+      return Violation(kExternalId, "may contain only ASCII letters, digits and . _ : / -");
     }
   }
 
@@ -300,8 +279,7 @@ std::optional<FieldViolation> ValidateNewArrival(
   if (auto v = CheckNeeds(arrival.needs())) return v;
 
   if (!arrival.has_consent()) {
-    return Violation("arrival.consent",
-                     "required (an empty consent means: shared with no agency)");
+    return Violation("arrival.consent", "required (an empty consent means: shared with no agency)");
   }
   if (auto v = ValidateConsent(arrival.consent(), "arrival.consent", ctx)) {
     return v;
@@ -327,8 +305,7 @@ std::optional<FieldViolation> ValidateConsent(const enlace::v1::Consent& consent
   const std::string given_at_field = absl::StrCat(prefix, ".given_at");
 
   if (consent.agencies_size() > kMaxAgencies) {
-    return Violation(agencies_field,
-                     absl::StrCat("at most ", kMaxAgencies, " agencies"));
+    return Violation(agencies_field, absl::StrCat("at most ", kMaxAgencies, " agencies"));
   }
   for (int i = 0; i < consent.agencies_size(); ++i) {
     const std::string field = absl::StrCat(agencies_field, "[", i, "]");
@@ -343,8 +320,7 @@ std::optional<FieldViolation> ValidateConsent(const enlace::v1::Consent& consent
     }
     for (int j = 0; j < i; ++j) {
       if (consent.agencies(j) == agency) {
-        return Violation(field,
-                         absl::StrCat("duplicate of agencies[", j, "]"));
+        return Violation(field, absl::StrCat("duplicate of agencies[", j, "]"));
       }
     }
   }
@@ -360,8 +336,7 @@ std::optional<FieldViolation> ValidateConsent(const enlace::v1::Consent& consent
     }
     for (int j = 0; j < i; ++j) {
       if (consent.purposes(j) == purpose) {
-        return Violation(field,
-                         absl::StrCat("duplicate of purposes[", j, "]"));
+        return Violation(field, absl::StrCat("duplicate of purposes[", j, "]"));
       }
     }
   }
@@ -386,20 +361,18 @@ std::optional<FieldViolation> ValidateConsent(const enlace::v1::Consent& consent
     return std::nullopt;
   }
   const google::protobuf::Timestamp& given_at = consent.given_at();
-  if (given_at.seconds() < kMinTimestampSeconds ||
-      given_at.seconds() > kMaxTimestampSeconds || given_at.nanos() < 0 ||
-      given_at.nanos() > 999999999) {
+  if (given_at.seconds() < kMinTimestampSeconds || given_at.seconds() > kMaxTimestampSeconds ||
+      given_at.nanos() < 0 || given_at.nanos() > 999999999) {
     return Violation(given_at_field,
                      "not a valid timestamp (seconds out of range or nanos "
                      "outside 0..999999999)");
   }
-  const absl::Time given = absl::FromUnixSeconds(given_at.seconds()) +
-                           absl::Nanoseconds(given_at.nanos());
+  const absl::Time given =
+      absl::FromUnixSeconds(given_at.seconds()) + absl::Nanoseconds(given_at.nanos());
   if (given > ctx.now + kConsentClockSkew) {
     return Violation(given_at_field, "must not be in the future");
   }
-  if (given < absl::FromCivil(absl::CivilSecond(1990, 1, 1, 0, 0, 0),
-                              absl::UTCTimeZone())) {
+  if (given < absl::FromCivil(absl::CivilSecond(1990, 1, 1, 0, 0, 0), absl::UTCTimeZone())) {
     return Violation(given_at_field, "must not be before 1990-01-01");
   }
   return std::nullopt;
@@ -422,8 +395,7 @@ std::optional<absl::CivilDay> ParseDate(absl::string_view text) {
   }
   const absl::CivilDay day(parts[0], parts[1], parts[2]);
   // CivilDay normalizes (Feb 30 becomes Mar 2): a real day survives intact.
-  if (day.year() != parts[0] || day.month() != parts[1] ||
-      day.day() != parts[2]) {
+  if (day.year() != parts[0] || day.month() != parts[1] || day.day() != parts[2]) {
     return std::nullopt;
   }
   return day;
@@ -460,8 +432,7 @@ bool HasControlCharacter(absl::string_view text) {
   return false;
 }
 
-std::optional<std::string> CheckCleanText(absl::string_view text,
-                                          size_t max_code_points) {
+std::optional<std::string> CheckCleanText(absl::string_view text, size_t max_code_points) {
   if (text.empty()) return "required";
   if (!IsValidUtf8(text)) return "must be valid UTF-8";
   if (HasControlCharacter(text)) {

@@ -25,7 +25,7 @@ namespace enlace::server {
 // `message` never repeats personal data from the input (names, document
 // numbers); it may quote codes that were already found well-formed.
 struct FieldViolation {
-  std::string field;    // request path, e.g. "arrival.person.birth_date"
+  std::string field;  // request path, e.g. "arrival.person.birth_date"
   std::string message;  // e.g. "must not be after arrival_date"
 };
 
@@ -34,7 +34,7 @@ struct FieldViolation {
 // empty `is_known_agency` knows no agency. Use MakeValidationContext.
 struct ValidationContext {
   absl::CivilDay today;  // UTC today; dates after it are refused
-  absl::Time now;        // consent given_at after now + 5 min is refused
+  absl::Time now;  // consent given_at after now + 5 min is refused
   // Agency codes that may appear in consent (registered agencies).
   std::function<bool(absl::string_view)> is_known_agency;
   // Never null.
@@ -43,8 +43,8 @@ struct ValidationContext {
 
 // A context for the instant `now`: today is now's UTC calendar day, the
 // gazetteer is the embedded one.
-ValidationContext MakeValidationContext(
-    absl::Time now, std::function<bool(absl::string_view)> is_known_agency);
+ValidationContext MakeValidationContext(absl::Time now,
+                                        std::function<bool(absl::string_view)> is_known_agency);
 
 // The first violation found in a new arrival, or nullopt if it is acceptable.
 // Fields are checked in proto field-number order, and inside a field in a
@@ -67,8 +67,8 @@ ValidationContext MakeValidationContext(
 //    in the gazetteer if its department lists municipalities (gazetteer.h).
 //  - needs: at most 7, each known and not UNSPECIFIED, no duplicates.
 //  - consent: required; then as ValidateConsent with prefix "arrival.consent".
-std::optional<FieldViolation> ValidateNewArrival(
-    const enlace::v1::Arrival& arrival, const ValidationContext& ctx);
+std::optional<FieldViolation> ValidateNewArrival(const enlace::v1::Arrival& arrival,
+                                                 const ValidationContext& ctx);
 
 // Validates a consent; paths start with `prefix`, e.g. "consent" for
 // UpdateConsentRequest. Rules:
@@ -107,8 +107,7 @@ bool HasControlCharacter(absl::string_view text);
 // Why `text` is not acceptable free text, or nullopt: required (non-empty),
 // valid UTF-8, no control characters, at most `max_code_points` code points,
 // not only white space (Unicode White_Space, zero-width space, BOM).
-std::optional<std::string> CheckCleanText(absl::string_view text,
-                                          size_t max_code_points);
+std::optional<std::string> CheckCleanText(absl::string_view text, size_t max_code_points);
 
 }  // namespace enlace::server
 

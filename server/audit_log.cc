@@ -18,8 +18,9 @@ AuditLog::AuditLog(db::AuditStore* store, size_t max_batch, size_t max_queue)
       // One writer: appends serialize on the chain head anyway. A lane per
       // identity, an event costing a row plus a row per record id it names:
       // one caller's large events cannot make everyone else's wait.
-      committer_(1, max_batch, max_queue, [this](std::vector<Pending>& batch) { Commit(batch); },
-                 kMaxBatchCost) {}
+      committer_(
+          1, max_batch, max_queue, [this](std::vector<Pending>& batch) { Commit(batch); },
+          kMaxBatchCost) {}
 
 bool AuditLog::Submit(Pending pending) {
   std::string lane = pending.record.principal;

@@ -61,10 +61,10 @@ class AuditLog {
   // Identical deliveries waiting to be written as one event.
   struct Delivery {
     std::string key;
-    std::vector<Done> dones;            // the first one's is Pending::done
-    std::vector<std::string> peers;     // of the deliveries that joined
+    std::vector<Done> dones;  // the first one's is Pending::done
+    std::vector<std::string> peers;  // of the deliveries that joined
     int64_t earliest_us = 0;
-    bool closed = false;                // taken for commit: no one joins
+    bool closed = false;  // taken for commit: no one joins
   };
   struct Pending {
     db::AuditRecord record;

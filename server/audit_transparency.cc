@@ -62,8 +62,8 @@ void AuditTransparency::RunOnce(absl::Time now) {
   {
     absl::MutexLock lock(&mu_);
     if (!size.ok() && !build_failing_) {
-      Log(absl::IsDataLoss(size.status()) ? "ERROR " : "", "audit tree not extended: ",
-          size.status().message());
+      Log(absl::IsDataLoss(size.status()) ? "ERROR " : "",
+          "audit tree not extended: ", size.status().message());
     } else if (size.ok() && build_failing_) {
       Log("audit tree extended again: ", *size, " leaves");
     }
@@ -130,8 +130,8 @@ absl::StatusOr<db::StoredCheckpoint> AuditTransparency::Publish(absl::Time now) 
     if (!root.ok() || *root != known->root_hash) {
       absl::MutexLock lock(&mu_);
       if (!refusing_) {
-        Log("ERROR the stored audit tree no longer reproduces the checkpoint of ",
-            known->tree_size, " events (its nodes were changed): no checkpoint is published");
+        Log("ERROR the stored audit tree no longer reproduces the checkpoint of ", known->tree_size,
+            " events (its nodes were changed): no checkpoint is published");
       }
       refusing_ = true;
       return *known;
@@ -234,8 +234,7 @@ absl::StatusOr<db::WitnessKeyRecord> AuditTransparency::RegisterWitnessKey(
     return absl::InvalidArgumentError(
         "public_key: a witness key has signature type 4 (c2sp.org/tlog-cosignature, Ed25519)");
   }
-  absl::StatusOr<std::vector<db::WitnessKeyRecord>> named =
-      tree_->WitnessKeysNamed(verifier->name);
+  absl::StatusOr<std::vector<db::WitnessKeyRecord>> named = tree_->WitnessKeysNamed(verifier->name);
   if (!named.ok()) return named.status();
   for (const db::WitnessKeyRecord& key : *named) {
     if (key.agency != agency) {
@@ -262,8 +261,8 @@ absl::StatusOr<tlog::Checkpoint> AuditTransparency::CheckSignedCheckpoint(
   const tlog::Verifier verifiers[] = {log_verifier_};
   absl::StatusOr<std::vector<std::string>> signed_by = tlog::VerifyNote(*parsed, verifiers);
   if (!signed_by.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": not signed by this log's key (", signed_by.status().message(), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": not signed by this log's key (", signed_by.status().message(), ")"));
   }
   absl::StatusOr<tlog::Checkpoint> checkpoint = tlog::ParseCheckpoint(parsed->text);
   if (!checkpoint.ok()) return Field(field, checkpoint.status());
@@ -300,8 +299,8 @@ absl::StatusOr<CheckpointView> AuditTransparency::AddCosignature(const std::stri
         "cosignature: ", line->name, " with that key id is not a registered witness key"));
   }
   if (!caller_agency.empty() && key->agency != caller_agency) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "cosignature: the witness key ", line->name, " is not registered to your agency"));
+    return absl::PermissionDeniedError(absl::StrCat("cosignature: the witness key ", line->name,
+                                                    " is not registered to your agency"));
   }
   absl::StatusOr<uint64_t> timestamp = tlog::VerifyCosignature(
       text, *line, tlog::Verifier{key->key_name, tlog::kCosignatureV1, key->public_key});
@@ -319,8 +318,7 @@ absl::StatusOr<CheckpointView> AuditTransparency::AddCosignature(const std::stri
   record.signature_line = line->Line();
   record.received_at_us = absl::ToUnixMicros(now);
   if (absl::Status s = tree_->AddCosignature(record, audit); !s.ok()) return s;
-  absl::StatusOr<std::vector<db::CosignatureRecord>> all =
-      tree_->CosignaturesOf(record.tree_size);
+  absl::StatusOr<std::vector<db::CosignatureRecord>> all = tree_->CosignaturesOf(record.tree_size);
   if (!all.ok()) return all.status();
   CheckWitnessed(now);
   return CheckpointView{**std::move(stored), *std::move(all)};
@@ -345,8 +343,8 @@ absl::StatusOr<TreeCheck> AuditTransparency::VerifyAgainst(const tlog::Checkpoin
   // Earlier checkpoints still stored, those the log's key signed: where the
   // stored tree was rewritten they still bound what changed. The database
   // can hide them, never forge them.
-  absl::StatusOr<std::vector<db::StoredCheckpoint>> earlier = tree_->CheckpointsBelow(
-      static_cast<int64_t>(checkpoint.tree_size), kMaxAnchors);
+  absl::StatusOr<std::vector<db::StoredCheckpoint>> earlier =
+      tree_->CheckpointsBelow(static_cast<int64_t>(checkpoint.tree_size), kMaxAnchors);
   if (!earlier.ok()) return earlier.status();
   std::map<uint64_t, std::string> anchors;
   for (const db::StoredCheckpoint& stored : *earlier) {

@@ -52,7 +52,7 @@ struct TransparencyOptions {
   absl::Duration on_request_interval = absl::Seconds(1);
   absl::Duration witness_alert = absl::Hours(4);
   uint64_t max_build_per_request = 5000;  // events a GetAuditCheckpoint adds at most
-  int build_batch = 2000;                 // events per tree transaction
+  int build_batch = 2000;  // events per tree transaction
 };
 
 // A checkpoint as served: the signed note and its cosignatures.
@@ -66,8 +66,8 @@ class AuditTransparency {
   // Stores and metrics must outlive this object. `on_witnessed` is told
   // whether the log counts as witnessed whenever that changes (and once at
   // Start). Nothing runs before Start().
-  AuditTransparency(TransparencyOptions options, tlog::Ed25519Key log_key,
-                    db::AuditStore* events, db::AuditTreeStore* tree, Metrics* metrics,
+  AuditTransparency(TransparencyOptions options, tlog::Ed25519Key log_key, db::AuditStore* events,
+                    db::AuditTreeStore* tree, Metrics* metrics,
                     std::function<void(bool witnessed)> on_witnessed);
   ~AuditTransparency();
 
@@ -151,7 +151,7 @@ class AuditTransparency {
   absl::Mutex mu_;
   std::optional<db::StoredCheckpoint> last_signed_ ABSL_GUARDED_BY(mu_);  // by this process
   absl::Time last_published_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  bool refusing_ ABSL_GUARDED_BY(mu_) = false;     // the stored tree diverged from a checkpoint
+  bool refusing_ ABSL_GUARDED_BY(mu_) = false;  // the stored tree diverged from a checkpoint
   bool build_failing_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<bool> witnessed_ ABSL_GUARDED_BY(mu_);
   absl::Time last_alert_log_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -92,10 +92,10 @@ absl::StatusOr<uint64_t> AuditTreeBuilder::Step(uint64_t* size_out) {
   if (*size > 0) {
     if (records->empty() || (*records)[0].seq != static_cast<int64_t>(*size) ||
         LeafHash((*records)[0]) != nodes->at(last_leaf)) {
-      return absl::DataLossError(absl::StrCat(
-          "audit tree: the event with seq ", *size,
-          " is missing or no longer the one in the tree: the audit log was changed; "
-          "the tree is not extended (verify it against a checkpoint)"));
+      return absl::DataLossError(
+          absl::StrCat("audit tree: the event with seq ", *size,
+                       " is missing or no longer the one in the tree: the audit log was changed; "
+                       "the tree is not extended (verify it against a checkpoint)"));
     }
     next = 1;
   }
@@ -132,8 +132,7 @@ class Locator {
       const uint64_t k = db::merkle::SplitPoint(range.end - range.begin);
       const Range left{range.begin, range.begin + k};
       const Range right{range.begin + k, range.end};
-      absl::StatusOr<std::vector<std::string>> stored =
-          db::StoredRangeHashes(tree_, {left, right});
+      absl::StatusOr<std::vector<std::string>> stored = db::StoredRangeHashes(tree_, {left, right});
       if (!stored.ok() && !absl::IsDataLoss(stored.status())) return stored.status();
       if (!stored.ok() || db::merkle::HashChildren((*stored)[0], (*stored)[1]) != expected) {
         result->located = false;
@@ -271,8 +270,8 @@ absl::StatusOr<TreeCheck> CheckLogAgainst(db::AuditStore& events, db::AuditTreeS
   if (!result.located) {
     result.first_differing_sequence =
         std::max<int64_t>(result.first_differing_sequence, static_cast<int64_t>(proven) + 1);
-    result.last_possible_sequence = static_cast<int64_t>(
-        first_mismatch.has_value() ? first_mismatch->first : tree_size);
+    result.last_possible_sequence =
+        static_cast<int64_t>(first_mismatch.has_value() ? first_mismatch->first : tree_size);
   }
   const uint64_t first = static_cast<uint64_t>(result.first_differing_sequence);
   if (!result.located) {
@@ -285,8 +284,8 @@ absl::StatusOr<TreeCheck> CheckLogAgainst(db::AuditStore& events, db::AuditTreeS
     result.detail = absl::StrCat("event ", first, " is missing: the log holds ", present,
                                  " contiguous events where the checkpoint covers ", tree_size);
   } else {
-    result.detail = absl::StrCat("event ", first,
-                                 " is not the one the checkpoint covers: it was changed");
+    result.detail =
+        absl::StrCat("event ", first, " is not the one the checkpoint covers: it was changed");
   }
   return result;
 }

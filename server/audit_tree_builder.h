@@ -64,7 +64,7 @@ class AuditTreeBuilder {
 // What CheckLogAgainst found.
 struct TreeCheck {
   bool consistent = true;  // the events reproduce the checkpoint's root
-  int64_t checked = 0;     // events read
+  int64_t checked = 0;  // events read
   // The first sequence that differs (0 when consistent): a missing event (the
   // log is shorter than the checkpoint, or has a gap) or a changed one.
   int64_t first_differing_sequence = 0;

@@ -11,9 +11,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "enlace/v1/admin.pb.h"
 #include "auth/pki.h"
 #include "db/database_error.h"
+#include "enlace/v1/admin.pb.h"
 #include "server/log.h"
 
 namespace enlace::server {
@@ -52,8 +52,7 @@ db::AuditRecord* AuditNote::ForChange() {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   switch (status.code()) {
-    case absl::StatusCode::kOk:
-      return grpc::Status::OK;
+    case absl::StatusCode::kOk: return grpc::Status::OK;
     case absl::StatusCode::kInternal:
     case absl::StatusCode::kUnknown:
     case absl::StatusCode::kDataLoss:
@@ -63,8 +62,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
       Log("unavailable: ", status.ToString());
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           "the service is temporarily unavailable; retry with backoff");
-    default:
-      break;
+    default: break;
   }
   // The database's own words (a deadlock, a duplicate key naming its value)
   // are logged, never sent; a store that means them to be read rephrases.
@@ -81,8 +79,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                             "the database refused the call; it has been logged");
     }
   }
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
 CallGate::CallGate(auth::PolicyWatcher* policy, RevocationList* revocation, AuditLog* audit,
@@ -189,12 +186,11 @@ AuditNote CallGate::NoteFor(grpc::CallbackServerContext* ctx, absl::string_view 
 
 grpc::ServerUnaryReactor* CallGate::Unary(grpc::CallbackServerContext* ctx,
                                           absl::string_view method, UnaryBody body) {
-  return UnaryAsync(ctx, method,
-                    [body = std::move(body)](const Caller& caller, AuditNote note,
-                                             Completion done) {
-                      absl::Status outcome = body(caller, &note);
-                      done(std::move(outcome), std::move(note));
-                    });
+  return UnaryAsync(
+      ctx, method, [body = std::move(body)](const Caller& caller, AuditNote note, Completion done) {
+        absl::Status outcome = body(caller, &note);
+        done(std::move(outcome), std::move(note));
+      });
 }
 
 grpc::ServerUnaryReactor* CallGate::UnaryAsync(grpc::CallbackServerContext* ctx,
@@ -214,10 +210,9 @@ grpc::ServerUnaryReactor* CallGate::UnaryAsync(grpc::CallbackServerContext* ctx,
     finish(status);
   };
   std::string method_name(method);
-  Completion done = [this, ctx, method_name, caller, started,
-                     release_then_finish](absl::Status outcome, AuditNote note) {
-    FinishAudited(ctx, method_name, caller, outcome, std::move(note), started,
-                  release_then_finish);
+  Completion done = [this, ctx, method_name, caller, started, release_then_finish](
+                        absl::Status outcome, AuditNote note) {
+    FinishAudited(ctx, method_name, caller, outcome, std::move(note), started, release_then_finish);
   };
   // Runs once the call has a slot: at once, or when one of the caller's
   // earlier calls gives its slot back.
@@ -246,8 +241,7 @@ grpc::ServerUnaryReactor* CallGate::UnaryAsync(grpc::CallbackServerContext* ctx,
 
 absl::StatusOr<Caller> CallGate::AdmitStream(grpc::CallbackServerContext* ctx,
                                              absl::string_view method,
-                                             std::weak_ptr<GatedStream> stream,
-                                             uint64_t* handle) {
+                                             std::weak_ptr<GatedStream> stream, uint64_t* handle) {
   absl::StatusOr<Identity> identity = IdentityOf(*ctx);
   if (!identity.ok()) return identity.status();
   std::string principal = identity->principal.SpiffeId();
@@ -370,8 +364,8 @@ void CallGate::FinishAudited(grpc::CallbackServerContext* ctx, absl::string_view
                                      started](absl::Status audited) {
     grpc::Status sent = reply;
     if (!audited.ok()) {
-      sent = ToGrpcStatus(absl::UnavailableError(
-          absl::StrCat("audit event not written: ", audited.ToString())));
+      sent = ToGrpcStatus(
+          absl::UnavailableError(absl::StrCat("audit event not written: ", audited.ToString())));
     }
     metrics_->RecordCall(method_name, sent.error_code(), absl::Now() - started);
     finish(sent);

@@ -59,7 +59,7 @@ namespace enlace::server {
 struct Caller {
   auth::Principal principal;
   std::string certificate_serial;  // lower-case hex, as auth::ReadCertificate gives it
-  std::string peer;                // network address, for the audit
+  std::string peer;  // network address, for the audit
   absl::Time certificate_not_after = absl::InfiniteFuture();
 };
 
@@ -113,7 +113,7 @@ class AuditNote {
 
  private:
   friend class CallGate;
-  db::AuditRecord call_;                     // no ids, no detail
+  db::AuditRecord call_;  // no ids, no detail
   std::vector<std::shared_ptr<db::AuditRecord>> changes_;  // from ForChange()
   bool audited_with_change_ = false;
   bool refused_by_record_rules_ = false;
@@ -137,9 +137,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // Calls over the limit wait for a slot, up to max_waiting_calls_per_identity
 // of them; beyond that they are refused.
 struct CallLimits {
-  int max_calls_per_identity = 16;     // unary calls admitted and not yet answered
+  int max_calls_per_identity = 16;  // unary calls admitted and not yet answered
   int max_waiting_calls_per_identity = 256;  // more calls waiting for one of those slots
-  int max_streams_per_identity = 1200; // streams open at once
+  int max_streams_per_identity = 1200;  // streams open at once
 };
 
 // A long-lived call the gate can end on its own. Implemented by stream
@@ -166,8 +166,8 @@ class CallGate {
   using AsyncUnaryBody = std::function<void(const Caller&, AuditNote, Completion)>;
 
   // All pointers must outlive the gate.
-  CallGate(auth::PolicyWatcher* policy, RevocationList* revocation, AuditLog* audit,
-           WorkPool* work, Metrics* metrics, CallLimits limits = {});
+  CallGate(auth::PolicyWatcher* policy, RevocationList* revocation, AuditLog* audit, WorkPool* work,
+           Metrics* metrics, CallLimits limits = {});
 
   // Steps 1 and 2 at `now`. On refusal, returns UNAUTHENTICATED,
   // PERMISSION_DENIED or UNAVAILABLE; the caller must then end the call
@@ -262,7 +262,7 @@ class CallGate {
   mutable absl::flat_hash_map<std::string, CertificateFacts> facts_of_pem_
       ABSL_GUARDED_BY(serials_mu_);
 
-  IdentitySlots call_slots_;    // per principal SPIFFE ID
+  IdentitySlots call_slots_;  // per principal SPIFFE ID
   IdentitySlots stream_slots_;
 
   struct TrackedStream {

@@ -46,11 +46,11 @@ grpc::ServerUnaryReactor* CaseServiceImpl::OpenCase(grpc::CallbackServerContext*
                                                     enlace::v1::Case* response) {
   return gate_->Unary(ctx, kOpenCase, [=](const Caller& caller, AuditNote* note) {
     if (absl::Status s = RequireId(request->arrival_id(), "arrival_id"); !s.ok()) return s;
-    if (absl::Status s = CheckFreeText(request->summary(), "summary", 2000, false); !s.ok()) return s;
+    if (absl::Status s = CheckFreeText(request->summary(), "summary", 2000, false); !s.ok())
+      return s;
     note->record_ids.push_back(request->arrival_id());
-    absl::StatusOr<enlace::v1::Case> opened =
-        store_->OpenCase(request->arrival_id(), request->summary(), ViewerOf(caller),
-                         note->ForChange());
+    absl::StatusOr<enlace::v1::Case> opened = store_->OpenCase(
+        request->arrival_id(), request->summary(), ViewerOf(caller), note->ForChange());
     if (!opened.ok()) return note->RecordRules(opened.status());
     note->record_ids.push_back(opened->case_id());
     *response = *std::move(opened);
@@ -112,8 +112,8 @@ grpc::ServerUnaryReactor* CaseServiceImpl::UpdateCase(grpc::CallbackServerContex
     if (absl::Status s = CheckFreeText(update.summary(), "case.summary", 2000, false); !s.ok()) {
       return s;
     }
-    if (absl::Status s = CheckFreeText(update.psychosocial_notes(), "case.psychosocial_notes",
-                                       20000, false);
+    if (absl::Status s =
+            CheckFreeText(update.psychosocial_notes(), "case.psychosocial_notes", 20000, false);
         !s.ok()) {
       return s;
     }

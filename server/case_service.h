@@ -33,9 +33,9 @@ class CaseServiceImpl final : public enlace::v1::CaseService::CallbackService {
   grpc::ServerUnaryReactor* RecordService(grpc::CallbackServerContext* ctx,
                                           const enlace::v1::RecordServiceRequest* request,
                                           enlace::v1::ServiceRecord* response) override;
-  grpc::ServerUnaryReactor* RegisterInitiative(
-      grpc::CallbackServerContext* ctx, const enlace::v1::RegisterInitiativeRequest* request,
-      enlace::v1::Initiative* response) override;
+  grpc::ServerUnaryReactor* RegisterInitiative(grpc::CallbackServerContext* ctx,
+                                               const enlace::v1::RegisterInitiativeRequest* request,
+                                               enlace::v1::Initiative* response) override;
   grpc::ServerUnaryReactor* ListInitiatives(grpc::CallbackServerContext* ctx,
                                             const enlace::v1::ListInitiativesRequest* request,
                                             enlace::v1::ListInitiativesResponse* response) override;

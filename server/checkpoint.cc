@@ -166,7 +166,8 @@ absl::StatusOr<Ed25519Key> Ed25519Key::LoadPemFile(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   absl::StatusOr<Ed25519Key> key = FromPem(text.str());
-  if (!key.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", key.status().message()));
+  if (!key.ok())
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", key.status().message()));
   return key;
 }
 
@@ -191,8 +192,7 @@ std::string Ed25519Key::Sign(absl::string_view message) const {
   size_t length = signature.size();
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   // Ed25519 hashes internally: no digest is named (NULL), one-shot only.
-  if (ctx == nullptr ||
-      EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1 ||
+  if (ctx == nullptr || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1 ||
       EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &length,
                      reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
     return std::string(kSignatureBytes, '\0');  // never verifies
@@ -236,7 +236,8 @@ absl::StatusOr<std::string> Ed25519PublicKeyFromPem(absl::string_view pem) {
   if (!EVP_PKEY_is_a(key, "ED25519")) return absl::InvalidArgumentError("not an Ed25519 key");
   std::string out(kKeyBytes, '\0');
   size_t length = out.size();
-  if (EVP_PKEY_get_raw_public_key(key, reinterpret_cast<unsigned char*>(out.data()), &length) != 1 ||
+  if (EVP_PKEY_get_raw_public_key(key, reinterpret_cast<unsigned char*>(out.data()), &length) !=
+          1 ||
       length != kKeyBytes) {
     return absl::InvalidArgumentError("not an Ed25519 public key");
   }
@@ -264,8 +265,8 @@ absl::Status ParseKeyText(absl::string_view text, absl::string_view what, std::s
         absl::StrCat("a ", what, " is <name>+<8 hex digits>+<base64 key>"));
   }
   if (!IsValidKeyName(parts[0])) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "key name: 1 to ", kMaxKeyName, " printable ASCII characters, no space or '+'"));
+    return absl::InvalidArgumentError(absl::StrCat("key name: 1 to ", kMaxKeyName,
+                                                   " printable ASCII characters, no space or '+'"));
   }
   std::string material;
   if (!StrictBase64(parts[2], &material) || material.size() != 1 + kKeyBytes) {
@@ -274,8 +275,8 @@ absl::Status ParseKeyText(absl::string_view text, absl::string_view what, std::s
   }
   *type = static_cast<uint8_t>(material[0]);
   if (*type != kEd25519 && *type != kCosignatureV1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the ", what, " is of signature type ", *type, "; Ed25519 (1) or cosignature/v1 (4) only"));
+    return absl::InvalidArgumentError(absl::StrCat("the ", what, " is of signature type ", *type,
+                                                   "; Ed25519 (1) or cosignature/v1 (4) only"));
   }
   *name = std::string(parts[0]);
   *key_bytes = material.substr(1);
@@ -452,9 +453,9 @@ absl::StatusOr<Checkpoint> ParseCheckpoint(absl::string_view text) {
   if (lines[0].empty()) return absl::InvalidArgumentError("the checkpoint's origin is empty");
   checkpoint.origin = std::string(lines[0]);
   const absl::string_view size = lines[1];
-  const bool digits = !size.empty() && size.size() <= 19 &&
-                      std::all_of(size.begin(), size.end(),
-                                  [](char c) { return c >= '0' && c <= '9'; });
+  const bool digits =
+      !size.empty() && size.size() <= 19 &&
+      std::all_of(size.begin(), size.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (!digits || (size.size() > 1 && size[0] == '0') ||
       !absl::SimpleAtoi(size, &checkpoint.tree_size) ||
       checkpoint.tree_size > static_cast<uint64_t>(INT64_MAX)) {

@@ -42,7 +42,7 @@ typedef struct evp_pkey_st EVP_PKEY;
 
 namespace enlace::tlog {
 
-inline constexpr uint8_t kEd25519 = 0x01;      // a note signature (the log's)
+inline constexpr uint8_t kEd25519 = 0x01;  // a note signature (the log's)
 inline constexpr uint8_t kCosignatureV1 = 0x04;  // a timestamped witness cosignature
 inline constexpr size_t kMaxKeyName = 128;
 inline constexpr size_t kMaxNoteBytes = 64 * 1024;
@@ -65,7 +65,7 @@ class Ed25519Key {
   static absl::StatusOr<Ed25519Key> LoadPemFile(const std::string& path);
 
   std::string PublicKey() const;  // 32 bytes
-  std::string Seed() const;       // 32 bytes: the private key
+  std::string Seed() const;  // 32 bytes: the private key
   std::string Sign(absl::string_view message) const;  // 64 bytes
   std::string ToPem() const;
   std::string PublicKeyPem() const;
@@ -110,7 +110,7 @@ absl::StatusOr<SignerKey> ParseSignerKey(absl::string_view skey);
 
 struct NoteSignature {
   std::string name;
-  std::string key_id;     // 4 bytes
+  std::string key_id;  // 4 bytes
   std::string signature;  // the bytes after the key id
 
   // "— <name> <base64(key id || signature)>\n".
@@ -147,7 +147,7 @@ absl::StatusOr<std::vector<std::string>> VerifyNote(const Note& note,
 struct Checkpoint {
   std::string origin;
   uint64_t tree_size = 0;
-  std::string root_hash;                // 32 bytes
+  std::string root_hash;  // 32 bytes
   std::vector<std::string> extensions;  // lines after the third (none from this log)
 };
 
@@ -167,8 +167,7 @@ NoteSignature Cosign(absl::string_view checkpoint_text, uint64_t timestamp,
 // id must be the witness's and the signature verify. Returns its timestamp;
 // INVALID_ARGUMENT otherwise.
 absl::StatusOr<uint64_t> VerifyCosignature(absl::string_view checkpoint_text,
-                                           const NoteSignature& signature,
-                                           const Verifier& witness);
+                                           const NoteSignature& signature, const Verifier& witness);
 
 }  // namespace enlace::tlog
 

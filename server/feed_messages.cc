@@ -10,8 +10,8 @@ namespace enlace::server {
 FeedMessages::FeedMessages(const PageTokens* tokens, size_t feed_window)
     : tokens_(tokens), capacity_(std::clamp<size_t>(feed_window, 1, kMaxCapacity)) {}
 
-std::shared_ptr<const enlace::v1::ReferralEvent> FeedMessages::Get(
-    const db::FeedEvent& event, const std::string& fingerprint) {
+std::shared_ptr<const enlace::v1::ReferralEvent> FeedMessages::Get(const db::FeedEvent& event,
+                                                                   const std::string& fingerprint) {
   Key key{event.seq, fingerprint};
   {
     absl::MutexLock lock(&mu_);

@@ -18,8 +18,7 @@
 namespace enlace::server {
 namespace {
 
-constexpr absl::string_view kHeader =
-    "department_code,department,municipality,programme_site";
+constexpr absl::string_view kHeader = "department_code,department,municipality,programme_site";
 
 bool IsDepartmentCode(absl::string_view code) {
   return code.size() == 5 && absl::StartsWith(code, "SV-") &&
@@ -28,8 +27,7 @@ bool IsDepartmentCode(absl::string_view code) {
 }
 
 absl::Status LineError(size_t line_number, absl::string_view what) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("gazetteer line ", line_number, ": ", what));
+  return absl::InvalidArgumentError(absl::StrCat("gazetteer line ", line_number, ": ", what));
 }
 
 }  // namespace
@@ -51,16 +49,14 @@ absl::StatusOr<Gazetteer> Gazetteer::Parse(absl::string_view csv) {
     }
     if (!seen_header) {
       if (line != kHeader) {
-        return LineError(line_number, absl::StrCat("header must be \"",
-                                                   kHeader, "\""));
+        return LineError(line_number, absl::StrCat("header must be \"", kHeader, "\""));
       }
       seen_header = true;
       continue;
     }
     std::vector<absl::string_view> fields = absl::StrSplit(line, ',');
     if (fields.size() != 4) {
-      return LineError(line_number,
-                       absl::StrCat("expected 4 fields, found ", fields.size()));
+      return LineError(line_number, absl::StrCat("expected 4 fields, found ", fields.size()));
     }
     const absl::string_view code = fields[0];
     const absl::string_view name = fields[1];
@@ -79,28 +75,23 @@ absl::StatusOr<Gazetteer> Gazetteer::Parse(absl::string_view csv) {
       return LineError(line_number, "a programme site needs a municipality");
     }
 
-    auto it = std::find_if(
-        gazetteer.departments_.begin(), gazetteer.departments_.end(),
-        [code](const Department& d) { return d.code == code; });
+    auto it = std::find_if(gazetteer.departments_.begin(), gazetteer.departments_.end(),
+                           [code](const Department& d) { return d.code == code; });
     if (it == gazetteer.departments_.end()) {
-      gazetteer.departments_.push_back(
-          Department{std::string(code), std::string(name), {}});
+      gazetteer.departments_.push_back(Department{std::string(code), std::string(name), {}});
       it = gazetteer.departments_.end() - 1;
     } else if (it->name != name) {
-      return LineError(line_number,
-                       absl::StrCat("department ", code, " is named both \"",
-                                    it->name, "\" and \"", name, "\""));
+      return LineError(line_number, absl::StrCat("department ", code, " is named both \"", it->name,
+                                                 "\" and \"", name, "\""));
     }
     if (municipality.empty()) continue;
     for (const Municipality& m : it->municipalities) {
       if (absl::EqualsIgnoreCase(m.name, municipality)) {
-        return LineError(line_number,
-                         absl::StrCat("municipality \"", municipality,
-                                      "\" appears twice in ", code));
+        return LineError(line_number, absl::StrCat("municipality \"", municipality,
+                                                   "\" appears twice in ", code));
       }
     }
-    it->municipalities.push_back(
-        Municipality{std::string(municipality), site == "yes"});
+    it->municipalities.push_back(Municipality{std::string(municipality), site == "yes"});
   }
   if (!seen_header) {
     return absl::InvalidArgumentError("gazetteer: empty, no header");
@@ -109,9 +100,7 @@ absl::StatusOr<Gazetteer> Gazetteer::Parse(absl::string_view csv) {
     return absl::InvalidArgumentError("gazetteer: no departments");
   }
   std::stable_sort(gazetteer.departments_.begin(), gazetteer.departments_.end(),
-                   [](const Department& a, const Department& b) {
-                     return a.code < b.code;
-                   });
+                   [](const Department& a, const Department& b) { return a.code < b.code; });
   return gazetteer;
 }
 
@@ -128,17 +117,15 @@ const Gazetteer& Gazetteer::Default() {
   return *kDefault;
 }
 
-const Gazetteer::Department* Gazetteer::FindDepartment(
-    absl::string_view code) const {
-  auto it = std::lower_bound(
-      departments_.begin(), departments_.end(), code,
-      [](const Department& d, absl::string_view c) { return d.code < c; });
+const Gazetteer::Department* Gazetteer::FindDepartment(absl::string_view code) const {
+  auto it = std::lower_bound(departments_.begin(), departments_.end(), code,
+                             [](const Department& d, absl::string_view c) { return d.code < c; });
   if (it == departments_.end() || it->code != code) return nullptr;
   return &*it;
 }
 
-const Gazetteer::Municipality* Gazetteer::FindMunicipality(
-    absl::string_view department_code, absl::string_view municipality) const {
+const Gazetteer::Municipality* Gazetteer::FindMunicipality(absl::string_view department_code,
+                                                           absl::string_view municipality) const {
   const Department* department = FindDepartment(department_code);
   if (department == nullptr) return nullptr;
   for (const Municipality& m : department->municipalities) {
@@ -165,15 +152,14 @@ bool Gazetteer::HasMunicipality(absl::string_view department_code,
   return FindMunicipality(department_code, municipality) != nullptr;
 }
 
-std::optional<std::string> Gazetteer::CanonicalMunicipality(
-    absl::string_view department_code, absl::string_view municipality) const {
+std::optional<std::string> Gazetteer::CanonicalMunicipality(absl::string_view department_code,
+                                                            absl::string_view municipality) const {
   const Municipality* m = FindMunicipality(department_code, municipality);
   if (m == nullptr) return std::nullopt;
   return m->name;
 }
 
-std::optional<std::string> Gazetteer::DepartmentName(
-    absl::string_view code) const {
+std::optional<std::string> Gazetteer::DepartmentName(absl::string_view code) const {
   const Department* department = FindDepartment(code);
   if (department == nullptr) return std::nullopt;
   return department->name;
@@ -186,8 +172,7 @@ std::vector<std::string> Gazetteer::DepartmentCodes() const {
   return codes;
 }
 
-std::vector<std::string> Gazetteer::Municipalities(
-    absl::string_view code) const {
+std::vector<std::string> Gazetteer::Municipalities(absl::string_view code) const {
   std::vector<std::string> names;
   const Department* department = FindDepartment(code);
   if (department == nullptr) return names;

@@ -61,14 +61,13 @@ class Gazetteer {
   // True iff `municipality` is listed under `department_code`, exactly or
   // ignoring ASCII case. False for departments that list no municipalities:
   // callers decide what that means (see the rule at the top of this file).
-  bool HasMunicipality(absl::string_view department_code,
-                       absl::string_view municipality) const;
+  bool HasMunicipality(absl::string_view department_code, absl::string_view municipality) const;
 
   // The gazetteer's own spelling of a listed municipality matched as
   // HasMunicipality does ("guazapa" -> "Guazapa"); nullopt if not listed.
   // Servers should store this spelling so that filters match.
-  std::optional<std::string> CanonicalMunicipality(
-      absl::string_view department_code, absl::string_view municipality) const;
+  std::optional<std::string> CanonicalMunicipality(absl::string_view department_code,
+                                                   absl::string_view municipality) const;
 
   // The department's name ("San Salvador" for "SV-SS"); nullopt if unknown.
   std::optional<std::string> DepartmentName(absl::string_view code) const;

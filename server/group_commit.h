@@ -92,7 +92,7 @@ class GroupCommitter {
   struct Queued {
     Item item;
     uint64_t cost;
-    uint64_t start;    // start tag
+    uint64_t start;  // start tag
     uint64_t arrival;  // arrival order, for ties
   };
   struct Lane {
@@ -134,9 +134,8 @@ class GroupCommitter {
       {
         absl::MutexLock lock(&mu_);
         mu_.Await(absl::Condition(
-            +[](GroupCommitter* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
-              return c->stopping_ || c->queued_ > 0;
-            },
+            +[](GroupCommitter* c)
+                 ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) { return c->stopping_ || c->queued_ > 0; },
             this));
         if (queued_ == 0) return;  // stopping and drained
         TakeBatchLocked(&batch);

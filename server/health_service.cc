@@ -30,10 +30,9 @@ absl::flat_hash_set<std::string> WithWholeServer(std::vector<std::string> servic
 // service, which hold it weakly, never call into a deleted reactor; state is
 // guarded by mu_, and gRPC operations, Unsubscribe and ReleaseStream are
 // started without holding it.
-class HealthServiceImpl::WatchReactor final
-    : public grpc::ServerWriteReactor<HealthCheckResponse>,
-      public GatedStream,
-      public std::enable_shared_from_this<WatchReactor> {
+class HealthServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<HealthCheckResponse>,
+                                              public GatedStream,
+                                              public std::enable_shared_from_this<WatchReactor> {
  public:
   WatchReactor(HealthServiceImpl* service, grpc::CallbackServerContext* ctx, std::string name)
       : service_(service), ctx_(ctx), name_(std::move(name)), started_(absl::Now()) {}
@@ -121,8 +120,7 @@ class HealthServiceImpl::WatchReactor final
       if (cancelled_ || failed_ || !terminated_.ok()) {
         finishing_ = true;
         end = true;
-        outcome = !terminated_.ok() ? terminated_
-                                    : absl::CancelledError("the watch was cancelled");
+        outcome = !terminated_.ok() ? terminated_ : absl::CancelledError("the watch was cancelled");
       } else {
         ServingStatus now = service_->StatusOf(name_);
         if (sent_ == 0 || now != last_sent_) {
@@ -145,8 +143,8 @@ class HealthServiceImpl::WatchReactor final
     absl::StatusOr<Caller> audited_as = caller_;
     {
       absl::MutexLock lock(&mu_);
-      note.detail = absl::StrCat("updates=", sent_, " last=",
-                                 HealthCheckResponse::ServingStatus_Name(last_sent_));
+      note.detail = absl::StrCat("updates=", sent_,
+                                 " last=", HealthCheckResponse::ServingStatus_Name(last_sent_));
       // Ended by the gate: audited as the denial it is.
       if (!terminated_.ok()) audited_as = terminated_;
     }

@@ -21,9 +21,9 @@
 namespace enlace::server {
 
 struct IngestOptions {
-  int writers = 2;          // concurrent batch transactions, one per key shard
-  size_t max_batch = 500;   // records per transaction
-  size_t max_queue = 50000; // records waiting per shard; beyond: RESOURCE_EXHAUSTED
+  int writers = 2;  // concurrent batch transactions, one per key shard
+  size_t max_batch = 500;  // records per transaction
+  size_t max_queue = 50000;  // records waiting per shard; beyond: RESOURCE_EXHAUSTED
 };
 
 class IngestBatcher {

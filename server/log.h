@@ -14,9 +14,9 @@
 namespace enlace::server {
 
 inline void LogLine(absl::string_view message) {
-  std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ", message,
-      "\n");
+  std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
+                   message, "\n");
   std::fwrite(line.data(), 1, line.size(), stderr);  // one write: lines do not interleave
 }
 

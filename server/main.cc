@@ -29,8 +29,9 @@
 #include "server/log.h"
 #include "server/server.h"
 
-ABSL_FLAG(std::string, tls_addr, "127.0.0.1:7443",
-          "address of the mutual-TLS gRPC port (all services, health, reflection); port 0 picks one");
+ABSL_FLAG(
+    std::string, tls_addr, "127.0.0.1:7443",
+    "address of the mutual-TLS gRPC port (all services, health, reflection); port 0 picks one");
 ABSL_FLAG(std::string, health_addr, "127.0.0.1:7444",
           "address of the plaintext port that serves grpc.health.v1.Health only (probes); "
           "empty disables it");
@@ -129,16 +130,37 @@ namespace {
 // ENLACE_<NAME> environment variables become flag values before the command
 // line is parsed, so the command line still wins.
 void ApplyEnvironment() {
-  for (const char* name : {"role", "ca_role_addr", "migrate_dsn", "db_user_host",
-                           "tls_addr", "health_addr", "metrics_addr", "db_dsn", "ca_cert",
-                           "ca_key", "crl_dir", "server_cert", "server_key", "policy",
-                           "token_keys", "max_calls_per_identity", "max_waiting_calls_per_identity",
+  for (const char* name : {"role",
+                           "ca_role_addr",
+                           "migrate_dsn",
+                           "db_user_host",
+                           "tls_addr",
+                           "health_addr",
+                           "metrics_addr",
+                           "db_dsn",
+                           "ca_cert",
+                           "ca_key",
+                           "crl_dir",
+                           "server_cert",
+                           "server_key",
+                           "policy",
+                           "token_keys",
+                           "max_calls_per_identity",
+                           "max_waiting_calls_per_identity",
                            "max_streams_per_identity",
-                           "max_message_bytes", "max_connection_age_seconds",
-                           "ready_file", "db_pool_size",
-                           "worker_threads", "ingest_writers", "ingest_batch", "feed_window",
-                           "db_wait_seconds", "audit_log_key", "audit_origin",
-                           "audit_checkpoint_seconds", "audit_witness_alert_seconds"}) {
+                           "max_message_bytes",
+                           "max_connection_age_seconds",
+                           "ready_file",
+                           "db_pool_size",
+                           "worker_threads",
+                           "ingest_writers",
+                           "ingest_batch",
+                           "feed_window",
+                           "db_wait_seconds",
+                           "audit_log_key",
+                           "audit_origin",
+                           "audit_checkpoint_seconds",
+                           "audit_witness_alert_seconds"}) {
     std::string variable = absl::StrCat("ENLACE_", absl::AsciiStrToUpper(name));
     const char* value = std::getenv(variable.c_str());
     if (value == nullptr) continue;
@@ -236,9 +258,9 @@ int RunMigrate() {
     return 1;
   }
   for (const enlace::db::TableGrant& grant : *granted) {
-    enlace::server::Log("grant ", account.Quoted(), " on ", grant.table, ": ",
-                        grant.privileges.empty() ? "nothing"
-                                                 : absl::StrJoin(grant.privileges, ", "));
+    enlace::server::Log(
+        "grant ", account.Quoted(), " on ", grant.table, ": ",
+        grant.privileges.empty() ? "nothing" : absl::StrJoin(grant.privileges, ", "));
   }
   return RecountReportGridIfNeeded(*migrate) ? 0 : 1;
 }
@@ -300,7 +322,8 @@ int main(int argc, char** argv) {
     std::cerr << "enlace-server: --role must be serving or ca, not \"" << role << "\"\n";
     return 2;
   }
-  config.role = role == "ca" ? enlace::server::ServerRole::kCa : enlace::server::ServerRole::kServing;
+  config.role =
+      role == "ca" ? enlace::server::ServerRole::kCa : enlace::server::ServerRole::kServing;
   config.ca_role_addr = absl::GetFlag(FLAGS_ca_role_addr);
   config.tls_addr = absl::GetFlag(FLAGS_tls_addr);
   config.health_addr = absl::GetFlag(FLAGS_health_addr);
@@ -320,8 +343,8 @@ int main(int argc, char** argv) {
   config.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   config.max_connection_age = absl::Seconds(absl::GetFlag(FLAGS_max_connection_age_seconds));
   if (config.limits.max_calls_per_identity < 0 || config.limits.max_streams_per_identity < 0 ||
-      config.limits.max_waiting_calls_per_identity < 0 ||
-      config.max_message_bytes < 1024 || config.max_connection_age < absl::Seconds(1)) {
+      config.limits.max_waiting_calls_per_identity < 0 || config.max_message_bytes < 1024 ||
+      config.max_connection_age < absl::Seconds(1)) {
     std::cerr << "enlace-server: --max_calls_per_identity, --max_waiting_calls_per_identity "
                  "and --max_streams_per_identity must be 0 or more, --max_message_bytes at "
                  "least 1024, "

@@ -56,8 +56,7 @@ void Metrics::RecordCall(absl::string_view method, int code, absl::Duration late
   calls_.Add({{"method", std::string(method)}, {"code", absl::StrCat(code)}}).Increment();
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-  latency_.Add({{"method", std::string(method)}}, kBuckets)
-      .Observe(absl::ToDoubleSeconds(latency));
+  latency_.Add({{"method", std::string(method)}}, kBuckets).Observe(absl::ToDoubleSeconds(latency));
 }
 
 void Metrics::RecordArrival(absl::string_view outcome) {

@@ -14,8 +14,8 @@ constexpr char kKeyKind = 'K';
 
 std::string MacInput(char kind, absl::string_view key_id, absl::string_view payload,
                      absl::string_view fingerprint) {
-  return absl::StrCat(absl::string_view(&kind, 1), key_id.size(), ":", key_id, payload.size(),
-                      ":", payload, fingerprint);
+  return absl::StrCat(absl::string_view(&kind, 1), key_id.size(), ":", key_id, payload.size(), ":",
+                      payload, fingerprint);
 }
 }  // namespace
 
@@ -28,9 +28,8 @@ std::string QueryFingerprint(std::initializer_list<absl::string_view> parts) {
 std::string PageTokens::Seal(char kind, absl::string_view payload,
                              absl::string_view fingerprint) const {
   std::string key_id, mac;
-  keys_->Sign(
-      [&](absl::string_view id) { return MacInput(kind, id, payload, fingerprint); }, &key_id,
-      &mac);
+  keys_->Sign([&](absl::string_view id) { return MacInput(kind, id, payload, fingerprint); },
+              &key_id, &mac);
   std::string raw;
   raw.push_back(kind);
   raw.push_back(static_cast<char>(key_id.size()));
@@ -62,9 +61,10 @@ absl::StatusOr<std::string> PageTokens::Open(char kind, absl::string_view token,
         field, ": signed with a key this service no longer holds; start without a token"));
   }
   if (!*valid) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": not valid for this caller and query (altered, or made for another); "
-               "repeat the same request or start without a token"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field,
+                     ": not valid for this caller and query (altered, or made for another); "
+                     "repeat the same request or start without a token"));
   }
   return std::string(payload);
 }

@@ -63,7 +63,7 @@ class ReferralFeed {
   // What a stream at `cursor` may deliver next.
   struct Batch {
     std::vector<Pending> events;  // the stream's agency's, allowed, oldest first
-    int64_t cursor = 0;           // the position after these events
+    int64_t cursor = 0;  // the position after these events
     // When set, the events after the cursor are no longer in memory: read
     // them from the database up to `database_up_to` (inclusive), then
     // continue from that position.
@@ -72,9 +72,9 @@ class ReferralFeed {
   };
 
   enum class Verdict {
-    kDeliver,   // the consent in force still allows it
+    kDeliver,  // the consent in force still allows it
     kWithhold,  // it no longer does: skip the event
-    kReread,    // cannot tell from memory: read again from the database
+    kReread,  // cannot tell from memory: read again from the database
   };
 
   // `store` must outlive the feed.
@@ -98,8 +98,7 @@ class ReferralFeed {
 
   // Whether `pending` may still be written to `agency`'s stream now: by the
   // consent changes read since pending.checked_at.
-  Verdict Recheck(const std::string& agency, const Pending& pending) const
-      ABSL_LOCKS_EXCLUDED(mu_);
+  Verdict Recheck(const std::string& agency, const Pending& pending) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Returns an id for Unsubscribe. Calls may still reach a subscriber for a
   // moment after it unsubscribed (a round in progress); they must be harmless.

@@ -25,8 +25,8 @@ constexpr char kCompleteReferral[] = "/enlace.v1.ReferralService/CompleteReferra
 constexpr char kWithdrawReferral[] = "/enlace.v1.ReferralService/WithdrawReferral";
 constexpr char kWatchReferrals[] = "/enlace.v1.ReferralService/WatchReferrals";
 
-constexpr size_t kMemoryBatch = 64;   // events taken from the feed's window at a time
-constexpr int kDatabaseBatch = 500;   // events read from the database at a time
+constexpr size_t kMemoryBatch = 64;  // events taken from the feed's window at a time
+constexpr int kDatabaseBatch = 500;  // events read from the database at a time
 
 db::Viewer ViewerOf(const Caller& caller) { return db::Viewer{caller.principal.name}; }
 
@@ -45,11 +45,10 @@ std::string WatchFingerprint(const Caller& caller) {
 // ReleaseStream are started without holding it. The reactor owns itself
 // (self_) until OnDone, so the feed and the gate, which hold it weakly,
 // never call into a deleted stream.
-class ReferralServiceImpl::WatchReactor final
-    : public grpc::ServerWriteReactor<ReferralEvent>,
-      public ReferralFeed::Subscriber,
-      public GatedStream,
-      public std::enable_shared_from_this<WatchReactor> {
+class ReferralServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<ReferralEvent>,
+                                                public ReferralFeed::Subscriber,
+                                                public GatedStream,
+                                                public std::enable_shared_from_this<WatchReactor> {
  public:
   WatchReactor(ReferralServiceImpl* service, grpc::CallbackServerContext* ctx)
       : service_(service), ctx_(ctx), started_(absl::Now()) {}
@@ -57,8 +56,8 @@ class ReferralServiceImpl::WatchReactor final
   // Runs once, right after construction, with the reactor's own shared_ptr.
   void Start(std::shared_ptr<WatchReactor> self, const enlace::v1::WatchReferralsRequest& request) {
     self_ = std::move(self);
-    caller_ = service_->gate_->AdmitStream(ctx_, kWatchReferrals, weak_from_this(),
-                                           &stream_handle_);
+    caller_ =
+        service_->gate_->AdmitStream(ctx_, kWatchReferrals, weak_from_this(), &stream_handle_);
     if (!caller_.ok()) {
       Refuse(caller_.status());
       return;
@@ -249,8 +248,7 @@ class ReferralServiceImpl::WatchReactor final
       if (audited.ok()) {
         for (auto& event : auditing_batch_) deliver_.push_back(std::move(event));
       } else {
-        error_ = absl::UnavailableError(
-            absl::StrCat("delivery not audited: ", audited.message()));
+        error_ = absl::UnavailableError(absl::StrCat("delivery not audited: ", audited.message()));
       }
       auditing_batch_.clear();
     }
@@ -272,7 +270,8 @@ class ReferralServiceImpl::WatchReactor final
         for (db::FeedEvent& event : *events) {
           pending_.push_back(ReferralFeed::Pending{std::move(event), checked_at});
         }
-        cursor_ = static_cast<int>(events->size()) < kDatabaseBatch ? up_to : pending_.back().event.seq;
+        cursor_ =
+            static_cast<int>(events->size()) < kDatabaseBatch ? up_to : pending_.back().event.seq;
       }
     }
     Pump();
@@ -441,10 +440,10 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::Transition(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* ReferralServiceImpl::AcceptReferral(
     grpc::CallbackServerContext* ctx, const enlace::v1::AcceptReferralRequest* request,
     Referral* response) {
-  return Transition(ctx, kAcceptReferral,
-                    {request->referral_id(), enlace::v1::REFERRAL_STATUS_ACCEPTED, "",
-                     request->etag()},
-                    "", response);
+  return Transition(
+      ctx, kAcceptReferral,
+      {request->referral_id(), enlace::v1::REFERRAL_STATUS_ACCEPTED, "", request->etag()}, "",
+      response);
 }
 
 grpc::ServerUnaryReactor* ReferralServiceImpl::DeclineReferral(
@@ -468,10 +467,10 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::CompleteReferral(
 grpc::ServerUnaryReactor* ReferralServiceImpl::WithdrawReferral(
     grpc::CallbackServerContext* ctx, const enlace::v1::WithdrawReferralRequest* request,
     Referral* response) {
-  return Transition(ctx, kWithdrawReferral,
-                    {request->referral_id(), enlace::v1::REFERRAL_STATUS_WITHDRAWN, "",
-                     request->etag()},
-                    "", response);
+  return Transition(
+      ctx, kWithdrawReferral,
+      {request->referral_id(), enlace::v1::REFERRAL_STATUS_WITHDRAWN, "", request->etag()}, "",
+      response);
 }
 
 grpc::ServerWriteReactor<ReferralEvent>* ReferralServiceImpl::WatchReferrals(

@@ -293,8 +293,8 @@ ServerReflectionResponse ReflectionServiceImpl::Answer(
                  absl::StrCat("message type not found: ", Quoted(type_name)));
         break;
       }
-      const FieldDescriptor* extension = pool->FindExtensionByNumber(
-          type, request.file_containing_extension().extension_number());
+      const FieldDescriptor* extension =
+          pool->FindExtensionByNumber(type, request.file_containing_extension().extension_number());
       if (extension == nullptr || !Describes(extension->file())) {
         SetError(&response, grpc::StatusCode::NOT_FOUND,
                  absl::StrCat("extension not found: ", Quoted(type_name), " number ",

@@ -54,10 +54,10 @@ grpc::ServerUnaryReactor* ReportServiceImpl::GetProgrammeReport(
           gazetteer.DepartmentName(department.department_code()).value_or(""));
     }
     *response = *std::move(report);
-    note->detail = absl::StrCat(
-        "period ", query.period_from.empty() ? "open" : query.period_from, "..",
-        query.period_to.empty() ? "open" : query.period_to, ", department ",
-        query.department_code.empty() ? "all" : query.department_code);
+    note->detail =
+        absl::StrCat("period ", query.period_from.empty() ? "open" : query.period_from, "..",
+                     query.period_to.empty() ? "open" : query.period_to, ", department ",
+                     query.department_code.empty() ? "all" : query.department_code);
     return absl::OkStatus();
   });
 }

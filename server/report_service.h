@@ -28,9 +28,9 @@ class ReportServiceImpl final : public enlace::v1::ReportService::CallbackServic
   // Pointers must outlive the service.
   ReportServiceImpl(CallGate* gate, db::ReportStore* store);
 
-  grpc::ServerUnaryReactor* GetProgrammeReport(
-      grpc::CallbackServerContext* ctx, const enlace::v1::GetProgrammeReportRequest* request,
-      enlace::v1::ProgrammeReport* response) override;
+  grpc::ServerUnaryReactor* GetProgrammeReport(grpc::CallbackServerContext* ctx,
+                                               const enlace::v1::GetProgrammeReportRequest* request,
+                                               enlace::v1::ProgrammeReport* response) override;
 
  private:
   CallGate* const gate_;

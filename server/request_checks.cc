@@ -17,8 +17,8 @@ absl::Status RequireId(absl::string_view value, absl::string_view field) {
   return absl::OkStatus();
 }
 
-absl::Status CheckFreeText(absl::string_view value, absl::string_view field,
-                           size_t max_code_points, bool required) {
+absl::Status CheckFreeText(absl::string_view value, absl::string_view field, size_t max_code_points,
+                           bool required) {
   if (!IsValidUtf8(value)) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": not valid UTF-8"));
   }

@@ -19,15 +19,14 @@ absl::Status RequireId(absl::string_view value, absl::string_view field);
 // Free text written by people (reasons, notes, summaries): valid UTF-8, at
 // most `max_code_points`, no control characters but newline and tab;
 // `required` refuses empty or blank text.
-absl::Status CheckFreeText(absl::string_view value, absl::string_view field,
-                           size_t max_code_points, bool required);
+absl::Status CheckFreeText(absl::string_view value, absl::string_view field, size_t max_code_points,
+                           bool required);
 
 // A known Need other than UNSPECIFIED.
 absl::Status CheckNeed(int value, absl::string_view field);
 
 // A real YYYY-MM-DD no later than `today` and no earlier than 1990-01-01.
-absl::Status CheckPastDate(absl::string_view value, absl::string_view field,
-                           absl::CivilDay today);
+absl::Status CheckPastDate(absl::string_view value, absl::string_view field, absl::CivilDay today);
 
 }  // namespace enlace::server
 

@@ -27,9 +27,9 @@
 #include "db/mysql_audit_store.h"
 #include "db/mysql_audit_tree_store.h"
 #include "db/mysql_case_store.h"
+#include "db/mysql_pool.h"
 #include "db/mysql_registry_store.h"
 #include "db/mysql_report_store.h"
-#include "db/mysql_pool.h"
 #include "enlace/v1/admin.grpc.pb.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
 #include "enlace/v1/cases.grpc.pb.h"
@@ -45,14 +45,14 @@
 #include "server/call_gate.h"
 #include "server/case_service.h"
 #include "server/health_service.h"
-#include "server/referral_feed.h"
-#include "server/reflection_service.h"
-#include "server/referral_service.h"
-#include "server/report_service.h"
 #include "server/ingest_batcher.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/page_token.h"
+#include "server/referral_feed.h"
+#include "server/referral_service.h"
+#include "server/reflection_service.h"
+#include "server/report_service.h"
 #include "server/revocation.h"
 #include "server/token_keys.h"
 #include "server/work_pool.h"
@@ -75,9 +75,9 @@ std::vector<const google::protobuf::ServiceDescriptor*> TlsServices(bool with_gr
   if (with_grpc) {
     services.push_back(
         grpc::health::v1::HealthCheckRequest::descriptor()->file()->FindServiceByName("Health"));
-    services.push_back(grpc::reflection::v1alpha::ServerReflectionRequest::descriptor()
-                           ->file()
-                           ->FindServiceByName("ServerReflection"));
+    services.push_back(
+        grpc::reflection::v1alpha::ServerReflectionRequest::descriptor()->file()->FindServiceByName(
+            "ServerReflection"));
   }
   return services;
 }
@@ -199,7 +199,6 @@ absl::Status CheckReadable(const std::string& path, absl::string_view what) {
   return absl::OkStatus();
 }
 
-
 // Waits until the database answers, then checks that its schema is at least
 // the version this binary carries. A serving process never migrates: its
 // database user may not (db/grants.h), and the migration credentials are
@@ -218,8 +217,8 @@ absl::Status WaitForDatabase(const db::Dsn& dsn, absl::Duration wait) {
       continue;
     }
     if (absl::IsPermissionDenied(version.status())) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          version.status().message(), ": its grants are missing; ", kHowToMigrate));
+      return absl::FailedPreconditionError(
+          absl::StrCat(version.status().message(), ": its grants are missing; ", kHowToMigrate));
     }
     if (!version.ok()) return version.status();
     if (version->behind()) {
@@ -252,7 +251,8 @@ absl::Status StartAuditTransparency(const ServerConfig& config, EnlaceServer::Pa
   } else {
     absl::StatusOr<tlog::Ed25519Key> loaded = tlog::Ed25519Key::LoadPemFile(config.audit_log_key);
     if (!loaded.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--audit_log_key: ", loaded.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--audit_log_key: ", loaded.status().message()));
     }
     key = *std::move(loaded);
   }
@@ -292,8 +292,9 @@ void ApplyServerLimits(const ServerConfig& config, grpc::ServerBuilder& builder)
   // Clients may ping every 10 s (watch streams idle for long); faster earns GOAWAY.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 3);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
-                             static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age)));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age)));
   builder.AddChannelArgument(
       GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
       static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age_grace)));
@@ -302,10 +303,9 @@ void ApplyServerLimits(const ServerConfig& config, grpc::ServerBuilder& builder)
 }
 
 absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerConfig& config) {
-  for (auto [path, what] : {std::pair{config.ca_cert, "--ca_cert"},
-                            std::pair{config.server_cert, "--server_cert"},
-                            std::pair{config.server_key, "--server_key"},
-                            std::pair{config.policy, "--policy"}}) {
+  for (auto [path, what] :
+       {std::pair{config.ca_cert, "--ca_cert"}, std::pair{config.server_cert, "--server_cert"},
+        std::pair{config.server_key, "--server_key"}, std::pair{config.policy, "--policy"}}) {
     if (absl::Status s = CheckReadable(path, what); !s.ok()) return s;
   }
   const bool ca_role = config.role == ServerRole::kCa;
@@ -320,12 +320,14 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   absl::StatusOr<db::Dsn> dsn = db::ParseDsn(config.db_dsn);
   if (!dsn.ok()) return dsn.status();
   if (absl::Status s = WaitForDatabase(*dsn, config.db_wait); !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("database ", dsn->ToSafeString(), ": ", s.message()));
+    return absl::Status(s.code(),
+                        absl::StrCat("database ", dsn->ToSafeString(), ": ", s.message()));
   }
 
   auto parts = std::make_unique<Parts>();
   Parts& p = *parts;
-  p.pool = std::make_unique<db::MysqlPool>(*dsn, db::PoolOptions{.max_connections = config.db_pool_size});
+  p.pool = std::make_unique<db::MysqlPool>(*dsn,
+                                           db::PoolOptions{.max_connections = config.db_pool_size});
   // The whole pool opened now rather than at the first load spikes: the
   // server's memory and descriptors are those of full load from the start
   // (the soak holds them to <10% growth). Best effort: calls open any
@@ -339,8 +341,8 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   p.registry_store = std::make_unique<db::MysqlRegistryStore>(p.pool.get());
   p.case_store = std::make_unique<db::MysqlCaseStore>(p.pool.get());
   p.report_store = std::make_unique<db::MysqlReportStore>(p.pool.get());
-  p.revocation = std::make_unique<RevocationList>(p.registry_store.get(),
-                                                  config.revocation_max_staleness);
+  p.revocation =
+      std::make_unique<RevocationList>(p.registry_store.get(), config.revocation_max_staleness);
   p.revocation_refresh = config.revocation_refresh;
   p.server_cert_path = config.server_cert;
   // Serve nothing before the revocation state is known.
@@ -348,8 +350,8 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   if (absl::StatusOr<std::vector<std::string>> revoked =
           p.revocation->Refresh(absl::Now(), &revoked_serials);
       !revoked.ok()) {
-    return absl::Status(revoked.status().code(),
-                        absl::StrCat("cannot read revoked certificates: ", revoked.status().message()));
+    return absl::Status(revoked.status().code(), absl::StrCat("cannot read revoked certificates: ",
+                                                              revoked.status().message()));
   }
   std::optional<auth::CertificateAuthority> ca;
   if (!config.ca_key.empty()) {
@@ -367,9 +369,9 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
     p.crl_publisher = std::make_unique<auth::CrlPublisher>(config.crl_dir, *ca);
     p.PublishCrl(revoked_serials);  // before the first handshake
   }
-  absl::StatusOr<std::unique_ptr<auth::PolicyWatcher>> policy = auth::PolicyWatcher::Start(
-      config.policy, ServedMethods(), config.policy_poll,
-      [](absl::string_view message) { LogLine(message); });
+  absl::StatusOr<std::unique_ptr<auth::PolicyWatcher>> policy =
+      auth::PolicyWatcher::Start(config.policy, ServedMethods(), config.policy_poll,
+                                 [](absl::string_view message) { LogLine(message); });
   if (!policy.ok()) return policy.status();
   p.policy = *std::move(policy);
   p.audit_log = std::make_unique<AuditLog>(p.audit_store.get());
@@ -403,21 +405,20 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   if (ca_role) {
     p.ca_admin_service = std::make_unique<CaAdminService>(p.admin_service.get());
   } else {
-    p.arrival_service = std::make_unique<ArrivalServiceImpl>(
-        p.gate.get(), p.tokens.get(), p.arrival_store.get(), p.batcher.get(), p.agencies.get(),
-        &p.metrics);
+    p.arrival_service =
+        std::make_unique<ArrivalServiceImpl>(p.gate.get(), p.tokens.get(), p.arrival_store.get(),
+                                             p.batcher.get(), p.agencies.get(), &p.metrics);
     p.referral_feed =
         std::make_unique<ReferralFeed>(p.case_store.get(), config.feed_poll, config.feed_window);
     if (absl::Status s = p.referral_feed->Start(); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("cannot read the referral feed: ", s.message()));
     }
-    p.case_service =
-        std::make_unique<CaseServiceImpl>(p.gate.get(), p.tokens.get(), p.case_store.get(),
-                                          p.audit_store.get());
+    p.case_service = std::make_unique<CaseServiceImpl>(p.gate.get(), p.tokens.get(),
+                                                       p.case_store.get(), p.audit_store.get());
     p.report_service = std::make_unique<ReportServiceImpl>(p.gate.get(), p.report_store.get());
-    p.referral_service = std::make_unique<ReferralServiceImpl>(
-        p.gate.get(), p.tokens.get(), p.case_store.get(), p.agencies.get(), p.referral_feed.get(),
-        p.work.get());
+    p.referral_service = std::make_unique<ReferralServiceImpl>(p.gate.get(), p.tokens.get(),
+                                                               p.case_store.get(), p.agencies.get(),
+                                                               p.referral_feed.get(), p.work.get());
     if (absl::Status s = StartAuditTransparency(config, p); !s.ok()) return s;
   }
 
@@ -480,8 +481,8 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   p.tls_server = builder.BuildAndStart();
   if (p.tls_server == nullptr || p.tls_port == 0) {
     if (p.health_server) p.health_server->Shutdown();
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.tls_addr,
-                                               " (--tls_addr); is the port in use?"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.tls_addr, " (--tls_addr); is the port in use?"));
   }
 
   if (!config.metrics_addr.empty()) {
@@ -521,8 +522,8 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   p.stream_recheck = config.stream_recheck;
   p.stream_monitor = std::thread([raw] { raw->RunStreamMonitor(); });
   if (p.transparency != nullptr) p.transparency->Start();
-  Log("enlace-server (", ca_role ? "CA role" : "serving", ") listening: tls ", p.tls_port, ", health ", p.health_port, ", metrics ",
-      p.metrics_port, "; database ", dsn->ToSafeString());
+  Log("enlace-server (", ca_role ? "CA role" : "serving", ") listening: tls ", p.tls_port,
+      ", health ", p.health_port, ", metrics ", p.metrics_port, "; database ", dsn->ToSafeString());
   return std::unique_ptr<EnlaceServer>(new EnlaceServer(std::move(parts)));
 }
 
@@ -543,7 +544,8 @@ void EnlaceServer::Parts::RunCertificateMonitor() {
 void EnlaceServer::Parts::RunStreamMonitor() {
   while (!stop_monitor.WaitForNotificationWithTimeout(stream_recheck)) {
     int ended = gate->RecheckStreams(absl::Now());
-    if (ended > 0) Log("open streams ended by the gate (revoked, expired, denied or stale): ", ended);
+    if (ended > 0)
+      Log("open streams ended by the gate (revoked, expired, denied or stale): ", ended);
     if (absl::Status s = token_keys->ReloadIfChanged(); !s.ok()) {
       Log("token keys not reloaded (the keys in force stay): ", s.message());
     }

@@ -33,14 +33,14 @@ struct ServerConfig {
   // Where the CA role listens, as clients reach it (e.g. "localhost:7446"):
   // only named in the message a serving replica gives for IssueCertificate.
   std::string ca_role_addr;
-  std::string tls_addr = "127.0.0.1:7443";     // port 0: pick a free one
+  std::string tls_addr = "127.0.0.1:7443";  // port 0: pick a free one
   std::string health_addr = "127.0.0.1:7444";  // plaintext, health only; empty: none
-  std::string metrics_addr = "127.0.0.1:7445"; // Prometheus; empty: none
+  std::string metrics_addr = "127.0.0.1:7445";  // Prometheus; empty: none
   std::string db_dsn = "mysql://root@127.0.0.1:3306/enlace";
-  std::string ca_cert;      // PEM bundle of the CAs whose client certificates are accepted
+  std::string ca_cert;  // PEM bundle of the CAs whose client certificates are accepted
   std::string server_cert;  // PEM, reloaded when the file changes
   std::string server_key;
-  std::string policy;       // authorization policy file, reloaded when it changes
+  std::string policy;  // authorization policy file, reloaded when it changes
   // The platform CA's key: required by the CA role, refused by a serving
   // replica (which must never hold it).
   std::string ca_key;
@@ -112,8 +112,8 @@ class EnlaceServer {
   ~EnlaceServer();
 
   int tls_port() const;
-  int health_port() const;    // 0 when not serving health separately
-  int metrics_port() const;   // 0 when not serving metrics
+  int health_port() const;  // 0 when not serving health separately
+  int metrics_port() const;  // 0 when not serving metrics
 
   // Blocks until Shutdown() is called from another thread.
   void Wait();

@@ -50,14 +50,14 @@ absl::StatusOr<std::vector<TokenKeys::Key>> TokenKeys::ParseKeys(absl::string_vi
           absl::StrCat("line ", line_number, ": expected \"<key id> <base64 secret>\""));
     }
     if (!IsKeyId(fields[0])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "line ", line_number, ": a key id is 1-16 characters of [A-Za-z0-9_-]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("line ", line_number, ": a key id is 1-16 characters of [A-Za-z0-9_-]"));
     }
     std::string secret;
     if (!absl::Base64Unescape(fields[1], &secret) || secret.size() < kMinSecretBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "line ", line_number, ": the secret must be base64 of at least ", kMinSecretBytes,
-          " bytes (e.g. openssl rand -base64 32)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("line ", line_number, ": the secret must be base64 of at least ",
+                       kMinSecretBytes, " bytes (e.g. openssl rand -base64 32)"));
     }
     for (const Key& key : keys) {
       if (key.id == fields[0]) {

@@ -69,7 +69,7 @@ class TokenKeys {
   std::string path_;
   mutable absl::Mutex mu_;
   std::vector<Key> keys_ ABSL_GUARDED_BY(mu_);  // first signs
-  std::string text_ ABSL_GUARDED_BY(mu_);       // the file content in force
+  std::string text_ ABSL_GUARDED_BY(mu_);  // the file content in force
 };
 
 }  // namespace enlace::server

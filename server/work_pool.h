@@ -47,8 +47,7 @@ class WorkPool {
 
   // Queues `task` in `lane`; false (and `task` dropped unrun) when the pool
   // holds max_queue tasks in all or is shutting down.
-  bool TrySubmit(std::function<void()> task, absl::string_view lane = "")
-      ABSL_LOCKS_EXCLUDED(mu_);
+  bool TrySubmit(std::function<void()> task, absl::string_view lane = "") ABSL_LOCKS_EXCLUDED(mu_);
 
   // The cap in force: threads one lane may occupy at once.
   int max_running_per_lane() const { return max_running_per_lane_; }

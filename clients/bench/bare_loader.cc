@@ -32,14 +32,14 @@
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/util/delimited_message_util.h>
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <atomic>
 #include <chrono>
-#include <fcntl.h>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -57,7 +57,8 @@
 #include "enlace/v1/admin.pb.h"
 #include "enlace/v1/arrivals.pb.h"
 
-ABSL_FLAG(std::string, dsn, "", "the server's database user: mysql://user@host:port/database "
+ABSL_FLAG(std::string, dsn, "",
+          "the server's database user: mysql://user@host:port/database "
           "(password in ENLACE_DB_PASSWORD)");
 ABSL_FLAG(std::string, records_file, "", "arrivals written by `enlace-loadgen dump`");
 ABSL_FLAG(int, batch, 500, "records per transaction (the server's --ingest_batch)");
@@ -81,7 +82,8 @@ bool ReadArrivals(const std::string& path, std::vector<Arrival>* arrivals) {
     bool clean_eof = false;
     while (true) {
       Arrival arrival;
-      if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&arrival, &in, &clean_eof)) break;
+      if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&arrival, &in, &clean_eof))
+        break;
       arrivals->push_back(std::move(arrival));
     }
     if (!clean_eof) arrivals->clear();
@@ -114,8 +116,7 @@ absl::Status StoreBatch(db::MysqlPool& pool, const std::vector<Arrival>& arrival
                                  now_us);
       }
       insert->executeUpdate();
-      std::unique_ptr<sql::ResultSet> first(
-          c.Prepare("SELECT LAST_INSERT_ID()")->executeQuery());
+      std::unique_ptr<sql::ResultSet> first(c.Prepare("SELECT LAST_INSERT_ID()")->executeQuery());
       first->next();
       const int64_t seq = first->getInt64(1);
       for (size_t k = 0; k < size; ++k) {
@@ -125,9 +126,9 @@ absl::Status StoreBatch(db::MysqlPool& pool, const std::vector<Arrival>& arrival
       }
     });
     db::ForEachStatementChunk(consent_rows.size(), [&](size_t offset, size_t size) {
-      sql::PreparedStatement* insert = c.Prepare(absl::StrCat(
-          "INSERT INTO arrival_consent_agencies (arrival_seq, agency_code) VALUES ",
-          db::RowPlaceholders(size, 2)));
+      sql::PreparedStatement* insert = c.Prepare(
+          absl::StrCat("INSERT INTO arrival_consent_agencies (arrival_seq, agency_code) VALUES ",
+                       db::RowPlaceholders(size, 2)));
       unsigned p = 1;
       for (size_t k = 0; k < size; ++k) {
         insert->setInt64(p++, consent_rows[offset + k].first);
@@ -250,7 +251,8 @@ int Main(int argc, char** argv) {
   db::MysqlArrivalStore store(&pool);
   const std::vector<std::shared_ptr<const db::AuditRecord>> events =
       StreamEvents(streams, submitter);
-  const size_t batches = (arrivals.size() + static_cast<size_t>(batch) - 1) / static_cast<size_t>(batch);
+  const size_t batches =
+      (arrivals.size() + static_cast<size_t>(batch) - 1) / static_cast<size_t>(batch);
   std::atomic<size_t> next{0};
   absl::Mutex mu;
   absl::Status failure;
@@ -262,9 +264,8 @@ int Main(int argc, char** argv) {
         const size_t begin = b * static_cast<size_t>(batch);
         const size_t end = std::min(arrivals.size(), begin + static_cast<size_t>(batch));
         absl::Status status =
-            through_store
-                ? StoreBatchThroughStore(store, arrivals, begin, end, submitter, events)
-                : StoreBatch(pool, arrivals, begin, end, submitter);
+            through_store ? StoreBatchThroughStore(store, arrivals, begin, end, submitter, events)
+                          : StoreBatch(pool, arrivals, begin, end, submitter);
         if (!status.ok()) {
           absl::MutexLock lock(&mu);
           if (failure.ok()) failure = status;
@@ -285,9 +286,9 @@ int Main(int argc, char** argv) {
   const std::string prefix = first_id.substr(0, first_id.rfind('-') + 1);
   int64_t consent_expected = 0;
   for (const Arrival& a : arrivals) consent_expected += a.consent().agencies_size();
-  absl::StatusOr<int64_t> rows = QueryInt(
-      pool, "SELECT COUNT(*) FROM arrivals WHERE submitted_by = ? AND external_id LIKE ?",
-      {submitter, prefix + "%"});
+  absl::StatusOr<int64_t> rows =
+      QueryInt(pool, "SELECT COUNT(*) FROM arrivals WHERE submitted_by = ? AND external_id LIKE ?",
+               {submitter, prefix + "%"});
   absl::StatusOr<int64_t> consent = QueryInt(
       pool,
       "SELECT COUNT(*) FROM arrival_consent_agencies c JOIN arrivals a ON a.seq = c.arrival_seq "

@@ -35,7 +35,8 @@
 #include "db/mysql_arrival_store.h"
 #include "db/mysql_pool.h"
 
-ABSL_FLAG(std::string, dsn, "", "the server's database user: mysql://user@host:port/database "
+ABSL_FLAG(std::string, dsn, "",
+          "the server's database user: mysql://user@host:port/database "
           "(password in ENLACE_DB_PASSWORD)");
 ABSL_FLAG(int64_t, filled, 100'000, "arrivals `bench.sh fill` loaded");
 ABSL_FLAG(std::string, as, "iom", "the agency whose visible arrivals are read");
@@ -80,9 +81,8 @@ int Main(int argc, char** argv) {
   const Clock::time_point begin = Clock::now();
   const Clock::time_point measure_from =
       begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
-  const Clock::time_point end =
-      measure_from +
-      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration));
+  const Clock::time_point end = measure_from + std::chrono::duration_cast<Clock::duration>(
+                                                   std::chrono::duration<double>(duration));
   absl::Mutex mu;
   std::vector<int64_t> latencies_us;
   std::string first_error;

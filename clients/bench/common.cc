@@ -18,12 +18,23 @@ namespace enlace::bench {
 namespace {
 
 absl::string_view CodeName(int code) {
-  static constexpr const char* kNames[] = {
-      "OK",        "CANCELLED",         "UNKNOWN",          "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",   "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",      "UNAVAILABLE",      "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static constexpr const char* kNames[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
   if (code < 0 || code >= static_cast<int>(std::size(kNames))) return "?";
   return kNames[code];
 }
@@ -39,11 +50,10 @@ bool ReadFile(const std::string& path, std::string* contents) {
 
 }  // namespace
 
-bool PersonaTls(const Target& target, absl::string_view persona,
-                grpc::SslCredentialsOptions* tls) {
+bool PersonaTls(const Target& target, absl::string_view persona, grpc::SslCredentialsOptions* tls) {
   tls->pem_root_certs = target.ca_pem;
-  for (const auto& [ext, pem] : {std::pair(".crt", &tls->pem_cert_chain),
-                                 std::pair(".key", &tls->pem_private_key)}) {
+  for (const auto& [ext, pem] :
+       {std::pair(".crt", &tls->pem_cert_chain), std::pair(".key", &tls->pem_private_key)}) {
     const std::string path = absl::StrCat(target.pki_dir, "/", persona, ext);
     if (!ReadFile(path, pem)) {
       std::cerr << "enlace-loadgen: cannot read " << path

@@ -27,8 +27,7 @@ struct Target {
 };
 
 // The persona's credentials; false after printing why.
-bool PersonaTls(const Target& target, absl::string_view persona,
-                grpc::SslCredentialsOptions* tls);
+bool PersonaTls(const Target& target, absl::string_view persona, grpc::SslCredentialsOptions* tls);
 
 // A channel of its own to `addr`: a local subchannel pool keeps channels with
 // equal arguments from sharing one HTTP/2 connection. Not connected yet.

@@ -30,10 +30,10 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
-#include <deque>
-#include <functional>
 #include <cstdio>
+#include <deque>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -42,9 +42,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -336,10 +336,9 @@ int Main(int argc, char** argv) {
       "clients/bench/echo_server.cc",
       "clients/bench/echo_server.cc");
   absl::ParseCommandLine(argc, argv);
-  for (const auto& [flag, value] :
-       {std::pair("ca_cert", absl::GetFlag(FLAGS_ca_cert)),
-        std::pair("server_cert", absl::GetFlag(FLAGS_server_cert)),
-        std::pair("server_key", absl::GetFlag(FLAGS_server_key))}) {
+  for (const auto& [flag, value] : {std::pair("ca_cert", absl::GetFlag(FLAGS_ca_cert)),
+                                    std::pair("server_cert", absl::GetFlag(FLAGS_server_cert)),
+                                    std::pair("server_key", absl::GetFlag(FLAGS_server_key))}) {
     if (value.empty()) {
       std::cerr << "enlace-echo: --" << flag << " is required (--help for usage)\n";
       return 2;

@@ -29,7 +29,8 @@
 #include "clients/bench/synthetic.h"
 #include "clients/bench/tool_usage.h"
 
-ABSL_FLAG(std::string, gazetteer, "data/sv_gazetteer.csv", "the gazetteer CSV (departments, municipalities)");
+ABSL_FLAG(std::string, gazetteer, "data/sv_gazetteer.csv",
+          "the gazetteer CSV (departments, municipalities)");
 ABSL_FLAG(int64_t, from, 0, "first fill index (inclusive)");
 ABSL_FLAG(int64_t, to, 0, "last fill index (exclusive)");
 ABSL_FLAG(int64_t, arrival_seq_base, 0, "arrival i gets seq base + (i - from) + 1");
@@ -103,9 +104,9 @@ int Main(int argc, char** argv) {
 
   TsvFile arrivals, consent, cases, services, referrals, initiatives;
   for (const auto& [file, name] :
-       {std::pair(&arrivals, "arrivals"), std::pair(&consent, "consent"), std::pair(&cases, "cases"),
-        std::pair(&services, "services"), std::pair(&referrals, "referrals"),
-        std::pair(&initiatives, "initiatives")}) {
+       {std::pair(&arrivals, "arrivals"), std::pair(&consent, "consent"),
+        std::pair(&cases, "cases"), std::pair(&services, "services"),
+        std::pair(&referrals, "referrals"), std::pair(&initiatives, "initiatives")}) {
     if (!file->Open(absl::StrCat(out_dir, "/", name, ".tsv"))) {
       std::cerr << "enlace-benchfill: cannot write " << out_dir << "/" << name << ".tsv\n";
       return 1;
@@ -137,8 +138,8 @@ int Main(int argc, char** argv) {
     ++n_cases;
     absl::StrAppend(&cases.line(), case_seq, "\t", k.case_id, "\t", arrival_seq, "\t", k.owner,
                     "\t", k.status, "\t", a.place->department_code, "\t", a.place->municipality,
-                    "\tsynthetic case of ", a.external_id, "\t\t", k.version, "\t",
-                    k.created_at_us, "\t", k.updated_at_us, "\n");
+                    "\tsynthetic case of ", a.external_id, "\t\t", k.version, "\t", k.created_at_us,
+                    "\t", k.updated_at_us, "\n");
     cases.MaybeFlush();
     for (const FilledService& s : k.services) {
       absl::StrAppend(&services.line(), s.service_id, "\t", case_seq, "\t", s.service, "\t",
@@ -172,8 +173,8 @@ int Main(int argc, char** argv) {
       return 1;
     }
   }
-  std::cout << "RESULT arrivals=" << (to - from) << " consent=" << n_consent
-            << " cases=" << n_cases << " services=" << n_services << " referrals=" << n_referrals
+  std::cout << "RESULT arrivals=" << (to - from) << " consent=" << n_consent << " cases=" << n_cases
+            << " services=" << n_services << " referrals=" << n_referrals
             << " initiatives=" << n_initiatives << "\n";
   return 0;
 }

@@ -8,8 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
-#include <iostream>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -250,11 +250,10 @@ class Reads {
                                    });
     } else {
       c->get_request.set_arrival_id((*ids_)[Mix(n) % ids_->size()]);
-      stub_->async()->GetArrival(&c->context, &c->get_request, &c->get_response,
-                                 [this, c](grpc::Status status) {
-                                   Done(c, status, c->get_response.arrival_id() ==
-                                                       c->get_request.arrival_id());
-                                 });
+      stub_->async()->GetArrival(
+          &c->context, &c->get_request, &c->get_response, [this, c](grpc::Status status) {
+            Done(c, status, c->get_response.arrival_id() == c->get_request.arrival_id());
+          });
     }
   }
   bool Drain(absl::Duration limit) {
@@ -351,8 +350,7 @@ class Moves {
         status = iom_->WithdrawReferral(&context, request, &referral);
         break;
       }
-      case Action::kEnd:
-        break;
+      case Action::kEnd: break;
     }
     Note(sent);
     if (!status.ok()) {
@@ -443,8 +441,8 @@ void Paced(int rate, Clock::time_point start, Clock::time_point end,
            const std::function<void(uint64_t)>& tick) {
   if (rate <= 0) return;
   for (uint64_t n = 0;; ++n) {
-    const Clock::time_point at = start + std::chrono::nanoseconds(static_cast<int64_t>(
-                                             1e9 * static_cast<double>(n) / rate));
+    const Clock::time_point at =
+        start + std::chrono::nanoseconds(static_cast<int64_t>(1e9 * static_cast<double>(n) / rate));
     if (at >= end) return;
     std::this_thread::sleep_until(at);
     tick(n);
@@ -513,7 +511,8 @@ int RunMixed(const Target& target) {
     case_ids.push_back(opened.case_id());
   }
   if (setup_errors.count() > 0 || case_ids.size() != static_cast<size_t>(s.cases)) {
-    for (const std::string& e : setup_errors.first()) std::cerr << "enlace-loadgen: set-up: " << e << "\n";
+    for (const std::string& e : setup_errors.first())
+      std::cerr << "enlace-loadgen: set-up: " << e << "\n";
     return 1;
   }
 
@@ -567,7 +566,8 @@ int RunMixed(const Target& target) {
       ingest.Write(arrival);
     });
   });
-  std::thread read_thread([&] { Paced(s.read_rate, start, end, [&](uint64_t n) { reads.Issue(n); }); });
+  std::thread read_thread(
+      [&] { Paced(s.read_rate, start, end, [&](uint64_t n) { reads.Issue(n); }); });
   std::thread move_thread([&] {
     Paced(s.transition_rate, start, end, [&](uint64_t) {
       if (moves.Step()) moved.fetch_add(1);

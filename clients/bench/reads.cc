@@ -30,7 +30,8 @@ ABSL_DECLARE_FLAG(int, duration);
 ABSL_DECLARE_FLAG(int, in_flight);
 ABSL_DECLARE_FLAG(int, channels);
 
-ABSL_FLAG(std::string, as, "iom", "get/list/capture/report: the agency calling (its certificate in --pki-dir)");
+ABSL_FLAG(std::string, as, "iom",
+          "get/list/capture/report: the agency calling (its certificate in --pki-dir)");
 ABSL_FLAG(int64_t, filled, 0,
           "get/list/capture/report: how many arrivals `bench.sh fill` loaded (fill-0 .. fill-N-1)");
 ABSL_FLAG(std::string, page, "first", "list: the page asked for, first or deep");
@@ -120,7 +121,9 @@ class ClosedLoop {
  public:
   ClosedLoop(const Settings& settings, std::vector<std::unique_ptr<ArrivalService::Stub>>* stubs,
              const std::vector<std::string>* ids, const ListArrivalsRequest* list_request)
-      : settings_(settings), ids_(ids), list_request_(list_request),
+      : settings_(settings),
+        ids_(ids),
+        list_request_(list_request),
         slots_(static_cast<size_t>(settings.in_flight)) {
     for (size_t s = 0; s < slots_.size(); ++s) {
       slots_[s].index = s;
@@ -164,7 +167,8 @@ class ClosedLoop {
   // Latencies of the calls measured, sorted, in microseconds.
   std::vector<int64_t> Latencies() const {
     std::vector<int64_t> all;
-    for (const Slot& slot : slots_) all.insert(all.end(), slot.latencies.begin(), slot.latencies.end());
+    for (const Slot& slot : slots_)
+      all.insert(all.end(), slot.latencies.begin(), slot.latencies.end());
     std::sort(all.begin(), all.end());
     return all;
   }
@@ -198,8 +202,8 @@ class ClosedLoop {
       slot->get_request.set_arrival_id(
           (*ids_)[Mix(slot->index * 0x100000001B3ULL + n) % ids_->size()]);
       slot->get_response.Clear();
-      slot->stub->async()->GetArrival(slot->context.get(), &slot->get_request,
-                                      &slot->get_response, std::move(done));
+      slot->stub->async()->GetArrival(slot->context.get(), &slot->get_request, &slot->get_response,
+                                      std::move(done));
     } else {
       slot->list_request = *list_request_;
       slot->list_response.Clear();
@@ -218,8 +222,8 @@ class ClosedLoop {
                        std::memory_order_relaxed);
       if (slot->get_response.arrival_id().empty() ||
           (!settings_.echo && slot->get_response.arrival_id() != slot->get_request.arrival_id())) {
-        problem = absl::StrCat("GetArrival ", slot->get_request.arrival_id(), " answered arrival \"",
-                               slot->get_response.arrival_id(), "\"");
+        problem = absl::StrCat("GetArrival ", slot->get_request.arrival_id(),
+                               " answered arrival \"", slot->get_response.arrival_id(), "\"");
       }
     } else {
       bytes_.fetch_add(static_cast<int64_t>(slot->list_response.ByteSizeLong()),
@@ -287,7 +291,8 @@ bool ReadSettings(absl::string_view command, Settings* s) {
   }
   if (s->call_timeout < absl::Seconds(1)) return usage_error("--call-timeout must be at least 1");
   if (s->page_size < 1 || s->page_size > 500) return usage_error("--page-size must be 1..500");
-  if (s->deep_pages < 1 || s->deep_pages > 100'000) return usage_error("--deep-pages must be 1..100000");
+  if (s->deep_pages < 1 || s->deep_pages > 100'000)
+    return usage_error("--deep-pages must be 1..100000");
   return true;
 }
 
@@ -324,8 +329,8 @@ int RunCapture(const Target& target, const Settings& s) {
   SetDeadline(&get_context, s.call_timeout);
   grpc::Status status = stub->GetArrival(&get_context, get, &arrival);
   if (!status.ok()) {
-    std::cerr << "enlace-loadgen: GetArrival " << get.arrival_id() << " as " << s.as
-              << ": " << StatusText(status) << "\n";
+    std::cerr << "enlace-loadgen: GetArrival " << get.arrival_id() << " as " << s.as << ": "
+              << StatusText(status) << "\n";
     return 1;
   }
   ListArrivalsRequest first;
@@ -360,8 +365,9 @@ int RunCapture(const Target& target, const Settings& s) {
       s.as, arrival.ByteSizeLong(), first_page.ByteSizeLong(), first_page.arrivals_size(),
       deep.depth, deep_page.ByteSizeLong(), deep_page.arrivals_size());
   std::cout << absl::StrFormat(
-      "RESULT kind=capture as=%s get_bytes=%d list_bytes=%d list_deep_bytes=%d deep_page=%d\n", s.as,
-      arrival.ByteSizeLong(), first_page.ByteSizeLong(), deep_page.ByteSizeLong(), deep.depth);
+      "RESULT kind=capture as=%s get_bytes=%d list_bytes=%d list_deep_bytes=%d deep_page=%d\n",
+      s.as, arrival.ByteSizeLong(), first_page.ByteSizeLong(), deep_page.ByteSizeLong(),
+      deep.depth);
   return 0;
 }
 

@@ -18,8 +18,7 @@ namespace {
 
 // A 32-hex-digit id, unique per (kind, n): its low half is a bijection of n.
 std::string Id(uint64_t kind, uint64_t n) {
-  return absl::StrFormat("%016x%016x", Mix(n ^ (kind * 0x51ED27A1B3C4D5E7ULL)),
-                         Mix(n ^ kind));
+  return absl::StrFormat("%016x%016x", Mix(n ^ (kind * 0x51ED27A1B3C4D5E7ULL)), Mix(n ^ kind));
 }
 
 constexpr uint64_t kArrivalKind = 0xA11;
@@ -28,10 +27,10 @@ constexpr uint64_t kServiceKind = 0x5E7;
 constexpr uint64_t kReferralKind = 0x7EF;
 constexpr uint64_t kInitiativeKind = 0x1A1;
 
-constexpr const char* kFemaleNames[] = {"María", "Ana", "Rosa", "Carmen", "Gloria", "Sofía",
-                                        "Marta", "Elena"};
-constexpr const char* kMaleNames[] = {"José", "Juan", "Carlos", "Luis", "Mario", "Óscar",
-                                      "Miguel", "Pedro"};
+constexpr const char* kFemaleNames[] = {"María",  "Ana",   "Rosa",  "Carmen",
+                                        "Gloria", "Sofía", "Marta", "Elena"};
+constexpr const char* kMaleNames[] = {"José",  "Juan",  "Carlos", "Luis",
+                                      "Mario", "Óscar", "Miguel", "Pedro"};
 constexpr const char* kFamilyNames[] = {"Hernández", "López", "Martínez", "Rivas", "Flores",
                                         "Ramírez",   "Cruz",  "Mejía",    "Pérez", "Reyes"};
 constexpr const char* kOrigins[] = {"US", "US", "US", "MX", "MX", "GT"};
@@ -69,8 +68,7 @@ absl::StatusOr<std::vector<Place>> ParseGazetteer(absl::string_view csv) {
     return absl::InvalidArgumentError("gazetteer: the header department_code,... is missing");
   }
   for (size_t n = 1; n < lines.size(); ++n) {
-    std::vector<std::string> fields =
-        absl::StrSplit(absl::StripSuffix(lines[n], "\r"), ',');
+    std::vector<std::string> fields = absl::StrSplit(absl::StripSuffix(lines[n], "\r"), ',');
     if (fields.size() < 3 || fields[0].empty() || fields[1].empty()) {
       return absl::InvalidArgumentError(absl::StrCat("gazetteer: bad line ", n + 1));
     }
@@ -92,7 +90,8 @@ Population::Population(std::vector<Place> places) : places_(std::move(places)) {
     const std::string& d = places_[p].department_code;
     (d == "SV-SS" ? ss : d == "SV-LI" ? li : other).push_back(p);
   }
-  for (const auto& [group, weight] : {std::pair(&ss, 40), std::pair(&li, 25), std::pair(&other, 35)}) {
+  for (const auto& [group, weight] :
+       {std::pair(&ss, 40), std::pair(&li, 25), std::pair(&other, 35)}) {
     if (group->empty()) continue;
     // `weight` * 100 slots shared by the group's places.
     for (int s = 0; s < weight * 100; ++s) weighted_.push_back((*group)[s % group->size()]);
@@ -120,8 +119,8 @@ FilledConsent ConsentOf(int64_t index) {
   } else if (purposes < 85) {
     consent.purposes_mask = (1u << kPurposeProtection) | (1u << kPurposeStatistics);
   } else if (purposes < 95) {
-    consent.purposes_mask = (1u << kPurposeReintegration) | (1u << kPurposeProtection) |
-                            (1u << kPurposeStatistics);
+    consent.purposes_mask =
+        (1u << kPurposeReintegration) | (1u << kPurposeProtection) | (1u << kPurposeStatistics);
   } else {
     consent.purposes_mask = 1u << kPurposeStatistics;
   }
@@ -131,8 +130,7 @@ FilledConsent ConsentOf(int64_t index) {
 bool VisibleTo(int64_t index, absl::string_view agency) {
   if (agency == kSubmitter) return true;
   const FilledConsent consent = ConsentOf(index);
-  if ((consent.purposes_mask &
-       ((1u << kPurposeReintegration) | (1u << kPurposeProtection))) == 0) {
+  if ((consent.purposes_mask & ((1u << kPurposeReintegration) | (1u << kPurposeProtection))) == 0) {
     return false;
   }
   return std::find(consent.agencies.begin(), consent.agencies.end(), agency) !=
@@ -174,7 +172,8 @@ FilledArrival Population::Arrival(int64_t index) const {
   a.consent_agencies = std::move(consent.agencies);
   a.purposes_mask = consent.purposes_mask;
   a.consent_given_at_us = MicrosOf(arrived, 8 * 3600 + static_cast<int64_t>((h3 >> 48) % 7200));
-  a.recorded_at_us = a.consent_given_at_us + 3600'000'000LL + static_cast<int64_t>(h4 % 86400) * 1'000'000;
+  a.recorded_at_us =
+      a.consent_given_at_us + 3600'000'000LL + static_cast<int64_t>(h4 % 86400) * 1'000'000;
 
   // A case for about 30% of arrivals (42% of those whose consent lets iom or
   // unhcr open one), owned by one of them.
@@ -220,7 +219,9 @@ FilledArrival Population::Arrival(int64_t index) const {
     r.status = s < 20 ? 1 : s < 45 ? 2 : s < 55 ? 3 : s < 90 ? 4 : 5;
     r.version = r.status == 1 ? 1 : r.status == 4 ? 3 : 2;
     r.created_at_us = k.created_at_us + static_cast<int64_t>(1 + (rh >> 24) % 30) * 86400'000'000LL;
-    r.updated_at_us = r.created_at_us + (r.status == 1 ? 0 : static_cast<int64_t>(1 + (rh >> 32) % 30) * 86400'000'000LL);
+    r.updated_at_us =
+        r.created_at_us +
+        (r.status == 1 ? 0 : static_cast<int64_t>(1 + (rh >> 32) % 30) * 86400'000'000LL);
     k.referral = std::move(r);
   }
   // An initiative for about 4% of cases.
@@ -229,7 +230,8 @@ FilledArrival Population::Arrival(int64_t index) const {
     initiative.initiative_id = Id(kInitiativeKind, i);
     initiative.name = absl::StrCat("Emprendimiento ", index);
     initiative.sector = Pick(kSectors, c >> 52);
-    initiative.registered_at_us = k.created_at_us + static_cast<int64_t>(1 + (c >> 56) % 90) * 86400'000'000LL;
+    initiative.registered_at_us =
+        k.created_at_us + static_cast<int64_t>(1 + (c >> 56) % 90) * 86400'000'000LL;
     k.initiative = std::move(initiative);
   }
   a.case_record = std::move(k);
@@ -241,10 +243,10 @@ std::vector<std::string> VisibleIds(int64_t filled, absl::string_view agency) {
   std::vector<std::string> ids;
   const int64_t draws = std::min(filled, kIdSample);
   for (int64_t k = 0; k < draws; ++k) {
-    const int64_t index =
-        filled <= kIdSample
-            ? k
-            : static_cast<int64_t>(Mix(0xB3AD5 + static_cast<uint64_t>(k)) % static_cast<uint64_t>(filled));
+    const int64_t index = filled <= kIdSample
+                              ? k
+                              : static_cast<int64_t>(Mix(0xB3AD5 + static_cast<uint64_t>(k)) %
+                                                     static_cast<uint64_t>(filled));
     if (VisibleTo(index, agency)) ids.push_back(Population::ArrivalId(index));
   }
   for (size_t i = ids.size(); i > 1; --i) std::swap(ids[i - 1], ids[Mix(i) % i]);

@@ -51,15 +51,15 @@ absl::StatusOr<std::vector<Place>> ParseGazetteer(absl::string_view csv);
 
 struct FilledService {
   std::string service_id;
-  int service = 0;            // a Need
-  std::string delivered_on;   // YYYY-MM-DD
+  int service = 0;  // a Need
+  std::string delivered_on;  // YYYY-MM-DD
 };
 
 struct FilledReferral {
   std::string referral_id;
   std::string to_agency;
   int service = 0;  // a Need
-  int status = 0;   // a ReferralStatus
+  int status = 0;  // a ReferralStatus
   int version = 1;
   int64_t created_at_us = 0;
   int64_t updated_at_us = 0;
@@ -75,7 +75,7 @@ struct FilledInitiative {
 struct FilledCase {
   std::string case_id;
   std::string owner;  // iom or unhcr
-  int status = 0;     // a CaseStatus
+  int status = 0;  // a CaseStatus
   int version = 1;
   int64_t created_at_us = 0;
   int64_t updated_at_us = 0;
@@ -86,10 +86,10 @@ struct FilledCase {
 
 struct FilledArrival {
   int64_t index = 0;
-  std::string arrival_id;     // 32 lowercase hex digits, unique per index
-  std::string external_id;    // fill-<index, 10 digits>
-  std::string content_hash;   // 32 bytes
-  std::string arrival_date;   // YYYY-MM-DD
+  std::string arrival_id;  // 32 lowercase hex digits, unique per index
+  std::string external_id;  // fill-<index, 10 digits>
+  std::string content_hash;  // 32 bytes
+  std::string arrival_date;  // YYYY-MM-DD
   int mode = 0;
   std::string origin_country;
   std::string given_name, family_name, birth_date, document_number;
@@ -97,7 +97,7 @@ struct FilledArrival {
   const Place* place = nullptr;
   uint32_t needs_mask = 0;
   std::vector<std::string> consent_agencies;  // sorted
-  uint32_t purposes_mask = 0;                 // bit (1 << Purpose)
+  uint32_t purposes_mask = 0;  // bit (1 << Purpose)
   int64_t consent_given_at_us = 0;
   int64_t recorded_at_us = 0;
   std::optional<FilledCase> case_record;
@@ -133,7 +133,7 @@ class Population {
 
 struct FilledConsent {
   std::vector<std::string> agencies;  // sorted
-  uint32_t purposes_mask = 0;         // bit (1 << Purpose)
+  uint32_t purposes_mask = 0;  // bit (1 << Purpose)
 };
 
 // The consent of filled arrival `index` (what Arrival(index) holds).

@@ -22,9 +22,7 @@ namespace enlace::cli {
 // ---------------------------------------------------------------------------
 // The command tree.
 
-bool IsHelp(absl::string_view arg) {
-  return arg == "--help" || arg == "-h" || arg == "help";
-}
+bool IsHelp(absl::string_view arg) { return arg == "--help" || arg == "-h" || arg == "help"; }
 
 bool WantsHelp(const Args& args) {
   for (const std::string& arg : args) {
@@ -34,8 +32,8 @@ bool WantsHelp(const Args& args) {
   return false;
 }
 
-int Dispatch(absl::string_view path, const std::vector<Command>& commands,
-             absl::string_view usage, const Args& args) {
+int Dispatch(absl::string_view path, const std::vector<Command>& commands, absl::string_view usage,
+             const Args& args) {
   if (args.empty()) {
     std::cerr << usage;
     return kExitUsage;
@@ -54,18 +52,17 @@ int Dispatch(absl::string_view path, const std::vector<Command>& commands,
 }
 
 std::string GroupUsage(absl::string_view path, absl::string_view summary,
-                       const std::vector<Command>& commands,
-                       absl::string_view example) {
+                       const std::vector<Command>& commands, absl::string_view example) {
   size_t column = 10;
   for (const Command& command : commands) {
     column = std::max(column, absl::string_view(command.name).size() + 2);
   }
-  std::string usage = absl::StrCat(summary, "\n\nUsage: ", path,
-                                   " <command> [flags]\n\nCommands:\n");
+  std::string usage =
+      absl::StrCat(summary, "\n\nUsage: ", path, " <command> [flags]\n\nCommands:\n");
   for (const Command& command : commands) {
     const size_t width = absl::string_view(command.name).size();
-    absl::StrAppend(&usage, "  ", command.name, std::string(column - width, ' '),
-                    command.summary, "\n");
+    absl::StrAppend(&usage, "  ", command.name, std::string(column - width, ' '), command.summary,
+                    "\n");
   }
   absl::StrAppend(&usage, "\nRun '", path,
                   " <command> --help' for a command's flags.\n\nExample:\n");
@@ -77,16 +74,15 @@ std::string GroupUsage(absl::string_view path, absl::string_view summary,
 
 int RunGroup(const Group& group, const Args& args) {
   const std::string usage = absl::StrCat(
-      GroupUsage(group.path, group.summary, group.commands, group.example),
-      group.epilogue);
+      GroupUsage(group.path, group.summary, group.commands, group.example), group.epilogue);
   return Dispatch(group.path, group.commands, usage, args);
 }
 
 // ---------------------------------------------------------------------------
 // Flags.
 
-absl::StatusOr<Flags> Flags::Parse(const std::vector<std::string>& known,
-                                   const Args& args, size_t max_positionals,
+absl::StatusOr<Flags> Flags::Parse(const std::vector<std::string>& known, const Args& args,
+                                   size_t max_positionals,
                                    const std::vector<std::string>& booleans) {
   Flags flags;
   bool only_positionals = false;
@@ -98,15 +94,13 @@ absl::StatusOr<Flags> Flags::Parse(const std::vector<std::string>& known,
     }
     if (only_positionals || !absl::StartsWith(arg, "-") || arg == "-") {
       if (flags.positionals_.size() >= max_positionals) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("unexpected argument \"", args[i], "\""));
+        return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", args[i], "\""));
       }
       flags.positionals_.push_back(args[i]);
       continue;
     }
     if (!absl::ConsumePrefix(&arg, "--") || arg.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unexpected argument \"", args[i], "\""));
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", args[i], "\""));
     }
     std::string name;
     std::optional<std::string> value;
@@ -117,8 +111,7 @@ absl::StatusOr<Flags> Flags::Parse(const std::vector<std::string>& known,
     } else {
       name = std::string(arg);
     }
-    const bool is_boolean =
-        std::find(booleans.begin(), booleans.end(), name) != booleans.end();
+    const bool is_boolean = std::find(booleans.begin(), booleans.end(), name) != booleans.end();
     if (!is_boolean && std::find(known.begin(), known.end(), name) == known.end()) {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
     }
@@ -127,19 +120,16 @@ absl::StatusOr<Flags> Flags::Parse(const std::vector<std::string>& known,
         value = "true";
       } else if (*value != "true" && *value != "false") {
         return absl::InvalidArgumentError(absl::StrCat(
-            "flag --", name, " takes no value (or =true, =false), not \"",
-            *value, "\""));
+            "flag --", name, " takes no value (or =true, =false), not \"", *value, "\""));
       }
     } else if (!value.has_value()) {
       if (i + 1 >= args.size() || absl::StartsWith(args[i + 1], "--")) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("flag --", name, " needs a value"));
+        return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
       }
       value = args[++i];
     }
     if (!flags.values_.emplace(name, *value).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("flag --", name, " given twice"));
+      return absl::InvalidArgumentError(absl::StrCat("flag --", name, " given twice"));
     }
   }
   return flags;
@@ -156,8 +146,7 @@ bool Flags::GetBool(const std::string& name) const {
   return it != values_.end() && it->second == "true";
 }
 
-std::optional<std::vector<std::string>> Flags::GetList(
-    const std::string& name) const {
+std::optional<std::vector<std::string>> Flags::GetList(const std::string& name) const {
   std::optional<std::string> value = Get(name);
   if (!value.has_value()) return std::nullopt;
   std::vector<std::string> items;
@@ -168,20 +157,17 @@ std::optional<std::vector<std::string>> Flags::GetList(
   return items;
 }
 
-int UsageError(absl::string_view path, absl::string_view message,
-               absl::string_view usage) {
+int UsageError(absl::string_view path, absl::string_view message, absl::string_view usage) {
   std::cerr << path << ": " << message << "\n\n" << usage;
   return kExitUsage;
 }
 
 int ValueError(absl::string_view path, absl::string_view message) {
-  std::cerr << path << ": " << message << "\nRun '" << path
-            << " --help' for usage.\n";
+  std::cerr << path << ": " << message << "\nRun '" << path << " --help' for usage.\n";
   return kExitUsage;
 }
 
-absl::Status RequireFlags(const Flags& flags,
-                          const std::vector<const char*>& names) {
+absl::Status RequireFlags(const Flags& flags, const std::vector<const char*>& names) {
   for (const char* name : names) {
     std::optional<std::string> value = flags.Get(name);
     if (!value.has_value() || value->empty()) {
@@ -222,14 +208,11 @@ Exit status: 0 success; 1 failure, with "enlacectl: <gRPC code>: <message>" on
 stderr; 2 usage error.
 )";
 
-std::string ServerUsage(absl::string_view head, absl::string_view tail,
-                        bool list) {
-  return absl::StrCat(head, list ? kListHelp : "", kOutputHelp, kConnectionHelp,
-                      tail, kExitHelp);
+std::string ServerUsage(absl::string_view head, absl::string_view tail, bool list) {
+  return absl::StrCat(head, list ? kListHelp : "", kOutputHelp, kConnectionHelp, tail, kExitHelp);
 }
 
-std::vector<std::string> WithConnectionFlags(std::vector<std::string> flags,
-                                             bool output) {
+std::vector<std::string> WithConnectionFlags(std::vector<std::string> flags, bool output) {
   for (const char* name : {"addr", "ca", "cert", "key", "timeout"}) {
     flags.emplace_back(name);
   }
@@ -237,8 +220,7 @@ std::vector<std::string> WithConnectionFlags(std::vector<std::string> flags,
   return flags;
 }
 
-absl::StatusOr<std::optional<absl::Duration>> ParseTimeoutFlag(
-    const Flags& flags) {
+absl::StatusOr<std::optional<absl::Duration>> ParseTimeoutFlag(const Flags& flags) {
   std::optional<std::string> text = flags.Get("timeout");
   if (!text.has_value()) return std::optional<absl::Duration>();
   absl::Duration timeout;
@@ -246,18 +228,17 @@ absl::StatusOr<std::optional<absl::Duration>> ParseTimeoutFlag(
   if (absl::SimpleAtoi(*text, &seconds)) {
     timeout = absl::Seconds(seconds);
   } else if (!absl::ParseDuration(*text, &timeout)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--timeout: not a duration: \"", *text, "\" (e.g. 30s, 2m)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--timeout: not a duration: \"", *text, "\" (e.g. 30s, 2m)"));
   }
   if (timeout <= absl::ZeroDuration() || timeout == absl::InfiniteDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--timeout must be positive and finite, not \"", *text, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--timeout must be positive and finite, not \"", *text, "\""));
   }
   return std::optional<absl::Duration>(timeout);
 }
 
-absl::StatusOr<client::ConnectionOptions> ConnectionFromFlags(
-    const Flags& flags) {
+absl::StatusOr<client::ConnectionOptions> ConnectionFromFlags(const Flags& flags) {
   client::ConnectionOptions from_flags;
   std::optional<std::string> addr = flags.Get("addr");
   if (addr.has_value() && addr->empty()) {
@@ -285,8 +266,8 @@ absl::StatusOr<client::ConnectionOptions> ConnectionFromFlags(
         Required{options.cert_path, "cert", "ENLACE_CERT", "no client certificate"},
         Required{options.key_path, "key", "ENLACE_KEY", "no client private key"}}) {
     if (required.value.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          required.what, ": give --", required.flag, " FILE or set ", required.variable));
+      return absl::InvalidArgumentError(absl::StrCat(required.what, ": give --", required.flag,
+                                                     " FILE or set ", required.variable));
     }
   }
   return options;
@@ -302,28 +283,23 @@ absl::StatusOr<Output> ParseOutput(const Flags& flags) {
 
 int Fail(const absl::Status& status) {
   std::cout.flush();
-  std::cerr << "enlacectl: " << absl::StatusCodeToString(status.code()) << ": "
-            << status.message() << "\n";
+  std::cerr << "enlacectl: " << absl::StatusCodeToString(status.code()) << ": " << status.message()
+            << "\n";
   return kExitFailure;
 }
 
-absl::Status FromGrpc(const grpc::Status& status) {
-  return client::FromGrpc(status);
-}
+absl::Status FromGrpc(const grpc::Status& status) { return client::FromGrpc(status); }
 
 namespace {
 
-absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message,
-                                   bool indent) {
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message, bool indent) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = indent;
   options.always_print_primitive_fields = true;
   std::string json;
-  const auto status =
-      google::protobuf::util::MessageToJsonString(message, &json, options);
+  const auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
   if (!status.ok()) {
-    return absl::InternalError(
-        absl::StrCat("cannot print JSON: ", std::string(status.message())));
+    return absl::InternalError(absl::StrCat("cannot print JSON: ", std::string(status.message())));
   }
   while (!json.empty() && json.back() == '\n') json.pop_back();
   return json;
@@ -410,27 +386,22 @@ void PrintDetails(const std::vector<std::pair<std::string, std::string>>& rows) 
   size_t width = 0;
   for (const auto& row : rows) width = std::max(width, DisplayWidth(row.first));
   for (const auto& row : rows) {
-    std::cout << "  " << row.first
-              << std::string(width - DisplayWidth(row.first) + 2, ' ') << row.second
-              << "\n";
+    std::cout << "  " << row.first << std::string(width - DisplayWidth(row.first) + 2, ' ')
+              << row.second << "\n";
   }
   std::cout.flush();
 }
 
 std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp) {
   if (timestamp.seconds() == 0 && timestamp.nanos() == 0) return "-";
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
-                          absl::FromUnixSeconds(timestamp.seconds()),
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(timestamp.seconds()),
                           absl::UTCTimeZone());
 }
 
-std::string OrDash(absl::string_view text) {
-  return text.empty() ? "-" : std::string(text);
-}
+std::string OrDash(absl::string_view text) { return text.empty() ? "-" : std::string(text); }
 
 absl::StatusOr<google::protobuf::Timestamp> ParseInstant(absl::string_view flag,
-                                                         absl::string_view text,
-                                                         absl::Time now) {
+                                                         absl::string_view text, absl::Time now) {
   google::protobuf::Timestamp out;
   const std::string value(absl::StripAsciiWhitespace(text));
   if (value == "now") {
@@ -448,24 +419,21 @@ absl::StatusOr<google::protobuf::Timestamp> ParseInstant(absl::string_view flag,
     int64_t days = 0;
     if (absl::SimpleAtoi(number, &days) && days >= 0 && days < 100000) {
       ago = absl::Hours(24 * days);
-      return google::protobuf::util::TimeUtil::SecondsToTimestamp(
-          absl::ToUnixSeconds(now - ago));
+      return google::protobuf::util::TimeUtil::SecondsToTimestamp(absl::ToUnixSeconds(now - ago));
     }
   } else if (absl::ParseDuration(value, &ago) && ago >= absl::ZeroDuration() &&
              ago != absl::InfiniteDuration()) {
-    return google::protobuf::util::TimeUtil::SecondsToTimestamp(
-        absl::ToUnixSeconds(now - ago));
+    return google::protobuf::util::TimeUtil::SecondsToTimestamp(absl::ToUnixSeconds(now - ago));
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      flag, ": not a time: \"", text,
-      "\" (RFC 3339 like 2026-05-01T12:00:00Z, a day 2026-05-01, or an age "
-      "like 90m, 24h, 7d)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(flag, ": not a time: \"", text,
+                   "\" (RFC 3339 like 2026-05-01T12:00:00Z, a day 2026-05-01, or an age "
+                   "like 90m, 24h, 7d)"));
 }
 
 absl::Status CheckDateFlag(absl::string_view flag, absl::string_view text) {
   absl::CivilDay day;
-  if (text.size() == 10 && text[4] == '-' && text[7] == '-' &&
-      absl::ParseCivilTime(text, &day) &&
+  if (text.size() == 10 && text[4] == '-' && text[7] == '-' && absl::ParseCivilTime(text, &day) &&
       absl::FormatCivilTime(day) == text) {
     return absl::OkStatus();
   }
@@ -473,8 +441,7 @@ absl::Status CheckDateFlag(absl::string_view flag, absl::string_view text) {
       absl::StrCat(flag, " must be a date YYYY-MM-DD, not \"", text, "\""));
 }
 
-absl::Status CheckDateFlags(const Flags& flags,
-                            const std::vector<const char*>& names) {
+absl::Status CheckDateFlags(const Flags& flags, const std::vector<const char*>& names) {
   for (const char* name : names) {
     if (std::optional<std::string> date = flags.Get(name)) {
       absl::Status status = CheckDateFlag(absl::StrCat("--", name), *date);
@@ -492,8 +459,7 @@ absl::Status CheckKindFlag(absl::string_view kind) {
 
 absl::Status CheckKindAndName(absl::string_view kind, absl::string_view name) {
   if (absl::Status status = CheckKindFlag(kind); !status.ok()) return status;
-  return auth::ValidatePrincipalName(
-      kind == "agency" ? "agency code" : "admin name", name);
+  return auth::ValidatePrincipalName(kind == "agency" ? "agency code" : "admin name", name);
 }
 
 // ---------------------------------------------------------------------------
@@ -553,9 +519,8 @@ std::string ShortEnumName(const google::protobuf::EnumDescriptor* descriptor,
 // ---------------------------------------------------------------------------
 // Invocation.
 
-Leaf WholeUsageLeaf(std::string path, std::string usage,
-                    std::vector<std::string> flags, size_t max_positionals,
-                    bool offline) {
+Leaf WholeUsageLeaf(std::string path, std::string usage, std::vector<std::string> flags,
+                    size_t max_positionals, bool offline) {
   Leaf leaf{std::move(path), std::move(usage), std::move(flags)};
   leaf.optional_positionals = max_positionals;
   leaf.whole_usage_on_error = true;
@@ -581,13 +546,11 @@ std::optional<int> Invocation::ParseArgs(const Leaf& leaf, const Args& args) {
     known.emplace_back("page-token");
   }
   absl::StatusOr<Flags> flags =
-      Flags::Parse(known, args, leaf.positionals.size() + leaf.optional_positionals,
-                   leaf.booleans);
+      Flags::Parse(known, args, leaf.positionals.size() + leaf.optional_positionals, leaf.booleans);
   if (!flags.ok()) return Usage(flags.status().message());
   flags_ = *std::move(flags);
   if (flags_->positionals().size() < leaf.positionals.size()) {
-    return Usage(absl::StrCat(leaf.positionals[flags_->positionals().size()],
-                              " is required"));
+    return Usage(absl::StrCat(leaf.positionals[flags_->positionals().size()], " is required"));
   }
   for (size_t i = 0; i < leaf.positionals.size(); ++i) {
     if (flags_->positionals()[i].empty()) {
@@ -630,9 +593,7 @@ int Invocation::Usage(absl::string_view message) const {
   return kExitUsage;
 }
 
-int Invocation::Value(absl::string_view message) const {
-  return ValueError(leaf_->path, message);
-}
+int Invocation::Value(absl::string_view message) const { return ValueError(leaf_->path, message); }
 
 std::optional<int> Invocation::Require(const std::vector<const char*>& names) const {
   absl::Status status = RequireFlags(*flags_, names);
@@ -656,8 +617,8 @@ std::unique_ptr<grpc::ClientContext> Invocation::Context() const {
 void PrintMoreHint(absl::string_view path, const std::string& next_page_token) {
   if (next_page_token.empty()) return;
   std::cout.flush();
-  std::cerr << "(stopped at --limit; for more: " << path << " ... --page-token "
-            << next_page_token << ")\n";
+  std::cerr << "(stopped at --limit; for more: " << path << " ... --page-token " << next_page_token
+            << ")\n";
 }
 
 }  // namespace enlace::cli

@@ -79,21 +79,20 @@ bool WantsHelp(const Args& args);
 
 // Runs the subcommand of `path` (e.g. "enlacectl pki") named by args[0];
 // prints `usage` for --help (exit 0) or no/unknown command (exit 2).
-int Dispatch(absl::string_view path, const std::vector<Command>& commands,
-             absl::string_view usage, const Args& args);
+int Dispatch(absl::string_view path, const std::vector<Command>& commands, absl::string_view usage,
+             const Args& args);
 
 // The usage of a command group: a summary line, the subcommands, examples
 // (one per line, each printed indented).
 std::string GroupUsage(absl::string_view path, absl::string_view summary,
-                       const std::vector<Command>& commands,
-                       absl::string_view example);
+                       const std::vector<Command>& commands, absl::string_view example);
 
 // A group of commands ("enlacectl cases") and what its --help says.
 struct Group {
-  std::string path;     // "enlacectl cases"
+  std::string path;  // "enlacectl cases"
   std::string summary;  // the first lines of the usage
   std::vector<Command> commands;
-  std::string example;        // one command per line
+  std::string example;  // one command per line
   std::string epilogue = "";  // after the examples (the top level's flags)
 };
 
@@ -101,23 +100,23 @@ struct Group {
 int RunGroup(const Group& group, const Args& args);
 
 // The groups, one per file (cmd_*.cc).
-int RunPki(const Args& args);         // cmd_pki.cc
-int RunCerts(const Args& args);       // cmd_certs.cc
-int RunAgencies(const Args& args);    // cmd_certs.cc
-int RunArrivals(const Args& args);    // cmd_arrivals.cc
-int RunConsent(const Args& args);     // cmd_arrivals.cc
-int RunCases(const Args& args);       // cmd_workflow.cc
-int RunServices(const Args& args);    // cmd_workflow.cc
-int RunInitiatives(const Args& args); // cmd_workflow.cc
-int RunReferrals(const Args& args);   // cmd_workflow.cc
-int RunReport(const Args& args);      // cmd_admin.cc (a leaf)
-int RunAudit(const Args& args);       // cmd_admin.cc
+int RunPki(const Args& args);  // cmd_pki.cc
+int RunCerts(const Args& args);  // cmd_certs.cc
+int RunAgencies(const Args& args);  // cmd_certs.cc
+int RunArrivals(const Args& args);  // cmd_arrivals.cc
+int RunConsent(const Args& args);  // cmd_arrivals.cc
+int RunCases(const Args& args);  // cmd_workflow.cc
+int RunServices(const Args& args);  // cmd_workflow.cc
+int RunInitiatives(const Args& args);  // cmd_workflow.cc
+int RunReferrals(const Args& args);  // cmd_workflow.cc
+int RunReport(const Args& args);  // cmd_admin.cc (a leaf)
+int RunAudit(const Args& args);  // cmd_admin.cc
 // The audit group's transparency commands (cmd_audit_witness.cc).
 int RunAuditCheckpoint(const Args& args);
 int RunAuditWitnessKey(const Args& args);
 int RunAuditRegisterWitness(const Args& args);
 int RunAuditWitness(const Args& args);
-int RunHealth(const Args& args);      // cmd_admin.cc (a leaf)
+int RunHealth(const Args& args);  // cmd_admin.cc (a leaf)
 
 // ---------------------------------------------------------------------------
 // Flags.
@@ -130,8 +129,7 @@ class Flags {
  public:
   // Parses `args` accepting only the flag names in `known` and `booleans`
   // (without "--").
-  static absl::StatusOr<Flags> Parse(const std::vector<std::string>& known,
-                                     const Args& args,
+  static absl::StatusOr<Flags> Parse(const std::vector<std::string>& known, const Args& args,
                                      size_t max_positionals = 0,
                                      const std::vector<std::string>& booleans = {});
 
@@ -152,15 +150,13 @@ class Flags {
 };
 
 // Prints "<path>: <message>" and the usage on stderr; returns kExitUsage.
-int UsageError(absl::string_view path, absl::string_view message,
-               absl::string_view usage);
+int UsageError(absl::string_view path, absl::string_view message, absl::string_view usage);
 
 // Prints a bad flag value error with a pointer to --help; returns kExitUsage.
 int ValueError(absl::string_view path, absl::string_view message);
 
 // Checks that every flag of `names` is present and not empty.
-absl::Status RequireFlags(const Flags& flags,
-                          const std::vector<const char*>& names);
+absl::Status RequireFlags(const Flags& flags, const std::vector<const char*>& names);
 
 // ---------------------------------------------------------------------------
 // Connection, output, errors.
@@ -174,22 +170,18 @@ extern const absl::string_view kListHelp;  // --limit, --page-token
 // The --help of a leaf command that calls the server: `head` (what it does,
 // the "Usage:" line, its own flags), kListHelp when `list`, kOutputHelp,
 // kConnectionHelp, `tail` (notes, the example), then kExitHelp.
-std::string ServerUsage(absl::string_view head, absl::string_view tail,
-                        bool list = false);
+std::string ServerUsage(absl::string_view head, absl::string_view tail, bool list = false);
 
 // `flags` plus the connection flags (addr, ca, cert, key, timeout) and, when
 // `output`, "output".
-std::vector<std::string> WithConnectionFlags(std::vector<std::string> flags,
-                                             bool output);
+std::vector<std::string> WithConnectionFlags(std::vector<std::string> flags, bool output);
 
 // The connection options from the flags and the environment. Errors are
 // usage errors (InvalidArgument).
-absl::StatusOr<client::ConnectionOptions> ConnectionFromFlags(
-    const Flags& flags);
+absl::StatusOr<client::ConnectionOptions> ConnectionFromFlags(const Flags& flags);
 
 // --timeout, when given: a positive finite duration ("30s", "2m", "90").
-absl::StatusOr<std::optional<absl::Duration>> ParseTimeoutFlag(
-    const Flags& flags);
+absl::StatusOr<std::optional<absl::Duration>> ParseTimeoutFlag(const Flags& flags);
 
 enum class Output { kTable, kJson };
 
@@ -245,15 +237,13 @@ std::string OrDash(absl::string_view text);
 // day "2026-05-01" (its UTC midnight), "now", or a duration ago ("90m",
 // "24h", "7d"). `flag` names it in errors.
 absl::StatusOr<google::protobuf::Timestamp> ParseInstant(absl::string_view flag,
-                                                         absl::string_view text,
-                                                         absl::Time now);
+                                                         absl::string_view text, absl::Time now);
 
 // A YYYY-MM-DD date (checked locally so that typos are usage errors).
 absl::Status CheckDateFlag(absl::string_view flag, absl::string_view text);
 
 // CheckDateFlag() on each of the flags `names` that is given.
-absl::Status CheckDateFlags(const Flags& flags,
-                            const std::vector<const char*>& names);
+absl::Status CheckDateFlags(const Flags& flags, const std::vector<const char*>& names);
 
 // --kind of a certificate's subject: "agency" or "admin".
 absl::Status CheckKindFlag(absl::string_view kind);
@@ -292,15 +282,14 @@ std::string ShortEnumName(const google::protobuf::EnumDescriptor* descriptor,
 
 template <typename E>
 std::string ShortName(absl::string_view prefix, E value) {
-  return ShortEnumName(google::protobuf::GetEnumDescriptor<E>(), prefix,
-                       static_cast<int>(value));
+  return ShortEnumName(google::protobuf::GetEnumDescriptor<E>(), prefix, static_cast<int>(value));
 }
 
 // ---------------------------------------------------------------------------
 // A leaf command.
 
 struct Leaf {
-  std::string path;   // "enlacectl cases get"
+  std::string path;  // "enlacectl cases get"
   std::string usage;  // its --help
   std::vector<std::string> flags;  // value flags besides the connection flags
   // Names of the positional arguments, all required, e.g. {"CASE_ID"}.
@@ -319,9 +308,8 @@ struct Leaf {
 // A leaf whose usage errors print the whole usage and which checks its own
 // positionals (up to `max_positionals`): the pki, certs, agencies and health
 // commands.
-Leaf WholeUsageLeaf(std::string path, std::string usage,
-                    std::vector<std::string> flags, size_t max_positionals = 0,
-                    bool offline = false);
+Leaf WholeUsageLeaf(std::string path, std::string usage, std::vector<std::string> flags,
+                    size_t max_positionals = 0, bool offline = false);
 
 class Invocation {
  public:
@@ -374,8 +362,7 @@ class Invocation {
 // e.g. &v1::ListCasesResponse::mutable_cases.
 
 template <typename Stub, typename Request, typename Response>
-using UnaryMethod = grpc::Status (Stub::*)(grpc::ClientContext*, const Request&,
-                                           Response*);
+using UnaryMethod = grpc::Status (Stub::*)(grpc::ClientContext*, const Request&, Response*);
 
 template <typename Response, typename Item>
 using ItemsOf = google::protobuf::RepeatedPtrField<Item>* (Response::*)();
@@ -470,15 +457,12 @@ void PrintMoreHint(absl::string_view path, const std::string& next_page_token);
 // --page-token up to --limit, then prints every item as one JSON document
 // (the response with every page's items and nextPageToken), or
 // `print_table(all)` and PrintMoreHint(). Returns the exit status.
-template <typename Stub, typename Request, typename Response, typename Item,
-          typename PrintItems>
+template <typename Stub, typename Request, typename Response, typename Item, typename PrintItems>
 int ListAndPrint(Invocation& call, UnaryMethod<Stub, Request, Response> method,
-                 ItemsOf<Response, Item> items, const Request& request,
-                 PrintItems print_table) {
+                 ItemsOf<Response, Item> items, const Request& request, PrintItems print_table) {
   Response all;
-  absl::Status status = PageThrough(call, method, items, request, call.limit(),
-                                    call.page_token(), (all.*items)(),
-                                    all.mutable_next_page_token());
+  absl::Status status = PageThrough(call, method, items, request, call.limit(), call.page_token(),
+                                    (all.*items)(), all.mutable_next_page_token());
   if (!status.ok()) return Fail(status);
   if (call.json()) return PrintJson(all);
   print_table(all);

@@ -69,8 +69,11 @@ Example:
 }
 
 int RunAuditList(const Args& args) {
-  static const Leaf leaf = {"enlacectl audit list", AuditListUsage(),
-                            {"principal", "method", "decision", "since", "until"}, {}, {},
+  static const Leaf leaf = {"enlacectl audit list",
+                            AuditListUsage(),
+                            {"principal", "method", "decision", "since", "until"},
+                            {},
+                            {},
                             true};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
@@ -95,7 +98,8 @@ int RunAuditList(const Args& args) {
     }
   }
   if (std::optional<std::string> decision = call.flags().Get("decision")) {
-    absl::StatusOr<v1::Decision> parsed = ParseEnum<v1::Decision>("DECISION_", "--decision", *decision);
+    absl::StatusOr<v1::Decision> parsed =
+        ParseEnum<v1::Decision>("DECISION_", "--decision", *decision);
     if (!parsed.ok()) return call.Value(parsed.status().message());
     request.set_decision(*parsed);
   }
@@ -115,11 +119,14 @@ int RunAuditList(const Args& args) {
       [](const v1::ListAuditEventsResponse& all) {
         PrintTableOf({"SEQ", "TIME", "PRINCIPAL", "METHOD", "DECISION", "STATUS", "DETAIL"},
                      all.events(), [](const v1::AuditEvent& e) -> TableRow {
-                       return {absl::StrCat(e.sequence()), FormatTimestamp(e.time()),
-                               e.principal(), e.method(), ShortName("DECISION_", e.decision()),
-                               absl::StatusCodeToString(
-                                   static_cast<absl::StatusCode>(e.status_code())),
-                               OrDash(e.detail())};
+                       return {
+                           absl::StrCat(e.sequence()),
+                           FormatTimestamp(e.time()),
+                           e.principal(),
+                           e.method(),
+                           ShortName("DECISION_", e.decision()),
+                           absl::StatusCodeToString(static_cast<absl::StatusCode>(e.status_code())),
+                           OrDash(e.detail())};
                      });
       });
 }
@@ -170,8 +177,8 @@ int RunAuditVerify(const Args& args) {
   if (call.json()) PrintJson(response);
   if (!response.intact()) {
     return Fail(absl::DataLossError(absl::StrCat(
-        "audit log broken at sequence ", response.first_broken_sequence(), " (",
-        response.checked(), " events checked): ",
+        "audit log broken at sequence ", response.first_broken_sequence(), " (", response.checked(),
+        " events checked): ",
         response.detail().empty()
             ? "the event at that sequence, or a link before it, was changed, removed or "
               "inserted"
@@ -270,8 +277,8 @@ void PrintReport(const v1::ProgrammeReport& report) {
   Section("Referrals");
   PrintTableOf({"FROM", "TO", "STATUS", "REFERRALS"}, report.referrals(),
                [](const auto& r) -> TableRow {
-                 return {r.from_agency(), r.to_agency(),
-                         ShortName("REFERRAL_STATUS_", r.status()), Cell(r.referrals())};
+                 return {r.from_agency(), r.to_agency(), ShortName("REFERRAL_STATUS_", r.status()),
+                         Cell(r.referrals())};
                });
 
   Section("Services delivered");
@@ -367,18 +374,13 @@ absl::StatusOr<int> ParseHealthResponse(const std::string& bytes) {
         if (!ReadVarint(bytes, &pos, &value)) return bad;
         if ((tag >> 3) == 1) status = value;
         break;
-      case 1:
-        pos += 8;
-        break;
+      case 1: pos += 8; break;
       case 2:
         if (!ReadVarint(bytes, &pos, &value) || value > bytes.size() - pos) return bad;
         pos += value;
         break;
-      case 5:
-        pos += 4;
-        break;
-      default:
-        return bad;
+      case 5: pos += 4; break;
+      default: return bad;
     }
     if (pos > bytes.size()) return bad;
   }
@@ -441,12 +443,11 @@ int RunHealthCommand(const Args& args) {
   grpc::ByteBuffer request(&slice, 1);
   grpc::ByteBuffer response;
   grpc::ClientContext context;
-  context.set_deadline(
-      absl::ToChronoTime(absl::Now() + timeout->value_or(absl::Seconds(10))));
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout->value_or(absl::Seconds(10))));
   grpc::GenericStub stub(channel);
   std::promise<grpc::Status> done;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                 &response, [&done](grpc::Status status) { done.set_value(std::move(status)); });
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status status) { done.set_value(std::move(status)); });
   absl::Status status = FromGrpc(done.get_future().get());
   if (!status.ok()) return Fail(status);
   std::vector<grpc::Slice> slices;

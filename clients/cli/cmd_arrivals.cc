@@ -102,18 +102,21 @@ void PrintArrivalDetails(const v1::Arrival& a) {
 }
 
 void PrintArrivalTable(const v1::ListArrivalsResponse& all) {
-  PrintTableOf({"ARRIVAL ID", "EXTERNAL ID", "ARRIVED", "MODE", "NAME", "SEX", "DEPT",
-                "MUNICIPALITY", "NEEDS", "CONSENT"},
-               all.arrivals(), [](const v1::Arrival& a) -> TableRow {
-                 return {a.arrival_id(), a.external_id(), a.arrival_date(),
-                         ShortName("ARRIVAL_MODE_", a.mode()),
-                         absl::StrCat(a.person().given_name(), " ", a.person().family_name()),
-                         ShortName("SEX_", a.person().sex()), a.destination().department_code(),
-                         a.destination().municipality(), NeedsText(a.needs()),
-                         a.consent().agencies().empty()
-                             ? "-"
-                             : absl::StrJoin(a.consent().agencies(), ",")};
-               });
+  PrintTableOf(
+      {"ARRIVAL ID", "EXTERNAL ID", "ARRIVED", "MODE", "NAME", "SEX", "DEPT", "MUNICIPALITY",
+       "NEEDS", "CONSENT"},
+      all.arrivals(), [](const v1::Arrival& a) -> TableRow {
+        return {a.arrival_id(),
+                a.external_id(),
+                a.arrival_date(),
+                ShortName("ARRIVAL_MODE_", a.mode()),
+                absl::StrCat(a.person().given_name(), " ", a.person().family_name()),
+                ShortName("SEX_", a.person().sex()),
+                a.destination().department_code(),
+                a.destination().municipality(),
+                NeedsText(a.needs()),
+                a.consent().agencies().empty() ? "-" : absl::StrJoin(a.consent().agencies(), ",")};
+      });
 }
 
 // ---------------------------------------------------------------------------
@@ -152,8 +155,8 @@ bool IsValidUtf8(absl::string_view text) {
       if ((next & 0xC0) != 0x80) return false;
       code = (code << 6) | (next & 0x3F);
     }
-    if ((length == 3 && code < 0x800) || (length == 4 && code < 0x10000) ||
-        code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+    if ((length == 3 && code < 0x800) || (length == 4 && code < 0x10000) || code > 0x10FFFF ||
+        (code >= 0xD800 && code <= 0xDFFF)) {
       return false;
     }
     i += length;
@@ -166,8 +169,8 @@ bool IsValidUtf8(absl::string_view text) {
 struct RawRecord {
   int64_t line = 0;  // the (first) line of the record, 1-based
   std::vector<std::string> fields;  // CSV
-  std::string text;                 // JSON lines
-  std::string error;                // set when malformed
+  std::string text;  // JSON lines
+  std::string error;  // set when malformed
 };
 
 // Reads records one at a time: CSV as RFC 4180 (quoted fields may hold
@@ -244,8 +247,8 @@ class RecordReader {
           quoted = false;
         } else if (quoted) {
           if (c == ' ' || c == '\t') continue;  // blanks after a closing quote
-          record->error = absl::StrCat("field ", record->fields.size() + 1,
-                                       ": text after a closing quote");
+          record->error =
+              absl::StrCat("field ", record->fields.size() + 1, ": text after a closing quote");
           return;
         } else if (c == '"' && absl::StripAsciiWhitespace(field).empty()) {
           field.clear();
@@ -258,8 +261,8 @@ class RecordReader {
       // A line break inside quotes belongs to the field.
       absl::string_view next;
       if (!ReadLine(&next)) {
-        record->error = absl::StrCat("field ", record->fields.size() + 1,
-                                     ": quote opened but never closed");
+        record->error =
+            absl::StrCat("field ", record->fields.size() + 1, ": quote opened but never closed");
         return;
       }
       field.push_back('\n');
@@ -277,17 +280,26 @@ class RecordReader {
 };
 
 // The CSV columns, in the order of the documentation.
-constexpr const char* kColumns[] = {
-    "external_id",      "arrival_date",     "mode",
-    "origin_country",   "given_name",       "family_name",
-    "birth_date",       "sex",              "document_number",
-    "department_code",  "municipality",     "needs",
-    "consent_agencies", "consent_purposes", "consent_given_at"};
+constexpr const char* kColumns[] = {"external_id",
+                                    "arrival_date",
+                                    "mode",
+                                    "origin_country",
+                                    "given_name",
+                                    "family_name",
+                                    "birth_date",
+                                    "sex",
+                                    "document_number",
+                                    "department_code",
+                                    "municipality",
+                                    "needs",
+                                    "consent_agencies",
+                                    "consent_purposes",
+                                    "consent_given_at"};
 constexpr size_t kColumnCount = sizeof(kColumns) / sizeof(kColumns[0]);
 // Columns the header must have; the others may be left out.
 constexpr const char* kRequiredColumns[] = {
-    "external_id", "arrival_date", "mode",       "origin_country", "given_name",
-    "family_name", "birth_date",   "sex",        "department_code", "municipality"};
+    "external_id", "arrival_date", "mode", "origin_country",  "given_name",
+    "family_name", "birth_date",   "sex",  "department_code", "municipality"};
 
 // Which field of a row holds each column (-1: absent).
 struct CsvHeader {
@@ -318,13 +330,13 @@ absl::StatusOr<CsvHeader> ParseHeader(const RawRecord& record) {
       if (name == kColumns[i]) known = i;
     }
     if (known == kColumnCount) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "line ", record.line, " (the header): unknown column \"", record.fields[f],
-          "\"; the columns are ", absl::StrJoin(kColumns, ",")));
+      return absl::InvalidArgumentError(
+          absl::StrCat("line ", record.line, " (the header): unknown column \"", record.fields[f],
+                       "\"; the columns are ", absl::StrJoin(kColumns, ",")));
     }
     if (header.index[known] != -1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "line ", record.line, " (the header): column ", name, " appears twice"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("line ", record.line, " (the header): column ", name, " appears twice"));
     }
     header.index[known] = static_cast<int>(f);
   }
@@ -334,16 +346,15 @@ absl::StatusOr<CsvHeader> ParseHeader(const RawRecord& record) {
   }
   if (!missing.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "line ", record.line, " (the header): missing column",
-        missing.size() > 1 ? "s " : " ", absl::StrJoin(missing, ","),
-        " (is the first line a header?)"));
+        "line ", record.line, " (the header): missing column", missing.size() > 1 ? "s " : " ",
+        absl::StrJoin(missing, ","), " (is the first line a header?)"));
   }
   return header;
 }
 
 // Why a row was refused before it was sent.
 struct LocalReject {
-  std::string field;    // e.g. "arrival.mode"; empty for the whole row
+  std::string field;  // e.g. "arrival.mode"; empty for the whole row
   std::string message;
 };
 
@@ -368,8 +379,7 @@ std::optional<LocalReject> ArrivalFromCsv(const CsvHeader& header, const RawReco
   if (!record.error.empty()) return LocalReject{"", absl::StrCat("bad CSV: ", record.error)};
   if (record.fields.size() != header.fields) {
     return LocalReject{"", absl::StrCat("expected ", header.fields,
-                                        " fields as in the header, found ",
-                                        record.fields.size())};
+                                        " fields as in the header, found ", record.fields.size())};
   }
   auto get = [&](absl::string_view column) -> std::string {
     int index = header.Of(column);
@@ -384,7 +394,8 @@ std::optional<LocalReject> ArrivalFromCsv(const CsvHeader& header, const RawReco
   arrival->set_external_id(get("external_id"));
   arrival->set_arrival_date(get("arrival_date"));
   if (std::string mode = get("mode"); !mode.empty()) {
-    absl::StatusOr<v1::ArrivalMode> parsed = ParseEnum<v1::ArrivalMode>("ARRIVAL_MODE_", "mode", mode);
+    absl::StatusOr<v1::ArrivalMode> parsed =
+        ParseEnum<v1::ArrivalMode>("ARRIVAL_MODE_", "mode", mode);
     if (!parsed.ok()) return LocalReject{"arrival.mode", std::string(parsed.status().message())};
     arrival->set_mode(*parsed);
   }
@@ -451,8 +462,8 @@ std::optional<LocalReject> ArrivalFromJson(const RawRecord& record, v1::Arrival*
       *external_id = lenient.external_id();
     }
     arrival->Clear();
-    return LocalReject{"", absl::StrCat("not an Arrival in protobuf JSON: ",
-                                        std::string(status.message()))};
+    return LocalReject{
+        "", absl::StrCat("not an Arrival in protobuf JSON: ", std::string(status.message()))};
   }
   *external_id = arrival->external_id();
   return std::nullopt;
@@ -512,8 +523,8 @@ class Progress {
 
  private:
   void Loop() {
-    const auto period = mode_ == Mode::kBar ? std::chrono::milliseconds(200)
-                                            : std::chrono::milliseconds(2000);
+    const auto period =
+        mode_ == Mode::kBar ? std::chrono::milliseconds(200) : std::chrono::milliseconds(2000);
     std::unique_lock<std::mutex> lock(mu_);
     while (!cv_.wait_for(lock, period, [this] { return stop_; })) {
       Draw();
@@ -531,10 +542,10 @@ class Progress {
         constexpr int kWidth = 30;
         const double fraction = std::min(1.0, static_cast<double>(done) / total);
         const int filled = static_cast<int>(fraction * kWidth);
-        line = absl::StrFormat("[%s%s] %d/%d %3.0f%%  %.0f rows/s  ETA %s",
-                               std::string(filled, '#'), std::string(kWidth - filled, '-'),
-                               done, total, fraction * 100, rate,
-                               rate > 0 ? FormatEta((total - done) / rate) : "--:--");
+        line =
+            absl::StrFormat("[%s%s] %d/%d %3.0f%%  %.0f rows/s  ETA %s", std::string(filled, '#'),
+                            std::string(kWidth - filled, '-'), done, total, fraction * 100, rate,
+                            rate > 0 ? FormatEta((total - done) / rate) : "--:--");
       } else {
         line = absl::StrFormat("%d rows  %.0f rows/s", done, rate);
       }
@@ -542,8 +553,8 @@ class Progress {
       drawn_ = true;
     } else {
       if (total > 0) {
-        line = absl::StrFormat("enlacectl: pushed %d/%d rows (%.0f%%), %.0f rows/s, ETA %s",
-                               done, total, std::min(100.0, 100.0 * done / total), rate,
+        line = absl::StrFormat("enlacectl: pushed %d/%d rows (%.0f%%), %.0f rows/s, ETA %s", done,
+                               total, std::min(100.0, 100.0 * done / total), rate,
                                rate > 0 ? FormatEta((total - done) / rate) : "--:--");
       } else {
         line = absl::StrFormat("enlacectl: pushed %d rows, %.0f rows/s", done, rate);
@@ -567,8 +578,7 @@ class Progress {
 // into `*total`, on a thread of its own so that the push starts at once.
 class Counter {
  public:
-  Counter(const std::string& path, Format format, std::atomic<int64_t>* total)
-      : stop_(false) {
+  Counter(const std::string& path, Format format, std::atomic<int64_t>* total) : stop_(false) {
     thread_ = std::thread([this, path, format, total] {
       std::FILE* file = std::fopen(path.c_str(), "re");
       if (file == nullptr) return;
@@ -717,8 +727,8 @@ class Push {
 
   // The writer thread: reads the input, rejects what cannot be read, and
   // sends the rest; then half-closes the stream.
-  void WriteAll(grpc::ClientReaderWriter<v1::RecordArrivalsRequest,
-                                         v1::RecordArrivalsResponse>& stream) {
+  void WriteAll(
+      grpc::ClientReaderWriter<v1::RecordArrivalsRequest, v1::RecordArrivalsResponse>& stream) {
     RecordReader reader(input_, format_);
     std::optional<CsvHeader> header;
     bool input_done = false;
@@ -814,12 +824,8 @@ class Push {
     }
     ++done_;
     switch (response.outcome()) {
-      case v1::OUTCOME_CREATED:
-        ++created_;
-        break;
-      case v1::OUTCOME_ALREADY_RECORDED:
-        ++already_;
-        break;
+      case v1::OUTCOME_CREATED: ++created_; break;
+      case v1::OUTCOME_ALREADY_RECORDED: ++already_; break;
       default:
         ++rejected_;
         Reject(line, response.external_id(),
@@ -840,9 +846,8 @@ class Push {
       std::fwrite(out.data(), 1, out.size(), rejects_);
     } else if (first_rejects_.size() < kShownRejects) {
       // The server's messages start with the field already.
-      const std::string prefix = field.empty() || absl::StartsWith(message, field)
-                                     ? ""
-                                     : absl::StrCat(field, ": ");
+      const std::string prefix =
+          field.empty() || absl::StartsWith(message, field) ? "" : absl::StrCat(field, ": ");
       first_rejects_.push_back(absl::StrCat("line ", line_text.empty() ? "?" : line_text, " (",
                                             external_id.empty() ? "no external_id" : external_id,
                                             "): ", code, ": ", prefix, message));
@@ -875,8 +880,8 @@ class Push {
 };
 
 int RunArrivalsPush(const Args& args) {
-  static const Leaf leaf = {std::string(kPushPath), PushUsage(),
-                            {"format", "rejects", "progress"}, {"FILE"}};
+  static const Leaf leaf = {
+      std::string(kPushPath), PushUsage(), {"format", "rejects", "progress"}, {"FILE"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   const std::string path = call.positional(0);
@@ -959,8 +964,8 @@ int RunArrivalsPush(const Args& args) {
   std::atomic<int64_t> total{-1};
   std::optional<Counter> counter;
   struct stat st;
-  if (progress_mode != Progress::Mode::kNone && !from_stdin &&
-      ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+  if (progress_mode != Progress::Mode::kNone && !from_stdin && ::stat(path.c_str(), &st) == 0 &&
+      S_ISREG(st.st_mode)) {
     counter.emplace(path, format, &total);
   }
   Push push(input, format, rejects, rejects_path.value_or(""));
@@ -983,12 +988,12 @@ int RunArrivalsPush(const Args& args) {
     std::cerr << "(" << push.rejected() - shown
               << " more rejected rows: use --rejects FILE to keep them all)\n";
   }
-  const int64_t answered = push.created() + push.already() + push.rejected() -
-                           push.rejected_locally();
+  const int64_t answered =
+      push.created() + push.already() + push.rejected() - push.rejected_locally();
   if (!status.ok() && answered > 0) {
-    std::cerr << "enlacectl: the push stopped after " << push.rows() << " rows: "
-              << push.created() << " created, " << push.already() << " already recorded, "
-              << push.rejected() << " rejected, " << push.unanswered()
+    std::cerr << "enlacectl: the push stopped after " << push.rows() << " rows: " << push.created()
+              << " created, " << push.already() << " already recorded, " << push.rejected()
+              << " rejected, " << push.unanswered()
               << " not answered. Rerun the same command to push the rest: rows already "
                  "stored come back as already recorded.\n";
   }
@@ -1065,8 +1070,12 @@ Example:
 }
 
 int RunArrivalsList(const Args& args) {
-  static const Leaf leaf = {"enlacectl arrivals list", ArrivalsListUsage(),
-                            {"department", "municipality", "from", "to"}, {}, {}, true};
+  static const Leaf leaf = {"enlacectl arrivals list",
+                            ArrivalsListUsage(),
+                            {"department", "municipality", "from", "to"},
+                            {},
+                            {},
+                            true};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   if (absl::Status s = CheckDateFlags(call.flags(), {"from", "to"}); !s.ok()) {
@@ -1107,8 +1116,10 @@ Example:
 }
 
 int RunConsentUpdate(const Args& args) {
-  static const Leaf leaf = {"enlacectl consent update", ConsentUpdateUsage(),
-                            {"agencies", "purposes", "given-at"}, {"ARRIVAL_ID"},
+  static const Leaf leaf = {"enlacectl consent update",
+                            ConsentUpdateUsage(),
+                            {"agencies", "purposes", "given-at"},
+                            {"ARRIVAL_ID"},
                             {"withdraw"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
@@ -1165,7 +1176,8 @@ int RunArrivals(const Args& args) {
 
 int RunConsent(const Args& args) {
   static const auto* group = new Group{
-      "enlacectl consent", "The consent a returnee gives to share their record.",
+      "enlacectl consent",
+      "The consent a returnee gives to share their record.",
       {
           {"update", "replace or withdraw a returnee's consent (ministry)", &RunConsentUpdate},
       },

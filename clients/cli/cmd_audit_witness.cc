@@ -95,9 +95,9 @@ Exit status: 0 written; 1 the file could not be written (it exists, say);
 )";
 
 int RunAuditWitnessKeyCommand(const Args& args) {
-  static const Leaf leaf = WholeUsageLeaf("enlacectl audit witness-key",
-                                          std::string(kWitnessKeyUsage), {"name", "out"},
-                                          /*max_positionals=*/0, /*offline=*/true);
+  static const Leaf leaf =
+      WholeUsageLeaf("enlacectl audit witness-key", std::string(kWitnessKeyUsage), {"name", "out"},
+                     /*max_positionals=*/0, /*offline=*/true);
   Invocation call;
   if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
   if (std::optional<int> exit = call.Require({"name", "out"})) return *exit;
@@ -140,8 +140,8 @@ Example:
 }
 
 int RunAuditRegisterWitnessCommand(const Args& args) {
-  static const Leaf leaf = {"enlacectl audit register-witness", RegisterWitnessUsage(),
-                            {"agency", "public-key"}};
+  static const Leaf leaf = {
+      "enlacectl audit register-witness", RegisterWitnessUsage(), {"agency", "public-key"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   if (std::optional<int> exit = call.Require({"agency", "public-key"})) return *exit;
@@ -207,7 +207,8 @@ absl::StatusOr<tlog::Verifier> LogVerifier(const std::string& flag, const std::s
   if (absl::StatusOr<std::string> file = auth::ReadFileToString(flag); file.ok()) text = *file;
   if (absl::StrContains(text, "-----BEGIN")) {
     absl::StatusOr<std::string> key = tlog::Ed25519PublicKeyFromPem(text);
-    if (!key.ok()) return absl::InvalidArgumentError(absl::StrCat("--log-key: ", key.status().message()));
+    if (!key.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--log-key: ", key.status().message()));
     return tlog::Verifier{origin, tlog::kEd25519, *key};
   }
   absl::StatusOr<tlog::Verifier> verifier = tlog::ParseVerifierKey(text);
@@ -240,8 +241,8 @@ absl::StatusOr<tlog::Checkpoint> OpenCheckpoint(const std::string& note,
 }
 
 int RunAuditWitnessCommand(const Args& args) {
-  static const Leaf leaf = {"enlacectl audit witness", WitnessUsage(),
-                            {"log-key", "origin", "witness-key", "state"}};
+  static const Leaf leaf = {
+      "enlacectl audit witness", WitnessUsage(), {"log-key", "origin", "witness-key", "state"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   if (std::optional<int> exit = call.Require({"log-key", "witness-key", "state"})) return *exit;
@@ -253,9 +254,9 @@ int RunAuditWitnessCommand(const Args& args) {
   if (!witness_text.ok()) return Fail(witness_text.status());
   absl::StatusOr<tlog::SignerKey> witness = tlog::ParseSignerKey(*witness_text);
   if (!witness.ok() || witness->type != tlog::kCosignatureV1) {
-    return call.Value(absl::StrCat(
-        "--witness-key: not a witness key made by `enlacectl audit witness-key`",
-        witness.ok() ? "" : absl::StrCat(" (", witness.status().message(), ")")));
+    return call.Value(
+        absl::StrCat("--witness-key: not a witness key made by `enlacectl audit witness-key`",
+                     witness.ok() ? "" : absl::StrCat(" (", witness.status().message(), ")")));
   }
   const std::string state_path = *flags.Get("state");
 
@@ -264,9 +265,9 @@ int RunAuditWitnessCommand(const Args& args) {
   if (absl::StatusOr<std::string> state = auth::ReadFileToString(state_path); state.ok()) {
     absl::StatusOr<tlog::Checkpoint> opened = OpenCheckpoint(*state, *log);
     if (!opened.ok()) {
-      return Fail(absl::FailedPreconditionError(absl::StrCat(
-          "the state file ", state_path, " is not a checkpoint of this log (",
-          opened.status().message(), "); remove it only if it never was")));
+      return Fail(absl::FailedPreconditionError(
+          absl::StrCat("the state file ", state_path, " is not a checkpoint of this log (",
+                       opened.status().message(), "); remove it only if it never was")));
     }
     previous = *std::move(opened);
   } else if (!absl::IsNotFound(state.status())) {
@@ -274,8 +275,8 @@ int RunAuditWitnessCommand(const Args& args) {
   }
 
   v1::AuditCheckpoint latest;
-  if (absl::Status s = CallUnary(call, &AdminStub::GetAuditCheckpoint,
-                                 v1::GetAuditCheckpointRequest(), &latest);
+  if (absl::Status s =
+          CallUnary(call, &AdminStub::GetAuditCheckpoint, v1::GetAuditCheckpointRequest(), &latest);
       !s.ok()) {
     return Fail(s);
   }
@@ -308,12 +309,10 @@ int RunAuditWitnessCommand(const Args& args) {
       }
     }
     std::vector<std::string> hashes(proof.hashes().begin(), proof.hashes().end());
-    if (!db::merkle::VerifyConsistency(from, to, previous->root_hash, current->root_hash,
-                                       hashes)) {
-      return Refuse(absl::StrCat(
-          "the log is not consistent with the checkpoint of ", from, " events verified before (",
-          state_path, "): the checkpoint of ", to,
-          " events does not extend it; events were changed or removed"));
+    if (!db::merkle::VerifyConsistency(from, to, previous->root_hash, current->root_hash, hashes)) {
+      return Refuse(absl::StrCat("the log is not consistent with the checkpoint of ", from,
+                                 " events verified before (", state_path, "): the checkpoint of ",
+                                 to, " events does not extend it; events were changed or removed"));
     }
   }
   // Verified: this is now the witness's view, whatever happens next.

@@ -63,8 +63,8 @@ bool PathExists(const std::string& path) {
 }
 
 void PrintCertificateTable(const v1::ListCertificatesResponse& response) {
-  PrintTableOf({"SERIAL", "SPIFFE ID", "STATUS", "NOT AFTER", "ISSUED BY"},
-               response.certificates(), [](const v1::Certificate& c) -> TableRow {
+  PrintTableOf({"SERIAL", "SPIFFE ID", "STATUS", "NOT AFTER", "ISSUED BY"}, response.certificates(),
+               [](const v1::Certificate& c) -> TableRow {
                  return {c.serial(), c.spiffe_id(), StatusName(c.status()),
                          FormatTimestamp(c.not_after()), OrDash(c.issued_by())};
                });
@@ -125,8 +125,7 @@ absl::StatusOr<auth::KeyType> ParseKeyType(const std::string& text) {
   if (text == "rsa-2048") return auth::KeyType::kRsa2048;
   if (text == "rsa-3072") return auth::KeyType::kRsa3072;
   return absl::InvalidArgumentError(absl::StrCat(
-      "--key-type must be ec-p256, ec-p384, rsa-2048 or rsa-3072, not \"",
-      text, "\""));
+      "--key-type must be ec-p256, ec-p384, rsa-2048 or rsa-3072, not \"", text, "\""));
 }
 
 int RunCertsRequest(const Args& args) {
@@ -142,8 +141,7 @@ int RunCertsRequest(const Args& args) {
   if (absl::Status status = CheckKindAndName(kind, name); !status.ok()) {
     return call.Value(status.message());
   }
-  absl::StatusOr<auth::KeyType> key_type =
-      ParseKeyType(flags.Get("key-type").value_or("ec-p256"));
+  absl::StatusOr<auth::KeyType> key_type = ParseKeyType(flags.Get("key-type").value_or("ec-p256"));
   if (!key_type.ok()) return call.Value(key_type.status().message());
   std::optional<std::string> out_dir_flag = flags.Get("out-dir");
   if (out_dir_flag.has_value() && out_dir_flag->empty()) {
@@ -154,19 +152,16 @@ int RunCertsRequest(const Args& args) {
   struct stat st;
   if (::stat(out_dir.c_str(), &st) != 0) {
     if (errno != ENOENT || ::mkdir(out_dir.c_str(), 0700) != 0) {
-      return Fail(absl::ErrnoToStatus(
-          errno, absl::StrCat("cannot create directory ", out_dir)));
+      return Fail(absl::ErrnoToStatus(errno, absl::StrCat("cannot create directory ", out_dir)));
     }
   } else if (!S_ISDIR(st.st_mode)) {
-    return Fail(absl::FailedPreconditionError(
-        absl::StrCat(out_dir, " is not a directory")));
+    return Fail(absl::FailedPreconditionError(absl::StrCat(out_dir, " is not a directory")));
   }
   const std::string key_path = JoinPath(out_dir, name + ".key");
   const std::string csr_path = JoinPath(out_dir, name + ".csr");
-  const std::string refusal =
-      absl::StrCat(key_path,
-                   " already exists: refusing to overwrite a private key "
-                   "(move it away, or choose another --out-dir)");
+  const std::string refusal = absl::StrCat(key_path,
+                                           " already exists: refusing to overwrite a private key "
+                                           "(move it away, or choose another --out-dir)");
   // Checked before the (slow) key generation; the write below makes sure.
   if (PathExists(key_path)) return Fail(absl::AlreadyExistsError(refusal));
 
@@ -174,8 +169,7 @@ int RunCertsRequest(const Args& args) {
   if (!key.ok()) return Fail(key.status());
   absl::StatusOr<std::string> csr = auth::CreateCsrPem(*key, name);
   if (!csr.ok()) return Fail(csr.status());
-  absl::Status status = auth::WriteFileAtomically(key_path, *key, 0600,
-                                                  auth::IfExists::kFail);
+  absl::Status status = auth::WriteFileAtomically(key_path, *key, 0600, auth::IfExists::kFail);
   if (absl::IsAlreadyExists(status)) {
     return Fail(absl::AlreadyExistsError(refusal));
   }
@@ -186,17 +180,14 @@ int RunCertsRequest(const Args& args) {
     ::unlink(key_path.c_str());
     return Fail(status);
   }
-  std::cout << "wrote " << key_path
-            << "  (private key, mode 0600: keep it here, never send it)\n"
+  std::cout << "wrote " << key_path << "  (private key, mode 0600: keep it here, never send it)\n"
             << "wrote " << csr_path << "  (certificate signing request)\n\n"
-            << "Send " << csr_path
-            << " (only the .csr) to the Enlace administrator, who runs:\n"
-            << "  enlacectl certs issue --csr " << name << ".csr --kind " << kind
-            << " --name " << name << "\n"
+            << "Send " << csr_path << " (only the .csr) to the Enlace administrator, who runs:\n"
+            << "  enlacectl certs issue --csr " << name << ".csr --kind " << kind << " --name "
+            << name << "\n"
             << "and sends back " << name << ".crt. Put it beside the key and "
             << "connect with:\n"
-            << "  --cert " << JoinPath(out_dir, name + ".crt") << " --key "
-            << key_path << "\n";
+            << "  --cert " << JoinPath(out_dir, name + ".crt") << " --key " << key_path << "\n";
   std::cout.flush();
   return kExitOk;
 }
@@ -237,8 +228,9 @@ Example:
 }
 
 int RunCertsIssue(const Args& args) {
-  static const Leaf leaf = WholeUsageLeaf("enlacectl certs issue", CertsIssueUsage(),
-                                          {"csr", "kind", "name", "validity-days", "out", "ca-addr"});
+  static const Leaf leaf =
+      WholeUsageLeaf("enlacectl certs issue", CertsIssueUsage(),
+                     {"csr", "kind", "name", "validity-days", "out", "ca-addr"});
   Invocation call;
   if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
   if (std::optional<int> exit = call.Require({"csr", "kind", "name"})) return *exit;
@@ -253,8 +245,8 @@ int RunCertsIssue(const Args& args) {
   if (std::optional<std::string> text = flags.Get("validity-days")) {
     int days = 0;
     if (!absl::SimpleAtoi(*text, &days) || days <= 0) {
-      return call.Value(absl::StrCat(
-          "--validity-days must be a positive number of days, not \"", *text, "\""));
+      return call.Value(
+          absl::StrCat("--validity-days must be a positive number of days, not \"", *text, "\""));
     }
     request.set_validity_days(days);
   }
@@ -276,9 +268,10 @@ int RunCertsIssue(const Args& args) {
   // Before the call: a certificate that cannot be written should not be
   // issued at all.
   if (PathExists(out_path)) {
-    return Fail(absl::AlreadyExistsError(
-        absl::StrCat(out_path, " already exists; not overwritten (move it away "
-                               "or choose another --out)")));
+    return Fail(
+        absl::AlreadyExistsError(absl::StrCat(out_path,
+                                              " already exists; not overwritten (move it away "
+                                              "or choose another --out)")));
   }
   absl::StatusOr<std::string> csr = auth::ReadFileToString(csr_path);
   if (!csr.ok()) return Fail(csr.status());
@@ -291,23 +284,22 @@ int RunCertsIssue(const Args& args) {
       client::NewContext(ca_role).get(), request, &certificate));
   if (absl::IsFailedPrecondition(status) && ca_addr.empty() &&
       absl::StrContains(status.message(), "--role=ca")) {
-    status = absl::FailedPreconditionError(absl::StrCat(
-        status.message(), " (enlacectl asked ", ca_role.address,
-        ": neither --ca-addr nor ENLACE_CA_ADDR is set)"));
+    status = absl::FailedPreconditionError(
+        absl::StrCat(status.message(), " (enlacectl asked ", ca_role.address,
+                     ": neither --ca-addr nor ENLACE_CA_ADDR is set)"));
   }
   if (!status.ok()) return Fail(status);
 
-  status = auth::WriteFileAtomically(out_path, certificate.certificate_pem(),
-                                     0644, auth::IfExists::kFail);
+  status = auth::WriteFileAtomically(out_path, certificate.certificate_pem(), 0644,
+                                     auth::IfExists::kFail);
   if (!status.ok()) {
     // Issued but not saved: do not lose it (it is public; 'certs list
     // --output json' also has it).
     std::cout << certificate.certificate_pem();
     std::cout.flush();
-    return Fail(absl::Status(
-        status.code(),
-        absl::StrCat(status.message(), "; certificate ", certificate.serial(),
-                     " was issued: its PEM is printed above")));
+    return Fail(absl::Status(status.code(),
+                             absl::StrCat(status.message(), "; certificate ", certificate.serial(),
+                                          " was issued: its PEM is printed above")));
   }
   if (call.json()) std::cerr << "wrote " << out_path << "\n";
   return PrintResponse(call, certificate, [&](const v1::Certificate& c) {
@@ -345,9 +337,8 @@ Example:
 // The end of 'certs list' and 'certs expiring', after their own filters in
 // `request`: --name and --kind, --output and the connection, then every
 // certificate that matches, as JSON or by `print`. Returns the exit status.
-int ListCertificates(
-    Invocation& call, v1::ListCertificatesRequest request,
-    const std::function<void(const v1::ListCertificatesResponse&)>& print) {
+int ListCertificates(Invocation& call, v1::ListCertificatesRequest request,
+                     const std::function<void(const v1::ListCertificatesResponse&)>& print) {
   if (std::optional<std::string> name = call.flags().Get("name")) {
     request.set_name(*name);
   }
@@ -361,13 +352,12 @@ int ListCertificates(
                       &v1::ListCertificatesResponse::mutable_certificates, request, print);
 }
 
-absl::StatusOr<v1::CertificateStatus> ParseCertificateStatus(
-    const std::string& text) {
+absl::StatusOr<v1::CertificateStatus> ParseCertificateStatus(const std::string& text) {
   if (text == "active") return v1::CERTIFICATE_STATUS_ACTIVE;
   if (text == "revoked") return v1::CERTIFICATE_STATUS_REVOKED;
   if (text == "expired") return v1::CERTIFICATE_STATUS_EXPIRED;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--status must be active, revoked or expired, not \"", text, "\""));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--status must be active, revoked or expired, not \"", text, "\""));
 }
 
 int RunCertsList(const Args& args) {
@@ -420,8 +410,7 @@ absl::StatusOr<std::string> NormalizeSerial(absl::string_view text) {
     if (c == ':') continue;
     if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "SERIAL must be hexadecimal (as 'certs list' shows it), not \"", text,
-          "\""));
+          "SERIAL must be hexadecimal (as 'certs list' shows it), not \"", text, "\""));
     }
     serial.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
   }
@@ -457,8 +446,8 @@ int RunCertsRevoke(const Args& args) {
     if (!pem.ok()) return Fail(pem.status());
     absl::StatusOr<std::string> serial = auth::CertificateSerialHex(*pem);
     if (!serial.ok()) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat(
-          *certificate_path, ": ", serial.status().message())));
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat(*certificate_path, ": ", serial.status().message())));
     }
     if (!request.serial().empty() && request.serial() != *serial) {
       return call.Value(absl::StrCat("SERIAL ", request.serial(), " is not the serial of ",
@@ -502,17 +491,17 @@ absl::StatusOr<int> ParseWithinDays(absl::string_view text) {
   int days = 0;
   if (number.empty() || !absl::ascii_isdigit(static_cast<unsigned char>(number[0])) ||
       !absl::SimpleAtoi(number, &days) || days <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--within must be a positive number of days (\"30d\" or \"30\"), "
-        "not \"",
-        text, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--within must be a positive number of days (\"30d\" or \"30\"), "
+                     "not \"",
+                     text, "\""));
   }
   return days;
 }
 
 int RunCertsExpiring(const Args& args) {
-  static const Leaf leaf = WholeUsageLeaf("enlacectl certs expiring", CertsExpiringUsage(),
-                                          {"within", "name", "kind"});
+  static const Leaf leaf =
+      WholeUsageLeaf("enlacectl certs expiring", CertsExpiringUsage(), {"within", "name", "kind"});
   Invocation call;
   if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
   v1::ListCertificatesRequest request;
@@ -551,17 +540,17 @@ Example:
 }
 
 void PrintAgencyTable(const v1::ListAgenciesResponse& response) {
-  PrintTableOf({"CODE", "DISPLAY NAME", "CREATED"}, response.agencies(),
-               [](const v1::Agency& agency) -> TableRow {
-                 return {agency.code(), agency.display_name(),
-                         FormatTimestamp(agency.created_at())};
-               });
+  PrintTableOf(
+      {"CODE", "DISPLAY NAME", "CREATED"}, response.agencies(),
+      [](const v1::Agency& agency) -> TableRow {
+        return {agency.code(), agency.display_name(), FormatTimestamp(agency.created_at())};
+      });
 }
 
 int RunAgenciesRegister(const Args& args) {
-  static const Leaf leaf = WholeUsageLeaf("enlacectl agencies register",
-                                          AgenciesRegisterUsage(), {"display-name"},
-                                          /*max_positionals=*/1);
+  static const Leaf leaf =
+      WholeUsageLeaf("enlacectl agencies register", AgenciesRegisterUsage(), {"display-name"},
+                     /*max_positionals=*/1);
   Invocation call;
   if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
   if (call.flags().positionals().empty()) return call.Usage("CODE is required");
@@ -574,13 +563,11 @@ int RunAgenciesRegister(const Args& args) {
     return call.Value(status.message());
   }
   if (std::optional<int> exit = call.ParseSettings()) return *exit;
-  return CallAndPrint(call, &AdminStub::RegisterAgency, request,
-                      [](const v1::Agency& agency) {
-                        std::cout << "registered agency " << agency.code() << " ("
-                                  << agency.display_name() << "): spiffe://enlace/agency/"
-                                  << agency.code() << "\n";
-                        std::cout.flush();
-                      });
+  return CallAndPrint(call, &AdminStub::RegisterAgency, request, [](const v1::Agency& agency) {
+    std::cout << "registered agency " << agency.code() << " (" << agency.display_name()
+              << "): spiffe://enlace/agency/" << agency.code() << "\n";
+    std::cout.flush();
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -633,14 +620,14 @@ int RunCerts(const Args& args) {
 }
 
 int RunAgencies(const Args& args) {
-  static const auto* group = new Group{
-      "enlacectl agencies",
-      "The agencies that take part in the platform.",
-      {
-          {"register", "onboard an agency (admin)", &RunAgenciesRegister},
-          {"list", "list the registered agencies (admin)", &RunAgenciesList},
-      },
-      "enlacectl agencies register wfp --display-name \"World Food Programme\""};
+  static const auto* group =
+      new Group{"enlacectl agencies",
+                "The agencies that take part in the platform.",
+                {
+                    {"register", "onboard an agency (admin)", &RunAgenciesRegister},
+                    {"list", "list the registered agencies (admin)", &RunAgenciesList},
+                },
+                "enlacectl agencies register wfp --display-name \"World Food Programme\""};
   return RunGroup(*group, args);
 }
 

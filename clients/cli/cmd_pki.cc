@@ -73,10 +73,10 @@ Example:
 )";
 
 int RunPkiInit(const Args& args) {
-  static const Leaf leaf = WholeUsageLeaf(
-      "enlacectl pki init", std::string(kPkiInitUsage),
-      {"dir", "agencies", "admins", "server-names", "validity-days"},
-      /*max_positionals=*/0, /*offline=*/true);
+  static const Leaf leaf =
+      WholeUsageLeaf("enlacectl pki init", std::string(kPkiInitUsage),
+                     {"dir", "agencies", "admins", "server-names", "validity-days"},
+                     /*max_positionals=*/0, /*offline=*/true);
   Invocation call;
   if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
   if (std::optional<int> exit = call.Require({"dir"})) return *exit;
@@ -119,10 +119,9 @@ Example:
 )";
 
 int RunPkiIssue(const Args& args) {
-  static const Leaf leaf = WholeUsageLeaf(
-      "enlacectl pki issue", std::string(kPkiIssueUsage),
-      {"dir", "kind", "name", "out-dir", "validity-days"},
-      /*max_positionals=*/0, /*offline=*/true);
+  static const Leaf leaf = WholeUsageLeaf("enlacectl pki issue", std::string(kPkiIssueUsage),
+                                          {"dir", "kind", "name", "out-dir", "validity-days"},
+                                          /*max_positionals=*/0, /*offline=*/true);
   Invocation call;
   if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
   if (std::optional<int> exit = call.Require({"dir", "kind", "name"})) return *exit;
@@ -151,10 +150,8 @@ int RunPki(const Args& args) {
       "enlacectl pki",
       "Manage the platform PKI offline (no server needed).",
       {
-          {"init", "create a development PKI (CA, server and client certificates)",
-           &RunPkiInit},
-          {"issue", "issue one more client certificate with an existing CA",
-           &RunPkiIssue},
+          {"init", "create a development PKI (CA, server and client certificates)", &RunPkiInit},
+          {"issue", "issue one more client certificate with an existing CA", &RunPkiIssue},
       },
       "enlacectl pki init --dir ./dev-pki"};
   return RunGroup(*group, args);

@@ -89,9 +89,13 @@ void PrintCaseDetails(const v1::Case& c) {
 void PrintCaseTable(const v1::ListCasesResponse& all) {
   PrintTableOf({"CASE ID", "ARRIVAL ID", "OWNER", "STATUS", "MUNICIPALITY", "UPDATED", "SUMMARY"},
                all.cases(), [](const v1::Case& c) -> TableRow {
-                 return {c.case_id(), c.arrival_id(), c.owner_agency(),
-                         ShortName("CASE_STATUS_", c.status()), OrDash(c.municipality()),
-                         FormatTimestamp(c.updated_at()), OrDash(Short(c.summary()))};
+                 return {c.case_id(),
+                         c.arrival_id(),
+                         c.owner_agency(),
+                         ShortName("CASE_STATUS_", c.status()),
+                         OrDash(c.municipality()),
+                         FormatTimestamp(c.updated_at()),
+                         OrDash(Short(c.summary()))};
                });
 }
 
@@ -100,21 +104,17 @@ std::string ReturneeText(const v1::Referral& r) {
   const v1::ReturneeSummary& s = r.returnee();
   std::vector<std::string> needs;
   for (int need : s.needs()) needs.push_back(NeedName(need));
-  return absl::StrCat(s.given_name(), " ", s.family_name(), " (",
-                      ShortName("SEX_", s.sex()), "), ", OrDash(s.municipality()),
-                      needs.empty() ? "" : "; needs ", absl::StrJoin(needs, ","));
+  return absl::StrCat(s.given_name(), " ", s.family_name(), " (", ShortName("SEX_", s.sex()), "), ",
+                      OrDash(s.municipality()), needs.empty() ? "" : "; needs ",
+                      absl::StrJoin(needs, ","));
 }
 
 void PrintReferralDetails(const v1::Referral& r) {
   std::vector<std::pair<std::string, std::string>> rows = {
-      {"referral id", r.referral_id()},
-      {"case id", r.case_id()},
-      {"from", r.from_agency()},
-      {"to", r.to_agency()},
-      {"service", NeedName(r.service())},
-      {"status", ShortName("REFERRAL_STATUS_", r.status())},
-      {"reason", OrDash(r.reason())},
-      {"returnee", ReturneeText(r)},
+      {"referral id", r.referral_id()},   {"case id", r.case_id()},
+      {"from", r.from_agency()},          {"to", r.to_agency()},
+      {"service", NeedName(r.service())}, {"status", ShortName("REFERRAL_STATUS_", r.status())},
+      {"reason", OrDash(r.reason())},     {"returnee", ReturneeText(r)},
   };
   if (!r.decline_reason().empty()) rows.push_back({"decline reason", r.decline_reason()});
   if (!r.outcome().empty()) rows.push_back({"outcome", r.outcome()});
@@ -134,16 +134,19 @@ std::function<void(const v1::Referral&)> PrintReferral(std::string done) {
 }
 
 void PrintReferralTable(const v1::ListReferralsResponse& all) {
-  PrintTableOf(
-      {"REFERRAL ID", "CASE ID", "FROM", "TO", "SERVICE", "STATUS", "RETURNEE", "UPDATED"},
-      all.referrals(), [](const v1::Referral& r) -> TableRow {
-        return {r.referral_id(), r.case_id(), r.from_agency(), r.to_agency(),
-                NeedName(r.service()), ShortName("REFERRAL_STATUS_", r.status()),
-                r.has_returnee()
-                    ? absl::StrCat(r.returnee().given_name(), " ", r.returnee().family_name())
-                    : "-",
-                FormatTimestamp(r.updated_at())};
-      });
+  PrintTableOf({"REFERRAL ID", "CASE ID", "FROM", "TO", "SERVICE", "STATUS", "RETURNEE", "UPDATED"},
+               all.referrals(), [](const v1::Referral& r) -> TableRow {
+                 return {r.referral_id(),
+                         r.case_id(),
+                         r.from_agency(),
+                         r.to_agency(),
+                         NeedName(r.service()),
+                         ShortName("REFERRAL_STATUS_", r.status()),
+                         r.has_returnee() ? absl::StrCat(r.returnee().given_name(), " ",
+                                                         r.returnee().family_name())
+                                          : "-",
+                         FormatTimestamp(r.updated_at())};
+               });
 }
 
 void PrintInitiativeDetails(const v1::Initiative& i) {
@@ -180,8 +183,7 @@ Example:
 }
 
 int RunCasesOpen(const Args& args) {
-  static const Leaf leaf = {"enlacectl cases open", CasesOpenUsage(), {"summary"},
-                            {"ARRIVAL_ID"}};
+  static const Leaf leaf = {"enlacectl cases open", CasesOpenUsage(), {"summary"}, {"ARRIVAL_ID"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   v1::OpenCaseRequest request;
@@ -244,8 +246,8 @@ Example:
 }
 
 int RunCasesList(const Args& args) {
-  static const Leaf leaf = {"enlacectl cases list", CasesListUsage(),
-                            {"status", "municipality"}, {}, {}, true};
+  static const Leaf leaf = {
+      "enlacectl cases list", CasesListUsage(), {"status", "municipality"}, {}, {}, true};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   v1::ListCasesRequest request;
@@ -290,8 +292,10 @@ stderr (ABORTED: the case changed since it was read; read it and retry);
 }
 
 int RunCasesUpdate(const Args& args) {
-  static const Leaf leaf = {"enlacectl cases update", CasesUpdateUsage(),
-                            {"status", "summary", "notes", "etag"}, {"CASE_ID"}};
+  static const Leaf leaf = {"enlacectl cases update",
+                            CasesUpdateUsage(),
+                            {"status", "summary", "notes", "etag"},
+                            {"CASE_ID"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   const Flags& flags = call.flags();
@@ -344,8 +348,8 @@ Example:
 }
 
 int RunCasesAccessLog(const Args& args) {
-  static const Leaf leaf = {"enlacectl cases access-log", CasesAccessLogUsage(), {},
-                            {"CASE_ID"}, {}, true};
+  static const Leaf leaf = {
+      "enlacectl cases access-log", CasesAccessLogUsage(), {}, {"CASE_ID"}, {}, true};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   v1::GetCaseAccessLogRequest request;
@@ -355,11 +359,13 @@ int RunCasesAccessLog(const Args& args) {
       [](const v1::GetCaseAccessLogResponse& all) {
         PrintTableOf({"TIME", "PRINCIPAL", "METHOD", "DECISION", "STATUS", "AUDIT SEQ"},
                      all.entries(), [](const v1::CaseAccessEntry& e) -> TableRow {
-                       return {FormatTimestamp(e.time()), e.principal(), e.method(),
-                               ShortName("DECISION_", e.decision()),
-                               absl::StatusCodeToString(
-                                   static_cast<absl::StatusCode>(e.status_code())),
-                               absl::StrCat(e.audit_sequence())};
+                       return {
+                           FormatTimestamp(e.time()),
+                           e.principal(),
+                           e.method(),
+                           ShortName("DECISION_", e.decision()),
+                           absl::StatusCodeToString(static_cast<absl::StatusCode>(e.status_code())),
+                           absl::StrCat(e.audit_sequence())};
                      });
       });
 }
@@ -389,8 +395,10 @@ Example:
 }
 
 int RunServicesRecord(const Args& args) {
-  static const Leaf leaf = {"enlacectl services record", ServicesRecordUsage(),
-                            {"service", "delivered-on", "notes"}, {"CASE_ID"}};
+  static const Leaf leaf = {"enlacectl services record",
+                            ServicesRecordUsage(),
+                            {"service", "delivered-on", "notes"},
+                            {"CASE_ID"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   if (std::optional<int> exit = call.Require({"service"})) return *exit;
@@ -400,8 +408,10 @@ int RunServicesRecord(const Args& args) {
       ParseEnum<v1::Need>("NEED_", "--service", *call.flags().Get("service"));
   if (!service.ok()) return call.Value(service.status().message());
   request.set_service(*service);
-  std::string delivered_on = call.flags().Get("delivered-on").value_or(
-      absl::FormatCivilTime(absl::ToCivilDay(absl::Now(), absl::UTCTimeZone())));
+  std::string delivered_on =
+      call.flags()
+          .Get("delivered-on")
+          .value_or(absl::FormatCivilTime(absl::ToCivilDay(absl::Now(), absl::UTCTimeZone())));
   if (absl::Status s = CheckDateFlag("--delivered-on", delivered_on); !s.ok()) {
     return call.Value(s.message());
   }
@@ -444,8 +454,10 @@ Example:
 }
 
 int RunInitiativesRegister(const Args& args) {
-  static const Leaf leaf = {"enlacectl initiatives register", InitiativesRegisterUsage(),
-                            {"name", "sector", "municipality"}, {"CASE_ID"}};
+  static const Leaf leaf = {"enlacectl initiatives register",
+                            InitiativesRegisterUsage(),
+                            {"name", "sector", "municipality"},
+                            {"CASE_ID"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   if (std::optional<int> exit = call.Require({"name", "sector"})) return *exit;
@@ -456,8 +468,7 @@ int RunInitiativesRegister(const Args& args) {
   request.set_municipality(call.flags().Get("municipality").value_or(""));
   return CallAndPrint(call, &CaseStub::RegisterInitiative, request,
                       [](const v1::Initiative& initiative) {
-                        std::cout << "registered initiative " << initiative.initiative_id()
-                                  << "\n";
+                        std::cout << "registered initiative " << initiative.initiative_id() << "\n";
                         PrintInitiativeDetails(initiative);
                       });
 }
@@ -486,30 +497,33 @@ Example:
 }
 
 int RunInitiativesList(const Args& args) {
-  static const Leaf leaf = {"enlacectl initiatives list", InitiativesListUsage(),
-                            {"municipality"}, {}, {}, true};
+  static const Leaf leaf = {
+      "enlacectl initiatives list", InitiativesListUsage(), {"municipality"}, {}, {}, true};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   v1::ListInitiativesRequest request;
   request.set_municipality(call.flags().Get("municipality").value_or(""));
   v1::ListInitiativesResponse all;
   v1::ListInitiativesResponse last;
-  absl::Status status = PageThrough(
-      call, &CaseStub::ListInitiatives, &v1::ListInitiativesResponse::mutable_initiatives,
-      request, call.limit(), call.page_token(), all.mutable_initiatives(),
-      all.mutable_next_page_token(), &last);
+  absl::Status status = PageThrough(call, &CaseStub::ListInitiatives,
+                                    &v1::ListInitiativesResponse::mutable_initiatives, request,
+                                    call.limit(), call.page_token(), all.mutable_initiatives(),
+                                    all.mutable_next_page_token(), &last);
   if (!status.ok()) return Fail(status);
   all.set_total_count(last.total_count());
   all.set_target(last.target());
   if (call.json()) return PrintJson(all);
   PrintTableOf({"INITIATIVE ID", "NAME", "SECTOR", "MUNICIPALITY", "DEPT", "OWNER", "REGISTERED"},
                all.initiatives(), [](const v1::Initiative& i) -> TableRow {
-                 return {i.initiative_id(), i.name(), i.sector(), OrDash(i.municipality()),
-                         OrDash(i.department_code()), OrDash(i.owner_agency()),
+                 return {i.initiative_id(),
+                         i.name(),
+                         i.sector(),
+                         OrDash(i.municipality()),
+                         OrDash(i.department_code()),
+                         OrDash(i.owner_agency()),
                          FormatTimestamp(i.registered_at())};
                });
-  std::cout << "\n" << all.total_count() << " initiatives of a target of " << all.target()
-            << "\n";
+  std::cout << "\n" << all.total_count() << " initiatives of a target of " << all.target() << "\n";
   PrintMoreHint(leaf.path, all.next_page_token());
   return kExitOk;
 }
@@ -539,8 +553,10 @@ Example:
 }
 
 int RunReferralsCreate(const Args& args) {
-  static const Leaf leaf = {"enlacectl referrals create", ReferralsCreateUsage(),
-                            {"to", "service", "reason"}, {"CASE_ID"}};
+  static const Leaf leaf = {"enlacectl referrals create",
+                            ReferralsCreateUsage(),
+                            {"to", "service", "reason"},
+                            {"CASE_ID"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   if (std::optional<int> exit = call.Require({"to", "service", "reason"})) return *exit;
@@ -574,8 +590,7 @@ Example:
 }
 
 int RunReferralsGet(const Args& args) {
-  static const Leaf leaf = {"enlacectl referrals get", ReferralsGetUsage(), {},
-                            {"REFERRAL_ID"}};
+  static const Leaf leaf = {"enlacectl referrals get", ReferralsGetUsage(), {}, {"REFERRAL_ID"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   v1::GetReferralRequest request;
@@ -612,8 +627,8 @@ Example:
 }
 
 int RunReferralsList(const Args& args) {
-  static const Leaf leaf = {"enlacectl referrals list", ReferralsListUsage(),
-                            {"box", "status"}, {}, {}, true};
+  static const Leaf leaf = {
+      "enlacectl referrals list", ReferralsListUsage(), {"box", "status"}, {}, {}, true};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   std::vector<v1::Box> boxes;
@@ -649,8 +664,8 @@ int RunReferralsList(const Args& args) {
     request.set_box(b);
     std::string next;
     absl::Status status = PageThrough(call, &ReferralStub::ListReferrals,
-                                      &v1::ListReferralsResponse::mutable_referrals, request,
-                                      limit, call.page_token(), all.mutable_referrals(), &next);
+                                      &v1::ListReferralsResponse::mutable_referrals, request, limit,
+                                      call.page_token(), all.mutable_referrals(), &next);
     if (!status.ok()) return Fail(status);
     if (boxes.size() == 1) all.set_next_page_token(next);
   }
@@ -664,26 +679,26 @@ int RunReferralsList(const Args& args) {
 // enlacectl referrals accept|decline|complete|withdraw
 
 struct Transition {
-  const char* verb;      // "accept"
-  const char* past;      // "accepted"
-  const char* text_flag; // "reason", "outcome" or nullptr
+  const char* verb;  // "accept"
+  const char* past;  // "accepted"
+  const char* text_flag;  // "reason", "outcome" or nullptr
   const char* summary;
   const char* example;
 };
 
 std::string TransitionUsage(const Transition& t) {
-  return absl::StrCat(
-      t.summary, "\n\nUsage: enlacectl referrals ", t.verb, " REFERRAL_ID",
-      t.text_flag != nullptr ? absl::StrCat(" --", t.text_flag, " TEXT") : "",
-      " [flags]\n\nFlags:\n",
-      t.text_flag != nullptr
-          ? absl::StrCat("  --", t.text_flag, " TEXT", std::string(15 - std::string(t.text_flag).size(), ' '),
-                         "required; the sender reads it\n")
-          : "",
-      "  --etag ETAG            apply only if the referral is still at this etag\n"
-      "                         (ABORTED otherwise)\n",
-      kOutputHelp, kConnectionHelp, "\nExample:\n  ", t.example, "\n",
-      R"(
+  return absl::StrCat(t.summary, "\n\nUsage: enlacectl referrals ", t.verb, " REFERRAL_ID",
+                      t.text_flag != nullptr ? absl::StrCat(" --", t.text_flag, " TEXT") : "",
+                      " [flags]\n\nFlags:\n",
+                      t.text_flag != nullptr
+                          ? absl::StrCat("  --", t.text_flag, " TEXT",
+                                         std::string(15 - std::string(t.text_flag).size(), ' '),
+                                         "required; the sender reads it\n")
+                          : "",
+                      "  --etag ETAG            apply only if the referral is still at this etag\n"
+                      "                         (ABORTED otherwise)\n",
+                      kOutputHelp, kConnectionHelp, "\nExample:\n  ", t.example, "\n",
+                      R"(
 Exit status: 0 success; 1 failure, with "enlacectl: <gRPC code>: <message>" on
 stderr (FAILED_PRECONDITION: the referral's status does not allow this move);
 2 usage error.
@@ -752,8 +767,8 @@ const Transition kWithdraw = {
 Leaf TransitionLeaf(const Transition& t) {
   std::vector<std::string> flags = {"etag"};
   if (t.text_flag != nullptr) flags.emplace_back(t.text_flag);
-  return Leaf{absl::StrCat("enlacectl referrals ", t.verb), TransitionUsage(t), flags,
-              {"REFERRAL_ID"}};
+  return Leaf{
+      absl::StrCat("enlacectl referrals ", t.verb), TransitionUsage(t), flags, {"REFERRAL_ID"}};
 }
 
 int RunReferralsAccept(const Args& args) {
@@ -873,8 +888,8 @@ class IdleWatchdog {
 };
 
 int RunReferralsWatch(const Args& args) {
-  static const Leaf leaf = {"enlacectl referrals watch", ReferralsWatchUsage(),
-                            {"resume-token", "idle"}, {}, {"follow"}};
+  static const Leaf leaf = {
+      "enlacectl referrals watch", ReferralsWatchUsage(), {"resume-token", "idle"}, {}, {"follow"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   const bool follow = call.flags().GetBool("follow");
@@ -883,8 +898,8 @@ int RunReferralsWatch(const Args& args) {
     if (follow) return call.Usage("--idle has no meaning with --follow");
     if (!absl::ParseDuration(*text, &idle) || idle <= absl::ZeroDuration() ||
         idle == absl::InfiniteDuration()) {
-      return call.Value(absl::StrCat("--idle must be a positive duration like 2s, not \"",
-                                     *text, "\""));
+      return call.Value(
+          absl::StrCat("--idle must be a positive duration like 2s, not \"", *text, "\""));
     }
   }
   std::string token = call.flags().Get("resume-token").value_or("");
@@ -958,12 +973,13 @@ int RunCases(const Args& args) {
 }
 
 int RunServices(const Args& args) {
-  static const auto* group = new Group{
-      "enlacectl services", "Services delivered to returnees, recorded on their case.",
-      {
-          {"record", "record a service delivered for a case", &RunServicesRecord},
-      },
-      "enlacectl services record CASE_ID --service training"};
+  static const auto* group =
+      new Group{"enlacectl services",
+                "Services delivered to returnees, recorded on their case.",
+                {
+                    {"record", "record a service delivered for a case", &RunServicesRecord},
+                },
+                "enlacectl services record CASE_ID --service training"};
   return RunGroup(*group, args);
 }
 

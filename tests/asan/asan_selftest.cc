@@ -2,8 +2,8 @@
 // self-tests (tests/asan/CMakeLists.txt): each must be reported by
 // AddressSanitizer, LeakSanitizer or UndefinedBehaviorSanitizer through the
 // suite's options and suppressions, and the report must fail the test.
-#include <unistd.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <climits>
 #include <cstddef>
@@ -23,7 +23,8 @@ int UseAfterFree() {
 }
 
 int HeapOverflow() {
-  volatile std::size_t n = 8;  // a size the compiler cannot see (else UBSan's object-size check comes first)
+  volatile std::size_t n =
+      8;  // a size the compiler cannot see (else UBSan's object-size check comes first)
   char* buf = new char[n];
   volatile char* v = buf;
   v[n] = 'x';
@@ -69,7 +70,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (mode == "clean") return 0;
-  std::fprintf(stderr, "usage: %s use-after-free|heap-overflow|leak|signed-overflow|child-leak|clean\n",
+  std::fprintf(stderr,
+               "usage: %s use-after-free|heap-overflow|leak|signed-overflow|child-leak|clean\n",
                argv[0]);
   return 2;
 }

@@ -64,9 +64,10 @@ class ArrivalStoreConformanceTest : public ::testing::TestWithParam<ArrivalStore
   db::ArrivalStore& store() { return *under_test_->store(); }
 
   // A valid arrival whose consent names `agencies` for `purposes`.
-  static enlace::v1::Arrival MakeArrival(
-      const std::string& external_id, std::vector<std::string> agencies = {"iom"},
-      std::vector<enlace::v1::Purpose> purposes = {enlace::v1::PURPOSE_REINTEGRATION}) {
+  static enlace::v1::Arrival MakeArrival(const std::string& external_id,
+                                         std::vector<std::string> agencies = {"iom"},
+                                         std::vector<enlace::v1::Purpose> purposes = {
+                                             enlace::v1::PURPOSE_REINTEGRATION}) {
     enlace::v1::Arrival a;
     a.set_external_id(external_id);
     a.set_arrival_date("2018-01-15");
@@ -180,8 +181,7 @@ TEST_P(ArrivalStoreConformanceTest, OtherContentUnderATakenExternalIdIsRefusedAn
   std::string id = RecordOne(MakeArrival("dup"));
   enlace::v1::Arrival other = MakeArrival("dup");
   other.mutable_destination()->set_municipality("Mejicanos");
-  std::vector<db::RecordResult> results =
-      Record({{other, "mfa"}, {MakeArrival("fresh"), "mfa"}});
+  std::vector<db::RecordResult> results = Record({{other, "mfa"}, {MakeArrival("fresh"), "mfa"}});
   EXPECT_THAT(results[0].status, StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_EQ(results[0].outcome, enlace::v1::OUTCOME_REJECTED);
   EXPECT_TRUE(results[0].arrival_id.empty());
@@ -224,9 +224,8 @@ TEST_P(ArrivalStoreConformanceTest, AnEmptyBatchIsAnswered) {
 // What Get returns: the submitted content, with repeated fields in canonical
 // order, timestamps to the microsecond, and the server's fields.
 TEST_P(ArrivalStoreConformanceTest, GetReturnsTheContentWithTheServersFields) {
-  enlace::v1::Arrival sent = MakeArrival("g-1", {"undp", "iom"},
-                                         {enlace::v1::PURPOSE_PROTECTION,
-                                          enlace::v1::PURPOSE_REINTEGRATION});
+  enlace::v1::Arrival sent = MakeArrival(
+      "g-1", {"undp", "iom"}, {enlace::v1::PURPOSE_PROTECTION, enlace::v1::PURPOSE_REINTEGRATION});
   sent.mutable_consent()->mutable_given_at()->set_nanos(123456789);
   std::string id = RecordOne(sent);
   absl::StatusOr<enlace::v1::Arrival> got = store().Get(id, db::Viewer{"mfa"});
@@ -252,7 +251,8 @@ TEST_P(ArrivalStoreConformanceTest, GetReturnsTheContentWithTheServersFields) {
   *expected.mutable_needs() = got->needs();
   *expected.mutable_consent() = got->consent();
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*got, expected))
-      << got->DebugString() << "\nvs\n" << expected.DebugString();
+      << got->DebugString() << "\nvs\n"
+      << expected.DebugString();
 }
 
 TEST_P(ArrivalStoreConformanceTest, AConsentWithoutAGivenTimeHasNone) {
@@ -275,7 +275,8 @@ TEST_P(ArrivalStoreConformanceTest, GetShowsAnArrivalOnlyToItsSubmitterAndWhomTh
   for (const std::string& id : {reintegration, protection, statistics, nobody}) {
     EXPECT_TRUE(store().Get(id, db::Viewer{"mfa"}).ok()) << id;  // the submitter, always
     absl::StatusOr<enlace::v1::Arrival> undp = store().Get(id, db::Viewer{"undp"});
-    EXPECT_THAT(undp, StatusIs(absl::StatusCode::kNotFound, absl::StrCat("arrival ", id, " not found")));
+    EXPECT_THAT(undp,
+                StatusIs(absl::StatusCode::kNotFound, absl::StrCat("arrival ", id, " not found")));
   }
   EXPECT_TRUE(store().Get(reintegration, db::Viewer{"iom"}).ok());
   EXPECT_TRUE(store().Get(protection, db::Viewer{"iom"}).ok());
@@ -284,8 +285,9 @@ TEST_P(ArrivalStoreConformanceTest, GetShowsAnArrivalOnlyToItsSubmitterAndWhomTh
   // No viewer is no one.
   EXPECT_THAT(store().Get(reintegration, db::Viewer{""}), StatusIs(absl::StatusCode::kNotFound));
   const std::string missing(32, 'a');
-  EXPECT_THAT(store().Get(missing, db::Viewer{"mfa"}),
-              StatusIs(absl::StatusCode::kNotFound, absl::StrCat("arrival ", missing, " not found")));
+  EXPECT_THAT(
+      store().Get(missing, db::Viewer{"mfa"}),
+      StatusIs(absl::StatusCode::kNotFound, absl::StrCat("arrival ", missing, " not found")));
 }
 
 TEST_P(ArrivalStoreConformanceTest, ListShowsEachViewerWhatItMaySeeInRecordingOrder) {
@@ -373,9 +375,9 @@ TEST_P(ArrivalStoreConformanceTest, TheSubmitterChangesTheConsentAndSoWhoSeesThe
   std::string id = RecordOne(MakeArrival("c-1", {"iom"}));
   db::AuditRecord event = CallEvent("spiffe://enlace/agency/mfa", kUpdateConsent);
   event.record_ids = {id};
-  absl::StatusOr<enlace::v1::Arrival> updated = store().UpdateConsent(
-      id, ConsentFor({"unhcr", "undp"}, {enlace::v1::PURPOSE_REINTEGRATION}), db::Viewer{"mfa"},
-      &event);
+  absl::StatusOr<enlace::v1::Arrival> updated =
+      store().UpdateConsent(id, ConsentFor({"unhcr", "undp"}, {enlace::v1::PURPOSE_REINTEGRATION}),
+                            db::Viewer{"mfa"}, &event);
   ASSERT_TRUE(updated.ok()) << updated.status();
   EXPECT_EQ(updated->consent_version(), 2);
   EXPECT_THAT(updated->consent().agencies(), ElementsAre("undp", "unhcr"));  // in code order
@@ -398,7 +400,7 @@ TEST_P(ArrivalStoreConformanceTest, TheSubmitterChangesTheConsentAndSoWhoSeesThe
   EXPECT_EQ(updated->consent_version(), 3);
   EXPECT_THAT(updated->consent().agencies(), IsEmpty());
   EXPECT_TRUE(store().Get(id, db::Viewer{"mfa"}).ok());  // the submitter still sees it
-  EXPECT_THAT(Events(), SizeIs(1));                        // no event given, none written
+  EXPECT_THAT(Events(), SizeIs(1));  // no event given, none written
 }
 
 // Only the submitter changes a consent: any other agency, even one that sees
@@ -406,19 +408,20 @@ TEST_P(ArrivalStoreConformanceTest, TheSubmitterChangesTheConsentAndSoWhoSeesThe
 TEST_P(ArrivalStoreConformanceTest, OnlyTheSubmitterChangesTheConsent) {
   std::string id = RecordOne(MakeArrival("c-2", {"iom"}));
   db::AuditRecord event = CallEvent("spiffe://enlace/agency/iom", kUpdateConsent);
-  absl::StatusOr<enlace::v1::Arrival> refused = store().UpdateConsent(
-      id, ConsentFor({"iom", "undp"}, {enlace::v1::PURPOSE_REINTEGRATION}), db::Viewer{"iom"},
-      &event);
-  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kNotFound, absl::StrCat("arrival ", id, " not found")));
+  absl::StatusOr<enlace::v1::Arrival> refused =
+      store().UpdateConsent(id, ConsentFor({"iom", "undp"}, {enlace::v1::PURPOSE_REINTEGRATION}),
+                            db::Viewer{"iom"}, &event);
+  EXPECT_THAT(refused,
+              StatusIs(absl::StatusCode::kNotFound, absl::StrCat("arrival ", id, " not found")));
   EXPECT_EQ(event.seq, 0);
   EXPECT_THAT(Events(), IsEmpty());
   absl::StatusOr<enlace::v1::Arrival> stored = store().Get(id, db::Viewer{"mfa"});
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(stored->consent_version(), 1);
   EXPECT_THAT(stored->consent().agencies(), ElementsAre("iom"));
-  EXPECT_THAT(store().UpdateConsent(std::string(32, 'b'), ConsentFor({}, {}), db::Viewer{"mfa"},
-                                    nullptr),
-              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(
+      store().UpdateConsent(std::string(32, 'b'), ConsentFor({}, {}), db::Viewer{"mfa"}, nullptr),
+      StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_P(ArrivalStoreConformanceTest, ABatchCommitsOneEventPerCallNamingItsArrivals) {

@@ -182,11 +182,11 @@ TEST_P(AuditStoreConformanceTest, EveryFieldIsStoredAsAppended) {
 }
 
 TEST_P(AuditStoreConformanceTest, ListFiltersByPrincipalMethodDecisionAndTime) {
-  AppendOk({Event(kIom, kGetCase, {}, 1000),                // 1
-            Event(kUndp, kGetCase, {}, 2000),               // 2
-            Event(kIom, kUpdateCase, {}, 3000),             // 3
-            Event(kIom, kGetCase, {}, 4000, /*deny=*/2),    // 4
-            Event(kUndp, kUpdateCase, {}, 5000, 2)});       // 5
+  AppendOk({Event(kIom, kGetCase, {}, 1000),  // 1
+            Event(kUndp, kGetCase, {}, 2000),  // 2
+            Event(kIom, kUpdateCase, {}, 3000),  // 3
+            Event(kIom, kGetCase, {}, 4000, /*deny=*/2),  // 4
+            Event(kUndp, kUpdateCase, {}, 5000, 2)});  // 5
   db::AuditQuery query;
   query.principal = kIom;
   EXPECT_THAT(Seqs(store().List(query)), ElementsAre(1, 3, 4));
@@ -198,7 +198,7 @@ TEST_P(AuditStoreConformanceTest, ListFiltersByPrincipalMethodDecisionAndTime) {
   EXPECT_THAT(Seqs(store().List(query)), ElementsAre(4, 5));
   query = {};
   query.from_us = 2000;  // inclusive
-  query.to_us = 4000;    // exclusive
+  query.to_us = 4000;  // exclusive
   EXPECT_THAT(Seqs(store().List(query)), ElementsAre(2, 3));
   query = {};
   query.principal = kIom;
@@ -232,11 +232,11 @@ TEST_P(AuditStoreConformanceTest, ListPagesByKeysetAndTellsWhenMoreExist) {
 }
 
 TEST_P(AuditStoreConformanceTest, ListForRecordGivesTheEventsNamingItInOrder) {
-  AppendOk({Event(kIom, kGetCase, {"case-a"}),            // 1
-            Event(kIom, kGetCase, {"case-b"}),            // 2
+  AppendOk({Event(kIom, kGetCase, {"case-a"}),  // 1
+            Event(kIom, kGetCase, {"case-b"}),  // 2
             Event(kUndp, kUpdateCase, {"case-b", "case-a"}),  // 3
-            Event(kIom, kGetCase, {"case-a"}),            // 4
-            Event(kIom, kGetCase, {"case-a-2"})});        // 5: another id, a prefix alike
+            Event(kIom, kGetCase, {"case-a"}),  // 4
+            Event(kIom, kGetCase, {"case-a-2"})});  // 5: another id, a prefix alike
   EXPECT_THAT(Seqs(store().ListForRecord("case-a", 0, 100)), ElementsAre(1, 3, 4));
   EXPECT_THAT(Seqs(store().ListForRecord("case-b", 0, 100)), ElementsAre(2, 3));
   // After a position, and at most `limit`.
@@ -257,8 +257,7 @@ TEST_P(AuditStoreConformanceTest, ListForRecordGivesAnEventOnceWhenItNamesTheRec
 // record's history of reads and changes, and leaves them out (they are in
 // List and in the chain).
 TEST_P(AuditStoreConformanceTest, ListForRecordLeavesOutIngestEvents) {
-  AppendOk({Event(kIom, kRecordArrivals, {"arrival-1"}),
-            Event(kIom, kRecordArrival, {"arrival-1"}),
+  AppendOk({Event(kIom, kRecordArrivals, {"arrival-1"}), Event(kIom, kRecordArrival, {"arrival-1"}),
             Event(kIom, "/enlace.v1.ArrivalService/GetArrival", {"arrival-1"})});
   EXPECT_THAT(Seqs(store().ListForRecord("arrival-1", 0, 100)), ElementsAre(3));
   std::vector<db::AuditRecord> all = All();

@@ -16,8 +16,8 @@ class MysqlUnderTest : public AuditStoreUnderTest {
   db::AuditStore* store() override { return &store_; }
   // Values written by the test itself (a fixed principal, a number): no input.
   void ChangePrincipal(int64_t seq, const std::string& principal) override {
-    database_->Execute(absl::StrCat("UPDATE audit_events SET principal = '", principal,
-                                    "' WHERE seq = ", seq));
+    database_->Execute(
+        absl::StrCat("UPDATE audit_events SET principal = '", principal, "' WHERE seq = ", seq));
   }
   void DeleteEvent(int64_t seq) override {
     database_->Execute(absl::StrCat("DELETE FROM audit_events WHERE seq = ", seq));

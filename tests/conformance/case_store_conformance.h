@@ -91,10 +91,10 @@ class CaseStoreConformanceTest : public ::testing::TestWithParam<CaseStoreImpl> 
 
   // An arrival submitted by mfa whose consent names `agencies` for
   // `purposes`; returns its id.
-  std::string AddArrival(std::vector<std::string> agencies,
-                         std::vector<enlace::v1::Purpose> purposes = {
-                             enlace::v1::PURPOSE_REINTEGRATION},
-                         const std::string& municipality = "Guazapa") {
+  std::string AddArrival(
+      std::vector<std::string> agencies,
+      std::vector<enlace::v1::Purpose> purposes = {enlace::v1::PURPOSE_REINTEGRATION},
+      const std::string& municipality = "Guazapa") {
     enlace::v1::Arrival a;
     a.set_external_id(absl::StrCat("ext-", ++arrivals_));
     a.set_arrival_date("2018-01-15");
@@ -211,8 +211,8 @@ using StatusCode = absl::StatusCode;
 // --- Cases -------------------------------------------------------------------
 
 TEST_P(CaseStoreConformanceTest, OpenCaseGivesTheOwnerItsCaseAndCommitsItsAuditEvent) {
-  std::string arrival = AddArrival({kIom, kUnhcr}, {enlace::v1::PURPOSE_REINTEGRATION},
-                                   "San José Villanueva");
+  std::string arrival =
+      AddArrival({kIom, kUnhcr}, {enlace::v1::PURPOSE_REINTEGRATION}, "San José Villanueva");
   db::AuditRecord event = Event("/enlace.v1.CaseService/OpenCase", {arrival});
   absl::StatusOr<enlace::v1::Case> opened =
       store().OpenCase(arrival, "first visit", db::Viewer{kIom}, &event);
@@ -308,12 +308,15 @@ TEST_P(CaseStoreConformanceTest, HiddenCasesAreNotFoundWithTheMessageOfAMissingO
   const std::string missing = "0123456789abcdef0123456789abcdef";
   absl::Status hidden = Read(c.case_id(), kUnhcr).status();  // named, but no referral
   absl::Status absent = Read(missing, kUnhcr).status();
-  EXPECT_THAT(hidden, StatusIs(StatusCode::kNotFound, absl::StrCat("case ", c.case_id(), " not found")));
-  EXPECT_THAT(absent, StatusIs(StatusCode::kNotFound, absl::StrCat("case ", missing, " not found")));
+  EXPECT_THAT(hidden,
+              StatusIs(StatusCode::kNotFound, absl::StrCat("case ", c.case_id(), " not found")));
+  EXPECT_THAT(absent,
+              StatusIs(StatusCode::kNotFound, absl::StrCat("case ", missing, " not found")));
   EXPECT_THAT(Read(c.case_id(), kUndp), StatusIs(StatusCode::kNotFound));  // not named
-  EXPECT_THAT(Read(c.case_id(), kMfa), StatusIs(StatusCode::kNotFound));   // the submitter
+  EXPECT_THAT(Read(c.case_id(), kMfa), StatusIs(StatusCode::kNotFound));  // the submitter
   // Every call that names the case answers the same.
-  EXPECT_THAT(store().CheckCaseOwner(c.case_id(), db::Viewer{kUnhcr}), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().CheckCaseOwner(c.case_id(), db::Viewer{kUnhcr}),
+              StatusIs(StatusCode::kNotFound));
   enlace::v1::Case update = c;
   update.set_summary("x");
   EXPECT_THAT(store().UpdateCase(update, "v1", db::Viewer{kUnhcr}, nullptr),
@@ -363,7 +366,8 @@ TEST_P(CaseStoreConformanceTest, AReceiverSeesTheCaseWhileItsReferralIsLiveWitho
                   .RecordService(c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-02",
                                  "unhcr's note", db::Viewer{kUnhcr}, nullptr)
                   .ok());
-  ASSERT_TRUE(Move(to_unhcr.referral_id(), kUnhcr, enlace::v1::REFERRAL_STATUS_COMPLETED, "done").ok());
+  ASSERT_TRUE(
+      Move(to_unhcr.referral_id(), kUnhcr, enlace::v1::REFERRAL_STATUS_COMPLETED, "done").ok());
   seen = Read(c.case_id(), kUnhcr);
   ASSERT_TRUE(seen.ok()) << seen.status();
   ASSERT_THAT(seen->services(), SizeIs(2));
@@ -379,7 +383,8 @@ TEST_P(CaseStoreConformanceTest, AReceiverSeesTheCaseWhileItsReferralIsLiveWitho
   EXPECT_EQ(seen->services(1).notes(), "");
 
   // DECLINED (or WITHDRAWN): no longer.
-  ASSERT_TRUE(Move(to_undp.referral_id(), kUndp, enlace::v1::REFERRAL_STATUS_DECLINED, "full").ok());
+  ASSERT_TRUE(
+      Move(to_undp.referral_id(), kUndp, enlace::v1::REFERRAL_STATUS_DECLINED, "full").ok());
   EXPECT_THAT(Read(c.case_id(), kUndp), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(CaseIds(kUndp), IsEmpty());
   EXPECT_THAT(CaseIds(kUnhcr), ElementsAre(c.case_id()));
@@ -388,13 +393,18 @@ TEST_P(CaseStoreConformanceTest, AReceiverSeesTheCaseWhileItsReferralIsLiveWitho
 TEST_P(CaseStoreConformanceTest, AConsentThatNoLongerAllowsTheOwnerHidesItsCaseFromIt) {
   std::string arrival = AddArrival({kIom, kUnhcr});
   enlace::v1::Case c = Open(arrival, kIom);
-  ASSERT_TRUE(store().RegisterInitiative(c.case_id(), "Bakery", "food", "", db::Viewer{kIom}, nullptr).ok());
+  ASSERT_TRUE(store()
+                  .RegisterInitiative(c.case_id(), "Bakery", "food", "", db::Viewer{kIom}, nullptr)
+                  .ok());
   // Still named, for PROTECTION only: no case.
-  under_test_->ChangeConsent(arrival, kMfa, ConsentFor({kIom, kUnhcr}, {enlace::v1::PURPOSE_PROTECTION}));
+  under_test_->ChangeConsent(arrival, kMfa,
+                             ConsentFor({kIom, kUnhcr}, {enlace::v1::PURPOSE_PROTECTION}));
   EXPECT_THAT(Read(c.case_id(), kIom), StatusIs(StatusCode::kNotFound));
-  EXPECT_THAT(store().CheckCaseOwner(c.case_id(), db::Viewer{kIom}), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().CheckCaseOwner(c.case_id(), db::Viewer{kIom}),
+              StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(CaseIds(kIom), IsEmpty());
-  absl::StatusOr<db::InitiativePage> initiatives = store().ListInitiatives("", db::Viewer{kIom}, 0, 10);
+  absl::StatusOr<db::InitiativePage> initiatives =
+      store().ListInitiatives("", db::Viewer{kIom}, 0, 10);
   ASSERT_TRUE(initiatives.ok());
   EXPECT_THAT(initiatives->initiatives, IsEmpty());
   EXPECT_EQ(initiatives->total_count, 0);
@@ -409,8 +419,8 @@ TEST_P(CaseStoreConformanceTest, AConsentThatNoLongerAllowsTheOwnerHidesItsCaseF
 TEST_P(CaseStoreConformanceTest, ListCasesShowsOwnedAndReferredInOpeningOrderWithFilters) {
   std::string a1 = AddArrival({kIom, kUnhcr}, {enlace::v1::PURPOSE_REINTEGRATION}, "Guazapa");
   std::string a2 = AddArrival({kIom, kUnhcr}, {enlace::v1::PURPOSE_REINTEGRATION}, "Santa Tecla");
-  std::string a3 = AddArrival({kIom, kUnhcr}, {enlace::v1::PURPOSE_REINTEGRATION},
-                              "San José Villanueva");
+  std::string a3 =
+      AddArrival({kIom, kUnhcr}, {enlace::v1::PURPOSE_REINTEGRATION}, "San José Villanueva");
   enlace::v1::Case iom1 = Open(a1, kIom);
   enlace::v1::Case unhcr2 = Open(a2, kUnhcr);
   enlace::v1::Case iom3 = Open(a3, kIom);
@@ -531,9 +541,8 @@ TEST_P(CaseStoreConformanceTest, ServicesAreRecordedByTheOwnerOrAnAcceptedReceiv
                                     db::Viewer{kUndp}, nullptr),
               StatusIs(StatusCode::kNotFound));
   db::AuditRecord event = Event("/enlace.v1.CaseService/RecordService", {c.case_id()});
-  absl::StatusOr<enlace::v1::ServiceRecord> recorded =
-      store().RecordService(c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-01", "week one",
-                            db::Viewer{kUnhcr}, &event);
+  absl::StatusOr<enlace::v1::ServiceRecord> recorded = store().RecordService(
+      c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-01", "week one", db::Viewer{kUnhcr}, &event);
   ASSERT_TRUE(recorded.ok()) << recorded.status();
   EXPECT_THAT(recorded->service_id(), SizeIs(32));
   EXPECT_EQ(recorded->case_id(), c.case_id());
@@ -568,10 +577,12 @@ TEST_P(CaseStoreConformanceTest, InitiativesAreTheOwnersAndListedToAgenciesTheCo
   enlace::v1::Case c1 = Open(a1, kIom);
   enlace::v1::Case c2 = Open(a2, kIom);
   Refer(c1.case_id(), kIom, kUnhcr);
-  EXPECT_THAT(store().RegisterInitiative(c1.case_id(), "Bakery", "food", "", db::Viewer{kUnhcr}, nullptr),
-              StatusIs(StatusCode::kPermissionDenied));
-  EXPECT_THAT(store().RegisterInitiative(c1.case_id(), "Bakery", "food", "", db::Viewer{kUndp}, nullptr),
-              StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(
+      store().RegisterInitiative(c1.case_id(), "Bakery", "food", "", db::Viewer{kUnhcr}, nullptr),
+      StatusIs(StatusCode::kPermissionDenied));
+  EXPECT_THAT(
+      store().RegisterInitiative(c1.case_id(), "Bakery", "food", "", db::Viewer{kUndp}, nullptr),
+      StatusIs(StatusCode::kNotFound));
   db::AuditRecord event = Event("/enlace.v1.CaseService/RegisterInitiative", {c1.case_id()});
   absl::StatusOr<enlace::v1::Initiative> bakery =
       store().RegisterInitiative(c1.case_id(), "Bakery", "food", "", db::Viewer{kIom}, &event);
@@ -584,8 +595,8 @@ TEST_P(CaseStoreConformanceTest, InitiativesAreTheOwnersAndListedToAgenciesTheCo
   EXPECT_EQ(bakery->department_code(), "SV-SS");
   EXPECT_EQ(bakery->owner_agency(), kIom);
   EXPECT_THAT(event.record_ids, ElementsAre(c1.case_id(), bakery->initiative_id()));
-  absl::StatusOr<enlace::v1::Initiative> workshop =
-      store().RegisterInitiative(c1.case_id(), "Workshop", "crafts", "Apopa", db::Viewer{kIom}, nullptr);
+  absl::StatusOr<enlace::v1::Initiative> workshop = store().RegisterInitiative(
+      c1.case_id(), "Workshop", "crafts", "Apopa", db::Viewer{kIom}, nullptr);
   ASSERT_TRUE(workshop.ok());
   EXPECT_EQ(workshop->municipality(), "Apopa");
   absl::StatusOr<enlace::v1::Initiative> shop =
@@ -634,7 +645,8 @@ TEST_P(CaseStoreConformanceTest, CheckCaseOwnerIsOkOnlyForTheOwner) {
   EXPECT_TRUE(store().CheckCaseOwner(c.case_id(), db::Viewer{kIom}).ok());
   EXPECT_THAT(store().CheckCaseOwner(c.case_id(), db::Viewer{kUnhcr}),
               StatusIs(StatusCode::kNotFound, absl::StrCat("case ", c.case_id(), " not found")));
-  EXPECT_THAT(store().CheckCaseOwner(c.case_id(), db::Viewer{kUndp}), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().CheckCaseOwner(c.case_id(), db::Viewer{kUndp}),
+              StatusIs(StatusCode::kNotFound));
 }
 
 // --- Referrals -----------------------------------------------------------------
@@ -667,7 +679,8 @@ TEST_P(CaseStoreConformanceTest, CreateReferralStartsPendingWithTheReturneeAndOn
   EXPECT_GT(event.seq, 0);
   // Both parties read the same referral.
   for (const char* agency : {kIom, kUnhcr}) {
-    absl::StatusOr<enlace::v1::Referral> read = store().GetReferral(r->referral_id(), db::Viewer{agency});
+    absl::StatusOr<enlace::v1::Referral> read =
+        store().GetReferral(r->referral_id(), db::Viewer{agency});
     ASSERT_TRUE(read.ok()) << agency << ": " << read.status();
     EXPECT_EQ(read->SerializeAsString(), r->SerializeAsString());
   }
@@ -726,8 +739,9 @@ TEST_P(CaseStoreConformanceTest, AReferralIsSeenByItsTwoPartiesWhileTheConsentAl
   enlace::v1::Referral r = Refer(c.case_id(), kIom, kUnhcr);
   const std::string missing = "0123456789abcdef0123456789abcdef";
   // undp is named by the consent, but no party.
-  EXPECT_THAT(store().GetReferral(r.referral_id(), db::Viewer{kUndp}),
-              StatusIs(StatusCode::kNotFound, absl::StrCat("referral ", r.referral_id(), " not found")));
+  EXPECT_THAT(
+      store().GetReferral(r.referral_id(), db::Viewer{kUndp}),
+      StatusIs(StatusCode::kNotFound, absl::StrCat("referral ", r.referral_id(), " not found")));
   EXPECT_THAT(store().GetReferral(missing, db::Viewer{kUndp}),
               StatusIs(StatusCode::kNotFound, absl::StrCat("referral ", missing, " not found")));
   EXPECT_THAT(Move(r.referral_id(), kUndp, enlace::v1::REFERRAL_STATUS_ACCEPTED),
@@ -737,12 +751,14 @@ TEST_P(CaseStoreConformanceTest, AReferralIsSeenByItsTwoPartiesWhileTheConsentAl
   // consent drops unhcr: the receiver no longer sees it, the sender does.
   ASSERT_TRUE(Move(r.referral_id(), kUnhcr, enlace::v1::REFERRAL_STATUS_ACCEPTED).ok());
   under_test_->ChangeConsent(arrival, kMfa, ConsentFor({kIom, kUndp}));
-  EXPECT_THAT(store().GetReferral(r.referral_id(), db::Viewer{kUnhcr}), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().GetReferral(r.referral_id(), db::Viewer{kUnhcr}),
+              StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(ReferralIds(kUnhcr, enlace::v1::BOX_INBOX), IsEmpty());
   EXPECT_THAT(Read(c.case_id(), kUnhcr), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(Move(r.referral_id(), kUnhcr, enlace::v1::REFERRAL_STATUS_COMPLETED),
               StatusIs(StatusCode::kNotFound));
-  absl::StatusOr<enlace::v1::Referral> sender = store().GetReferral(r.referral_id(), db::Viewer{kIom});
+  absl::StatusOr<enlace::v1::Referral> sender =
+      store().GetReferral(r.referral_id(), db::Viewer{kIom});
   ASSERT_TRUE(sender.ok()) << sender.status();
   EXPECT_EQ(sender->status(), enlace::v1::REFERRAL_STATUS_ACCEPTED);
   EXPECT_THAT(ReferralIds(kIom, enlace::v1::BOX_OUTBOX), ElementsAre(r.referral_id()));
@@ -761,12 +777,14 @@ TEST_P(CaseStoreConformanceTest, ListReferralsByBoxAndStatusInCreationOrderPaged
   EXPECT_THAT(ReferralIds(kIom, enlace::v1::BOX_OUTBOX),
               ElementsAre(r1.referral_id(), r3.referral_id(), r4.referral_id()));
   EXPECT_THAT(ReferralIds(kIom, enlace::v1::BOX_INBOX), ElementsAre(r2.referral_id()));
-  EXPECT_THAT(ReferralIds(kUnhcr, enlace::v1::BOX_INBOX), ElementsAre(r1.referral_id(), r4.referral_id()));
+  EXPECT_THAT(ReferralIds(kUnhcr, enlace::v1::BOX_INBOX),
+              ElementsAre(r1.referral_id(), r4.referral_id()));
   EXPECT_THAT(ReferralIds(kUnhcr, enlace::v1::BOX_INBOX, {enlace::v1::REFERRAL_STATUS_DECLINED}),
               ElementsAre(r4.referral_id()));
-  EXPECT_THAT(ReferralIds(kIom, enlace::v1::BOX_OUTBOX,
-                          {enlace::v1::REFERRAL_STATUS_PENDING, enlace::v1::REFERRAL_STATUS_ACCEPTED}),
-              ElementsAre(r1.referral_id(), r3.referral_id()));
+  EXPECT_THAT(
+      ReferralIds(kIom, enlace::v1::BOX_OUTBOX,
+                  {enlace::v1::REFERRAL_STATUS_PENDING, enlace::v1::REFERRAL_STATUS_ACCEPTED}),
+      ElementsAre(r1.referral_id(), r3.referral_id()));
   EXPECT_THAT(ReferralIds(kUndp, enlace::v1::BOX_OUTBOX), IsEmpty());
   // Listed referrals carry the returnee, like GetReferral's.
   db::ReferralFilter outbox;
@@ -793,7 +811,8 @@ TEST_P(CaseStoreConformanceTest, TransitionsFollowTheLifecycleEachWithItsEventAn
   enlace::v1::Referral withdrawn = Refer(c.case_id(), kIom, kUnhcr, enlace::v1::NEED_EMPLOYMENT);
   const int64_t head = Head();
 
-  db::AuditRecord event = Event("/enlace.v1.ReferralService/AcceptReferral", {completed.referral_id()});
+  db::AuditRecord event =
+      Event("/enlace.v1.ReferralService/AcceptReferral", {completed.referral_id()});
   absl::StatusOr<enlace::v1::Referral> r =
       Move(completed.referral_id(), kUnhcr, enlace::v1::REFERRAL_STATUS_ACCEPTED, "", "v1", &event);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -817,13 +836,15 @@ TEST_P(CaseStoreConformanceTest, TransitionsFollowTheLifecycleEachWithItsEventAn
   ASSERT_TRUE(r.ok()) << r.status();
 
   // From a final status nothing moves: FAILED_PRECONDITION, nothing written.
-  for (const auto& [id, agency] : std::vector<std::pair<std::string, std::string>>{
-           {completed.referral_id(), kUnhcr}, {declined.referral_id(), kUndp},
-           {withdrawn.referral_id(), kUnhcr}}) {
+  for (const auto& [id, agency] :
+       std::vector<std::pair<std::string, std::string>>{{completed.referral_id(), kUnhcr},
+                                                        {declined.referral_id(), kUndp},
+                                                        {withdrawn.referral_id(), kUnhcr}}) {
     for (enlace::v1::ReferralStatus to :
          {enlace::v1::REFERRAL_STATUS_ACCEPTED, enlace::v1::REFERRAL_STATUS_DECLINED,
           enlace::v1::REFERRAL_STATUS_COMPLETED, enlace::v1::REFERRAL_STATUS_PENDING}) {
-      EXPECT_THAT(Move(id, agency, to), StatusIs(StatusCode::kFailedPrecondition)) << id << " " << to;
+      EXPECT_THAT(Move(id, agency, to), StatusIs(StatusCode::kFailedPrecondition))
+          << id << " " << to;
     }
     EXPECT_THAT(Move(id, kIom, enlace::v1::REFERRAL_STATUS_WITHDRAWN),
                 StatusIs(StatusCode::kFailedPrecondition));
@@ -865,7 +886,8 @@ TEST_P(CaseStoreConformanceTest, OnlyTheRightPartyMovesAReferral) {
   EXPECT_THAT(Move(r.referral_id(), kIom, enlace::v1::REFERRAL_STATUS_ACCEPTED, "", "v9"),
               StatusIs(StatusCode::kPermissionDenied));
   EXPECT_EQ(Head(), head);
-  absl::StatusOr<enlace::v1::Referral> read = store().GetReferral(r.referral_id(), db::Viewer{kIom});
+  absl::StatusOr<enlace::v1::Referral> read =
+      store().GetReferral(r.referral_id(), db::Viewer{kIom});
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(read->status(), enlace::v1::REFERRAL_STATUS_PENDING);
   EXPECT_EQ(read->etag(), "v1");
@@ -919,7 +941,8 @@ TEST_P(CaseStoreConformanceTest, OfRacingTransitionsExactlyOneWins) {
     EXPECT_EQ(lost.load(), kThreads - 1);
     EXPECT_EQ(other.load(), 0);
     EXPECT_THAT(Feed(head), SizeIs(1));
-    absl::StatusOr<enlace::v1::Referral> read = store().GetReferral(r.referral_id(), db::Viewer{kIom});
+    absl::StatusOr<enlace::v1::Referral> read =
+        store().GetReferral(r.referral_id(), db::Viewer{kIom});
     ASSERT_TRUE(read.ok());
     EXPECT_EQ(read->etag(), "v2");
   }
@@ -929,13 +952,16 @@ TEST_P(CaseStoreConformanceTest, AConsentChangeWithdrawsThePendingReferralsItNoL
   std::string arrival = AddArrival({kIom, kUnhcr, kUndp});
   enlace::v1::Case c = Open(arrival, kIom);
   enlace::v1::Referral to_undp = Refer(c.case_id(), kIom, kUndp);
-  enlace::v1::Referral accepted_by_undp = Refer(c.case_id(), kIom, kUndp, enlace::v1::NEED_EMPLOYMENT);
+  enlace::v1::Referral accepted_by_undp =
+      Refer(c.case_id(), kIom, kUndp, enlace::v1::NEED_EMPLOYMENT);
   enlace::v1::Referral to_unhcr = Refer(c.case_id(), kIom, kUnhcr);
-  ASSERT_TRUE(Move(accepted_by_undp.referral_id(), kUndp, enlace::v1::REFERRAL_STATUS_ACCEPTED).ok());
+  ASSERT_TRUE(
+      Move(accepted_by_undp.referral_id(), kUndp, enlace::v1::REFERRAL_STATUS_ACCEPTED).ok());
   const int64_t head = Head();
   under_test_->ChangeConsent(arrival, kMfa, ConsentFor({kUnhcr, kIom}));
   // The sender sees its pending referral to undp withdrawn; the accepted one stays.
-  absl::StatusOr<enlace::v1::Referral> read = store().GetReferral(to_undp.referral_id(), db::Viewer{kIom});
+  absl::StatusOr<enlace::v1::Referral> read =
+      store().GetReferral(to_undp.referral_id(), db::Viewer{kIom});
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->status(), enlace::v1::REFERRAL_STATUS_WITHDRAWN);
   EXPECT_EQ(read->etag(), "v2");
@@ -978,7 +1004,8 @@ TEST_P(CaseStoreConformanceTest, TheFeedIsGapFreeBoundedAndLimited) {
   for (const db::FeedEvent& e : Feed(/*after=*/1, "", /*up_to=*/4)) seqs.push_back(e.seq);
   EXPECT_THAT(seqs, ElementsAre(2, 3, 4));
   seqs.clear();
-  for (const db::FeedEvent& e : Feed(/*after=*/1, "", /*up_to=*/0, /*limit=*/2)) seqs.push_back(e.seq);
+  for (const db::FeedEvent& e : Feed(/*after=*/1, "", /*up_to=*/0, /*limit=*/2))
+    seqs.push_back(e.seq);
   EXPECT_THAT(seqs, ElementsAre(2, 3));
   EXPECT_THAT(Feed(/*after=*/5), IsEmpty());
 }
@@ -989,10 +1016,10 @@ TEST_P(CaseStoreConformanceTest, AnAgencysFeedIsItsReferralEventsThatTheCurrentC
   enlace::v1::Case c1 = Open(a1, kIom);
   enlace::v1::Case c2 = Open(a2, kIom);
   enlace::v1::Referral r1 = Refer(c1.case_id(), kIom, kUnhcr);  // seq 1
-  enlace::v1::Referral r2 = Refer(c1.case_id(), kIom, kUndp);   // seq 2
-  enlace::v1::Referral r3 = Refer(c2.case_id(), kIom, kUndp);   // seq 3
+  enlace::v1::Referral r2 = Refer(c1.case_id(), kIom, kUndp);  // seq 2
+  enlace::v1::Referral r3 = Refer(c2.case_id(), kIom, kUndp);  // seq 3
   ASSERT_TRUE(Move(r1.referral_id(), kUnhcr, enlace::v1::REFERRAL_STATUS_ACCEPTED).ok());  // seq 4
-  ASSERT_TRUE(Move(r2.referral_id(), kUndp, enlace::v1::REFERRAL_STATUS_ACCEPTED).ok());   // seq 5
+  ASSERT_TRUE(Move(r2.referral_id(), kUndp, enlace::v1::REFERRAL_STATUS_ACCEPTED).ok());  // seq 5
   auto seqs = [&](const std::string& agency) {
     std::vector<int64_t> out;
     for (const db::FeedEvent& e : Feed(0, agency)) out.push_back(e.seq);
@@ -1036,7 +1063,8 @@ TEST_P(CaseStoreConformanceTest, AChangeWhoseAuditEventCannotBeWrittenIsNotMade)
   enlace::v1::Case update = c;
   update.set_summary("changed");
   db::AuditRecord e2 = event("/enlace.v1.CaseService/UpdateCase");
-  EXPECT_THAT(store().UpdateCase(update, "v1", db::Viewer{kIom}, &e2), StatusIs(StatusCode::kInternal));
+  EXPECT_THAT(store().UpdateCase(update, "v1", db::Viewer{kIom}, &e2),
+              StatusIs(StatusCode::kInternal));
   db::AuditRecord e3 = event("/enlace.v1.CaseService/RecordService");
   EXPECT_THAT(store().RecordService(c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-01", "",
                                     db::Viewer{kIom}, &e3),
@@ -1060,11 +1088,13 @@ TEST_P(CaseStoreConformanceTest, AChangeWhoseAuditEventCannotBeWrittenIsNotMade)
   EXPECT_EQ(read->etag(), "v1");
   EXPECT_EQ(read->summary(), c.summary());
   EXPECT_THAT(read->services(), IsEmpty());
-  absl::StatusOr<db::InitiativePage> initiatives = store().ListInitiatives("", db::Viewer{kIom}, 0, 10);
+  absl::StatusOr<db::InitiativePage> initiatives =
+      store().ListInitiatives("", db::Viewer{kIom}, 0, 10);
   ASSERT_TRUE(initiatives.ok());
   EXPECT_EQ(initiatives->total_count, 0);
   EXPECT_THAT(ReferralIds(kIom, enlace::v1::BOX_OUTBOX), ElementsAre(r.referral_id()));
-  absl::StatusOr<enlace::v1::Referral> referral = store().GetReferral(r.referral_id(), db::Viewer{kIom});
+  absl::StatusOr<enlace::v1::Referral> referral =
+      store().GetReferral(r.referral_id(), db::Viewer{kIom});
   ASSERT_TRUE(referral.ok());
   EXPECT_EQ(referral->status(), enlace::v1::REFERRAL_STATUS_PENDING);
   // Changes without an event (store tests only) are still made.
@@ -1081,11 +1111,13 @@ TEST_P(CaseStoreConformanceTest, EveryChangeAppendsExactlyOneEventInCallOrder) {
       c->case_id(), kUnhcr, enlace::v1::NEED_TRAINING, "", db::Viewer{kIom}, &refer);
   ASSERT_TRUE(r.ok());
   db::AuditRecord accept = Event("/enlace.v1.ReferralService/AcceptReferral", {r->referral_id()});
-  ASSERT_TRUE(Move(r->referral_id(), kUnhcr, enlace::v1::REFERRAL_STATUS_ACCEPTED, "", "", &accept).ok());
+  ASSERT_TRUE(
+      Move(r->referral_id(), kUnhcr, enlace::v1::REFERRAL_STATUS_ACCEPTED, "", "", &accept).ok());
   // Refused calls append nothing.
   db::AuditRecord refused = Event("/enlace.v1.ReferralService/AcceptReferral", {r->referral_id()});
-  EXPECT_THAT(Move(r->referral_id(), kUnhcr, enlace::v1::REFERRAL_STATUS_ACCEPTED, "", "", &refused),
-              StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_THAT(
+      Move(r->referral_id(), kUnhcr, enlace::v1::REFERRAL_STATUS_ACCEPTED, "", "", &refused),
+      StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_EQ(refused.seq, 0);
   std::vector<db::AuditRecord> events = AuditEvents();
   ASSERT_THAT(events, SizeIs(3));

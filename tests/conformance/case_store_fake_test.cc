@@ -13,7 +13,8 @@ class FakeUnderTest : public CaseStoreUnderTest {
  public:
   db::CaseStore* store() override { return &store_; }
   db::AuditStore* audit() override { return &audit_; }
-  std::string AddArrival(const enlace::v1::Arrival& arrival, const std::string& submitter) override {
+  std::string AddArrival(const enlace::v1::Arrival& arrival,
+                         const std::string& submitter) override {
     return store_.AddArrival(arrival, submitter);
   }
   void ChangeConsent(const std::string& arrival_id, const std::string& /*submitter*/,

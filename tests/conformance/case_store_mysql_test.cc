@@ -17,7 +17,8 @@ class MysqlUnderTest : public CaseStoreUnderTest {
  public:
   db::CaseStore* store() override { return &store_; }
   db::AuditStore* audit() override { return &audit_; }
-  std::string AddArrival(const enlace::v1::Arrival& arrival, const std::string& submitter) override {
+  std::string AddArrival(const enlace::v1::Arrival& arrival,
+                         const std::string& submitter) override {
     db::NewArrival item{arrival, submitter};
     absl::StatusOr<std::vector<db::RecordResult>> results = arrivals_.RecordBatch({&item, 1});
     EXPECT_TRUE(results.ok()) << results.status();

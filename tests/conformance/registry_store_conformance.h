@@ -66,17 +66,17 @@ class RegistryStoreConformanceTest : public ::testing::TestWithParam<RegistrySto
   void SetUp() override { under_test_ = GetParam().make(); }
   db::RegistryStore& store() { return *under_test_->store(); }
 
-  static db::CertificateRecord Certificate(const std::string& serial, const std::string& name,
-                                           int64_t not_after_us,
-                                           enlace::v1::CertificateKind kind =
-                                               enlace::v1::CERTIFICATE_KIND_AGENCY) {
+  static db::CertificateRecord Certificate(
+      const std::string& serial, const std::string& name, int64_t not_after_us,
+      enlace::v1::CertificateKind kind = enlace::v1::CERTIFICATE_KIND_AGENCY) {
     db::CertificateRecord c;
     c.serial = serial;
     c.kind = kind;
     c.name = name;
-    c.spiffe_id = absl::StrCat(kind == enlace::v1::CERTIFICATE_KIND_ADMIN ? "spiffe://enlace/admin/"
-                                                                        : "spiffe://enlace/agency/",
-                               name);
+    c.spiffe_id =
+        absl::StrCat(kind == enlace::v1::CERTIFICATE_KIND_ADMIN ? "spiffe://enlace/admin/"
+                                                                : "spiffe://enlace/agency/",
+                     name);
     c.certificate_pem = absl::StrCat("-----BEGIN CERTIFICATE-----\n", serial, "\n");
     c.not_before_us = kNow - 1000;
     c.not_after_us = not_after_us;
@@ -223,7 +223,8 @@ TEST_P(RegistryStoreConformanceTest, ACertificateIsRecordedOnceAndReadBackWhole)
   db::AuditRecord event = Event("/enlace.v1.AdminService/IssueCertificate", {"0a1b"});
   ASSERT_TRUE(store().AddCertificate(active, &event).ok());
   EXPECT_GT(event.seq, 0);
-  db::CertificateRecord revoked = Certificate("0c2d", "ana", kNow + 1000, enlace::v1::CERTIFICATE_KIND_ADMIN);
+  db::CertificateRecord revoked =
+      Certificate("0c2d", "ana", kNow + 1000, enlace::v1::CERTIFICATE_KIND_ADMIN);
   revoked.revoked = true;
   revoked.revoked_by = kAdmin;
   revoked.revoked_at_us = kNow - 10;
@@ -255,10 +256,10 @@ TEST_P(RegistryStoreConformanceTest, ACertificateIsRecordedOnceAndReadBackWhole)
 }
 
 TEST_P(RegistryStoreConformanceTest, CertificatesAreListedBySerialFilteredAndPaged) {
-  Add(Certificate("01", "wfp", kNow + 100));                                  // active
-  Add(Certificate("02", "wfp", kNow - 1));                                    // expired
-  Add(Certificate("03", "iom", kNow));                                        // active: not past
-  Add(Certificate("04", "iom", kNow + 1000000));                              // active, far
+  Add(Certificate("01", "wfp", kNow + 100));  // active
+  Add(Certificate("02", "wfp", kNow - 1));  // expired
+  Add(Certificate("03", "iom", kNow));  // active: not past
+  Add(Certificate("04", "iom", kNow + 1000000));  // active, far
   Add(Certificate("05", "ana", kNow + 50, enlace::v1::CERTIFICATE_KIND_ADMIN));  // active
   Add(Certificate("06", "iom", kNow + 10));
   ASSERT_TRUE(store().RevokeCertificate("06", kAdmin, "lost", nullptr).ok());  // revoked
@@ -340,7 +341,8 @@ TEST_P(RegistryStoreConformanceTest, ListRevokedHoldsEveryRevokedSerialAndOnlyTh
   recorded.revoked_at_us = kNow - 5;
   recorded.revocation_reason = "recorded revoked";
   Add(recorded);
-  absl::StatusOr<db::CertificateRecord> a1 = store().RevokeCertificate("a1", kAdmin, "lost", nullptr);
+  absl::StatusOr<db::CertificateRecord> a1 =
+      store().RevokeCertificate("a1", kAdmin, "lost", nullptr);
   ASSERT_TRUE(a1.ok());
   absl::StatusOr<std::vector<db::RevokedSerial>> revoked = store().ListRevoked();
   ASSERT_TRUE(revoked.ok()) << revoked.status();

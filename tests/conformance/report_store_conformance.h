@@ -157,9 +157,12 @@ TEST_P(ReportStoreConformanceTest, NoRecordsGiveAnEmptyReportWithTheQueryEchoed)
 }
 
 TEST_P(ReportStoreConformanceTest, PeriodsAreWholeMonthsNotAfterOneAnother) {
-  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
-           {"2018-03-02", ""}, {"", "2018-03-30"}, {"2018-04-01", "2018-03-31"},
-           {"2018-02-30", ""}, {"March", ""}}) {
+  for (const auto& [from, to] :
+       std::vector<std::pair<std::string, std::string>>{{"2018-03-02", ""},
+                                                        {"", "2018-03-30"},
+                                                        {"2018-04-01", "2018-03-31"},
+                                                        {"2018-02-30", ""},
+                                                        {"March", ""}}) {
     db::ReportQuery query;
     query.period_from = from;
     query.period_to = to;
@@ -178,8 +181,9 @@ TEST_P(ReportStoreConformanceTest, ReturneesAreCountedByDepartmentAndMonthAndSma
   for (const char* viewer : {"iom", ""}) {
     enlace::v1::ProgrammeReport r = Report(viewer);
     EXPECT_THAT(ByDepartment(r), ElementsAre("SV-LI=5", "SV-SS=suppressed")) << viewer;
-    EXPECT_THAT(ByMonth(r), ElementsAre("2018-03 SV-LI=5", "2018-03 SV-SS=7",
-                                        "2018-04 SV-SS=suppressed")) << viewer;
+    EXPECT_THAT(ByMonth(r),
+                ElementsAre("2018-03 SV-LI=5", "2018-03 SV-SS=7", "2018-04 SV-SS=suppressed"))
+        << viewer;
   }
   // mfa, the submitter, owns them all: nothing is hidden from it.
   enlace::v1::ProgrammeReport mfa = Report("mfa");
@@ -213,18 +217,27 @@ TEST_P(ReportStoreConformanceTest, CasesReferralsServicesAndInitiativesCountedFo
   absl::StatusOr<enlace::v1::Referral> accepted = cases().CreateReferral(
       iom_cases[1], "unhcr", enlace::v1::NEED_TRAINING, "", db::Viewer{"iom"}, nullptr);
   ASSERT_TRUE(accepted.ok());
-  ASSERT_TRUE(cases().TransitionReferral({accepted->referral_id(), enlace::v1::REFERRAL_STATUS_ACCEPTED,
-                                          "", ""}, db::Viewer{"unhcr"}, nullptr).ok());
+  ASSERT_TRUE(cases()
+                  .TransitionReferral(
+                      {accepted->referral_id(), enlace::v1::REFERRAL_STATUS_ACCEPTED, "", ""},
+                      db::Viewer{"unhcr"}, nullptr)
+                  .ok());
   // unhcr records a service on iom's case; iom five of its own.
-  ASSERT_TRUE(cases().RecordService(iom_cases[1], enlace::v1::NEED_TRAINING, "2018-05-10", "",
-                                    db::Viewer{"unhcr"}, nullptr).ok());
+  ASSERT_TRUE(cases()
+                  .RecordService(iom_cases[1], enlace::v1::NEED_TRAINING, "2018-05-10", "",
+                                 db::Viewer{"unhcr"}, nullptr)
+                  .ok());
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(cases().RecordService(iom_cases[i], enlace::v1::NEED_PSYCHOSOCIAL_SUPPORT,
-                                      "2018-05-11", "", db::Viewer{"iom"}, nullptr).ok());
+    ASSERT_TRUE(cases()
+                    .RecordService(iom_cases[i], enlace::v1::NEED_PSYCHOSOCIAL_SUPPORT,
+                                   "2018-05-11", "", db::Viewer{"iom"}, nullptr)
+                    .ok());
   }
   for (int i = 0; i < 2; ++i) {
-    ASSERT_TRUE(cases().RegisterInitiative(iom_cases[i], "Bakery", "food", "", db::Viewer{"iom"},
-                                           nullptr).ok());
+    ASSERT_TRUE(
+        cases()
+            .RegisterInitiative(iom_cases[i], "Bakery", "food", "", db::Viewer{"iom"}, nullptr)
+            .ok());
   }
   // One of iom's cases closed: it moves to the CLOSED cell.
   enlace::v1::Case update;
@@ -235,7 +248,8 @@ TEST_P(ReportStoreConformanceTest, CasesReferralsServicesAndInitiativesCountedFo
   // iom: its own first cases are shown (OPEN 5), but the OPEN cells of
   // unhcr's later case and undp's first case (1 record each) are not.
   enlace::v1::ProgrammeReport iom = Report("iom");
-  EXPECT_THAT(CasesByStatus(iom), ElementsAre("CASE_STATUS_OPEN=suppressed", "CASE_STATUS_CLOSED=1"));
+  EXPECT_THAT(CasesByStatus(iom),
+              ElementsAre("CASE_STATUS_OPEN=suppressed", "CASE_STATUS_CLOSED=1"));
   EXPECT_THAT(Referrals(iom), ElementsAre("iom>unhcr REFERRAL_STATUS_PENDING=1",
                                           "iom>unhcr REFERRAL_STATUS_ACCEPTED=1"));
   EXPECT_THAT(Services(iom), ElementsAre("NEED_PSYCHOSOCIAL_SUPPORT=5", "NEED_TRAINING=1"));
@@ -248,11 +262,12 @@ TEST_P(ReportStoreConformanceTest, CasesReferralsServicesAndInitiativesCountedFo
   // still hidden by unhcr's single later case; services: the training one
   // (1 other) hidden, the five shown.
   enlace::v1::ProgrammeReport undp = Report("undp");
-  EXPECT_THAT(CasesByStatus(undp), ElementsAre("CASE_STATUS_OPEN=suppressed",
-                                               "CASE_STATUS_CLOSED=suppressed"));
+  EXPECT_THAT(CasesByStatus(undp),
+              ElementsAre("CASE_STATUS_OPEN=suppressed", "CASE_STATUS_CLOSED=suppressed"));
   EXPECT_THAT(Referrals(undp), ElementsAre("iom>unhcr REFERRAL_STATUS_PENDING=suppressed",
                                            "iom>unhcr REFERRAL_STATUS_ACCEPTED=suppressed"));
-  EXPECT_THAT(Services(undp), ElementsAre("NEED_PSYCHOSOCIAL_SUPPORT=5", "NEED_TRAINING=suppressed"));
+  EXPECT_THAT(Services(undp),
+              ElementsAre("NEED_PSYCHOSOCIAL_SUPPORT=5", "NEED_TRAINING=suppressed"));
   EXPECT_EQ(Shown(undp.initiatives()), "suppressed");
   EXPECT_EQ(Shown(undp.women_served()), "suppressed");  // 6 women: 5 open + 1 closed (hidden)
 

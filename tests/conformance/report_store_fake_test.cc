@@ -14,7 +14,8 @@ class FakeUnderTest : public ReportStoreUnderTest {
  public:
   db::ReportStore* store() override { return &store_; }
   db::CaseStore* cases() override { return &cases_; }
-  std::string AddArrival(const enlace::v1::Arrival& arrival, const std::string& submitter) override {
+  std::string AddArrival(const enlace::v1::Arrival& arrival,
+                         const std::string& submitter) override {
     return cases_.AddArrival(arrival, submitter);
   }
 

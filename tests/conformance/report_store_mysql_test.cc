@@ -17,7 +17,8 @@ class MysqlUnderTest : public ReportStoreUnderTest {
  public:
   db::ReportStore* store() override { return &store_; }
   db::CaseStore* cases() override { return &cases_; }
-  std::string AddArrival(const enlace::v1::Arrival& arrival, const std::string& submitter) override {
+  std::string AddArrival(const enlace::v1::Arrival& arrival,
+                         const std::string& submitter) override {
     db::NewArrival item{arrival, submitter};
     absl::StatusOr<std::vector<db::RecordResult>> results = arrivals_.RecordBatch({&item, 1});
     EXPECT_TRUE(results.ok()) << results.status();

@@ -123,7 +123,8 @@ TEST_F(AuditStoreTest, AChangeThatFailsLeavesNoEvent) {
 // rolled back with it, never kept without its event.
 TEST_F(AuditStoreTest, WhenTheAuditAppendFailsTheChangeIsRolledBack) {
   std::string arrival = RecordArrival("a-3");
-  AuditRecord open_event = CallEvent("spiffe://enlace/agency/iom", "/enlace.v1.CaseService/OpenCase");
+  AuditRecord open_event =
+      CallEvent("spiffe://enlace/agency/iom", "/enlace.v1.CaseService/OpenCase");
   absl::StatusOr<enlace::v1::Case> opened =
       cases_.OpenCase(arrival, "s", Viewer{"iom"}, &open_event);
   ASSERT_TRUE(opened.ok());
@@ -137,9 +138,11 @@ TEST_F(AuditStoreTest, WhenTheAuditAppendFailsTheChangeIsRolledBack) {
   EXPECT_FALSE(arrivals_.UpdateConsent(arrival, consent, Viewer{"mfa"}, &consent_event).ok());
   enlace::v1::Case update = *opened;
   update.set_summary("changed");
-  AuditRecord update_event = CallEvent("spiffe://enlace/agency/iom", "/enlace.v1.CaseService/UpdateCase");
+  AuditRecord update_event =
+      CallEvent("spiffe://enlace/agency/iom", "/enlace.v1.CaseService/UpdateCase");
   EXPECT_FALSE(cases_.UpdateCase(update, opened->etag(), Viewer{"iom"}, &update_event).ok());
-  AuditRecord batch_event = CallEvent("spiffe://enlace/agency/mfa", "/enlace.v1.ArrivalService/RecordArrivals");
+  AuditRecord batch_event =
+      CallEvent("spiffe://enlace/agency/mfa", "/enlace.v1.ArrivalService/RecordArrivals");
   std::vector<NewArrival> batch = {
       {MakeArrival("a-4"), "mfa", std::make_shared<const AuditRecord>(batch_event)}};
   EXPECT_FALSE(arrivals_.RecordBatch(batch).ok());
@@ -148,7 +151,8 @@ TEST_F(AuditStoreTest, WhenTheAuditAppendFailsTheChangeIsRolledBack) {
   EXPECT_EQ(consent_event.seq, 0);
   EXPECT_EQ(update_event.seq, 0);
   // Nothing of the three changes stayed.
-  EXPECT_EQ(database_->QueryInt("SELECT consent_version FROM arrivals WHERE external_id = 'a-3'"), 1);
+  EXPECT_EQ(database_->QueryInt("SELECT consent_version FROM arrivals WHERE external_id = 'a-3'"),
+            1);
   EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM consent_versions"), 0);
   EXPECT_EQ(database_->QueryInt("SELECT version FROM cases"), 1);
   EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM arrivals WHERE external_id = 'a-4'"), 0);
@@ -161,9 +165,11 @@ TEST_F(AuditStoreTest, WhenTheAuditAppendFailsTheChangeIsRolledBack) {
 // internal error, never as the caller's own duplicate, and is rolled back.
 TEST_F(AuditStoreTest, AHeadMovedBackFailsTheNextChangeWithoutCallingItADuplicate) {
   std::string arrival = RecordArrival("a-5");
-  AuditRecord open_event = CallEvent("spiffe://enlace/agency/iom", "/enlace.v1.CaseService/OpenCase");
+  AuditRecord open_event =
+      CallEvent("spiffe://enlace/agency/iom", "/enlace.v1.CaseService/OpenCase");
   ASSERT_TRUE(cases_.OpenCase(arrival, "s", Viewer{"iom"}, &open_event).ok());
-  database_->Execute("UPDATE audit_chain_head SET last_seq = 0, last_hash = UNHEX(REPEAT('00', 32))");
+  database_->Execute(
+      "UPDATE audit_chain_head SET last_seq = 0, last_hash = UNHEX(REPEAT('00', 32))");
 
   enlace::v1::Consent consent;
   consent.add_agencies("iom");
@@ -174,7 +180,8 @@ TEST_F(AuditStoreTest, AHeadMovedBackFailsTheNextChangeWithoutCallingItADuplicat
       arrivals_.UpdateConsent(arrival, consent, Viewer{"mfa"}, &consent_event);
   EXPECT_EQ(updated.status().code(), absl::StatusCode::kInternal) << updated.status();
   EXPECT_THAT(std::string(updated.status().message()), ::testing::HasSubstr("audit_chain_head"));
-  EXPECT_EQ(database_->QueryInt("SELECT consent_version FROM arrivals WHERE external_id = 'a-5'"), 1);
+  EXPECT_EQ(database_->QueryInt("SELECT consent_version FROM arrivals WHERE external_id = 'a-5'"),
+            1);
   EXPECT_THAT(Events(), SizeIs(1));
 }
 
@@ -182,7 +189,8 @@ TEST_F(AuditStoreTest, AnIngestBatchCommitsOneEventPerCallNamingEveryArrival) {
   auto stream = std::make_shared<const AuditRecord>(
       CallEvent("spiffe://enlace/agency/mfa", "/enlace.v1.ArrivalService/RecordArrivals"));
   // Two unary calls of the same caller, in the same batch: one event each.
-  AuditRecord first = CallEvent("spiffe://enlace/agency/mfa", "/enlace.v1.ArrivalService/RecordArrival");
+  AuditRecord first =
+      CallEvent("spiffe://enlace/agency/mfa", "/enlace.v1.ArrivalService/RecordArrival");
   AuditRecord second = first;
   second.peer = "ipv4:127.0.0.1:5001";
   std::vector<NewArrival> batch;
@@ -222,7 +230,8 @@ TEST_F(AuditStoreTest, AnIngestBatchCommitsOneEventPerCallNamingEveryArrival) {
 
 TEST_F(AuditStoreTest, VerificationNamesAChangedRow) {
   AppendReads(8);
-  database_->Execute("UPDATE audit_events SET principal = 'spiffe://enlace/agency/undp' WHERE seq = 5");
+  database_->Execute(
+      "UPDATE audit_events SET principal = 'spiffe://enlace/agency/undp' WHERE seq = 5");
   ChainReport report = Verify();
   EXPECT_FALSE(report.intact);
   EXPECT_EQ(report.first_broken_sequence, 5);
@@ -253,7 +262,8 @@ TEST_F(AuditStoreTest, VerificationNamesTwoRowsSwapped) {
 TEST_F(AuditStoreTest, VerificationNamesAnEditedRemovedOrPlantedAccessLogRow) {
   AppendReads(8);
   EXPECT_TRUE(Verify().intact);
-  database_->Execute("UPDATE audit_event_records SET record_id = 'someone-else' WHERE audit_seq = 6");
+  database_->Execute(
+      "UPDATE audit_event_records SET record_id = 'someone-else' WHERE audit_seq = 6");
   ChainReport edited = Verify();
   EXPECT_FALSE(edited.intact);
   EXPECT_EQ(edited.first_broken_sequence, 6);
@@ -291,15 +301,17 @@ TEST_F(AuditStoreTest, IngestEventsNameTheirArrivalsWithoutIndexRows) {
   const int64_t seq = (*results)[0].audit_seq;
   ASSERT_GT(seq, 0);
   EXPECT_THAT(Events().back().record_ids, ElementsAre((*results)[0].arrival_id));
-  EXPECT_EQ(database_->QueryInt(absl::StrCat(
-                "SELECT COUNT(*) FROM audit_event_records WHERE audit_seq = ", seq)),
+  EXPECT_EQ(database_->QueryInt(
+                absl::StrCat("SELECT COUNT(*) FROM audit_event_records WHERE audit_seq = ", seq)),
             0);
   EXPECT_TRUE(Verify().intact);
-  database_->Execute(absl::StrCat("INSERT INTO audit_event_records (record_id, audit_seq) VALUES ('",
-                                  (*results)[0].arrival_id, "', ", seq, ")"));
+  database_->Execute(
+      absl::StrCat("INSERT INTO audit_event_records (record_id, audit_seq) VALUES ('",
+                   (*results)[0].arrival_id, "', ", seq, ")"));
   EXPECT_TRUE(Verify().intact);
-  database_->Execute(absl::StrCat("INSERT INTO audit_event_records (record_id, audit_seq) VALUES ('",
-                                  arrival, "', ", seq, ")"));
+  database_->Execute(
+      absl::StrCat("INSERT INTO audit_event_records (record_id, audit_seq) VALUES ('", arrival,
+                   "', ", seq, ")"));
   ChainReport planted = Verify();
   EXPECT_FALSE(planted.intact);
   EXPECT_EQ(planted.first_broken_sequence, seq);

@@ -118,9 +118,8 @@ TEST_F(AuditTreeStoreTest, NodesCheckpointsKeysAndCosignaturesAreInsertOnly) {
   ASSERT_TRUE(tree_.AddNodes({{merkle::NodeId{0, 0}, a}, {merkle::NodeId{0, 1}, b}}).ok());
   // The same node again, even with another hash: the first stays (INSERT IGNORE).
   ASSERT_TRUE(tree_.AddNodes({{merkle::NodeId{0, 1}, a}, {merkle::NodeId{1, 0}, b}}).ok());
-  absl::StatusOr<absl::flat_hash_map<merkle::NodeId, std::string>> nodes =
-      tree_.ReadNodes({merkle::NodeId{0, 0}, merkle::NodeId{0, 1}, merkle::NodeId{1, 0},
-                       merkle::NodeId{5, 5}});
+  absl::StatusOr<absl::flat_hash_map<merkle::NodeId, std::string>> nodes = tree_.ReadNodes(
+      {merkle::NodeId{0, 0}, merkle::NodeId{0, 1}, merkle::NodeId{1, 0}, merkle::NodeId{5, 5}});
   ASSERT_TRUE(nodes.ok()) << nodes.status();
   EXPECT_EQ(nodes->size(), 3u);
   EXPECT_EQ(nodes->at(merkle::NodeId{0, 1}), b);
@@ -140,8 +139,8 @@ TEST_F(AuditTreeStoreTest, NodesCheckpointsKeysAndCosignaturesAreInsertOnly) {
   EXPECT_FALSE(tree_.CheckpointOfSize(3)->has_value());
   EXPECT_EQ(*tree_.FirstCheckpointAtUs(), 3000);  // the smallest size's (sizes only grow)
 
-  WitnessKeyRecord key{"witness/iom", "\x01\x02\x03\x04", std::string(32, 'k'), "iom",
-                       "spiffe://enlace/admin/ana", 5};
+  WitnessKeyRecord key{"witness/iom", "\x01\x02\x03\x04",          std::string(32, 'k'),
+                       "iom",         "spiffe://enlace/admin/ana", 5};
   ASSERT_TRUE(tree_.AddWitnessKey(key, nullptr).ok());
   EXPECT_THAT(tree_.AddWitnessKey(key, nullptr), StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_EQ(tree_.WitnessKeysNamed("witness/iom")->size(), 1u);
@@ -152,7 +151,8 @@ TEST_F(AuditTreeStoreTest, NodesCheckpointsKeysAndCosignaturesAreInsertOnly) {
   ASSERT_TRUE(tree_.AddCosignature(cosignature, nullptr).ok());
   cosignature.signature_line = "other\n";
   cosignature.received_at_us = 8000;
-  ASSERT_TRUE(tree_.AddCosignature(cosignature, nullptr).ok());  // ignored: that key cosigned size 2
+  ASSERT_TRUE(
+      tree_.AddCosignature(cosignature, nullptr).ok());  // ignored: that key cosigned size 2
   std::vector<CosignatureRecord> of2 = *tree_.CosignaturesOf(2);
   ASSERT_EQ(of2.size(), 1u);
   EXPECT_EQ(of2[0].signature_line, "line\n");
@@ -306,9 +306,10 @@ TEST_F(AuditTreeStoreTest, AnEarlierSignedRootWhoseStoredNodesSurvivedLocatesThe
   // Event 450 rewritten; the nodes above 512 (the right half) rewritten, the
   // complete subtree [0, 512) left as it was.
   database_->Execute("UPDATE audit_events SET detail = 'rewritten' WHERE seq = 450");
-  database_->Execute("INSERT INTO audit_tree_nodes (node_level, node_index, hash) "
-                     "VALUES (6, 8, UNHEX(REPEAT('ab', 32))) "
-                     "ON DUPLICATE KEY UPDATE hash = VALUES(hash)");
+  database_->Execute(
+      "INSERT INTO audit_tree_nodes (node_level, node_index, hash) "
+      "VALUES (6, 8, UNHEX(REPEAT('ab', 32))) "
+      "ON DUPLICATE KEY UPDATE hash = VALUES(hash)");
   absl::StatusOr<TreeCheck> check = CheckLogAgainst(events_, tree_, 600, root);
   ASSERT_TRUE(check.ok()) << check.status();
   EXPECT_FALSE(check->located);
@@ -333,9 +334,9 @@ TEST_F(AuditTreeStoreTest, BuildRate) {
   absl::StatusOr<TreeCheck> check = CheckLogAgainst(events_, tree_, n, *StoredRoot(tree_, n));
   ASSERT_TRUE(check.ok());
   EXPECT_TRUE(check->consistent);
-  std::printf("checked %d events against a checkpoint in %.2f s\n", n,
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - check_start)
-                  .count());
+  std::printf(
+      "checked %d events against a checkpoint in %.2f s\n", n,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - check_start).count());
 }
 
 }  // namespace

@@ -39,7 +39,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr int kOk = 0;
-constexpr int kCommandDenied = 1142;   // ER_TABLEACCESS_DENIED_ERROR
+constexpr int kCommandDenied = 1142;  // ER_TABLEACCESS_DENIED_ERROR
 constexpr int kDatabaseDenied = 1044;  // ER_DBACCESS_DENIED_ERROR
 
 TEST(ServerTablePrivilegesTest, TheRule) {
@@ -105,8 +105,9 @@ class GrantsTest : public ::testing::Test {
     return absl::StrCat(
         "INSERT INTO audit_events (seq, at_us, principal, method, decision, status_code, "
         "record_ids, detail, peer, prev_hash, hash) VALUES (",
-        seq, ", 1, 'spiffe://enlace/agency/iom', '/enlace.v1.ArrivalService/GetArrival', 1, 0, "
-             "'', '', 'ipv4:127.0.0.1:1', UNHEX(REPEAT('00', 32)), UNHEX(REPEAT('11', 32)))");
+        seq,
+        ", 1, 'spiffe://enlace/agency/iom', '/enlace.v1.ArrivalService/GetArrival', 1, 0, "
+        "'', '', 'ipv4:127.0.0.1:1', UNHEX(REPEAT('00', 32)), UNHEX(REPEAT('11', 32)))");
   }
 
   // The audit_* tables of the migrated schema (as the administrator).
@@ -119,7 +120,8 @@ class GrantsTest : public ::testing::Test {
   std::string FirstColumn(const std::string& table) {
     std::vector<std::string> columns = Strings(absl::StrCat(
         "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
-        "AND TABLE_NAME = '", table, "' ORDER BY ORDINAL_POSITION LIMIT 1"));
+        "AND TABLE_NAME = '",
+        table, "' ORDER BY ORDINAL_POSITION LIMIT 1"));
     return columns.empty() ? "missing_column" : columns[0];
   }
   std::vector<std::string> Strings(const std::string& query) {
@@ -338,8 +340,8 @@ TEST_F(RestrictedServerTest, AServerNeverMigratesAndSaysWhatToRun) {
   // An empty database: the schema is behind (version 0).
   std::string empty = absl::StrCat(database_->dsn().database, "_empty");
   database_->Execute(absl::StrCat("CREATE DATABASE `", empty, "`"));
-  std::string dsn = absl::StrReplaceAll(database_->dsn_string(),
-                                        {{database_->dsn().database, empty}});
+  std::string dsn =
+      absl::StrReplaceAll(database_->dsn_string(), {{database_->dsn().database, empty}});
   absl::StatusOr<std::unique_ptr<server::EnlaceServer>> started =
       server::EnlaceServer::Start(ConfigFor(dsn));
   database_->Execute(absl::StrCat("DROP DATABASE `", empty, "`"));

@@ -102,11 +102,13 @@ class MysqlCaseStoreTest : public ::testing::Test {
     absl::Status status = database_->pool().Run([&](MysqlConnection& c) {
       for (const char* table : kGridTables) {
         std::unique_ptr<sql::ResultSet> rows(
-            c.Prepare(absl::StrCat("SELECT * FROM ", table, " WHERE records <> 0"))->executeQuery());
+            c.Prepare(absl::StrCat("SELECT * FROM ", table, " WHERE records <> 0"))
+                ->executeQuery());
         int columns = static_cast<int>(rows->getMetaData()->getColumnCount());
         while (rows->next()) {
           std::string line = table;
-          for (int k = 1; k <= columns; ++k) absl::StrAppend(&line, " ", std::string(rows->getString(k)));
+          for (int k = 1; k <= columns; ++k)
+            absl::StrAppend(&line, " ", std::string(rows->getString(k)));
           lines.push_back(std::move(line));
         }
       }
@@ -127,12 +129,13 @@ class MysqlCaseStoreTest : public ::testing::Test {
     std::string out;
     for (const char* table : {"cases", "case_services", "initiatives", "referrals",
                               "referral_events", "audit_events", "audit_event_records"}) {
-      absl::StrAppend(&out, table, "=", database_->QueryInt(absl::StrCat("SELECT COUNT(*) FROM ", table)), " ");
+      absl::StrAppend(&out, table, "=",
+                      database_->QueryInt(absl::StrCat("SELECT COUNT(*) FROM ", table)), " ");
     }
     absl::StrAppend(&out, "head=", database_->QueryInt("SELECT last_seq FROM referral_feed_head"));
-    absl::StrAppend(&out, " versions=",
-                    database_->QueryInt("SELECT COALESCE(SUM(version), 0) FROM cases"), "/",
-                    database_->QueryInt("SELECT COALESCE(SUM(version), 0) FROM referrals"));
+    absl::StrAppend(
+        &out, " versions=", database_->QueryInt("SELECT COALESCE(SUM(version), 0) FROM cases"), "/",
+        database_->QueryInt("SELECT COALESCE(SUM(version), 0) FROM referrals"));
     return out;
   }
 
@@ -154,14 +157,15 @@ TEST_F(MysqlCaseStoreTest, AChangeCommitsWithItsAuditEventAndItsRecordIndex) {
   ASSERT_TRUE(r.ok()) << r.status();
   // Each event's row, with the hashes the chain gave it, and one index row
   // per record it names: the case's access log finds both.
-  EXPECT_EQ(database_->QueryInt(absl::StrCat("SELECT COUNT(*) FROM audit_events WHERE seq = ",
-                                             open.seq, " AND method = '/enlace.v1.CaseService/OpenCase'")),
-            1);
-  EXPECT_EQ(database_->QueryInt(
-                absl::StrCat("SELECT COUNT(*) FROM audit_event_records WHERE audit_seq = ", open.seq)),
+  EXPECT_EQ(
+      database_->QueryInt(absl::StrCat("SELECT COUNT(*) FROM audit_events WHERE seq = ", open.seq,
+                                       " AND method = '/enlace.v1.CaseService/OpenCase'")),
+      1);
+  EXPECT_EQ(database_->QueryInt(absl::StrCat(
+                "SELECT COUNT(*) FROM audit_event_records WHERE audit_seq = ", open.seq)),
             2);
-  EXPECT_EQ(database_->QueryInt(
-                absl::StrCat("SELECT COUNT(*) FROM audit_event_records WHERE audit_seq = ", refer.seq)),
+  EXPECT_EQ(database_->QueryInt(absl::StrCat(
+                "SELECT COUNT(*) FROM audit_event_records WHERE audit_seq = ", refer.seq)),
             2);
   EXPECT_THAT(open.hash, SizeIs(32));
   EXPECT_EQ(refer.prev_hash, open.hash);
@@ -186,8 +190,10 @@ TEST_F(MysqlCaseStoreTest, AChangeWhoseEventCannotBeWrittenRollsBackEveryRowItWr
   std::string case_id = Open(arrival, "iom");
   std::string pending = Refer(case_id, "iom", "unhcr");
   std::string accepted = Refer(case_id, "iom", "undp");
-  ASSERT_TRUE(cases_.TransitionReferral({accepted, enlace::v1::REFERRAL_STATUS_ACCEPTED, "", ""},
-                                        Viewer{"undp"}, nullptr).ok());
+  ASSERT_TRUE(cases_
+                  .TransitionReferral({accepted, enlace::v1::REFERRAL_STATUS_ACCEPTED, "", ""},
+                                      Viewer{"undp"}, nullptr)
+                  .ok());
   const std::string counts = RowCounts();
   const std::vector<std::string> cells = Cells();
   // The chain head's table gone: the event is the change's last statement,
@@ -209,20 +215,30 @@ TEST_F(MysqlCaseStoreTest, AChangeWhoseEventCannotBeWrittenRollsBackEveryRowItWr
     e = Event("m");
     check(cases_.UpdateCase(update, "v1", Viewer{"iom"}, &e).status(), "UpdateCase");
     e = Event("m");
-    check(cases_.RecordService(case_id, enlace::v1::NEED_TRAINING, "2024-03-01", "n",
-                               Viewer{"undp"}, &e).status(), "RecordService");
+    check(cases_
+              .RecordService(case_id, enlace::v1::NEED_TRAINING, "2024-03-01", "n", Viewer{"undp"},
+                             &e)
+              .status(),
+          "RecordService");
     e = Event("m");
     check(cases_.RegisterInitiative(case_id, "Bakery", "food", "", Viewer{"iom"}, &e).status(),
           "RegisterInitiative");
     e = Event("m");
     check(cases_.CreateReferral(case_id, "undp", enlace::v1::NEED_HEALTH, "", Viewer{"iom"}, &e)
-              .status(), "CreateReferral");
+              .status(),
+          "CreateReferral");
     e = Event("m");
-    check(cases_.TransitionReferral({pending, enlace::v1::REFERRAL_STATUS_DECLINED, "no", ""},
-                                    Viewer{"unhcr"}, &e).status(), "Decline");
+    check(cases_
+              .TransitionReferral({pending, enlace::v1::REFERRAL_STATUS_DECLINED, "no", ""},
+                                  Viewer{"unhcr"}, &e)
+              .status(),
+          "Decline");
     e = Event("m");
-    check(cases_.TransitionReferral({accepted, enlace::v1::REFERRAL_STATUS_COMPLETED, "ok", ""},
-                                    Viewer{"undp"}, &e).status(), "Complete");
+    check(cases_
+              .TransitionReferral({accepted, enlace::v1::REFERRAL_STATUS_COMPLETED, "ok", ""},
+                                  Viewer{"undp"}, &e)
+              .status(),
+          "Complete");
   };
   changes(/*expect_ok=*/false);
   database_->Execute("RENAME TABLE audit_chain_head_gone TO audit_chain_head");
@@ -357,8 +373,10 @@ TEST_F(MysqlCaseStoreTest, AConsentChangeRacingAnAcceptanceLeavesOneConsistentOu
     absl::Status accept, change;
     std::thread receiver([&] {
       if (start->Block()) delete start;
-      accept = cases_.TransitionReferral({referral, enlace::v1::REFERRAL_STATUS_ACCEPTED, "", ""},
-                                         Viewer{"unhcr"}, nullptr).status();
+      accept = cases_
+                   .TransitionReferral({referral, enlace::v1::REFERRAL_STATUS_ACCEPTED, "", ""},
+                                       Viewer{"unhcr"}, nullptr)
+                   .status();
     });
     std::thread submitter([&] {
       if (start->Block()) delete start;
@@ -406,8 +424,11 @@ TEST_F(MysqlCaseStoreTest, ConcurrentWritersKeepTheFeedGapFreeAndEachReferralInO
           ++errors;
           continue;
         }
-        if (!cases_.TransitionReferral({r->referral_id(), enlace::v1::REFERRAL_STATUS_ACCEPTED, "",
-                                        r->etag()}, Viewer{"undp"}, nullptr).ok()) {
+        if (!cases_
+                 .TransitionReferral(
+                     {r->referral_id(), enlace::v1::REFERRAL_STATUS_ACCEPTED, "", r->etag()},
+                     Viewer{"undp"}, nullptr)
+                 .ok()) {
           ++errors;
         }
       }
@@ -426,7 +447,8 @@ TEST_F(MysqlCaseStoreTest, ConcurrentWritersKeepTheFeedGapFreeAndEachReferralInO
   ASSERT_THAT(by_referral, SizeIs(kWriters * kEach));
   for (const auto& [id, types] : by_referral) {
     EXPECT_THAT(types, ElementsAre(enlace::v1::REFERRAL_EVENT_TYPE_CREATED,
-                                   enlace::v1::REFERRAL_EVENT_TYPE_ACCEPTED)) << id;
+                                   enlace::v1::REFERRAL_EVENT_TYPE_ACCEPTED))
+        << id;
   }
   // The receiver's feed is the same events.
   EXPECT_THAT(Feed("undp"), SizeIs(2 * kWriters * kEach));
@@ -444,15 +466,19 @@ TEST_F(MysqlCaseStoreTest, ReferredCasesPageInCaseOrderWhateverOrderTheReferrals
   Refer(unhcr_cases[2], "unhcr", "iom");
   Refer(unhcr_cases[0], "unhcr", "iom");
   std::string declined = Refer(unhcr_cases[1], "unhcr", "iom");
-  ASSERT_TRUE(cases_.TransitionReferral({declined, enlace::v1::REFERRAL_STATUS_DECLINED, "", ""},
-                                        Viewer{"iom"}, nullptr).ok());
+  ASSERT_TRUE(cases_
+                  .TransitionReferral({declined, enlace::v1::REFERRAL_STATUS_DECLINED, "", ""},
+                                      Viewer{"iom"}, nullptr)
+                  .ok());
   Refer(unhcr_cases[1], "unhcr", "iom");
   Refer(unhcr_cases[0], "unhcr", "iom");
   std::string dead = Refer(late, "unhcr", "iom");
-  ASSERT_TRUE(cases_.TransitionReferral({dead, enlace::v1::REFERRAL_STATUS_WITHDRAWN, "", ""},
-                                        Viewer{"unhcr"}, nullptr).ok());
-  std::vector<std::string> expected = {unhcr_cases[0], unhcr_cases[1], unhcr_cases[2],
-                                       iom_cases[0], iom_cases[1]};
+  ASSERT_TRUE(cases_
+                  .TransitionReferral({dead, enlace::v1::REFERRAL_STATUS_WITHDRAWN, "", ""},
+                                      Viewer{"unhcr"}, nullptr)
+                  .ok());
+  std::vector<std::string> expected = {unhcr_cases[0], unhcr_cases[1], unhcr_cases[2], iom_cases[0],
+                                       iom_cases[1]};
   for (int limit : {1, 2, 3, 5}) {
     std::vector<std::string> seen;
     int64_t after = 0;

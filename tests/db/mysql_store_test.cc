@@ -71,7 +71,8 @@ TEST_F(MysqlStoreTest, BatchCreatesThenResendIsAlreadyRecordedWithTheSameIds) {
     EXPECT_EQ(r.arrival_id.size(), 32u);
   }
   // Reordered repeated fields are the same content.
-  std::swap(*batch[7].arrival.mutable_needs()->Mutable(0), *batch[7].arrival.mutable_needs()->Mutable(1));
+  std::swap(*batch[7].arrival.mutable_needs()->Mutable(0),
+            *batch[7].arrival.mutable_needs()->Mutable(1));
   std::vector<RecordResult> second = Record(batch);
   ASSERT_THAT(second, SizeIs(300));
   for (int i = 0; i < 300; ++i) {
@@ -97,9 +98,8 @@ TEST_F(MysqlStoreTest, SameExternalIdWithOtherContentIsRejectedAndChangesNothing
 }
 
 TEST_F(MysqlStoreTest, DuplicatesInsideOneBatchResolveAsIfSentInOrder) {
-  std::vector<RecordResult> results = Record({{MakeArrival("x"), "mfa"},
-                                              {MakeArrival("x"), "mfa"},
-                                              {MakeArrival("x", {"undp"}), "mfa"}});
+  std::vector<RecordResult> results = Record(
+      {{MakeArrival("x"), "mfa"}, {MakeArrival("x"), "mfa"}, {MakeArrival("x", {"undp"}), "mfa"}});
   EXPECT_EQ(results[0].outcome, enlace::v1::OUTCOME_CREATED);
   EXPECT_EQ(results[1].outcome, enlace::v1::OUTCOME_ALREADY_RECORDED);
   EXPECT_EQ(results[1].arrival_id, results[0].arrival_id);
@@ -108,7 +108,8 @@ TEST_F(MysqlStoreTest, DuplicatesInsideOneBatchResolveAsIfSentInOrder) {
 }
 
 TEST_F(MysqlStoreTest, ExternalIdsAreScopedToTheSubmitter) {
-  std::vector<RecordResult> results = Record({{MakeArrival("same"), "mfa"}, {MakeArrival("same"), "iom"}});
+  std::vector<RecordResult> results =
+      Record({{MakeArrival("same"), "mfa"}, {MakeArrival("same"), "iom"}});
   EXPECT_EQ(results[0].outcome, enlace::v1::OUTCOME_CREATED);
   EXPECT_EQ(results[1].outcome, enlace::v1::OUTCOME_CREATED);
   EXPECT_NE(results[0].arrival_id, results[1].arrival_id);
@@ -152,7 +153,8 @@ TEST_F(MysqlStoreTest, VisibilityFollowsSubmitterAndConsent) {
   ASSERT_TRUE(seen.ok());
   EXPECT_EQ(seen->person().given_name(), "José");
   EXPECT_THAT(seen->consent().agencies(), ElementsAre("iom", "undp"));
-  EXPECT_THAT(seen->needs(), ElementsAre(enlace::v1::NEED_PSYCHOSOCIAL_SUPPORT, enlace::v1::NEED_TRAINING));
+  EXPECT_THAT(seen->needs(),
+              ElementsAre(enlace::v1::NEED_PSYCHOSOCIAL_SUPPORT, enlace::v1::NEED_TRAINING));
   EXPECT_EQ(seen->submitted_by(), "mfa");
   EXPECT_EQ(seen->consent_version(), 1);
   EXPECT_EQ(seen->consent().given_at().seconds(), 1516000000);
@@ -163,9 +165,10 @@ TEST_F(MysqlStoreTest, VisibilityFollowsSubmitterAndConsent) {
 TEST_F(MysqlStoreTest, ListPagesByKeysetWithoutSkipsOrRepeatsUnderInserts) {
   std::vector<NewArrival> batch;
   for (int i = 0; i < 120; ++i) {
-    batch.push_back({MakeArrival(absl::StrCat("l-", i), i % 2 == 0 ? std::vector<std::string>{"iom"}
-                                                                    : std::vector<std::string>{"undp"}),
-                     "mfa"});
+    batch.push_back(
+        {MakeArrival(absl::StrCat("l-", i), i % 2 == 0 ? std::vector<std::string>{"iom"}
+                                                       : std::vector<std::string>{"undp"}),
+         "mfa"});
   }
   Record(batch);
   std::set<std::string> seen;
@@ -204,7 +207,8 @@ TEST_F(MysqlStoreTest, UpdateConsentKeepsHistoryAndChangesVisibility) {
   consent.add_purposes(enlace::v1::PURPOSE_STATISTICS);
   EXPECT_THAT(arrivals_.UpdateConsent(id, consent, Viewer{"iom"}, nullptr),
               StatusIs(absl::StatusCode::kNotFound));  // only the submitter may
-  absl::StatusOr<enlace::v1::Arrival> updated = arrivals_.UpdateConsent(id, consent, Viewer{"mfa"}, nullptr);
+  absl::StatusOr<enlace::v1::Arrival> updated =
+      arrivals_.UpdateConsent(id, consent, Viewer{"mfa"}, nullptr);
   ASSERT_TRUE(updated.ok()) << updated.status();
   EXPECT_EQ(updated->consent_version(), 2);
   EXPECT_THAT(updated->consent().agencies(), ElementsAre("undp"));
@@ -311,7 +315,8 @@ TEST_F(MysqlStoreTest, LostConnectionsGiveUnavailableThenThePoolRecovers) {
   int64_t victims = database_->QueryInt("SELECT COUNT(*) FROM victims");
   ASSERT_GE(victims, 1);
   for (int64_t i = 0; i < victims; ++i) {
-    int64_t id = database_->QueryInt(absl::StrCat("SELECT ID FROM victims ORDER BY ID LIMIT 1 OFFSET ", i));
+    int64_t id =
+        database_->QueryInt(absl::StrCat("SELECT ID FROM victims ORDER BY ID LIMIT 1 OFFSET ", i));
     database_->Execute(absl::StrCat("KILL CONNECTION ", id));
   }
   EXPECT_THAT(store.ListAgencies("", 100), StatusIs(absl::StatusCode::kUnavailable));
@@ -356,7 +361,8 @@ TEST_F(MysqlStoreTest, PrefillOpensThePoolAtOnceAndCallsReuseItsConnections) {
         c.Execute("DO 1");
         absl::MutexLock lock(&mu);
         ++inside;
-        mu.Await(absl::Condition(+[](int* n) { return *n >= 3; }, &inside));
+        mu.Await(absl::Condition(
+            +[](int* n) { return *n >= 3; }, &inside));
         return absl::OkStatus();
       });
     });
@@ -371,9 +377,10 @@ TEST_F(MysqlStoreTest, PrefillOpensThePoolAtOnceAndCallsReuseItsConnections) {
 // connection is leased; small ones stay cached on the connection.
 TEST_F(MysqlStoreTest, LargeStatementsAreClosedWhenTheConnectionReturnsSmallOnesStayCached) {
   MysqlPool pool(database_->dsn(), PoolOptions{.max_connections = 1});
-  const std::string small = absl::StrCat("SELECT 1 FROM DUAL WHERE 1 IN ", InList(MysqlConnection::kMaxCachedPlaceholders));
-  const std::string large =
-      absl::StrCat("SELECT 1 FROM DUAL WHERE 1 IN ", InList(MysqlConnection::kMaxCachedPlaceholders + 1));
+  const std::string small = absl::StrCat("SELECT 1 FROM DUAL WHERE 1 IN ",
+                                         InList(MysqlConnection::kMaxCachedPlaceholders));
+  const std::string large = absl::StrCat("SELECT 1 FROM DUAL WHERE 1 IN ",
+                                         InList(MysqlConnection::kMaxCachedPlaceholders + 1));
   sql::PreparedStatement* small_statement = nullptr;
   ASSERT_TRUE(pool.Run([&](MysqlConnection& c) {
                     small_statement = c.Prepare(small);
@@ -382,13 +389,15 @@ TEST_F(MysqlStoreTest, LargeStatementsAreClosedWhenTheConnectionReturnsSmallOnes
                     EXPECT_EQ(c.CachedStatements(), 1u);
                     EXPECT_EQ(c.TransientStatements(), 1u);
                     return absl::OkStatus();
-                  }).ok());
+                  })
+                  .ok());
   ASSERT_TRUE(pool.Run([&](MysqlConnection& c) {  // the same (only) connection
                     EXPECT_EQ(c.TransientStatements(), 0u);
                     EXPECT_EQ(c.CachedStatements(), 1u);
                     EXPECT_EQ(c.Prepare(small), small_statement);
                     return absl::OkStatus();
-                  }).ok());
+                  })
+                  .ok());
   EXPECT_EQ(pool.OpenConnections(), 1);
 }
 
@@ -417,7 +426,8 @@ CertificateRecord MakeCertificate(const std::string& serial, const std::string& 
 TEST_F(MysqlStoreTest, RegistryRecordsAgenciesAndCertificatesAndRevocations) {
   MysqlRegistryStore registry(&database_->pool());
   ASSERT_TRUE(registry.RegisterAgency("wfp", "World Food Programme", nullptr).ok());
-  EXPECT_THAT(registry.RegisterAgency("wfp", "again", nullptr), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(registry.RegisterAgency("wfp", "again", nullptr),
+              StatusIs(absl::StatusCode::kAlreadyExists));
   absl::StatusOr<bool> exists = registry.AgencyExists("wfp");
   ASSERT_TRUE(exists.ok());
   EXPECT_TRUE(*exists);
@@ -427,7 +437,8 @@ TEST_F(MysqlStoreTest, RegistryRecordsAgenciesAndCertificatesAndRevocations) {
 
   const int64_t now = 2000000000000000;
   ASSERT_TRUE(registry.AddCertificate(MakeCertificate("a1", "wfp", now + 10), nullptr).ok());
-  ASSERT_TRUE(registry.AddCertificate(MakeCertificate("b2", "wfp", now - 10), nullptr).ok());  // expired
+  ASSERT_TRUE(
+      registry.AddCertificate(MakeCertificate("b2", "wfp", now - 10), nullptr).ok());  // expired
   ASSERT_TRUE(registry.AddCertificate(MakeCertificate("c3", "iom", now + 1000), nullptr).ok());
   EXPECT_THAT(registry.AddCertificate(MakeCertificate("a1", "wfp", 0), nullptr),
               StatusIs(absl::StatusCode::kAlreadyExists));
@@ -452,7 +463,8 @@ TEST_F(MysqlStoreTest, RegistryRecordsAgenciesAndCertificatesAndRevocations) {
   EXPECT_TRUE(revoked->revoked);
   EXPECT_THAT(registry.RevokeCertificate("a1", "x", "again", nullptr),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT(registry.RevokeCertificate("zz", "x", "unknown", nullptr), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(registry.RevokeCertificate("zz", "x", "unknown", nullptr),
+              StatusIs(absl::StatusCode::kNotFound));
   absl::StatusOr<std::vector<RevokedSerial>> all = registry.ListRevoked();
   ASSERT_TRUE(all.ok());
   ASSERT_THAT(*all, SizeIs(1));

@@ -109,8 +109,8 @@ class QueryPlanTest : public ::testing::Test {
       ConsentState consent;
       consent.agencies = spec.agencies;
       consent.purposes_mask = PurposesMaskOf(spec.purposes);
-      bool visible = spec.submitter == viewer ||
-                     ConsentAllows(Reach::kArrivalRecord, viewer, consent);
+      bool visible =
+          spec.submitter == viewer || ConsentAllows(Reach::kArrivalRecord, viewer, consent);
       if (!filter.department_code.empty() && spec.department != filter.department_code) {
         visible = false;
       }
@@ -343,8 +343,8 @@ TEST_F(QueryPlanTest, ListCasesIsDrivenByTheOwnerAndReferralIndexes) {
     });
     std::set<std::string> keys;
     for (const PlanRow& row : plan) {
-      SCOPED_TRACE(absl::StrCat(viewer, ": table ", row.table, " type ", row.type, " key ",
-                                row.key, " extra ", row.extra));
+      SCOPED_TRACE(absl::StrCat(viewer, ": table ", row.table, " type ", row.type, " key ", row.key,
+                                " extra ", row.extra));
       if (row.table.front() == '<') continue;  // derived table, union result
       EXPECT_THAT(row.type, ::testing::AnyOf("ref", "range", "eq_ref")) << "a scan";
       ExpectReadInIndexOrder(row);
@@ -361,8 +361,8 @@ void ExpectIndexRange(const std::vector<PlanRow>& plan, const std::string& table
                       const std::string& key) {
   bool seen = false;
   for (const PlanRow& row : plan) {
-    SCOPED_TRACE(absl::StrCat("table ", row.table, " type ", row.type, " key ", row.key,
-                              " extra ", row.extra));
+    SCOPED_TRACE(absl::StrCat("table ", row.table, " type ", row.type, " key ", row.key, " extra ",
+                              row.extra));
     if (row.table.front() == '<') continue;  // derived table, union result
     ExpectReadInIndexOrder(row);
     EXPECT_THAT(row.type, ::testing::AnyOf("ref", "range", "eq_ref")) << "a scan";
@@ -384,10 +384,9 @@ TEST_F(QueryPlanTest, ListReferralsIsDrivenByTheBoxIndex) {
         filter.box = box;
         if (pending_only) filter.statuses = {enlace::v1::REFERRAL_STATUS_PENDING};
         SCOPED_TRACE(absl::StrCat(viewer, " box ", box, " pending only ", pending_only));
-        std::vector<PlanRow> plan =
-            Explain(ReferralListSql(filter), [&](sql::PreparedStatement* s) {
-              BindReferralList(s, filter, Viewer{viewer}, 0, 51);
-            });
+        std::vector<PlanRow> plan = Explain(
+            ReferralListSql(filter),
+            [&](sql::PreparedStatement* s) { BindReferralList(s, filter, Viewer{viewer}, 0, 51); });
         ExpectIndexRange(plan, "r",
                          box == enlace::v1::BOX_INBOX ? "k_referrals_to" : "k_referrals_from");
         ExpectIndexRange(plan, "c", "PRIMARY");
@@ -422,13 +421,13 @@ TEST_F(QueryPlanTest, AuditListsAreDrivenByTheirFilterIndex) {
   // record of its own.
   std::vector<AuditRecord> events(3000);
   const std::vector<std::string> principals = {
-      "spiffe://enlace/agency/iom", "spiffe://enlace/agency/undp",
-      "spiffe://enlace/agency/unhcr", "spiffe://enlace/agency/mfa"};
+      "spiffe://enlace/agency/iom", "spiffe://enlace/agency/undp", "spiffe://enlace/agency/unhcr",
+      "spiffe://enlace/agency/mfa"};
   for (int i = 0; i < 3000; ++i) {
     events[i].at_us = 1700000000000000 + i;
     events[i].principal = principals[i % 4];
-    events[i].method = i % 3 == 0 ? "/enlace.v1.CaseService/GetCase"
-                                  : "/enlace.v1.ArrivalService/GetArrival";
+    events[i].method =
+        i % 3 == 0 ? "/enlace.v1.CaseService/GetCase" : "/enlace.v1.ArrivalService/GetArrival";
     events[i].decision = i % 10 == 0 ? 2 : 1;
     events[i].record_ids = {absl::StrCat("record", i % 500)};
     events[i].detail = "d";
@@ -452,15 +451,14 @@ TEST_F(QueryPlanTest, AuditListsAreDrivenByTheirFilterIndex) {
   denials.decision = 2;
   AuditQuery everything;
   everything.after_seq = 1200;
-  for (const Case& c : {Case{by_principal, "k_audit_principal"},
-                        Case{by_principal_and_method, "k_audit_principal"},
-                        Case{by_method, "k_audit_method"}, Case{denials, "k_audit_decision"},
-                        Case{everything, "PRIMARY"}}) {
+  for (const Case& c :
+       {Case{by_principal, "k_audit_principal"}, Case{by_principal_and_method, "k_audit_principal"},
+        Case{by_method, "k_audit_method"}, Case{denials, "k_audit_decision"},
+        Case{everything, "PRIMARY"}}) {
     SCOPED_TRACE(absl::StrCat("principal ", c.query.principal, " method ", c.query.method,
                               " decision ", c.query.decision));
-    std::vector<PlanRow> plan = Explain(AuditListSql(c.query), [&](sql::PreparedStatement* s) {
-      BindAuditList(s, c.query, 51);
-    });
+    std::vector<PlanRow> plan = Explain(
+        AuditListSql(c.query), [&](sql::PreparedStatement* s) { BindAuditList(s, c.query, 51); });
     ExpectIndexRange(plan, "audit_events", c.key);
   }
   // A record's access log: its rows of the record index, then each event by
@@ -480,8 +478,9 @@ TEST_F(QueryPlanTest, ReportGridQueriesReadAPrimaryKeyRangeInOrder) {
   Fill(2000);
   FillCases();
   ASSERT_TRUE(RecountReportGrid(database_->pool()).ok());
-  Analyze("report_returnee_cells, report_case_cells, report_referral_cells, "
-          "report_service_cells, report_initiative_cells");
+  Analyze(
+      "report_returnee_cells, report_case_cells, report_referral_cells, "
+      "report_service_cells, report_initiative_cells");
   ReportQuery year;
   year.period_from = "2018-01-01";
   year.period_to = "2018-12-31";

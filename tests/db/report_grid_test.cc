@@ -87,7 +87,8 @@ class ReportGridTest : public ::testing::Test {
         int columns = static_cast<int>(rows->getMetaData()->getColumnCount());
         while (rows->next()) {
           std::string line = table;
-          for (int k = 1; k <= columns; ++k) absl::StrAppend(&line, " ", std::string(rows->getString(k)));
+          for (int k = 1; k <= columns; ++k)
+            absl::StrAppend(&line, " ", std::string(rows->getString(k)));
           lines.push_back(std::move(line));
         }
       }
@@ -157,12 +158,13 @@ TEST_F(ReportGridTest, EveryChangeThroughTheStoresKeepsTheGridEqualToARecount) {
   move(2, enlace::v1::REFERRAL_STATUS_ACCEPTED, undp);
   move(3, enlace::v1::REFERRAL_STATUS_WITHDRAWN, iom);
   // Services by the owner and by the receiver of an accepted referral.
-  ASSERT_TRUE(cases_.RecordService(iom_cases[0], enlace::v1::NEED_TRAINING, "2018-05-02", "n",
-                                   iom, nullptr)
-                  .ok());
-  ASSERT_TRUE(cases_.RecordService(iom_cases[2], enlace::v1::NEED_TRAINING, "2018-05-03", "n",
-                                   undp, nullptr)
-                  .ok());
+  ASSERT_TRUE(
+      cases_.RecordService(iom_cases[0], enlace::v1::NEED_TRAINING, "2018-05-02", "n", iom, nullptr)
+          .ok());
+  ASSERT_TRUE(
+      cases_
+          .RecordService(iom_cases[2], enlace::v1::NEED_TRAINING, "2018-05-03", "n", undp, nullptr)
+          .ok());
   ASSERT_TRUE(cases_.RegisterInitiative(iom_cases[0], "Pupusería", "food", "", iom, nullptr).ok());
   ASSERT_TRUE(cases_.RegisterInitiative(iom_cases[4], "Taller", "crafts", "", iom, nullptr).ok());
   // Returnee 4's consent no longer names unhcr: its pending referral is
@@ -182,21 +184,21 @@ TEST_F(ReportGridTest, EveryChangeThroughTheStoresKeepsTheGridEqualToARecount) {
   EXPECT_EQ(Sum("report_returnee_cells", "grid_month = '2018-03' AND department_code = 'SV-LI'"),
             2);  // returnees 0 and 6
   EXPECT_EQ(Sum("report_case_cells"), 11);
-  EXPECT_EQ(Sum("report_case_cells",
-                absl::StrCat("case_role = ", static_cast<int>(CaseRole::kLater))),
-            2);
+  EXPECT_EQ(
+      Sum("report_case_cells", absl::StrCat("case_role = ", static_cast<int>(CaseRole::kLater))),
+      2);
   EXPECT_EQ(Sum("report_case_cells",
                 absl::StrCat("case_role = ", static_cast<int>(CaseRole::kFirstFemale))),
             4);  // returnees 0, 2, 4 and 6 (iom's); undp's first (returnee 9) is a man
-  EXPECT_EQ(Sum("report_case_cells", absl::StrCat("status = ", enlace::v1::CASE_STATUS_IN_PROGRESS)),
-            2);
+  EXPECT_EQ(
+      Sum("report_case_cells", absl::StrCat("status = ", enlace::v1::CASE_STATUS_IN_PROGRESS)), 2);
   EXPECT_EQ(Sum("report_referral_cells"), 6);
   EXPECT_EQ(Sum("report_referral_cells",
                 absl::StrCat("status = ", enlace::v1::REFERRAL_STATUS_WITHDRAWN)),
             2);
-  EXPECT_EQ(Sum("report_referral_cells",
-                absl::StrCat("status = ", enlace::v1::REFERRAL_STATUS_PENDING)),
-            1);  // referral 5
+  EXPECT_EQ(
+      Sum("report_referral_cells", absl::StrCat("status = ", enlace::v1::REFERRAL_STATUS_PENDING)),
+      1);  // referral 5
   EXPECT_EQ(Sum("report_service_cells", "recorded_by = 'undp' AND case_owner = 'iom'"), 1);
   EXPECT_EQ(Sum("report_initiative_cells"), 2);
   // ... is exactly what a recount from the records gives.
@@ -228,9 +230,9 @@ TEST_F(ReportGridTest, CasesOfOneReturneeOpenedTogetherCountExactlyOneFirst) {
     ASSERT_TRUE(opened[1].ok()) << opened[1];
   }
   EXPECT_EQ(Sum("report_case_cells"), 2 * kReturnees);
-  EXPECT_EQ(Sum("report_case_cells",
-                absl::StrCat("case_role = ", static_cast<int>(CaseRole::kLater))),
-            kReturnees);
+  EXPECT_EQ(
+      Sum("report_case_cells", absl::StrCat("case_role = ", static_cast<int>(CaseRole::kLater))),
+      kReturnees);
   std::vector<std::string> kept = Cells();
   ASSERT_TRUE(RecountReportGrid(database_->pool()).ok());
   EXPECT_EQ(Cells(), kept);

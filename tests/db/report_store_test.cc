@@ -270,26 +270,29 @@ class ReportStoreTest : public ::testing::Test {
         "arrival_date, mode, origin_country, given_name, family_name, birth_date, sex, "
         "document_number, department_code, municipality, needs_mask, consent_purposes_mask, "
         "consent_given_at_us, consent_version, recorded_at_us) "
-        "SELECT CONCAT('", tag, "', LPAD(n, 24, '0')), '", submitted_by, "', CONCAT('", tag,
+        "SELECT CONCAT('",
+        tag, "', LPAD(n, 24, '0')), '", submitted_by, "', CONCAT('", tag,
         "', n), UNHEX(SHA2(CONCAT('", tag, "', n), 256)), DATE_ADD('", first_day,
-        "', INTERVAL n MOD ", span_days, " DAY), 1, 'US', 'Test', 'Returnee', '1980-01-01', ",
-        sex, ", '', '", department, "', 'Municipio', 0, 0, NULL, 1, 0 "
+        "', INTERVAL n MOD ", span_days, " DAY), 1, 'US', 'Test', 'Returnee', '1980-01-01', ", sex,
+        ", '', '", department,
+        "', 'Municipio', 0, 0, NULL, 1, 0 "
         "FROM (SELECT d0.d + 10 * d1.d + 100 * d2.d + 1000 * d3.d AS n FROM ",
-        kDigits, " d0, ", kDigits, " d1, ", kDigits, " d2, ", kDigits, " d3) numbers "
-        "WHERE n < ", count));
+        kDigits, " d0, ", kDigits, " d1, ", kDigits, " d2, ", kDigits,
+        " d3) numbers "
+        "WHERE n < ",
+        count));
   }
 
   // Inserts `count` arrivals of `department`, all on `day`, and returns
   // their seqs.
-  std::vector<int64_t> NewArrivals(int count, const std::string& department,
-                                   const std::string& day, int sex = kMale,
-                                   const std::string& submitted_by = "mfa") {
+  std::vector<int64_t> NewArrivals(int count, const std::string& department, const std::string& day,
+                                   int sex = kMale, const std::string& submitted_by = "mfa") {
     int64_t before = database_->QueryInt("SELECT COALESCE(MAX(seq), 0) FROM arrivals");
     AddArrivals(count, submitted_by, department, day, 1, sex);
     std::vector<int64_t> seqs;
     for (int k = 0; k < count; ++k) {
-      seqs.push_back(database_->QueryInt(absl::StrCat(
-          "SELECT seq FROM arrivals WHERE seq > ", before, " ORDER BY seq LIMIT 1 OFFSET ", k)));
+      seqs.push_back(database_->QueryInt(absl::StrCat("SELECT seq FROM arrivals WHERE seq > ",
+                                                      before, " ORDER BY seq LIMIT 1 OFFSET ", k)));
     }
     return seqs;
   }
@@ -319,7 +322,8 @@ class ReportStoreTest : public ::testing::Test {
     AddRecords(absl::StrCat(
         "INSERT INTO cases (case_id, arrival_seq, owner_agency, status, department_code, "
         "municipality, summary, psychosocial_notes, version, created_at_us, updated_at_us) "
-        "SELECT 'case", ++next_id_, "', seq, '", owner, "', ", status,
+        "SELECT 'case",
+        ++next_id_, "', seq, '", owner, "', ", status,
         ", department_code, municipality, '', '', 1, ", created_at_us, ", ", created_at_us,
         " FROM arrivals WHERE seq = ", arrival_seq));
     return database_->QueryInt("SELECT MAX(seq) FROM cases");
@@ -329,8 +333,9 @@ class ReportStoreTest : public ::testing::Test {
                   const std::string& recorded_by) {
     AddRecords(absl::StrCat(
         "INSERT INTO case_services (service_id, case_seq, service, delivered_on, notes, "
-        "recorded_by, recorded_at_us) VALUES ('service", ++next_id_, "', ", case_seq, ", ",
-        service, ", '", delivered_on, "', '', '", recorded_by, "', 0)"));
+        "recorded_by, recorded_at_us) VALUES ('service",
+        ++next_id_, "', ", case_seq, ", ", service, ", '", delivered_on, "', '', '", recorded_by,
+        "', 0)"));
   }
 
   void AddReferral(int64_t case_seq, const std::string& from, const std::string& to,
@@ -338,22 +343,22 @@ class ReportStoreTest : public ::testing::Test {
     AddRecords(absl::StrCat(
         "INSERT INTO referrals (referral_id, case_seq, from_agency, to_agency, service, reason, "
         "status, decline_reason, outcome, version, created_at_us, updated_at_us) VALUES "
-        "('referral", ++next_id_, "', ", case_seq, ", '", from, "', '", to, "', 1, '', ", status,
-        ", '', '', 1, ", created_at_us, ", ", created_at_us, ")"));
+        "('referral",
+        ++next_id_, "', ", case_seq, ", '", from, "', '", to, "', 1, '', ", status, ", '', '', 1, ",
+        created_at_us, ", ", created_at_us, ")"));
   }
 
   // An initiative of case `case_seq`, in that case's department.
   void AddInitiative(int64_t case_seq, const std::string& owner, int64_t registered_at_us) {
     AddRecords(absl::StrCat(
         "INSERT INTO initiatives (initiative_id, case_seq, owner_agency, name, sector, "
-        "department_code, municipality, registered_at_us) SELECT 'initiative", ++next_id_,
-        "', seq, '", owner, "', 'Pupuseria', 'food', department_code, municipality, ",
+        "department_code, municipality, registered_at_us) SELECT 'initiative",
+        ++next_id_, "', seq, '", owner, "', 'Pupuseria', 'food', department_code, municipality, ",
         registered_at_us, " FROM cases WHERE seq = ", case_seq));
   }
 
   absl::StatusOr<ProgrammeReport> Try(const std::string& viewer, const std::string& from,
-                                       const std::string& to,
-                                       const std::string& department = "") {
+                                      const std::string& to, const std::string& department = "") {
     ReportQuery query;
     query.period_from = from;
     query.period_to = to;
@@ -446,8 +451,8 @@ TEST_F(ReportFixtureTest, AnAdministratorSeesOnlySumsOfGridCellsOfFiveOrMore) {
   EXPECT_THAT(Referrals(r), ElementsAre("iom>undp REFERRAL_STATUS_ACCEPTED=6",
                                         "iom>unhcr REFERRAL_STATUS_PENDING=x",
                                         "unhcr>iom REFERRAL_STATUS_COMPLETED=x"));
-  EXPECT_THAT(Services(r), ElementsAre("NEED_PSYCHOSOCIAL_SUPPORT=6", "NEED_TRAINING=x",
-                                       "NEED_SEED_CAPITAL=x"));
+  EXPECT_THAT(Services(r),
+              ElementsAre("NEED_PSYCHOSOCIAL_SUPPORT=6", "NEED_TRAINING=x", "NEED_SEED_CAPITAL=x"));
   EXPECT_EQ(Show(r.initiatives()), "x");
   EXPECT_EQ(r.initiatives_target(), 70);
   EXPECT_EQ(Show(r.returnees_served()), "x");
@@ -480,8 +485,8 @@ TEST_F(ReportFixtureTest, IomSeesWhatItOwnsEntirelyButNotCellsWithFewRecordsOfOt
                                         "unhcr>iom REFERRAL_STATUS_COMPLETED=x"));
   // TRAINING: 2 on undp's case, one recorded by iom (iom's doing), one by
   // undp: 1 record of others. SEED_CAPITAL: 1 of iom's, 1 of undp's.
-  EXPECT_THAT(Services(r), ElementsAre("NEED_PSYCHOSOCIAL_SUPPORT=6", "NEED_TRAINING=x",
-                                       "NEED_SEED_CAPITAL=x"));
+  EXPECT_THAT(Services(r),
+              ElementsAre("NEED_PSYCHOSOCIAL_SUPPORT=6", "NEED_TRAINING=x", "NEED_SEED_CAPITAL=x"));
   EXPECT_EQ(Show(r.initiatives()), "4");
   // Every first case is iom's: the served returnees are iom's, women too
   // (undp's case of ss0 is a later case, not a second returnee).
@@ -495,8 +500,8 @@ TEST_F(ReportFixtureTest, UndpAndUnhcrSeeTheirOwnSmallCells) {
   EXPECT_THAT(Cases(undp), ElementsAre("CASE_STATUS_OPEN=x", "CASE_STATUS_IN_PROGRESS=x",
                                        "CASE_STATUS_CLOSED=x"));
   // Both TRAINING records are on undp's case: undp's, whoever recorded them.
-  EXPECT_THAT(Services(undp), ElementsAre("NEED_PSYCHOSOCIAL_SUPPORT=6", "NEED_TRAINING=2",
-                                          "NEED_SEED_CAPITAL=x"));
+  EXPECT_THAT(Services(undp),
+              ElementsAre("NEED_PSYCHOSOCIAL_SUPPORT=6", "NEED_TRAINING=2", "NEED_SEED_CAPITAL=x"));
   // Receiving referrals does not make them yours.
   EXPECT_THAT(Referrals(undp), ElementsAre("iom>undp REFERRAL_STATUS_ACCEPTED=6",
                                            "iom>unhcr REFERRAL_STATUS_PENDING=x",
@@ -533,8 +538,8 @@ TEST_F(ReportFixtureTest, TheDepartmentFilterReachesReferralsAndServicesThroughT
   EXPECT_THAT(Referrals(ss), ElementsAre("iom>undp REFERRAL_STATUS_ACCEPTED=6",
                                          "iom>unhcr REFERRAL_STATUS_PENDING=2",
                                          "unhcr>iom REFERRAL_STATUS_COMPLETED=x"));
-  EXPECT_THAT(Services(ss), ElementsAre("NEED_PSYCHOSOCIAL_SUPPORT=6", "NEED_TRAINING=x",
-                                        "NEED_SEED_CAPITAL=x"));
+  EXPECT_THAT(Services(ss),
+              ElementsAre("NEED_PSYCHOSOCIAL_SUPPORT=6", "NEED_TRAINING=x", "NEED_SEED_CAPITAL=x"));
   EXPECT_EQ(Show(ss.initiatives()), "4");
   EXPECT_EQ(Show(ss.returnees_served()), "7");
   EXPECT_EQ(Show(ss.women_served()), "4");
@@ -568,9 +573,9 @@ TEST_F(ReportStoreTest, PeriodsAreWholeUtcMonthsBothEndsIncluded) {
   }
   const int64_t kInstants[] = {
       Micros("2018-01-01T00:00:00", -1),  // out: the last microsecond of 2017
-      Micros("2018-01-01T00:00:00"),      // in
+      Micros("2018-01-01T00:00:00"),  // in
       Micros("2018-03-01T00:00:00", -1),  // in: the last microsecond of February
-      Micros("2018-03-01T00:00:00"),      // out
+      Micros("2018-03-01T00:00:00"),  // out
   };
   int64_t any_case = 0;
   for (int64_t at : kInstants) {
@@ -717,8 +722,7 @@ TEST_F(ReportStoreTest, RefusesPeriodsThatAreNotRealDaysOrAreReversed) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("period_from")));
   query.period_from = "2018-03-01";
   query.period_to = "2018-2-28";
-  EXPECT_THAT(Compute(query),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("period_to")));
+  EXPECT_THAT(Compute(query), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("period_to")));
   query.period_to = "2018-02-28";
   EXPECT_THAT(Compute(query),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("period_from")));
@@ -763,9 +767,9 @@ TEST_F(ReportStoreTest, LeavesItsConnectionWritable) {
 const std::vector<std::string> kMonths = {"2017-12", "2018-01", "2018-02", "2018-03", "2018-04"};
 const std::vector<std::string> kDepartments = {"SV-LI", "SV-SS"};
 const std::vector<std::string> kRoles = {"first-woman", "first-other", "later"};
-const std::vector<enlace::v1::CaseStatus> kStatuses = {
-    enlace::v1::CASE_STATUS_OPEN, enlace::v1::CASE_STATUS_IN_PROGRESS,
-    enlace::v1::CASE_STATUS_CLOSED};
+const std::vector<enlace::v1::CaseStatus> kStatuses = {enlace::v1::CASE_STATUS_OPEN,
+                                                       enlace::v1::CASE_STATUS_IN_PROGRESS,
+                                                       enlace::v1::CASE_STATUS_CLOSED};
 
 // The attacker's unknowns: one per grid cell.
 std::string Returnees(const std::string& department, const std::string& month) {
@@ -867,8 +871,8 @@ class ReportAttackTest : public ReportStoreTest {
   Equations Attack(const std::string& viewer, bool knows_no_second_cases = true) {
     Equations e;
     for (const Period& period : EveryPeriod(kMonths)) {
-      for (const std::string& department : {std::string(), std::string("SV-LI"),
-                                            std::string("SV-SS")}) {
+      for (const std::string& department :
+           {std::string(), std::string("SV-LI"), std::string("SV-SS")}) {
         LearnAll(Report(viewer, period.from, period.to, department), period, department, &e);
       }
     }
@@ -893,9 +897,8 @@ TEST_F(ReportAttackTest, AttackA_DepartmentTotalMinusVisibleMonthsRevealsNothing
   // The attack as it worked: SV-SS over the quarter (21) minus its visible
   // months (10 + 8).
   ProgrammeReport quarter = Report("iom", "2018-01-01", "2018-03-31");
-  EXPECT_THAT(Months(quarter), ElementsAre("2018-01 SV-LI=7", "2018-01 SV-SS=10",
-                                           "2018-02 SV-LI=6", "2018-02 SV-SS=x",
-                                           "2018-03 SV-SS=8"));
+  EXPECT_THAT(Months(quarter), ElementsAre("2018-01 SV-LI=7", "2018-01 SV-SS=10", "2018-02 SV-LI=6",
+                                           "2018-02 SV-SS=x", "2018-03 SV-SS=8"));
   EXPECT_THAT(Departments(quarter), ElementsAre("SV-LI=13", "SV-SS=x"));
 
   for (const std::string viewer : {"iom", "undp", ""}) {
@@ -935,8 +938,7 @@ TEST_F(ReportAttackTest, AttackB_PeriodsDifferingByDaysAreRefusedAndByMonthsReve
       {"", "2018-02-09", "period_to: reports cover whole months; use 2018-02-28"},
   };
   for (const Refused& r : kRefused) {
-    EXPECT_THAT(Try("iom", r.from, r.to),
-                StatusIs(absl::StatusCode::kInvalidArgument, r.message))
+    EXPECT_THAT(Try("iom", r.from, r.to), StatusIs(absl::StatusCode::kInvalidArgument, r.message))
         << r.from << ".." << r.to;
   }
 
@@ -991,8 +993,8 @@ TEST_F(ReportAttackTest, AttackC_AddingOwnRecordsToAHiddenCellNeverUnhidesIt) {
     EXPECT_EQ(recovered(after.cases_by_status(0).cases(), own), std::nullopt) << own;
     EXPECT_EQ(recovered(after.initiatives(), own), std::nullopt) << own;
     EXPECT_EQ(recovered(after.returnees_served(), own), std::nullopt) << own;
-    EXPECT_EQ(Attack("undp").Recover(CaseCell(enlace::v1::CASE_STATUS_OPEN, "first-other",
-                                              "SV-SS", "2018-03")),
+    EXPECT_EQ(Attack("undp").Recover(
+                  CaseCell(enlace::v1::CASE_STATUS_OPEN, "first-other", "SV-SS", "2018-03")),
               std::nullopt)
         << own;
   }
@@ -1005,8 +1007,7 @@ TEST_F(ReportAttackTest, AttackC_AddingOwnRecordsToAHiddenCellNeverUnhidesIt) {
 TEST_F(ReportAttackTest, AttackC_RecordingServicesOnAnotherAgencysCaseNeverUnhidesIt) {
   // undp's case, with 2 training sessions recorded by undp.
   const int64_t march = Micros("2018-03-02T09:00:00");
-  int64_t undp_case =
-      FirstCases(1, "undp", enlace::v1::CASE_STATUS_OPEN, "SV-SS", march).front();
+  int64_t undp_case = FirstCases(1, "undp", enlace::v1::CASE_STATUS_OPEN, "SV-SS", march).front();
   AddService(undp_case, enlace::v1::NEED_TRAINING, "2018-03-05", "undp");
   AddService(undp_case, enlace::v1::NEED_TRAINING, "2018-03-06", "undp");
   EXPECT_THAT(Services(Report("iom", "2018-03-01", "2018-03-31")), ElementsAre("NEED_TRAINING=x"));
@@ -1022,8 +1023,7 @@ TEST_F(ReportAttackTest, AttackC_RecordingServicesOnAnotherAgencysCaseNeverUnhid
   EXPECT_EQ(Value(r.services_by_type(0).services()), std::nullopt);
   EXPECT_THAT(Services(Report("iom")), ElementsAre("NEED_TRAINING=x"));
   // undp owns the case: all 7 are its own.
-  EXPECT_THAT(Services(Report("undp", "2018-03-01", "2018-03-31")),
-              ElementsAre("NEED_TRAINING=7"));
+  EXPECT_THAT(Services(Report("undp", "2018-03-01", "2018-03-31")), ElementsAre("NEED_TRAINING=7"));
 }
 
 TEST_F(ReportAttackTest, AttackD_ServedMinusWomenRevealsNothing) {
@@ -1044,12 +1044,10 @@ TEST_F(ReportAttackTest, AttackD_ServedMinusWomenRevealsNothing) {
     EXPECT_EQ(Show(li.women_served()), "6") << viewer;
 
     Equations e = Attack(viewer);
-    EXPECT_EQ(e.Recover(CaseCell(enlace::v1::CASE_STATUS_OPEN, "first-other", "SV-SS",
-                                 "2018-03")),
+    EXPECT_EQ(e.Recover(CaseCell(enlace::v1::CASE_STATUS_OPEN, "first-other", "SV-SS", "2018-03")),
               std::nullopt)
         << viewer;
-    EXPECT_EQ(e.Recover(CaseCell(enlace::v1::CASE_STATUS_OPEN, "first-other", "SV-LI",
-                                 "2018-03")),
+    EXPECT_EQ(e.Recover(CaseCell(enlace::v1::CASE_STATUS_OPEN, "first-other", "SV-LI", "2018-03")),
               7)
         << viewer;
   }
@@ -1077,8 +1075,7 @@ TEST_F(ReportAttackTest, AttackD_CaseStatusesAgainstServedRevealNothing) {
     EXPECT_EQ(Show(r.returnees_served()), "x") << viewer;
     EXPECT_EQ(Show(r.women_served()), "5") << viewer;
     Equations e = Attack(viewer, /*knows_no_second_cases=*/true);
-    EXPECT_EQ(e.Recover(CaseCell(enlace::v1::CASE_STATUS_OPEN, "first-other", "SV-SS",
-                                 "2018-03")),
+    EXPECT_EQ(e.Recover(CaseCell(enlace::v1::CASE_STATUS_OPEN, "first-other", "SV-SS", "2018-03")),
               std::nullopt)
         << viewer;
   }
@@ -1107,9 +1104,8 @@ TEST_F(ReportAttackTest, AttackE_DepartmentFilterAgainstAllDepartmentsRevealsNot
 
   Equations e = Attack("iom");
   EXPECT_EQ(e.Recover(InitiativeCell("SV-LI", "2018-03")), std::nullopt);
-  EXPECT_EQ(
-      e.Recover(CaseCell(enlace::v1::CASE_STATUS_OPEN, "first-other", "SV-LI", "2018-03")),
-      std::nullopt);
+  EXPECT_EQ(e.Recover(CaseCell(enlace::v1::CASE_STATUS_OPEN, "first-other", "SV-LI", "2018-03")),
+            std::nullopt);
   EXPECT_EQ(e.Recover(InitiativeCell("SV-SS", "2018-03")), 10);
 }
 
@@ -1150,11 +1146,16 @@ TEST_F(ReportAttackTest, AttackF_EveryIndicatorAtOnceOverEveryPeriodRevealsNoHid
   const std::string unhcr_women_mar =
       CaseCell(enlace::v1::CASE_STATUS_IN_PROGRESS, "first-woman", "SV-SS", "2018-03");
   const Hidden kHidden[] = {
-      {"iom", Returnees("SV-SS", "2018-02")},  {"iom", Returnees("SV-LI", "2018-04")},
-      {"iom", open_women_jan},                 {"iom", unhcr_women_mar},
-      {"undp", Returnees("SV-SS", "2018-02")}, {"undp", closed_men_feb},
-      {"undp", unhcr_women_mar},               {"unhcr", Returnees("SV-LI", "2018-04")},
-      {"", Returnees("SV-SS", "2018-02")},     {"", unhcr_women_mar},
+      {"iom", Returnees("SV-SS", "2018-02")},
+      {"iom", Returnees("SV-LI", "2018-04")},
+      {"iom", open_women_jan},
+      {"iom", unhcr_women_mar},
+      {"undp", Returnees("SV-SS", "2018-02")},
+      {"undp", closed_men_feb},
+      {"undp", unhcr_women_mar},
+      {"unhcr", Returnees("SV-LI", "2018-04")},
+      {"", Returnees("SV-SS", "2018-02")},
+      {"", unhcr_women_mar},
   };
   std::map<std::string, Equations> learnt;
   for (const Hidden& h : kHidden) {
@@ -1163,8 +1164,8 @@ TEST_F(ReportAttackTest, AttackF_EveryIndicatorAtOnceOverEveryPeriodRevealsNoHid
         << (*h.viewer ? h.viewer : "admin") << " recovers " << h.cell;
   }
   // Cells with none or 5 or more records of others are learnt exactly.
-  EXPECT_EQ(learnt.at("undp").Recover(open_women_jan), 10);   // 7 of iom's
-  EXPECT_EQ(learnt.at("unhcr").Recover(closed_men_feb), 6);   // 5 of undp's
+  EXPECT_EQ(learnt.at("undp").Recover(open_women_jan), 10);  // 7 of iom's
+  EXPECT_EQ(learnt.at("unhcr").Recover(closed_men_feb), 6);  // 5 of undp's
   EXPECT_EQ(learnt.at("unhcr").Recover(unhcr_women_mar), 2);  // its own
   EXPECT_EQ(learnt.at("iom").Recover(InitiativeCell("SV-SS", "2018-02")), 7);
   EXPECT_EQ(learnt.at("").Recover(Returnees("SV-LI", "2018-02")), 9);

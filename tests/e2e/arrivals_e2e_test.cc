@@ -28,10 +28,10 @@
 namespace enlace {
 namespace {
 
-using ::enlace::testing::FreeLoopbackPort;
-using ::enlace::testing::RunMariaDbScript;
 using ::enlace::testing::Context;
+using ::enlace::testing::FreeLoopbackPort;
 using ::enlace::testing::MakeArrival;
+using ::enlace::testing::RunMariaDbScript;
 using ::enlace::testing::ServerFixture;
 using ::enlace::testing::TestDatabase;
 using ::enlace::testing::TestPki;
@@ -41,7 +41,6 @@ using ::testing::SizeIs;
 using v1::AdminService;
 using v1::Arrival;
 using v1::ArrivalService;
-
 
 TEST_F(ServerFixture, ConsentDecidesWhichAgencySeesAnArrival) {
   std::string id = RecordOne(MakeArrival("c-1", {"iom"}));
@@ -79,10 +78,10 @@ TEST_F(ServerFixture, CertificateFromAnotherCaIsRefused) {
 }
 
 TEST_F(ServerFixture, CertificateWithoutAnEnlaceIdentityIsUnauthenticatedAndAudited) {
-  for (const std::vector<std::string>& uris :
-       std::vector<std::vector<std::string>>{{},
-                                             {"spiffe://elsewhere/agency/mfa"},
-                                             {"spiffe://enlace/agency/mfa", "spiffe://enlace/agency/iom"}}) {
+  for (const std::vector<std::string>& uris : std::vector<std::vector<std::string>>{
+           {},
+           {"spiffe://elsewhere/agency/mfa"},
+           {"spiffe://enlace/agency/mfa", "spiffe://enlace/agency/iom"}}) {
     auth::IssuedCertificate odd = pki_.WithUris(uris);
     auto stub = ArrivalService::NewStub(Channel(&odd, pki_.ca_cert_pem()));
     v1::ListArrivalsResponse response;
@@ -209,8 +208,9 @@ TEST_F(ServerFixture, TwoVersionsOfARecordInOneStreamKeepTheFirstSent) {
     }
   }
   EXPECT_EQ(rejected, 200);
-  EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM arrivals WHERE municipality = 'Quezaltepeque'"),
-            200);
+  EXPECT_EQ(
+      database_->QueryInt("SELECT COUNT(*) FROM arrivals WHERE municipality = 'Quezaltepeque'"),
+      200);
 }
 
 TEST_F(ServerFixture, UnaryRejectionsNameTheFieldAndStoreNothing) {
@@ -319,7 +319,8 @@ TEST_F(ServerFixture, PolicyChangesTakeEffectWithoutRestartAndBadPoliciesAreRefu
     return false;
   };
   std::string policy = ReadSourceFile("server/default_policy.conf");
-  pki_.WriteFile("policy.conf", policy + "\ndeny agency:iom /enlace.v1.ArrivalService/GetArrival\n");
+  pki_.WriteFile("policy.conf",
+                 policy + "\ndeny agency:iom /enlace.v1.ArrivalService/GetArrival\n");
   EXPECT_TRUE(wait_for_code(grpc::StatusCode::PERMISSION_DENIED));
 
   // An invalid file is refused: the deny above stays in force.
@@ -343,7 +344,10 @@ class DatabaseOutageTest : public ServerFixture {
     dir_ = dir_template;
     port_ = FreeLoopbackPort();
     ASSERT_GT(port_, 0);
-    ASSERT_EQ(RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_init ", dir_, " && mariadb_start ", dir_, " ", port_)), 0);
+    ASSERT_EQ(
+        RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_init ", dir_,
+                                                         " && mariadb_start ", dir_, " ", port_)),
+        0);
     StartServer(absl::StrCat("mysql://root@127.0.0.1:", port_, "/enlace"));
   }
   void TearDown() override {
@@ -365,7 +369,8 @@ TEST_F(DatabaseOutageTest, CallsFailUnavailableWhileTheDatabaseIsDownThenRecover
   ASSERT_EQ(TryRecord("o-1"), grpc::StatusCode::OK);
   ASSERT_EQ(RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_stop ", dir_)), 0);
   EXPECT_EQ(TryRecord("o-2"), grpc::StatusCode::UNAVAILABLE);
-  ASSERT_EQ(RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_start ", dir_, " ", port_)), 0);
+  ASSERT_EQ(RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_start ", dir_, " ", port_)),
+            0);
   absl::Time deadline = absl::Now() + absl::Seconds(30);
   grpc::StatusCode code;
   do {

@@ -102,8 +102,8 @@ class AuditLogTest : public ServerFixture {
   // The latest checkpoint as `cert` sees it.
   v1::AuditCheckpoint Checkpoint(const auth::IssuedCertificate* cert = nullptr) {
     v1::AuditCheckpoint checkpoint;
-    grpc::Status status = AdminAs(cert ? *cert : admin_cert_)
-                              ->GetAuditCheckpoint(Context().get(), {}, &checkpoint);
+    grpc::Status status =
+        AdminAs(cert ? *cert : admin_cert_)->GetAuditCheckpoint(Context().get(), {}, &checkpoint);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return checkpoint;
   }
@@ -133,9 +133,9 @@ class AuditLogTest : public ServerFixture {
   void CutTail(int64_t keep) {
     database_->Execute(absl::StrCat("DELETE FROM audit_events WHERE seq > ", keep));
     database_->Execute(absl::StrCat("DELETE FROM audit_event_records WHERE audit_seq > ", keep));
-    database_->Execute(absl::StrCat(
-        "UPDATE audit_chain_head h JOIN audit_events e ON e.seq = ", keep,
-        " SET h.last_seq = e.seq, h.last_hash = e.hash WHERE h.id = 1"));
+    database_->Execute(
+        absl::StrCat("UPDATE audit_chain_head h JOIN audit_events e ON e.seq = ", keep,
+                     " SET h.last_seq = e.seq, h.last_hash = e.hash WHERE h.id = 1"));
   }
 
   // Rewrites event `seq`'s detail and recomputes the chain from there on, so
@@ -152,8 +152,8 @@ class AuditLogTest : public ServerFixture {
       if (r.seq < seq) continue;
       if (r.seq == seq) {
         r.detail = "nothing happened here";
-        database_->Execute(absl::StrCat("UPDATE audit_events SET detail = '", r.detail,
-                                        "' WHERE seq = ", r.seq));
+        database_->Execute(
+            absl::StrCat("UPDATE audit_events SET detail = '", r.detail, "' WHERE seq = ", r.seq));
       }
       r.prev_hash = prev;
       r.hash = db::ChainHash(prev, r);
@@ -163,8 +163,8 @@ class AuditLogTest : public ServerFixture {
       prev = r.hash;
     }
     database_->Execute(absl::StrCat("UPDATE audit_chain_head SET last_hash = UNHEX('",
-                                    absl::BytesToHexString(prev), "'), last_seq = ",
-                                    page->records.back().seq, " WHERE id = 1"));
+                                    absl::BytesToHexString(prev),
+                                    "'), last_seq = ", page->records.back().seq, " WHERE id = 1"));
   }
 
   // A checkpoint note for `size` and `root` signed by `key` under the origin.
@@ -384,14 +384,13 @@ TEST_F(AuditLogTest, ForgedOrAlteredCheckpointsAreRefused) {
   // The size altered, the root altered, a note signed by another key.
   std::string bigger = absl::StrReplaceAll(
       checkpoint.note(), {{size_line, absl::StrCat("\n", checkpoint.tree_size() + 1, "\n")}});
-  std::string other_root = SignedCheckpoint(checkpoint.tree_size(), std::string(32, 'x'),
-                                            tlog::Ed25519Key::Generate());
+  std::string other_root =
+      SignedCheckpoint(checkpoint.tree_size(), std::string(32, 'x'), tlog::Ed25519Key::Generate());
   tlog::Note rerooted = *tlog::ParseNote(checkpoint.note());
-  rerooted.text = tlog::FormatCheckpoint(
-      tlog::Checkpoint{kOrigin, static_cast<uint64_t>(checkpoint.tree_size()),
-                       std::string(32, 'x'), {}});
-  for (const std::string& note : {bigger, other_root, tlog::FormatNote(rerooted),
-                                  std::string("not a note")}) {
+  rerooted.text = tlog::FormatCheckpoint(tlog::Checkpoint{
+      kOrigin, static_cast<uint64_t>(checkpoint.tree_size()), std::string(32, 'x'), {}});
+  for (const std::string& note :
+       {bigger, other_root, tlog::FormatNote(rerooted), std::string("not a note")}) {
     grpc::Status status = verify_note(note);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << note;
     EXPECT_THAT(status.error_message(), ::testing::StartsWith("checkpoint"));
@@ -461,18 +460,18 @@ TEST_F(AuditLogTest, OnlyRegisteredWitnessesCosignAndForgedCosignaturesAreRefuse
   // Forged (a byte of the signature flipped), over another body, from the future.
   tlog::NoteSignature flipped = tlog::Cosign(text, now, iom);
   flipped.signature[30] ^= 1;
-  expect(grpc::StatusCode::INVALID_ARGUMENT, "cosignature:",
-         cosign(iom_cert_, checkpoint.note(), flipped.Line(), &cosigned));
+  expect(grpc::StatusCode::INVALID_ARGUMENT,
+         "cosignature:", cosign(iom_cert_, checkpoint.note(), flipped.Line(), &cosigned));
   const std::string other_text = tlog::FormatCheckpoint(tlog::Checkpoint{
       kOrigin, static_cast<uint64_t>(checkpoint.tree_size()) + 1, checkpoint.root_hash(), {}});
-  expect(grpc::StatusCode::INVALID_ARGUMENT, "cosignature:",
-         cosign(iom_cert_, checkpoint.note(), tlog::Cosign(other_text, now, iom).Line(),
-                &cosigned));
-  expect(grpc::StatusCode::INVALID_ARGUMENT, "cosignature:",
-         cosign(iom_cert_, checkpoint.note(), tlog::Cosign(text, now + 86400, iom).Line(),
-                &cosigned));
-  expect(grpc::StatusCode::INVALID_ARGUMENT, "cosignature:",
-         cosign(iom_cert_, checkpoint.note(), "— not a signature line", &cosigned));
+  expect(
+      grpc::StatusCode::INVALID_ARGUMENT, "cosignature:",
+      cosign(iom_cert_, checkpoint.note(), tlog::Cosign(other_text, now, iom).Line(), &cosigned));
+  expect(
+      grpc::StatusCode::INVALID_ARGUMENT, "cosignature:",
+      cosign(iom_cert_, checkpoint.note(), tlog::Cosign(text, now + 86400, iom).Line(), &cosigned));
+  expect(grpc::StatusCode::INVALID_ARGUMENT,
+         "cosignature:", cosign(iom_cert_, checkpoint.note(), "— not a signature line", &cosigned));
   // An altered note, and a well-signed checkpoint the log never issued.
   expect(grpc::StatusCode::INVALID_ARGUMENT, "note:",
          cosign(iom_cert_,
@@ -486,10 +485,9 @@ TEST_F(AuditLogTest, OnlyRegisteredWitnessesCosignAndForgedCosignaturesAreRefuse
          cosign(iom_cert_, never_issued, line, &cosigned));
   // A key nobody registered; iom's key used by another agency.
   expect(grpc::StatusCode::PERMISSION_DENIED, "cosignature:",
-         cosign(iom_cert_, checkpoint.note(), tlog::Cosign(text, now, stranger).Line(),
-                &cosigned));
-  expect(grpc::StatusCode::PERMISSION_DENIED, "cosignature:",
-         cosign(undp_cert_, checkpoint.note(), line, &cosigned));
+         cosign(iom_cert_, checkpoint.note(), tlog::Cosign(text, now, stranger).Line(), &cosigned));
+  expect(grpc::StatusCode::PERMISSION_DENIED,
+         "cosignature:", cosign(undp_cert_, checkpoint.note(), line, &cosigned));
   // An administrator may relay a registered witness's cosignature.
   EXPECT_TRUE(cosign(admin_cert_, checkpoint.note(), line, &cosigned).ok());
   EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM audit_cosignatures"), 1);
@@ -528,9 +526,9 @@ TEST_F(WitnessAlertTest, AnUnwitnessedLogIsNotServingAsWitnessedWhileTheServerSe
   v1::AuditCheckpoint checkpoint = Checkpoint(&iom_cert_);
   v1::AddAuditCosignatureRequest request;
   request.set_note(checkpoint.note());
-  request.set_cosignature(tlog::Cosign(tlog::ParseNote(checkpoint.note())->text,
-                                       absl::ToUnixSeconds(absl::Now()), iom)
-                              .Line());
+  request.set_cosignature(
+      tlog::Cosign(tlog::ParseNote(checkpoint.note())->text, absl::ToUnixSeconds(absl::Now()), iom)
+          .Line());
   v1::AuditCheckpoint cosigned;
   ASSERT_TRUE(AdminAs(iom_cert_)->AddAuditCosignature(Context().get(), request, &cosigned).ok());
   EXPECT_EQ(HealthOf("enlace.audit.Witnessed"), "SERVING");
@@ -578,20 +576,20 @@ TEST_F(WitnessCliTest, TwoConsistentRoundsThenATailCutMakesTheWitnessRefuse) {
   const std::string state = dir + "/iom-witness.state";
   const std::string log_pub = pki_.WriteFile("audit_log.pub", log_key_.PublicKeyPem());
 
-  Run made = Ctl({"audit", "witness-key", "--name", "iom.example/witness", "--out", witness_key},
-                 nullptr);
+  Run made =
+      Ctl({"audit", "witness-key", "--name", "iom.example/witness", "--out", witness_key}, nullptr);
   ASSERT_EQ(made.exit_code, 0) << made.err;
   const std::string vkey(absl::StripAsciiWhitespace(made.out));
   EXPECT_TRUE(tlog::ParseVerifierKey(vkey).ok()) << vkey;
   Run help = Ctl({"audit", "witness", "--help"}, nullptr);
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.out, HasSubstr("Example:"));
-  Run registered = Ctl({"audit", "register-witness", "--agency", "iom", "--public-key", vkey},
-                       &admin_cert_);
+  Run registered =
+      Ctl({"audit", "register-witness", "--agency", "iom", "--public-key", vkey}, &admin_cert_);
   ASSERT_EQ(registered.exit_code, 0) << registered.err;
 
-  const std::vector<std::string> witness = {"audit", "witness", "--log-key", log_pub,
-                                            "--witness-key", witness_key, "--state", state};
+  const std::vector<std::string> witness = {"audit",         "witness",   "--log-key", log_pub,
+                                            "--witness-key", witness_key, "--state",   state};
   MakeEvents(5);
   Run first = Ctl(witness, &iom_cert_);
   ASSERT_EQ(first.exit_code, 0) << first.err;
@@ -628,8 +626,10 @@ TEST_F(WitnessCliTest, TwoConsistentRoundsThenATailCutMakesTheWitnessRefuse) {
   const int64_t keep = static_cast<int64_t>(first_size) + 2;
   server_.reset();
   CutTail(keep);
-  database_->Execute(absl::StrCat("DELETE FROM audit_tree_nodes WHERE ((node_index + 1) << "
-                                  "node_level) > ", keep));
+  database_->Execute(
+      absl::StrCat("DELETE FROM audit_tree_nodes WHERE ((node_index + 1) << "
+                   "node_level) > ",
+                   keep));
   database_->Execute(absl::StrCat("DELETE FROM audit_checkpoints WHERE tree_size > ", keep));
   StartServer(database_->server_dsn_string());  // as SetUp: the server's own user
   MakeEvents(static_cast<int>(second_size - keep) + 5);

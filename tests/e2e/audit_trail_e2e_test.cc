@@ -80,7 +80,7 @@ TEST_F(AuditTrailTest, WhenTheEventCannotBeWrittenTheChangeIsRolledBack) {
   v1::RecordArrivalResponse recorded;
   grpc::Status ingest = Arrivals(mfa_cert_)->RecordArrival(Context().get(), record, &recorded);
   const tlog::SignerKey witness{"iom.example/witness", tlog::kCosignatureV1,
-                                        tlog::Ed25519Key::Generate()};
+                                tlog::Ed25519Key::Generate()};
   v1::RegisterWitnessKeyRequest register_key;
   register_key.set_agency("iom");
   register_key.set_public_key(tlog::FormatVerifierKey(witness.verifier()));
@@ -91,8 +91,7 @@ TEST_F(AuditTrailTest, WhenTheEventCannotBeWrittenTheChangeIsRolledBack) {
   EXPECT_EQ(consent.error_code(), grpc::StatusCode::UNAVAILABLE) << consent.error_message();
   EXPECT_EQ(transition.error_code(), grpc::StatusCode::UNAVAILABLE) << transition.error_message();
   EXPECT_EQ(ingest.error_code(), grpc::StatusCode::UNAVAILABLE) << ingest.error_message();
-  EXPECT_EQ(witness_key.error_code(), grpc::StatusCode::UNAVAILABLE)
-      << witness_key.error_message();
+  EXPECT_EQ(witness_key.error_code(), grpc::StatusCode::UNAVAILABLE) << witness_key.error_message();
   // None of the four changes stayed.
   v1::GetArrivalRequest get;
   get.set_arrival_id(opened.arrival_id);
@@ -144,16 +143,14 @@ TEST_F(AuditTrailTest, WatchedEventsAreInAnEventBeforeTheyAreDelivered) {
   ASSERT_TRUE(ReferAsIom(b.case_.case_id(), "undp", &second).ok());
   ASSERT_THAT(watcher.WaitFor(2), SizeIs(2));
   // Still open: the deliveries are in the log, naming each referral and case.
-  std::vector<v1::AuditEvent> deliveries =
-      EventsOf(AuditEvents("spiffe://enlace/agency/undp"),
-               "/enlace.v1.ReferralService/WatchReferrals");
+  std::vector<v1::AuditEvent> deliveries = EventsOf(AuditEvents("spiffe://enlace/agency/undp"),
+                                                    "/enlace.v1.ReferralService/WatchReferrals");
   ASSERT_FALSE(deliveries.empty());
   for (const v1::AuditEvent& e : deliveries) {
     EXPECT_TRUE(absl::StartsWith(e.detail(), "deliver events=")) << e.detail();
   }
-  EXPECT_EQ(IdsIn(deliveries),
-            (std::set<std::string>{first.referral_id(), a.case_.case_id(), second.referral_id(),
-                                   b.case_.case_id()}));
+  EXPECT_EQ(IdsIn(deliveries), (std::set<std::string>{first.referral_id(), a.case_.case_id(),
+                                                      second.referral_id(), b.case_.case_id()}));
   // The case's owner sees undp's deliveries in the case's access log.
   v1::GetCaseAccessLogRequest log;
   log.set_case_id(a.case_.case_id());

@@ -52,8 +52,8 @@ std::string CsrAskingForUri(const std::string& key_pem, const std::string& uri) 
                              reinterpret_cast<const unsigned char*>("mfa"), -1, -1, 0);
   STACK_OF(X509_EXTENSION)* extensions = sk_X509_EXTENSION_new_null();
   std::string san = "URI:" + uri;
-  sk_X509_EXTENSION_push(extensions, X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name,
-                                                         san.c_str()));
+  sk_X509_EXTENSION_push(extensions,
+                         X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, san.c_str()));
   X509_REQ_add_extensions(req, extensions);
   sk_X509_EXTENSION_pop_free(extensions, X509_EXTENSION_free);
   X509_REQ_sign(req, key, EVP_sha256());
@@ -248,8 +248,7 @@ TEST_F(CertificatesTest, RevocationEndsAnOpenStream) {
   v1::ListAuditEventsResponse audit = AuditEvents("spiffe://enlace/agency/mfa");
   for (const auto& e : audit.events()) {
     if (e.method() == "/enlace.v1.ArrivalService/RecordArrivals" &&
-        e.decision() == v1::DECISION_DENY &&
-        e.status_code() == grpc::StatusCode::UNAUTHENTICATED) {
+        e.decision() == v1::DECISION_DENY && e.status_code() == grpc::StatusCode::UNAUTHENTICATED) {
       ++denied_streams;
     }
   }
@@ -316,7 +315,8 @@ TEST_F(CertificatesTest, IssuingChecksItsInputs) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);  // not registered
   EXPECT_THAT(status.error_message(), HasSubstr("RegisterAgency"));
 
-  Request garbage{"", "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"};
+  Request garbage{"",
+                  "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"};
   Issue(garbage, v1::CERTIFICATE_KIND_ADMIN, "bob", &status);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("csr_pem"));
@@ -345,8 +345,9 @@ TEST_F(CertificatesTest, OnlyAdministratorsMayAdminister) {
   v1::Certificate certificate;
   EXPECT_EQ(as_iom->IssueCertificate(Context().get(), request, &certificate).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_EQ(CaAdmin(&iom_cert_)->IssueCertificate(Context().get(), request, &certificate).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      CaAdmin(&iom_cert_)->IssueCertificate(Context().get(), request, &certificate).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
   v1::RevokeCertificateRequest revoke;
   revoke.set_serial(admin_cert_.serial_hex);
   revoke.set_reason("coup");
@@ -367,7 +368,8 @@ TEST_F(CertificatesTest, ServerCertificateRotatesUnderLoadWithoutAFailedCall) {
       while (!stop) {
         // Alternate a long-lived connection and brand-new ones, which
         // handshake with whatever certificate the server holds now.
-        grpc::StatusCode code = (calls % 2 == 0) ? ListWith(*long_lived) : ListWith(*Arrivals(iom_cert_));
+        grpc::StatusCode code =
+            (calls % 2 == 0) ? ListWith(*long_lived) : ListWith(*Arrivals(iom_cert_));
         ++calls;
         if (code != grpc::StatusCode::OK) ++failures;
       }
@@ -463,7 +465,8 @@ TEST_F(CertificatesTest, TheCaRoleServesIssuanceAndHealthOnly) {
   // Health, gated like every call: the CA role names its one service.
   grpc::health::v1::HealthCheckRequest check;
   grpc::health::v1::HealthCheckResponse health;
-  auto health_stub = grpc::health::v1::Health::NewStub(ChannelTo(ca_server_->tls_port(), iom_cert_));
+  auto health_stub =
+      grpc::health::v1::Health::NewStub(ChannelTo(ca_server_->tls_port(), iom_cert_));
   ASSERT_TRUE(health_stub->Check(Context().get(), check, &health).ok());
   EXPECT_EQ(health.status(), grpc::health::v1::HealthCheckResponse::SERVING);
   check.set_service("enlace.v1.AdminService");
@@ -517,7 +520,8 @@ TEST_F(CertificatesTest, OnlyTheCaRoleMayHoldTheCaKey) {
   config.server_key = pki_.server_key_path();
   config.policy = policy_path_;
   config.ca_key = pki_.WriteFile("ca.key", pki_.ca().private_key_pem);
-  absl::StatusOr<std::unique_ptr<server::EnlaceServer>> serving = server::EnlaceServer::Start(config);
+  absl::StatusOr<std::unique_ptr<server::EnlaceServer>> serving =
+      server::EnlaceServer::Start(config);
   ASSERT_FALSE(serving.ok());
   EXPECT_EQ(serving.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(serving.status().message(), HasSubstr("--role=ca only"));

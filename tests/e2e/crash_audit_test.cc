@@ -53,14 +53,14 @@ std::set<std::string> AuditedIds(testing::TestDatabase& database, const std::str
   std::set<std::string> ids;
   absl::Status status = database.pool().Run([&](db::MysqlConnection& c) {
     // From the events themselves (the chain covers them), not the index.
-    sql::PreparedStatement* select = c.Prepare(
-        "SELECT record_ids FROM audit_events WHERE principal = ? AND method = ?");
+    sql::PreparedStatement* select =
+        c.Prepare("SELECT record_ids FROM audit_events WHERE principal = ? AND method = ?");
     select->setString(1, principal);
     select->setString(2, method);
     std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
     while (rows->next()) {
-      for (absl::string_view id : absl::StrSplit(std::string(rows->getString(1)), ' ',
-                                                 absl::SkipEmpty())) {
+      for (absl::string_view id :
+           absl::StrSplit(std::string(rows->getString(1)), ' ', absl::SkipEmpty())) {
         ids.insert(std::string(id));
       }
     }
@@ -89,20 +89,24 @@ TEST_F(CrashTest, EveryCommittedChangeAndDeliveredEventIsAuditedAcrossCrashes) {
   for (int i = 0; i < 3; ++i) {
     cases.push_back(OpenIomCase(absl::StrCat("crash-case-", i), {"iom", "undp"}).case_.case_id());
   }
-  ServerProcess::Options options{database_->server_dsn_string(), pki_.ca_cert_path(),
-                                 pki_.server_cert_path(), pki_.server_key_path(), policy_path_,
-                                 token_keys_path_, "crashing"};
+  ServerProcess::Options options{database_->server_dsn_string(),
+                                 pki_.ca_cert_path(),
+                                 pki_.server_cert_path(),
+                                 pki_.server_key_path(),
+                                 policy_path_,
+                                 token_keys_path_,
+                                 "crashing"};
   std::mt19937 random(20261130);
   std::mutex mu;
   std::map<std::string, std::string> acked;  // external_id -> arrival_id
-  std::set<std::string> delivered;           // referral ids undp received
-  std::string watch_token;                   // undp resumes where it was
+  std::set<std::string> delivered;  // referral ids undp received
+  std::string watch_token;  // undp resumes where it was
   int next_external = 0;
   const int cycles = Cycles();
   for (int cycle = 0; cycle < cycles; ++cycle) {
     ServerProcess server(pki_.dir(), options);
-    ASSERT_GT(server.port(), 0) << "the server did not start (cycle " << cycle
-                                << "); see " << server.log_path();
+    ASSERT_GT(server.port(), 0) << "the server did not start (cycle " << cycle << "); see "
+                                << server.log_path();
     std::atomic<bool> stop{false};
     // The ministry streams arrivals and notes what is acknowledged.
     std::thread ingest([&] {
@@ -166,15 +170,16 @@ TEST_F(CrashTest, EveryCommittedChangeAndDeliveredEventIsAuditedAcrossCrashes) {
     }
     if (watch_token.empty()) watch_token = watcher->start_token();
   }
-  std::cerr << "crash test: " << cycles << " kills; " << acked.size()
-            << " arrivals acknowledged; " << delivered.size() << " referral events delivered\n";
+  std::cerr << "crash test: " << cycles << " kills; " << acked.size() << " arrivals acknowledged; "
+            << delivered.size() << " referral events delivered\n";
   EXPECT_GT(acked.size(), 0u);
   EXPECT_GT(delivered.size(), 0u);
 
   // Every acknowledged arrival is stored, once.
   std::set<std::string> stored =
-      Column(*database_, "SELECT external_id FROM arrivals WHERE external_id LIKE 'crash-%' "
-                         "AND external_id NOT LIKE 'crash-case-%'");
+      Column(*database_,
+             "SELECT external_id FROM arrivals WHERE external_id LIKE 'crash-%' "
+             "AND external_id NOT LIKE 'crash-case-%'");
   for (const auto& [external_id, arrival_id] : acked) {
     EXPECT_TRUE(stored.count(external_id)) << external_id << " acknowledged but not stored";
   }
@@ -183,20 +188,20 @@ TEST_F(CrashTest, EveryCommittedChangeAndDeliveredEventIsAuditedAcrossCrashes) {
   // Every stored arrival and referral is in an event of the call that made it.
   std::set<std::string> arrival_ids = Column(
       *database_, "SELECT arrival_id FROM arrivals WHERE external_id NOT LIKE 'crash-case-%'");
-  std::set<std::string> ingest_audited = AuditedIds(
-      *database_, "spiffe://enlace/agency/mfa", "/enlace.v1.ArrivalService/RecordArrivals");
+  std::set<std::string> ingest_audited = AuditedIds(*database_, "spiffe://enlace/agency/mfa",
+                                                    "/enlace.v1.ArrivalService/RecordArrivals");
   for (const std::string& id : arrival_ids) {
     EXPECT_TRUE(ingest_audited.count(id)) << "arrival " << id << " stored without its event";
   }
   std::set<std::string> referral_ids = Column(*database_, "SELECT referral_id FROM referrals");
-  std::set<std::string> referral_audited = AuditedIds(
-      *database_, "spiffe://enlace/agency/iom", "/enlace.v1.ReferralService/CreateReferral");
+  std::set<std::string> referral_audited = AuditedIds(*database_, "spiffe://enlace/agency/iom",
+                                                      "/enlace.v1.ReferralService/CreateReferral");
   for (const std::string& id : referral_ids) {
     EXPECT_TRUE(referral_audited.count(id)) << "referral " << id << " stored without its event";
   }
   // Every event undp received is in an event of its watch.
-  std::set<std::string> watch_audited = AuditedIds(
-      *database_, "spiffe://enlace/agency/undp", "/enlace.v1.ReferralService/WatchReferrals");
+  std::set<std::string> watch_audited = AuditedIds(*database_, "spiffe://enlace/agency/undp",
+                                                   "/enlace.v1.ReferralService/WatchReferrals");
   for (const std::string& id : delivered) {
     EXPECT_TRUE(watch_audited.count(id)) << "referral event " << id << " delivered unaudited";
   }

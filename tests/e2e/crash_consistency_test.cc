@@ -75,15 +75,15 @@ constexpr int kFreshPerCycle = 1500;
 // What the client knows, across every cycle.
 struct Ledger {
   absl::Mutex mu;
-  std::map<std::string, Arrival> sent ABSL_GUARDED_BY(mu);          // external_id -> content
-  std::map<std::string, std::string> acked ABSL_GUARDED_BY(mu);     // external_id -> arrival_id
-  std::vector<std::string> violations ABSL_GUARDED_BY(mu);          // wrong answers
+  std::map<std::string, Arrival> sent ABSL_GUARDED_BY(mu);  // external_id -> content
+  std::map<std::string, std::string> acked ABSL_GUARDED_BY(mu);  // external_id -> arrival_id
+  std::vector<std::string> violations ABSL_GUARDED_BY(mu);  // wrong answers
   int next_external ABSL_GUARDED_BY(mu) = 0;
-  int64_t sends ABSL_GUARDED_BY(mu) = 0;          // every write, first or resent
-  int64_t resent ABSL_GUARDED_BY(mu) = 0;         // writes of a record not yet acknowledged
-  int64_t reasked ABSL_GUARDED_BY(mu) = 0;        // writes of an acknowledged record
-  int64_t lost_answers ABSL_GUARDED_BY(mu) = 0;   // ALREADY_RECORDED for one never acknowledged
-  int64_t retryable ABSL_GUARDED_BY(mu) = 0;      // REJECTED with a retryable code
+  int64_t sends ABSL_GUARDED_BY(mu) = 0;  // every write, first or resent
+  int64_t resent ABSL_GUARDED_BY(mu) = 0;  // writes of a record not yet acknowledged
+  int64_t reasked ABSL_GUARDED_BY(mu) = 0;  // writes of an acknowledged record
+  int64_t lost_answers ABSL_GUARDED_BY(mu) = 0;  // ALREADY_RECORDED for one never acknowledged
+  int64_t retryable ABSL_GUARDED_BY(mu) = 0;  // REJECTED with a retryable code
 };
 
 // One RecordArrivals stream to `port`: writes `resend` first, then (if
@@ -91,8 +91,8 @@ struct Ledger {
 // every answer into the ledger. Returns once the stream ended.
 class StreamRun {
  public:
-  StreamRun(std::shared_ptr<grpc::Channel> channel, Ledger* ledger,
-            std::vector<std::string> resend, bool fresh)
+  StreamRun(std::shared_ptr<grpc::Channel> channel, Ledger* ledger, std::vector<std::string> resend,
+            bool fresh)
       : stub_(v1::ArrivalService::NewStub(std::move(channel))), ledger_(ledger) {
     stream_ = stub_->RecordArrivals(&ctx_);
     reader_ = std::thread([this] { Read(); });
@@ -113,13 +113,12 @@ class StreamRun {
   // stream with no fresh records), at most `timeout`.
   bool WaitAllAnswered(absl::Duration timeout) {
     absl::MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(
-        absl::Condition(
-            +[](StreamRun* run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run->mu_) {
-              return run->writes_done_ && run->answered_ == run->written_;
-            },
-            this),
-        timeout);
+    return mu_.AwaitWithTimeout(absl::Condition(
+                                    +[](StreamRun* run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run->mu_) {
+                                      return run->writes_done_ && run->answered_ == run->written_;
+                                    },
+                                    this),
+                                timeout);
   }
 
  private:
@@ -259,23 +258,28 @@ using CrashConsistencyTest = ServerFixture;
 
 TEST_F(CrashConsistencyTest, AcknowledgedOnceNothingUnsentChainIntactAcrossForcedCrashes) {
   const int cycles = EnvInt("ENLACE_CRASH_CYCLES", 20);
-  const int seed = EnvInt("ENLACE_CRASH_SEED", static_cast<int>(std::random_device()() & 0x7fffffff));
+  const int seed =
+      EnvInt("ENLACE_CRASH_SEED", static_cast<int>(std::random_device()() & 0x7fffffff));
   std::cerr << "crash consistency: seed " << seed << " (ENLACE_CRASH_SEED to repeat)\n";
   std::mt19937 random(seed);
   Ledger ledger;
   std::map<std::string, int> kills;  // mode -> cycles that ended so
-  int unreached = 0;                 // forced points not reached (then killed)
+  int unreached = 0;  // forced points not reached (then killed)
   const absl::Time started = absl::Now();
 
   for (int cycle = 0; cycle < cycles; ++cycle) {
     const std::string& mode = Modes()[cycle % Modes().size()];
     const bool forced = mode != "random_sigkill";
-    ServerProcess::Options options{database_->server_dsn_string(), pki_.ca_cert_path(),
-                                   pki_.server_cert_path(), pki_.server_key_path(), policy_path_,
-                                   token_keys_path_, absl::StrCat("consistency-", cycle)};
+    ServerProcess::Options options{database_->server_dsn_string(),
+                                   pki_.ca_cert_path(),
+                                   pki_.server_cert_path(),
+                                   pki_.server_key_path(),
+                                   policy_path_,
+                                   token_keys_path_,
+                                   absl::StrCat("consistency-", cycle)};
     if (forced) {
-      options.environment.push_back(absl::StrCat(db::kCrashPointVariable, "=", mode, ":",
-                                                 1 + random() % 15));
+      options.environment.push_back(
+          absl::StrCat(db::kCrashPointVariable, "=", mode, ":", 1 + random() % 15));
     }
     ServerProcess server(pki_.dir(), options);
     ASSERT_GT(server.port(), 0) << "the server did not start (cycle " << cycle << "); see "
@@ -303,9 +307,13 @@ TEST_F(CrashConsistencyTest, AcknowledgedOnceNothingUnsentChainIntactAcrossForce
 
   // The last start, no crash: resend until everything is acknowledged.
   {
-    ServerProcess::Options options{database_->server_dsn_string(), pki_.ca_cert_path(),
-                                   pki_.server_cert_path(), pki_.server_key_path(), policy_path_,
-                                   token_keys_path_, "consistency-final"};
+    ServerProcess::Options options{database_->server_dsn_string(),
+                                   pki_.ca_cert_path(),
+                                   pki_.server_cert_path(),
+                                   pki_.server_key_path(),
+                                   policy_path_,
+                                   token_keys_path_,
+                                   "consistency-final"};
     ServerProcess server(pki_.dir(), options);
     ASSERT_GT(server.port(), 0) << "see " << server.log_path();
     for (int round = 0; round < 5; ++round) {
@@ -365,8 +373,8 @@ TEST_F(CrashConsistencyTest, AcknowledgedOnceNothingUnsentChainIntactAcrossForce
   std::set<std::string> audited;
   int64_t audited_creations = 0;
   absl::Status events = database_->pool().Run([&](db::MysqlConnection& c) {
-    sql::PreparedStatement* select = c.Prepare(
-        "SELECT record_ids, detail FROM audit_events WHERE principal = ? AND method = ?");
+    sql::PreparedStatement* select =
+        c.Prepare("SELECT record_ids, detail FROM audit_events WHERE principal = ? AND method = ?");
     select->setString(1, "spiffe://enlace/agency/mfa");
     select->setString(2, "/enlace.v1.ArrivalService/RecordArrivals");
     std::unique_ptr<sql::ResultSet> rows(select->executeQuery());

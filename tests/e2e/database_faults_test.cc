@@ -38,10 +38,10 @@
 namespace enlace {
 namespace {
 
-using ::enlace::testing::FreeLoopbackPort;
-using ::enlace::testing::RunMariaDbScript;
 using ::enlace::testing::Context;
+using ::enlace::testing::FreeLoopbackPort;
 using ::enlace::testing::MakeArrival;
+using ::enlace::testing::RunMariaDbScript;
 using ::enlace::testing::ServerFixture;
 using ::testing::Each;
 using ::testing::IsSubsetOf;
@@ -95,8 +95,8 @@ class CallLog {
   // Waits until every kind in `kinds` has `count` calls started at or after
   // `since` that ended with `code` (any code when `code` is empty); false at
   // `until`.
-  bool AwaitEach(const std::vector<std::string>& kinds, absl::Time since,
-                 std::optional<Code> code, absl::Time until, int count = 1) const {
+  bool AwaitEach(const std::vector<std::string>& kinds, absl::Time since, std::optional<Code> code,
+                 absl::Time until, int count = 1) const {
     auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       for (const std::string& kind : kinds) {
         int found = 0;
@@ -142,7 +142,10 @@ class DatabaseFaultTest : public ServerFixture {
     dir_ = dir_template;
     port_ = FreeLoopbackPort();
     ASSERT_GT(port_, 0);
-    ASSERT_EQ(RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_init ", dir_, " && mariadb_start ", dir_, " ", port_)), 0);
+    ASSERT_EQ(
+        RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_init ", dir_,
+                                                         " && mariadb_start ", dir_, " ", port_)),
+        0);
     dsn_ = absl::StrCat("mysql://root@127.0.0.1:", port_, "/enlace");
     StartServer(dsn_);
   }
@@ -192,7 +195,8 @@ class DatabaseFaultTest : public ServerFixture {
     std::string stat((std::istreambuf_iterator<char>(in)), {});
     if (stat.empty()) return true;
     size_t close_paren = stat.rfind(") ");
-    return close_paren != std::string::npos && (stat[close_paren + 2] == 'Z' || stat[close_paren + 2] == 'X');
+    return close_paren != std::string::npos &&
+           (stat[close_paren + 2] == 'Z' || stat[close_paren + 2] == 'X');
   }
 
   // The plaintext health port's answer for the whole server.
@@ -427,7 +431,9 @@ TEST_F(DatabaseKillTest, CallsFailUnavailableThenRecoverWithinFiveSecondsAndNoth
   // Restart on the same port and data directory (InnoDB crash recovery);
   // the moment it accepts TCP connections again is when recovery is timed from.
   int started = -1;
-  std::thread restart([&] { started = RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_start ", dir_, " ", port_)); });
+  std::thread restart([&] {
+    started = RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_start ", dir_, " ", port_));
+  });
   absl::Time t_up = absl::InfiniteFuture();
   for (absl::Time until = absl::Now() + absl::Seconds(60); absl::Now() < until;) {
     if (DatabaseListening()) {
@@ -440,8 +446,8 @@ TEST_F(DatabaseKillTest, CallsFailUnavailableThenRecoverWithinFiveSecondsAndNoth
   absl::Time serving_at = AwaitHealth("SERVING", t_up + absl::Seconds(20));
   // Each kind of call succeeds again, then keeps running 5 s past that bound.
   bool recovered = log.AwaitEach(kKinds, t_up, Code::OK, t_up + absl::Seconds(30));
-  bool steady = log.AwaitEach(kKinds, t_up + absl::Seconds(5), std::nullopt,
-                              t_up + absl::Seconds(40), 3);
+  bool steady =
+      log.AwaitEach(kKinds, t_up + absl::Seconds(5), std::nullopt, t_up + absl::Seconds(40), 3);
   stop_clients();
   ASSERT_TRUE(outage_seen) << Summary(log.All());
   ASSERT_EQ(started, 0) << "mariadbd did not restart";
@@ -494,7 +500,8 @@ TEST_F(DatabaseKillTest, CallsFailUnavailableThenRecoverWithinFiveSecondsAndNoth
   EXPECT_THAT(codes_of(at_kill), IsSubsetOf({Code::OK, Code::UNAVAILABLE, Code::ABORTED}))
       << Summary(at_kill);
   EXPECT_THAT(codes_of(down), ::testing::ElementsAre(Code::UNAVAILABLE)) << Summary(down);
-  EXPECT_THAT(codes_of(recovering), IsSubsetOf({Code::OK, Code::UNAVAILABLE})) << Summary(recovering);
+  EXPECT_THAT(codes_of(recovering), IsSubsetOf({Code::OK, Code::UNAVAILABLE}))
+      << Summary(recovering);
   EXPECT_THAT(codes_of(after), ::testing::ElementsAre(Code::OK)) << Summary(after);
   for (const std::string& kind : kKinds) {
     ASSERT_EQ(first_ok.count(kind), 1u) << kind;
@@ -502,10 +509,10 @@ TEST_F(DatabaseKillTest, CallsFailUnavailableThenRecoverWithinFiveSecondsAndNoth
   }
   EXPECT_LT(serving_at - t_up, absl::Seconds(5));
 
-  std::string figures = absl::StrCat(
-      "kill to NOT_SERVING ", absl::FormatDuration(not_serving_at - t_kill),
-      "; outage (kill to listening) ", absl::FormatDuration(t_up - t_kill),
-      "; listening to SERVING ", absl::FormatDuration(serving_at - t_up));
+  std::string figures =
+      absl::StrCat("kill to NOT_SERVING ", absl::FormatDuration(not_serving_at - t_kill),
+                   "; outage (kill to listening) ", absl::FormatDuration(t_up - t_kill),
+                   "; listening to SERVING ", absl::FormatDuration(serving_at - t_up));
   for (const auto& [kind, at] : first_ok) {
     absl::StrAppend(&figures, "; first OK ", kind, " ", absl::FormatDuration(at - t_up));
   }
@@ -596,7 +603,9 @@ class DatabasePauseTest : public DatabaseFaultTest {
       v1::GetArrivalRequest request;
       request.set_arrival_id(arrival_id);
       v1::Arrival response;
-      return Arrivals(iom_cert_)->GetArrival(ContextFor(kDeadline).get(), request, &response).error_code();
+      return Arrivals(iom_cert_)
+          ->GetArrival(ContextFor(kDeadline).get(), request, &response)
+          .error_code();
     }
     if (kind == "list") {
       v1::ListArrivalsRequest request;
@@ -661,7 +670,8 @@ void DatabasePauseTest::PauseAndContinue(absl::Duration calls_for,
                                          std::map<int, int64_t>* audited) {
   std::string arrival_id = RecordOne(MakeArrival("seed-1", {"iom", "unhcr"}));
   const std::vector<std::string> kKinds = {"record", "get", "list", "audit"};
-  for (const std::string& kind : kKinds) ASSERT_EQ(CallOnce(kind, arrival_id, -1), Code::OK) << kind;
+  for (const std::string& kind : kKinds)
+    ASSERT_EQ(CallOnce(kind, arrival_id, -1), Code::OK) << kind;
 
   pid_t pid = MariaDbPid();
   ASSERT_GT(pid, 0);
@@ -738,9 +748,7 @@ void DatabasePauseTest::PauseAndContinue(absl::Duration calls_for,
     }
   }
   for (std::thread& t : burst) t.join();
-  EXPECT_THAT(Names(burst_log.All()),
-              Each(::testing::EndsWith(":OK")))
-      << Summary(burst_log.All());
+  EXPECT_THAT(Names(burst_log.All()), Each(::testing::EndsWith(":OK"))) << Summary(burst_log.All());
 
   // What the server made of the calls made during the pause, from its audit
   // log (every call is audited, its answer waiting for the commit).
@@ -788,7 +796,8 @@ TEST_F(DatabaseFaultTest, PoolNeverLeasesAConnectionThatDiedWhileIdle) {
         c.Execute("DO 1");
         absl::MutexLock lock(&mu);
         ++inside;
-        mu.Await(absl::Condition(+[](int* n) { return *n >= kConnections; }, &inside));
+        mu.Await(absl::Condition(
+            +[](int* n) { return *n >= kConnections; }, &inside));
         return absl::OkStatus();
       });
     });
@@ -802,7 +811,8 @@ TEST_F(DatabaseFaultTest, PoolNeverLeasesAConnectionThatDiedWhileIdle) {
   absl::Time gone_by = absl::Now() + absl::Seconds(10);
   while (!ProcessGone(pid) && absl::Now() < gone_by) absl::SleepFor(absl::Milliseconds(10));
   ASSERT_TRUE(ProcessGone(pid));
-  ASSERT_EQ(RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_start ", dir_, " ", port_)), 0);
+  ASSERT_EQ(RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_start ", dir_, " ", port_)),
+            0);
 
   for (int i = 0; i <= kConnections; ++i) {
     absl::Status status = pool.Run([](db::MysqlConnection& c) {

@@ -36,9 +36,9 @@
 namespace enlace {
 namespace {
 
+using ::enlace::testing::Context;
 using ::enlace::testing::FreeLoopbackPort;
 using ::enlace::testing::RunMariaDbScript;
-using ::enlace::testing::Context;
 using ::enlace::testing::ServerFixture;
 using ::grpc::health::v1::Health;
 using ::grpc::health::v1::HealthCheckRequest;
@@ -175,8 +175,7 @@ class GatedServicesTest : public ServerFixture {
   }
 
   // Polls `call` every 20 ms until it returns `expected` or 5 s pass.
-  static bool Eventually(const std::function<grpc::StatusCode()>& call,
-                         grpc::StatusCode expected) {
+  static bool Eventually(const std::function<grpc::StatusCode()>& call, grpc::StatusCode expected) {
     absl::Time deadline = absl::Now() + absl::Seconds(5);
     do {
       if (call() == expected) return true;
@@ -189,8 +188,8 @@ class GatedServicesTest : public ServerFixture {
   // once iom's Check is refused.
   void StopAllowingHealthAndReflection() {
     pki_.WriteFile("policy.conf", WithoutGrpcRules(ReadSourceFile("server/default_policy.conf")));
-    ASSERT_TRUE(Eventually([&] { return CheckCode(iom_cert_); },
-                           grpc::StatusCode::PERMISSION_DENIED));
+    ASSERT_TRUE(
+        Eventually([&] { return CheckCode(iom_cert_); }, grpc::StatusCode::PERMISSION_DENIED));
   }
 
   // The audit events of `principal` calling `method`.
@@ -303,11 +302,10 @@ TEST_F(GatedServicesTest, ReflectionIsAllowedAnswersLikeTheStandardServiceAndIsA
   EXPECT_EQ(r[0].original_request().list_services(), "*");
   std::vector<std::string> services;
   for (const auto& s : r[0].list_services_response().service()) services.push_back(s.name());
-  EXPECT_THAT(services, UnorderedElementsAre(
-                            "enlace.v1.ArrivalService", "enlace.v1.CaseService",
-                            "enlace.v1.ReferralService", "enlace.v1.ReportService",
-                            "enlace.v1.AdminService", "grpc.health.v1.Health",
-                            "grpc.reflection.v1alpha.ServerReflection"));
+  EXPECT_THAT(services, UnorderedElementsAre("enlace.v1.ArrivalService", "enlace.v1.CaseService",
+                                             "enlace.v1.ReferralService", "enlace.v1.ReportService",
+                                             "enlace.v1.AdminService", "grpc.health.v1.Health",
+                                             "grpc.reflection.v1alpha.ServerReflection"));
 
   // file_containing_symbol: arrivals.proto first, then what it imports.
   std::vector<google::protobuf::FileDescriptorProto> files = FilesOf(r[1]);
@@ -499,7 +497,9 @@ class HealthFollowsTheDatabaseTest : public GatedServicesTest {
     port_ = FreeLoopbackPort();
     ASSERT_GT(port_, 0);
     ASSERT_EQ(
-        RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_init ", dir_, " && mariadb_start ", dir_, " ", port_)), 0);
+        RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_init ", dir_,
+                                                         " && mariadb_start ", dir_, " ", port_)),
+        0);
     StartServer(absl::StrCat("mysql://root@127.0.0.1:", port_, "/enlace"));
   }
   void TearDown() override {
@@ -543,7 +543,8 @@ TEST_F(HealthFollowsTheDatabaseTest, AnOpenWatchIsToldOfEachChange) {
   HealthCheckResponse checked;
   EXPECT_EQ(Check(iom_cert_, "", &checked).error_code(), grpc::StatusCode::UNAVAILABLE);
 
-  ASSERT_EQ(RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_start ", dir_, " ", port_)), 0);
+  ASSERT_EQ(RunMariaDbScript(ENLACE_SOURCE_DIR, absl::StrCat("mariadb_start ", dir_, " ", port_)),
+            0);
   ASSERT_TRUE(reader->Read(&response));
   EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
   EXPECT_EQ(PlaintextStatus(), HealthCheckResponse::SERVING);

@@ -42,7 +42,6 @@ class StreamsTest : public ServerFixture {
   grpc::Status Refer(const std::string& case_id, v1::Referral* referral) {
     return ReferAsIom(case_id, "undp", referral, v1::NEED_TRAINING);
   }
-
 };
 
 TEST_F(StreamsTest, WatchersChurnWhileReferralsChangeAndThePoolIsFull) {
@@ -57,7 +56,8 @@ TEST_F(StreamsTest, WatchersChurnWhileReferralsChangeAndThePoolIsFull) {
   }
   ASSERT_FALSE(old_token.empty());
   std::vector<std::string> cases;
-  for (int i = 0; i < 4; ++i) cases.push_back(OpenIomCase("churn-" + std::to_string(i), {"iom", "undp"}).case_.case_id());
+  for (int i = 0; i < 4; ++i)
+    cases.push_back(OpenIomCase("churn-" + std::to_string(i), {"iom", "undp"}).case_.case_id());
   // History to catch up on, beyond the feed's in-memory window.
   for (int i = 0; i < 20; ++i) {
     v1::Referral referral;
@@ -96,8 +96,7 @@ TEST_F(StreamsTest, WatchersChurnWhileReferralsChangeAndThePoolIsFull) {
       std::mt19937 random(t);
       while (!stop) {
         // Half catch up from the old token (database path), half from now.
-        Watcher watcher(Referrals(t % 2 ? undp_cert_ : iom_cert_),
-                        random() % 2 ? old_token : "");
+        Watcher watcher(Referrals(t % 2 ? undp_cert_ : iom_cert_), random() % 2 ? old_token : "");
         ++opened;
         events += static_cast<int>(
             watcher.WaitFor(1 + random() % 3, absl::Milliseconds(random() % 40)).size());
@@ -114,8 +113,8 @@ TEST_F(StreamsTest, WatchersChurnWhileReferralsChangeAndThePoolIsFull) {
   for (std::thread& t : churners) t.join();
   for (std::thread& t : flooders) t.join();
   changer.join();
-  std::cerr << "churn: " << opened << " watches opened, " << events << " events read, "
-            << changes << " referrals made, " << busy << " calls refused as busy\n";
+  std::cerr << "churn: " << opened << " watches opened, " << events << " events read, " << changes
+            << " referrals made, " << busy << " calls refused as busy\n";
   EXPECT_GE(opened.load(), 300);
   EXPECT_GT(busy.load(), 0) << "the work pool was never full";
   EXPECT_GT(changes.load(), 0);

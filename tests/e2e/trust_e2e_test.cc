@@ -86,7 +86,6 @@ class TrustTest : public ServerFixture {
     std::ofstream(temporary) << text;
     ASSERT_EQ(std::rename(temporary.c_str(), path.c_str()), 0);
   }
-
 };
 
 // Finding 1: after the ministry withdraws iom from a returnee's consent, iom's
@@ -356,9 +355,8 @@ TEST_F(TrustTest, ConsentPurposesBindReads) {
 // merely named.
 TEST_F(TrustTest, ReferralsNeedTheReceiverAllowedForReintegration) {
   OpenedCase opened = OpenIomCase("trust-10b", {"iom", "undp"});
-  ASSERT_TRUE(SetConsent(opened.arrival_id, {"iom", "undp", "unhcr"},
-                         {v1::PURPOSE_REINTEGRATION})
-                  .ok());
+  ASSERT_TRUE(
+      SetConsent(opened.arrival_id, {"iom", "undp", "unhcr"}, {v1::PURPOSE_REINTEGRATION}).ok());
   v1::CreateReferralRequest request;
   request.set_case_id(opened.case_.case_id());
   request.set_to_agency("unhcr");
@@ -636,7 +634,8 @@ TEST_F(ConnectionAgeTest, ConnectionsEndAtTheirMaximumAge) {
   grpc::Status ended = watcher.WaitForEnd(absl::Seconds(10));
   EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE) << ended.error_message();
   v1::ListArrivalsResponse listed;
-  EXPECT_TRUE(v1::ArrivalService::NewStub(channel)->ListArrivals(Context().get(), {}, &listed).ok());
+  EXPECT_TRUE(
+      v1::ArrivalService::NewStub(channel)->ListArrivals(Context().get(), {}, &listed).ok());
 }
 
 // A client that pings far more often than the server permits loses its

@@ -145,8 +145,9 @@ TEST_F(WorkflowTest, FromArrivalToCompletedReferralAcrossFourParties) {
   v1::DeclineReferralRequest decline;
   decline.set_referral_id(referral.referral_id());
   decline.set_reason("too late");
-  EXPECT_EQ(Referrals(undp_cert_)->DeclineReferral(Context().get(), decline, &completed).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(
+      Referrals(undp_cert_)->DeclineReferral(Context().get(), decline, &completed).error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
 
   // The initiative counts for the programme; others see it without case ids.
   v1::RegisterInitiativeRequest initiative;
@@ -195,15 +196,16 @@ TEST_F(WorkflowTest, UnhcrSeesNothingItsConsentDoesNotCover) {
   v1::GetReferralRequest get_referral;
   get_referral.set_referral_id(referral.referral_id());
   Referral seen_referral;
-  EXPECT_EQ(Referrals(unhcr_cert_)->GetReferral(Context().get(), get_referral, &seen_referral)
+  EXPECT_EQ(Referrals(unhcr_cert_)
+                ->GetReferral(Context().get(), get_referral, &seen_referral)
                 .error_code(),
             grpc::StatusCode::NOT_FOUND);
   v1::GetArrivalRequest get_arrival;
   get_arrival.set_arrival_id(opened.arrival_id);
   v1::Arrival seen_arrival;
-  EXPECT_EQ(Arrivals(unhcr_cert_)->GetArrival(Context().get(), get_arrival, &seen_arrival)
-                .error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      Arrivals(unhcr_cert_)->GetArrival(Context().get(), get_arrival, &seen_arrival).error_code(),
+      grpc::StatusCode::NOT_FOUND);
   v1::ListCasesResponse cases;
   ASSERT_TRUE(Cases(unhcr_cert_)->ListCases(Context().get(), {}, &cases).ok());
   EXPECT_THAT(cases.cases(), SizeIs(0));
@@ -296,9 +298,9 @@ TEST_F(WorkflowTest, WatcherResumesWithItsLastTokenAndMissesNothing) {
   StartServer(database_->dsn_string());
   // ...and a second server process on the same database makes more.
   // As its own restricted database user, like every server in these tests.
-  ServerProcess second(pki_.dir(), {database_->server_dsn_string(), pki_.ca_cert_path(),
-                                    pki_.server_cert_path(), pki_.server_key_path(), policy_path_,
-                                    token_keys_path_, "second"});
+  ServerProcess second(
+      pki_.dir(), {database_->server_dsn_string(), pki_.ca_cert_path(), pki_.server_cert_path(),
+                   pki_.server_key_path(), policy_path_, token_keys_path_, "second"});
   ASSERT_GT(second.port(), 0) << "second server did not start";
   auto on_second = ReferralService::NewStub(ChannelTo(second.port(), iom_cert_));
   v1::CreateReferralRequest create;
@@ -420,7 +422,8 @@ TEST_F(WorkflowTest, ConsentWithdrawalHidesEverythingAndWithdrawsPendingReferral
   v1::GetReferralRequest get_referral;
   get_referral.set_referral_id(referral.referral_id());
   Referral seen_referral;
-  EXPECT_EQ(Referrals(undp_cert_)->GetReferral(Context().get(), get_referral, &seen_referral)
+  EXPECT_EQ(Referrals(undp_cert_)
+                ->GetReferral(Context().get(), get_referral, &seen_referral)
                 .error_code(),
             grpc::StatusCode::NOT_FOUND);
   v1::GetCaseRequest get_case;
@@ -434,7 +437,8 @@ TEST_F(WorkflowTest, ConsentWithdrawalHidesEverythingAndWithdrawsPendingReferral
   ASSERT_TRUE(Referrals(undp_cert_)->ListReferrals(Context().get(), inbox, &listed).ok());
   EXPECT_THAT(listed.referrals(), SizeIs(0));
   // iom, still named, sees its case and the withdrawn referral.
-  ASSERT_TRUE(Referrals(iom_cert_)->GetReferral(Context().get(), get_referral, &seen_referral).ok());
+  ASSERT_TRUE(
+      Referrals(iom_cert_)->GetReferral(Context().get(), get_referral, &seen_referral).ok());
   EXPECT_EQ(seen_referral.status(), v1::REFERRAL_STATUS_WITHDRAWN);
   // Withdrawing iom too hides the case from its own owner.
   update.mutable_consent()->clear_agencies();

@@ -38,8 +38,8 @@ using enlace::db::Reach;
 
 const enlace::auth::Policy& ShippedPolicy() {
   static const enlace::auth::Policy* policy = [] {
-    absl::StatusOr<enlace::auth::Policy> parsed =
-        enlace::auth::Policy::Parse(enlace::fuzz::ShippedPolicyText(), enlace::fuzz::ServedMethods());
+    absl::StatusOr<enlace::auth::Policy> parsed = enlace::auth::Policy::Parse(
+        enlace::fuzz::ShippedPolicyText(), enlace::fuzz::ServedMethods());
     if (!parsed.ok()) std::abort();
     return new enlace::auth::Policy(*std::move(parsed));
   }();
@@ -80,8 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // a line that names none picks one of them (a service pattern such as
   // /enlace.v1.AdminService/* matches any text under it, served or not).
   const std::vector<std::string>& served = enlace::fuzz::ServedMethods();
-  const std::string& method =
-      Served(lines[1]) ? lines[1] : served[Fnv1a(lines[1]) % served.size()];
+  const std::string& method = Served(lines[1]) ? lines[1] : served[Fnv1a(lines[1]) % served.size()];
 
   // The identity.
   absl::StatusOr<Principal> principal = enlace::auth::ParseSpiffeId(uri);
@@ -154,11 +153,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (Reach reach : {Reach::kArrivalRecord, Reach::kCase, Reach::kReferral, Reach::kInitiative}) {
     bool sees = enlace::db::ConsentAllows(reach, viewer, consent);
-    bool purpose_allows = reach == Reach::kArrivalRecord ? (reintegration || protection) : reintegration;
-    FUZZ_CHECK(sees == (!viewer.empty() && named && purpose_allows),
-               absl::StrCat("the record rule is not 'named with an allowing purpose' for ", viewer));
+    bool purpose_allows =
+        reach == Reach::kArrivalRecord ? (reintegration || protection) : reintegration;
+    FUZZ_CHECK(
+        sees == (!viewer.empty() && named && purpose_allows),
+        absl::StrCat("the record rule is not 'named with an allowing purpose' for ", viewer));
     std::string sql = enlace::db::ConsentAllowsSql(reach, "a.seq", "a.consent_purposes_mask");
-    FUZZ_CHECK(std::count(sql.begin(), sql.end(), '?') == 1, "the rule's SQL has not one placeholder");
+    FUZZ_CHECK(std::count(sql.begin(), sql.end(), '?') == 1,
+               "the rule's SQL has not one placeholder");
   }
   return 0;
 }

@@ -77,14 +77,17 @@ void FuzzSign(const std::string& csr_pem) {
              "the certificate's SANs are not the profile's");
   FUZZ_CHECK(info->common_name == "iom", "the certificate's name is not the profile's");
   FUZZ_CHECK(CanonicalSerial(info->serial_hex), "serial " + info->serial_hex);
-  FUZZ_CHECK(enlace::auth::VerifyIssuedBy(*pem, Ca()).ok(), "an issued certificate is not the CA's");
-  absl::StatusOr<enlace::auth::Principal> principal = enlace::auth::ParseSpiffeId(info->uri_sans[0]);
+  FUZZ_CHECK(enlace::auth::VerifyIssuedBy(*pem, Ca()).ok(),
+             "an issued certificate is not the CA's");
+  absl::StatusOr<enlace::auth::Principal> principal =
+      enlace::auth::ParseSpiffeId(info->uri_sans[0]);
   FUZZ_CHECK(principal.ok() && principal->is_agency() && principal->name == "iom",
              "the certificate's identity is not the profile's");
 }
 
 void FuzzRead(const std::string& certificate_pem) {
-  absl::StatusOr<enlace::auth::CertificateInfo> info = enlace::auth::ReadCertificate(certificate_pem);
+  absl::StatusOr<enlace::auth::CertificateInfo> info =
+      enlace::auth::ReadCertificate(certificate_pem);
   if (!info.ok()) {
     FUZZ_CHECK(absl::IsInvalidArgument(info.status()), info.status().ToString());
     return;

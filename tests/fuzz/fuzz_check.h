@@ -9,13 +9,13 @@
 #include <cstdlib>
 #include <string>
 
-#define FUZZ_CHECK(condition, message)                                                  \
-  do {                                                                                  \
-    if (!(condition)) {                                                                 \
-      std::fprintf(stderr, "%s:%d: invariant broken: %s (%s)\n", __FILE__, __LINE__,    \
-                   #condition, std::string(message).c_str());                           \
-      std::abort();                                                                     \
-    }                                                                                   \
+#define FUZZ_CHECK(condition, message)                                                           \
+  do {                                                                                           \
+    if (!(condition)) {                                                                          \
+      std::fprintf(stderr, "%s:%d: invariant broken: %s (%s)\n", __FILE__, __LINE__, #condition, \
+                   std::string(message).c_str());                                                \
+      std::abort();                                                                              \
+    }                                                                                            \
   } while (0)
 
 #endif  // ENLACE_TESTS_FUZZ_FUZZ_CHECK_H_

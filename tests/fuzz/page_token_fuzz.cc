@@ -55,16 +55,17 @@ void FuzzUntrustedToken(absl::string_view token) {
     return;
   }
   // A real token: bound to its query and caller, and to its kind.
-  FUZZ_CHECK(!tokens.Decode(token, QueryFingerprint({"spiffe://enlace/agency/undp", "SV-SS", "",
-                                                     "2024-01-01", ""}))
+  FUZZ_CHECK(!tokens
+                  .Decode(token, QueryFingerprint({"spiffe://enlace/agency/undp", "SV-SS", "",
+                                                   "2024-01-01", ""}))
                   .ok(),
              "a token decoded for another caller");
   FUZZ_CHECK(!tokens.Decode(token, ListFingerprint() + "x").ok(),
              "a token decoded for another query");
   FUZZ_CHECK(!tokens.DecodeKey(token, ListFingerprint()).ok(),
              "a position token decoded as a key token");
-  absl::StatusOr<int64_t> again = tokens.Decode(tokens.Encode(*position, ListFingerprint()),
-                                                ListFingerprint());
+  absl::StatusOr<int64_t> again =
+      tokens.Decode(tokens.Encode(*position, ListFingerprint()), ListFingerprint());
   FUZZ_CHECK(again.ok() && *again == *position, "re-encoded token does not round trip");
 }
 

@@ -58,8 +58,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   FUZZ_CHECK(policy->rule_count() == again->rule_count(), "parsing is not deterministic");
-  FUZZ_CHECK(policy->rule_count() <= static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1,
-             "more rules than lines");
+  FUZZ_CHECK(
+      policy->rule_count() <= static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1,
+      "more rules than lines");
 
   bool names_zz = absl::StrContains(text, "zzq") || absl::StrContains(text, "zzr");
   bool has_allow = absl::StrContains(text, "allow");
@@ -84,7 +85,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<Policy> locked = Policy::Parse(denied, methods);
   FUZZ_CHECK(locked.ok(), "deny rules for served services refused: " + locked.status().ToString());
   // An allow appended only adds.
-  std::string widened = absl::StrCat(text, "\nallow agency:iom /enlace.v1.ArrivalService/GetArrival");
+  std::string widened =
+      absl::StrCat(text, "\nallow agency:iom /enlace.v1.ArrivalService/GetArrival");
   absl::StatusOr<Policy> wider = Policy::Parse(widened, methods);
   FUZZ_CHECK(wider.ok(), "an allow rule for a served method refused: " + wider.status().ToString());
   for (const Principal& principal : Principals()) {

@@ -60,8 +60,9 @@ void CheckAcceptedConsent(const enlace::v1::Consent& consent) {
   if (consent.has_given_at()) {
     absl::Time given = absl::FromUnixSeconds(consent.given_at().seconds());
     FUZZ_CHECK(given <= ctx.now + absl::Minutes(5), "given_at in the future accepted");
-    FUZZ_CHECK(given >= absl::FromCivil(absl::CivilSecond(1990, 1, 1, 0, 0, 0), absl::UTCTimeZone()),
-               "given_at before 1990 accepted");
+    FUZZ_CHECK(
+        given >= absl::FromCivil(absl::CivilSecond(1990, 1, 1, 0, 0, 0), absl::UTCTimeZone()),
+        "given_at before 1990 accepted");
     FUZZ_CHECK(consent.given_at().nanos() >= 0 && consent.given_at().nanos() <= 999999999,
                "bad nanos accepted");
   }
@@ -81,11 +82,11 @@ void CheckAcceptedArrival(const enlace::v1::Arrival& arrival) {
   FUZZ_CHECK(born.has_value() && *born <= *arrived, "bad birth_date accepted");
   FUZZ_CHECK(arrival.has_person() && arrival.has_destination() && arrival.has_consent(),
              "a required message is missing");
-  FUZZ_CHECK(!enlace::server::CheckCleanText(arrival.person().given_name(), 100).has_value() &&
-                 !enlace::server::CheckCleanText(arrival.person().family_name(), 100).has_value() &&
-                 !enlace::server::CheckCleanText(arrival.destination().municipality(), 100)
-                      .has_value(),
-             "unclean text accepted");
+  FUZZ_CHECK(
+      !enlace::server::CheckCleanText(arrival.person().given_name(), 100).has_value() &&
+          !enlace::server::CheckCleanText(arrival.person().family_name(), 100).has_value() &&
+          !enlace::server::CheckCleanText(arrival.destination().municipality(), 100).has_value(),
+      "unclean text accepted");
   FUZZ_CHECK(arrival.origin_country().size() == 2, "bad origin_country accepted");
   FUZZ_CHECK(arrival.needs_size() <= 7, "more than 7 needs accepted");
   FUZZ_CHECK(arrival.mode() != 0 && enlace::v1::ArrivalMode_IsValid(arrival.mode()),
@@ -96,7 +97,8 @@ void CheckAcceptedArrival(const enlace::v1::Arrival& arrival) {
 void FuzzArrival(const uint8_t* data, size_t size) {
   enlace::v1::RecordArrivalRequest request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return;
-  std::optional<FieldViolation> first = enlace::server::ValidateNewArrival(request.arrival(), Context());
+  std::optional<FieldViolation> first =
+      enlace::server::ValidateNewArrival(request.arrival(), Context());
   FUZZ_CHECK(Same(first, enlace::server::ValidateNewArrival(request.arrival(), Context())),
              "validation is not deterministic");
   enlace::v1::RecordArrivalRequest again;
@@ -104,7 +106,8 @@ void FuzzArrival(const uint8_t* data, size_t size) {
   FUZZ_CHECK(Same(first, enlace::server::ValidateNewArrival(again.arrival(), Context())),
              "validation changed across a serialize/parse round trip");
   if (first.has_value()) {
-    FUZZ_CHECK(absl::StartsWith(first->field, "arrival."), "field outside the request: " + first->field);
+    FUZZ_CHECK(absl::StartsWith(first->field, "arrival."),
+               "field outside the request: " + first->field);
     FUZZ_CHECK(!first->message.empty(), "a refusal without a reason");
     absl::Status status = enlace::server::ToStatus(*first);
     FUZZ_CHECK(absl::IsInvalidArgument(status) && absl::StartsWith(status.message(), first->field),
@@ -122,7 +125,8 @@ void FuzzConsent(const uint8_t* data, size_t size) {
   FUZZ_CHECK(Same(first, enlace::server::ValidateConsent(request.consent(), "consent", Context())),
              "validation is not deterministic");
   if (first.has_value()) {
-    FUZZ_CHECK(absl::StartsWith(first->field, "consent"), "field outside the request: " + first->field);
+    FUZZ_CHECK(absl::StartsWith(first->field, "consent"),
+               "field outside the request: " + first->field);
   } else {
     CheckAcceptedConsent(request.consent());
   }
@@ -132,7 +136,8 @@ void FuzzText(absl::string_view text) {
   bool utf8 = enlace::server::IsValidUtf8(text);
   if (utf8) {
     size_t count = enlace::server::CountCodePoints(text);
-    FUZZ_CHECK(count <= text.size() && (count == 0) == text.empty(), "code point count out of range");
+    FUZZ_CHECK(count <= text.size() && (count == 0) == text.empty(),
+               "code point count out of range");
     enlace::server::HasControlCharacter(text);
   }
   for (size_t limit : {size_t{1}, size_t{100}}) {

@@ -59,15 +59,16 @@ void FuzzRoundTrip(const uint8_t* data, size_t size) {
   uint8_t flip = data[9] | 1;
   absl::string_view name(reinterpret_cast<const char*>(data + 10), size - 10);
   // The watcher: a principal when the name is valid, else any SPIFFE-like id.
-  std::string watcher = enlace::auth::IsValidName(name)
-                            ? enlace::auth::Principal{enlace::auth::PrincipalKind::kAgency,
-                                                      std::string(name)}
-                                  .SpiffeId()
-                            : absl::StrCat("spiffe://enlace/agency/", name);
+  std::string watcher =
+      enlace::auth::IsValidName(name)
+          ? enlace::auth::Principal{enlace::auth::PrincipalKind::kAgency, std::string(name)}
+                .SpiffeId()
+          : absl::StrCat("spiffe://enlace/agency/", name);
   std::string fingerprint = WatchFingerprint(watcher);
   std::string token = tokens.Encode(cursor, fingerprint);
   absl::StatusOr<int64_t> resumed = tokens.Decode(token, fingerprint, "resume_token");
-  FUZZ_CHECK(resumed.ok() && *resumed == cursor, "a resume token does not resume where it was made");
+  FUZZ_CHECK(resumed.ok() && *resumed == cursor,
+             "a resume token does not resume where it was made");
   FUZZ_CHECK(!tokens.Decode(token, WatchFingerprint(watcher + "x"), "resume_token").ok(),
              "a resume token resumed another identity");
   std::string admin = absl::StrCat("spiffe://enlace/admin/", name);

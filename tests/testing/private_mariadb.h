@@ -39,9 +39,9 @@ inline int FreeLoopbackPort() {
 // source tree `source_dir` sourced, `set -e`, standard output discarded.
 // Returns std::system's status (0: every command succeeded).
 inline int RunMariaDbScript(absl::string_view source_dir, absl::string_view commands) {
-  std::string script = absl::StrCat("bash -c 'set -e; source ", source_dir,
-                                    "/scripts/lib/common.sh; source ", source_dir,
-                                    "/scripts/lib/mariadb.sh; ", commands, "' >/dev/null");
+  std::string script =
+      absl::StrCat("bash -c 'set -e; source ", source_dir, "/scripts/lib/common.sh; source ",
+                   source_dir, "/scripts/lib/mariadb.sh; ", commands, "' >/dev/null");
   return std::system(script.c_str());
 }
 

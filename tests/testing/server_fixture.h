@@ -17,12 +17,12 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "db/dsn.h"
+#include "db/migrations.h"
 #include "enlace/v1/admin.grpc.pb.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
 #include "enlace/v1/cases.grpc.pb.h"
 #include "enlace/v1/referrals.grpc.pb.h"
-#include "db/dsn.h"
-#include "db/migrations.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
 #include "tests/testing/test_database.h"
@@ -35,7 +35,8 @@ using v1::Arrival;
 using v1::ArrivalService;
 
 // A valid arrival whose consent names `agencies`.
-inline Arrival MakeArrival(const std::string& external_id, std::vector<std::string> agencies = {"iom"}) {
+inline Arrival MakeArrival(const std::string& external_id,
+                           std::vector<std::string> agencies = {"iom"}) {
   Arrival a;
   a.set_external_id(external_id);
   a.set_arrival_date("2018-02-10");
@@ -112,7 +113,8 @@ class ServerFixture : public ::testing::Test {
     // signed offline, which needs just the CA certificate: drop it. Tests of
     // issuance start a CA role of their own (certificates_e2e_test).
     if (config.role == server::ServerRole::kServing) config.ca_key.clear();
-    absl::StatusOr<std::unique_ptr<server::EnlaceServer>> server = server::EnlaceServer::Start(config);
+    absl::StatusOr<std::unique_ptr<server::EnlaceServer>> server =
+        server::EnlaceServer::Start(config);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
   }
@@ -210,8 +212,8 @@ class ServerFixture : public ::testing::Test {
   }
 
   // iom refers its case `case_id` to `to` for `service`.
-  grpc::Status ReferAsIom(const std::string& case_id, const std::string& to,
-                          v1::Referral* referral, v1::Need service = v1::NEED_SEED_CAPITAL) {
+  grpc::Status ReferAsIom(const std::string& case_id, const std::string& to, v1::Referral* referral,
+                          v1::Need service = v1::NEED_SEED_CAPITAL) {
     v1::CreateReferralRequest request;
     request.set_case_id(case_id);
     request.set_to_agency(to);

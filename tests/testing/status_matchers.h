@@ -68,11 +68,10 @@ class StatusIsMatcher {
 // Matches a Status, or the status of a StatusOr, with code `code` and a
 // message matching `message` (e.g. ::testing::HasSubstr("page_token")).
 template <typename MessageMatcher>
-::testing::PolymorphicMatcher<internal_status::StatusIsMatcher> StatusIs(
-    absl::StatusCode code, MessageMatcher&& message) {
+::testing::PolymorphicMatcher<internal_status::StatusIsMatcher> StatusIs(absl::StatusCode code,
+                                                                         MessageMatcher&& message) {
   return ::testing::MakePolymorphicMatcher(internal_status::StatusIsMatcher(
-      code, ::testing::SafeMatcherCast<const std::string&>(
-                std::forward<MessageMatcher>(message))));
+      code, ::testing::SafeMatcherCast<const std::string&>(std::forward<MessageMatcher>(message))));
 }
 
 inline ::testing::PolymorphicMatcher<internal_status::StatusIsMatcher> StatusIs(

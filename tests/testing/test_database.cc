@@ -62,20 +62,19 @@ const std::string& TestDatabase::server_dsn_string() {
   server_account_.host = "%";
   unsigned char random[16];
   RAND_bytes(random, sizeof(random));
-  std::string password = absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<char*>(random), sizeof(random)));
-  Execute(absl::StrCat("CREATE USER ", server_account_.Quoted(), " IDENTIFIED BY '", password,
-                       "'"));
+  std::string password =
+      absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(random), sizeof(random)));
+  Execute(
+      absl::StrCat("CREATE USER ", server_account_.Quoted(), " IDENTIFIED BY '", password, "'"));
   RegrantServerUser();
   db::Dsn server = dsn_;
   server.user = server_account_.user;
   server.password = password;
-  server_dsn_string_ =
-      server.socket.empty()
-          ? absl::StrCat("mysql://", server.user, ":", password, "@", server.host, ":",
-                         server.port, "/", server.database)
-          : absl::StrCat("mysql://", server.user, ":", password, "@localhost/", server.database,
-                         "?socket=", server.socket);
+  server_dsn_string_ = server.socket.empty()
+                           ? absl::StrCat("mysql://", server.user, ":", password, "@", server.host,
+                                          ":", server.port, "/", server.database)
+                           : absl::StrCat("mysql://", server.user, ":", password, "@localhost/",
+                                          server.database, "?socket=", server.socket);
   return server_dsn_string_;
 }
 
@@ -91,7 +90,8 @@ void TestDatabase::RegrantServerUser() {
   }
   absl::StatusOr<std::vector<db::TableGrant>> granted =
       db::ApplyServerGrants(dsn_, server_account_);
-  if (!granted.ok()) Die(absl::StrCat("cannot grant the server user: ", granted.status().ToString()));
+  if (!granted.ok())
+    Die(absl::StrCat("cannot grant the server user: ", granted.status().ToString()));
 }
 
 TestDatabase::~TestDatabase() {
@@ -106,7 +106,8 @@ TestDatabase::~TestDatabase() {
     }
     return absl::OkStatus();
   });
-  if (!status.ok()) std::fprintf(stderr, "TestDatabase: drop failed: %s\n", status.ToString().c_str());
+  if (!status.ok())
+    std::fprintf(stderr, "TestDatabase: drop failed: %s\n", status.ToString().c_str());
 }
 
 int64_t TestDatabase::QueryInt(const std::string& sql) {

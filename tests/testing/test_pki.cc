@@ -23,8 +23,8 @@ namespace {
 
 // There is no absl/log here: print and abort, as a failed CHECK would.
 [[noreturn]] void Die(absl::string_view what, const absl::Status& status) {
-  std::fprintf(stderr, "TestPki: %.*s: %s\n", static_cast<int>(what.size()),
-               what.data(), status.ToString().c_str());
+  std::fprintf(stderr, "TestPki: %.*s: %s\n", static_cast<int>(what.size()), what.data(),
+               status.ToString().c_str());
   std::fflush(stderr);
   std::abort();
 }
@@ -50,8 +50,8 @@ std::string MakeTempDir() {
   return dir;
 }
 
-auth::LeafProfile ClientProfile(std::vector<std::string> uris,
-                                absl::Time not_before, absl::Time not_after) {
+auth::LeafProfile ClientProfile(std::vector<std::string> uris, absl::Time not_before,
+                                absl::Time not_after) {
   auth::LeafProfile profile;
   profile.common_name = "test client";
   profile.uri_sans = std::move(uris);
@@ -67,8 +67,7 @@ TestPki TestPki::Create(absl::string_view ca_common_name) {
   const absl::Time now = absl::Now();
   const absl::Duration ten_years = absl::Hours(24 * 3650);
   auth::CertificateAuthority ca =
-      ValueOrDie(auth::CreateCertificateAuthority(
-                     ca_common_name, now - ten_years, now + ten_years),
+      ValueOrDie(auth::CreateCertificateAuthority(ca_common_name, now - ten_years, now + ten_years),
                  "CreateCertificateAuthority");
   auth::LeafProfile server_profile;
   server_profile.common_name = "test server";
@@ -78,24 +77,19 @@ TestPki TestPki::Create(absl::string_view ca_common_name) {
   server_profile.server_auth = true;
   server_profile.not_before = now - absl::Hours(1);
   server_profile.not_after = now + absl::Hours(24);
-  auth::IssuedCertificate server = ValueOrDie(
-      auth::IssueCertificate(ca, server_profile), "server certificate");
+  auth::IssuedCertificate server =
+      ValueOrDie(auth::IssueCertificate(ca, server_profile), "server certificate");
 
   TestPki pki(MakeTempDir(), std::move(ca), std::move(server));
-  OkOrDie(
-      auth::WriteFileAtomically(pki.ca_cert_path(), pki.ca_cert_pem(), 0644),
-      "write ca.crt");
-  OkOrDie(auth::WriteFileAtomically(pki.server_cert_path(),
-                                    pki.server_cert_pem(), 0644),
+  OkOrDie(auth::WriteFileAtomically(pki.ca_cert_path(), pki.ca_cert_pem(), 0644), "write ca.crt");
+  OkOrDie(auth::WriteFileAtomically(pki.server_cert_path(), pki.server_cert_pem(), 0644),
           "write server.crt");
-  OkOrDie(auth::WriteFileAtomically(pki.server_key_path(), pki.server_key_pem(),
-                                    0600),
+  OkOrDie(auth::WriteFileAtomically(pki.server_key_path(), pki.server_key_pem(), 0600),
           "write server.key");
   return pki;
 }
 
-TestPki::TestPki(std::string dir, auth::CertificateAuthority ca,
-                 auth::IssuedCertificate server)
+TestPki::TestPki(std::string dir, auth::CertificateAuthority ca, auth::IssuedCertificate server)
     : dir_(std::move(dir)), ca_(std::move(ca)), server_(std::move(server)) {}
 
 TestPki::TestPki(TestPki&& other) noexcept
@@ -136,8 +130,7 @@ auth::IssuedCertificate TestPki::WithUris(std::vector<std::string> uris) const {
   return WithUris(std::move(uris), now - absl::Hours(1), now + absl::Hours(24));
 }
 
-auth::IssuedCertificate TestPki::WithUris(std::vector<std::string> uris,
-                                          absl::Time not_before,
+auth::IssuedCertificate TestPki::WithUris(std::vector<std::string> uris, absl::Time not_before,
                                           absl::Time not_after) const {
   return Issue(ClientProfile(std::move(uris), not_before, not_after));
 }
@@ -146,24 +139,20 @@ auth::IssuedCertificate TestPki::Issue(const auth::LeafProfile& profile) const {
   return ValueOrDie(auth::IssueCertificate(ca_, profile), "IssueCertificate");
 }
 
-std::string TestPki::WriteFile(absl::string_view name,
-                               absl::string_view content) const {
+std::string TestPki::WriteFile(absl::string_view name, absl::string_view content) const {
   if (name.empty() || name.find('/') != absl::string_view::npos) {
-    Die("WriteFile", absl::InvalidArgumentError(
-                         absl::StrCat("not a plain file name: ", name)));
+    Die("WriteFile", absl::InvalidArgumentError(absl::StrCat("not a plain file name: ", name)));
   }
   std::string path = absl::StrCat(dir_, "/", name);
   OkOrDie(auth::WriteFileAtomically(path, content, 0600), path);
   return path;
 }
 
-TestPki::Files TestPki::WriteCertificate(
-    absl::string_view name, const auth::IssuedCertificate& cert) const {
+TestPki::Files TestPki::WriteCertificate(absl::string_view name,
+                                         const auth::IssuedCertificate& cert) const {
   Files files;
-  files.private_key_path =
-      WriteFile(absl::StrCat(name, ".key"), cert.private_key_pem);
-  files.certificate_path =
-      WriteFile(absl::StrCat(name, ".crt"), cert.certificate_pem);
+  files.private_key_path = WriteFile(absl::StrCat(name, ".key"), cert.private_key_pem);
+  files.certificate_path = WriteFile(absl::StrCat(name, ".crt"), cert.certificate_pem);
   return files;
 }
 

@@ -66,9 +66,9 @@ class TestPki {
   const std::string& server_key_pem() const { return server_.private_key_pem; }
   const auth::IssuedCertificate& server() const { return server_; }
 
-  std::string ca_cert_path() const;      // dir()/ca.crt
+  std::string ca_cert_path() const;  // dir()/ca.crt
   std::string server_cert_path() const;  // dir()/server.crt
-  std::string server_key_path() const;   // dir()/server.key
+  std::string server_key_path() const;  // dir()/server.key
 
   // A new clientAuth certificate whose only URI SAN is
   // spiffe://enlace/agency/<code> (resp. spiffe://enlace/admin/<name>).
@@ -80,8 +80,7 @@ class TestPki {
   // foreign trust domain, two identities, ...), valid from an hour ago for a
   // day, or in [not_before, not_after) (e.g. expired or not yet valid).
   auth::IssuedCertificate WithUris(std::vector<std::string> uris) const;
-  auth::IssuedCertificate WithUris(std::vector<std::string> uris,
-                                   absl::Time not_before,
+  auth::IssuedCertificate WithUris(std::vector<std::string> uris, absl::Time not_before,
                                    absl::Time not_after) const;
 
   // A new certificate for any profile (key EC P-256).
@@ -89,16 +88,13 @@ class TestPki {
 
   // Writes `content` to dir()/`name` (mode 0600) and returns the path.
   // REQUIRES: `name` is a plain file name (no '/').
-  std::string WriteFile(absl::string_view name,
-                        absl::string_view content) const;
+  std::string WriteFile(absl::string_view name, absl::string_view content) const;
 
   // Writes `cert` as dir()/<name>.crt and dir()/<name>.key.
-  Files WriteCertificate(absl::string_view name,
-                         const auth::IssuedCertificate& cert) const;
+  Files WriteCertificate(absl::string_view name, const auth::IssuedCertificate& cert) const;
 
  private:
-  TestPki(std::string dir, auth::CertificateAuthority ca,
-          auth::IssuedCertificate server);
+  TestPki(std::string dir, auth::CertificateAuthority ca, auth::IssuedCertificate server);
 
   std::string dir_;  // Empty once moved from.
   auth::CertificateAuthority ca_;

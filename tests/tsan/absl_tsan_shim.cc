@@ -93,7 +93,8 @@ constexpr intptr_t kMuWriter = 0x0008;
 static_assert(sizeof(absl::Mutex) == sizeof(std::atomic<intptr_t>), "absl::Mutex is one word");
 
 unsigned HeldFlags(const absl::Mutex* mu) {
-  intptr_t word = reinterpret_cast<const std::atomic<intptr_t>*>(mu)->load(std::memory_order_relaxed);
+  intptr_t word =
+      reinterpret_cast<const std::atomic<intptr_t>*>(mu)->load(std::memory_order_relaxed);
   return (word & kMuWriter) != 0 ? 0u : static_cast<unsigned>(__tsan_mutex_read_lock);
 }
 
@@ -103,10 +104,12 @@ struct NotificationLayout {
   absl::Mutex mutex;
   std::atomic<bool> notified_yet;
 };
-static_assert(sizeof(NotificationLayout) == sizeof(absl::Notification), "absl::Notification layout");
+static_assert(sizeof(NotificationLayout) == sizeof(absl::Notification),
+              "absl::Notification layout");
 
 void* NotifiedFlag(const absl::Notification* n) {
-  return const_cast<char*>(reinterpret_cast<const char*>(n)) + offsetof(NotificationLayout, notified_yet);
+  return const_cast<char*>(reinterpret_cast<const char*>(n)) +
+         offsetof(NotificationLayout, notified_yet);
 }
 
 // Runs `wait` (which returns with `mu` held as before) as an unlock followed by a lock.
@@ -185,7 +188,8 @@ bool Mutex::TryLock() {
   if (!outer) return real(this);
   __tsan_mutex_pre_lock(this, __tsan_mutex_try_lock);
   bool locked = real(this);
-  __tsan_mutex_post_lock(this, __tsan_mutex_try_lock | (locked ? 0 : __tsan_mutex_try_lock_failed), 0);
+  __tsan_mutex_post_lock(this, __tsan_mutex_try_lock | (locked ? 0 : __tsan_mutex_try_lock_failed),
+                         0);
   return locked;
 }
 
@@ -209,7 +213,8 @@ bool Mutex::ReaderTryLock() {
 Mutex::~Mutex() {
   auto real = REAL(MutexFn, "N", "5MutexD1Ev");
   Outermost outer;
-  if (outer && enlace::tsan_shim::InExecutableCode(__builtin_return_address(0))) __tsan_mutex_destroy(this, 0);
+  if (outer && enlace::tsan_shim::InExecutableCode(__builtin_return_address(0)))
+    __tsan_mutex_destroy(this, 0);
   real(this);
 }
 
@@ -230,30 +235,32 @@ void Mutex::ReaderLockWhen(const Condition& cond) {
 }
 
 bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
-  auto real = REAL(MutexCondTimeoutFn, "N", "5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
+  auto real =
+      REAL(MutexCondTimeoutFn, "N", "5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   Outermost outer;
   if (!outer) return real(this, cond, timeout);
   return AsLock(this, 0, [&] { return real(this, cond, timeout); });
 }
 
 bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
-  auto real = REAL(MutexCondDeadlineFn, "N", "5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
+  auto real =
+      REAL(MutexCondDeadlineFn, "N", "5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   Outermost outer;
   if (!outer) return real(this, cond, deadline);
   return AsLock(this, 0, [&] { return real(this, cond, deadline); });
 }
 
 bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, Duration timeout) {
-  auto real =
-      REAL(MutexCondTimeoutFn, "N", "5Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
+  auto real = REAL(MutexCondTimeoutFn, "N",
+                   "5Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   Outermost outer;
   if (!outer) return real(this, cond, timeout);
   return AsLock(this, __tsan_mutex_read_lock, [&] { return real(this, cond, timeout); });
 }
 
 bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, Time deadline) {
-  auto real =
-      REAL(MutexCondDeadlineFn, "N", "5Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
+  auto real = REAL(MutexCondDeadlineFn, "N",
+                   "5Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   Outermost outer;
   if (!outer) return real(this, cond, deadline);
   return AsLock(this, __tsan_mutex_read_lock, [&] { return real(this, cond, deadline); });
@@ -269,14 +276,16 @@ void Mutex::Await(const Condition& cond) {
 }
 
 bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
-  auto real = REAL(MutexCondTimeoutFn, "N", "5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
+  auto real =
+      REAL(MutexCondTimeoutFn, "N", "5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   Outermost outer;
   if (!outer) return real(this, cond, timeout);
   return AsUnlockThenLock(this, [&] { return real(this, cond, timeout); });
 }
 
 bool Mutex::AwaitWithDeadline(const Condition& cond, Time deadline) {
-  auto real = REAL(MutexCondDeadlineFn, "N", "5Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
+  auto real =
+      REAL(MutexCondDeadlineFn, "N", "5Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   Outermost outer;
   if (!outer) return real(this, cond, deadline);
   return AsUnlockThenLock(this, [&] { return real(this, cond, deadline); });
@@ -292,14 +301,16 @@ void CondVar::Wait(Mutex* mu) {
 }
 
 bool CondVar::WaitWithTimeout(Mutex* mu, Duration timeout) {
-  auto real = REAL(bool (*)(CondVar*, Mutex*, Duration), "N", "7CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE");
+  auto real = REAL(bool (*)(CondVar*, Mutex*, Duration), "N",
+                   "7CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE");
   Outermost outer;
   if (!outer) return real(this, mu, timeout);
   return AsUnlockThenLock(mu, [&] { return real(this, mu, timeout); });
 }
 
 bool CondVar::WaitWithDeadline(Mutex* mu, Time deadline) {
-  auto real = REAL(bool (*)(CondVar*, Mutex*, Time), "N", "7CondVar16WaitWithDeadlineEPNS0_5MutexENS0_4TimeE");
+  auto real = REAL(bool (*)(CondVar*, Mutex*, Time), "N",
+                   "7CondVar16WaitWithDeadlineEPNS0_5MutexENS0_4TimeE");
   Outermost outer;
   if (!outer) return real(this, mu, deadline);
   return AsUnlockThenLock(mu, [&] { return real(this, mu, deadline); });

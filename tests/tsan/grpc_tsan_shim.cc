@@ -57,9 +57,9 @@ void AcquireThenRun(grpc_completion_queue_functor* functor, int ok) {
   g_original[kSlot].load(std::memory_order_acquire)(functor, ok);
 }
 
-constexpr FunctorRun kTrampolines[kSlots] = {&AcquireThenRun<0>, &AcquireThenRun<1>, &AcquireThenRun<2>,
-                                             &AcquireThenRun<3>, &AcquireThenRun<4>, &AcquireThenRun<5>,
-                                             &AcquireThenRun<6>, &AcquireThenRun<7>};
+constexpr FunctorRun kTrampolines[kSlots] = {
+    &AcquireThenRun<0>, &AcquireThenRun<1>, &AcquireThenRun<2>, &AcquireThenRun<3>,
+    &AcquireThenRun<4>, &AcquireThenRun<5>, &AcquireThenRun<6>, &AcquireThenRun<7>};
 
 bool IsTrampoline(FunctorRun run) {
   for (FunctorRun t : kTrampolines) {
@@ -98,9 +98,9 @@ void RouteCompletionThroughAcquire(void* tag) {
 
 }  // namespace
 
-extern "C" grpc_call_error grpc_call_start_batch(grpc_call* call, const grpc_op* ops, size_t nops, void* tag,
-                                                 void* reserved) {
-  auto real = ENLACE_TSAN_NEXT(grpc_call_error (*)(grpc_call*, const grpc_op*, size_t, void*, void*),
+extern "C" grpc_call_error grpc_call_start_batch(grpc_call* call, const grpc_op* ops, size_t nops,
+                                                 void* tag, void* reserved) {
+  auto real = ENLACE_TSAN_NEXT(grpc_call_error(*)(grpc_call*, const grpc_op*, size_t, void*, void*),
                                "grpc_call_start_batch");
   RouteCompletionThroughAcquire(tag);
   __tsan_release(tag);
@@ -109,16 +109,16 @@ extern "C" grpc_call_error grpc_call_start_batch(grpc_call* call, const grpc_op*
 
 extern "C" grpc_event grpc_completion_queue_next(grpc_completion_queue* cq, gpr_timespec deadline,
                                                  void* reserved) {
-  auto real = ENLACE_TSAN_NEXT(grpc_event (*)(grpc_completion_queue*, gpr_timespec, void*),
+  auto real = ENLACE_TSAN_NEXT(grpc_event(*)(grpc_completion_queue*, gpr_timespec, void*),
                                "grpc_completion_queue_next");
   grpc_event event = real(cq, deadline, reserved);
   if (event.type == GRPC_OP_COMPLETE) __tsan_acquire(event.tag);
   return event;
 }
 
-extern "C" grpc_event grpc_completion_queue_pluck(grpc_completion_queue* cq, void* tag, gpr_timespec deadline,
-                                                  void* reserved) {
-  auto real = ENLACE_TSAN_NEXT(grpc_event (*)(grpc_completion_queue*, void*, gpr_timespec, void*),
+extern "C" grpc_event grpc_completion_queue_pluck(grpc_completion_queue* cq, void* tag,
+                                                  gpr_timespec deadline, void* reserved) {
+  auto real = ENLACE_TSAN_NEXT(grpc_event(*)(grpc_completion_queue*, void*, gpr_timespec, void*),
                                "grpc_completion_queue_pluck");
   grpc_event event = real(cq, tag, deadline, reserved);
   if (event.type == GRPC_OP_COMPLETE) __tsan_acquire(event.tag);
@@ -161,8 +161,9 @@ void ServerCallbackCall::ScheduleOnDone(bool inline_ondone) {
 }
 
 void ServerCallbackCall::CallOnCancel(ServerReactor* reactor) {
-  auto real = ENLACE_TSAN_NEXT(void (*)(ServerCallbackCall*, ServerReactor*),
-                               "_ZN4grpc8internal18ServerCallbackCall12CallOnCancelEPNS0_13ServerReactorE");
+  auto real =
+      ENLACE_TSAN_NEXT(void (*)(ServerCallbackCall*, ServerReactor*),
+                       "_ZN4grpc8internal18ServerCallbackCall12CallOnCancelEPNS0_13ServerReactorE");
   __tsan_acquire(&on_cancel_conditions_remaining_);
   real(this, new OnCancelThenRelease(reactor, &callbacks_outstanding_));
 }
@@ -176,7 +177,8 @@ void Server::UnrefWithPossibleNotify() {
 }
 
 void Server::ShutdownInternal(gpr_timespec deadline) {
-  auto real = ENLACE_TSAN_NEXT(void (*)(Server*, gpr_timespec), "_ZN4grpc6Server16ShutdownInternalE12gpr_timespec");
+  auto real = ENLACE_TSAN_NEXT(void (*)(Server*, gpr_timespec),
+                               "_ZN4grpc6Server16ShutdownInternalE12gpr_timespec");
   real(this, deadline);
   __tsan_acquire(this);
 }

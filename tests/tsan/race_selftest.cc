@@ -117,7 +117,8 @@ int GrpcCallbackRace() {
 }  // namespace enlace::tsan_selftest
 
 int main(int argc, char** argv) {
-  if (argc == 2 && std::strcmp(argv[1], "counter") == 0) return enlace::tsan_selftest::RacyCounter();
+  if (argc == 2 && std::strcmp(argv[1], "counter") == 0)
+    return enlace::tsan_selftest::RacyCounter();
   if (argc == 2 && std::strcmp(argv[1], "lock-order") == 0) {
     return enlace::tsan_selftest::LockOrderInversion();
   }

@@ -148,7 +148,8 @@ TEST(ShimSelfTest, ReaderLockWhenWithTimeout) {
 }
 TEST(ShimSelfTest, ReaderLockWhenWithDeadline) {
   Handoff(Held::kReader, [](absl::Mutex& mu, const absl::Condition& c) {
-    while (!mu.ReaderLockWhenWithDeadline(c, absl::Now() + absl::Milliseconds(1))) mu.ReaderUnlock();
+    while (!mu.ReaderLockWhenWithDeadline(c, absl::Now() + absl::Milliseconds(1)))
+      mu.ReaderUnlock();
   });
 }
 TEST(ShimSelfTest, Await) {
@@ -207,7 +208,8 @@ TEST(ShimSelfTest, CondVarWait) {
   CondVarHandoff([](absl::CondVar& cv, absl::Mutex& mu) { cv.Wait(&mu); });
 }
 TEST(ShimSelfTest, CondVarWaitWithTimeout) {
-  CondVarHandoff([](absl::CondVar& cv, absl::Mutex& mu) { cv.WaitWithTimeout(&mu, absl::Milliseconds(1)); });
+  CondVarHandoff(
+      [](absl::CondVar& cv, absl::Mutex& mu) { cv.WaitWithTimeout(&mu, absl::Milliseconds(1)); });
 }
 TEST(ShimSelfTest, CondVarWaitWithDeadline) {
   CondVarHandoff([](absl::CondVar& cv, absl::Mutex& mu) {

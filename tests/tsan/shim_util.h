@@ -19,22 +19,23 @@ namespace enlace::tsan_shim {
 inline void* NextDefinition(const char* mangled_name) {
   void* fn = dlsym(RTLD_NEXT, mangled_name);
   if (fn == nullptr) {
-    std::fprintf(stderr, "enlace TSan shim: no definition of %s after ours: %s\n", mangled_name, dlerror());
+    std::fprintf(stderr, "enlace TSan shim: no definition of %s after ours: %s\n", mangled_name,
+                 dlerror());
     std::abort();
   }
   return fn;
 }
 
 // Resolves once per call site; later calls only load the pointer.
-#define ENLACE_TSAN_NEXT(type, mangled_name_expr)                                 \
-  ([]() -> type {                                                                 \
-    static std::atomic<void*> slot{nullptr};                                      \
-    void* fn = slot.load(std::memory_order_acquire);                              \
-    if (fn == nullptr) {                                                          \
-      fn = ::enlace::tsan_shim::NextDefinition(mangled_name_expr);                \
-      slot.store(fn, std::memory_order_release);                                  \
-    }                                                                             \
-    return reinterpret_cast<type>(fn);                                            \
+#define ENLACE_TSAN_NEXT(type, mangled_name_expr)                  \
+  ([]() -> type {                                                  \
+    static std::atomic<void*> slot{nullptr};                       \
+    void* fn = slot.load(std::memory_order_acquire);               \
+    if (fn == nullptr) {                                           \
+      fn = ::enlace::tsan_shim::NextDefinition(mangled_name_expr); \
+      slot.store(fn, std::memory_order_release);                   \
+    }                                                              \
+    return reinterpret_cast<type>(fn);                             \
   }())
 
 struct CodeRange {

@@ -18,7 +18,8 @@ using ::enlace::testing::FakeRegistryStore;
 TEST(AgencyDirectoryTest, KnowsTheRegisteredAgenciesAndNothingElse) {
   FakeRegistryStore registry;
   AgencyDirectory directory(&registry, absl::ZeroDuration());
-  for (const char* code : {"mfa", "iom", "unhcr", "undp"}) EXPECT_TRUE(directory.IsKnown(code)) << code;
+  for (const char* code : {"mfa", "iom", "unhcr", "undp"})
+    EXPECT_TRUE(directory.IsKnown(code)) << code;
   for (const char* code : {"fao", "IOM", "", "iom "}) EXPECT_FALSE(directory.IsKnown(code)) << code;
 }
 
@@ -45,7 +46,7 @@ TEST(AgencyDirectoryTest, AnUnreadableRegistryLeavesTheCacheAsItWas) {
   EXPECT_TRUE(directory.IsKnown("iom"));
   ASSERT_TRUE(registry.RegisterAgency("fao", "Food and Agriculture Organization", nullptr).ok());
   registry.FailCalls(absl::UnavailableError("database down"));
-  EXPECT_TRUE(directory.IsKnown("iom"));   // cached
+  EXPECT_TRUE(directory.IsKnown("iom"));  // cached
   EXPECT_FALSE(directory.IsKnown("fao"));  // registered, but the reload failed
   registry.FailCalls(absl::OkStatus());
   EXPECT_TRUE(directory.IsKnown("fao"));

@@ -259,7 +259,8 @@ TEST_F(InFlightLimitTest, AStreamOverItsInFlightLimitResumesAndIsAnsweredInFull)
   // transport takes a few hundred records more than the server reads).
   {
     absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(+[](int* w) { return *w >= 2100; }, &written));
+    mu.Await(absl::Condition(
+        +[](int* w) { return *w >= 2100; }, &written));
   }
   store_.ReleaseBatches();
   std::set<std::string> created;
@@ -282,7 +283,8 @@ TEST_F(InFlightLimitTest, AStreamOverItsInFlightLimitResumesAndIsAnsweredInFull)
   // Every record is named by its call's events, committed with its batch.
   size_t named = 0;
   for (const db::AuditRecord& e : Events()) {
-    if (e.method == kRecordArrivals && e.detail.rfind("batch:", 0) == 0) named += e.record_ids.size();
+    if (e.method == kRecordArrivals && e.detail.rfind("batch:", 0) == 0)
+      named += e.record_ids.size();
   }
   EXPECT_EQ(named, static_cast<size_t>(kSent));
 }

@@ -26,21 +26,18 @@ using ::enlace::v1::Arrival;
 
 // "Now" for every test: 2024-06-01T12:00:00Z.
 absl::Time TestNow() {
-  return absl::FromCivil(absl::CivilSecond(2024, 6, 1, 12, 0, 0),
-                         absl::UTCTimeZone());
+  return absl::FromCivil(absl::CivilSecond(2024, 6, 1, 12, 0, 0), absl::UTCTimeZone());
 }
 
 bool IsKnownAgency(absl::string_view code) {
   return code == "mfa" || code == "iom" || code == "unhcr" || code == "undp";
 }
 
-ValidationContext TestContext() {
-  return MakeValidationContext(TestNow(), IsKnownAgency);
-}
+ValidationContext TestContext() { return MakeValidationContext(TestNow(), IsKnownAgency); }
 
 int64_t UnixSeconds(int y, int m, int d, int hh, int mm, int ss) {
-  return absl::ToUnixSeconds(absl::FromCivil(
-      absl::CivilSecond(y, m, d, hh, mm, ss), absl::UTCTimeZone()));
+  return absl::ToUnixSeconds(
+      absl::FromCivil(absl::CivilSecond(y, m, d, hh, mm, ss), absl::UTCTimeZone()));
 }
 
 Arrival ValidArrival() {
@@ -75,8 +72,7 @@ std::string Repeat(absl::string_view s, int n) {
 }
 
 TEST(ValidateNewArrivalTest, ValidArrivalPasses) {
-  std::optional<FieldViolation> v = ValidateNewArrival(ValidArrival(),
-                                                       TestContext());
+  std::optional<FieldViolation> v = ValidateNewArrival(ValidArrival(), TestContext());
   EXPECT_FALSE(v.has_value()) << v->field << ": " << v->message;
 }
 
@@ -101,54 +97,39 @@ void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 std::vector<Case> Cases() {
   return {
       // Server-assigned fields.
-      {"ArrivalIdSet", [](Arrival* a) { a->set_arrival_id("a-1"); },
-       "arrival.arrival_id"},
-      {"RecordedAtSet",
-       [](Arrival* a) { a->mutable_recorded_at()->set_seconds(1); },
+      {"ArrivalIdSet", [](Arrival* a) { a->set_arrival_id("a-1"); }, "arrival.arrival_id"},
+      {"RecordedAtSet", [](Arrival* a) { a->mutable_recorded_at()->set_seconds(1); },
        "arrival.recorded_at"},
-      {"SubmittedBySet", [](Arrival* a) { a->set_submitted_by("mfa"); },
-       "arrival.submitted_by"},
+      {"SubmittedBySet", [](Arrival* a) { a->set_submitted_by("mfa"); }, "arrival.submitted_by"},
       {"ConsentVersionSet", [](Arrival* a) { a->set_consent_version(1); },
        "arrival.consent_version"},
       // external_id.
-      {"ExternalIdMissing", [](Arrival* a) { a->clear_external_id(); },
+      {"ExternalIdMissing", [](Arrival* a) { a->clear_external_id(); }, "arrival.external_id"},
+      {"ExternalId65Bytes", [](Arrival* a) { a->set_external_id(std::string(65, 'x')); },
        "arrival.external_id"},
-      {"ExternalId65Bytes",
-       [](Arrival* a) { a->set_external_id(std::string(65, 'x')); },
+      {"ExternalId64BytesOk", [](Arrival* a) { a->set_external_id(std::string(64, 'x')); }, ""},
+      {"ExternalIdWithSpace", [](Arrival* a) { a->set_external_id("MFA 123"); },
        "arrival.external_id"},
-      {"ExternalId64BytesOk",
-       [](Arrival* a) { a->set_external_id(std::string(64, 'x')); }, ""},
-      {"ExternalIdWithSpace",
-       [](Arrival* a) { a->set_external_id("MFA 123"); },
-       "arrival.external_id"},
-      {"ExternalIdAllPunctuationOk",
-       [](Arrival* a) { a->set_external_id("a.b_c:d/e-f"); }, ""},
+      {"ExternalIdAllPunctuationOk", [](Arrival* a) { a->set_external_id("a.b_c:d/e-f"); }, ""},
       // arrival_date.
-      {"ArrivalDateFeb30",
-       [](Arrival* a) { a->set_arrival_date("2018-02-30"); },
+      {"ArrivalDateFeb30", [](Arrival* a) { a->set_arrival_date("2018-02-30"); },
        "arrival.arrival_date"},
-      {"ArrivalDateInFuture",
-       [](Arrival* a) { a->set_arrival_date("2024-06-02"); },
+      {"ArrivalDateInFuture", [](Arrival* a) { a->set_arrival_date("2024-06-02"); },
        "arrival.arrival_date"},
-      {"ArrivalDateTodayOk",
-       [](Arrival* a) { a->set_arrival_date("2024-06-01"); }, ""},
+      {"ArrivalDateTodayOk", [](Arrival* a) { a->set_arrival_date("2024-06-01"); }, ""},
       {"ArrivalDateBefore1990",
        [](Arrival* a) {
          a->set_arrival_date("1989-12-31");
          a->mutable_person()->set_birth_date("1970-01-01");
        },
        "arrival.arrival_date"},
-      {"ArrivalDateNotPadded",
-       [](Arrival* a) { a->set_arrival_date("2018-4-10"); },
+      {"ArrivalDateNotPadded", [](Arrival* a) { a->set_arrival_date("2018-4-10"); },
        "arrival.arrival_date"},
-      {"ArrivalDateMissing", [](Arrival* a) { a->clear_arrival_date(); },
-       "arrival.arrival_date"},
+      {"ArrivalDateMissing", [](Arrival* a) { a->clear_arrival_date(); }, "arrival.arrival_date"},
       // mode.
-      {"ModeUnspecified",
-       [](Arrival* a) { a->set_mode(v1::ARRIVAL_MODE_UNSPECIFIED); },
+      {"ModeUnspecified", [](Arrival* a) { a->set_mode(v1::ARRIVAL_MODE_UNSPECIFIED); },
        "arrival.mode"},
-      {"ModeUnknownNumber",
-       [](Arrival* a) { a->set_mode(static_cast<v1::ArrivalMode>(99)); },
+      {"ModeUnknownNumber", [](Arrival* a) { a->set_mode(static_cast<v1::ArrivalMode>(99)); },
        "arrival.mode"},
       // origin_country.
       {"OriginUnknownXX", [](Arrival* a) { a->set_origin_country("XX"); },
@@ -156,53 +137,37 @@ std::vector<Case> Cases() {
       {"OriginLowerCase", [](Arrival* a) { a->set_origin_country("sv"); },
        "arrival.origin_country"},
       {"OriginSvOk", [](Arrival* a) { a->set_origin_country("SV"); }, ""},
-      {"OriginAlpha3", [](Arrival* a) { a->set_origin_country("USA"); },
-       "arrival.origin_country"},
-      {"OriginMissing", [](Arrival* a) { a->clear_origin_country(); },
-       "arrival.origin_country"},
+      {"OriginAlpha3", [](Arrival* a) { a->set_origin_country("USA"); }, "arrival.origin_country"},
+      {"OriginMissing", [](Arrival* a) { a->clear_origin_country(); }, "arrival.origin_country"},
       // person.
-      {"PersonMissing", [](Arrival* a) { a->clear_person(); },
-       "arrival.person"},
+      {"PersonMissing", [](Arrival* a) { a->clear_person(); }, "arrival.person"},
       {"GivenNameInvalidUtf8",
        [](Arrival* a) { a->mutable_person()->set_given_name(std::string("\xff")); },
        "arrival.person.given_name"},
       {"GivenNameOverlongUtf8",
-       [](Arrival* a) {
-         a->mutable_person()->set_given_name(std::string("Jos\xC0\xAF"));
-       },
+       [](Arrival* a) { a->mutable_person()->set_given_name(std::string("Jos\xC0\xAF")); },
        "arrival.person.given_name"},
       {"GivenNameTruncatedUtf8",
-       [](Arrival* a) {
-         a->mutable_person()->set_given_name(std::string("Jos\xC3"));
-       },
+       [](Arrival* a) { a->mutable_person()->set_given_name(std::string("Jos\xC3")); },
        "arrival.person.given_name"},
       {"GivenNameSurrogate",
-       [](Arrival* a) {
-         a->mutable_person()->set_given_name(std::string("\xED\xA0\x80"));
-       },
+       [](Arrival* a) { a->mutable_person()->set_given_name(std::string("\xED\xA0\x80")); },
        "arrival.person.given_name"},
       {"GivenNameControlChar",
-       [](Arrival* a) {
-         a->mutable_person()->set_given_name(std::string("Jo\x01se"));
-       },
+       [](Arrival* a) { a->mutable_person()->set_given_name(std::string("Jo\x01se")); },
        "arrival.person.given_name"},
       {"GivenNameNul",
-       [](Arrival* a) {
-         a->mutable_person()->set_given_name(std::string("Jo\0se", 5));
-       },
+       [](Arrival* a) { a->mutable_person()->set_given_name(std::string("Jo\0se", 5)); },
        "arrival.person.given_name"},
       {"GivenNameC1Control",
        [](Arrival* a) {
          a->mutable_person()->set_given_name("Jose\xC2\x85");  // U+0085 NEL
        },
        "arrival.person.given_name"},
-      {"GivenNameDel",
-       [](Arrival* a) { a->mutable_person()->set_given_name("Jose\x7F"); },
+      {"GivenNameDel", [](Arrival* a) { a->mutable_person()->set_given_name("Jose\x7F"); },
        "arrival.person.given_name"},
       {"GivenName101CodePoints",
-       [](Arrival* a) {
-         a->mutable_person()->set_given_name(std::string(101, 'a'));
-       },
+       [](Arrival* a) { a->mutable_person()->set_given_name(std::string(101, 'a')); },
        "arrival.person.given_name"},
       {"GivenName100AccentedCodePointsOk",
        [](Arrival* a) {
@@ -210,92 +175,61 @@ std::vector<Case> Cases() {
        },
        ""},
       {"GivenName101AccentedCodePoints",
-       [](Arrival* a) {
-         a->mutable_person()->set_given_name(Repeat("á", 101));
-       },
+       [](Arrival* a) { a->mutable_person()->set_given_name(Repeat("á", 101)); },
        "arrival.person.given_name"},
-      {"GivenNameOnlySpaces",
-       [](Arrival* a) { a->mutable_person()->set_given_name("   "); },
+      {"GivenNameOnlySpaces", [](Arrival* a) { a->mutable_person()->set_given_name("   "); },
        "arrival.person.given_name"},
       {"GivenNameOnlyNoBreakSpace",
        [](Arrival* a) { a->mutable_person()->set_given_name("\u00A0"); },
        "arrival.person.given_name"},
-      {"GivenNameMissing",
-       [](Arrival* a) { a->mutable_person()->clear_given_name(); },
+      {"GivenNameMissing", [](Arrival* a) { a->mutable_person()->clear_given_name(); },
        "arrival.person.given_name"},
-      {"FamilyNameMissing",
-       [](Arrival* a) { a->mutable_person()->clear_family_name(); },
+      {"FamilyNameMissing", [](Arrival* a) { a->mutable_person()->clear_family_name(); },
        "arrival.person.family_name"},
-      {"BirthAfterArrival",
-       [](Arrival* a) { a->mutable_person()->set_birth_date("2018-04-11"); },
+      {"BirthAfterArrival", [](Arrival* a) { a->mutable_person()->set_birth_date("2018-04-11"); },
        "arrival.person.birth_date"},
-      {"BirthOnArrivalDayOk",
-       [](Arrival* a) { a->mutable_person()->set_birth_date("2018-04-10"); },
+      {"BirthOnArrivalDayOk", [](Arrival* a) { a->mutable_person()->set_birth_date("2018-04-10"); },
        ""},
       {"Birth120YearsBeforeOk",
-       [](Arrival* a) { a->mutable_person()->set_birth_date("1898-04-10"); },
-       ""},
+       [](Arrival* a) { a->mutable_person()->set_birth_date("1898-04-10"); }, ""},
       {"BirthMoreThan120YearsBefore",
        [](Arrival* a) { a->mutable_person()->set_birth_date("1898-04-09"); },
        "arrival.person.birth_date"},
-      {"BirthDateMissing",
-       [](Arrival* a) { a->mutable_person()->clear_birth_date(); },
+      {"BirthDateMissing", [](Arrival* a) { a->mutable_person()->clear_birth_date(); },
        "arrival.person.birth_date"},
-      {"SexUnspecified",
-       [](Arrival* a) { a->mutable_person()->set_sex(v1::SEX_UNSPECIFIED); },
+      {"SexUnspecified", [](Arrival* a) { a->mutable_person()->set_sex(v1::SEX_UNSPECIFIED); },
        "arrival.person.sex"},
       {"SexUnknownNumber",
-       [](Arrival* a) {
-         a->mutable_person()->set_sex(static_cast<v1::Sex>(7));
-       },
+       [](Arrival* a) { a->mutable_person()->set_sex(static_cast<v1::Sex>(7)); },
        "arrival.person.sex"},
-      {"DocumentNumberEmptyOk",
-       [](Arrival* a) { a->mutable_person()->clear_document_number(); }, ""},
+      {"DocumentNumberEmptyOk", [](Arrival* a) { a->mutable_person()->clear_document_number(); },
+       ""},
       {"DocumentNumberWithSpace",
-       [](Arrival* a) {
-         a->mutable_person()->set_document_number("0123 4567");
-       },
+       [](Arrival* a) { a->mutable_person()->set_document_number("0123 4567"); },
        "arrival.person.document_number"},
       {"DocumentNumber65Chars",
-       [](Arrival* a) {
-         a->mutable_person()->set_document_number(std::string(65, '1'));
-       },
+       [](Arrival* a) { a->mutable_person()->set_document_number(std::string(65, '1')); },
        "arrival.person.document_number"},
       // destination.
-      {"DestinationMissing", [](Arrival* a) { a->clear_destination(); },
-       "arrival.destination"},
+      {"DestinationMissing", [](Arrival* a) { a->clear_destination(); }, "arrival.destination"},
       {"DepartmentUnknown",
-       [](Arrival* a) {
-         a->mutable_destination()->set_department_code("SV-ZZ");
-       },
+       [](Arrival* a) { a->mutable_destination()->set_department_code("SV-ZZ"); },
        "arrival.destination.department_code"},
       {"DepartmentLowerCase",
-       [](Arrival* a) {
-         a->mutable_destination()->set_department_code("sv-ss");
-       },
+       [](Arrival* a) { a->mutable_destination()->set_department_code("sv-ss"); },
        "arrival.destination.department_code"},
       {"MunicipalityNotInGazetteer",
-       [](Arrival* a) {
-         a->mutable_destination()->set_municipality("Springfield");
-       },
+       [](Arrival* a) { a->mutable_destination()->set_municipality("Springfield"); },
        "arrival.destination.municipality"},
       {"MunicipalityOfOtherDepartment",
-       [](Arrival* a) {
-         a->mutable_destination()->set_municipality("Quezaltepeque");
-       },
+       [](Arrival* a) { a->mutable_destination()->set_municipality("Quezaltepeque"); },
        "arrival.destination.municipality"},
       {"MunicipalityAsciiCaseDiffersOk",
-       [](Arrival* a) { a->mutable_destination()->set_municipality("GUAZAPA"); },
-       ""},
+       [](Arrival* a) { a->mutable_destination()->set_municipality("GUAZAPA"); }, ""},
       {"MunicipalityAccentedAsciiCaseDiffersOk",
-       [](Arrival* a) {
-         a->mutable_destination()->set_municipality("SAN MARTíN");
-       },
-       ""},
+       [](Arrival* a) { a->mutable_destination()->set_municipality("SAN MARTíN"); }, ""},
       {"MunicipalityWithoutAccentRefused",
-       [](Arrival* a) {
-         a->mutable_destination()->set_municipality("San Martin");
-       },
+       [](Arrival* a) { a->mutable_destination()->set_municipality("San Martin"); },
        "arrival.destination.municipality"},
       {"MunicipalityOfUnlistedDepartmentOk",
        [](Arrival* a) {
@@ -323,14 +257,11 @@ std::vector<Case> Cases() {
        "arrival.destination.municipality"},
       // needs.
       {"NeedsEmptyOk", [](Arrival* a) { a->clear_needs(); }, ""},
-      {"NeedDuplicate",
-       [](Arrival* a) { a->add_needs(v1::NEED_PSYCHOSOCIAL_SUPPORT); },
+      {"NeedDuplicate", [](Arrival* a) { a->add_needs(v1::NEED_PSYCHOSOCIAL_SUPPORT); },
        "arrival.needs[2]"},
-      {"NeedUnspecified",
-       [](Arrival* a) { a->add_needs(v1::NEED_UNSPECIFIED); },
+      {"NeedUnspecified", [](Arrival* a) { a->add_needs(v1::NEED_UNSPECIFIED); },
        "arrival.needs[2]"},
-      {"NeedUnknownNumber",
-       [](Arrival* a) { a->add_needs(static_cast<v1::Need>(42)); },
+      {"NeedUnknownNumber", [](Arrival* a) { a->add_needs(static_cast<v1::Need>(42)); },
        "arrival.needs[2]"},
       {"AllSevenNeedsOk",
        [](Arrival* a) {
@@ -346,42 +277,28 @@ std::vector<Case> Cases() {
        },
        "arrival.needs"},
       // consent.
-      {"ConsentMissing", [](Arrival* a) { a->clear_consent(); },
-       "arrival.consent"},
-      {"ConsentEmptyOk",
-       [](Arrival* a) { a->mutable_consent()->Clear(); }, ""},
-      {"ConsentUnknownAgency",
-       [](Arrival* a) { a->mutable_consent()->set_agencies(1, "acme"); },
+      {"ConsentMissing", [](Arrival* a) { a->clear_consent(); }, "arrival.consent"},
+      {"ConsentEmptyOk", [](Arrival* a) { a->mutable_consent()->Clear(); }, ""},
+      {"ConsentUnknownAgency", [](Arrival* a) { a->mutable_consent()->set_agencies(1, "acme"); },
        "arrival.consent.agencies[1]"},
-      {"ConsentAgencyNotACode",
-       [](Arrival* a) { a->mutable_consent()->set_agencies(0, "IOM"); },
+      {"ConsentAgencyNotACode", [](Arrival* a) { a->mutable_consent()->set_agencies(0, "IOM"); },
        "arrival.consent.agencies[0]"},
-      {"ConsentAgencyDuplicate",
-       [](Arrival* a) { a->mutable_consent()->add_agencies("iom"); },
+      {"ConsentAgencyDuplicate", [](Arrival* a) { a->mutable_consent()->add_agencies("iom"); },
        "arrival.consent.agencies[2]"},
-      {"ConsentAgenciesWithoutPurposes",
-       [](Arrival* a) { a->mutable_consent()->clear_purposes(); },
+      {"ConsentAgenciesWithoutPurposes", [](Arrival* a) { a->mutable_consent()->clear_purposes(); },
        "arrival.consent.purposes"},
-      {"ConsentPurposesWithoutAgencies",
-       [](Arrival* a) { a->mutable_consent()->clear_agencies(); },
+      {"ConsentPurposesWithoutAgencies", [](Arrival* a) { a->mutable_consent()->clear_agencies(); },
        "arrival.consent.agencies"},
       {"ConsentPurposeDuplicate",
-       [](Arrival* a) {
-         a->mutable_consent()->add_purposes(v1::PURPOSE_REINTEGRATION);
-       },
+       [](Arrival* a) { a->mutable_consent()->add_purposes(v1::PURPOSE_REINTEGRATION); },
        "arrival.consent.purposes[2]"},
       {"ConsentPurposeUnspecified",
-       [](Arrival* a) {
-         a->mutable_consent()->add_purposes(v1::PURPOSE_UNSPECIFIED);
-       },
+       [](Arrival* a) { a->mutable_consent()->add_purposes(v1::PURPOSE_UNSPECIFIED); },
        "arrival.consent.purposes[2]"},
-      {"ConsentGivenAtMissing",
-       [](Arrival* a) { a->mutable_consent()->clear_given_at(); },
+      {"ConsentGivenAtMissing", [](Arrival* a) { a->mutable_consent()->clear_given_at(); },
        "arrival.consent.given_at"},
       {"ConsentGivenAtBadNanos",
-       [](Arrival* a) {
-         a->mutable_consent()->mutable_given_at()->set_nanos(-1);
-       },
+       [](Arrival* a) { a->mutable_consent()->mutable_given_at()->set_nanos(-1); },
        "arrival.consent.given_at"},
       {"ConsentGivenAtFarFuture",
        [](Arrival* a) {
@@ -403,8 +320,7 @@ std::vector<Case> Cases() {
        "arrival.consent.given_at"},
       {"ConsentGivenAtOutOfRange",
        [](Arrival* a) {
-         a->mutable_consent()->mutable_given_at()->set_seconds(
-             253402300800);  // 10000-01-01
+         a->mutable_consent()->mutable_given_at()->set_seconds(253402300800);  // 10000-01-01
        },
        "arrival.consent.given_at"},
       // Several faults: the first in field order is reported.
@@ -434,11 +350,10 @@ TEST_P(BreakageTest, RefusedOnFieldOrAccepted) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    SingleChanges, BreakageTest, testing::ValuesIn(Cases()),
-    [](const testing::TestParamInfo<Case>& param_info) {
-      return param_info.param.name;
-    });
+INSTANTIATE_TEST_SUITE_P(SingleChanges, BreakageTest, testing::ValuesIn(Cases()),
+                         [](const testing::TestParamInfo<Case>& param_info) {
+                           return param_info.param.name;
+                         });
 
 TEST(ValidateNewArrivalTest, MessagesDoNotEchoPersonalData) {
   Arrival a = ValidArrival();
@@ -460,20 +375,16 @@ TEST(ValidateConsentTest, PathsStartWithPrefix) {
   v1::Consent consent = ValidArrival().consent();
   EXPECT_FALSE(ValidateConsent(consent, "consent", TestContext()).has_value());
   consent.add_agencies("nobody");
-  std::optional<FieldViolation> v =
-      ValidateConsent(consent, "consent", TestContext());
+  std::optional<FieldViolation> v = ValidateConsent(consent, "consent", TestContext());
   ASSERT_TRUE(v.has_value());
   EXPECT_EQ(v->field, "consent.agencies[2]");
 }
 
 TEST(ValidateConsentTest, FullWithdrawalIsValid) {
   v1::Consent withdrawn;
-  withdrawn.mutable_given_at()->set_seconds(
-      absl::ToUnixSeconds(TestNow()));
-  EXPECT_FALSE(
-      ValidateConsent(withdrawn, "consent", TestContext()).has_value());
-  EXPECT_FALSE(
-      ValidateConsent(v1::Consent(), "consent", TestContext()).has_value());
+  withdrawn.mutable_given_at()->set_seconds(absl::ToUnixSeconds(TestNow()));
+  EXPECT_FALSE(ValidateConsent(withdrawn, "consent", TestContext()).has_value());
+  EXPECT_FALSE(ValidateConsent(v1::Consent(), "consent", TestContext()).has_value());
 }
 
 TEST(ValidateConsentTest, AtMost32Agencies) {
@@ -490,12 +401,11 @@ TEST(ValidateConsentTest, AtMost32Agencies) {
 }
 
 TEST(ToStatusTest, InvalidArgumentWithFieldAndMessage) {
-  absl::Status status =
-      ToStatus(FieldViolation{"arrival.person.birth_date", "must not be after "
-                                                           "arrival_date"});
+  absl::Status status = ToStatus(FieldViolation{"arrival.person.birth_date",
+                                                "must not be after "
+                                                "arrival_date"});
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(status.message(),
-            "arrival.person.birth_date: must not be after arrival_date");
+  EXPECT_EQ(status.message(), "arrival.person.birth_date: must not be after arrival_date");
 }
 
 TEST(ParseDateTest, RealDaysOnly) {
@@ -517,7 +427,7 @@ TEST(TextTest, Utf8AndControls) {
   EXPECT_TRUE(IsValidUtf8(""));
   EXPECT_TRUE(IsValidUtf8("Cuscatlán \u20AC \U0001F600"));
   EXPECT_FALSE(IsValidUtf8("\x80"));
-  EXPECT_FALSE(IsValidUtf8("\xE0\x80\x80"));      // overlong
+  EXPECT_FALSE(IsValidUtf8("\xE0\x80\x80"));  // overlong
   EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // above U+10FFFF
   EXPECT_FALSE(IsValidUtf8("\xF5\x80\x80\x80"));
   EXPECT_EQ(CountCodePoints("Cuscatlán"), 9u);
@@ -590,14 +500,13 @@ TEST(GazetteerTest, ParsesSmallCsvWithCrlf) {
 }
 
 TEST(GazetteerTest, MalformedCsvFails) {
-  const std::string header =
-      "department_code,department,municipality,programme_site\n";
+  const std::string header = "department_code,department,municipality,programme_site\n";
   const std::vector<std::string> malformed = {
       "",
       "code,name,municipality,site\nSV-SS,San Salvador,,\n",
-      header,                                        // no departments
-      header + "SV-SS,San Salvador,Guazapa\n",       // 3 fields
-      header + "SV-SS,San Salvador,Guazapa,yes,x\n", // 5 fields
+      header,  // no departments
+      header + "SV-SS,San Salvador,Guazapa\n",  // 3 fields
+      header + "SV-SS,San Salvador,Guazapa,yes,x\n",  // 5 fields
       header + "sv-ss,San Salvador,,\n",
       header + "SV-SSS,San Salvador,,\n",
       header + "SV-SS,,,\n",

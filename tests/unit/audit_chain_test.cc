@@ -86,9 +86,7 @@ std::string Sha256(absl::string_view bytes) {
 // ---------------------------------------------------------------------------
 // Genesis, canonical content, hashing.
 
-TEST(AuditChainTest, GenesisIs32ZeroBytes) {
-  EXPECT_EQ(GenesisHash(), std::string(32, '\0'));
-}
+TEST(AuditChainTest, GenesisIs32ZeroBytes) { EXPECT_EQ(GenesisHash(), std::string(32, '\0')); }
 
 TEST(AuditChainTest, CanonicalContentIsPinned) {
   // These bytes are hashed into chains already stored: they must not change
@@ -211,38 +209,94 @@ struct Ambiguity {
 TEST(AuditChainTest, CanonicalContentIsUnambiguous) {
   const std::vector<Ambiguity> cases = {
       {"ids with a space vs two ids", [](AuditRecord& r) { r.record_ids = {"a b"}; },
-       [](AuditRecord& r) { r.record_ids = {"a", "b"}; }},
+       [](AuditRecord& r) {
+         r.record_ids = {"a", "b"};
+       }},
       {"ids with a comma vs two ids", [](AuditRecord& r) { r.record_ids = {"a,b"}; },
-       [](AuditRecord& r) { r.record_ids = {"a", "b"}; }},
+       [](AuditRecord& r) {
+         r.record_ids = {"a", "b"};
+       }},
       {"ids with a newline vs two ids", [](AuditRecord& r) { r.record_ids = {"a\nb"}; },
-       [](AuditRecord& r) { r.record_ids = {"a", "b"}; }},
+       [](AuditRecord& r) {
+         r.record_ids = {"a", "b"};
+       }},
       {"ids joined vs split", [](AuditRecord& r) { r.record_ids = {"ab"}; },
-       [](AuditRecord& r) { r.record_ids = {"a", "b"}; }},
+       [](AuditRecord& r) {
+         r.record_ids = {"a", "b"};
+       }},
       {"no id vs one empty id", [](AuditRecord& r) { r.record_ids = {}; },
        [](AuditRecord& r) { r.record_ids = {""}; }},
       {"one empty id vs two", [](AuditRecord& r) { r.record_ids = {""}; },
-       [](AuditRecord& r) { r.record_ids = {"", ""}; }},
-      {"id that looks like an encoded id",
-       [](AuditRecord& r) { r.record_ids = {"a\n1:b"}; },
-       [](AuditRecord& r) { r.record_ids = {"a", "b"}; }},
+       [](AuditRecord& r) {
+         r.record_ids = {"", ""};
+       }},
+      {"id that looks like an encoded id", [](AuditRecord& r) { r.record_ids = {"a\n1:b"}; },
+       [](AuditRecord& r) {
+         r.record_ids = {"a", "b"};
+       }},
       {"last id vs detail",
-       [](AuditRecord& r) { r.record_ids = {"a", "b"}; r.detail = ""; },
-       [](AuditRecord& r) { r.record_ids = {"a"}; r.detail = "b"; }},
+       [](AuditRecord& r) {
+         r.record_ids = {"a", "b"};
+         r.detail = "";
+       },
+       [](AuditRecord& r) {
+         r.record_ids = {"a"};
+         r.detail = "b";
+       }},
       {"principal/method boundary",
-       [](AuditRecord& r) { r.principal = "x"; r.method = "y\n"; },
-       [](AuditRecord& r) { r.principal = "x\n"; r.method = "y"; }},
+       [](AuditRecord& r) {
+         r.principal = "x";
+         r.method = "y\n";
+       },
+       [](AuditRecord& r) {
+         r.principal = "x\n";
+         r.method = "y";
+       }},
       {"principal/method shift",
-       [](AuditRecord& r) { r.principal = "xy"; r.method = ""; },
-       [](AuditRecord& r) { r.principal = "x"; r.method = "y"; }},
+       [](AuditRecord& r) {
+         r.principal = "xy";
+         r.method = "";
+       },
+       [](AuditRecord& r) {
+         r.principal = "x";
+         r.method = "y";
+       }},
       {"principal swallowing an encoded method",
-       [](AuditRecord& r) { r.principal = "x\n1:y"; r.method = ""; },
-       [](AuditRecord& r) { r.principal = "x"; r.method = "y"; }},
-      {"detail/peer shift", [](AuditRecord& r) { r.detail = "ab"; r.peer = ""; },
-       [](AuditRecord& r) { r.detail = "a"; r.peer = "b"; }},
-      {"decision/status_code swap", [](AuditRecord& r) { r.decision = 1; r.status_code = 2; },
-       [](AuditRecord& r) { r.decision = 2; r.status_code = 1; }},
-      {"seq/at_us digits", [](AuditRecord& r) { r.seq = 12; r.at_us = 3; },
-       [](AuditRecord& r) { r.seq = 1; r.at_us = 23; }},
+       [](AuditRecord& r) {
+         r.principal = "x\n1:y";
+         r.method = "";
+       },
+       [](AuditRecord& r) {
+         r.principal = "x";
+         r.method = "y";
+       }},
+      {"detail/peer shift",
+       [](AuditRecord& r) {
+         r.detail = "ab";
+         r.peer = "";
+       },
+       [](AuditRecord& r) {
+         r.detail = "a";
+         r.peer = "b";
+       }},
+      {"decision/status_code swap",
+       [](AuditRecord& r) {
+         r.decision = 1;
+         r.status_code = 2;
+       },
+       [](AuditRecord& r) {
+         r.decision = 2;
+         r.status_code = 1;
+       }},
+      {"seq/at_us digits",
+       [](AuditRecord& r) {
+         r.seq = 12;
+         r.at_us = 3;
+       },
+       [](AuditRecord& r) {
+         r.seq = 1;
+         r.at_us = 23;
+       }},
   };
   for (const Ambiguity& c : cases) {
     SCOPED_TRACE(c.name);

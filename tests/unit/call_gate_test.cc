@@ -159,7 +159,8 @@ TEST_F(CallGateTest, AnAllowedCallRunsTheHandlerAndIsAuditedBeforeItIsAnswered) 
 TEST_F(CallGateTest, ADeniedCallNeverRunsTheHandlerAndIsAuditedAsDeny) {
   grpc::Status status = Call(undp_);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_THAT(status.error_message(), HasSubstr(absl::StrCat(kUndp, " may not call ", kGetArrival)));
+  EXPECT_THAT(status.error_message(),
+              HasSubstr(absl::StrCat(kUndp, " may not call ", kGetArrival)));
   EXPECT_EQ(service_->runs(), 0);
   std::vector<db::AuditRecord> events = gated_->audit_store().events();
   ASSERT_THAT(events, SizeIs(1));
@@ -172,10 +173,9 @@ TEST_F(CallGateTest, ADeniedCallNeverRunsTheHandlerAndIsAuditedAsDeny) {
 // A certificate of the CA that names no single Enlace identity: no caller.
 TEST_F(CallGateTest, ACertificateWithoutAnEnlaceIdentityIsUnauthenticated) {
   const auth::IssuedCertificate no_uri = gated_->pki().WithUris({});
-  const auth::IssuedCertificate two = gated_->pki().WithUris(
-      {auth::AgencySpiffeId("iom"), auth::AgencySpiffeId("unhcr")});
-  const auth::IssuedCertificate foreign =
-      gated_->pki().WithUris({"spiffe://elsewhere/agency/iom"});
+  const auth::IssuedCertificate two =
+      gated_->pki().WithUris({auth::AgencySpiffeId("iom"), auth::AgencySpiffeId("unhcr")});
+  const auth::IssuedCertificate foreign = gated_->pki().WithUris({"spiffe://elsewhere/agency/iom"});
   for (const auth::IssuedCertificate* cert : {&no_uri, &two, &foreign}) {
     grpc::Status status = Call(*cert);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
@@ -201,10 +201,10 @@ TEST_F(CallGateTest, ARevokedCertificateIsUnauthenticatedAndNamedInTheEvent) {
   issued.spiffe_id = kIom;
   issued.certificate_pem = iom_.certificate_pem;
   ASSERT_TRUE(gated_->registry().AddCertificate(issued, nullptr).ok());
-  ASSERT_TRUE(gated_->registry()
-                  .RevokeCertificate(iom_.serial_hex, "spiffe://enlace/admin/ana", "key lost",
-                                     nullptr)
-                  .ok());
+  ASSERT_TRUE(
+      gated_->registry()
+          .RevokeCertificate(iom_.serial_hex, "spiffe://enlace/admin/ana", "key lost", nullptr)
+          .ok());
   ASSERT_TRUE(gated_->revocation().Refresh(absl::Now(), nullptr).ok());
   grpc::Status status = Call(iom_);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
@@ -239,7 +239,7 @@ TEST_F(CallGateTest, AnAnswerWhoseEventCannotBeWrittenIsUnavailable) {
   EXPECT_THAT(allowed.error_message(), HasSubstr("temporarily unavailable"));
   EXPECT_THAT(allowed.error_message(), ::testing::Not(HasSubstr("disk full")));  // not leaked
   EXPECT_EQ(response.arrival_id(), "");  // the handler's response was not sent
-  EXPECT_EQ(service_->runs(), 1);        // it ran; its answer was withheld
+  EXPECT_EQ(service_->runs(), 1);  // it ran; its answer was withheld
   grpc::Status denied = Call(undp_);
   EXPECT_EQ(denied.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(gated_->audit_store().failed_appends(), 2);
@@ -355,7 +355,8 @@ TEST_F(WaitingCallTest, ACallOverTheLimitWaitsForTheSlotAndTheWaitingPlacesAreBo
   {
     // The refusal comes at once; the waiting call cannot end before release.
     absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(+[](std::vector<grpc::Status>* f) { return !f->empty(); }, &finished));
+    mu.Await(absl::Condition(
+        +[](std::vector<grpc::Status>* f) { return !f->empty(); }, &finished));
     EXPECT_THAT(finished, SizeIs(1));
     EXPECT_EQ(finished[0].error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
     EXPECT_THAT(finished[0].error_message(), HasSubstr("max_calls_per_identity"));

@@ -35,7 +35,8 @@ MATCHER_P(IsOkAndHolds, inner, "is OK and holds a value that matches") {
 // golang.org/x/mod/sumdb/note's reference key pair and signed note.
 constexpr char kGoSignerKey[] =
     "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
-constexpr char kGoVerifierKey[] = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+constexpr char kGoVerifierKey[] =
+    "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
 constexpr char kGoText[] =
     "If you think cryptography is the answer to your problem,\n"
     "then you don't know what your problem is.\n";
@@ -55,18 +56,23 @@ constexpr char kRealCheckpoint[] =
     "\xE2\x80\x94 arche2025h1.staging.ct.transparency.dev "
     "ui8GwCF1+kWqZrxGdhj4aX3gcw7XUlXQQabg/27lefwhUkzbC3NygNI75MdhL1bfTW9g8Ei59RA23oHP7Ry1k3ZFWwQ=\n"
     "\xE2\x80\x94 transparency.dev/DEV:witness-little-garden "
-    "2AQqhwAAAABqEiEgzgFIqqhbUoDwjMWE6UP8nd8/KYTzwZ2rhIgcqoXHAwVkjZr4AscylP3v7sEodkRAErumC2q44vdgJY09"
+    "2AQqhwAAAABqEiEgzgFIqqhbUoDwjMWE6UP8nd8/"
+    "KYTzwZ2rhIgcqoXHAwVkjZr4AscylP3v7sEodkRAErumC2q44vdgJY09"
     "6st5BQ==\n"
     "\xE2\x80\x94 witness1.smartit.nu/witness1 "
-    "pIyCDwAAAABqEiEghIp82KWebrw7/oHQwlTAm3g2RKS4+eebl8eO0WH+/iEcxZ75W3u5hNI7TOQtmJbqmNWVuE0tgh0Xwzd"
+    "pIyCDwAAAABqEiEghIp82KWebrw7/oHQwlTAm3g2RKS4+eebl8eO0WH+/"
+    "iEcxZ75W3u5hNI7TOQtmJbqmNWVuE0tgh0Xwzd"
     "ZsDsUAQ==\n"
     "\xE2\x80\x94 remora.n621.de "
-    "2net5wAAAABqEiEgPlfF3V06o0Y+fHM+J5J9s27wgxxcOVSpZ/2g/KSiXCg9DEZI+aVCIobWX9sXTynk5XeU/zZ0WBxtqB0D"
+    "2net5wAAAABqEiEgPlfF3V06o0Y+fHM+J5J9s27wgxxcOVSpZ/2g/KSiXCg9DEZI+aVCIobWX9sXTynk5XeU/"
+    "zZ0WBxtqB0D"
     "rAWfBw==\n"
     "\xE2\x80\x94 witness.stagemole.eu "
-    "Z/euoAAAAABqEiEgw0i+7g2ENfDAWHmtRzCfKTHSDwYDJA2NmKeGi9Y8FtEyOUvVr+AJmIY/2TUFucgKi7lI7cUiOvKFYe/Tm"
+    "Z/euoAAAAABqEiEgw0i+7g2ENfDAWHmtRzCfKTHSDwYDJA2NmKeGi9Y8FtEyOUvVr+AJmIY/"
+    "2TUFucgKi7lI7cUiOvKFYe/Tm"
     "N9DAg==\n";
-constexpr char kRemoraKey[] = "remora.n621.de+da77ade7+BOvN63jn/bLvkieywe8R6UYAtVtNbZpXh34x7onlmtw2";
+constexpr char kRemoraKey[] =
+    "remora.n621.de+da77ade7+BOvN63jn/bLvkieywe8R6UYAtVtNbZpXh34x7onlmtw2";
 
 std::string OurCheckpointText(uint64_t size, char fill = 'r') {
   return FormatCheckpoint(Checkpoint{"enlace.local/audit", size, std::string(32, fill), {}});
@@ -130,8 +136,8 @@ TEST(CheckpointTest, VerifiesARealWitnessCosignatureAndIgnoresTheKeysItDoesNotKn
               StatusIs(absl::StatusCode::kInvalidArgument));
   // Nor does a note with no signature by a known key.
   absl::StatusOr<Verifier> peter = ParseVerifierKey(kGoVerifierKey);
-  EXPECT_THAT(VerifyNote(*note, {*peter}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no signature by a known key")));
+  EXPECT_THAT(VerifyNote(*note, {*peter}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                    HasSubstr("no signature by a known key")));
 }
 
 // ---- our checkpoints ----
@@ -156,8 +162,8 @@ TEST(CheckpointTest, ACheckpointSignedByTheLogVerifiesAndAForgedOrAlteredOneDoes
   // Signed by another key under the log's name: an unknown key (another key
   // id), so no known key signed it.
   const std::string forged = SignedNote(text, "enlace.local/audit", Ed25519Key::Generate());
-  EXPECT_THAT(Verify(forged, {verifier}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no signature by a known key")));
+  EXPECT_THAT(Verify(forged, {verifier}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                   HasSubstr("no signature by a known key")));
   // A signature that claims the log's name and key id but is not its own.
   Note claimed = *ParseNote(note);
   claimed.signatures[0].signature = Ed25519Key::Generate().Sign(text);
@@ -187,11 +193,11 @@ TEST(CheckpointTest, CheckpointBodiesAreStrict) {
   EXPECT_EQ(ok->tree_size, 0u);
   EXPECT_TRUE(ParseCheckpoint(absl::StrCat("o\n5\n", root, "\next\n")).ok());
   for (const std::string& bad : {
-           absl::StrCat("o\n05\n", root, "\n"),                   // leading zero
-           absl::StrCat("o\n-5\n", root, "\n"),                   // sign
-           absl::StrCat("o\n5\n", root),                          // no final newline
-           absl::StrCat("\n5\n", root, "\n"),                     // no origin
-           absl::StrCat("o\n5\n", root, "\n\n"),                  // an empty line
+           absl::StrCat("o\n05\n", root, "\n"),  // leading zero
+           absl::StrCat("o\n-5\n", root, "\n"),  // sign
+           absl::StrCat("o\n5\n", root),  // no final newline
+           absl::StrCat("\n5\n", root, "\n"),  // no origin
+           absl::StrCat("o\n5\n", root, "\n\n"),  // an empty line
            absl::StrCat("o\n5\n", absl::Base64Escape(std::string(31, 'r')), "\n"),  // 31 bytes
            absl::StrCat("o\n5\n", root.substr(0, root.size() - 1), "\n"),  // not padded
            absl::StrCat("o\n99999999999999999999\n", root, "\n"),  // too large
@@ -207,15 +213,15 @@ TEST(CheckpointTest, NotesAreStrict) {
   EXPECT_TRUE(ParseNote(good).ok());
   const std::string line = SignText("hello\n", "k", key).Line();
   for (const std::string& bad : {
-           std::string("hello\n"),                               // no signature
-           absl::StrCat("hello\n", line),                        // no blank line
-           std::string("hello\n\n"),                             // no signature line
+           std::string("hello\n"),  // no signature
+           absl::StrCat("hello\n", line),  // no blank line
+           std::string("hello\n\n"),  // no signature line
            absl::StrCat("hello\n\n", line.substr(0, line.size() - 1)),  // no final newline
-           absl::StrCat("hel\x01lo\n\n", line),                  // a control character
-           absl::StrCat("hel\xC3lo\n\n", line),                  // not UTF-8
+           absl::StrCat("hel\x01lo\n\n", line),  // a control character
+           absl::StrCat("hel\xC3lo\n\n", line),  // not UTF-8
            absl::StrCat("hello\n\n- k ", line.substr(line.find(' ', 4) + 1)),  // no em dash
            absl::StrCat("hello\n\n", "\xE2\x80\x94 k notbase64!\n"),
-           absl::StrCat("hello\n\n", "\xE2\x80\x94 k AAAA\n"),   // shorter than a key id
+           absl::StrCat("hello\n\n", "\xE2\x80\x94 k AAAA\n"),  // shorter than a key id
            absl::StrCat("hello\n\n", "\xE2\x80\x94 k+x AAAAAAA=\n"),  // '+' in the name
        }) {
     EXPECT_THAT(ParseNote(bad), StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
@@ -276,8 +282,8 @@ TEST(CheckpointTest, ACosignatureVerifiesAndAForgedOrAlteredOneDoesNot) {
   EXPECT_THAT(VerifyCosignature(text, short_one, verifier),
               StatusIs(absl::StatusCode::kInvalidArgument));
   // A note signature (type 0x01) is not a cosignature, nor the other way round.
-  EXPECT_THAT(VerifyCosignature(text, cosignature, Verifier{"witness/iom", kEd25519,
-                                                           witness.key.PublicKey()}),
+  EXPECT_THAT(VerifyCosignature(text, cosignature,
+                                Verifier{"witness/iom", kEd25519, witness.key.PublicKey()}),
               StatusIs(absl::StatusCode::kInvalidArgument));
   Note plain = *ParseNote(SignedNote(text, "witness/iom", witness.key));
   EXPECT_THAT(VerifyNote(plain, {verifier}), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -303,14 +309,15 @@ TEST(CheckpointTest, VerifierAndSignerKeysRoundTripAndAreChecked) {
   std::string wrong_id = vkey;
   wrong_id[vkey.find('+') + 1] = wrong_id[vkey.find('+') + 1] == '0' ? '1' : '0';
   EXPECT_THAT(ParseVerifierKey(wrong_id), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(ParseVerifierKey("no spaces+00000000+AQcC"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseVerifierKey("no spaces+00000000+AQcC"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseVerifierKey("name+0000000+AQcC"), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseVerifierKey("justaname"), StatusIs(absl::StatusCode::kInvalidArgument));
   std::string type2(1, '\x02');
   type2 += witness.key.PublicKey();
-  EXPECT_THAT(ParseVerifierKey(absl::StrCat(
-                  "n+", absl::BytesToHexString(KeyId("n", 2, witness.key.PublicKey())), "+",
-                  absl::Base64Escape(type2))),
+  EXPECT_THAT(ParseVerifierKey(
+                  absl::StrCat("n+", absl::BytesToHexString(KeyId("n", 2, witness.key.PublicKey())),
+                               "+", absl::Base64Escape(type2))),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("type")));
   EXPECT_FALSE(IsValidKeyName(""));
   EXPECT_FALSE(IsValidKeyName("a b"));

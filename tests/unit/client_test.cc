@@ -45,37 +45,62 @@ using ::testing::IsEmpty;
 
 // Every Method, in declaration order.
 constexpr Method kAllMethods[] = {
-    Method::kRecordArrival,     Method::kGetArrival,
-    Method::kListArrivals,      Method::kUpdateConsent,
-    Method::kOpenCase,          Method::kGetCase,
-    Method::kListCases,         Method::kUpdateCase,
-    Method::kRecordService,     Method::kRegisterInitiative,
-    Method::kListInitiatives,   Method::kGetCaseAccessLog,
-    Method::kCreateReferral,    Method::kGetReferral,
-    Method::kListReferrals,     Method::kAcceptReferral,
-    Method::kDeclineReferral,   Method::kCompleteReferral,
-    Method::kWithdrawReferral,  Method::kGetProgrammeReport,
-    Method::kIssueCertificate,  Method::kListCertificates,
-    Method::kRevokeCertificate, Method::kRegisterAgency,
-    Method::kListAgencies,      Method::kListAuditEvents,
-    Method::kVerifyAuditLog,    Method::kGetAuditCheckpoint,
-    Method::kGetAuditConsistencyProof, Method::kGetAuditInclusionProof,
-    Method::kRegisterWitnessKey, Method::kAddAuditCosignature,
+    Method::kRecordArrival,
+    Method::kGetArrival,
+    Method::kListArrivals,
+    Method::kUpdateConsent,
+    Method::kOpenCase,
+    Method::kGetCase,
+    Method::kListCases,
+    Method::kUpdateCase,
+    Method::kRecordService,
+    Method::kRegisterInitiative,
+    Method::kListInitiatives,
+    Method::kGetCaseAccessLog,
+    Method::kCreateReferral,
+    Method::kGetReferral,
+    Method::kListReferrals,
+    Method::kAcceptReferral,
+    Method::kDeclineReferral,
+    Method::kCompleteReferral,
+    Method::kWithdrawReferral,
+    Method::kGetProgrammeReport,
+    Method::kIssueCertificate,
+    Method::kListCertificates,
+    Method::kRevokeCertificate,
+    Method::kRegisterAgency,
+    Method::kListAgencies,
+    Method::kListAuditEvents,
+    Method::kVerifyAuditLog,
+    Method::kGetAuditCheckpoint,
+    Method::kGetAuditConsistencyProof,
+    Method::kGetAuditInclusionProof,
+    Method::kRegisterWitnessKey,
+    Method::kAddAuditCosignature,
 };
 
 // The methods that may be retried: written out here, not derived, so that a
 // change to the policy has to change this test too.
 const std::set<Method>& Idempotent() {
   static const auto* const kIdempotent = new std::set<Method>{
-      Method::kRecordArrival,   Method::kGetArrival,
-      Method::kListArrivals,    Method::kGetCase,
-      Method::kListCases,       Method::kListInitiatives,
-      Method::kGetCaseAccessLog, Method::kGetReferral,
-      Method::kListReferrals,   Method::kGetProgrammeReport,
-      Method::kListCertificates, Method::kListAgencies,
-      Method::kListAuditEvents, Method::kVerifyAuditLog,
-      Method::kGetAuditCheckpoint, Method::kGetAuditConsistencyProof,
-      Method::kGetAuditInclusionProof, Method::kRegisterWitnessKey,
+      Method::kRecordArrival,
+      Method::kGetArrival,
+      Method::kListArrivals,
+      Method::kGetCase,
+      Method::kListCases,
+      Method::kListInitiatives,
+      Method::kGetCaseAccessLog,
+      Method::kGetReferral,
+      Method::kListReferrals,
+      Method::kGetProgrammeReport,
+      Method::kListCertificates,
+      Method::kListAgencies,
+      Method::kListAuditEvents,
+      Method::kVerifyAuditLog,
+      Method::kGetAuditCheckpoint,
+      Method::kGetAuditConsistencyProof,
+      Method::kGetAuditInclusionProof,
+      Method::kRegisterWitnessKey,
       Method::kAddAuditCosignature,
   };
   return *kIdempotent;
@@ -107,14 +132,11 @@ constexpr absl::StatusCode kAllCodes[] = {
 TEST(ClientMethodTest, EveryUnaryRpcOfTheProtosHasAMethodAndNoOther) {
   std::set<std::string> unary_rpcs;
   for (const char* service :
-       {v1::ArrivalService::service_full_name(),
-        v1::CaseService::service_full_name(),
-        v1::ReferralService::service_full_name(),
-        v1::ReportService::service_full_name(),
+       {v1::ArrivalService::service_full_name(), v1::CaseService::service_full_name(),
+        v1::ReferralService::service_full_name(), v1::ReportService::service_full_name(),
         v1::AdminService::service_full_name()}) {
     const google::protobuf::ServiceDescriptor* descriptor =
-        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
-            service);
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
     ASSERT_NE(descriptor, nullptr) << service;
     for (int i = 0; i < descriptor->method_count(); ++i) {
       const google::protobuf::MethodDescriptor* method = descriptor->method(i);
@@ -133,16 +155,15 @@ TEST(ClientMethodTest, EveryUnaryRpcOfTheProtosHasAMethodAndNoOther) {
 
 TEST(ClientRetryPolicyTest, OnlyIdempotentMethodsAreIdempotent) {
   for (Method method : kAllMethods) {
-    EXPECT_EQ(IsIdempotent(method), Idempotent().count(method) == 1)
-        << MethodName(method);
+    EXPECT_EQ(IsIdempotent(method), Idempotent().count(method) == 1) << MethodName(method);
   }
 }
 
 TEST(ClientRetryPolicyTest, RetriesIdempotentMethodsOnUnavailableOnly) {
   for (Method method : kAllMethods) {
     for (absl::StatusCode code : kAllCodes) {
-      const bool expected = Idempotent().count(method) == 1 &&
-                            code == absl::StatusCode::kUnavailable;
+      const bool expected =
+          Idempotent().count(method) == 1 && code == absl::StatusCode::kUnavailable;
       EXPECT_EQ(IsRetryable(method, code), expected)
           << MethodName(method) << " " << absl::StatusCodeToString(code);
     }
@@ -151,19 +172,14 @@ TEST(ClientRetryPolicyTest, RetriesIdempotentMethodsOnUnavailableOnly) {
 
 TEST(ClientRetryPolicyTest, NeverRetriesStateChangingCalls) {
   for (Method method :
-       {Method::kOpenCase, Method::kUpdateCase, Method::kCreateReferral,
-        Method::kAcceptReferral, Method::kDeclineReferral,
-        Method::kCompleteReferral, Method::kWithdrawReferral,
-        Method::kUpdateConsent, Method::kRevokeCertificate,
-        Method::kIssueCertificate, Method::kRecordService,
-        Method::kRegisterInitiative, Method::kRegisterAgency}) {
-    EXPECT_FALSE(IsRetryable(method, absl::StatusCode::kUnavailable))
-        << MethodName(method);
+       {Method::kOpenCase, Method::kUpdateCase, Method::kCreateReferral, Method::kAcceptReferral,
+        Method::kDeclineReferral, Method::kCompleteReferral, Method::kWithdrawReferral,
+        Method::kUpdateConsent, Method::kRevokeCertificate, Method::kIssueCertificate,
+        Method::kRecordService, Method::kRegisterInitiative, Method::kRegisterAgency}) {
+    EXPECT_FALSE(IsRetryable(method, absl::StatusCode::kUnavailable)) << MethodName(method);
   }
-  EXPECT_TRUE(IsRetryable(Method::kRecordArrival,
-                          absl::StatusCode::kUnavailable));
-  EXPECT_FALSE(IsRetryable(Method::kGetArrival,
-                           absl::StatusCode::kDeadlineExceeded));
+  EXPECT_TRUE(IsRetryable(Method::kRecordArrival, absl::StatusCode::kUnavailable));
+  EXPECT_FALSE(IsRetryable(Method::kGetArrival, absl::StatusCode::kDeadlineExceeded));
 }
 
 TEST(ClientBackoffDelayTest, DefaultScheduleIs100Then200Milliseconds) {
@@ -265,23 +281,20 @@ class FakeArrivals final : public v1::ArrivalService::Service {
   std::map<std::string, Page> pages;
   std::vector<v1::ListArrivalsRequest> list_requests;  // under mu_
 
-  grpc::Status RecordArrival(grpc::ServerContext* context,
-                             const v1::RecordArrivalRequest* request,
+  grpc::Status RecordArrival(grpc::ServerContext* context, const v1::RecordArrivalRequest* request,
                              v1::RecordArrivalResponse* response) override {
     response->set_external_id(request->arrival().external_id());
     response->set_arrival_id("arr-1");
     return record.Next(*context);
   }
 
-  grpc::Status GetArrival(grpc::ServerContext* context,
-                          const v1::GetArrivalRequest* request,
+  grpc::Status GetArrival(grpc::ServerContext* context, const v1::GetArrivalRequest* request,
                           v1::Arrival* response) override {
     response->set_arrival_id(request->arrival_id());
     return get.Next(*context);
   }
 
-  grpc::Status ListArrivals(grpc::ServerContext*,
-                            const v1::ListArrivalsRequest* request,
+  grpc::Status ListArrivals(grpc::ServerContext*, const v1::ListArrivalsRequest* request,
                             v1::ListArrivalsResponse* response) override {
     std::lock_guard<std::mutex> lock(mu_);
     list_requests.push_back(*request);
@@ -305,8 +318,7 @@ class FakeCases final : public v1::CaseService::Service {
  public:
   Script open;
 
-  grpc::Status OpenCase(grpc::ServerContext* context,
-                        const v1::OpenCaseRequest* request,
+  grpc::Status OpenCase(grpc::ServerContext* context, const v1::OpenCaseRequest* request,
                         v1::Case* response) override {
     response->set_case_id("case-1");
     response->set_arrival_id(request->arrival_id());
@@ -336,9 +348,8 @@ class ClientTest : public ::testing::Test {
       std::lock_guard<std::mutex> lock(pauses_mu_);
       pauses_.push_back(pause);
     };
-    return Client::FromChannel(
-        server_->InProcessChannel(grpc::ChannelArguments()), timeout,
-        std::move(policy));
+    return Client::FromChannel(server_->InProcessChannel(grpc::ChannelArguments()), timeout,
+                               std::move(policy));
   }
 
   std::vector<absl::Duration> pauses() {
@@ -378,20 +389,16 @@ TEST_F(ClientTest, RetriesRecordArrivalOnUnavailableWithBackoff) {
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->arrival_id(), "arr-1");
   EXPECT_EQ(arrivals_.record.calls(), 3);
-  EXPECT_THAT(pauses(), ElementsAre(absl::Milliseconds(100),
-                                    absl::Milliseconds(200)));
+  EXPECT_THAT(pauses(), ElementsAre(absl::Milliseconds(100), absl::Milliseconds(200)));
 }
 
 TEST_F(ClientTest, GivesUpAfterMaxAttemptsWithTheLastStatus) {
   arrivals_.get.Reset({Unavailable()});
   std::unique_ptr<Client> client = NewClient();
-  absl::StatusOr<v1::Arrival> arrival =
-      client->GetArrival(v1::GetArrivalRequest());
-  EXPECT_THAT(arrival, StatusIs(absl::StatusCode::kUnavailable,
-                                HasSubstr("database unreachable")));
+  absl::StatusOr<v1::Arrival> arrival = client->GetArrival(v1::GetArrivalRequest());
+  EXPECT_THAT(arrival, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("database unreachable")));
   EXPECT_EQ(arrivals_.get.calls(), 3);
-  EXPECT_THAT(pauses(), ElementsAre(absl::Milliseconds(100),
-                                    absl::Milliseconds(200)));
+  EXPECT_THAT(pauses(), ElementsAre(absl::Milliseconds(100), absl::Milliseconds(200)));
 }
 
 TEST_F(ClientTest, NeverRetriesOpenCase) {
@@ -399,17 +406,15 @@ TEST_F(ClientTest, NeverRetriesOpenCase) {
   std::unique_ptr<Client> client = NewClient();
   v1::OpenCaseRequest request;
   request.set_arrival_id("arr-1");
-  EXPECT_THAT(client->OpenCase(request),
-              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(client->OpenCase(request), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ(cases_.open.calls(), 1);
   EXPECT_THAT(pauses(), IsEmpty());
 }
 
 TEST_F(ClientTest, DoesNotRetryOtherCodes) {
-  for (grpc::StatusCode code :
-       {grpc::StatusCode::NOT_FOUND, grpc::StatusCode::DEADLINE_EXCEEDED,
-        grpc::StatusCode::RESOURCE_EXHAUSTED, grpc::StatusCode::INTERNAL,
-        grpc::StatusCode::PERMISSION_DENIED}) {
+  for (grpc::StatusCode code : {grpc::StatusCode::NOT_FOUND, grpc::StatusCode::DEADLINE_EXCEEDED,
+                                grpc::StatusCode::RESOURCE_EXHAUSTED, grpc::StatusCode::INTERNAL,
+                                grpc::StatusCode::PERMISSION_DENIED}) {
     SCOPED_TRACE(code);
     arrivals_.get.Reset({grpc::Status(code, "no"), grpc::Status::OK});
     std::unique_ptr<Client> client = NewClient();
@@ -448,8 +453,7 @@ TEST_F(ClientTest, EveryAttemptCarriesTheCallsOneDeadline) {
   std::unique_ptr<Client> client = NewClient(RetryPolicy(), absl::Seconds(30));
   ASSERT_TRUE(client->GetArrival(v1::GetArrivalRequest()).ok());
   const auto after = std::chrono::system_clock::now();
-  std::vector<std::chrono::system_clock::time_point> deadlines =
-      arrivals_.get.deadlines();
+  std::vector<std::chrono::system_clock::time_point> deadlines = arrivals_.get.deadlines();
   ASSERT_EQ(deadlines.size(), 3u);
   for (const auto& deadline : deadlines) {
     // One deadline, set before the first attempt: not renewed per attempt.
@@ -467,11 +471,10 @@ TEST_F(ClientTest, ForEachArrivalPagesThroughEverything) {
   request.set_department_code("SV-SS");
   request.set_page_size(2);
   std::vector<std::string> seen;
-  absl::Status status =
-      client->ForEachArrival(request, [&](const v1::Arrival& arrival) {
-        seen.push_back(arrival.arrival_id());
-        return absl::OkStatus();
-      });
+  absl::Status status = client->ForEachArrival(request, [&](const v1::Arrival& arrival) {
+    seen.push_back(arrival.arrival_id());
+    return absl::OkStatus();
+  });
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_THAT(seen, ElementsAre("a1", "a2", "a3", "a4"));
   ASSERT_EQ(arrivals_.list_requests.size(), 3u);
@@ -487,11 +490,10 @@ TEST_F(ClientTest, ForEachArrivalStopsWhenTheCallbackSaysSo) {
   arrivals_.pages["t1"] = {{"a3"}, ""};
   std::unique_ptr<Client> client = NewClient();
   std::vector<std::string> seen;
-  absl::Status status = client->ForEachArrival(
-      v1::ListArrivalsRequest(), [&](const v1::Arrival& arrival) {
+  absl::Status status =
+      client->ForEachArrival(v1::ListArrivalsRequest(), [&](const v1::Arrival& arrival) {
         seen.push_back(arrival.arrival_id());
-        return seen.size() == 1 ? absl::OkStatus()
-                                : absl::CancelledError("enough");
+        return seen.size() == 1 ? absl::OkStatus() : absl::CancelledError("enough");
       });
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kCancelled, "enough"));
   EXPECT_THAT(seen, ElementsAre("a1", "a2"));
@@ -500,12 +502,11 @@ TEST_F(ClientTest, ForEachArrivalStopsWhenTheCallbackSaysSo) {
 
 TEST_F(ClientTest, ForEachArrivalReturnsAFailedPage) {
   arrivals_.pages[""] = {{"a1"}, "t1"};
-  arrivals_.pages["t1"] = {
-      {}, "", grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "denied")};
+  arrivals_.pages["t1"] = {{}, "", grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "denied")};
   std::unique_ptr<Client> client = NewClient();
   std::vector<std::string> seen;
-  absl::Status status = client->ForEachArrival(
-      v1::ListArrivalsRequest(), [&](const v1::Arrival& arrival) {
+  absl::Status status =
+      client->ForEachArrival(v1::ListArrivalsRequest(), [&](const v1::Arrival& arrival) {
         seen.push_back(arrival.arrival_id());
         return absl::OkStatus();
       });
@@ -518,11 +519,10 @@ TEST_F(ClientTest, ForEachArrivalRefusesATokenThatDoesNotMove) {
   arrivals_.pages["same"] = {{"a2"}, "same"};
   std::unique_ptr<Client> client = NewClient();
   int seen = 0;
-  absl::Status status = client->ForEachArrival(
-      v1::ListArrivalsRequest(), [&](const v1::Arrival&) {
-        ++seen;
-        return absl::OkStatus();
-      });
+  absl::Status status = client->ForEachArrival(v1::ListArrivalsRequest(), [&](const v1::Arrival&) {
+    ++seen;
+    return absl::OkStatus();
+  });
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kInternal, HasSubstr("same")));
   EXPECT_EQ(seen, 2);
 }
@@ -542,13 +542,12 @@ TEST_F(ClientTest, NewContextHasTheTimeout) {
 
 class ConnectionEnvironmentTest : public ::testing::Test {
  protected:
-  static constexpr const char* kVariables[] = {"ENLACE_ADDR", "ENLACE_CA",
-                                               "ENLACE_CERT", "ENLACE_KEY"};
+  static constexpr const char* kVariables[] = {"ENLACE_ADDR", "ENLACE_CA", "ENLACE_CERT",
+                                               "ENLACE_KEY"};
   void SetUp() override {
     for (const char* variable : kVariables) {
       const char* value = getenv(variable);
-      saved_.emplace_back(value == nullptr ? std::nullopt
-                                           : std::optional<std::string>(value));
+      saved_.emplace_back(value == nullptr ? std::nullopt : std::optional<std::string>(value));
       unsetenv(variable);
     }
   }
@@ -616,8 +615,7 @@ TEST_F(ConnectionEnvironmentTest, EmptyValuesCountAsUnset) {
 // ---------------------------------------------------------------------------
 // Connect: what it checks before any call, and a real mTLS round trip.
 
-std::string WriteFile(const std::string& dir, const std::string& name,
-                      const std::string& content) {
+std::string WriteFile(const std::string& dir, const std::string& name, const std::string& content) {
   const std::string path = absl::StrCat(dir, "/", name);
   std::ofstream(path) << content;
   return path;
@@ -625,8 +623,7 @@ std::string WriteFile(const std::string& dir, const std::string& name,
 
 TEST(ClientConnectTest, NamesTheFileThatIsWrong) {
   enlace::testing::TestPki pki = enlace::testing::TestPki::Create();
-  enlace::testing::TestPki::Files iom =
-      pki.WriteCertificate("iom", pki.Agency("iom"));
+  enlace::testing::TestPki::Files iom = pki.WriteCertificate("iom", pki.Agency("iom"));
   ConnectionOptions options;
   options.ca_path = pki.ca_cert_path();
   options.cert_path = iom.certificate_path;
@@ -636,29 +633,24 @@ TEST(ClientConnectTest, NamesTheFileThatIsWrong) {
   ConnectionOptions missing = options;
   missing.cert_path = "/nonexistent/iom.crt";
   EXPECT_THAT(Client::Connect(missing),
-              StatusIs(absl::StatusCode::kNotFound,
-                       HasSubstr("/nonexistent/iom.crt")));
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/iom.crt")));
 
   ConnectionOptions none = options;
   none.ca_path = "";
   EXPECT_THAT(Client::Connect(none),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("CA certificate")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("CA certificate")));
 
   ConnectionOptions swapped = options;
   swapped.key_path = iom.certificate_path;
   EXPECT_THAT(Client::Connect(swapped),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr(iom.certificate_path)));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(iom.certificate_path)));
 
   ConnectionOptions encrypted = options;
-  encrypted.key_path = WriteFile(
-      pki.dir(), "encrypted.key",
-      "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n"
-      "-----END ENCRYPTED PRIVATE KEY-----\n");
+  encrypted.key_path = WriteFile(pki.dir(), "encrypted.key",
+                                 "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n"
+                                 "-----END ENCRYPTED PRIVATE KEY-----\n");
   EXPECT_THAT(Client::Connect(encrypted),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("encrypted")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("encrypted")));
 
   // What gRPC would only report as an UNAVAILABLE first call.
   ConnectionOptions garbage = options;
@@ -669,37 +661,31 @@ TEST(ClientConnectTest, NamesTheFileThatIsWrong) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr(garbage.ca_path + " holds no valid PEM")));
 
-  enlace::testing::TestPki::Files unhcr =
-      pki.WriteCertificate("unhcr", pki.Agency("unhcr"));
+  enlace::testing::TestPki::Files unhcr = pki.WriteCertificate("unhcr", pki.Agency("unhcr"));
   ConnectionOptions mismatched = options;
   mismatched.key_path = unhcr.private_key_path;
   EXPECT_THAT(Client::Connect(mismatched),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("does not belong to client certificate " +
-                                 iom.certificate_path)));
+                       HasSubstr("does not belong to client certificate " + iom.certificate_path)));
 
   enlace::testing::TestPki::Files expired = pki.WriteCertificate(
-      "expired", pki.WithUris({"spiffe://enlace/agency/iom"},
-                              absl::Now() - absl::Hours(48),
+      "expired", pki.WithUris({"spiffe://enlace/agency/iom"}, absl::Now() - absl::Hours(48),
                               absl::Now() - absl::Hours(24)));
   ConnectionOptions stale = options;
   stale.cert_path = expired.certificate_path;
   stale.key_path = expired.private_key_path;
-  EXPECT_THAT(Client::Connect(stale),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr(expired.certificate_path + " expired")));
+  EXPECT_THAT(Client::Connect(stale), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                               HasSubstr(expired.certificate_path + " expired")));
 }
 
 // The server side of the round trip: GetArrival answers with the caller's
 // verified URI SAN.
 class WhoAmI final : public v1::ArrivalService::Service {
  public:
-  grpc::Status GetArrival(grpc::ServerContext* context,
-                          const v1::GetArrivalRequest*,
+  grpc::Status GetArrival(grpc::ServerContext* context, const v1::GetArrivalRequest*,
                           v1::Arrival* response) override {
     for (const grpc::string_ref& uri :
-         context->auth_context()->FindPropertyValues(
-             "x509_subject_alternative_name")) {
+         context->auth_context()->FindPropertyValues("x509_subject_alternative_name")) {
       response->set_arrival_id(std::string(uri.data(), uri.size()));
     }
     return grpc::Status::OK;
@@ -708,19 +694,15 @@ class WhoAmI final : public v1::ArrivalService::Service {
 
 TEST(ClientConnectTest, MutualTlsRoundTrip) {
   enlace::testing::TestPki pki = enlace::testing::TestPki::Create();
-  enlace::testing::TestPki::Files iom =
-      pki.WriteCertificate("iom", pki.Agency("iom"));
-  grpc::SslServerCredentialsOptions tls(
-      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  enlace::testing::TestPki::Files iom = pki.WriteCertificate("iom", pki.Agency("iom"));
+  grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   tls.pem_root_certs = pki.ca_cert_pem();
-  tls.pem_key_cert_pairs.push_back(
-      {pki.server_key_pem(), pki.server_cert_pem()});
+  tls.pem_key_cert_pairs.push_back({pki.server_key_pem(), pki.server_cert_pem()});
   WhoAmI service;
   grpc::ServerBuilder builder;
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(tls),
-                           &port);
+  builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(tls), &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
@@ -734,8 +716,7 @@ TEST(ClientConnectTest, MutualTlsRoundTrip) {
   options.timeout = absl::Seconds(20);
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
   ASSERT_TRUE(client.ok()) << client.status();
-  absl::StatusOr<v1::Arrival> answer =
-      (*client)->GetArrival(v1::GetArrivalRequest());
+  absl::StatusOr<v1::Arrival> answer = (*client)->GetArrival(v1::GetArrivalRequest());
   ASSERT_TRUE(answer.ok()) << answer.status();
   EXPECT_EQ(answer->arrival_id(), "spiffe://enlace/agency/iom");
 
@@ -749,8 +730,7 @@ TEST(ClientConnectTest, MutualTlsRoundTrip) {
   RetryPolicy no_pause;
   int pauses = 0;
   no_pause.sleep = [&pauses](absl::Duration) { ++pauses; };
-  absl::StatusOr<std::unique_ptr<Client>> refused =
-      Client::Connect(options, no_pause);
+  absl::StatusOr<std::unique_ptr<Client>> refused = Client::Connect(options, no_pause);
   ASSERT_TRUE(refused.ok()) << refused.status();
   EXPECT_THAT((*refused)->GetArrival(v1::GetArrivalRequest()),
               StatusIs(absl::StatusCode::kUnavailable));

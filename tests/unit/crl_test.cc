@@ -37,8 +37,8 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "auth/pki.h"
 #include "auth/openssl_util.h"
+#include "auth/pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -68,8 +68,7 @@ template <auto kFree>
 using Deleter = openssl::OpenSslDeleter<kFree>;
 using X509CrlPtr = std::unique_ptr<X509_CRL, Deleter<X509_CRL_free>>;
 using StorePtr = std::unique_ptr<X509_STORE, Deleter<X509_STORE_free>>;
-using StoreCtxPtr =
-    std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX_free>>;
+using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX_free>>;
 using AkidPtr = std::unique_ptr<AUTHORITY_KEYID, Deleter<AUTHORITY_KEYID_free>>;
 
 X509Ptr ParseCert(const std::string& pem) {
@@ -79,8 +78,7 @@ X509Ptr ParseCert(const std::string& pem) {
 
 X509CrlPtr ParseCrl(const std::string& pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  return X509CrlPtr(
-      PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+  return X509CrlPtr(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
 }
 
 std::string ReadFile(const std::string& path) {
@@ -98,10 +96,9 @@ void WriteFile(const std::string& path, const std::string& content) {
 absl::Time TimeOf(const ASN1_TIME* time) {
   struct tm tm = {};
   EXPECT_EQ(ASN1_TIME_to_tm(time, &tm), 1);
-  return absl::FromCivil(
-      absl::CivilSecond(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                        tm.tm_hour, tm.tm_min, tm.tm_sec),
-      absl::UTCTimeZone());
+  return absl::FromCivil(absl::CivilSecond(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                                           tm.tm_min, tm.tm_sec),
+                         absl::UTCTimeZone());
 }
 
 // serial_hex form (pki.h) of an ASN1_INTEGER.
@@ -128,8 +125,8 @@ std::map<std::string, absl::Time> EntriesOf(X509_CRL* crl) {
 }
 
 int64_t CrlNumberOf(X509_CRL* crl) {
-  Asn1IntegerPtr number(static_cast<ASN1_INTEGER*>(
-      X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr)));
+  Asn1IntegerPtr number(
+      static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr)));
   int64_t value = -1;
   EXPECT_NE(number, nullptr);
   if (number != nullptr) {
@@ -159,11 +156,9 @@ class DirVerifier {
     EXPECT_EQ(X509_STORE_add_cert(store_.get(), ca.get()), 1);
     if (as_grpc) {
       // ssl_transport_security.cc, 1.51, word for word.
-      EXPECT_EQ(X509_STORE_load_locations(store_.get(), nullptr, dir.c_str()),
-                1);
+      EXPECT_EQ(X509_STORE_load_locations(store_.get(), nullptr, dir.c_str()), 1);
     } else {
-      X509_LOOKUP* lookup =
-          X509_STORE_add_lookup(store_.get(), X509_LOOKUP_hash_dir());
+      X509_LOOKUP* lookup = X509_STORE_add_lookup(store_.get(), X509_LOOKUP_hash_dir());
       EXPECT_NE(lookup, nullptr);
       EXPECT_EQ(X509_LOOKUP_add_dir(lookup, dir.c_str(), X509_FILETYPE_PEM), 1);
     }
@@ -174,13 +169,11 @@ class DirVerifier {
   int Verify(const std::string& cert_pem, absl::Time at) {
     X509Ptr cert = ParseCert(cert_pem);
     StoreCtxPtr ctx(X509_STORE_CTX_new());
-    EXPECT_EQ(X509_STORE_CTX_init(ctx.get(), store_.get(), cert.get(), nullptr),
-              1);
+    EXPECT_EQ(X509_STORE_CTX_init(ctx.get(), store_.get(), cert.get(), nullptr), 1);
     X509_STORE_CTX_set_time(ctx.get(), 0, absl::ToTimeT(at));
     int ok = X509_verify_cert(ctx.get());
     int error = X509_STORE_CTX_get_error(ctx.get());
-    EXPECT_EQ(ok == 1, error == X509_V_OK)
-        << X509_verify_cert_error_string(error);
+    EXPECT_EQ(ok == 1, error == X509_V_OK) << X509_verify_cert_error_string(error);
     return error;
   }
 
@@ -197,11 +190,10 @@ CertificateAuthority CaWithoutCrlSign() {
   EXPECT_EQ(X509_set_version(cert.get(), X509_VERSION_3), 1);
   EXPECT_EQ(ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 7), 1);
   X509_NAME* name = X509_get_subject_name(cert.get());
-  EXPECT_EQ(
-      X509_NAME_add_entry_by_txt(
-          name, "CN", MBSTRING_ASC,
-          reinterpret_cast<const unsigned char*>("No cRLSign CA"), -1, -1, 0),
-      1);
+  EXPECT_EQ(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                       reinterpret_cast<const unsigned char*>("No cRLSign CA"), -1,
+                                       -1, 0),
+            1);
   EXPECT_EQ(X509_set_issuer_name(cert.get(), name), 1);
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 86400);
@@ -209,10 +201,9 @@ CertificateAuthority CaWithoutCrlSign() {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
-  for (auto [nid, value] :
-       {std::pair<int, const char*>{NID_basic_constraints, "critical,CA:TRUE"},
-        {NID_key_usage, "critical,keyCertSign"},
-        {NID_subject_key_identifier, "hash"}}) {
+  for (auto [nid, value] : {std::pair<int, const char*>{NID_basic_constraints, "critical,CA:TRUE"},
+                            {NID_key_usage, "critical,keyCertSign"},
+                            {NID_subject_key_identifier, "hash"}}) {
     X509_EXTENSION* ext = X509V3_EXT_nconf_nid(nullptr, &ctx, nid, value);
     EXPECT_NE(ext, nullptr);
     EXPECT_EQ(X509_add_ext(cert.get(), ext, -1), 1);
@@ -222,9 +213,8 @@ CertificateAuthority CaWithoutCrlSign() {
   BioPtr cert_bio(BIO_new(BIO_s_mem()));
   BioPtr key_bio(BIO_new(BIO_s_mem()));
   EXPECT_EQ(PEM_write_bio_X509(cert_bio.get(), cert.get()), 1);
-  EXPECT_EQ(PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr,
-                                     0, nullptr, nullptr),
-            1);
+  EXPECT_EQ(
+      PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr), 1);
   char* data = nullptr;
   CertificateAuthority ca;
   long len = BIO_get_mem_data(cert_bio.get(), &data);
@@ -235,9 +225,7 @@ CertificateAuthority CaWithoutCrlSign() {
 }
 
 // A time in whole seconds, so that CRL times compare exactly.
-absl::Time WholeSecondsNow() {
-  return absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
-}
+absl::Time WholeSecondsNow() { return absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now())); }
 
 // ---------------------------------------------------------------------------
 // CreateCrlPem().
@@ -252,9 +240,9 @@ TEST(CreateCrlPemTest, IsSignedByTheCaAndListsExactlyTheGivenSerials) {
   const absl::Time iom_revoked = this_update - absl::Hours(3);
   const absl::Time mfa_revoked = this_update - absl::Hours(1);
 
-  absl::StatusOr<std::string> pem = CreateCrlPem(
-      pki.ca(), {{SerialOf(iom), iom_revoked}, {SerialOf(mfa), mfa_revoked}},
-      this_update + absl::Milliseconds(700), next_update, 42);
+  absl::StatusOr<std::string> pem =
+      CreateCrlPem(pki.ca(), {{SerialOf(iom), iom_revoked}, {SerialOf(mfa), mfa_revoked}},
+                   this_update + absl::Milliseconds(700), next_update, 42);
   ASSERT_TRUE(pem.ok()) << pem.status();
   EXPECT_TRUE(absl::StartsWith(*pem, "-----BEGIN X509 CRL-----")) << *pem;
   X509CrlPtr crl = ParseCrl(*pem);
@@ -264,36 +252,30 @@ TEST(CreateCrlPemTest, IsSignedByTheCaAndListsExactlyTheGivenSerials) {
   EXPECT_EQ(X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.get())), 1);
   EXPECT_EQ(X509_CRL_get_signature_nid(crl.get()), NID_ecdsa_with_SHA256);
   EXPECT_EQ(X509_CRL_get_version(crl.get()), X509_CRL_VERSION_2);
-  EXPECT_EQ(X509_NAME_cmp(X509_CRL_get_issuer(crl.get()),
-                          X509_get_subject_name(ca.get())),
-            0);
+  EXPECT_EQ(X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(ca.get())), 0);
   EXPECT_EQ(TimeOf(X509_CRL_get0_lastUpdate(crl.get())), this_update);
   EXPECT_EQ(TimeOf(X509_CRL_get0_nextUpdate(crl.get())), next_update);
   EXPECT_EQ(CrlNumberOf(crl.get()), 42);
 
   // The authorityKeyIdentifier is the CA's key id (OpenSSL scores a CRL by
   // it when choosing among CRLs of CAs with the same name).
-  AkidPtr akid(static_cast<AUTHORITY_KEYID*>(X509_CRL_get_ext_d2i(
-      crl.get(), NID_authority_key_identifier, nullptr, nullptr)));
+  AkidPtr akid(static_cast<AUTHORITY_KEYID*>(
+      X509_CRL_get_ext_d2i(crl.get(), NID_authority_key_identifier, nullptr, nullptr)));
   ASSERT_NE(akid, nullptr);
   ASSERT_NE(akid->keyid, nullptr);
   ASSERT_NE(X509_get0_subject_key_id(ca.get()), nullptr);
-  EXPECT_EQ(
-      ASN1_OCTET_STRING_cmp(akid->keyid, X509_get0_subject_key_id(ca.get())),
-      0);
+  EXPECT_EQ(ASN1_OCTET_STRING_cmp(akid->keyid, X509_get0_subject_key_id(ca.get())), 0);
 
   std::map<std::string, absl::Time> entries = EntriesOf(crl.get());
-  EXPECT_THAT(entries,
-              UnorderedElementsAre(std::pair(SerialOf(iom), iom_revoked),
-                                   std::pair(SerialOf(mfa), mfa_revoked)));
+  EXPECT_THAT(entries, UnorderedElementsAre(std::pair(SerialOf(iom), iom_revoked),
+                                            std::pair(SerialOf(mfa), mfa_revoked)));
   EXPECT_EQ(entries.count(SerialOf(undp)), 0u);
 }
 
 TEST(CreateCrlPemTest, DigestFollowsTheCaKeyAsSignCsrDoes) {
   const absl::Time now = WholeSecondsNow();
-  for (auto [key_type, nid] :
-       {std::pair{KeyType::kEcP384, NID_ecdsa_with_SHA384},
-        std::pair{KeyType::kRsa2048, NID_sha256WithRSAEncryption}}) {
+  for (auto [key_type, nid] : {std::pair{KeyType::kEcP384, NID_ecdsa_with_SHA384},
+                               std::pair{KeyType::kRsa2048, NID_sha256WithRSAEncryption}}) {
     absl::StatusOr<CertificateAuthority> ca = CreateCertificateAuthority(
         "Digest CA", now - absl::Hours(1), now + absl::Hours(24), key_type);
     ASSERT_TRUE(ca.ok()) << ca.status();
@@ -310,8 +292,7 @@ TEST(CreateCrlPemTest, DigestFollowsTheCaKeyAsSignCsrDoes) {
 TEST(CreateCrlPemTest, EmptyListMakesAValidCrl) {
   TestPki pki = TestPki::Create();
   const absl::Time now = WholeSecondsNow();
-  absl::StatusOr<std::string> pem =
-      CreateCrlPem(pki.ca(), {}, now, now + absl::Hours(1), 0);
+  absl::StatusOr<std::string> pem = CreateCrlPem(pki.ca(), {}, now, now + absl::Hours(1), 0);
   ASSERT_TRUE(pem.ok()) << pem.status();
   X509CrlPtr crl = ParseCrl(*pem);
   ASSERT_NE(crl, nullptr);
@@ -324,12 +305,9 @@ TEST(CreateCrlPemTest, EmptyListMakesAValidCrl) {
 TEST(CreateCrlPemTest, SerialGivenTwiceIsListedOnceWithItsEarliestTime) {
   TestPki pki = TestPki::Create();
   const absl::Time now = WholeSecondsNow();
-  absl::StatusOr<std::string> pem =
-      CreateCrlPem(pki.ca(),
-                   {{"abc", now - absl::Hours(1)},
-                    {"0", now},
-                    {"abc", now - absl::Hours(2)}},
-                   now, now + absl::Hours(1), 1);
+  absl::StatusOr<std::string> pem = CreateCrlPem(
+      pki.ca(), {{"abc", now - absl::Hours(1)}, {"0", now}, {"abc", now - absl::Hours(2)}}, now,
+      now + absl::Hours(1), 1);
   ASSERT_TRUE(pem.ok()) << pem.status();
   X509CrlPtr crl = ParseCrl(*pem);
   EXPECT_THAT(EntriesOf(crl.get()),
@@ -343,33 +321,26 @@ TEST(CreateCrlPemTest, RejectsBadInput) {
   const absl::Time now = WholeSecondsNow();
   const absl::Time later = now + absl::Hours(1);
 
-  CertificateAuthority mismatched{pki.ca_cert_pem(),
-                                  other.ca().private_key_pem};
+  CertificateAuthority mismatched{pki.ca_cert_pem(), other.ca().private_key_pem};
   EXPECT_THAT(CreateCrlPem(mismatched, {}, now, later, 1),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("does not match")));
-  EXPECT_THAT(
-      CreateCrlPem({"garbage", pki.ca().private_key_pem}, {}, now, later, 1),
-      StatusIs(absl::StatusCode::kInvalidArgument));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not match")));
+  EXPECT_THAT(CreateCrlPem({"garbage", pki.ca().private_key_pem}, {}, now, later, 1),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 
-  for (const char* serial : {"", "01", "1A", "0x1f", "-1", "1f ", "g",
-                             "1234567890123456789012345678901234567890a"}) {
-    EXPECT_THAT(
-        CreateCrlPem(pki.ca(), {{serial, now}}, now, later, 1),
-        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("serial")))
+  for (const char* serial :
+       {"", "01", "1A", "0x1f", "-1", "1f ", "g", "1234567890123456789012345678901234567890a"}) {
+    EXPECT_THAT(CreateCrlPem(pki.ca(), {{serial, now}}, now, later, 1),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("serial")))
         << "serial \"" << serial << "\"";
   }
-  EXPECT_TRUE(CreateCrlPem(pki.ca(),
-                           {{"1234567890123456789012345678901234567890", now}},
-                           now, later, 1)
-                  .ok());
-  EXPECT_THAT(
-      CreateCrlPem(pki.ca(), {{"1f", absl::InfiniteFuture()}}, now, later, 1),
-      StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_TRUE(
+      CreateCrlPem(pki.ca(), {{"1234567890123456789012345678901234567890", now}}, now, later, 1)
+          .ok());
+  EXPECT_THAT(CreateCrlPem(pki.ca(), {{"1f", absl::InfiniteFuture()}}, now, later, 1),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 
-  EXPECT_THAT(
-      CreateCrlPem(pki.ca(), {}, now, now, 1),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("next_update")));
+  EXPECT_THAT(CreateCrlPem(pki.ca(), {}, now, now, 1),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("next_update")));
   // Equal once truncated to whole seconds.
   EXPECT_THAT(CreateCrlPem(pki.ca(), {}, now, now + absl::Milliseconds(500), 1),
               StatusIs(absl::StatusCode::kInvalidArgument));
@@ -377,19 +348,16 @@ TEST(CreateCrlPemTest, RejectsBadInput) {
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(CreateCrlPem(pki.ca(), {}, absl::InfinitePast(), later, 1),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(
-      CreateCrlPem(pki.ca(), {}, now, later, -1),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("crl_number")));
+  EXPECT_THAT(CreateCrlPem(pki.ca(), {}, now, later, -1),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("crl_number")));
 }
 
 TEST(CreateCrlPemTest, RejectsACaWithoutCrlSign) {
   CertificateAuthority ca = CaWithoutCrlSign();
-  ASSERT_TRUE(ValidateCertificateAuthority(ca).ok())
-      << ValidateCertificateAuthority(ca);
+  ASSERT_TRUE(ValidateCertificateAuthority(ca).ok()) << ValidateCertificateAuthority(ca);
   const absl::Time now = WholeSecondsNow();
-  EXPECT_THAT(
-      CreateCrlPem(ca, {}, now, now + absl::Hours(1), 1),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cRLSign")));
+  EXPECT_THAT(CreateCrlPem(ca, {}, now, now + absl::Hours(1), 1),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cRLSign")));
 }
 
 // ---------------------------------------------------------------------------
@@ -401,8 +369,7 @@ TEST(CrlFileStemTest, IsOpenSslSubjectNameHash) {
   ASSERT_TRUE(stem.ok()) << stem.status();
   X509Ptr ca = ParseCert(pki.ca_cert_pem());
   char expected[32];
-  std::snprintf(expected, sizeof(expected), "%08lx",
-                X509_subject_name_hash(ca.get()));
+  std::snprintf(expected, sizeof(expected), "%08lx", X509_subject_name_hash(ca.get()));
   EXPECT_EQ(*stem, expected);
   EXPECT_THAT(*stem, MatchesRegex("[0-9a-f]{8}"));
 
@@ -412,8 +379,7 @@ TEST(CrlFileStemTest, IsOpenSslSubjectNameHash) {
   EXPECT_EQ(CrlFileStem(same_name.ca_cert_pem()).value(), *stem);
   EXPECT_NE(CrlFileStem(other.ca_cert_pem()).value(), *stem);
 
-  EXPECT_THAT(CrlFileStem("not a certificate"),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(CrlFileStem("not a certificate"), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 // ---------------------------------------------------------------------------
@@ -434,13 +400,9 @@ class CrlPublisherTest : public ::testing::Test {
     return RevokedEntry{SerialOf(cert), now_ - absl::Minutes(1)};
   }
 
-  std::string PathOf(int suffix) const {
-    return absl::StrCat(dir_, "/", stem_, ".r", suffix);
-  }
+  std::string PathOf(int suffix) const { return absl::StrCat(dir_, "/", stem_, ".r", suffix); }
 
-  X509CrlPtr CrlAt(int suffix) const {
-    return ParseCrl(ReadFile(PathOf(suffix)));
-  }
+  X509CrlPtr CrlAt(int suffix) const { return ParseCrl(ReadFile(PathOf(suffix))); }
 
   // The names in dir_, sorted.
   std::vector<std::string> Files() const {
@@ -454,8 +416,7 @@ class CrlPublisherTest : public ::testing::Test {
 
   std::vector<std::string> Names(std::vector<int> suffixes) const {
     std::vector<std::string> names;
-    for (int suffix : suffixes)
-      names.push_back(absl::StrCat(stem_, ".r", suffix));
+    for (int suffix : suffixes) names.push_back(absl::StrCat(stem_, ".r", suffix));
     std::sort(names.begin(), names.end());
     return names;
   }
@@ -487,21 +448,17 @@ TEST_F(CrlPublisherTest, PublishWritesTheFileOpenSslLooksUp) {
   EXPECT_EQ(X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.get())), 1);
   EXPECT_THAT(EntriesOf(crl.get()),
               ElementsAre(std::pair(SerialOf(iom_), now_ - absl::Minutes(1))));
-  EXPECT_EQ(TimeOf(X509_CRL_get0_lastUpdate(crl.get())),
-            now_ - absl::Minutes(5));
-  EXPECT_EQ(TimeOf(X509_CRL_get0_nextUpdate(crl.get())),
-            now_ + absl::Hours(24 * 7));
+  EXPECT_EQ(TimeOf(X509_CRL_get0_lastUpdate(crl.get())), now_ - absl::Minutes(5));
+  EXPECT_EQ(TimeOf(X509_CRL_get0_nextUpdate(crl.get())), now_ + absl::Hours(24 * 7));
   EXPECT_EQ(publisher.last_next_update(), now_ + absl::Hours(24 * 7));
   EXPECT_EQ(CrlNumberOf(crl.get()), publisher.last_crl_number());
 
   // OpenSSL, reading the directory by hash as gRPC does.
   DirVerifier verifier = Verifier();
-  EXPECT_EQ(verifier.Verify(iom_.certificate_pem, now_),
-            X509_V_ERR_CERT_REVOKED);
+  EXPECT_EQ(verifier.Verify(iom_.certificate_pem, now_), X509_V_ERR_CERT_REVOKED);
   EXPECT_EQ(verifier.Verify(mfa_.certificate_pem, now_), X509_V_OK);
   // gRPC 1.51's exact calls and flags (also checks the CA against the CRL).
-  DirVerifier grpc(pki_.ca_cert_pem(), dir_,
-                   X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL,
+  DirVerifier grpc(pki_.ca_cert_pem(), dir_, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL,
                    /*as_grpc=*/true);
   EXPECT_EQ(grpc.Verify(iom_.certificate_pem, now_), X509_V_ERR_CERT_REVOKED);
   EXPECT_EQ(grpc.Verify(mfa_.certificate_pem, now_), X509_V_OK);
@@ -510,8 +467,7 @@ TEST_F(CrlPublisherTest, PublishWritesTheFileOpenSslLooksUp) {
 TEST_F(CrlPublisherTest, WithoutACrlOpenSslCannotCheck) {
   // What gRPC's verify callback turns into "accept" (fail open).
   std::filesystem::create_directory(dir_);
-  EXPECT_EQ(Verifier().Verify(iom_.certificate_pem, now_),
-            X509_V_ERR_UNABLE_TO_GET_CRL);
+  EXPECT_EQ(Verifier().Verify(iom_.certificate_pem, now_), X509_V_ERR_UNABLE_TO_GET_CRL);
 }
 
 TEST_F(CrlPublisherTest, EmptyListIsAValidCrlThatRejectsNobody) {
@@ -527,8 +483,7 @@ TEST_F(CrlPublisherTest, NewCrlsReachRunningAndRestartedReaders) {
   CrlPublisher publisher(dir_, pki_.ca());
   ASSERT_TRUE(publisher.Publish({Revoked(iom_)}, now_).ok());
   DirVerifier running = Verifier();
-  EXPECT_EQ(running.Verify(iom_.certificate_pem, now_),
-            X509_V_ERR_CERT_REVOKED);
+  EXPECT_EQ(running.Verify(iom_.certificate_pem, now_), X509_V_ERR_CERT_REVOKED);
   EXPECT_EQ(running.Verify(mfa_.certificate_pem, now_), X509_V_OK);
 
   const absl::Time later = now_ + absl::Minutes(1);
@@ -539,17 +494,13 @@ TEST_F(CrlPublisherTest, NewCrlsReachRunningAndRestartedReaders) {
   X509CrlPtr first = CrlAt(0);
   X509CrlPtr second = CrlAt(1);
   EXPECT_GT(CrlNumberOf(second.get()), CrlNumberOf(first.get()));
-  EXPECT_EQ(TimeOf(X509_CRL_get0_lastUpdate(second.get())),
-            later - absl::Minutes(5));
+  EXPECT_EQ(TimeOf(X509_CRL_get0_lastUpdate(second.get())), later - absl::Minutes(5));
 
-  EXPECT_EQ(running.Verify(mfa_.certificate_pem, later),
-            X509_V_ERR_CERT_REVOKED);
+  EXPECT_EQ(running.Verify(mfa_.certificate_pem, later), X509_V_ERR_CERT_REVOKED);
   EXPECT_EQ(running.Verify(undp_.certificate_pem, later), X509_V_OK);
   DirVerifier restarted = Verifier();
-  EXPECT_EQ(restarted.Verify(mfa_.certificate_pem, later),
-            X509_V_ERR_CERT_REVOKED);
-  EXPECT_EQ(restarted.Verify(iom_.certificate_pem, later),
-            X509_V_ERR_CERT_REVOKED);
+  EXPECT_EQ(restarted.Verify(mfa_.certificate_pem, later), X509_V_ERR_CERT_REVOKED);
+  EXPECT_EQ(restarted.Verify(iom_.certificate_pem, later), X509_V_ERR_CERT_REVOKED);
   EXPECT_EQ(restarted.Verify(undp_.certificate_pem, later), X509_V_OK);
 
   // A new publisher (a restarted process) continues the numbering.
@@ -561,11 +512,9 @@ TEST_F(CrlPublisherTest, NewCrlsReachRunningAndRestartedReaders) {
   EXPECT_EQ(again.last_crl_number(), CrlNumberOf(CrlAt(2).get()));
   // Un-revoking works too: the newest CRL wins, in both kinds of reader.
   EXPECT_EQ(running.Verify(iom_.certificate_pem, even_later), X509_V_OK);
-  EXPECT_EQ(running.Verify(undp_.certificate_pem, even_later),
-            X509_V_ERR_CERT_REVOKED);
+  EXPECT_EQ(running.Verify(undp_.certificate_pem, even_later), X509_V_ERR_CERT_REVOKED);
   EXPECT_EQ(Verifier().Verify(iom_.certificate_pem, even_later), X509_V_OK);
-  EXPECT_EQ(Verifier().Verify(undp_.certificate_pem, even_later),
-            X509_V_ERR_CERT_REVOKED);
+  EXPECT_EQ(Verifier().Verify(undp_.certificate_pem, even_later), X509_V_ERR_CERT_REVOKED);
 }
 
 TEST_F(CrlPublisherTest, PublishingTwiceInOneSecondStillMakesTheNewCrlWin) {
@@ -577,22 +526,17 @@ TEST_F(CrlPublisherTest, PublishingTwiceInOneSecondStillMakesTheNewCrlWin) {
   ASSERT_TRUE(publisher.Publish({Revoked(iom_)}, now_).ok());
   // OpenSSL prefers the strictly later lastUpdate; on a tie the old CRL could
   // stay in use, so lastUpdate is moved on by a second.
-  EXPECT_EQ(
-      TimeOf(X509_CRL_get0_lastUpdate(CrlAt(1).get())),
-      TimeOf(X509_CRL_get0_lastUpdate(CrlAt(0).get())) + absl::Seconds(1));
+  EXPECT_EQ(TimeOf(X509_CRL_get0_lastUpdate(CrlAt(1).get())),
+            TimeOf(X509_CRL_get0_lastUpdate(CrlAt(0).get())) + absl::Seconds(1));
   EXPECT_GT(CrlNumberOf(CrlAt(1).get()), CrlNumberOf(CrlAt(0).get()));
-  EXPECT_EQ(running.Verify(iom_.certificate_pem, now_),
-            X509_V_ERR_CERT_REVOKED);
-  EXPECT_EQ(Verifier().Verify(iom_.certificate_pem, now_),
-            X509_V_ERR_CERT_REVOKED);
+  EXPECT_EQ(running.Verify(iom_.certificate_pem, now_), X509_V_ERR_CERT_REVOKED);
+  EXPECT_EQ(Verifier().Verify(iom_.certificate_pem, now_), X509_V_ERR_CERT_REVOKED);
 }
 
-TEST_F(CrlPublisherTest,
-       DeletedOldFileIsRefilledSoRestartedReadersSeeTheNewest) {
+TEST_F(CrlPublisherTest, DeletedOldFileIsRefilledSoRestartedReadersSeeTheNewest) {
   CrlPublisher publisher(dir_, pki_.ca());
   ASSERT_TRUE(publisher.Publish({Revoked(iom_)}, now_).ok());
-  ASSERT_TRUE(
-      publisher.Publish({Revoked(iom_)}, now_ + absl::Seconds(10)).ok());
+  ASSERT_TRUE(publisher.Publish({Revoked(iom_)}, now_ + absl::Seconds(10)).ok());
   // The clean-up the layout forbids: OpenSSL starts at .r0 and stops at the
   // first gap, so a restarted server finds no CRL (and gRPC fails open).
   ASSERT_TRUE(std::filesystem::remove(PathOf(0)));
@@ -605,8 +549,7 @@ TEST_F(CrlPublisherTest,
   EXPECT_EQ(publisher.last_path(), PathOf(2));
   EXPECT_EQ(ReadFile(PathOf(0)), ReadFile(PathOf(2)));  // The repair copy.
   DirVerifier restarted = Verifier();
-  EXPECT_EQ(restarted.Verify(mfa_.certificate_pem, later),
-            X509_V_ERR_CERT_REVOKED);
+  EXPECT_EQ(restarted.Verify(mfa_.certificate_pem, later), X509_V_ERR_CERT_REVOKED);
   EXPECT_EQ(restarted.Verify(undp_.certificate_pem, later), X509_V_OK);
 }
 
@@ -621,10 +564,8 @@ TEST_F(CrlPublisherTest, UnloadableFileIsReplaced) {
   ASSERT_TRUE(publisher.Publish({Revoked(iom_)}, now_).ok());
   EXPECT_EQ(Files(), Names({0, 1, 2}));
   EXPECT_NE(CrlAt(1), nullptr);
-  EXPECT_EQ(running.Verify(iom_.certificate_pem, now_),
-            X509_V_ERR_CERT_REVOKED);
-  EXPECT_EQ(Verifier().Verify(iom_.certificate_pem, now_),
-            X509_V_ERR_CERT_REVOKED);
+  EXPECT_EQ(running.Verify(iom_.certificate_pem, now_), X509_V_ERR_CERT_REVOKED);
+  EXPECT_EQ(Verifier().Verify(iom_.certificate_pem, now_), X509_V_ERR_CERT_REVOKED);
 }
 
 TEST_F(CrlPublisherTest, IgnoresFilesThatAreNotThisCasCrls) {
@@ -632,15 +573,14 @@ TEST_F(CrlPublisherTest, IgnoresFilesThatAreNotThisCasCrls) {
   const std::string other_stem =
       stem_ == "00000000" ? std::string("00000001") : std::string("00000000");
   for (const std::string& name :
-       {std::string("README"), stem_ + ".0", stem_ + ".r01", stem_ + ".r-1",
-        stem_ + ".r", "." + stem_ + ".r0.tmp-abc", other_stem + ".r7"}) {
+       {std::string("README"), stem_ + ".0", stem_ + ".r01", stem_ + ".r-1", stem_ + ".r",
+        "." + stem_ + ".r0.tmp-abc", other_stem + ".r7"}) {
     WriteFile(dir_ + "/" + name, "x\n");
   }
   CrlPublisher publisher(dir_, pki_.ca());
   ASSERT_TRUE(publisher.Publish({Revoked(iom_)}, now_).ok());
   EXPECT_EQ(publisher.last_path(), PathOf(0));
-  EXPECT_EQ(Verifier().Verify(iom_.certificate_pem, now_),
-            X509_V_ERR_CERT_REVOKED);
+  EXPECT_EQ(Verifier().Verify(iom_.certificate_pem, now_), X509_V_ERR_CERT_REVOKED);
 }
 
 TEST_F(CrlPublisherTest, CrlsOfAnEarlierCaWithTheSameNameDoNotInterfere) {
@@ -649,10 +589,8 @@ TEST_F(CrlPublisherTest, CrlsOfAnEarlierCaWithTheSameNameDoNotInterfere) {
   ASSERT_EQ(CrlFileStem(old_pki.ca_cert_pem()).value(), stem_);
   IssuedCertificate old_iom = old_pki.Agency("iom");
   CrlPublisher old_publisher(dir_, old_pki.ca());
-  ASSERT_TRUE(old_publisher
-                  .Publish({RevokedEntry{SerialOf(old_iom), now_}},
-                           now_ + absl::Minutes(3))
-                  .ok());
+  ASSERT_TRUE(
+      old_publisher.Publish({RevokedEntry{SerialOf(old_iom), now_}}, now_ + absl::Minutes(3)).ok());
 
   CrlPublisher publisher(dir_, pki_.ca());
   ASSERT_TRUE(publisher.Publish({Revoked(iom_)}, now_).ok());
@@ -660,8 +598,7 @@ TEST_F(CrlPublisherTest, CrlsOfAnEarlierCaWithTheSameNameDoNotInterfere) {
   // Its lastUpdate is not held back by the old CA's later one.
   EXPECT_EQ(publisher.last_this_update(), now_ - absl::Minutes(5));
   DirVerifier verifier = Verifier();
-  EXPECT_EQ(verifier.Verify(iom_.certificate_pem, now_),
-            X509_V_ERR_CERT_REVOKED);
+  EXPECT_EQ(verifier.Verify(iom_.certificate_pem, now_), X509_V_ERR_CERT_REVOKED);
   EXPECT_EQ(verifier.Verify(mfa_.certificate_pem, now_), X509_V_OK);
 }
 
@@ -669,8 +606,7 @@ TEST_F(CrlPublisherTest, CrlNumberIsNeverBelowUnixTime) {
   // So that it keeps growing even if the directory is emptied.
   CrlPublisher publisher(dir_, pki_.ca());
   ASSERT_TRUE(publisher.Publish({}, now_).ok());
-  EXPECT_EQ(publisher.last_crl_number(),
-            absl::ToUnixSeconds(now_ - absl::Minutes(5)));
+  EXPECT_EQ(publisher.last_crl_number(), absl::ToUnixSeconds(now_ - absl::Minutes(5)));
   std::filesystem::remove_all(dir_);
   CrlPublisher fresh(dir_, pki_.ca());
   ASSERT_TRUE(fresh.Publish({}, now_ + absl::Minutes(1)).ok());
@@ -681,28 +617,23 @@ TEST_F(CrlPublisherTest, ClockGoneBackIsAnErrorThatWritesNothing) {
   CrlPublisher publisher(dir_, pki_.ca());
   ASSERT_TRUE(publisher.Publish({}, now_).ok());
   // Its lastUpdate is now - 5 min; a clock 10 min behind cannot beat it.
-  EXPECT_THAT(
-      publisher.Publish({Revoked(iom_)}, now_ - absl::Minutes(10)),
-      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("clock")));
+  EXPECT_THAT(publisher.Publish({Revoked(iom_)}, now_ - absl::Minutes(10)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("clock")));
   EXPECT_EQ(Files(), Names({0}));
   // 2 minutes behind is fine: lastUpdate moves on by a second.
   ASSERT_TRUE(publisher.Publish({Revoked(iom_)}, now_ - absl::Minutes(2)).ok());
-  EXPECT_EQ(publisher.last_this_update(),
-            now_ - absl::Minutes(5) + absl::Seconds(1));
+  EXPECT_EQ(publisher.last_this_update(), now_ - absl::Minutes(5) + absl::Seconds(1));
 }
 
 TEST_F(CrlPublisherTest, NeedsRefresh) {
   CrlPublisher publisher(dir_, pki_.ca(), absl::Hours(24 * 7));
-  EXPECT_TRUE(
-      publisher.NeedsRefresh(now_, absl::Hours(24)));  // Never published.
+  EXPECT_TRUE(publisher.NeedsRefresh(now_, absl::Hours(24)));  // Never published.
   ASSERT_TRUE(publisher.Publish({}, now_).ok());
   EXPECT_FALSE(publisher.NeedsRefresh(now_, absl::Hours(24)));
-  EXPECT_FALSE(publisher.NeedsRefresh(
-      now_ + absl::Hours(24 * 6) - absl::Seconds(1), absl::Hours(24)));
-  EXPECT_TRUE(
-      publisher.NeedsRefresh(now_ + absl::Hours(24 * 6), absl::Hours(24)));
-  EXPECT_TRUE(
-      publisher.NeedsRefresh(now_ + absl::Hours(24 * 8), absl::ZeroDuration()));
+  EXPECT_FALSE(
+      publisher.NeedsRefresh(now_ + absl::Hours(24 * 6) - absl::Seconds(1), absl::Hours(24)));
+  EXPECT_TRUE(publisher.NeedsRefresh(now_ + absl::Hours(24 * 6), absl::Hours(24)));
+  EXPECT_TRUE(publisher.NeedsRefresh(now_ + absl::Hours(24 * 8), absl::ZeroDuration()));
   // A new publisher (restarted process) republishes at once.
   EXPECT_TRUE(CrlPublisher(dir_, pki_.ca()).NeedsRefresh(now_, absl::Hours(1)));
 }
@@ -712,34 +643,29 @@ TEST_F(CrlPublisherTest, ExpiredCrlRejectsEveryone) {
   // was never revoked verifies.
   CrlPublisher publisher(dir_, pki_.ca(), absl::Hours(1));
   ASSERT_TRUE(publisher.Publish({}, now_).ok());
-  EXPECT_EQ(Verifier().Verify(mfa_.certificate_pem, now_ + absl::Minutes(59)),
-            X509_V_OK);
+  EXPECT_EQ(Verifier().Verify(mfa_.certificate_pem, now_ + absl::Minutes(59)), X509_V_OK);
   EXPECT_EQ(Verifier().Verify(mfa_.certificate_pem, now_ + absl::Hours(2)),
             X509_V_ERR_CRL_HAS_EXPIRED);
 }
 
 TEST_F(CrlPublisherTest, InvalidCaIsAnErrorThatWritesNothing) {
   TestPki other = TestPki::Create("Other CA");
-  CrlPublisher publisher(
-      dir_,
-      CertificateAuthority{pki_.ca_cert_pem(), other.ca().private_key_pem});
+  CrlPublisher publisher(dir_,
+                         CertificateAuthority{pki_.ca_cert_pem(), other.ca().private_key_pem});
   EXPECT_THAT(publisher.Publish({Revoked(iom_)}, now_),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("does not match")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not match")));
   EXPECT_FALSE(std::filesystem::exists(dir_));
   EXPECT_TRUE(publisher.NeedsRefresh(now_, absl::Hours(1)));
 
   CrlPublisher no_crl_sign(dir_, CaWithoutCrlSign());
-  EXPECT_THAT(
-      no_crl_sign.Publish({}, now_),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cRLSign")));
+  EXPECT_THAT(no_crl_sign.Publish({}, now_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cRLSign")));
   EXPECT_FALSE(std::filesystem::exists(dir_));
 }
 
 TEST_F(CrlPublisherTest, BadArgumentsAreErrorsThatWriteNothing) {
-  EXPECT_THAT(
-      CrlPublisher(dir_, pki_.ca(), absl::ZeroDuration()).Publish({}, now_),
-      StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(CrlPublisher(dir_, pki_.ca(), absl::ZeroDuration()).Publish({}, now_),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(CrlPublisher(dir_, pki_.ca(), -absl::Hours(1)).Publish({}, now_),
               StatusIs(absl::StatusCode::kInvalidArgument));
   CrlPublisher publisher(dir_, pki_.ca());
@@ -764,9 +690,7 @@ TEST_F(CrlPublisherTest, DirectoryModeIgnoresUmaskAndPathMustBeADirectory) {
   const std::string file = pki_.dir() + "/plain-file";
   WriteFile(file, "x");
   EXPECT_FALSE(CrlPublisher(file, pki_.ca()).Publish({}, now_).ok());
-  EXPECT_FALSE(CrlPublisher(pki_.dir() + "/missing/crl", pki_.ca())
-                   .Publish({}, now_)
-                   .ok());
+  EXPECT_FALSE(CrlPublisher(pki_.dir() + "/missing/crl", pki_.ca()).Publish({}, now_).ok());
 }
 
 }  // namespace

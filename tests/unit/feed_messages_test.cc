@@ -8,10 +8,10 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "server/page_token.h"
-#include "server/token_keys.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/page_token.h"
+#include "server/token_keys.h"
 
 namespace enlace::server {
 namespace {

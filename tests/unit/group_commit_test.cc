@@ -28,8 +28,8 @@ namespace {
 
 using ::testing::Each;
 using ::testing::ElementsAre;
-using ::testing::Le;
 using ::testing::Gt;
+using ::testing::Le;
 
 // Records what a GroupCommitter<int> commits. Optionally holds the first
 // commit until Release(), after announcing that it has started.
@@ -208,7 +208,8 @@ TEST(GroupCommitterTest, AnIdleLaneGetsNoCreditForItsIdleness) {
   // "late" does not take three turns in a row to catch up: it alternates.
   for (size_t i = 1; i + 1 < order.size(); ++i) {
     bool both_late = order[i] >= 100 && order[i + 1] >= 100;
-    bool busy_left = std::count_if(order.begin() + i + 2, order.end(), [](int v) { return v < 100; });
+    bool busy_left =
+        std::count_if(order.begin() + i + 2, order.end(), [](int v) { return v < 100; });
     EXPECT_FALSE(both_late && busy_left) << "position " << i;
   }
   EXPECT_EQ(log.Counts().size(), 10u);
@@ -271,11 +272,12 @@ TEST(GroupCommitterTest, WorksWithMoveOnlyItems) {
   absl::Mutex mu;
   std::vector<int> seen;
   {
-    GroupCommitter<std::unique_ptr<int>> committer(
-        2, 3, 100, [&](std::vector<std::unique_ptr<int>>& batch) {
-          absl::MutexLock lock(&mu);
-          for (std::unique_ptr<int>& item : batch) seen.push_back(*item);
-        });
+    GroupCommitter<std::unique_ptr<int>> committer(2, 3, 100,
+                                                   [&](std::vector<std::unique_ptr<int>>& batch) {
+                                                     absl::MutexLock lock(&mu);
+                                                     for (std::unique_ptr<int>& item : batch)
+                                                       seen.push_back(*item);
+                                                   });
     for (int i = 0; i < 10; ++i) ASSERT_TRUE(committer.TrySubmit(std::make_unique<int>(i)));
   }
   std::sort(seen.begin(), seen.end());

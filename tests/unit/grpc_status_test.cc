@@ -31,8 +31,8 @@ TEST(GrpcStatusTest, TheDatabasesOwnWordsAreNeverSent) {
   EXPECT_THAT(deadlock.error_message(), Not(HasSubstr("MySQL")));
   EXPECT_THAT(deadlock.error_message(), Not(HasSubstr("Deadlock")));
 
-  grpc::Status duplicate = FromDatabase(
-      "Duplicate entry 'mfa-Ana Lopez-1990' for key 'uq_external'", "23000", 1062);
+  grpc::Status duplicate =
+      FromDatabase("Duplicate entry 'mfa-Ana Lopez-1990' for key 'uq_external'", "23000", 1062);
   EXPECT_EQ(duplicate.error_code(), grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_THAT(duplicate.error_message(), Not(HasSubstr("Ana")));
   EXPECT_THAT(duplicate.error_message(), Not(HasSubstr("uq_external")));

@@ -59,26 +59,22 @@ INSTANTIATE_TEST_SUITE_P(
         "spiffe://other/agency/iom", "spiffe://enlace.evil/agency/iom",
         "spiffe://enlacex/agency/iom",
         // Another path or a deeper one.
-        "spiffe://enlace/user/iom", "spiffe://enlace/agency/iom/x",
-        "spiffe://enlace/admin/ana/x", "spiffe://enlace//agency/iom",
-        "spiffe://enlace/agency", "spiffe://enlace/admin",
+        "spiffe://enlace/user/iom", "spiffe://enlace/agency/iom/x", "spiffe://enlace/admin/ana/x",
+        "spiffe://enlace//agency/iom", "spiffe://enlace/agency", "spiffe://enlace/admin",
         // Upper case anywhere.
-        "spiffe://enlace/agency/IOM", "spiffe://enlace/agency/Iom",
-        "SPIFFE://enlace/agency/iom", "spiffe://ENLACE/agency/iom",
-        "spiffe://enlace/Agency/iom",
+        "spiffe://enlace/agency/IOM", "spiffe://enlace/agency/Iom", "SPIFFE://enlace/agency/iom",
+        "spiffe://ENLACE/agency/iom", "spiffe://enlace/Agency/iom",
         // Empty name, trailing slash.
         "spiffe://enlace/agency/", "spiffe://enlace/admin/", "spiffe://enlace/agency/iom/",
         // 33 characters.
         "spiffe://enlace/agency/" + std::string(33, 'a'),
         "spiffe://enlace/admin/" + std::string(33, 'a'),
         // Names must start with a letter.
-        "spiffe://enlace/agency/1om", "spiffe://enlace/agency/-iom",
-        "spiffe://enlace/agency/_iom",
+        "spiffe://enlace/agency/1om", "spiffe://enlace/agency/-iom", "spiffe://enlace/agency/_iom",
         // Queries, fragments, other characters.
         "spiffe://enlace/agency/iom?x=1", "spiffe://enlace/agency/iom#x",
-        "spiffe://enlace/agency/i.om", "spiffe://enlace/agency/i om",
-        "spiffe://enlace/agency/iom ", " spiffe://enlace/agency/iom",
-        std::string("spiffe://enlace/agency/iom\0x", 28),
+        "spiffe://enlace/agency/i.om", "spiffe://enlace/agency/i om", "spiffe://enlace/agency/iom ",
+        " spiffe://enlace/agency/iom", std::string("spiffe://enlace/agency/iom\0x", 28),
         // Another scheme, or nothing.
         "http://enlace/agency/iom", "https://enlace/agency/iom", "enlace/agency/iom", ""));
 

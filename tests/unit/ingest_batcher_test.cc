@@ -11,8 +11,8 @@
 #include "server/ingest_batcher.h"
 
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -125,8 +125,8 @@ TEST(IngestBatcherTest, OneKeyGoesThroughOneWriterInSubmissionOrder) {
   // The first submission of each key created it; the resends found it.
   std::map<int, db::RecordResult> results = answers.results();
   for (int n = 0; n < kKeys * kRounds; ++n) {
-    EXPECT_EQ(results[n].outcome, n < kKeys ? enlace::v1::OUTCOME_CREATED
-                                            : enlace::v1::OUTCOME_ALREADY_RECORDED)
+    EXPECT_EQ(results[n].outcome,
+              n < kKeys ? enlace::v1::OUTCOME_CREATED : enlace::v1::OUTCOME_ALREADY_RECORDED)
         << n;
     EXPECT_EQ(results[n].arrival_id, results[n % kKeys].arrival_id) << n;
   }
@@ -145,8 +145,10 @@ TEST(IngestBatcherTest, TheFirstVersionSentWins) {
     store.AwaitBatches(1);  // a writer is busy: what follows queues up
     int n = 1;
     for (int k = 0; k < 20; ++k) {
-      ASSERT_TRUE(batcher.Submit(New(MakeArrival(absl::StrCat("v-", k), "Guazapa")), answers.For(n++)));
-      ASSERT_TRUE(batcher.Submit(New(MakeArrival(absl::StrCat("v-", k), "Mejicanos")), answers.For(n++)));
+      ASSERT_TRUE(
+          batcher.Submit(New(MakeArrival(absl::StrCat("v-", k), "Guazapa")), answers.For(n++)));
+      ASSERT_TRUE(
+          batcher.Submit(New(MakeArrival(absl::StrCat("v-", k), "Mejicanos")), answers.For(n++)));
     }
     store.ReleaseBatches();
     answers.AwaitAnswered(41);

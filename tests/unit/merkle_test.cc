@@ -29,9 +29,15 @@ std::string Unhex(absl::string_view hex) { return absl::HexStringToBytes(hex); }
 // transparency-dev/merkle's RFC 6962 test data: leaves, and the root of each
 // tree size 0..8.
 const std::vector<std::string>& ReferenceLeaves() {
-  static const auto* leaves = new std::vector<std::string>{
-      "", Unhex("00"), Unhex("10"), Unhex("2021"), Unhex("3031"), Unhex("40414243"),
-      Unhex("5051525354555657"), Unhex("606162636465666768696a6b6c6d6e6f")};
+  static const auto* leaves =
+      new std::vector<std::string>{"",
+                                   Unhex("00"),
+                                   Unhex("10"),
+                                   Unhex("2021"),
+                                   Unhex("3031"),
+                                   Unhex("40414243"),
+                                   Unhex("5051525354555657"),
+                                   Unhex("606162636465666768696a6b6c6d6e6f")};
   return *leaves;
 }
 
@@ -138,10 +144,18 @@ TEST(MerkleTest, RootsAreTheReferenceRootsOfRfc6962) {
 }
 
 TEST(MerkleTest, TheSplitIsTheLargestPowerOfTwoStrictlyBelow) {
-  const std::map<uint64_t, uint64_t> expected = {
-      {2, 1}, {3, 2}, {4, 2}, {5, 4}, {6, 4}, {7, 4}, {8, 4}, {9, 8}, {1000, 512},
-      {uint64_t{1} << 40, uint64_t{1} << 39}, {(uint64_t{1} << 40) + 1, uint64_t{1} << 40},
-      {(uint64_t{1} << 63) + 1, uint64_t{1} << 63}};
+  const std::map<uint64_t, uint64_t> expected = {{2, 1},
+                                                 {3, 2},
+                                                 {4, 2},
+                                                 {5, 4},
+                                                 {6, 4},
+                                                 {7, 4},
+                                                 {8, 4},
+                                                 {9, 8},
+                                                 {1000, 512},
+                                                 {uint64_t{1} << 40, uint64_t{1} << 39},
+                                                 {(uint64_t{1} << 40) + 1, uint64_t{1} << 40},
+                                                 {(uint64_t{1} << 63) + 1, uint64_t{1} << 63}};
   for (const auto& [n, k] : expected) EXPECT_EQ(SplitPoint(n), k) << n;
 }
 
@@ -170,16 +184,19 @@ TEST(MerkleTest, InclusionProofsAreTheReferenceOnes) {
   };
   const std::vector<Case> cases = {
       {0, 1, {}},
-      {0, 8,
+      {0,
+       8,
        {"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
         "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
         "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"}},
-      {5, 8,
+      {5,
+       8,
        {"bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
         "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
         "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
       {2, 3, {"fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"}},
-      {1, 5,
+      {1,
+       5,
        {"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
         "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
         "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"}},
@@ -190,8 +207,8 @@ TEST(MerkleTest, InclusionProofsAreTheReferenceOnes) {
     for (const std::string& h : proof) hex.push_back(Hex(h));
     EXPECT_EQ(hex, std::vector<std::string>(c.proof.begin(), c.proof.end()))
         << c.index << " in " << c.size;
-    EXPECT_TRUE(VerifyInclusion(c.index, c.size, leaves[c.index], proof,
-                                Unhex(kReferenceRoots[c.size])));
+    EXPECT_TRUE(
+        VerifyInclusion(c.index, c.size, leaves[c.index], proof, Unhex(kReferenceRoots[c.size])));
   }
 }
 
@@ -203,15 +220,18 @@ TEST(MerkleTest, ConsistencyProofsAreTheReferenceOnes) {
   };
   const std::vector<Case> cases = {
       {1, 1, {}},
-      {1, 8,
+      {1,
+       8,
        {"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
         "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
         "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"}},
-      {6, 8,
+      {6,
+       8,
        {"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
         "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
         "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
-      {2, 5,
+      {2,
+       5,
        {"5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
         "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"}},
   };
@@ -245,7 +265,8 @@ TEST(MerkleTest, EveryInclusionProofUpTo70MatchesTheRfcAndVerifiesAndNothingElse
       EXPECT_FALSE(VerifyInclusion(i, n + 1, d[i], proof,
                                    RootFromLeafHashes(Leaves(all).subspan(0, n + 1))));
       if (i < n - 1) {
-        EXPECT_FALSE(VerifyInclusion(i, n - 1, d[i], proof, RootFromLeafHashes(d.subspan(0, n - 1))));
+        EXPECT_FALSE(
+            VerifyInclusion(i, n - 1, d[i], proof, RootFromLeafHashes(d.subspan(0, n - 1))));
       }
       EXPECT_FALSE(VerifyInclusion(i, n, d[i], proof, HashLeaf("root")));
       for (size_t k = 0; k < proof.size(); ++k) {
@@ -369,8 +390,7 @@ TEST(MerkleTest, TheBuilderReportsEveryCompleteNodeOnceAndResumesFromAFrontier) 
 
 TEST(MerkleTest, ProofsNeedFewStoredNodesEvenAt10To8Leaves) {
   const uint64_t n = 100000000;
-  size_t max_inclusion = 0, max_inclusion_nodes = 0, max_consistency = 0,
-         max_consistency_nodes = 0;
+  size_t max_inclusion = 0, max_inclusion_nodes = 0, max_consistency = 0, max_consistency_nodes = 0;
   for (uint64_t i : {uint64_t{0}, uint64_t{1}, n / 3, n / 2, n - 2, n - 1, uint64_t{67108863},
                      uint64_t{67108864}}) {
     std::vector<Range> ranges = InclusionProofRanges(i, n);
@@ -383,10 +403,11 @@ TEST(MerkleTest, ProofsNeedFewStoredNodesEvenAt10To8Leaves) {
     max_consistency = std::max(max_consistency, ranges.size());
     max_consistency_nodes = std::max(max_consistency_nodes, NodesOfRanges(ranges).size());
   }
-  std::printf("at 10^8 leaves: inclusion proofs of up to %zu hashes from %zu stored nodes; "
-              "consistency proofs of up to %zu hashes from %zu stored nodes; a root from %zu\n",
-              max_inclusion, max_inclusion_nodes, max_consistency, max_consistency_nodes,
-              RangeNodes(0, n).size());
+  std::printf(
+      "at 10^8 leaves: inclusion proofs of up to %zu hashes from %zu stored nodes; "
+      "consistency proofs of up to %zu hashes from %zu stored nodes; a root from %zu\n",
+      max_inclusion, max_inclusion_nodes, max_consistency, max_consistency_nodes,
+      RangeNodes(0, n).size());
   EXPECT_LE(max_inclusion, 27u);
   EXPECT_LE(max_inclusion_nodes, 2 * 27u);
   EXPECT_LE(max_consistency, 2 * 27u);

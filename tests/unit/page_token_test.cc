@@ -15,9 +15,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
-#include "server/token_keys.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/token_keys.h"
 #include "tests/testing/status_matchers.h"
 
 namespace enlace::server {
@@ -49,10 +49,9 @@ class PageTokenTest : public ::testing::Test {
 
 TEST_F(PageTokenTest, RoundTrips) {
   const std::string fp = Fingerprint();
-  for (int64_t position :
-       {int64_t{0}, int64_t{1}, int64_t{255}, int64_t{256}, int64_t{1} << 32,
-        int64_t{1234567890123}, std::numeric_limits<int64_t>::max() - 1,
-        std::numeric_limits<int64_t>::max()}) {
+  for (int64_t position : {int64_t{0}, int64_t{1}, int64_t{255}, int64_t{256}, int64_t{1} << 32,
+                           int64_t{1234567890123}, std::numeric_limits<int64_t>::max() - 1,
+                           std::numeric_limits<int64_t>::max()}) {
     SCOPED_TRACE(position);
     const std::string token = tokens_.Encode(position, fp);
     EXPECT_FALSE(token.empty());
@@ -64,7 +63,8 @@ TEST_F(PageTokenTest, RoundTrips) {
 
 TEST_F(PageTokenTest, KeyTokensRoundTrip) {
   const std::string fp = Fingerprint();
-  for (const std::string& key : std::vector<std::string>{"", "1a2b", "iom", std::string(200, 'x')}) {
+  for (const std::string& key :
+       std::vector<std::string>{"", "1a2b", "iom", std::string(200, 'x')}) {
     absl::StatusOr<std::string> decoded = tokens_.DecodeKey(tokens_.EncodeKey(key, fp), fp);
     ASSERT_TRUE(decoded.ok()) << decoded.status();
     EXPECT_EQ(*decoded, key);
@@ -142,17 +142,17 @@ TEST_F(PageTokenTest, MalformedTokensAreRefused) {
   std::string raw;
   ASSERT_TRUE(absl::WebSafeBase64Unescape(good, &raw));
   const std::vector<std::string> tokens = {
-      "garbage!",                                                // not base64url
-      "%%%%",                                                    // not base64url
-      "a",                                                       // impossible length
-      "UA",                                                      // the kind byte only
-      good.substr(0, good.size() - 1),                           // truncated by a character
-      good.substr(0, good.size() / 2),                           // truncated by half
-      good + "AAAA",                                             // three bytes too many
+      "garbage!",  // not base64url
+      "%%%%",  // not base64url
+      "a",  // impossible length
+      "UA",  // the kind byte only
+      good.substr(0, good.size() - 1),  // truncated by a character
+      good.substr(0, good.size() / 2),  // truncated by half
+      good + "AAAA",  // three bytes too many
       absl::WebSafeBase64Escape(raw.substr(0, raw.size() - 1)),  // one byte short
-      absl::WebSafeBase64Escape(raw + "x"),                      // one byte long
-      absl::WebSafeBase64Escape(std::string(30, '\0')),          // zeros
-      tokens_.EncodeKey("42", fp),                               // a key token, not a position
+      absl::WebSafeBase64Escape(raw + "x"),  // one byte long
+      absl::WebSafeBase64Escape(std::string(30, '\0')),  // zeros
+      tokens_.EncodeKey("42", fp),  // a key token, not a position
   };
   for (const std::string& token : tokens) {
     SCOPED_TRACE(token);

@@ -56,15 +56,11 @@ template <auto kFree>
 using Deleter = openssl::OpenSslDeleter<kFree>;
 using X509ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ_free>>;
 using StorePtr = std::unique_ptr<X509_STORE, Deleter<X509_STORE_free>>;
-using StoreCtxPtr =
-    std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX_free>>;
-using BasicConstraintsPtr =
-    std::unique_ptr<BASIC_CONSTRAINTS, Deleter<BASIC_CONSTRAINTS_free>>;
-using OctetStringPtr =
-    std::unique_ptr<ASN1_OCTET_STRING, Deleter<ASN1_OCTET_STRING_free>>;
+using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX_free>>;
+using BasicConstraintsPtr = std::unique_ptr<BASIC_CONSTRAINTS, Deleter<BASIC_CONSTRAINTS_free>>;
+using OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, Deleter<ASN1_OCTET_STRING_free>>;
 using AkidPtr = std::unique_ptr<AUTHORITY_KEYID, Deleter<AUTHORITY_KEYID_free>>;
-using GeneralNamesPtr =
-    std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES_free>>;
+using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES_free>>;
 
 X509Ptr ParseCert(const std::string& pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
@@ -73,14 +69,12 @@ X509Ptr ParseCert(const std::string& pem) {
 
 EvpPkeyPtr ParseKey(const std::string& pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  return EvpPkeyPtr(
-      PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  return EvpPkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
 }
 
 std::string KeyPem(EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_PKCS8PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr,
-                                nullptr);
+  PEM_write_bio_PKCS8PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<size_t>(len));
@@ -96,37 +90,33 @@ std::string CsrToPem(X509_REQ* req) {
 
 // A CSR carrying `public_key`, CN=`common_name`, requesting `extensions`
 // ({nid, OpenSSL config value}), signed by `signer`.
-std::string HandmadeCsr(
-    EVP_PKEY* public_key, EVP_PKEY* signer, const std::string& common_name,
-    const std::vector<std::pair<int, const char*>>& extensions = {}) {
+std::string HandmadeCsr(EVP_PKEY* public_key, EVP_PKEY* signer, const std::string& common_name,
+                        const std::vector<std::pair<int, const char*>>& extensions = {}) {
   X509ReqPtr req(X509_REQ_new());
   X509_REQ_set_version(req.get(), 0);
   X509_NAME* name = X509_REQ_get_subject_name(req.get());
-  X509_NAME_add_entry_by_NID(
-      name, NID_commonName, MBSTRING_UTF8,
-      reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                             0);
   X509_REQ_set_pubkey(req.get(), public_key);
   if (!extensions.empty()) {
     STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
     for (const auto& [nid, value] : extensions) {
-      sk_X509_EXTENSION_push(exts,
-                             X509V3_EXT_conf_nid(nullptr, nullptr, nid, value));
+      sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(nullptr, nullptr, nid, value));
     }
     X509_REQ_add_extensions(req.get(), exts);
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
   }
-  EXPECT_GT(X509_REQ_sign(req.get(), signer,
-                          EVP_PKEY_get_base_id(signer) == EVP_PKEY_ED25519
-                              ? nullptr
-                              : EVP_sha256()),
-            0);
+  EXPECT_GT(
+      X509_REQ_sign(req.get(), signer,
+                    EVP_PKEY_get_base_id(signer) == EVP_PKEY_ED25519 ? nullptr : EVP_sha256()),
+      0);
   return CsrToPem(req.get());
 }
 
 // The result of OpenSSL's verification of `leaf` against the single trust
 // anchor `ca`, for `purpose`, at `when`, in strict RFC 5280 mode.
-int Verify(const std::string& ca_pem, const std::string& leaf_pem, int purpose,
-           absl::Time when) {
+int Verify(const std::string& ca_pem, const std::string& leaf_pem, int purpose, absl::Time when) {
   X509Ptr ca = ParseCert(ca_pem);
   X509Ptr leaf = ParseCert(leaf_pem);
   if (ca == nullptr || leaf == nullptr) return -1;
@@ -155,8 +145,8 @@ int Criticality(X509* cert, int nid) {
 // ---------------------------------------------------------------------------
 // Fixtures.
 
-const absl::Time kT0 = absl::FromCivil(absl::CivilSecond(2030, 1, 15, 12, 0, 0),
-                                       absl::UTCTimeZone());
+const absl::Time kT0 =
+    absl::FromCivil(absl::CivilSecond(2030, 1, 15, 12, 0, 0), absl::UTCTimeZone());
 
 LeafProfile AgencyProfile(const std::string& code) {
   LeafProfile profile;
@@ -170,12 +160,12 @@ LeafProfile AgencyProfile(const std::string& code) {
 class PkiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<CertificateAuthority> ca = CreateCertificateAuthority(
-        "Test CA", kT0 - absl::Hours(24), kT0 + absl::Hours(24 * 3650));
+    absl::StatusOr<CertificateAuthority> ca =
+        CreateCertificateAuthority("Test CA", kT0 - absl::Hours(24), kT0 + absl::Hours(24 * 3650));
     ASSERT_TRUE(ca.ok()) << ca.status();
     ca_ = new CertificateAuthority(*std::move(ca));
-    absl::StatusOr<CertificateAuthority> other = CreateCertificateAuthority(
-        "Other CA", kT0 - absl::Hours(24), kT0 + absl::Hours(24 * 3650));
+    absl::StatusOr<CertificateAuthority> other =
+        CreateCertificateAuthority("Other CA", kT0 - absl::Hours(24), kT0 + absl::Hours(24 * 3650));
     ASSERT_TRUE(other.ok()) << other.status();
     other_ca_ = new CertificateAuthority(*std::move(other));
   }
@@ -208,10 +198,9 @@ TEST_F(PkiTest, GeneratesPkcs8KeysOfEachType) {
     int base_id;
     int bits;
   };
-  for (const Case& c : {Case{KeyType::kEcP256, EVP_PKEY_EC, 256},
-                        Case{KeyType::kEcP384, EVP_PKEY_EC, 384},
-                        Case{KeyType::kRsa2048, EVP_PKEY_RSA, 2048},
-                        Case{KeyType::kRsa3072, EVP_PKEY_RSA, 3072}}) {
+  for (const Case& c :
+       {Case{KeyType::kEcP256, EVP_PKEY_EC, 256}, Case{KeyType::kEcP384, EVP_PKEY_EC, 384},
+        Case{KeyType::kRsa2048, EVP_PKEY_RSA, 2048}, Case{KeyType::kRsa3072, EVP_PKEY_RSA, 3072}}) {
     absl::StatusOr<std::string> pem = GeneratePrivateKeyPem(c.type);
     ASSERT_TRUE(pem.ok()) << pem.status();
     EXPECT_TRUE(absl::StartsWith(*pem, "-----BEGIN PRIVATE KEY-----\n"));
@@ -227,33 +216,28 @@ TEST_F(PkiTest, CsrIsSignedByTheKeyAndNamesTheSubject) {
   ASSERT_TRUE(key_pem.ok());
   absl::StatusOr<std::string> csr_pem = CreateCsrPem(*key_pem, "iom");
   ASSERT_TRUE(csr_pem.ok()) << csr_pem.status();
-  BioPtr bio(
-      BIO_new_mem_buf(csr_pem->data(), static_cast<int>(csr_pem->size())));
+  BioPtr bio(BIO_new_mem_buf(csr_pem->data(), static_cast<int>(csr_pem->size())));
   X509ReqPtr req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
   ASSERT_NE(req, nullptr);
   EvpPkeyPtr key = ParseKey(*key_pem);
   EXPECT_EQ(X509_REQ_verify(req.get(), key.get()), 1);
   EXPECT_EQ(EVP_PKEY_eq(X509_REQ_get0_pubkey(req.get()), key.get()), 1);
   char cn[64] = {};
-  X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req.get()),
-                            NID_commonName, cn, sizeof(cn));
+  X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req.get()), NID_commonName, cn, sizeof(cn));
   EXPECT_STREQ(cn, "iom");
 }
 
 TEST_F(PkiTest, CreateCsrRejectsGarbageAndEncryptedKeysWithoutPrompting) {
-  EXPECT_EQ(CreateCsrPem("not a key", "x").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CreateCsrPem("not a key", "x").status().code(), absl::StatusCode::kInvalidArgument);
   EvpPkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
   BioPtr bio(BIO_new(BIO_s_mem()));
   char passphrase[] = "secret";
-  ASSERT_EQ(
-      PEM_write_bio_PKCS8PrivateKey(bio.get(), key.get(), EVP_aes_256_cbc(),
-                                    passphrase, 6, nullptr, nullptr),
-      1);
+  ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(bio.get(), key.get(), EVP_aes_256_cbc(), passphrase, 6,
+                                          nullptr, nullptr),
+            1);
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
-  absl::StatusOr<std::string> csr =
-      CreateCsrPem(std::string(data, static_cast<size_t>(len)), "x");
+  absl::StatusOr<std::string> csr = CreateCsrPem(std::string(data, static_cast<size_t>(len)), "x");
   EXPECT_EQ(csr.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -271,8 +255,7 @@ TEST_F(PkiTest, CaIsACa) {
   ASSERT_NE(bc, nullptr);
   EXPECT_NE(bc->ca, 0);
   EXPECT_EQ(Criticality(ca.get(), NID_key_usage), 1);
-  EXPECT_EQ(X509_get_key_usage(ca.get()),
-            static_cast<uint32_t>(KU_KEY_CERT_SIGN | KU_CRL_SIGN));
+  EXPECT_EQ(X509_get_key_usage(ca.get()), static_cast<uint32_t>(KU_KEY_CERT_SIGN | KU_CRL_SIGN));
   EXPECT_NE(X509_get0_subject_key_id(ca.get()), nullptr);
   // Self-signed, and the key is the CA's.
   EXPECT_EQ(X509_check_issued(ca.get(), ca.get()), X509_V_OK);
@@ -282,25 +265,18 @@ TEST_F(PkiTest, CaIsACa) {
   EXPECT_EQ(X509_get_signature_nid(ca.get()), NID_ecdsa_with_SHA256);
   EXPECT_TRUE(ValidateCertificateAuthority(*ca_).ok());
   // Trusting itself, it verifies strictly.
-  EXPECT_EQ(
-      Verify(ca_->certificate_pem, ca_->certificate_pem, X509_PURPOSE_ANY, kT0),
-      X509_V_OK);
+  EXPECT_EQ(Verify(ca_->certificate_pem, ca_->certificate_pem, X509_PURPOSE_ANY, kT0), X509_V_OK);
 }
 
 TEST_F(PkiTest, CaRejectsBadArguments) {
-  EXPECT_EQ(
-      CreateCertificateAuthority("", kT0, kT0 + absl::Hours(1)).status().code(),
-      absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CreateCertificateAuthority(std::string(65, 'x'), kT0,
-                                       kT0 + absl::Hours(1))
-                .status()
-                .code(),
+  EXPECT_EQ(CreateCertificateAuthority("", kT0, kT0 + absl::Hours(1)).status().code(),
             absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      CreateCertificateAuthority(std::string(65, 'x'), kT0, kT0 + absl::Hours(1)).status().code(),
+      absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(CreateCertificateAuthority("CA", kT0, kT0).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CreateCertificateAuthority("CA", kT0, absl::InfiniteFuture())
-                .status()
-                .code(),
+  EXPECT_EQ(CreateCertificateAuthority("CA", kT0, absl::InfiniteFuture()).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -309,13 +285,10 @@ TEST_F(PkiTest, ValidateCertificateAuthorityRejectsMismatchAndNonCa) {
   absl::Status status = ValidateCertificateAuthority(mixed);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("does not match"));
-  EXPECT_EQ(SignCsr(mixed, NewCsr(KeyType::kEcP256), AgencyProfile("iom"))
-                .status()
-                .code(),
+  EXPECT_EQ(SignCsr(mixed, NewCsr(KeyType::kEcP256), AgencyProfile("iom")).status().code(),
             absl::StatusCode::kInvalidArgument);
 
-  absl::StatusOr<IssuedCertificate> leaf =
-      IssueCertificate(*ca_, AgencyProfile("iom"));
+  absl::StatusOr<IssuedCertificate> leaf = IssueCertificate(*ca_, AgencyProfile("iom"));
   ASSERT_TRUE(leaf.ok()) << leaf.status();
   CertificateAuthority not_a_ca{leaf->certificate_pem, leaf->private_key_pem};
   status = ValidateCertificateAuthority(not_a_ca);
@@ -327,32 +300,26 @@ TEST_F(PkiTest, ValidateCertificateAuthorityRejectsMismatchAndNonCa) {
 // Signing.
 
 TEST_F(PkiTest, SignedLeafVerifiesAgainstItsCaOnly) {
-  absl::StatusOr<std::string> cert =
-      SignCsr(*ca_, NewCsr(KeyType::kEcP256), AgencyProfile("iom"));
+  absl::StatusOr<std::string> cert = SignCsr(*ca_, NewCsr(KeyType::kEcP256), AgencyProfile("iom"));
   ASSERT_TRUE(cert.ok()) << cert.status();
   const absl::Time during = kT0 + absl::Hours(1);
 
-  int result =
-      Verify(ca_->certificate_pem, *cert, X509_PURPOSE_SSL_CLIENT, during);
+  int result = Verify(ca_->certificate_pem, *cert, X509_PURPOSE_SSL_CLIENT, during);
   EXPECT_EQ(result, X509_V_OK) << VerifyErrorString(result);
-  EXPECT_EQ(Verify(other_ca_->certificate_pem, *cert, X509_PURPOSE_SSL_CLIENT,
-                   during),
+  EXPECT_EQ(Verify(other_ca_->certificate_pem, *cert, X509_PURPOSE_SSL_CLIENT, during),
             X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
   // A client certificate is no server certificate.
+  EXPECT_EQ(Verify(ca_->certificate_pem, *cert, X509_PURPOSE_SSL_SERVER, during),
+            X509_V_ERR_INVALID_PURPOSE);
   EXPECT_EQ(
-      Verify(ca_->certificate_pem, *cert, X509_PURPOSE_SSL_SERVER, during),
-      X509_V_ERR_INVALID_PURPOSE);
-  EXPECT_EQ(Verify(ca_->certificate_pem, *cert, X509_PURPOSE_SSL_CLIENT,
-                   kT0 + absl::Hours(24 * 366)),
-            X509_V_ERR_CERT_HAS_EXPIRED);
-  EXPECT_EQ(Verify(ca_->certificate_pem, *cert, X509_PURPOSE_SSL_CLIENT,
-                   kT0 - absl::Hours(1)),
+      Verify(ca_->certificate_pem, *cert, X509_PURPOSE_SSL_CLIENT, kT0 + absl::Hours(24 * 366)),
+      X509_V_ERR_CERT_HAS_EXPIRED);
+  EXPECT_EQ(Verify(ca_->certificate_pem, *cert, X509_PURPOSE_SSL_CLIENT, kT0 - absl::Hours(1)),
             X509_V_ERR_CERT_NOT_YET_VALID);
 }
 
 TEST_F(PkiTest, LeafHasTheRequiredExtensions) {
-  absl::StatusOr<std::string> pem =
-      SignCsr(*ca_, NewCsr(KeyType::kEcP256), AgencyProfile("iom"));
+  absl::StatusOr<std::string> pem = SignCsr(*ca_, NewCsr(KeyType::kEcP256), AgencyProfile("iom"));
   ASSERT_TRUE(pem.ok()) << pem.status();
   X509Ptr cert = ParseCert(*pem);
   X509Ptr ca = ParseCert(ca_->certificate_pem);
@@ -364,19 +331,15 @@ TEST_F(PkiTest, LeafHasTheRequiredExtensions) {
   ASSERT_NE(bc, nullptr);
   EXPECT_EQ(bc->ca, 0);
   EXPECT_EQ(Criticality(cert.get(), NID_key_usage), 1);
-  EXPECT_EQ(X509_get_key_usage(cert.get()),
-            static_cast<uint32_t>(KU_DIGITAL_SIGNATURE));
-  EXPECT_EQ(X509_get_extended_key_usage(cert.get()),
-            static_cast<uint32_t>(XKU_SSL_CLIENT));
+  EXPECT_EQ(X509_get_key_usage(cert.get()), static_cast<uint32_t>(KU_DIGITAL_SIGNATURE));
+  EXPECT_EQ(X509_get_extended_key_usage(cert.get()), static_cast<uint32_t>(XKU_SSL_CLIENT));
   EXPECT_EQ(Criticality(cert.get(), NID_subject_alt_name), 0);
   ASSERT_NE(X509_get0_subject_key_id(cert.get()), nullptr);
   ASSERT_NE(X509_get0_authority_key_id(cert.get()), nullptr);
   EXPECT_EQ(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(cert.get()),
                                   X509_get0_subject_key_id(ca.get())),
             0);
-  EXPECT_EQ(X509_NAME_cmp(X509_get_issuer_name(cert.get()),
-                          X509_get_subject_name(ca.get())),
-            0);
+  EXPECT_EQ(X509_NAME_cmp(X509_get_issuer_name(cert.get()), X509_get_subject_name(ca.get())), 0);
   EXPECT_EQ(X509_get_signature_nid(cert.get()), NID_ecdsa_with_SHA256);
 }
 
@@ -396,10 +359,9 @@ TEST_F(PkiTest, ServerProfileGetsServerAuthAndDnsAndIpSans) {
   EXPECT_EQ(X509_check_ip_asc(cert.get(), "127.0.0.1", 0), 1);
   EXPECT_EQ(X509_check_ip_asc(cert.get(), "::1", 0), 1);
   EXPECT_EQ(X509_check_ip_asc(cert.get(), "127.0.0.2", 0), 0);
-  EXPECT_EQ(X509_get_extended_key_usage(cert.get()),
-            static_cast<uint32_t>(XKU_SSL_SERVER));
-  EXPECT_EQ(Verify(ca_->certificate_pem, issued->certificate_pem,
-                   X509_PURPOSE_SSL_SERVER, kT0 + absl::Hours(1)),
+  EXPECT_EQ(X509_get_extended_key_usage(cert.get()), static_cast<uint32_t>(XKU_SSL_SERVER));
+  EXPECT_EQ(Verify(ca_->certificate_pem, issued->certificate_pem, X509_PURPOSE_SSL_SERVER,
+                   kT0 + absl::Hours(1)),
             X509_V_OK);
 }
 
@@ -408,8 +370,7 @@ TEST_F(PkiTest, SubjectAndSansComeOnlyFromTheProfile) {
   // The requester asks to be the ministry, and a CA.
   std::string csr = HandmadeCsr(
       key.get(), key.get(), "mfa",
-      {{NID_subject_alt_name,
-        "URI:spiffe://enlace/agency/mfa,DNS:evil.example,IP:10.0.0.1"},
+      {{NID_subject_alt_name, "URI:spiffe://enlace/agency/mfa,DNS:evil.example,IP:10.0.0.1"},
        {NID_basic_constraints, "critical,CA:TRUE"}});
   absl::StatusOr<std::string> pem = SignCsr(*ca_, csr, AgencyProfile("iom"));
   ASSERT_TRUE(pem.ok()) << pem.status();
@@ -423,9 +384,8 @@ TEST_F(PkiTest, SubjectAndSansComeOnlyFromTheProfile) {
 
   // Checked again with OpenSSL alone: one SAN extension with one name.
   X509Ptr cert = ParseCert(*pem);
-  EXPECT_EQ(X509_get_ext_by_NID(
-                cert.get(), NID_subject_alt_name,
-                X509_get_ext_by_NID(cert.get(), NID_subject_alt_name, -1)),
+  EXPECT_EQ(X509_get_ext_by_NID(cert.get(), NID_subject_alt_name,
+                                X509_get_ext_by_NID(cert.get(), NID_subject_alt_name, -1)),
             -1);
   GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
       X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr)));
@@ -453,8 +413,7 @@ TEST_F(PkiTest, RejectsCsrWithBrokenSignature) {
   long len = BIO_get_mem_data(out.get(), &data);
   std::string broken(data, static_cast<size_t>(len));
 
-  absl::StatusOr<std::string> cert =
-      SignCsr(*ca_, broken, AgencyProfile("iom"));
+  absl::StatusOr<std::string> cert = SignCsr(*ca_, broken, AgencyProfile("iom"));
   EXPECT_EQ(cert.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(cert.status().message(), HasSubstr("signature"));
 }
@@ -471,28 +430,24 @@ TEST_F(PkiTest, RejectsCsrSignedByAnotherKey) {
 TEST_F(PkiTest, RejectsGarbageCsr) {
   EXPECT_EQ(SignCsr(*ca_, "hello", AgencyProfile("iom")).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(
-      SignCsr(*ca_, ca_->certificate_pem, AgencyProfile("iom")).status().code(),
-      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(SignCsr(*ca_, ca_->certificate_pem, AgencyProfile("iom")).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(PkiTest, RejectsWeakOrUnsupportedKeys) {
   EvpPkeyPtr rsa1024(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{1024}));
   ASSERT_NE(rsa1024, nullptr);
   absl::StatusOr<std::string> csr = CreateCsrPem(KeyPem(rsa1024.get()), "x");
-  ASSERT_TRUE(csr.ok())
-      << csr.status();  // Making it is the requester's business.
+  ASSERT_TRUE(csr.ok()) << csr.status();  // Making it is the requester's business.
   absl::StatusOr<std::string> cert = SignCsr(*ca_, *csr, AgencyProfile("iom"));
   EXPECT_EQ(cert.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(cert.status().message(), HasSubstr("1024"));
 
   EvpPkeyPtr k256(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "secp256k1"));
   ASSERT_NE(k256, nullptr);
-  EXPECT_EQ(SignCsr(*ca_, HandmadeCsr(k256.get(), k256.get(), "x"),
-                    AgencyProfile("iom"))
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      SignCsr(*ca_, HandmadeCsr(k256.get(), k256.get(), "x"), AgencyProfile("iom")).status().code(),
+      absl::StatusCode::kInvalidArgument);
 
   EvpPkeyPtr ed(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
   ASSERT_NE(ed, nullptr);
@@ -503,11 +458,9 @@ TEST_F(PkiTest, RejectsWeakOrUnsupportedKeys) {
 }
 
 TEST_F(PkiTest, AcceptsP384AndRsaKeys) {
-  absl::StatusOr<std::string> cert =
-      SignCsr(*ca_, NewCsr(KeyType::kEcP384), AgencyProfile("iom"));
+  absl::StatusOr<std::string> cert = SignCsr(*ca_, NewCsr(KeyType::kEcP384), AgencyProfile("iom"));
   ASSERT_TRUE(cert.ok()) << cert.status();
-  EXPECT_EQ(Verify(ca_->certificate_pem, *cert, X509_PURPOSE_SSL_CLIENT,
-                   kT0 + absl::Hours(1)),
+  EXPECT_EQ(Verify(ca_->certificate_pem, *cert, X509_PURPOSE_SSL_CLIENT, kT0 + absl::Hours(1)),
             X509_V_OK);
 
   cert = SignCsr(*ca_, NewCsr(KeyType::kRsa2048), AgencyProfile("iom"));
@@ -515,24 +468,20 @@ TEST_F(PkiTest, AcceptsP384AndRsaKeys) {
   X509Ptr rsa = ParseCert(*cert);
   EXPECT_EQ(X509_get_key_usage(rsa.get()),
             static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
-  EXPECT_EQ(Verify(ca_->certificate_pem, *cert, X509_PURPOSE_SSL_CLIENT,
-                   kT0 + absl::Hours(1)),
+  EXPECT_EQ(Verify(ca_->certificate_pem, *cert, X509_PURPOSE_SSL_CLIENT, kT0 + absl::Hours(1)),
             X509_V_OK);
 }
 
 TEST_F(PkiTest, P384CaSignsWithSha384) {
-  absl::StatusOr<CertificateAuthority> ca = CreateCertificateAuthority(
-      "P-384 CA", kT0, kT0 + absl::Hours(24 * 3650), KeyType::kEcP384);
+  absl::StatusOr<CertificateAuthority> ca =
+      CreateCertificateAuthority("P-384 CA", kT0, kT0 + absl::Hours(24 * 3650), KeyType::kEcP384);
   ASSERT_TRUE(ca.ok()) << ca.status();
-  absl::StatusOr<IssuedCertificate> leaf =
-      IssueCertificate(*ca, AgencyProfile("iom"));
+  absl::StatusOr<IssuedCertificate> leaf = IssueCertificate(*ca, AgencyProfile("iom"));
   ASSERT_TRUE(leaf.ok()) << leaf.status();
-  EXPECT_EQ(X509_get_signature_nid(ParseCert(ca->certificate_pem).get()),
-            NID_ecdsa_with_SHA384);
-  EXPECT_EQ(X509_get_signature_nid(ParseCert(leaf->certificate_pem).get()),
-            NID_ecdsa_with_SHA384);
-  EXPECT_EQ(Verify(ca->certificate_pem, leaf->certificate_pem,
-                   X509_PURPOSE_SSL_CLIENT, kT0 + absl::Hours(1)),
+  EXPECT_EQ(X509_get_signature_nid(ParseCert(ca->certificate_pem).get()), NID_ecdsa_with_SHA384);
+  EXPECT_EQ(X509_get_signature_nid(ParseCert(leaf->certificate_pem).get()), NID_ecdsa_with_SHA384);
+  EXPECT_EQ(Verify(ca->certificate_pem, leaf->certificate_pem, X509_PURPOSE_SSL_CLIENT,
+                   kT0 + absl::Hours(1)),
             X509_V_OK);
 }
 
@@ -551,8 +500,7 @@ TEST_F(PkiTest, RejectsBadProfiles) {
   p.not_after = p.not_before;
   EXPECT_EQ(code(p), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(code(LeafProfile{}), absl::StatusCode::kInvalidArgument);
-  for (const char* uri :
-       {"", "no-scheme", "spiffe://enlace/agency/a b", "spiffe:", "1x:y"}) {
+  for (const char* uri : {"", "no-scheme", "spiffe://enlace/agency/a b", "spiffe:", "1x:y"}) {
     p = AgencyProfile("iom");
     p.uri_sans = {uri};
     EXPECT_EQ(code(p), absl::StatusCode::kInvalidArgument) << uri;
@@ -574,15 +522,13 @@ TEST_F(PkiTest, RejectsBadProfiles) {
 TEST_F(PkiTest, SerialsAreRandomPositiveAndDistinct) {
   std::set<std::string> serials;
   for (int i = 0; i < 50; ++i) {
-    absl::StatusOr<IssuedCertificate> issued =
-        IssueCertificate(*ca_, AgencyProfile("iom"));
+    absl::StatusOr<IssuedCertificate> issued = IssueCertificate(*ca_, AgencyProfile("iom"));
     ASSERT_TRUE(issued.ok()) << issued.status();
     EXPECT_THAT(issued->serial_hex, MatchesRegex("[1-9a-f][0-9a-f]{0,31}"));
     serials.insert(issued->serial_hex);
     // The same number as OpenSSL reads it.
     X509Ptr cert = ParseCert(issued->certificate_pem);
-    BignumPtr bn(
-        ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr));
+    BignumPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr));
     BIGNUM* parsed = nullptr;
     ASSERT_GT(BN_hex2bn(&parsed, issued->serial_hex.c_str()), 0);
     BignumPtr owner(parsed);
@@ -605,8 +551,7 @@ TEST_F(PkiTest, ReadCertificateRoundTrips) {
                                       absl::UTCTimeZone());  // GeneralizedTime
   absl::StatusOr<IssuedCertificate> issued = IssueCertificate(*ca_, profile);
   ASSERT_TRUE(issued.ok()) << issued.status();
-  absl::StatusOr<CertificateInfo> info =
-      ReadCertificate(issued->certificate_pem);
+  absl::StatusOr<CertificateInfo> info = ReadCertificate(issued->certificate_pem);
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(info->serial_hex, issued->serial_hex);
   EXPECT_EQ(info->uri_sans, profile.uri_sans);
@@ -621,11 +566,9 @@ TEST_F(PkiTest, ReadCertificateRoundTrips) {
   profile.not_before = kT0 + absl::Milliseconds(1500);
   issued = IssueCertificate(*ca_, profile);
   ASSERT_TRUE(issued.ok());
-  EXPECT_EQ(ReadCertificate(issued->certificate_pem)->not_before,
-            kT0 + absl::Seconds(1));
+  EXPECT_EQ(ReadCertificate(issued->certificate_pem)->not_before, kT0 + absl::Seconds(1));
 
-  EXPECT_EQ(ReadCertificate("nope").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadCertificate("nope").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(PkiTest, ReadCertificateOfCertificateWithoutSans) {
@@ -651,9 +594,7 @@ class TempDir {
     std::filesystem::remove_all(path_, ignored);
   }
   const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const {
-    return absl::StrCat(path_, "/", name);
-  }
+  std::string operator/(const std::string& name) const { return absl::StrCat(path_, "/", name); }
 
  private:
   std::string path_;
@@ -690,10 +631,8 @@ TEST(WriteFileAtomicallyTest, WritesWithModeAndNeverClobbersInFailMode) {
   EXPECT_EQ(ModeOf(path), 0644);
   EXPECT_THAT(Listing(dir.path()), ElementsAre("secret.key"));  // no temp files
 
-  EXPECT_EQ(WriteFileAtomically(dir / "missing/x", "", 0600).code(),
-            absl::StatusCode::kNotFound);
-  EXPECT_EQ(ReadFileToString(dir / "missing").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(WriteFileAtomically(dir / "missing/x", "", 0600).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ReadFileToString(dir / "missing").status().code(), absl::StatusCode::kNotFound);
 }
 
 bool HasLine(const std::vector<std::string>& log, const std::string& prefix) {
@@ -717,14 +656,11 @@ TEST(InitDevPkiTest, CreatesTheWholeLayout) {
   absl::Status status = InitDevPki(InitOptions(dir), &log);
   ASSERT_TRUE(status.ok()) << status;
 
-  EXPECT_THAT(
-      Listing(dir),
-      ElementsAre("admin.crt", "admin.key", "ca.crt", "ca.key", "iom.crt",
-                  "iom.key", "mfa.crt", "mfa.key", "server.crt", "server.key",
-                  "undp.crt", "undp.key", "unhcr.crt", "unhcr.key"));
+  EXPECT_THAT(Listing(dir), ElementsAre("admin.crt", "admin.key", "ca.crt", "ca.key", "iom.crt",
+                                        "iom.key", "mfa.crt", "mfa.key", "server.crt", "server.key",
+                                        "undp.crt", "undp.key", "unhcr.crt", "unhcr.key"));
   EXPECT_EQ(ModeOf(dir), 0700);
-  for (const char* stem :
-       {"ca", "server", "mfa", "iom", "unhcr", "undp", "admin"}) {
+  for (const char* stem : {"ca", "server", "mfa", "iom", "unhcr", "undp", "admin"}) {
     EXPECT_EQ(ModeOf(dir + "/" + stem + ".key"), 0600) << stem;
     EXPECT_EQ(ModeOf(dir + "/" + stem + ".crt"), 0644) << stem;
   }
@@ -743,18 +679,15 @@ TEST(InitDevPkiTest, CreatesTheWholeLayout) {
                 ElementsAre(absl::StrCat("spiffe://enlace/agency/", code)));
     EXPECT_EQ(Verify(ca_pem, pem, X509_PURPOSE_SSL_CLIENT, during), X509_V_OK);
     // What the server will do with it: the identity parser accepts it.
-    absl::StatusOr<Principal> principal =
-        ParseSpiffeId(ReadCertificate(pem)->uri_sans.at(0));
+    absl::StatusOr<Principal> principal = ParseSpiffeId(ReadCertificate(pem)->uri_sans.at(0));
     ASSERT_TRUE(principal.ok()) << principal.status();
     EXPECT_EQ(*principal, (Principal{PrincipalKind::kAgency, code}));
     X509Ptr cert = ParseCert(pem);
-    EvpPkeyPtr key =
-        ParseKey(*ReadFileToString(absl::StrCat(dir, "/", code, ".key")));
+    EvpPkeyPtr key = ParseKey(*ReadFileToString(absl::StrCat(dir, "/", code, ".key")));
     EXPECT_EQ(X509_check_private_key(cert.get(), key.get()), 1);
   }
   std::string admin = *ReadFileToString(dir + "/admin.crt");
-  EXPECT_THAT(ReadCertificate(admin)->uri_sans,
-              ElementsAre("spiffe://enlace/admin/admin"));
+  EXPECT_THAT(ReadCertificate(admin)->uri_sans, ElementsAre("spiffe://enlace/admin/admin"));
   std::string server = *ReadFileToString(dir + "/server.crt");
   EXPECT_EQ(Verify(ca_pem, server, X509_PURPOSE_SSL_SERVER, during), X509_V_OK);
   EXPECT_THAT(ReadCertificate(server)->dns_sans, ElementsAre("localhost"));
@@ -788,8 +721,7 @@ TEST(InitDevPkiTest, SecondRunKeepsEverythingAndAddsOnlyWhatIsNew) {
   EXPECT_TRUE(HasLine(log, absl::StrCat("kept ", dir, "/iom.crt")));
   EXPECT_TRUE(HasLine(log, absl::StrCat("created ", dir, "/wfp.crt")));
   int created = 0;
-  for (const std::string& line : log)
-    created += absl::StartsWith(line, "created");
+  for (const std::string& line : log) created += absl::StartsWith(line, "created");
   EXPECT_EQ(created, 2);
   EXPECT_EQ(ModeOf(dir + "/wfp.key"), 0600);
 }
@@ -797,9 +729,7 @@ TEST(InitDevPkiTest, SecondRunKeepsEverythingAndAddsOnlyWhatIsNew) {
 TEST(InitDevPkiTest, RejectsBadOptions) {
   TempDir tmp;
   std::vector<std::string> log;
-  auto code = [&](DevPkiOptions options) {
-    return InitDevPki(options, &log).code();
-  };
+  auto code = [&](DevPkiOptions options) { return InitDevPki(options, &log).code(); };
   DevPkiOptions options = InitOptions(tmp / "pki");
   options.agencies = {"IOM"};
   EXPECT_EQ(code(options), absl::StatusCode::kInvalidArgument);
@@ -854,36 +784,26 @@ TEST(InitDevPkiTest, RefusesHalfPairsAndForeignCertificates) {
   ASSERT_EQ(::unlink((dir + "/iom.key").c_str()), 0);
   testing::TestPki other = testing::TestPki::Create("Other CA");
   IssuedCertificate foreign = other.Agency("iom");
-  ASSERT_TRUE(
-      WriteFileAtomically(dir + "/iom.crt", foreign.certificate_pem, 0644)
-          .ok());
-  ASSERT_TRUE(
-      WriteFileAtomically(dir + "/iom.key", foreign.private_key_pem, 0600)
-          .ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/iom.crt", foreign.certificate_pem, 0644).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/iom.key", foreign.private_key_pem, 0600).ok());
   status = InitDevPki(InitOptions(dir), &log);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(status.message(), HasSubstr("not issued by the CA"));
 
   // Our CA's certificate for another identity under this name.
-  CertificateAuthority ca =
-      *LoadCertificateAuthority(dir + "/ca.crt", dir + "/ca.key");
+  CertificateAuthority ca = *LoadCertificateAuthority(dir + "/ca.crt", dir + "/ca.key");
   IssuedCertificate mfa = *IssueCertificate(ca, AgencyProfile("mfa"));
-  ASSERT_TRUE(
-      WriteFileAtomically(dir + "/iom.crt", mfa.certificate_pem, 0644).ok());
-  ASSERT_TRUE(
-      WriteFileAtomically(dir + "/iom.key", mfa.private_key_pem, 0600).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/iom.crt", mfa.certificate_pem, 0644).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/iom.key", mfa.private_key_pem, 0600).ok());
   status = InitDevPki(InitOptions(dir), &log);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(status.message(), HasSubstr("spiffe://enlace/agency/mfa"));
 
   // A certificate with someone else's key.
-  ASSERT_TRUE(WriteFileAtomically(dir + "/iom.key",
-                                  *ReadFileToString(dir + "/undp.key"), 0600)
-                  .ok());
-  ASSERT_TRUE(WriteFileAtomically(
-                  dir + "/iom.crt",
-                  IssueCertificate(ca, AgencyProfile("iom"))->certificate_pem,
-                  0644)
+  ASSERT_TRUE(
+      WriteFileAtomically(dir + "/iom.key", *ReadFileToString(dir + "/undp.key"), 0600).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/iom.crt",
+                                  IssueCertificate(ca, AgencyProfile("iom"))->certificate_pem, 0644)
                   .ok());
   status = InitDevPki(InitOptions(dir), &log);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
@@ -895,18 +815,15 @@ TEST(InitDevPkiTest, CapsLeavesAtTheCaExpiry) {
   const std::string dir = tmp / "pki";
   std::vector<std::string> log;
   ASSERT_TRUE(InitDevPki(InitOptions(dir), &log).ok());
-  absl::Time ca_end =
-      ReadCertificate(*ReadFileToString(dir + "/ca.crt"))->not_after;
+  absl::Time ca_end = ReadCertificate(*ReadFileToString(dir + "/ca.crt"))->not_after;
   DevPkiOptions options = InitOptions(dir);
   options.now = ca_end - absl::Hours(24);
   options.agencies = {"wfp"};
   ASSERT_TRUE(InitDevPki(options, &log).ok());
-  EXPECT_EQ(ReadCertificate(*ReadFileToString(dir + "/wfp.crt"))->not_after,
-            ca_end);
+  EXPECT_EQ(ReadCertificate(*ReadFileToString(dir + "/wfp.crt"))->not_after, ca_end);
   options.now = ca_end + absl::Hours(1);
   options.agencies = {"fao"};
-  EXPECT_EQ(InitDevPki(options, &log).code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(InitDevPki(options, &log).code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(IssueDevCertificateTest, IssuesIntoOutDirAndNeverOverwrites) {
@@ -931,25 +848,21 @@ TEST(IssueDevCertificateTest, IssuesIntoOutDirAndNeverOverwrites) {
   // A second iom certificate must go elsewhere.
   options.kind = PrincipalKind::kAgency;
   options.name = "iom";
-  EXPECT_EQ(IssueDevCertificate(options, &log).status().code(),
-            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(IssueDevCertificate(options, &log).status().code(), absl::StatusCode::kAlreadyExists);
   options.out_dir = tmp / "iom-2";
   issued = IssueDevCertificate(options, &log);
   ASSERT_TRUE(issued.ok()) << issued.status();
   std::string ca_pem = *ReadFileToString(dir + "/ca.crt");
-  EXPECT_EQ(Verify(ca_pem, *ReadFileToString(tmp / "iom-2/iom.crt"),
-                   X509_PURPOSE_SSL_CLIENT, kT0 + absl::Hours(1)),
+  EXPECT_EQ(Verify(ca_pem, *ReadFileToString(tmp / "iom-2/iom.crt"), X509_PURPOSE_SSL_CLIENT,
+                   kT0 + absl::Hours(1)),
             X509_V_OK);
-  EXPECT_NE(issued->serial_hex,
-            ReadCertificate(*ReadFileToString(dir + "/iom.crt"))->serial_hex);
+  EXPECT_NE(issued->serial_hex, ReadCertificate(*ReadFileToString(dir + "/iom.crt"))->serial_hex);
 
   options.name = "Bad";
-  EXPECT_EQ(IssueDevCertificate(options, &log).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(IssueDevCertificate(options, &log).status().code(), absl::StatusCode::kInvalidArgument);
   options.name = "x";
   options.dir = tmp / "nowhere";
-  EXPECT_EQ(IssueDevCertificate(options, &log).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(IssueDevCertificate(options, &log).status().code(), absl::StatusCode::kNotFound);
 }
 
 // ---------------------------------------------------------------------------
@@ -964,28 +877,23 @@ TEST(TestPkiTest, MakesAWorkingPkiAndCleansUp) {
     EXPECT_EQ(*ReadFileToString(pki.server_key_path()), pki.server_key_pem());
     EXPECT_EQ(ModeOf(pki.server_key_path()), 0600);
     const absl::Time now = absl::Now();
-    EXPECT_EQ(Verify(pki.ca_cert_pem(), pki.server_cert_pem(),
-                     X509_PURPOSE_SSL_SERVER, now),
+    EXPECT_EQ(Verify(pki.ca_cert_pem(), pki.server_cert_pem(), X509_PURPOSE_SSL_SERVER, now),
               X509_V_OK);
     X509Ptr server = ParseCert(pki.server_cert_pem());
     EXPECT_EQ(X509_check_host(server.get(), "localhost", 0, 0, nullptr), 1);
     EXPECT_EQ(X509_check_ip_asc(server.get(), "127.0.0.1", 0), 1);
 
     IssuedCertificate iom = pki.Agency("iom");
-    EXPECT_EQ(Verify(pki.ca_cert_pem(), iom.certificate_pem,
-                     X509_PURPOSE_SSL_CLIENT, now),
+    EXPECT_EQ(Verify(pki.ca_cert_pem(), iom.certificate_pem, X509_PURPOSE_SSL_CLIENT, now),
               X509_V_OK);
     EXPECT_THAT(ReadCertificate(iom.certificate_pem)->uri_sans,
                 ElementsAre("spiffe://enlace/agency/iom"));
     EXPECT_THAT(ReadCertificate(pki.Admin("root").certificate_pem)->uri_sans,
                 ElementsAre("spiffe://enlace/admin/root"));
-    EXPECT_THAT(ReadCertificate(pki.WithUris({}).certificate_pem)->uri_sans,
-                IsEmpty());
+    EXPECT_THAT(ReadCertificate(pki.WithUris({}).certificate_pem)->uri_sans, IsEmpty());
     IssuedCertificate expired =
-        pki.WithUris({"spiffe://enlace/agency/iom"}, now - absl::Hours(48),
-                     now - absl::Hours(24));
-    EXPECT_EQ(Verify(pki.ca_cert_pem(), expired.certificate_pem,
-                     X509_PURPOSE_SSL_CLIENT, now),
+        pki.WithUris({"spiffe://enlace/agency/iom"}, now - absl::Hours(48), now - absl::Hours(24));
+    EXPECT_EQ(Verify(pki.ca_cert_pem(), expired.certificate_pem, X509_PURPOSE_SSL_CLIENT, now),
               X509_V_ERR_CERT_HAS_EXPIRED);
 
     testing::TestPki other = testing::TestPki::Create("Other CA");

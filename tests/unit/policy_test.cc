@@ -4,8 +4,8 @@
 // against the decisions the product requires. The watcher runs without its
 // background thread (poll_interval zero): every reload is an explicit call,
 // so nothing here depends on wall time.
-#include "absl/strings/match.h"
 #include "auth/policy.h"
+#include "absl/strings/match.h"
 
 #include <unistd.h>
 
@@ -250,8 +250,7 @@ TEST(PolicyTest, DenyOverridesAllowWhateverTheOrder) {
   const std::string allow_all = "allow agency:* /enlace.v1.ArrivalService/*\n";
   const std::string deny_acme = "deny agency:acme /enlace.v1.ArrivalService/*\n";
   const std::string deny_get = "deny agency:* /enlace.v1.ArrivalService/GetArrival\n";
-  for (const std::string& text :
-       {allow_all + deny_acme, deny_acme + allow_all}) {
+  for (const std::string& text : {allow_all + deny_acme, deny_acme + allow_all}) {
     SCOPED_TRACE(text);
     Policy policy = MustParse(text);
     for (const std::string& m : kArrivalMethods) {
@@ -288,8 +287,7 @@ TEST_P(PolicyErrorTest, NamesTheLine) {
   const std::string text = absl::StrCat(
       "# a comment\n"
       "allow agency:mfa /enlace.v1.ArrivalService/*\n",
-      GetParam().line,
-      "\nallow admin:* /enlace.v1.AdminService/*\n");
+      GetParam().line, "\nallow admin:* /enlace.v1.AdminService/*\n");
   EXPECT_THAT(Policy::Parse(text, Known()),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        AllOf(HasSubstr("line 3"), HasSubstr(GetParam().what))))
@@ -314,8 +312,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadLine{"allow agency:IOM /enlace.v1.ArrivalService/*", "invalid name"},
         BadLine{"allow agency: /enlace.v1.ArrivalService/*", "invalid name"},
         BadLine{"allow agency:io* /enlace.v1.ArrivalService/*", "invalid name"},
-        BadLine{"allow agency:iom", "expected"},
-        BadLine{"allow", "expected"},
+        BadLine{"allow agency:iom", "expected"}, BadLine{"allow", "expected"},
         BadLine{"allow agency:iom /enlace.v1.ArrivalService/* extra", "expected"},
         BadLine{"allow agency:iom /enlace.v1.ArrivalService/GetArrival deny", "expected"}));
 
@@ -526,8 +523,8 @@ TEST_F(PolicyWatcherTest, StartOnAMissingFileFails) {
 
 TEST_F(PolicyWatcherTest, StartsOnTheShippedDefaultPolicy) {
   absl::StatusOr<std::unique_ptr<PolicyWatcher>> watcher =
-      PolicyWatcher::Start(std::string(ENLACE_SOURCE_DIR) + "/server/default_policy.conf",
-                           Known(), absl::ZeroDuration(), [](absl::string_view) {});
+      PolicyWatcher::Start(std::string(ENLACE_SOURCE_DIR) + "/server/default_policy.conf", Known(),
+                           absl::ZeroDuration(), [](absl::string_view) {});
   ASSERT_TRUE(watcher.ok()) << watcher.status();
   EXPECT_TRUE((*watcher)->Current()->Allows(Agency("mfa"), ArrivalMethod("UpdateConsent")));
   EXPECT_THAT((*watcher)->ReloadIfChanged(), StatusIs(absl::StatusCode::kOk));

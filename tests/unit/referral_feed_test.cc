@@ -51,7 +51,7 @@ class ReferralFeedTest : public ::testing::Test {
 TEST_F(ReferralFeedTest, HandsAStreamOnlyItsAgencysEventsTheConsentAllows) {
   store_.SetConsent(1, {"iom", "undp"}, kReintegration);
   store_.SetConsent(2, {"iom", "undp"}, kStatistics);  // named, but only to be counted
-  store_.SetConsent(3, {"iom"}, kReintegration);       // undp not named
+  store_.SetConsent(3, {"iom"}, kReintegration);  // undp not named
   store_.AppendReferralEvent(1, "iom", "undp", "allowed");
   store_.AppendReferralEvent(2, "iom", "undp", "statistics-only");
   store_.AppendReferralEvent(3, "iom", "undp", "not-named");
@@ -249,7 +249,7 @@ TEST_F(ReferralFeedTest, CollectingInSmallBatchesMissesAndRepeatsNothing) {
       EXPECT_LE(batch.events.size(), 2u);
       for (const std::string& id : Ids(batch)) seen.push_back(id);
       if (batch.cursor == cursor) break;  // nothing more
-      EXPECT_GT(batch.cursor, cursor);   // only forward
+      EXPECT_GT(batch.cursor, cursor);  // only forward
       cursor = batch.cursor;
     }
     EXPECT_EQ(cursor, feed_->head()) << agency;

@@ -77,8 +77,7 @@ TEST(IsHiddenTest, HidesACellWhoseRecordsNotOwnedNumberOneToFour) {
       {-2, 0, false, "negative total: nothing"},
   };
   for (const HiddenCase& c : kTable) {
-    EXPECT_EQ(IsHidden({c.total, c.owned}), c.hidden)
-        << c.total << "/" << c.owned << ": " << c.why;
+    EXPECT_EQ(IsHidden({c.total, c.owned}), c.hidden) << c.total << "/" << c.owned << ": " << c.why;
   }
 }
 
@@ -118,9 +117,7 @@ TEST(IsHiddenTest, AShownCellHasNoneOrAtLeastFiveRecordsOfOthers) {
 // Aggregation: a number is its exact sum only when no grid cell in it is
 // hidden.
 
-TEST(CellSumTest, NothingAddedIsZeroAndShown) {
-  EXPECT_EQ(Show(CellSum().Release()), "0");
-}
+TEST(CellSumTest, NothingAddedIsZeroAndShown) { EXPECT_EQ(Show(CellSum().Release()), "0"); }
 
 TEST(CellSumTest, SumsCellsThatAreNotHidden) {
   CellSum sum;
@@ -170,15 +167,15 @@ struct ServedCase {
 
 TEST(ReleaseServedTest, ServedIsShownOnlyWhenBothPartsAreShown) {
   const ServedCase kTable[] = {
-      {{5, 0}, {3, 0}, "x", "5", 0.0},    // served - women would give the 3 men
-      {{3, 0}, {5, 0}, "x", "x", 0.0},    // women hidden
-      {{2, 0}, {2, 0}, "x", "x", 0.0},    // both hidden
-      {{5, 0}, {5, 0}, "10", "5", 0.5},   // both shown
-      {{0, 0}, {6, 0}, "6", "0", 0.0},    // no women
-      {{6, 0}, {0, 0}, "6", "6", 1.0},    // only women
-      {{3, 3}, {1, 1}, "4", "3", 0.75},   // the owner of every first case
-      {{3, 3}, {2, 0}, "x", "3", 0.0},    // own women, 2 men of others
-      {{0, 0}, {0, 0}, "0", "0", 0.0},    // nobody served
+      {{5, 0}, {3, 0}, "x", "5", 0.0},  // served - women would give the 3 men
+      {{3, 0}, {5, 0}, "x", "x", 0.0},  // women hidden
+      {{2, 0}, {2, 0}, "x", "x", 0.0},  // both hidden
+      {{5, 0}, {5, 0}, "10", "5", 0.5},  // both shown
+      {{0, 0}, {6, 0}, "6", "0", 0.0},  // no women
+      {{6, 0}, {0, 0}, "6", "6", 1.0},  // only women
+      {{3, 3}, {1, 1}, "4", "3", 0.75},  // the owner of every first case
+      {{3, 3}, {2, 0}, "x", "3", 0.0},  // own women, 2 men of others
+      {{0, 0}, {0, 0}, "0", "0", 0.0},  // nobody served
   };
   for (const ServedCase& c : kTable) {
     CellSum women;
@@ -276,9 +273,8 @@ TEST(AggregateReportTest, ADepartmentIsSuppressedWhenAnyOfItsMonthsIsHidden) {
 
 TEST(AggregateReportTest, TheOwnerOfEveryRecordSeesExactFigures) {
   ReportGrid grid;
-  grid.returnees = {{"SV-SS", "2018-01", {307, 307}},
-                    {"SV-SS", "2018-02", {3, 3}},
-                    {"SV-LI", "2018-02", {1, 1}}};
+  grid.returnees = {
+      {"SV-SS", "2018-01", {307, 307}}, {"SV-SS", "2018-02", {3, 3}}, {"SV-LI", "2018-02", {1, 1}}};
   ProgrammeReport r = Aggregate(grid);
   EXPECT_THAT(Departments(r), ElementsAre("SV-LI=1", "SV-SS=310"));
   EXPECT_THAT(Months(r), ElementsAre("2018-01 SV-SS=307", "2018-02 SV-LI=1", "2018-02 SV-SS=3"));
@@ -305,7 +301,7 @@ TEST(AggregateReportTest, CasesByStatusSumEveryRoleDepartmentAndMonth) {
   // case of the same returnee) is not a second returnee served, and its
   // being hidden does not suppress the served counts.
   EXPECT_EQ(Show(r.returnees_served()), "18");  // 6 + 5 + 5 + 2
-  EXPECT_EQ(Show(r.women_served()), "8");       // 6 + 2
+  EXPECT_EQ(Show(r.women_served()), "8");  // 6 + 2
   EXPECT_DOUBLE_EQ(r.women_share(), 8.0 / 18.0);
 }
 
@@ -387,10 +383,14 @@ ReportGrid Select(const ReportGrid& grid, const std::string& first, const std::s
            (department.empty() || dept == department);
   };
   ReportGrid out;
-  for (const auto& c : grid.returnees) if (in(c.month, c.department)) out.returnees.push_back(c);
-  for (const auto& c : grid.cases) if (in(c.month, c.department)) out.cases.push_back(c);
-  for (const auto& c : grid.referrals) if (in(c.month, c.department)) out.referrals.push_back(c);
-  for (const auto& c : grid.services) if (in(c.month, c.department)) out.services.push_back(c);
+  for (const auto& c : grid.returnees)
+    if (in(c.month, c.department)) out.returnees.push_back(c);
+  for (const auto& c : grid.cases)
+    if (in(c.month, c.department)) out.cases.push_back(c);
+  for (const auto& c : grid.referrals)
+    if (in(c.month, c.department)) out.referrals.push_back(c);
+  for (const auto& c : grid.services)
+    if (in(c.month, c.department)) out.services.push_back(c);
   for (const auto& c : grid.initiatives) {
     if (in(c.month, c.department)) out.initiatives.push_back(c);
   }
@@ -527,9 +527,9 @@ TEST(ValidateReportPeriodTest, RefusesBadDaysAndReversedPeriods) {
               StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("period_to: ")));
   EXPECT_THAT(ValidateReportPeriod("", "yesterday"),
               StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("period_to: ")));
-  EXPECT_THAT(ValidateReportPeriod("2018-03-01", "2018-02-28"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "period_from: must not be after period_to"));
+  EXPECT_THAT(
+      ValidateReportPeriod("2018-03-01", "2018-02-28"),
+      StatusIs(absl::StatusCode::kInvalidArgument, "period_from: must not be after period_to"));
 }
 
 // ---------------------------------------------------------------------------

@@ -97,7 +97,8 @@ TEST(RevocationListTest, FailsClosedWhenTheStateGoesStale) {
   // Still within max staleness: the last known state answers.
   EXPECT_TRUE(list.Check("c3", kStart + absl::Seconds(4)).ok());
   // Past it: nothing is let through, revoked or not.
-  EXPECT_THAT(list.Check("c3", kStart + absl::Seconds(6)), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(list.Check("c3", kStart + absl::Seconds(6)),
+              StatusIs(absl::StatusCode::kUnavailable));
   store.next_error = absl::OkStatus();
   ASSERT_TRUE(list.Refresh(kStart + absl::Seconds(7), nullptr).ok());
   EXPECT_TRUE(list.Check("c3", kStart + absl::Seconds(7)).ok());

@@ -55,10 +55,9 @@ TEST(VisibilityTest, PurposesDecideWhatANamedAgencyReaches) {
       {Reach::kInitiative, S, false},
   };
   for (const Row& row : rows) {
-    SCOPED_TRACE(testing::Message() << "reach " << static_cast<int>(row.reach) << " purposes "
-                                    << row.purposes);
-    EXPECT_EQ(ConsentAllows(row.reach, "undp", Naming({"iom", "undp"}, row.purposes)),
-              row.allowed);
+    SCOPED_TRACE(testing::Message()
+                 << "reach " << static_cast<int>(row.reach) << " purposes " << row.purposes);
+    EXPECT_EQ(ConsentAllows(row.reach, "undp", Naming({"iom", "undp"}, row.purposes)), row.allowed);
     // Not named: never, whatever the purposes.
     EXPECT_FALSE(ConsentAllows(row.reach, "unhcr", Naming({"iom", "undp"}, row.purposes)));
   }
@@ -80,7 +79,8 @@ TEST(VisibilityTest, TheSqlFormHasOnePlaceholderAndTheSamePurposes) {
   for (Reach reach : {Reach::kArrivalRecord, Reach::kCase, Reach::kReferral, Reach::kInitiative}) {
     std::string sql = ConsentAllowsSql(reach, "c.arrival_seq", "a.consent_purposes_mask");
     EXPECT_EQ(std::count(sql.begin(), sql.end(), '?'), 1) << sql;
-    EXPECT_THAT(sql, HasSubstr(absl::StrCat("a.consent_purposes_mask & ", PurposesAllowing(reach))));
+    EXPECT_THAT(sql,
+                HasSubstr(absl::StrCat("a.consent_purposes_mask & ", PurposesAllowing(reach))));
     EXPECT_THAT(sql, HasSubstr("v.arrival_seq = c.arrival_seq AND v.agency_code = ?"));
   }
 }

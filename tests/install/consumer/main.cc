@@ -43,12 +43,9 @@ int main() {
   }
 
   // The retry policy, a pure function.
-  if (!enlace::client::IsRetryable(Method::kRecordArrival,
-                                   absl::StatusCode::kUnavailable) ||
-      enlace::client::IsRetryable(Method::kOpenCase,
-                                  absl::StatusCode::kUnavailable) ||
-      enlace::client::MethodName(Method::kGetArrival) !=
-          "/enlace.v1.ArrivalService/GetArrival") {
+  if (!enlace::client::IsRetryable(Method::kRecordArrival, absl::StatusCode::kUnavailable) ||
+      enlace::client::IsRetryable(Method::kOpenCase, absl::StatusCode::kUnavailable) ||
+      enlace::client::MethodName(Method::kGetArrival) != "/enlace.v1.ArrivalService/GetArrival") {
     return Fail("retry policy");
   }
 
@@ -56,14 +53,12 @@ int main() {
   // connection attempt.
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
   if (client.ok() || client.status().code() != absl::StatusCode::kNotFound) {
-    return Fail("Connect with a missing CA file: " +
-                client.status().ToString());
+    return Fail("Connect with a missing CA file: " + client.status().ToString());
   }
 
   // A Client over a channel of our own: stubs are made, no call is.
   std::unique_ptr<Client> local = Client::FromChannel(
-      grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()),
-      absl::Seconds(1));
+      grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()), absl::Seconds(1));
   if (local == nullptr || local->NewContext() == nullptr) {
     return Fail("FromChannel");
   }

@@ -74,9 +74,20 @@ db::ConsentState StateOf(const Arrival& arrival) {
 // A municipality as utf8mb4_unicode_ci compares it, for the gazetteer's
 // names: case and the accents of Spanish folded, trailing spaces ignored.
 std::string Folded(const std::string& text) {
-  std::string out = absl::StrReplaceAll(
-      text, {{"á", "a"}, {"é", "e"}, {"í", "i"}, {"ó", "o"}, {"ú", "u"}, {"ü", "u"}, {"ñ", "n"},
-             {"Á", "a"}, {"É", "e"}, {"Í", "i"}, {"Ó", "o"}, {"Ú", "u"}, {"Ü", "u"}, {"Ñ", "n"}});
+  std::string out = absl::StrReplaceAll(text, {{"á", "a"},
+                                               {"é", "e"},
+                                               {"í", "i"},
+                                               {"ó", "o"},
+                                               {"ú", "u"},
+                                               {"ü", "u"},
+                                               {"ñ", "n"},
+                                               {"Á", "a"},
+                                               {"É", "e"},
+                                               {"Í", "i"},
+                                               {"Ó", "o"},
+                                               {"Ú", "u"},
+                                               {"Ü", "u"},
+                                               {"Ñ", "n"}});
   absl::AsciiStrToLower(&out);
   while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
@@ -138,7 +149,8 @@ absl::StatusOr<std::vector<db::RecordResult>> FakeArrivalStore::RecordBatch(
     const std::pair<std::string, std::string>* known = nullptr;  // (id, hash)
     std::pair<std::string, std::string> stored_known;
     if (auto it = by_key_.find(key); it != by_key_.end()) {
-      stored_known = {arrivals_[it->second].arrival.arrival_id(), arrivals_[it->second].content_hash};
+      stored_known = {arrivals_[it->second].arrival.arrival_id(),
+                      arrivals_[it->second].content_hash};
       known = &stored_known;
     } else if (auto a = added.find(key); a != added.end()) {
       known = &a->second;
@@ -158,9 +170,9 @@ absl::StatusOr<std::vector<db::RecordResult>> FakeArrivalStore::RecordBatch(
       results[i].arrival_id = known->first;
     } else {
       results[i].outcome = enlace::v1::OUTCOME_REJECTED;
-      results[i].status = absl::AlreadyExistsError(absl::StrCat(
-          "external_id ", item.arrival.external_id(),
-          " was already recorded with different content"));
+      results[i].status =
+          absl::AlreadyExistsError(absl::StrCat("external_id ", item.arrival.external_id(),
+                                                " was already recorded with different content"));
     }
   }
 
@@ -279,9 +291,8 @@ void FakeArrivalStore::ReleaseBatches() {
 void FakeArrivalStore::ReleaseOneBatch() {
   absl::MutexLock lock(&control_mu_);
   control_mu_.Await(absl::Condition(
-      +[](FakeArrivalStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->control_mu_) {
-        return s->entered_ > s->released_;
-      },
+      +[](FakeArrivalStore* s)
+           ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->control_mu_) { return s->entered_ > s->released_; },
       this));
   ++released_;
 }
@@ -290,9 +301,8 @@ void FakeArrivalStore::AwaitBatches(size_t n) {
   absl::MutexLock lock(&control_mu_);
   std::pair<FakeArrivalStore*, size_t> arg(this, n);
   control_mu_.Await(absl::Condition(
-      +[](std::pair<FakeArrivalStore*, size_t>* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return a->first->log_.size() >= a->second;
-      },
+      +[](std::pair<FakeArrivalStore*, size_t>* a)
+           ABSL_NO_THREAD_SAFETY_ANALYSIS { return a->first->log_.size() >= a->second; },
       &arg));
 }
 

@@ -112,7 +112,7 @@ class FakeArrivalStore : public db::ArrivalStore {
   mutable absl::Mutex control_mu_;
   absl::Status batch_error_ ABSL_GUARDED_BY(control_mu_);
   bool holding_ ABSL_GUARDED_BY(control_mu_) = false;
-  uint64_t entered_ ABSL_GUARDED_BY(control_mu_) = 0;   // batches that entered while holding
+  uint64_t entered_ ABSL_GUARDED_BY(control_mu_) = 0;  // batches that entered while holding
   uint64_t released_ ABSL_GUARDED_BY(control_mu_) = 0;  // of those, how many may go on
   std::vector<BatchLog> log_ ABSL_GUARDED_BY(control_mu_);
 };

@@ -51,8 +51,8 @@ absl::Status FakeAuditStore::Append(std::vector<db::AuditRecord>* records) {
   }
   for (db::AuditRecord stored : appended) {
     // Kept as MySQL keeps them: space-separated, so an empty id is none.
-    stored.record_ids = absl::StrSplit(absl::StrJoin(stored.record_ids, " "), ' ',
-                                       absl::SkipEmpty());
+    stored.record_ids =
+        absl::StrSplit(absl::StrJoin(stored.record_ids, " "), ' ', absl::SkipEmpty());
     events_.push_back(std::move(stored));
   }
   head_seq_ = seq;

@@ -34,11 +34,9 @@ namespace enlace::testing {
 class FakeAuditStore : public db::AuditStore {
  public:
   absl::Status Append(std::vector<db::AuditRecord>* records) override ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<db::AuditPage> List(const db::AuditQuery& query) override
-      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<db::AuditPage> List(const db::AuditQuery& query) override ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::vector<db::AuditRecord>> ListForRecord(const std::string& record_id,
-                                                             int64_t after_seq,
-                                                             int limit) override
+                                                             int64_t after_seq, int limit) override
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<db::ChainReport> Verify() override ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -39,9 +39,20 @@ absl::Status ReferralNotFound(const std::string& referral_id) {
 // A municipality as utf8mb4_unicode_ci compares it, for the gazetteer's
 // names: case and the accents of Spanish folded, trailing spaces ignored.
 std::string Folded(const std::string& text) {
-  std::string out = absl::StrReplaceAll(
-      text, {{"á", "a"}, {"é", "e"}, {"í", "i"}, {"ó", "o"}, {"ú", "u"}, {"ü", "u"}, {"ñ", "n"},
-             {"Á", "a"}, {"É", "e"}, {"Í", "i"}, {"Ó", "o"}, {"Ú", "u"}, {"Ü", "u"}, {"Ñ", "n"}});
+  std::string out = absl::StrReplaceAll(text, {{"á", "a"},
+                                               {"é", "e"},
+                                               {"í", "i"},
+                                               {"ó", "o"},
+                                               {"ú", "u"},
+                                               {"ü", "u"},
+                                               {"ñ", "n"},
+                                               {"Á", "a"},
+                                               {"É", "e"},
+                                               {"Í", "i"},
+                                               {"Ó", "o"},
+                                               {"Ú", "u"},
+                                               {"Ü", "u"},
+                                               {"Ñ", "n"}});
   absl::AsciiStrToLower(&out);
   while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
@@ -67,8 +78,7 @@ bool TransitionAllowed(ReferralStatus from, ReferralStatus to) {
     case enlace::v1::REFERRAL_STATUS_ACCEPTED:
       return to == enlace::v1::REFERRAL_STATUS_COMPLETED ||
              to == enlace::v1::REFERRAL_STATUS_WITHDRAWN;
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -272,8 +282,8 @@ void FakeCaseStore::AppendReferralEvent(const ReferralRow& row, enlace::v1::Refe
 // --- Cases ------------------------------------------------------------------
 
 absl::StatusOr<Case> FakeCaseStore::OpenCase(const std::string& arrival_id,
-                                             const std::string& summary,
-                                             const db::Viewer& viewer, db::AuditRecord* audit) {
+                                             const std::string& summary, const db::Viewer& viewer,
+                                             db::AuditRecord* audit) {
   absl::MutexLock lock(&mu_);
   if (!error_.ok()) return error_;
   auto it = arrival_by_id_.find(arrival_id);
@@ -330,7 +340,8 @@ absl::StatusOr<db::CasePage> FakeCaseStore::ListCases(const db::CaseFilter& filt
   for (const CaseRow& row : cases_) {
     if (row.seq <= after) continue;
     if (VisibleCase(row.value.case_id(), viewer) == nullptr) continue;
-    if (filter.status != enlace::v1::CASE_STATUS_UNSPECIFIED && row.value.status() != filter.status) {
+    if (filter.status != enlace::v1::CASE_STATUS_UNSPECIFIED &&
+        row.value.status() != filter.status) {
       continue;
     }
     if (!filter.municipality.empty() &&
@@ -380,10 +391,10 @@ absl::StatusOr<enlace::v1::ServiceRecord> FakeCaseStore::RecordService(
   if (row->value.owner_agency() != viewer.agency) {
     bool accepted = false;
     for (const ReferralRow& referral : referrals_) {
-      accepted = accepted || (referral.case_seq == row->seq &&
-                              referral.value.to_agency() == viewer.agency &&
-                              referral.value.service() == service &&
-                              referral.value.status() == enlace::v1::REFERRAL_STATUS_ACCEPTED);
+      accepted = accepted ||
+                 (referral.case_seq == row->seq && referral.value.to_agency() == viewer.agency &&
+                  referral.value.service() == service &&
+                  referral.value.status() == enlace::v1::REFERRAL_STATUS_ACCEPTED);
     }
     if (!accepted) {
       return absl::PermissionDeniedError(
@@ -468,12 +479,9 @@ absl::Status FakeCaseStore::CheckCaseOwner(const std::string& case_id, const db:
 
 // --- Referrals --------------------------------------------------------------
 
-absl::StatusOr<Referral> FakeCaseStore::CreateReferral(const std::string& case_id,
-                                                       const std::string& to_agency,
-                                                       enlace::v1::Need service,
-                                                       const std::string& reason,
-                                                       const db::Viewer& viewer,
-                                                       db::AuditRecord* audit) {
+absl::StatusOr<Referral> FakeCaseStore::CreateReferral(
+    const std::string& case_id, const std::string& to_agency, enlace::v1::Need service,
+    const std::string& reason, const db::Viewer& viewer, db::AuditRecord* audit) {
   absl::MutexLock lock(&mu_);
   if (!error_.ok()) return error_;
   const CaseRow* found = VisibleCase(case_id, viewer);
@@ -486,9 +494,9 @@ absl::StatusOr<Referral> FakeCaseStore::CreateReferral(const std::string& case_i
   }
   if (!db::ConsentAllows(db::Reach::kReferral, to_agency,
                          ArrivalBySeq(found->arrival_seq)->consent)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "to_agency: the returnee's consent does not let ", to_agency,
-        " receive referrals (it must name it, for REINTEGRATION)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("to_agency: the returnee's consent does not let ", to_agency,
+                     " receive referrals (it must name it, for REINTEGRATION)"));
   }
   absl::StatusOr<std::string> id = db::NewRecordId();
   if (!id.ok()) return id.status();
@@ -530,14 +538,13 @@ absl::StatusOr<db::ReferralPage> FakeCaseStore::ListReferrals(const db::Referral
   db::ReferralPage page;
   for (const ReferralRow& row : referrals_) {
     if (row.seq <= after) continue;
-    const std::string& party = filter.box == enlace::v1::BOX_OUTBOX ? row.value.from_agency()
-                                                                     : row.value.to_agency();
+    const std::string& party =
+        filter.box == enlace::v1::BOX_OUTBOX ? row.value.from_agency() : row.value.to_agency();
     if (party != viewer.agency) continue;
     const ArrivalRow* arrival = ArrivalBySeq(cases_[row.case_seq - 1].arrival_seq);
     if (!db::ConsentAllows(db::Reach::kReferral, viewer.agency, arrival->consent)) continue;
-    if (!filter.statuses.empty() &&
-        std::find(filter.statuses.begin(), filter.statuses.end(), row.value.status()) ==
-            filter.statuses.end()) {
+    if (!filter.statuses.empty() && std::find(filter.statuses.begin(), filter.statuses.end(),
+                                              row.value.status()) == filter.statuses.end()) {
       continue;
     }
     if (static_cast<int>(page.referrals.size()) == limit) {
@@ -569,9 +576,9 @@ absl::StatusOr<Referral> FakeCaseStore::TransitionReferral(const db::Transition&
                                            EtagOf(row->version), "); read it again"));
   }
   if (!TransitionAllowed(row->value.status(), transition.to)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the referral is ", enlace::v1::ReferralStatus_Name(row->value.status()),
-        " and cannot become ", enlace::v1::ReferralStatus_Name(transition.to)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the referral is ", enlace::v1::ReferralStatus_Name(row->value.status()),
+                     " and cannot become ", enlace::v1::ReferralStatus_Name(transition.to)));
   }
   if (absl::Status s = AppendAudit(audit, {row->value.case_id()}); !s.ok()) return s;
   const int64_t now = NowMicros();
@@ -580,7 +587,8 @@ absl::StatusOr<Referral> FakeCaseStore::TransitionReferral(const db::Transition&
   if (transition.to == enlace::v1::REFERRAL_STATUS_DECLINED) {
     row->value.set_decline_reason(transition.text);
   }
-  if (transition.to == enlace::v1::REFERRAL_STATUS_COMPLETED) row->value.set_outcome(transition.text);
+  if (transition.to == enlace::v1::REFERRAL_STATUS_COMPLETED)
+    row->value.set_outcome(transition.text);
   row->value.set_etag(EtagOf(row->version));
   *row->value.mutable_updated_at() = TimeUtil::MicrosecondsToTimestamp(now);
   AppendReferralEvent(*row, EventFor(transition.to), now);
@@ -604,8 +612,7 @@ absl::StatusOr<std::vector<db::FeedEvent>> FakeCaseStore::ReadFeed(int64_t after
     if (!event.consent_change) event.consent = ArrivalBySeq(event.arrival_seq)->consent;
     if (!agency.empty()) {
       if (event.from_agency != agency && event.to_agency != agency) continue;
-      if (!db::ConsentAllows(db::Reach::kReferral, agency, event.consent) ||
-          event.consent_change) {
+      if (!db::ConsentAllows(db::Reach::kReferral, agency, event.consent) || event.consent_change) {
         continue;
       }
     }

@@ -21,8 +21,8 @@
 //   cases.FailCalls(absl::UnavailableError("database down"));  // every call fails
 //
 // Where it simplifies: no programme report cells (FakeReportStore counts
-// this store's records when asked), and municipality filters compare as utf8mb4_unicode_ci does for the
-// gazetteer's names only (case and Spanish accents folded).
+// this store's records when asked), and municipality filters compare as utf8mb4_unicode_ci does for
+// the gazetteer's names only (case and Spanish accents folded).
 //
 // Thread safety: safe for concurrent use.
 #ifndef ENLACE_TESTS_TESTING_FAKES_FAKE_CASE_STORE_H_
@@ -82,7 +82,8 @@ class FakeCaseStore : public db::CaseStore {
 
   absl::StatusOr<enlace::v1::Case> OpenCase(const std::string& arrival_id,
                                             const std::string& summary, const db::Viewer& viewer,
-                                            db::AuditRecord* audit) override ABSL_LOCKS_EXCLUDED(mu_);
+                                            db::AuditRecord* audit) override
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<enlace::v1::Case> GetCase(const std::string& case_id,
                                            const db::Viewer& viewer) override
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -106,12 +107,9 @@ class FakeCaseStore : public db::CaseStore {
                                                      int limit) override ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status CheckCaseOwner(const std::string& case_id, const db::Viewer& viewer) override
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<enlace::v1::Referral> CreateReferral(const std::string& case_id,
-                                                      const std::string& to_agency,
-                                                      enlace::v1::Need service,
-                                                      const std::string& reason,
-                                                      const db::Viewer& viewer,
-                                                      db::AuditRecord* audit) override
+  absl::StatusOr<enlace::v1::Referral> CreateReferral(
+      const std::string& case_id, const std::string& to_agency, enlace::v1::Need service,
+      const std::string& reason, const db::Viewer& viewer, db::AuditRecord* audit) override
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<enlace::v1::Referral> GetReferral(const std::string& referral_id,
                                                    const db::Viewer& viewer) override
@@ -124,8 +122,8 @@ class FakeCaseStore : public db::CaseStore {
                                                           db::AuditRecord* audit) override
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::vector<db::FeedEvent>> ReadFeed(int64_t after_seq, int64_t up_to_seq,
-                                                      const std::string& agency,
-                                                      int limit) override ABSL_LOCKS_EXCLUDED(mu_);
+                                                      const std::string& agency, int limit) override
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<int64_t> FeedHead() override ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
@@ -137,9 +135,9 @@ class FakeCaseStore : public db::CaseStore {
     std::string submitted_by;
     std::string department_code;
     std::string municipality;
-    std::string arrival_date;              // YYYY-MM-DD
+    std::string arrival_date;  // YYYY-MM-DD
     enlace::v1::ReturneeSummary returnee;  // what a referral's parties see
-    db::ConsentState consent;              // agencies in code order
+    db::ConsentState consent;  // agencies in code order
   };
   struct CaseRow {
     int64_t seq = 0;

@@ -42,10 +42,10 @@ class FakeFeedStore : public db::CaseStore {
     event.consent = consent;
   }
   // Appends a referral event about `arrival_seq`; returns its seq.
-  int64_t AppendReferralEvent(int64_t arrival_seq, const std::string& from, const std::string& to,
-                              const std::string& referral_id,
-                              enlace::v1::ReferralEventType type =
-                                  enlace::v1::REFERRAL_EVENT_TYPE_CREATED) {
+  int64_t AppendReferralEvent(
+      int64_t arrival_seq, const std::string& from, const std::string& to,
+      const std::string& referral_id,
+      enlace::v1::ReferralEventType type = enlace::v1::REFERRAL_EVENT_TYPE_CREATED) {
     absl::MutexLock lock(&mu_);
     db::FeedEvent& event = events_.emplace_back();
     event.seq = static_cast<int64_t>(events_.size());
@@ -116,16 +116,14 @@ class FakeFeedStore : public db::CaseStore {
                                                           db::AuditRecord*) override {
     return Unimplemented();
   }
-  absl::StatusOr<enlace::v1::Initiative> RegisterInitiative(const std::string&,
-                                                            const std::string&,
-                                                            const std::string&,
-                                                            const std::string&,
+  absl::StatusOr<enlace::v1::Initiative> RegisterInitiative(const std::string&, const std::string&,
+                                                            const std::string&, const std::string&,
                                                             const db::Viewer&,
                                                             db::AuditRecord*) override {
     return Unimplemented();
   }
-  absl::StatusOr<db::InitiativePage> ListInitiatives(const std::string&, const db::Viewer&,
-                                                     int64_t, int) override {
+  absl::StatusOr<db::InitiativePage> ListInitiatives(const std::string&, const db::Viewer&, int64_t,
+                                                     int) override {
     return Unimplemented();
   }
   absl::Status CheckCaseOwner(const std::string&, const db::Viewer&) override {
@@ -133,19 +131,18 @@ class FakeFeedStore : public db::CaseStore {
   }
   absl::StatusOr<enlace::v1::Referral> CreateReferral(const std::string&, const std::string&,
                                                       enlace::v1::Need, const std::string&,
-                                                      const db::Viewer&, db::AuditRecord*) override {
+                                                      const db::Viewer&,
+                                                      db::AuditRecord*) override {
     return Unimplemented();
   }
-  absl::StatusOr<enlace::v1::Referral> GetReferral(const std::string&,
-                                                   const db::Viewer&) override {
+  absl::StatusOr<enlace::v1::Referral> GetReferral(const std::string&, const db::Viewer&) override {
     return Unimplemented();
   }
   absl::StatusOr<db::ReferralPage> ListReferrals(const db::ReferralFilter&, const db::Viewer&,
                                                  int64_t, int) override {
     return Unimplemented();
   }
-  absl::StatusOr<enlace::v1::Referral> TransitionReferral(const db::Transition&,
-                                                          const db::Viewer&,
+  absl::StatusOr<enlace::v1::Referral> TransitionReferral(const db::Transition&, const db::Viewer&,
                                                           db::AuditRecord*) override {
     return Unimplemented();
   }

@@ -120,8 +120,7 @@ absl::StatusOr<std::vector<db::CertificateRecord>> FakeRegistryStore::ListCertif
       case enlace::v1::CERTIFICATE_STATUS_REVOKED:
         if (!c.revoked) continue;
         break;
-      default:
-        break;
+      default: break;
     }
     if (query.expiring_before_us > 0 &&
         (c.revoked || expired || c.not_after_us >= query.expiring_before_us)) {
@@ -142,7 +141,8 @@ absl::StatusOr<db::CertificateRecord> FakeRegistryStore::RevokeCertificate(
     return absl::NotFoundError(absl::StrCat("certificate ", serial, " not found"));
   }
   if (it->second.revoked) {
-    return absl::FailedPreconditionError(absl::StrCat("certificate ", serial, " is already revoked"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("certificate ", serial, " is already revoked"));
   }
   if (absl::Status s = AppendAudit(audit); !s.ok()) return s;
   db::CertificateRecord& c = it->second;

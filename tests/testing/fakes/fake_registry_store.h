@@ -71,7 +71,7 @@ class FakeRegistryStore : public db::RegistryStore {
 
   mutable absl::Mutex mu_;
   absl::Status error_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, db::AgencyRecord> agencies_ ABSL_GUARDED_BY(mu_);           // by code
+  std::map<std::string, db::AgencyRecord> agencies_ ABSL_GUARDED_BY(mu_);  // by code
   std::map<std::string, db::CertificateRecord> certificates_ ABSL_GUARDED_BY(mu_);  // by serial
 };
 

@@ -72,8 +72,7 @@ void FakeReportStore::FailCalls(absl::Status status) {
   error_ = std::move(status);
 }
 
-absl::StatusOr<enlace::v1::ProgrammeReport> FakeReportStore::Compute(
-    const db::ReportQuery& query) {
+absl::StatusOr<enlace::v1::ProgrammeReport> FakeReportStore::Compute(const db::ReportQuery& query) {
   {
     absl::MutexLock lock(&mu_);
     if (!error_.ok()) return error_;
@@ -109,16 +108,18 @@ absl::StatusOr<enlace::v1::ProgrammeReport> FakeReportStore::Compute(
                    ? db::CaseRole::kFirstFemale
                    : db::CaseRole::kFirstOther;
       }
-      Count(&cases, {c.value.department_code(), month, static_cast<int>(c.value.status()),
-                     static_cast<int>(role)},
+      Count(&cases,
+            {c.value.department_code(), month, static_cast<int>(c.value.status()),
+             static_cast<int>(role)},
             owns(c.value.owner_agency()));
     }
     for (const FakeCaseStore::ReferralRow& r : cases_->referrals_) {
       const FakeCaseStore::CaseRow& c = cases_->cases_[r.case_seq - 1];
       std::string month = MonthOf(r.value.created_at());
       if (!f.Keeps(c.value.department_code(), month)) continue;
-      Count(&referrals, {c.value.department_code(), month, r.value.from_agency(),
-                         r.value.to_agency(), static_cast<int>(r.value.status())},
+      Count(&referrals,
+            {c.value.department_code(), month, r.value.from_agency(), r.value.to_agency(),
+             static_cast<int>(r.value.status())},
             owns(r.value.from_agency()));
     }
     for (const FakeCaseStore::ServiceRow& s : cases_->services_) {
