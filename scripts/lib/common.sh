@@ -8,7 +8,8 @@
 #   ENLACE_ROOT, ENLACE_BUILD_DIR, ENLACE_PYTHON   paths every script uses
 #   log / warn / die                 messages prefixed with the calling script's name
 #   ensure_packages SET...           apt-get install only what is missing
-#                                    (SET: build, run, all, tsan)
+#                                    (SET: build, run, all, test, tsan, asan,
+#                                    npm, format)
 #   ensure_built [TARGET...]         configure (once) and build the shared build/ dir
 #                                    (all targets, or only those named)
 #   ensure_tsan_built                configure (once) and build the ThreadSanitizer
@@ -70,9 +71,10 @@ ENLACE_RUN_PACKAGES=(
 # What only the tests need: the independent verifier of the audit log's
 # proofs and signatures (tests/interop/audit_proofs_test.py) and the TLS
 # matrix's certificates (tests/e2e/tls_matrix_test.py), the check of the
-# alert rules (tests/k8s_alerts_test.py), and the TLS scan of the server
-# (tests/e2e/testssl_test.py).
-ENLACE_TEST_PACKAGES=(python3-cryptography python3-yaml testssl.sh)
+# alert rules (tests/k8s_alerts_test.py), the TLS scan of the server
+# (tests/e2e/testssl_test.py), and the C++ style check
+# (tests/unit/format_check_test.sh).
+ENLACE_TEST_PACKAGES=(python3-cryptography python3-yaml testssl.sh clang-format)
 if [[ "${ENLACE_TSAN_CXX}" =~ ^clang\+\+(-[0-9]+)?$ ]]; then
   ENLACE_TSAN_PACKAGES=("clang${BASH_REMATCH[1]}" "libclang-rt${BASH_REMATCH[1]}-dev" "llvm${BASH_REMATCH[1]}")
 else
@@ -118,7 +120,8 @@ ensure_packages() {
       tsan) wanted+=("${ENLACE_TSAN_PACKAGES[@]}") ;;
       asan) wanted+=("${ENLACE_ASAN_PACKAGES[@]}") ;;
       npm) wanted+=(npm) ;;
-      *) die "ensure_packages: unknown set '${which}' (build|run|all|test|tsan|asan|npm)" ;;
+      format) wanted+=(clang-format git) ;;
+      *) die "ensure_packages: unknown set '${which}' (build|run|all|test|tsan|asan|npm|format)" ;;
     esac
   done
   command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: these scripts expect Debian 12"
