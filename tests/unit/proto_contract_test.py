@@ -1,5 +1,6 @@
 """The gRPC contract cannot break by accident: buf lints the protos and
-compares them with the last release (protos/buf.yaml, docs/api.md).
+compares them with the last release (protos/buf.yaml, protos/RELEASES,
+docs/api.md).
 
 Run by ctest (proto_contract_test) as
   proto_contract_test.py --buf BUF --repo ROOT
@@ -57,13 +58,18 @@ class ScratchProtos:
         shutil.rmtree(self.tmp)
 
 
-def last_release_tag():
-    """The newest vX.Y.Z tag reachable from HEAD, or None."""
-    described = subprocess.run(
-        ["git", "-C", ARGS.repo, "describe", "--tags", "--abbrev=0", "--match", "v[0-9]*"],
-        capture_output=True, text=True, check=False)
-    tag = described.stdout.strip()
-    return tag if described.returncode == 0 and RELEASE_TAG.match(tag) else None
+def git(*args):
+    return subprocess.run(["git", "-C", ARGS.repo, *args], capture_output=True, text=True,
+                          check=False)
+
+
+def last_release():
+    """(tag, commit) of the last line of protos/RELEASES."""
+    with open(os.path.join(protos_dir(), "RELEASES"), encoding="utf-8") as f:
+        lines = [line.split() for line in f if line.strip() and not line.startswith("#")]
+    assert lines, "protos/RELEASES names no release"
+    assert all(len(line) == 2 for line in lines), f"lines of protos/RELEASES: {lines}"
+    return lines[-1][0], lines[-1][1]
 
 
 class LintTest(unittest.TestCase):
@@ -102,14 +108,25 @@ class LintTest(unittest.TestCase):
 
 
 class BreakingTest(unittest.TestCase):
+    def test_the_last_release_is_a_commit_of_this_history(self):
+        tag, commit = last_release()
+        self.assertRegex(tag, RELEASE_TAG)
+        self.assertRegex(commit, r"^[0-9a-f]{40}$")
+        self.assertEqual(git("merge-base", "--is-ancestor", commit, "HEAD").returncode, 0,
+                         f"{tag}'s commit {commit} is not in HEAD's history "
+                         "(a shallow clone cannot check the contract)")
+        tagged = git("rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}")
+        if tagged.returncode == 0:  # a clone without tags still has the commit
+            self.assertEqual(tagged.stdout.strip(), commit,
+                             f"tag {tag} names another commit than protos/RELEASES")
+
     def test_nothing_broke_since_the_last_release(self):
-        tag = last_release_tag()
-        self.assertIsNotNone(tag, "no vX.Y.Z release tag reachable from HEAD: "
-                                  "a clone without tags (--no-tags, --depth) cannot check this")
-        against = f"{os.path.join(ARGS.repo, '.git')}#tag={tag},subdir=protos"
+        tag, commit = last_release()
+        against = f"{os.path.join(ARGS.repo, '.git')}#ref={commit},subdir=protos"
         result = buf("breaking", "--against", against, cwd=protos_dir())
         self.assertEqual(result.returncode, 0,
-                         f"breaking changes since {tag}:\n{result.stdout}{result.stderr}")
+                         f"breaking changes since {tag} ({commit}):\n"
+                         f"{result.stdout}{result.stderr}")
 
     def test_a_deleted_field_is_breaking(self):
         with ScratchProtos() as protos:
@@ -137,6 +154,7 @@ def main():
     parser.add_argument("--buf", required=True, help="the buf executable")
     parser.add_argument("--repo", required=True, help="the repository's root")
     ARGS, rest = parser.parse_known_args()
+    ARGS.buf, ARGS.repo = os.path.abspath(ARGS.buf), os.path.abspath(ARGS.repo)
     if not os.access(ARGS.buf, os.X_OK):
         sys.exit(f"proto_contract_test: no buf at {ARGS.buf}: scripts/test.sh installs it "
                  "(ensure_npm_tools in scripts/lib/common.sh)")
