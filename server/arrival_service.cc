@@ -206,16 +206,12 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
           self->OnRecorded(external_id, std::move(result));
         });
     if (!queued) {
-      {
-        absl::MutexLock lock(&mu_);
-        --outstanding_;
-      }
       RecordArrivalsResponse response;
       response.set_external_id(external_id);
       response.set_outcome(enlace::v1::OUTCOME_REJECTED);
       SetRecordError(absl::ResourceExhaustedError("ingest queue is full; resend this record later"),
                      "", response.mutable_error());
-      Respond(std::move(response));
+      Respond(std::move(response), /*settles_outstanding=*/true);
     }
   }
 
@@ -231,11 +227,7 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
                      absl::IsAlreadyExists(result.status) ? "arrival.external_id" : "",
                      response.mutable_error());
     }
-    {
-      absl::MutexLock lock(&mu_);
-      --outstanding_;
-    }
-    Respond(std::move(response));
+    Respond(std::move(response), /*settles_outstanding=*/true);
     MaybeFinish();
   }
 
@@ -274,12 +266,18 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
   }
 
   // Queues a response and starts writing if no write is in flight.
-  void Respond(RecordArrivalsResponse response) {
+  // `settles_outstanding`: the answer of a record counted in outstanding_,
+  // which is decremented in the same critical section as the answer is
+  // queued. Done apart, a MaybeFinish in between (the previous answer's
+  // OnWriteDone) saw nothing outstanding and nothing to write and ended the
+  // stream OK with this record unanswered (seen under ASan).
+  void Respond(RecordArrivalsResponse response, bool settles_outstanding = false) {
     service_->metrics_->RecordArrival(OutcomeName(response.outcome()));
     const RecordArrivalsResponse* first = nullptr;
     bool resume = false;
     {
       absl::MutexLock lock(&mu_);
+      if (settles_outstanding) --outstanding_;
       ++answered_;
       switch (response.outcome()) {
         case enlace::v1::OUTCOME_CREATED: ++created_; break;
