@@ -5,8 +5,9 @@ docs/api.md).
 Run by ctest (proto_contract_test) as
   proto_contract_test.py --buf BUF --repo ROOT
 where BUF is the buf that scripts/test.sh installed from
-scripts/npm/package-lock.json. Each check is shown to fail on a copy of the
-protos with a deliberate fault, so a passing check means something.
+scripts/npm/package-lock.json. Lint and breaking-change detection are each
+shown to fail on a copy of the protos with a deliberate fault, so their
+passing on the real protos means something.
 """
 import argparse
 import os
