@@ -172,11 +172,19 @@ TEST_F(ReferralFeedTest, SubscribersChurnWhileTheFeedAdvances) {
   std::atomic<int> collected{0};
   for (int t = 0; t < 4; ++t) {
     churners.emplace_back([&] {
+      const int rounds_at_start = rounds.load();
       for (int i = 0; i < 300; ++i) {
         auto subscriber = std::make_shared<Unsubscriber>(feed_.get());
         subscriber->id = feed_->Subscribe(subscriber);
         collected += static_cast<int>(feed_->Collect(0, "undp", 8).events.size());
         if (i % 2 == 0) feed_->Unsubscribe(subscriber->id);
+        // Half-way, until the writer advanced the feed at least once since
+        // this churner started: churn and advances overlap however the
+        // threads are scheduled (on a loaded machine the churners could
+        // otherwise finish before the writer's first round).
+        if (i == 150) {
+          while (rounds.load() == rounds_at_start) std::this_thread::yield();
+        }
       }
     });
   }
