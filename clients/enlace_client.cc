@@ -33,6 +33,7 @@ absl::string_view MethodName(Method method) {
     case Method::kUpdateCase: return "/enlace.v1.CaseService/UpdateCase";
     case Method::kRecordService: return "/enlace.v1.CaseService/RecordService";
     case Method::kRegisterInitiative: return "/enlace.v1.CaseService/RegisterInitiative";
+    case Method::kUpdateInitiative: return "/enlace.v1.CaseService/UpdateInitiative";
     case Method::kListInitiatives: return "/enlace.v1.CaseService/ListInitiatives";
     case Method::kGetCaseAccessLog: return "/enlace.v1.CaseService/GetCaseAccessLog";
     case Method::kCreateReferral: return "/enlace.v1.ReferralService/CreateReferral";
@@ -95,6 +96,7 @@ bool IsIdempotent(Method method) {
     case Method::kUpdateCase:
     case Method::kRecordService:
     case Method::kRegisterInitiative:
+    case Method::kUpdateInitiative:
     case Method::kCreateReferral:
     case Method::kAcceptReferral:
     case Method::kDeclineReferral:
@@ -260,6 +262,12 @@ absl::StatusOr<v1::ServiceRecord> Client::RecordService(const v1::RecordServiceR
 absl::StatusOr<v1::Initiative> Client::RegisterInitiative(
     const v1::RegisterInitiativeRequest& request) {
   return Unary(Method::kRegisterInitiative, *cases_, &v1::CaseService::Stub::RegisterInitiative,
+               request);
+}
+
+absl::StatusOr<v1::Initiative> Client::UpdateInitiative(
+    const v1::UpdateInitiativeRequest& request) {
+  return Unary(Method::kUpdateInitiative, *cases_, &v1::CaseService::Stub::UpdateInitiative,
                request);
 }
 

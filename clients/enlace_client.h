@@ -92,6 +92,7 @@ enum class Method {
   kUpdateCase,
   kRecordService,
   kRegisterInitiative,
+  kUpdateInitiative,
   kListInitiatives,
   kGetCaseAccessLog,
   // ReferralService
@@ -212,6 +213,8 @@ class Client {
   absl::StatusOr<v1::Case> UpdateCase(const v1::UpdateCaseRequest& request);
   absl::StatusOr<v1::ServiceRecord> RecordService(const v1::RecordServiceRequest& request);
   absl::StatusOr<v1::Initiative> RegisterInitiative(const v1::RegisterInitiativeRequest& request);
+  // ABORTED when request.etag() is stale: list it again, reapply, try again.
+  absl::StatusOr<v1::Initiative> UpdateInitiative(const v1::UpdateInitiativeRequest& request);
   absl::StatusOr<v1::ListInitiativesResponse> ListInitiatives(
       const v1::ListInitiativesRequest& request);
   absl::StatusOr<v1::GetCaseAccessLogResponse> GetCaseAccessLog(

@@ -58,7 +58,8 @@ struct CasePage {
 };
 
 struct InitiativePage {
-  std::vector<enlace::v1::Initiative> initiatives;  // case_id cleared unless the viewer owns it
+  // case_id and disbursed_usd_cents cleared unless the viewer owns it
+  std::vector<enlace::v1::Initiative> initiatives;
   int64_t last_position = 0;
   bool more = false;
   int64_t total_count = 0;
@@ -124,13 +125,26 @@ class CaseStore {
                                                       const std::string& etag, const Viewer& viewer,
                                                       AuditRecord* audit) = 0;
   // The owner, or an agency holding an ACCEPTED referral for that service.
+  // REQUIRES: `request` passed the server's field checks
+  // (server/outcome_validation.h): the outcome fields fit the service. A
+  // SEED_CAPITAL disbursement must name an initiative of the same case
+  // (INVALID_ARGUMENT naming initiative_id otherwise); it adds to the
+  // initiative's disbursed_usd_cents. The record returned has every field
+  // (the caller recorded it).
   virtual absl::StatusOr<enlace::v1::ServiceRecord> RecordService(
-      const std::string& case_id, enlace::v1::Need service, const std::string& delivered_on,
-      const std::string& notes, const Viewer& viewer, AuditRecord* audit) = 0;
-  // Owner only. An empty municipality takes the case's.
+      const enlace::v1::RecordServiceRequest& request, const Viewer& viewer,
+      AuditRecord* audit) = 0;
+  // Owner only. An empty municipality takes the case's; an unspecified
+  // status is PLANNED.
   virtual absl::StatusOr<enlace::v1::Initiative> RegisterInitiative(
-      const std::string& case_id, const std::string& name, const std::string& sector,
-      const std::string& municipality, const Viewer& viewer, AuditRecord* audit) = 0;
+      const enlace::v1::RegisterInitiativeRequest& request, const Viewer& viewer,
+      AuditRecord* audit) = 0;
+  // Owner only (visible to others: PERMISSION_DENIED; otherwise NOT_FOUND).
+  // Replaces status, jobs_created and woman_led if `etag` is current
+  // (ABORTED otherwise); the initiative moves to its new report grid cell.
+  virtual absl::StatusOr<enlace::v1::Initiative> UpdateInitiative(
+      const enlace::v1::Initiative& update, const std::string& etag, const Viewer& viewer,
+      AuditRecord* audit) = 0;
   // The initiatives of returnees whose consent allows the viewer
   // (Reach::kInitiative); case ids only to owners. total_count counts the
   // same set.

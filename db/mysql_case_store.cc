@@ -7,6 +7,8 @@
 #include <cppconn/resultset.h>
 
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -74,8 +76,10 @@ Case RowToCase(sql::ResultSet& row, const Viewer& viewer) {
 
 void LoadServices(MysqlConnection& conn, int64_t case_seq, const Viewer& viewer, Case* out) {
   sql::PreparedStatement* select = conn.Prepare(
-      "SELECT service_id, service, delivered_on, notes, recorded_by, recorded_at_us "
-      "FROM case_services WHERE case_seq = ? ORDER BY seq");
+      "SELECT s.service_id, s.service, s.delivered_on, s.notes, s.recorded_by, s.recorded_at_us, "
+      "s.amount_usd_cents, i.initiative_id, s.training_hours, s.training_completed "
+      "FROM case_services s LEFT JOIN initiatives i ON i.seq = s.initiative_seq "
+      "WHERE s.case_seq = ? ORDER BY s.seq");
   select->setInt64(1, case_seq);
   std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
   while (rows->next()) {
@@ -85,10 +89,15 @@ void LoadServices(MysqlConnection& conn, int64_t case_seq, const Viewer& viewer,
     s->set_service(static_cast<enlace::v1::Need>(rows->getInt("service")));
     s->set_delivered_on(rows->getString("delivered_on"));
     s->set_recorded_by(rows->getString("recorded_by"));
-    // Notes stay with the case's owner and the agency that wrote them.
+    // Notes and amounts stay with the case's owner and the agency that
+    // wrote them.
     if (out->owner_agency() == viewer.agency || s->recorded_by() == viewer.agency) {
       s->set_notes(rows->getString("notes"));
+      s->set_amount_usd_cents(rows->getInt64("amount_usd_cents"));
     }
+    if (!rows->isNull("initiative_id")) s->set_initiative_id(rows->getString("initiative_id"));
+    s->set_training_hours(rows->getDouble("training_hours"));
+    s->set_training_completed(rows->getInt("training_completed") != 0);
     *s->mutable_recorded_at() = TimeUtil::MicrosecondsToTimestamp(rows->getInt64("recorded_at_us"));
   }
 }
@@ -379,20 +388,19 @@ absl::StatusOr<Case> MysqlCaseStore::UpdateCase(const Case& update, const std::s
 }
 
 absl::StatusOr<enlace::v1::ServiceRecord> MysqlCaseStore::RecordService(
-    const std::string& case_id, enlace::v1::Need service, const std::string& delivered_on,
-    const std::string& notes, const Viewer& viewer, AuditRecord* audit) {
+    const enlace::v1::RecordServiceRequest& request, const Viewer& viewer, AuditRecord* audit) {
   enlace::v1::ServiceRecord record;
   ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
-    VisibleCase found = FindVisibleCase(conn, case_id, viewer, /*for_update=*/false);
-    if (!found.found) return CaseNotFound(case_id);
+    VisibleCase found = FindVisibleCase(conn, request.case_id(), viewer, /*for_update=*/false);
+    if (!found.found) return CaseNotFound(request.case_id());
     if (found.value.owner_agency() != viewer.agency) {
       sql::PreparedStatement* accepted = conn.Prepare(
           "SELECT 1 FROM referrals WHERE case_seq = ? AND to_agency = ? AND service = ? "
           "AND status = ?");
       accepted->setInt64(1, found.seq);
       accepted->setString(2, viewer.agency);
-      accepted->setInt(3, service);
+      accepted->setInt(3, request.service());
       accepted->setInt(4, enlace::v1::REFERRAL_STATUS_ACCEPTED);
       std::unique_ptr<sql::ResultSet> row(accepted->executeQuery());
       if (!row->next()) {
@@ -401,29 +409,65 @@ absl::StatusOr<enlace::v1::ServiceRecord> MysqlCaseStore::RecordService(
             "service, may record it");
       }
     }
+    // A disbursement goes to an initiative of this very case.
+    std::optional<int64_t> initiative_seq;
+    if (!request.initiative_id().empty()) {
+      sql::PreparedStatement* initiative =
+          conn.Prepare("SELECT seq FROM initiatives WHERE initiative_id = ? AND case_seq = ?");
+      initiative->setString(1, request.initiative_id());
+      initiative->setInt64(2, found.seq);
+      std::unique_ptr<sql::ResultSet> row(initiative->executeQuery());
+      if (!row->next()) {
+        return absl::InvalidArgumentError(
+            "initiative_id: not an initiative of this case (see ListInitiatives)");
+      }
+      initiative_seq = row->getInt64(1);
+    }
     absl::StatusOr<std::string> id = NewRecordId();
     if (!id.ok()) return id.status();
     int64_t now = NowMicros();
     sql::PreparedStatement* insert = conn.Prepare(
         "INSERT INTO case_services (service_id, case_seq, service, delivered_on, notes, "
-        "recorded_by, recorded_at_us) VALUES (?, ?, ?, ?, ?, ?, ?)");
+        "recorded_by, recorded_at_us, amount_usd_cents, initiative_seq, training_hours, "
+        "training_completed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     insert->setString(1, *id);
     insert->setInt64(2, found.seq);
-    insert->setInt(3, service);
-    insert->setString(4, delivered_on);
-    insert->setString(5, notes);
+    insert->setInt(3, request.service());
+    insert->setString(4, request.delivered_on());
+    insert->setString(5, request.notes());
     insert->setString(6, viewer.agency);
     insert->setInt64(7, now);
+    insert->setInt64(8, request.amount_usd_cents());
+    if (initiative_seq) {
+      insert->setInt64(9, *initiative_seq);
+    } else {
+      insert->setNull(9, 0);
+    }
+    insert->setDouble(10, request.training_hours());
+    insert->setInt(11, request.training_completed() ? 1 : 0);
     insert->executeUpdate();
     CountInGrid(conn, ReportGridTable::kServices, {LastInsertId(conn)}, +1);
+    if (initiative_seq) {
+      sql::PreparedStatement* disbursed = conn.Prepare(
+          "UPDATE initiatives SET disbursed_usd_cents = disbursed_usd_cents + ? WHERE seq = ?");
+      disbursed->setInt64(1, request.amount_usd_cents());
+      disbursed->setInt64(2, *initiative_seq);
+      disbursed->executeUpdate();
+    }
     record.set_service_id(*id);
-    record.set_case_id(case_id);
-    record.set_service(service);
-    record.set_delivered_on(delivered_on);
-    record.set_notes(notes);
+    record.set_case_id(request.case_id());
+    record.set_service(request.service());
+    record.set_delivered_on(request.delivered_on());
+    record.set_notes(request.notes());
     record.set_recorded_by(viewer.agency);
+    record.set_amount_usd_cents(request.amount_usd_cents());
+    record.set_initiative_id(request.initiative_id());
+    record.set_training_hours(request.training_hours());
+    record.set_training_completed(request.training_completed());
     *record.mutable_recorded_at() = TimeUtil::MicrosecondsToTimestamp(now);
-    change.Append(conn, {*id});
+    std::vector<std::string> ids = {*id};
+    if (initiative_seq) ids.push_back(request.initiative_id());
+    change.Append(conn, ids);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -431,48 +475,163 @@ absl::StatusOr<enlace::v1::ServiceRecord> MysqlCaseStore::RecordService(
   return record;
 }
 
+namespace {
+
+// The columns of an initiative as RowToInitiative reads them (needs `i` and
+// `c`, its case).
+constexpr char kInitiativeColumns[] =
+    "i.seq, i.initiative_id, c.case_id, i.owner_agency, i.name, i.sector, i.department_code, "
+    "i.municipality, i.registered_at_us, i.status, i.jobs_created, i.woman_led, i.version, "
+    "i.updated_at_us, i.disbursed_usd_cents";
+
+// An initiative row; the case id and the money disbursed only to its owner.
+enlace::v1::Initiative RowToInitiative(sql::ResultSet& row, const Viewer& viewer) {
+  enlace::v1::Initiative i;
+  i.set_initiative_id(row.getString("initiative_id"));
+  i.set_owner_agency(row.getString("owner_agency"));
+  if (i.owner_agency() == viewer.agency) {
+    i.set_case_id(row.getString("case_id"));
+    i.set_disbursed_usd_cents(row.getInt64("disbursed_usd_cents"));
+  }
+  i.set_name(row.getString("name"));
+  i.set_sector(row.getString("sector"));
+  i.set_department_code(row.getString("department_code"));
+  i.set_municipality(row.getString("municipality"));
+  i.set_status(static_cast<enlace::v1::InitiativeStatus>(row.getInt("status")));
+  i.set_jobs_created(row.getInt("jobs_created"));
+  i.set_woman_led(row.getInt("woman_led") != 0);
+  i.set_etag(EtagOf(row.getInt("version")));
+  *i.mutable_registered_at() = TimeUtil::MicrosecondsToTimestamp(row.getInt64("registered_at_us"));
+  *i.mutable_updated_at() = TimeUtil::MicrosecondsToTimestamp(row.getInt64("updated_at_us"));
+  return i;
+}
+
+// The initiative `initiative_id` as its owner reads it, with its seq and
+// version; nullopt when there is none. `for_update` locks the row.
+struct FoundInitiative {
+  int64_t seq = 0;
+  int version = 0;
+  enlace::v1::Initiative value;
+};
+
+std::optional<FoundInitiative> FindInitiative(MysqlConnection& conn,
+                                              const std::string& initiative_id,
+                                              const Viewer& viewer, bool for_update) {
+  sql::PreparedStatement* select = conn.Prepare(absl::StrCat(
+      "SELECT ", kInitiativeColumns,
+      " FROM initiatives i JOIN cases c ON c.seq = i.case_seq WHERE i.initiative_id = ?",
+      for_update ? " FOR UPDATE" : ""));
+  select->setString(1, initiative_id);
+  std::unique_ptr<sql::ResultSet> row(select->executeQuery());
+  if (!row->next()) return std::nullopt;
+  FoundInitiative found;
+  found.seq = row->getInt64("seq");
+  found.version = row->getInt("version");
+  found.value = RowToInitiative(*row, viewer);
+  return found;
+}
+
+}  // namespace
+
 absl::StatusOr<enlace::v1::Initiative> MysqlCaseStore::RegisterInitiative(
-    const std::string& case_id, const std::string& name, const std::string& sector,
-    const std::string& municipality, const Viewer& viewer, AuditRecord* audit) {
+    const enlace::v1::RegisterInitiativeRequest& request, const Viewer& viewer,
+    AuditRecord* audit) {
   enlace::v1::Initiative initiative;
   ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
-    VisibleCase found = FindVisibleCase(conn, case_id, viewer, /*for_update=*/false);
-    if (!found.found) return CaseNotFound(case_id);
+    VisibleCase found = FindVisibleCase(conn, request.case_id(), viewer, /*for_update=*/false);
+    if (!found.found) return CaseNotFound(request.case_id());
     if (found.value.owner_agency() != viewer.agency) {
       return absl::PermissionDeniedError("only the case's owner may register its initiatives");
     }
     absl::StatusOr<std::string> id = NewRecordId();
     if (!id.ok()) return id.status();
     int64_t now = NowMicros();
-    std::string place = municipality.empty() ? found.value.municipality() : municipality;
+    std::string place =
+        request.municipality().empty() ? found.value.municipality() : request.municipality();
+    enlace::v1::InitiativeStatus initial =
+        request.status() == enlace::v1::INITIATIVE_STATUS_UNSPECIFIED
+            ? enlace::v1::INITIATIVE_STATUS_PLANNED
+            : request.status();
     sql::PreparedStatement* insert = conn.Prepare(
         "INSERT INTO initiatives (initiative_id, case_seq, owner_agency, name, sector, "
-        "department_code, municipality, registered_at_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        "department_code, municipality, registered_at_us, status, jobs_created, woman_led, "
+        "version, updated_at_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)");
     insert->setString(1, *id);
     insert->setInt64(2, found.seq);
     insert->setString(3, viewer.agency);
-    insert->setString(4, name);
-    insert->setString(5, sector);
+    insert->setString(4, request.name());
+    insert->setString(5, request.sector());
     insert->setString(6, found.value.department_code());
     insert->setString(7, place);
     insert->setInt64(8, now);
+    insert->setInt(9, initial);
+    insert->setInt(10, request.jobs_created());
+    insert->setInt(11, request.woman_led() ? 1 : 0);
+    insert->setInt64(12, now);
     insert->executeUpdate();
     CountInGrid(conn, ReportGridTable::kInitiatives, {LastInsertId(conn)}, +1);
-    initiative.set_initiative_id(*id);
-    initiative.set_case_id(case_id);
-    initiative.set_name(name);
-    initiative.set_sector(sector);
-    initiative.set_municipality(place);
-    initiative.set_department_code(found.value.department_code());
-    initiative.set_owner_agency(viewer.agency);
-    *initiative.mutable_registered_at() = TimeUtil::MicrosecondsToTimestamp(now);
+    std::optional<FoundInitiative> stored = FindInitiative(conn, *id, viewer, false);
+    if (!stored) return absl::InternalError("the initiative just registered cannot be read");
+    initiative = std::move(stored->value);
     change.Append(conn, {*id});
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
   change.Settle();
   return initiative;
+}
+
+absl::StatusOr<enlace::v1::Initiative> MysqlCaseStore::UpdateInitiative(
+    const enlace::v1::Initiative& update, const std::string& etag, const Viewer& viewer,
+    AuditRecord* audit) {
+  enlace::v1::Initiative updated;
+  ChangeAudit change(audit);
+  absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
+    std::optional<FoundInitiative> found =
+        FindInitiative(conn, update.initiative_id(), viewer, /*for_update=*/true);
+    absl::Status not_found =
+        absl::NotFoundError(absl::StrCat("initiative ", update.initiative_id(), " not found"));
+    if (!found) return not_found;
+    // Visible as ListInitiatives shows it: the consent allows the viewer.
+    sql::PreparedStatement* visible = conn.Prepare(absl::StrCat(
+        "SELECT 1 FROM initiatives i JOIN cases c ON c.seq = i.case_seq "
+        "JOIN arrivals a ON a.seq = c.arrival_seq WHERE i.seq = ? AND ",
+        ConsentAllowsSql(Reach::kInitiative, "c.arrival_seq", "a.consent_purposes_mask")));
+    visible->setInt64(1, found->seq);
+    visible->setString(2, viewer.agency);
+    std::unique_ptr<sql::ResultSet> row(visible->executeQuery());
+    if (!row->next()) return not_found;
+    if (found->value.owner_agency() != viewer.agency) {
+      return absl::PermissionDeniedError("only the initiative's owner may update it");
+    }
+    if (etag != EtagOf(found->version)) {
+      return absl::AbortedError(absl::StrCat("etag: the initiative changed since it was read (now ",
+                                             EtagOf(found->version), "); read it again"));
+    }
+    // Status, woman-led and jobs are part of the initiative's grid cell.
+    CountInGrid(conn, ReportGridTable::kInitiatives, {found->seq}, -1);
+    sql::PreparedStatement* write = conn.Prepare(
+        "UPDATE initiatives SET status = ?, jobs_created = ?, woman_led = ?, version = ?, "
+        "updated_at_us = ? WHERE seq = ?");
+    write->setInt(1, update.status());
+    write->setInt(2, update.jobs_created());
+    write->setInt(3, update.woman_led() ? 1 : 0);
+    write->setInt(4, found->version + 1);
+    write->setInt64(5, NowMicros());
+    write->setInt64(6, found->seq);
+    write->executeUpdate();
+    CountInGrid(conn, ReportGridTable::kInitiatives, {found->seq}, +1);
+    std::optional<FoundInitiative> now =
+        FindInitiative(conn, update.initiative_id(), viewer, false);
+    if (!now) return absl::InternalError("the initiative just updated cannot be read");
+    updated = std::move(now->value);
+    change.Append(conn);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  change.Settle();
+  return updated;
 }
 
 namespace {
@@ -495,10 +654,8 @@ std::string InitiativeListSql(bool by_municipality) {
   // All initiatives in seq order (primary key) from the keyset position, or
   // those of one municipality in seq order (its index); case and arrival by
   // primary key.
-  return absl::StrCat(
-      "SELECT i.seq, i.initiative_id, c.case_id, i.owner_agency, i.name, i.sector, "
-      "i.department_code, i.municipality, i.registered_at_us",
-      InitiativeFromWhere(by_municipality), " AND i.seq > ? ORDER BY i.seq LIMIT ?");
+  return absl::StrCat("SELECT ", kInitiativeColumns, InitiativeFromWhere(by_municipality),
+                      " AND i.seq > ? ORDER BY i.seq LIMIT ?");
 }
 
 void BindInitiativeList(sql::PreparedStatement* statement, const std::string& municipality,
@@ -524,16 +681,7 @@ absl::StatusOr<InitiativePage> MysqlCaseStore::ListInitiatives(const std::string
         break;
       }
       page.last_position = rows->getInt64("seq");
-      enlace::v1::Initiative* i = &page.initiatives.emplace_back();
-      i->set_initiative_id(rows->getString("initiative_id"));
-      i->set_owner_agency(rows->getString("owner_agency"));
-      if (i->owner_agency() == viewer.agency) i->set_case_id(rows->getString("case_id"));
-      i->set_name(rows->getString("name"));
-      i->set_sector(rows->getString("sector"));
-      i->set_department_code(rows->getString("department_code"));
-      i->set_municipality(rows->getString("municipality"));
-      *i->mutable_registered_at() =
-          TimeUtil::MicrosecondsToTimestamp(rows->getInt64("registered_at_us"));
+      page.initiatives.push_back(RowToInitiative(*rows, viewer));
     }
     rows.reset();
     sql::PreparedStatement* count =

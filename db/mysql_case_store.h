@@ -39,11 +39,15 @@ class MysqlCaseStore final : public CaseStore {
                                               const std::string& etag, const Viewer& viewer,
                                               AuditRecord* audit) override;
   absl::StatusOr<enlace::v1::ServiceRecord> RecordService(
-      const std::string& case_id, enlace::v1::Need service, const std::string& delivered_on,
-      const std::string& notes, const Viewer& viewer, AuditRecord* audit) override;
+      const enlace::v1::RecordServiceRequest& request, const Viewer& viewer,
+      AuditRecord* audit) override;
   absl::StatusOr<enlace::v1::Initiative> RegisterInitiative(
-      const std::string& case_id, const std::string& name, const std::string& sector,
-      const std::string& municipality, const Viewer& viewer, AuditRecord* audit) override;
+      const enlace::v1::RegisterInitiativeRequest& request, const Viewer& viewer,
+      AuditRecord* audit) override;
+  absl::StatusOr<enlace::v1::Initiative> UpdateInitiative(const enlace::v1::Initiative& update,
+                                                          const std::string& etag,
+                                                          const Viewer& viewer,
+                                                          AuditRecord* audit) override;
   absl::StatusOr<InitiativePage> ListInitiatives(const std::string& municipality,
                                                  const Viewer& viewer, int64_t after,
                                                  int limit) override;

@@ -35,7 +35,8 @@ struct Filters {
 absl::StatusOr<Filters> MakeFilters(const ReportQuery& query) {
   // Whole months only: a period never cuts a grid cell in two, so it is a
   // range of grid months.
-  if (absl::Status s = ValidateReportPeriod(query.period_from, query.period_to); !s.ok()) {
+  if (absl::Status s = ValidateReportPeriod(query.period_from, query.period_to, query.interval);
+      !s.ok()) {
     return s;
   }
   Filters filters;
@@ -58,15 +59,19 @@ absl::StatusOr<Filters> MakeFilters(const ReportQuery& query) {
 }
 
 // One grid query: per cell of `keys`, the records and those the viewer owns
-// (`owned`, a condition with the viewer bound `owner_params` times), from
-// the cells of `table` in the query's months and department. `keys_in_order`
-// are the same columns in the order of the table's primary key, so that the
-// groups are read in index order (no temporary table, no sort).
+// (`owned`, a condition with the viewer bound `owner_params` times), then
+// the sum of `sum_column` if not empty, from the cells of `table` in the
+// query's months and department. `keys_in_order` are the same columns in
+// the order of the table's primary key, so that the groups are read in
+// index order (no temporary table, no sort).
 Query GridQuery(const Filters& f, absl::string_view table, absl::string_view keys,
-                absl::string_view keys_in_order, absl::string_view owned, int owner_params) {
+                absl::string_view keys_in_order, absl::string_view owned, int owner_params,
+                absl::string_view sum_column = "") {
   Query q;
   q.sql = absl::StrCat("SELECT ", keys, ", SUM(records), SUM(CASE WHEN ", owned,
-                       " THEN records ELSE 0 END) FROM ", table, " WHERE 1 = 1");
+                       " THEN records ELSE 0 END)",
+                       sum_column.empty() ? "" : absl::StrCat(", SUM(", sum_column, ")"), " FROM ",
+                       table, " WHERE 1 = 1");
   for (int i = 0; i < owner_params; ++i) q.params.emplace_back(f.viewer);
   if (!f.from_month.empty()) {
     absl::StrAppend(&q.sql, " AND grid_month >= ?");
@@ -109,20 +114,27 @@ void ForEachRow(MysqlConnection& c, const Query& q,
 // primary key.
 
 Query ReturneesQuery(const Filters& f) {
-  return GridQuery(f, "report_returnee_cells", "department_code, grid_month",
-                   "grid_month, department_code", "submitted_by = ?", 1);
+  return GridQuery(f, "report_returnee_cells", "department_code, grid_month, sex, age_band",
+                   "grid_month, department_code, sex, age_band", "submitted_by = ?", 1);
 }
 
 void ReturneesGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
   Query q = ReturneesQuery(f);
   ForEachRow(c, q, [&](sql::ResultSet& row) {
-    grid->returnees.push_back({row.getString(1), row.getString(2), CountAt(f, row, 3)});
+    ReportGrid::Returnees cell;
+    cell.department = row.getString(1);
+    cell.month = row.getString(2);
+    cell.sex = static_cast<enlace::v1::Sex>(row.getInt(3));
+    cell.age_band = static_cast<enlace::v1::AgeBand>(row.getInt(4));
+    cell.count = CountAt(f, row, 5);
+    grid->returnees.push_back(std::move(cell));
   });
 }
 
 Query CasesQuery(const Filters& f) {
-  return GridQuery(f, "report_case_cells", "status, case_role, department_code, grid_month",
-                   "grid_month, department_code, status, case_role", "owner_agency = ?", 1);
+  return GridQuery(
+      f, "report_case_cells", "status, case_role, department_code, grid_month, sex, age_band",
+      "grid_month, department_code, status, case_role, sex, age_band", "owner_agency = ?", 1);
 }
 
 void CasesGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
@@ -133,7 +145,9 @@ void CasesGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
     cell.role = static_cast<CaseRole>(row.getInt(2));
     cell.department = row.getString(3);
     cell.month = row.getString(4);
-    cell.count = CountAt(f, row, 5);
+    cell.sex = static_cast<enlace::v1::Sex>(row.getInt(5));
+    cell.age_band = static_cast<enlace::v1::AgeBand>(row.getInt(6));
+    cell.count = CountAt(f, row, 7);
     grid->cases.push_back(std::move(cell));
   });
 }
@@ -162,9 +176,10 @@ void ReferralsGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
 // service itself: records another agency can add to a cell must count as
 // that agency's own, or adding them would unhide the cell.
 Query ServicesQuery(const Filters& f) {
-  return GridQuery(f, "report_service_cells", "service, department_code, grid_month",
-                   "grid_month, department_code, service", "(case_owner = ? OR recorded_by = ?)",
-                   2);
+  return GridQuery(f, "report_service_cells",
+                   "service, training_completed, department_code, grid_month",
+                   "grid_month, department_code, service, training_completed",
+                   "(case_owner = ? OR recorded_by = ?)", 2, "amount_usd_cents");
 }
 
 void ServicesGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
@@ -172,22 +187,32 @@ void ServicesGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
   ForEachRow(c, q, [&](sql::ResultSet& row) {
     ReportGrid::Services cell;
     cell.service = static_cast<enlace::v1::Need>(row.getInt(1));
-    cell.department = row.getString(2);
-    cell.month = row.getString(3);
-    cell.count = CountAt(f, row, 4);
+    cell.training_completed = row.getInt(2) != 0;
+    cell.department = row.getString(3);
+    cell.month = row.getString(4);
+    cell.count = CountAt(f, row, 5);
+    cell.amount_usd_cents = row.getInt64(7);
     grid->services.push_back(std::move(cell));
   });
 }
 
 Query InitiativesQuery(const Filters& f) {
-  return GridQuery(f, "report_initiative_cells", "department_code, grid_month",
-                   "grid_month, department_code", "owner_agency = ?", 1);
+  return GridQuery(f, "report_initiative_cells", "department_code, grid_month, status, woman_led",
+                   "grid_month, department_code, status, woman_led", "owner_agency = ?", 1,
+                   "jobs_created");
 }
 
 void InitiativesGrid(MysqlConnection& c, const Filters& f, ReportGrid* grid) {
   Query q = InitiativesQuery(f);
   ForEachRow(c, q, [&](sql::ResultSet& row) {
-    grid->initiatives.push_back({row.getString(1), row.getString(2), CountAt(f, row, 3)});
+    ReportGrid::Initiatives cell;
+    cell.department = row.getString(1);
+    cell.month = row.getString(2);
+    cell.status = static_cast<enlace::v1::InitiativeStatus>(row.getInt(3));
+    cell.woman_led = row.getInt(4) != 0;
+    cell.count = CountAt(f, row, 5);
+    cell.jobs_created = row.getInt64(7);
+    grid->initiatives.push_back(std::move(cell));
   });
 }
 
@@ -224,11 +249,10 @@ absl::StatusOr<ProgrammeReport> MysqlReportStore::Compute(const ReportQuery& que
 
   // Every number of the report from the grid, as the viewer may see it.
   ProgrammeReport report;
-  AggregateReport(grid, &report);
+  AggregateReport(grid, query.interval, &report);
   report.set_period_from(query.period_from);
   report.set_period_to(query.period_to);
   report.set_department_code(query.department_code);
-  report.set_initiatives_target(kInitiativesTarget);
   return report;
 }
 

@@ -40,6 +40,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
 #include "enlace/v1/reports.pb.h"
 
 namespace enlace::db {
@@ -81,6 +82,34 @@ class CellSum {
   bool hidden_ = false;
 };
 
+// A sum of amounts (money, jobs) carried by the records of the grid cells
+// added: released exactly when the count of those records is (CellSum), so
+// an amount never tells more about a hidden cell than its count would.
+class AmountSum {
+ public:
+  void Add(const GridCount& cell, int64_t amount);
+
+  const CellSum& records() const { return records_; }
+  int64_t amount() const { return amount_; }
+  enlace::v1::AmountCell Release() const;
+
+ private:
+  CellSum records_;
+  int64_t amount_ = 0;
+};
+
+// The age band of someone born on `birth` on the day `on`, by whole years
+// of age (a birthday counts from its day; someone born on 29 February turns
+// a year older on 1 March in common years). AGE_BAND_UNSPECIFIED when `on`
+// is before `birth`. The SQL of the grid (mysql_report_grid.cc) computes the
+// same band; the report conformance suite checks that they agree.
+enlace::v1::AgeBand AgeBandOn(absl::CivilDay birth, absl::CivilDay on);
+
+// Youth: 15 to 29 years old (AGE_BAND_15_17, _18_24, _25_29).
+bool IsYouth(enlace::v1::AgeBand band);
+// Children: under 18 (AGE_BAND_0_14, _15_17).
+bool IsChild(enlace::v1::AgeBand band);
+
 // Returnees served and the women among them, from their two disjoint parts:
 // the returnees served who are women and those who are not. served is
 // women + not_women, shown only when neither part has a hidden grid cell;
@@ -103,23 +132,30 @@ enum class CaseRole { kFirstFemale = 0, kFirstOther = 1, kLater = 2 };
 // counted it for the viewer. `month` is "YYYY-MM" (UTC), `department` a
 // department code.
 struct ReportGrid {
-  // Arrivals by destination department and month of arrival_date; owner:
-  // the submitter.
+  // Arrivals by destination department, month of arrival_date, sex and
+  // age band on arrival_date; owner: the submitter.
   struct Returnees {
     std::string department;
     std::string month;
     GridCount count;
+    enlace::v1::Sex sex = enlace::v1::SEX_UNSPECIFIED;
+    enlace::v1::AgeBand age_band = enlace::v1::AGE_BAND_UNSPECIFIED;
   };
   // Cases by status, role, the case's department and month of creation;
   // owner: the case's owner. Returnees served are the first cases
   // (kFirstFemale + kFirstOther), so cases by status and returnees served
   // are sums over one partition of the cases.
+  // A first case also carries its returnee's sex and age band on the
+  // arrival date (returnees served by sex and age); a later case carries
+  // SEX_UNSPECIFIED and AGE_BAND_UNSPECIFIED, so that it splits no cell.
   struct Cases {
     enlace::v1::CaseStatus status = enlace::v1::CASE_STATUS_UNSPECIFIED;
     CaseRole role = CaseRole::kLater;
     std::string department;
     std::string month;
     GridCount count;
+    enlace::v1::Sex sex = enlace::v1::SEX_UNSPECIFIED;
+    enlace::v1::AgeBand age_band = enlace::v1::AGE_BAND_UNSPECIFIED;
   };
   // Referrals by sender, receiver, status, the referred case's department
   // and month of creation; owner: the sender.
@@ -134,17 +170,26 @@ struct ReportGrid {
   // Service records by type, the case's department and month of
   // delivered_on; owned by the viewer when it owns the case or recorded the
   // service itself (a receiving agency records services on another's case).
+  // Also split by training completion (true only for a completed
+  // TRAINING); `amount_usd_cents` is the money its records disbursed (only
+  // SEED_CAPITAL records carry any).
   struct Services {
     enlace::v1::Need service = enlace::v1::NEED_UNSPECIFIED;
     std::string department;
     std::string month;
     GridCount count;
+    bool training_completed = false;
+    int64_t amount_usd_cents = 0;
   };
-  // Initiatives by department and month of registration; owner: the owner.
+  // Initiatives by department, month of registration, current status and
+  // woman-led; `jobs_created` sums its records' jobs. Owner: the owner.
   struct Initiatives {
     std::string department;
     std::string month;
     GridCount count;
+    enlace::v1::InitiativeStatus status = enlace::v1::INITIATIVE_STATUS_UNSPECIFIED;
+    bool woman_led = false;
+    int64_t jobs_created = 0;
   };
 
   std::vector<Returnees> returnees;
@@ -155,20 +200,41 @@ struct ReportGrid {
 };
 
 // Sets every count of `report` from `grid`: returnees by department (sums
-// over months) and by month and department (one cell each), cases by status,
-// referrals by (from, to, status), services by type (sums over departments
-// and months), initiatives, returnees served, women served and women_share.
+// over months) and by month and department, cases by status, referrals by
+// (from, to, status), services by type (sums over departments and months),
+// initiatives, returnees served, women served and women_share; and the
+// breakdowns: people by sex and age band (returnees, served), youth served,
+// initiatives by status (woman-led, jobs), seed capital (disbursements,
+// money), trainings completed, and `sites`: one row per bucket of
+// `interval` (a month "2018-03" or a quarter "2018-Q1") and department.
+// Every number is a CellSum or AmountSum of grid cells; served and women
+// served (overall and per site) are released by ReleaseServed.
 // Repeated fields are ordered by their keys (department; month then
-// department; status; from, to, status; service) and hold no entry whose
-// sum is 0. Everything else in `report` is left as it is. Two entries of
-// `grid` with one key are judged separately, which can only suppress more.
-void AggregateReport(const ReportGrid& grid, enlace::v1::ProgrammeReport* report);
+// department; status; from, to, status; service; sex then band; bucket then
+// department) and hold no entry whose sum is 0. Department names and
+// P-codes of `sites`, the targets and everything else are left as they are.
+// Two entries of `grid` with one key are judged separately, which can only
+// suppress more.
+void AggregateReport(const ReportGrid& grid, enlace::v1::ReportInterval interval,
+                     enlace::v1::ProgrammeReport* report);
+
+// The bucket of grid month `month` ("YYYY-MM") for `interval`: the month
+// itself, or "YYYY-Qn" for quarters.
+std::string IntervalBucket(absl::string_view month, enlace::v1::ReportInterval interval);
 
 // OK, or INVALID_ARGUMENT naming the field first: `from` and `to` are empty
 // (open) or real YYYY-MM-DD days; `from` is the first day of a month and `to`
 // the last day of a month ("period_from: reports cover whole months; use
 // 2018-01-01"); `from` is not after `to`.
 absl::Status ValidateReportPeriod(absl::string_view from, absl::string_view to);
+
+// ValidateReportPeriod, and for REPORT_INTERVAL_QUARTER whole quarters:
+// `from` the first day of January, April, July or October and `to` the last
+// day of March, June, September or December ("period_from: a quarterly
+// report covers whole quarters; use 2018-01-01"); an unknown interval is
+// INVALID_ARGUMENT naming `interval`.
+absl::Status ValidateReportPeriod(absl::string_view from, absl::string_view to,
+                                  enlace::v1::ReportInterval interval);
 
 }  // namespace enlace::db
 

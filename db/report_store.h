@@ -69,14 +69,13 @@
 
 namespace enlace::db {
 
-// The programme's target of economic initiatives (docs/programme.md).
-inline constexpr int32_t kInitiativesTarget = 70;
-
 struct ReportQuery {
   std::string period_from;  // first day of a month, YYYY-MM-DD; empty: open
   std::string period_to;  // last day of a month, YYYY-MM-DD; empty: open
   std::string department_code;  // empty: all departments
   std::string viewer_agency;  // agency code of the caller; empty: an administrator
+  // The buckets of ProgrammeReport.sites.
+  enlace::v1::ReportInterval interval = enlace::v1::REPORT_INTERVAL_MONTH;
 };
 
 class ReportStore {
@@ -89,9 +88,11 @@ class ReportStore {
   // naming departments is the caller's (the gazetteer is not the store's).
   // Repeated fields are ordered by their keys (department; month then
   // department; status; from, to, status; service type).
-  // REQUIRES: ValidateReportPeriod(period_from, period_to) is OK: whole
-  // months, from not after to (INVALID_ARGUMENT otherwise, naming the
-  // field). UNAVAILABLE when the database cannot be reached.
+  // The programme's targets are the caller's (server/programme_targets.h).
+  // REQUIRES: ValidateReportPeriod(period_from, period_to, interval) is OK:
+  // whole months (whole quarters for QUARTER), from not after to
+  // (INVALID_ARGUMENT otherwise, naming the field). UNAVAILABLE when the
+  // database cannot be reached.
   virtual absl::StatusOr<enlace::v1::ProgrammeReport> Compute(const ReportQuery& query) = 0;
 };
 

@@ -5,6 +5,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/arrival_validation.h"
+#include "server/outcome_validation.h"
 #include "server/page_token.h"
 #include "server/request_checks.h"
 
@@ -19,10 +20,9 @@ constexpr char kListCases[] = "/enlace.v1.CaseService/ListCases";
 constexpr char kUpdateCase[] = "/enlace.v1.CaseService/UpdateCase";
 constexpr char kRecordService[] = "/enlace.v1.CaseService/RecordService";
 constexpr char kRegisterInitiative[] = "/enlace.v1.CaseService/RegisterInitiative";
+constexpr char kUpdateInitiative[] = "/enlace.v1.CaseService/UpdateInitiative";
 constexpr char kListInitiatives[] = "/enlace.v1.CaseService/ListInitiatives";
 constexpr char kGetCaseAccessLog[] = "/enlace.v1.CaseService/GetCaseAccessLog";
-
-constexpr int kInitiativesTarget = 70;  // the programme's target (docs/programme.md)
 
 db::Viewer ViewerOf(const Caller& caller) { return db::Viewer{caller.principal.name}; }
 
@@ -38,8 +38,8 @@ absl::Status CheckCaseStatus(int status, absl::string_view field, bool allow_uns
 }  // namespace
 
 CaseServiceImpl::CaseServiceImpl(CallGate* gate, const PageTokens* tokens, db::CaseStore* store,
-                                 db::AuditStore* audit_store)
-    : gate_(gate), tokens_(tokens), store_(store), audit_store_(audit_store) {}
+                                 db::AuditStore* audit_store, const ProgrammeTargets* targets)
+    : gate_(gate), tokens_(tokens), store_(store), audit_store_(audit_store), targets_(targets) {}
 
 grpc::ServerUnaryReactor* CaseServiceImpl::OpenCase(grpc::CallbackServerContext* ctx,
                                                     const enlace::v1::OpenCaseRequest* request,
@@ -140,10 +140,10 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RecordService(
       return s;
     }
     if (absl::Status s = CheckFreeText(request->notes(), "notes", 5000, false); !s.ok()) return s;
+    if (absl::Status s = CheckServiceOutcome(*request); !s.ok()) return s;
     note->record_ids.push_back(request->case_id());
     absl::StatusOr<enlace::v1::ServiceRecord> recorded =
-        store_->RecordService(request->case_id(), request->service(), request->delivered_on(),
-                              request->notes(), ViewerOf(caller), note->ForChange());
+        store_->RecordService(*request, ViewerOf(caller), note->ForChange());
     if (!recorded.ok()) return note->RecordRules(recorded.status());
     note->record_ids.push_back(recorded->service_id());
     *response = *std::move(recorded);
@@ -162,13 +162,42 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RegisterInitiative(
         !s.ok()) {
       return s;
     }
+    if (absl::Status s = CheckInitiativeOutcome(request->status(), request->jobs_created(), "",
+                                                /*allow_unspecified_status=*/true);
+        !s.ok()) {
+      return s;
+    }
     note->record_ids.push_back(request->case_id());
     absl::StatusOr<enlace::v1::Initiative> registered =
-        store_->RegisterInitiative(request->case_id(), request->name(), request->sector(),
-                                   request->municipality(), ViewerOf(caller), note->ForChange());
+        store_->RegisterInitiative(*request, ViewerOf(caller), note->ForChange());
     if (!registered.ok()) return note->RecordRules(registered.status());
     note->record_ids.push_back(registered->initiative_id());
     *response = *std::move(registered);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CaseServiceImpl::UpdateInitiative(
+    grpc::CallbackServerContext* ctx, const enlace::v1::UpdateInitiativeRequest* request,
+    enlace::v1::Initiative* response) {
+  return gate_->Unary(ctx, kUpdateInitiative, [=](const Caller& caller, AuditNote* note) {
+    const enlace::v1::Initiative& update = request->initiative();
+    if (absl::Status s = RequireId(update.initiative_id(), "initiative.initiative_id"); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = CheckInitiativeOutcome(update.status(), update.jobs_created(),
+                                                "initiative.", /*allow_unspecified_status=*/false);
+        !s.ok()) {
+      return s;
+    }
+    if (request->etag().empty()) {
+      return absl::InvalidArgumentError("etag: required (the etag of the initiative as last read)");
+    }
+    note->record_ids.push_back(update.initiative_id());
+    absl::StatusOr<enlace::v1::Initiative> updated =
+        store_->UpdateInitiative(update, request->etag(), ViewerOf(caller), note->ForChange());
+    if (!updated.ok()) return note->RecordRules(updated.status());
+    *response = *std::move(updated);
     return absl::OkStatus();
   });
 }
@@ -192,7 +221,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListInitiatives(
     if (!page.ok()) return page.status();
     for (enlace::v1::Initiative& i : page->initiatives) *response->add_initiatives() = std::move(i);
     response->set_total_count(page->total_count);
-    response->set_target(kInitiativesTarget);
+    response->set_target(static_cast<int32_t>(targets_->Target("initiatives")));
     if (page->more) {
       response->set_next_page_token(tokens_->Encode(page->last_position, fingerprint));
     }

@@ -9,14 +9,16 @@
 #include "enlace/v1/cases.grpc.pb.h"
 #include "server/call_gate.h"
 #include "server/page_token.h"
+#include "server/programme_targets.h"
 
 namespace enlace::server {
 
 class CaseServiceImpl final : public enlace::v1::CaseService::CallbackService {
  public:
   // All pointers must outlive the service.
+  // `targets` gives ListInitiatives its target.
   CaseServiceImpl(CallGate* gate, const PageTokens* tokens, db::CaseStore* store,
-                  db::AuditStore* audit_store);
+                  db::AuditStore* audit_store, const ProgrammeTargets* targets);
 
   grpc::ServerUnaryReactor* OpenCase(grpc::CallbackServerContext* ctx,
                                      const enlace::v1::OpenCaseRequest* request,
@@ -36,6 +38,9 @@ class CaseServiceImpl final : public enlace::v1::CaseService::CallbackService {
   grpc::ServerUnaryReactor* RegisterInitiative(grpc::CallbackServerContext* ctx,
                                                const enlace::v1::RegisterInitiativeRequest* request,
                                                enlace::v1::Initiative* response) override;
+  grpc::ServerUnaryReactor* UpdateInitiative(grpc::CallbackServerContext* ctx,
+                                             const enlace::v1::UpdateInitiativeRequest* request,
+                                             enlace::v1::Initiative* response) override;
   grpc::ServerUnaryReactor* ListInitiatives(grpc::CallbackServerContext* ctx,
                                             const enlace::v1::ListInitiativesRequest* request,
                                             enlace::v1::ListInitiativesResponse* response) override;
@@ -48,6 +53,7 @@ class CaseServiceImpl final : public enlace::v1::CaseService::CallbackService {
   const PageTokens* const tokens_;
   db::CaseStore* const store_;
   db::AuditStore* const audit_store_;
+  const ProgrammeTargets* const targets_;
 };
 
 }  // namespace enlace::server

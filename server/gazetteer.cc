@@ -104,6 +104,20 @@ absl::StatusOr<Gazetteer> Gazetteer::Parse(absl::string_view csv) {
   return gazetteer;
 }
 
+std::optional<std::string> Gazetteer::DepartmentPcode(absl::string_view code) const {
+  if (!HasDepartment(code)) return std::nullopt;
+  // The national statistics office's department numbers, west to east.
+  static constexpr std::pair<absl::string_view, absl::string_view> kPcodes[] = {
+      {"SV-AH", "SV01"}, {"SV-SA", "SV02"}, {"SV-SO", "SV03"}, {"SV-CH", "SV04"}, {"SV-LI", "SV05"},
+      {"SV-SS", "SV06"}, {"SV-CU", "SV07"}, {"SV-PA", "SV08"}, {"SV-CA", "SV09"}, {"SV-SV", "SV10"},
+      {"SV-US", "SV11"}, {"SV-SM", "SV12"}, {"SV-MO", "SV13"}, {"SV-UN", "SV14"},
+  };
+  for (const auto& [iso, pcode] : kPcodes) {
+    if (iso == code) return std::string(pcode);
+  }
+  return std::nullopt;
+}
+
 const Gazetteer& Gazetteer::Default() {
   static const Gazetteer* const kDefault = [] {
     absl::StatusOr<Gazetteer> parsed = Parse(EmbeddedGazetteerCsv());

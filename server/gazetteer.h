@@ -72,6 +72,12 @@ class Gazetteer {
   // The department's name ("San Salvador" for "SV-SS"); nullopt if unknown.
   std::optional<std::string> DepartmentName(absl::string_view code) const;
 
+  // The department's P-code, the place code of humanitarian datasets
+  // ("SV06" for "SV-SS": OCHA's common operational dataset for El Salvador,
+  // which numbers the departments as the national statistics office does;
+  // docs/report-export.md); nullopt if unknown.
+  std::optional<std::string> DepartmentPcode(absl::string_view code) const;
+
   // All department codes, sorted.
   std::vector<std::string> DepartmentCodes() const;
 

@@ -113,6 +113,10 @@ ABSL_FLAG(int, db_wait_seconds, 30, "how long start-up waits for the database to
 ABSL_FLAG(int, feed_window, 20000,
           "referral feed events kept in memory for WatchReferrals (about 1.4 KB each); "
           "streams further behind read older ones from the database");
+ABSL_FLAG(std::string, programme_targets, "initiatives=70",
+          "the programme's targets that reports measure progress against: indicator=target,... "
+          "with indicators initiatives, returnees_served, women_served, youth_served, "
+          "training_completed, seed_capital_usd (whole US dollars)");
 ABSL_FLAG(std::string, audit_log_key, "",
           "PEM Ed25519 private key that signs the audit log's checkpoints (docs/audit.md; "
           "openssl genpkey -algorithm ed25519); every replica holds the same. Empty: a key of "
@@ -361,6 +365,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   config.feed_window = static_cast<size_t>(absl::GetFlag(FLAGS_feed_window));
+  absl::StatusOr<enlace::server::ProgrammeTargets> targets =
+      enlace::server::ProgrammeTargets::Parse(absl::GetFlag(FLAGS_programme_targets));
+  if (!targets.ok()) {
+    std::cerr << "enlace-server: --" << targets.status().message() << "\n";
+    return 2;
+  }
+  config.programme_targets = *std::move(targets);
   config.audit_log_key = absl::GetFlag(FLAGS_audit_log_key);
   config.audit_origin = absl::GetFlag(FLAGS_audit_origin);
   config.audit_checkpoint_interval = absl::Seconds(absl::GetFlag(FLAGS_audit_checkpoint_seconds));

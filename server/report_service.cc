@@ -18,7 +18,8 @@ absl::Status ValidateGetProgrammeReportRequest(
     const enlace::v1::GetProgrammeReportRequest& request) {
   // Whole calendar months only (db/report_cells.h): a period that cut a
   // month would let two reports differ by a few days' records.
-  if (absl::Status s = db::ValidateReportPeriod(request.period_from(), request.period_to());
+  if (absl::Status s =
+          db::ValidateReportPeriod(request.period_from(), request.period_to(), request.interval());
       !s.ok()) {
     return s;
   }
@@ -30,8 +31,9 @@ absl::Status ValidateGetProgrammeReportRequest(
   return absl::OkStatus();
 }
 
-ReportServiceImpl::ReportServiceImpl(CallGate* gate, db::ReportStore* store)
-    : gate_(gate), store_(store) {}
+ReportServiceImpl::ReportServiceImpl(CallGate* gate, db::ReportStore* store,
+                                     const ProgrammeTargets* targets)
+    : gate_(gate), store_(store), targets_(targets) {}
 
 grpc::ServerUnaryReactor* ReportServiceImpl::GetProgrammeReport(
     grpc::CallbackServerContext* ctx, const enlace::v1::GetProgrammeReportRequest* request,
@@ -42,6 +44,9 @@ grpc::ServerUnaryReactor* ReportServiceImpl::GetProgrammeReport(
     query.period_from = request->period_from();
     query.period_to = request->period_to();
     query.department_code = request->department_code();
+    query.interval = request->interval() == enlace::v1::REPORT_INTERVAL_QUARTER
+                         ? enlace::v1::REPORT_INTERVAL_QUARTER
+                         : enlace::v1::REPORT_INTERVAL_MONTH;
     // Only an agency can own records; an administrator sees small cells
     // suppressed like any non-owner.
     if (caller.principal.is_agency()) query.viewer_agency = caller.principal.name;
@@ -53,6 +58,11 @@ grpc::ServerUnaryReactor* ReportServiceImpl::GetProgrammeReport(
       department.set_department_name(
           gazetteer.DepartmentName(department.department_code()).value_or(""));
     }
+    for (enlace::v1::ProgrammeReport::SiteRow& site : *report->mutable_sites()) {
+      site.set_department_name(gazetteer.DepartmentName(site.department_code()).value_or(""));
+      site.set_department_pcode(gazetteer.DepartmentPcode(site.department_code()).value_or(""));
+    }
+    targets_->Apply(&*report);
     *response = *std::move(report);
     note->detail =
         absl::StrCat("period ", query.period_from.empty() ? "open" : query.period_from, "..",

@@ -131,6 +131,7 @@ struct EnlaceServer::Parts {
   std::unique_ptr<AdminServiceImpl> admin_service;
   std::unique_ptr<CaAdminService> ca_admin_service;  // the CA role's AdminService
   std::unique_ptr<ReferralFeed> referral_feed;
+  ProgrammeTargets programme_targets;  // the case and report services' targets
   std::unique_ptr<CaseServiceImpl> case_service;
   std::unique_ptr<ReferralServiceImpl> referral_service;
   std::unique_ptr<ReportServiceImpl> report_service;
@@ -413,9 +414,12 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
     if (absl::Status s = p.referral_feed->Start(); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("cannot read the referral feed: ", s.message()));
     }
-    p.case_service = std::make_unique<CaseServiceImpl>(p.gate.get(), p.tokens.get(),
-                                                       p.case_store.get(), p.audit_store.get());
-    p.report_service = std::make_unique<ReportServiceImpl>(p.gate.get(), p.report_store.get());
+    p.programme_targets = config.programme_targets;
+    p.case_service =
+        std::make_unique<CaseServiceImpl>(p.gate.get(), p.tokens.get(), p.case_store.get(),
+                                          p.audit_store.get(), &p.programme_targets);
+    p.report_service = std::make_unique<ReportServiceImpl>(p.gate.get(), p.report_store.get(),
+                                                           &p.programme_targets);
     p.referral_service = std::make_unique<ReferralServiceImpl>(p.gate.get(), p.tokens.get(),
                                                                p.case_store.get(), p.agencies.get(),
                                                                p.referral_feed.get(), p.work.get());

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/call_gate.h"
+#include "server/programme_targets.h"
 
 namespace enlace::server {
 
@@ -65,6 +66,9 @@ struct ServerConfig {
   // How often the referral feed is read for changes made by other replicas.
   absl::Duration feed_poll = absl::Milliseconds(20);
   size_t feed_window = 20000;  // feed events kept in memory; older ones are read from the database
+  // The programme's targets that reports measure progress against
+  // (default: 70 initiatives).
+  ProgrammeTargets programme_targets;
   // How often open streams are re-checked (revocation, expiry, policy).
   absl::Duration stream_recheck = absl::Milliseconds(500);
   // Per-identity limits on concurrent calls and open streams.

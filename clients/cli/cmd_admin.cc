@@ -204,8 +204,16 @@ of one department and one calendar month; a count is suppressed (shown "*",
 {"suppressed": true} in JSON) when any of its cells holds 1 to 4 records that
 are not yours, whatever the rest of the sum.
 
+It also answers donors' questions: returnees and returnees served by sex and
+age band on arrival (youth: 15 to 29), outcomes (trainings completed, seed
+capital disbursed in US$, initiatives by status, woman-led, jobs created),
+progress against the programme's targets, and every figure by site
+(department) and month or quarter; --output csv exports those rows for a
+spreadsheet, with HXL hashtags and humanitarian P-codes (a suppressed figure
+is an empty field).
+
 Reports cover whole calendar months: --from is the first day of a month and
---to the last day of a month.
+--to the last day of a month (whole quarters with --interval quarter).
 
 Usage: enlacectl report [--from YYYY-MM-01] [--to YYYY-MM-DD] [--department CODE] [flags]
 
@@ -214,6 +222,7 @@ Flags:
   --to YYYY-MM-DD        period end: the last day of a month (e.g. 2026-06-30);
                          default open
   --department CODE      only this department (e.g. SV-SS); default all
+  --interval month|quarter   the periods of the rows by site; default month
 )",
       kOutputHelp, R"(                         (json: the ProgrammeReport; a suppressed cell is
                          {"count": "0", "suppressed": true})
@@ -245,6 +254,27 @@ absl::Status CheckWholeMonths(const std::string& from, const std::string& to) {
 
 std::string Cell(const v1::CountCell& cell) {
   return cell.suppressed() ? "*" : absl::StrCat(cell.count());
+}
+
+std::string Cell(const v1::AmountCell& cell) {
+  return cell.suppressed() ? "*" : absl::StrCat(cell.amount());
+}
+
+// US$ from cents, "*" when suppressed.
+std::string Usd(const v1::AmountCell& cell) {
+  if (cell.suppressed()) return "*";
+  return absl::StrFormat("US$ %d.%02d", cell.amount() / 100, cell.amount() % 100);
+}
+
+// "15-17", "60+", "?" for AGE_BAND_UNSPECIFIED.
+std::string AgeBandName(v1::AgeBand band) {
+  std::string name = ShortName("AGE_BAND_", band);
+  if (band == v1::AGE_BAND_UNSPECIFIED) return "?";
+  if (band == v1::AGE_BAND_60_PLUS) return "60+";
+  for (char& ch : name) {
+    if (ch == '_') ch = '-';
+  }
+  return name;
 }
 
 void Section(absl::string_view title) { std::cout << "\n" << title << "\n"; }
@@ -286,6 +316,36 @@ void PrintReport(const v1::ProgrammeReport& report) {
     return {ShortName("NEED_", s.service()), Cell(s.services())};
   });
 
+  Section("People by sex and age band (on arrival)");
+  PrintTableOf({"SEX", "AGE", "RETURNEES", "SERVED"}, report.people(),
+               [](const auto& p) -> TableRow {
+                 return {ShortName("SEX_", p.sex()), AgeBandName(p.age_band()), Cell(p.returnees()),
+                         Cell(p.served())};
+               });
+
+  Section("Initiatives by status");
+  PrintTableOf({"STATUS", "INITIATIVES", "WOMAN-LED", "JOBS CREATED"},
+               report.initiatives_by_status(), [](const auto& i) -> TableRow {
+                 return {ShortName("INITIATIVE_STATUS_", i.status()), Cell(i.initiatives()),
+                         Cell(i.woman_led()), Cell(i.jobs_created())};
+               });
+
+  Section(absl::StrCat("By site and ",
+                       report.interval() == v1::REPORT_INTERVAL_QUARTER ? "quarter" : "month",
+                       " (--output csv: every column, with HXL hashtags)"));
+  PrintTableOf({"PERIOD", "DEPARTMENT", "RETURNEES", "SERVED", "YOUTH SERVED", "TRAINED",
+                "SEED CAPITAL", "INITIATIVES"},
+               report.sites(), [](const auto& s) -> TableRow {
+                 return {s.period(),
+                         s.department_code(),
+                         Cell(s.returnees()),
+                         Cell(s.served()),
+                         Cell(s.served_youth()),
+                         Cell(s.training_completed()),
+                         Usd(s.seed_capital_usd_cents()),
+                         Cell(s.initiatives())};
+               });
+
   Section("Indicators");
   std::string share = "-";
   if (!report.returnees_served().suppressed() && !report.women_served().suppressed() &&
@@ -295,13 +355,28 @@ void PrintReport(const v1::ProgrammeReport& report) {
   PrintTable({"INDICATOR", "VALUE"},
              {{"economic initiatives", absl::StrCat(Cell(report.initiatives()), " of target ",
                                                     report.initiatives_target())},
+              {"woman-led initiatives", Cell(report.initiatives_woman_led())},
+              {"jobs created", Cell(report.jobs_created())},
               {"returnees served", Cell(report.returnees_served())},
               {"women served", Cell(report.women_served())},
-              {"share of women", share}});
+              {"share of women", share},
+              {"youth served (15 to 29)", Cell(report.youth_served())},
+              {"trainings completed", Cell(report.training_completed())},
+              {"seed capital disbursements", Cell(report.seed_capital_disbursements())},
+              {"seed capital disbursed", Usd(report.seed_capital_usd_cents())}});
+
+  Section("Targets");
+  PrintTableOf({"INDICATOR", "TARGET", "ACHIEVED", "SHARE"}, report.targets(),
+               [](const auto& t) -> TableRow {
+                 return {
+                     t.indicator(), absl::StrCat(t.target()), Cell(t.achieved()),
+                     t.achieved().suppressed() ? "-" : absl::StrFormat("%.1f%%", t.share() * 100)};
+               });
 }
 
 int RunReportCommand(const Args& args) {
-  static const Leaf leaf = {"enlacectl report", ReportUsage(), {"from", "to", "department"}};
+  static const Leaf leaf = {
+      "enlacectl report", ReportUsage(), {"from", "to", "department", "interval"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   if (absl::Status s = CheckDateFlags(call.flags(), {"from", "to"}); !s.ok()) {
@@ -316,6 +391,12 @@ int RunReportCommand(const Args& args) {
   request.set_period_from(call.flags().Get("from").value_or(""));
   request.set_period_to(call.flags().Get("to").value_or(""));
   request.set_department_code(call.flags().Get("department").value_or(""));
+  std::string interval = call.flags().Get("interval").value_or("month");
+  if (interval != "month" && interval != "quarter") {
+    return call.Value(absl::StrCat("--interval: month or quarter, not \"", interval, "\""));
+  }
+  request.set_interval(interval == "quarter" ? v1::REPORT_INTERVAL_QUARTER
+                                             : v1::REPORT_INTERVAL_MONTH);
   return CallAndPrint(call, &v1::ReportService::Stub::GetProgrammeReport, request, PrintReport);
 }
 

@@ -57,11 +57,35 @@ using ReferralStub = v1::ReferralService::Stub;
 // ---------------------------------------------------------------------------
 // Display.
 
+// US dollars from cents: "1,250.00".
+std::string FormatUsd(int64_t cents) {
+  std::string whole = absl::StrCat(cents / 100);
+  for (int at = static_cast<int>(whole.size()) - 3; at > 0; at -= 3) whole.insert(at, ",");
+  int64_t rest = cents % 100;
+  return absl::StrCat(whole, ".", rest < 10 ? "0" : "", rest);
+}
+
+// What a service achieved: "US$ 1,250.00 to INITIATIVE" (seed capital),
+// "40 h, completed" (training), "-" otherwise.
+std::string OutcomeText(const v1::ServiceRecord& s) {
+  if (s.service() == v1::NEED_SEED_CAPITAL) {
+    std::string amount = s.amount_usd_cents() > 0
+                             ? absl::StrCat("US$ ", FormatUsd(s.amount_usd_cents()))
+                             : "US$ (hidden)";
+    return absl::StrCat(amount, " to ", OrDash(s.initiative_id()));
+  }
+  if (s.service() == v1::NEED_TRAINING) {
+    return absl::StrCat(s.training_hours(), " h, ",
+                        s.training_completed() ? "completed" : "not completed");
+  }
+  return "-";
+}
+
 void PrintServiceTable(const google::protobuf::RepeatedPtrField<v1::ServiceRecord>& services) {
-  PrintTableOf({"SERVICE ID", "SERVICE", "DELIVERED", "BY", "NOTES"}, services,
+  PrintTableOf({"SERVICE ID", "SERVICE", "DELIVERED", "BY", "OUTCOME", "NOTES"}, services,
                [](const v1::ServiceRecord& s) -> TableRow {
-                 return {s.service_id(), NeedName(s.service()), s.delivered_on(),
-                         OrDash(s.recorded_by()), OrDash(Short(s.notes()))};
+                 return {s.service_id(),          NeedName(s.service()), s.delivered_on(),
+                         OrDash(s.recorded_by()), OutcomeText(s),        OrDash(Short(s.notes()))};
                });
 }
 
@@ -158,8 +182,49 @@ void PrintInitiativeDetails(const v1::Initiative& i) {
       {"department", OrDash(i.department_code())},
       {"municipality", OrDash(i.municipality())},
       {"owner", OrDash(i.owner_agency())},
+      {"status", ShortName("INITIATIVE_STATUS_", i.status())},
+      {"jobs created", absl::StrCat(i.jobs_created())},
+      {"woman-led", i.woman_led() ? "yes" : "no"},
+      {"disbursed",
+       i.case_id().empty() ? "-" : absl::StrCat("US$ ", FormatUsd(i.disbursed_usd_cents()))},
       {"registered at", FormatTimestamp(i.registered_at())},
+      {"updated at", FormatTimestamp(i.updated_at())},
+      {"etag", OrDash(i.etag())},
   });
+}
+
+// "1250", "1250.5", "1,250.50" as US cents; INVALID_ARGUMENT otherwise.
+absl::StatusOr<int64_t> ParseUsdCents(absl::string_view flag, absl::string_view text) {
+  std::string digits;
+  for (char ch : text) {
+    if (ch != ',') digits.push_back(ch);
+  }
+  size_t dot = digits.find('.');
+  std::string whole = digits.substr(0, dot);
+  std::string cents = dot == std::string::npos ? "" : digits.substr(dot + 1);
+  int64_t dollars = 0;
+  int64_t fraction = 0;
+  bool ok = !whole.empty() && whole.size() <= 9 && absl::SimpleAtoi(whole, &dollars) &&
+            whole.find_first_not_of("0123456789") == std::string::npos && cents.size() <= 2 &&
+            cents.find_first_not_of("0123456789") == std::string::npos &&
+            (cents.empty() || absl::SimpleAtoi(cents, &fraction));
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, ": an amount in US dollars such as 1250 or 1250.50, not \"", text, "\""));
+  }
+  if (cents.size() == 1) fraction *= 10;
+  return dollars * 100 + fraction;
+}
+
+// A whole number of `flag` from `min` to `max`.
+absl::StatusOr<int32_t> ParseCountFlag(absl::string_view flag, absl::string_view text, int32_t min,
+                                       int32_t max) {
+  int32_t value = 0;
+  if (!absl::SimpleAtoi(text, &value) || value < min || value > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": a whole number from ", min, " to ", max, ", not \"", text, "\""));
+  }
+  return value;
 }
 
 // ---------------------------------------------------------------------------
@@ -386,19 +451,29 @@ Flags:
                          protection, health, legal-assistance, employment
   --delivered-on DATE    YYYY-MM-DD, not in the future; default today (UTC)
   --notes TEXT           seen by the case owner and your agency only
+Outcomes (required for their service, refused for any other):
+  --amount USD           seed-capital: the amount disbursed in US dollars,
+                         e.g. 1250 or 1250.50 (seen by the case owner and
+                         your agency only)
+  --initiative ID        seed-capital: the case's initiative it went to
+  --hours H              training: hours attended, in quarter hours (12.5)
+  --completed            training: the returnee completed it
 )",
       R"(
 Example:
   enlacectl services record 01HV6R0A8M2N4P6Q8S0T2V4X6Z --service training \
-      --delivered-on 2026-05-01 --notes "Welding course, 40 h"
+      --delivered-on 2026-05-01 --hours 40 --completed --notes "Welding course"
+  enlacectl services record 01HV6R0A8M2N4P6Q8S0T2V4X6Z --service seed-capital \
+      --amount 1250 --initiative 01HV6S2B9N3P5Q7R9T1V3W5Y7A
 )");
 }
 
 int RunServicesRecord(const Args& args) {
   static const Leaf leaf = {"enlacectl services record",
                             ServicesRecordUsage(),
-                            {"service", "delivered-on", "notes"},
-                            {"CASE_ID"}};
+                            {"service", "delivered-on", "notes", "amount", "initiative", "hours"},
+                            {"CASE_ID"},
+                            {"completed"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   if (std::optional<int> exit = call.Require({"service"})) return *exit;
@@ -417,6 +492,21 @@ int RunServicesRecord(const Args& args) {
   }
   request.set_delivered_on(delivered_on);
   request.set_notes(call.flags().Get("notes").value_or(""));
+  if (std::optional<std::string> amount = call.flags().Get("amount")) {
+    absl::StatusOr<int64_t> cents = ParseUsdCents("--amount", *amount);
+    if (!cents.ok()) return call.Value(cents.status().message());
+    request.set_amount_usd_cents(*cents);
+  }
+  request.set_initiative_id(call.flags().Get("initiative").value_or(""));
+  if (std::optional<std::string> hours = call.flags().Get("hours")) {
+    double value = 0;
+    if (!absl::SimpleAtod(*hours, &value)) {
+      return call.Value(
+          absl::StrCat("--hours: a number of hours such as 40 or 12.5, not \"", *hours, "\""));
+    }
+    request.set_training_hours(value);
+  }
+  request.set_training_completed(call.flags().GetBool("completed"));
   return CallAndPrint(call, &CaseStub::RecordService, request, [](const v1::ServiceRecord& record) {
     std::cout << "recorded service " << record.service_id() << "\n";
     PrintDetails({
@@ -424,6 +514,7 @@ int RunServicesRecord(const Args& args) {
         {"case id", record.case_id()},
         {"service", NeedName(record.service())},
         {"delivered on", record.delivered_on()},
+        {"outcome", OutcomeText(record)},
         {"notes", OrDash(record.notes())},
         {"recorded by", OrDash(record.recorded_by())},
         {"recorded at", FormatTimestamp(record.recorded_at())},
@@ -446,18 +537,25 @@ Flags:
   --name NAME            the initiative's name, e.g. "Pupusería La Esperanza"
   --sector SECTOR        e.g. food, agriculture, retail
   --municipality NAME    where; default the case's municipality
+  --status STATUS        planned (default), active or closed
+  --jobs N               jobs created besides the returnee's own (0 to 10000)
+  --woman-led            a woman leads it
+Seed capital is recorded as a service: enlacectl services record CASE_ID
+--service seed-capital --amount USD --initiative INITIATIVE_ID.
 )",
       R"(
 Example:
-  enlacectl initiatives register 01HV6R0A8M2N4P6Q8S0T2V4X6Z --name "Taller Díaz" --sector repair
+  enlacectl initiatives register 01HV6R0A8M2N4P6Q8S0T2V4X6Z --name "Taller Díaz" --sector repair \
+      --woman-led
 )");
 }
 
 int RunInitiativesRegister(const Args& args) {
   static const Leaf leaf = {"enlacectl initiatives register",
                             InitiativesRegisterUsage(),
-                            {"name", "sector", "municipality"},
-                            {"CASE_ID"}};
+                            {"name", "sector", "municipality", "status", "jobs"},
+                            {"CASE_ID"},
+                            {"woman-led"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   if (std::optional<int> exit = call.Require({"name", "sector"})) return *exit;
@@ -466,9 +564,109 @@ int RunInitiativesRegister(const Args& args) {
   request.set_name(*call.flags().Get("name"));
   request.set_sector(*call.flags().Get("sector"));
   request.set_municipality(call.flags().Get("municipality").value_or(""));
+  if (std::optional<std::string> status = call.flags().Get("status")) {
+    absl::StatusOr<v1::InitiativeStatus> parsed =
+        ParseEnum<v1::InitiativeStatus>("INITIATIVE_STATUS_", "--status", *status);
+    if (!parsed.ok()) return call.Value(parsed.status().message());
+    request.set_status(*parsed);
+  }
+  if (std::optional<std::string> jobs = call.flags().Get("jobs")) {
+    absl::StatusOr<int32_t> parsed = ParseCountFlag("--jobs", *jobs, 0, 10000);
+    if (!parsed.ok()) return call.Value(parsed.status().message());
+    request.set_jobs_created(*parsed);
+  }
+  request.set_woman_led(call.flags().GetBool("woman-led"));
   return CallAndPrint(call, &CaseStub::RegisterInitiative, request,
                       [](const v1::Initiative& initiative) {
                         std::cout << "registered initiative " << initiative.initiative_id() << "\n";
+                        PrintInitiativeDetails(initiative);
+                      });
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl initiatives update
+
+std::string InitiativesUpdateUsage() {
+  return ServerUsage(
+      R"(Update an economic initiative's outcomes (CaseService.UpdateInitiative; its
+owner): status, jobs created, woman-led. Flags left out keep their value; the
+initiative is read first for its current values and etag.
+
+Usage: enlacectl initiatives update INITIATIVE_ID [flags]
+
+Flags:
+  --status STATUS        planned, active or closed
+  --jobs N               jobs created besides the returnee's own (0 to 10000)
+  --woman-led true|false whether a woman leads it
+  --etag ETAG            fail with ABORTED if it changed since read (default:
+                         the etag just read)
+)",
+      R"(
+Example:
+  enlacectl initiatives update 01HV6S2B9N3P5Q7R9T1V3W5Y7A --status active --jobs 3
+)");
+}
+
+// The initiative `initiative_id` as the caller sees it, by paging through
+// ListInitiatives (there is no GetInitiative); NOT_FOUND when not listed.
+absl::StatusOr<v1::Initiative> FindInitiative(Invocation& call, const std::string& initiative_id) {
+  v1::ListInitiativesRequest request;
+  request.set_page_size(500);
+  absl::StatusOr<std::unique_ptr<CaseStub>> stub = NewStub<CaseStub>(call);
+  if (!stub.ok()) return stub.status();
+  while (true) {
+    v1::ListInitiativesResponse page;
+    std::unique_ptr<grpc::ClientContext> context = call.Context();
+    grpc::Status status = (*stub)->ListInitiatives(context.get(), request, &page);
+    if (!status.ok()) return FromGrpc(status);
+    for (const v1::Initiative& i : page.initiatives()) {
+      if (i.initiative_id() == initiative_id) return i;
+    }
+    if (page.next_page_token().empty()) {
+      return absl::NotFoundError(absl::StrCat("initiative ", initiative_id, " not found"));
+    }
+    request.set_page_token(page.next_page_token());
+  }
+}
+
+int RunInitiativesUpdate(const Args& args) {
+  static const Leaf leaf = {"enlacectl initiatives update",
+                            InitiativesUpdateUsage(),
+                            {"status", "jobs", "woman-led", "etag"},
+                            {"INITIATIVE_ID"}};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  v1::UpdateInitiativeRequest request;
+  v1::Initiative* update = request.mutable_initiative();
+  if (std::optional<std::string> status = call.flags().Get("status")) {
+    absl::StatusOr<v1::InitiativeStatus> parsed =
+        ParseEnum<v1::InitiativeStatus>("INITIATIVE_STATUS_", "--status", *status);
+    if (!parsed.ok()) return call.Value(parsed.status().message());
+    update->set_status(*parsed);
+  }
+  std::optional<int32_t> jobs;
+  if (std::optional<std::string> text = call.flags().Get("jobs")) {
+    absl::StatusOr<int32_t> parsed = ParseCountFlag("--jobs", *text, 0, 10000);
+    if (!parsed.ok()) return call.Value(parsed.status().message());
+    jobs = *parsed;
+  }
+  std::optional<bool> woman_led;
+  if (std::optional<std::string> text = call.flags().Get("woman-led")) {
+    if (*text != "true" && *text != "false") {
+      return call.Value(absl::StrCat("--woman-led: true or false, not \"", *text, "\""));
+    }
+    woman_led = *text == "true";
+  }
+  absl::StatusOr<v1::Initiative> current = FindInitiative(call, call.positional(0));
+  if (!current.ok()) return Fail(current.status());
+  update->set_initiative_id(current->initiative_id());
+  if (update->status() == v1::INITIATIVE_STATUS_UNSPECIFIED) update->set_status(current->status());
+  update->set_jobs_created(jobs.value_or(current->jobs_created()));
+  update->set_woman_led(woman_led.value_or(current->woman_led()));
+  request.set_etag(call.flags().Get("etag").value_or(current->etag()));
+  return CallAndPrint(call, &CaseStub::UpdateInitiative, request,
+                      [](const v1::Initiative& initiative) {
+                        std::cout << "updated initiative " << initiative.initiative_id() << "\n";
                         PrintInitiativeDetails(initiative);
                       });
 }
@@ -513,7 +711,8 @@ int RunInitiativesList(const Args& args) {
   all.set_total_count(last.total_count());
   all.set_target(last.target());
   if (call.json()) return PrintJson(all);
-  PrintTableOf({"INITIATIVE ID", "NAME", "SECTOR", "MUNICIPALITY", "DEPT", "OWNER", "REGISTERED"},
+  PrintTableOf({"INITIATIVE ID", "NAME", "SECTOR", "MUNICIPALITY", "DEPT", "OWNER", "STATUS",
+                "JOBS", "WOMAN-LED", "REGISTERED"},
                all.initiatives(), [](const v1::Initiative& i) -> TableRow {
                  return {i.initiative_id(),
                          i.name(),
@@ -521,6 +720,9 @@ int RunInitiativesList(const Args& args) {
                          OrDash(i.municipality()),
                          OrDash(i.department_code()),
                          OrDash(i.owner_agency()),
+                         ShortName("INITIATIVE_STATUS_", i.status()),
+                         absl::StrCat(i.jobs_created()),
+                         i.woman_led() ? "yes" : "no",
                          FormatTimestamp(i.registered_at())};
                });
   std::cout << "\n" << all.total_count() << " initiatives of a target of " << all.target() << "\n";
@@ -990,9 +1192,12 @@ int RunInitiatives(const Args& args) {
       {
           {"register", "register a returnee's economic initiative (case owner)",
            &RunInitiativesRegister},
+          {"update", "update an initiative's status, jobs created, woman-led (its owner)",
+           &RunInitiativesUpdate},
           {"list", "list initiatives, with the total against the target", &RunInitiativesList},
       },
-      "enlacectl initiatives register CASE_ID --name \"Taller Díaz\" --sector repair"};
+      "enlacectl initiatives register CASE_ID --name \"Taller Díaz\" --sector repair\n"
+      "enlacectl initiatives update INITIATIVE_ID --status active --jobs 3"};
   return RunGroup(*group, args);
 }
 

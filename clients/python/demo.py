@@ -9,12 +9,16 @@ of the programme with a synthetic but plausible dataset:
      Libertad (SV-LI) in 2017, 559 and 308 in January-February 2018 -- the
      official figures quoted at the programme's launch (docs/programme.md);
   2. IOM opens reintegration cases for consenting returnees in Guazapa,
-     Mejicanos and Quezaltepeque, records psychosocial sessions, specialized
-     training and seed capital, registers the programme's 70 economic
-     initiatives, and refers cases to UNHCR (protection) and UNDP (livelihoods);
+     Mejicanos and Quezaltepeque, records psychosocial sessions and
+     specialized training (hours, completed or not), registers the programme's
+     70 economic initiatives (status, jobs created, woman-led), disburses
+     their seed capital (US$, one or two tranches each), and refers cases to
+     UNHCR (protection) and UNDP (livelihoods);
   3. UNHCR and UNDP accept, decline and complete their referrals;
   4. the programme report (ReportService.GetProgrammeReport) is printed and
-     checked against the official figures.
+     checked against the official figures, with the programme's outcomes:
+     money disbursed (checked against the plan), trainings completed,
+     initiatives by status, woman-led initiatives, youth reached.
 
 The dataset is a pure function of --seed (random.Random(seed)): names, places,
 dates, needs, consent and the ministry's record numbers (external_id). Running
@@ -457,29 +461,44 @@ def plan_case(seed, api, a, initiative):
     arrived = dt.date.fromisoformat(a["arrival_date"])
     day = max(arrived + dt.timedelta(days=14), PROGRAMME_START) + \
         dt.timedelta(days=rng.randrange(0, 90))
-    services = []  # (service, delivered_on, notes)
+    services = []  # (service, delivered_on, notes, outcome fields)
     wants_psy = a_pb.NEED_PSYCHOSOCIAL_SUPPORT in a["needs"]
     sessions = rng.randint(2, 5) if wants_psy else (rng.randint(1, 2) if rng.random() < 0.4 else 0)
     for s in range(sessions):
         d = day + dt.timedelta(days=14 * s)
         services.append((a_pb.NEED_PSYCHOSOCIAL_SUPPORT, d,
-                         f"psychosocial session {s + 1} of {sessions}"))
+                         f"psychosocial session {s + 1} of {sessions}", {}))
     livelihood = {a_pb.NEED_TRAINING, a_pb.NEED_SEED_CAPITAL,
                   a_pb.NEED_EMPLOYMENT} & set(a["needs"])
     train_day = day + dt.timedelta(days=rng.randrange(7, 45))
+    # Outcomes come from a generator of their own, so that the rest of the
+    # plan (and the referrals) stays what it was before outcomes existed.
+    out = random.Random(f"{seed}/outcome/{a['external_id']}")
     if initiative or rng.random() < (0.6 if livelihood else 0.2):
         services.append((a_pb.NEED_TRAINING, train_day, "specialized training: " +
-                         rng.choice(TRAININGS)))
+                         rng.choice(TRAININGS),
+                         {"training_hours": out.choice((24, 32, 40, 60, 80)),
+                          "training_completed": out.random() < 0.8}))
     init = None
     if initiative:
         capital_day = train_day + dt.timedelta(days=rng.randrange(20, 60))
         amount = rng.choice((300, 400, 500, 600, 750, 800, 1000))
-        services.append((a_pb.NEED_SEED_CAPITAL, capital_day,
-                         f"seed capital: USD {amount} in equipment and stock"))
         kind, sector = rng.choice(INITIATIVE_KINDS)
+        status = out.choices(("ACTIVE", "PLANNED", "CLOSED"), weights=(70, 15, 15))[0]
+        # Seed capital: one disbursement, sometimes a second tranche later.
+        disbursements = [(min(capital_day, PROGRAMME_END).isoformat(), amount * 100,
+                          f"seed capital: USD {amount} in equipment and stock")]
+        if out.random() < 0.3:
+            second = min(capital_day + dt.timedelta(days=out.randrange(30, 90)), PROGRAMME_END)
+            extra = out.choice((150, 200, 250))
+            disbursements.append((second.isoformat(), extra * 100,
+                                  f"seed capital, second tranche: USD {extra}"))
         init = {"name": f"{kind} {rng.choice(INITIATIVE_NAMES)}", "sector": sector,
-                "municipality": a["municipality"]}
-    services = [(s, min(d, PROGRAMME_END).isoformat(), n) for s, d, n in services]
+                "municipality": a["municipality"], "status": status,
+                "jobs_created": out.randint(1, 4) if status == "ACTIVE" else 0,
+                "woman_led": a["person"]["sex"] == a_pb.SEX_FEMALE or out.random() < 0.1,
+                "disbursements": disbursements}
+    services = [(s, min(d, PROGRAMME_END).isoformat(), n, *rest) for s, d, n, *rest in services]
     c_pb = api.cases
     status = c_pb.CASE_STATUS_IN_PROGRESS if services else c_pb.CASE_STATUS_OPEN
     if init and rng.random() < 0.35:
@@ -555,13 +574,13 @@ def run_cases(parties, plans, arrival_ids):
             counts.add("found")
         case = call(iom.GetCase, c_pb.GetCaseRequest(case_id=case.case_id), "GetCase", read=True)
         there = {(s.service, s.delivered_on, s.notes) for s in case.services}
-        for service, day, notes in plan["services"]:
+        for service, day, notes, outcome in plan["services"]:
             if (service, day, notes) in there:
                 counts.add("services_there")
                 continue
             call(iom.RecordService, c_pb.RecordServiceRequest(
-                case_id=case.case_id, service=service, delivered_on=day, notes=notes),
-                "RecordService")
+                case_id=case.case_id, service=service, delivered_on=day, notes=notes,
+                **outcome), "RecordService")
             counts.add("services")
         if case.status != plan["status"] or case.psychosocial_notes != plan["notes"]:
             update = c_pb.Case(case_id=case.case_id, status=plan["status"],
@@ -587,33 +606,68 @@ def find_case(iom, c_pb, arrival_id):
 
 
 def run_initiatives(parties, plans, case_ids):
+    """Registers the initiatives not there yet (with their status, jobs and
+    woman-led), then records each one's seed capital as SEED_CAPITAL services
+    disbursed to it (those already on the case are not added again)."""
     c_pb = parties.api.cases
+    a_pb = parties.api.arrivals
     iom = parties.cases("iom")
     first = call(iom.ListInitiatives, c_pb.ListInitiativesRequest(page_size=1),
                  "ListInitiatives", read=True)
     missing = INITIATIVES_TARGET - first.total_count
     say(f"== 3. iom registers economic initiatives: {first.total_count} registered, "
         f"target {first.target}")
-    if missing <= 0:
-        say("   nothing to add")
-        return
-    there = {(i.name, i.municipality, i.case_id) for i in
-             ec.paged(iom.ListInitiatives, c_pb.ListInitiativesRequest(), "initiatives")}
-    todo = [(p["initiative"], cid) for p, cid in zip(plans, case_ids)
-            if p["initiative"] and (p["initiative"]["name"], p["initiative"]["municipality"],
-                                    cid) not in there][:missing]
+    listed = {(i.name, i.municipality, i.case_id): i for i in
+              ec.paged(iom.ListInitiatives, c_pb.ListInitiativesRequest(), "initiatives")}
+    planned = [(p["initiative"], cid) for p, cid in zip(plans, case_ids) if p["initiative"]]
+    todo = [(init, cid) for init, cid in planned
+            if (init["name"], init["municipality"], cid) not in listed][:max(missing, 0)]
 
     def one(item):
         init, case_id = item
-        call(iom.RegisterInitiative, c_pb.RegisterInitiativeRequest(
+        return call(iom.RegisterInitiative, c_pb.RegisterInitiativeRequest(
             case_id=case_id, name=init["name"], sector=init["sector"],
-            municipality=init["municipality"]), "RegisterInitiative")
+            municipality=init["municipality"],
+            status=c_pb.InitiativeStatus.Value("INITIATIVE_STATUS_" + init["status"]),
+            jobs_created=init["jobs_created"], woman_led=init["woman_led"]),
+            "RegisterInitiative")
 
-    parallel(one, todo)
+    for initiative in parallel(one, todo):
+        listed[(initiative.name, initiative.municipality, initiative.case_id)] = initiative
     by_site = {}
     for init, _ in todo:
         by_site[init["municipality"]] = by_site.get(init["municipality"], 0) + 1
-    say(f"   added {len(todo)}: " + ", ".join(f"{s} {n}" for s, n in sorted(by_site.items())))
+    say(f"   added {len(todo)}" + (": " if todo else "") +
+        ", ".join(f"{s} {n}" for s, n in sorted(by_site.items())))
+
+    def disburse(item):
+        init, case_id = item
+        initiative = listed.get((init["name"], init["municipality"], case_id))
+        if initiative is None:
+            return 0, 0
+        case = call(iom.GetCase, c_pb.GetCaseRequest(case_id=case_id), "GetCase", read=True)
+        there = {(s.service, s.delivered_on, s.notes) for s in case.services}
+        made = cents_made = 0
+        for day, cents, notes in init["disbursements"]:
+            if (a_pb.NEED_SEED_CAPITAL, day, notes) in there:
+                continue
+            call(iom.RecordService, c_pb.RecordServiceRequest(
+                case_id=case_id, service=a_pb.NEED_SEED_CAPITAL, delivered_on=day, notes=notes,
+                amount_usd_cents=cents, initiative_id=initiative.initiative_id),
+                "RecordService")
+            made += 1
+            cents_made += cents
+        return made, cents_made
+
+    done = parallel(disburse, planned)
+    say(f"   seed capital: {sum(n for n, _ in done)} disbursements recorded now, "
+        f"US$ {sum(c for _, c in done) / 100:,.2f}; planned in all: "
+        f"US$ {planned_seed_capital_cents(plans) / 100:,.2f}")
+
+
+def planned_seed_capital_cents(plans):
+    return sum(cents for p in plans if p["initiative"]
+               for _, cents, _ in p["initiative"]["disbursements"])
 
 
 # -------------------------------------------------------------- 4. referrals
@@ -665,9 +719,14 @@ def run_referrals(parties, plans, case_ids):
                     case_id=ref.case_id), "GetCase", read=True)
                 if not any(s.service == ref.service and s.recorded_by == agency
                            for s in case.services):
+                    # A training has its hours and completion (the
+                    # receiver completes only what was completed).
+                    outcome = {}
+                    if ref.service == parties.api.arrivals.NEED_TRAINING:
+                        outcome = {"training_hours": 120, "training_completed": True}
                     call(cases.RecordService, parties.api.cases.RecordServiceRequest(
                         case_id=ref.case_id, service=ref.service, delivered_on=day,
-                        notes=text), "RecordService")
+                        notes=text, **outcome), "RecordService")
                 ref = call(stub.CompleteReferral, r_pb.CompleteReferralRequest(
                     referral_id=ref.referral_id, outcome=text, etag=ref.etag),
                     "CompleteReferral")
@@ -688,6 +747,14 @@ def run_referrals(parties, plans, case_ids):
 
 def cell(c):
     return "suppressed" if c.suppressed else f"{c.count:,}"
+
+
+def amount(c):
+    return "suppressed" if c.suppressed else f"{c.amount:,}"
+
+
+def money(c):
+    return "suppressed" if c.suppressed else f"{c.amount / 100:,.2f}"
 
 
 def print_period_report(parties, label, first, last):
@@ -737,6 +804,19 @@ def print_activity(parties):
     say(f"   returnees served:     {cell(report.returnees_served)}, of whom women "
         f"{cell(report.women_served)} ({report.women_share:.0%}; SDG 5.5)")
     say(f"   initiatives: {cell(report.initiatives)} / target {report.initiatives_target}")
+    say("   outcomes:")
+    say(f"     seed capital disbursed:   US$ {money(report.seed_capital_usd_cents)} in "
+        f"{cell(report.seed_capital_disbursements)} disbursements")
+    say(f"     trainings completed:      {cell(report.training_completed)}")
+    say("     initiatives by status:    " + ", ".join(
+        f"{ec.enum_name(api.cases.InitiativeStatus, i.status, 'INITIATIVE_STATUS_')} "
+        f"{cell(i.initiatives)}" for i in report.initiatives_by_status))
+    say(f"     woman-led initiatives:    {cell(report.initiatives_woman_led)}; "
+        f"jobs created {amount(report.jobs_created)}")
+    say(f"     youth reached (15-29):    {cell(report.youth_served)} of "
+        f"{cell(report.returnees_served)} returnees served")
+    say("     targets:                  " + ", ".join(
+        f"{t.indicator} {cell(t.achieved)}/{t.target:,}" for t in report.targets))
     return report
 
 
@@ -815,6 +895,11 @@ def main(argv=None):
                 extra = (f" (the database holds {have - want:,} arrival(s) there besides "
                          f"this demo's: run it on a fresh database)")
             problems.append(f"{dept} {label}: report {have}, official {want}{extra}")
+    want_cents = planned_seed_capital_cents(plans)
+    have_cents = (None if activity.seed_capital_usd_cents.suppressed
+                  else activity.seed_capital_usd_cents.amount)
+    if have_cents != want_cents:
+        problems.append(f"seed capital: report {have_cents} cents, planned {want_cents}")
     init = None if activity.initiatives.suppressed else activity.initiatives.count
     if init != INITIATIVES_TARGET or activity.initiatives_target != INITIATIVES_TARGET \
             or total_initiatives != INITIATIVES_TARGET:

@@ -34,6 +34,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "tests/testing/case_requests.h"
 #include "tests/testing/status_matchers.h"
 
 namespace enlace::conformance {
@@ -321,11 +322,14 @@ TEST_P(CaseStoreConformanceTest, HiddenCasesAreNotFoundWithTheMessageOfAMissingO
   update.set_summary("x");
   EXPECT_THAT(store().UpdateCase(update, "v1", db::Viewer{kUnhcr}, nullptr),
               StatusIs(StatusCode::kNotFound));
-  EXPECT_THAT(store().RecordService(c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-01", "",
+  EXPECT_THAT(store().RecordService(::enlace::testing::ServiceRequest(
+                                        c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-01", ""),
                                     db::Viewer{kUnhcr}, nullptr),
               StatusIs(StatusCode::kNotFound));
-  EXPECT_THAT(store().RegisterInitiative(c.case_id(), "x", "y", "", db::Viewer{kUnhcr}, nullptr),
-              StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(
+      store().RegisterInitiative(::enlace::testing::InitiativeRequest(c.case_id(), "x", "y", ""),
+                                 db::Viewer{kUnhcr}, nullptr),
+      StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(store().CreateReferral(c.case_id(), kIom, enlace::v1::NEED_TRAINING, "",
                                      db::Viewer{kUnhcr}, nullptr),
               StatusIs(StatusCode::kNotFound));
@@ -339,8 +343,10 @@ TEST_P(CaseStoreConformanceTest, AReceiverSeesTheCaseWhileItsReferralIsLiveWitho
   update.set_psychosocial_notes("owner only");
   ASSERT_TRUE(store().UpdateCase(update, "v1", db::Viewer{kIom}, nullptr).ok());
   ASSERT_TRUE(store()
-                  .RecordService(c.case_id(), enlace::v1::NEED_PSYCHOSOCIAL_SUPPORT, "2024-03-01",
-                                 "iom's note", db::Viewer{kIom}, nullptr)
+                  .RecordService(::enlace::testing::ServiceRequest(
+                                     c.case_id(), enlace::v1::NEED_PSYCHOSOCIAL_SUPPORT,
+                                     "2024-03-01", "iom's note"),
+                                 db::Viewer{kIom}, nullptr)
                   .ok());
   enlace::v1::Referral to_unhcr = Refer(c.case_id(), kIom, kUnhcr);
   enlace::v1::Referral to_undp = Refer(c.case_id(), kIom, kUndp);
@@ -362,10 +368,12 @@ TEST_P(CaseStoreConformanceTest, AReceiverSeesTheCaseWhileItsReferralIsLiveWitho
 
   // ACCEPTED, then COMPLETED: still seen; the receiver's own notes are its.
   ASSERT_TRUE(Move(to_unhcr.referral_id(), kUnhcr, enlace::v1::REFERRAL_STATUS_ACCEPTED).ok());
-  ASSERT_TRUE(store()
-                  .RecordService(c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-02",
-                                 "unhcr's note", db::Viewer{kUnhcr}, nullptr)
-                  .ok());
+  ASSERT_TRUE(
+      store()
+          .RecordService(::enlace::testing::ServiceRequest(c.case_id(), enlace::v1::NEED_TRAINING,
+                                                           "2024-03-02", "unhcr's note"),
+                         db::Viewer{kUnhcr}, nullptr)
+          .ok());
   ASSERT_TRUE(
       Move(to_unhcr.referral_id(), kUnhcr, enlace::v1::REFERRAL_STATUS_COMPLETED, "done").ok());
   seen = Read(c.case_id(), kUnhcr);
@@ -394,7 +402,9 @@ TEST_P(CaseStoreConformanceTest, AConsentThatNoLongerAllowsTheOwnerHidesItsCaseF
   std::string arrival = AddArrival({kIom, kUnhcr});
   enlace::v1::Case c = Open(arrival, kIom);
   ASSERT_TRUE(store()
-                  .RegisterInitiative(c.case_id(), "Bakery", "food", "", db::Viewer{kIom}, nullptr)
+                  .RegisterInitiative(
+                      ::enlace::testing::InitiativeRequest(c.case_id(), "Bakery", "food", ""),
+                      db::Viewer{kIom}, nullptr)
                   .ok());
   // Still named, for PROTECTION only: no case.
   under_test_->ChangeConsent(arrival, kMfa,
@@ -528,21 +538,26 @@ TEST_P(CaseStoreConformanceTest, ServicesAreRecordedByTheOwnerOrAnAcceptedReceiv
   enlace::v1::Case c = Open(arrival, kIom);
   enlace::v1::Referral training = Refer(c.case_id(), kIom, kUnhcr, enlace::v1::NEED_TRAINING);
   // Pending: not yet.
-  EXPECT_THAT(store().RecordService(c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-01", "",
+  EXPECT_THAT(store().RecordService(::enlace::testing::ServiceRequest(
+                                        c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-01", ""),
                                     db::Viewer{kUnhcr}, nullptr),
               StatusIs(StatusCode::kPermissionDenied));
   ASSERT_TRUE(Move(training.referral_id(), kUnhcr, enlace::v1::REFERRAL_STATUS_ACCEPTED).ok());
   // Accepted, but for another service.
-  EXPECT_THAT(store().RecordService(c.case_id(), enlace::v1::NEED_EMPLOYMENT, "2024-03-01", "",
+  EXPECT_THAT(store().RecordService(::enlace::testing::ServiceRequest(
+                                        c.case_id(), enlace::v1::NEED_EMPLOYMENT, "2024-03-01", ""),
                                     db::Viewer{kUnhcr}, nullptr),
               StatusIs(StatusCode::kPermissionDenied));
   // undp: named by the consent, no referral: the case is not visible to it.
-  EXPECT_THAT(store().RecordService(c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-01", "",
+  EXPECT_THAT(store().RecordService(::enlace::testing::ServiceRequest(
+                                        c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-01", ""),
                                     db::Viewer{kUndp}, nullptr),
               StatusIs(StatusCode::kNotFound));
   db::AuditRecord event = Event("/enlace.v1.CaseService/RecordService", {c.case_id()});
-  absl::StatusOr<enlace::v1::ServiceRecord> recorded = store().RecordService(
-      c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-01", "week one", db::Viewer{kUnhcr}, &event);
+  absl::StatusOr<enlace::v1::ServiceRecord> recorded =
+      store().RecordService(::enlace::testing::ServiceRequest(
+                                c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-01", "week one"),
+                            db::Viewer{kUnhcr}, &event);
   ASSERT_TRUE(recorded.ok()) << recorded.status();
   EXPECT_THAT(recorded->service_id(), SizeIs(32));
   EXPECT_EQ(recorded->case_id(), c.case_id());
@@ -555,7 +570,8 @@ TEST_P(CaseStoreConformanceTest, ServicesAreRecordedByTheOwnerOrAnAcceptedReceiv
   EXPECT_GT(event.seq, 0);
   // The owner records any service.
   ASSERT_TRUE(store()
-                  .RecordService(c.case_id(), enlace::v1::NEED_EMPLOYMENT, "2024-03-05", "",
+                  .RecordService(::enlace::testing::ServiceRequest(
+                                     c.case_id(), enlace::v1::NEED_EMPLOYMENT, "2024-03-05", ""),
                                  db::Viewer{kIom}, nullptr)
                   .ok());
   absl::StatusOr<enlace::v1::Case> read = Read(c.case_id(), kIom);
@@ -566,7 +582,8 @@ TEST_P(CaseStoreConformanceTest, ServicesAreRecordedByTheOwnerOrAnAcceptedReceiv
   EXPECT_EQ(read->services(1).delivered_on(), "2024-03-05");
   // Completed: the accepted referral is gone, and with it the right.
   ASSERT_TRUE(Move(training.referral_id(), kUnhcr, enlace::v1::REFERRAL_STATUS_COMPLETED).ok());
-  EXPECT_THAT(store().RecordService(c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-09", "",
+  EXPECT_THAT(store().RecordService(::enlace::testing::ServiceRequest(
+                                        c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-09", ""),
                                     db::Viewer{kUnhcr}, nullptr),
               StatusIs(StatusCode::kPermissionDenied));
 }
@@ -577,15 +594,18 @@ TEST_P(CaseStoreConformanceTest, InitiativesAreTheOwnersAndListedToAgenciesTheCo
   enlace::v1::Case c1 = Open(a1, kIom);
   enlace::v1::Case c2 = Open(a2, kIom);
   Refer(c1.case_id(), kIom, kUnhcr);
-  EXPECT_THAT(
-      store().RegisterInitiative(c1.case_id(), "Bakery", "food", "", db::Viewer{kUnhcr}, nullptr),
-      StatusIs(StatusCode::kPermissionDenied));
-  EXPECT_THAT(
-      store().RegisterInitiative(c1.case_id(), "Bakery", "food", "", db::Viewer{kUndp}, nullptr),
-      StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().RegisterInitiative(
+                  ::enlace::testing::InitiativeRequest(c1.case_id(), "Bakery", "food", ""),
+                  db::Viewer{kUnhcr}, nullptr),
+              StatusIs(StatusCode::kPermissionDenied));
+  EXPECT_THAT(store().RegisterInitiative(
+                  ::enlace::testing::InitiativeRequest(c1.case_id(), "Bakery", "food", ""),
+                  db::Viewer{kUndp}, nullptr),
+              StatusIs(StatusCode::kNotFound));
   db::AuditRecord event = Event("/enlace.v1.CaseService/RegisterInitiative", {c1.case_id()});
-  absl::StatusOr<enlace::v1::Initiative> bakery =
-      store().RegisterInitiative(c1.case_id(), "Bakery", "food", "", db::Viewer{kIom}, &event);
+  absl::StatusOr<enlace::v1::Initiative> bakery = store().RegisterInitiative(
+      ::enlace::testing::InitiativeRequest(c1.case_id(), "Bakery", "food", ""), db::Viewer{kIom},
+      &event);
   ASSERT_TRUE(bakery.ok()) << bakery.status();
   EXPECT_THAT(bakery->initiative_id(), SizeIs(32));
   EXPECT_EQ(bakery->case_id(), c1.case_id());
@@ -596,11 +616,13 @@ TEST_P(CaseStoreConformanceTest, InitiativesAreTheOwnersAndListedToAgenciesTheCo
   EXPECT_EQ(bakery->owner_agency(), kIom);
   EXPECT_THAT(event.record_ids, ElementsAre(c1.case_id(), bakery->initiative_id()));
   absl::StatusOr<enlace::v1::Initiative> workshop = store().RegisterInitiative(
-      c1.case_id(), "Workshop", "crafts", "Apopa", db::Viewer{kIom}, nullptr);
+      ::enlace::testing::InitiativeRequest(c1.case_id(), "Workshop", "crafts", "Apopa"),
+      db::Viewer{kIom}, nullptr);
   ASSERT_TRUE(workshop.ok());
   EXPECT_EQ(workshop->municipality(), "Apopa");
-  absl::StatusOr<enlace::v1::Initiative> shop =
-      store().RegisterInitiative(c2.case_id(), "Shop", "retail", "", db::Viewer{kIom}, nullptr);
+  absl::StatusOr<enlace::v1::Initiative> shop = store().RegisterInitiative(
+      ::enlace::testing::InitiativeRequest(c2.case_id(), "Shop", "retail", ""), db::Viewer{kIom},
+      nullptr);
   ASSERT_TRUE(shop.ok());
 
   // The owner: all three, with case ids, paged.
@@ -1050,11 +1072,142 @@ TEST_P(CaseStoreConformanceTest, AnAgencysFeedIsItsReferralEventsThatTheCurrentC
 
 // --- The audit event ---------------------------------------------------------------
 
+TEST_P(CaseStoreConformanceTest, OutcomesAreRecordedWithTheirServiceAndInitiative) {
+  std::string arrival = AddArrival({kIom, kUnhcr, kUndp});
+  std::string other_arrival = AddArrival({kIom, kUnhcr, kUndp});
+  enlace::v1::Case c = Open(arrival, kIom);
+  enlace::v1::Case other = Open(other_arrival, kIom);
+  enlace::v1::RegisterInitiativeRequest request =
+      ::enlace::testing::InitiativeRequest(c.case_id(), "Pupusería", "food", "");
+  request.set_status(enlace::v1::INITIATIVE_STATUS_ACTIVE);
+  request.set_jobs_created(2);
+  request.set_woman_led(true);
+  absl::StatusOr<enlace::v1::Initiative> shop =
+      store().RegisterInitiative(request, db::Viewer{kIom}, nullptr);
+  ASSERT_TRUE(shop.ok()) << shop.status();
+  EXPECT_EQ(shop->status(), enlace::v1::INITIATIVE_STATUS_ACTIVE);
+  EXPECT_EQ(shop->jobs_created(), 2);
+  EXPECT_TRUE(shop->woman_led());
+  EXPECT_EQ(shop->etag(), "v1");
+  EXPECT_EQ(shop->disbursed_usd_cents(), 0);
+  absl::StatusOr<enlace::v1::Initiative> other_shop = store().RegisterInitiative(
+      ::enlace::testing::InitiativeRequest(other.case_id(), "Taller", "repair", ""),
+      db::Viewer{kIom}, nullptr);
+  ASSERT_TRUE(other_shop.ok());
+
+  // Seed capital goes to an initiative of the same case only.
+  enlace::v1::RecordServiceRequest seed = ::enlace::testing::ServiceRequest(
+      c.case_id(), enlace::v1::NEED_SEED_CAPITAL, "2024-03-01", "first tranche");
+  seed.set_amount_usd_cents(125000);
+  seed.set_initiative_id(other_shop->initiative_id());
+  EXPECT_THAT(store().RecordService(seed, db::Viewer{kIom}, nullptr),
+              StatusIs(StatusCode::kInvalidArgument, ::testing::StartsWith("initiative_id:")));
+  seed.set_initiative_id("0123456789abcdef0123456789abcdef");
+  EXPECT_THAT(store().RecordService(seed, db::Viewer{kIom}, nullptr),
+              StatusIs(StatusCode::kInvalidArgument, ::testing::StartsWith("initiative_id:")));
+  seed.set_initiative_id(shop->initiative_id());
+  db::AuditRecord event = Event("/enlace.v1.CaseService/RecordService", {c.case_id()});
+  absl::StatusOr<enlace::v1::ServiceRecord> first =
+      store().RecordService(seed, db::Viewer{kIom}, &event);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->amount_usd_cents(), 125000);
+  EXPECT_EQ(first->initiative_id(), shop->initiative_id());
+  EXPECT_THAT(event.record_ids,
+              ElementsAre(c.case_id(), first->service_id(), shop->initiative_id()));
+  seed.set_amount_usd_cents(50050);
+  ASSERT_TRUE(store().RecordService(seed, db::Viewer{kIom}, nullptr).ok());
+  enlace::v1::RecordServiceRequest training =
+      ::enlace::testing::ServiceRequest(c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-02", "");
+  training.set_training_hours(12.75);
+  training.set_training_completed(true);
+  ASSERT_TRUE(store().RecordService(training, db::Viewer{kIom}, nullptr).ok());
+
+  // The owner reads every outcome; the sum disbursed is the initiative's.
+  absl::StatusOr<enlace::v1::Case> read = Read(c.case_id(), kIom);
+  ASSERT_TRUE(read.ok());
+  ASSERT_THAT(read->services(), SizeIs(3));
+  EXPECT_EQ(read->services(0).SerializeAsString(), first->SerializeAsString());
+  EXPECT_EQ(read->services(1).amount_usd_cents(), 50050);
+  EXPECT_DOUBLE_EQ(read->services(2).training_hours(), 12.75);
+  EXPECT_TRUE(read->services(2).training_completed());
+  absl::StatusOr<db::InitiativePage> mine = store().ListInitiatives("", db::Viewer{kIom}, 0, 10);
+  ASSERT_TRUE(mine.ok());
+  ASSERT_THAT(mine->initiatives, SizeIs(2));
+  EXPECT_EQ(mine->initiatives[0].disbursed_usd_cents(), 175050);
+  EXPECT_EQ(mine->initiatives[1].disbursed_usd_cents(), 0);
+
+  // Another agency sees the initiative's outcomes, not the money; a
+  // receiver of the case sees the training, not the amounts.
+  absl::StatusOr<db::InitiativePage> theirs =
+      store().ListInitiatives("", db::Viewer{kUnhcr}, 0, 10);
+  ASSERT_TRUE(theirs.ok());
+  ASSERT_THAT(theirs->initiatives, SizeIs(2));
+  EXPECT_EQ(theirs->initiatives[0].disbursed_usd_cents(), 0);
+  EXPECT_EQ(theirs->initiatives[0].jobs_created(), 2);
+  EXPECT_TRUE(theirs->initiatives[0].woman_led());
+  enlace::v1::Referral referral = Refer(c.case_id(), kIom, kUnhcr);
+  absl::StatusOr<enlace::v1::Case> received = Read(c.case_id(), kUnhcr);
+  ASSERT_TRUE(received.ok()) << received.status();
+  ASSERT_THAT(received->services(), SizeIs(3));
+  EXPECT_EQ(received->services(0).amount_usd_cents(), 0);
+  EXPECT_EQ(received->services(0).notes(), "");
+  EXPECT_EQ(received->services(0).initiative_id(), shop->initiative_id());
+  EXPECT_DOUBLE_EQ(received->services(2).training_hours(), 12.75);
+  (void)referral;
+}
+
+TEST_P(CaseStoreConformanceTest, UpdateInitiativeIsTheOwnersWithTheCurrentEtag) {
+  std::string arrival = AddArrival({kIom, kUnhcr});
+  enlace::v1::Case c = Open(arrival, kIom);
+  absl::StatusOr<enlace::v1::Initiative> shop = store().RegisterInitiative(
+      ::enlace::testing::InitiativeRequest(c.case_id(), "Bakery", "food", ""), db::Viewer{kIom},
+      nullptr);
+  ASSERT_TRUE(shop.ok());
+  EXPECT_EQ(shop->status(), enlace::v1::INITIATIVE_STATUS_PLANNED);
+  enlace::v1::Initiative update = *shop;
+  update.set_status(enlace::v1::INITIATIVE_STATUS_ACTIVE);
+  update.set_jobs_created(4);
+  update.set_woman_led(true);
+  update.set_name("ignored");
+  // Visible to unhcr (the consent names it), but not its own.
+  EXPECT_THAT(store().UpdateInitiative(update, "v1", db::Viewer{kUnhcr}, nullptr),
+              StatusIs(StatusCode::kPermissionDenied));
+  // Not visible to undp: as if it did not exist.
+  EXPECT_THAT(store().UpdateInitiative(update, "v1", db::Viewer{kUndp}, nullptr),
+              StatusIs(StatusCode::kNotFound));
+  enlace::v1::Initiative missing = update;
+  missing.set_initiative_id("0123456789abcdef0123456789abcdef");
+  EXPECT_THAT(store().UpdateInitiative(missing, "v1", db::Viewer{kIom}, nullptr),
+              StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().UpdateInitiative(update, "v7", db::Viewer{kIom}, nullptr),
+              StatusIs(StatusCode::kAborted, ::testing::HasSubstr("etag")));
+  db::AuditRecord event = Event("/enlace.v1.CaseService/UpdateInitiative", {shop->initiative_id()});
+  absl::StatusOr<enlace::v1::Initiative> updated =
+      store().UpdateInitiative(update, "v1", db::Viewer{kIom}, &event);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->status(), enlace::v1::INITIATIVE_STATUS_ACTIVE);
+  EXPECT_EQ(updated->jobs_created(), 4);
+  EXPECT_TRUE(updated->woman_led());
+  EXPECT_EQ(updated->name(), "Bakery");
+  EXPECT_EQ(updated->etag(), "v2");
+  EXPECT_GT(event.seq, 0);
+  EXPECT_THAT(store().UpdateInitiative(update, "v1", db::Viewer{kIom}, nullptr),
+              StatusIs(StatusCode::kAborted));
+  absl::StatusOr<db::InitiativePage> page = store().ListInitiatives("", db::Viewer{kIom}, 0, 10);
+  ASSERT_TRUE(page.ok());
+  ASSERT_THAT(page->initiatives, SizeIs(1));
+  EXPECT_EQ(page->initiatives[0].SerializeAsString(), updated->SerializeAsString());
+}
+
 TEST_P(CaseStoreConformanceTest, AChangeWhoseAuditEventCannotBeWrittenIsNotMade) {
   std::string arrival = AddArrival({kIom, kUnhcr});
   std::string other = AddArrival({kIom, kUnhcr});
   enlace::v1::Case c = Open(arrival, kIom);
   enlace::v1::Referral r = Refer(c.case_id(), kIom, kUnhcr);
+  absl::StatusOr<enlace::v1::Initiative> shop = store().RegisterInitiative(
+      ::enlace::testing::InitiativeRequest(c.case_id(), "Kiosk", "retail", ""), db::Viewer{kIom},
+      nullptr);
+  ASSERT_TRUE(shop.ok());
   const int64_t head = Head();
   under_test_->BreakAudit();
   auto event = [](const char* method) { return Event(method); };
@@ -1066,11 +1219,14 @@ TEST_P(CaseStoreConformanceTest, AChangeWhoseAuditEventCannotBeWrittenIsNotMade)
   EXPECT_THAT(store().UpdateCase(update, "v1", db::Viewer{kIom}, &e2),
               StatusIs(StatusCode::kInternal));
   db::AuditRecord e3 = event("/enlace.v1.CaseService/RecordService");
-  EXPECT_THAT(store().RecordService(c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-01", "",
+  EXPECT_THAT(store().RecordService(::enlace::testing::ServiceRequest(
+                                        c.case_id(), enlace::v1::NEED_TRAINING, "2024-03-01", ""),
                                     db::Viewer{kIom}, &e3),
               StatusIs(StatusCode::kInternal));
   db::AuditRecord e4 = event("/enlace.v1.CaseService/RegisterInitiative");
-  EXPECT_THAT(store().RegisterInitiative(c.case_id(), "Bakery", "food", "", db::Viewer{kIom}, &e4),
+  EXPECT_THAT(store().RegisterInitiative(
+                  ::enlace::testing::InitiativeRequest(c.case_id(), "Bakery", "food", ""),
+                  db::Viewer{kIom}, &e4),
               StatusIs(StatusCode::kInternal));
   db::AuditRecord e5 = event("/enlace.v1.ReferralService/CreateReferral");
   EXPECT_THAT(store().CreateReferral(c.case_id(), kUnhcr, enlace::v1::NEED_TRAINING, "",
@@ -1079,7 +1235,12 @@ TEST_P(CaseStoreConformanceTest, AChangeWhoseAuditEventCannotBeWrittenIsNotMade)
   db::AuditRecord e6 = event("/enlace.v1.ReferralService/AcceptReferral");
   EXPECT_THAT(Move(r.referral_id(), kUnhcr, enlace::v1::REFERRAL_STATUS_ACCEPTED, "", "", &e6),
               StatusIs(StatusCode::kInternal));
-  for (const db::AuditRecord* e : {&e1, &e2, &e3, &e4, &e5, &e6}) EXPECT_EQ(e->seq, 0);
+  enlace::v1::Initiative active = *shop;
+  active.set_status(enlace::v1::INITIATIVE_STATUS_ACTIVE);
+  db::AuditRecord e7 = event("/enlace.v1.CaseService/UpdateInitiative");
+  EXPECT_THAT(store().UpdateInitiative(active, "v1", db::Viewer{kIom}, &e7),
+              StatusIs(StatusCode::kInternal));
+  for (const db::AuditRecord* e : {&e1, &e2, &e3, &e4, &e5, &e6, &e7}) EXPECT_EQ(e->seq, 0);
   // Nothing of it is there.
   EXPECT_EQ(Head(), head);
   EXPECT_THAT(CaseIds(kIom), ElementsAre(c.case_id()));
@@ -1091,7 +1252,9 @@ TEST_P(CaseStoreConformanceTest, AChangeWhoseAuditEventCannotBeWrittenIsNotMade)
   absl::StatusOr<db::InitiativePage> initiatives =
       store().ListInitiatives("", db::Viewer{kIom}, 0, 10);
   ASSERT_TRUE(initiatives.ok());
-  EXPECT_EQ(initiatives->total_count, 0);
+  ASSERT_EQ(initiatives->total_count, 1);  // the kiosk only, unchanged
+  EXPECT_EQ(initiatives->initiatives[0].etag(), "v1");
+  EXPECT_EQ(initiatives->initiatives[0].status(), enlace::v1::INITIATIVE_STATUS_PLANNED);
   EXPECT_THAT(ReferralIds(kIom, enlace::v1::BOX_OUTBOX), ElementsAre(r.referral_id()));
   absl::StatusOr<enlace::v1::Referral> referral =
       store().GetReferral(r.referral_id(), db::Viewer{kIom});

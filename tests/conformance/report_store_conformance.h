@@ -19,6 +19,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -26,6 +27,7 @@
 #include "db/report_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/case_requests.h"
 #include "tests/testing/status_matchers.h"
 
 namespace enlace::conformance {
@@ -61,7 +63,8 @@ class ReportStoreConformanceTest : public ::testing::TestWithParam<ReportStoreIm
   db::CaseStore& cases() { return *under_test_->cases(); }
 
   std::string AddArrival(const std::string& department, const std::string& arrival_date,
-                         enlace::v1::Sex sex = enlace::v1::SEX_FEMALE) {
+                         enlace::v1::Sex sex = enlace::v1::SEX_FEMALE,
+                         const std::string& birth_date = "1990-03-02") {
     enlace::v1::Arrival a;
     a.set_external_id(absl::StrCat("ext-", ++arrivals_));
     a.set_arrival_date(arrival_date);
@@ -69,7 +72,7 @@ class ReportStoreConformanceTest : public ::testing::TestWithParam<ReportStoreIm
     a.set_origin_country("US");
     a.mutable_person()->set_given_name("Ana");
     a.mutable_person()->set_family_name("Peña");
-    a.mutable_person()->set_birth_date("1990-03-02");
+    a.mutable_person()->set_birth_date(birth_date);
     a.mutable_person()->set_sex(sex);
     a.mutable_destination()->set_department_code(department);
     a.mutable_destination()->set_municipality("Guazapa");
@@ -131,6 +134,28 @@ class ReportStoreConformanceTest : public ::testing::TestWithParam<ReportStoreIm
     return out;
   }
 
+  static std::string Shown(const enlace::v1::AmountCell& cell) {
+    return cell.suppressed() ? "suppressed" : absl::StrCat(cell.amount());
+  }
+  static std::vector<std::string> People(const enlace::v1::ProgrammeReport& r) {
+    std::vector<std::string> out;
+    for (const auto& p : r.people()) {
+      out.push_back(absl::StrCat(enlace::v1::Sex_Name(p.sex()), " ",
+                                 enlace::v1::AgeBand_Name(p.age_band()), " ", Shown(p.returnees()),
+                                 "/", Shown(p.served())));
+    }
+    return out;
+  }
+  static std::vector<std::string> InitiativesByStatus(const enlace::v1::ProgrammeReport& r) {
+    std::vector<std::string> out;
+    for (const auto& i : r.initiatives_by_status()) {
+      out.push_back(absl::StrCat(enlace::v1::InitiativeStatus_Name(i.status()), "=",
+                                 Shown(i.initiatives()), " woman_led=", Shown(i.woman_led()),
+                                 " jobs=", Shown(i.jobs_created())));
+    }
+    return out;
+  }
+
   std::unique_ptr<ReportStoreUnderTest> under_test_;
   int arrivals_ = 0;
 };
@@ -144,7 +169,9 @@ TEST_P(ReportStoreConformanceTest, NoRecordsGiveAnEmptyReportWithTheQueryEchoed)
   EXPECT_EQ(r.period_from(), "2018-01-01");
   EXPECT_EQ(r.period_to(), "2018-12-31");
   EXPECT_EQ(r.department_code(), "SV-SS");
-  EXPECT_EQ(r.initiatives_target(), db::kInitiativesTarget);
+  EXPECT_EQ(r.initiatives_target(), 0);  // targets are the service's (ProgrammeTargets)
+  EXPECT_THAT(r.sites(), IsEmpty());
+  EXPECT_THAT(r.people(), IsEmpty());
   EXPECT_THAT(r.returnees_by_department(), IsEmpty());
   EXPECT_THAT(r.returnees_by_month(), IsEmpty());
   EXPECT_THAT(r.cases_by_status(), IsEmpty());
@@ -224,20 +251,24 @@ TEST_P(ReportStoreConformanceTest, CasesReferralsServicesAndInitiativesCountedFo
                   .ok());
   // unhcr records a service on iom's case; iom five of its own.
   ASSERT_TRUE(cases()
-                  .RecordService(iom_cases[1], enlace::v1::NEED_TRAINING, "2018-05-10", "",
+                  .RecordService(::enlace::testing::ServiceRequest(
+                                     iom_cases[1], enlace::v1::NEED_TRAINING, "2018-05-10", ""),
                                  db::Viewer{"unhcr"}, nullptr)
                   .ok());
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(cases()
-                    .RecordService(iom_cases[i], enlace::v1::NEED_PSYCHOSOCIAL_SUPPORT,
-                                   "2018-05-11", "", db::Viewer{"iom"}, nullptr)
+                    .RecordService(
+                        ::enlace::testing::ServiceRequest(
+                            iom_cases[i], enlace::v1::NEED_PSYCHOSOCIAL_SUPPORT, "2018-05-11", ""),
+                        db::Viewer{"iom"}, nullptr)
                     .ok());
   }
   for (int i = 0; i < 2; ++i) {
-    ASSERT_TRUE(
-        cases()
-            .RegisterInitiative(iom_cases[i], "Bakery", "food", "", db::Viewer{"iom"}, nullptr)
-            .ok());
+    ASSERT_TRUE(cases()
+                    .RegisterInitiative(
+                        ::enlace::testing::InitiativeRequest(iom_cases[i], "Bakery", "food", ""),
+                        db::Viewer{"iom"}, nullptr)
+                    .ok());
   }
   // One of iom's cases closed: it moves to the CLOSED cell.
   enlace::v1::Case update;
@@ -285,6 +316,123 @@ TEST_P(ReportStoreConformanceTest, CasesReferralsServicesAndInitiativesCountedFo
   enlace::v1::ProgrammeReport li = Report("iom", "", "", "SV-LI");
   EXPECT_THAT(CasesByStatus(li), IsEmpty());
   EXPECT_THAT(Services(li), IsEmpty());
+}
+
+TEST_P(ReportStoreConformanceTest, OutcomesAndBreakdownsBySexAndAgeAreCountedAlike) {
+  // Ages on the arrival date 2018-06-15, a birthday apart: 14 and 15, 17
+  // and 18, 29 and 30; a 29 February birth on 1 March.
+  std::vector<std::string> a = {
+      AddArrival("SV-SS", "2018-06-15", enlace::v1::SEX_FEMALE, "2003-06-16"),  // 14
+      AddArrival("SV-SS", "2018-06-15", enlace::v1::SEX_FEMALE, "2003-06-15"),  // 15
+      AddArrival("SV-SS", "2018-06-15", enlace::v1::SEX_MALE, "2000-06-16"),  // 17
+      AddArrival("SV-SS", "2018-06-15", enlace::v1::SEX_MALE, "2000-06-15"),  // 18
+      AddArrival("SV-SS", "2018-06-15", enlace::v1::SEX_MALE, "1988-06-16"),  // 29
+      AddArrival("SV-SS", "2018-06-15", enlace::v1::SEX_OTHER, "1988-06-15"),  // 30
+      AddArrival("SV-LI", "2018-03-01", enlace::v1::SEX_FEMALE, "2000-02-29"),  // 18
+  };
+  enlace::v1::ProgrammeReport mfa = Report("mfa");
+  EXPECT_THAT(People(mfa),
+              ElementsAre("SEX_FEMALE AGE_BAND_0_14 1/0", "SEX_FEMALE AGE_BAND_15_17 1/0",
+                          "SEX_FEMALE AGE_BAND_18_24 1/0", "SEX_MALE AGE_BAND_15_17 1/0",
+                          "SEX_MALE AGE_BAND_18_24 1/0", "SEX_MALE AGE_BAND_25_29 1/0",
+                          "SEX_OTHER AGE_BAND_30_59 1/0"));
+  // iom opens a case for each: all first cases, all its own.
+  std::vector<std::string> case_ids;
+  for (const std::string& arrival : a) {
+    absl::StatusOr<enlace::v1::Case> c = cases().OpenCase(arrival, "", db::Viewer{"iom"}, nullptr);
+    ASSERT_TRUE(c.ok()) << c.status();
+    case_ids.push_back(c->case_id());
+  }
+  // Trainings: two completed, one not; a psychosocial session.
+  enlace::v1::RecordServiceRequest training =
+      ::enlace::testing::ServiceRequest(case_ids[1], enlace::v1::NEED_TRAINING, "2018-07-02", "");
+  training.set_training_hours(40);
+  training.set_training_completed(true);
+  ASSERT_TRUE(cases().RecordService(training, db::Viewer{"iom"}, nullptr).ok());
+  training.set_case_id(case_ids[3]);
+  ASSERT_TRUE(cases().RecordService(training, db::Viewer{"iom"}, nullptr).ok());
+  training.set_case_id(case_ids[4]);
+  training.set_training_completed(false);
+  ASSERT_TRUE(cases().RecordService(training, db::Viewer{"iom"}, nullptr).ok());
+  // Initiatives: one woman-led, then active with 3 jobs; one planned.
+  enlace::v1::RegisterInitiativeRequest register_request =
+      ::enlace::testing::InitiativeRequest(case_ids[1], "Pupusería", "food", "");
+  register_request.set_woman_led(true);
+  absl::StatusOr<enlace::v1::Initiative> bakery =
+      cases().RegisterInitiative(register_request, db::Viewer{"iom"}, nullptr);
+  ASSERT_TRUE(bakery.ok()) << bakery.status();
+  EXPECT_EQ(bakery->status(), enlace::v1::INITIATIVE_STATUS_PLANNED);
+  absl::StatusOr<enlace::v1::Initiative> repair = cases().RegisterInitiative(
+      ::enlace::testing::InitiativeRequest(case_ids[6], "Taller", "repair", ""), db::Viewer{"iom"},
+      nullptr);
+  ASSERT_TRUE(repair.ok()) << repair.status();
+  enlace::v1::Initiative update = *bakery;
+  update.set_status(enlace::v1::INITIATIVE_STATUS_ACTIVE);
+  update.set_jobs_created(3);
+  ASSERT_TRUE(cases().UpdateInitiative(update, bakery->etag(), db::Viewer{"iom"}, nullptr).ok());
+  // Seed capital: two disbursements to the bakery, one to the workshop.
+  for (auto [case_id, initiative, cents] :
+       {std::tuple<std::string, std::string, int64_t>{case_ids[1], bakery->initiative_id(), 125000},
+        {case_ids[1], bakery->initiative_id(), 50050},
+        {case_ids[6], repair->initiative_id(), 80000}}) {
+    enlace::v1::RecordServiceRequest seed =
+        ::enlace::testing::ServiceRequest(case_id, enlace::v1::NEED_SEED_CAPITAL, "2018-07-03", "");
+    seed.set_amount_usd_cents(cents);
+    seed.set_initiative_id(initiative);
+    ASSERT_TRUE(cases().RecordService(seed, db::Viewer{"iom"}, nullptr).ok());
+  }
+
+  enlace::v1::ProgrammeReport iom = Report("iom");
+  EXPECT_EQ(Shown(iom.returnees_served()), "7");
+  EXPECT_EQ(Shown(iom.women_served()), "3");
+  EXPECT_EQ(Shown(iom.youth_served()), "5");  // 15, 17, 18, 29 and the LI 18
+  EXPECT_EQ(Shown(iom.training_completed()), "2");
+  EXPECT_EQ(Shown(iom.seed_capital_disbursements()), "3");
+  EXPECT_EQ(Shown(iom.seed_capital_usd_cents()), "255050");
+  EXPECT_EQ(Shown(iom.initiatives()), "2");
+  EXPECT_EQ(Shown(iom.initiatives_woman_led()), "1");
+  EXPECT_EQ(Shown(iom.jobs_created()), "3");
+  EXPECT_THAT(InitiativesByStatus(iom),
+              ElementsAre("INITIATIVE_STATUS_PLANNED=1 woman_led=0 jobs=0",
+                          "INITIATIVE_STATUS_ACTIVE=1 woman_led=1 jobs=3"));
+  // Arrivals are the ministry's: every one of iom's sex and band cells is
+  // hidden, and so is every sum of them, but its served figures are its own.
+  EXPECT_THAT(
+      People(iom),
+      ElementsAre("SEX_FEMALE AGE_BAND_0_14 suppressed/1", "SEX_FEMALE AGE_BAND_15_17 suppressed/1",
+                  "SEX_FEMALE AGE_BAND_18_24 suppressed/1", "SEX_MALE AGE_BAND_15_17 suppressed/1",
+                  "SEX_MALE AGE_BAND_18_24 suppressed/1", "SEX_MALE AGE_BAND_25_29 suppressed/1",
+                  "SEX_OTHER AGE_BAND_30_59 suppressed/1"));
+  // undp owns nothing of it: outcomes of 1 to 4 records are hidden.
+  enlace::v1::ProgrammeReport undp = Report("undp");
+  EXPECT_EQ(Shown(undp.training_completed()), "suppressed");
+  EXPECT_EQ(Shown(undp.seed_capital_usd_cents()), "suppressed");
+  EXPECT_EQ(Shown(undp.jobs_created()), "suppressed");
+
+  // Sites by quarter: arrivals and cases of today fall in their quarters.
+  db::ReportQuery query;
+  query.viewer_agency = "iom";
+  query.period_from = "2018-01-01";
+  query.period_to = "2018-12-31";
+  query.interval = enlace::v1::REPORT_INTERVAL_QUARTER;
+  absl::StatusOr<enlace::v1::ProgrammeReport> quarters = store().Compute(query);
+  ASSERT_TRUE(quarters.ok()) << quarters.status();
+  EXPECT_EQ(quarters->interval(), enlace::v1::REPORT_INTERVAL_QUARTER);
+  std::vector<std::string> sites;
+  for (const auto& site : quarters->sites()) {
+    sites.push_back(absl::StrCat(site.period(), " ", site.department_code(),
+                                 " returnees=", Shown(site.returnees()),
+                                 " trained=", Shown(site.training_completed()),
+                                 " seed=", Shown(site.seed_capital_usd_cents())));
+  }
+  EXPECT_THAT(sites, ElementsAre("2018-Q1 SV-LI returnees=suppressed trained=0 seed=0",
+                                 "2018-Q2 SV-SS returnees=suppressed trained=0 seed=0",
+                                 "2018-Q3 SV-LI returnees=0 trained=0 seed=80000",
+                                 "2018-Q3 SV-SS returnees=0 trained=2 seed=175050"));
+  // A quarterly report of part of a quarter is refused.
+  query.period_from = "2018-02-01";
+  EXPECT_THAT(store().Compute(query).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::StartsWith("period_from")));
 }
 
 }  // namespace enlace::conformance

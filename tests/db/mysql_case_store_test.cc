@@ -27,6 +27,7 @@
 #include "db/mysql_report_grid.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/case_requests.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_database.h"
 
@@ -216,13 +217,18 @@ TEST_F(MysqlCaseStoreTest, AChangeWhoseEventCannotBeWrittenRollsBackEveryRowItWr
     check(cases_.UpdateCase(update, "v1", Viewer{"iom"}, &e).status(), "UpdateCase");
     e = Event("m");
     check(cases_
-              .RecordService(case_id, enlace::v1::NEED_TRAINING, "2024-03-01", "n", Viewer{"undp"},
-                             &e)
+              .RecordService(::enlace::testing::ServiceRequest(case_id, enlace::v1::NEED_TRAINING,
+                                                               "2024-03-01", "n"),
+                             Viewer{"undp"}, &e)
               .status(),
           "RecordService");
     e = Event("m");
-    check(cases_.RegisterInitiative(case_id, "Bakery", "food", "", Viewer{"iom"}, &e).status(),
-          "RegisterInitiative");
+    check(
+        cases_
+            .RegisterInitiative(::enlace::testing::InitiativeRequest(case_id, "Bakery", "food", ""),
+                                Viewer{"iom"}, &e)
+            .status(),
+        "RegisterInitiative");
     e = Event("m");
     check(cases_.CreateReferral(case_id, "undp", enlace::v1::NEED_HEALTH, "", Viewer{"iom"}, &e)
               .status(),

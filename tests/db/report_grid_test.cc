@@ -22,6 +22,7 @@
 #include "db/report_cells.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/case_requests.h"
 #include "tests/testing/test_database.h"
 
 namespace enlace::db {
@@ -158,15 +159,26 @@ TEST_F(ReportGridTest, EveryChangeThroughTheStoresKeepsTheGridEqualToARecount) {
   move(2, enlace::v1::REFERRAL_STATUS_ACCEPTED, undp);
   move(3, enlace::v1::REFERRAL_STATUS_WITHDRAWN, iom);
   // Services by the owner and by the receiver of an accepted referral.
-  ASSERT_TRUE(
-      cases_.RecordService(iom_cases[0], enlace::v1::NEED_TRAINING, "2018-05-02", "n", iom, nullptr)
-          .ok());
-  ASSERT_TRUE(
-      cases_
-          .RecordService(iom_cases[2], enlace::v1::NEED_TRAINING, "2018-05-03", "n", undp, nullptr)
-          .ok());
-  ASSERT_TRUE(cases_.RegisterInitiative(iom_cases[0], "Pupusería", "food", "", iom, nullptr).ok());
-  ASSERT_TRUE(cases_.RegisterInitiative(iom_cases[4], "Taller", "crafts", "", iom, nullptr).ok());
+  ASSERT_TRUE(cases_
+                  .RecordService(::enlace::testing::ServiceRequest(
+                                     iom_cases[0], enlace::v1::NEED_TRAINING, "2018-05-02", "n"),
+                                 iom, nullptr)
+                  .ok());
+  ASSERT_TRUE(cases_
+                  .RecordService(::enlace::testing::ServiceRequest(
+                                     iom_cases[2], enlace::v1::NEED_TRAINING, "2018-05-03", "n"),
+                                 undp, nullptr)
+                  .ok());
+  ASSERT_TRUE(cases_
+                  .RegisterInitiative(
+                      ::enlace::testing::InitiativeRequest(iom_cases[0], "Pupusería", "food", ""),
+                      iom, nullptr)
+                  .ok());
+  ASSERT_TRUE(cases_
+                  .RegisterInitiative(
+                      ::enlace::testing::InitiativeRequest(iom_cases[4], "Taller", "crafts", ""),
+                      iom, nullptr)
+                  .ok());
   // Returnee 4's consent no longer names unhcr: its pending referral is
   // withdrawn (and moves cell) in the consent change's transaction.
   enlace::v1::Consent consent;

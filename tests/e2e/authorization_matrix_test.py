@@ -53,6 +53,7 @@ EMPTY_REQUEST = {
     "CaseService/UpdateCase": (C.INVALID_ARGUMENT, "case_id"),
     "CaseService/RecordService": (C.INVALID_ARGUMENT, "case_id"),
     "CaseService/RegisterInitiative": (C.INVALID_ARGUMENT, "case_id"),
+    "CaseService/UpdateInitiative": (C.INVALID_ARGUMENT, "initiative.initiative_id"),
     "CaseService/ListInitiatives": (C.OK, None),
     "CaseService/GetCaseAccessLog": (C.INVALID_ARGUMENT, "case_id"),
     "ReferralService/CreateReferral": (C.INVALID_ARGUMENT, "case_id"),

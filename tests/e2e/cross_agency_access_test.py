@@ -124,12 +124,17 @@ class CrossAgencyAccessTest(harness.ServerTestCase):
                                            etag=case.etag), case.case_id),
             ("CaseService/RecordService", cases.RecordService,
              lambda i: c.RecordServiceRequest(case_id=i, service=a.NEED_TRAINING,
-                                              delivered_on="2018-04-01"), case.case_id),
+                                              delivered_on="2018-04-01", training_hours=8),
+             case.case_id),
             ("CaseService/RegisterInitiative", cases.RegisterInitiative,
              lambda i: c.RegisterInitiativeRequest(case_id=i, name="x", sector="y"),
              case.case_id),
             ("CaseService/GetCaseAccessLog", cases.GetCaseAccessLog,
              lambda i: c.GetCaseAccessLogRequest(case_id=i), case.case_id),
+            ("CaseService/UpdateInitiative", cases.UpdateInitiative,
+             lambda i: c.UpdateInitiativeRequest(
+                 initiative=c.Initiative(initiative_id=i, status=c.INITIATIVE_STATUS_ACTIVE),
+                 etag=self.initiative.etag), self.initiative.initiative_id),
             ("ReferralService/CreateReferral", referrals.CreateReferral,
              lambda i: r.CreateReferralRequest(case_id=i, to_agency="undp",
                                                service=a.NEED_TRAINING, reason="me"),
@@ -220,6 +225,14 @@ class CrossAgencyAccessTest(harness.ServerTestCase):
                       case_id, want=PD)
         self.trespass("unhcr", "CaseService/GetCaseAccessLog", cases.GetCaseAccessLog,
                       lambda i: c.GetCaseAccessLogRequest(case_id=i), case_id)
+        # The consent names unhcr: it sees the initiative in its list, but
+        # only the owner changes its outcomes.
+        self.trespass("unhcr", "CaseService/UpdateInitiative", cases.UpdateInitiative,
+                      lambda i: c.UpdateInitiativeRequest(
+                          initiative=c.Initiative(initiative_id=i,
+                                                  status=c.INITIATIVE_STATUS_CLOSED),
+                          etag=self.initiative.etag),
+                      self.initiative.initiative_id, want=PD)
         unhcr_referrals = api.referrals_grpc.ReferralServiceStub(self.shared_channel("unhcr"))
         self.trespass("unhcr", "ReferralService/CreateReferral", unhcr_referrals.CreateReferral,
                       lambda i: r.CreateReferralRequest(case_id=i, to_agency="iom",

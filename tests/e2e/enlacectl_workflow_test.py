@@ -364,13 +364,28 @@ class EnlacectlWorkflowTest(harness.EnlacectlChecks, harness.ServerTestCase):
         # Accepting twice breaks the status machine.
         self.fails("FAILED_PRECONDITION", "referrals", "accept", referral_id, identity="undp")
 
-        service = self.json_of("services", "record", case_id, "--service", "seed_capital",
-                               "--notes", "500 USD", identity="undp")
-        self.assertEqual((service["service"], service["recordedBy"]),
-                         ("NEED_SEED_CAPITAL", "undp"))
-        self.ok("referrals", "complete", referral_id, "--outcome", "Disbursed", identity="undp")
+        # The initiative first (iom's, the case's owner), then undp's
+        # disbursement to it: seed capital needs an amount and an initiative.
         initiative = self.json_of("initiatives", "register", case_id, "--name", "Panadería Luz",
-                                  "--sector", "food", identity="iom")
+                                  "--sector", "food", "--woman-led", identity="iom")
+        self.assertEqual((initiative["status"], initiative["womanLed"]),
+                         ("INITIATIVE_STATUS_PLANNED", True))
+        self.fails("INVALID_ARGUMENT", "services", "record", case_id, "--service",
+                   "seed_capital", "--initiative", initiative["initiativeId"], identity="undp")
+        service = self.json_of("services", "record", case_id, "--service", "seed_capital",
+                               "--amount", "1,250.50", "--initiative",
+                               initiative["initiativeId"], "--notes", "an oven", identity="undp")
+        self.assertEqual((service["service"], service["recordedBy"], service["amountUsdCents"],
+                          service["initiativeId"]),
+                         ("NEED_SEED_CAPITAL", "undp", "125050", initiative["initiativeId"]))
+        self.ok("referrals", "complete", referral_id, "--outcome", "Disbursed", identity="undp")
+        res = self.ok("initiatives", "update", initiative["initiativeId"], "--status", "active",
+                      "--jobs", "3", identity="iom")
+        self.assertRegex(res.stdout, r"(?m)^  status +ACTIVE$")
+        self.assertRegex(res.stdout, r"(?m)^  jobs created +3$")
+        self.assertRegex(res.stdout, r"(?m)^  disbursed +US\$ 1,250\.50$")
+        self.fails("PERMISSION_DENIED", "initiatives", "update", initiative["initiativeId"],
+                   "--status", "closed", identity="undp")
         initiatives = self.json_of("initiatives", "list", identity="undp")
         self.assertIn(initiative["initiativeId"],
                       [i["initiativeId"] for i in initiatives["initiatives"]])

@@ -82,6 +82,11 @@ class UpgradeMigrationTest(unittest.TestCase):
                      f"created_at_us, updated_at_us) SELECT LPAD('{case_id}', 32, 'c'), seq, "
                      f"'{owner}', 1, department_code, municipality, '', '', 1, {march}, {march} "
                      f"FROM arrivals WHERE external_id = 'old-{arrival}'")
+        # An initiative of the older release (before outcomes, version 9).
+        self.sql("INSERT INTO initiatives (initiative_id, case_seq, owner_agency, name, sector, "
+                 "department_code, municipality, registered_at_us) SELECT LPAD('i1', 32, 'i'), "
+                 f"seq, 'iom', 'Bakery', 'food', 'SV-SS', 'Guazapa', {march} FROM cases "
+                 "WHERE case_id = LPAD('c1', 32, 'c')")
 
     def sql(self, statement):
         return harness.mariadb(self.base_dsn, statement, database=self.dbname)
@@ -109,21 +114,31 @@ class UpgradeMigrationTest(unittest.TestCase):
         out = self.run_server("--migrate")
         self.assertIn("report grid counted from the records", out)
         self.assertEqual(self.cells(), sorted([
-            # grid_month department submitter records
-            "report_returnee_cells 2018-03\tSV-SS\tmfa\t7",
-            "report_returnee_cells 2018-04\tSV-LI\tmfa\t4",
-            # grid_month department status role owner records: roles 0 first
-            # woman, 1 first other, 2 later
-            "report_case_cells 2018-03\tSV-SS\t1\t0\tiom\t1",
-            "report_case_cells 2018-03\tSV-SS\t1\t1\tiom\t1",
-            "report_case_cells 2018-03\tSV-SS\t1\t2\tundp\t1",
+            # grid_month department submitter records sex age_band: 3 men
+            # (sex 2) and 4 women (1) in SV-SS, 4 women in SV-LI, all 28 on
+            # arrival (band 4: 25 to 29)
+            "report_returnee_cells 2018-03\tSV-SS\tmfa\t3\t2\t4",
+            "report_returnee_cells 2018-03\tSV-SS\tmfa\t4\t1\t4",
+            "report_returnee_cells 2018-04\tSV-LI\tmfa\t4\t1\t4",
+            # grid_month department status role owner records sex age_band:
+            # roles 0 first woman, 1 first other, 2 later (no sex or band)
+            "report_case_cells 2018-03\tSV-SS\t1\t0\tiom\t1\t1\t4",
+            "report_case_cells 2018-03\tSV-SS\t1\t1\tiom\t1\t2\t4",
+            "report_case_cells 2018-03\tSV-SS\t1\t2\tundp\t1\t0\t0",
+            # grid_month department owner records status woman_led jobs: the
+            # initiative of the older release is planned, not woman-led
+            "report_initiative_cells 2018-03\tSV-SS\tiom\t1\t1\t0\t0",
         ]))
+        # Outcomes the older release did not record take neutral values.
+        self.assertEqual(self.sql(
+            "SELECT status, jobs_created, woman_led, disbursed_usd_cents, version, "
+            "updated_at_us = registered_at_us FROM initiatives"), "1\t0\t0\t0\t1\t1\n")
         self.assertEqual(self.sql("SELECT recounted_at_us IS NOT NULL FROM report_grid_state"),
                          "1\n")
         # Once: a second --migrate leaves the grid as it is.
         out = self.run_server("--migrate")
         self.assertNotIn("report grid counted", out)
-        self.assertEqual(len(self.cells()), 5)
+        self.assertEqual(len(self.cells()), 7)
         self.assertEqual(self.sql("SELECT SUM(records) FROM report_returnee_cells"), "11\n")
 
     def test_recount_reports_rebuilds_damaged_cells(self):

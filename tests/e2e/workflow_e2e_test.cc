@@ -116,16 +116,52 @@ TEST_F(WorkflowTest, FromArrivalToCompletedReferralAcrossFourParties) {
   ASSERT_TRUE(Referrals(undp_cert_)->AcceptReferral(Context().get(), accept, &accepted).ok());
   EXPECT_EQ(accepted.status(), v1::REFERRAL_STATUS_ACCEPTED);
 
-  // Holding an accepted referral for seed capital, undp records it.
+  // Holding an accepted referral for seed capital, undp disburses it to the
+  // returnee's initiative (iom's, on the same case).
+  v1::RegisterInitiativeRequest oven_shop;
+  oven_shop.set_case_id(opened.case_.case_id());
+  oven_shop.set_name("Panadería El Horno");
+  oven_shop.set_sector("food");
+  oven_shop.set_woman_led(true);
+  v1::Initiative shop;
+  ASSERT_TRUE(Cases(iom_cert_)->RegisterInitiative(Context().get(), oven_shop, &shop).ok());
+  EXPECT_EQ(shop.status(), v1::INITIATIVE_STATUS_PLANNED);
   v1::RecordServiceRequest capital;
   capital.set_case_id(opened.case_.case_id());
   capital.set_service(v1::NEED_SEED_CAPITAL);
   capital.set_delivered_on("2018-04-02");
-  capital.set_notes("USD 500 for an oven.");
+  capital.set_notes("An oven.");
+  capital.set_initiative_id(shop.initiative_id());
+  grpc::Status no_amount = Cases(undp_cert_)->RecordService(Context().get(), capital, &recorded);
+  EXPECT_EQ(no_amount.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(no_amount.error_message(), ::testing::StartsWith("amount_usd_cents:"));
+  capital.set_amount_usd_cents(50000);
   ASSERT_TRUE(Cases(undp_cert_)->RecordService(Context().get(), capital, &recorded).ok());
+  EXPECT_EQ(recorded.amount_usd_cents(), 50000);
   capital.set_service(v1::NEED_HEALTH);  // not what it was referred for
+  capital.clear_amount_usd_cents();
+  capital.clear_initiative_id();
   EXPECT_EQ(Cases(undp_cert_)->RecordService(Context().get(), capital, &recorded).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+  // The initiative's owner sees the money disbursed to it; it makes the
+  // initiative active with 2 jobs.
+  v1::ListInitiativesResponse owned;
+  ASSERT_TRUE(Cases(iom_cert_)->ListInitiatives(Context().get(), {}, &owned).ok());
+  ASSERT_THAT(owned.initiatives(), SizeIs(1));
+  EXPECT_EQ(owned.initiatives(0).disbursed_usd_cents(), 50000);
+  v1::UpdateInitiativeRequest activate;
+  *activate.mutable_initiative() = owned.initiatives(0);
+  activate.mutable_initiative()->set_status(v1::INITIATIVE_STATUS_ACTIVE);
+  activate.mutable_initiative()->set_jobs_created(2);
+  activate.set_etag(owned.initiatives(0).etag());
+  v1::Initiative active;
+  EXPECT_EQ(Cases(undp_cert_)->UpdateInitiative(Context().get(), activate, &active).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(Cases(iom_cert_)->UpdateInitiative(Context().get(), activate, &active).ok());
+  EXPECT_EQ(active.status(), v1::INITIATIVE_STATUS_ACTIVE);
+  EXPECT_EQ(active.jobs_created(), 2);
+  EXPECT_EQ(Cases(iom_cert_)->UpdateInitiative(Context().get(), activate, &active).error_code(),
+            grpc::StatusCode::ABORTED);  // the etag moved on
 
   v1::CompleteReferralRequest complete;
   complete.set_referral_id(referral.referral_id());
@@ -158,10 +194,13 @@ TEST_F(WorkflowTest, FromArrivalToCompletedReferralAcrossFourParties) {
   ASSERT_TRUE(Cases(iom_cert_)->RegisterInitiative(Context().get(), initiative, &registered).ok());
   v1::ListInitiativesResponse initiatives;
   ASSERT_TRUE(Cases(undp_cert_)->ListInitiatives(Context().get(), {}, &initiatives).ok());
-  ASSERT_THAT(initiatives.initiatives(), SizeIs(1));
-  EXPECT_EQ(initiatives.initiatives(0).name(), "Panadería La Esperanza");
-  EXPECT_EQ(initiatives.initiatives(0).case_id(), "");
-  EXPECT_EQ(initiatives.total_count(), 1);
+  ASSERT_THAT(initiatives.initiatives(), SizeIs(2));
+  EXPECT_EQ(initiatives.initiatives(0).name(), "Panadería El Horno");
+  EXPECT_EQ(initiatives.initiatives(0).disbursed_usd_cents(), 0);  // the owner's only
+  EXPECT_EQ(initiatives.initiatives(0).jobs_created(), 2);
+  EXPECT_EQ(initiatives.initiatives(1).name(), "Panadería La Esperanza");
+  EXPECT_EQ(initiatives.initiatives(1).case_id(), "");
+  EXPECT_EQ(initiatives.total_count(), 2);
   EXPECT_EQ(initiatives.target(), 70);
   // unhcr is not named in this returnee's consent: no name, no owner, no
   // place, not even in the count (the report suppresses the same cell).

@@ -55,6 +55,7 @@ constexpr Method kAllMethods[] = {
     Method::kUpdateCase,
     Method::kRecordService,
     Method::kRegisterInitiative,
+    Method::kUpdateInitiative,
     Method::kListInitiatives,
     Method::kGetCaseAccessLog,
     Method::kCreateReferral,
@@ -175,7 +176,8 @@ TEST(ClientRetryPolicyTest, NeverRetriesStateChangingCalls) {
        {Method::kOpenCase, Method::kUpdateCase, Method::kCreateReferral, Method::kAcceptReferral,
         Method::kDeclineReferral, Method::kCompleteReferral, Method::kWithdrawReferral,
         Method::kUpdateConsent, Method::kRevokeCertificate, Method::kIssueCertificate,
-        Method::kRecordService, Method::kRegisterInitiative, Method::kRegisterAgency}) {
+        Method::kRecordService, Method::kRegisterInitiative, Method::kUpdateInitiative,
+        Method::kRegisterAgency}) {
     EXPECT_FALSE(IsRetryable(method, absl::StatusCode::kUnavailable)) << MethodName(method);
   }
   EXPECT_TRUE(IsRetryable(Method::kRecordArrival, absl::StatusCode::kUnavailable));

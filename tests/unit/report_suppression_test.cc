@@ -240,7 +240,7 @@ std::vector<std::string> Services(const ProgrammeReport& r) {
 
 ProgrammeReport Aggregate(const ReportGrid& grid) {
   ProgrammeReport report;
-  AggregateReport(grid, &report);
+  AggregateReport(grid, enlace::v1::REPORT_INTERVAL_MONTH, &report);
   return report;
 }
 

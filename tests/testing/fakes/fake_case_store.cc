@@ -124,6 +124,7 @@ std::string FakeCaseStore::AddArrival(const enlace::v1::Arrival& arrival,
   row.department_code = arrival.destination().department_code();
   row.municipality = arrival.destination().municipality();
   row.arrival_date = arrival.arrival_date();
+  row.birth_date = arrival.person().birth_date();
   row.returnee.set_given_name(arrival.person().given_name());
   row.returnee.set_family_name(arrival.person().family_name());
   row.returnee.set_sex(arrival.person().sex());
@@ -244,8 +245,12 @@ Case FakeCaseStore::CaseAsSeenBy(const CaseRow& row, const db::Viewer& viewer,
     if (service.case_seq != row.seq) continue;
     enlace::v1::ServiceRecord* s = out.add_services();
     *s = service.value;
-    // Notes stay with the case's owner and the agency that wrote them.
-    if (!owner && s->recorded_by() != viewer.agency) s->clear_notes();
+    // Notes and amounts stay with the case's owner and the agency that
+    // wrote them.
+    if (!owner && s->recorded_by() != viewer.agency) {
+      s->clear_notes();
+      s->clear_amount_usd_cents();
+    }
   }
   return out;
 }
@@ -382,18 +387,18 @@ absl::StatusOr<Case> FakeCaseStore::UpdateCase(const Case& update, const std::st
 }
 
 absl::StatusOr<enlace::v1::ServiceRecord> FakeCaseStore::RecordService(
-    const std::string& case_id, enlace::v1::Need service, const std::string& delivered_on,
-    const std::string& notes, const db::Viewer& viewer, db::AuditRecord* audit) {
+    const enlace::v1::RecordServiceRequest& request, const db::Viewer& viewer,
+    db::AuditRecord* audit) {
   absl::MutexLock lock(&mu_);
   if (!error_.ok()) return error_;
-  const CaseRow* row = VisibleCase(case_id, viewer);
-  if (row == nullptr) return CaseNotFound(case_id);
+  const CaseRow* row = VisibleCase(request.case_id(), viewer);
+  if (row == nullptr) return CaseNotFound(request.case_id());
   if (row->value.owner_agency() != viewer.agency) {
     bool accepted = false;
     for (const ReferralRow& referral : referrals_) {
       accepted = accepted ||
                  (referral.case_seq == row->seq && referral.value.to_agency() == viewer.agency &&
-                  referral.value.service() == service &&
+                  referral.value.service() == request.service() &&
                   referral.value.status() == enlace::v1::REFERRAL_STATUS_ACCEPTED);
     }
     if (!accepted) {
@@ -402,28 +407,47 @@ absl::StatusOr<enlace::v1::ServiceRecord> FakeCaseStore::RecordService(
           "service, may record it");
     }
   }
+  std::vector<std::string> ids;
+  if (!request.initiative_id().empty()) {
+    InitiativeRow* initiative = InitiativeById(request.initiative_id());
+    if (initiative == nullptr || initiative->case_seq != row->seq) {
+      return absl::InvalidArgumentError(
+          "initiative_id: not an initiative of this case (see ListInitiatives)");
+    }
+  }
   absl::StatusOr<std::string> id = db::NewRecordId();
   if (!id.ok()) return id.status();
-  if (absl::Status s = AppendAudit(audit, {*id}); !s.ok()) return s;
+  ids.push_back(*id);
+  if (!request.initiative_id().empty()) ids.push_back(request.initiative_id());
+  if (absl::Status s = AppendAudit(audit, ids); !s.ok()) return s;
+  if (!request.initiative_id().empty()) {
+    InitiativeRow* initiative = InitiativeById(request.initiative_id());
+    initiative->value.set_disbursed_usd_cents(initiative->value.disbursed_usd_cents() +
+                                              request.amount_usd_cents());
+  }
   ServiceRow& stored = services_.emplace_back();
   stored.case_seq = row->seq;
   stored.value.set_service_id(*id);
-  stored.value.set_case_id(case_id);
-  stored.value.set_service(service);
-  stored.value.set_delivered_on(delivered_on);
-  stored.value.set_notes(notes);
+  stored.value.set_case_id(request.case_id());
+  stored.value.set_service(request.service());
+  stored.value.set_delivered_on(request.delivered_on());
+  stored.value.set_notes(request.notes());
   stored.value.set_recorded_by(viewer.agency);
+  stored.value.set_amount_usd_cents(request.amount_usd_cents());
+  stored.value.set_initiative_id(request.initiative_id());
+  stored.value.set_training_hours(request.training_hours());
+  stored.value.set_training_completed(request.training_completed());
   *stored.value.mutable_recorded_at() = TimeUtil::MicrosecondsToTimestamp(NowMicros());
   return stored.value;
 }
 
 absl::StatusOr<enlace::v1::Initiative> FakeCaseStore::RegisterInitiative(
-    const std::string& case_id, const std::string& name, const std::string& sector,
-    const std::string& municipality, const db::Viewer& viewer, db::AuditRecord* audit) {
+    const enlace::v1::RegisterInitiativeRequest& request, const db::Viewer& viewer,
+    db::AuditRecord* audit) {
   absl::MutexLock lock(&mu_);
   if (!error_.ok()) return error_;
-  const CaseRow* row = VisibleCase(case_id, viewer);
-  if (row == nullptr) return CaseNotFound(case_id);
+  const CaseRow* row = VisibleCase(request.case_id(), viewer);
+  if (row == nullptr) return CaseNotFound(request.case_id());
   if (row->value.owner_agency() != viewer.agency) {
     return absl::PermissionDeniedError("only the case's owner may register its initiatives");
   }
@@ -434,14 +458,59 @@ absl::StatusOr<enlace::v1::Initiative> FakeCaseStore::RegisterInitiative(
   stored.seq = static_cast<int64_t>(initiatives_.size());
   stored.case_seq = row->seq;
   stored.value.set_initiative_id(*id);
-  stored.value.set_case_id(case_id);
-  stored.value.set_name(name);
-  stored.value.set_sector(sector);
-  stored.value.set_municipality(municipality.empty() ? row->value.municipality() : municipality);
+  stored.value.set_case_id(request.case_id());
+  stored.value.set_name(request.name());
+  stored.value.set_sector(request.sector());
+  stored.value.set_municipality(request.municipality().empty() ? row->value.municipality()
+                                                               : request.municipality());
   stored.value.set_department_code(row->value.department_code());
   stored.value.set_owner_agency(viewer.agency);
+  stored.value.set_status(request.status() == enlace::v1::INITIATIVE_STATUS_UNSPECIFIED
+                              ? enlace::v1::INITIATIVE_STATUS_PLANNED
+                              : request.status());
+  stored.value.set_jobs_created(request.jobs_created());
+  stored.value.set_woman_led(request.woman_led());
+  stored.value.set_etag(EtagOf(stored.version));
   *stored.value.mutable_registered_at() = TimeUtil::MicrosecondsToTimestamp(NowMicros());
+  *stored.value.mutable_updated_at() = stored.value.registered_at();
   return stored.value;
+}
+
+absl::StatusOr<enlace::v1::Initiative> FakeCaseStore::UpdateInitiative(
+    const enlace::v1::Initiative& update, const std::string& etag, const db::Viewer& viewer,
+    db::AuditRecord* audit) {
+  absl::MutexLock lock(&mu_);
+  if (!error_.ok()) return error_;
+  InitiativeRow* row = InitiativeById(update.initiative_id());
+  absl::Status not_found =
+      absl::NotFoundError(absl::StrCat("initiative ", update.initiative_id(), " not found"));
+  if (row == nullptr) return not_found;
+  const ArrivalRow* arrival = ArrivalBySeq(cases_[row->case_seq - 1].arrival_seq);
+  if (!db::ConsentAllows(db::Reach::kInitiative, viewer.agency, arrival->consent)) {
+    return not_found;
+  }
+  if (row->value.owner_agency() != viewer.agency) {
+    return absl::PermissionDeniedError("only the initiative's owner may update it");
+  }
+  if (etag != EtagOf(row->version)) {
+    return absl::AbortedError(absl::StrCat("etag: the initiative changed since it was read (now ",
+                                           EtagOf(row->version), "); read it again"));
+  }
+  if (absl::Status s = AppendAudit(audit, {}); !s.ok()) return s;
+  ++row->version;
+  row->value.set_status(update.status());
+  row->value.set_jobs_created(update.jobs_created());
+  row->value.set_woman_led(update.woman_led());
+  row->value.set_etag(EtagOf(row->version));
+  *row->value.mutable_updated_at() = TimeUtil::MicrosecondsToTimestamp(NowMicros());
+  return row->value;
+}
+
+FakeCaseStore::InitiativeRow* FakeCaseStore::InitiativeById(const std::string& initiative_id) {
+  for (InitiativeRow& row : initiatives_) {
+    if (row.value.initiative_id() == initiative_id) return &row;
+  }
+  return nullptr;
 }
 
 absl::StatusOr<db::InitiativePage> FakeCaseStore::ListInitiatives(const std::string& municipality,
@@ -464,7 +533,10 @@ absl::StatusOr<db::InitiativePage> FakeCaseStore::ListInitiatives(const std::str
     }
     page.last_position = row.seq;
     enlace::v1::Initiative& out = page.initiatives.emplace_back(row.value);
-    if (out.owner_agency() != viewer.agency) out.clear_case_id();
+    if (out.owner_agency() != viewer.agency) {
+      out.clear_case_id();
+      out.clear_disbursed_usd_cents();
+    }
   }
   return page;
 }

@@ -95,12 +95,15 @@ class FakeCaseStore : public db::CaseStore {
                                               db::AuditRecord* audit) override
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<enlace::v1::ServiceRecord> RecordService(
-      const std::string& case_id, enlace::v1::Need service, const std::string& delivered_on,
-      const std::string& notes, const db::Viewer& viewer, db::AuditRecord* audit) override
-      ABSL_LOCKS_EXCLUDED(mu_);
+      const enlace::v1::RecordServiceRequest& request, const db::Viewer& viewer,
+      db::AuditRecord* audit) override ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<enlace::v1::Initiative> RegisterInitiative(
-      const std::string& case_id, const std::string& name, const std::string& sector,
-      const std::string& municipality, const db::Viewer& viewer, db::AuditRecord* audit) override
+      const enlace::v1::RegisterInitiativeRequest& request, const db::Viewer& viewer,
+      db::AuditRecord* audit) override ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<enlace::v1::Initiative> UpdateInitiative(const enlace::v1::Initiative& update,
+                                                          const std::string& etag,
+                                                          const db::Viewer& viewer,
+                                                          db::AuditRecord* audit) override
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<db::InitiativePage> ListInitiatives(const std::string& municipality,
                                                      const db::Viewer& viewer, int64_t after,
@@ -136,6 +139,7 @@ class FakeCaseStore : public db::CaseStore {
     std::string department_code;
     std::string municipality;
     std::string arrival_date;  // YYYY-MM-DD
+    std::string birth_date;  // YYYY-MM-DD
     enlace::v1::ReturneeSummary returnee;  // what a referral's parties see
     db::ConsentState consent;  // agencies in code order
   };
@@ -152,7 +156,8 @@ class FakeCaseStore : public db::CaseStore {
   struct InitiativeRow {
     int64_t seq = 0;
     int64_t case_seq = 0;
-    enlace::v1::Initiative value;  // case_id included
+    int version = 1;
+    enlace::v1::Initiative value;  // case_id and money disbursed included, etag current
   };
   struct ReferralRow {
     int64_t seq = 0;
@@ -163,6 +168,8 @@ class FakeCaseStore : public db::CaseStore {
 
   // The rows (nullptr when missing or not visible to `viewer`).
   const ArrivalRow* ArrivalBySeq(int64_t seq) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  InitiativeRow* InitiativeById(const std::string& initiative_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   CaseRow* VisibleCase(const std::string& case_id, const db::Viewer& viewer)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ReferralRow* VisibleReferral(const std::string& referral_id, const db::Viewer& viewer)

@@ -110,16 +110,18 @@ class FakeFeedStore : public db::CaseStore {
                                               const db::Viewer&, db::AuditRecord*) override {
     return Unimplemented();
   }
-  absl::StatusOr<enlace::v1::ServiceRecord> RecordService(const std::string&, enlace::v1::Need,
-                                                          const std::string&, const std::string&,
+  absl::StatusOr<enlace::v1::ServiceRecord> RecordService(const enlace::v1::RecordServiceRequest&,
                                                           const db::Viewer&,
                                                           db::AuditRecord*) override {
     return Unimplemented();
   }
-  absl::StatusOr<enlace::v1::Initiative> RegisterInitiative(const std::string&, const std::string&,
-                                                            const std::string&, const std::string&,
-                                                            const db::Viewer&,
-                                                            db::AuditRecord*) override {
+  absl::StatusOr<enlace::v1::Initiative> RegisterInitiative(
+      const enlace::v1::RegisterInitiativeRequest&, const db::Viewer&, db::AuditRecord*) override {
+    return Unimplemented();
+  }
+  absl::StatusOr<enlace::v1::Initiative> UpdateInitiative(const enlace::v1::Initiative&,
+                                                          const std::string&, const db::Viewer&,
+                                                          db::AuditRecord*) override {
     return Unimplemented();
   }
   absl::StatusOr<db::InitiativePage> ListInitiatives(const std::string&, const db::Viewer&, int64_t,

@@ -35,7 +35,8 @@ struct Filters {
 };
 
 absl::StatusOr<Filters> MakeFilters(const db::ReportQuery& query) {
-  if (absl::Status s = db::ValidateReportPeriod(query.period_from, query.period_to); !s.ok()) {
+  if (absl::Status s = db::ValidateReportPeriod(query.period_from, query.period_to, query.interval);
+      !s.ok()) {
     return s;
   }
   Filters f;
@@ -57,12 +58,30 @@ absl::StatusOr<Filters> MakeFilters(const db::ReportQuery& query) {
   return f;
 }
 
-// Adds one record to the cell `key` of `cells`, owned by the viewer or not.
+// A grid cell as counted here: its records, the viewer's, and the amount
+// its records carry.
+struct FakeCell {
+  db::GridCount count;
+  int64_t amount = 0;
+};
+
+// Adds one record (carrying `amount`) to the cell `key` of `cells`, owned by
+// the viewer or not.
 template <typename Key>
-void Count(std::map<Key, db::GridCount>* cells, const Key& key, bool owned) {
-  db::GridCount& cell = (*cells)[key];
-  cell.total += 1;
-  if (owned) cell.owned += 1;
+void Count(std::map<Key, FakeCell>* cells, const Key& key, bool owned, int64_t amount = 0) {
+  FakeCell& cell = (*cells)[key];
+  cell.count.total += 1;
+  if (owned) cell.count.owned += 1;
+  cell.amount += amount;
+}
+
+enlace::v1::AgeBand BandOf(const std::string& birth_date, const std::string& arrival_date) {
+  absl::CivilDay birth;
+  absl::CivilDay arrival;
+  if (!absl::ParseCivilTime(birth_date, &birth) || !absl::ParseCivilTime(arrival_date, &arrival)) {
+    return enlace::v1::AGE_BAND_UNSPECIFIED;
+  }
+  return db::AgeBandOn(birth, arrival);
 }
 
 }  // namespace
@@ -84,17 +103,26 @@ absl::StatusOr<enlace::v1::ProgrammeReport> FakeReportStore::Compute(const db::R
   auto owns = [&](const std::string& owner) { return !admin && owner == f.viewer; };
 
   // Keys as the cell tables' (department, month, ...).
-  std::map<std::tuple<std::string, std::string>, db::GridCount> returnees, initiatives;
-  std::map<std::tuple<std::string, std::string, int, int>, db::GridCount> cases;
-  std::map<std::tuple<std::string, std::string, std::string, std::string, int>, db::GridCount>
-      referrals;
-  std::map<std::tuple<std::string, std::string, int>, db::GridCount> services;
+  using Returnee = std::tuple<std::string, std::string, int, int>;  // + sex, band
+  using CaseKey = std::tuple<std::string, std::string, int, int, int, int>;  // + status, role,
+                                                                             // sex, band
+  using ReferralKey = std::tuple<std::string, std::string, std::string, std::string, int>;
+  using ServiceKey = std::tuple<std::string, std::string, int, bool>;  // + service, completed
+  using InitiativeKey = std::tuple<std::string, std::string, int, bool>;  // + status, woman-led
+  std::map<Returnee, FakeCell> returnees;
+  std::map<CaseKey, FakeCell> cases;
+  std::map<ReferralKey, FakeCell> referrals;
+  std::map<ServiceKey, FakeCell> services;
+  std::map<InitiativeKey, FakeCell> initiatives;
   {
     absl::MutexLock lock(&cases_->mu_);
     for (const FakeCaseStore::ArrivalRow& a : cases_->arrivals_) {
       std::string month = a.arrival_date.substr(0, 7);
       if (f.Keeps(a.department_code, month)) {
-        Count(&returnees, {a.department_code, month}, owns(a.submitted_by));
+        Count(&returnees,
+              {a.department_code, month, static_cast<int>(a.returnee.sex()),
+               static_cast<int>(BandOf(a.birth_date, a.arrival_date))},
+              owns(a.submitted_by));
       }
     }
     std::map<int64_t, int64_t> first_case;  // arrival seq -> its first case's seq
@@ -103,14 +131,18 @@ absl::StatusOr<enlace::v1::ProgrammeReport> FakeReportStore::Compute(const db::R
       std::string month = MonthOf(c.value.created_at());
       if (!f.Keeps(c.value.department_code(), month)) continue;
       db::CaseRole role = db::CaseRole::kLater;
+      int sex = 0;
+      int band = 0;
       if (first_case[c.arrival_seq] == c.seq) {
-        role = cases_->arrivals_[c.arrival_seq - 1].returnee.sex() == enlace::v1::SEX_FEMALE
-                   ? db::CaseRole::kFirstFemale
-                   : db::CaseRole::kFirstOther;
+        const FakeCaseStore::ArrivalRow& a = cases_->arrivals_[c.arrival_seq - 1];
+        role = a.returnee.sex() == enlace::v1::SEX_FEMALE ? db::CaseRole::kFirstFemale
+                                                          : db::CaseRole::kFirstOther;
+        sex = a.returnee.sex();
+        band = BandOf(a.birth_date, a.arrival_date);
       }
       Count(&cases,
             {c.value.department_code(), month, static_cast<int>(c.value.status()),
-             static_cast<int>(role)},
+             static_cast<int>(role), sex, band},
             owns(c.value.owner_agency()));
     }
     for (const FakeCaseStore::ReferralRow& r : cases_->referrals_) {
@@ -126,57 +158,80 @@ absl::StatusOr<enlace::v1::ProgrammeReport> FakeReportStore::Compute(const db::R
       const FakeCaseStore::CaseRow& c = cases_->cases_[s.case_seq - 1];
       std::string month = s.value.delivered_on().substr(0, 7);
       if (!f.Keeps(c.value.department_code(), month)) continue;
-      Count(&services, {c.value.department_code(), month, static_cast<int>(s.value.service())},
-            owns(c.value.owner_agency()) || owns(s.value.recorded_by()));
+      bool completed =
+          s.value.service() == enlace::v1::NEED_TRAINING && s.value.training_completed();
+      Count(&services,
+            {c.value.department_code(), month, static_cast<int>(s.value.service()), completed},
+            owns(c.value.owner_agency()) || owns(s.value.recorded_by()),
+            s.value.amount_usd_cents());
     }
     for (const FakeCaseStore::InitiativeRow& i : cases_->initiatives_) {
       std::string month = MonthOf(i.value.registered_at());
       if (!f.Keeps(i.value.department_code(), month)) continue;
-      Count(&initiatives, {i.value.department_code(), month}, owns(i.value.owner_agency()));
+      Count(&initiatives,
+            {i.value.department_code(), month, static_cast<int>(i.value.status()),
+             i.value.woman_led()},
+            owns(i.value.owner_agency()), i.value.jobs_created());
     }
   }
 
   db::ReportGrid grid;
-  for (const auto& [key, count] : returnees) {
-    grid.returnees.push_back({std::get<0>(key), std::get<1>(key), count});
+  for (const auto& [key, cell] : returnees) {
+    db::ReportGrid::Returnees out;
+    out.department = std::get<0>(key);
+    out.month = std::get<1>(key);
+    out.sex = static_cast<enlace::v1::Sex>(std::get<2>(key));
+    out.age_band = static_cast<enlace::v1::AgeBand>(std::get<3>(key));
+    out.count = cell.count;
+    grid.returnees.push_back(std::move(out));
   }
-  for (const auto& [key, count] : cases) {
-    db::ReportGrid::Cases cell;
-    cell.department = std::get<0>(key);
-    cell.month = std::get<1>(key);
-    cell.status = static_cast<enlace::v1::CaseStatus>(std::get<2>(key));
-    cell.role = static_cast<db::CaseRole>(std::get<3>(key));
-    cell.count = count;
-    grid.cases.push_back(std::move(cell));
+  for (const auto& [key, cell] : cases) {
+    db::ReportGrid::Cases out;
+    out.department = std::get<0>(key);
+    out.month = std::get<1>(key);
+    out.status = static_cast<enlace::v1::CaseStatus>(std::get<2>(key));
+    out.role = static_cast<db::CaseRole>(std::get<3>(key));
+    out.sex = static_cast<enlace::v1::Sex>(std::get<4>(key));
+    out.age_band = static_cast<enlace::v1::AgeBand>(std::get<5>(key));
+    out.count = cell.count;
+    grid.cases.push_back(std::move(out));
   }
-  for (const auto& [key, count] : referrals) {
-    db::ReportGrid::Referrals cell;
-    cell.department = std::get<0>(key);
-    cell.month = std::get<1>(key);
-    cell.from_agency = std::get<2>(key);
-    cell.to_agency = std::get<3>(key);
-    cell.status = static_cast<enlace::v1::ReferralStatus>(std::get<4>(key));
-    cell.count = count;
-    grid.referrals.push_back(std::move(cell));
+  for (const auto& [key, cell] : referrals) {
+    db::ReportGrid::Referrals out;
+    out.department = std::get<0>(key);
+    out.month = std::get<1>(key);
+    out.from_agency = std::get<2>(key);
+    out.to_agency = std::get<3>(key);
+    out.status = static_cast<enlace::v1::ReferralStatus>(std::get<4>(key));
+    out.count = cell.count;
+    grid.referrals.push_back(std::move(out));
   }
-  for (const auto& [key, count] : services) {
-    db::ReportGrid::Services cell;
-    cell.department = std::get<0>(key);
-    cell.month = std::get<1>(key);
-    cell.service = static_cast<enlace::v1::Need>(std::get<2>(key));
-    cell.count = count;
-    grid.services.push_back(std::move(cell));
+  for (const auto& [key, cell] : services) {
+    db::ReportGrid::Services out;
+    out.department = std::get<0>(key);
+    out.month = std::get<1>(key);
+    out.service = static_cast<enlace::v1::Need>(std::get<2>(key));
+    out.training_completed = std::get<3>(key);
+    out.count = cell.count;
+    out.amount_usd_cents = cell.amount;
+    grid.services.push_back(std::move(out));
   }
-  for (const auto& [key, count] : initiatives) {
-    grid.initiatives.push_back({std::get<0>(key), std::get<1>(key), count});
+  for (const auto& [key, cell] : initiatives) {
+    db::ReportGrid::Initiatives out;
+    out.department = std::get<0>(key);
+    out.month = std::get<1>(key);
+    out.status = static_cast<enlace::v1::InitiativeStatus>(std::get<2>(key));
+    out.woman_led = std::get<3>(key);
+    out.count = cell.count;
+    out.jobs_created = cell.amount;
+    grid.initiatives.push_back(std::move(out));
   }
 
   enlace::v1::ProgrammeReport report;
-  db::AggregateReport(grid, &report);
+  db::AggregateReport(grid, query.interval, &report);
   report.set_period_from(query.period_from);
   report.set_period_to(query.period_to);
   report.set_department_code(query.department_code);
-  report.set_initiatives_target(db::kInitiativesTarget);
   return report;
 }
 
