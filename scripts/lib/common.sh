@@ -9,7 +9,7 @@
 #   log / warn / die                 messages prefixed with the calling script's name
 #   ensure_packages SET...           apt-get install only what is missing
 #                                    (SET: build, run, all, test, tsan, asan,
-#                                    npm, format)
+#                                    npm, format, tidy)
 #   ensure_built [TARGET...]         configure (once) and build the shared build/ dir
 #                                    (all targets, or only those named)
 #   ensure_tsan_built                configure (once) and build the ThreadSanitizer
@@ -103,7 +103,8 @@ package_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
 }
 
-# ensure_packages SET... (SET: build, run, all = build + run, test, tsan)
+# ensure_packages SET... (SET: build, run, all = build + run, test, tsan,
+# asan, npm, format, tidy)
 # Installs the missing packages of the chosen sets, in one apt-get run; does
 # nothing (not even `apt-get update`) when all are present. ENLACE_NO_INSTALL=1
 # turns installing into an error that lists what is missing.
@@ -121,7 +122,8 @@ ensure_packages() {
       asan) wanted+=("${ENLACE_ASAN_PACKAGES[@]}") ;;
       npm) wanted+=(npm) ;;
       format) wanted+=(clang-format git) ;;
-      *) die "ensure_packages: unknown set '${which}' (build|run|all|test|tsan|asan|npm|format)" ;;
+      tidy) wanted+=(clang-tidy git ninja-build) ;;
+      *) die "ensure_packages: unknown set '${which}' (build|run|all|test|tsan|asan|npm|format|tidy)" ;;
     esac
   done
   command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: these scripts expect Debian 12"
