@@ -329,7 +329,7 @@ void FillArrival(absl::string_view prefix, int64_t index, Arrival* arrival) {
   const int needs = static_cast<int>((h2 >> 8) % 4);
   const size_t first = (h2 >> 12) % std::size(kNeeds);
   for (int n = 0; n < needs; ++n) {
-    arrival->add_needs(kNeeds[(first + 2 * n) % std::size(kNeeds)]);
+    arrival->add_needs(kNeeds[(first + 2 * static_cast<size_t>(n)) % std::size(kNeeds)]);
   }
 
   enlace::v1::Consent* consent = arrival->mutable_consent();
@@ -354,7 +354,7 @@ struct RecordError {
 // Tallies answers from several threads. Thread-safe.
 class Tally {
  public:
-  Tally(std::string prefix, int64_t records)
+  Tally(absl::string_view prefix, int64_t records)
       : prefix_(absl::StrCat(prefix, "-")),
         records_(records),
         answers_(new std::atomic<uint8_t>[static_cast<size_t>(records)]) {
@@ -750,6 +750,7 @@ int RunUnary(const Options& options) {
   Clock::time_point last;  // guarded by mu
   absl::Notification go;
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(options.concurrency));
   for (int t = 0; t < options.concurrency; ++t) {
     threads.emplace_back([&] {
       go.WaitForNotification();
@@ -1055,6 +1056,7 @@ int RunWatch(const Options& options) {
   }
   WatchCounters counters;
   std::vector<std::unique_ptr<Watcher>> watchers;
+  watchers.reserve(static_cast<size_t>(options.watchers));
   for (int w = 0; w < options.watchers; ++w) {
     watchers.push_back(std::make_unique<Watcher>(&counters));
   }
@@ -1236,6 +1238,7 @@ int RunWatch(const Options& options) {
   std::sort(latencies.begin(), latencies.end());
   std::sort(slowest_per_change.begin(), slowest_per_change.end());
   std::vector<int64_t> calls;
+  calls.reserve(changes.size());
   for (const Change& change : changes) calls.push_back(change.call_us);
   std::sort(calls.begin(), calls.end());
   const double p50 = PercentileMs(latencies, 50), p99 = PercentileMs(latencies, 99),
@@ -1316,7 +1319,7 @@ int ArrivalsIn(int d, int arrivals) {
 // mfa records the arrivals through one RecordArrivals stream; returns their
 // arrival ids, by index.
 std::optional<std::vector<std::string>> RecordFairnessArrivals(
-    const Options& options, std::shared_ptr<grpc::Channel> channel) {
+    const Options& options, const std::shared_ptr<grpc::Channel>& channel) {
   std::vector<RecordArrivalsRequest> requests(static_cast<size_t>(options.arrivals));
   for (int i = 0; i < options.arrivals; ++i) {
     Arrival* arrival = requests[i].mutable_arrival();
@@ -1631,7 +1634,7 @@ class Flooder {
     const uint64_t n = slot->calls++;
     slot->list = (n + slot->index) % 2 == 0;
     slot->sent = Clock::now();
-    auto done = [this, slot](grpc::Status status) { Done(slot, status); };
+    auto done = [this, slot](const grpc::Status& status) { Done(slot, status); };
     if (slot->list) {
       slot->list_request.Clear();
       slot->list_request.set_department_code(
@@ -2133,6 +2136,7 @@ int Main(int argc, char** argv) {
     spelled.push_back(std::move(arg));
   }
   std::vector<char*> spelled_argv;
+  spelled_argv.reserve(spelled.size());
   for (std::string& arg : spelled) spelled_argv.push_back(arg.data());
   std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(spelled_argv.size()), spelled_argv.data());

@@ -245,13 +245,13 @@ class Reads {
     if (n % 5 == 4) {
       c->list_request.set_page_size(50);
       stub_->async()->ListArrivals(&c->context, &c->list_request, &c->list_response,
-                                   [this, c](grpc::Status status) {
+                                   [this, c](const grpc::Status& status) {
                                      Done(c, status, c->list_response.arrivals_size() > 0);
                                    });
     } else {
       c->get_request.set_arrival_id((*ids_)[Mix(n) % ids_->size()]);
       stub_->async()->GetArrival(
-          &c->context, &c->get_request, &c->get_response, [this, c](grpc::Status status) {
+          &c->context, &c->get_request, &c->get_response, [this, c](const grpc::Status& status) {
             Done(c, status, c->get_response.arrival_id() == c->get_request.arrival_id());
           });
     }
@@ -480,6 +480,7 @@ int RunMixed(const Target& target) {
   std::unique_ptr<ReferralService::Stub> iom_referrals = ReferralService::NewStub(iom);
   std::unique_ptr<ReferralService::Stub> undp_referrals = ReferralService::NewStub(undp);
   std::vector<std::unique_ptr<ReferralService::Stub>> watch_stubs;
+  watch_stubs.reserve(watch_channels.size());
   for (auto& channel : watch_channels) watch_stubs.push_back(ReferralService::NewStub(channel));
 
   // Set-up: the arrivals (one stream), a case for each.
@@ -602,6 +603,7 @@ int RunMixed(const Target& target) {
   for (auto& w : watchers) {
     if (!w->AwaitDone(absl::Seconds(10)).has_value()) {
       errors.Add("a watch stream did not end");
+      // NOLINTNEXTLINE(bugprone-unused-return-value): leaked on purpose.
       w.release();  // its call still runs: never destroyed
     }
   }
