@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 usage() {
   cat <<'EOF_USAGE'
-Usage: scripts/tidy.sh [--help] [--no-cache] [FILE...]
+Usage: scripts/tidy.sh [--help] [--no-cache] [--no-build] [FILE...]
 
 Runs clang-tidy (Debian 12's, version 14) with the checks of .clang-tidy
 (bugprone-*, performance-*, readability-function-size; every one an error)
@@ -33,6 +33,8 @@ Ninja recorded them at its last compile; it is checked again when any of
 them changed, or when it was edited since it was compiled.
 
   --no-cache   check every file, and remember nothing
+  --no-build   do not build first: build/ is configured and built (what
+               scripts/test.sh and the ctest tidy_check_test do)
 
 Installs clang-tidy (apt) when it is missing. Exit status: 0 when no file
 has a finding, 1 otherwise, 2 on a usage error.
@@ -42,11 +44,13 @@ EOF_USAGE
 }
 
 cache=()
+build=1
 files=()
 while (($# > 0)); do
   case "$1" in
     --help | -h) usage; exit 0 ;;
     --no-cache) cache=(--no-cache) ;;
+    --no-build) build=0 ;;
     -*) usage >&2; die "unknown option: $1" ;;
     *) files+=("$1") ;;
   esac
@@ -65,7 +69,9 @@ done
 
 # The generated headers every source includes; compile_commands.json comes
 # with the configuration.
-ensure_built enlace_proto
+if ((build)); then
+  ensure_built enlace_proto
+fi
 [[ -f "${ENLACE_BUILD_DIR}/compile_commands.json" ]] ||
   die "no ${ENLACE_BUILD_DIR}/compile_commands.json (CMakeLists.txt sets CMAKE_EXPORT_COMPILE_COMMANDS)"
 

@@ -72,9 +72,10 @@ ENLACE_RUN_PACKAGES=(
 # proofs and signatures (tests/interop/audit_proofs_test.py) and the TLS
 # matrix's certificates (tests/e2e/tls_matrix_test.py), the check of the
 # alert rules (tests/k8s_alerts_test.py), the TLS scan of the server
-# (tests/e2e/testssl_test.py), and the C++ style check
-# (tests/unit/format_check_test.sh).
-ENLACE_TEST_PACKAGES=(python3-cryptography python3-yaml testssl.sh clang-format)
+# (tests/e2e/testssl_test.py), the C++ style check
+# (tests/unit/format_check_test.sh) and the static checks' self-test
+# (tests/unit/tidy_check_test.sh).
+ENLACE_TEST_PACKAGES=(python3-cryptography python3-yaml testssl.sh clang-format clang-tidy)
 if [[ "${ENLACE_TSAN_CXX}" =~ ^clang\+\+(-[0-9]+)?$ ]]; then
   ENLACE_TSAN_PACKAGES=("clang${BASH_REMATCH[1]}" "libclang-rt${BASH_REMATCH[1]}-dev" "llvm${BASH_REMATCH[1]}")
 else
