@@ -226,6 +226,7 @@ absl::StatusOr<std::string> SignCrl(const Issuer& issuer, const Entries& entries
         X509_CRL_add0_revoked(crl.get(), revoked.get()) != 1) {
       return InternalWithOpenSsl("cannot add a revoked entry");
     }
+    // NOLINTNEXTLINE(bugprone-unused-return-value): X509_CRL_add0_revoked took it.
     revoked.release();  // Owned by the CRL now.
   }
   if (X509_CRL_sort(crl.get()) != 1) {

@@ -350,7 +350,8 @@ absl::Status PushGeneralName(GENERAL_NAMES* names, int type, absl::string_view v
   if (sk_GENERAL_NAME_push(names, name.get()) <= 0) {
     return InternalWithOpenSsl("cannot build subjectAltName");
   }
-  name.release();
+  // NOLINTNEXTLINE(bugprone-unused-return-value): sk_GENERAL_NAME_push took it.
+  name.release();  // owned by `names` now
   return absl::OkStatus();
 }
 
@@ -870,6 +871,7 @@ std::string Describe(const CertificateInfo& info, absl::string_view what, absl::
 std::string DescribeServerNames(const std::vector<std::string>& dns,
                                 const std::vector<std::string>& ips) {
   std::vector<std::string> parts;
+  parts.reserve(dns.size() + ips.size());
   for (const std::string& d : dns) parts.push_back(absl::StrCat("DNS:", d));
   for (const std::string& ip : ips) parts.push_back(absl::StrCat("IP:", ip));
   return absl::StrJoin(parts, ", ");

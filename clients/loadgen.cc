@@ -329,7 +329,7 @@ void FillArrival(absl::string_view prefix, int64_t index, Arrival* arrival) {
   const int needs = static_cast<int>((h2 >> 8) % 4);
   const size_t first = (h2 >> 12) % std::size(kNeeds);
   for (int n = 0; n < needs; ++n) {
-    arrival->add_needs(kNeeds[(first + 2 * n) % std::size(kNeeds)]);
+    arrival->add_needs(kNeeds[(first + 2 * static_cast<size_t>(n)) % std::size(kNeeds)]);
   }
 
   enlace::v1::Consent* consent = arrival->mutable_consent();
@@ -354,7 +354,7 @@ struct RecordError {
 // Tallies answers from several threads. Thread-safe.
 class Tally {
  public:
-  Tally(std::string prefix, int64_t records)
+  Tally(absl::string_view prefix, int64_t records)
       : prefix_(absl::StrCat(prefix, "-")),
         records_(records),
         answers_(new std::atomic<uint8_t>[static_cast<size_t>(records)]) {
@@ -750,6 +750,7 @@ int RunUnary(const Options& options) {
   Clock::time_point last;  // guarded by mu
   absl::Notification go;
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(options.concurrency));
   for (int t = 0; t < options.concurrency; ++t) {
     threads.emplace_back([&] {
       go.WaitForNotification();
@@ -1020,109 +1021,121 @@ grpc::Status CreateReferral(ReferralService::Stub* stub, const std::string& case
   return status;
 }
 
-int RunWatch(const Options& options) {
-  grpc::SslCredentialsOptions mfa_tls, iom_tls, undp_tls;
-  if (!PersonaTls(options, "mfa", &mfa_tls) || !PersonaTls(options, "iom", &iom_tls) ||
-      !PersonaTls(options, "undp", &undp_tls)) {
-    return kExitFailure;
-  }
-  std::shared_ptr<grpc::Channel> mfa_channel = NewChannel(options, mfa_tls);
-  std::shared_ptr<grpc::Channel> iom_channel = NewChannel(options, iom_tls);
-  if (!Connect(mfa_channel.get(), options) || !Connect(iom_channel.get(), options)) {
-    return kExitFailure;
-  }
-  std::optional<std::vector<std::string>> case_ids =
-      SetUpCases(options, mfa_channel.get(), iom_channel.get());
-  if (!case_ids.has_value()) return kExitFailure;
-  std::unique_ptr<ReferralService::Stub> iom = ReferralService::NewStub(iom_channel);
-
-  // The server before any watcher connects.
-  const std::optional<Memory> idle =
-      options.server_pid > 0 ? ReadMemory(options.server_pid) : std::nullopt;
-  if (options.server_pid > 0 && !idle.has_value()) {
-    std::cerr << "enlace-loadgen: cannot read VmRSS from /proc/" << options.server_pid
-              << "/status (is --server-pid the server's pid?)\n";
-    return kExitFailure;
-  }
-
-  // Watch streams as undp, spread round-robin over the channels.
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
-  std::vector<std::unique_ptr<ReferralService::Stub>> stubs;
-  for (int c = 0; c < options.channels; ++c) {
-    channels.push_back(NewChannel(options, undp_tls));
-    if (!Connect(channels.back().get(), options)) return kExitFailure;
-    stubs.push_back(ReferralService::NewStub(channels.back()));
-  }
-  WatchCounters counters;
-  std::vector<std::unique_ptr<Watcher>> watchers;
-  for (int w = 0; w < options.watchers; ++w) {
-    watchers.push_back(std::make_unique<Watcher>(&counters));
-  }
-  const absl::Time opened_at = absl::Now();
-  for (int w = 0; w < options.watchers; ++w) {
-    watchers[w]->Start(stubs[w % options.channels].get(), options);
+// The scenario's watch streams, as undp, spread round-robin over the
+// channels.
+class WatchStreams {
+ public:
+  // Connects the channels and starts every stream; false when a channel
+  // does not connect (Connect says why; no stream started).
+  bool Open(const Options& options, const grpc::SslCredentialsOptions& undp_tls) {
+    for (int c = 0; c < options.channels; ++c) {
+      channels_.push_back(NewChannel(options, undp_tls));
+      if (!Connect(channels_.back().get(), options)) return false;
+      stubs_.push_back(ReferralService::NewStub(channels_.back()));
+    }
+    watchers_.reserve(static_cast<size_t>(options.watchers));
+    for (int w = 0; w < options.watchers; ++w) {
+      watchers_.push_back(std::make_unique<Watcher>(&counters_));
+    }
+    opened_at_ = absl::Now();
+    for (int w = 0; w < options.watchers; ++w) {
+      watchers_[w]->Start(stubs_[w % options.channels].get(), options);
+    }
+    return true;
   }
 
   // Cancels every stream and waits for every OnDone (the reactors must
   // outlive their calls); counts the streams that had ended before the
   // cancel, or with another status than CANCELLED.
-  std::vector<std::string> stream_errors;
-  int ended_early = 0;
-  auto close_all = [&](absl::Time cancelled_at) {
-    for (auto& watcher : watchers) watcher->Cancel();
-    while (counters.done.load(std::memory_order_acquire) < options.watchers) {
+  void CloseAll(absl::Time cancelled_at) {
+    for (auto& watcher : watchers_) watcher->Cancel();
+    while (counters_.done.load(std::memory_order_acquire) < static_cast<int>(watchers_.size())) {
       absl::SleepFor(absl::Milliseconds(5));
     }
-    for (size_t w = 0; w < watchers.size(); ++w) {
-      const Watcher& watcher = *watchers[w];
+    for (size_t w = 0; w < watchers_.size(); ++w) {
+      const Watcher& watcher = *watchers_[w];
       if (watcher.ended_at() < cancelled_at ||
           watcher.status().error_code() != grpc::StatusCode::CANCELLED) {
-        ++ended_early;
-        if (stream_errors.size() < kMaxErrorsShown) {
-          stream_errors.push_back(
+        ++ended_early_;
+        if (errors_.size() < kMaxErrorsShown) {
+          errors_.push_back(
               absl::StrCat("watch stream ", w, " ended with ", StatusText(watcher.status())));
         }
       }
     }
-  };
-  auto fail = [&](const std::string& why) {
-    close_all(absl::Now());
-    std::cerr << "enlace-loadgen: " << why << "\n";
-    for (const std::string& error : stream_errors) std::cerr << "enlace-loadgen: " << error << "\n";
-    return kExitFailure;
-  };
+  }
 
-  // Warm-up: a referral at a time until every stream has seen one. A stream
-  // reads "from now on" once the server has set it up, so a stream that saw
-  // a warm-up event will see every later change.
+  // Closes every stream and prints `why`, then the streams' errors.
+  int Fail(absl::string_view why) {
+    CloseAll(absl::Now());
+    std::cerr << "enlace-loadgen: " << why << "\n";
+    PrintErrors();
+    return kExitFailure;
+  }
+
+  void PrintErrors() const {
+    for (const std::string& error : errors_) std::cerr << "enlace-loadgen: " << error << "\n";
+  }
+
+  WatchCounters& counters() { return counters_; }
+  const std::vector<std::unique_ptr<Watcher>>& watchers() const { return watchers_; }
+  absl::Time opened_at() const { return opened_at_; }
+  int ended_early() const { return ended_early_; }
+
+ private:
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  std::vector<std::unique_ptr<ReferralService::Stub>> stubs_;
+  WatchCounters counters_;
+  std::vector<std::unique_ptr<Watcher>> watchers_;  // after counters_: they count there
+  absl::Time opened_at_;
+  int ended_early_ = 0;
+  std::vector<std::string> errors_;
+};
+
+// Warm-up: a referral at a time until every stream has seen one. A stream
+// reads "from now on" once the server has set it up, so a stream that saw
+// a warm-up event will see every later change. Returns the number of
+// warm-up referrals made, or nothing (and why in *error).
+std::optional<int> WarmUpWatchers(const Options& options, ReferralService::Stub* iom,
+                                  const std::vector<std::string>& case_ids, WatchCounters& counters,
+                                  std::string* error) {
   int warm_ups = 0;
   const absl::Time warm_limit = absl::Now() + std::min(kWarmUpLimit, options.timeout);
   while (counters.warm.load() < options.watchers) {
     if (absl::Now() > warm_limit) {
-      return fail(absl::StrCat("only ", counters.warm.load(), " of ", options.watchers,
-                               " watch streams saw a warm-up change after ", warm_ups,
-                               " warm-up referrals"));
+      *error = absl::StrCat("only ", counters.warm.load(), " of ", options.watchers,
+                            " watch streams saw a warm-up change after ", warm_ups,
+                            " warm-up referrals");
+      return std::nullopt;
     }
     std::string referral_id;
-    grpc::Status status = CreateReferral(iom.get(), (*case_ids)[warm_ups % case_ids->size()],
+    grpc::Status status = CreateReferral(iom, case_ids[warm_ups % case_ids.size()],
                                          absl::StrCat(kWarmUpReason, " ", warm_ups), &referral_id);
-    if (!status.ok()) return fail(absl::StrCat("warm-up CreateReferral: ", StatusText(status)));
+    if (!status.ok()) {
+      *error = absl::StrCat("warm-up CreateReferral: ", StatusText(status));
+      return std::nullopt;
+    }
     ++warm_ups;
     const absl::Time round_end = absl::Now() + kWarmUpRound;
     while (counters.warm.load() < options.watchers && absl::Now() < round_end) {
       if (counters.done.load() > 0) {
-        return fail(absl::StrCat(counters.done.load(), " watch streams ended during the warm-up"));
+        *error = absl::StrCat(counters.done.load(), " watch streams ended during the warm-up");
+        return std::nullopt;
       }
       absl::SleepFor(absl::Milliseconds(1));
     }
   }
-  const double warm_seconds = absl::ToDoubleSeconds(absl::Now() - opened_at);
-  const absl::Time changes_start = absl::Now();
-  const std::optional<Memory> connected =
-      options.server_pid > 0 ? ReadMemory(options.server_pid) : std::nullopt;
+  return warm_ups;
+}
 
-  // The measured changes, one at a time: even ones create a referral to undp
-  // on the next case, odd ones withdraw the referral just created.
+// The measured changes, one at a time: even ones create a referral to undp
+// on the next case, odd ones withdraw the referral just created. Returns
+// them in commit order, or nothing (and why in *error).
+std::optional<std::vector<Change>> MakeWatchChanges(const Options& options,
+                                                    ReferralService::Stub* iom,
+                                                    const std::vector<std::string>& case_ids,
+                                                    const WatchCounters& counters,
+                                                    std::string* error) {
   std::vector<Change> changes;
   changes.reserve(static_cast<size_t>(options.changes));
   std::string last_created;
@@ -1142,7 +1155,7 @@ int RunWatch(const Options& options) {
     grpc::Status status;
     if (i % 2 == 0) {
       change.type = enlace::v1::REFERRAL_EVENT_TYPE_CREATED;
-      status = CreateReferral(iom.get(), (*case_ids)[(i / 2) % case_ids->size()],
+      status = CreateReferral(iom, case_ids[(i / 2) % case_ids.size()],
                               absl::StrCat(kChangeReason, " ", i), &change.referral_id);
       last_created = change.referral_id;
     } else {
@@ -1157,45 +1170,43 @@ int RunWatch(const Options& options) {
     }
     change.call_us = absl::ToInt64Microseconds(absl::Now() - call_start);
     if (!status.ok()) {
-      return fail(absl::StrCat("change ", i, " (",
-                               i % 2 == 0 ? "CreateReferral" : "WithdrawReferral",
-                               ") failed: ", StatusText(status)));
+      *error = absl::StrCat("change ", i, " (", i % 2 == 0 ? "CreateReferral" : "WithdrawReferral",
+                            ") failed: ", StatusText(status));
+      return std::nullopt;
     }
     changes.push_back(std::move(change));
   }
-  const double change_seconds = absl::ToDoubleSeconds(absl::Now() - changes_start);
-  // Every watcher should see every change: wait for them (or the limit),
-  // then a little longer, so that duplicates have a chance to show.
-  const int64_t expected = static_cast<int64_t>(options.watchers) * options.changes;
-  const absl::Time delivery_limit = absl::Now() + kDeliveryLimit;
-  while (counters.measured.load() < expected && absl::Now() < delivery_limit &&
-         counters.done.load() == 0) {
-    absl::SleepFor(absl::Milliseconds(2));
-  }
-  absl::SleepFor(kDuplicateGrace);
-  // The server's memory with every stream still open.
-  const std::optional<Memory> loaded =
-      options.server_pid > 0 ? ReadMemory(options.server_pid) : std::nullopt;
-  close_all(absl::Now());
+  return changes;
+}
 
-  // Per watcher: each change once, in commit order.
+// What the watchers received, checked against the changes made: each
+// change once per watcher, in commit order.
+struct WatchDeliveries {
+  int64_t missing = 0, duplicates = 0, unexpected = 0, out_of_order = 0, deliveries = 0;
+  std::vector<int64_t> latencies;  // commit to delivery, sorted
+  std::vector<int64_t> slowest_per_change;  // the last watcher's latency per change, sorted
+  std::vector<std::string> first_problems;
+
+  bool ok() const {
+    return missing == 0 && duplicates == 0 && unexpected == 0 && out_of_order == 0;
+  }
+};
+
+// Checks every watcher's deliveries; writes each to `dump` when it is open.
+WatchDeliveries CheckDeliveries(const std::vector<std::unique_ptr<Watcher>>& watchers,
+                                const std::vector<Change>& changes, std::ofstream& dump) {
   absl::flat_hash_map<std::pair<std::string, int>, int> change_index;
   for (size_t i = 0; i < changes.size(); ++i) {
     change_index[{changes[i].referral_id, changes[i].type}] = static_cast<int>(i);
   }
-  int64_t missing = 0, duplicates = 0, unexpected = 0, out_of_order = 0, deliveries = 0;
-  std::vector<int64_t> latencies;
-  latencies.reserve(static_cast<size_t>(expected));
-  std::vector<int64_t> slowest_per_change(changes.size(), 0);
+  WatchDeliveries result;
+  result.latencies.reserve(watchers.size() * changes.size());
+  result.slowest_per_change.assign(changes.size(), 0);
   std::vector<int> seen(changes.size());
-  std::ofstream dump;
-  if (!options.latencies_out.empty()) {
-    dump.open(options.latencies_out, std::ios::trunc);
-    if (!dump) std::cerr << "enlace-loadgen: cannot write " << options.latencies_out << "\n";
-  }
-  std::vector<std::string> first_problems;
   auto note = [&](std::string problem) {
-    if (first_problems.size() < kMaxErrorsShown) first_problems.push_back(std::move(problem));
+    if (result.first_problems.size() < kMaxErrorsShown) {
+      result.first_problems.push_back(std::move(problem));
+    }
   };
   for (size_t w = 0; w < watchers.size(); ++w) {
     std::fill(seen.begin(), seen.end(), 0);
@@ -1203,44 +1214,66 @@ int RunWatch(const Options& options) {
     for (const Delivery& d : watchers[w]->deliveries()) {
       auto it = change_index.find(std::pair(d.referral_id, d.type));
       if (it == change_index.end()) {
-        ++unexpected;
+        ++result.unexpected;
         note(absl::StrCat("watcher ", w, " got an event of no change made: referral ",
                           d.referral_id, " type ", d.type));
         continue;
       }
       const int i = it->second;
       if (seen[i]++ > 0) {
-        ++duplicates;
+        ++result.duplicates;
         note(absl::StrCat("watcher ", w, " got change ", i, " again"));
         continue;
       }
       if (i < last) {
-        ++out_of_order;
+        ++result.out_of_order;
         note(absl::StrCat("watcher ", w, " got change ", i, " after change ", last));
       }
       last = std::max(last, i);
-      ++deliveries;
-      latencies.push_back(d.latency_us);
+      ++result.deliveries;
+      result.latencies.push_back(d.latency_us);
       if (dump) dump << i << " " << w << " " << d.latency_us << " " << d.received_us << "\n";
-      slowest_per_change[i] = std::max(slowest_per_change[i], d.latency_us);
+      result.slowest_per_change[i] = std::max(result.slowest_per_change[i], d.latency_us);
     }
     for (size_t i = 0; i < changes.size(); ++i) {
       if (seen[i] == 0) {
-        ++missing;
+        ++result.missing;
         note(absl::StrCat("watcher ", w, " never got change ", i, " (referral ",
                           changes[i].referral_id, " ",
                           enlace::v1::ReferralEventType_Name(changes[i].type), ")"));
       }
     }
   }
-  std::sort(latencies.begin(), latencies.end());
-  std::sort(slowest_per_change.begin(), slowest_per_change.end());
+  std::sort(result.latencies.begin(), result.latencies.end());
+  std::sort(result.slowest_per_change.begin(), result.slowest_per_change.end());
+  return result;
+}
+
+// The server's memory at the scenario's three moments (none without
+// --server-pid).
+struct WatchMemory {
+  std::optional<Memory> idle;  // before any watcher connected
+  std::optional<Memory> connected;  // every stream live, before the changes
+  std::optional<Memory> loaded;  // every stream still open after the changes
+};
+
+// The watch scenario's timings.
+struct WatchTimes {
+  double warm_seconds = 0;  // until every stream was live
+  int warm_ups = 0;  // warm-up referrals made until then
+  double change_seconds = 0;  // the measured changes
+};
+
+// The watch summary for people, then its RESULT line for scripts/bench.sh.
+void PrintWatchResult(const Options& options, const WatchDeliveries& d,
+                      const std::vector<Change>& changes, const WatchMemory& memory,
+                      const WatchTimes& times, int ended_early) {
   std::vector<int64_t> calls;
+  calls.reserve(changes.size());
   for (const Change& change : changes) calls.push_back(change.call_us);
   std::sort(calls.begin(), calls.end());
-  const double p50 = PercentileMs(latencies, 50), p99 = PercentileMs(latencies, 99),
-               max = PercentileMs(latencies, 100);
-
+  const double p50 = PercentileMs(d.latencies, 50), p99 = PercentileMs(d.latencies, 99),
+               max = PercentileMs(d.latencies, 100);
   std::cout << absl::StrFormat(
       "watch: %d changes (%.1f/s, %s) to %d watchers over %d channels: %d deliveries; "
       "commit to delivery p50 %.1f ms, p99 %.1f ms, max %.1f ms (last watcher per change: p50 "
@@ -1248,35 +1281,100 @@ int RunWatch(const Options& options) {
       "before "
       "they connected, peak %s MB); streams live after %.1f s and %d warm-up referrals; "
       "missing %d, duplicates %d, unexpected %d, out of order %d, streams ended early %d\n",
-      options.changes, options.changes / std::max(change_seconds, 1e-6),
+      options.changes, options.changes / std::max(times.change_seconds, 1e-6),
       options.await_delivery ? absl::StrCat("each after the last was delivered, +",
                                             options.pause / absl::Milliseconds(1), " ms")
                              : absl::StrCat(options.pause / absl::Milliseconds(1), " ms apart"),
-      options.watchers, options.channels, deliveries, p50, p99, max,
-      PercentileMs(slowest_per_change, 50), PercentileMs(calls, 50), Megabytes(loaded),
-      Megabytes(idle), Megabytes(loaded, true), warm_seconds, warm_ups, missing, duplicates,
-      unexpected, out_of_order, ended_early);
+      options.watchers, options.channels, d.deliveries, p50, p99, max,
+      PercentileMs(d.slowest_per_change, 50), PercentileMs(calls, 50), Megabytes(memory.loaded),
+      Megabytes(memory.idle), Megabytes(memory.loaded, true), times.warm_seconds, times.warm_ups,
+      d.missing, d.duplicates, d.unexpected, d.out_of_order, ended_early);
   std::cout << absl::StrFormat(
       "RESULT kind=watch watchers=%d channels=%d changes=%d deliveries=%d p50_ms=%.1f "
       "p99_ms=%.1f max_ms=%.1f last_watcher_p50_ms=%.1f pause_ms=%d await_delivery=%d "
       "changes_per_s=%.1f change_call_p50_ms=%.1f server_rss_mb=%s "
       "server_rss_idle_mb=%s server_rss_connected_mb=%s server_hwm_mb=%s warm_up_s=%.1f "
       "missing=%d duplicates=%d unexpected=%d out_of_order=%d ended_early=%d prefix=%s\n",
-      options.watchers, options.channels, options.changes, deliveries, p50, p99, max,
-      PercentileMs(slowest_per_change, 50), absl::ToInt64Milliseconds(options.pause),
-      options.await_delivery ? 1 : 0, options.changes / std::max(change_seconds, 1e-6),
-      PercentileMs(calls, 50), Megabytes(loaded), Megabytes(idle), Megabytes(connected),
-      Megabytes(loaded, true), warm_seconds, missing, duplicates, unexpected, out_of_order,
-      ended_early, options.prefix);
+      options.watchers, options.channels, options.changes, d.deliveries, p50, p99, max,
+      PercentileMs(d.slowest_per_change, 50), absl::ToInt64Milliseconds(options.pause),
+      options.await_delivery ? 1 : 0, options.changes / std::max(times.change_seconds, 1e-6),
+      PercentileMs(calls, 50), Megabytes(memory.loaded), Megabytes(memory.idle),
+      Megabytes(memory.connected), Megabytes(memory.loaded, true), times.warm_seconds, d.missing,
+      d.duplicates, d.unexpected, d.out_of_order, ended_early, options.prefix);
   std::cout.flush();
+}
 
-  bool ok =
-      missing == 0 && duplicates == 0 && unexpected == 0 && out_of_order == 0 && ended_early == 0;
-  for (const std::string& problem : first_problems) {
+// The server's memory now, with --server-pid; nothing without.
+std::optional<Memory> ServerMemory(const Options& options) {
+  return options.server_pid > 0 ? ReadMemory(options.server_pid) : std::nullopt;
+}
+
+int RunWatch(const Options& options) {
+  grpc::SslCredentialsOptions mfa_tls, iom_tls, undp_tls;
+  if (!PersonaTls(options, "mfa", &mfa_tls) || !PersonaTls(options, "iom", &iom_tls) ||
+      !PersonaTls(options, "undp", &undp_tls)) {
+    return kExitFailure;
+  }
+  std::shared_ptr<grpc::Channel> mfa_channel = NewChannel(options, mfa_tls);
+  std::shared_ptr<grpc::Channel> iom_channel = NewChannel(options, iom_tls);
+  if (!Connect(mfa_channel.get(), options) || !Connect(iom_channel.get(), options)) {
+    return kExitFailure;
+  }
+  std::optional<std::vector<std::string>> case_ids =
+      SetUpCases(options, mfa_channel.get(), iom_channel.get());
+  if (!case_ids.has_value()) return kExitFailure;
+  std::unique_ptr<ReferralService::Stub> iom = ReferralService::NewStub(iom_channel);
+
+  WatchMemory memory;
+  memory.idle = ServerMemory(options);  // the server before any watcher connects
+  if (options.server_pid > 0 && !memory.idle.has_value()) {
+    std::cerr << "enlace-loadgen: cannot read VmRSS from /proc/" << options.server_pid
+              << "/status (is --server-pid the server's pid?)\n";
+    return kExitFailure;
+  }
+  WatchStreams streams;
+  if (!streams.Open(options, undp_tls)) return kExitFailure;
+
+  WatchTimes times;
+  std::string error;
+  std::optional<int> warm_ups =
+      WarmUpWatchers(options, iom.get(), *case_ids, streams.counters(), &error);
+  if (!warm_ups.has_value()) return streams.Fail(error);
+  times.warm_ups = *warm_ups;
+  times.warm_seconds = absl::ToDoubleSeconds(absl::Now() - streams.opened_at());
+  const absl::Time changes_start = absl::Now();
+  memory.connected = ServerMemory(options);
+  std::optional<std::vector<Change>> changes =
+      MakeWatchChanges(options, iom.get(), *case_ids, streams.counters(), &error);
+  if (!changes.has_value()) return streams.Fail(error);
+  times.change_seconds = absl::ToDoubleSeconds(absl::Now() - changes_start);
+  // Every watcher should see every change: wait for them (or the limit),
+  // then a little longer, so that duplicates have a chance to show.
+  const int64_t expected = static_cast<int64_t>(options.watchers) * options.changes;
+  const absl::Time delivery_limit = absl::Now() + kDeliveryLimit;
+  const WatchCounters& counters = streams.counters();
+  while (counters.measured.load() < expected && absl::Now() < delivery_limit &&
+         counters.done.load() == 0) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  absl::SleepFor(kDuplicateGrace);
+  memory.loaded = ServerMemory(options);  // with every stream still open
+  streams.CloseAll(absl::Now());
+
+  std::ofstream dump;
+  if (!options.latencies_out.empty()) {
+    dump.open(options.latencies_out, std::ios::trunc);
+    if (!dump) std::cerr << "enlace-loadgen: cannot write " << options.latencies_out << "\n";
+  }
+  const WatchDeliveries deliveries = CheckDeliveries(streams.watchers(), *changes, dump);
+  PrintWatchResult(options, deliveries, *changes, memory, times, streams.ended_early());
+
+  bool ok = deliveries.ok() && streams.ended_early() == 0;
+  for (const std::string& problem : deliveries.first_problems) {
     std::cerr << "enlace-loadgen: " << problem << "\n";
   }
-  for (const std::string& error : stream_errors) std::cerr << "enlace-loadgen: " << error << "\n";
-  if (options.server_pid > 0 && !loaded.has_value()) {
+  streams.PrintErrors();
+  if (options.server_pid > 0 && !memory.loaded.has_value()) {
     ok = false;
     std::cerr << "enlace-loadgen: could not read the server's memory at the end (did it exit?)\n";
   }
@@ -1316,7 +1414,7 @@ int ArrivalsIn(int d, int arrivals) {
 // mfa records the arrivals through one RecordArrivals stream; returns their
 // arrival ids, by index.
 std::optional<std::vector<std::string>> RecordFairnessArrivals(
-    const Options& options, std::shared_ptr<grpc::Channel> channel) {
+    const Options& options, const std::shared_ptr<grpc::Channel>& channel) {
   std::vector<RecordArrivalsRequest> requests(static_cast<size_t>(options.arrivals));
   for (int i = 0; i < options.arrivals; ++i) {
     Arrival* arrival = requests[i].mutable_arrival();
@@ -1631,7 +1729,7 @@ class Flooder {
     const uint64_t n = slot->calls++;
     slot->list = (n + slot->index) % 2 == 0;
     slot->sent = Clock::now();
-    auto done = [this, slot](grpc::Status status) { Done(slot, status); };
+    auto done = [this, slot](const grpc::Status& status) { Done(slot, status); };
     if (slot->list) {
       slot->list_request.Clear();
       slot->list_request.set_department_code(
@@ -1720,6 +1818,150 @@ std::string CallLimitOf(const Flooder::Counts& counts) {
   return absl::StrCat(limit);
 }
 
+// What the fairness scenario measured: undp's phases, the machine's CPU
+// during the two measured ones, and iom's answers during undp's flood phase.
+struct FairnessRun {
+  VictimPhase warm, quiet, flood;
+  CpuUse quiet_cpu, flood_cpu;
+  Flooder::Counts window;
+  Flooder::Latencies flood_us;
+};
+
+// undp's warm-up, undp alone, then undp again while iom floods over
+// `iom_stubs`.
+FairnessRun RunFairnessPhases(const Options& options, ArrivalService::Stub* undp,
+                              std::vector<std::unique_ptr<ArrivalService::Stub>>* iom_stubs,
+                              const std::vector<std::string>& ids, std::ofstream* dump) {
+  FairnessRun run;
+  // Warm-up (caches, connections' windows), not measured; then undp alone.
+  std::cerr << "enlace-loadgen: quiet phase: undp alone for "
+            << absl::FormatDuration(options.duration) << "\n";
+  run.warm = RunVictim(undp, ids, options.arrivals, kVictimWarmUp, "warm-up", nullptr);
+  const CpuSample quiet_start = SampleCpu(options);
+  run.quiet = RunVictim(undp, ids, options.arrivals, options.duration, "quiet", dump);
+  run.quiet_cpu = CpuBetween(quiet_start, SampleCpu(options));
+
+  // iom floods; once it has ramped up, undp's same sequence again.
+  std::cerr << "enlace-loadgen: flood phase: iom keeps " << options.in_flight
+            << " calls in flight over " << options.channels << " connections; undp for "
+            << absl::FormatDuration(options.duration) << "\n";
+  Flooder flooder(iom_stubs, &ids, options.in_flight, options.flood_page_size);
+  flooder.Start();
+  absl::SleepFor(kFloodRamp);
+  const Flooder::Counts window_start = flooder.Snapshot();
+  flooder.BeginWindow();
+  const CpuSample flood_start = SampleCpu(options);
+  run.flood = RunVictim(undp, ids, options.arrivals, options.duration, "flood", dump);
+  run.flood_cpu = CpuBetween(flood_start, SampleCpu(options));
+  flooder.EndWindow();
+  run.window = CountsBetween(window_start, flooder.Snapshot());
+  if (!flooder.Stop(kFloodDrainLimit)) {
+    // Reactors still refer to the flooder: it cannot be destroyed.
+    std::cerr << "enlace-loadgen: iom's calls did not end within "
+              << absl::FormatDuration(kFloodDrainLimit) << " of the end of the flood\n";
+    std::cout.flush();
+    std::_Exit(kExitFailure);
+  }
+  run.flood_us = flooder.WindowLatencies();
+  return run;
+}
+
+// The count of iom's answers RESOURCE_EXHAUSTED by `limit` during the window.
+int64_t ExhaustedBy(const Flooder::Counts& window, const std::string& limit) {
+  auto it = window.exhausted.find(limit);
+  return it == window.exhausted.end() ? 0 : it->second;
+}
+
+// The fairness table, for people.
+void PrintFairnessTable(const Options& options, const FairnessRun& run) {
+  auto p = [](const std::vector<int64_t>& sorted, double q) { return PercentileMs(sorted, q); };
+  const VictimPhase &quiet = run.quiet, &flood = run.flood;
+  const Flooder::Counts& window = run.window;
+  const double quiet_p99 = p(quiet.all_us, 99), flood_p99 = p(flood.all_us, 99);
+  const double window_s = flood.seconds;
+  const int64_t ok = window.by_code[grpc::StatusCode::OK];
+  const int64_t exhausted = window.by_code[grpc::StatusCode::RESOURCE_EXHAUSTED];
+  auto row = [&](absl::string_view name, const VictimPhase& v, const CpuUse& cpu) {
+    return absl::StrFormat("  %-6s %7d %8.0f %8.2f %8.2f %9.2f %8.2f   %6s %6s %8s %6s %7s%%\n",
+                           name, v.all_us.size(),
+                           static_cast<double>(v.all_us.size()) / std::max(v.seconds, 1e-6),
+                           p(v.all_us, 50), p(v.all_us, 99), p(v.all_us, 99.9), p(v.all_us, 100),
+                           cpu.server, cpu.db, cpu.self, cpu.others, cpu.machine_busy_pct);
+  };
+  std::cout << absl::StrFormat(
+      "fairness: undp's sequential calls (4 GetArrival : 1 ListArrivals page_size %d) for %s "
+      "per phase, over %d arrivals; flood: iom keeps %d calls in flight over %d connections "
+      "(ListArrivals page_size %d / GetArrival, closed loop)\n",
+      kVictimPageSize, absl::FormatDuration(options.duration), options.arrivals, options.in_flight,
+      options.channels, options.flood_page_size);
+  std::cout << "  phase    calls  calls/s   p50 ms   p99 ms  p99.9 ms   max ms   "
+               "server     db  loadgen others    busy  (CPU: cores used; busy: all cores)\n";
+  std::cout << row("quiet", quiet, run.quiet_cpu) << row("flood", flood, run.flood_cpu);
+  std::cout << absl::StrFormat(
+      "  by method, p50/p99 ms: GetArrival quiet %.2f/%.2f flood %.2f/%.2f; ListArrivals quiet "
+      "%.2f/%.2f flood %.2f/%.2f\n",
+      p(quiet.get_us, 50), p(quiet.get_us, 99), p(flood.get_us, 50), p(flood.get_us, 99),
+      p(quiet.list_us, 50), p(quiet.list_us, 99), p(flood.list_us, 50), p(flood.list_us, 99));
+  std::cout << absl::StrFormat("  undp's p99 under flood / alone: %.2fx (target: at most 2x)\n",
+                               quiet_p99 > 0 ? flood_p99 / quiet_p99 : 0);
+  std::cout << absl::StrFormat(
+      "  iom during undp's flood phase: %d answers (%.0f/s): OK %d (%.0f/s; p50 ListArrivals %.1f "
+      "ms, GetArrival %.1f ms), RESOURCE_EXHAUSTED %d (%.0f/s; p50 %.1f ms), other %d\n",
+      window.answers, static_cast<double>(window.answers) / window_s, ok,
+      static_cast<double>(ok) / window_s, p(run.flood_us.ok_list_us, 50),
+      p(run.flood_us.ok_get_us, 50), exhausted, static_cast<double>(exhausted) / window_s,
+      p(run.flood_us.exhausted_us, 50), window.answers - ok - exhausted);
+  for (const auto& [limit, n] : window.exhausted) {
+    auto example = window.example.find(limit);
+    std::cout << absl::StrFormat("    RESOURCE_EXHAUSTED %s: %d (\"%s\")\n", limit, n,
+                                 example == window.example.end() ? "" : example->second);
+  }
+}
+
+// The fairness RESULT line, for scripts/bench.sh.
+void PrintFairnessResult(const Options& options, const FairnessRun& run) {
+  auto p = [](const std::vector<int64_t>& sorted, double q) { return PercentileMs(sorted, q); };
+  const VictimPhase &quiet = run.quiet, &flood = run.flood;
+  const CpuUse &quiet_cpu = run.quiet_cpu, &flood_cpu = run.flood_cpu;
+  const Flooder::Counts& window = run.window;
+  const double quiet_p99 = p(quiet.all_us, 99), flood_p99 = p(flood.all_us, 99);
+  const double window_s = flood.seconds;
+  const int64_t ok = window.by_code[grpc::StatusCode::OK];
+  const int64_t exhausted = window.by_code[grpc::StatusCode::RESOURCE_EXHAUSTED];
+  std::string exhausted_fields;
+  for (const auto& [limit, n] : window.exhausted) {
+    if (limit != "max_calls_per_identity") {
+      absl::StrAppend(&exhausted_fields, " flood_exhausted_", limit, "=", n);
+    }
+  }
+  std::cout << absl::StrFormat(
+      "RESULT kind=fairness arrivals=%d duration_s=%d in_flight=%d channels=%d "
+      "quiet_calls=%d quiet_p50_ms=%.2f quiet_p99_ms=%.2f quiet_p999_ms=%.2f quiet_max_ms=%.2f "
+      "flood_calls=%d flood_p50_ms=%.2f flood_p99_ms=%.2f flood_p999_ms=%.2f flood_max_ms=%.2f "
+      "p99_ratio=%.2f quiet_get_p99_ms=%.2f flood_get_p99_ms=%.2f quiet_list_p99_ms=%.2f "
+      "flood_list_p99_ms=%.2f victim_errors=%d flood_answers=%d flood_answers_per_s=%.0f "
+      "flood_ok=%d flood_ok_per_s=%.0f flood_resource_exhausted=%d "
+      "flood_exhausted_max_calls_per_identity=%d%s flood_call_limit=%s flood_other=%d "
+      "flood_ok_list_p50_ms=%.1f "
+      "flood_ok_get_p50_ms=%.1f flood_exhausted_p50_ms=%.1f flood_page_size=%d server_cpu_quiet=%s "
+      "server_cpu_flood=%s db_cpu_quiet=%s "
+      "db_cpu_flood=%s loadgen_cpu_quiet=%s loadgen_cpu_flood=%s other_cpu_quiet=%s "
+      "other_cpu_flood=%s busy_pct_quiet=%s busy_pct_flood=%s prefix=%s\n",
+      options.arrivals, absl::ToInt64Seconds(options.duration), options.in_flight, options.channels,
+      quiet.all_us.size(), p(quiet.all_us, 50), quiet_p99, p(quiet.all_us, 99.9),
+      p(quiet.all_us, 100), flood.all_us.size(), p(flood.all_us, 50), flood_p99,
+      p(flood.all_us, 99.9), p(flood.all_us, 100), quiet_p99 > 0 ? flood_p99 / quiet_p99 : 0,
+      p(quiet.get_us, 99), p(flood.get_us, 99), p(quiet.list_us, 99), p(flood.list_us, 99),
+      run.warm.errors + quiet.errors + flood.errors, window.answers,
+      static_cast<double>(window.answers) / window_s, ok, static_cast<double>(ok) / window_s,
+      exhausted, ExhaustedBy(window, "max_calls_per_identity"), exhausted_fields,
+      CallLimitOf(window), window.answers - ok - exhausted, p(run.flood_us.ok_list_us, 50),
+      p(run.flood_us.ok_get_us, 50), p(run.flood_us.exhausted_us, 50), options.flood_page_size,
+      quiet_cpu.server, flood_cpu.server, quiet_cpu.db, flood_cpu.db, quiet_cpu.self,
+      flood_cpu.self, quiet_cpu.others, flood_cpu.others, quiet_cpu.machine_busy_pct,
+      flood_cpu.machine_busy_pct, options.prefix);
+}
+
 int RunFairness(const Options& options) {
   grpc::SslCredentialsOptions mfa_tls, iom_tls, undp_tls;
   if (!PersonaTls(options, "mfa", &mfa_tls) || !PersonaTls(options, "iom", &iom_tls) ||
@@ -1748,130 +1990,20 @@ int RunFairness(const Options& options) {
     if (!dump) std::cerr << "enlace-loadgen: cannot write " << options.latencies_out << "\n";
   }
 
-  // Warm-up (caches, connections' windows), not measured; then undp alone.
-  std::cerr << "enlace-loadgen: quiet phase: undp alone for "
-            << absl::FormatDuration(options.duration) << "\n";
-  const VictimPhase warm =
-      RunVictim(undp.get(), *ids, options.arrivals, kVictimWarmUp, "warm-up", nullptr);
-  const CpuSample quiet_start = SampleCpu(options);
-  const VictimPhase quiet =
-      RunVictim(undp.get(), *ids, options.arrivals, options.duration, "quiet", &dump);
-  const CpuSample quiet_end = SampleCpu(options);
-
-  // iom floods; once it has ramped up, undp's same sequence again.
-  std::cerr << "enlace-loadgen: flood phase: iom keeps " << options.in_flight
-            << " calls in flight over " << options.channels << " connections; undp for "
-            << absl::FormatDuration(options.duration) << "\n";
-  Flooder flooder(&iom_stubs, &*ids, options.in_flight, options.flood_page_size);
-  flooder.Start();
-  absl::SleepFor(kFloodRamp);
-  const Flooder::Counts window_start = flooder.Snapshot();
-  flooder.BeginWindow();
-  const CpuSample flood_start = SampleCpu(options);
-  const VictimPhase flood =
-      RunVictim(undp.get(), *ids, options.arrivals, options.duration, "flood", &dump);
-  const CpuSample flood_end = SampleCpu(options);
-  flooder.EndWindow();
-  const Flooder::Counts window = CountsBetween(window_start, flooder.Snapshot());
-  if (!flooder.Stop(kFloodDrainLimit)) {
-    // Reactors still refer to the flooder: it cannot be destroyed.
-    std::cerr << "enlace-loadgen: iom's calls did not end within "
-              << absl::FormatDuration(kFloodDrainLimit) << " of the end of the flood\n";
-    std::cout.flush();
-    std::_Exit(kExitFailure);
-  }
-  const Flooder::Latencies flood_us = flooder.WindowLatencies();
-
-  const CpuUse quiet_cpu = CpuBetween(quiet_start, quiet_end);
-  const CpuUse flood_cpu = CpuBetween(flood_start, flood_end);
-  auto p = [](const std::vector<int64_t>& sorted, double q) { return PercentileMs(sorted, q); };
-  const double quiet_p99 = p(quiet.all_us, 99), flood_p99 = p(flood.all_us, 99);
-  const double ratio = quiet_p99 > 0 ? flood_p99 / quiet_p99 : 0;
-  const double window_s = flood.seconds;
-  const int64_t ok = window.by_code[grpc::StatusCode::OK];
-  const int64_t exhausted = window.by_code[grpc::StatusCode::RESOURCE_EXHAUSTED];
-  const int64_t other = window.answers - ok - exhausted;
-  auto exhausted_by = [&](const std::string& limit) -> int64_t {
-    auto it = window.exhausted.find(limit);
-    return it == window.exhausted.end() ? 0 : it->second;
-  };
-  const int64_t exhausted_calls = exhausted_by("max_calls_per_identity");
-  const int64_t errors = warm.errors + quiet.errors + flood.errors;
-
-  auto row = [&](absl::string_view name, const VictimPhase& v, const CpuUse& cpu) {
-    return absl::StrFormat("  %-6s %7d %8.0f %8.2f %8.2f %9.2f %8.2f   %6s %6s %8s %6s %7s%%\n",
-                           name, v.all_us.size(),
-                           static_cast<double>(v.all_us.size()) / std::max(v.seconds, 1e-6),
-                           p(v.all_us, 50), p(v.all_us, 99), p(v.all_us, 99.9), p(v.all_us, 100),
-                           cpu.server, cpu.db, cpu.self, cpu.others, cpu.machine_busy_pct);
-  };
-  std::cout << absl::StrFormat(
-      "fairness: undp's sequential calls (4 GetArrival : 1 ListArrivals page_size %d) for %s "
-      "per phase, over %d arrivals; flood: iom keeps %d calls in flight over %d connections "
-      "(ListArrivals page_size %d / GetArrival, closed loop)\n",
-      kVictimPageSize, absl::FormatDuration(options.duration), options.arrivals, options.in_flight,
-      options.channels, options.flood_page_size);
-  std::cout << "  phase    calls  calls/s   p50 ms   p99 ms  p99.9 ms   max ms   "
-               "server     db  loadgen others    busy  (CPU: cores used; busy: all cores)\n";
-  std::cout << row("quiet", quiet, quiet_cpu) << row("flood", flood, flood_cpu);
-  std::cout << absl::StrFormat(
-      "  by method, p50/p99 ms: GetArrival quiet %.2f/%.2f flood %.2f/%.2f; ListArrivals quiet "
-      "%.2f/%.2f flood %.2f/%.2f\n",
-      p(quiet.get_us, 50), p(quiet.get_us, 99), p(flood.get_us, 50), p(flood.get_us, 99),
-      p(quiet.list_us, 50), p(quiet.list_us, 99), p(flood.list_us, 50), p(flood.list_us, 99));
-  std::cout << absl::StrFormat("  undp's p99 under flood / alone: %.2fx (target: at most 2x)\n",
-                               ratio);
-  std::cout << absl::StrFormat(
-      "  iom during undp's flood phase: %d answers (%.0f/s): OK %d (%.0f/s; p50 ListArrivals %.1f "
-      "ms, GetArrival %.1f ms), RESOURCE_EXHAUSTED %d (%.0f/s; p50 %.1f ms), other %d\n",
-      window.answers, static_cast<double>(window.answers) / window_s, ok,
-      static_cast<double>(ok) / window_s, p(flood_us.ok_list_us, 50), p(flood_us.ok_get_us, 50),
-      exhausted, static_cast<double>(exhausted) / window_s, p(flood_us.exhausted_us, 50), other);
-  for (const auto& [limit, n] : window.exhausted) {
-    auto example = window.example.find(limit);
-    std::cout << absl::StrFormat("    RESOURCE_EXHAUSTED %s: %d (\"%s\")\n", limit, n,
-                                 example == window.example.end() ? "" : example->second);
-  }
-  std::string exhausted_fields;
-  for (const auto& [limit, n] : window.exhausted) {
-    if (limit != "max_calls_per_identity") {
-      absl::StrAppend(&exhausted_fields, " flood_exhausted_", limit, "=", n);
-    }
-  }
-  std::cout << absl::StrFormat(
-      "RESULT kind=fairness arrivals=%d duration_s=%d in_flight=%d channels=%d "
-      "quiet_calls=%d quiet_p50_ms=%.2f quiet_p99_ms=%.2f quiet_p999_ms=%.2f quiet_max_ms=%.2f "
-      "flood_calls=%d flood_p50_ms=%.2f flood_p99_ms=%.2f flood_p999_ms=%.2f flood_max_ms=%.2f "
-      "p99_ratio=%.2f quiet_get_p99_ms=%.2f flood_get_p99_ms=%.2f quiet_list_p99_ms=%.2f "
-      "flood_list_p99_ms=%.2f victim_errors=%d flood_answers=%d flood_answers_per_s=%.0f "
-      "flood_ok=%d flood_ok_per_s=%.0f flood_resource_exhausted=%d "
-      "flood_exhausted_max_calls_per_identity=%d%s flood_call_limit=%s flood_other=%d "
-      "flood_ok_list_p50_ms=%.1f "
-      "flood_ok_get_p50_ms=%.1f flood_exhausted_p50_ms=%.1f flood_page_size=%d server_cpu_quiet=%s "
-      "server_cpu_flood=%s db_cpu_quiet=%s "
-      "db_cpu_flood=%s loadgen_cpu_quiet=%s loadgen_cpu_flood=%s other_cpu_quiet=%s "
-      "other_cpu_flood=%s busy_pct_quiet=%s busy_pct_flood=%s prefix=%s\n",
-      options.arrivals, absl::ToInt64Seconds(options.duration), options.in_flight, options.channels,
-      quiet.all_us.size(), p(quiet.all_us, 50), quiet_p99, p(quiet.all_us, 99.9),
-      p(quiet.all_us, 100), flood.all_us.size(), p(flood.all_us, 50), flood_p99,
-      p(flood.all_us, 99.9), p(flood.all_us, 100), ratio, p(quiet.get_us, 99), p(flood.get_us, 99),
-      p(quiet.list_us, 99), p(flood.list_us, 99), errors, window.answers,
-      static_cast<double>(window.answers) / window_s, ok, static_cast<double>(ok) / window_s,
-      exhausted, exhausted_calls, exhausted_fields, CallLimitOf(window), other,
-      p(flood_us.ok_list_us, 50), p(flood_us.ok_get_us, 50), p(flood_us.exhausted_us, 50),
-      options.flood_page_size, quiet_cpu.server, flood_cpu.server, quiet_cpu.db, flood_cpu.db,
-      quiet_cpu.self, flood_cpu.self, quiet_cpu.others, flood_cpu.others,
-      quiet_cpu.machine_busy_pct, flood_cpu.machine_busy_pct, options.prefix);
+  const FairnessRun run = RunFairnessPhases(options, undp.get(), &iom_stubs, *ids, &dump);
+  PrintFairnessTable(options, run);
+  PrintFairnessResult(options, run);
   std::cout.flush();
 
-  for (const VictimPhase* v : {&warm, &quiet, &flood}) {
+  for (const VictimPhase* v : {&run.warm, &run.quiet, &run.flood}) {
     for (const std::string& error : v->first_errors) {
       std::cerr << "enlace-loadgen: undp's call failed: " << error << "\n";
     }
   }
-  for (const std::string& error : window.first_other_errors) {
+  for (const std::string& error : run.window.first_other_errors) {
     std::cerr << "enlace-loadgen: iom's call failed: " << error << "\n";
   }
+  const int64_t errors = run.warm.errors + run.quiet.errors + run.flood.errors;
   if (errors > 0) {
     std::cerr << "enlace-loadgen: " << errors << " of undp's calls failed\n";
     return kExitFailure;
@@ -2133,6 +2265,7 @@ int Main(int argc, char** argv) {
     spelled.push_back(std::move(arg));
   }
   std::vector<char*> spelled_argv;
+  spelled_argv.reserve(spelled.size());
   for (std::string& arg : spelled) spelled_argv.push_back(arg.data());
   std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(spelled_argv.size()), spelled_argv.data());

@@ -133,7 +133,11 @@ absl::StatusOr<std::vector<RecordResult>> MysqlArrivalStore::RecordBatch(
     auto key_of = [&](size_t i) {
       return absl::StrCat(batch[i].submitted_by, "\n", batch[i].arrival.external_id());
     };
-    for (const auto& [submitter, indexes] : by_submitter) {
+    // Not a structured binding: C++17 does not let the lambda below capture
+    // one (g++ allows it, clang, which clang-tidy runs on, does not).
+    for (const auto& submitter_indexes : by_submitter) {
+      const std::string& submitter = submitter_indexes.first;
+      const std::vector<size_t>& indexes = submitter_indexes.second;
       ForEachStatementChunk(indexes.size(), [&](size_t offset, size_t size) {
         sql::PreparedStatement* select =
             c.Prepare(absl::StrCat("SELECT external_id, arrival_id, content_hash FROM arrivals "

@@ -128,6 +128,7 @@ std::vector<std::string> WithdrawReferralsWithoutConsent(MysqlConnection& c, int
   rows.reset();
   // Withdrawn, they move to other cells of the report's grid.
   std::vector<int64_t> lost_seqs;
+  lost_seqs.reserve(lost.size());
   for (const auto& [seq, referral] : lost) lost_seqs.push_back(seq);
   CountInGrid(c, ReportGridTable::kReferrals, lost_seqs, -1);
   std::vector<std::string> ids;

@@ -9,10 +9,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/mariadb.sh"
 
 usage() {
   cat <<EOF
-Usage: scripts/test.sh [--help] [--no-tsan] [--no-asan] [ctest args...]
+Usage: scripts/test.sh [--help] [--no-tsan] [--no-asan] [--no-tidy] [ctest args...]
        scripts/test.sh --sanitize=address|thread [ctest args...]
 
-Installs missing Debian packages, builds (build/), starts a private MariaDB
+Installs missing Debian packages, builds (build/), runs the static checks
+(scripts/tidy.sh: clang-tidy with .clang-tidy over the production sources,
+any finding fails the run; files that passed and did not change are not
+checked again), starts a private MariaDB
 in a temporary directory (mode 0700) on a free port, and runs
   ctest --test-dir build --output-on-failure -j2 [ctest args...]
 with ENLACE_TEST_DB_DSN=mysql://root@127.0.0.1:PORT/ and ENLACE_DB_PASSWORD
@@ -64,6 +67,9 @@ reports (tests/tsan/tsan_run.sh); the other tests' processes write their
 reports to build-tsan/tsan-reports/<test>.*, and any file there fails the
 run, naming the test.
 
+--no-tidy (or ENLACE_NO_TIDY=1) skips the static checks; CI refuses to skip
+them. --sanitize skips them (the sanitizer runs check no source).
+
 The database and its directory are removed on exit. The exit status is 0 only
 if every ctest run passed (and, for ASan, no report was written).
 
@@ -82,6 +88,7 @@ Environment:
   ENLACE_NO_INSTALL=1   fail instead of installing missing packages
   ENLACE_BUILD_JOBS     build parallelism (default 2)
   ENLACE_KEEP_DB=1      keep the temporary MariaDB directory (for debugging)
+  ENLACE_NO_TIDY=1      skip the static checks (same as --no-tidy)
   ENLACE_NO_TSAN=1      skip the ThreadSanitizer suite (same as --no-tsan)
   ENLACE_TSAN_CXX       compiler of build-tsan/: g++ (default) or clang++-N
                         (to switch, rm -rf build-tsan first)
@@ -96,8 +103,12 @@ EOF
 # What CI runs under ASan: the layers that fit its time (docs/testing.md).
 ci_asan_labels="${ENLACE_CI_ASAN_LABELS:-^(unit|db)$}"
 run_normal=1
+run_tidy=1
 run_tsan=ci  # ci: CI's part; all: the whole suite; 0: none
 run_asan=ci  # ci: the layers above; all: the whole suite; 0: none
+if [[ "${ENLACE_NO_TIDY:-0}" == 1 ]]; then
+  run_tidy=0
+fi
 if [[ "${ENLACE_NO_TSAN:-0}" == 1 ]]; then
   run_tsan=0
 fi
@@ -119,6 +130,10 @@ while (($# > 0)); do
       run_asan=0
       shift
       ;;
+    --no-tidy)
+      run_tidy=0
+      shift
+      ;;
     --sanitize=*)
       sanitize="${1#--sanitize=}"
       shift
@@ -137,14 +152,15 @@ while (($# > 0)); do
 done
 case "${sanitize}" in
   "") ;;
-  address) run_normal=0 run_tsan=0 run_asan=all ;;
-  thread) run_normal=0 run_tsan=all run_asan=0 ;;
+  address) run_normal=0 run_tidy=0 run_tsan=0 run_asan=all ;;
+  thread) run_normal=0 run_tidy=0 run_tsan=all run_asan=0 ;;
   *) die "--sanitize=${sanitize}: address or thread" ;;
 esac
 if [[ "${CI:-}" == true ]]; then
   [[ -z "${sanitize}" ]] || die "CI runs scripts/test.sh without --sanitize"
   [[ "${run_tsan}" != 0 ]] || die "CI runs the ThreadSanitizer suite too: unset ENLACE_NO_TSAN, drop --no-tsan"
   [[ "${run_asan}" != 0 ]] || die "CI runs the ASan suite's CI part too: unset ENLACE_NO_ASAN, drop --no-asan"
+  ((run_tidy)) || die "CI runs the static checks too: unset ENLACE_NO_TIDY, drop --no-tidy"
 fi
 
 cd "${ENLACE_ROOT}"
@@ -155,12 +171,31 @@ fi
 if [[ "${run_asan}" != 0 ]]; then
   package_sets+=(asan)
 fi
+if ((run_tidy)); then
+  package_sets+=(tidy)
+fi
 ensure_packages "${package_sets[@]}"
 # buf, for proto_contract_test and the reflection interop test (buf curl), in
 # every tree.
 ensure_npm_tools
 if ((run_normal)); then
   ensure_built
+fi
+
+# The static checks, on the tree just built (its compile commands and Ninja's
+# record of each file's headers); a finding fails the run at the end, after
+# the tests. Not a ctest test: the unit layer runs twice (test_layers_test),
+# and a cold run of the checks takes minutes.
+tidy_status=0
+if ((run_tidy)); then
+  tidy_started=${SECONDS}
+  log "static checks: scripts/tidy.sh (clang-tidy, .clang-tidy) over the production sources"
+  "${ENLACE_ROOT}/scripts/tidy.sh" --no-build </dev/null || tidy_status=$?
+  if ((tidy_status == 0)); then
+    log "static checks passed ($((SECONDS - tidy_started)) s)"
+  else
+    log "static checks FAILED (exit ${tidy_status}, $((SECONDS - tidy_started)) s): the findings are above; the tests run all the same"
+  fi
 fi
 
 DB_DIR=""
@@ -273,6 +308,12 @@ if [[ "${run_asan}" != 0 ]]; then
     if ((status == 0)); then
       status=${asan_status}
     fi
+  fi
+fi
+if ((tidy_status != 0)); then
+  log "the static checks failed (exit ${tidy_status}): see the findings of scripts/tidy.sh above"
+  if ((status == 0)); then
+    status=${tidy_status}
   fi
 fi
 exit "${status}"

@@ -119,7 +119,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::IssueCertificate(
                                                      kMaxValidityDays, " (0 means ",
                                                      kDefaultValidityDays, ")"));
     }
-    if (request->csr_pem().empty() || request->csr_pem().size() > 64 * 1024) {
+    if (request->csr_pem().empty() || request->csr_pem().size() > size_t{64} * 1024) {
       return absl::InvalidArgumentError("csr_pem: a PEM certificate signing request is required");
     }
     if (kind == auth::PrincipalKind::kAgency) {

@@ -380,7 +380,8 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::RecordArrival(
     grpc::CallbackServerContext* ctx, const enlace::v1::RecordArrivalRequest* request,
     enlace::v1::RecordArrivalResponse* response) {
   return gate_->UnaryAsync(
-      ctx, kRecordArrival, [=](const Caller& caller, AuditNote call, CallGate::Completion done) {
+      ctx, kRecordArrival,
+      [=](const Caller& caller, const AuditNote& call, const CallGate::Completion& done) {
         Arrival arrival = request->arrival();
         ValidationContext validation = MakeValidationContext(
             absl::Now(), [this](absl::string_view code) { return agencies_->IsKnown(code); });

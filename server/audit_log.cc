@@ -3,6 +3,7 @@
 #include "server/audit_log.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -124,8 +125,9 @@ void AuditLog::RunDones(std::vector<Done> dones, const absl::Status& status) {
   std::shared_ptr<std::vector<Done>> theirs;
   if (dones.size() >= kHelpFrom) {
     const size_t half = dones.size() / 2;
-    theirs = std::make_shared<std::vector<Done>>(std::make_move_iterator(dones.begin() + half),
-                                                 std::make_move_iterator(dones.end()));
+    theirs = std::make_shared<std::vector<Done>>(
+        std::make_move_iterator(dones.begin() + static_cast<std::ptrdiff_t>(half)),
+        std::make_move_iterator(dones.end()));
     dones.resize(half);
     if (helper_.TrySubmit([theirs, status] {
           for (Done& d : *theirs) d(status);

@@ -187,7 +187,8 @@ AuditNote CallGate::NoteFor(grpc::CallbackServerContext* ctx, absl::string_view 
 grpc::ServerUnaryReactor* CallGate::Unary(grpc::CallbackServerContext* ctx,
                                           absl::string_view method, UnaryBody body) {
   return UnaryAsync(
-      ctx, method, [body = std::move(body)](const Caller& caller, AuditNote note, Completion done) {
+      ctx, method,
+      [body = std::move(body)](const Caller& caller, AuditNote note, const Completion& done) {
         absl::Status outcome = body(caller, &note);
         done(std::move(outcome), std::move(note));
       });
@@ -211,7 +212,7 @@ grpc::ServerUnaryReactor* CallGate::UnaryAsync(grpc::CallbackServerContext* ctx,
   };
   std::string method_name(method);
   Completion done = [this, ctx, method_name, caller, started, release_then_finish](
-                        absl::Status outcome, AuditNote note) {
+                        const absl::Status& outcome, AuditNote note) {
     FinishAudited(ctx, method_name, caller, outcome, std::move(note), started, release_then_finish);
   };
   // Runs once the call has a slot: at once, or when one of the caller's
@@ -361,7 +362,7 @@ void CallGate::FinishAudited(grpc::CallbackServerContext* ctx, absl::string_view
   record.peer = ctx->peer();
   std::string method_name(method);
   audit_->Append(std::move(record), [this, reply, finish = std::move(finish), method_name,
-                                     started](absl::Status audited) {
+                                     started](const absl::Status& audited) {
     grpc::Status sent = reply;
     if (!audited.ok()) {
       sent = ToGrpcStatus(

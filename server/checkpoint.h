@@ -45,7 +45,7 @@ namespace enlace::tlog {
 inline constexpr uint8_t kEd25519 = 0x01;  // a note signature (the log's)
 inline constexpr uint8_t kCosignatureV1 = 0x04;  // a timestamped witness cosignature
 inline constexpr size_t kMaxKeyName = 128;
-inline constexpr size_t kMaxNoteBytes = 64 * 1024;
+inline constexpr size_t kMaxNoteBytes = size_t{64} * 1024;
 inline constexpr size_t kMaxSignatures = 64;
 
 // The em dash and space that start a signature line.

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -269,9 +270,8 @@ int RunMigrate() {
   return RecountReportGridIfNeeded(*migrate) ? 0 : 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The --help text, and the flags it lists: this file's only.
+void SetUpUsage() {
   absl::SetProgramUsageMessage(
       "the Enlace server: returnee records shared between the ministry and UN agencies over "
       "mutual TLS.\n\n"
@@ -300,31 +300,95 @@ int main(int argc, char** argv) {
     return std::string(at == absl::string_view::npos ? file : file.substr(at));
   };
   absl::SetFlagsUsageConfig(usage);
-  ApplyEnvironment();
-  absl::ParseCommandLine(argc, argv);
-  if (!enlace::db::InitCrashPointFromEnvironment()) {
-    std::cerr << "enlace-server: bad " << enlace::db::kCrashPointVariable
-              << ": NAME[:N], NAME one of mid_batch, after_commit_before_answer, mid_answers\n";
-    return 2;
-  }
-  if (absl::GetFlag(FLAGS_migrate) || absl::GetFlag(FLAGS_recount_reports)) return RunMigrate();
-  // A serving process never holds the migration credentials.
-  if (!absl::GetFlag(FLAGS_migrate_dsn).empty() ||
-      std::getenv(enlace::db::kMigratePasswordVariable) != nullptr) {
-    std::cerr << "enlace-server: --migrate_dsn / ENLACE_MIGRATE_DSN / ENLACE_MIGRATE_PASSWORD "
-                 "are for --migrate only: a serving process must not hold the migration "
-                 "credentials\n";
-    return 2;
-  }
-  // Debian's Abseil keeps mutex deadlock detection on (a graph update per
-  // lock); our lock order is fixed and tested, so do not pay for it per call.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+}
 
+// A serving process never holds the migration credentials: true (and a
+// message) when it was given them.
+bool HoldsMigrationCredentials() {
+  if (absl::GetFlag(FLAGS_migrate_dsn).empty() &&
+      std::getenv(enlace::db::kMigratePasswordVariable) == nullptr) {
+    return false;
+  }
+  std::cerr << "enlace-server: --migrate_dsn / ENLACE_MIGRATE_DSN / ENLACE_MIGRATE_PASSWORD "
+               "are for --migrate only: a serving process must not hold the migration "
+               "credentials\n";
+  return true;
+}
+
+// The flags of the TLS port's limits in `config`; false (and a message) when
+// one is out of range.
+bool ReadLimitFlags(enlace::server::ServerConfig& config) {
+  config.limits.max_calls_per_identity = absl::GetFlag(FLAGS_max_calls_per_identity);
+  config.limits.max_waiting_calls_per_identity =
+      absl::GetFlag(FLAGS_max_waiting_calls_per_identity);
+  config.limits.max_streams_per_identity = absl::GetFlag(FLAGS_max_streams_per_identity);
+  config.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  config.max_connection_age = absl::Seconds(absl::GetFlag(FLAGS_max_connection_age_seconds));
+  if (config.limits.max_calls_per_identity < 0 || config.limits.max_streams_per_identity < 0 ||
+      config.limits.max_waiting_calls_per_identity < 0 || config.max_message_bytes < 1024 ||
+      config.max_connection_age < absl::Seconds(1)) {
+    std::cerr << "enlace-server: --max_calls_per_identity, --max_waiting_calls_per_identity "
+                 "and --max_streams_per_identity must be 0 or more, --max_message_bytes at "
+                 "least 1024, "
+                 "--max_connection_age_seconds at least 1\n";
+    return false;
+  }
+  return true;
+}
+
+// The flags of the database, the work pool, the ingest, the feed and the
+// audit log in `config`; false (and a message) when one is out of range.
+bool ReadWorkFlags(enlace::server::ServerConfig& config) {
+  config.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  config.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  config.ingest_writers = absl::GetFlag(FLAGS_ingest_writers);
+  config.ingest_batch = absl::GetFlag(FLAGS_ingest_batch);
+  config.db_wait = absl::Seconds(absl::GetFlag(FLAGS_db_wait_seconds));
+  if (absl::GetFlag(FLAGS_feed_window) < 1) {
+    std::cerr << "enlace-server: --feed_window must be at least 1\n";
+    return false;
+  }
+  config.feed_window = static_cast<size_t>(absl::GetFlag(FLAGS_feed_window));
+  absl::StatusOr<enlace::server::ProgrammeTargets> targets =
+      enlace::server::ProgrammeTargets::Parse(absl::GetFlag(FLAGS_programme_targets));
+  if (!targets.ok()) {
+    std::cerr << "enlace-server: --" << targets.status().message() << "\n";
+    return false;
+  }
+  config.programme_targets = *std::move(targets);
+  config.audit_log_key = absl::GetFlag(FLAGS_audit_log_key);
+  config.audit_origin = absl::GetFlag(FLAGS_audit_origin);
+  config.audit_checkpoint_interval = absl::Seconds(absl::GetFlag(FLAGS_audit_checkpoint_seconds));
+  config.audit_witness_alert = absl::Seconds(absl::GetFlag(FLAGS_audit_witness_alert_seconds));
+  if (absl::GetFlag(FLAGS_audit_checkpoint_seconds) < 1 ||
+      absl::GetFlag(FLAGS_audit_witness_alert_seconds) < 1) {
+    std::cerr << "enlace-server: --audit_checkpoint_seconds and --audit_witness_alert_seconds "
+                 "must be at least 1\n";
+    return false;
+  }
+  if (config.db_pool_size < config.worker_threads + config.ingest_writers + 4) {
+    std::cerr << "enlace-server: --db_pool_size must be at least worker_threads + "
+                 "ingest_writers + 4 (audit writer, health and certificate monitors, audit "
+                 "tree builder)\n";
+    return false;
+  }
+  if (config.ingest_batch < 1 || config.ingest_batch > 5000 || config.ingest_writers < 1 ||
+      config.worker_threads < 1) {
+    std::cerr << "enlace-server: --ingest_batch must be 1..5000; --ingest_writers and "
+                 "--worker_threads at least 1\n";
+    return false;
+  }
+  return true;
+}
+
+// The serving process's configuration from its flags; nothing (and a
+// message) when a flag is out of range.
+std::optional<enlace::server::ServerConfig> ConfigFromFlags() {
   enlace::server::ServerConfig config;
   const std::string role = absl::GetFlag(FLAGS_role);
   if (role != "serving" && role != "ca") {
     std::cerr << "enlace-server: --role must be serving or ca, not \"" << role << "\"\n";
-    return 2;
+    return std::nullopt;
   }
   config.role =
       role == "ca" ? enlace::server::ServerRole::kCa : enlace::server::ServerRole::kServing;
@@ -340,84 +404,62 @@ int main(int argc, char** argv) {
   config.ca_key = absl::GetFlag(FLAGS_ca_key);
   config.crl_dir = absl::GetFlag(FLAGS_crl_dir);
   config.token_keys = absl::GetFlag(FLAGS_token_keys);
-  config.limits.max_calls_per_identity = absl::GetFlag(FLAGS_max_calls_per_identity);
-  config.limits.max_waiting_calls_per_identity =
-      absl::GetFlag(FLAGS_max_waiting_calls_per_identity);
-  config.limits.max_streams_per_identity = absl::GetFlag(FLAGS_max_streams_per_identity);
-  config.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
-  config.max_connection_age = absl::Seconds(absl::GetFlag(FLAGS_max_connection_age_seconds));
-  if (config.limits.max_calls_per_identity < 0 || config.limits.max_streams_per_identity < 0 ||
-      config.limits.max_waiting_calls_per_identity < 0 || config.max_message_bytes < 1024 ||
-      config.max_connection_age < absl::Seconds(1)) {
-    std::cerr << "enlace-server: --max_calls_per_identity, --max_waiting_calls_per_identity "
-                 "and --max_streams_per_identity must be 0 or more, --max_message_bytes at "
-                 "least 1024, "
-                 "--max_connection_age_seconds at least 1\n";
-    return 2;
-  }
-  config.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
-  config.worker_threads = absl::GetFlag(FLAGS_worker_threads);
-  config.ingest_writers = absl::GetFlag(FLAGS_ingest_writers);
-  config.ingest_batch = absl::GetFlag(FLAGS_ingest_batch);
-  config.db_wait = absl::Seconds(absl::GetFlag(FLAGS_db_wait_seconds));
-  if (absl::GetFlag(FLAGS_feed_window) < 1) {
-    std::cerr << "enlace-server: --feed_window must be at least 1\n";
-    return 2;
-  }
-  config.feed_window = static_cast<size_t>(absl::GetFlag(FLAGS_feed_window));
-  absl::StatusOr<enlace::server::ProgrammeTargets> targets =
-      enlace::server::ProgrammeTargets::Parse(absl::GetFlag(FLAGS_programme_targets));
-  if (!targets.ok()) {
-    std::cerr << "enlace-server: --" << targets.status().message() << "\n";
-    return 2;
-  }
-  config.programme_targets = *std::move(targets);
-  config.audit_log_key = absl::GetFlag(FLAGS_audit_log_key);
-  config.audit_origin = absl::GetFlag(FLAGS_audit_origin);
-  config.audit_checkpoint_interval = absl::Seconds(absl::GetFlag(FLAGS_audit_checkpoint_seconds));
-  config.audit_witness_alert = absl::Seconds(absl::GetFlag(FLAGS_audit_witness_alert_seconds));
-  if (absl::GetFlag(FLAGS_audit_checkpoint_seconds) < 1 ||
-      absl::GetFlag(FLAGS_audit_witness_alert_seconds) < 1) {
-    std::cerr << "enlace-server: --audit_checkpoint_seconds and --audit_witness_alert_seconds "
-                 "must be at least 1\n";
-    return 2;
-  }
-  if (config.db_pool_size < config.worker_threads + config.ingest_writers + 4) {
-    std::cerr << "enlace-server: --db_pool_size must be at least worker_threads + "
-                 "ingest_writers + 4 (audit writer, health and certificate monitors, audit "
-                 "tree builder)\n";
-    return 2;
-  }
-  if (config.ingest_batch < 1 || config.ingest_batch > 5000 || config.ingest_writers < 1 ||
-      config.worker_threads < 1) {
-    std::cerr << "enlace-server: --ingest_batch must be 1..5000; --ingest_writers and "
-                 "--worker_threads at least 1\n";
-    return 2;
-  }
+  if (!ReadLimitFlags(config) || !ReadWorkFlags(config)) return std::nullopt;
+  return config;
+}
 
-  // SIGINT and SIGTERM are blocked in every thread (threads inherit the mask)
-  // and taken synchronously by main below: no work in a signal handler.
+// SIGINT and SIGTERM blocked in every thread (threads inherit the mask), to
+// be taken synchronously by main: no work in a signal handler. Call it
+// before any thread starts.
+sigset_t BlockStopSignals() {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  return stop_signals;
+}
 
+// --ready_file: the ports, written under a temporary name and renamed, so
+// that a reader never sees half of it.
+void WriteReadyFile(const enlace::server::EnlaceServer& server, const std::string& ready_file) {
+  std::string temporary = ready_file + ".tmp";
+  {
+    std::ofstream out(temporary);
+    out << "tls_port=" << server.tls_port() << "\nhealth_port=" << server.health_port()
+        << "\nmetrics_port=" << server.metrics_port() << "\n";
+  }
+  std::rename(temporary.c_str(), ready_file.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  SetUpUsage();
+  ApplyEnvironment();
+  absl::ParseCommandLine(argc, argv);
+  if (!enlace::db::InitCrashPointFromEnvironment()) {
+    std::cerr << "enlace-server: bad " << enlace::db::kCrashPointVariable
+              << ": NAME[:N], NAME one of mid_batch, after_commit_before_answer, mid_answers\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_migrate) || absl::GetFlag(FLAGS_recount_reports)) return RunMigrate();
+  if (HoldsMigrationCredentials()) return 2;
+  // Debian's Abseil keeps mutex deadlock detection on (a graph update per
+  // lock); our lock order is fixed and tested, so do not pay for it per call.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  std::optional<enlace::server::ServerConfig> config = ConfigFromFlags();
+  if (!config.has_value()) return 2;
+
+  sigset_t stop_signals = BlockStopSignals();
   absl::StatusOr<std::unique_ptr<enlace::server::EnlaceServer>> server =
-      enlace::server::EnlaceServer::Start(config);
+      enlace::server::EnlaceServer::Start(*config);
   if (!server.ok()) {
     std::cerr << "enlace-server: " << server.status().message() << "\n";
     return 1;
   }
-  std::string ready_file = absl::GetFlag(FLAGS_ready_file);
-  if (!ready_file.empty()) {
-    std::string temporary = ready_file + ".tmp";
-    {
-      std::ofstream out(temporary);
-      out << "tls_port=" << (*server)->tls_port() << "\nhealth_port=" << (*server)->health_port()
-          << "\nmetrics_port=" << (*server)->metrics_port() << "\n";
-    }
-    std::rename(temporary.c_str(), ready_file.c_str());
+  if (std::string ready_file = absl::GetFlag(FLAGS_ready_file); !ready_file.empty()) {
+    WriteReadyFile(**server, ready_file);
   }
 
   int signal_number = 0;

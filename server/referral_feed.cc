@@ -85,10 +85,10 @@ ReferralFeed::Verdict ReferralFeed::Recheck(const std::string& agency,
                                                                   : Verdict::kWithhold;
 }
 
-uint64_t ReferralFeed::Subscribe(std::weak_ptr<Subscriber> subscriber) {
+uint64_t ReferralFeed::Subscribe(const std::weak_ptr<Subscriber>& subscriber) {
   absl::MutexLock lock(&subscribers_mu_);
   uint64_t id = next_subscriber_++;
-  subscribers_.emplace(id, std::move(subscriber));
+  subscribers_.emplace(id, subscriber);
   return id;
 }
 

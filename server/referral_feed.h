@@ -102,7 +102,8 @@ class ReferralFeed {
 
   // Returns an id for Unsubscribe. Calls may still reach a subscriber for a
   // moment after it unsubscribed (a round in progress); they must be harmless.
-  uint64_t Subscribe(std::weak_ptr<Subscriber> subscriber) ABSL_LOCKS_EXCLUDED(subscribers_mu_);
+  uint64_t Subscribe(const std::weak_ptr<Subscriber>& subscriber)
+      ABSL_LOCKS_EXCLUDED(subscribers_mu_);
   void Unsubscribe(uint64_t id) ABSL_LOCKS_EXCLUDED(subscribers_mu_);
 
   // One poll (exposed for tests). Returns how many new events were read.

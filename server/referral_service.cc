@@ -219,8 +219,9 @@ class ReferralServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<
     }
     if (!delivery.record_ids.empty()) {
       std::shared_ptr<WatchReactor> self = shared_from_this();
-      service_->gate_->AuditDuringStream(ctx_, kWatchReferrals, *caller_, std::move(delivery),
-                                         [self](absl::Status audited) { self->Audited(audited); });
+      service_->gate_->AuditDuringStream(
+          ctx_, kWatchReferrals, *caller_, std::move(delivery),
+          [self](const absl::Status& audited) { self->Audited(audited); });
       return;
     }
     if (fetch) {
@@ -241,7 +242,7 @@ class ReferralServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<
 
   // The audit event of a batch is committed (or failed: nothing of it is
   // delivered, and the stream ends).
-  void Audited(absl::Status audited) {
+  void Audited(const absl::Status& audited) {
     {
       absl::MutexLock lock(&mu_);
       auditing_ = false;
@@ -416,7 +417,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferrals(
 
 grpc::ServerUnaryReactor* ReferralServiceImpl::Transition(grpc::CallbackServerContext* ctx,
                                                           absl::string_view method,
-                                                          db::Transition transition,
+                                                          const db::Transition& transition,
                                                           absl::string_view text_field,
                                                           Referral* response) {
   std::string field(text_field);

@@ -55,7 +55,8 @@ class ReferralServiceImpl final : public enlace::v1::ReferralService::CallbackSe
 
   // The common path of the four transitions.
   grpc::ServerUnaryReactor* Transition(grpc::CallbackServerContext* ctx, absl::string_view method,
-                                       db::Transition transition, absl::string_view text_field,
+                                       const db::Transition& transition,
+                                       absl::string_view text_field,
                                        enlace::v1::Referral* response);
 
   CallGate* const gate_;

@@ -13,6 +13,7 @@
 #include <prometheus/exposer.h>
 
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -303,7 +304,11 @@ void ApplyServerLimits(const ServerConfig& config, grpc::ServerBuilder& builder)
   builder.SetMaxSendMessageSize(32 * 1024 * 1024);
 }
 
-absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerConfig& config) {
+namespace {
+
+// The files the configuration names are readable, and only the CA role
+// holds the CA key.
+absl::Status CheckStartConfig(const ServerConfig& config) {
   for (auto [path, what] :
        {std::pair{config.ca_cert, "--ca_cert"}, std::pair{config.server_cert, "--server_cert"},
         std::pair{config.server_key, "--server_key"}, std::pair{config.policy, "--policy"}}) {
@@ -318,17 +323,17 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
         "--ca_key is for --role=ca only: a serving replica must never hold the CA key (it "
         "verifies certificates and checks revocation; issuance runs in the CA role)");
   }
-  absl::StatusOr<db::Dsn> dsn = db::ParseDsn(config.db_dsn);
-  if (!dsn.ok()) return dsn.status();
-  if (absl::Status s = WaitForDatabase(*dsn, config.db_wait); !s.ok()) {
-    return absl::Status(s.code(),
-                        absl::StrCat("database ", dsn->ToSafeString(), ": ", s.message()));
-  }
+  return absl::OkStatus();
+}
 
-  auto parts = std::make_unique<Parts>();
-  Parts& p = *parts;
-  p.pool = std::make_unique<db::MysqlPool>(*dsn,
-                                           db::PoolOptions{.max_connections = config.db_pool_size});
+// The database pool, the stores over it and the revocation state, read
+// once: nothing is served before it is known. Returns every revoked serial
+// (the first CRL's).
+absl::StatusOr<std::vector<db::RevokedSerial>> OpenStores(const ServerConfig& config,
+                                                          const db::Dsn& dsn,
+                                                          EnlaceServer::Parts& p) {
+  p.pool =
+      std::make_unique<db::MysqlPool>(dsn, db::PoolOptions{.max_connections = config.db_pool_size});
   // The whole pool opened now rather than at the first load spikes: the
   // server's memory and descriptors are those of full load from the start
   // (the soak holds them to <10% growth). Best effort: calls open any
@@ -354,51 +359,71 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
     return absl::Status(revoked.status().code(), absl::StrCat("cannot read revoked certificates: ",
                                                               revoked.status().message()));
   }
-  std::optional<auth::CertificateAuthority> ca;
-  if (!config.ca_key.empty()) {
-    absl::StatusOr<auth::CertificateAuthority> loaded =
-        auth::LoadCertificateAuthority(config.ca_cert, config.ca_key);
-    if (!loaded.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--ca_cert/--ca_key: ", loaded.status().message()));
-    }
-    ca = *std::move(loaded);
+  return revoked_serials;
+}
+
+// The CA's certificate and key when the configuration has the key (the CA
+// role); nothing otherwise.
+absl::StatusOr<std::optional<auth::CertificateAuthority>> LoadCa(const ServerConfig& config) {
+  if (config.ca_key.empty()) return std::nullopt;
+  absl::StatusOr<auth::CertificateAuthority> loaded =
+      auth::LoadCertificateAuthority(config.ca_cert, config.ca_key);
+  if (!loaded.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--ca_cert/--ca_key: ", loaded.status().message()));
   }
-  // The CA role publishes CRLs; a serving replica's TLS layer only reads
-  // them from the same directory (below).
-  if (!config.crl_dir.empty() && ca.has_value()) {
-    p.crl_publisher = std::make_unique<auth::CrlPublisher>(config.crl_dir, *ca);
-    p.PublishCrl(revoked_serials);  // before the first handshake
+  return std::optional<auth::CertificateAuthority>(*std::move(loaded));
+}
+
+// The keys of page and resume tokens: --token_keys, or a key of this
+// process only.
+absl::StatusOr<std::unique_ptr<TokenKeys>> LoadTokenKeys(const ServerConfig& config) {
+  if (config.token_keys.empty()) {
+    Log("WARNING no --token_keys: page and resume tokens are signed with a key of this process "
+        "only; they will not survive a restart nor work on another replica");
+    return TokenKeys::Ephemeral();
   }
+  absl::StatusOr<std::unique_ptr<TokenKeys>> keys = TokenKeys::Load(config.token_keys);
+  if (!keys.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--token_keys: ", keys.status().message()));
+  }
+  return keys;
+}
+
+// What every service calls through: the policy, the audit log, the ingest
+// batcher (serving role), the work pool, the tokens, the agency directory
+// and the call gate over them.
+absl::Status StartCallGate(const ServerConfig& config, EnlaceServer::Parts& p) {
   absl::StatusOr<std::unique_ptr<auth::PolicyWatcher>> policy =
       auth::PolicyWatcher::Start(config.policy, ServedMethods(), config.policy_poll,
                                  [](absl::string_view message) { LogLine(message); });
   if (!policy.ok()) return policy.status();
   p.policy = *std::move(policy);
   p.audit_log = std::make_unique<AuditLog>(p.audit_store.get());
-  if (!ca_role) {
+  if (config.role != ServerRole::kCa) {
     p.batcher = std::make_unique<IngestBatcher>(
         p.arrival_store.get(),
         IngestOptions{.writers = config.ingest_writers,
                       .max_batch = static_cast<size_t>(config.ingest_batch)});
   }
   p.work = std::make_unique<WorkPool>(config.worker_threads, config.work_queue);
-  if (config.token_keys.empty()) {
-    p.token_keys = TokenKeys::Ephemeral();
-    Log("WARNING no --token_keys: page and resume tokens are signed with a key of this process "
-        "only; they will not survive a restart nor work on another replica");
-  } else {
-    absl::StatusOr<std::unique_ptr<TokenKeys>> keys = TokenKeys::Load(config.token_keys);
-    if (!keys.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--token_keys: ", keys.status().message()));
-    }
-    p.token_keys = *std::move(keys);
-  }
+  absl::StatusOr<std::unique_ptr<TokenKeys>> token_keys = LoadTokenKeys(config);
+  if (!token_keys.ok()) return token_keys.status();
+  p.token_keys = *std::move(token_keys);
   p.tokens = std::make_unique<PageTokens>(p.token_keys.get());
   p.agencies = std::make_unique<AgencyDirectory>(p.registry_store.get());
   p.gate = std::make_unique<CallGate>(p.policy.get(), p.revocation.get(), p.audit_log.get(),
                                       p.work.get(), &p.metrics, config.limits);
-  Parts* raw_parts = parts.get();
+  return absl::OkStatus();
+}
+
+// The services of the role: the CA role's AdminService alone, or every
+// service (with the referral feed and the audit log's transparency); and
+// health and reflection on the TLS port for both.
+absl::Status MakeServices(const ServerConfig& config, std::optional<auth::CertificateAuthority> ca,
+                          EnlaceServer::Parts& p) {
+  const bool ca_role = config.role == ServerRole::kCa;
+  EnlaceServer::Parts* raw_parts = &p;
   p.admin_service = std::make_unique<AdminServiceImpl>(
       p.gate.get(), p.tokens.get(), p.audit_store.get(), p.registry_store.get(),
       CertificateAuthorityAccess{std::move(ca), config.ca_cert, config.ca_role_addr},
@@ -434,24 +459,31 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
       ca_role ? std::vector<std::string>{} : std::vector<std::string>{kWitnessedHealthService});
   p.reflection_service =
       std::make_unique<ReflectionServiceImpl>(p.gate.get(), TlsServiceNames(true, config.role));
+  return absl::OkStatus();
+}
 
-  grpc::EnableDefaultHealthCheckService(true);
-  // The plaintext port serves gRPC's built-in health service and nothing else.
-  // That service is only added when the server starts: the generic service
-  // (UNIMPLEMENTED for every other method) gives the builder the callback
-  // method it needs to accept a server with no registered service.
-  if (!config.health_addr.empty()) {
-    grpc::ServerBuilder builder;
-    ApplyServerLimits(config, builder);
-    builder.RegisterCallbackGenericService(&p.health_port_unimplemented);
-    builder.AddListeningPort(config.health_addr, grpc::InsecureServerCredentials(), &p.health_port);
-    p.health_server = builder.BuildAndStart();
-    if (p.health_server == nullptr || p.health_port == 0) {
-      return absl::UnavailableError(absl::StrCat("cannot listen on ", config.health_addr,
-                                                 " (--health_addr); is the port in use?"));
-    }
+// The plaintext port, when configured: gRPC's built-in health service and
+// nothing else. That service is only added when the server starts: the
+// generic service (UNIMPLEMENTED for every other method) gives the builder
+// the callback method it needs to accept a server with no registered
+// service.
+absl::Status StartHealthPort(const ServerConfig& config, EnlaceServer::Parts& p) {
+  if (config.health_addr.empty()) return absl::OkStatus();
+  grpc::ServerBuilder builder;
+  ApplyServerLimits(config, builder);
+  builder.RegisterCallbackGenericService(&p.health_port_unimplemented);
+  builder.AddListeningPort(config.health_addr, grpc::InsecureServerCredentials(), &p.health_port);
+  p.health_server = builder.BuildAndStart();
+  if (p.health_server == nullptr || p.health_port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.health_addr,
+                                               " (--health_addr); is the port in use?"));
   }
+  return absl::OkStatus();
+}
 
+// The mutual-TLS port with the role's services; its certificates reloaded
+// when their files change, the CRLs of --crl_dir checked at the handshake.
+absl::Status StartTlsPort(const ServerConfig& config, EnlaceServer::Parts& p) {
   auto certificates = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
       config.server_key, config.server_cert, config.ca_cert, config.tls_refresh_seconds);
   grpc::experimental::TlsServerCredentialsOptions tls_options(certificates);
@@ -463,7 +495,7 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   ApplyServerLimits(config, builder);
   builder.AddListeningPort(config.tls_addr, grpc::experimental::TlsServerCredentials(tls_options),
                            &p.tls_port);
-  if (ca_role) {
+  if (config.role == ServerRole::kCa) {
     builder.RegisterService(p.ca_admin_service.get());
   } else {
     builder.RegisterService(p.arrival_service.get());
@@ -488,24 +520,34 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.tls_addr, " (--tls_addr); is the port in use?"));
   }
+  return absl::OkStatus();
+}
 
-  if (!config.metrics_addr.empty()) {
-    try {
-      p.exposer = std::make_unique<prometheus::Exposer>(config.metrics_addr);
-      p.exposer->RegisterCollectable(p.metrics.registry());
-      std::vector<int> ports = p.exposer->GetListeningPorts();
-      p.metrics_port = ports.empty() ? 0 : ports.front();
-    } catch (const std::exception& e) {
-      p.tls_server->Shutdown();
-      if (p.health_server) p.health_server->Shutdown();
-      return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", config.metrics_addr,
-                                                 " (--metrics_addr): ", e.what()));
-    }
+// The Prometheus endpoint, when configured. On failure the ports already
+// listening are shut down.
+absl::Status StartMetricsEndpoint(const ServerConfig& config, EnlaceServer::Parts& p) {
+  if (config.metrics_addr.empty()) return absl::OkStatus();
+  try {
+    p.exposer = std::make_unique<prometheus::Exposer>(config.metrics_addr);
+    p.exposer->RegisterCollectable(p.metrics.registry());
+    std::vector<int> ports = p.exposer->GetListeningPorts();
+    p.metrics_port = ports.empty() ? 0 : ports.front();
+  } catch (const std::exception& e) {
+    p.tls_server->Shutdown();
+    if (p.health_server) p.health_server->Shutdown();
+    return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", config.metrics_addr,
+                                               " (--metrics_addr): ", e.what()));
   }
+  return absl::OkStatus();
+}
 
+// SERVING, and the threads that keep it true: health following the
+// database, the certificate and stream monitors, the audit log's
+// transparency.
+void StartMonitors(const ServerConfig& config, EnlaceServer::Parts& p) {
   p.SetServing(true);
   // Health follows the database: probes see NOT_SERVING while it is away.
-  Parts* raw = parts.get();
+  EnlaceServer::Parts* raw = &p;
   p.database_monitor = std::thread([raw] {
     bool was_up = true;
     while (!raw->stop_monitor.WaitForNotificationWithTimeout(absl::Seconds(2))) {
@@ -526,8 +568,42 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   p.stream_recheck = config.stream_recheck;
   p.stream_monitor = std::thread([raw] { raw->RunStreamMonitor(); });
   if (p.transparency != nullptr) p.transparency->Start();
-  Log("enlace-server (", ca_role ? "CA role" : "serving", ") listening: tls ", p.tls_port,
-      ", health ", p.health_port, ", metrics ", p.metrics_port, "; database ", dsn->ToSafeString());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerConfig& config) {
+  if (absl::Status s = CheckStartConfig(config); !s.ok()) return s;
+  absl::StatusOr<db::Dsn> dsn = db::ParseDsn(config.db_dsn);
+  if (!dsn.ok()) return dsn.status();
+  if (absl::Status s = WaitForDatabase(*dsn, config.db_wait); !s.ok()) {
+    return absl::Status(s.code(),
+                        absl::StrCat("database ", dsn->ToSafeString(), ": ", s.message()));
+  }
+
+  auto parts = std::make_unique<Parts>();
+  Parts& p = *parts;
+  absl::StatusOr<std::vector<db::RevokedSerial>> revoked_serials = OpenStores(config, *dsn, p);
+  if (!revoked_serials.ok()) return revoked_serials.status();
+  absl::StatusOr<std::optional<auth::CertificateAuthority>> ca = LoadCa(config);
+  if (!ca.ok()) return ca.status();
+  // The CA role publishes CRLs; a serving replica's TLS layer only reads
+  // them from the same directory (StartTlsPort).
+  if (!config.crl_dir.empty() && ca->has_value()) {
+    p.crl_publisher = std::make_unique<auth::CrlPublisher>(config.crl_dir, **ca);
+    p.PublishCrl(*revoked_serials);  // before the first handshake
+  }
+  if (absl::Status s = StartCallGate(config, p); !s.ok()) return s;
+  if (absl::Status s = MakeServices(config, *std::move(ca), p); !s.ok()) return s;
+
+  grpc::EnableDefaultHealthCheckService(true);
+  if (absl::Status s = StartHealthPort(config, p); !s.ok()) return s;
+  if (absl::Status s = StartTlsPort(config, p); !s.ok()) return s;
+  if (absl::Status s = StartMetricsEndpoint(config, p); !s.ok()) return s;
+  StartMonitors(config, p);
+  Log("enlace-server (", config.role == ServerRole::kCa ? "CA role" : "serving",
+      ") listening: tls ", p.tls_port, ", health ", p.health_port, ", metrics ", p.metrics_port,
+      "; database ", dsn->ToSafeString());
   return std::unique_ptr<EnlaceServer>(new EnlaceServer(std::move(parts)));
 }
 

@@ -237,6 +237,7 @@ int Main(int argc, char** argv) {
   // Every writer's connection open before the clock starts.
   {
     std::vector<std::thread> openers;
+    openers.reserve(static_cast<size_t>(writers));
     for (int w = 0; w < writers; ++w) {
       openers.emplace_back([&pool] {
         (void)pool.Run([](db::MysqlConnection& c) {
@@ -258,6 +259,7 @@ int Main(int argc, char** argv) {
   absl::Status failure;
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(writers));
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&] {
       for (size_t b = next.fetch_add(1); b < batches; b = next.fetch_add(1)) {

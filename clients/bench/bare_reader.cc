@@ -88,6 +88,7 @@ int Main(int argc, char** argv) {
   std::string first_error;
   std::atomic<int64_t> errors{0};
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(in_flight));
   for (int t = 0; t < in_flight; ++t) {
     threads.emplace_back([&, t] {
       std::vector<int64_t> mine;

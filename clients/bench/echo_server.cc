@@ -106,7 +106,7 @@ google::protobuf::Timestamp Now() {
 
 grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, grpc::Status status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status);
+  reactor->Finish(std::move(status));
   return reactor;
 }
 

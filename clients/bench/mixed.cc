@@ -245,13 +245,13 @@ class Reads {
     if (n % 5 == 4) {
       c->list_request.set_page_size(50);
       stub_->async()->ListArrivals(&c->context, &c->list_request, &c->list_response,
-                                   [this, c](grpc::Status status) {
+                                   [this, c](const grpc::Status& status) {
                                      Done(c, status, c->list_response.arrivals_size() > 0);
                                    });
     } else {
       c->get_request.set_arrival_id((*ids_)[Mix(n) % ids_->size()]);
       stub_->async()->GetArrival(
-          &c->context, &c->get_request, &c->get_response, [this, c](grpc::Status status) {
+          &c->context, &c->get_request, &c->get_response, [this, c](const grpc::Status& status) {
             Done(c, status, c->get_response.arrival_id() == c->get_request.arrival_id());
           });
     }
@@ -449,19 +449,23 @@ void Paced(int rate, Clock::time_point start, Clock::time_point end,
   }
 }
 
-}  // namespace
+// The mix's connections, as their stubs (each keeps its channel): mfa's
+// set-up calls and ingest stream, iom's reads, cases and moves, undp's moves
+// and undp's watch streams over up to kWatchChannels connections.
+struct MixedClients {
+  std::unique_ptr<ArrivalService::Stub> mfa_arrivals, mfa_stream, iom_arrivals;
+  std::unique_ptr<CaseService::Stub> iom_cases;
+  std::unique_ptr<ReferralService::Stub> iom_referrals, undp_referrals;
+  std::vector<std::unique_ptr<ReferralService::Stub>> watch_stubs;
+};
 
-int RunMixed(const Target& target) {
-  Settings s;
-  if (!ReadSettings(&s)) return 2;
-  if (target.addr.empty() || target.ca_pem.empty() || target.pki_dir.empty()) {
-    std::cerr << "enlace-loadgen: mixed needs --addr, --ca and --pki-dir\n";
-    return 2;
-  }
+// Connects every client of the mix; nothing when one does not connect
+// (ConnectedChannel says why).
+std::optional<MixedClients> ConnectMixed(const Target& target, const Settings& s) {
   grpc::SslCredentialsOptions mfa_tls, iom_tls, undp_tls;
   if (!PersonaTls(target, "mfa", &mfa_tls) || !PersonaTls(target, "iom", &iom_tls) ||
       !PersonaTls(target, "undp", &undp_tls)) {
-    return 1;
+    return std::nullopt;
   }
   std::shared_ptr<grpc::Channel> mfa_ingest = ConnectedChannel(target, mfa_tls);
   std::shared_ptr<grpc::Channel> mfa_setup = ConnectedChannel(target, mfa_tls);
@@ -470,64 +474,85 @@ int RunMixed(const Target& target) {
   std::vector<std::shared_ptr<grpc::Channel>> watch_channels;
   for (int c = 0; c < kWatchChannels && c < s.watchers; ++c) {
     watch_channels.push_back(ConnectedChannel(target, undp_tls));
-    if (watch_channels.back() == nullptr) return 1;
+    if (watch_channels.back() == nullptr) return std::nullopt;
   }
-  if (!mfa_ingest || !mfa_setup || !iom || !undp) return 1;
-  std::unique_ptr<ArrivalService::Stub> mfa_arrivals = ArrivalService::NewStub(mfa_setup);
-  std::unique_ptr<ArrivalService::Stub> mfa_stream_stub = ArrivalService::NewStub(mfa_ingest);
-  std::unique_ptr<ArrivalService::Stub> iom_arrivals = ArrivalService::NewStub(iom);
-  std::unique_ptr<CaseService::Stub> iom_cases = CaseService::NewStub(iom);
-  std::unique_ptr<ReferralService::Stub> iom_referrals = ReferralService::NewStub(iom);
-  std::unique_ptr<ReferralService::Stub> undp_referrals = ReferralService::NewStub(undp);
-  std::vector<std::unique_ptr<ReferralService::Stub>> watch_stubs;
-  for (auto& channel : watch_channels) watch_stubs.push_back(ReferralService::NewStub(channel));
+  if (!mfa_ingest || !mfa_setup || !iom || !undp) return std::nullopt;
+  MixedClients clients;
+  clients.mfa_arrivals = ArrivalService::NewStub(mfa_setup);
+  clients.mfa_stream = ArrivalService::NewStub(mfa_ingest);
+  clients.iom_arrivals = ArrivalService::NewStub(iom);
+  clients.iom_cases = CaseService::NewStub(iom);
+  clients.iom_referrals = ReferralService::NewStub(iom);
+  clients.undp_referrals = ReferralService::NewStub(undp);
+  clients.watch_stubs.reserve(watch_channels.size());
+  for (auto& channel : watch_channels) {
+    clients.watch_stubs.push_back(ReferralService::NewStub(channel));
+  }
+  return clients;
+}
 
-  // Set-up: the arrivals (one stream), a case for each.
-  Errors setup_errors;
+// The records the mix reads and moves: --cases arrivals (one stream) and a
+// case of iom's for each.
+struct MixedRecords {
   std::vector<std::string> arrival_ids;
+  std::vector<std::string> case_ids;
+};
+
+// Records them; nothing (and why on stderr) when a call fails.
+std::optional<MixedRecords> SetUpMixed(const Settings& s, MixedClients& clients) {
+  Errors setup_errors;
+  MixedRecords records;
   {
-    IngestStream setup(mfa_arrivals.get(), &setup_errors);
+    IngestStream setup(clients.mfa_arrivals.get(), &setup_errors);
     for (int i = 0; i < s.cases; ++i) {
       Arrival arrival;
       MixedArrival(absl::StrCat(s.prefix, "-setup"), i, &arrival);
       if (!setup.Write(arrival)) break;
     }
     setup.Finish();
-    arrival_ids = setup.ids();
+    records.arrival_ids = setup.ids();
   }
-  std::vector<std::string> case_ids;
-  for (const std::string& id : arrival_ids) {
+  for (const std::string& id : records.arrival_ids) {
     enlace::v1::OpenCaseRequest request;
     request.set_arrival_id(id);
     request.set_summary("enlace-loadgen mixed");
     enlace::v1::Case opened;
     grpc::ClientContext context;
     SetDeadline(&context, kCallLimit);
-    const grpc::Status status = iom_cases->OpenCase(&context, request, &opened);
+    const grpc::Status status = clients.iom_cases->OpenCase(&context, request, &opened);
     if (!status.ok()) {
       setup_errors.Add(absl::StrCat("OpenCase: ", StatusText(status)));
       break;
     }
-    case_ids.push_back(opened.case_id());
+    records.case_ids.push_back(opened.case_id());
   }
-  if (setup_errors.count() > 0 || case_ids.size() != static_cast<size_t>(s.cases)) {
+  if (setup_errors.count() > 0 || records.case_ids.size() != static_cast<size_t>(s.cases)) {
     for (const std::string& e : setup_errors.first())
       std::cerr << "enlace-loadgen: set-up: " << e << "\n";
-    return 1;
+    return std::nullopt;
   }
+  return records;
+}
 
-  // The watchers, live once a warm-up referral reached each.
-  std::vector<std::unique_ptr<Watcher>> watchers;
+// The watchers, started and live once a warm-up referral reached each;
+// false (and why on stderr) when they are not within 60 s.
+bool StartWatchers(const Settings& s, MixedClients& clients,
+                   const std::vector<std::string>& case_ids,
+                   std::vector<std::unique_ptr<Watcher>>& watchers) {
   for (int w = 0; w < s.watchers; ++w) {
     watchers.push_back(std::make_unique<Watcher>());
-    watchers.back()->Start(watch_stubs[static_cast<size_t>(w) % watch_stubs.size()].get());
+    watchers.back()->Start(
+        clients.watch_stubs[static_cast<size_t>(w) % clients.watch_stubs.size()].get());
   }
+  auto all_warm = [&] {
+    return std::all_of(watchers.begin(), watchers.end(), [](auto& w) { return w->warm(); });
+  };
   const absl::Time warm_limit = absl::Now() + absl::Seconds(60);
   for (int round = 0; !watchers.empty(); ++round) {
-    if (std::all_of(watchers.begin(), watchers.end(), [](auto& w) { return w->warm(); })) break;
+    if (all_warm()) break;
     if (absl::Now() > warm_limit) {
       std::cerr << "enlace-loadgen: the watchers did not all see a warm-up referral in 60 s\n";
-      return 1;
+      return false;
     }
     enlace::v1::CreateReferralRequest request;
     request.set_case_id(case_ids[static_cast<size_t>(round) % case_ids.size()]);
@@ -537,25 +562,22 @@ int RunMixed(const Target& target) {
     enlace::v1::Referral referral;
     grpc::ClientContext context;
     SetDeadline(&context, kCallLimit);
-    const grpc::Status status = iom_referrals->CreateReferral(&context, request, &referral);
+    const grpc::Status status = clients.iom_referrals->CreateReferral(&context, request, &referral);
     if (!status.ok()) {
       std::cerr << "enlace-loadgen: warm-up CreateReferral: " << StatusText(status) << "\n";
-      return 1;
+      return false;
     }
     const absl::Time round_end = absl::Now() + absl::Seconds(2);
-    while (absl::Now() < round_end &&
-           !std::all_of(watchers.begin(), watchers.end(), [](auto& w) { return w->warm(); })) {
-      absl::SleepFor(absl::Milliseconds(20));
-    }
+    while (absl::Now() < round_end && !all_warm()) absl::SleepFor(absl::Milliseconds(20));
   }
+  return true;
+}
 
-  // The mix.
-  const std::string rss_start = ResidentMegabytes(s.server_pid);
-  Errors errors;
-  IngestStream ingest(mfa_stream_stub.get(), &errors);
-  Reads reads(iom_arrivals.get(), &arrival_ids, &errors);
-  Moves moves(iom_referrals.get(), undp_referrals.get(), &case_ids, &errors);
-  std::atomic<int64_t> moved{0};
+// The mix itself for --duration, each load on a thread of its own at its
+// rate: arrivals streamed, reads, referral moves. Returns its seconds; the
+// moves made are added to *moved.
+double RunTheMix(const Settings& s, IngestStream& ingest, Reads& reads, Moves& moves,
+                 std::atomic<int64_t>* moved) {
   const Clock::time_point start = Clock::now();
   const Clock::time_point end =
       start + std::chrono::milliseconds(absl::ToInt64Milliseconds(s.duration));
@@ -570,41 +592,86 @@ int RunMixed(const Target& target) {
       [&] { Paced(s.read_rate, start, end, [&](uint64_t n) { reads.Issue(n); }); });
   std::thread move_thread([&] {
     Paced(s.transition_rate, start, end, [&](uint64_t) {
-      if (moves.Step()) moved.fetch_add(1);
+      if (moves.Step()) moved->fetch_add(1);
     });
   });
   ingest_thread.join();
   read_thread.join();
   move_thread.join();
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  ingest.Finish();
-  if (!reads.Drain(kCallLimit + absl::Seconds(5))) errors.Add("reads still in flight at the end");
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
-  // Every watcher must see every move.
-  const int64_t expected = moved.load();
+// Waits up to 30 s for every watcher to see `expected` moves.
+void AwaitDeliveries(const std::vector<std::unique_ptr<Watcher>>& watchers, int64_t expected) {
   const absl::Time delivery_limit = absl::Now() + absl::Seconds(30);
   auto all_seen = [&] {
     return std::all_of(watchers.begin(), watchers.end(),
                        [&](auto& w) { return w->seen() >= expected; });
   };
   while (!all_seen() && absl::Now() < delivery_limit) absl::SleepFor(absl::Milliseconds(20));
-  const std::string rss_end = ResidentMegabytes(s.server_pid);
-  int64_t deliveries = 0, missing = 0, extra = 0;
+}
+
+struct MixedDeliveries {
+  int64_t deliveries = 0;
+  int64_t missing = 0;
+};
+
+// Counts what the watchers saw against the `expected` moves (every watcher
+// must see every move), then ends their streams; each problem goes to
+// `errors`.
+MixedDeliveries EndWatchers(std::vector<std::unique_ptr<Watcher>>& watchers, int64_t expected,
+                            Errors& errors) {
+  MixedDeliveries result;
+  int64_t extra = 0;
   for (auto& w : watchers) {
-    deliveries += w->seen();
-    missing += std::max<int64_t>(0, expected - w->seen());
+    result.deliveries += w->seen();
+    result.missing += std::max<int64_t>(0, expected - w->seen());
     extra += std::max<int64_t>(0, w->seen() - expected);
     if (w->done()) errors.Add("a watch stream ended before it was cancelled");
   }
-  if (missing > 0) errors.Add(absl::StrCat(missing, " deliveries missing"));
+  if (result.missing > 0) errors.Add(absl::StrCat(result.missing, " deliveries missing"));
   if (extra > 0) errors.Add(absl::StrCat(extra, " deliveries more than the moves made"));
   for (auto& w : watchers) w->Cancel();
   for (auto& w : watchers) {
     if (!w->AwaitDone(absl::Seconds(10)).has_value()) {
       errors.Add("a watch stream did not end");
+      // NOLINTNEXTLINE(bugprone-unused-return-value): leaked on purpose.
       w.release();  // its call still runs: never destroyed
     }
   }
+  return result;
+}
+
+}  // namespace
+
+int RunMixed(const Target& target) {
+  Settings s;
+  if (!ReadSettings(&s)) return 2;
+  if (target.addr.empty() || target.ca_pem.empty() || target.pki_dir.empty()) {
+    std::cerr << "enlace-loadgen: mixed needs --addr, --ca and --pki-dir\n";
+    return 2;
+  }
+  std::optional<MixedClients> clients = ConnectMixed(target, s);
+  if (!clients.has_value()) return 1;
+  std::optional<MixedRecords> records = SetUpMixed(s, *clients);
+  if (!records.has_value()) return 1;
+  std::vector<std::unique_ptr<Watcher>> watchers;
+  if (!StartWatchers(s, *clients, records->case_ids, watchers)) return 1;
+
+  const std::string rss_start = ResidentMegabytes(s.server_pid);
+  Errors errors;
+  IngestStream ingest(clients->mfa_stream.get(), &errors);
+  Reads reads(clients->iom_arrivals.get(), &records->arrival_ids, &errors);
+  Moves moves(clients->iom_referrals.get(), clients->undp_referrals.get(), &records->case_ids,
+              &errors);
+  std::atomic<int64_t> moved{0};
+  const double seconds = RunTheMix(s, ingest, reads, moves, &moved);
+  ingest.Finish();
+  if (!reads.Drain(kCallLimit + absl::Seconds(5))) errors.Add("reads still in flight at the end");
+  const int64_t expected = moved.load();
+  AwaitDeliveries(watchers, expected);
+  const std::string rss_end = ResidentMegabytes(s.server_pid);
+  const MixedDeliveries seen = EndWatchers(watchers, expected, errors);
 
   const std::vector<int64_t> read_us = reads.Latencies();
   const std::vector<int64_t> move_us = moves.Latencies();
@@ -614,8 +681,8 @@ int RunMixed(const Target& target) {
       "errors %d; server RSS %s MB -> %s MB\n",
       seconds, ingest.answers(), s.ingest_rate, reads.issued(), s.read_rate,
       PercentileMs(read_us, 50), PercentileMs(read_us, 99), expected, s.transition_rate,
-      PercentileMs(move_us, 99), s.watchers, deliveries, missing, errors.count(), rss_start,
-      rss_end);
+      PercentileMs(move_us, 99), s.watchers, seen.deliveries, seen.missing, errors.count(),
+      rss_start, rss_end);
   std::cout << absl::StrFormat(
       "RESULT kind=mixed seconds=%.1f ingest_rate=%d ingested=%d read_rate=%d reads=%d "
       "read_p50_ms=%.3f read_p99_ms=%.3f transition_rate=%d transitions=%d "
@@ -623,8 +690,8 @@ int RunMixed(const Target& target) {
       "errors=%d rss_start_mb=%s rss_end_mb=%s\n",
       seconds, s.ingest_rate, ingest.answers(), s.read_rate, reads.issued(),
       PercentileMs(read_us, 50), PercentileMs(read_us, 99), s.transition_rate, expected,
-      PercentileMs(move_us, 50), PercentileMs(move_us, 99), s.watchers, deliveries, missing,
-      errors.count(), rss_start, rss_end);
+      PercentileMs(move_us, 50), PercentileMs(move_us, 99), s.watchers, seen.deliveries,
+      seen.missing, errors.count(), rss_start, rss_end);
   std::cout.flush();
   for (const std::string& e : errors.first()) std::cerr << "enlace-loadgen: mixed: " << e << "\n";
   return errors.count() > 0 ? 1 : 0;

@@ -197,7 +197,7 @@ class ClosedLoop {
     const uint64_t n = slot->calls++;
     slot->sent_in_window = measuring_.load(std::memory_order_relaxed);
     slot->sent = Clock::now();
-    auto done = [this, slot](grpc::Status status) { Done(slot, status); };
+    auto done = [this, slot](const grpc::Status& status) { Done(slot, status); };
     if (list_request_ == nullptr) {
       slot->get_request.set_arrival_id(
           (*ids_)[Mix(slot->index * 0x100000001B3ULL + n) % ids_->size()]);

@@ -171,7 +171,8 @@ FilledArrival Population::Arrival(int64_t index) const {
   FilledConsent consent = ConsentOf(index);
   a.consent_agencies = std::move(consent.agencies);
   a.purposes_mask = consent.purposes_mask;
-  a.consent_given_at_us = MicrosOf(arrived, 8 * 3600 + static_cast<int64_t>((h3 >> 48) % 7200));
+  a.consent_given_at_us =
+      MicrosOf(arrived, int64_t{8} * 3600 + static_cast<int64_t>((h3 >> 48) % 7200));
   a.recorded_at_us =
       a.consent_given_at_us + 3600'000'000LL + static_cast<int64_t>(h4 % 86400) * 1'000'000;
 

@@ -9,7 +9,7 @@
 #   log / warn / die                 messages prefixed with the calling script's name
 #   ensure_packages SET...           apt-get install only what is missing
 #                                    (SET: build, run, all, test, tsan, asan,
-#                                    npm, format)
+#                                    npm, format, tidy)
 #   ensure_built [TARGET...]         configure (once) and build the shared build/ dir
 #                                    (all targets, or only those named)
 #   ensure_tsan_built                configure (once) and build the ThreadSanitizer
@@ -72,9 +72,10 @@ ENLACE_RUN_PACKAGES=(
 # proofs and signatures (tests/interop/audit_proofs_test.py) and the TLS
 # matrix's certificates (tests/e2e/tls_matrix_test.py), the check of the
 # alert rules (tests/k8s_alerts_test.py), the TLS scan of the server
-# (tests/e2e/testssl_test.py), and the C++ style check
-# (tests/unit/format_check_test.sh).
-ENLACE_TEST_PACKAGES=(python3-cryptography python3-yaml testssl.sh clang-format)
+# (tests/e2e/testssl_test.py), the C++ style check
+# (tests/unit/format_check_test.sh) and the static checks' self-test
+# (tests/unit/tidy_check_test.sh).
+ENLACE_TEST_PACKAGES=(python3-cryptography python3-yaml testssl.sh clang-format clang-tidy)
 if [[ "${ENLACE_TSAN_CXX}" =~ ^clang\+\+(-[0-9]+)?$ ]]; then
   ENLACE_TSAN_PACKAGES=("clang${BASH_REMATCH[1]}" "libclang-rt${BASH_REMATCH[1]}-dev" "llvm${BASH_REMATCH[1]}")
 else
@@ -103,7 +104,8 @@ package_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
 }
 
-# ensure_packages SET... (SET: build, run, all = build + run, test, tsan)
+# ensure_packages SET... (SET: build, run, all = build + run, test, tsan,
+# asan, npm, format, tidy)
 # Installs the missing packages of the chosen sets, in one apt-get run; does
 # nothing (not even `apt-get update`) when all are present. ENLACE_NO_INSTALL=1
 # turns installing into an error that lists what is missing.
@@ -121,7 +123,8 @@ ensure_packages() {
       asan) wanted+=("${ENLACE_ASAN_PACKAGES[@]}") ;;
       npm) wanted+=(npm) ;;
       format) wanted+=(clang-format git) ;;
-      *) die "ensure_packages: unknown set '${which}' (build|run|all|test|tsan|asan|npm|format)" ;;
+      tidy) wanted+=(clang-tidy git ninja-build) ;;
+      *) die "ensure_packages: unknown set '${which}' (build|run|all|test|tsan|asan|npm|format|tidy)" ;;
     esac
   done
   command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: these scripts expect Debian 12"
