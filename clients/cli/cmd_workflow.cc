@@ -280,14 +280,15 @@ Flags:
   --notes TEXT           the new psychosocial notes (owner only; replaces them)
   --etag ETAG            the etag of the case as you last read it
 )",
-      kOutputHelp, kConnectionHelp, R"(
+      OutputHelp(), ConnectionHelp(), R"(
 Example:
   enlacectl cases update 01HV6R0A8M2N4P6Q8S0T2V4X6Z --status in-progress
 )",
       R"(
 Exit status: 0 success; 1 failure, with "enlacectl: <gRPC code>: <message>" on
 stderr (ABORTED: the case changed since it was read; read it and retry);
-2 usage error.
+2 usage error; 4 not authenticated; 5 permission denied; 6 not found;
+7 unavailable (retry later).
 )");
 }
 
@@ -613,9 +614,9 @@ Flags:
   --status LIST          comma-separated: pending, accepted, declined,
                          completed, withdrawn; default any
 )",
-      kListHelp, R"(                         (--page-token needs --box inbox or outbox)
+      ListHelp(), R"(                         (--page-token needs --box inbox or outbox)
 )",
-      kOutputHelp, kConnectionHelp, R"(
+      OutputHelp(), ConnectionHelp(), R"(
 Table columns: REFERRAL ID, CASE ID, FROM, TO, SERVICE, STATUS, RETURNEE,
 UPDATED. The JSON document is a ListReferralsResponse with every page's
 referrals.
@@ -623,7 +624,7 @@ referrals.
 Example:
   enlacectl referrals list --box inbox --status pending
 )",
-      kExitHelp);
+      ExitHelp());
 }
 
 int RunReferralsList(const Args& args) {
@@ -697,11 +698,12 @@ std::string TransitionUsage(const Transition& t) {
                           : "",
                       "  --etag ETAG            apply only if the referral is still at this etag\n"
                       "                         (ABORTED otherwise)\n",
-                      kOutputHelp, kConnectionHelp, "\nExample:\n  ", t.example, "\n",
+                      OutputHelp(), ConnectionHelp(), "\nExample:\n  ", t.example, "\n",
                       R"(
 Exit status: 0 success; 1 failure, with "enlacectl: <gRPC code>: <message>" on
 stderr (FAILED_PRECONDITION: the referral's status does not allow this move);
-2 usage error.
+2 usage error; 4 not authenticated; 5 permission denied; 6 not found;
+7 unavailable (retry later).
 )");
 }
 
@@ -814,11 +816,11 @@ Flags:
   --idle DURATION        without --follow: stop when no event came for this
                          long; default 2s
 )",
-      kOutputHelp,
+      OutputHelp(),
       R"(                         (json: one ReferralEvent object per line, with its
                          resumeToken)
 )",
-      kConnectionHelp, R"TXT(  (--timeout does not apply: a watch has no deadline)
+      ConnectionHelp(), R"TXT(  (--timeout does not apply: a watch has no deadline)
 
 Table lines: COMMITTED-AT  EVENT  REFERRAL-ID  FROM -> TO  SERVICE  STATUS  TOKEN
 
@@ -826,7 +828,7 @@ Example:
   enlacectl referrals watch --follow --output json >> events.jsonl
   enlacectl referrals watch --resume-token "$(tail -1 events.jsonl | jq -r .resumeToken)"
 )TXT",
-      kExitHelp);
+      ExitHelp());
 }
 
 // The initial metadata in which the server names where a watch starts.
@@ -908,6 +910,7 @@ int RunReferralsWatch(const Args& args) {
   absl::Duration backoff = absl::Seconds(1);
   for (;;) {
     grpc::ClientContext context;  // no deadline: a watch lasts
+    AddCallMetadata(&context);
     v1::WatchReferralsRequest request;
     request.set_resume_token(token);
     std::unique_ptr<grpc::ClientReader<v1::ReferralEvent>> reader =
@@ -929,7 +932,8 @@ int RunReferralsWatch(const Args& args) {
       if (watchdog) watchdog->Touch();
       got_any = true;
       token = event.resume_token();
-      std::cout << (call.json() ? JsonLine(event) : EventLine(event)) << "\n" << std::flush;
+      std::cout << (call.json() ? StreamRecord(event) : absl::StrCat(EventLine(event), "\n"))
+                << std::flush;
     }
     const bool idled = watchdog.has_value() && watchdog->fired();
     watchdog.reset();
