@@ -487,7 +487,10 @@ std::vector<std::string> KnownColumns(const google::protobuf::Message& message) 
       return {};
     }
   }
-  if (items == nullptr) return {};
+  if (items == nullptr ||
+      (type->FindFieldByName("next_page_token") == nullptr && type->field_count() > 1)) {
+    return {};
+  }
   const google::protobuf::Message* prototype =
       message.GetReflection()->GetMessageFactory()->GetPrototype(items->message_type());
   absl::StatusOr<std::string> json = ToJson(*prototype, /*indent=*/false);

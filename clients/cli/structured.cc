@@ -361,10 +361,13 @@ void Flatten(const JsonValue& value, const std::string& prefix, Record* record) 
 }
 
 // The items of a list response: the one array of objects (or empty array)
-// of an object whose other members are scalars; nullptr for anything else.
+// of an object that holds nothing else, or only scalars besides
+// nextPageToken (a List RPC's response); nullptr for anything else (a
+// record with a repeated field, such as a case and its services).
 const JsonValue* ListItems(const JsonValue& document) {
   if (document.kind != Kind::kObject) return nullptr;
   const JsonValue* items = nullptr;
+  bool paged = false;
   for (const auto& [key, member] : document.members) {
     if (member.kind == Kind::kArray) {
       if (items != nullptr) return nullptr;
@@ -375,7 +378,9 @@ const JsonValue* ListItems(const JsonValue& document) {
     } else if (member.kind == Kind::kObject) {
       return nullptr;
     }
+    if (key == "nextPageToken") paged = true;
   }
+  if (items == nullptr || (!paged && document.members.size() > 1)) return nullptr;
   return items;
 }
 

@@ -3,10 +3,11 @@
 // CSV (--output csv: RFC 4180, a header row). Works on the JSON text, so that
 // what YAML and CSV show is exactly what JSON shows, field names included.
 //
-// CSV: a list response (an object holding one array of objects, besides
-// scalars such as nextPageToken) is one row per item; anything else is one
-// row. Nested objects become dotted columns ("returnee.givenName"), arrays of
-// scalars one cell joined by ';', arrays of objects one cell of compact JSON.
+// CSV: a list response (an object holding one array of objects and nothing
+// else, or only scalars besides nextPageToken) is one row per item; anything
+// else, e.g. a case with its services, is one row. Nested objects become dotted columns
+// ("returnee.givenName"), arrays of scalars one cell joined by ';', arrays of objects one cell of
+// compact JSON.
 #ifndef ENLACE_CLIENTS_CLI_STRUCTURED_H_
 #define ENLACE_CLIENTS_CLI_STRUCTURED_H_
 

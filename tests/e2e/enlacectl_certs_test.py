@@ -219,7 +219,7 @@ class EnlacectlCertsTest(harness.EnlacectlChecks, harness.ServerTestCase):
             if "UNAUTHENTICATED" in res.stderr or time.monotonic() - revoked_at > 2 * REVOCATION_DEADLINE:
                 break
             time.sleep(0.25)
-        self.assertEqual(res.returncode, 1, res.stderr)
+        self.assertEqual(res.returncode, harness.ENLACECTL_EXIT["UNAUTHENTICATED"], res.stderr)
         self.assertRegex(res.stderr, r"\Aenlacectl: UNAUTHENTICATED: .*revoked.*\n\Z")
         log(f"revoked certificate refused after {time.monotonic() - revoked_at:.2f} s")
 
@@ -274,7 +274,8 @@ class EnlacectlCertsTest(harness.EnlacectlChecks, harness.ServerTestCase):
             if res.returncode != 0 or time.monotonic() - revoked_at > 2 * REVOCATION_DEADLINE:
                 break
             time.sleep(0.25)
-        self.assertEqual(res.returncode, 1, res.stdout + res.stderr)
+        self.assertEqual(res.returncode, harness.ENLACECTL_EXIT["UNAUTHENTICATED"],
+                         res.stdout + res.stderr)
         self.assertRegex(res.stderr, r"\Aenlacectl: UNAUTHENTICATED: .*revoked.*\n\Z")
         self.assertLess(time.monotonic() - revoked_at, REVOCATION_DEADLINE)
         self.fails("UNAUTHENTICATED", "certs", "list", **as_ops2)

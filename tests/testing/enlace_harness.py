@@ -371,6 +371,17 @@ def enlacectl_env(addr, pki, identity=None, cert=None, key=None, ca_addr=None):
     return env
 
 
+# enlacectl's exit status for the gRPC codes that have one of their own
+# (kExitCodes in clients/cli/cli.h, docs/cli.md); any other failure is 1.
+ENLACECTL_EXIT = {
+    "UNAUTHENTICATED": 4,
+    "PERMISSION_DENIED": 5,
+    "NOT_FOUND": 6,
+    "UNAVAILABLE": 7,
+    "DEADLINE_EXCEEDED": 7,
+}
+
+
 class EnlacectlChecks:
     """Assertions on `enlacectl` runs, mixed into a unittest.TestCase that has
     a method ctl(*args, **kw) running enlacectl and returning its
@@ -389,11 +400,13 @@ class EnlacectlChecks:
         return res
 
     def fails(self, code, *args, **kw):
-        """ctl(...) must exit 1 with the line "enlacectl: <code>: <message>"
-        (code: a gRPC status name) closing stderr (see FAILS_ALONE); returns
-        the result."""
+        """ctl(...) must exit with the exit status of `code` (ENLACECTL_EXIT:
+        4 to 7 for the codes that have one, else 1) and the line
+        "enlacectl: <code>: <message>" (code: a gRPC status name) closing
+        stderr (see FAILS_ALONE); returns the result."""
         res = self.ctl(*args, **kw)
-        self.assertEqual(res.returncode, 1, f"stdout:\n{res.stdout}\nstderr:\n{res.stderr}")
+        self.assertEqual(res.returncode, ENLACECTL_EXIT.get(code, 1),
+                         f"stdout:\n{res.stdout}\nstderr:\n{res.stderr}")
         before = r"\A" if self.FAILS_ALONE else r"(?:\A|\n)"
         self.assertRegex(res.stderr, rf"{before}enlacectl: {code}: \S.*\n\Z")
         return res
