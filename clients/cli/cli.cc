@@ -647,9 +647,9 @@ absl::StatusOr<google::protobuf::Timestamp> ParseInstant(absl::string_view flag,
     return google::protobuf::util::TimeUtil::SecondsToTimestamp(absl::ToUnixSeconds(now - ago));
   }
   return absl::InvalidArgumentError(
-      absl::StrCat(flag, ": not a time: \"", text,
-                   "\" (RFC 3339 like 2026-05-01T12:00:00Z, a day 2026-05-01, or an age "
-                   "like 90m, 24h, 7d)"));
+      TrFormat("$0: not a time: \"$1\" (RFC 3339 like 2026-05-01T12:00:00Z, a day 2026-05-01, "
+               "or an age like 90m, 24h, 7d)",
+               flag, text));
 }
 
 absl::Status CheckDateFlag(absl::string_view flag, absl::string_view text) {
@@ -659,7 +659,7 @@ absl::Status CheckDateFlag(absl::string_view flag, absl::string_view text) {
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError(
-      absl::StrCat(flag, " must be a date YYYY-MM-DD, not \"", text, "\""));
+      TrFormat("$0 must be a date YYYY-MM-DD, not \"$1\"", flag, text));
 }
 
 absl::Status CheckDateFlags(const Flags& flags, const std::vector<const char*>& names) {
@@ -674,8 +674,7 @@ absl::Status CheckDateFlags(const Flags& flags, const std::vector<const char*>& 
 
 absl::Status CheckKindFlag(absl::string_view kind) {
   if (kind == "agency" || kind == "admin") return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("--kind must be agency or admin, not \"", kind, "\""));
+  return absl::InvalidArgumentError(TrFormat("--kind must be agency or admin, not \"$0\"", kind));
 }
 
 absl::Status CheckKindAndName(absl::string_view kind, absl::string_view name) {
@@ -724,8 +723,8 @@ absl::StatusOr<int> ParseEnumName(const google::protobuf::EnumDescriptor* descri
     absl::ConsumePrefix(&name, prefix);
     if (name == short_name) return value->number();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      what, " must be one of ", EnumChoices(descriptor, prefix), ", not \"", text, "\""));
+  return absl::InvalidArgumentError(
+      TrFormat("$0 must be one of $1, not \"$2\"", what, EnumChoices(descriptor, prefix), text));
 }
 
 std::string ShortEnumName(const google::protobuf::EnumDescriptor* descriptor,

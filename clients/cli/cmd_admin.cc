@@ -198,7 +198,7 @@ int RunAuditVerify(const Args& args) {
 
 std::string ReportUsage() {
   return absl::StrCat(
-      R"(Print the programme report (ReportService.GetProgrammeReport): counts only
+      Tr(R"(Print the programme report (ReportService.GetProgrammeReport): counts only
 — returnees by department and by month, cases by status, referrals by agency
 pair and status, services by type, economic initiatives against the target,
 and the share of women among returnees served. Every count is a sum of cells
@@ -216,14 +216,15 @@ Flags:
   --to YYYY-MM-DD        period end: the last day of a month (e.g. 2026-06-30);
                          default open
   --department CODE      only this department (e.g. SV-SS); default all
-)",
-      OutputHelp(), R"(                         (json: the ProgrammeReport; a suppressed cell is
-                         {"count": "0", "suppressed": true})
-)",
-      ConnectionHelp(), R"(
+)"),
+      OutputHelp(), Tr(R"(                         (json: the ProgrammeReport; a suppressed cell is
+                         {"count": "0", "suppressed": true}; csv: returnees by
+                         department)
+)"),
+      ConnectionHelp(), Tr(R"(
 Example:
   enlacectl report --from 2026-01-01 --to 2026-06-30 --department SV-SS
-)",
+)"),
       ExitHelp());
 }
 

@@ -609,7 +609,7 @@ constexpr absl::string_view kPushPath = "enlacectl arrivals push";
 
 std::string PushUsage() {
   return absl::StrCat(
-      R"(Record arrivals in bulk from a file (ArrivalService.RecordArrivals; the
+      Tr(R"(Record arrivals in bulk from a file (ArrivalService.RecordArrivals; the
 ministry only). Rows are streamed as they are read, with flow control, so files
 of any size work; the server answers each row once it is durably stored.
 
@@ -630,9 +630,9 @@ Flags:
   --progress auto|bar|lines|none
                          auto (default): a bar with rate and ETA when stderr is
                          a terminal, else a plain line every 2 s
-)",
+)"),
       OutputHelp(), ConnectionHelp(),
-      R"(  (--timeout, when given, limits the whole push; by default it has no deadline)
+      Tr(R"(  (--timeout, when given, limits the whole push; by default it has no deadline)
 
 CSV: a header row naming the columns, in any order (a column with an empty
 name is ignored), then one arrival per row (RFC 4180: quote fields holding
@@ -667,7 +667,7 @@ rejected (every other row was stored); 1 the push failed ("enlacectl: <gRPC
 code>: <message>" on stderr; rerun it: stored rows come back as already
 recorded); 2 usage error; 4 not authenticated; 5 permission denied;
 7 unavailable (retry later: stored rows come back as already recorded).
-)");
+)"));
 }
 
 struct Row {

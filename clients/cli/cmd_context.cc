@@ -79,8 +79,7 @@ Flags:
   --replace              replace a context of the same name
 
 Example:
-  enlacectl context add ministry --addr enlace.example.org:7443 \
-      --ca pki/ca.crt --cert pki/mfa.crt --key pki/mfa.key --actor ana.lopez
+  enlacectl context add ministry --addr enlace.example.org:7443 --ca pki/ca.crt --cert pki/mfa.crt --key pki/mfa.key --actor ana.lopez
 )"),
            {"addr", "ca", "cert", "key", "actor"},
            {"NAME"}};

@@ -548,8 +548,7 @@ Flags:
 )",
       R"(
 Example:
-  enlacectl referrals create 01HV6R0A8M2N4P6Q8S0T2V4X6Z --to undp --service seed-capital \
-      --reason "Business plan ready for a bakery"
+  enlacectl referrals create 01HV6R0A8M2N4P6Q8S0T2V4X6Z --to undp --service seed-capital --reason "Business plan ready for a bakery"
 )");
 }
 
@@ -603,8 +602,7 @@ int RunReferralsGet(const Args& args) {
 // enlacectl referrals list
 
 std::string ReferralsListUsage() {
-  return absl::StrCat(
-      R"(List referrals you received (inbox) or sent (outbox)
+  return absl::StrCat(Tr(R"(List referrals you received (inbox) or sent (outbox)
 (ReferralService.ListReferrals).
 
 Usage: enlacectl referrals list [--box inbox|outbox|all] [--status LIST] [flags]
@@ -613,18 +611,19 @@ Flags:
   --box inbox|outbox|all all (default): the inbox, then the outbox
   --status LIST          comma-separated: pending, accepted, declined,
                          completed, withdrawn; default any
-)",
-      ListHelp(), R"(                         (--page-token needs --box inbox or outbox)
-)",
-      OutputHelp(), ConnectionHelp(), R"(
+)"),
+                      ListHelp(),
+                      Tr(R"(                         (--page-token needs --box inbox or outbox)
+)"),
+                      OutputHelp(), ConnectionHelp(), Tr(R"(
 Table columns: REFERRAL ID, CASE ID, FROM, TO, SERVICE, STATUS, RETURNEE,
 UPDATED. The JSON document is a ListReferralsResponse with every page's
 referrals.
 
 Example:
   enlacectl referrals list --box inbox --status pending
-)",
-      ExitHelp());
+)"),
+                      ExitHelp());
 }
 
 int RunReferralsList(const Args& args) {
@@ -688,23 +687,22 @@ struct Transition {
 };
 
 std::string TransitionUsage(const Transition& t) {
-  return absl::StrCat(t.summary, "\n\nUsage: enlacectl referrals ", t.verb, " REFERRAL_ID",
-                      t.text_flag != nullptr ? absl::StrCat(" --", t.text_flag, " TEXT") : "",
-                      " [flags]\n\nFlags:\n",
-                      t.text_flag != nullptr
-                          ? absl::StrCat("  --", t.text_flag, " TEXT",
-                                         std::string(15 - std::string(t.text_flag).size(), ' '),
-                                         "required; the sender reads it\n")
-                          : "",
-                      "  --etag ETAG            apply only if the referral is still at this etag\n"
-                      "                         (ABORTED otherwise)\n",
-                      OutputHelp(), ConnectionHelp(), "\nExample:\n  ", t.example, "\n",
-                      R"(
+  return absl::StrCat(
+      Tr(t.summary), "\n\n", Tr("Usage:"), " enlacectl referrals ", t.verb, " REFERRAL_ID",
+      t.text_flag != nullptr ? absl::StrCat(" --", t.text_flag, " TEXT") : "", Tr(" [flags]"),
+      "\n\n", Tr("Flags:"), "\n",
+      t.text_flag != nullptr ? absl::StrCat("  --", t.text_flag, " TEXT",
+                                            std::string(15 - std::string(t.text_flag).size(), ' '),
+                                            Tr("required; the sender reads it"), "\n")
+                             : "",
+      Tr("  --etag ETAG            apply only if the referral is still at this etag\n"
+         "                         (ABORTED otherwise)\n"),
+      OutputHelp(), ConnectionHelp(), "\n", Tr("Example:"), "\n  ", t.example, "\n", Tr(R"(
 Exit status: 0 success; 1 failure, with "enlacectl: <gRPC code>: <message>" on
 stderr (FAILED_PRECONDITION: the referral's status does not allow this move);
 2 usage error; 4 not authenticated; 5 permission denied; 6 not found;
 7 unavailable (retry later).
-)");
+)"));
 }
 
 int RunTransition(const Transition& t, const Leaf& leaf, const Args& args) {
@@ -795,7 +793,7 @@ int RunReferralsWithdraw(const Args& args) {
 
 std::string ReferralsWatchUsage() {
   return absl::StrCat(
-      R"(Print every change to the referrals you send or receive, in commit order
+      Tr(R"(Print every change to the referrals you send or receive, in commit order
 (ReferralService.WatchReferrals), one line per event. Each event carries a
 resume token: give the last one to --resume-token to continue after it, with
 nothing lost or repeated (across reconnections and server restarts).
@@ -815,19 +813,20 @@ Flags:
   --follow               keep watching (until Ctrl-C)
   --idle DURATION        without --follow: stop when no event came for this
                          long; default 2s
-)",
+)"),
       OutputHelp(),
-      R"(                         (json: one ReferralEvent object per line, with its
-                         resumeToken)
-)",
-      ConnectionHelp(), R"TXT(  (--timeout does not apply: a watch has no deadline)
+      Tr(R"(                         (json: one ReferralEvent object per line, with its
+                         resumeToken; yaml: one document per event; csv: one
+                         row per event, after a header)
+)"),
+      ConnectionHelp(), Tr(R"TXT(  (--timeout does not apply: a watch has no deadline)
 
 Table lines: COMMITTED-AT  EVENT  REFERRAL-ID  FROM -> TO  SERVICE  STATUS  TOKEN
 
 Example:
   enlacectl referrals watch --follow --output json >> events.jsonl
   enlacectl referrals watch --resume-token "$(tail -1 events.jsonl | jq -r .resumeToken)"
-)TXT",
+)TXT"),
       ExitHelp());
 }
 
