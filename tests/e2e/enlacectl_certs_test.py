@@ -366,7 +366,7 @@ class EnlacectlCertsTest(harness.EnlacectlChecks, harness.ServerTestCase):
             ("certs", "issue", "--kind", "agency", "--name", "wfp"),     # no --csr
             ("certs", "issue", "--csr", "x.csr", "--kind", "agency", "--name", "wfp",
              "--ca-addr", ""),
-            ("certs", "list", "--output", "yaml"),
+            ("certs", "list", "--output", "xml"),
             ("certs", "list", "--status", "lost"),
             ("certs", "list", "--bogus", "1"),
             ("certs", "list", "extra"),
@@ -389,7 +389,7 @@ class EnlacectlCertsTest(harness.EnlacectlChecks, harness.ServerTestCase):
         # No connection settings at all: a usage error that says what to set.
         res = self.ctl("certs", "list", identity=None)
         self.assertEqual(res.returncode, 2)
-        self.assertIn("give --ca FILE or set ENLACE_CA", res.stderr)
+        self.assertIn("give --ca FILE, set ENLACE_CA, or use a context", res.stderr)
 
     def test_help_shows_an_example(self):
         for args in (("certs", "request"), ("certs", "issue"), ("certs", "list"),

@@ -105,8 +105,12 @@ class EnlacectlUsabilityTest(harness.EnlacectlChecks, harness.ServerTestCase):
 
     @classmethod
     def run_ctl(cls, args, env, cwd=None):
-        return subprocess.run([cls.args.enlacectl, *args], capture_output=True, text=True,
-                              env=env, cwd=cwd, timeout=CALL_TIMEOUT)
+        """Runs enlacectl; stdout and stderr decoded as UTF-8 with their line
+        ends as written (CSV's CRLF stays)."""
+        res = subprocess.run([cls.args.enlacectl, *args], capture_output=True, env=env, cwd=cwd,
+                             timeout=CALL_TIMEOUT)
+        return subprocess.CompletedProcess(res.args, res.returncode,
+                                           res.stdout.decode("utf-8"), res.stderr.decode("utf-8"))
 
     def setUp(self):
         self.home = tempfile.mkdtemp(prefix="home-", dir=self.tmp)
@@ -330,7 +334,7 @@ class EnlacectlUsabilityTest(harness.EnlacectlChecks, harness.ServerTestCase):
             0, "arrivals", "list", "-o", "csv", identity="mfa").stdout, newline="")))
         self.assertEqual(sorted(r["arrivalId"] for r in rows),
                          sorted(a["arrivalId"] for a in arrivals["arrivals"]))
-        self.assertIn("López, Díaz", {r["familyName"] for r in rows})
+        self.assertIn("López, Díaz", {r["person.familyName"] for r in rows})  # nested: dotted
         # The report: YAML is its JSON; CSV is the placeholder of report_csv.h.
         report = json.loads(self.exits(0, "report", "-o", "json", identity="mfa").stdout)
         self.assertEqual(yaml.safe_load(self.exits(0, "report", "-o", "yaml",
@@ -416,7 +420,9 @@ class EnlacectlUsabilityTest(harness.EnlacectlChecks, harness.ServerTestCase):
             self.assertEqual(res.returncode, 0, res.stderr)
             return sorted(w for w in res.stdout.split("\n") if w)
 
-        self.assertEqual(complete("enlacectl", "ca"), ["cases", "certs"])
+        self.assertEqual(complete("enlacectl", "co"), ["completion", "consent", "context"])
+        self.assertEqual(complete("enlacectl", "c"),
+                         ["cases", "certs", "completion", "consent", "context"])
         self.assertIn("referrals", complete("enlacectl", ""))
         self.assertEqual(complete("enlacectl", "cases", ""),
                          ["access-log", "get", "list", "open", "update"])
