@@ -1,8 +1,9 @@
 // enlacectl's shared machinery without a server: global flags in every
 // position of the line (Dispatch moving them to the leaf, Flags::Parse and
 // its short forms), context resolution and its precedence, the config file
-// (parse, write atomically with mode 0600), the exit code of each failure,
-// and the YAML and CSV renderings. The command tree here is a small one of
+// (parse, write atomically with mode 0600), the actor sent as enlace-actor
+// metadata (to an in-process server), the exit code of each failure, and the
+// YAML and CSV renderings. The command tree here is a small one of
 // the test's own (it defines RunEnlacectl()).
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,7 +11,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +24,10 @@
 #include "clients/cli/config.h"
 #include "clients/cli/structured.h"
 #include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/generic/async_generic_service.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 
 namespace enlace::cli {
@@ -283,6 +291,89 @@ TEST(ContextTest, ActorsAreValidated) {
   s = ResolveConnection(ConnectionFlags(), FakeEnv({{"ENLACE_ACTOR", "x;y"}}), TwoContexts(), "cfg")
           .status();
   EXPECT_THAT(s.message(), HasSubstr("$ENLACE_ACTOR"));
+}
+
+// A plaintext in-process server that records the enlace-actor metadata of
+// every call and answers UNIMPLEMENTED.
+class ActorRecorder final : public grpc::CallbackGenericService {
+ public:
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = ctx->client_metadata().find(kActorMetadataKey);
+      actors_.push_back(it == ctx->client_metadata().end()
+                            ? "<none>"
+                            : std::string(it->second.data(), it->second.size()));
+    }
+    class Refuse final : public grpc::ServerGenericBidiReactor {
+     public:
+      Refuse() { Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "recorded")); }
+      void OnDone() override { delete this; }
+    };
+    return new Refuse;
+  }
+  std::vector<std::string> actors() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return actors_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> actors_;
+};
+
+// One call to `channel` with AddCallMetadata(); returns its status code.
+grpc::StatusCode CallWithMetadata(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::ClientContext context;
+  AddCallMetadata(&context);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::GenericStub stub(channel);
+  grpc::Slice empty("");
+  grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/test.Service/Call", grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status status) { done.set_value(std::move(status)); });
+  return done.get_future().get().error_code();
+}
+
+TEST(ActorTest, SentAsEnlaceActorMetadataOnEveryCall) {
+  // No config file of the user's may choose a context here.
+  setenv("ENLACE_CONFIG", (testing::TempDir() + "/enlacectl_cli_test_no_config").c_str(), 1);
+  unsetenv("ENLACE_ACTOR");
+  unsetenv("ENLACE_CONTEXT");
+  ActorRecorder recorder;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterCallbackGenericService(&recorder);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+
+  auto connect = [](const Args& args) {
+    absl::StatusOr<Flags> flags = Flags::Parse(WithConnectionFlags({}, true), args);
+    EXPECT_TRUE(flags.ok()) << flags.status();
+    absl::Status status = ConnectionFromFlags(*flags).status();
+    EXPECT_TRUE(status.ok()) << status;
+  };
+  const Args files = {"--ca", "ca.crt", "--cert", "me.crt", "--key", "me.key"};
+  Args with_actor = files;
+  with_actor.insert(with_actor.end(), {"--actor", "ana.lopez@iom"});
+  connect(with_actor);
+  EXPECT_EQ(CallWithMetadata(channel), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(CallWithMetadata(channel), grpc::StatusCode::UNIMPLEMENTED);
+  setenv("ENLACE_ACTOR", "from.env", 1);
+  connect(files);
+  EXPECT_EQ(CallWithMetadata(channel), grpc::StatusCode::UNIMPLEMENTED);
+  unsetenv("ENLACE_ACTOR");
+  connect(files);
+  EXPECT_EQ(CallWithMetadata(channel), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_THAT(recorder.actors(),
+              ElementsAre("ana.lopez@iom", "ana.lopez@iom", "from.env", "<none>"));
+  server->Shutdown();
+  unsetenv("ENLACE_CONFIG");
 }
 
 TEST(ConfigFileTest, ParseErrorsNameTheLine) {
