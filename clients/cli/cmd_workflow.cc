@@ -267,7 +267,7 @@ int RunCasesList(const Args& args) {
 
 std::string CasesUpdateUsage() {
   return absl::StrCat(
-      R"(Change a case's status, summary or psychosocial notes (CaseService.UpdateCase;
+      Tr(R"(Change a case's status, summary or psychosocial notes (CaseService.UpdateCase;
 the owner only). The case is read first and the fields you do not give are
 kept; the update is refused (ABORTED) if someone changed the case in between.
 With --etag, the update applies only if the case is still at that etag.
@@ -279,17 +279,17 @@ Flags:
   --summary TEXT         the new summary
   --notes TEXT           the new psychosocial notes (owner only; replaces them)
   --etag ETAG            the etag of the case as you last read it
-)",
-      OutputHelp(), ConnectionHelp(), R"(
+)"),
+      OutputHelp(), ConnectionHelp(), Tr(R"(
 Example:
   enlacectl cases update 01HV6R0A8M2N4P6Q8S0T2V4X6Z --status in-progress
-)",
-      R"(
+)"),
+      Tr(R"(
 Exit status: 0 success; 1 failure, with "enlacectl: <gRPC code>: <message>" on
 stderr (ABORTED: the case changed since it was read; read it and retry);
 2 usage error; 4 not authenticated; 5 permission denied; 6 not found;
 7 unavailable (retry later).
-)");
+)"));
 }
 
 int RunCasesUpdate(const Args& args) {

@@ -359,8 +359,11 @@ def enlacectl_env(addr, pki, identity=None, cert=None, key=None, ca_addr=None):
     files) when identity or cert is given, and ENLACE_CA_ADDR (where `certs
     issue` finds the CA role) when ca_addr is given; with neither identity nor
     cert, no connection settings at all (for offline commands and usage
-    errors)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENLACE_")}
+    errors). Messages are in English whatever this process's language
+    (enlacectl speaks Spanish under LANG=es_*: docs/cli.md)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("ENLACE_") and k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}
+    env["LANG"] = "C.UTF-8"
     if identity is not None or cert is not None:
         env.update(ENLACE_ADDR=addr,
                    ENLACE_CA=os.path.join(pki, "ca.crt"),
