@@ -239,9 +239,9 @@ void HealthServiceImpl::Unsubscribe(uint64_t id) {
 grpc::ServerUnaryReactor* HealthServiceImpl::Check(grpc::CallbackServerContext* ctx,
                                                    const HealthCheckRequest* request,
                                                    HealthCheckResponse* response) {
-  // Before the gate: a caller refused still learns which server refused it.
-  ctx->AddInitialMetadata(kVersionKey, ENLACE_VERSION);
-  return gate_->Unary(ctx, kCheck, [this, request, response](const Caller&, AuditNote* note) {
+  return gate_->Unary(ctx, kCheck, [this, ctx, request, response](const Caller&, AuditNote* note) {
+    // Only to admitted callers (before the answer is sent, as Finish sends it).
+    ctx->AddInitialMetadata(kVersionKey, ENLACE_VERSION);
     ServingStatus status = StatusOf(request->service());
     if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
       note->detail = "unknown service";  // the name itself is the caller's free text
