@@ -5,30 +5,34 @@
 // is in clients/cli/cli.h; each group of commands in clients/cli/cmd_*.cc.
 //
 //   enlacectl pki init --dir ./dev-pki            # CA, server and client certs
+//   enlacectl context add ministry --addr enlace.example.org:7443 --ca pki/ca.crt
+//       --cert pki/mfa.crt --key pki/mfa.key --actor ana.lopez      # once
 //   enlacectl arrivals push arrivals.csv --rejects rejects.csv     # the ministry
 //   enlacectl cases open ARRIVAL_ID --summary "..."                # an agency
 //   enlacectl referrals create CASE_ID --to undp --service training --reason "..."
-//   enlacectl referrals watch --follow --output json
+//   enlacectl -o yaml referrals watch --follow
 //   enlacectl report --from 2026-01-01
 //   enlacectl audit verify                                         # an admin
 //   enlacectl health
 //
 // Commands that call the server connect with clients/connection.h: flags
-// --addr --ca --cert --key (or $ENLACE_ADDR, $ENLACE_CA, ...).
+// --addr --ca --cert --key (or $ENLACE_ADDR, $ENLACE_CA, ..., or the selected
+// context of ~/.config/enlace/config: clients/cli/config.h).
 //
-// Exit status: 0 success; 1 failure ("enlacectl: <gRPC code name>: <message>"
-// on stderr); 2 usage error (unknown command or flag, bad flag value);
-// 3 `arrivals push` stored or found every other row but rejected some.
+// Exit status: see kExitCodes in clients/cli/cli.h (0 success, 1 failure,
+// 2 usage, 3 rejected rows, 4 unauthenticated, 5 permission denied, 6 not
+// found, 7 unavailable) and docs/cli.md. Messages and help are in Spanish
+// when the environment asks for es_* (clients/cli/i18n.h).
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "clients/cli/cli.h"
+#include "clients/cli/i18n.h"
 
 namespace enlace::cli {
-namespace {
 
-int Main(const Args& args) {
+int RunEnlacectl(const Args& args) {
   static const auto* group = new Group{
       "enlacectl",
       "enlacectl: the command-line tool of Enlace, the exchange of returnee "
@@ -49,22 +53,26 @@ int Main(const Args& args) {
           {"agencies", "register and list agencies (admin)", &RunAgencies},
           {"audit", "the audit log: list events, verify the hash chain (admin)", &RunAudit},
           {"health", "is the server SERVING? (grpc.health.v1)", &RunHealth},
+          {"context", "named connection settings: add, use, list, show, remove", &RunContext},
+          {"version", "the versions of enlacectl and of the server", &RunVersion},
+          {"completion", "shell completion for bash or zsh", &RunCompletion},
+          {"man", "write the manual pages (enlacectl.1, enlacectl-GROUP.1)", &RunMan},
       },
-      "export ENLACE_CA=pki/ca.crt ENLACE_CERT=pki/mfa.crt ENLACE_KEY=pki/mfa.key\n"
-      "enlacectl arrivals push arrivals.csv --rejects rejects.csv",
-      absl::StrCat(kConnectionHelp,
-                   R"(  --output table|json    every server command: a table (default) or JSON
-
-Exit status: 0 success; 1 the server refused or failed ("enlacectl: <gRPC code>:
-<message>" on stderr); 2 usage error; 3 'arrivals push' rejected some rows
-(every other row was stored or already recorded).
-)")};
+      "enlacectl context add ministry --addr enlace.example.org:7443 --ca pki/ca.crt \\\n"
+      "    --cert pki/mfa.crt --key pki/mfa.key\n"
+      "enlacectl arrivals push arrivals.csv --rejects rejects.csv\n"
+      "enlacectl cases list -o csv > cases.csv",
+      absl::StrCat(ConnectionHelp(), "\n", Tr("Output (every server command):"), "\n", OutputHelp(),
+                   "\n",
+                   Tr("Global flags may come anywhere: 'enlacectl -o json cases list' and\n"
+                      "'enlacectl cases list -o json' are the same. -h is --help."),
+                   "\n", ExitHelp())};
   return RunGroup(*group, args);
 }
 
-}  // namespace
 }  // namespace enlace::cli
 
 int main(int argc, char** argv) {
-  return enlace::cli::Main(std::vector<std::string>(argv + 1, argv + argc));
+  enlace::cli::InitLanguage();
+  return enlace::cli::RunEnlacectl(std::vector<std::string>(argv + 1, argv + argc));
 }

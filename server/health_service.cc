@@ -14,6 +14,8 @@ using grpc::health::v1::HealthCheckResponse;
 
 constexpr char kCheck[] = "/grpc.health.v1.Health/Check";
 constexpr char kWatch[] = "/grpc.health.v1.Health/Watch";
+// The initial metadata of every Check answer: the server's version.
+constexpr char kVersionKey[] = "enlace-server-version";
 
 absl::flat_hash_set<std::string> WithWholeServer(std::vector<std::string> services) {
   absl::flat_hash_set<std::string> names(std::make_move_iterator(services.begin()),
@@ -237,7 +239,9 @@ void HealthServiceImpl::Unsubscribe(uint64_t id) {
 grpc::ServerUnaryReactor* HealthServiceImpl::Check(grpc::CallbackServerContext* ctx,
                                                    const HealthCheckRequest* request,
                                                    HealthCheckResponse* response) {
-  return gate_->Unary(ctx, kCheck, [this, request, response](const Caller&, AuditNote* note) {
+  return gate_->Unary(ctx, kCheck, [this, ctx, request, response](const Caller&, AuditNote* note) {
+    // Only to admitted callers (before the answer is sent, as Finish sends it).
+    ctx->AddInitialMetadata(kVersionKey, ENLACE_VERSION);
     ServingStatus status = StatusOf(request->service());
     if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
       note->detail = "unknown service";  // the name itself is the caller's free text

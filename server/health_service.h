@@ -12,6 +12,8 @@
 // an audit checkpoint for too long (server/audit_transparency.h), though the
 // server as a whole serves. Check answers NOT_FOUND for any other name, as
 // gRPC's own service does; Watch sends SERVICE_UNKNOWN for it and stays open.
+// Every Check answer to an admitted caller carries the server's version as
+// initial metadata "enlace-server-version" (`enlacectl version` shows it).
 #ifndef ENLACE_SERVER_HEALTH_SERVICE_H_
 #define ENLACE_SERVER_HEALTH_SERVICE_H_
 

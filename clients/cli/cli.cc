@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -13,6 +14,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "auth/pki.h"
+#include "clients/cli/config.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/create_channel.h"
@@ -32,23 +34,127 @@ bool WantsHelp(const Args& args) {
   return false;
 }
 
+namespace {
+
+// The describing mode of DescribeCommands(): set while it walks the tree.
+struct Describer {
+  std::vector<CommandInfo> commands;
+  std::optional<CommandInfo> leaf;  // recorded by the last Invocation::ParseArgs
+};
+Describer* g_describer = nullptr;
+
+// The output format chosen by ParseOutput(), for PrintJson().
+Output g_output = Output::kJson;
+
+// The actor sent as enlace-actor (ConnectionFromFlags).
+std::string g_actor;
+
+// The global flags and their short forms.
+const std::map<std::string, std::string>& ShortFlags() {
+  static const auto* shorts = new std::map<std::string, std::string>{{"o", "output"}};
+  return *shorts;
+}
+
+bool IsGlobalValueFlag(absl::string_view name) {
+  const std::vector<std::string>& globals = GlobalValueFlags();
+  return std::find(globals.begin(), globals.end(), name) != globals.end();
+}
+
+// When args[i] is a global flag, how many arguments it spans (1 or 2, with
+// its value); 0 otherwise.
+size_t GlobalFlagAt(const Args& args, size_t i) {
+  absl::string_view arg = args[i];
+  std::string name;
+  bool has_value = false;
+  if (absl::ConsumePrefix(&arg, "--")) {
+    const size_t eq = arg.find('=');
+    has_value = eq != absl::string_view::npos;
+    name = std::string(arg.substr(0, eq));
+  } else if (absl::ConsumePrefix(&arg, "-") && !arg.empty()) {
+    auto it = ShortFlags().find(std::string(arg.substr(0, 1)));
+    if (it == ShortFlags().end()) return 0;
+    name = it->second;
+    has_value = arg.size() > 1;
+  } else {
+    return 0;
+  }
+  if (!IsGlobalValueFlag(name)) return 0;
+  if (has_value) return 1;
+  return i + 1 < args.size() ? 2 : 0;
+}
+
+}  // namespace
+
+const std::vector<std::string>& GlobalValueFlags() {
+  static const auto* flags = new std::vector<std::string>{"output", "context", "addr",    "ca",
+                                                          "cert",   "key",     "timeout", "actor"};
+  return *flags;
+}
+
 int Dispatch(absl::string_view path, const std::vector<Command>& commands, absl::string_view usage,
              const Args& args) {
-  if (args.empty()) {
+  if (g_describer != nullptr) {
+    CommandInfo group;
+    group.path = std::string(path);
+    group.usage = std::string(usage);
+    group.group = true;
+    for (const Command& command : commands) group.children.push_back(command.name);
+    g_describer->commands.push_back(std::move(group));  // its parent sets the summary
+    for (const Command& command : commands) {
+      const std::string child = absl::StrCat(path, " ", command.name);
+      g_describer->leaf.reset();
+      const size_t before = g_describer->commands.size();
+      std::ostringstream captured;
+      std::streambuf* saved = std::cout.rdbuf(captured.rdbuf());
+      command.run({"--help"});
+      std::cout.rdbuf(saved);
+      if (g_describer->commands.size() > before && g_describer->commands[before].path == child) {
+        g_describer->commands[before].summary = Tr(command.summary);
+        continue;  // a group: it described itself
+      }
+      CommandInfo leaf = g_describer->leaf.value_or(CommandInfo());
+      leaf.path = child;
+      leaf.summary = Tr(command.summary);
+      leaf.usage = captured.str();
+      g_describer->commands.push_back(std::move(leaf));
+    }
+    return kExitOk;
+  }
+  // Global flags before the command's name go on to the command, first.
+  Args globals;
+  size_t at = 0;
+  while (at < args.size()) {
+    const size_t span = GlobalFlagAt(args, at);
+    if (span == 0) break;
+    globals.insert(globals.end(), args.begin() + at, args.begin() + at + span);
+    at += span;
+  }
+  if (at >= args.size()) {
     std::cerr << usage;
     return kExitUsage;
   }
-  if (IsHelp(args[0])) {
+  if (IsHelp(args[at])) {
     std::cout << usage;
     return kExitOk;
   }
   for (const Command& command : commands) {
-    if (args[0] == command.name) {
-      return command.run(Args(args.begin() + 1, args.end()));
+    if (args[at] == command.name) {
+      Args rest = globals;
+      rest.insert(rest.end(), args.begin() + at + 1, args.end());
+      return command.run(rest);
     }
   }
-  std::cerr << path << ": unknown command \"" << args[0] << "\"\n\n" << usage;
+  std::cerr << TrFormat("$0: unknown command \"$1\"", path, args[at]) << "\n\n" << usage;
   return kExitUsage;
+}
+
+std::vector<CommandInfo> DescribeCommands() {
+  Describer describer;
+  Describer* saved = g_describer;
+  g_describer = &describer;
+  RunEnlacectl({"--help"});
+  g_describer = saved;
+  return std::move(describer.commands);
 }
 
 std::string GroupUsage(absl::string_view path, absl::string_view summary,
@@ -57,15 +163,15 @@ std::string GroupUsage(absl::string_view path, absl::string_view summary,
   for (const Command& command : commands) {
     column = std::max(column, absl::string_view(command.name).size() + 2);
   }
-  std::string usage =
-      absl::StrCat(summary, "\n\nUsage: ", path, " <command> [flags]\n\nCommands:\n");
+  std::string usage = absl::StrCat(Tr(summary), "\n\n", Tr("Usage:"), " ", path,
+                                   Tr(" <command> [flags]"), "\n\n", Tr("Commands:"), "\n");
   for (const Command& command : commands) {
     const size_t width = absl::string_view(command.name).size();
-    absl::StrAppend(&usage, "  ", command.name, std::string(column - width, ' '), command.summary,
-                    "\n");
+    absl::StrAppend(&usage, "  ", command.name, std::string(column - width, ' '),
+                    Tr(command.summary), "\n");
   }
-  absl::StrAppend(&usage, "\nRun '", path,
-                  " <command> --help' for a command's flags.\n\nExample:\n");
+  absl::StrAppend(&usage, "\n", TrFormat("Run '$0 <command> --help' for a command's flags.", path),
+                  "\n\n", Tr("Example:"), "\n");
   for (absl::string_view line : absl::StrSplit(example, '\n')) {
     absl::StrAppend(&usage, "  ", line, "\n");
   }
@@ -94,42 +200,51 @@ absl::StatusOr<Flags> Flags::Parse(const std::vector<std::string>& known, const 
     }
     if (only_positionals || !absl::StartsWith(arg, "-") || arg == "-") {
       if (flags.positionals_.size() >= max_positionals) {
-        return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", args[i], "\""));
+        return absl::InvalidArgumentError(TrFormat("unexpected argument \"$0\"", args[i]));
       }
       flags.positionals_.push_back(args[i]);
       continue;
     }
-    if (!absl::ConsumePrefix(&arg, "--") || arg.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", args[i], "\""));
-    }
     std::string name;
     std::optional<std::string> value;
-    size_t eq = arg.find('=');
-    if (eq != absl::string_view::npos) {
-      name = std::string(arg.substr(0, eq));
-      value = std::string(arg.substr(eq + 1));
+    if (!absl::StartsWith(arg, "--") && arg.size() >= 2 &&
+        ShortFlags().count(std::string(1, arg[1]))) {
+      // -o VALUE, -oVALUE, -o=VALUE
+      name = ShortFlags().at(std::string(1, arg[1]));
+      absl::string_view rest = arg.substr(2);
+      absl::ConsumePrefix(&rest, "=");
+      if (arg.size() > 2) value = std::string(rest);
     } else {
-      name = std::string(arg);
+      if (!absl::ConsumePrefix(&arg, "--") || arg.empty()) {
+        return absl::InvalidArgumentError(TrFormat("unexpected argument \"$0\"", args[i]));
+      }
+      size_t eq = arg.find('=');
+      if (eq != absl::string_view::npos) {
+        name = std::string(arg.substr(0, eq));
+        value = std::string(arg.substr(eq + 1));
+      } else {
+        name = std::string(arg);
+      }
     }
     const bool is_boolean = std::find(booleans.begin(), booleans.end(), name) != booleans.end();
     if (!is_boolean && std::find(known.begin(), known.end(), name) == known.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+      return absl::InvalidArgumentError(TrFormat("unknown flag --$0", name));
     }
     if (is_boolean) {
       if (!value.has_value()) {
         value = "true";
       } else if (*value != "true" && *value != "false") {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "flag --", name, " takes no value (or =true, =false), not \"", *value, "\""));
+        return absl::InvalidArgumentError(
+            TrFormat("flag --$0 takes no value (or =true, =false), not \"$1\"", name, *value));
       }
     } else if (!value.has_value()) {
       if (i + 1 >= args.size() || absl::StartsWith(args[i + 1], "--")) {
-        return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
+        return absl::InvalidArgumentError(TrFormat("flag --$0 needs a value", name));
       }
       value = args[++i];
     }
     if (!flags.values_.emplace(name, *value).second) {
-      return absl::InvalidArgumentError(absl::StrCat("flag --", name, " given twice"));
+      return absl::InvalidArgumentError(TrFormat("flag --$0 given twice", name));
     }
   }
   return flags;
@@ -163,7 +278,8 @@ int UsageError(absl::string_view path, absl::string_view message, absl::string_v
 }
 
 int ValueError(absl::string_view path, absl::string_view message) {
-  std::cerr << path << ": " << message << "\nRun '" << path << " --help' for usage.\n";
+  std::cerr << path << ": " << message << "\n"
+            << TrFormat("Run '$0 --help' for usage.", path) << "\n";
   return kExitUsage;
 }
 
@@ -171,7 +287,7 @@ absl::Status RequireFlags(const Flags& flags, const std::vector<const char*>& na
   for (const char* name : names) {
     std::optional<std::string> value = flags.Get(name);
     if (!value.has_value() || value->empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("--", name, " is required"));
+      return absl::InvalidArgumentError(TrFormat("--$0 is required", name));
     }
   }
   return absl::OkStatus();
@@ -180,40 +296,67 @@ absl::Status RequireFlags(const Flags& flags, const std::vector<const char*>& na
 // ---------------------------------------------------------------------------
 // Connection, output, errors.
 
-const absl::string_view kConnectionHelp =
-    R"(
-Connection flags (each falls back to an environment variable):
+std::string ConnectionHelp() {
+  return Tr(R"(
+Connection flags (each falls back to an environment variable, then to the
+selected context: see 'enlacectl context --help'):
   --addr HOST:PORT       the server's TLS port; $ENLACE_ADDR, else localhost:7443
                          (HOST must be a name in the server certificate)
   --ca FILE              the platform CA certificate; $ENLACE_CA
   --cert FILE            your client certificate (it says who you are); $ENLACE_CERT
   --key FILE             its private key; $ENLACE_KEY
   --timeout DURATION     deadline of each call, e.g. 30s (the default), 2m
-)";
+  --context NAME         the context to use; $ENLACE_CONTEXT, else the current one
+  --actor ID             your staff id, sent with every call; $ENLACE_ACTOR
+)");
+}
 
-const absl::string_view kOutputHelp =
-    R"(  --output table|json    table (default) for people; json: one JSON document
-                         (proto3 JSON mapping, lowerCamelCase field names)
-)";
+std::string OutputHelp() {
+  return Tr(R"(  -o, --output FORMAT    table (default) for people; json: one JSON document
+                         (proto3 JSON mapping, lowerCamelCase field names);
+                         yaml: the same document as YAML; csv: a header row
+                         and one row per item (a single record: one row)
+)");
+}
 
-const absl::string_view kListHelp =
-    R"(  --limit N              stop after N items (default: every page); the JSON
+std::string ListHelp() {
+  return Tr(R"(  --limit N              stop after N items (default: every page); the JSON
                          document then carries nextPageToken
   --page-token TOKEN     continue a listing stopped by --limit
-)";
+)");
+}
 
-const absl::string_view kExitHelp =
-    R"(
-Exit status: 0 success; 1 failure, with "enlacectl: <gRPC code>: <message>" on
-stderr; 2 usage error.
-)";
+int ExitCodeFor(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk: return kExitOk;
+    case absl::StatusCode::kUnauthenticated: return kExitUnauthenticated;
+    case absl::StatusCode::kPermissionDenied: return kExitPermissionDenied;
+    case absl::StatusCode::kNotFound: return kExitNotFound;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded: return kExitUnavailable;
+    default: return kExitFailure;
+  }
+}
+
+std::string ExitStatusHelp() {
+  std::string help = absl::StrCat(Tr("Exit status:"), "\n");
+  for (const ExitCodeInfo& exit : kExitCodes) {
+    absl::StrAppend(&help, "  ", exit.code, "  ", Tr(exit.meaning), "\n");
+  }
+  absl::StrAppend(&help, Tr("Failures print \"enlacectl: <gRPC code>: <message>\" on stderr."),
+                  "\n");
+  return help;
+}
+
+std::string ExitHelp() { return absl::StrCat("\n", ExitStatusHelp()); }
 
 std::string ServerUsage(absl::string_view head, absl::string_view tail, bool list) {
-  return absl::StrCat(head, list ? kListHelp : "", kOutputHelp, kConnectionHelp, tail, kExitHelp);
+  return absl::StrCat(Tr(head), list ? ListHelp() : "", OutputHelp(), ConnectionHelp(), Tr(tail),
+                      ExitHelp());
 }
 
 std::vector<std::string> WithConnectionFlags(std::vector<std::string> flags, bool output) {
-  for (const char* name : {"addr", "ca", "cert", "key", "timeout"}) {
+  for (const char* name : {"addr", "ca", "cert", "key", "timeout", "context", "actor"}) {
     flags.emplace_back(name);
   }
   if (output) flags.emplace_back("output");
@@ -229,32 +372,42 @@ absl::StatusOr<std::optional<absl::Duration>> ParseTimeoutFlag(const Flags& flag
     timeout = absl::Seconds(seconds);
   } else if (!absl::ParseDuration(*text, &timeout)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--timeout: not a duration: \"", *text, "\" (e.g. 30s, 2m)"));
+        TrFormat("--timeout: not a duration: \"$0\" (e.g. 30s, 2m)", *text));
   }
   if (timeout <= absl::ZeroDuration() || timeout == absl::InfiniteDuration()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--timeout must be positive and finite, not \"", *text, "\""));
+        TrFormat("--timeout must be positive and finite, not \"$0\"", *text));
   }
   return std::optional<absl::Duration>(timeout);
 }
 
 absl::StatusOr<client::ConnectionOptions> ConnectionFromFlags(const Flags& flags) {
-  client::ConnectionOptions from_flags;
-  std::optional<std::string> addr = flags.Get("addr");
-  if (addr.has_value() && addr->empty()) {
-    return absl::InvalidArgumentError("--addr must not be empty");
+  ConnectionFlags given;
+  given.addr = flags.Get("addr");
+  given.ca = flags.Get("ca");
+  given.cert = flags.Get("cert");
+  given.key = flags.Get("key");
+  given.actor = flags.Get("actor");
+  given.context = flags.Get("context");
+  absl::StatusOr<std::string> path = ConfigPath(RealGetenv);
+  Config config;
+  if (path.ok()) {
+    absl::StatusOr<Config> loaded = LoadConfig(*path);
+    if (!loaded.ok()) return absl::InvalidArgumentError(loaded.status().message());
+    config = *std::move(loaded);
   }
-  from_flags.address = addr.value_or("");
-  from_flags.ca_path = flags.Get("ca").value_or("");
-  from_flags.cert_path = flags.Get("cert").value_or("");
-  from_flags.key_path = flags.Get("key").value_or("");
+  absl::StatusOr<ResolvedConnection> resolved =
+      ResolveConnection(given, RealGetenv, config, path.ok() ? *path : "");
+  if (!resolved.ok()) return resolved.status();
+  client::ConnectionOptions options;
+  options.address = resolved->addr.value;
+  options.ca_path = resolved->ca.value;
+  options.cert_path = resolved->cert.value;
+  options.key_path = resolved->key.value;
   absl::StatusOr<std::optional<absl::Duration>> timeout = ParseTimeoutFlag(flags);
   if (!timeout.ok()) return timeout.status();
-  if (timeout->has_value()) from_flags.timeout = **timeout;
-  client::ConnectionOptions options =
-      client::ConnectionOptionsFromEnvironment(std::move(from_flags));
-  // An explicit --addr wins even when it is the default address.
-  if (addr.has_value()) options.address = *addr;
+  if (timeout->has_value()) options.timeout = **timeout;
+  g_actor = resolved->actor.value;
   struct Required {
     const std::string& value;
     const char* flag;
@@ -266,26 +419,38 @@ absl::StatusOr<client::ConnectionOptions> ConnectionFromFlags(const Flags& flags
         Required{options.cert_path, "cert", "ENLACE_CERT", "no client certificate"},
         Required{options.key_path, "key", "ENLACE_KEY", "no client private key"}}) {
     if (required.value.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(required.what, ": give --", required.flag,
-                                                     " FILE or set ", required.variable));
+      return absl::InvalidArgumentError(
+          TrFormat("$0: give --$1 FILE, set $2, or use a context (enlacectl context add)",
+                   Tr(required.what), required.flag, required.variable));
     }
   }
   return options;
 }
 
+void AddCallMetadata(grpc::ClientContext* context) {
+  if (!g_actor.empty()) context->AddMetadata(kActorMetadataKey, g_actor);
+}
+
 absl::StatusOr<Output> ParseOutput(const Flags& flags) {
   std::string output = flags.Get("output").value_or("table");
-  if (output == "table") return Output::kTable;
-  if (output == "json") return Output::kJson;
-  return absl::InvalidArgumentError(
-      absl::StrCat("--output must be table or json, not \"", output, "\""));
+  const std::map<std::string, Output> kFormats = {{"table", Output::kTable},
+                                                  {"json", Output::kJson},
+                                                  {"yaml", Output::kYaml},
+                                                  {"csv", Output::kCsv}};
+  auto it = kFormats.find(output);
+  if (it == kFormats.end()) {
+    return absl::InvalidArgumentError(
+        TrFormat("--output must be table, json, yaml or csv, not \"$0\"", output));
+  }
+  g_output = it->second;
+  return it->second;
 }
 
 int Fail(const absl::Status& status) {
   std::cout.flush();
   std::cerr << "enlacectl: " << absl::StatusCodeToString(status.code()) << ": " << status.message()
             << "\n";
-  return kExitFailure;
+  return ExitCodeFor(status.code());
 }
 
 absl::Status FromGrpc(const grpc::Status& status) { return client::FromGrpc(status); }
@@ -305,14 +470,70 @@ absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message, boo
   return json;
 }
 
+// The CSV columns of `message`'s records, as far as its type tells: a list
+// response's items (a default item, primitive fields included), else none.
+std::vector<std::string> KnownColumns(const google::protobuf::Message& message) {
+  const google::protobuf::Descriptor* type = message.GetDescriptor();
+  const google::protobuf::FieldDescriptor* items = nullptr;
+  for (int i = 0; i < type->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = type->field(i);
+    if (field->is_repeated()) {
+      if (items != nullptr || field->is_map() ||
+          field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+        return {};
+      }
+      items = field;
+    } else if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      return {};
+    }
+  }
+  if (items == nullptr ||
+      (type->FindFieldByName("next_page_token") == nullptr && type->field_count() > 1)) {
+    return {};
+  }
+  const google::protobuf::Message* prototype =
+      message.GetReflection()->GetMessageFactory()->GetPrototype(items->message_type());
+  absl::StatusOr<std::string> json = ToJson(*prototype, /*indent=*/false);
+  if (!json.ok()) return {};
+  absl::StatusOr<JsonValue> parsed = ParseJson(*json);
+  if (!parsed.ok()) return {};
+  std::vector<std::string> columns;
+  for (const auto& record : CsvRecords(*parsed)) {
+    for (const auto& [column, value] : record) columns.push_back(column);
+  }
+  return columns;
+}
+
+int PrintJsonText(const std::string& json, const std::vector<std::string>& columns) {
+  absl::StatusOr<std::string> text = RenderJson(json, g_output, columns);
+  if (!text.ok()) return Fail(text.status());
+  std::cout << *text;
+  std::cout.flush();
+  return kExitOk;
+}
+
 }  // namespace
 
 int PrintJson(const google::protobuf::Message& message) {
   absl::StatusOr<std::string> json = ToJson(message, /*indent=*/true);
   if (!json.ok()) return Fail(json.status());
-  std::cout << *json << "\n";
-  std::cout.flush();
-  return kExitOk;
+  return PrintJsonText(
+      *json, g_output == Output::kCsv ? KnownColumns(message) : std::vector<std::string>());
+}
+
+int PrintJsonText(const std::string& json) { return PrintJsonText(json, {}); }
+
+std::string StreamRecord(const google::protobuf::Message& message) {
+  if (g_output == Output::kYaml) {
+    absl::StatusOr<JsonValue> parsed = ParseJson(JsonLine(message));
+    return parsed.ok() ? absl::StrCat("---\n", ToYaml(*parsed)) : "---\n{}\n";
+  }
+  if (g_output == Output::kCsv) {
+    static CsvStream* stream = new CsvStream();
+    absl::StatusOr<std::string> row = stream->Next(JsonLine(message));
+    return row.ok() ? *row : "";
+  }
+  return absl::StrCat(JsonLine(message), "\n");
 }
 
 std::string JsonLine(const google::protobuf::Message& message) {
@@ -426,9 +647,9 @@ absl::StatusOr<google::protobuf::Timestamp> ParseInstant(absl::string_view flag,
     return google::protobuf::util::TimeUtil::SecondsToTimestamp(absl::ToUnixSeconds(now - ago));
   }
   return absl::InvalidArgumentError(
-      absl::StrCat(flag, ": not a time: \"", text,
-                   "\" (RFC 3339 like 2026-05-01T12:00:00Z, a day 2026-05-01, or an age "
-                   "like 90m, 24h, 7d)"));
+      TrFormat("$0: not a time: \"$1\" (RFC 3339 like 2026-05-01T12:00:00Z, a day 2026-05-01, "
+               "or an age like 90m, 24h, 7d)",
+               flag, text));
 }
 
 absl::Status CheckDateFlag(absl::string_view flag, absl::string_view text) {
@@ -438,7 +659,7 @@ absl::Status CheckDateFlag(absl::string_view flag, absl::string_view text) {
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError(
-      absl::StrCat(flag, " must be a date YYYY-MM-DD, not \"", text, "\""));
+      TrFormat("$0 must be a date YYYY-MM-DD, not \"$1\"", flag, text));
 }
 
 absl::Status CheckDateFlags(const Flags& flags, const std::vector<const char*>& names) {
@@ -453,8 +674,7 @@ absl::Status CheckDateFlags(const Flags& flags, const std::vector<const char*>& 
 
 absl::Status CheckKindFlag(absl::string_view kind) {
   if (kind == "agency" || kind == "admin") return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("--kind must be agency or admin, not \"", kind, "\""));
+  return absl::InvalidArgumentError(TrFormat("--kind must be agency or admin, not \"$0\"", kind));
 }
 
 absl::Status CheckKindAndName(absl::string_view kind, absl::string_view name) {
@@ -503,8 +723,8 @@ absl::StatusOr<int> ParseEnumName(const google::protobuf::EnumDescriptor* descri
     absl::ConsumePrefix(&name, prefix);
     if (name == short_name) return value->number();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      what, " must be one of ", EnumChoices(descriptor, prefix), ", not \"", text, "\""));
+  return absl::InvalidArgumentError(
+      TrFormat("$0 must be one of $1, not \"$2\"", what, EnumChoices(descriptor, prefix), text));
 }
 
 std::string ShortEnumName(const google::protobuf::EnumDescriptor* descriptor,
@@ -535,6 +755,16 @@ std::optional<int> Invocation::Start(const Leaf& leaf, const Args& args) {
 
 std::optional<int> Invocation::ParseArgs(const Leaf& leaf, const Args& args) {
   leaf_ = &leaf;
+  if (g_describer != nullptr) {
+    CommandInfo info;
+    info.flags = leaf.offline ? leaf.flags : WithConnectionFlags(leaf.flags, /*output=*/true);
+    if (leaf.list) {
+      info.flags.emplace_back("limit");
+      info.flags.emplace_back("page-token");
+    }
+    info.booleans = leaf.booleans;
+    g_describer->leaf = std::move(info);
+  }
   if (WantsHelp(args)) {
     std::cout << leaf.usage;
     return kExitOk;
@@ -550,11 +780,11 @@ std::optional<int> Invocation::ParseArgs(const Leaf& leaf, const Args& args) {
   if (!flags.ok()) return Usage(flags.status().message());
   flags_ = *std::move(flags);
   if (flags_->positionals().size() < leaf.positionals.size()) {
-    return Usage(absl::StrCat(leaf.positionals[flags_->positionals().size()], " is required"));
+    return Usage(TrFormat("$0 is required", leaf.positionals[flags_->positionals().size()]));
   }
   for (size_t i = 0; i < leaf.positionals.size(); ++i) {
     if (flags_->positionals()[i].empty()) {
-      return Usage(absl::StrCat(leaf.positionals[i], " must not be empty"));
+      return Usage(TrFormat("$0 must not be empty", leaf.positionals[i]));
     }
   }
   return std::nullopt;
@@ -567,7 +797,7 @@ std::optional<int> Invocation::ParseSettings() {
   if (leaf_->list) {
     if (std::optional<std::string> text = flags_->Get("limit")) {
       if (!absl::SimpleAtoi(*text, &limit_) || limit_ <= 0) {
-        return Value(absl::StrCat("--limit must be a positive number, not \"", *text, "\""));
+        return Value(TrFormat("--limit must be a positive number, not \"$0\"", *text));
       }
     }
     page_token_ = flags_->Get("page-token").value_or("");
@@ -582,14 +812,15 @@ int Invocation::Usage(absl::string_view message) const {
   if (leaf_->whole_usage_on_error) return UsageError(leaf_->path, message, leaf_->usage);
   // The synopsis only ("Usage: ..." up to the blank line), not the whole help.
   std::string synopsis;
-  size_t start = leaf_->usage.find("Usage: ");
+  size_t start = leaf_->usage.find(absl::StrCat(Tr("Usage:"), " "));
+  if (start == std::string::npos) start = leaf_->usage.find("Usage: ");
   if (start != std::string::npos) {
     size_t end = leaf_->usage.find("\n\n", start);
     synopsis = leaf_->usage.substr(start, end == std::string::npos ? end : end - start);
   }
   std::cerr << leaf_->path << ": " << message << "\n";
   if (!synopsis.empty()) std::cerr << synopsis << "\n";
-  std::cerr << "Run '" << leaf_->path << " --help' for the flags and an example.\n";
+  std::cerr << TrFormat("Run '$0 --help' for the flags and an example.", leaf_->path) << "\n";
   return kExitUsage;
 }
 
@@ -611,14 +842,17 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Invocation::Channel() {
 }
 
 std::unique_ptr<grpc::ClientContext> Invocation::Context() const {
-  return client::NewContext(options_);
+  std::unique_ptr<grpc::ClientContext> context = client::NewContext(options_);
+  AddCallMetadata(context.get());
+  return context;
 }
 
 void PrintMoreHint(absl::string_view path, const std::string& next_page_token) {
   if (next_page_token.empty()) return;
   std::cout.flush();
-  std::cerr << "(stopped at --limit; for more: " << path << " ... --page-token " << next_page_token
-            << ")\n";
+  std::cerr << TrFormat("(stopped at --limit; for more: $0 ... --page-token $1)", path,
+                        next_page_token)
+            << "\n";
 }
 
 }  // namespace enlace::cli

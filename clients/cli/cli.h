@@ -21,10 +21,18 @@
 // A list command ends with ListAndPrint() (every page up to --limit, then a
 // table or one JSON document); a group is a Group run by RunGroup().
 //
-// Exit status (kExit*): 0 success; 1 the server refused or failed, or a local
-// failure (a file that cannot be read), printed as
-// "enlacectl: <GRPC_CODE_NAME>: <message>"; 2 usage error; 3 `arrivals push`
-// stored every row it could but some were rejected.
+// Global flags: the connection flags (--addr --ca --cert --key --timeout
+// --context --actor) and --output/-o may stand anywhere on the line, before
+// or after the group and command names: Dispatch() moves those it finds
+// before a command's name to the front of that command's arguments, where
+// the leaf's Flags::Parse() reads them. -h is --help everywhere.
+//
+// Exit status: the table kExitCodes below (also printed by every --help and
+// in docs/cli.md). Fail() picks the code of the gRPC status it prints as
+// "enlacectl: <GRPC_CODE_NAME>: <message>".
+//
+// Languages: every text shown goes through Tr() (i18n.h) when printed, so
+// help and messages are Spanish when the environment asks for es_*.
 #ifndef ENLACE_CLIENTS_CLI_CLI_H_
 #define ENLACE_CLIENTS_CLI_CLI_H_
 
@@ -42,6 +50,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "clients/cli/i18n.h"
+#include "clients/cli/structured.h"
 #include "clients/connection.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/generated_enum_reflection.h"
@@ -54,10 +64,39 @@
 
 namespace enlace::cli {
 
+// Exit codes. Keep in step with kExitCodes and docs/cli.md.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;
-inline constexpr int kExitUsage = 2;
+inline constexpr int kExitFailure = 1;  // any other failure, local or remote
+inline constexpr int kExitUsage = 2;  // unknown command or flag, bad flag value
 inline constexpr int kExitRejected = 3;  // arrivals push: some rows rejected
+inline constexpr int kExitUnauthenticated = 4;  // UNAUTHENTICATED
+inline constexpr int kExitPermissionDenied = 5;  // PERMISSION_DENIED
+inline constexpr int kExitNotFound = 6;  // NOT_FOUND
+inline constexpr int kExitUnavailable = 7;  // UNAVAILABLE, DEADLINE_EXCEEDED: retry later
+
+// The exit codes and what each means (English msgids, printed through Tr()).
+struct ExitCodeInfo {
+  int code;
+  const char* meaning;
+};
+inline constexpr ExitCodeInfo kExitCodes[] = {
+    {kExitOk, "success"},
+    {kExitFailure, "failure: the server refused or failed, or a local error"},
+    {kExitUsage, "usage error: unknown command or flag, bad flag value"},
+    {kExitRejected, "'arrivals push' rejected some rows (every other row was stored)"},
+    {kExitUnauthenticated, "not authenticated (UNAUTHENTICATED): certificate revoked or expired"},
+    {kExitPermissionDenied, "permission denied (PERMISSION_DENIED): the policy does not allow it"},
+    {kExitNotFound, "not found (NOT_FOUND), or not yours to see"},
+    {kExitUnavailable,
+     "unavailable (UNAVAILABLE, DEADLINE_EXCEEDED): server unreachable or busy; retry later"},
+};
+
+// The exit code of a failure with `code` (kExitFailure for codes without
+// one of their own).
+int ExitCodeFor(absl::StatusCode code);
+
+// The "Exit status:" block of the help texts, from kExitCodes (translated).
+std::string ExitStatusHelp();
 
 using Args = std::vector<std::string>;
 
@@ -117,14 +156,37 @@ int RunAuditWitnessKey(const Args& args);
 int RunAuditRegisterWitness(const Args& args);
 int RunAuditWitness(const Args& args);
 int RunHealth(const Args& args);  // cmd_admin.cc (a leaf)
+int RunVersion(const Args& args);  // cmd_admin.cc (a leaf)
+int RunContext(const Args& args);  // cmd_context.cc
+int RunCompletion(const Args& args);  // cmd_docs.cc (a leaf)
+int RunMan(const Args& args);  // cmd_docs.cc (a leaf)
+// The whole tree (enlacectl.cc): main() runs it; completion and man walk it.
+int RunEnlacectl(const Args& args);
+
+// What the tree holds, for `completion` and `man`: every command with its
+// --help text, found by running each with --help in a describing mode
+// (nothing is called; each leaf's Invocation records its flags).
+struct CommandInfo {
+  std::string path;  // "enlacectl cases list"
+  std::string summary;  // the line in its group's list of commands
+  std::string usage;  // its --help
+  bool group = false;
+  std::vector<std::string> children;  // a group's command names
+  std::vector<std::string> flags;  // a leaf's flags, without "--": value flags...
+  std::vector<std::string> booleans;  // ...and boolean ones
+};
+std::vector<CommandInfo> DescribeCommands();
+
+// The global flags that take a value (without "--"), in --help order.
+const std::vector<std::string>& GlobalValueFlags();
 
 // ---------------------------------------------------------------------------
 // Flags.
 
-// Flags of a leaf command: "--name value" or "--name=value", each at most
-// once; boolean flags ("--follow", "--follow=true|false") take no separate
-// value; and up to `max_positionals` arguments that are not flags (anywhere
-// among the flags; after "--" every argument is one; "-" is one).
+// Flags of a leaf command: "--name value" or "--name=value" (short forms:
+// "-o VALUE", "-oVALUE", "-o=VALUE" for --output), each at most once; boolean flags ("--follow",
+// "--follow=true|false") take no separate value; and up to `max_positionals` arguments that are not
+// flags (anywhere among the flags; after "--" every argument is one; "-" is one).
 class Flags {
  public:
   // Parses `args` accepting only the flag names in `known` and `booleans`
@@ -161,42 +223,57 @@ absl::Status RequireFlags(const Flags& flags, const std::vector<const char*>& na
 // ---------------------------------------------------------------------------
 // Connection, output, errors.
 
-// Help text blocks shared by the usages of server commands.
-extern const absl::string_view kConnectionHelp;
-extern const absl::string_view kOutputHelp;
-extern const absl::string_view kExitHelp;
-extern const absl::string_view kListHelp;  // --limit, --page-token
+// Help text blocks shared by the usages of server commands (translated).
+std::string ConnectionHelp();
+std::string OutputHelp();
+std::string ExitHelp();  // "\nExit status: ..." (ExitStatusHelp())
+std::string ListHelp();  // --limit, --page-token
 
 // The --help of a leaf command that calls the server: `head` (what it does,
-// the "Usage:" line, its own flags), kListHelp when `list`, kOutputHelp,
-// kConnectionHelp, `tail` (notes, the example), then kExitHelp.
+// the "Usage:" line, its own flags), ListHelp() when `list`, OutputHelp(),
+// ConnectionHelp(), `tail` (notes, the example), then ExitHelp(); `head` and
+// `tail` are msgids (translated here).
 std::string ServerUsage(absl::string_view head, absl::string_view tail, bool list = false);
 
-// `flags` plus the connection flags (addr, ca, cert, key, timeout) and, when
-// `output`, "output".
+// `flags` plus the connection flags (addr, ca, cert, key, timeout, context,
+// actor) and, when `output`, "output".
 std::vector<std::string> WithConnectionFlags(std::vector<std::string> flags, bool output);
 
-// The connection options from the flags and the environment. Errors are
-// usage errors (InvalidArgument).
+// The connection options from the flags, the environment and the selected
+// context (config.h). Errors are usage errors (InvalidArgument). Also sets
+// the actor that AddCallMetadata() sends.
 absl::StatusOr<client::ConnectionOptions> ConnectionFromFlags(const Flags& flags);
+
+// Adds the call metadata every call carries: enlace-actor when an actor is
+// set (--actor, $ENLACE_ACTOR or the context's).
+void AddCallMetadata(grpc::ClientContext* context);
 
 // --timeout, when given: a positive finite duration ("30s", "2m", "90").
 absl::StatusOr<std::optional<absl::Duration>> ParseTimeoutFlag(const Flags& flags);
 
-enum class Output { kTable, kJson };
-
+// --output (structured.h's Output). Also remembers it for PrintJson().
 absl::StatusOr<Output> ParseOutput(const Flags& flags);
 
-// Prints "enlacectl: <CODE>: <message>" on stderr and returns kExitFailure.
+// Prints "enlacectl: <CODE>: <message>" on stderr and returns
+// ExitCodeFor(status.code()).
 int Fail(const absl::Status& status);
 
 // The gRPC status as an absl::Status (client::FromGrpc).
 absl::Status FromGrpc(const grpc::Status& status);
 
-// Prints `message` as one JSON document on stdout (proto3 JSON mapping,
-// lowerCamelCase names, default values included). Returns kExitOk, or
-// kExitFailure when it cannot be printed.
+// Prints `message` as one document on stdout in the --output format: JSON
+// (proto3 JSON mapping, lowerCamelCase names, default values included), or
+// that JSON as YAML or CSV (structured.h; a list response's CSV columns are
+// its items' fields). Returns kExitOk, or kExitFailure when it cannot be
+// printed.
 int PrintJson(const google::protobuf::Message& message);
+
+// PrintJson() of a JSON document made by hand (its text).
+int PrintJsonText(const std::string& json);
+
+// A record of a stream in the --output format: JSON on one line; YAML as a
+// document ("---" first); CSV as a row (a header before the first).
+std::string StreamRecord(const google::protobuf::Message& message);
 
 // `message` as JSON on one line (for streams: one object per line).
 std::string JsonLine(const google::protobuf::Message& message);
@@ -329,7 +406,8 @@ class Invocation {
   const std::string& path() const { return leaf_->path; }
   const Flags& flags() const { return *flags_; }
   Output output() const { return output_; }
-  bool json() const { return output_ == Output::kJson; }
+  // Machine-readable output (json, yaml or csv): PrintJson() prints it.
+  bool json() const { return output_ != Output::kTable; }
   const client::ConnectionOptions& options() const { return options_; }
   const std::string& positional(size_t i) const { return flags_->positionals()[i]; }
   int limit() const { return limit_; }  // 0: no limit
@@ -343,7 +421,7 @@ class Invocation {
 
   // The channel, made on first use.
   absl::StatusOr<std::shared_ptr<grpc::Channel>> Channel();
-  // A context with the call deadline.
+  // A context with the call deadline and the call metadata (actor).
   std::unique_ptr<grpc::ClientContext> Context() const;
 
  private:
@@ -385,7 +463,7 @@ absl::Status CallUnary(Invocation& call, UnaryMethod<Stub, Request, Response> me
   return FromGrpc(((**stub).*method)(context.get(), request, response));
 }
 
-// `response` as one JSON document with --output json, else `print(response)`
+// `response` as one document with --output json|yaml|csv, else `print(response)`
 // for people. Returns the exit status.
 template <typename Response, typename Print>
 int PrintResponse(const Invocation& call, const Response& response, Print print) {
@@ -456,7 +534,8 @@ void PrintMoreHint(absl::string_view path, const std::string& next_page_token);
 // A list command's call and output: pages through `method` from
 // --page-token up to --limit, then prints every item as one JSON document
 // (the response with every page's items and nextPageToken), or
-// `print_table(all)` and PrintMoreHint(). Returns the exit status.
+// `print_table(all)` and PrintMoreHint(). Returns the exit status. (YAML and
+// CSV: the same document.)
 template <typename Stub, typename Request, typename Response, typename Item, typename PrintItems>
 int ListAndPrint(Invocation& call, UnaryMethod<Stub, Request, Response> method,
                  ItemsOf<Response, Item> items, const Request& request, PrintItems print_table) {

@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "auth/pki.h"
 #include "clients/cli/cli.h"
+#include "clients/cli/report_csv.h"
 #include "enlace/v1/admin.grpc.pb.h"
 #include "enlace/v1/admin.pb.h"
 #include "enlace/v1/reports.grpc.pb.h"
@@ -150,14 +151,15 @@ Flags:
                          event rewritten since, is caught even when the chain
                          was repaired (docs/audit.md)
 )",
-      kOutputHelp, kConnectionHelp, R"(
+      OutputHelp(), ConnectionHelp(), R"(
 Example:
   enlacectl audit verify && echo "chain intact"
   enlacectl audit verify --checkpoint iom-witness.state
 
 Exit status: 0 the chain is intact; 1 it is broken ("enlacectl: DATA_LOSS:
 audit log broken at sequence S ..." on stderr; with --output json the
-VerifyAuditLogResponse is printed too), or the call failed; 2 usage error.
+VerifyAuditLogResponse is printed too), or the call failed; 2 usage error;
+4 not authenticated; 5 permission denied; 7 unavailable (retry later).
 )");
 }
 
@@ -196,7 +198,7 @@ int RunAuditVerify(const Args& args) {
 
 std::string ReportUsage() {
   return absl::StrCat(
-      R"(Print the programme report (ReportService.GetProgrammeReport): counts only
+      Tr(R"(Print the programme report (ReportService.GetProgrammeReport): counts only
 — returnees by department and by month, cases by status, referrals by agency
 pair and status, services by type, economic initiatives against the target,
 and the share of women among returnees served. Every count is a sum of cells
@@ -223,15 +225,16 @@ Flags:
                          default open
   --department CODE      only this department (e.g. SV-SS); default all
   --interval month|quarter   the periods of the rows by site; default month
-)",
-      kOutputHelp, R"(                         (json: the ProgrammeReport; a suppressed cell is
-                         {"count": "0", "suppressed": true})
-)",
-      kConnectionHelp, R"(
+)"),
+      OutputHelp(), Tr(R"(                         (json: the ProgrammeReport; a suppressed cell is
+                         {"count": "0", "suppressed": true}; csv: the rows by
+                         site with HXL hashtags, a suppressed figure empty)
+)"),
+      ConnectionHelp(), Tr(R"(
 Example:
   enlacectl report --from 2026-01-01 --to 2026-06-30 --department SV-SS
-)",
-      kExitHelp);
+)"),
+      ExitHelp());
 }
 
 // Reports cover whole calendar months (the server refuses anything else):
@@ -397,6 +400,13 @@ int RunReportCommand(const Args& args) {
   }
   request.set_interval(interval == "quarter" ? v1::REPORT_INTERVAL_QUARTER
                                              : v1::REPORT_INTERVAL_MONTH);
+  if (call.output() == Output::kCsv) {  // HXL-ready CSV: clients/cli/report_csv.h
+    v1::ProgrammeReport report;
+    absl::Status status =
+        CallUnary(call, &v1::ReportService::Stub::GetProgrammeReport, request, &report);
+    if (!status.ok()) return Fail(status);
+    return PrintReportCsv(report);
+  }
   return CallAndPrint(call, &v1::ReportService::Stub::GetProgrammeReport, request, PrintReport);
 }
 
@@ -419,14 +429,15 @@ Flags:
                          default the server as a whole
   --output table|json    table (default): the status; json: {"status": "SERVING"}
 )",
-      kConnectionHelp, R"(
+      ConnectionHelp(), R"(
 Example:
   enlacectl health
   enlacectl health --plaintext 127.0.0.1:7444 --timeout 2s
 
 Exit status: 0 SERVING; 1 any other status (NOT_SERVING, SERVICE_UNKNOWN, ...)
 or the call failed ("enlacectl: <gRPC code>: <message>" on stderr); 2 usage
-error.
+error; 4 not authenticated; 5 permission denied; 6 unknown --service
+(NOT_FOUND); 7 unavailable: the server cannot be reached (retry later).
 )");
 }
 
@@ -478,6 +489,42 @@ std::string HealthStatusName(int status) {
   }
 }
 
+// Calls grpc.health.v1.Health/Check for `service` ("" the whole server) on
+// `channel`, leaving the response's bytes in `*bytes`.
+absl::Status CallHealthCheck(const std::shared_ptr<grpc::Channel>& channel,
+                             grpc::ClientContext* context, const std::string& service,
+                             std::string* bytes) {
+  // HealthCheckRequest{string service = 1;}
+  std::string request_bytes;
+  if (!service.empty()) {
+    request_bytes.push_back('\x0A');
+    uint64_t length = service.size();
+    while (length >= 0x80) {
+      request_bytes.push_back(static_cast<char>((length & 0x7F) | 0x80));
+      length >>= 7;
+    }
+    request_bytes.push_back(static_cast<char>(length));
+    request_bytes += service;
+  }
+  grpc::Slice slice(request_bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::GenericStub stub(channel);
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status status) { done.set_value(std::move(status)); });
+  absl::Status status = FromGrpc(done.get_future().get());
+  if (!status.ok()) return status;
+  std::vector<grpc::Slice> slices;
+  bytes->clear();
+  if (response.Dump(&slices).ok()) {
+    for (const grpc::Slice& s : slices) {
+      bytes->append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+  }
+  return absl::OkStatus();
+}
+
 int RunHealthCommand(const Args& args) {
   static const Leaf leaf =
       WholeUsageLeaf("enlacectl health", HealthUsage(), {"plaintext", "service"});
@@ -508,46 +555,105 @@ int RunHealthCommand(const Args& args) {
     channel = *std::move(connected);
   }
 
-  // HealthCheckRequest{string service = 1;}
-  std::string request_bytes;
-  if (std::optional<std::string> service = flags.Get("service"); service && !service->empty()) {
-    request_bytes.push_back('\x0A');
-    uint64_t length = service->size();
-    while (length >= 0x80) {
-      request_bytes.push_back(static_cast<char>((length & 0x7F) | 0x80));
-      length >>= 7;
-    }
-    request_bytes.push_back(static_cast<char>(length));
-    request_bytes += *service;
-  }
-  grpc::Slice slice(request_bytes);
-  grpc::ByteBuffer request(&slice, 1);
-  grpc::ByteBuffer response;
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout->value_or(absl::Seconds(10))));
-  grpc::GenericStub stub(channel);
-  std::promise<grpc::Status> done;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
-                 [&done](grpc::Status status) { done.set_value(std::move(status)); });
-  absl::Status status = FromGrpc(done.get_future().get());
-  if (!status.ok()) return Fail(status);
-  std::vector<grpc::Slice> slices;
+  AddCallMetadata(&context);
   std::string bytes;
-  if (response.Dump(&slices).ok()) {
-    for (const grpc::Slice& s : slices) {
-      bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-    }
-  }
+  absl::Status status =
+      CallHealthCheck(channel, &context, flags.Get("service").value_or(""), &bytes);
+  if (!status.ok()) return Fail(status);
   absl::StatusOr<int> serving = ParseHealthResponse(bytes);
   if (!serving.ok()) return Fail(serving.status());
   const std::string name = HealthStatusName(*serving);
-  if (*output == Output::kJson) {
-    std::cout << "{\"status\": \"" << name << "\"}\n";
+  if (*output != Output::kTable) {
+    if (int exit = PrintJsonText(absl::StrCat("{\"status\": ", JsonQuote(name), "}"));
+        exit != kExitOk) {
+      return exit;
+    }
   } else {
     std::cout << name << "\n";
   }
   std::cout.flush();
   return *serving == 1 ? kExitOk : kExitFailure;
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl version
+
+// The initial metadata key of the server's version (server/health_service.cc).
+constexpr char kServerVersionKey[] = "enlace-server-version";
+
+std::string VersionUsage() {
+  return absl::StrCat(
+      Tr(R"(Print the version of enlacectl and of the server it connects to (the server
+sends it with every health check). When the server cannot be reached,
+prints enlacectl's version and says so (exit status 7).
+
+Usage: enlacectl version [flags]
+
+Flags:
+)"),
+      OutputHelp(), ConnectionHelp(), Tr(R"(
+Example:
+  enlacectl version
+  enlacectl --context ministry version -o json
+)"),
+      ExitHelp());
+}
+
+int RunVersionCommand(const Args& args) {
+  static const Leaf leaf = {"enlacectl version", VersionUsage(), {}};
+  Invocation call;
+  if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
+  absl::StatusOr<Output> output = ParseOutput(call.flags());
+  if (!output.ok()) return call.Value(output.status().message());
+  const std::string client_version = ENLACE_VERSION;
+  auto print = [&](const std::string& server, const std::string& address) {
+    if (*output != Output::kTable) {
+      return PrintJsonText(
+          absl::StrCat("{\"client\": ", JsonQuote(client_version),
+                       ", \"server\": ", server.empty() ? "null" : JsonQuote(server),
+                       ", \"address\": ", address.empty() ? "null" : JsonQuote(address), "}"));
+    }
+    std::cout << TrFormat("enlacectl $0", client_version) << "\n";
+    if (!server.empty()) std::cout << TrFormat("server    $0 ($1)", server, address) << "\n";
+    std::cout.flush();
+    return kExitOk;
+  };
+  if (std::optional<int> exit = call.ParseSettings()) {
+    print("", "");
+    return *exit;
+  }
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = call.Channel();
+  if (!channel.ok()) {
+    print("", "");
+    return Fail(channel.status());
+  }
+  std::unique_ptr<grpc::ClientContext> context = call.Context();
+  std::string ignored;
+  absl::Status status = CallHealthCheck(*channel, context.get(), "", &ignored);
+  std::string server;
+  for (const auto* metadata :
+       {&context->GetServerInitialMetadata(), &context->GetServerTrailingMetadata()}) {
+    auto it = metadata->find(kServerVersionKey);
+    if (it != metadata->end() && server.empty()) {
+      server = std::string(it->second.data(), it->second.size());
+    }
+  }
+  const std::string& address = call.options().address;
+  if (!server.empty()) {
+    if (int exit = print(server, address); exit != kExitOk) return exit;
+    return kExitOk;
+  }
+  print("", "");
+  if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) {
+    std::cerr << TrFormat("enlacectl: the server at $0 is unreachable: $1", address,
+                          status.message())
+              << "\n";
+    return kExitUnavailable;
+  }
+  if (!status.ok()) return Fail(status);
+  return Fail(absl::UnknownError(Tr("the server did not say its version (an older server?)")));
 }
 
 }  // namespace
@@ -577,5 +683,7 @@ int RunAudit(const Args& args) {
 int RunReport(const Args& args) { return RunReportCommand(args); }
 
 int RunHealth(const Args& args) { return RunHealthCommand(args); }
+
+int RunVersion(const Args& args) { return RunVersionCommand(args); }
 
 }  // namespace enlace::cli

@@ -609,7 +609,7 @@ constexpr absl::string_view kPushPath = "enlacectl arrivals push";
 
 std::string PushUsage() {
   return absl::StrCat(
-      R"(Record arrivals in bulk from a file (ArrivalService.RecordArrivals; the
+      Tr(R"(Record arrivals in bulk from a file (ArrivalService.RecordArrivals; the
 ministry only). Rows are streamed as they are read, with flow control, so files
 of any size work; the server answers each row once it is durably stored.
 
@@ -630,9 +630,9 @@ Flags:
   --progress auto|bar|lines|none
                          auto (default): a bar with rate and ETA when stderr is
                          a terminal, else a plain line every 2 s
-)",
-      kOutputHelp, kConnectionHelp,
-      R"(  (--timeout, when given, limits the whole push; by default it has no deadline)
+)"),
+      OutputHelp(), ConnectionHelp(),
+      Tr(R"(  (--timeout, when given, limits the whole push; by default it has no deadline)
 
 CSV: a header row naming the columns, in any order (a column with an empty
 name is ignored), then one arrival per row (RFC 4180: quote fields holding
@@ -665,8 +665,9 @@ Example:
 Exit status: 0 every row was created or already recorded; 3 some rows were
 rejected (every other row was stored); 1 the push failed ("enlacectl: <gRPC
 code>: <message>" on stderr; rerun it: stored rows come back as already
-recorded); 2 usage error.
-)");
+recorded); 2 usage error; 4 not authenticated; 5 permission denied;
+7 unavailable (retry later: stored rows come back as already recorded).
+)"));
 }
 
 struct Row {
@@ -686,6 +687,7 @@ class Push {
   // failure: an unreadable input, a bad CSV header).
   absl::Status Run(v1::ArrivalService::Stub& stub, std::optional<absl::Duration> timeout) {
     grpc::ClientContext context;
+    AddCallMetadata(&context);
     if (timeout.has_value()) {
       context.set_deadline(absl::ToChronoTime(absl::Now() + *timeout));
     }
@@ -999,12 +1001,13 @@ int RunArrivalsPush(const Args& args) {
   }
   if (!status.ok()) return Fail(status);
   if (call.json()) {
-    std::cout << "{\"rows\": " << push.rows() << ", \"created\": " << push.created()
-              << ", \"alreadyRecorded\": " << push.already()
-              << ", \"rejected\": " << push.rejected()
-              << ", \"rejectedLocally\": " << push.rejected_locally() << ", \"rejectsFile\": "
-              << (rejects_path.has_value() ? JsonQuote(*rejects_path) : "null")
-              << ", \"seconds\": " << absl::StrFormat("%.3f", seconds) << "}\n";
+    const int exit = PrintJsonText(absl::StrCat(
+        "{\"rows\": ", push.rows(), ", \"created\": ", push.created(),
+        ", \"alreadyRecorded\": ", push.already(), ", \"rejected\": ", push.rejected(),
+        ", \"rejectedLocally\": ", push.rejected_locally(),
+        ", \"rejectsFile\": ", rejects_path.has_value() ? JsonQuote(*rejects_path) : "null",
+        ", \"seconds\": ", absl::StrFormat("%.3f", seconds), "}"));
+    if (exit != kExitOk) return exit;
   } else {
     std::cout << "pushed " << push.rows() << " rows: " << push.created() << " created, "
               << push.already() << " already recorded, " << push.rejected() << " rejected";

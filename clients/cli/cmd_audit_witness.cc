@@ -195,9 +195,10 @@ Example:
   # checkpoint of 4211 events verified: consistent with the one of 4180; cosigned as
   # iom.example.org/witness (2 cosignatures)
 
-Failures besides the exit status 1 of any call: "enlacectl: DATA_LOSS: ..."
-when the checkpoint is not signed by the log's key, or the log is not
-consistent with the state.
+Failures besides those of any call (exit status 1, or 4 to 7 as 'enlacectl
+--help' lists): "enlacectl: DATA_LOSS: ..." (exit status 1) when the
+checkpoint is not signed by the log's key, or the log is not consistent with
+the state.
 )");
 }
 

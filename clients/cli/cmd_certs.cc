@@ -280,8 +280,10 @@ int RunCertsIssue(const Args& args) {
   v1::Certificate certificate;
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = client::Connect(ca_role);
   if (!channel.ok()) return Fail(channel.status());
-  absl::Status status = client::FromGrpc(v1::AdminService::NewStub(*channel)->IssueCertificate(
-      client::NewContext(ca_role).get(), request, &certificate));
+  std::unique_ptr<grpc::ClientContext> context = client::NewContext(ca_role);
+  AddCallMetadata(context.get());
+  absl::Status status = client::FromGrpc(
+      v1::AdminService::NewStub(*channel)->IssueCertificate(context.get(), request, &certificate));
   if (absl::IsFailedPrecondition(status) && ca_addr.empty() &&
       absl::StrContains(status.message(), "--role=ca")) {
     status = absl::FailedPreconditionError(

@@ -332,7 +332,7 @@ int RunCasesList(const Args& args) {
 
 std::string CasesUpdateUsage() {
   return absl::StrCat(
-      R"(Change a case's status, summary or psychosocial notes (CaseService.UpdateCase;
+      Tr(R"(Change a case's status, summary or psychosocial notes (CaseService.UpdateCase;
 the owner only). The case is read first and the fields you do not give are
 kept; the update is refused (ABORTED) if someone changed the case in between.
 With --etag, the update applies only if the case is still at that etag.
@@ -344,16 +344,17 @@ Flags:
   --summary TEXT         the new summary
   --notes TEXT           the new psychosocial notes (owner only; replaces them)
   --etag ETAG            the etag of the case as you last read it
-)",
-      kOutputHelp, kConnectionHelp, R"(
+)"),
+      OutputHelp(), ConnectionHelp(), Tr(R"(
 Example:
   enlacectl cases update 01HV6R0A8M2N4P6Q8S0T2V4X6Z --status in-progress
-)",
-      R"(
+)"),
+      Tr(R"(
 Exit status: 0 success; 1 failure, with "enlacectl: <gRPC code>: <message>" on
 stderr (ABORTED: the case changed since it was read; read it and retry);
-2 usage error.
-)");
+2 usage error; 4 not authenticated; 5 permission denied; 6 not found;
+7 unavailable (retry later).
+)"));
 }
 
 int RunCasesUpdate(const Args& args) {
@@ -749,8 +750,7 @@ Flags:
 )",
       R"(
 Example:
-  enlacectl referrals create 01HV6R0A8M2N4P6Q8S0T2V4X6Z --to undp --service seed-capital \
-      --reason "Business plan ready for a bakery"
+  enlacectl referrals create 01HV6R0A8M2N4P6Q8S0T2V4X6Z --to undp --service seed-capital --reason "Business plan ready for a bakery"
 )");
 }
 
@@ -804,8 +804,7 @@ int RunReferralsGet(const Args& args) {
 // enlacectl referrals list
 
 std::string ReferralsListUsage() {
-  return absl::StrCat(
-      R"(List referrals you received (inbox) or sent (outbox)
+  return absl::StrCat(Tr(R"(List referrals you received (inbox) or sent (outbox)
 (ReferralService.ListReferrals).
 
 Usage: enlacectl referrals list [--box inbox|outbox|all] [--status LIST] [flags]
@@ -814,18 +813,19 @@ Flags:
   --box inbox|outbox|all all (default): the inbox, then the outbox
   --status LIST          comma-separated: pending, accepted, declined,
                          completed, withdrawn; default any
-)",
-      kListHelp, R"(                         (--page-token needs --box inbox or outbox)
-)",
-      kOutputHelp, kConnectionHelp, R"(
+)"),
+                      ListHelp(),
+                      Tr(R"(                         (--page-token needs --box inbox or outbox)
+)"),
+                      OutputHelp(), ConnectionHelp(), Tr(R"(
 Table columns: REFERRAL ID, CASE ID, FROM, TO, SERVICE, STATUS, RETURNEE,
 UPDATED. The JSON document is a ListReferralsResponse with every page's
 referrals.
 
 Example:
   enlacectl referrals list --box inbox --status pending
-)",
-      kExitHelp);
+)"),
+                      ExitHelp());
 }
 
 int RunReferralsList(const Args& args) {
@@ -889,22 +889,22 @@ struct Transition {
 };
 
 std::string TransitionUsage(const Transition& t) {
-  return absl::StrCat(t.summary, "\n\nUsage: enlacectl referrals ", t.verb, " REFERRAL_ID",
-                      t.text_flag != nullptr ? absl::StrCat(" --", t.text_flag, " TEXT") : "",
-                      " [flags]\n\nFlags:\n",
-                      t.text_flag != nullptr
-                          ? absl::StrCat("  --", t.text_flag, " TEXT",
-                                         std::string(15 - std::string(t.text_flag).size(), ' '),
-                                         "required; the sender reads it\n")
-                          : "",
-                      "  --etag ETAG            apply only if the referral is still at this etag\n"
-                      "                         (ABORTED otherwise)\n",
-                      kOutputHelp, kConnectionHelp, "\nExample:\n  ", t.example, "\n",
-                      R"(
+  return absl::StrCat(
+      Tr(t.summary), "\n\n", Tr("Usage:"), " enlacectl referrals ", t.verb, " REFERRAL_ID",
+      t.text_flag != nullptr ? absl::StrCat(" --", t.text_flag, " TEXT") : "", Tr(" [flags]"),
+      "\n\n", Tr("Flags:"), "\n",
+      t.text_flag != nullptr ? absl::StrCat("  --", t.text_flag, " TEXT",
+                                            std::string(15 - std::string(t.text_flag).size(), ' '),
+                                            Tr("required; the sender reads it"), "\n")
+                             : "",
+      Tr("  --etag ETAG            apply only if the referral is still at this etag\n"
+         "                         (ABORTED otherwise)\n"),
+      OutputHelp(), ConnectionHelp(), "\n", Tr("Example:"), "\n  ", t.example, "\n", Tr(R"(
 Exit status: 0 success; 1 failure, with "enlacectl: <gRPC code>: <message>" on
 stderr (FAILED_PRECONDITION: the referral's status does not allow this move);
-2 usage error.
-)");
+2 usage error; 4 not authenticated; 5 permission denied; 6 not found;
+7 unavailable (retry later).
+)"));
 }
 
 int RunTransition(const Transition& t, const Leaf& leaf, const Args& args) {
@@ -995,7 +995,7 @@ int RunReferralsWithdraw(const Args& args) {
 
 std::string ReferralsWatchUsage() {
   return absl::StrCat(
-      R"(Print every change to the referrals you send or receive, in commit order
+      Tr(R"(Print every change to the referrals you send or receive, in commit order
 (ReferralService.WatchReferrals), one line per event. Each event carries a
 resume token: give the last one to --resume-token to continue after it, with
 nothing lost or repeated (across reconnections and server restarts).
@@ -1015,20 +1015,21 @@ Flags:
   --follow               keep watching (until Ctrl-C)
   --idle DURATION        without --follow: stop when no event came for this
                          long; default 2s
-)",
-      kOutputHelp,
-      R"(                         (json: one ReferralEvent object per line, with its
-                         resumeToken)
-)",
-      kConnectionHelp, R"TXT(  (--timeout does not apply: a watch has no deadline)
+)"),
+      OutputHelp(),
+      Tr(R"(                         (json: one ReferralEvent object per line, with its
+                         resumeToken; yaml: one document per event; csv: one
+                         row per event, after a header)
+)"),
+      ConnectionHelp(), Tr(R"TXT(  (--timeout does not apply: a watch has no deadline)
 
 Table lines: COMMITTED-AT  EVENT  REFERRAL-ID  FROM -> TO  SERVICE  STATUS  TOKEN
 
 Example:
   enlacectl referrals watch --follow --output json >> events.jsonl
   enlacectl referrals watch --resume-token "$(tail -1 events.jsonl | jq -r .resumeToken)"
-)TXT",
-      kExitHelp);
+)TXT"),
+      ExitHelp());
 }
 
 // The initial metadata in which the server names where a watch starts.
@@ -1110,6 +1111,7 @@ int RunReferralsWatch(const Args& args) {
   absl::Duration backoff = absl::Seconds(1);
   for (;;) {
     grpc::ClientContext context;  // no deadline: a watch lasts
+    AddCallMetadata(&context);
     v1::WatchReferralsRequest request;
     request.set_resume_token(token);
     std::unique_ptr<grpc::ClientReader<v1::ReferralEvent>> reader =
@@ -1131,7 +1133,8 @@ int RunReferralsWatch(const Args& args) {
       if (watchdog) watchdog->Touch();
       got_any = true;
       token = event.resume_token();
-      std::cout << (call.json() ? JsonLine(event) : EventLine(event)) << "\n" << std::flush;
+      std::cout << (call.json() ? StreamRecord(event) : absl::StrCat(EventLine(event), "\n"))
+                << std::flush;
     }
     const bool idled = watchdog.has_value() && watchdog->fired();
     watchdog.reset();

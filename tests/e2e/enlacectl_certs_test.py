@@ -219,7 +219,7 @@ class EnlacectlCertsTest(harness.EnlacectlChecks, harness.ServerTestCase):
             if "UNAUTHENTICATED" in res.stderr or time.monotonic() - revoked_at > 2 * REVOCATION_DEADLINE:
                 break
             time.sleep(0.25)
-        self.assertEqual(res.returncode, 1, res.stderr)
+        self.assertEqual(res.returncode, harness.ENLACECTL_EXIT["UNAUTHENTICATED"], res.stderr)
         self.assertRegex(res.stderr, r"\Aenlacectl: UNAUTHENTICATED: .*revoked.*\n\Z")
         log(f"revoked certificate refused after {time.monotonic() - revoked_at:.2f} s")
 
@@ -274,7 +274,8 @@ class EnlacectlCertsTest(harness.EnlacectlChecks, harness.ServerTestCase):
             if res.returncode != 0 or time.monotonic() - revoked_at > 2 * REVOCATION_DEADLINE:
                 break
             time.sleep(0.25)
-        self.assertEqual(res.returncode, 1, res.stdout + res.stderr)
+        self.assertEqual(res.returncode, harness.ENLACECTL_EXIT["UNAUTHENTICATED"],
+                         res.stdout + res.stderr)
         self.assertRegex(res.stderr, r"\Aenlacectl: UNAUTHENTICATED: .*revoked.*\n\Z")
         self.assertLess(time.monotonic() - revoked_at, REVOCATION_DEADLINE)
         self.fails("UNAUTHENTICATED", "certs", "list", **as_ops2)
@@ -365,7 +366,7 @@ class EnlacectlCertsTest(harness.EnlacectlChecks, harness.ServerTestCase):
             ("certs", "issue", "--kind", "agency", "--name", "wfp"),     # no --csr
             ("certs", "issue", "--csr", "x.csr", "--kind", "agency", "--name", "wfp",
              "--ca-addr", ""),
-            ("certs", "list", "--output", "yaml"),
+            ("certs", "list", "--output", "xml"),
             ("certs", "list", "--status", "lost"),
             ("certs", "list", "--bogus", "1"),
             ("certs", "list", "extra"),
@@ -388,7 +389,7 @@ class EnlacectlCertsTest(harness.EnlacectlChecks, harness.ServerTestCase):
         # No connection settings at all: a usage error that says what to set.
         res = self.ctl("certs", "list", identity=None)
         self.assertEqual(res.returncode, 2)
-        self.assertIn("give --ca FILE or set ENLACE_CA", res.stderr)
+        self.assertIn("give --ca FILE, set ENLACE_CA, or use a context", res.stderr)
 
     def test_help_shows_an_example(self):
         for args in (("certs", "request"), ("certs", "issue"), ("certs", "list"),

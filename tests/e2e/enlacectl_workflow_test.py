@@ -9,7 +9,7 @@ rerun that finds everything already recorded, a push interrupted by SIGKILL
 and rerun), `arrivals list|get`, `consent update`, a referral workflow from
 `cases open` to `referrals complete` with `referrals watch` and its resume
 token, `report`, `audit list|verify` (including a tampered chain), `health`,
-and the exit codes scripts rely on (0, 1, 2, 3).
+and the exit codes scripts rely on (0 to 7).
 
 Run through ctest (scripts/test.sh), which sets ENLACE_TEST_DB_DSN:
 
@@ -509,13 +509,13 @@ class EnlacectlWorkflowTest(harness.EnlacectlChecks, harness.ServerTestCase):
         res = self.ok("health", "--plaintext", f"127.0.0.1:{self.health_port}", identity=None)
         self.assertEqual(res.stdout, "SERVING\n")
         self.assertEqual(self.json_of("health", identity="admin"), {"status": "SERVING"})
-        # A port where nothing listens: UNAVAILABLE, exit 1.
+        # A port where nothing listens: UNAVAILABLE, exit 7.
         self.fails("UNAVAILABLE", "health", "--plaintext", "127.0.0.1:1", "--timeout", "3s",
                    identity=None)
 
     def test_exit_codes(self):
-        # 1: the server refused (an agency pushing arrivals; the ministry
-        # running cases), with the gRPC code name.
+        # The server refused (an agency pushing arrivals: 5; the ministry
+        # running cases), with the gRPC code name; NOT_FOUND: 6.
         write_csv(self.path("iom.csv"), [arrival_row("IOM-1")])
         res = self.fails("PERMISSION_DENIED", "arrivals", "push", self.path("iom.csv"),
                          identity="iom")
@@ -538,7 +538,7 @@ class EnlacectlWorkflowTest(harness.EnlacectlChecks, harness.ServerTestCase):
             ("arrivals", "push", "a.csv", "b.csv"),
             ("arrivals", "list", "--limit", "0"),
             ("arrivals", "list", "--from", "2024-13-01"),
-            ("arrivals", "list", "--output", "yaml"),
+            ("arrivals", "list", "--output", "xml"),
             ("arrivals", "get",),
             ("consent", "update", "abc"),                               # no consent flags
             ("consent", "update", "abc", "--withdraw", "--agencies", "iom"),
@@ -573,7 +573,7 @@ class EnlacectlWorkflowTest(harness.EnlacectlChecks, harness.ServerTestCase):
         # No connection settings at all: a usage error that says what to set.
         res = self.ctl("cases", "list", identity=None)
         self.assertEqual(res.returncode, 2)
-        self.assertIn("give --ca FILE or set ENLACE_CA", res.stderr)
+        self.assertIn("give --ca FILE, set ENLACE_CA, or use a context", res.stderr)
 
     def test_help_on_every_command(self):
         commands = [

@@ -68,6 +68,16 @@ for proto in admin arrivals cases referrals reports; do
     [[ -f $prefix/$file ]] || fail "not installed: $file"
   done
 done
+# enlacectl's manual pages and Spanish catalog; the installed enlacectl finds
+# the catalog from its own place (../share/locale), with no build tree.
+for file in share/man/man1/enlacectl.1 share/man/man1/enlacectl-cases.1 \
+    share/locale/es/LC_MESSAGES/enlacectl.mo bin/enlacectl; do
+  [[ -f $prefix/$file ]] || fail "not installed: $file"
+done
+if ! env -u LANGUAGE -u LC_ALL -u LC_MESSAGES LANG=es_SV.UTF-8 "$prefix/bin/enlacectl" --help |
+    grep -q '^Uso: enlacectl <comando>'; then
+  fail "the installed enlacectl does not speak Spanish under LANG=es_SV.UTF-8"
+fi
 # The public headers name only installed headers and third-party ones.
 if grep -rnE '#include "(clients|auth|db|server|tests|protos)/' "$prefix/include/enlace"; then
   fail "an installed header includes a file of the source tree"

@@ -359,8 +359,11 @@ def enlacectl_env(addr, pki, identity=None, cert=None, key=None, ca_addr=None):
     files) when identity or cert is given, and ENLACE_CA_ADDR (where `certs
     issue` finds the CA role) when ca_addr is given; with neither identity nor
     cert, no connection settings at all (for offline commands and usage
-    errors)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENLACE_")}
+    errors). Messages are in English whatever this process's language
+    (enlacectl speaks Spanish under LANG=es_*: docs/cli.md)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("ENLACE_") and k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}
+    env["LANG"] = "C.UTF-8"
     if identity is not None or cert is not None:
         env.update(ENLACE_ADDR=addr,
                    ENLACE_CA=os.path.join(pki, "ca.crt"),
@@ -369,6 +372,17 @@ def enlacectl_env(addr, pki, identity=None, cert=None, key=None, ca_addr=None):
         if ca_addr is not None:
             env.update(ENLACE_CA_ADDR=ca_addr)
     return env
+
+
+# enlacectl's exit status for the gRPC codes that have one of their own
+# (kExitCodes in clients/cli/cli.h, docs/cli.md); any other failure is 1.
+ENLACECTL_EXIT = {
+    "UNAUTHENTICATED": 4,
+    "PERMISSION_DENIED": 5,
+    "NOT_FOUND": 6,
+    "UNAVAILABLE": 7,
+    "DEADLINE_EXCEEDED": 7,
+}
 
 
 class EnlacectlChecks:
@@ -389,11 +403,13 @@ class EnlacectlChecks:
         return res
 
     def fails(self, code, *args, **kw):
-        """ctl(...) must exit 1 with the line "enlacectl: <code>: <message>"
-        (code: a gRPC status name) closing stderr (see FAILS_ALONE); returns
-        the result."""
+        """ctl(...) must exit with the exit status of `code` (ENLACECTL_EXIT:
+        4 to 7 for the codes that have one, else 1) and the line
+        "enlacectl: <code>: <message>" (code: a gRPC status name) closing
+        stderr (see FAILS_ALONE); returns the result."""
         res = self.ctl(*args, **kw)
-        self.assertEqual(res.returncode, 1, f"stdout:\n{res.stdout}\nstderr:\n{res.stderr}")
+        self.assertEqual(res.returncode, ENLACECTL_EXIT.get(code, 1),
+                         f"stdout:\n{res.stdout}\nstderr:\n{res.stderr}")
         before = r"\A" if self.FAILS_ALONE else r"(?:\A|\n)"
         self.assertRegex(res.stderr, rf"{before}enlacectl: {code}: \S.*\n\Z")
         return res
