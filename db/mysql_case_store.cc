@@ -96,7 +96,7 @@ void LoadServices(MysqlConnection& conn, int64_t case_seq, const Viewer& viewer,
       s->set_amount_usd_cents(rows->getInt64("amount_usd_cents"));
     }
     if (!rows->isNull("initiative_id")) s->set_initiative_id(rows->getString("initiative_id"));
-    s->set_training_hours(rows->getDouble("training_hours"));
+    s->set_training_hours(static_cast<double>(rows->getDouble("training_hours")));
     s->set_training_completed(rows->getInt("training_completed") != 0);
     *s->mutable_recorded_at() = TimeUtil::MicrosecondsToTimestamp(rows->getInt64("recorded_at_us"));
   }

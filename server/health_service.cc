@@ -176,9 +176,9 @@ class HealthServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<He
 };
 
 HealthServiceImpl::HealthServiceImpl(CallGate* gate, std::vector<std::string> services,
-                                     std::vector<std::string> dedicated)
+                                     const std::vector<std::string>& dedicated)
     : gate_(gate), services_(WithWholeServer(std::move(services))) {
-  for (std::string& name : dedicated) dedicated_.emplace(std::move(name), true);
+  for (const std::string& name : dedicated) dedicated_.emplace(name, true);
 }
 
 void HealthServiceImpl::SetServing(bool serving) {
@@ -224,10 +224,10 @@ HealthServiceImpl::ServingStatus HealthServiceImpl::StatusOf(const std::string& 
   return serving_ ? HealthCheckResponse::SERVING : HealthCheckResponse::NOT_SERVING;
 }
 
-uint64_t HealthServiceImpl::Subscribe(std::weak_ptr<WatchReactor> watcher) {
+uint64_t HealthServiceImpl::Subscribe(const std::weak_ptr<WatchReactor>& watcher) {
   absl::MutexLock lock(&mu_);
   uint64_t id = next_watcher_++;
-  watchers_.emplace(id, std::move(watcher));
+  watchers_.emplace(id, watcher);
   return id;
 }
 

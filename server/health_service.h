@@ -37,7 +37,7 @@ class HealthServiceImpl final : public grpc::health::v1::Health::CallbackService
   // (e.g. "enlace.v1.ArrivalService"). `gate` must outlive the service.
   // Starts NOT_SERVING.
   HealthServiceImpl(CallGate* gate, std::vector<std::string> services,
-                    std::vector<std::string> dedicated = {});
+                    const std::vector<std::string>& dedicated = {});
 
   // Sets every known name SERVING or NOT_SERVING; open Watch streams get
   // the new status if it changed.
@@ -60,7 +60,7 @@ class HealthServiceImpl final : public grpc::health::v1::Health::CallbackService
   // The status of `service` now; SERVICE_UNKNOWN for a name not served.
   ServingStatus StatusOf(const std::string& service) const ABSL_LOCKS_EXCLUDED(mu_);
   void TellWatchers() ABSL_LOCKS_EXCLUDED(mu_);
-  uint64_t Subscribe(std::weak_ptr<WatchReactor> watcher) ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t Subscribe(const std::weak_ptr<WatchReactor>& watcher) ABSL_LOCKS_EXCLUDED(mu_);
   void Unsubscribe(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
 
   CallGate* const gate_;

@@ -126,7 +126,7 @@ int Dispatch(absl::string_view path, const std::vector<Command>& commands, absl:
   while (at < args.size()) {
     const size_t span = GlobalFlagAt(args, at);
     if (span == 0) break;
-    globals.insert(globals.end(), args.begin() + at, args.begin() + at + span);
+    for (size_t k = at; k < at + span; ++k) globals.push_back(args[k]);
     at += span;
   }
   if (at >= args.size()) {
@@ -140,7 +140,7 @@ int Dispatch(absl::string_view path, const std::vector<Command>& commands, absl:
   for (const Command& command : commands) {
     if (args[at] == command.name) {
       Args rest = globals;
-      rest.insert(rest.end(), args.begin() + at + 1, args.end());
+      for (size_t k = at + 1; k < args.size(); ++k) rest.push_back(args[k]);
       return command.run(rest);
     }
   }

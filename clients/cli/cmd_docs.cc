@@ -264,6 +264,7 @@ int RunManCommand(const Args& args) {
   std::vector<std::string> pages;
   for (const std::string& child : root.children) pages.push_back(absl::StrCat("enlacectl-", child));
   std::vector<std::string> see_also;
+  see_also.reserve(pages.size());
   for (const std::string& page : pages) see_also.push_back(absl::StrCat(page, "(1)"));
   int written = 0;
   absl::Status status = WriteFile(absl::StrCat(dir, "/enlacectl.1"),

@@ -37,7 +37,7 @@ std::pair<std::string, std::string> Bounds(absl::string_view period) {
   if (period.size() == 7 && period[5] == 'Q' && period[6] >= '1' && period[6] <= '4') {
     absl::CivilYear year;
     if (!absl::ParseCivilTime(period.substr(0, 4), &year)) return {};
-    first = absl::CivilMonth(year) + 3 * (period[6] - '1');
+    first = absl::CivilMonth(year) + absl::civil_diff_t{3} * (period[6] - '1');
     months = 3;
   } else if (!absl::ParseCivilTime(period, &first)) {
     return {};
