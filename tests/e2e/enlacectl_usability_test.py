@@ -335,12 +335,23 @@ class EnlacectlUsabilityTest(harness.EnlacectlChecks, harness.ServerTestCase):
         self.assertEqual(sorted(r["arrivalId"] for r in rows),
                          sorted(a["arrivalId"] for a in arrivals["arrivals"]))
         self.assertIn("López, Díaz", {r["person.familyName"] for r in rows})  # nested: dotted
-        # The report: YAML is its JSON; CSV is the placeholder of report_csv.h.
+        # The report: YAML is its JSON; CSV is the HXL export of its rows by
+        # site (docs/report-export.md): titles, hashtags, one row per site,
+        # each row's returnees the ministry's exact count.
         report = json.loads(self.exits(0, "report", "-o", "json", identity="mfa").stdout)
         self.assertEqual(yaml.safe_load(self.exits(0, "report", "-o", "yaml",
                                                    identity="mfa").stdout), report)
         res = self.exits(0, "report", "-o", "csv", identity="mfa")
-        self.assertEqual(res.stdout.split("\r\n")[0], "department_code,returnees")
+        table = list(csv.reader(io.StringIO(res.stdout, newline="")))
+        self.assertEqual(table[0][:5], ["Period", "Start", "End", "P-code", "Department"])
+        self.assertEqual(table[1][:6], ["#date", "#date+start", "#date+end", "#adm1+code",
+                                        "#adm1+name", "#affected+returnees+ind"])
+        sites = report.get("sites", [])
+        self.assertEqual(len(table), 2 + len(sites))
+        for row, site in zip(table[2:], sites):
+            self.assertEqual(row[0], site["period"])
+            self.assertEqual(row[3], site["departmentPcode"])
+            self.assertEqual(row[5], site["returnees"].get("count", "0"))
         # The health check's hand-made JSON too.
         self.assertEqual(yaml.safe_load(self.exits(0, "health", "-o", "yaml").stdout),
                          {"status": "SERVING"})
