@@ -619,6 +619,13 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp) {
                           absl::UTCTimeZone());
 }
 
+std::string FormatUsd(int64_t cents) {
+  std::string whole = absl::StrCat(cents / 100);
+  for (int at = static_cast<int>(whole.size()) - 3; at > 0; at -= 3) whole.insert(at, ",");
+  const int64_t rest = cents % 100;
+  return absl::StrCat("US$ ", whole, ".", rest < 10 ? "0" : "", rest);
+}
+
 std::string OrDash(absl::string_view text) { return text.empty() ? "-" : std::string(text); }
 
 absl::StatusOr<google::protobuf::Timestamp> ParseInstant(absl::string_view flag,

@@ -306,6 +306,8 @@ void PrintDetails(const std::vector<std::pair<std::string, std::string>>& rows);
 
 // "2026-05-01T12:00:00Z", or "-" when unset.
 std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp);
+// US dollars from cents, for people: "US$ 1,250.05".
+std::string FormatUsd(int64_t cents);
 
 // `text`, or "-" when empty.
 std::string OrDash(absl::string_view text);

@@ -266,7 +266,7 @@ std::string Cell(const v1::AmountCell& cell) {
 // US$ from cents, "*" when suppressed.
 std::string Usd(const v1::AmountCell& cell) {
   if (cell.suppressed()) return "*";
-  return absl::StrFormat("US$ %d.%02d", cell.amount() / 100, cell.amount() % 100);
+  return FormatUsd(cell.amount());
 }
 
 // "15-17", "60+", "?" for AGE_BAND_UNSPECIFIED.

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -493,7 +494,7 @@ std::string CodeName(int code) {
 
 std::string FormatEta(double seconds) {
   if (seconds < 0 || seconds > 360000) return "--:--";
-  const int64_t s = static_cast<int64_t>(seconds + 0.5);
+  const int64_t s = std::llround(seconds);
   if (s >= 3600) return absl::StrFormat("%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
   return absl::StrFormat("%d:%02d", s / 60, s % 60);
 }
@@ -534,18 +535,21 @@ class Progress {
   void Draw() {
     const int64_t done = done_->load();
     const int64_t total = total_->load();  // -1: not known (yet)
+    // Rows as doubles for the rate, share and ETA (exact up to 2^53 rows).
+    const auto done_rows = static_cast<double>(done);
+    const auto total_rows = static_cast<double>(total);
     const double elapsed = absl::ToDoubleSeconds(absl::Now() - started_);
-    const double rate = elapsed > 0 ? done / elapsed : 0;
+    const double rate = elapsed > 0 ? done_rows / elapsed : 0;
     std::string line;
     if (mode_ == Mode::kBar) {
       if (total > 0) {
         constexpr int kWidth = 30;
-        const double fraction = std::min(1.0, static_cast<double>(done) / total);
+        const double fraction = std::min(1.0, done_rows / total_rows);
         const int filled = static_cast<int>(fraction * kWidth);
         line =
             absl::StrFormat("[%s%s] %d/%d %3.0f%%  %.0f rows/s  ETA %s", std::string(filled, '#'),
                             std::string(kWidth - filled, '-'), done, total, fraction * 100, rate,
-                            rate > 0 ? FormatEta((total - done) / rate) : "--:--");
+                            rate > 0 ? FormatEta((total_rows - done_rows) / rate) : "--:--");
       } else {
         line = absl::StrFormat("%d rows  %.0f rows/s", done, rate);
       }
@@ -554,8 +558,8 @@ class Progress {
     } else {
       if (total > 0) {
         line = absl::StrFormat("enlacectl: pushed %d/%d rows (%.0f%%), %.0f rows/s, ETA %s", done,
-                               total, std::min(100.0, 100.0 * done / total), rate,
-                               rate > 0 ? FormatEta((total - done) / rate) : "--:--");
+                               total, std::min(100.0, 100.0 * done_rows / total_rows), rate,
+                               rate > 0 ? FormatEta((total_rows - done_rows) / rate) : "--:--");
       } else {
         line = absl::StrFormat("enlacectl: pushed %d rows, %.0f rows/s", done, rate);
       }
@@ -881,6 +885,95 @@ class Push {
   std::vector<std::string> first_rejects_;
 };
 
+// The input's format: --format, else the file name's extension. The exit
+// status of a usage error when neither tells.
+std::optional<int> PushFormat(const Invocation& call, const std::string& path, bool from_stdin,
+                              Format* format) {
+  std::optional<std::string> format_flag = call.flags().Get("format");
+  if (format_flag.has_value()) {
+    if (*format_flag == "csv") {
+      *format = Format::kCsv;
+    } else if (*format_flag == "jsonl") {
+      *format = Format::kJsonl;
+    } else {
+      return call.Value(absl::StrCat("--format must be csv or jsonl, not \"", *format_flag, "\""));
+    }
+    return std::nullopt;
+  }
+  if (from_stdin) return call.Usage("reading standard input (\"-\") needs --format csv|jsonl");
+  const std::string lower = absl::AsciiStrToLower(path);
+  if (absl::EndsWith(lower, ".csv")) {
+    *format = Format::kCsv;
+  } else if (absl::EndsWith(lower, ".jsonl") || absl::EndsWith(lower, ".ndjson") ||
+             absl::EndsWith(lower, ".json")) {
+    *format = Format::kJsonl;
+  } else {
+    return call.Usage(absl::StrCat("cannot tell the format of \"", path,
+                                   "\" from its name: give --format csv|jsonl"));
+  }
+  return std::nullopt;
+}
+
+// --progress auto|bar|lines|none (auto: a bar on a terminal, else lines).
+std::optional<int> PushProgressMode(const Invocation& call, Progress::Mode* mode) {
+  const std::string progress = call.flags().Get("progress").value_or("auto");
+  if (progress == "auto") {
+    *mode = ::isatty(STDERR_FILENO) ? Progress::Mode::kBar : Progress::Mode::kLines;
+  } else if (progress == "bar") {
+    *mode = Progress::Mode::kBar;
+  } else if (progress == "lines") {
+    *mode = Progress::Mode::kLines;
+  } else if (progress == "none") {
+    *mode = Progress::Mode::kNone;
+  } else {
+    return call.Value(
+        absl::StrCat("--progress must be auto, bar, lines or none, not \"", progress, "\""));
+  }
+  return std::nullopt;
+}
+
+// After the push: the first rejected rows and, if it stopped, how far it got
+// on stderr; the summary (a line, or JSON) on stdout. Returns the exit
+// status: the failure's, kExitRejected when rows were rejected, else OK.
+int ReportPush(const Invocation& call, const Push& push,
+               const std::optional<std::string>& rejects_path, bool rejects_kept, double seconds,
+               const absl::Status& status) {
+  for (const std::string& line : push.first_rejects()) {
+    std::cerr << "rejected: " << line << "\n";
+  }
+  const int64_t shown = static_cast<int64_t>(push.first_rejects().size());
+  if (shown < push.rejected() && !rejects_kept) {
+    std::cerr << "(" << push.rejected() - shown
+              << " more rejected rows: use --rejects FILE to keep them all)\n";
+  }
+  const int64_t answered =
+      push.created() + push.already() + push.rejected() - push.rejected_locally();
+  if (!status.ok() && answered > 0) {
+    std::cerr << "enlacectl: the push stopped after " << push.rows() << " rows: " << push.created()
+              << " created, " << push.already() << " already recorded, " << push.rejected()
+              << " rejected, " << push.unanswered()
+              << " not answered. Rerun the same command to push the rest: rows already "
+                 "stored come back as already recorded.\n";
+  }
+  if (!status.ok()) return Fail(status);
+  if (call.json()) {
+    const int exit = PrintJsonText(absl::StrCat(
+        "{\"rows\": ", push.rows(), ", \"created\": ", push.created(),
+        ", \"alreadyRecorded\": ", push.already(), ", \"rejected\": ", push.rejected(),
+        ", \"rejectedLocally\": ", push.rejected_locally(),
+        ", \"rejectsFile\": ", rejects_path.has_value() ? JsonQuote(*rejects_path) : "null",
+        ", \"seconds\": ", absl::StrFormat("%.3f", seconds), "}"));
+    if (exit != kExitOk) return exit;
+  } else {
+    std::cout << "pushed " << push.rows() << " rows: " << push.created() << " created, "
+              << push.already() << " already recorded, " << push.rejected() << " rejected";
+    if (rejects_path.has_value()) std::cout << " (rejects: " << *rejects_path << ")";
+    std::cout << "\n";
+  }
+  std::cout.flush();
+  return push.rejected() > 0 ? kExitRejected : kExitOk;
+}
+
 int RunArrivalsPush(const Args& args) {
   static const Leaf leaf = {
       std::string(kPushPath), PushUsage(), {"format", "rejects", "progress"}, {"FILE"}};
@@ -890,43 +983,9 @@ int RunArrivalsPush(const Args& args) {
   const bool from_stdin = path == "-";
 
   Format format;
-  std::optional<std::string> format_flag = call.flags().Get("format");
-  if (format_flag.has_value()) {
-    if (*format_flag == "csv") {
-      format = Format::kCsv;
-    } else if (*format_flag == "jsonl") {
-      format = Format::kJsonl;
-    } else {
-      return call.Value(absl::StrCat("--format must be csv or jsonl, not \"", *format_flag, "\""));
-    }
-  } else if (from_stdin) {
-    return call.Usage("reading standard input (\"-\") needs --format csv|jsonl");
-  } else {
-    const std::string lower = absl::AsciiStrToLower(path);
-    if (absl::EndsWith(lower, ".csv")) {
-      format = Format::kCsv;
-    } else if (absl::EndsWith(lower, ".jsonl") || absl::EndsWith(lower, ".ndjson") ||
-               absl::EndsWith(lower, ".json")) {
-      format = Format::kJsonl;
-    } else {
-      return call.Usage(absl::StrCat("cannot tell the format of \"", path,
-                                     "\" from its name: give --format csv|jsonl"));
-    }
-  }
+  if (std::optional<int> exit = PushFormat(call, path, from_stdin, &format)) return *exit;
   Progress::Mode progress_mode;
-  const std::string progress = call.flags().Get("progress").value_or("auto");
-  if (progress == "auto") {
-    progress_mode = ::isatty(STDERR_FILENO) ? Progress::Mode::kBar : Progress::Mode::kLines;
-  } else if (progress == "bar") {
-    progress_mode = Progress::Mode::kBar;
-  } else if (progress == "lines") {
-    progress_mode = Progress::Mode::kLines;
-  } else if (progress == "none") {
-    progress_mode = Progress::Mode::kNone;
-  } else {
-    return call.Value(
-        absl::StrCat("--progress must be auto, bar, lines or none, not \"", progress, "\""));
-  }
+  if (std::optional<int> exit = PushProgressMode(call, &progress_mode)) return *exit;
   std::optional<std::string> rejects_path = call.flags().Get("rejects");
   if (rejects_path.has_value() && rejects_path->empty()) {
     return call.Value("--rejects must not be empty");
@@ -982,40 +1041,7 @@ int RunArrivalsPush(const Args& args) {
   if (rejects != nullptr && std::fflush(rejects) != 0) {
     return Fail(absl::ErrnoToStatus(errno, absl::StrCat("cannot write ", *rejects_path)));
   }
-  for (const std::string& line : push.first_rejects()) {
-    std::cerr << "rejected: " << line << "\n";
-  }
-  const int64_t shown = static_cast<int64_t>(push.first_rejects().size());
-  if (shown < push.rejected() && rejects == nullptr) {
-    std::cerr << "(" << push.rejected() - shown
-              << " more rejected rows: use --rejects FILE to keep them all)\n";
-  }
-  const int64_t answered =
-      push.created() + push.already() + push.rejected() - push.rejected_locally();
-  if (!status.ok() && answered > 0) {
-    std::cerr << "enlacectl: the push stopped after " << push.rows() << " rows: " << push.created()
-              << " created, " << push.already() << " already recorded, " << push.rejected()
-              << " rejected, " << push.unanswered()
-              << " not answered. Rerun the same command to push the rest: rows already "
-                 "stored come back as already recorded.\n";
-  }
-  if (!status.ok()) return Fail(status);
-  if (call.json()) {
-    const int exit = PrintJsonText(absl::StrCat(
-        "{\"rows\": ", push.rows(), ", \"created\": ", push.created(),
-        ", \"alreadyRecorded\": ", push.already(), ", \"rejected\": ", push.rejected(),
-        ", \"rejectedLocally\": ", push.rejected_locally(),
-        ", \"rejectsFile\": ", rejects_path.has_value() ? JsonQuote(*rejects_path) : "null",
-        ", \"seconds\": ", absl::StrFormat("%.3f", seconds), "}"));
-    if (exit != kExitOk) return exit;
-  } else {
-    std::cout << "pushed " << push.rows() << " rows: " << push.created() << " created, "
-              << push.already() << " already recorded, " << push.rejected() << " rejected";
-    if (rejects_path.has_value()) std::cout << " (rejects: " << *rejects_path << ")";
-    std::cout << "\n";
-  }
-  std::cout.flush();
-  return push.rejected() > 0 ? kExitRejected : kExitOk;
+  return ReportPush(call, push, rejects_path, rejects != nullptr, seconds, status);
 }
 
 // ---------------------------------------------------------------------------

@@ -57,21 +57,12 @@ using ReferralStub = v1::ReferralService::Stub;
 // ---------------------------------------------------------------------------
 // Display.
 
-// US dollars from cents: "1,250.00".
-std::string FormatUsd(int64_t cents) {
-  std::string whole = absl::StrCat(cents / 100);
-  for (int at = static_cast<int>(whole.size()) - 3; at > 0; at -= 3) whole.insert(at, ",");
-  int64_t rest = cents % 100;
-  return absl::StrCat(whole, ".", rest < 10 ? "0" : "", rest);
-}
-
 // What a service achieved: "US$ 1,250.00 to INITIATIVE" (seed capital),
 // "40 h, completed" (training), "-" otherwise.
 std::string OutcomeText(const v1::ServiceRecord& s) {
   if (s.service() == v1::NEED_SEED_CAPITAL) {
-    std::string amount = s.amount_usd_cents() > 0
-                             ? absl::StrCat("US$ ", FormatUsd(s.amount_usd_cents()))
-                             : "US$ (hidden)";
+    std::string amount =
+        s.amount_usd_cents() > 0 ? FormatUsd(s.amount_usd_cents()) : "US$ (hidden)";
     return absl::StrCat(amount, " to ", OrDash(s.initiative_id()));
   }
   if (s.service() == v1::NEED_TRAINING) {
@@ -185,8 +176,7 @@ void PrintInitiativeDetails(const v1::Initiative& i) {
       {"status", ShortName("INITIATIVE_STATUS_", i.status())},
       {"jobs created", absl::StrCat(i.jobs_created())},
       {"woman-led", i.woman_led() ? "yes" : "no"},
-      {"disbursed",
-       i.case_id().empty() ? "-" : absl::StrCat("US$ ", FormatUsd(i.disbursed_usd_cents()))},
+      {"disbursed", i.case_id().empty() ? "-" : FormatUsd(i.disbursed_usd_cents())},
       {"registered at", FormatTimestamp(i.registered_at())},
       {"updated at", FormatTimestamp(i.updated_at())},
       {"etag", OrDash(i.etag())},

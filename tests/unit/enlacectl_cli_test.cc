@@ -147,6 +147,14 @@ TEST(FlagsTest, ShortOutputFormsAndErrors) {
               HasSubstr("unknown flag --output"));
 }
 
+TEST(FormatUsdTest, DollarsAndCentsWithThousands) {
+  EXPECT_EQ(FormatUsd(0), "US$ 0.00");
+  EXPECT_EQ(FormatUsd(5), "US$ 0.05");
+  EXPECT_EQ(FormatUsd(125050), "US$ 1,250.50");
+  EXPECT_EQ(FormatUsd(99999), "US$ 999.99");
+  EXPECT_EQ(FormatUsd(100000000), "US$ 1,000,000.00");
+}
+
 TEST(ExitCodesTest, EachKindOfFailureHasItsCode) {
   EXPECT_EQ(ExitCodeFor(absl::StatusCode::kOk), 0);
   EXPECT_EQ(ExitCodeFor(absl::StatusCode::kUnauthenticated), 4);

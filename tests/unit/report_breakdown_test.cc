@@ -22,6 +22,7 @@
 #include "server/outcome_validation.h"
 #include "server/programme_targets.h"
 #include "server/report_service.h"
+#include "tests/testing/report_grid_probe.h"
 #include "tests/testing/status_matchers.h"
 
 namespace enlace {
@@ -401,46 +402,9 @@ TEST(AggregateReportTest, ServedPerSiteIsShownOnlyWithBothItsParts) {
   EXPECT_EQ(Show(r.sites(0).served_youth()), "x");
 }
 
-// The differencing argument of report_suppression_test, over the
-// breakdowns: every report over every period, department and interval is
-// computed; each hidden grid cell is then given every other hidden value
-// (and its amounts any other value), and no report may change.
-ReportGrid Select(const ReportGrid& grid, const std::string& first, const std::string& last,
-                  const std::string& department) {
-  auto in = [&](const std::string& month, const std::string& dept) {
-    return (first.empty() || month >= first) && (last.empty() || month <= last) &&
-           (department.empty() || dept == department);
-  };
-  ReportGrid out;
-  for (const auto& c : grid.returnees)
-    if (in(c.month, c.department)) out.returnees.push_back(c);
-  for (const auto& c : grid.cases)
-    if (in(c.month, c.department)) out.cases.push_back(c);
-  for (const auto& c : grid.services)
-    if (in(c.month, c.department)) out.services.push_back(c);
-  for (const auto& c : grid.initiatives)
-    if (in(c.month, c.department)) out.initiatives.push_back(c);
-  return out;
-}
-
-std::vector<std::string> EveryReport(const ReportGrid& grid) {
-  const std::vector<std::string> months = {"",        "2018-01", "2018-02",
-                                           "2018-03", "2018-04", "2018-06"};
-  const std::vector<std::string> departments = {"", "SV-SS", "SV-LI"};
-  std::vector<std::string> out;
-  for (const std::string& first : months) {
-    for (const std::string& last : months) {
-      if (!first.empty() && !last.empty() && first > last) continue;
-      for (const std::string& department : departments) {
-        ReportGrid selected = Select(grid, first, last, department);
-        out.push_back(Aggregate(selected).SerializeAsString());
-        out.push_back(Aggregate(selected, enlace::v1::REPORT_INTERVAL_QUARTER).SerializeAsString());
-      }
-    }
-  }
-  return out;
-}
-
+// The differencing argument (tests/testing/report_grid_probe.h) over the
+// breakdowns, by month and by quarter: a grid with hidden cells of every
+// kind, amounts included.
 ReportGrid MixedBreakdownGrid() {
   using namespace enlace::v1;  // NOLINT(build/namespaces): enum values, test only
   ReportGrid grid;
@@ -472,36 +436,11 @@ ReportGrid MixedBreakdownGrid() {
 }
 
 TEST(AggregateReportTest, NoBreakdownOverAnyPeriodDepartmentOrIntervalRevealsAHiddenCell) {
-  const ReportGrid grid = MixedBreakdownGrid();
-  const std::vector<std::string> reports = EveryReport(grid);
-  int hidden_cells = 0;
-  ReportGrid probe = grid;
-  struct Probe {
-    GridCount* count;
-    int64_t* amount;  // may be null
-  };
-  std::vector<Probe> cells;
-  for (auto& c : probe.returnees) cells.push_back({&c.count, nullptr});
-  for (auto& c : probe.cases) cells.push_back({&c.count, nullptr});
-  for (auto& c : probe.services) cells.push_back({&c.count, &c.amount_usd_cents});
-  for (auto& c : probe.initiatives) cells.push_back({&c.count, &c.jobs_created});
-  for (size_t index = 0; index < cells.size(); ++index) {
-    Probe& cell = cells[index];
-    if (!db::IsHidden(*cell.count)) continue;
-    ++hidden_cells;
-    const GridCount original = *cell.count;
-    const int64_t original_amount = cell.amount == nullptr ? 0 : *cell.amount;
-    for (int64_t others = 1; others <= 4; ++others) {
-      cell.count->total = original.owned + others;
-      if (cell.amount != nullptr) *cell.amount = original_amount + 1234 * others;
-      EXPECT_EQ(EveryReport(probe), reports)
-          << "grid cell #" << index << " with " << others
-          << " records of others changes some report: its value can be recovered";
-    }
-    *cell.count = original;
-    if (cell.amount != nullptr) *cell.amount = original_amount;
-  }
-  EXPECT_EQ(hidden_cells, 6);  // the fixture does hold hidden cells of every kind
+  EXPECT_EQ(::enlace::testing::ProbeHiddenCells(
+                MixedBreakdownGrid(), {"", "2018-01", "2018-02", "2018-03", "2018-04", "2018-06"},
+                {"", "SV-SS", "SV-LI"},
+                {enlace::v1::REPORT_INTERVAL_MONTH, enlace::v1::REPORT_INTERVAL_QUARTER}),
+            6);  // the fixture does hold hidden cells of every kind
 }
 
 // ---------------------------------------------------------------------------

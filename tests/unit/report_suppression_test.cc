@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/report_service.h"
+#include "tests/testing/report_grid_probe.h"
 #include "tests/testing/status_matchers.h"
 
 namespace enlace::db {
@@ -369,50 +370,8 @@ TEST(AggregateReportTest, ReferralsServicesAndInitiativesSumTheirGrids) {
 // ---------------------------------------------------------------------------
 // The argument, tested on the pure aggregation: a store's report over a
 // period (whole months) and a department is AggregateReport over the grid
-// cells in them. Every report over every period and department is computed;
-// then each hidden grid cell is given another hidden value, and no report
-// may change. Then nothing computed from any set of reports, however
-// combined, can depend on (reveal) the value of a hidden cell.
-
-// The grid cells of `grid` in months [first, last] ("" = open) and
-// `department` ("" = all): what the store's filters select.
-ReportGrid Select(const ReportGrid& grid, const std::string& first, const std::string& last,
-                  const std::string& department) {
-  auto in = [&](const std::string& month, const std::string& dept) {
-    return (first.empty() || month >= first) && (last.empty() || month <= last) &&
-           (department.empty() || dept == department);
-  };
-  ReportGrid out;
-  for (const auto& c : grid.returnees)
-    if (in(c.month, c.department)) out.returnees.push_back(c);
-  for (const auto& c : grid.cases)
-    if (in(c.month, c.department)) out.cases.push_back(c);
-  for (const auto& c : grid.referrals)
-    if (in(c.month, c.department)) out.referrals.push_back(c);
-  for (const auto& c : grid.services)
-    if (in(c.month, c.department)) out.services.push_back(c);
-  for (const auto& c : grid.initiatives) {
-    if (in(c.month, c.department)) out.initiatives.push_back(c);
-  }
-  return out;
-}
-
-// Every report an attacker can ask for: every range of months (open ends
-// included) and every department filter.
-std::vector<std::string> EveryReport(const ReportGrid& grid) {
-  const std::vector<std::string> months = {"", "2018-01", "2018-02", "2018-03", "2018-04"};
-  const std::vector<std::string> departments = {"", "SV-SS", "SV-LI"};
-  std::vector<std::string> out;
-  for (const std::string& first : months) {
-    for (const std::string& last : months) {
-      if (!first.empty() && !last.empty() && first > last) continue;
-      for (const std::string& department : departments) {
-        out.push_back(Aggregate(Select(grid, first, last, department)).SerializeAsString());
-      }
-    }
-  }
-  return out;
-}
+// cells in them, so tests/testing/report_grid_probe.h can try every report
+// against every value a hidden cell could hold.
 
 // A grid for one viewer with hidden and shown cells of every indicator.
 ReportGrid MixedGrid() {
@@ -444,40 +403,12 @@ ReportGrid MixedGrid() {
   return grid;
 }
 
-// Calls `visit` with a pointer to the count of every grid cell of `grid`.
-template <typename Visit>
-void ForEveryCell(ReportGrid* grid, Visit visit) {
-  for (auto& c : grid->returnees) visit(&c.count);
-  for (auto& c : grid->cases) visit(&c.count);
-  for (auto& c : grid->referrals) visit(&c.count);
-  for (auto& c : grid->services) visit(&c.count);
-  for (auto& c : grid->initiatives) visit(&c.count);
-}
-
 TEST(AggregateReportTest, NoReportOverAnyPeriodOrDepartmentDependsOnAHiddenCellsValue) {
-  const ReportGrid grid = MixedGrid();
-  const std::vector<std::string> reports = EveryReport(grid);
-  int hidden_cells = 0;
-  int cell_index = 0;
-  ReportGrid probe = grid;
-  std::vector<GridCount*> cells;
-  ForEveryCell(&probe, [&](GridCount* count) { cells.push_back(count); });
-  for (GridCount* count : cells) {
-    ++cell_index;
-    if (!IsHidden(*count)) continue;
-    ++hidden_cells;
-    const GridCount original = *count;
-    // Every other value the cell could hold while hidden: 1..4 others.
-    for (int64_t others = 1; others <= 4; ++others) {
-      count->total = original.owned + others;
-      if (count->total == original.total) continue;
-      EXPECT_EQ(EveryReport(probe), reports)
-          << "grid cell #" << cell_index << " with " << others
-          << " records of others changes some report: its value can be recovered";
-    }
-    *count = original;
-  }
-  EXPECT_EQ(hidden_cells, 7);  // the fixture does hold hidden cells
+  // Every range of months (open ends included) and every department filter.
+  EXPECT_EQ(::enlace::testing::ProbeHiddenCells(
+                MixedGrid(), {"", "2018-01", "2018-02", "2018-03", "2018-04"},
+                {"", "SV-SS", "SV-LI"}, {enlace::v1::REPORT_INTERVAL_MONTH}),
+            7);  // the fixture does hold hidden cells
 }
 
 // ---------------------------------------------------------------------------
