@@ -136,8 +136,7 @@ int RunAuditList(const Args& args) {
 // enlacectl audit verify
 
 std::string AuditVerifyUsage() {
-  return absl::StrCat(
-      R"(Recompute the audit log's SHA-256 hash chain on the server
+  return absl::StrCat(Tr(R"(Recompute the audit log's SHA-256 hash chain on the server
 (AdminService.VerifyAuditLog; administrators only) and say whether it is
 intact, or which event is the first whose link is broken (an event changed,
 removed or inserted at or before it).
@@ -150,8 +149,8 @@ Flags:
                          witness's --state file): the tail of the log cut, or an
                          event rewritten since, is caught even when the chain
                          was repaired (docs/audit.md)
-)",
-      OutputHelp(), ConnectionHelp(), R"(
+)"),
+                      OutputHelp(), ConnectionHelp(), Tr(R"(
 Example:
   enlacectl audit verify && echo "chain intact"
   enlacectl audit verify --checkpoint iom-witness.state
@@ -160,7 +159,7 @@ Exit status: 0 the chain is intact; 1 it is broken ("enlacectl: DATA_LOSS:
 audit log broken at sequence S ..." on stderr; with --output json the
 VerifyAuditLogResponse is printed too), or the call failed; 2 usage error;
 4 not authenticated; 5 permission denied; 7 unavailable (retry later).
-)");
+)"));
 }
 
 int RunAuditVerify(const Args& args) {
@@ -415,7 +414,7 @@ int RunReportCommand(const Args& args) {
 
 std::string HealthUsage() {
   return absl::StrCat(
-      R"(Ask the server whether it is serving (grpc.health.v1.Health/Check): on the
+      Tr(R"(Ask the server whether it is serving (grpc.health.v1.Health/Check): on the
 TLS port with your certificate, or with --plaintext on the health-only port
 that Kubernetes probes use (no certificate needed). The server reports
 NOT_SERVING while its database is unreachable.
@@ -428,8 +427,8 @@ Flags:
   --service NAME         a service's health (e.g. enlace.v1.ArrivalService);
                          default the server as a whole
   --output table|json    table (default): the status; json: {"status": "SERVING"}
-)",
-      ConnectionHelp(), R"(
+)"),
+      ConnectionHelp(), Tr(R"(
 Example:
   enlacectl health
   enlacectl health --plaintext 127.0.0.1:7444 --timeout 2s
@@ -438,7 +437,7 @@ Exit status: 0 SERVING; 1 any other status (NOT_SERVING, SERVICE_UNKNOWN, ...)
 or the call failed ("enlacectl: <gRPC code>: <message>" on stderr); 2 usage
 error; 4 not authenticated; 5 permission denied; 6 unknown --service
 (NOT_FOUND); 7 unavailable: the server cannot be reached (retry later).
-)");
+)"));
 }
 
 // A protobuf varint at `*pos` of `bytes`.

@@ -96,7 +96,7 @@ Exit status: 0 written; 1 the file could not be written (it exists, say);
 
 int RunAuditWitnessKeyCommand(const Args& args) {
   static const Leaf leaf =
-      WholeUsageLeaf("enlacectl audit witness-key", std::string(kWitnessKeyUsage), {"name", "out"},
+      WholeUsageLeaf("enlacectl audit witness-key", Tr(kWitnessKeyUsage), {"name", "out"},
                      /*max_positionals=*/0, /*offline=*/true);
   Invocation call;
   if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;

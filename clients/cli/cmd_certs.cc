@@ -129,9 +129,9 @@ absl::StatusOr<auth::KeyType> ParseKeyType(const std::string& text) {
 }
 
 int RunCertsRequest(const Args& args) {
-  static const Leaf leaf = WholeUsageLeaf(
-      "enlacectl certs request", std::string(kCertsRequestUsage),
-      {"kind", "name", "key-type", "out-dir"}, /*max_positionals=*/0, /*offline=*/true);
+  static const Leaf leaf = WholeUsageLeaf("enlacectl certs request", Tr(kCertsRequestUsage),
+                                          {"kind", "name", "key-type", "out-dir"},
+                                          /*max_positionals=*/0, /*offline=*/true);
   Invocation call;
   if (std::optional<int> exit = call.ParseArgs(leaf, args)) return *exit;
   if (std::optional<int> exit = call.Require({"kind", "name"})) return *exit;

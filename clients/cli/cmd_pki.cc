@@ -74,7 +74,7 @@ Example:
 
 int RunPkiInit(const Args& args) {
   static const Leaf leaf =
-      WholeUsageLeaf("enlacectl pki init", std::string(kPkiInitUsage),
+      WholeUsageLeaf("enlacectl pki init", Tr(kPkiInitUsage),
                      {"dir", "agencies", "admins", "server-names", "validity-days"},
                      /*max_positionals=*/0, /*offline=*/true);
   Invocation call;
@@ -119,7 +119,7 @@ Example:
 )";
 
 int RunPkiIssue(const Args& args) {
-  static const Leaf leaf = WholeUsageLeaf("enlacectl pki issue", std::string(kPkiIssueUsage),
+  static const Leaf leaf = WholeUsageLeaf("enlacectl pki issue", Tr(kPkiIssueUsage),
                                           {"dir", "kind", "name", "out-dir", "validity-days"},
                                           /*max_positionals=*/0, /*offline=*/true);
   Invocation call;
