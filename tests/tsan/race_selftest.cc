@@ -156,8 +156,8 @@ int UnknownMethodCalls() {
   call_many(kUnknownMethodCalls - kUnknownMethodCalls / 2);
   other.join();
   server->Shutdown();
-  std::printf("%d of %d calls of an unknown method were UNIMPLEMENTED\n", unimplemented_answers.load(),
-              kUnknownMethodCalls);
+  std::printf("%d of %d calls of an unknown method were UNIMPLEMENTED\n",
+              unimplemented_answers.load(), kUnknownMethodCalls);
   return unimplemented_answers.load() == kUnknownMethodCalls ? 0 : 1;
 }
 
