@@ -44,9 +44,10 @@ tsan.<Suite>.<Test> and labelled tsan-<layer> (CI's part) or long-tsan-<layer>
 (the rest), so -L LAYER selects that layer in every run.
 
 Then the CI part of the AddressSanitizer + UndefinedBehaviorSanitizer suite:
-everything is built with -fsanitize=address,undefined in build-asan/
-(configured once, incremental afterwards) and the layers matching
-ENLACE_CI_ASAN_LABELS (default: ${ci_asan_labels}) run there:
+the unit and db layers' tests are built with -fsanitize=address,undefined
+in build-asan/ (configured once, incremental afterwards; the target
+enlace_asan_ci_tests) and run there (with ENLACE_CI_ASAN_LABELS set, every
+test is built, and the layers it matches run):
   ctest --test-dir build-asan -L '${ci_asan_labels}' --output-on-failure -j2 [ctest args...]
 --no-asan (or ENLACE_NO_ASAN=1) skips this part; CI refuses to skip it.
 
@@ -76,7 +77,7 @@ if every ctest run passed (and, for ASan, no report was written).
 Examples:
   scripts/test.sh                        # everything, the TSan suite, ASan's CI part
   scripts/test.sh -L unit                # the unit layer, its TSan and ASan copies
-  scripts/test.sh --no-tsan --no-asan -L e2e     # the end-to-end layer alone
+  scripts/test.sh --no-tsan --no-asan --no-tidy -L e2e  # the end-to-end layer alone
   scripts/test.sh --no-tsan --no-asan -R Policy  # tests whose name matches Policy
   scripts/test.sh -R Workflow -V         # matching tests, verbose, in every run
   scripts/test.sh --sanitize=address     # the whole suite under ASan+UBSan
@@ -95,7 +96,8 @@ Environment:
   ENLACE_TSAN_OPTIONS   extra TSAN_OPTIONS for the suite (e.g. halt_on_error=0
                         to see every report of a test, not just the first)
   ENLACE_NO_ASAN=1      skip the CI part of the ASan suite (same as --no-asan)
-  ENLACE_CI_ASAN_LABELS the ctest label regex of that part (${ci_asan_labels})
+  ENLACE_CI_ASAN_LABELS the ctest label regex of that part (default
+                        ${ci_asan_labels}; when set, everything is built)
   ENLACE_ASAN_OPTIONS   extra ASAN_OPTIONS for the googletest tests
 EOF
 }
@@ -283,7 +285,12 @@ fi
 
 if [[ "${run_asan}" != 0 ]]; then
   asan_started=${SECONDS}
-  ensure_asan_built
+  # CI's part builds only its layers' tests; other labels need everything.
+  if [[ "${run_asan}" == ci && -z "${ENLACE_CI_ASAN_LABELS:-}" ]]; then
+    ensure_asan_built ci
+  else
+    ensure_asan_built all
+  fi
   rm -rf "${ENLACE_ASAN_BUILD_DIR}/asan-reports"
   mkdir -p "${ENLACE_ASAN_BUILD_DIR}/asan-reports"
   # The suite's options for any process no test property reaches (the tests

@@ -14,7 +14,6 @@ Usage: test_layers_test.py --build-dir DIR
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 
@@ -44,11 +43,6 @@ def main():
 
     failures = []
     tests = tests_of(args.build_dir)
-    # In build-tsan the googletest tests are tsan.<Suite>.<Test>, labelled
-    # tsan-<layer> (CI's part) or long-tsan-<layer> (the rest).
-    tests = {name: [re.sub(r"^(long-)?tsan-", "", label) if name.startswith("tsan.") else label
-                    for label in labels]
-             for name, labels in tests.items()}
     counts = {layer: 0 for layer in LAYERS}
     for name, labels in sorted(tests.items()):
         layers = [label for label in labels if label in LAYERS]

@@ -14,8 +14,8 @@
 #                                    (all targets, or only those named)
 #   ensure_tsan_built                configure (once) and build the ThreadSanitizer
 #                                    tests in build-tsan/ (tests/tsan/)
-#   ensure_asan_built                configure (once) and build everything with
-#                                    ASan+UBSan in build-asan/ (tests/asan/)
+#   ensure_asan_built [ci|all]       configure (once) and build with ASan+UBSan in
+#                                    build-asan/ CI's part or everything (tests/asan/)
 #   ensure_npm_tools                 install the npm tools pinned in
 #                                    scripts/npm/package-lock.json into build/npm
 #   free_port                        a free TCP port on 127.0.0.1, chosen by the kernel
@@ -210,11 +210,17 @@ ensure_tsan_built() {
     die "the ThreadSanitizer build failed"
 }
 
-# ensure_asan_built: the ASan+UBSan tree (build-asan/, -DENLACE_SANITIZE=address)
-# is configured only when build-asan/build.ninja is missing; then all of it is
-# built (incrementally), since its suite is the whole ctest suite.
+# ensure_asan_built [ci|all]: the ASan+UBSan tree (build-asan/,
+# -DENLACE_SANITIZE=address) is configured only when build-asan/build.ninja
+# is missing; then, for ci (the default), only the target
+# enlace_asan_ci_tests is built (the unit and db layers' tests and the
+# suite's self-tests: tests/asan/CMakeLists.txt); for all, everything.
 ensure_asan_built() {
-  local dir="${ENLACE_ASAN_BUILD_DIR}"
+  local dir="${ENLACE_ASAN_BUILD_DIR}" part="${1:-ci}"
+  local -a target=(--target enlace_asan_ci_tests)
+  if [[ "${part}" == all ]]; then
+    target=()
+  fi
   if [[ ! -f "${dir}/build.ninja" ]]; then
     local -a cfg=(-S "${ENLACE_ROOT}" -B "${dir}" -G Ninja -DCMAKE_BUILD_TYPE=Release
       -DENLACE_SANITIZE=address)
@@ -224,8 +230,8 @@ ensure_asan_built() {
     log "configuring ${dir} (AddressSanitizer + UndefinedBehaviorSanitizer)"
     cmake "${cfg[@]}" </dev/null || die "cmake configure of the ASan tree failed (to start over: rm -rf ${dir})"
   fi
-  log "building the ASan+UBSan tree (${ENLACE_BUILD_JOBS} jobs)"
-  cmake --build "${dir}" -j "${ENLACE_BUILD_JOBS}" </dev/null || die "the ASan+UBSan build failed"
+  log "building the ASan+UBSan tree ($([[ ${part} == all ]] && echo "everything" || echo "CI part"), ${ENLACE_BUILD_JOBS} jobs)"
+  cmake --build "${dir}" "${target[@]}" -j "${ENLACE_BUILD_JOBS}" </dev/null || die "the ASan+UBSan build failed"
 }
 
 # ensure_npm_tools: the tools of scripts/npm/package-lock.json in
