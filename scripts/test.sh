@@ -12,12 +12,10 @@ usage() {
 Usage: scripts/test.sh [--help] [--no-tsan] [--no-asan] [--no-tidy] [ctest args...]
        scripts/test.sh --sanitize=address|thread [ctest args...]
 
-Installs missing Debian packages, builds (build/), starts in the background
-at the lowest CPU priority (SCHED_IDLE: only the CPU time the tests leave
-idle, and all of it while this script waits) the static checks
+Installs missing Debian packages, builds (build/), runs the static checks
 (scripts/tidy.sh: clang-tidy with .clang-tidy over the production sources,
 any finding fails the run; files that passed and did not change are not
-checked again) and then the two sanitizer builds below, starts a private MariaDB
+checked again), starts a private MariaDB
 in a temporary directory (mode 0700) on a free port, and runs
   ctest --test-dir build --output-on-failure -j2 [ctest args...]
 with ENLACE_TEST_DB_DSN=mysql://root@127.0.0.1:PORT/ and ENLACE_DB_PASSWORD
@@ -186,75 +184,27 @@ if ((run_normal)); then
   ensure_built
 fi
 
-# The work that needs no database runs beside the tests, in the background at
-# the lowest CPU priority (SCHED_IDLE, or nice 19 where that is refused): the
-# static checks, then the ThreadSanitizer build, then the ASan+UBSan build,
-# one after the other. The tests keep the machine to themselves; the steps
-# take the CPU time the tests leave idle (a third of it while the plain tree's
-# tests run, measured) and all of it while this script waits for them. Each
-# step writes its output to a log and its exit status to a file in
-# STEPS_DIR; wait_step prints the log when the step is needed.
-STEPS_DIR=""
-steps_pid=""
-asan_part=ci
-# CI's part builds only its layers' tests; other labels need everything.
-if [[ "${run_asan}" == all || -n "${ENLACE_CI_ASAN_LABELS:-}" ]]; then
-  asan_part=all
-fi
-# run_step NAME: runs one step (in a subshell: a step's die ends only it),
-# its output in STEPS_DIR/NAME.log, then "STATUS SECONDS" in NAME.status.
-run_step() {
-  local name="$1" started=${SECONDS} rc=0
-  (
-    case "${name}" in
-      tidy) "${ENLACE_ROOT}/scripts/tidy.sh" --no-build ;;
-      tsan) ensure_tsan_built "${run_tsan}" ;;
-      asan) ensure_asan_built "${asan_part}" ;;
-    esac
-  ) >"${STEPS_DIR}/${name}.log" 2>&1 </dev/null || rc=$?
-  echo "${rc} $((SECONDS - started))" >"${STEPS_DIR}/${name}.status.tmp"
-  mv "${STEPS_DIR}/${name}.status.tmp" "${STEPS_DIR}/${name}.status"
-}
-# wait_step NAME: waits for the step, prints its log, and sets step_rc to its
-# exit status (1 if the background steps ended without running it).
-wait_step() {
-  local name="$1" waited_from=${SECONDS} seconds=0
-  while [[ ! -f "${STEPS_DIR}/${name}.status" ]]; do
-    if ! kill -0 "${steps_pid}" 2>/dev/null && [[ ! -f "${STEPS_DIR}/${name}.status" ]]; then
-      log "the background steps ended before ${name} finished"
-      break
-    fi
-    sleep 2
-  done
-  step_rc=1
-  if [[ -f "${STEPS_DIR}/${name}.status" ]]; then
-    read -r step_rc seconds <"${STEPS_DIR}/${name}.status"
-  fi
-  cat "${STEPS_DIR}/${name}.log" 2>/dev/null || true
-  log "${name}: exit ${step_rc} after ${seconds} s in the background; waited $((SECONDS - waited_from)) s for it"
-}
-steps=()
+# The static checks, on the tree just built (its compile commands and Ninja's
+# record of each file's headers); a finding fails the run at the end, after
+# the tests. Not a ctest test: the unit layer runs twice (test_layers_test),
+# and a cold run of the checks takes minutes.
+tidy_status=0
 if ((run_tidy)); then
-  steps+=(tidy)
+  tidy_started=${SECONDS}
+  log "static checks: scripts/tidy.sh (clang-tidy, .clang-tidy) over the production sources"
+  "${ENLACE_ROOT}/scripts/tidy.sh" --no-build </dev/null || tidy_status=$?
+  if ((tidy_status == 0)); then
+    log "static checks passed ($((SECONDS - tidy_started)) s)"
+  else
+    log "static checks FAILED (exit ${tidy_status}, $((SECONDS - tidy_started)) s): the findings are above; the tests run all the same"
+  fi
 fi
-if [[ "${run_tsan}" != 0 ]]; then
-  steps+=(tsan)
-fi
-if [[ "${run_asan}" != 0 ]]; then
-  steps+=(asan)
-fi
+
 DB_DIR=""
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  if [[ -n "${steps_pid}" ]] && kill -0 "${steps_pid}" 2>/dev/null; then
-    kill -TERM -- "-${steps_pid}" 2>/dev/null || true
-    wait "${steps_pid}" 2>/dev/null || true
-  fi
-  if [[ -n "${STEPS_DIR}" ]]; then
-    rm -rf "${STEPS_DIR}"
-  fi
   if [[ -n "${DB_DIR}" ]]; then
     mariadb_stop "${DB_DIR}" || warn "could not stop the test MariaDB in ${DB_DIR}"
     if [[ "${ENLACE_KEEP_DB:-0}" == 1 ]]; then
@@ -268,20 +218,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-STEPS_DIR="$(mktemp -d "${TMPDIR:-/tmp}/enlace-steps.XXXXXX")"
-if ((${#steps[@]} > 0)); then
-  log "in the background at idle priority: ${steps[*]} (logs in ${STEPS_DIR})"
-  set -m  # the steps get a process group of their own, for cleanup
-  (
-    chrt --idle -p 0 "${BASHPID}" >/dev/null 2>&1 || renice -n 19 -p "${BASHPID}" >/dev/null 2>&1 || true
-    for step in "${steps[@]}"; do
-      run_step "${step}"
-    done
-  ) &
-  steps_pid=$!
-  set +m
-fi
 
 DB_DIR="$(mktemp -d "${TMPDIR:-/tmp}/enlace-test.XXXXXX")"
 # Exports ENLACE_TEST_DB_DSN (root, no password in it), ENLACE_DB_PASSWORD
@@ -319,30 +255,26 @@ sanitizer_reports_clean() {
 }
 
 if [[ "${run_tsan}" != 0 ]]; then
-  wait_step tsan
-  tsan_status=${step_rc}
-  if ((tsan_status == 0)); then
-    tsan_started=${SECONDS}
-    tsan_reports="${ENLACE_TSAN_BUILD_DIR}/tsan-reports"
-    rm -rf "${tsan_reports}"
-    mkdir -p "${tsan_reports}"
-    tsan_args=(-L '^tsan-')
-    if [[ "${run_tsan}" == all ]]; then
-      tsan_args=()
-      # The suite's options for any process no test property reaches.
-      # shellcheck source=/dev/null
-      source "${ENLACE_TSAN_BUILD_DIR}/tests/tsan/tsan_options.sh"
-      TSAN_OPTIONS+=":log_path=${tsan_reports}/unnamed"
-    fi
-    ctest --test-dir "${ENLACE_TSAN_BUILD_DIR}" "${tsan_args[@]}" --output-on-failure -j2 "$@" </dev/null ||
-      tsan_status=$?
-    if ! sanitizer_reports_clean "${tsan_reports}" ThreadSanitizer && ((tsan_status == 0)); then
-      tsan_status=66
-    fi
-    log "ThreadSanitizer suite ($([[ ${run_tsan} == ci ]] && echo "CI part" || echo whole)): ran in $((SECONDS - tsan_started)) s"
-  else
-    log "the ThreadSanitizer build failed: its output is above"
+  tsan_started=${SECONDS}
+  ensure_tsan_built "${run_tsan}"
+  tsan_reports="${ENLACE_TSAN_BUILD_DIR}/tsan-reports"
+  rm -rf "${tsan_reports}"
+  mkdir -p "${tsan_reports}"
+  tsan_args=(-L '^tsan-')
+  if [[ "${run_tsan}" == all ]]; then
+    tsan_args=()
+    # The suite's options for any process no test property reaches.
+    # shellcheck source=/dev/null
+    source "${ENLACE_TSAN_BUILD_DIR}/tests/tsan/tsan_options.sh"
+    TSAN_OPTIONS+=":log_path=${tsan_reports}/unnamed"
   fi
+  tsan_status=0
+  ctest --test-dir "${ENLACE_TSAN_BUILD_DIR}" "${tsan_args[@]}" --output-on-failure -j2 "$@" </dev/null ||
+    tsan_status=$?
+  if ! sanitizer_reports_clean "${tsan_reports}" ThreadSanitizer && ((tsan_status == 0)); then
+    tsan_status=66
+  fi
+  log "ThreadSanitizer suite ($([[ ${run_tsan} == ci ]] && echo "CI part" || echo whole)): build and run took $((SECONDS - tsan_started)) s"
   if ((tsan_status != 0)); then
     log "the ThreadSanitizer suite failed (exit ${tsan_status})"
     if ((status == 0)); then
@@ -352,31 +284,32 @@ if [[ "${run_tsan}" != 0 ]]; then
 fi
 
 if [[ "${run_asan}" != 0 ]]; then
-  wait_step asan
-  asan_status=${step_rc}
-  if ((asan_status == 0)); then
-    asan_started=${SECONDS}
-    rm -rf "${ENLACE_ASAN_BUILD_DIR}/asan-reports"
-    mkdir -p "${ENLACE_ASAN_BUILD_DIR}/asan-reports"
-    # The suite's options for any process no test property reaches (the tests
-    # of tests/'s subdirectories that are not googletest tests).
-    # shellcheck source=/dev/null
-    source "${ENLACE_ASAN_BUILD_DIR}/tests/asan/sanitizer_options.sh"
-    ASAN_OPTIONS+=":log_path=${ENLACE_ASAN_BUILD_DIR}/asan-reports/unnamed"
-    UBSAN_OPTIONS+=":log_path=${ENLACE_ASAN_BUILD_DIR}/asan-reports/unnamed"
-    asan_args=()
-    if [[ "${run_asan}" == ci ]]; then
-      asan_args=(-L "${ci_asan_labels}")
-    fi
-    ctest --test-dir "${ENLACE_ASAN_BUILD_DIR}" --output-on-failure -j2 "${asan_args[@]}" "$@" </dev/null ||
-      asan_status=$?
-    if ! sanitizer_reports_clean "${ENLACE_ASAN_BUILD_DIR}/asan-reports" ASan/UBSan && ((asan_status == 0)); then
-      asan_status=86
-    fi
-    log "ASan+UBSan suite ($([[ ${run_asan} == ci ]] && echo "CI part: ${ci_asan_labels}" || echo whole)): ran in $((SECONDS - asan_started)) s"
+  asan_started=${SECONDS}
+  # CI's part builds only its layers' tests; other labels need everything.
+  if [[ "${run_asan}" == ci && -z "${ENLACE_CI_ASAN_LABELS:-}" ]]; then
+    ensure_asan_built ci
   else
-    log "the ASan+UBSan build failed: its output is above"
+    ensure_asan_built all
   fi
+  rm -rf "${ENLACE_ASAN_BUILD_DIR}/asan-reports"
+  mkdir -p "${ENLACE_ASAN_BUILD_DIR}/asan-reports"
+  # The suite's options for any process no test property reaches (the tests
+  # of tests/'s subdirectories that are not googletest tests).
+  # shellcheck source=/dev/null
+  source "${ENLACE_ASAN_BUILD_DIR}/tests/asan/sanitizer_options.sh"
+  ASAN_OPTIONS+=":log_path=${ENLACE_ASAN_BUILD_DIR}/asan-reports/unnamed"
+  UBSAN_OPTIONS+=":log_path=${ENLACE_ASAN_BUILD_DIR}/asan-reports/unnamed"
+  asan_args=()
+  if [[ "${run_asan}" == ci ]]; then
+    asan_args=(-L "${ci_asan_labels}")
+  fi
+  asan_status=0
+  ctest --test-dir "${ENLACE_ASAN_BUILD_DIR}" --output-on-failure -j2 "${asan_args[@]}" "$@" </dev/null ||
+    asan_status=$?
+  if ! sanitizer_reports_clean "${ENLACE_ASAN_BUILD_DIR}/asan-reports" ASan/UBSan && ((asan_status == 0)); then
+    asan_status=86
+  fi
+  log "ASan+UBSan suite ($([[ ${run_asan} == ci ]] && echo "CI part: ${ci_asan_labels}" || echo whole)): build and run took $((SECONDS - asan_started)) s"
   if ((asan_status != 0)); then
     log "the ASan+UBSan suite failed (exit ${asan_status})"
     if ((status == 0)); then
@@ -384,16 +317,8 @@ if [[ "${run_asan}" != 0 ]]; then
     fi
   fi
 fi
-
-# The static checks' findings (a finding fails the run, after the tests).
-tidy_status=0
-if ((run_tidy)); then
-  log "static checks: scripts/tidy.sh (clang-tidy, .clang-tidy) over the production sources"
-  wait_step tidy
-  tidy_status=${step_rc}
-fi
 if ((tidy_status != 0)); then
-  log "the static checks failed (exit ${tidy_status}): the findings of scripts/tidy.sh are above"
+  log "the static checks failed (exit ${tidy_status}): see the findings of scripts/tidy.sh above"
   if ((status == 0)); then
     status=${tidy_status}
   fi
