@@ -92,28 +92,48 @@ class RacyService : public grpc::CallbackGenericService {
   }
 };
 
-int GrpcCallbackRace() {
-  RacyService service;
-  int port = 0;
+// A plaintext server on a free loopback port with `service` as its generic
+// service; sets *port. Null if it did not start.
+std::unique_ptr<grpc::Server> StartGenericServer(grpc::CallbackGenericService* service, int* port) {
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterCallbackGenericService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr) return 1;
-  std::thread plain([] {
-    WriteFromPlainThread();
-    plain_thread_wrote.store(true, std::memory_order_relaxed);
-  });
-  grpc::GenericStub stub(
-      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
+  builder.RegisterCallbackGenericService(service);
+  return builder.BuildAndStart();
+}
+
+// One unary call of `method` with a small payload; waits for its status.
+grpc::Status CallAndWait(grpc::GenericStub& stub, const std::string& method) {
   grpc::ClientContext context;
   grpc::Slice payload("ping");
   grpc::ByteBuffer request(&payload, 1);
   grpc::ByteBuffer response;
   absl::Notification done;
-  stub.UnaryCall(&context, "/enlace.tsan.SelfTest/Race", grpc::StubOptions(), &request, &response,
-                 [&done](const grpc::Status&) { done.Notify(); });
+  grpc::Status status;
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                 [&](const grpc::Status& s) {
+                   status = s;
+                   done.Notify();
+                 });
   done.WaitForNotification();
+  return status;
+}
+
+grpc::GenericStub StubFor(int port) {
+  return grpc::GenericStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+}
+
+int GrpcCallbackRace() {
+  RacyService service;
+  int port = 0;
+  std::unique_ptr<grpc::Server> server = StartGenericServer(&service, &port);
+  if (server == nullptr) return 1;
+  std::thread plain([] {
+    WriteFromPlainThread();
+    plain_thread_wrote.store(true, std::memory_order_relaxed);
+  });
+  grpc::GenericStub stub = StubFor(port);
+  CallAndWait(stub, "/enlace.tsan.SelfTest/Race");
   plain.join();
   server->Shutdown();
   std::printf("wrote from a plain thread and from a gRPC callback\n");
@@ -127,28 +147,13 @@ int UnknownMethodCalls() {
   constexpr int kUnknownMethodCalls = 300;
   grpc::CallbackGenericService unimplemented;
   int port = 0;
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterCallbackGenericService(&unimplemented);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  std::unique_ptr<grpc::Server> server = StartGenericServer(&unimplemented, &port);
   if (server == nullptr) return 1;
-  grpc::GenericStub stub(
-      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  grpc::GenericStub stub = StubFor(port);
   std::atomic<int> unimplemented_answers{0};
   auto call_many = [&](int calls) {
     for (int i = 0; i < calls; ++i) {
-      grpc::ClientContext context;
-      grpc::Slice payload("ping");
-      grpc::ByteBuffer request(&payload, 1);
-      grpc::ByteBuffer response;
-      absl::Notification done;
-      grpc::Status status;
-      stub.UnaryCall(&context, "/enlace.tsan.SelfTest/NoSuchMethod", grpc::StubOptions(), &request,
-                     &response, [&](const grpc::Status& s) {
-                       status = s;
-                       done.Notify();
-                     });
-      done.WaitForNotification();
+      grpc::Status status = CallAndWait(stub, "/enlace.tsan.SelfTest/NoSuchMethod");
       if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) ++unimplemented_answers;
     }
   };
