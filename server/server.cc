@@ -183,9 +183,14 @@ struct EnlaceServer::Parts {
 
   void SetServing(bool serving) {
     // The plaintext port's built-in health service, and the TLS port's own.
+    // SetServingStatus(bool) sets every name, so liveness is set again after
+    // it: the process answers, whatever the database or a drain say.
     if (health_server != nullptr) {
       grpc::HealthCheckServiceInterface* health = health_server->GetHealthCheckService();
-      if (health != nullptr) health->SetServingStatus(serving);
+      if (health != nullptr) {
+        health->SetServingStatus(serving);
+        health->SetServingStatus(kLivenessHealthService, true);
+      }
     }
     if (health_service != nullptr) health_service->SetServing(serving);
     metrics.SetDatabaseUp(serving);

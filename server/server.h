@@ -92,6 +92,13 @@ struct ServerConfig {
   absl::Duration audit_witness_alert = absl::Hours(4);
 };
 
+// The plaintext port's health name for liveness probes: SERVING while the
+// process runs, also while the database is away or the server drains (a
+// database outage must not get every replica restarted). The overall name
+// ("") is readiness: it follows the database and goes NOT_SERVING first
+// on shutdown.
+inline constexpr char kLivenessHealthService[] = "enlace.Liveness";
+
 // Every full method name the server serves ("/enlace.v1.ArrivalService/GetArrival"),
 // from the compiled service descriptors: what the policy may name.
 std::vector<std::string> ServedMethods();
