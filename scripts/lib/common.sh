@@ -58,6 +58,9 @@ ENLACE_ASAN_PACKAGES=(libasan8 libubsan1)
 # by its package-lock.json), installed by `npm ci` into a tree of their own.
 ENLACE_NPM_DIR="${ENLACE_BUILD_DIR}/npm"
 ENLACE_BUF_BIN="${ENLACE_NPM_DIR}/node_modules/.bin/buf"
+# The Kubernetes schemas that tests/k8s/validate_manifests.mjs validates the
+# rendered manifests against (kubernetes-models and its cert-manager models).
+ENLACE_NPM_K8S_MODELS="${ENLACE_NPM_DIR}/node_modules/kubernetes-models/package.json"
 
 ENLACE_BUILD_PACKAGES=(
   cmake ninja-build g++ pkg-config
@@ -73,9 +76,12 @@ ENLACE_RUN_PACKAGES=(
 # matrix's certificates (tests/e2e/tls_matrix_test.py), the check of the
 # alert rules (tests/k8s_alerts_test.py), the TLS scan of the server
 # (tests/e2e/testssl_test.py), the C++ style check
-# (tests/unit/format_check_test.sh) and the static checks' self-test
-# (tests/unit/tidy_check_test.sh).
-ENLACE_TEST_PACKAGES=(python3-cryptography python3-yaml testssl.sh clang-format clang-tidy)
+# (tests/unit/format_check_test.sh), the static checks' self-test
+# (tests/unit/tidy_check_test.sh) and the rendering of the Kubernetes
+# manifests (kubectl kustomize, offline: tests/k8s/k8s_manifests_test.py;
+# the package kubectl as this machine image has it, with kustomize v5:
+# Debian's own kubernetes-client 1.20 is too old for the `labels` field).
+ENLACE_TEST_PACKAGES=(python3-cryptography python3-yaml testssl.sh clang-format clang-tidy kubectl)
 if [[ "${ENLACE_TSAN_CXX}" =~ ^clang\+\+(-[0-9]+)?$ ]]; then
   ENLACE_TSAN_PACKAGES=("clang${BASH_REMATCH[1]}" "libclang-rt${BASH_REMATCH[1]}-dev" "llvm${BASH_REMATCH[1]}")
 else
@@ -235,13 +241,15 @@ ensure_asan_built() {
 }
 
 # ensure_npm_tools: the tools of scripts/npm/package-lock.json in
-# build/npm/node_modules (buf: ENLACE_BUF_BIN), installed with `npm ci` when
+# build/npm/node_modules (buf: ENLACE_BUF_BIN; the Kubernetes models:
+# ENLACE_NPM_K8S_MODELS), installed with `npm ci` when
 # missing or when the lock file changed since. A machine without npm gets
 # Debian's (package npm, with its nodejs); one that has Node.js and npm
 # already keeps them. ENLACE_NO_INSTALL=1 makes a missing install an error.
 ensure_npm_tools() {
   local lock="${ENLACE_ROOT}/scripts/npm/package-lock.json" dir="${ENLACE_NPM_DIR}"
-  if [[ -x "${ENLACE_BUF_BIN}" ]] && cmp -s "${lock}" "${dir}/package-lock.json"; then
+  if [[ -x "${ENLACE_BUF_BIN}" && -f "${ENLACE_NPM_K8S_MODELS}" ]] &&
+    cmp -s "${lock}" "${dir}/package-lock.json"; then
     return 0
   fi
   if [[ "${ENLACE_NO_INSTALL:-0}" == 1 ]]; then
@@ -256,6 +264,7 @@ ensure_npm_tools() {
   (cd "${dir}" && npm ci --no-audit --no-fund --loglevel=error </dev/null) ||
     die "npm ci failed in ${dir} (the npm registry must be reachable)"
   [[ -x "${ENLACE_BUF_BIN}" ]] || die "npm ci ran but ${ENLACE_BUF_BIN} is missing"
+  [[ -f "${ENLACE_NPM_K8S_MODELS}" ]] || die "npm ci ran but ${ENLACE_NPM_K8S_MODELS} is missing"
 }
 
 # Prints a TCP port that was free on 127.0.0.1 a moment ago. Another process
