@@ -175,7 +175,7 @@ connect() {
       printf 'default-character-set=utf8mb4\n[mysql]\nconnect-timeout=10\n'
     ) >"${CLIENT_CNF}"
     if error="$(sql_batch <<<"SELECT 1" 2>&1 >/dev/null)"; then
-      DB_WHERE="${host}"
+      DB_WHERE="${DB_SOCKET:-${host}}"
       return 0
     fi
   done
