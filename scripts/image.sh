@@ -24,7 +24,7 @@ usage() {
 Usage: scripts/image.sh [--test] [--worktree] [--rebuild-base] [--no-cache] [--help]
 
 Builds the image ${IMAGE} from Containerfile, as root, with podman:
-  1. the base ${BASE_IMAGE}: Debian 12 (bookworm, minbase) made by
+  1. the base ${BASE_IMAGE}: Debian 12 (bookworm: Essential + apt) made by
      mmdebstrap from ${MIRROR} (and bookworm-updates, -security), without
      man pages, locales or docs (copyright files kept), imported with
      'podman import'; made once, then reused (--rebuild-base remakes it);
@@ -106,16 +106,19 @@ if ((${#tools[@]} > 0)); then
   } </dev/null || die "apt-get could not install ${tools[*]}"
 fi
 
-# The base: Debian's minbase (Essential packages and apt), from the mirror.
-# dpkg leaves out man pages, translations and docs (but the copyright files)
-# in this image and in every package the Containerfile installs over it.
+# The base: Debian's Essential packages and apt (mmdebstrap's "apt" variant),
+# from the mirror, /usr merged by mmdebstrap's hook (without the usrmerge
+# package, which would bring perl). dpkg leaves out man pages, translations
+# and docs (but the copyright files) in this image and in every package the
+# Containerfile installs over it.
 build_base() {
   local work tarball started
   work="$(mktemp -d "${TMPDIR:-/tmp}/enlace-base.XXXXXX")"
   tarball="${work}/base.tar"
   started=${SECONDS}
-  log "assembling the base ${BASE_IMAGE} with mmdebstrap (bookworm minbase from ${MIRROR})"
-  if ! mmdebstrap --mode=root --variant=minbase --format=tar \
+  log "assembling the base ${BASE_IMAGE} with mmdebstrap (bookworm, Essential + apt, from ${MIRROR})"
+  if ! mmdebstrap --mode=root --variant=apt --format=tar \
+    --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
     --aptopt='APT::Install-Recommends "false"' \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/info/*' \
@@ -134,7 +137,7 @@ build_base() {
   fi
   if ! podman import \
     --change 'CMD ["/bin/bash"]' \
-    --change 'LABEL org.opencontainers.image.description="Debian 12 minbase from mmdebstrap (enlace scripts/image.sh)"' \
+    --change 'LABEL org.opencontainers.image.description="Debian 12 Essential + apt from mmdebstrap (enlace scripts/image.sh)"' \
     "${tarball}" "${BASE_IMAGE}" >/dev/null; then
     rm -rf "${work}"
     die "podman import of the base failed"

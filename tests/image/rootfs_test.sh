@@ -112,6 +112,13 @@ else
   fail "files owned by ${APP_UID}: ${owned//$'\n'/ }"
 fi
 
+suid="$(find "${ROOTFS}" -xdev -type f -perm /6000 -print | head -n 5)"
+if [[ -z "${suid}" ]]; then
+  pass "no setuid or setgid file in the image"
+else
+  fail "setuid/setgid files: ${suid//$'\n'/ }"
+fi
+
 # ------------------------------------------------------------ packages
 if [[ -x "${ROOTFS}${SERVER_IN_IMAGE}" ]]; then
   pass "${SERVER_IN_IMAGE} is in the image ($(du -k "${ROOTFS}${SERVER_IN_IMAGE}" | cut -f1) KiB)"
@@ -122,7 +129,8 @@ mapfile -t packages < <(dpkg-query --admindir="${ROOTFS}/var/lib/dpkg" -W -f='${
   awk '$1 == "installed" { print $2 }')
 ((${#packages[@]} > 0)) || die "cannot read the image's dpkg database"
 # Compilers, build tools, headers: any -dev package, and these by name.
-build_only='^(gcc|gcc-[0-9]+|g\+\+|g\+\+-[0-9]+|cpp|cpp-[0-9]+|clang.*|llvm.*|binutils.*|cmake|cmake-data|ninja-build|make|pkg-config|pkgconf|protobuf-compiler.*|libprotoc[0-9]*|gettext|libc6-dev|linux-libc-dev)$'
+# (libprotoc32 stays: libgrpc29 needs the library, not the protoc compiler.)
+build_only='^(gcc|gcc-[0-9]+|g\+\+|g\+\+-[0-9]+|cpp|cpp-[0-9]+|clang.*|llvm.*|binutils.*|cmake|cmake-data|ninja-build|make|pkg-config|pkgconf|protobuf-compiler.*|gettext|libc6-dev|linux-libc-dev)$'
 bad="$(printf '%s\n' "${packages[@]}" | grep -E -e '-dev$' -e "${build_only}" || true)"
 if [[ -z "${bad}" ]]; then
   pass "no compiler, build tool or -dev package among the ${#packages[@]} installed packages"
@@ -228,7 +236,9 @@ wait_runner() {
   runner_pid=""
 }
 
-# Mount points (the rootfs is a copy of ours: the image itself is not changed).
+# Mount points (the rootfs is a copy of ours: the image itself is not changed)
+# and what is mounted there (filled in below, before the server starts).
+mkdir -p "${WORK}/mounts/tls" "${WORK}/mounts/tokens" "${WORK}/mounts/audit" "${WORK}/mounts/run"
 mkdir -p "${ROOTFS}/etc/enlace/tls" "${ROOTFS}/etc/enlace/tokens" "${ROOTFS}/etc/enlace/audit" \
   "${ROOTFS}/run/enlace" "${ROOTFS}/proc" "${ROOTFS}/dev" "${ROOTFS}/tmp"
 
@@ -256,7 +266,6 @@ SERVER_DSN="mysql://enlace_server@127.0.0.1:${DB_PORT}/enlace"
 PKI="${WORK}/pki"
 "${ENLACE_CTL_BIN}" pki init --dir "${PKI}" </dev/null >"${WORK}/pki.log" 2>&1 ||
   die "enlacectl pki init failed: $(tail -n 5 "${WORK}/pki.log")"
-mkdir -p "${WORK}/mounts/tls" "${WORK}/mounts/tokens" "${WORK}/mounts/audit" "${WORK}/mounts/run"
 install -m 0444 "${PKI}/ca.crt" "${WORK}/mounts/tls/ca.crt"
 install -m 0444 "${PKI}/server.crt" "${WORK}/mounts/tls/tls.crt"
 install -g "${APP_UID}" -m 0440 "${PKI}/server.key" "${WORK}/mounts/tls/tls.key"
