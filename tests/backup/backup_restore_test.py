@@ -285,7 +285,9 @@ class BackupRestoreTest(harness.ServerTestCase, harness.EnlacectlChecks):
     def test_1_the_restore_holds_exactly_the_data_at_dump_time(self):
         # Table by table, as A was when it was dumped.
         self.assertEqual(self.tables_restored, self.tables_at_dump)
-        self.assertEqual(len(self.tables_at_dump), 25)
+        for table in ("arrivals", "cases", "referrals", "audit_events", "audit_chain_head",
+                      "audit_tree_nodes", "audit_checkpoints", "schema_migrations"):
+            self.assertIn(table, self.tables_at_dump)
         self.assertGreater(self.events_at_dump, 0)
         # Through the API: the same records, read by id, and none of the later ones.
         self.assertEqual(self.dst.arrival_ids(), self.at_dump["arrivals"])
