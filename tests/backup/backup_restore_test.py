@@ -174,6 +174,7 @@ class BackupRestoreTest(harness.ServerTestCase, harness.EnlacectlChecks):
         cls.restored = cls.backup_sh(cls.restored_db, "restore", cls.backup)
         cls.restore_seconds = time.monotonic() - started
         cls.tables_restored = cls.table_checksums(cls.restored_db)
+        cls.background_restored = cls.background_rows(cls.restored_db)
         log(f"dump {cls.dump_seconds:.1f} s, restore {cls.restore_seconds:.1f} s, "
             f"{os.path.getsize(cls.backup)} bytes, {cls.events_at_dump} audit events")
 
@@ -236,6 +237,16 @@ class BackupRestoreTest(harness.ServerTestCase, harness.EnlacectlChecks):
         return {t: sums.get(t) for t in tables}
 
     @classmethod
+    def background_rows(cls, database):
+        """{table: set of rows} of BACKGROUND_TABLES (tree nodes, checkpoints)."""
+        return {
+            "audit_tree_nodes": set(cls.sql(database, "SELECT node_level, node_index, HEX(hash) "
+                                                      "FROM audit_tree_nodes").splitlines()),
+            "audit_checkpoints": set(cls.sql(database, "SELECT tree_size, HEX(root_hash), "
+                                                       "HEX(note), created_at_us "
+                                                       "FROM audit_checkpoints").splitlines())}
+
+    @classmethod
     def event_count(cls, database):
         count, last = cls.sql(database, "SELECT COUNT(*), MAX(seq) FROM audit_events").split()
         if count != last:
@@ -289,6 +300,19 @@ class BackupRestoreTest(harness.ServerTestCase, harness.EnlacectlChecks):
                       "audit_tree_nodes", "audit_checkpoints", "schema_migrations"):
             self.assertIn(table, self.tables_at_dump)
         self.assertGreater(self.events_at_dump, 0)
+        # The tree and the checkpoints, which A's server went on writing: what
+        # the restore holds of them A holds too (insert-only tables), the
+        # checkpoint taken before the dump and the leaves it covers included.
+        at_source = self.background_rows(self.dbname)
+        for table, rows in self.background_restored.items():
+            self.assertTrue(rows <= at_source[table], f"{table}: {rows - at_source[table]}")
+        with open(self.checkpoint_before, encoding="utf-8") as f:
+            size_before = int(f.read().split("\n")[1])
+        self.assertIn(size_before, {int(row.split("\t")[0])
+                                    for row in self.background_restored["audit_checkpoints"]})
+        leaves = sum(1 for row in self.background_restored["audit_tree_nodes"]
+                     if row.startswith("0\t"))
+        self.assertGreaterEqual(leaves, size_before)
         # Through the API: the same records, read by id, and none of the later ones.
         self.assertEqual(self.dst.arrival_ids(), self.at_dump["arrivals"])
         self.assertEqual(len(self.at_dump["arrivals"]), 3)
