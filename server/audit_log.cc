@@ -114,6 +114,12 @@ void AuditLog::Commit(std::vector<Pending>& batch) {
     records.push_back(std::move(p.record));
   }
   absl::Status status = store_->Append(&records);
+  if (!batch.empty()) {
+    absl::Time oldest = batch.front().queued_at;
+    for (const Pending& p : batch) oldest = std::min(oldest, p.queued_at);
+    last_commit_lag_us_.store(absl::ToInt64Microseconds(absl::Now() - oldest),
+                              std::memory_order_relaxed);
+  }
   for (size_t i = 0; i < batch.size(); ++i) {
     batch[i].done(status);
     RunDones(std::move(joined[i]), status);

@@ -16,6 +16,7 @@
 #ifndef ENLACE_SERVER_AUDIT_LOG_H_
 #define ENLACE_SERVER_AUDIT_LOG_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,6 +26,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "db/audit_store.h"
 #include "server/group_commit.h"
 #include "server/work_pool.h"
@@ -57,6 +59,14 @@ class AuditLog {
   // or the helper thread.
   void AppendDelivery(db::AuditRecord record, Done done);
 
+  // For metrics: events queued and not yet being committed, and how long
+  // the oldest event of the last batch committed waited, from Append to
+  // durable (the commit lag).
+  size_t queue_depth() const { return committer_.queued(); }
+  absl::Duration last_commit_lag() const {
+    return absl::Microseconds(last_commit_lag_us_.load(std::memory_order_relaxed));
+  }
+
  private:
   // Identical deliveries waiting to be written as one event.
   struct Delivery {
@@ -70,6 +80,7 @@ class AuditLog {
     db::AuditRecord record;
     Done done;
     std::shared_ptr<Delivery> delivery;  // set by AppendDelivery
+    absl::Time queued_at = absl::Now();
   };
   void Commit(std::vector<Pending>& batch);
   // Runs `dones` with `status`: the second half on the helper when there
@@ -79,6 +90,7 @@ class AuditLog {
   bool Submit(Pending pending);
 
   db::AuditStore* const store_;
+  std::atomic<int64_t> last_commit_lag_us_{0};
   absl::Mutex deliveries_mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Delivery>> open_deliveries_
       ABSL_GUARDED_BY(deliveries_mu_);

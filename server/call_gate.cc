@@ -5,11 +5,13 @@
 #include <grpcpp/security/auth_context.h>
 
 #include <memory>
+#include <random>
 
 #include "absl/container/flat_hash_set.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "auth/pki.h"
 #include "db/database_error.h"
@@ -29,7 +31,71 @@ void SanitizeIds(std::vector<std::string>* ids) {
   }
 }
 
+// 16 random hex digits.
+std::string NewRequestId() {
+  thread_local std::mt19937_64 random(std::random_device{}());
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t bits = random();
+  std::string id(16, '0');
+  for (char& c : id) {
+    c = kHex[bits & 0xF];
+    bits >>= 4;
+  }
+  return id;
+}
+
+// The client's x-request-id when it sent one sane value, else "".
+std::string ClientRequestId(const grpc::CallbackServerContext& ctx) {
+  auto [first, last] = ctx.client_metadata().equal_range(CallGate::kRequestIdKey);
+  if (first == last || std::next(first) != last) return "";
+  absl::string_view id(first->second.data(), first->second.size());
+  return CallGate::IsSaneRequestId(id) ? std::string(id) : "";
+}
+
 }  // namespace
+
+bool CallGate::IsSaneRequestId(absl::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+              c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void CallGate::AssignRequestId(grpc::CallbackServerContext* ctx) {
+  std::string id = ClientRequestId(*ctx);
+  if (id.empty()) id = NewRequestId();
+  ctx->AddInitialMetadata(kRequestIdKey, id);
+  absl::MutexLock lock(&request_ids_mu_);
+  request_ids_[ctx] = std::move(id);
+}
+
+std::string CallGate::TakeRequestId(grpc::CallbackServerContext* ctx) {
+  {
+    absl::MutexLock lock(&request_ids_mu_);
+    auto it = request_ids_.find(ctx);
+    if (it != request_ids_.end()) {
+      std::string id = std::move(it->second);
+      request_ids_.erase(it);
+      return id;
+    }
+  }
+  std::string id = ClientRequestId(*ctx);
+  return id.empty() ? NewRequestId() : id;
+}
+
+void CallGate::LogAccess(grpc::CallbackServerContext* ctx, absl::string_view method,
+                         absl::string_view caller, int code, absl::Duration latency) {
+  // Ids and codes only: never a field of the request or the response.
+  LogLine(LogLevel::kInfo, "rpc",
+          {{"method", std::string(method)},
+           {"caller", std::string(caller)},
+           {"status", absl::StatusCodeToString(static_cast<absl::StatusCode>(code))},
+           {"latency_ms", absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(latency)), true},
+           {"request_id", TakeRequestId(ctx)}});
+}
 
 bool IsRecordId(absl::string_view id) {
   if (id.empty() || id.size() > 64) return false;
@@ -56,10 +122,10 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
     case absl::StatusCode::kInternal:
     case absl::StatusCode::kUnknown:
     case absl::StatusCode::kDataLoss:
-      Log("internal error: ", status.ToString());
+      LogError("internal error: ", status.ToString());
       return grpc::Status(grpc::StatusCode::INTERNAL, "internal error; it has been logged");
     case absl::StatusCode::kUnavailable:
-      Log("unavailable: ", status.ToString());
+      LogWarning("unavailable: ", status.ToString());
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           "the service is temporarily unavailable; retry with backoff");
     default: break;
@@ -67,7 +133,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   // The database's own words (a deadlock, a duplicate key naming its value)
   // are logged, never sent; a store that means them to be read rephrases.
   if (db::IsDatabaseError(status)) {
-    Log("database error: ", status.ToString());
+    LogError("database error: ", status.ToString());
     switch (status.code()) {
       case absl::StatusCode::kAborted:
         return grpc::Status(grpc::StatusCode::ABORTED,
@@ -198,6 +264,7 @@ grpc::ServerUnaryReactor* CallGate::UnaryAsync(grpc::CallbackServerContext* ctx,
                                                absl::string_view method, AsyncUnaryBody body) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   absl::Time started = absl::Now();
+  AssignRequestId(ctx);
   auto finish = [reactor](const grpc::Status& status) { reactor->Finish(status); };
   absl::StatusOr<Caller> caller = Admit(ctx, method);
   if (!caller.ok()) {
@@ -243,6 +310,7 @@ grpc::ServerUnaryReactor* CallGate::UnaryAsync(grpc::CallbackServerContext* ctx,
 absl::StatusOr<Caller> CallGate::AdmitStream(grpc::CallbackServerContext* ctx,
                                              absl::string_view method,
                                              std::weak_ptr<GatedStream> stream, uint64_t* handle) {
+  AssignRequestId(ctx);
   absl::StatusOr<Identity> identity = IdentityOf(*ctx);
   if (!identity.ok()) return identity.status();
   std::string principal = identity->principal.SpiffeId();
@@ -262,20 +330,24 @@ absl::StatusOr<Caller> CallGate::AdmitStream(grpc::CallbackServerContext* ctx,
     return standing;
   }
   *handle = registered;
+  metrics_->StreamOpened(method);
   return Caller{std::move(identity->principal), std::move(identity->serial), ctx->peer(),
                 identity->not_after};
 }
 
 void CallGate::ReleaseStream(uint64_t handle) {
   std::string principal;
+  std::string method;
   {
     absl::MutexLock lock(&streams_mu_);
     auto it = streams_.find(handle);
     if (it == streams_.end()) return;
     principal = it->second.identity.principal.SpiffeId();
+    method = std::move(it->second.method);
     streams_.erase(it);
   }
   stream_slots_.Release(principal);
+  metrics_->StreamClosed(method);
 }
 
 int CallGate::RecheckStreams(absl::Time now) {
@@ -352,7 +424,9 @@ void CallGate::FinishAudited(grpc::CallbackServerContext* ctx, absl::string_view
   grpc::Status reply = ToGrpcStatus(outcome);
   if (note.audited()) {
     // The event is in the log already, committed with the call's change.
-    metrics_->RecordCall(record.method, reply.error_code(), absl::Now() - started);
+    absl::Duration latency = absl::Now() - started;
+    metrics_->RecordCall(record.method, reply.error_code(), latency);
+    LogAccess(ctx, record.method, record.principal, reply.error_code(), latency);
     finish(reply);
     return;
   }
@@ -361,14 +435,17 @@ void CallGate::FinishAudited(grpc::CallbackServerContext* ctx, absl::string_view
   record.detail = std::move(note.detail);
   record.peer = ctx->peer();
   std::string method_name(method);
-  audit_->Append(std::move(record), [this, reply, finish = std::move(finish), method_name,
-                                     started](const absl::Status& audited) {
+  std::string principal = record.principal;
+  audit_->Append(std::move(record), [this, ctx, reply, finish = std::move(finish), method_name,
+                                     principal, started](const absl::Status& audited) {
     grpc::Status sent = reply;
     if (!audited.ok()) {
       sent = ToGrpcStatus(
           absl::UnavailableError(absl::StrCat("audit event not written: ", audited.ToString())));
     }
-    metrics_->RecordCall(method_name, sent.error_code(), absl::Now() - started);
+    absl::Duration latency = absl::Now() - started;
+    metrics_->RecordCall(method_name, sent.error_code(), latency);
+    LogAccess(ctx, method_name, principal, sent.error_code(), latency);
     finish(sent);
   });
 }

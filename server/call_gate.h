@@ -231,6 +231,13 @@ class CallGate {
   // How many streams are registered (for tests and metrics).
   size_t open_streams() const ABSL_LOCKS_EXCLUDED(streams_mu_);
 
+  // The id a call is logged under: the client's `x-request-id` metadata
+  // when it is sane (1 to 64 of [A-Za-z0-9._:-]), else 16 random hex
+  // digits. Unary calls and streams get it back as `x-request-id` in their
+  // initial metadata.
+  static constexpr char kRequestIdKey[] = "x-request-id";
+  static bool IsSaneRequestId(absl::string_view id);
+
  private:
   struct Identity {
     auth::Principal principal;
@@ -261,6 +268,20 @@ class CallGate {
   mutable absl::Mutex serials_mu_;
   mutable absl::flat_hash_map<std::string, CertificateFacts> facts_of_pem_
       ABSL_GUARDED_BY(serials_mu_);
+
+  // Gives the call its request id (see kRequestIdKey), in its initial
+  // metadata too, and keeps it until RequestIdOf takes it back.
+  void AssignRequestId(grpc::CallbackServerContext* ctx) ABSL_LOCKS_EXCLUDED(request_ids_mu_);
+  // The call's request id, forgotten (its call is ending): the assigned one,
+  // else the client's sane one, else a new one.
+  std::string TakeRequestId(grpc::CallbackServerContext* ctx) ABSL_LOCKS_EXCLUDED(request_ids_mu_);
+  // One JSON access line (server/log.h) for the call's end.
+  void LogAccess(grpc::CallbackServerContext* ctx, absl::string_view method,
+                 absl::string_view caller, int code, absl::Duration latency);
+
+  absl::Mutex request_ids_mu_;
+  absl::flat_hash_map<const grpc::CallbackServerContext*, std::string> request_ids_
+      ABSL_GUARDED_BY(request_ids_mu_);
 
   IdentitySlots call_slots_;  // per principal SPIFFE ID
   IdentitySlots stream_slots_;

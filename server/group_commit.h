@@ -76,6 +76,12 @@ class GroupCommitter {
   // Queues `item` in `lane` at `cost`; false when the queue is full or
   // shutting down (the item is not committed and its owner must answer the
   // caller itself).
+  // Items queued and not yet taken into a batch (for metrics).
+  size_t queued() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return queued_;
+  }
+
   bool TrySubmit(Item item, absl::string_view lane = "", uint64_t cost = 1)
       ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
@@ -148,7 +154,7 @@ class GroupCommitter {
   const size_t max_queue_;
   const uint64_t max_batch_cost_;
   const CommitFn commit_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Lane> lanes_ ABSL_GUARDED_BY(mu_);
   size_t queued_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t virtual_time_ ABSL_GUARDED_BY(mu_) = 0;

@@ -129,6 +129,18 @@ ABSL_FLAG(int, audit_checkpoint_seconds, 60,
 ABSL_FLAG(int, audit_witness_alert_seconds, 4 * 3600,
           "when no witness has cosigned an audit checkpoint for this long: a WARNING, and the "
           "health service enlace.audit.Witnessed answers NOT_SERVING");
+ABSL_FLAG(int, drain_seconds, 5,
+          "on SIGTERM: seconds between readiness going off (health \"\" NOT_SERVING; "
+          "enlace.Liveness stays SERVING) and closing the listener, while calls are still "
+          "served, so that load balancers stop sending first");
+ABSL_FLAG(int, shutdown_grace_seconds, 20,
+          "on SIGTERM, after the drain: how long unary calls in flight may take to finish "
+          "before they are cancelled (open streams end at once with UNAVAILABLE, to resume "
+          "elsewhere). drain + grace must stay under the pod's terminationGracePeriodSeconds");
+ABSL_FLAG(std::string, log_format, "json",
+          "json: one JSON object per line on stderr (time, level, message; method, caller, "
+          "status, latency_ms, request_id on each call's access line); text: the same as plain "
+          "lines");
 
 namespace {
 
@@ -165,7 +177,10 @@ void ApplyEnvironment() {
                            "audit_log_key",
                            "audit_origin",
                            "audit_checkpoint_seconds",
-                           "audit_witness_alert_seconds"}) {
+                           "audit_witness_alert_seconds",
+                           "drain_seconds",
+                           "shutdown_grace_seconds",
+                           "log_format"}) {
     std::string variable = absl::StrCat("ENLACE_", absl::AsciiStrToUpper(name));
     const char* value = std::getenv(variable.c_str());
     if (value == nullptr) continue;
@@ -438,6 +453,16 @@ int main(int argc, char** argv) {
   SetUpUsage();
   ApplyEnvironment();
   absl::ParseCommandLine(argc, argv);
+  enlace::server::LogFormat log_format;
+  if (!enlace::server::ParseLogFormat(absl::GetFlag(FLAGS_log_format), &log_format)) {
+    std::cerr << "enlace-server: --log_format must be json or text\n";
+    return 2;
+  }
+  enlace::server::SetLogFormat(log_format);
+  if (absl::GetFlag(FLAGS_drain_seconds) < 0 || absl::GetFlag(FLAGS_shutdown_grace_seconds) < 0) {
+    std::cerr << "enlace-server: --drain_seconds and --shutdown_grace_seconds must be 0 or more\n";
+    return 2;
+  }
   if (!enlace::db::InitCrashPointFromEnvironment()) {
     std::cerr << "enlace-server: bad " << enlace::db::kCrashPointVariable
               << ": NAME[:N], NAME one of mid_batch, after_commit_before_answer, mid_answers\n";
@@ -464,7 +489,12 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
+  // SIGTERM (Kubernetes, systemd): readiness off, drain, then stop. SIGINT
+  // (a terminal): no drain.
+  absl::Duration drain = signal_number == SIGTERM
+                             ? absl::Seconds(absl::GetFlag(FLAGS_drain_seconds))
+                             : absl::ZeroDuration();
   enlace::server::Log("signal ", signal_number, " received: shutting down");
-  (*server)->Shutdown(absl::Seconds(10));
+  (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)), drain);
   return 0;
 }

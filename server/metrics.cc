@@ -50,7 +50,63 @@ Metrics::Metrics()
                               .Help("1 while the audit tree is not extended or no checkpoint is "
                                     "published because the log or the tree was changed")
                               .Register(*registry_)
-                              .Add({})) {}
+                              .Add({})),
+      streams_open_(prometheus::BuildGauge()
+                        .Name("enlace_streams_open")
+                        .Help("Streams open now, by method")
+                        .Register(*registry_)),
+      db_pool_connections_(prometheus::BuildGauge()
+                               .Name("enlace_db_pool_connections")
+                               .Help("Database connections of the pool, by state (in_use, idle; "
+                                     "open: all, connecting included)")
+                               .Register(*registry_)),
+      db_pool_max_(prometheus::BuildGauge()
+                       .Name("enlace_db_pool_max_connections")
+                       .Help("Size of the database pool (--db_pool_size)")
+                       .Register(*registry_)
+                       .Add({})),
+      db_pool_waits_(prometheus::BuildCounter()
+                         .Name("enlace_db_pool_waits_total")
+                         .Help("Database connection requests that waited for a free connection")
+                         .Register(*registry_)
+                         .Add({})),
+      db_pool_wait_seconds_(
+          prometheus::BuildHistogram()
+              .Name("enlace_db_pool_wait_seconds")
+              .Help("How long connection requests that waited waited")
+              .Register(*registry_)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.05, 0.1, 0.5,
+                                                               1, 2.5, 5})),
+      database_failovers_(prometheus::BuildCounter()
+                              .Name("enlace_database_failovers_total")
+                              .Help("Times the database pool moved to another database host")
+                              .Register(*registry_)
+                              .Add({})),
+      audit_queue_depth_(prometheus::BuildGauge()
+                             .Name("enlace_audit_queue_depth")
+                             .Help("Audit events queued and not yet being committed")
+                             .Register(*registry_)
+                             .Add({})),
+      audit_commit_lag_(prometheus::BuildGauge()
+                            .Name("enlace_audit_commit_lag_seconds")
+                            .Help("How long the oldest event of the last committed audit batch "
+                                  "waited from its append to durable")
+                            .Register(*registry_)
+                            .Add({})),
+      feed_lag_(prometheus::BuildGauge()
+                    .Name("enlace_feed_lag_seconds")
+                    .Help("Seconds since the referral feed's poller last read the database")
+                    .Register(*registry_)
+                    .Add({})),
+      draining_(prometheus::BuildGauge()
+                    .Name("enlace_draining")
+                    .Help("1 while the server drains for shutdown (readiness off)")
+                    .Register(*registry_)
+                    .Add({})) {
+  // Present from the start, so alerts and dashboards see 0 rather than no series.
+  SetDbPoolConnections(0, 0);
+  db_pool_connections_.Add({{"state", "open"}}).Set(0);
+}
 
 void Metrics::RecordCall(absl::string_view method, int code, absl::Duration latency) {
   calls_.Add({{"method", std::string(method)}, {"code", absl::StrCat(code)}}).Increment();
@@ -78,5 +134,43 @@ void Metrics::SetAuditTreeLeaves(uint64_t leaves) {
 }
 
 void Metrics::SetAuditTreeStalled(bool stalled) { audit_tree_stalled_.Set(stalled ? 1 : 0); }
+
+void Metrics::StreamOpened(absl::string_view method) {
+  streams_open_.Add({{"method", std::string(method)}}).Increment();
+}
+
+void Metrics::StreamClosed(absl::string_view method) {
+  streams_open_.Add({{"method", std::string(method)}}).Decrement();
+}
+
+void Metrics::SetDbPoolConnections(int in_use, int idle) {
+  db_pool_connections_.Add({{"state", "in_use"}}).Set(in_use);
+  db_pool_connections_.Add({{"state", "idle"}}).Set(idle);
+}
+
+void Metrics::SetDbPoolOpenConnections(int open) {
+  db_pool_connections_.Add({{"state", "open"}}).Set(open);
+}
+
+void Metrics::SetDbPoolMaxConnections(int max) { db_pool_max_.Set(max); }
+
+void Metrics::RecordDbPoolWait(absl::Duration waited) {
+  db_pool_waits_.Increment();
+  db_pool_wait_seconds_.Observe(absl::ToDoubleSeconds(waited));
+}
+
+void Metrics::RecordDatabaseFailover() { database_failovers_.Increment(); }
+
+void Metrics::SetAuditQueueDepth(size_t depth) {
+  audit_queue_depth_.Set(static_cast<double>(depth));
+}
+
+void Metrics::SetAuditCommitLag(absl::Duration lag) {
+  audit_commit_lag_.Set(absl::ToDoubleSeconds(lag));
+}
+
+void Metrics::SetFeedLag(absl::Duration lag) { feed_lag_.Set(absl::ToDoubleSeconds(lag)); }
+
+void Metrics::SetDraining(bool draining) { draining_.Set(draining ? 1 : 0); }
 
 }  // namespace enlace::server

@@ -25,6 +25,7 @@ absl::Status ReferralFeed::Start() {
     published_head_.store(head_, std::memory_order_release);
     window_start_ = *head + 1;
   }
+  last_poll_us_.store(absl::ToUnixMicros(absl::Now()), std::memory_order_relaxed);
   poller_ = std::thread([this] { RunPoller(); });
   return absl::OkStatus();
 }
@@ -105,6 +106,7 @@ absl::StatusOr<int> ReferralFeed::PollOnce() {
   }
   absl::StatusOr<std::vector<db::FeedEvent>> fresh = store_->ReadFeed(after, 0, "", 1000);
   if (!fresh.ok()) return fresh.status();
+  last_poll_us_.store(absl::ToUnixMicros(absl::Now()), std::memory_order_relaxed);
   if (fresh->empty()) return 0;
   {
     absl::MutexLock lock(&mu_);

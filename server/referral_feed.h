@@ -90,6 +90,12 @@ class ReferralFeed {
   // The position of the last event read from the database.
   int64_t head() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // When the poller last read the database's feed successfully (for the
+  // feed lag metric); since Start, which reads the feed's head.
+  absl::Time last_poll() const {
+    return absl::FromUnixMicros(last_poll_us_.load(std::memory_order_relaxed));
+  }
+
   // How many events the window keeps in memory at most.
   size_t window() const { return window_; }
 
@@ -129,6 +135,7 @@ class ReferralFeed {
   // head_, readable without mu_: a stream with nothing new (every stream
   // after each of its writes) is answered without taking the lock.
   std::atomic<int64_t> published_head_{0};
+  std::atomic<int64_t> last_poll_us_{0};
   // Events after window_start_ - 1 are all in events_.
   int64_t window_start_ ABSL_GUARDED_BY(mu_) = 1;
   // The newest consent seen of each arrival that events_ refers to.

@@ -12,6 +12,7 @@
 #include <grpcpp/security/tls_credentials_options.h>
 #include <prometheus/exposer.h>
 
+#include <atomic>
 #include <fstream>
 #include <optional>
 #include <thread>
@@ -152,6 +153,10 @@ struct EnlaceServer::Parts {
   int metrics_port = 0;
   absl::Notification stop_monitor;
   std::thread database_monitor;
+  // Samples the pool, the audit queue and the feed into the metrics.
+  std::thread metrics_monitor;
+  // From the start of a drain on: readiness stays NOT_SERVING.
+  std::atomic<bool> draining{false};
   // Revocation refresh, expiry warnings. Woken early by a revocation on
   // this replica.
   std::thread certificate_monitor;
@@ -182,6 +187,8 @@ struct EnlaceServer::Parts {
   absl::Notification shutdown_done;
 
   void SetServing(bool serving) {
+    const bool database_up = serving;
+    if (draining.load()) serving = false;  // a drain is never undone
     // The plaintext port's built-in health service, and the TLS port's own.
     // SetServingStatus(bool) sets every name, so liveness is set again after
     // it: the process answers, whatever the database or a drain say.
@@ -193,8 +200,9 @@ struct EnlaceServer::Parts {
       }
     }
     if (health_service != nullptr) health_service->SetServing(serving);
-    metrics.SetDatabaseUp(serving);
+    metrics.SetDatabaseUp(database_up);
   }
+  void SampleMetrics();
 };
 
 namespace {
@@ -253,7 +261,8 @@ absl::Status StartAuditTransparency(const ServerConfig& config, EnlaceServer::Pa
   std::optional<tlog::Ed25519Key> key;
   if (config.audit_log_key.empty()) {
     key = tlog::Ed25519Key::Generate();
-    Log("WARNING no --audit_log_key: audit checkpoints are signed with a key of this process "
+    LogWarning(
+        "no --audit_log_key: audit checkpoints are signed with a key of this process "
         "only; witnesses and verifiers cannot check them after a restart nor on another replica");
   } else {
     absl::StatusOr<tlog::Ed25519Key> loaded = tlog::Ed25519Key::LoadPemFile(config.audit_log_key);
@@ -344,8 +353,8 @@ absl::StatusOr<std::vector<db::RevokedSerial>> OpenStores(const ServerConfig& co
   // (the soak holds them to <10% growth). Best effort: calls open any
   // connection missing here.
   if (absl::Status s = p.pool->Prefill(config.db_pool_size); !s.ok()) {
-    Log("WARNING opened ", p.pool->OpenConnections(), " of ", config.db_pool_size,
-        " database connections at start (the rest on demand): ", s.message());
+    LogWarning("opened ", p.pool->OpenConnections(), " of ", config.db_pool_size,
+               " database connections at start (the rest on demand): ", s.message());
   }
   p.arrival_store = std::make_unique<db::MysqlArrivalStore>(p.pool.get());
   p.audit_store = std::make_unique<db::MysqlAuditStore>(p.pool.get());
@@ -384,7 +393,8 @@ absl::StatusOr<std::optional<auth::CertificateAuthority>> LoadCa(const ServerCon
 // process only.
 absl::StatusOr<std::unique_ptr<TokenKeys>> LoadTokenKeys(const ServerConfig& config) {
   if (config.token_keys.empty()) {
-    Log("WARNING no --token_keys: page and resume tokens are signed with a key of this process "
+    LogWarning(
+        "no --token_keys: page and resume tokens are signed with a key of this process "
         "only; they will not survive a restart nor work on another replica");
     return TokenKeys::Ephemeral();
   }
@@ -401,7 +411,7 @@ absl::StatusOr<std::unique_ptr<TokenKeys>> LoadTokenKeys(const ServerConfig& con
 absl::Status StartCallGate(const ServerConfig& config, EnlaceServer::Parts& p) {
   absl::StatusOr<std::unique_ptr<auth::PolicyWatcher>> policy =
       auth::PolicyWatcher::Start(config.policy, ServedMethods(), config.policy_poll,
-                                 [](absl::string_view message) { LogLine(message); });
+                                 [](absl::string_view message) { LogMessage(message); });
   if (!policy.ok()) return policy.status();
   p.policy = *std::move(policy);
   p.audit_log = std::make_unique<AuditLog>(p.audit_store.get());
@@ -562,11 +572,21 @@ void StartMonitors(const ServerConfig& config, EnlaceServer::Parts& p) {
       });
       bool up = status.ok();
       if (up != was_up) {
-        Log(up ? "database reachable again: SERVING" : "database unreachable: NOT_SERVING (",
-            up ? "" : status.message(), up ? "" : ")");
+        if (up) {
+          Log("database reachable again: SERVING");
+        } else {
+          LogError("database unreachable: NOT_SERVING (", status.message(), ")");
+        }
         raw->SetServing(up);
         was_up = up;
       }
+    }
+  });
+  p.metrics.SetDbPoolMaxConnections(config.db_pool_size);
+  p.SampleMetrics();
+  p.metrics_monitor = std::thread([raw] {
+    while (!raw->stop_monitor.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+      raw->SampleMetrics();
     }
   });
   p.certificate_monitor = std::thread([raw] { raw->RunCertificateMonitor(); });
@@ -612,6 +632,15 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
   return std::unique_ptr<EnlaceServer>(new EnlaceServer(std::move(parts)));
 }
 
+void EnlaceServer::Parts::SampleMetrics() {
+  metrics.SetDbPoolOpenConnections(pool->OpenConnections());
+  metrics.SetAuditQueueDepth(audit_log->queue_depth());
+  metrics.SetAuditCommitLag(audit_log->last_commit_lag());
+  if (referral_feed != nullptr) {
+    metrics.SetFeedLag(absl::Now() - referral_feed->last_poll());
+  }
+}
+
 void EnlaceServer::Parts::RunCertificateMonitor() {
   absl::Time next_expiry_scan = absl::InfinitePast();
   while (!stop_monitor.HasBeenNotified()) {
@@ -647,7 +676,7 @@ void EnlaceServer::Parts::PublishCrl(const std::vector<db::RevokedSerial>& revok
   if (!status.ok()) {
     // Loud, but not fatal: calls are still checked one by one. If this goes
     // on past the CRL's nextUpdate, the TLS layer rejects every client.
-    Log("ERROR CRL not published to ", crl_publisher->directory(), ": ", status.message());
+    LogError("CRL not published to ", crl_publisher->directory(), ": ", status.message());
   }
 }
 
@@ -680,8 +709,9 @@ void EnlaceServer::Parts::WarnOfExpiringCertificates() {
   if (expiring.ok()) {
     metrics.SetCertificatesExpiringSoon(static_cast<int>(expiring->size()));
     for (const db::CertificateRecord& c : *expiring) {
-      Log("WARNING certificate ", c.serial, " of ", c.spiffe_id, " expires in ",
-          (c.not_after_us - query.now_us) / (24LL * 3600 * 1000000), " days: issue its successor");
+      LogWarning("certificate ", c.serial, " of ", c.spiffe_id, " expires in ",
+                 (c.not_after_us - query.now_us) / (24LL * 3600 * 1000000),
+                 " days: issue its successor");
     }
   }
   absl::StatusOr<std::string> pem = auth::ReadFileToString(server_cert_path);
@@ -690,8 +720,8 @@ void EnlaceServer::Parts::WarnOfExpiringCertificates() {
   if (own.ok()) {
     metrics.SetServerCertificateExpiry(own->not_after);
     if (own->not_after - now < absl::Hours(24 * 30)) {
-      Log("WARNING the server certificate ", own->serial_hex, " expires on ",
-          absl::FormatTime("%Y-%m-%d", own->not_after, absl::UTCTimeZone()), ": rotate it");
+      LogWarning("the server certificate ", own->serial_hex, " expires on ",
+                 absl::FormatTime("%Y-%m-%d", own->not_after, absl::UTCTimeZone()), ": rotate it");
     }
   }
 }
@@ -705,6 +735,7 @@ EnlaceServer::~EnlaceServer() {
   if (parts_->database_monitor.joinable()) parts_->database_monitor.join();
   if (parts_->certificate_monitor.joinable()) parts_->certificate_monitor.join();
   if (parts_->stream_monitor.joinable()) parts_->stream_monitor.join();
+  if (parts_->metrics_monitor.joinable()) parts_->metrics_monitor.join();
 }
 
 int EnlaceServer::tls_port() const { return parts_->tls_port; }
@@ -713,21 +744,44 @@ int EnlaceServer::metrics_port() const { return parts_->metrics_port; }
 
 void EnlaceServer::Wait() { parts_->shutdown_done.WaitForNotification(); }
 
-void EnlaceServer::Shutdown(absl::Duration grace) {
+void EnlaceServer::Shutdown(absl::Duration grace, absl::Duration drain) {
   {
     absl::MutexLock lock(&parts_->shutdown_mu);
     if (parts_->shut_down) return;
     parts_->shut_down = true;
   }
-  parts_->SetServing(false);
-  int streams = parts_->gate->EndAllStreams();
-  if (streams > 0) Log("shutting down: ended ", streams, " open streams");
+  Parts& p = *parts_;
+  // 1. Readiness off: probes and load balancers see NOT_SERVING ("" on the
+  // health ports), liveness stays SERVING; calls are still served.
+  p.draining = true;
+  p.metrics.SetDraining(true);
+  p.SetServing(false);
+  if (drain > absl::ZeroDuration()) {
+    Log("shutting down: readiness off, draining for ", absl::FormatDuration(drain));
+    absl::SleepFor(drain);  // the time load balancers take to stop sending
+  }
+  // 2. Stop accepting (new calls: UNAVAILABLE), let unary calls in flight
+  // finish within `grace`. Open streams end with UNAVAILABLE now, and any
+  // that slipped in while the listener closed at the next round: watchers
+  // resume elsewhere from their last token.
+  absl::Time started = absl::Now();
   std::chrono::system_clock::time_point deadline =
       std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace);
-  parts_->tls_server->Shutdown(deadline);
-  if (parts_->health_server) parts_->health_server->Shutdown(deadline);
-  Log("enlace-server stopped");
-  parts_->shutdown_done.Notify();
+  absl::Notification stopped;
+  std::thread stopper([&p, &stopped, deadline] {
+    p.tls_server->Shutdown(deadline);
+    stopped.Notify();
+  });
+  int streams = 0;
+  do {
+    streams += p.gate->EndAllStreams();
+  } while (!stopped.WaitForNotificationWithTimeout(absl::Milliseconds(500)));
+  stopper.join();
+  // 3. The health port last: its NOT_SERVING is seen until the TLS port is closed.
+  if (p.health_server) p.health_server->Shutdown(deadline);
+  Log("enlace-server stopped: ", streams, " open streams ended, calls drained in ",
+      absl::FormatDuration(absl::Now() - started));
+  p.shutdown_done.Notify();
 }
 
 }  // namespace enlace::server

@@ -128,9 +128,15 @@ class EnlaceServer {
 
   // Blocks until Shutdown() is called from another thread.
   void Wait();
-  // Stops accepting calls, lets calls in flight finish within `grace`,
-  // then cancels the rest. Idempotent.
-  void Shutdown(absl::Duration grace = absl::Seconds(5));
+  // Graceful shutdown (SIGTERM): readiness off at once (the health ports'
+  // overall status NOT_SERVING, enlace.Liveness still SERVING), calls still
+  // served for `drain` (so load balancers stop sending), then stops
+  // accepting (new calls: UNAVAILABLE), ends open streams with UNAVAILABLE
+  // (WatchReferrals clients resume elsewhere from their last token), lets
+  // unary calls in flight finish within `grace` and cancels the rest; the
+  // health port closes last. Returns when done. Idempotent.
+  void Shutdown(absl::Duration grace = absl::Seconds(5),
+                absl::Duration drain = absl::ZeroDuration());
 
   struct Parts;  // defined in server.cc
 
