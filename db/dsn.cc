@@ -7,19 +7,47 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 namespace enlace::db {
 
-std::string Dsn::ToSafeString() const {
-  std::string out = absl::StrCat("mysql://", user, password.empty() ? "" : ":***", "@");
+std::string Dsn::ToSafeString() const { return Format(/*mask_password=*/true); }
+std::string Dsn::ToStringWithPassword() const { return Format(/*mask_password=*/false); }
+
+std::string Dsn::Format(bool mask_password) const {
+  std::string shown_password = mask_password ? "***" : password;
+  std::string out = absl::StrCat("mysql://", user, password.empty() ? "" : ":",
+                                 password.empty() ? "" : shown_password, "@");
   if (socket.empty()) {
-    absl::StrAppend(&out, host, ":", port, "/", database);
+    for (size_t i = 0; i < hosts.size(); ++i) {
+      absl::StrAppend(&out, i == 0 ? "" : ",", hosts[i].host, ":", hosts[i].port);
+    }
+    absl::StrAppend(&out, "/", database);
   } else {
     absl::StrAppend(&out, "localhost/", database, "?socket=", socket);
   }
   return out;
 }
+
+namespace {
+
+// "host[:port]", one node of the list.
+absl::StatusOr<DsnHost> ParseHostPort(absl::string_view host_port) {
+  DsnHost node;
+  if (size_t colon = host_port.rfind(':'); colon != absl::string_view::npos) {
+    if (!absl::SimpleAtoi(host_port.substr(colon + 1), &node.port) || node.port <= 0 ||
+        node.port > 65535) {
+      return absl::InvalidArgumentError("database DSN: bad port");
+    }
+    host_port = host_port.substr(0, colon);
+  }
+  if (host_port.empty()) return absl::InvalidArgumentError("database DSN: empty host");
+  node.host = std::string(host_port);
+  return node;
+}
+
+}  // namespace
 
 absl::StatusOr<Dsn> ParseDsn(absl::string_view text, const char* password_variable) {
   Dsn dsn;
@@ -58,15 +86,15 @@ absl::StatusOr<Dsn> ParseDsn(absl::string_view text, const char* password_variab
         (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     if (!ok) return absl::InvalidArgumentError("database DSN: database name must be [A-Za-z0-9_]");
   }
-  if (size_t colon = host_port.rfind(':'); colon != absl::string_view::npos) {
-    if (!absl::SimpleAtoi(host_port.substr(colon + 1), &dsn.port) || dsn.port <= 0 ||
-        dsn.port > 65535) {
-      return absl::InvalidArgumentError("database DSN: bad port");
-    }
-    host_port = host_port.substr(0, colon);
+  dsn.hosts.clear();
+  for (absl::string_view one : absl::StrSplit(host_port, ',')) {
+    absl::StatusOr<DsnHost> node = ParseHostPort(one);
+    if (!node.ok()) return node.status();
+    dsn.hosts.push_back(*std::move(node));
   }
-  if (host_port.empty()) return absl::InvalidArgumentError("database DSN: empty host");
-  dsn.host = std::string(host_port);
+  if (dsn.hosts.size() > 1 && !dsn.socket.empty()) {
+    return absl::InvalidArgumentError("database DSN: ?socket= names one server, not a host list");
+  }
   if (dsn.password.empty() && password_variable != nullptr) {
     if (const char* env = std::getenv(password_variable)) dsn.password = env;
   }

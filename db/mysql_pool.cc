@@ -55,6 +55,7 @@ absl::Status StatusFromSqlExceptionUnmarked(const sql::SQLException& e) {
   int code = e.getErrorCode();
   std::string text = absl::StrCat("MySQL error ", code, " (", e.getSQLState(), "): ", e.what());
   switch (code) {
+    case 1047:  // Galera: node not in the primary component ("WSREP has not yet prepared node")
     case 1040:  // too many connections
     case 1053:  // server shutdown in progress
     case 1927:  // connection was killed (MariaDB)
@@ -92,8 +93,8 @@ bool IsConnectionLost(const absl::Status& status) {
   return absl::IsUnavailable(status) && absl::StartsWith(status.message(), kConnectionLostMarker);
 }
 
-MysqlConnection::MysqlConnection(std::unique_ptr<sql::Connection> connection)
-    : connection_(std::move(connection)) {}
+MysqlConnection::MysqlConnection(std::unique_ptr<sql::Connection> connection, size_t node)
+    : connection_(std::move(connection)), node_(node) {}
 
 MysqlConnection::~MysqlConnection() {
   transient_.clear();
@@ -169,10 +170,50 @@ MysqlPool::~MysqlPool() {
 }
 
 absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlPool::Connect() {
+  size_t first = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    first = current_node_;
+  }
+  const size_t nodes = dsn_.socket.empty() ? dsn_.hosts.size() : 1;
+  absl::Status last_error;
+  for (size_t i = 0; i < nodes; ++i) {
+    const size_t node = (first + i) % nodes;
+    absl::StatusOr<std::unique_ptr<MysqlConnection>> connection = ConnectTo(node);
+    if (connection.ok()) {
+      if (node != first) MoveFrom(first, node);
+      return connection;
+    }
+    last_error = connection.status();
+  }
+  return last_error;
+}
+
+void MysqlPool::MoveFrom(size_t from, size_t to) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (current_node_ != from || from == to) return;  // another thread moved first
+    current_node_ = to;
+    ++failovers_;
+  }
+  if (options_.on_failover) options_.on_failover(dsn_.hosts[from], dsn_.hosts[to]);
+}
+
+DsnHost MysqlPool::CurrentNode() {
+  absl::MutexLock lock(&mu_);
+  return dsn_.hosts[current_node_];
+}
+
+int64_t MysqlPool::Failovers() {
+  absl::MutexLock lock(&mu_);
+  return failovers_;
+}
+
+absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlPool::ConnectTo(size_t node) {
   sql::ConnectOptionsMap properties;
   if (dsn_.socket.empty()) {
-    properties["hostName"] = sql::SQLString(dsn_.host);
-    properties["port"] = dsn_.port;
+    properties["hostName"] = sql::SQLString(dsn_.hosts[node].host);
+    properties["port"] = dsn_.hosts[node].port;
   } else {
     properties["hostName"] = sql::SQLString("localhost");
     properties["socket"] = sql::SQLString(dsn_.socket);
@@ -189,7 +230,7 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlPool::Connect() {
   try {
     std::unique_ptr<sql::Connection> connection;
     connection.reset(ConnectWithDriver(properties));
-    auto wrapped = std::make_unique<MysqlConnection>(std::move(connection));
+    auto wrapped = std::make_unique<MysqlConnection>(std::move(connection), node);
     // Same session on MySQL 8 and MariaDB: UTC, strict, READ COMMITTED (fewer
     // gap locks under concurrent batch inserts; our invariants use unique keys
     // and row locks, not gap locks).
@@ -214,6 +255,7 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlPool::Acquire() {
   const absl::Time deadline = absl::Now() + options_.acquire_timeout;
   while (true) {
     Idle idle;
+    bool current = false;
     {
       absl::MutexLock lock(&mu_);
       auto can_proceed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -228,12 +270,15 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlPool::Acquire() {
       }
       idle = std::move(idle_.back());
       idle_.pop_back();
+      current = idle.connection->node() == current_node_;
     }
-    if (absl::Now() - idle.since < options_.validate_after_idle || Alive(*idle.connection)) {
+    if (current &&
+        (absl::Now() - idle.since < options_.validate_after_idle || Alive(*idle.connection))) {
       return std::move(idle.connection);
     }
-    // Closed by the database while idle: drop it (outside the lock), then
-    // take the next one, or open a new one in its slot.
+    // Closed by the database while idle, or open to a node the pool failed
+    // over from: drop it (outside the lock), then take the next one, or open
+    // a new one in its slot.
     idle.connection.reset();
     absl::MutexLock lock(&mu_);
     --open_;
@@ -277,10 +322,12 @@ bool MysqlPool::Alive(MysqlConnection& connection) {
   }
 }
 
-void MysqlPool::Release(std::unique_ptr<MysqlConnection> connection, bool healthy) {
+void MysqlPool::Release(std::unique_ptr<MysqlConnection> connection, bool healthy, bool lost) {
+  const size_t node = connection->node();
   // Closing statements and connections is I/O: not under the lock.
   if (healthy) connection->ReleaseTransientStatements();
   if (!healthy) connection.reset();
+  if (lost) MoveFrom(node, (node + 1) % dsn_.hosts.size());
   absl::MutexLock lock(&mu_);
   if (healthy) {
     idle_.push_back(Idle{std::move(connection), absl::Now()});
@@ -290,9 +337,10 @@ void MysqlPool::Release(std::unique_ptr<MysqlConnection> connection, bool health
 }
 
 absl::Status MysqlPool::RunLeased(const std::function<absl::Status(MysqlConnection&)>& body,
-                                  bool transaction) {
+                                  bool transaction, Progress* progress) {
   absl::StatusOr<std::unique_ptr<MysqlConnection>> leased = Acquire();
   if (!leased.ok()) return leased.status();
+  if (progress != nullptr) progress->leased = true;
   std::unique_ptr<MysqlConnection> connection = *std::move(leased);
   absl::Status status;
   try {
@@ -300,6 +348,7 @@ absl::Status MysqlPool::RunLeased(const std::function<absl::Status(MysqlConnecti
     status = body(*connection);
     if (transaction) {
       if (status.ok()) {
+        if (progress != nullptr) progress->commit_sent = true;
         connection->raw().commit();
       } else {
         connection->raw().rollback();
@@ -319,25 +368,30 @@ absl::Status MysqlPool::RunLeased(const std::function<absl::Status(MysqlConnecti
   } catch (const std::exception& e) {
     status = absl::InternalError(absl::StrCat("database client error: ", e.what()));
   }
-  bool healthy = !IsConnectionLost(status) && !absl::IsInternal(status);
-  Release(std::move(connection), healthy);
+  const bool lost = IsConnectionLost(status);
+  Release(std::move(connection), /*healthy=*/!lost && !absl::IsInternal(status), lost);
   return status;
 }
 
 absl::Status MysqlPool::Run(const std::function<absl::Status(MysqlConnection&)>& body) {
-  return RunLeased(body, /*transaction=*/false);
+  return RunLeased(body, /*transaction=*/false, /*progress=*/nullptr);
 }
 
 absl::Status MysqlPool::InTransaction(const std::function<absl::Status(MysqlConnection&)>& body,
                                       int max_attempts) {
   absl::Status status;
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
-    status = RunLeased(body, /*transaction=*/true);
-    // Only the database's lock conflicts are retried; an ABORTED that the
-    // body returns itself (a stale etag) is the caller's answer.
-    if (!absl::IsAborted(status) || !absl::StartsWith(status.message(), kLockConflictMarker)) {
-      return status;
-    }
+    Progress progress;
+    status = RunLeased(body, /*transaction=*/true, &progress);
+    // Only the database's lock conflicts are retried, and connections lost
+    // before anything could have been committed; an ABORTED that the body
+    // returns itself (a stale etag) is the caller's answer.
+    const bool conflict =
+        absl::IsAborted(status) && absl::StartsWith(status.message(), kLockConflictMarker);
+    // (A failed lease is not retried: Acquire already tried every node.)
+    const bool lost_before_commit =
+        IsConnectionLost(status) && progress.leased && !progress.commit_sent;
+    if (!conflict && !lost_before_commit) return status;
   }
   return status;
 }

@@ -11,9 +11,23 @@
 // KILL): a caller never gets a connection that died while it was idle.
 // Prepared statements are per connection and die with it.
 //
+// Failover: a DSN may name several nodes of one cluster that all accept
+// writes (MariaDB Galera). The pool writes through one node at a time, the
+// current one, so that concurrent transactions of this process meet in that
+// node's row locks rather than in Galera's certification at commit. A new
+// connection goes to the current node, or, when it cannot connect, to the
+// next in the DSN's order (round the list), which becomes the current node.
+// A connection lost on the current node makes the next one current too (a
+// node that still accepts connections may have left the cluster: MariaDB
+// answers 1047 "WSREP has not yet prepared node" there). Idle connections to
+// a node that is no longer current are closed instead of leased. Each move
+// is a failover (Failovers(), PoolOptions::on_failover). The pool never moves
+// back by itself: it stays on the new node until that one fails.
+//
 // Error mapping (MySQL/MariaDB error numbers):
-//   cannot connect, server gone away, lost connection, shutdown -> UNAVAILABLE
-//   deadlock, lock wait timeout                                  -> ABORTED
+//   cannot connect, server gone away, lost connection, shutdown,
+//   a Galera node outside the primary component (1047)           -> UNAVAILABLE
+//   deadlock, lock wait timeout, Galera certification conflict   -> ABORTED
 //   duplicate key                                                -> ALREADY_EXISTS
 //   anything else                                                -> INTERNAL
 // Messages carry the server's text for our logs; the RPC edge never forwards
@@ -52,7 +66,8 @@ namespace enlace::db {
 // One open connection and its prepared statements.
 class MysqlConnection {
  public:
-  explicit MysqlConnection(std::unique_ptr<sql::Connection> connection);
+  // `node`: the index in the DSN's host list of the node it is open to.
+  explicit MysqlConnection(std::unique_ptr<sql::Connection> connection, size_t node = 0);
   ~MysqlConnection();
 
   // A prepared statement for `sql_text`, owned by this connection. One with
@@ -77,9 +92,11 @@ class MysqlConnection {
   // Runs a statement that takes no parameters; rows it returns are dropped.
   void Execute(const std::string& sql_text);
   sql::Connection& raw() { return *connection_; }
+  size_t node() const { return node_; }
 
  private:
   std::unique_ptr<sql::Connection> connection_;
+  size_t node_;
   std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> statements_;
   std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> transient_;
 };
@@ -105,6 +122,9 @@ struct PoolOptions {
   absl::Duration io_timeout = absl::Seconds(30);  // read/write timeout per round trip
   // An idle connection unused for this long is pinged before it is leased.
   absl::Duration validate_after_idle = absl::Seconds(1);
+  // Called (outside the pool's lock) after each failover, with the node
+  // left and the node now current. May be empty.
+  std::function<void(const DsnHost& from, const DsnHost& to)> on_failover = nullptr;
 };
 
 class MysqlPool {
@@ -120,9 +140,14 @@ class MysqlPool {
   absl::Status Run(const std::function<absl::Status(MysqlConnection&)>& body);
 
   // Runs `body` in one transaction: commits when it returns OK, rolls back
-  // otherwise. A deadlock or lock-wait timeout is retried (up to
-  // `max_attempts` in all) from the start, so `body` must be safe to rerun;
-  // an error `body` returns itself is never retried.
+  // otherwise. A deadlock, lock-wait timeout or Galera certification
+  // conflict is retried (up to `max_attempts` in all) from the start, so
+  // `body` must be safe to rerun; so is a lost connection before COMMIT was
+  // sent (nothing was written: the retry runs on a new connection, on the
+  // next node if that one died). A connection lost during COMMIT is not
+  // retried: the transaction may have committed, and only the caller knows
+  // whether repeating it is safe (UNAVAILABLE). An error `body` returns
+  // itself is never retried.
   absl::Status InTransaction(const std::function<absl::Status(MysqlConnection&)>& body,
                              int max_attempts = 3);
 
@@ -137,15 +162,28 @@ class MysqlPool {
   int OpenConnections();
 
   const Dsn& dsn() const { return dsn_; }
+  // The node new connections go to, and how many times it changed.
+  DsnHost CurrentNode();
+  int64_t Failovers();
 
  private:
   absl::StatusOr<std::unique_ptr<MysqlConnection>> Acquire();
-  void Release(std::unique_ptr<MysqlConnection> connection, bool healthy);
+  // `lost`: the connection failed with a connection-level error.
+  void Release(std::unique_ptr<MysqlConnection> connection, bool healthy, bool lost);
+  // A connection to the current node, or to the next that answers.
   absl::StatusOr<std::unique_ptr<MysqlConnection>> Connect();
+  absl::StatusOr<std::unique_ptr<MysqlConnection>> ConnectTo(size_t node);
+  // Makes `to` current if `from` still is; calls on_failover when it moved.
+  void MoveFrom(size_t from, size_t to);
   // Pings `connection`; false when the database closed it.
   static bool Alive(MysqlConnection& connection);
+  // What RunLeased got to do before its status.
+  struct Progress {
+    bool leased = false;  // a connection was leased (Acquire had tried every node)
+    bool commit_sent = false;  // COMMIT was sent: the transaction may have committed
+  };
   absl::Status RunLeased(const std::function<absl::Status(MysqlConnection&)>& body,
-                         bool transaction);
+                         bool transaction, Progress* progress);
 
   const Dsn dsn_;
   const PoolOptions options_;
@@ -156,6 +194,8 @@ class MysqlPool {
   };
   std::vector<Idle> idle_ ABSL_GUARDED_BY(mu_);  // the most recently returned last
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased + connecting
+  size_t current_node_ ABSL_GUARDED_BY(mu_) = 0;  // index in dsn_.hosts
+  int64_t failovers_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Converts a connector exception as described at the top of this file. The

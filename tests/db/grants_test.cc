@@ -353,8 +353,9 @@ TEST_F(RestrictedServerTest, AServerNeverMigratesAndSaysWhatToRun) {
   // A user without its grants.
   database_->Execute("CREATE USER 'srv_nogrants'@'%' IDENTIFIED BY 'pw_nogrants_123'");
   db::Dsn bare = database_->dsn();
-  started = server::EnlaceServer::Start(ConfigFor(absl::StrCat(
-      "mysql://srv_nogrants:pw_nogrants_123@", bare.host, ":", bare.port, "/", bare.database)));
+  bare.user = "srv_nogrants";
+  bare.password = "pw_nogrants_123";
+  started = server::EnlaceServer::Start(ConfigFor(bare.ToStringWithPassword()));
   database_->Execute("DROP USER 'srv_nogrants'@'%'");
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(started.status().code(), absl::StatusCode::kFailedPrecondition);

@@ -2,6 +2,9 @@
 // idempotent batch ingest, record-level visibility, keyset paging, consent
 // history, the audit hash chain, migrations, and recovery after the
 // database drops our connections.
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+
 #include <thread>
 #include <vector>
 
@@ -329,8 +332,7 @@ TEST_F(MysqlStoreTest, LostConnectionsGiveUnavailableThenThePoolRecovers) {
 Dsn UnreachableDsn() {
   Dsn dsn;
   dsn.user = "root";
-  dsn.host = "127.0.0.1";
-  dsn.port = 1;
+  dsn.hosts = {DsnHost{"127.0.0.1", 1}};
   return dsn;
 }
 
@@ -406,6 +408,90 @@ TEST(MysqlPoolTest, PrefillOfAnUnreachableDatabaseIsUnavailableAndLeavesNothingO
   MysqlPool pool(dsn, PoolOptions{.max_connections = 2, .connect_timeout = absl::Seconds(2)});
   EXPECT_THAT(pool.Prefill(2), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ(pool.OpenConnections(), 0);
+}
+
+// The test database's DSN with `hosts` as its node list.
+Dsn WithNodes(const Dsn& dsn, std::vector<DsnHost> hosts) {
+  Dsn out = dsn;
+  out.hosts = std::move(hosts);
+  return out;
+}
+
+// Failover (mysql_pool.h): a first node that does not answer is passed over
+// for the next, once, and the pool stays on the node that answered.
+TEST_F(MysqlStoreTest, ADeadFirstNodeFailsOverToTheNextAndStaysThere) {
+  const DsnHost live = database_->dsn().hosts.front();
+  std::vector<std::string> moves;
+  PoolOptions options{.max_connections = 2, .connect_timeout = absl::Seconds(2)};
+  options.on_failover = [&](const DsnHost& from, const DsnHost& to) {
+    moves.push_back(absl::StrCat(from.host, ":", from.port, " -> ", to.host, ":", to.port));
+  };
+  MysqlPool pool(WithNodes(database_->dsn(), {DsnHost{"127.0.0.1", 1}, live}), options);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(pool.Run([](MysqlConnection& c) {
+                      EXPECT_EQ(c.node(), 1u);
+                      c.Execute("DO 1");
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  }
+  EXPECT_EQ(pool.Failovers(), 1);
+  EXPECT_EQ(pool.CurrentNode().port, live.port);
+  EXPECT_THAT(moves, ElementsAre(absl::StrCat("127.0.0.1:1 -> ", live.host, ":", live.port)));
+}
+
+// A connection lost on the current node makes the next node current; idle
+// connections to the node left are closed, not leased. "127.1" is the same
+// server under another address, so both nodes answer.
+TEST_F(MysqlStoreTest, ALostConnectionMovesToTheNextNodeAndLeavesTheOldOnesIdle) {
+  const DsnHost live = database_->dsn().hosts.front();
+  ASSERT_EQ(live.host, "127.0.0.1");
+  MysqlPool pool(WithNodes(database_->dsn(), {live, DsnHost{"127.1", live.port}}),
+                 PoolOptions{.max_connections = 4});
+  ASSERT_TRUE(pool.Prefill(3).ok());
+  absl::Status killed = pool.Run([](MysqlConnection& c) {
+    EXPECT_EQ(c.node(), 0u);
+    c.Execute("KILL CONNECTION_ID()");
+    return absl::OkStatus();
+  });
+  EXPECT_THAT(killed, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(pool.Failovers(), 1);
+  EXPECT_EQ(pool.CurrentNode().host, "127.1");
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(pool.Run([](MysqlConnection& c) {
+                      EXPECT_EQ(c.node(), 1u);
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  }
+  EXPECT_EQ(pool.OpenConnections(), 1) << "the idle connections to node 0 were not closed";
+}
+
+// A transaction whose connection is lost before COMMIT is sent is run again,
+// on a new connection; its first attempt wrote nothing.
+TEST_F(MysqlStoreTest, ATransactionLostBeforeCommitIsRunAgainOnANewConnection) {
+  database_->Execute("CREATE TABLE failover_probe (id INT PRIMARY KEY)");
+  MysqlPool pool(database_->dsn(), PoolOptions{.max_connections = 2});
+  int attempts = 0;
+  absl::Status status = pool.InTransaction([&](MysqlConnection& c) -> absl::Status {
+    ++attempts;
+    c.Execute("INSERT INTO failover_probe VALUES (1)");
+    if (attempts == 1) c.Execute("KILL CONNECTION_ID()");
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(attempts, 2);
+  EXPECT_EQ(pool.Failovers(), 0) << "one node: nowhere to move";
+  int64_t rows = -1;
+  ASSERT_TRUE(pool.Run([&](MysqlConnection& c) {
+                    std::unique_ptr<sql::ResultSet> r(
+                        c.Prepare("SELECT COUNT(*) FROM failover_probe")->executeQuery());
+                    r->next();
+                    rows = r->getInt64(1);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(rows, 1);
 }
 
 CertificateRecord MakeCertificate(const std::string& serial, const std::string& name,

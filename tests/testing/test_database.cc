@@ -70,11 +70,7 @@ const std::string& TestDatabase::server_dsn_string() {
   db::Dsn server = dsn_;
   server.user = server_account_.user;
   server.password = password;
-  server_dsn_string_ = server.socket.empty()
-                           ? absl::StrCat("mysql://", server.user, ":", password, "@", server.host,
-                                          ":", server.port, "/", server.database)
-                           : absl::StrCat("mysql://", server.user, ":", password, "@localhost/",
-                                          server.database, "?socket=", server.socket);
+  server_dsn_string_ = server.ToStringWithPassword();
   return server_dsn_string_;
 }
 
