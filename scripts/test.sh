@@ -18,6 +18,9 @@ any finding fails the run; files that passed and did not change are not
 checked again), starts a private MariaDB
 in a temporary directory (mode 0700) on a free port, and runs
   ctest --test-dir build --output-on-failure -j2 [ctest args...]
+(with -LE '^long$' added unless the arguments choose tests by label or
+name: the long runs, such as ha_test, start clusters of their own and take
+minutes; scripts/ha-test.sh runs it alone)
 with ENLACE_TEST_DB_DSN=mysql://root@127.0.0.1:PORT/ and ENLACE_DB_PASSWORD
 (root's generated password, kept in that directory with mode 0600) exported.
 Each test creates and drops its own databases, migrates them as root, and
@@ -227,9 +230,18 @@ DB_DIR="$(mktemp -d "${TMPDIR:-/tmp}/enlace-test.XXXXXX")"
 mariadb_test_server "${DB_DIR}" || die "the test MariaDB did not start"
 log "ENLACE_TEST_DB_DSN=${ENLACE_TEST_DB_DSN} (password in ENLACE_DB_PASSWORD and ${DB_DIR}/root.password)"
 
+# The long runs (label long: scripts/ha-test.sh's Galera cluster, minutes)
+# run only when asked for by label or name (-L long, -R ha_test).
+long_runs=(-LE '^long$')
+for arg in "$@"; do
+  case "${arg}" in
+    -L | -L* | --label-regex* | -R | -R* | --tests-regex* | -LE | -LE* | --label-exclude*) long_runs=() ;;
+  esac
+done
+
 status=0
 if ((run_normal)); then
-  ctest --test-dir "${ENLACE_BUILD_DIR}" --output-on-failure -j2 "$@" </dev/null || status=$?
+  ctest --test-dir "${ENLACE_BUILD_DIR}" --output-on-failure -j2 "${long_runs[@]}" "$@" </dev/null || status=$?
   if ((status != 0)); then
     log "ctest failed (exit ${status})"
   fi
