@@ -1,6 +1,7 @@
 // The server's Prometheus metrics (see metrics.h).
 #include "server/metrics.h"
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
 namespace enlace::server {
@@ -109,7 +110,11 @@ Metrics::Metrics()
 }
 
 void Metrics::RecordCall(absl::string_view method, int code, absl::Duration latency) {
-  calls_.Add({{"method", std::string(method)}, {"code", absl::StrCat(code)}}).Increment();
+  // The code's name, as in the access log line: code="UNAVAILABLE".
+  calls_
+      .Add({{"method", std::string(method)},
+            {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(code))}})
+      .Increment();
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   latency_.Add({{"method", std::string(method)}}, kBuckets).Observe(absl::ToDoubleSeconds(latency));

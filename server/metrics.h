@@ -1,6 +1,6 @@
 // Prometheus metrics of the server, served on their own port (--metrics_addr):
-//   enlace_rpc_total{method,code}            calls ended, by status code (numeric, as
-//                                            gRPC's: 0 OK, 14 UNAVAILABLE...)
+//   enlace_rpc_total{method,code}            calls ended, by status code name (OK,
+//                                            UNAVAILABLE...: as the access log's status)
 //   enlace_rpc_duration_seconds{method}      histogram of call latency, audit included
 //   enlace_streams_open{method}              streams open now (WatchReferrals, RecordArrivals...)
 //   enlace_db_pool_connections{state}        database connections: in_use, idle; open (all,
@@ -46,6 +46,7 @@ namespace enlace::server {
 class Metrics {
  public:
   Metrics();
+  // `code`: the gRPC status code sent.
   void RecordCall(absl::string_view method, int code, absl::Duration latency);
   void RecordArrival(absl::string_view outcome);
   void SetDatabaseUp(bool up);

@@ -173,7 +173,7 @@ double Value(const std::map<std::string, double>& samples, const std::string& se
   return it == samples.end() ? 0 : it->second;
 }
 
-std::string RpcTotal(absl::string_view method, int code) {
+std::string RpcTotal(absl::string_view method, absl::string_view code) {
   return absl::StrCat("enlace_rpc_total{code=\"", code, "\",method=\"", method, "\"}");
 }
 
@@ -235,11 +235,15 @@ TEST_F(MetricsScrapeTest, CountersMoveByExactlyTheCallsMadeAndStreamsOpenGoesOne
   }
   EXPECT_EQ(Value(after, streams), 0);
 
-  EXPECT_EQ(Value(after, RpcTotal(kRecordArrival, 0)) - Value(before, RpcTotal(kRecordArrival, 0)),
-            kRecorded);
-  EXPECT_EQ(Value(after, RpcTotal(kGetArrival, 5)) - Value(before, RpcTotal(kGetArrival, 5)), 1);
   EXPECT_EQ(
-      Value(after, RpcTotal(kWatchReferrals, 1)) - Value(before, RpcTotal(kWatchReferrals, 1)), 1);
+      Value(after, RpcTotal(kRecordArrival, "OK")) - Value(before, RpcTotal(kRecordArrival, "OK")),
+      kRecorded);
+  EXPECT_EQ(Value(after, RpcTotal(kGetArrival, "NOT_FOUND")) -
+                Value(before, RpcTotal(kGetArrival, "NOT_FOUND")),
+            1);
+  EXPECT_EQ(Value(after, RpcTotal(kWatchReferrals, "CANCELLED")) -
+                Value(before, RpcTotal(kWatchReferrals, "CANCELLED")),
+            1);
   const std::string count =
       absl::StrCat("enlace_rpc_duration_seconds_count{method=\"", kRecordArrival, "\"}");
   const std::string le_inf = absl::StrCat("enlace_rpc_duration_seconds_bucket{method=\"",
