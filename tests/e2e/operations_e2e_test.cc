@@ -282,9 +282,15 @@ class AccessLogTest : public ServerFixture {
 };
 
 TEST_F(AccessLogTest, EachCallLeavesOneParseableAccessLineWithoutPersonalData) {
-  ServerProcess process(
-      pki_.dir(), {database_->server_dsn_string(), pki_.ca_cert_path(), pki_.server_cert_path(),
-                   pki_.server_key_path(), policy_path_, token_keys_path_, "access-log"});
+  ServerProcess process(pki_.dir(), {database_->server_dsn_string(),
+                                     pki_.ca_cert_path(),
+                                     pki_.server_cert_path(),
+                                     pki_.server_key_path(),
+                                     policy_path_,
+                                     token_keys_path_,
+                                     "access-log",
+                                     // Stopped by SIGTERM at the end: no drain needed.
+                                     {"--drain_seconds=0"}});
   ASSERT_GT(process.port(), 0) << "see " << process.log_path();
   auto stub = v1::ArrivalService::NewStub(ChannelTo(process.port(), mfa_cert_));
 
