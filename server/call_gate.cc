@@ -320,7 +320,8 @@ absl::StatusOr<Caller> CallGate::AdmitStream(grpc::CallbackServerContext* ctx,
   {
     absl::MutexLock lock(&streams_mu_);
     registered = next_stream_++;
-    streams_.emplace(registered, TrackedStream{*identity, std::string(method), std::move(stream)});
+    streams_.emplace(registered,
+                     TrackedStream{*identity, std::string(method), std::move(stream), ctx});
   }
   absl::Status standing = Standing(*identity, method, absl::Now());
   if (standing.ok()) standing = stream_slots_.Acquire(principal, [] {});
@@ -338,16 +339,22 @@ absl::StatusOr<Caller> CallGate::AdmitStream(grpc::CallbackServerContext* ctx,
 void CallGate::ReleaseStream(uint64_t handle) {
   std::string principal;
   std::string method;
+  const grpc::CallbackServerContext* ctx = nullptr;
   {
     absl::MutexLock lock(&streams_mu_);
     auto it = streams_.find(handle);
     if (it == streams_.end()) return;
     principal = it->second.identity.principal.SpiffeId();
     method = std::move(it->second.method);
+    ctx = it->second.ctx;
     streams_.erase(it);
   }
   stream_slots_.Release(principal);
   metrics_->StreamClosed(method);
+  // Normally taken by the stream's FinishAudited already; never kept past
+  // the call (OnDone, where streams release themselves, is its last event).
+  absl::MutexLock lock(&request_ids_mu_);
+  request_ids_.erase(ctx);
 }
 
 int CallGate::RecheckStreams(absl::Time now) {

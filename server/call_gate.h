@@ -290,6 +290,7 @@ class CallGate {
     Identity identity;
     std::string method;
     std::weak_ptr<GatedStream> stream;
+    const grpc::CallbackServerContext* ctx = nullptr;  // its request id is forgotten on release
   };
   mutable absl::Mutex streams_mu_;
   uint64_t next_stream_ ABSL_GUARDED_BY(streams_mu_) = 1;
