@@ -157,6 +157,8 @@ struct EnlaceServer::Parts {
   std::thread metrics_monitor;
   // From the start of a drain on: readiness stays NOT_SERVING.
   std::atomic<bool> draining{false};
+  // What the database monitor last found (readiness, unless draining).
+  std::atomic<bool> database_up{true};
   // Revocation refresh, expiry warnings. Woken early by a revocation on
   // this replica.
   std::thread certificate_monitor;
@@ -187,7 +189,7 @@ struct EnlaceServer::Parts {
   absl::Notification shutdown_done;
 
   void SetServing(bool serving) {
-    const bool database_up = serving;
+    database_up = serving;
     if (draining.load()) serving = false;  // a drain is never undone
     // The plaintext port's built-in health service, and the TLS port's own.
     // SetServingStatus(bool) sets every name, so liveness is set again after
@@ -200,7 +202,7 @@ struct EnlaceServer::Parts {
       }
     }
     if (health_service != nullptr) health_service->SetServing(serving);
-    metrics.SetDatabaseUp(database_up);
+    metrics.SetDatabaseUp(database_up.load());
   }
   void SampleMetrics();
 };
@@ -755,7 +757,7 @@ void EnlaceServer::Shutdown(absl::Duration grace, absl::Duration drain) {
   // health ports), liveness stays SERVING; calls are still served.
   p.draining = true;
   p.metrics.SetDraining(true);
-  p.SetServing(false);
+  p.SetServing(p.database_up.load());  // NOT_SERVING now; enlace_database_up unchanged
   if (drain > absl::ZeroDuration()) {
     Log("shutting down: readiness off, draining for ", absl::FormatDuration(drain));
     absl::SleepFor(drain);  // the time load balancers take to stop sending
