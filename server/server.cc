@@ -529,7 +529,7 @@ absl::Status StartTlsPort(const ServerConfig& config, EnlaceServer::Parts& p) {
   // before listening, so the first calls never meet a state already stale.
   if (absl::StatusOr<std::vector<std::string>> fresh = p.revocation->Refresh(absl::Now(), nullptr);
       !fresh.ok()) {
-    Log("revocation state not refreshed before listening: ", fresh.status().message());
+    LogWarning("revocation state not refreshed before listening: ", fresh.status().message());
   }
   p.tls_server = builder.BuildAndStart();
   if (p.tls_server == nullptr || p.tls_port == 0) {
@@ -663,7 +663,7 @@ void EnlaceServer::Parts::RunStreamMonitor() {
     if (ended > 0)
       Log("open streams ended by the gate (revoked, expired, denied or stale): ", ended);
     if (absl::Status s = token_keys->ReloadIfChanged(); !s.ok()) {
-      Log("token keys not reloaded (the keys in force stay): ", s.message());
+      LogWarning("token keys not reloaded (the keys in force stay): ", s.message());
     }
   }
 }
@@ -687,7 +687,7 @@ void EnlaceServer::Parts::RefreshRevocation() {
   absl::StatusOr<std::vector<std::string>> newly = revocation->Refresh(absl::Now(), &all);
   if (!newly.ok()) {
     // RevocationList fails closed on its own once the state is too old.
-    Log("revocation state not refreshed: ", newly.status().message());
+    LogWarning("revocation state not refreshed: ", newly.status().message());
     return;
   }
   if (crl_publisher != nullptr &&
