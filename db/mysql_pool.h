@@ -22,7 +22,13 @@
 // answers 1047 "WSREP has not yet prepared node" there). Idle connections to
 // a node that is no longer current are closed instead of leased. Each move
 // is a failover (Failovers(), PoolOptions::on_failover). The pool never moves
-// back by itself: it stays on the new node until that one fails.
+// back by itself: it stays on the new node until that one fails. So two
+// server replicas may write through different nodes (one restarted after the
+// other failed over): their conflicting transactions then fail Galera's
+// certification at commit, as deadlocks, and are retried (InTransaction);
+// and every connection to a Galera node waits for causality on reads
+// (wsrep_sync_wait = 7), so a replica reads what another just wrote through
+// another node.
 //
 // Error mapping (MySQL/MariaDB error numbers):
 //   cannot connect, server gone away, lost connection, shutdown,
@@ -162,6 +168,17 @@ class MysqlPool {
   int OpenConnections();
 
   const Dsn& dsn() const { return dsn_; }
+  // With several nodes: asks each which Galera cluster member it is, and
+  // makes the synced member with the lowest wsrep_local_index current (a
+  // failover when that is another node). Every server replica choosing by
+  // the same rule writes through the same node, whatever its history (a
+  // replica restarted after the others failed over would otherwise take the
+  // first node of its DSN): writes of two replicas through two nodes
+  // conflict only in Galera's certification, and in ha_test such writes,
+  // acknowledged, were not all stored (docs/operations.md, "High
+  // availability"). Nodes that are not Galera members, or none answering,
+  // leave the current node as it is. Returns the node now current.
+  DsnHost ChooseWriterNode();
   // The node new connections go to, and how many times it changed.
   DsnHost CurrentNode();
   int64_t Failovers();

@@ -83,7 +83,7 @@ ENLACE_TEST_DB_DSN="mysql://unused@127.0.0.1:1/" \
   --enlacectl "${ENLACE_BUILD_DIR}/clients/enlacectl" \
   --policy "${ENLACE_ROOT}/server/default_policy.conf" \
   --protos "${ENLACE_ROOT}/protos" \
-  --galera_dir "${work}/galera" --root "${ENLACE_ROOT}" \
+  --galera_dir "${work}/galera" --root "${ENLACE_ROOT}" --workdir "${work}" \
   ${report:+--report "${report}"} </dev/null || status=$?
 echo
 echo "ha-test.sh: $([[ ${status} == 0 ]] && echo PASSED || echo FAILED) in $((SECONDS - started)) s"

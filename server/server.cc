@@ -348,12 +348,22 @@ absl::Status CheckStartConfig(const ServerConfig& config) {
 absl::StatusOr<std::vector<db::RevokedSerial>> OpenStores(const ServerConfig& config,
                                                           const db::Dsn& dsn,
                                                           EnlaceServer::Parts& p) {
-  p.pool =
-      std::make_unique<db::MysqlPool>(dsn, db::PoolOptions{.max_connections = config.db_pool_size});
+  db::PoolOptions pool_options{.max_connections = config.db_pool_size};
+  // With several database hosts (db/mysql_pool.h, "Failover"): each move
+  // is logged and counted, for the on-call engineer.
+  Metrics* metrics = &p.metrics;
+  pool_options.on_failover = [metrics](const db::DsnHost& from, const db::DsnHost& to) {
+    LogWarning("database failover: ", from.host, ":", from.port, " -> ", to.host, ":", to.port);
+    metrics->RecordDatabaseFailover();
+  };
+  p.pool = std::make_unique<db::MysqlPool>(dsn, pool_options);
   // The whole pool opened now rather than at the first load spikes: the
   // server's memory and descriptors are those of full load from the start
   // (the soak holds them to <10% growth). Best effort: calls open any
   // connection missing here.
+  // With several database hosts: the Galera member every replica writes
+  // through (db/mysql_pool.h, ChooseWriterNode), before any connection opens.
+  p.pool->ChooseWriterNode();
   if (absl::Status s = p.pool->Prefill(config.db_pool_size); !s.ok()) {
     LogWarning("opened ", p.pool->OpenConnections(), " of ", config.db_pool_size,
                " database connections at start (the rest on demand): ", s.message());
@@ -568,6 +578,8 @@ void StartMonitors(const ServerConfig& config, EnlaceServer::Parts& p) {
   p.database_monitor = std::thread([raw] {
     bool was_up = true;
     while (!raw->stop_monitor.WaitForNotificationWithTimeout(absl::Seconds(2))) {
+      // Replicas follow the cluster's membership to the same writer node.
+      raw->pool->ChooseWriterNode();
       absl::Status status = raw->pool->Run([](db::MysqlConnection& c) {
         c.Execute("DO 1");
         return absl::OkStatus();

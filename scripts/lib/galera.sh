@@ -19,6 +19,9 @@
 #     destination");
 #   - the first node bootstraps with --wsrep-new-cluster; the others, and any
 #     node started again later, join through the gcomm:// address list;
+#   - a node killed with SIGKILL rejoins by IST once its position is
+#     recovered (--wsrep-recover, then --wsrep-start-position); without that
+#     it takes a full rsync SST, during which its donor blocks writes;
 #   - a node killed with SIGKILL is dropped from the primary component after
 #     evs.suspect_timeout (set to 3 s here; the default is 5 s), during which
 #     writes on the survivors wait.
@@ -51,6 +54,23 @@ galera_node_start() {
   rm -f "${node}/mysql.pid" "${node}/mysql.sock" "${node}/mysql.sock.lock"
   local -a bootstrap=()
   [[ "${BOOTSTRAP:-0}" == 1 ]] && bootstrap=(--wsrep-new-cluster)
+  # A node that crashed (grastate.dat seqno -1) first recovers its position
+  # from InnoDB, so that it rejoins by incremental transfer (IST, from the
+  # donors' gcache) instead of a full rsync copy, which blocks the donor's
+  # writes while it runs (what the systemd unit's galera_recovery does).
+  if grep -qE '^seqno:[[:space:]]+-1' "${node}/grastate.dat" 2>/dev/null; then
+    mariadbd --no-defaults --user=mysql --datadir="${node}" --skip-networking \
+      --socket="${node}/recover.sock" --pid-file="${node}/recover.pid" \
+      --log-error="${node}/recover.log" --innodb-buffer-pool-size=128M \
+      --innodb-log-file-size=64M --wsrep-on=ON --wsrep-provider="${GALERA_PROVIDER}" \
+      --binlog-format=ROW --wsrep-recover </dev/null >/dev/null 2>&1 || true
+    local position
+    position="$(grep -oE 'Recovered position: [0-9a-f-]+:-?[0-9]+' "${node}/recover.log" |
+      tail -n 1 | awk '{ print $3 }')"
+    if [[ -n "${position}" && "${position}" != *:-1 ]]; then
+      bootstrap+=(--wsrep-start-position="${position}")
+    fi
+  fi
   local provider_options
   provider_options="gmcast.listen_addr=tcp://127.0.0.1:$(_galera_port "${dir}" "gcomm_${i}")"
   provider_options+=";ist.recv_addr=127.0.0.1:$(_galera_port "${dir}" "ist_${i}")"

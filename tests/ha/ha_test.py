@@ -34,7 +34,6 @@ printed at the end and written to --report as JSON.
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -56,6 +55,7 @@ PHASE_SECONDS = 8.0  # load between two steps
 CALL_DEADLINE = 15.0
 WRITERS = 3
 RETRYABLE = None  # set in main(): the codes after which a call is tried again
+DIAGNOSE = None
 
 
 def galera(function, *args):
@@ -160,9 +160,11 @@ class Scenario:
         self.lock = threading.Lock()
         self.arrivals = {}        # external_id -> acknowledged arrival_id
         self.referrals = {}       # referral_id -> "PENDING" or "ACCEPTED" (acknowledged)
-        self.acks = []            # (monotonic time, writer index) of every acknowledged arrival
+        self.acks = []            # (call started, acknowledged, writer index), monotonic seconds
         self.feed = []            # (referral_id, event type, resume_token) as UNHCR read them
         self.feed_resumes = 0
+        self.watch_done = threading.Event()
+        self.stream = None
         self.errors = []
         self.clients = []
 
@@ -195,6 +197,7 @@ class Scenario:
         while not self.stop.is_set():
             n += 1
             external_id = f"ha-w{index}-{n}"
+            started = time.monotonic()
             try:
                 arrival_id = self.record(client, external_id, ["iom", "unhcr"])
             except Exception as e:  # noqa: BLE001 - every failure is a finding
@@ -204,7 +207,7 @@ class Scenario:
                 previous = self.arrivals.setdefault(external_id, arrival_id)
                 if previous != arrival_id:
                     self.errors.append(f"{external_id} acknowledged as {previous} and {arrival_id}")
-                self.acks.append((time.monotonic(), index))
+                self.acks.append((started, time.monotonic(), index))
 
     # ------------------------------------------------------------ referrals
 
@@ -231,19 +234,29 @@ class Scenario:
                 def find_case(_error, arrival_id=arrival_id):
                     return self.find_case(iom, arrival_id)
 
-                case = iom.call(cases_stub, "OpenCase",
-                                c.OpenCaseRequest(arrival_id=arrival_id, summary="ha"),
-                                on_unknown=find_case)
+                try:
+                    case = iom.call(cases_stub, "OpenCase",
+                                    c.OpenCaseRequest(arrival_id=arrival_id, summary="ha"),
+                                    on_unknown=find_case)
+                except Exception:
+                    if DIAGNOSE:
+                        DIAGNOSE(arrival_id)
+                    raise
 
                 def find_referral(_error, reason=reason):
                     return self.find_referral(iom, reason)
 
-                referral = iom.call(referrals_stub, "CreateReferral",
-                                    r.CreateReferralRequest(case_id=case.case_id,
-                                                            to_agency="unhcr",
-                                                            service=api.arrivals.NEED_TRAINING,
-                                                            reason=reason),
-                                    on_unknown=find_referral)
+                try:
+                    referral = iom.call(referrals_stub, "CreateReferral",
+                                        r.CreateReferralRequest(case_id=case.case_id,
+                                                                to_agency="unhcr",
+                                                                service=api.arrivals.NEED_TRAINING,
+                                                                reason=reason),
+                                        on_unknown=find_referral)
+                except Exception:
+                    if DIAGNOSE:
+                        DIAGNOSE(case.case_id, table="cases", column="case_id")
+                    raise
                 with self.lock:
                     self.referrals[referral.referral_id] = "PENDING"
 
@@ -293,40 +306,49 @@ class Scenario:
     # ----------------------------------------------------------------- feed
 
     def watcher(self):
-        """UNHCR's feed, resumed by token on whichever replica answers."""
+        """UNHCR's feed, resumed by token on whichever replica answers, until
+        watch_done is set (after the load, once the feed caught up)."""
         import grpc
         r = api.referrals
         client = Client(self.replicas, "unhcr", "a")
         self.clients.append(client)
         token = ""
-        started = False
-        while not self.stop.is_set() or not started:
+        while not self.watch_done.is_set():
             for name in self.replicas.order(client.preferred):
+                if self.watch_done.is_set():
+                    return
                 try:
                     stream = client.stub(name, ("referrals_grpc", "ReferralServiceStub")) \
                         .WatchReferrals(r.WatchReferralsRequest(resume_token=token))
-                    started = True
+                    with self.lock:
+                        self.stream = stream
                     for event in stream:
                         with self.lock:
                             self.feed.append((event.referral.referral_id, event.type,
                                               event.resume_token))
                         token = event.resume_token
-                        if self.stop.is_set() and self.drained():
-                            stream.cancel()
-                            return
                 except grpc.RpcError as e:
-                    if e.code() == grpc.StatusCode.CANCELLED and self.stop.is_set():
+                    if e.code() == grpc.StatusCode.CANCELLED and self.watch_done.is_set():
                         return
                     if e.code() not in RETRYABLE:
                         self.errors.append(f"watcher: {e.code()}: {e.details()}")
                         return
                     self.feed_resumes += 1
-                if self.stop.is_set() and self.drained():
-                    return
+                    log(f"watcher: stream on {name} ended ({e.code()}), resuming")
             time.sleep(0.2)
 
-    def drained(self):
-        """The feed read holds an event for every acknowledged change."""
+    def end_watch(self, timeout):
+        """Waits until the feed read holds every acknowledged change (at most
+        `timeout` seconds), then ends the watcher's stream."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.drained():
+            time.sleep(0.1)
+        self.watch_done.set()
+        with self.lock:
+            if self.stream is not None:
+                self.stream.cancel()
+
+    def missing_from_feed(self):
         with self.lock:
             seen = {(rid, t) for rid, t, _ in self.feed}
             want = set()
@@ -334,18 +356,23 @@ class Scenario:
                 want.add((rid, api.referrals.REFERRAL_EVENT_TYPE_CREATED))
                 if state == "ACCEPTED":
                     want.add((rid, api.referrals.REFERRAL_EVENT_TYPE_ACCEPTED))
-        return want <= seen
+        return sorted(want - seen)
+
+    def drained(self):
+        """The feed read holds an event for every acknowledged change."""
+        return not self.missing_from_feed()
 
     # -------------------------------------------------------------- timing
 
     def resume_seconds(self, failed_at):
-        """Seconds from `failed_at` until every writer had an acknowledged
-        write after it (None while some writer has none)."""
+        """Seconds from `failed_at` until every writer had a write that it
+        began after `failed_at` acknowledged (None while some writer has
+        none)."""
         with self.lock:
             firsts = {}
-            for at, writer in self.acks:
-                if at > failed_at and writer not in firsts:
-                    firsts[writer] = at
+            for started, acked, writer in self.acks:
+                if started >= failed_at and writer not in firsts:
+                    firsts[writer] = acked
         if len(firsts) < WRITERS:
             return None
         return max(firsts.values()) - failed_at
@@ -373,26 +400,62 @@ class HighAvailabilityTest(unittest.TestCase):
                 env[k] = v
         nodes = int(env["GALERA_NODES"])
         admin = env["GALERA_ADMIN_DSN"] + "/"
-        tmp = tempfile.mkdtemp(prefix="enlace-ha-")
-        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        tmp = tempfile.mkdtemp(prefix="replicas-", dir=ARGS.workdir)
         dbname = harness.unique_database_name("enlace_ha_")
         user = "srv_" + dbname[-12:]
         password = harness.create_server_user(admin, user)
         server_dsn = f"mysql://{user}:{password}@{env['GALERA_HOSTS']}/{dbname}"
         harness.migrate(ARGS.server, harness.dsn_with_database(admin, dbname), server_dsn, tmp)
         pki = harness.make_pki(ARGS.enlacectl, os.path.join(tmp, "pki"))
+        # Every replica signs the audit log's checkpoints with the same key,
+        # as in production (docs/audit.md): one replica's checkpoints are
+        # checked against what another serves.
+        audit_key = os.path.join(tmp, "audit_log.key")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", audit_key],
+                       check=True, capture_output=True, timeout=60)
 
         servers = {}
 
+        generation = {}
+
         def start(name):
-            workdir = os.path.join(tmp, name)
-            os.makedirs(workdir, exist_ok=True)
+            # A new directory per start: a ready file left by the process
+            # before would name its ports.
+            generation[name] = generation.get(name, 0) + 1
+            workdir = os.path.join(tmp, f"{name}{generation[name]}")
+            os.makedirs(workdir)
+            dsn = server_dsn
+            if os.environ.get("HA_SPLIT") and name == "b":
+                hosts = env["GALERA_HOSTS"].split(",")
+                dsn = server_dsn.replace(env["GALERA_HOSTS"], ",".join(hosts[1:] + hosts[:1]))
             server = harness.EnlaceServer(ARGS.server, pki=pki, policy=ARGS.policy,
-                                          dsn=server_dsn, workdir=workdir)
+                                          dsn=dsn, workdir=workdir,
+                                          extra_args=[f"--audit_log_key={audit_key}"])
             servers[name] = server
             server.start()
             replicas.set(name, server.addr)
             return server
+
+        def diagnose(arrival_id, table="arrivals", column="arrival_id"):
+            for _ in range(3):
+                for i in range(1, nodes + 1):
+                    try:
+                        out = harness.mariadb(on_node(i), f"SELECT COUNT(*) FROM {table} WHERE "
+                                              f"{column} = '{arrival_id}'", database=dbname)
+                    except AssertionError as e:
+                        out = str(e)[:80]
+                    log(f"DIAG {time.monotonic():.2f} node {i}: {arrival_id}: {out.strip()}")
+                    if table == "cases":
+                        out = harness.mariadb(on_node(i), "SELECT audit_seq FROM audit_event_records "
+                                              f"WHERE record_id = '{arrival_id}'", database=dbname)
+                        log(f"DIAG audit of {arrival_id} on node {i}: {out.split()}")
+                time.sleep(1)
+
+        global DIAGNOSE
+        DIAGNOSE = diagnose
+
+        def on_node(i):
+            return f"{env['GALERA_ADMIN_DSN'].rsplit('@', 1)[0]}@127.0.0.1:{env[f'GALERA_PORT_{i}']}/"
 
         replicas = Replicas(pki)
         start("a")
@@ -410,9 +473,9 @@ class HighAvailabilityTest(unittest.TestCase):
 
         def step(name, action):
             time.sleep(PHASE_SECONDS)  # load before the step
-            at = time.monotonic()
             log(f"step: {name}")
             action()
+            at = time.monotonic()  # the failure is complete (the process is gone)
             deadline = at + 60
             resumed = None
             while time.monotonic() < deadline and not scenario.errors:
@@ -425,6 +488,9 @@ class HighAvailabilityTest(unittest.TestCase):
             figures["steps"].append({"step": name, "resume_seconds": resumed})
 
         try:
+            if os.environ.get("HA_SPLIT"):
+                time.sleep(40)
+                raise SystemExit("split experiment done")
             # The node both replicas write through: the first of the DSN.
             step("SIGKILL database node 1 (in use)", lambda: galera("galera_node_kill",
                                                                      ARGS.galera_dir, "1"))
@@ -441,16 +507,16 @@ class HighAvailabilityTest(unittest.TestCase):
             time.sleep(PHASE_SECONDS)
         finally:
             scenario.stop.set()
-            for t in threads:
+            for t in threads[:-1]:
                 t.join(timeout=120)
+            scenario.end_watch(timeout=60)
+            threads[-1].join(timeout=60)
         self.assertEqual(scenario.errors, [])
         self.assertFalse(any(t.is_alive() for t in threads), "a load thread did not end")
 
         # Every acknowledged arrival, once, under its acknowledged id.
-        node2 = harness.dsn_with_database(
-            f"{env['GALERA_ADMIN_DSN'].rsplit('@', 1)[0]}@127.0.0.1:{env['GALERA_PORT_2']}/",
-            dbname)
-        rows = harness.mariadb(node2, "SELECT external_id, arrival_id FROM arrivals")
+        rows = harness.mariadb(on_node(2), "SELECT external_id, arrival_id FROM arrivals",
+                               database=dbname)
         stored = {}
         for line in rows.splitlines():
             external_id, arrival_id = line.split("\t")
@@ -472,7 +538,8 @@ class HighAvailabilityTest(unittest.TestCase):
         # The feed as read: no event twice, none of the acknowledged ones missing.
         seen = [(rid, t) for rid, t, _ in scenario.feed]
         self.assertEqual(len(seen), len(set(seen)), "an event was delivered twice")
-        self.assertTrue(scenario.drained(), "an acknowledged change is missing from the feed")
+        self.assertEqual(scenario.missing_from_feed(), [],
+                         "acknowledged changes missing from the feed")
 
         # The audit chain, verified through a replica and on every node.
         env_ctl = harness.enlacectl_env(servers["b"].addr, pki, "admin")
@@ -480,11 +547,14 @@ class HighAvailabilityTest(unittest.TestCase):
                                 text=True, env=env_ctl, timeout=300)
         self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
         for i in range(1, nodes + 1):
-            dsn = harness.dsn_with_database(
-                f"{env['GALERA_ADMIN_DSN'].rsplit('@', 1)[0]}@127.0.0.1:{env[f'GALERA_PORT_{i}']}/",
-                dbname)
-            count = harness.mariadb(dsn, "SELECT COUNT(*) FROM arrivals").strip()
+            count = harness.mariadb(on_node(i), "SELECT COUNT(*) FROM arrivals",
+                                    database=dbname).strip()
             self.assertEqual(int(count), len(stored), f"node {i} holds another count")
+
+        # Replica b ran through the node's death: it moved off the dead node
+        # at least (and again as the membership changed: ChooseWriterNode).
+        self.assertGreaterEqual(server_counts(servers["b"]) or 0, 1.0,
+                                "replica b never failed over")
 
         for s in figures["steps"]:
             self.assertIsNotNone(s["resume_seconds"], f"{s['step']}: writers never resumed")
@@ -513,6 +583,7 @@ def main():
     args, rest = harness.parse_args(__doc__, protos=True, extra_flags=(
         ("--galera_dir", "the cluster's directory (scripts/lib/galera.sh)"),
         ("--root", "the repository's root"),
+        ("--workdir", "where the replicas' PKI and logs go (kept with ha-test.sh --keep)"),
     ))
     import argparse
     extra = argparse.ArgumentParser(add_help=False)

@@ -543,6 +543,9 @@ class EnlaceServer:
                      f"--token_keys={pki}/token_keys",
                      "--health_addr=" + ("127.0.0.1:0" if health else ""),
                      "--metrics_addr=" + ("127.0.0.1:0" if metrics else ""),
+                     # No drain on SIGTERM: no load balancer to wait for
+                     # (a test of the drain passes its own in extra_args).
+                     "--drain_seconds=0",
                      f"--ready_file={self.ready_path}", *extra_args]
         self.log_path = os.path.join(workdir, f"{name}.log")
         self.proc = None

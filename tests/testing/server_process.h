@@ -56,18 +56,15 @@ class ServerProcess {
         size_t eq = pair.find('=');
         setenv(pair.substr(0, eq).c_str(), pair.substr(eq + 1).c_str(), 1);
       }
-      std::vector<std::string> args = {ENLACE_SERVER_BINARY,
-                                       "--ca_cert=" + options.ca,
-                                       "--server_cert=" + options.cert,
-                                       "--server_key=" + options.key,
-                                       "--policy=" + options.policy,
-                                       "--token_keys=" + options.token_keys,
-                                       "--tls_addr=127.0.0.1:0",
-                                       "--health_addr=",
-                                       "--metrics_addr=",
-                                       "--db_pool_size=8",
-                                       "--worker_threads=2",
-                                       "--ready_file=" + ready_};
+      std::vector<std::string> args = {
+          ENLACE_SERVER_BINARY, "--ca_cert=" + options.ca, "--server_cert=" + options.cert,
+          "--server_key=" + options.key, "--policy=" + options.policy,
+          "--token_keys=" + options.token_keys, "--tls_addr=127.0.0.1:0",
+          "--health_addr=", "--metrics_addr=", "--db_pool_size=8", "--worker_threads=2",
+          // No drain on SIGTERM (no load balancer
+          // to wait for); a test of the drain
+          // sets its own in extra_flags.
+          "--drain_seconds=0", "--ready_file=" + ready_};
       args.insert(args.end(), options.extra_flags.begin(), options.extra_flags.end());
       std::vector<char*> argv;
       for (std::string& a : args) argv.push_back(a.data());
