@@ -29,6 +29,13 @@ Checks, each a failure when it does not hold:
     RESUME_LIMIT seconds.
 The figures (writes acknowledged, retries, failovers, seconds to resume) are
 printed at the end and written to --report as JSON.
+
+ENLACE_HA_SPLIT_EXPERIMENT=1 is not a test but the experiment behind the
+server's single writer node: replica b is given the nodes in another order,
+so that the replicas write through two nodes at once, with no failure, for
+40 s. On MariaDB 10.11 with galera-4 26.4 acknowledged arrivals and cases
+were then missing from every node (the run fails, printing DIAG lines for
+the first one missed); not root-caused (docs/operations.md).
 """
 
 import json
@@ -425,7 +432,7 @@ class HighAvailabilityTest(unittest.TestCase):
             workdir = os.path.join(tmp, f"{name}{generation[name]}")
             os.makedirs(workdir)
             dsn = server_dsn
-            if os.environ.get("HA_SPLIT") and name == "b":
+            if os.environ.get("ENLACE_HA_SPLIT_EXPERIMENT") and name == "b":
                 hosts = env["GALERA_HOSTS"].split(",")
                 dsn = server_dsn.replace(env["GALERA_HOSTS"], ",".join(hosts[1:] + hosts[:1]))
             server = harness.EnlaceServer(ARGS.server, pki=pki, policy=ARGS.policy,
@@ -488,7 +495,7 @@ class HighAvailabilityTest(unittest.TestCase):
             figures["steps"].append({"step": name, "resume_seconds": resumed})
 
         try:
-            if os.environ.get("HA_SPLIT"):
+            if os.environ.get("ENLACE_HA_SPLIT_EXPERIMENT"):
                 time.sleep(40)
                 raise SystemExit("split experiment done")
             # The node both replicas write through: the first of the DSN.
