@@ -374,7 +374,9 @@ TEST_F(GracefulShutdownTest, SigtermDrainsLosesNothingAndFeedsResumeElsewhere) {
   EXPECT_THAT(all_codes, ::testing::IsSubsetOf({Code::OK, Code::UNAVAILABLE})) << summary;
   EXPECT_THAT(during_drain, ::testing::ElementsAre(Code::OK)) << summary;
   for (const Call& c : calls) {
-    if (c.code == Code::OK) EXPECT_EQ(seen_by_server.count(c.request_id), 1u) << c.request_id;
+    if (c.code == Code::OK) {
+      EXPECT_EQ(seen_by_server.count(c.request_id), 1u) << c.request_id;
+    }
   }
   EXPECT_THAT(after_drain, ::testing::ElementsAre(Code::UNAVAILABLE)) << summary;
 
