@@ -173,7 +173,8 @@ int64_t LastInsertId(MysqlConnection& c) {
   return row->getInt64(1);
 }
 
-MysqlPool::MysqlPool(Dsn dsn, PoolOptions options) : dsn_(std::move(dsn)), options_(options) {}
+MysqlPool::MysqlPool(Dsn dsn, PoolOptions options)
+    : dsn_(std::move(dsn)), options_(std::move(options)) {}
 
 MysqlPool::~MysqlPool() {
   absl::MutexLock lock(&mu_);
