@@ -13,6 +13,7 @@
 #include <atomic>
 #include <exception>
 #include <limits>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -315,6 +316,14 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlPool::ConnectTo(size_t nod
 
 absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlPool::Acquire() {
   const absl::Time deadline = absl::Now() + options_.acquire_timeout;
+  // Reports a wait when Acquire returns, after every lock below is released.
+  struct WaitReport {
+    const std::function<void(absl::Duration)>& on_wait;
+    std::optional<absl::Duration> waited;
+    ~WaitReport() {
+      if (waited.has_value() && on_wait) on_wait(*waited);
+    }
+  } report{options_.on_wait, std::nullopt};
   while (true) {
     Idle idle;
     bool current = false;
@@ -323,8 +332,14 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlPool::Acquire() {
       auto can_proceed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return !idle_.empty() || open_ < options_.max_connections;
       };
-      if (!mu_.AwaitWithDeadline(absl::Condition(&can_proceed), deadline)) {
-        return absl::ResourceExhaustedError("no database connection free in time");
+      if (!can_proceed()) {
+        const absl::Time waiting_since = absl::Now();
+        ++waiting_;
+        const bool got_one = mu_.AwaitWithDeadline(absl::Condition(&can_proceed), deadline);
+        --waiting_;
+        report.waited =
+            report.waited.value_or(absl::ZeroDuration()) + (absl::Now() - waiting_since);
+        if (!got_one) return absl::ResourceExhaustedError("no database connection free in time");
       }
       if (idle_.empty()) {
         ++open_;  // reserve a slot while connecting without the lock
@@ -369,6 +384,12 @@ absl::Status MysqlPool::Prefill(int connections) {
     }
     idle_.push_back(Idle{*std::move(connection), absl::Now()});
   }
+}
+
+PoolStats MysqlPool::Stats() {
+  absl::MutexLock lock(&mu_);
+  const int idle = static_cast<int>(idle_.size());
+  return PoolStats{.in_use = open_ - idle, .idle = idle, .waiting = waiting_};
 }
 
 int MysqlPool::OpenConnections() {

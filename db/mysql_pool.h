@@ -131,6 +131,17 @@ struct PoolOptions {
   // Called (outside the pool's lock) after each failover, with the node
   // left and the node now current. May be empty.
   std::function<void(const DsnHost& from, const DsnHost& to)> on_failover = nullptr;
+  // Called (outside the lock) after each lease that had to wait for a
+  // connection (every one leased, the pool at max_connections), with the
+  // time waited, whether it then got one or timed out. May be empty.
+  std::function<void(absl::Duration waited)> on_wait = nullptr;
+};
+
+// The pool's connections now.
+struct PoolStats {
+  int in_use = 0;  // leased, or being opened
+  int idle = 0;
+  int waiting = 0;  // leases waiting for one of them
 };
 
 class MysqlPool {
@@ -166,6 +177,7 @@ class MysqlPool {
 
   // Connections open now: idle, leased or being opened.
   int OpenConnections();
+  PoolStats Stats();
 
   const Dsn& dsn() const { return dsn_; }
   // With several nodes: asks each which Galera cluster member it is, and
@@ -211,6 +223,7 @@ class MysqlPool {
   };
   std::vector<Idle> idle_ ABSL_GUARDED_BY(mu_);  // the most recently returned last
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased + connecting
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;  // in Acquire, for a connection
   size_t current_node_ ABSL_GUARDED_BY(mu_) = 0;  // index in dsn_.hosts
   int64_t failovers_ ABSL_GUARDED_BY(mu_) = 0;
 };

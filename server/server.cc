@@ -356,6 +356,7 @@ absl::StatusOr<std::vector<db::RevokedSerial>> OpenStores(const ServerConfig& co
     LogWarning("database failover: ", from.host, ":", from.port, " -> ", to.host, ":", to.port);
     metrics->RecordDatabaseFailover();
   };
+  pool_options.on_wait = [metrics](absl::Duration waited) { metrics->RecordDbPoolWait(waited); };
   p.pool = std::make_unique<db::MysqlPool>(dsn, pool_options);
   // The whole pool opened now rather than at the first load spikes: the
   // server's memory and descriptors are those of full load from the start
@@ -647,7 +648,9 @@ absl::StatusOr<std::unique_ptr<EnlaceServer>> EnlaceServer::Start(const ServerCo
 }
 
 void EnlaceServer::Parts::SampleMetrics() {
-  metrics.SetDbPoolOpenConnections(pool->OpenConnections());
+  const db::PoolStats pool_stats = pool->Stats();
+  metrics.SetDbPoolConnections(pool_stats.in_use, pool_stats.idle);
+  metrics.SetDbPoolOpenConnections(pool_stats.in_use + pool_stats.idle);
   metrics.SetAuditQueueDepth(audit_log->queue_depth());
   metrics.SetAuditCommitLag(audit_log->last_commit_lag());
   if (referral_feed != nullptr) {

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "db/audit_chain.h"
 #include "db/migrations.h"
 #include "db/mysql_arrival_store.h"
@@ -492,6 +493,51 @@ TEST_F(MysqlStoreTest, ATransactionLostBeforeCommitIsRunAgainOnANewConnection) {
                   })
                   .ok());
   EXPECT_EQ(rows, 1);
+}
+
+// A lease that finds every connection leased waits for one, and the wait
+// is reported once with its length; Stats() counts leased and idle ones.
+TEST_F(MysqlStoreTest, AWaitForAConnectionIsReportedAndStatsCountLeasedAndIdle) {
+  std::vector<absl::Duration> waits;
+  absl::Mutex waits_mu;
+  PoolOptions options{.max_connections = 1};
+  options.on_wait = [&](absl::Duration waited) {
+    absl::MutexLock lock(&waits_mu);
+    waits.push_back(waited);
+  };
+  MysqlPool pool(database_->dsn(), options);
+  ASSERT_TRUE(pool.Prefill(1).ok());
+  EXPECT_EQ(pool.Stats().idle, 1);
+  EXPECT_EQ(pool.Stats().in_use, 0);
+  absl::Notification holding;
+  absl::Notification release;
+  std::thread holder([&] {
+    EXPECT_TRUE(pool.Run([&](MysqlConnection&) {
+                      holding.Notify();
+                      release.WaitForNotification();
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  });
+  holding.WaitForNotification();
+  EXPECT_EQ(pool.Stats().in_use, 1);
+  EXPECT_EQ(pool.Stats().idle, 0);
+  std::thread waiter(
+      [&] { EXPECT_TRUE(pool.Run([](MysqlConnection&) { return absl::OkStatus(); }).ok()); });
+  while (pool.Stats().waiting == 0) std::this_thread::yield();  // the waiter is in Acquire
+  // The waiter is blocked until the holder lets go: nothing reported yet.
+  {
+    absl::MutexLock lock(&waits_mu);
+    EXPECT_TRUE(waits.empty());
+  }
+  release.Notify();
+  holder.join();
+  waiter.join();
+  absl::MutexLock lock(&waits_mu);
+  ASSERT_EQ(waits.size(), 1u);
+  EXPECT_GT(waits[0], absl::ZeroDuration());
+  EXPECT_EQ(pool.Stats().idle, 1);
+  EXPECT_EQ(pool.Stats().waiting, 0);
 }
 
 CertificateRecord MakeCertificate(const std::string& serial, const std::string& name,

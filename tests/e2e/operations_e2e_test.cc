@@ -201,6 +201,11 @@ TEST_F(MetricsScrapeTest, CountersMoveByExactlyTheCallsMadeAndStreamsOpenGoesOne
   EXPECT_EQ(Value(before, "enlace_database_up"), 1);
   EXPECT_EQ(Value(before, "enlace_db_pool_max_connections"), 12);
   EXPECT_EQ(Value(before, "enlace_db_pool_connections{state=\"open\"}"), 12);  // prefilled
+  // Between calls almost every connection is idle; the two states add up.
+  EXPECT_EQ(Value(before, "enlace_db_pool_connections{state=\"in_use\"}") +
+                Value(before, "enlace_db_pool_connections{state=\"idle\"}"),
+            12);
+  EXPECT_GE(Value(before, "enlace_db_pool_connections{state=\"idle\"}"), 8);
   EXPECT_EQ(Value(before, "enlace_database_failovers_total"), 0);
   EXPECT_EQ(Value(before, "enlace_draining"), 0);
 
