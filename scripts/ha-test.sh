@@ -53,7 +53,7 @@ while (($# > 0)); do
   esac
 done
 
-ensure_packages all test
+ensure_packages all test ha
 ensure_built enlace-server enlacectl
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/enlace-ha.XXXXXX")"

@@ -111,7 +111,7 @@ package_installed() {
 }
 
 # ensure_packages SET... (SET: build, run, all = build + run, test, tsan,
-# asan, npm, format, tidy)
+# asan, npm, format, tidy, ha)
 # Installs the missing packages of the chosen sets, in one apt-get run; does
 # nothing (not even `apt-get update`) when all are present. ENLACE_NO_INSTALL=1
 # turns installing into an error that lists what is missing.
@@ -129,8 +129,11 @@ ensure_packages() {
       asan) wanted+=("${ENLACE_ASAN_PACKAGES[@]}") ;;
       npm) wanted+=(npm) ;;
       format) wanted+=(clang-format git) ;;
+      # scripts/ha-test.sh: Galera, and what its rsync state transfer runs
+      # (rsync, and ss to find a free port).
+      ha) wanted+=(galera-4 rsync iproute2) ;;
       tidy) wanted+=(clang-tidy git ninja-build) ;;
-      *) die "ensure_packages: unknown set '${which}' (build|run|all|test|tsan|asan|npm|format|tidy)" ;;
+      *) die "ensure_packages: unknown set '${which}' (build|run|all|test|tsan|asan|npm|format|tidy|ha)" ;;
     esac
   done
   command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: these scripts expect Debian 12"
