@@ -239,11 +239,30 @@ for arg in "$@"; do
   esac
 done
 
+# What failed, part by part, repeated as the run's last lines: a log read
+# from its end (CI keeps only the tail) names the failing tests without
+# scrolling back through thousands of lines.
+failure_summary=()
+# note_failed_tests PART BUILD_DIR: adds the tests ctest recorded as failed
+# in its last run in BUILD_DIR to the summary under PART's name.
+note_failed_tests() {
+  local part="$1" failed_log="$2/Testing/Temporary/LastTestsFailed.log" line
+  if [[ ! -s "${failed_log}" ]]; then
+    failure_summary+=("${part}: ctest failed before recording any test as failed")
+    return
+  fi
+  while IFS= read -r line; do
+    failure_summary+=("${part}: ${line#*:}")
+  done <"${failed_log}"
+}
+
 status=0
 if ((run_normal)); then
+  rm -f "${ENLACE_BUILD_DIR}/Testing/Temporary/LastTestsFailed.log"
   ctest --test-dir "${ENLACE_BUILD_DIR}" --output-on-failure -j2 "${long_runs[@]}" "$@" </dev/null || status=$?
   if ((status != 0)); then
     log "ctest failed (exit ${status})"
+    note_failed_tests "plain tree" "${ENLACE_BUILD_DIR}"
   fi
 fi
 
@@ -281,10 +300,15 @@ if [[ "${run_tsan}" != 0 ]]; then
     TSAN_OPTIONS+=":log_path=${tsan_reports}/unnamed"
   fi
   tsan_status=0
+  rm -f "${ENLACE_TSAN_BUILD_DIR}/Testing/Temporary/LastTestsFailed.log"
   ctest --test-dir "${ENLACE_TSAN_BUILD_DIR}" "${tsan_args[@]}" --output-on-failure -j2 "$@" </dev/null ||
     tsan_status=$?
+  if ((tsan_status != 0)); then
+    note_failed_tests ThreadSanitizer "${ENLACE_TSAN_BUILD_DIR}"
+  fi
   if ! sanitizer_reports_clean "${tsan_reports}" ThreadSanitizer && ((tsan_status == 0)); then
     tsan_status=66
+    failure_summary+=("ThreadSanitizer: reports from processes no test named (printed above)")
   fi
   log "ThreadSanitizer suite ($([[ ${run_tsan} == ci ]] && echo "CI part" || echo whole)): build and run took $((SECONDS - tsan_started)) s"
   if ((tsan_status != 0)); then
@@ -316,10 +340,15 @@ if [[ "${run_asan}" != 0 ]]; then
     asan_args=(-L "${ci_asan_labels}")
   fi
   asan_status=0
+  rm -f "${ENLACE_ASAN_BUILD_DIR}/Testing/Temporary/LastTestsFailed.log"
   ctest --test-dir "${ENLACE_ASAN_BUILD_DIR}" --output-on-failure -j2 "${asan_args[@]}" "$@" </dev/null ||
     asan_status=$?
+  if ((asan_status != 0)); then
+    note_failed_tests ASan+UBSan "${ENLACE_ASAN_BUILD_DIR}"
+  fi
   if ! sanitizer_reports_clean "${ENLACE_ASAN_BUILD_DIR}/asan-reports" ASan/UBSan && ((asan_status == 0)); then
     asan_status=86
+    failure_summary+=("ASan+UBSan: reports from processes no test named (printed above)")
   fi
   log "ASan+UBSan suite ($([[ ${run_asan} == ci ]] && echo "CI part: ${ci_asan_labels}" || echo whole)): build and run took $((SECONDS - asan_started)) s"
   if ((asan_status != 0)); then
@@ -331,8 +360,15 @@ if [[ "${run_asan}" != 0 ]]; then
 fi
 if ((tidy_status != 0)); then
   log "the static checks failed (exit ${tidy_status}): see the findings of scripts/tidy.sh above"
+  failure_summary+=("static checks: scripts/tidy.sh exit ${tidy_status} (findings above)")
   if ((status == 0)); then
     status=${tidy_status}
   fi
+fi
+if ((${#failure_summary[@]} > 0)); then
+  log "FAILED (exit ${status}), ${#failure_summary[@]} item(s); each test's output is above under its name:"
+  printf '  %s\n' "${failure_summary[@]}" >&2
+else
+  log "every part passed"
 fi
 exit "${status}"
