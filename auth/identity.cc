@@ -29,6 +29,16 @@ bool IsValidName(absl::string_view name) {
   return true;
 }
 
+bool IsValidActor(absl::string_view actor) {
+  if (actor.empty() || actor.size() > 64) return false;
+  for (char c : actor) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 absl::StatusOr<Principal> ParseSpiffeId(absl::string_view uri) {
   Principal principal;
   absl::string_view name;

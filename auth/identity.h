@@ -38,6 +38,13 @@ struct Principal {
 // True for agency codes and admin names: [a-z][a-z0-9_-]{0,31}.
 bool IsValidName(absl::string_view name);
 
+// True for actors: the opaque identifier of the staff member on whose behalf
+// an agency's system calls (request metadata `enlace-actor`, recorded in the
+// audit log). 1 to 64 characters of [A-Za-z0-9._:-]: no '@' and no space, so
+// an e-mail address or a full name is refused; the agency alone maps the
+// identifier to a person.
+bool IsValidActor(absl::string_view actor);
+
 // Parses an Enlace SPIFFE ID. Anything else (another trust domain, another
 // path, a query, upper case, trailing slash) is InvalidArgument.
 absl::StatusOr<Principal> ParseSpiffeId(absl::string_view uri);

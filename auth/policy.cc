@@ -37,14 +37,18 @@ absl::StatusOr<Policy> Policy::Parse(absl::string_view text,
         absl::StrSplit(line, absl::ByAnyChar(" \t\r"), absl::SkipEmpty());
     if (words.empty()) continue;
     if (words.size() != 3) {
-      return LineError(line_number, "expected `allow|deny <principal> <method>`");
+      return LineError(line_number, "expected `allow|deny|require-actor <principal> <method>`");
     }
     Rule rule;
     if (words[0] == "allow") {
-      rule.allow = true;
-    } else if (words[0] != "deny") {
-      return LineError(line_number,
-                       absl::StrCat("unknown action `", words[0], "` (expected allow or deny)"));
+      rule.action = Action::kAllow;
+    } else if (words[0] == "deny") {
+      rule.action = Action::kDeny;
+    } else if (words[0] == "require-actor") {
+      rule.action = Action::kRequireActor;
+    } else {
+      return LineError(line_number, absl::StrCat("unknown action `", words[0],
+                                                 "` (expected allow, deny or require-actor)"));
     }
 
     absl::string_view who = words[1];
@@ -94,11 +98,17 @@ absl::StatusOr<Policy> Policy::Parse(absl::string_view text,
 bool Policy::Allows(const Principal& principal, absl::string_view method) const {
   bool allowed = false;
   for (const Rule& rule : rules_) {
-    if (!rule.Matches(principal, method)) continue;
-    if (!rule.allow) return false;  // deny wins over any allow
+    if (rule.action == Action::kRequireActor || !rule.Matches(principal, method)) continue;
+    if (rule.action == Action::kDeny) return false;  // deny wins over any allow
     allowed = true;
   }
   return allowed;
+}
+
+bool Policy::RequiresActor(const Principal& principal, absl::string_view method) const {
+  return std::any_of(rules_.begin(), rules_.end(), [&](const Rule& rule) {
+    return rule.action == Action::kRequireActor && rule.Matches(principal, method);
+  });
 }
 
 }  // namespace enlace::auth

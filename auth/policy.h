@@ -7,7 +7,11 @@
 //   allow agency:*    /enlace.v1.ArrivalService/GetArrival
 //   allow admin:*     /enlace.v1.AdminService/*
 //   deny  agency:acme /enlace.v1.ArrivalService/*
+//   require-actor agency:* /enlace.v1.CaseService/*
 //
+// `require-actor` grants nothing: a call it matches must also name the staff
+// member on whose behalf it is made (the `enlace-actor` request metadata,
+// server/call_gate.h); without one the call is refused.
 // Principal patterns: `agency:<code>`, `agency:*`, `admin:<name>`, `admin:*`.
 // Method patterns: a full method `/pkg.Service/Method` or `/pkg.Service/*`.
 // Every pattern must name a method or service the server really has, so a
@@ -41,11 +45,16 @@ class Policy {
   // True when `principal` may call `method`. Thread-safe (const).
   bool Allows(const Principal& principal, absl::string_view method) const;
 
+  // True when a `require-actor` rule matches: a call of `principal` to
+  // `method` must name its actor. Thread-safe (const).
+  bool RequiresActor(const Principal& principal, absl::string_view method) const;
+
   size_t rule_count() const { return rules_.size(); }
 
  private:
+  enum class Action { kAllow, kDeny, kRequireActor };
   struct Rule {
-    bool allow = false;
+    Action action = Action::kDeny;
     PrincipalKind kind = PrincipalKind::kAgency;
     std::string name;  // empty = any name of that kind
     std::string method;  // full method, or service prefix ending in '/'

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -23,6 +24,8 @@
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/client_interceptor.h"
+#include "grpcpp/support/interceptor.h"
 
 namespace enlace::client {
 namespace {
@@ -34,6 +37,36 @@ void FillFromEnvironment(const char* variable, bool unset, std::string* field) {
   const char* value = std::getenv(variable);
   if (value != nullptr && *value != '\0') *field = value;
 }
+
+// Adds the actor to the initial metadata of every call of its channel.
+class ActorInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit ActorInterceptor(const std::string* actor) : actor_(actor) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->emplace(kActorMetadataKey, *actor_);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string* const actor_;  // the factory's, which outlives the channel's calls
+};
+
+class ActorInterceptorFactory final : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit ActorInterceptorFactory(std::string actor) : actor_(std::move(actor)) {}
+
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo* /*info*/) override {
+    return new ActorInterceptor(&actor_);
+  }
+
+ private:
+  const std::string actor_;
+};
 
 // Reads the whole of `path`; `what` ("CA certificate", ...) goes into errors.
 absl::StatusOr<std::string> ReadPemFile(absl::string_view what, const std::string& path) {
@@ -150,6 +183,7 @@ ConnectionOptions ConnectionOptionsFromEnvironment(ConnectionOptions from_flags)
   FillFromEnvironment("ENLACE_CA", options.ca_path.empty(), &options.ca_path);
   FillFromEnvironment("ENLACE_CERT", options.cert_path.empty(), &options.cert_path);
   FillFromEnvironment("ENLACE_KEY", options.key_path.empty(), &options.key_path);
+  FillFromEnvironment("ENLACE_ACTOR", options.actor.empty(), &options.actor);
   return options;
 }
 
@@ -193,12 +227,22 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const ConnectionOptions& 
   tls.pem_root_certs = *std::move(ca);
   tls.pem_private_key = *std::move(key);
   tls.pem_cert_chain = *std::move(cert);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(options.address, grpc::SslCredentials(tls));
+  std::shared_ptr<grpc::Channel> channel = CreateChannelNamingActor(
+      options.address, grpc::SslCredentials(tls), grpc::ChannelArguments(), options.actor);
   if (channel == nullptr) {
     return absl::InternalError(absl::StrCat("cannot create a channel to ", options.address));
   }
   return channel;
+}
+
+std::shared_ptr<grpc::Channel> CreateChannelNamingActor(
+    const std::string& target, const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+    const grpc::ChannelArguments& arguments, const std::string& actor) {
+  if (actor.empty()) return grpc::CreateCustomChannel(target, credentials, arguments);
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<ActorInterceptorFactory>(actor));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(target, credentials, arguments,
+                                                                 std::move(interceptors));
 }
 
 std::unique_ptr<grpc::ClientContext> NewContext(const ConnectionOptions& options) {

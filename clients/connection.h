@@ -31,6 +31,8 @@
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 #include "grpcpp/support/status.h"
 
 namespace enlace::client {
@@ -48,7 +50,16 @@ struct ConnectionOptions {
   std::string ca_path, cert_path, key_path;
   // Deadline of each call made with NewContext().
   absl::Duration timeout = absl::Seconds(30);
+  // The staff member on whose behalf this system calls, sent by the channel
+  // Connect() makes with every call as kActorMetadataKey metadata: an opaque staff identifier (1 to
+  // 64 letters, digits, '.', '_', ':' or '-'; never a name or an e-mail address). The server
+  // records it in each call's audit event; its policy requires one for arrival, case and referral
+  // calls, and refuses a malformed one with INVALID_ARGUMENT naming the key. Empty: none sent.
+  std::string actor;
 };
+
+// The request metadata key that names the actor (ConnectionOptions::actor).
+inline constexpr char kActorMetadataKey[] = "enlace-actor";
 
 // Certificates are issued by the CA role (enlace-server --role=ca), a process
 // of its own that alone holds the CA key, not by the serving replicas: the
@@ -61,15 +72,16 @@ inline constexpr char kCaAddressVariable[] = "ENLACE_CA_ADDR";
 std::string CaAddressFromEnvironment(const std::string& from_flag);
 
 // Fills the unset fields of `from_flags` from the environment: ENLACE_ADDR,
-// ENLACE_CA, ENLACE_CERT, ENLACE_KEY. A field set in `from_flags` wins over the
+// ENLACE_CA, ENLACE_CERT, ENLACE_KEY, ENLACE_ACTOR. A field set in `from_flags` wins over the
 // environment; a path is unset when empty, the address when empty or equal to
 // kDefaultAddress (so a default-constructed ConnectionOptions picks up
 // ENLACE_ADDR). Empty environment variables count as unset.
 ConnectionOptions ConnectionOptionsFromEnvironment(ConnectionOptions from_flags);
 
 // Returns a TLS channel to `options.address` that presents the client
-// certificate and trusts only the CA of `options.ca_path`. Reads the three
-// files now; the connection itself is made on the first call.
+// certificate and trusts only the CA of `options.ca_path`, and whose every
+// call names options.actor when it is not empty. Reads the three files now;
+// the connection itself is made on the first call.
 // Errors: InvalidArgument when the address or a path is empty, a file does
 // not hold what it should (a valid PEM certificate, an unencrypted PEM
 // private key), or the key does not belong to the client certificate;
@@ -78,6 +90,13 @@ ConnectionOptions ConnectionOptionsFromEnvironment(ConnectionOptions from_flags)
 // file. (Without these checks gRPC would report each of them only as an
 // UNAVAILABLE first call.)
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const ConnectionOptions& options);
+
+// grpc::CreateCustomChannel(target, credentials, arguments), but every call
+// made on the channel names `actor` (kActorMetadataKey metadata) when it is
+// not empty: for clients that build their own credentials.
+std::shared_ptr<grpc::Channel> CreateChannelNamingActor(
+    const std::string& target, const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+    const grpc::ChannelArguments& arguments, const std::string& actor);
 
 // A ClientContext whose deadline is now + options.timeout.
 std::unique_ptr<grpc::ClientContext> NewContext(const ConnectionOptions& options);

@@ -6,7 +6,7 @@
 //
 //   enlacectl pki init --dir ./dev-pki            # CA, server and client certs
 //   enlacectl context add ministry --addr enlace.example.org:7443 --ca pki/ca.crt
-//       --cert pki/mfa.crt --key pki/mfa.key --actor ana.lopez      # once
+//       --cert pki/mfa.crt --key pki/mfa.key --actor mre-0042      # once
 //   enlacectl arrivals push arrivals.csv --rejects rejects.csv     # the ministry
 //   enlacectl cases open ARRIVAL_ID --summary "..."                # an agency
 //   enlacectl referrals create CASE_ID --to undp --service training --reason "..."

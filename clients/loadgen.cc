@@ -114,6 +114,8 @@ ABSL_FLAG(std::string, ca, "", "PEM file of the platform CA");
 ABSL_FLAG(std::string, cert, "",
           "PEM client certificate (the ministry's: spiffe://enlace/agency/mfa)");
 ABSL_FLAG(std::string, key, "", "PEM private key of --cert");
+ABSL_FLAG(std::string, actor, "loadgen",
+          "the staff identifier every call names (enlace-actor metadata)");
 ABSL_FLAG(std::string, server_name, "",
           "name to check the server certificate against; default: the host of --addr");
 ABSL_FLAG(int, streams, 1, "ingest: concurrent RecordArrivals streams, one connection each");
@@ -203,6 +205,8 @@ Flags:
   --ca FILE             PEM of the platform CA
   --cert FILE --key FILE  the ministry's client certificate and key (mfa)
   --server_name NAME    name the server certificate must carry (default: host of --addr)
+  --actor ID            staff identifier every call names as enlace-actor, which the
+                        server's policy requires (default loadgen)
   --records N           records in total (default 10000)
   --streams S           ingest: concurrent streams (default 1)
   --concurrency C       unary: calls in flight (default 16)
@@ -454,6 +458,7 @@ struct Options {
   std::string kind;
   std::string addr;
   std::string server_name;
+  std::string actor;  // enlace-actor of every call
   grpc::SslCredentialsOptions tls;
   int streams = 1;
   int concurrency = 1;
@@ -497,7 +502,7 @@ bool ReadFile(const std::string& path, std::string* contents, std::string* error
 
 std::shared_ptr<grpc::Channel> NewChannel(const Options& options,
                                           const grpc::SslCredentialsOptions& tls) {
-  return enlace::bench::OwnChannel(options.addr, options.server_name, tls);
+  return enlace::bench::OwnChannel(options.addr, options.server_name, tls, options.actor);
 }
 
 std::shared_ptr<grpc::Channel> NewChannel(const Options& options) {
@@ -2041,6 +2046,7 @@ bool ParseWatchOptions(Options* options, const UsageError& usage_error) {
     return usage_error("--pki-dir is required (the directory of `enlacectl pki init`)");
   }
   options->server_name = absl::GetFlag(FLAGS_server_name);
+  options->actor = absl::GetFlag(FLAGS_actor);
   options->watchers = absl::GetFlag(FLAGS_watchers);
   options->channels = absl::GetFlag(FLAGS_channels);
   options->changes = absl::GetFlag(FLAGS_changes);
@@ -2091,6 +2097,7 @@ bool ParseFairnessOptions(Options* options, const UsageError& usage_error) {
     return usage_error("--pki-dir is required (the directory of `enlacectl pki init`)");
   }
   options->server_name = absl::GetFlag(FLAGS_server_name);
+  options->actor = absl::GetFlag(FLAGS_actor);
   options->channels = absl::GetFlag(FLAGS_channels);
   options->in_flight = absl::GetFlag(FLAGS_in_flight);
   options->arrivals = absl::GetFlag(FLAGS_arrivals);
@@ -2163,6 +2170,7 @@ bool ParseOptions(const std::vector<char*>& positional, Options* options) {
     if (!ReadFile(path, pem, &error)) return usage_error(error);
   }
   options->server_name = absl::GetFlag(FLAGS_server_name);
+  options->actor = absl::GetFlag(FLAGS_actor);
   options->streams = absl::GetFlag(FLAGS_streams);
   options->concurrency = absl::GetFlag(FLAGS_concurrency);
   options->records = absl::GetFlag(FLAGS_records);
@@ -2230,6 +2238,7 @@ int RunBenchCommand(const std::vector<char*>& positional) {
   bench::Target target;
   target.addr = absl::GetFlag(FLAGS_addr);
   target.server_name = absl::GetFlag(FLAGS_server_name);
+  target.actor = absl::GetFlag(FLAGS_actor);
   target.pki_dir = absl::GetFlag(FLAGS_pki_dir);
   std::string error;
   if (!absl::GetFlag(FLAGS_ca).empty() &&

@@ -25,7 +25,7 @@ const std::string& GenesisHash() {
 }
 
 std::string CanonicalContent(const AuditRecord& record) {
-  std::string out = "enlace-audit-v1\n";
+  std::string out = record.actor.empty() ? "enlace-audit-v1\n" : "enlace-audit-v2\n";
   AppendField(&out, absl::StrCat(record.seq));
   AppendField(&out, absl::StrCat(record.at_us));
   AppendField(&out, record.principal);
@@ -36,6 +36,7 @@ std::string CanonicalContent(const AuditRecord& record) {
   for (const std::string& id : record.record_ids) AppendField(&out, id);
   AppendField(&out, record.detail);
   AppendField(&out, record.peer);
+  if (!record.actor.empty()) AppendField(&out, record.actor);
   return out;
 }
 

@@ -26,6 +26,9 @@ struct AuditRecord {
   std::vector<std::string> record_ids;
   std::string detail;
   std::string peer;
+  // The staff member on whose behalf the principal called (an opaque
+  // identifier, auth::IsValidActor), or "" when the call named none.
+  std::string actor;
   std::string prev_hash;  // 32 raw bytes
   std::string hash;  // 32 raw bytes
 };
@@ -34,7 +37,10 @@ struct AuditRecord {
 const std::string& GenesisHash();
 
 // Unambiguous bytes of everything in `record` but the two hashes: a version
-// tag, then each field as "<decimal length>:<bytes>\n".
+// tag, then each field as "<decimal length>:<bytes>\n". A record with no
+// actor has the tag "enlace-audit-v1" and the fields seq to peer; a record
+// with one has "enlace-audit-v2" and the actor as one more field after peer.
+// Records written before actors existed therefore keep their hashes.
 std::string CanonicalContent(const AuditRecord& record);
 
 // The leaf of `record` in the audit log's Merkle tree (db/merkle.h, leaf i

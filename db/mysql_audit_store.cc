@@ -21,12 +21,12 @@
 namespace enlace::db {
 namespace {
 
-constexpr int kAuditColumns = 11;
+constexpr int kAuditColumns = 12;
 constexpr int kVerifyPage = 5000;
 
 constexpr char kAuditColumnList[] =
     "seq, at_us, principal, method, decision, status_code, record_ids, detail, peer, "
-    "prev_hash, hash";
+    "actor, prev_hash, hash";
 
 // The ids an event is indexed under: each distinct id once, in order. The
 // index serves the access log, which asks by case id (GetCaseAccessLog). An
@@ -58,6 +58,7 @@ AuditRecord RowToRecord(sql::ResultSet& row) {
   record.record_ids = absl::StrSplit(ids, ' ', absl::SkipEmpty());
   record.detail = row.getString("detail");
   record.peer = row.getString("peer");
+  record.actor = row.getString("actor");
   record.prev_hash = row.getString("prev_hash");
   record.hash = row.getString("hash");
   return record;
@@ -96,6 +97,7 @@ void AppendAuditEvents(MysqlConnection& c, std::vector<AuditRecord>* records) {
       insert->setString(p++, absl::StrJoin(r.record_ids, " "));
       insert->setString(p++, r.detail);
       insert->setString(p++, r.peer);
+      insert->setString(p++, r.actor);
       insert->setString(p++, r.prev_hash);
       insert->setString(p++, r.hash);
     }

@@ -371,6 +371,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListAuditEvents(
       for (const std::string& id : record.record_ids) event->add_record_ids(id);
       event->set_detail(record.detail);
       event->set_peer(record.peer);
+      event->set_actor(record.actor);
       event->set_hash(db::ToHex(record.hash));
       event->set_previous_hash(db::ToHex(record.prev_hash));
     }

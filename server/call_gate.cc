@@ -54,6 +54,23 @@ std::string ClientRequestId(const grpc::CallbackServerContext& ctx) {
 
 }  // namespace
 
+absl::StatusOr<std::string> CallGate::ActorSent(const grpc::CallbackServerContext& ctx) {
+  auto [first, last] = ctx.client_metadata().equal_range(kActorKey);
+  if (first == last) return "";
+  if (std::next(first) != last) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metadata ", kActorKey, " was sent more than once: send one actor"));
+  }
+  absl::string_view actor(first->second.data(), first->second.size());
+  if (!auth::IsValidActor(actor)) {
+    // Not echoed: whatever was sent in its place may be personal data.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "metadata ", kActorKey, " is not an actor: 1 to 64 letters, digits, '.', '_', ':' or '-' ",
+        "(an opaque staff identifier: no name, no e-mail address)"));
+  }
+  return std::string(actor);
+}
+
 bool CallGate::IsSaneRequestId(absl::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {
@@ -234,8 +251,23 @@ absl::StatusOr<Caller> CallGate::Admit(grpc::CallbackServerContext* ctx,
   absl::StatusOr<Identity> identity = IdentityOf(*ctx);
   if (!identity.ok()) return identity.status();
   if (absl::Status s = Standing(*identity, method, absl::Now()); !s.ok()) return s;
+  absl::StatusOr<std::string> actor = ActorFor(*ctx, identity->principal, method);
+  if (!actor.ok()) return actor.status();
   return Caller{std::move(identity->principal), std::move(identity->serial), ctx->peer(),
-                identity->not_after};
+                identity->not_after, *std::move(actor)};
+}
+
+absl::StatusOr<std::string> CallGate::ActorFor(const grpc::CallbackServerContext& ctx,
+                                               const auth::Principal& principal,
+                                               absl::string_view method) const {
+  absl::StatusOr<std::string> actor = ActorSent(ctx);
+  if (!actor.ok()) return actor;
+  if (actor->empty() && policy_->Current()->RequiresActor(principal, method)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "metadata ", kActorKey, " is required for ", method, ": name the staff member on whose ",
+        "behalf ", principal.PolicyName(), " calls (an opaque staff identifier)"));
+  }
+  return actor;
 }
 
 AuditNote CallGate::NoteFor(grpc::CallbackServerContext* ctx, absl::string_view method,
@@ -247,6 +279,7 @@ AuditNote CallGate::NoteFor(grpc::CallbackServerContext* ctx, absl::string_view 
   note.call_.decision = enlace::v1::DECISION_ALLOW;
   note.call_.status_code = 0;
   note.call_.peer = ctx->peer();
+  note.call_.actor = caller.actor;
   return note;
 }
 
@@ -324,6 +357,11 @@ absl::StatusOr<Caller> CallGate::AdmitStream(grpc::CallbackServerContext* ctx,
                      TrackedStream{*identity, std::string(method), std::move(stream), ctx});
   }
   absl::Status standing = Standing(*identity, method, absl::Now());
+  absl::StatusOr<std::string> actor;
+  if (standing.ok()) {
+    actor = ActorFor(*ctx, identity->principal, method);
+    standing = actor.status();
+  }
   if (standing.ok()) standing = stream_slots_.Acquire(principal, [] {});
   if (!standing.ok()) {
     absl::MutexLock lock(&streams_mu_);
@@ -333,7 +371,7 @@ absl::StatusOr<Caller> CallGate::AdmitStream(grpc::CallbackServerContext* ctx,
   *handle = registered;
   metrics_->StreamOpened(method);
   return Caller{std::move(identity->principal), std::move(identity->serial), ctx->peer(),
-                identity->not_after};
+                identity->not_after, *std::move(actor)};
 }
 
 void CallGate::ReleaseStream(uint64_t handle) {
@@ -423,6 +461,9 @@ void CallGate::FinishAudited(grpc::CallbackServerContext* ctx, absl::string_view
     absl::StatusOr<Identity> who = IdentityOf(*ctx);
     if (who.ok()) record.principal = who->principal.SpiffeId();
   }
+  // Refused calls name the actor they sent, when it was one.
+  absl::StatusOr<std::string> actor = caller.ok() ? caller->actor : ActorSent(*ctx);
+  if (actor.ok()) record.actor = *std::move(actor);
   record.method = std::string(method);
   // Refused by the gate, or by the record rules (AuditNote::RecordRules).
   record.decision = caller.ok() && !note.refused_by_record_rules() ? enlace::v1::DECISION_ALLOW

@@ -5,14 +5,17 @@
 //      outlives its certificate) or a revoked certificate: UNAUTHENTICATED
 //      (revocation state unknown: UNAVAILABLE);
 //   2. asks the policy in force whether that principal may call the method;
-//      no: PERMISSION_DENIED (default deny);
+//      no: PERMISSION_DENIED (default deny); then takes the staff member on
+//      whose behalf it calls from the `enlace-actor` metadata (kActorKey):
+//      malformed, or missing where the policy requires it: INVALID_ARGUMENT
+//      naming the key;
 //   3. holds the caller to its limits (concurrent calls, open streams per
 //      identity; a call over its limit waits for a slot, a bounded number
 //      of them): over a limit, RESOURCE_EXHAUSTED naming the limit;
 //   4. runs the handler's body on the bounded work pool (never on a gRPC
 //      thread), for unary calls, in the caller's own lane so that one
 //      identity's backlog does not hold up another's calls;
-//   5. appends the audit event (allowed or denied, status, record ids) and
+//   5. appends the audit event (allowed or denied, actor, status, record ids) and
 //      sends the response only after that event is committed;
 //   6. converts absl::Status to grpc::Status once, hiding internal detail.
 //   7. keeps checking open streams: a stream whose certificate is revoked or
@@ -61,6 +64,9 @@ struct Caller {
   std::string certificate_serial;  // lower-case hex, as auth::ReadCertificate gives it
   std::string peer;  // network address, for the audit
   absl::Time certificate_not_after = absl::InfiniteFuture();
+  // The staff member on whose behalf the principal calls (the enlace-actor
+  // metadata); empty when none was sent and the policy did not require one.
+  std::string actor;
 };
 
 // What a handler adds to its call's audit event.
@@ -238,7 +244,22 @@ class CallGate {
   static constexpr char kRequestIdKey[] = "x-request-id";
   static bool IsSaneRequestId(absl::string_view id);
 
+  // The request metadata naming the staff member on whose behalf an agency's
+  // system calls: one value that auth::IsValidActor accepts. It is recorded
+  // in the call's audit event, and required where the policy has a
+  // `require-actor` rule for the caller and method.
+  static constexpr char kActorKey[] = "enlace-actor";
+
  private:
+  // The actor the call sent: "" for none; INVALID_ARGUMENT naming the
+  // metadata key for a malformed one or more than one.
+  static absl::StatusOr<std::string> ActorSent(const grpc::CallbackServerContext& ctx);
+  // The call's actor, or INVALID_ARGUMENT when it is malformed, or missing
+  // where the policy requires one for `principal` and `method`.
+  absl::StatusOr<std::string> ActorFor(const grpc::CallbackServerContext& ctx,
+                                       const auth::Principal& principal,
+                                       absl::string_view method) const;
+
   struct Identity {
     auth::Principal principal;
     std::string serial;

@@ -257,6 +257,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCaseAccessLog(
       entry->set_decision(static_cast<enlace::v1::Decision>(r.decision));
       entry->set_status_code(r.status_code);
       entry->set_audit_sequence(r.seq);
+      entry->set_actor(r.actor);
     }
     if (more) response->set_next_page_token(tokens_->Encode(records->back().seq, fingerprint));
     return absl::OkStatus();

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "clients/connection.h"
 
 namespace enlace::bench {
 namespace {
@@ -65,16 +66,18 @@ bool PersonaTls(const Target& target, absl::string_view persona, grpc::SslCreden
 }
 
 std::shared_ptr<grpc::Channel> OwnChannel(const std::string& addr, const std::string& server_name,
-                                          const grpc::SslCredentialsOptions& tls) {
+                                          const grpc::SslCredentialsOptions& tls,
+                                          const std::string& actor) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   if (!server_name.empty()) args.SetSslTargetNameOverride(server_name);
-  return grpc::CreateCustomChannel(addr, grpc::SslCredentials(tls), args);
+  return client::CreateChannelNamingActor(addr, grpc::SslCredentials(tls), args, actor);
 }
 
 std::shared_ptr<grpc::Channel> ConnectedChannel(const Target& target,
                                                 const grpc::SslCredentialsOptions& tls) {
-  std::shared_ptr<grpc::Channel> channel = OwnChannel(target.addr, target.server_name, tls);
+  std::shared_ptr<grpc::Channel> channel =
+      OwnChannel(target.addr, target.server_name, tls, target.actor);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
     std::cerr << "enlace-loadgen: could not connect to " << target.addr
               << " (is the server up, and do --ca and the certificates match?)\n";

@@ -22,6 +22,7 @@ namespace enlace::bench {
 struct Target {
   std::string addr;
   std::string server_name;  // empty: the host of addr
+  std::string actor;  // named in every call (enlace-actor); empty: none
   std::string ca_pem;
   std::string pki_dir;
 };
@@ -31,8 +32,10 @@ bool PersonaTls(const Target& target, absl::string_view persona, grpc::SslCreden
 
 // A channel of its own to `addr`: a local subchannel pool keeps channels with
 // equal arguments from sharing one HTTP/2 connection. Not connected yet.
+// Every call on it names `actor` (enlace-actor) when it is not empty.
 std::shared_ptr<grpc::Channel> OwnChannel(const std::string& addr, const std::string& server_name,
-                                          const grpc::SslCredentialsOptions& tls);
+                                          const grpc::SslCredentialsOptions& tls,
+                                          const std::string& actor);
 
 // OwnChannel(target...), connected before it is returned; nullptr after
 // printing why.

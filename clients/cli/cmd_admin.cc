@@ -118,17 +118,18 @@ int RunAuditList(const Args& args) {
   return ListAndPrint(
       call, &AdminStub::ListAuditEvents, &v1::ListAuditEventsResponse::mutable_events, request,
       [](const v1::ListAuditEventsResponse& all) {
-        PrintTableOf({"SEQ", "TIME", "PRINCIPAL", "METHOD", "DECISION", "STATUS", "DETAIL"},
-                     all.events(), [](const v1::AuditEvent& e) -> TableRow {
-                       return {
-                           absl::StrCat(e.sequence()),
-                           FormatTimestamp(e.time()),
-                           e.principal(),
-                           e.method(),
-                           ShortName("DECISION_", e.decision()),
-                           absl::StatusCodeToString(static_cast<absl::StatusCode>(e.status_code())),
-                           OrDash(e.detail())};
-                     });
+        PrintTableOf(
+            {"SEQ", "TIME", "PRINCIPAL", "ACTOR", "METHOD", "DECISION", "STATUS", "DETAIL"},
+            all.events(), [](const v1::AuditEvent& e) -> TableRow {
+              return {absl::StrCat(e.sequence()),
+                      FormatTimestamp(e.time()),
+                      e.principal(),
+                      OrDash(e.actor()),
+                      e.method(),
+                      ShortName("DECISION_", e.decision()),
+                      absl::StatusCodeToString(static_cast<absl::StatusCode>(e.status_code())),
+                      OrDash(e.detail())};
+            });
       });
 }
 

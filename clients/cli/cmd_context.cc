@@ -79,7 +79,7 @@ Flags:
   --replace              replace a context of the same name
 
 Example:
-  enlacectl context add ministry --addr enlace.example.org:7443 --ca pki/ca.crt --cert pki/mfa.crt --key pki/mfa.key --actor ana.lopez
+  enlacectl context add ministry --addr enlace.example.org:7443 --ca pki/ca.crt --cert pki/mfa.crt --key pki/mfa.key --actor mre-0042
 )"),
            {"addr", "ca", "cert", "key", "actor"},
            {"NAME"}};
@@ -308,7 +308,7 @@ int RunContext(const Args& args) {
                     {"remove", "remove a context", &RunContextRemove},
                 },
                 "enlacectl context add ministry --addr enlace.example.org:7443 \\\n"
-                "    --ca pki/ca.crt --cert pki/mfa.crt --key pki/mfa.key --actor ana.lopez\n"
+                "    --ca pki/ca.crt --cert pki/mfa.crt --key pki/mfa.key --actor mre-0042\n"
                 "enlacectl context use ministry\n"
                 "enlacectl --context agency-test cases list"};
   return RunGroup(*group, args);

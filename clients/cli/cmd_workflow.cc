@@ -413,11 +413,12 @@ int RunCasesAccessLog(const Args& args) {
   return ListAndPrint(
       call, &CaseStub::GetCaseAccessLog, &v1::GetCaseAccessLogResponse::mutable_entries, request,
       [](const v1::GetCaseAccessLogResponse& all) {
-        PrintTableOf({"TIME", "PRINCIPAL", "METHOD", "DECISION", "STATUS", "AUDIT SEQ"},
+        PrintTableOf({"TIME", "PRINCIPAL", "ACTOR", "METHOD", "DECISION", "STATUS", "AUDIT SEQ"},
                      all.entries(), [](const v1::CaseAccessEntry& e) -> TableRow {
                        return {
                            FormatTimestamp(e.time()),
                            e.principal(),
+                           OrDash(e.actor()),
                            e.method(),
                            ShortName("DECISION_", e.decision()),
                            absl::StatusCodeToString(static_cast<absl::StatusCode>(e.status_code())),

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "auth/identity.h"
 #include "clients/cli/i18n.h"
 #include "clients/connection.h"
 
@@ -85,9 +86,11 @@ absl::Status ValidateContextName(absl::string_view name) {
 }
 
 absl::Status ValidateActor(absl::string_view source, absl::string_view actor) {
-  if (actor.empty() || actor.size() > 64 || !AllowedIn(actor, "._-@")) {
-    return absl::InvalidArgumentError(TrFormat(
-        "$0: invalid actor \"$1\": 1 to 64 letters, digits, '.', '_', '-' or '@'", source, actor));
+  if (!auth::IsValidActor(actor)) {
+    return absl::InvalidArgumentError(
+        TrFormat("$0: invalid actor \"$1\": 1 to 64 letters, digits, '.', '_', ':' or '-' (an "
+                 "opaque staff identifier: no name, no e-mail address)",
+                 source, actor));
   }
   return absl::OkStatus();
 }

@@ -16,7 +16,7 @@
 //   ca = /home/ana/enlace/ca.crt
 //   cert = /home/ana/enlace/mfa.crt
 //   key = /home/ana/enlace/mfa.key
-//   actor = ana.lopez
+//   actor = mre-0042
 //
 // Precedence, for each setting: the command-line flag, else the environment
 // variable ($ENLACE_ADDR, $ENLACE_CA, $ENLACE_CERT, $ENLACE_KEY,
@@ -34,11 +34,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "clients/connection.h"
 
 namespace enlace::cli {
 
 // The gRPC metadata key that carries the actor on every call.
-inline constexpr char kActorMetadataKey[] = "enlace-actor";
+using client::kActorMetadataKey;
 
 struct NamedContext {
   std::string name;

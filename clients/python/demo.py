@@ -329,11 +329,11 @@ def check_pki(pki):
 class Parties:
     """One channel and the stubs of each party."""
 
-    def __init__(self, api, addr, pki):
+    def __init__(self, api, addr, pki, actor):
         self.api = api
         self.channels = {}
         for name in PARTIES:
-            self.channels[name] = ec.pki_channel(addr, pki, name)
+            self.channels[name] = ec.pki_channel(addr, pki, name, actor=actor)
         try:
             grpc.channel_ready_future(self.channels["mfa"]).result(timeout=15)
         except grpc.FutureTimeoutError:
@@ -834,6 +834,10 @@ def main(argv=None):
     parser.add_argument("--pki", default=os.path.join(REPO, "var", "pki"),
                         help="directory with ca.crt and mfa/iom/unhcr/undp .crt/.key "
                              "(default: the repository's var/pki, made by up.sh)")
+    parser.add_argument("--actor", default=os.environ.get("ENLACE_ACTOR") or "demo-operator",
+                        help="the staff identifier every call names (enlace-actor), which "
+                             "the server's policy requires (default: $ENLACE_ACTOR or "
+                             "demo-operator)")
     args = parser.parse_args(argv)
     if args.seed < 0:
         parser.error("--seed: a non-negative integer")
@@ -855,7 +859,7 @@ def main(argv=None):
         say(f"demo: seed {args.seed}: {len(dataset):,} synthetic returnees "
             f"({sum(1 for a in dataset if a['municipality'] in SITES):,} in the programme "
             f"sites), server {args.addr}")
-        parties = Parties(api, args.addr, args.pki)
+        parties = Parties(api, args.addr, args.pki, args.actor)
         arrival_ids, _ = push_arrivals(parties, dataset)
         plans = plan_cases(args.seed, api, dataset)
         case_ids = run_cases(parties, plans, arrival_ids)

@@ -19,8 +19,12 @@ the protos' content, so an edited .proto is picked up at the next start:
         print(r.referral_id)
 
 Connection settings come from the flags, else from the environment
-(ENLACE_ADDR, ENLACE_CA, ENLACE_CERT, ENLACE_KEY), as for `enlacectl`; the
-address defaults to localhost:7443. The certificate is the caller's identity.
+(ENLACE_ADDR, ENLACE_CA, ENLACE_CERT, ENLACE_KEY, ENLACE_ACTOR), as for
+`enlacectl`; the address defaults to localhost:7443. The certificate is the
+caller's identity; the actor (--actor) is the staff member on whose behalf it
+calls, sent as `enlace-actor` metadata with every call: an opaque staff
+identifier, which the server's policy requires for arrival, case and referral
+calls.
 
 Environment for the stubs: ENLACE_PROTOS (the protos/ directory; default: the
 repository's, found from this file), ENLACE_STUB_CACHE (where generated code
@@ -129,8 +133,11 @@ def load_stubs(protos=None, cache=None):
 
 # ------------------------------------------------------------------ connection
 
+ACTOR_METADATA_KEY = "enlace-actor"
+
+
 def add_connection_flags(parser, default_addr=None):
-    """--addr --ca --cert --key, each falling back to ENLACE_ADDR, ENLACE_CA, ..."""
+    """--addr --ca --cert --key --actor, each falling back to ENLACE_ADDR, ENLACE_CA, ..."""
     g = parser.add_argument_group("connection (flags win over the environment)")
     g.add_argument("--addr", default=None,
                    help=f"server address (env ENLACE_ADDR; default "
@@ -139,6 +146,8 @@ def add_connection_flags(parser, default_addr=None):
     g.add_argument("--cert", default=None,
                    help="client certificate, PEM: it is your identity (env ENLACE_CERT)")
     g.add_argument("--key", default=None, help="client private key, PEM (env ENLACE_KEY)")
+    g.add_argument("--actor", default=None,
+                   help="your staff identifier, sent with every call (env ENLACE_ACTOR)")
     parser.set_defaults(_default_addr=default_addr or DEFAULT_ADDR)
 
 
@@ -148,6 +157,52 @@ def connection_settings(args):
     addr = args.addr or env("ENLACE_ADDR") or getattr(args, "_default_addr", DEFAULT_ADDR)
     return (addr, args.ca or env("ENLACE_CA"), args.cert or env("ENLACE_CERT"),
             args.key or env("ENLACE_KEY"))
+
+
+def actor_setting(args):
+    """The actor from --actor, else ENLACE_ACTOR, else None."""
+    return getattr(args, "actor", None) or os.environ.get("ENLACE_ACTOR") or None
+
+
+class _ActorInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                        grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Adds `enlace-actor: <actor>` to the metadata of every call."""
+
+    def __init__(self, actor):
+        self._actor = actor
+
+    def _with_actor(self, details):
+        metadata = [(k, v) for k, v in (details.metadata or ()) if k != ACTOR_METADATA_KEY]
+        metadata.append((ACTOR_METADATA_KEY, self._actor))
+        return _CallDetails(details.method, details.timeout, metadata, details.credentials,
+                            details.wait_for_ready, details.compression)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._with_actor(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._with_actor(details), request)
+
+    def intercept_stream_unary(self, continuation, details, requests):
+        return continuation(self._with_actor(details), requests)
+
+    def intercept_stream_stream(self, continuation, details, requests):
+        return continuation(self._with_actor(details), requests)
+
+
+class _CallDetails(grpc.ClientCallDetails):
+    def __init__(self, method, timeout, metadata, credentials, wait_for_ready, compression):
+        self.method = method
+        self.timeout = timeout
+        self.metadata = metadata
+        self.credentials = credentials
+        self.wait_for_ready = wait_for_ready
+        self.compression = compression
+
+
+def with_actor(channel, actor):
+    """`channel`, sending `actor` as enlace-actor with every call (None: unchanged)."""
+    return grpc.intercept_channel(channel, _ActorInterceptor(actor)) if actor else channel
 
 
 def _read_pem(what, path, marker):
@@ -163,8 +218,9 @@ def _read_pem(what, path, marker):
     return data
 
 
-def secure_channel(addr, ca, cert, key, options=CHANNEL_OPTIONS):
-    """A mutual-TLS channel; the files are PEM. Raises SetupError on bad files."""
+def secure_channel(addr, ca, cert, key, options=CHANNEL_OPTIONS, actor=None):
+    """A mutual-TLS channel; the files are PEM. With `actor`, every call names it
+    (enlace-actor). Raises SetupError on bad files."""
     if not addr:
         raise SetupError("no server address given")
     creds = grpc.ssl_channel_credentials(
@@ -174,24 +230,24 @@ def secure_channel(addr, ca, cert, key, options=CHANNEL_OPTIONS):
                               b"PRIVATE KEY-----"),
         certificate_chain=_read_pem("client certificate (--cert / ENLACE_CERT)", cert,
                                     b"-----BEGIN CERTIFICATE-----"))
-    return grpc.secure_channel(addr, creds, options=list(options))
+    return with_actor(grpc.secure_channel(addr, creds, options=list(options)), actor)
 
 
 def channel_from_args(parser, args):
     """secure_channel() from the flags/environment; a bad set-up ends the program
     through parser.error (exit status 2)."""
     try:
-        return secure_channel(*connection_settings(args))
+        return secure_channel(*connection_settings(args), actor=actor_setting(args))
     except SetupError as e:
         parser.error(str(e))
 
 
-def pki_channel(addr, pki_dir, name):
+def pki_channel(addr, pki_dir, name, actor=None):
     """Channel as `name` with the files of an `enlacectl pki init` directory
-    (ca.crt, <name>.crt, <name>.key)."""
+    (ca.crt, <name>.crt, <name>.key), naming `actor` in every call when given."""
     return secure_channel(addr, os.path.join(pki_dir, "ca.crt"),
                           os.path.join(pki_dir, f"{name}.crt"),
-                          os.path.join(pki_dir, f"{name}.key"))
+                          os.path.join(pki_dir, f"{name}.key"), actor=actor)
 
 
 # ----------------------------------------------------------------------- calls

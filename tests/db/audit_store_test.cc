@@ -237,6 +237,43 @@ TEST_F(AuditStoreTest, VerificationNamesAChangedRow) {
   EXPECT_EQ(report.first_broken_sequence, 5);
 }
 
+// The actor (the staff member named in enlace-actor) is stored, read back
+// by the list and the access log, and covered by the chain: removing it, or
+// giving the event another actor, breaks the chain at that event.
+TEST_F(AuditStoreTest, TheActorIsStoredReadBackAndCoveredByTheChain) {
+  AppendReads(3);
+  std::vector<AuditRecord> records;
+  for (const char* actor : {"iom-staff-0042", "", "iom-staff-0043"}) {
+    AuditRecord r = CallEvent("spiffe://enlace/agency/iom", "/enlace.v1.CaseService/GetCase");
+    r.record_ids = {"cs_actor"};
+    r.actor = actor;
+    records.push_back(r);
+  }
+  ASSERT_TRUE(audit_.Append(&records).ok());
+  std::vector<AuditRecord> events = Events();
+  ASSERT_THAT(events, SizeIs(6));
+  EXPECT_EQ(events[3].actor, "iom-staff-0042");
+  EXPECT_EQ(events[4].actor, "");
+  EXPECT_EQ(events[5].actor, "iom-staff-0043");
+  absl::StatusOr<std::vector<AuditRecord>> access = audit_.ListForRecord("cs_actor", 0, 10);
+  ASSERT_TRUE(access.ok()) << access.status();
+  ASSERT_THAT(*access, SizeIs(3));
+  EXPECT_EQ((*access)[0].actor, "iom-staff-0042");
+  EXPECT_EQ((*access)[2].actor, "iom-staff-0043");
+  EXPECT_TRUE(Verify().intact);
+
+  database_->Execute("UPDATE audit_events SET actor = 'iom-staff-0001' WHERE seq = 6");
+  ChainReport report = Verify();
+  EXPECT_FALSE(report.intact);
+  EXPECT_EQ(report.first_broken_sequence, 6);
+  database_->Execute("UPDATE audit_events SET actor = 'iom-staff-0043' WHERE seq = 6");
+  EXPECT_TRUE(Verify().intact);
+  database_->Execute("UPDATE audit_events SET actor = '' WHERE seq = 4");
+  report = Verify();
+  EXPECT_FALSE(report.intact);
+  EXPECT_EQ(report.first_broken_sequence, 4);
+}
+
 TEST_F(AuditStoreTest, VerificationNamesADeletedMiddleRow) {
   AppendReads(8);
   database_->Execute("DELETE FROM audit_events WHERE seq = 4");

@@ -59,6 +59,7 @@ db::AuditRecord ToRecord(const v1::AuditEvent& e) {
   r.record_ids.assign(e.record_ids().begin(), e.record_ids().end());
   r.detail = e.detail();
   r.peer = e.peer();
+  r.actor = e.actor();
   return r;
 }
 

@@ -158,18 +158,18 @@ class EnlacectlUsabilityTest(harness.EnlacectlChecks, harness.ServerTestCase):
         self.assertEqual(res.stdout, "CURRENT  NAME  ADDRESS  ACTOR\n")
         self.assertFalse(os.path.exists(self.config))
         # Relative paths are stored absolute; the first context is current.
-        res = self.add_context("agency", "iom", "--actor", "ana.lopez@iom", cwd=self.tmp)
+        res = self.add_context("agency", "iom", "--actor", "iom-staff-0042", cwd=self.tmp)
         self.assertIn("current context: agency", res.stdout)
         self.assertEqual(stat.S_IMODE(os.stat(self.config).st_mode), 0o600)
         text = self.read_config()
         self.assertIn("current-context = agency\n", text)
         self.assertIn(f"cert = {os.path.join(self.pki, 'iom.crt')}\n", text)
-        self.assertIn("actor = ana.lopez@iom\n", text)
+        self.assertIn("actor = iom-staff-0042\n", text)
         self.add_context("admin", "admin")
         self.assertEqual(sorted(os.listdir(os.path.dirname(self.config))), ["config"])
         res = self.exits(0, "context", "list", identity=None)
         lines = res.stdout.splitlines()
-        self.assertRegex(lines[1], r"^\*\s+agency\s+\S+\s+ana\.lopez@iom$")
+        self.assertRegex(lines[1], r"^\*\s+agency\s+\S+\s+iom-staff-0042$")
         self.assertRegex(lines[2], r"^\s+admin\s+\S+\s+-$")
         listed = json.loads(self.exits(0, "context", "list", "-o", "json", identity=None).stdout)
         self.assertEqual([(c["name"], c["current"]) for c in listed["contexts"]],
@@ -198,7 +198,7 @@ class EnlacectlUsabilityTest(harness.EnlacectlChecks, harness.ServerTestCase):
         self.assertEqual(shown["cert"], f"{os.path.join(self.pki, 'undp.crt')}  (flag)")
         self.assertEqual(shown["key"], f"{os.path.join(self.pki, 'mfa.key')}  (environment)")
         self.assertEqual(shown["ca"], f"{os.path.join(self.pki, 'ca.crt')}  (context)")
-        self.assertEqual(shown["actor"], "ana.lopez@iom  (context)")
+        self.assertEqual(shown["actor"], "iom-staff-0042  (context)")
         self.assertEqual(shown["config file"], self.config)
         # Unknown contexts are usage errors that name them.
         for args in (("--context", "nope", "cases", "list"), ("context", "use", "nope"),
@@ -269,8 +269,17 @@ class EnlacectlUsabilityTest(harness.EnlacectlChecks, harness.ServerTestCase):
                 res = self.exits(2, *args, **env)
                 self.assertIn("invalid actor", res.stderr)
                 self.assertEqual(res.stdout, "")
-        # A valid actor goes with the call (the server does not act on it yet).
-        self.exits(0, "--actor", "ana.lopez@iom.int", "cases", "list")
+        # A valid actor goes with the call, and the server records it.
+        self.exits(0, "--actor", "iom-staff-0042", "cases", "list")
+        events = self.json_of("audit", "list", "--principal", "agency:iom", "--method",
+                              "CaseService/ListCases", identity="admin")["events"]
+        self.assertEqual(events[-1].get("actor"), "iom-staff-0042", events[-1])
+        # Without one, the server refuses (the shipped policy requires it);
+        # an e-mail address is refused by enlacectl before anything is sent.
+        res = self.fails("INVALID_ARGUMENT", "cases", "list", ENLACE_ACTOR="")
+        self.assertIn("enlace-actor", res.stderr)
+        res = self.exits(2, "--actor", "ana.lopez@iom.int", "cases", "list")
+        self.assertIn("invalid actor", res.stderr)
         res = self.exits(2, "context", "add", "a", "--addr", self.addr, "--actor", "no way",
                          "--ca", os.path.join(self.pki, "ca.crt"),
                          "--cert", os.path.join(self.pki, "iom.crt"),

@@ -463,6 +463,14 @@ class EnlacectlWorkflowTest(harness.EnlacectlChecks, harness.ServerTestCase):
         log_entries = self.json_of("cases", "access-log", case_id, identity="iom")["entries"]
         self.assertTrue(any(e["principal"] == "spiffe://enlace/agency/undp"
                             for e in log_entries), log_entries)
+        # ... and which of its staff: the actor each call named (the harness's
+        # ENLACE_ACTOR, harness.test_actor), in the table too.
+        self.assertTrue(any(e["principal"] == "spiffe://enlace/agency/undp"
+                            and e["actor"] == harness.test_actor("undp")
+                            for e in log_entries), log_entries)
+        table = self.ok("cases", "access-log", case_id, identity="iom").stdout
+        self.assertRegex(table, r"^TIME +PRINCIPAL +ACTOR +METHOD +DECISION +STATUS +AUDIT SEQ\n")
+        self.assertIn(harness.test_actor("undp"), table)
 
     def test_audit_and_health(self):
         write_csv(self.path("denied.csv"), [arrival_row("DENIED-1")])
@@ -500,7 +508,7 @@ class EnlacectlWorkflowTest(harness.EnlacectlChecks, harness.ServerTestCase):
         self.ok("audit", "verify", identity="admin")
         # By now there are more than 3 events: --limit stops the table early.
         table = self.ok("audit", "list", "--limit", "3", identity="admin")
-        self.assertRegex(table.stdout, r"^SEQ +TIME +PRINCIPAL +METHOD +DECISION +STATUS +DETAIL\n")
+        self.assertRegex(table.stdout, r"^SEQ +TIME +PRINCIPAL +ACTOR +METHOD +DECISION +STATUS +DETAIL\n")
         self.assertEqual(len(table.stdout.splitlines()), 4, table.stdout)
         self.assertIn("--page-token", table.stderr)
 

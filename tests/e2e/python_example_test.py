@@ -113,7 +113,7 @@ class ReferralInboxExampleTest(harness.ServerTestCase):
         # The example's generated stubs go to a cache that is removed with tmp.
         cls.example_env = dict(os.environ, ENLACE_PROTOS=cls.args.protos,
                                ENLACE_STUB_CACHE=os.path.join(cls.tmp, "stub-cache"))
-        for k in ("ENLACE_ADDR", "ENLACE_CA", "ENLACE_CERT", "ENLACE_KEY"):
+        for k in ("ENLACE_ADDR", "ENLACE_CA", "ENLACE_CERT", "ENLACE_KEY", "ENLACE_ACTOR"):
             cls.example_env.pop(k, None)
         cls.examples = []
         cls.addClassCleanup(lambda: [e.stop() for e in cls.examples])
@@ -160,7 +160,8 @@ class ReferralInboxExampleTest(harness.ServerTestCase):
         cmd = [PYTHON, self.args.example]
         if flags:
             cmd += ["--addr", self.addr, "--ca", f"{self.pki}/ca.crt",
-                    "--cert", f"{self.pki}/undp.crt", "--key", f"{self.pki}/undp.key"]
+                    "--cert", f"{self.pki}/undp.crt", "--key", f"{self.pki}/undp.key",
+                    "--actor", "undp-inbox-01"]
         return cmd + list(extra)
 
     def run_example(self, *extra, flags=True, env=None):
@@ -218,7 +219,8 @@ class ReferralInboxExampleTest(harness.ServerTestCase):
 
         # Again, connecting through the environment: nothing is PENDING any more.
         env = dict(self.example_env, ENLACE_ADDR=self.addr, ENLACE_CA=f"{self.pki}/ca.crt",
-                   ENLACE_CERT=f"{self.pki}/undp.crt", ENLACE_KEY=f"{self.pki}/undp.key")
+                   ENLACE_CERT=f"{self.pki}/undp.crt", ENLACE_KEY=f"{self.pki}/undp.key",
+                   ENLACE_ACTOR="undp-inbox-02")
         again = self.run_example("--once", "--offers", "SEED_CAPITAL", flags=False, env=env)
         self.assertEqual(again.returncode, 0, again.stderr)
         self.assertEqual(again.stdout, "")

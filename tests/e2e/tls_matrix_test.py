@@ -195,7 +195,8 @@ class TlsCase(harness.ServerTestCase):
         trusting `root` (default: the PKI's CA). Returns (code, details)."""
         creds = grpc.ssl_channel_credentials(root_certificates=root or self.ca_pem,
                                              private_key=key_pem, certificate_chain=cert_pem)
-        with grpc.secure_channel(self.addr, creds) as channel:
+        with harness.client_package().with_actor(grpc.secure_channel(self.addr, creds),
+                                                 "tls-matrix-0001") as channel:
             stub = api.arrivals_grpc.ArrivalServiceStub(channel)
             try:
                 stub.ListArrivals(api.arrivals.ListArrivalsRequest(), timeout=DEADLINE)

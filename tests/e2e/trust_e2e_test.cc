@@ -32,6 +32,7 @@ namespace enlace {
 namespace {
 
 using ::enlace::testing::Context;
+using ::enlace::testing::kTestActor;
 using ::enlace::testing::MakeArrival;
 using ::enlace::testing::ServerFixture;
 using ::enlace::testing::Watcher;
@@ -582,8 +583,9 @@ TEST_F(TrustTest, AnIngestClientThatNeverReadsStopsBeingRead) {
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024);
-  auto stub = v1::ArrivalService::NewStub(grpc::CreateCustomChannel(
-      absl::StrCat("localhost:", server_->tls_port()), grpc::SslCredentials(options), args));
+  auto stub = v1::ArrivalService::NewStub(
+      client::CreateChannelNamingActor(absl::StrCat("localhost:", server_->tls_port()),
+                                       grpc::SslCredentials(options), args, kTestActor));
   grpc::ClientContext ctx;
   auto stream = stub->RecordArrivals(&ctx);
   std::atomic<int> written{0};
@@ -650,8 +652,8 @@ TEST_F(TrustTest, PingAbuseEndsTheConnection) {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 100);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  auto channel = grpc::CreateCustomChannel(absl::StrCat("localhost:", server_->tls_port()),
-                                           grpc::SslCredentials(options), args);
+  auto channel = client::CreateChannelNamingActor(absl::StrCat("localhost:", server_->tls_port()),
+                                                  grpc::SslCredentials(options), args, kTestActor);
   Watcher watcher(v1::ReferralService::NewStub(channel), "");
   ASSERT_FALSE(watcher.start_token().empty());
   grpc::Status ended = watcher.WaitForEnd(absl::Seconds(15));

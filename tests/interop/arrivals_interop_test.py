@@ -285,6 +285,27 @@ class ArrivalsInteropTest(harness.ServerTestCase):
         self.assert_code(grpc.StatusCode.PERMISSION_DENIED, self.iom_admin.VerifyAuditLog,
                          ad_pb.VerifyAuditLogRequest())
 
+    def test_6b_the_actor_is_required_and_recorded(self):
+        # The client package's channel names its actor (enlace-actor) in every
+        # call; without one the shipped policy refuses an agency's arrival call.
+        package = harness.client_package()
+        creds = [os.path.join(self.pki, f) for f in ("ca.crt", "iom.crt", "iom.key")]
+        with package.secure_channel(self.addr, *creds, actor=None) as bare:
+            err = self.assert_code(grpc.StatusCode.INVALID_ARGUMENT,
+                                   a_grpc.ArrivalServiceStub(bare).ListArrivals,
+                                   a_pb.ListArrivalsRequest(page_size=1))
+            self.assertIn("enlace-actor", err.details())
+        with package.secure_channel(self.addr, *creds, actor="iom-interop-7") as acting:
+            a_grpc.ArrivalServiceStub(acting).ListArrivals(a_pb.ListArrivalsRequest(page_size=1),
+                                                           timeout=DEADLINE)
+        resp = self.admin.ListAuditEvents(ad_pb.ListAuditEventsRequest(
+            principal="spiffe://enlace/agency/iom",
+            method="/enlace.v1.ArrivalService/ListArrivals", page_size=500), timeout=DEADLINE)
+        mine = [(e.decision, e.actor) for e in resp.events
+                if e.actor == "iom-interop-7" or e.status_code == 3]
+        self.assertEqual(mine[-2:], [(ad_pb.DECISION_DENY, ""),
+                                     (ad_pb.DECISION_ALLOW, "iom-interop-7")], mine)
+
     def test_7_plaintext_health_port_serves_health_only(self):
         with grpc.insecure_channel(f"127.0.0.1:{self.health_port}") as ch:
             check = ch.unary_unary("/grpc.health.v1.Health/Check",

@@ -136,17 +136,19 @@ def verify_consistency(first, second, first_hash, second_hash, proof):
 
 def leaf_bytes(event):
     """ "enlace-audit-leaf-v1\\n" <seq> "\\n" then the canonical content: a tag and
-    each field as "<byte length>:<bytes>\\n"."""
+    each field as "<byte length>:<bytes>\\n"; v2 (an event with an actor) adds the
+    actor after the peer."""
     def field(value):
         data = value.encode() if isinstance(value, str) else value
         return str(len(data)).encode() + b":" + data + b"\n"
 
     at_us = event.time.seconds * 1000000 + event.time.nanos // 1000
-    content = b"enlace-audit-v1\n" + b"".join(field(str(v)) for v in (
+    tag = b"enlace-audit-v2\n" if event.actor else b"enlace-audit-v1\n"
+    content = tag + b"".join(field(str(v)) for v in (
         event.sequence, at_us)) + field(event.principal) + field(event.method) + \
         field(str(event.decision)) + field(str(event.status_code)) + \
         field(str(len(event.record_ids))) + b"".join(field(i) for i in event.record_ids) + \
-        field(event.detail) + field(event.peer)
+        field(event.detail) + field(event.peer) + (field(event.actor) if event.actor else b"")
     return b"enlace-audit-leaf-v1\n" + str(event.sequence).encode() + b"\n" + content
 
 

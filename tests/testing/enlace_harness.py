@@ -86,6 +86,8 @@ import types
 import unittest
 import urllib.parse
 
+# The repository (this file is tests/testing/enlace_harness.py).
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DSN_ENV = "ENLACE_TEST_DB_DSN"
 PASSWORD_ENV = "ENLACE_DB_PASSWORD"  # the password of a DSN that names none (db/dsn.h)
 START_TIMEOUT = 60.0   # seconds for the server to write its ready file
@@ -341,25 +343,50 @@ def read_pki_file(pki, name):
         return f.read()
 
 
-def mtls_channel(addr, pki, identity):
+def test_actor(identity):
+    """The staff member the tests act for on behalf of `identity` (the shipped
+    policy requires one, as `enlace-actor` metadata, for every arrival, case
+    and referral call of an agency): "<identity>-staff-0001"."""
+    return f"{identity}-staff-0001"
+
+
+_TEST_ACTOR = object()  # mtls_channel's default: test_actor(identity)
+
+
+def mtls_channel(addr, pki, identity, actor=_TEST_ACTOR):
     """A grpc channel to `addr` over mutual TLS as `identity` of a PKI made by
-    make_pki (its ca.crt, <identity>.crt and <identity>.key). The caller closes it."""
+    make_pki (its ca.crt, <identity>.crt and <identity>.key), whose calls name
+    `actor` (default test_actor(identity); None: no actor), through the client
+    package's interceptor. The caller closes it."""
     import grpc  # only the tests that make channels need grpcio
     creds = grpc.ssl_channel_credentials(
         root_certificates=read_pki_file(pki, "ca.crt"),
         private_key=read_pki_file(pki, f"{identity}.key"),
         certificate_chain=read_pki_file(pki, f"{identity}.crt"))
-    return grpc.secure_channel(addr, creds)
+    if actor is _TEST_ACTOR:
+        actor = test_actor(identity)
+    return client_package().with_actor(grpc.secure_channel(addr, creds), actor)
 
 
-def enlacectl_env(addr, pki, identity=None, cert=None, key=None, ca_addr=None):
+def client_package():
+    """The Python client package (clients/python/enlace_client.py), imported."""
+    path = os.path.join(_ROOT, "clients", "python")
+    if path not in sys.path:
+        sys.path.append(path)
+    import enlace_client  # noqa: E402
+    return enlace_client
+
+
+def enlacectl_env(addr, pki, identity=None, cert=None, key=None, ca_addr=None,
+                  actor=_TEST_ACTOR):
     """The environment to run `enlacectl` with: this process's, without any
     ENLACE_* variable, plus the connection settings ENLACE_ADDR, ENLACE_CA,
     ENLACE_CERT, ENLACE_KEY for `identity` of the PKI (or the given cert/key
     files) when identity or cert is given, and ENLACE_CA_ADDR (where `certs
     issue` finds the CA role) when ca_addr is given; with neither identity nor
     cert, no connection settings at all (for offline commands and usage
-    errors). Messages are in English whatever this process's language
+    errors). With `identity`, ENLACE_ACTOR is test_actor(identity) unless
+    `actor` says otherwise (None: no actor). Messages are in English whatever this process's language
     (enlacectl speaks Spanish under LANG=es_*: docs/cli.md)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("ENLACE_") and k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}
@@ -369,6 +396,10 @@ def enlacectl_env(addr, pki, identity=None, cert=None, key=None, ca_addr=None):
                    ENLACE_CA=os.path.join(pki, "ca.crt"),
                    ENLACE_CERT=cert or os.path.join(pki, f"{identity}.crt"),
                    ENLACE_KEY=key or os.path.join(pki, f"{identity}.key"))
+        if identity is not None and actor is _TEST_ACTOR:
+            env.update(ENLACE_ACTOR=test_actor(identity))
+        elif actor not in (None, _TEST_ACTOR):
+            env.update(ENLACE_ACTOR=actor)
         if ca_addr is not None:
             env.update(ENLACE_CA_ADDR=ca_addr)
     return env

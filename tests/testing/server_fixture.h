@@ -17,6 +17,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "clients/connection.h"
 #include "db/dsn.h"
 #include "db/migrations.h"
 #include "enlace/v1/admin.grpc.pb.h"
@@ -54,6 +55,11 @@ inline Arrival MakeArrival(const std::string& external_id,
   a.mutable_consent()->mutable_given_at()->set_seconds(1518000000);
   return a;
 }
+
+// The staff member the tests act for: the shipped policy requires one
+// (`enlace-actor` metadata) on every arrival, case and referral call of an
+// agency. The fixture's channels name it in every call.
+inline constexpr char kTestActor[] = "test-staff-0001";
 
 // A client context with a 30 s deadline.
 inline std::unique_ptr<grpc::ClientContext> Context() {
@@ -124,9 +130,20 @@ class ServerFixture : public ::testing::Test {
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
-  // A channel presenting `cert` (none: no client certificate) and trusting `ca_pem`.
+  // A channel presenting `cert` (none: no client certificate) and trusting
+  // `ca_pem`, whose calls name `actor` ("": none).
   std::shared_ptr<grpc::Channel> Channel(const auth::IssuedCertificate* cert,
-                                         const std::string& ca_pem) {
+                                         const std::string& ca_pem,
+                                         const std::string& actor = kTestActor) {
+    return ChannelToPort(server_->tls_port(), cert, ca_pem, actor);
+  }
+  // The same, to another server (e.g. a second replica) on `port`.
+  std::shared_ptr<grpc::Channel> ChannelTo(int port, const auth::IssuedCertificate& cert) {
+    return ChannelToPort(port, &cert, pki_.ca_cert_pem(), kTestActor);
+  }
+  static std::shared_ptr<grpc::Channel> ChannelToPort(int port, const auth::IssuedCertificate* cert,
+                                                      const std::string& ca_pem,
+                                                      const std::string& actor) {
     grpc::SslCredentialsOptions options;
     options.pem_root_certs = ca_pem;
     if (cert != nullptr) {
@@ -135,19 +152,8 @@ class ServerFixture : public ::testing::Test {
     }
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
-    return grpc::CreateCustomChannel(absl::StrCat("localhost:", server_->tls_port()),
-                                     grpc::SslCredentials(options), args);
-  }
-  // The same, to another server (e.g. a second replica) on `port`.
-  std::shared_ptr<grpc::Channel> ChannelTo(int port, const auth::IssuedCertificate& cert) {
-    grpc::SslCredentialsOptions options;
-    options.pem_root_certs = pki_.ca_cert_pem();
-    options.pem_private_key = cert.private_key_pem;
-    options.pem_cert_chain = cert.certificate_pem;
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    return grpc::CreateCustomChannel(absl::StrCat("localhost:", port),
-                                     grpc::SslCredentials(options), args);
+    return client::CreateChannelNamingActor(absl::StrCat("localhost:", port),
+                                            grpc::SslCredentials(options), args, actor);
   }
   std::unique_ptr<ArrivalService::Stub> Arrivals(const auth::IssuedCertificate& cert) {
     return ArrivalService::NewStub(Channel(&cert, pki_.ca_cert_pem()));

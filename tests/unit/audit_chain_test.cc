@@ -107,6 +107,21 @@ TEST(AuditChainTest, CanonicalContentIsPinned) {
   EXPECT_EQ(CanonicalContent(SampleRecord()), expected);
 }
 
+TEST(AuditChainTest, AnEventWithAnActorIsVersion2WithTheActorLast) {
+  AuditRecord record = SampleRecord();
+  const std::string without_actor = CanonicalContent(record);
+  record.actor = "iom-staff-0042";
+  const std::string expected = "enlace-audit-v2\n" +
+                               without_actor.substr(std::string("enlace-audit-v1\n").size()) +
+                               "14:iom-staff-0042\n";
+  EXPECT_EQ(CanonicalContent(record), expected);
+  // The actor is covered: another actor, another hash.
+  AuditRecord other = record;
+  other.actor = "iom-staff-0043";
+  EXPECT_NE(ChainHash(GenesisHash(), record), ChainHash(GenesisHash(), other));
+  EXPECT_NE(ChainHash(GenesisHash(), record), ChainHash(GenesisHash(), SampleRecord()));
+}
+
 TEST(AuditChainTest, CanonicalContentLeavesOutBothHashes) {
   AuditRecord record = SampleRecord();
   const std::string content = CanonicalContent(record);
@@ -175,6 +190,7 @@ const std::vector<Mutation>& SingleFieldMutations() {
       {"detail empty", [](AuditRecord& r) { r.detail.clear(); }},
       {"detail trailing newline", [](AuditRecord& r) { r.detail += "\n"; }},
       {"peer", [](AuditRecord& r) { r.peer = "ipv4:10.0.0.8:41000"; }},
+      {"actor named", [](AuditRecord& r) { r.actor = "iom-staff-0042"; }},
   };
   return *mutations;
 }
@@ -278,6 +294,15 @@ TEST(AuditChainTest, CanonicalContentIsUnambiguous) {
        [](AuditRecord& r) {
          r.detail = "a";
          r.peer = "b";
+       }},
+      {"peer/actor shift",
+       [](AuditRecord& r) {
+         r.peer = "ab";
+         r.actor = "c";
+       },
+       [](AuditRecord& r) {
+         r.peer = "a";
+         r.actor = "bc";
        }},
       {"decision/status_code swap",
        [](AuditRecord& r) {

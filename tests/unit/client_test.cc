@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/connection.h"
@@ -545,7 +546,7 @@ TEST_F(ClientTest, NewContextHasTheTimeout) {
 class ConnectionEnvironmentTest : public ::testing::Test {
  protected:
   static constexpr const char* kVariables[] = {"ENLACE_ADDR", "ENLACE_CA", "ENLACE_CERT",
-                                               "ENLACE_KEY"};
+                                               "ENLACE_KEY", "ENLACE_ACTOR"};
   void SetUp() override {
     for (const char* variable : kVariables) {
       const char* value = getenv(variable);
@@ -571,6 +572,7 @@ TEST_F(ConnectionEnvironmentTest, DefaultsWithoutFlagsOrEnvironment) {
   EXPECT_EQ(options.ca_path, "");
   EXPECT_EQ(options.cert_path, "");
   EXPECT_EQ(options.key_path, "");
+  EXPECT_EQ(options.actor, "");
   EXPECT_EQ(options.timeout, absl::Seconds(30));
 }
 
@@ -579,11 +581,16 @@ TEST_F(ConnectionEnvironmentTest, EnvironmentFillsWhatFlagsLeaveUnset) {
   setenv("ENLACE_CA", "/env/ca.crt", 1);
   setenv("ENLACE_CERT", "/env/iom.crt", 1);
   setenv("ENLACE_KEY", "/env/iom.key", 1);
+  setenv("ENLACE_ACTOR", "iom-staff-0042", 1);
   ConnectionOptions options = ConnectionOptionsFromEnvironment({});
   EXPECT_EQ(options.address, "enlace.example:443");
   EXPECT_EQ(options.ca_path, "/env/ca.crt");
   EXPECT_EQ(options.cert_path, "/env/iom.crt");
   EXPECT_EQ(options.key_path, "/env/iom.key");
+  EXPECT_EQ(options.actor, "iom-staff-0042");
+  ConnectionOptions flags;
+  flags.actor = "iom-staff-0007";
+  EXPECT_EQ(ConnectionOptionsFromEnvironment(flags).actor, "iom-staff-0007");
 }
 
 TEST_F(ConnectionEnvironmentTest, FlagsWinOverTheEnvironment) {
@@ -681,7 +688,8 @@ TEST(ClientConnectTest, NamesTheFileThatIsWrong) {
 }
 
 // The server side of the round trip: GetArrival answers with the caller's
-// verified URI SAN.
+// verified URI SAN, and in external_id each enlace-actor value it sent,
+// joined by commas.
 class WhoAmI final : public v1::ArrivalService::Service {
  public:
   grpc::Status GetArrival(grpc::ServerContext* context, const v1::GetArrivalRequest*,
@@ -690,6 +698,11 @@ class WhoAmI final : public v1::ArrivalService::Service {
          context->auth_context()->FindPropertyValues("x509_subject_alternative_name")) {
       response->set_arrival_id(std::string(uri.data(), uri.size()));
     }
+    std::vector<std::string> actors;
+    auto [first, last] = context->client_metadata().equal_range(kActorMetadataKey);
+    for (auto it = first; it != last; ++it)
+      actors.emplace_back(it->second.data(), it->second.size());
+    response->set_external_id(absl::StrJoin(actors, ","));
     return grpc::Status::OK;
   }
 };
@@ -721,6 +734,23 @@ TEST(ClientConnectTest, MutualTlsRoundTrip) {
   absl::StatusOr<v1::Arrival> answer = (*client)->GetArrival(v1::GetArrivalRequest());
   ASSERT_TRUE(answer.ok()) << answer.status();
   EXPECT_EQ(answer->arrival_id(), "spiffe://enlace/agency/iom");
+  EXPECT_EQ(answer->external_id(), "");  // no actor given: none sent
+
+  // With an actor, every call on the channel names it once: the typed calls
+  // and those made on the raw stubs.
+  options.actor = "iom-staff-0042";
+  absl::StatusOr<std::unique_ptr<Client>> acting = Client::Connect(options);
+  ASSERT_TRUE(acting.ok()) << acting.status();
+  answer = (*acting)->GetArrival(v1::GetArrivalRequest());
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(answer->external_id(), "iom-staff-0042");
+  v1::Arrival raw;
+  ASSERT_TRUE((*acting)
+                  ->arrivals()
+                  .GetArrival((*acting)->NewContext().get(), v1::GetArrivalRequest(), &raw)
+                  .ok());
+  EXPECT_EQ(raw.external_id(), "iom-staff-0042");
+  options.actor.clear();
 
   // A certificate of another CA is refused in the handshake: UNAVAILABLE,
   // retried like any UNAVAILABLE read, then returned.

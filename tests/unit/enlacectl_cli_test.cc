@@ -195,7 +195,7 @@ addr = ministry:7443
 ca = /c/ca.crt
 cert = /c/mfa.crt
 key = /c/mfa.key
-actor = ana.lopez
+actor = staff-0042
 
 [context "iom"]
 addr = iom:7443
@@ -225,7 +225,7 @@ TEST(ContextTest, TheCurrentContextFillsWhatFlagsAndEnvironmentLeave) {
   EXPECT_EQ(r->addr.value, "ministry:7443");
   EXPECT_EQ(r->addr.source, Source::kContext);
   EXPECT_EQ(r->cert.value, "/c/mfa.crt");
-  EXPECT_EQ(r->actor.value, "ana.lopez");
+  EXPECT_EQ(r->actor.value, "staff-0042");
 }
 
 TEST(ContextTest, FlagBeatsEnvironmentBeatsContext) {
@@ -285,10 +285,12 @@ TEST(ContextTest, UnknownContextIsAUsageErrorNamingIt) {
 }
 
 TEST(ContextTest, ActorsAreValidated) {
-  EXPECT_TRUE(ValidateActor("--actor", "ana.lopez@mre-sv_1").ok());
+  EXPECT_TRUE(ValidateActor("--actor", "mre-sv_1.staff-0042").ok());
   EXPECT_FALSE(ValidateActor("--actor", "").ok());
   EXPECT_FALSE(ValidateActor("--actor", "ana lopez").ok());
   EXPECT_FALSE(ValidateActor("--actor", "ana/lopez").ok());
+  // An e-mail address is not an opaque staff identifier.
+  EXPECT_FALSE(ValidateActor("--actor", "ana.lopez@iom.int").ok());
   EXPECT_FALSE(ValidateActor("--actor", std::string(65, 'a')).ok());
   EXPECT_TRUE(ValidateActor("--actor", std::string(64, 'a')).ok());
   ConnectionFlags flags;
@@ -368,7 +370,7 @@ TEST(ActorTest, SentAsEnlaceActorMetadataOnEveryCall) {
   };
   const Args files = {"--ca", "ca.crt", "--cert", "me.crt", "--key", "me.key"};
   Args with_actor = files;
-  with_actor.insert(with_actor.end(), {"--actor", "ana.lopez@iom"});
+  with_actor.insert(with_actor.end(), {"--actor", "iom-staff-0042"});
   connect(with_actor);
   EXPECT_EQ(CallWithMetadata(channel), grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_EQ(CallWithMetadata(channel), grpc::StatusCode::UNIMPLEMENTED);
@@ -379,7 +381,7 @@ TEST(ActorTest, SentAsEnlaceActorMetadataOnEveryCall) {
   connect(files);
   EXPECT_EQ(CallWithMetadata(channel), grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_THAT(recorder.actors(),
-              ElementsAre("ana.lopez@iom", "ana.lopez@iom", "from.env", "<none>"));
+              ElementsAre("iom-staff-0042", "iom-staff-0042", "from.env", "<none>"));
   server->Shutdown();
   unsetenv("ENLACE_CONFIG");
 }

@@ -266,6 +266,38 @@ TEST(PolicyTest, DenyOverridesAllowWhateverTheOrder) {
   }
 }
 
+TEST_F(DefaultPolicyTest, AgenciesNameTheirActorOnEveryArrivalCaseAndReferralCall) {
+  for (const char* agency : {"mfa", "iom", "unhcr", "undp"}) {
+    SCOPED_TRACE(agency);
+    for (const std::string& m : kArrivalMethods) {
+      EXPECT_TRUE(policy_.RequiresActor(Agency(agency), ArrivalMethod(m))) << m;
+    }
+    EXPECT_TRUE(policy_.RequiresActor(Agency(agency), "/enlace.v1.CaseService/GetCaseAccessLog"));
+    EXPECT_TRUE(policy_.RequiresActor(Agency(agency), "/enlace.v1.ReferralService/WatchReferrals"));
+    EXPECT_FALSE(
+        policy_.RequiresActor(Agency(agency), "/enlace.v1.ReportService/GetProgrammeReport"));
+    EXPECT_FALSE(policy_.RequiresActor(Agency(agency), "/grpc.health.v1.Health/Check"));
+  }
+  // Administrators' calls may name one; none is required.
+  EXPECT_FALSE(policy_.RequiresActor(Admin("ana"), "/enlace.v1.AdminService/ListAuditEvents"));
+  EXPECT_FALSE(policy_.RequiresActor(Admin("ana"), ArrivalMethod("GetArrival")));
+}
+
+TEST(PolicyTest, RequireActorGrantsNothingAndAppliesOnlyWhereItMatches) {
+  Policy policy = MustParse(
+      "require-actor agency:* /enlace.v1.ArrivalService/*\n"
+      "allow agency:iom /enlace.v1.ArrivalService/GetArrival\n");
+  EXPECT_TRUE(policy.Allows(Agency("iom"), ArrivalMethod("GetArrival")));
+  EXPECT_FALSE(policy.Allows(Agency("iom"), ArrivalMethod("ListArrivals")));  // not granted
+  EXPECT_TRUE(policy.RequiresActor(Agency("iom"), ArrivalMethod("ListArrivals")));
+  EXPECT_TRUE(policy.RequiresActor(Agency("undp"), ArrivalMethod("GetArrival")));
+  EXPECT_FALSE(policy.RequiresActor(Admin("ana"), ArrivalMethod("GetArrival")));
+  EXPECT_FALSE(MustParse("allow agency:iom /enlace.v1.ArrivalService/*\n")
+                   .RequiresActor(Agency("iom"), ArrivalMethod("GetArrival")));
+  EXPECT_THAT(Policy::Parse("require-actor agency:iom /enlace.v1.NoService/*\n", Known()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("line 1: unknown service")));
+}
+
 TEST(PolicyTest, DenyAloneAllowsNothing) {
   Policy policy = MustParse("deny agency:acme /enlace.v1.ArrivalService/*\n");
   EXPECT_FALSE(policy.Allows(Agency("iom"), ArrivalMethod("GetArrival")));
@@ -306,6 +338,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadLine{"allow agency:iom /enlace.v2.ArrivalService/*", "unknown service"},
         BadLine{"permit agency:iom /enlace.v1.ArrivalService/*", "unknown action"},
         BadLine{"Allow agency:iom /enlace.v1.ArrivalService/*", "unknown action"},
+        BadLine{"require_actor agency:iom /enlace.v1.ArrivalService/*", "unknown action"},
+        BadLine{"require-actor agency:iom", "expected"},
         BadLine{"allow user:iom /enlace.v1.ArrivalService/*", "unknown principal"},
         BadLine{"allow iom /enlace.v1.ArrivalService/*", "unknown principal"},
         BadLine{"allow *:* /enlace.v1.ArrivalService/*", "unknown principal"},
