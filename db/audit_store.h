@@ -25,6 +25,7 @@ struct AuditQuery {
   int64_t to_us = 0;  // exclusive; 0: open
   int64_t after_seq = 0;  // keyset position
   int limit = 50;
+  std::string actor;  // empty: any
 };
 
 struct AuditPage {

@@ -163,11 +163,12 @@ absl::Status MysqlAuditStore::Append(std::vector<AuditRecord>* records) {
 
 std::string AuditListSql(const AuditQuery& query) {
   // Only fixed fragments are concatenated; every value is a bound parameter.
-  // With a principal, a method or a decision: its (column, seq) index
-  // (k_audit_principal, k_audit_method, k_audit_decision); else the primary
-  // key. Each read in seq order from the keyset position, the other
-  // conditions checked row by row.
+  // With an actor, a principal, a method or a decision: its (column, seq)
+  // index (k_audit_actor, k_audit_principal, k_audit_method,
+  // k_audit_decision); else the primary key. Each read in seq order from the keyset position, the
+  // other conditions checked row by row.
   std::string text = absl::StrCat("SELECT ", kAuditColumnList, " FROM audit_events WHERE seq > ?");
+  if (!query.actor.empty()) text += " AND actor = ?";
   if (!query.principal.empty()) text += " AND principal = ?";
   if (!query.method.empty()) text += " AND method = ?";
   if (query.decision != 0) text += " AND decision = ?";
@@ -179,6 +180,7 @@ std::string AuditListSql(const AuditQuery& query) {
 void BindAuditList(sql::PreparedStatement* statement, const AuditQuery& query, int rows) {
   unsigned p = 1;
   statement->setInt64(p++, query.after_seq);
+  if (!query.actor.empty()) statement->setString(p++, query.actor);
   if (!query.principal.empty()) statement->setString(p++, query.principal);
   if (!query.method.empty()) statement->setString(p++, query.method);
   if (query.decision != 0) statement->setInt(p++, query.decision);

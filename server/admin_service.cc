@@ -3,6 +3,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "auth/identity.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/arrival_validation.h"
 #include "server/page_token.h"
@@ -345,19 +346,20 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListAuditEvents(
     absl::StatusOr<int64_t> to =
         MicrosOrZero(request->time_to(), request->has_time_to(), "time_to");
     if (!to.ok()) return to.status();
-    std::string fingerprint = QueryFingerprint(
-        {caller.principal.SpiffeId(), request->principal(), request->method(),
-         absl::StrCat(request->decision()), absl::StrCat(*from), absl::StrCat(*to)});
+    if (!request->actor().empty() && !auth::IsValidActor(request->actor())) {
+      return absl::InvalidArgumentError(
+          "actor: not an actor (1 to 64 letters, digits, '.', '_', ':' or '-')");
+    }
+    std::string fingerprint =
+        QueryFingerprint({caller.principal.SpiffeId(), request->principal(), request->method(),
+                          absl::StrCat(request->decision()), absl::StrCat(*from), absl::StrCat(*to),
+                          request->actor()});
     absl::StatusOr<int64_t> after = tokens_->Decode(request->page_token(), fingerprint);
     if (!after.ok()) return after.status();
 
-    db::AuditQuery query{request->principal(),
-                         request->method(),
-                         request->decision(),
-                         *from,
-                         *to,
-                         *after,
-                         *page_size};
+    db::AuditQuery query{
+        request->principal(), request->method(), request->decision(), *from, *to, *after,
+        *page_size,           request->actor()};
     absl::StatusOr<db::AuditPage> page = audit_store_->List(query);
     if (!page.ok()) return page.status();
     for (const db::AuditRecord& record : page->records) {

@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "auth/pki.h"
 #include "clients/cli/cli.h"
+#include "clients/cli/config.h"
 #include "clients/cli/report_csv.h"
 #include "enlace/v1/admin.grpc.pb.h"
 #include "enlace/v1/admin.pb.h"
@@ -57,14 +58,16 @@ Flags:
   --since TIME           at or after TIME: RFC 3339, a day (YYYY-MM-DD, UTC), or
                          an age like 90m, 24h, 7d
   --until TIME           before TIME (same forms)
+  --acted-by ACTOR       only calls made for this staff member (their enlace-actor)
 )",
       R"(
-Table columns: SEQ, TIME (UTC), PRINCIPAL, METHOD, DECISION, STATUS, DETAIL.
+Table columns: SEQ, TIME (UTC), PRINCIPAL, ACTOR, METHOD, DECISION, STATUS, DETAIL.
 The JSON document is a ListAuditEventsResponse with every page's events.
 
 Example:
   enlacectl audit list --decision deny --since 24h
   enlacectl audit list --principal agency:iom --method ArrivalService/GetArrival --output json
+  enlacectl audit list --principal agency:iom --acted-by iom-0042 --since 7d
 )",
       /*list=*/true);
 }
@@ -72,7 +75,7 @@ Example:
 int RunAuditList(const Args& args) {
   static const Leaf leaf = {"enlacectl audit list",
                             AuditListUsage(),
-                            {"principal", "method", "decision", "since", "until"},
+                            {"principal", "method", "decision", "since", "until", "acted-by"},
                             {},
                             {},
                             true};
@@ -88,6 +91,12 @@ int RunAuditList(const Args& args) {
     } else {
       request.set_principal(*who);
     }
+  }
+  if (std::optional<std::string> actor = call.flags().Get("acted-by")) {
+    if (absl::Status s = ValidateActor("--acted-by", *actor); !s.ok()) {
+      return call.Value(s.message());
+    }
+    request.set_actor(*actor);
   }
   if (std::optional<std::string> method = call.flags().Get("method")) {
     if (absl::StartsWith(*method, "/")) {

@@ -390,7 +390,8 @@ int RunCasesUpdate(const Args& args) {
 std::string CasesAccessLogUsage() {
   return ServerUsage(
       R"(Who read or changed a case, when, allowed or denied
-(CaseService.GetCaseAccessLog; the owner only), from the audit log.
+(CaseService.GetCaseAccessLog; the owner only), from the audit log: the
+agency, and the staff member its call named (ACTOR).
 
 Usage: enlacectl cases access-log CASE_ID [flags]
 

@@ -6,5 +6,9 @@
 -- event without an actor keeps the canonical content of version 1
 -- (db/audit_chain.h, docs/audit.md).
 
+-- ListAuditEvents filtered by actor ("what did staff member X do") reads
+-- its (actor, seq) index, like the principal, method and decision filters.
+
 ALTER TABLE audit_events
-  ADD COLUMN actor VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '';
+  ADD COLUMN actor VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '',
+  ADD KEY k_audit_actor (actor, seq);

@@ -165,6 +165,7 @@ TEST_P(AuditStoreConformanceTest, EveryFieldIsStoredAsAppended) {
   event.status_code = 7;
   event.detail = "consent_version=3 (ñ)";
   event.peer = "ipv6:[::1]:41000";
+  event.actor = "undp-0042";
   AppendOk({event});
   std::vector<db::AuditRecord> all = All();
   ASSERT_THAT(all, SizeIs(1));
@@ -177,6 +178,7 @@ TEST_P(AuditStoreConformanceTest, EveryFieldIsStoredAsAppended) {
   EXPECT_THAT(stored.record_ids, ElementsAre("case-1", "arrival-2"));
   EXPECT_EQ(stored.detail, "consent_version=3 (ñ)");
   EXPECT_EQ(stored.peer, "ipv6:[::1]:41000");
+  EXPECT_EQ(stored.actor, "undp-0042");
   EXPECT_EQ(stored.prev_hash, db::GenesisHash());
   EXPECT_EQ(stored.hash, db::ChainHash(db::GenesisHash(), stored));
 }
@@ -206,6 +208,25 @@ TEST_P(AuditStoreConformanceTest, ListFiltersByPrincipalMethodDecisionAndTime) {
   query.decision = 1;
   EXPECT_THAT(Seqs(store().List(query)), ElementsAre(1));
   query.principal = "spiffe://enlace/agency/nobody";
+  EXPECT_THAT(Seqs(store().List(query)), IsEmpty());
+}
+
+TEST_P(AuditStoreConformanceTest, ListFiltersByActor) {
+  db::AuditRecord named = Event(kIom, kGetCase, {}, 1000);
+  named.actor = "iom-0042";
+  db::AuditRecord other = named;
+  other.actor = "iom-0043";
+  db::AuditRecord none = Event(kIom, kGetCase, {}, 3000);
+  db::AuditRecord undp = Event(kUndp, kUpdateCase, {}, 4000);
+  undp.actor = "iom-0042";  // actors are the agency's: another agency may reuse one
+  AppendOk({named, other, none, named, undp});
+  db::AuditQuery query;
+  query.actor = "iom-0042";
+  EXPECT_THAT(Seqs(store().List(query)), ElementsAre(1, 4, 5));
+  query.principal = kIom;
+  EXPECT_THAT(Seqs(store().List(query)), ElementsAre(1, 4));
+  query.principal.clear();
+  query.actor = "iom-0099";
   EXPECT_THAT(Seqs(store().List(query)), IsEmpty());
 }
 

@@ -432,6 +432,7 @@ TEST_F(QueryPlanTest, AuditListsAreDrivenByTheirFilterIndex) {
     events[i].record_ids = {absl::StrCat("record", i % 500)};
     events[i].detail = "d";
     events[i].peer = "ipv4:127.0.0.1:1";
+    events[i].actor = absl::StrCat("staff-", i % 40);
   }
   MysqlAuditStore audit(&database_->pool());
   ASSERT_TRUE(audit.Append(&events).ok());
@@ -451,10 +452,12 @@ TEST_F(QueryPlanTest, AuditListsAreDrivenByTheirFilterIndex) {
   denials.decision = 2;
   AuditQuery everything;
   everything.after_seq = 1200;
+  AuditQuery by_actor;
+  by_actor.actor = "staff-7";
   for (const Case& c :
-       {Case{by_principal, "k_audit_principal"}, Case{by_principal_and_method, "k_audit_principal"},
-        Case{by_method, "k_audit_method"}, Case{denials, "k_audit_decision"},
-        Case{everything, "PRIMARY"}}) {
+       {Case{by_actor, "k_audit_actor"}, Case{by_principal, "k_audit_principal"},
+        Case{by_principal_and_method, "k_audit_principal"}, Case{by_method, "k_audit_method"},
+        Case{denials, "k_audit_decision"}, Case{everything, "PRIMARY"}}) {
     SCOPED_TRACE(absl::StrCat("principal ", c.query.principal, " method ", c.query.method,
                               " decision ", c.query.decision));
     std::vector<PlanRow> plan = Explain(

@@ -107,14 +107,28 @@ TEST_F(ActorTest, TheActorIsInEveryEventOfTheCallAndInTheCaseAccessLog) {
   v1::GetCaseAccessLogRequest log_request;
   log_request.set_case_id(opened.case_id());
   v1::GetCaseAccessLogResponse log;
-  ASSERT_TRUE(cases->GetCaseAccessLog(ContextNaming({"iom-auditor"}).get(), log_request, &log).ok());
+  ASSERT_TRUE(
+      cases->GetCaseAccessLog(ContextNaming({"iom-auditor"}).get(), log_request, &log).ok());
   std::vector<std::pair<std::string, std::string>> seen;
   for (const v1::CaseAccessEntry& e : log.entries()) seen.emplace_back(e.method(), e.actor());
-  EXPECT_THAT(seen, ::testing::IsSupersetOf(
-                        {std::pair<std::string, std::string>("/enlace.v1.CaseService/OpenCase",
-                                                             "iom:staff.17"),
-                         std::pair<std::string, std::string>("/enlace.v1.CaseService/GetCase",
-                                                             "iom_staff-18")}));
+  EXPECT_THAT(
+      seen,
+      ::testing::IsSupersetOf(
+          {std::pair<std::string, std::string>("/enlace.v1.CaseService/OpenCase", "iom:staff.17"),
+           std::pair<std::string, std::string>("/enlace.v1.CaseService/GetCase", "iom_staff-18")}));
+  // What one staff member did: ListAuditEvents filtered by actor.
+  v1::ListAuditEventsRequest by_actor;
+  by_actor.set_actor("iom:staff.17");
+  v1::ListAuditEventsResponse theirs;
+  ASSERT_TRUE(Admin()->ListAuditEvents(Context().get(), by_actor, &theirs).ok());
+  ASSERT_EQ(theirs.events_size(), 1);
+  EXPECT_EQ(theirs.events(0).method(), "/enlace.v1.CaseService/OpenCase");
+  EXPECT_EQ(theirs.events(0).principal(), kIom);
+  by_actor.set_actor("ana.lopez@iom.int");
+  grpc::Status refused = Admin()->ListAuditEvents(Context().get(), by_actor, &theirs);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(), HasSubstr("actor"));
+
   // The hash chain covers it.
   ExpectVerified();
 }
@@ -139,8 +153,9 @@ TEST_F(ActorTest, AMissingActorIsRefusedWhereThePolicyRequiresItAuditedAndChange
 
   // The same for a read, a case call, a referral call and a stream.
   v1::ListArrivalsResponse listed;
-  EXPECT_EQ(ArrivalsWithoutActor(iom_cert_)->ListArrivals(Context().get(), {}, &listed).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      ArrivalsWithoutActor(iom_cert_)->ListArrivals(Context().get(), {}, &listed).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   v1::ListCasesResponse cases;
   EXPECT_EQ(CasesWithoutActor(iom_cert_)->ListCases(Context().get(), {}, &cases).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
@@ -179,10 +194,10 @@ TEST_F(ActorTest, AMissingActorIsRefusedWhereThePolicyRequiresItAuditedAndChange
 
 TEST_F(ActorTest, AMalformedActorIsRefusedNamingTheKeyAndNotRecorded) {
   const std::vector<std::vector<std::string>> malformed = {
-      {"ana.lopez@iom.int"},     // an e-mail address
-      {"Ana Lopez"},             // a name, with a space
-      {std::string(65, 'a')},    // too long
-      {"x/y"},                   // not an identifier character
+      {"ana.lopez@iom.int"},  // an e-mail address
+      {"Ana Lopez"},  // a name, with a space
+      {std::string(65, 'a')},  // too long
+      {"x/y"},  // not an identifier character
       {"mre-0042", "mre-0043"},  // two actors for one call
   };
   auto arrivals = ArrivalsWithoutActor(mfa_cert_);

@@ -274,6 +274,12 @@ class EnlacectlUsabilityTest(harness.EnlacectlChecks, harness.ServerTestCase):
         events = self.json_of("audit", "list", "--principal", "agency:iom", "--method",
                               "CaseService/ListCases", identity="admin")["events"]
         self.assertEqual(events[-1].get("actor"), "iom-staff-0042", events[-1])
+        acted = self.json_of("audit", "list", "--acted-by", "iom-staff-0042",
+                             identity="admin")["events"]
+        self.assertEqual({(e["principal"], e["actor"]) for e in acted},
+                         {("spiffe://enlace/agency/iom", "iom-staff-0042")})
+        res = self.exits(2, "audit", "list", "--acted-by", "a b", identity="admin")
+        self.assertIn("--acted-by: invalid actor", res.stderr)
         # Without one, the server refuses (the shipped policy requires it);
         # an e-mail address is refused by enlacectl before anything is sent.
         res = self.fails("INVALID_ARGUMENT", "cases", "list", ENLACE_ACTOR="")

@@ -24,6 +24,7 @@ bool Matches(const db::AuditRecord& r, const db::AuditQuery& q) {
   if (!q.principal.empty() && r.principal != q.principal) return false;
   if (!q.method.empty() && r.method != q.method) return false;
   if (q.decision != 0 && r.decision != q.decision) return false;
+  if (!q.actor.empty() && r.actor != q.actor) return false;
   if (q.from_us != 0 && r.at_us < q.from_us) return false;
   if (q.to_us != 0 && r.at_us >= q.to_us) return false;
   return true;
