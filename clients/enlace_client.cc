@@ -27,6 +27,8 @@ absl::string_view MethodName(Method method) {
     case Method::kGetArrival: return "/enlace.v1.ArrivalService/GetArrival";
     case Method::kListArrivals: return "/enlace.v1.ArrivalService/ListArrivals";
     case Method::kUpdateConsent: return "/enlace.v1.ArrivalService/UpdateConsent";
+    case Method::kCorrectArrival: return "/enlace.v1.ArrivalService/CorrectArrival";
+    case Method::kListArrivalVersions: return "/enlace.v1.ArrivalService/ListArrivalVersions";
     case Method::kOpenCase: return "/enlace.v1.CaseService/OpenCase";
     case Method::kGetCase: return "/enlace.v1.CaseService/GetCase";
     case Method::kListCases: return "/enlace.v1.CaseService/ListCases";
@@ -67,6 +69,7 @@ bool IsIdempotent(Method method) {
     // Reads.
     case Method::kGetArrival:
     case Method::kListArrivals:
+    case Method::kListArrivalVersions:
     case Method::kGetCase:
     case Method::kListCases:
     case Method::kListInitiatives:
@@ -92,6 +95,7 @@ bool IsIdempotent(Method method) {
     // between (UpdateConsent, UpdateCase), or reject (transitions, a second
     // RegisterAgency or RevokeCertificate).
     case Method::kUpdateConsent:
+    case Method::kCorrectArrival:
     case Method::kOpenCase:
     case Method::kUpdateCase:
     case Method::kRecordService:
@@ -235,6 +239,17 @@ absl::Status Client::ForEachArrival(v1::ListArrivalsRequest request,
 absl::StatusOr<v1::Arrival> Client::UpdateConsent(const v1::UpdateConsentRequest& request) {
   return Unary(Method::kUpdateConsent, *arrivals_, &v1::ArrivalService::Stub::UpdateConsent,
                request);
+}
+
+absl::StatusOr<v1::Arrival> Client::CorrectArrival(const v1::CorrectArrivalRequest& request) {
+  return Unary(Method::kCorrectArrival, *arrivals_, &v1::ArrivalService::Stub::CorrectArrival,
+               request);
+}
+
+absl::StatusOr<v1::ListArrivalVersionsResponse> Client::ListArrivalVersions(
+    const v1::ListArrivalVersionsRequest& request) {
+  return Unary(Method::kListArrivalVersions, *arrivals_,
+               &v1::ArrivalService::Stub::ListArrivalVersions, request);
 }
 
 // CaseService.

@@ -85,6 +85,8 @@ enum class Method {
   kGetArrival,
   kListArrivals,
   kUpdateConsent,
+  kCorrectArrival,
+  kListArrivalVersions,
   // CaseService
   kOpenCase,
   kGetCase,
@@ -132,7 +134,8 @@ absl::string_view MethodName(Method method);
 // same key again is accepted as it is) and AddAuditCosignature (one
 // cosignature per witness key and checkpoint is kept). Every other method changes
 // state in a way a repetition would change again or reject: a second case, a
-// second certificate, a lost update (UpdateConsent, UpdateCase), a transition
+// second certificate, a lost update (UpdateConsent, UpdateCase), a second
+// version (CorrectArrival), a transition
 // that now fails.
 bool IsIdempotent(Method method);
 
@@ -204,6 +207,10 @@ class Client {
   absl::Status ForEachArrival(v1::ListArrivalsRequest request,
                               absl::FunctionRef<absl::Status(const v1::Arrival&)> callback);
   absl::StatusOr<v1::Arrival> UpdateConsent(const v1::UpdateConsentRequest& request);
+  // ABORTED when the arrival was corrected meanwhile: GetArrival, reapply.
+  absl::StatusOr<v1::Arrival> CorrectArrival(const v1::CorrectArrivalRequest& request);
+  absl::StatusOr<v1::ListArrivalVersionsResponse> ListArrivalVersions(
+      const v1::ListArrivalVersionsRequest& request);
 
   // CaseService.
   absl::StatusOr<v1::Case> OpenCase(const v1::OpenCaseRequest& request);

@@ -343,6 +343,12 @@ void FillArrival(absl::string_view prefix, int64_t index, Arrival* arrival) {
   consent->add_purposes(enlace::v1::PURPOSE_STATISTICS);
   consent->mutable_given_at()->set_seconds(absl::ToUnixSeconds(
       absl::FromCivil(absl::CivilSecond(2018, 1, 1, 0, 0, 0), absl::UTCTimeZone())));
+  // Born in 1999 or 2000, some were under 18 on arrival: a guardian consented.
+  if (arrived < absl::CivilDay(born.year() + 18, born.month(), born.day())) {
+    enlace::v1::Guardian* guardian = consent->mutable_guardian();
+    guardian->set_name(absl::StrCat(Pick(kFemaleNames, h2 >> 40), " ", person->family_name()));
+    guardian->set_relationship(enlace::v1::GUARDIAN_RELATIONSHIP_PARENT);
+  }
 }
 
 // ---------------------------------------------------------------------------

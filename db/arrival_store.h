@@ -68,6 +68,27 @@ struct ArrivalPage {
 // or consent agencies counts as the same content.
 std::string ArrivalContentHash(const enlace::v1::Arrival& arrival);
 
+// A correction of an arrival's content (CorrectArrival).
+struct ArrivalCorrection {
+  std::string arrival_id;
+  // The whole corrected content (the stored arrival with the named fields
+  // replaced, validated); its consent and server-assigned fields are ignored.
+  enlace::v1::Arrival content;
+  // The version `content` was made from: the store refuses with ABORTED when
+  // the arrival is at another version by then (corrected concurrently).
+  int expected_version = 0;
+  std::string reason;  // why; kept with the new version
+};
+
+// One version of an arrival, as ListArrivalVersions shows it.
+struct ArrivalVersionRecord {
+  int version = 0;
+  enlace::v1::Arrival content;  // no consent
+  std::string reason;  // "" for version 1
+  std::string corrected_by;  // agency code
+  int64_t corrected_at_us = 0;
+};
+
 class ArrivalStore {
  public:
   virtual ~ArrivalStore() = default;
@@ -99,6 +120,22 @@ class ArrivalStore {
                                                             const enlace::v1::Consent& consent,
                                                             const Viewer& submitter,
                                                             AuditRecord* audit) = 0;
+
+  // Replaces the content of an arrival that `submitter` recorded (NOT_FOUND
+  // otherwise) with `correction.content`, as version expected_version + 1
+  // (ABORTED if the arrival is no longer at expected_version), keeping every
+  // earlier version and the report's counts right, and appending `audit` in
+  // the same transaction (null: no event, store tests only). The consent,
+  // external_id and the content hash behind ALREADY_RECORDED do not change.
+  // Returns the corrected arrival.
+  virtual absl::StatusOr<enlace::v1::Arrival> Correct(const ArrivalCorrection& correction,
+                                                      const Viewer& submitter,
+                                                      AuditRecord* audit) = 0;
+
+  // Every version of the arrival, oldest first (the last is the current
+  // content), if `viewer` may see the arrival; NOT_FOUND otherwise.
+  virtual absl::StatusOr<std::vector<ArrivalVersionRecord>> Versions(const std::string& arrival_id,
+                                                                     const Viewer& viewer) = 0;
 };
 
 }  // namespace enlace::db

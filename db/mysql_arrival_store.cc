@@ -31,7 +31,7 @@ using enlace::v1::Arrival;
 using enlace::v1::Consent;
 using google::protobuf::util::TimeUtil;
 
-constexpr int kInsertColumns = 18;
+constexpr int kInsertColumns = 20;
 
 template <typename Repeated>
 uint32_t MaskOf(const Repeated& values) {
@@ -53,7 +53,8 @@ constexpr char kSelectColumns[] =
     "a.seq, a.arrival_id, a.submitted_by, a.external_id, a.arrival_date, a.mode, "
     "a.origin_country, a.given_name, a.family_name, a.birth_date, a.sex, a.document_number, "
     "a.department_code, a.municipality, a.needs_mask, a.consent_purposes_mask, "
-    "a.consent_given_at_us, a.consent_version, a.recorded_at_us, "
+    "a.consent_given_at_us, a.consent_guardian_name, a.consent_guardian_relationship, "
+    "a.consent_version, a.recorded_at_us, a.version, "
     "(SELECT GROUP_CONCAT(c.agency_code ORDER BY c.agency_code SEPARATOR ',') "
     " FROM arrival_consent_agencies c WHERE c.arrival_seq = a.seq) AS consent_agencies";
 
@@ -98,9 +99,58 @@ Arrival RowToArrival(sql::ResultSet& row) {
   if (!row.isNull("consent_given_at_us")) {
     *consent->mutable_given_at() = TimestampOfMicros(row.getInt64("consent_given_at_us"));
   }
+  if (!row.isNull("consent_guardian_name")) {
+    enlace::v1::Guardian* guardian = consent->mutable_guardian();
+    guardian->set_name(row.getString("consent_guardian_name"));
+    guardian->set_relationship(
+        static_cast<enlace::v1::GuardianRelationship>(row.getInt("consent_guardian_relationship")));
+  }
   arrival.set_consent_version(row.getInt("consent_version"));
   *arrival.mutable_recorded_at() = TimestampOfMicros(row.getInt64("recorded_at_us"));
+  arrival.set_version(row.getInt("version"));
   return arrival;
+}
+
+// The content columns of an arrival and of each of its versions, the same
+// names in `arrivals` and `arrival_versions`, in the order BindContent binds
+// them.
+constexpr char kContentColumns[] =
+    "arrival_date, mode, origin_country, given_name, family_name, birth_date, sex, "
+    "document_number, department_code, municipality, needs_mask";
+constexpr int kContentColumnCount = 11;
+
+// Binds an arrival's content columns (kContentColumns) at *p onwards.
+void BindContent(sql::PreparedStatement* statement, unsigned* p, const Arrival& a) {
+  statement->setString((*p)++, a.arrival_date());
+  statement->setInt((*p)++, a.mode());
+  statement->setString((*p)++, a.origin_country());
+  statement->setString((*p)++, a.person().given_name());
+  statement->setString((*p)++, a.person().family_name());
+  statement->setString((*p)++, a.person().birth_date());
+  statement->setInt((*p)++, a.person().sex());
+  statement->setString((*p)++, a.person().document_number());
+  statement->setString((*p)++, a.destination().department_code());
+  statement->setString((*p)++, a.destination().municipality());
+  statement->setUInt((*p)++, MaskOf(a.needs()));
+}
+
+// Reads the content columns (kContentColumns) of `row` into `arrival`.
+void ReadContent(sql::ResultSet& row, Arrival* arrival) {
+  arrival->set_arrival_date(row.getString("arrival_date"));
+  arrival->set_mode(static_cast<enlace::v1::ArrivalMode>(row.getInt("mode")));
+  arrival->set_origin_country(row.getString("origin_country"));
+  enlace::v1::Person* person = arrival->mutable_person();
+  person->set_given_name(row.getString("given_name"));
+  person->set_family_name(row.getString("family_name"));
+  person->set_birth_date(row.getString("birth_date"));
+  person->set_sex(static_cast<enlace::v1::Sex>(row.getInt("sex")));
+  person->set_document_number(row.getString("document_number"));
+  arrival->mutable_destination()->set_department_code(row.getString("department_code"));
+  arrival->mutable_destination()->set_municipality(row.getString("municipality"));
+  const uint32_t needs = row.getUInt("needs_mask");
+  for (int n = enlace::v1::Need_MIN + 1; n <= enlace::v1::Need_MAX; ++n) {
+    if (needs & (1u << n)) arrival->add_needs(static_cast<enlace::v1::Need>(n));
+  }
 }
 
 struct Existing {
@@ -200,12 +250,23 @@ absl::StatusOr<std::vector<RecordResult>> MysqlArrivalStore::RecordBatch(
   return results;
 }
 
+// Binds a consent's guardian as (name or NULL, relationship) at *p, *p + 1.
+static void BindGuardian(sql::PreparedStatement* statement, unsigned* p, const Consent& consent) {
+  if (consent.has_guardian()) {
+    statement->setString((*p)++, consent.guardian().name());
+  } else {
+    statement->setNull((*p)++, 0);
+  }
+  statement->setInt((*p)++, consent.has_guardian() ? consent.guardian().relationship() : 0);
+}
+
 std::string ArrivalInsertSql(size_t rows) {
   return absl::StrCat(
       "INSERT INTO arrivals (arrival_id, submitted_by, external_id, content_hash, "
       "arrival_date, mode, origin_country, given_name, family_name, birth_date, sex, "
       "document_number, department_code, municipality, needs_mask, consent_purposes_mask, "
-      "consent_given_at_us, recorded_at_us, consent_version) VALUES ",
+      "consent_given_at_us, consent_guardian_name, consent_guardian_relationship, "
+      "recorded_at_us, consent_version) VALUES ",
       // consent_version is 1 for every new row.
       RowPlaceholders(rows, kInsertColumns, ", 1"));
 }
@@ -234,6 +295,7 @@ void BindArrivalInsertRow(sql::PreparedStatement* insert, unsigned* p, const Arr
   } else {
     insert->setNull((*p)++, 0);
   }
+  BindGuardian(insert, p, a.consent());
   insert->setInt64((*p)++, recorded_at_us);
 }
 
@@ -439,6 +501,7 @@ absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arri
     found = false;
     sql::PreparedStatement* lock = c.Prepare(
         "SELECT a.seq, a.consent_version, a.consent_purposes_mask, a.consent_given_at_us, "
+        "a.consent_guardian_name, a.consent_guardian_relationship, "
         "(SELECT GROUP_CONCAT(c.agency_code ORDER BY c.agency_code SEPARATOR ',') "
         " FROM arrival_consent_agencies c WHERE c.arrival_seq = a.seq) AS agencies "
         "FROM arrivals a WHERE a.arrival_id = ? AND a.submitted_by = ? FOR UPDATE");
@@ -452,10 +515,11 @@ absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arri
     int64_t now_us = absl::ToUnixMicros(absl::Now());
 
     auto record_version = [&](int v, const std::string& agencies, uint32_t purposes,
-                              bool has_given_at, int64_t given_at_us) {
+                              bool has_given_at, int64_t given_at_us, const Consent& guardian_of) {
       sql::PreparedStatement* insert = c.Prepare(
           "INSERT INTO consent_versions (arrival_seq, version, agencies, purposes_mask, "
-          "given_at_us, changed_by, changed_at_us) VALUES (?, ?, ?, ?, ?, ?, ?)");
+          "given_at_us, changed_by, changed_at_us, guardian_name, guardian_relationship) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
       insert->setInt64(1, seq);
       insert->setInt(2, v);
       insert->setString(3, agencies);
@@ -467,23 +531,34 @@ absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arri
       }
       insert->setString(6, submitter.agency);
       insert->setInt64(7, now_us);
+      unsigned p = 8;
+      BindGuardian(insert, &p, guardian_of);
       insert->executeUpdate();
     };
     if (version == 1) {
       // The consent given at arrival enters the history at its first change.
+      Consent at_arrival;
+      if (!row->isNull("consent_guardian_name")) {
+        at_arrival.mutable_guardian()->set_name(row->getString("consent_guardian_name"));
+        at_arrival.mutable_guardian()->set_relationship(
+            static_cast<enlace::v1::GuardianRelationship>(
+                row->getInt("consent_guardian_relationship")));
+      }
       record_version(1, row->isNull("agencies") ? "" : std::string(row->getString("agencies")),
                      row->getUInt("consent_purposes_mask"), !row->isNull("consent_given_at_us"),
-                     row->isNull("consent_given_at_us") ? 0 : row->getInt64("consent_given_at_us"));
+                     row->isNull("consent_given_at_us") ? 0 : row->getInt64("consent_given_at_us"),
+                     at_arrival);
     }
     std::vector<std::string> agencies(consent.agencies().begin(), consent.agencies().end());
     std::sort(agencies.begin(), agencies.end());
     record_version(version + 1, absl::StrJoin(agencies, ","), MaskOf(consent.purposes()),
                    consent.has_given_at(),
-                   consent.has_given_at() ? MicrosOf(consent.given_at()) : 0);
+                   consent.has_given_at() ? MicrosOf(consent.given_at()) : 0, consent);
 
     sql::PreparedStatement* update = c.Prepare(
         "UPDATE arrivals SET consent_purposes_mask = ?, consent_given_at_us = ?, "
-        "consent_version = ? WHERE seq = ?");
+        "consent_version = ?, consent_guardian_name = ?, consent_guardian_relationship = ? "
+        "WHERE seq = ?");
     update->setUInt(1, MaskOf(consent.purposes()));
     if (consent.has_given_at()) {
       update->setInt64(2, MicrosOf(consent.given_at()));
@@ -491,7 +566,9 @@ absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arri
       update->setNull(2, 0);
     }
     update->setInt(3, version + 1);
-    update->setInt64(4, seq);
+    unsigned p = 4;
+    BindGuardian(update, &p, consent);
+    update->setInt64(6, seq);
     update->executeUpdate();
 
     sql::PreparedStatement* clear =
@@ -520,6 +597,139 @@ absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arri
   if (found) change.Settle();
   if (!found) return absl::NotFoundError(absl::StrCat("arrival ", arrival_id, " not found"));
   return Get(arrival_id, submitter);
+}
+
+absl::StatusOr<Arrival> MysqlArrivalStore::Correct(const ArrivalCorrection& correction,
+                                                   const Viewer& submitter, AuditRecord* audit) {
+  bool found = false;
+  int version = 0;
+  ChangeAudit change(audit);
+  absl::Status status = pool_->InTransaction([&](MysqlConnection& c) -> absl::Status {
+    found = false;
+    sql::PreparedStatement* lock = c.Prepare(
+        absl::StrCat("SELECT seq, version, submitted_by, recorded_at_us, ", kContentColumns,
+                     " FROM arrivals WHERE arrival_id = ? AND submitted_by = ? "
+                     "FOR UPDATE"));
+    lock->setString(1, correction.arrival_id);
+    lock->setString(2, submitter.agency);
+    std::unique_ptr<sql::ResultSet> row(lock->executeQuery());
+    if (!row->next()) return absl::OkStatus();
+    found = true;
+    const int64_t seq = row->getInt64("seq");
+    version = row->getInt("version");
+    if (version != correction.expected_version) {
+      return absl::AbortedError(absl::StrCat("arrival ", correction.arrival_id,
+                                             " was corrected meanwhile (now version ", version,
+                                             "): read it again and correct that"));
+    }
+    const int64_t now_us = absl::ToUnixMicros(absl::Now());
+    auto record_version = [&](int v, const Arrival& content, const std::string& reason,
+                              const std::string& by, int64_t at_us) {
+      sql::PreparedStatement* insert = c.Prepare(
+          absl::StrCat("INSERT INTO arrival_versions (arrival_seq, version, ", kContentColumns,
+                       ", reason, corrected_by, corrected_at_us) VALUES ",
+                       RowPlaceholders(1, kContentColumnCount + 5)));
+      unsigned p = 1;
+      insert->setInt64(p++, seq);
+      insert->setInt(p++, v);
+      BindContent(insert, &p, content);
+      insert->setString(p++, reason);
+      insert->setString(p++, by);
+      insert->setInt64(p++, at_us);
+      insert->executeUpdate();
+    };
+    if (version == 1) {
+      // The content first recorded enters the history at its first correction.
+      Arrival first;
+      ReadContent(*row, &first);
+      record_version(1, first, "", row->getString("submitted_by"), row->getInt64("recorded_at_us"));
+    }
+    record_version(version + 1, correction.content, correction.reason, submitter.agency, now_us);
+
+    // The report counts the arrival, and its cases, by its content: they
+    // leave their cells before the change and enter the new ones after.
+    std::vector<int64_t> cases;
+    sql::PreparedStatement* of_arrival =
+        c.Prepare("SELECT seq FROM cases WHERE arrival_seq = ? ORDER BY seq");
+    of_arrival->setInt64(1, seq);
+    std::unique_ptr<sql::ResultSet> case_rows(of_arrival->executeQuery());
+    while (case_rows->next()) cases.push_back(case_rows->getInt64("seq"));
+    CountInGrid(c, ReportGridTable::kReturnees, {seq}, -1);
+    CountInGrid(c, ReportGridTable::kCases, cases, -1);
+    sql::PreparedStatement* update =
+        c.Prepare(absl::StrCat("UPDATE arrivals SET ",
+                               absl::StrJoin(absl::StrSplit(kContentColumns, ", "), ", ",
+                                             [](std::string* out, absl::string_view column) {
+                                               absl::StrAppend(out, column, " = ?");
+                                             }),
+                               ", version = ? WHERE seq = ?"));
+    unsigned p = 1;
+    BindContent(update, &p, correction.content);
+    update->setInt(p++, version + 1);
+    update->setInt64(p++, seq);
+    update->executeUpdate();
+    CountInGrid(c, ReportGridTable::kReturnees, {seq}, +1);
+    CountInGrid(c, ReportGridTable::kCases, cases, +1);
+    change.Append(c);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (!found) {
+    return absl::NotFoundError(absl::StrCat("arrival ", correction.arrival_id, " not found"));
+  }
+  change.Settle();
+  return Get(correction.arrival_id, submitter);
+}
+
+absl::StatusOr<std::vector<ArrivalVersionRecord>> MysqlArrivalStore::Versions(
+    const std::string& arrival_id, const Viewer& viewer) {
+  absl::StatusOr<Arrival> current = Get(arrival_id, viewer);
+  if (!current.ok()) return current.status();
+  std::vector<ArrivalVersionRecord> versions;
+  absl::Status status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
+    versions.clear();
+    sql::PreparedStatement* select =
+        c.Prepare(absl::StrCat("SELECT v.version, v.reason, v.corrected_by, v.corrected_at_us, ",
+                               absl::StrJoin(absl::StrSplit(kContentColumns, ", "), ", ",
+                                             [](std::string* out, absl::string_view column) {
+                                               absl::StrAppend(out, "v.", column);
+                                             }),
+                               " FROM arrival_versions v JOIN arrivals a ON a.seq = v.arrival_seq "
+                               "WHERE a.arrival_id = ? ORDER BY v.version"));
+    select->setString(1, arrival_id);
+    std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
+    while (rows->next()) {
+      ArrivalVersionRecord record;
+      record.version = rows->getInt("version");
+      record.reason = rows->getString("reason");
+      record.corrected_by = rows->getString("corrected_by");
+      record.corrected_at_us = rows->getInt64("corrected_at_us");
+      ReadContent(*rows, &record.content);
+      versions.push_back(std::move(record));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  // Fill what every version shares from the current record; an arrival never
+  // corrected has its one version there.
+  if (versions.empty()) {
+    ArrivalVersionRecord first;
+    first.version = 1;
+    first.content = *current;
+    first.corrected_by = current->submitted_by();
+    first.corrected_at_us = MicrosOf(current->recorded_at());
+    versions.push_back(std::move(first));
+  }
+  for (ArrivalVersionRecord& record : versions) {
+    record.content.set_arrival_id(current->arrival_id());
+    record.content.set_external_id(current->external_id());
+    record.content.set_submitted_by(current->submitted_by());
+    *record.content.mutable_recorded_at() = current->recorded_at();
+    record.content.set_version(record.version);
+    record.content.clear_consent();
+    record.content.clear_consent_version();
+  }
+  return versions;
 }
 
 }  // namespace enlace::db

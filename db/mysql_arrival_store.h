@@ -42,6 +42,10 @@ class MysqlArrivalStore final : public ArrivalStore {
                                                     const enlace::v1::Consent& consent,
                                                     const Viewer& submitter,
                                                     AuditRecord* audit) override;
+  absl::StatusOr<enlace::v1::Arrival> Correct(const ArrivalCorrection& correction,
+                                              const Viewer& submitter, AuditRecord* audit) override;
+  absl::StatusOr<std::vector<ArrivalVersionRecord>> Versions(const std::string& arrival_id,
+                                                             const Viewer& viewer) override;
 
  private:
   MysqlPool* const pool_;

@@ -7,11 +7,15 @@
 
 #include <deque>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/util/time_util.h"
 #include "server/arrival_validation.h"
 #include "server/page_token.h"
 #include "server/request_checks.h"
@@ -28,6 +32,9 @@ constexpr char kRecordArrival[] = "/enlace.v1.ArrivalService/RecordArrival";
 constexpr char kGetArrival[] = "/enlace.v1.ArrivalService/GetArrival";
 constexpr char kListArrivals[] = "/enlace.v1.ArrivalService/ListArrivals";
 constexpr char kUpdateConsent[] = "/enlace.v1.ArrivalService/UpdateConsent";
+constexpr char kCorrectArrival[] = "/enlace.v1.ArrivalService/CorrectArrival";
+constexpr char kListArrivalVersions[] = "/enlace.v1.ArrivalService/ListArrivalVersions";
+constexpr size_t kMaxReasonCodePoints = 500;
 
 // Records of one stream awaiting their commit or the write of their answer.
 constexpr int kMaxInFlight = 2000;
@@ -495,17 +502,87 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::UpdateConsent(
     if (!request->has_consent()) return absl::InvalidArgumentError("consent: required");
     ValidationContext validation = MakeValidationContext(
         absl::Now(), [this](absl::string_view code) { return agencies_->IsKnown(code); });
+    // The consent's own shape first (a guardian, when named, well-formed);
+    // then whether the stored returnee needs one, which takes a read.
+    const enlace::v1::Consent& consent = request->consent();
     if (std::optional<FieldViolation> violation =
-            ValidateConsent(request->consent(), "consent", validation)) {
+            ValidateConsent(consent, "consent", validation, consent.has_guardian())) {
       return ToStatus(*violation);
     }
     note->record_ids.push_back(request->arrival_id());
+    const db::Viewer viewer{caller.principal.name};
+    absl::StatusOr<Arrival> stored = store_->Get(request->arrival_id(), viewer);
+    if (!stored.ok()) return note->RecordRules(stored.status());
+    if (std::optional<FieldViolation> violation =
+            ValidateConsent(consent, "consent", validation, ReturneeWasMinor(*stored))) {
+      return ToStatus(*violation);
+    }
+    // Noted before ForChange(), which copies the note into the change's event.
+    note->detail = absl::StrCat("consent_version=", stored->consent_version() + 1);
     absl::StatusOr<Arrival> arrival =
-        store_->UpdateConsent(request->arrival_id(), request->consent(),
-                              db::Viewer{caller.principal.name}, note->ForChange());
+        store_->UpdateConsent(request->arrival_id(), consent, viewer, note->ForChange());
     if (!arrival.ok()) return note->RecordRules(arrival.status());
-    note->detail = absl::StrCat("consent_version=", arrival->consent_version());
     *response = *std::move(arrival);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ArrivalServiceImpl::CorrectArrival(
+    grpc::CallbackServerContext* ctx, const enlace::v1::CorrectArrivalRequest* request,
+    Arrival* response) {
+  return gate_->Unary(ctx, kCorrectArrival, [=](const Caller& caller, AuditNote* note) {
+    if (absl::Status s = RequireId(request->arrival_id(), "arrival_id"); !s.ok()) return s;
+    if (absl::Status s = CheckFreeText(request->reason(), "reason", kMaxReasonCodePoints,
+                                       /*required=*/true);
+        !s.ok()) {
+      return s;
+    }
+    note->record_ids.push_back(request->arrival_id());
+    const db::Viewer submitter{caller.principal.name};
+    absl::StatusOr<Arrival> stored = store_->Get(request->arrival_id(), submitter);
+    if (!stored.ok()) return note->RecordRules(stored.status());
+    ValidationContext validation = MakeValidationContext(
+        absl::Now(), [this](absl::string_view code) { return agencies_->IsKnown(code); });
+    const std::vector<std::string> paths(request->update_mask().paths().begin(),
+                                         request->update_mask().paths().end());
+    Arrival corrected;
+    if (std::optional<FieldViolation> violation =
+            ApplyCorrection(*stored, request->arrival(), paths, validation, &corrected)) {
+      return ToStatus(*violation);
+    }
+    CanonicalizeMunicipality(&corrected);
+    db::ArrivalCorrection correction{request->arrival_id(), std::move(corrected), stored->version(),
+                                     request->reason()};
+    // Which fields, never their values nor the reason: the audit log holds
+    // no personal data. (Noted before ForChange(), which copies the note.)
+    note->detail =
+        absl::StrCat("version=", stored->version() + 1, " fields=", absl::StrJoin(paths, ","));
+    // The store corrects only what the caller submitted (NOT_FOUND otherwise).
+    absl::StatusOr<Arrival> result = store_->Correct(correction, submitter, note->ForChange());
+    if (!result.ok()) return note->RecordRules(result.status());
+    *response = *std::move(result);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ArrivalServiceImpl::ListArrivalVersions(
+    grpc::CallbackServerContext* ctx, const enlace::v1::ListArrivalVersionsRequest* request,
+    enlace::v1::ListArrivalVersionsResponse* response) {
+  return gate_->Unary(ctx, kListArrivalVersions, [=](const Caller& caller, AuditNote* note) {
+    if (absl::Status s = RequireId(request->arrival_id(), "arrival_id"); !s.ok()) return s;
+    note->record_ids.push_back(request->arrival_id());
+    absl::StatusOr<std::vector<db::ArrivalVersionRecord>> versions =
+        store_->Versions(request->arrival_id(), db::Viewer{caller.principal.name});
+    if (!versions.ok()) return note->RecordRules(versions.status());
+    for (db::ArrivalVersionRecord& record : *versions) {
+      enlace::v1::ArrivalVersion* version = response->add_versions();
+      version->set_version(record.version);
+      *version->mutable_arrival() = std::move(record.content);
+      version->set_reason(std::move(record.reason));
+      version->set_corrected_by(std::move(record.corrected_by));
+      *version->mutable_corrected_at() =
+          google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(record.corrected_at_us);
+    }
     return absl::OkStatus();
   });
 }

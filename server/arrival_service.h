@@ -34,6 +34,12 @@ class ArrivalServiceImpl final : public enlace::v1::ArrivalService::CallbackServ
   grpc::ServerUnaryReactor* UpdateConsent(grpc::CallbackServerContext* ctx,
                                           const enlace::v1::UpdateConsentRequest* request,
                                           enlace::v1::Arrival* response) override;
+  grpc::ServerUnaryReactor* CorrectArrival(grpc::CallbackServerContext* ctx,
+                                           const enlace::v1::CorrectArrivalRequest* request,
+                                           enlace::v1::Arrival* response) override;
+  grpc::ServerUnaryReactor* ListArrivalVersions(
+      grpc::CallbackServerContext* ctx, const enlace::v1::ListArrivalVersionsRequest* request,
+      enlace::v1::ListArrivalVersionsResponse* response) override;
 
  private:
   class RecordArrivalsReactor;

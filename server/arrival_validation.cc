@@ -2,11 +2,15 @@
 
 #include "server/arrival_validation.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "server/iso_countries.h"
 
 namespace enlace::server {
@@ -20,6 +24,7 @@ constexpr int kMaxNeeds = 7;
 constexpr int kMaxAgencies = 32;
 constexpr size_t kMaxAgencyCodeChars = 32;
 constexpr int kMaxAgeYears = 120;
+constexpr int kAgeOfMajority = 18;
 constexpr absl::Duration kConsentClockSkew = absl::Minutes(5);
 constexpr absl::CivilDay kEarliestArrival(1990, 1, 1);
 // google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z.
@@ -281,7 +286,9 @@ std::optional<FieldViolation> ValidateNewArrival(const enlace::v1::Arrival& arri
   if (!arrival.has_consent()) {
     return Violation("arrival.consent", "required (an empty consent means: shared with no agency)");
   }
-  if (auto v = ValidateConsent(arrival.consent(), "arrival.consent", ctx)) {
+  // CheckPerson has parsed birth_date by now.
+  const bool minor = UnderEighteenOn(*ParseDate(arrival.person().birth_date()), arrival_date);
+  if (auto v = ValidateConsent(arrival.consent(), "arrival.consent", ctx, minor)) {
     return v;
   }
 
@@ -297,9 +304,60 @@ std::optional<FieldViolation> ValidateNewArrival(const enlace::v1::Arrival& arri
   return std::nullopt;
 }
 
+namespace {
+
+// The guardian rule of ValidateConsent (arrival_validation.h).
+std::optional<FieldViolation> CheckGuardian(const enlace::v1::Consent& consent,
+                                            absl::string_view prefix, bool returnee_is_minor) {
+  const std::string guardian_field = absl::StrCat(prefix, ".guardian");
+  if (!consent.has_guardian()) {
+    if (returnee_is_minor && consent.agencies_size() > 0) {
+      return Violation(guardian_field,
+                       "required: the returnee was under 18 on arrival_date, so consent "
+                       "must name the guardian who gave it (name and relationship)");
+    }
+    return std::nullopt;
+  }
+  if (!returnee_is_minor) {
+    return Violation(guardian_field,
+                     "only for a returnee under 18 on arrival_date; an adult consents "
+                     "for themselves");
+  }
+  const enlace::v1::Guardian& guardian = consent.guardian();
+  if (auto v =
+          CheckText(absl::StrCat(guardian_field, ".name"), guardian.name(), kMaxNameCodePoints)) {
+    return v;
+  }
+  const std::string relationship_field = absl::StrCat(guardian_field, ".relationship");
+  if (!enlace::v1::GuardianRelationship_IsValid(guardian.relationship())) {
+    return Violation(relationship_field, absl::StrCat("unknown value ", guardian.relationship()));
+  }
+  if (guardian.relationship() == enlace::v1::GUARDIAN_RELATIONSHIP_UNSPECIFIED) {
+    return Violation(relationship_field,
+                     "required: PARENT, LEGAL_GUARDIAN or OTHER_RELATIVE (not "
+                     "GUARDIAN_RELATIONSHIP_UNSPECIFIED)");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool UnderEighteenOn(absl::CivilDay birth, absl::CivilDay day) {
+  // CivilDay normalizes 29 February of a common year to 1 March.
+  const absl::CivilDay adult(birth.year() + kAgeOfMajority, birth.month(), birth.day());
+  return day < adult;
+}
+
+bool ReturneeWasMinor(const enlace::v1::Arrival& arrival) {
+  std::optional<absl::CivilDay> birth = ParseDate(arrival.person().birth_date());
+  std::optional<absl::CivilDay> arrived = ParseDate(arrival.arrival_date());
+  return birth.has_value() && arrived.has_value() && UnderEighteenOn(*birth, *arrived);
+}
+
 std::optional<FieldViolation> ValidateConsent(const enlace::v1::Consent& consent,
                                               absl::string_view prefix,
-                                              const ValidationContext& ctx) {
+                                              const ValidationContext& ctx,
+                                              bool returnee_is_minor) {
   const std::string agencies_field = absl::StrCat(prefix, ".agencies");
   const std::string purposes_field = absl::StrCat(prefix, ".purposes");
   const std::string given_at_field = absl::StrCat(prefix, ".given_at");
@@ -358,7 +416,7 @@ std::optional<FieldViolation> ValidateConsent(const enlace::v1::Consent& consent
                        "required when agencies is non-empty: when the "
                        "returnee gave consent");
     }
-    return std::nullopt;
+    return CheckGuardian(consent, prefix, returnee_is_minor);
   }
   const google::protobuf::Timestamp& given_at = consent.given_at();
   if (given_at.seconds() < kMinTimestampSeconds || given_at.seconds() > kMaxTimestampSeconds ||
@@ -375,6 +433,105 @@ std::optional<FieldViolation> ValidateConsent(const enlace::v1::Consent& consent
   if (given < absl::FromCivil(absl::CivilSecond(1990, 1, 1, 0, 0, 0), absl::UTCTimeZone())) {
     return Violation(given_at_field, "must not be before 1990-01-01");
   }
+  return CheckGuardian(consent, prefix, returnee_is_minor);
+}
+
+const std::vector<std::string>& CorrectablePaths() {
+  static const std::vector<std::string>* const kPaths =
+      new std::vector<std::string>{"arrival_date",
+                                   "mode",
+                                   "origin_country",
+                                   "person.given_name",
+                                   "person.family_name",
+                                   "person.birth_date",
+                                   "person.sex",
+                                   "person.document_number",
+                                   "destination.department_code",
+                                   "destination.municipality",
+                                   "needs"};
+  return *kPaths;
+}
+
+std::optional<FieldViolation> ApplyCorrection(const enlace::v1::Arrival& stored,
+                                              const enlace::v1::Arrival& patch,
+                                              const std::vector<std::string>& paths,
+                                              const ValidationContext& ctx,
+                                              enlace::v1::Arrival* corrected) {
+  constexpr absl::string_view kMask = "update_mask";
+  if (paths.empty()) {
+    return Violation(kMask, "name at least one field to correct, e.g. person.birth_date");
+  }
+  const std::vector<std::string>& allowed = CorrectablePaths();
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const std::string& path = paths[i];
+    if (std::find(allowed.begin(), allowed.end(), path) == allowed.end()) {
+      const bool consent = path == "consent" || absl::StartsWith(path, "consent.");
+      return Violation(
+          kMask, absl::StrCat("\"", absl::CHexEscape(path.substr(0, 64)), "\" cannot be corrected",
+                              consent ? " (the consent changes through UpdateConsent)" : "",
+                              "; the fields that can: ", absl::StrJoin(allowed, ", ")));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (paths[j] == path) return Violation(kMask, absl::StrCat("names ", path, " twice"));
+    }
+  }
+  enlace::v1::Arrival merged = stored;
+  merged.clear_arrival_id();
+  merged.clear_recorded_at();
+  merged.clear_submitted_by();
+  merged.clear_consent_version();
+  merged.clear_version();
+  for (const std::string& path : paths) {
+    if (path == "arrival_date") merged.set_arrival_date(patch.arrival_date());
+    if (path == "mode") merged.set_mode(patch.mode());
+    if (path == "origin_country") merged.set_origin_country(patch.origin_country());
+    enlace::v1::Person* person = merged.mutable_person();
+    if (path == "person.given_name") person->set_given_name(patch.person().given_name());
+    if (path == "person.family_name") person->set_family_name(patch.person().family_name());
+    if (path == "person.birth_date") person->set_birth_date(patch.person().birth_date());
+    if (path == "person.sex") person->set_sex(patch.person().sex());
+    if (path == "person.document_number") {
+      person->set_document_number(patch.person().document_number());
+    }
+    enlace::v1::Destination* destination = merged.mutable_destination();
+    if (path == "destination.department_code") {
+      destination->set_department_code(patch.destination().department_code());
+    }
+    if (path == "destination.municipality") {
+      destination->set_municipality(patch.destination().municipality());
+    }
+    if (path == "needs") *merged.mutable_needs() = patch.needs();
+  }
+  // The consent in force was validated when it was given.
+  enlace::v1::Arrival checked = merged;
+  checked.mutable_consent()->Clear();
+  if (auto v = ValidateNewArrival(checked, ctx)) return v;
+
+  enlace::v1::Arrival before = stored;
+  before.clear_arrival_id();
+  before.clear_recorded_at();
+  before.clear_submitted_by();
+  before.clear_consent_version();
+  before.clear_version();
+  std::sort(before.mutable_needs()->begin(), before.mutable_needs()->end());
+  enlace::v1::Arrival after = merged;
+  std::sort(after.mutable_needs()->begin(), after.mutable_needs()->end());
+  if (before.SerializeAsString() == after.SerializeAsString()) {
+    return Violation(kMask, "the named fields already hold these values: nothing to correct");
+  }
+
+  const enlace::v1::Consent& consent = stored.consent();
+  if (ReturneeWasMinor(merged) && consent.agencies_size() > 0 && !consent.has_guardian()) {
+    const bool date_named =
+        std::find(paths.begin(), paths.end(), "arrival_date") != paths.end() &&
+        std::find(paths.begin(), paths.end(), "person.birth_date") == paths.end();
+    return Violation(date_named ? "arrival.arrival_date" : "arrival.person.birth_date",
+                     "makes the returnee under 18 on arrival_date, but the consent in force "
+                     "shares their data without a guardian's consent: withdraw it "
+                     "(UpdateConsent with no agencies), correct, then record the guardian's "
+                     "consent");
+  }
+  *corrected = std::move(merged);
   return std::nullopt;
 }
 

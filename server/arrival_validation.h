@@ -11,6 +11,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -66,7 +67,8 @@ ValidationContext MakeValidationContext(absl::Time now,
 //    municipality: required clean text of at most 100 code points, and listed
 //    in the gazetteer if its department lists municipalities (gazetteer.h).
 //  - needs: at most 7, each known and not UNSPECIFIED, no duplicates.
-//  - consent: required; then as ValidateConsent with prefix "arrival.consent".
+//  - consent: required; then as ValidateConsent with prefix "arrival.consent",
+//    the returnee being a minor when UnderEighteenOn(birth_date, arrival_date).
 std::optional<FieldViolation> ValidateNewArrival(const enlace::v1::Arrival& arrival,
                                                  const ValidationContext& ctx);
 
@@ -80,9 +82,47 @@ std::optional<FieldViolation> ValidateNewArrival(const enlace::v1::Arrival& arri
 //  - given_at: required when agencies is non-empty; when set, a valid
 //    Timestamp (seconds within 0001-01-01..9999-12-31, nanos 0..999999999),
 //    not before 1990-01-01T00:00:00Z and not after ctx.now + 5 minutes.
+//  - guardian: required when agencies is non-empty and `returnee_is_minor`
+//    (a child's data is shared only on a guardian's word); refused when the
+//    returnee is not a minor (no third person's name is stored without
+//    need). When set: name is required clean text of at most 100 code
+//    points; relationship is known and not UNSPECIFIED. A withdrawal (no
+//    agencies) may name the guardian who withdrew.
 std::optional<FieldViolation> ValidateConsent(const enlace::v1::Consent& consent,
                                               absl::string_view prefix,
-                                              const ValidationContext& ctx);
+                                              const ValidationContext& ctx, bool returnee_is_minor);
+
+// True iff someone born on `birth` had not turned 18 on `day`. Someone born
+// on 29 February turns 18 on 1 March of a common year.
+bool UnderEighteenOn(absl::CivilDay birth, absl::CivilDay day);
+
+// Whether the returnee of a stored `arrival` was under 18 on its arrival
+// date; false when either date does not parse (stored arrivals always do).
+bool ReturneeWasMinor(const enlace::v1::Arrival& arrival);
+
+// The paths CorrectArrival may name, in the order they are listed in its
+// proto: arrival_date, mode, origin_country, person.given_name, ...
+const std::vector<std::string>& CorrectablePaths();
+
+// Applies a CorrectArrival to the `stored` arrival: *corrected becomes the
+// stored content with the fields `paths` names taken from `patch` (the
+// server's fields cleared, the consent kept). The first violation, or
+// nullopt:
+//  - update_mask: at least one path; each one of CorrectablePaths(), at
+//    most once (consent, external_id and the server's fields are refused);
+//    the named fields must change something.
+//  - the corrected content follows every rule of ValidateNewArrival (paths
+//    "arrival.*"), its consent apart: it was validated when given;
+//  - a correction that makes the returnee under 18 on arrival_date while the
+//    consent in force shares with agencies and names no guardian is refused
+//    on the corrected date's path ("arrival.person.birth_date" or
+//    "arrival.arrival_date"): withdraw the consent first, then give it anew
+//    with the guardian.
+std::optional<FieldViolation> ApplyCorrection(const enlace::v1::Arrival& stored,
+                                              const enlace::v1::Arrival& patch,
+                                              const std::vector<std::string>& paths,
+                                              const ValidationContext& ctx,
+                                              enlace::v1::Arrival* corrected);
 
 // "YYYY-MM-DD" (exactly 10 characters, ASCII digits) that is a real calendar
 // day; nullopt otherwise ("2018-02-30", "2018-2-3", " 2018-02-03" refused).

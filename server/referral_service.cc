@@ -427,12 +427,12 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::Transition(grpc::CallbackServerCo
       if (absl::Status s = CheckFreeText(transition.text, field, 2000, true); !s.ok()) return s;
     }
     note->record_ids.push_back(transition.referral_id);
+    // Noted before ForChange(), which copies the note into the change's event.
+    note->detail = enlace::v1::ReferralStatus_Name(transition.to);
     absl::StatusOr<Referral> changed =
         store_->TransitionReferral(transition, ViewerOf(caller), note->ForChange());
     if (!changed.ok()) return note->RecordRules(changed.status());
     feed_->Wake();
-    note->record_ids.push_back(changed->case_id());
-    note->detail = enlace::v1::ReferralStatus_Name(changed->status());
     *response = *std::move(changed);
     return absl::OkStatus();
   });

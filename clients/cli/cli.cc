@@ -46,9 +46,6 @@ Describer* g_describer = nullptr;
 // The output format chosen by ParseOutput(), for PrintJson().
 Output g_output = Output::kJson;
 
-// The actor sent as enlace-actor (ConnectionFromFlags).
-std::string g_actor;
-
 // The global flags and their short forms.
 const std::map<std::string, std::string>& ShortFlags() {
   static const auto* shorts = new std::map<std::string, std::string>{{"o", "output"}};
@@ -407,7 +404,8 @@ absl::StatusOr<client::ConnectionOptions> ConnectionFromFlags(const Flags& flags
   absl::StatusOr<std::optional<absl::Duration>> timeout = ParseTimeoutFlag(flags);
   if (!timeout.ok()) return timeout.status();
   if (timeout->has_value()) options.timeout = **timeout;
-  g_actor = resolved->actor.value;
+  // Connect() names it in every call the channel makes (an interceptor).
+  options.actor = resolved->actor.value;
   struct Required {
     const std::string& value;
     const char* flag;
@@ -425,10 +423,6 @@ absl::StatusOr<client::ConnectionOptions> ConnectionFromFlags(const Flags& flags
     }
   }
   return options;
-}
-
-void AddCallMetadata(grpc::ClientContext* context) {
-  if (!g_actor.empty()) context->AddMetadata(kActorMetadataKey, g_actor);
 }
 
 absl::StatusOr<Output> ParseOutput(const Flags& flags) {
@@ -849,9 +843,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Invocation::Channel() {
 }
 
 std::unique_ptr<grpc::ClientContext> Invocation::Context() const {
-  std::unique_ptr<grpc::ClientContext> context = client::NewContext(options_);
-  AddCallMetadata(context.get());
-  return context;
+  return client::NewContext(options_);
 }
 
 void PrintMoreHint(absl::string_view path, const std::string& next_page_token) {

@@ -240,13 +240,10 @@ std::string ServerUsage(absl::string_view head, absl::string_view tail, bool lis
 std::vector<std::string> WithConnectionFlags(std::vector<std::string> flags, bool output);
 
 // The connection options from the flags, the environment and the selected
-// context (config.h). Errors are usage errors (InvalidArgument). Also sets
-// the actor that AddCallMetadata() sends.
+// context (config.h). Errors are usage errors (InvalidArgument). The actor
+// (--actor, $ENLACE_ACTOR or the context's) is options.actor: every channel
+// client::Connect() makes names it in each call, streams included.
 absl::StatusOr<client::ConnectionOptions> ConnectionFromFlags(const Flags& flags);
-
-// Adds the call metadata every call carries: enlace-actor when an actor is
-// set (--actor, $ENLACE_ACTOR or the context's).
-void AddCallMetadata(grpc::ClientContext* context);
 
 // --timeout, when given: a positive finite duration ("30s", "2m", "90").
 absl::StatusOr<std::optional<absl::Duration>> ParseTimeoutFlag(const Flags& flags);

@@ -566,7 +566,6 @@ int RunHealthCommand(const Args& args) {
 
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout->value_or(absl::Seconds(10))));
-  AddCallMetadata(&context);
   std::string bytes;
   absl::Status status =
       CallHealthCheck(channel, &context, flags.Get("service").value_or(""), &bytes);

@@ -76,9 +76,14 @@ std::string PurposesText(const google::protobuf::RepeatedField<int>& purposes) {
 
 std::string ConsentText(const v1::Consent& consent) {
   if (consent.agencies().empty()) return "none (no sharing)";
-  return absl::StrCat(absl::StrJoin(consent.agencies(), ","), " for ",
-                      PurposesText(consent.purposes()), ", given ",
-                      FormatTimestamp(consent.given_at()));
+  std::string text = absl::StrCat(absl::StrJoin(consent.agencies(), ","), " for ",
+                                  PurposesText(consent.purposes()), ", given ",
+                                  FormatTimestamp(consent.given_at()));
+  if (consent.has_guardian()) {
+    absl::StrAppend(&text, " by the guardian ", consent.guardian().name(), " (",
+                    ShortName("GUARDIAN_RELATIONSHIP_", consent.guardian().relationship()), ")");
+  }
+  return text;
 }
 
 void PrintArrivalDetails(const v1::Arrival& a) {
@@ -97,6 +102,7 @@ void PrintArrivalDetails(const v1::Arrival& a) {
       {"needs", NeedsText(a.needs())},
       {"consent", ConsentText(a.consent())},
       {"consent version", absl::StrCat(a.consent_version())},
+      {"version", absl::StrCat(a.version())},
       {"submitted by", OrDash(a.submitted_by())},
       {"recorded at", FormatTimestamp(a.recorded_at())},
   });
@@ -295,7 +301,9 @@ constexpr const char* kColumns[] = {"external_id",
                                     "needs",
                                     "consent_agencies",
                                     "consent_purposes",
-                                    "consent_given_at"};
+                                    "consent_given_at",
+                                    "consent_guardian_name",
+                                    "consent_guardian_relationship"};
 constexpr size_t kColumnCount = sizeof(kColumns) / sizeof(kColumns[0]);
 // Columns the header must have; the others may be left out.
 constexpr const char* kRequiredColumns[] = {
@@ -444,6 +452,21 @@ std::optional<LocalReject> ArrivalFromCsv(const CsvHeader& header, const RawReco
       return LocalReject{"arrival.consent.given_at",
                          "consent_given_at must be an RFC 3339 time like "
                          "2026-05-01T12:00:00Z"};
+    }
+  }
+  std::string guardian_name = get("consent_guardian_name");
+  std::string relationship = get("consent_guardian_relationship");
+  if (!guardian_name.empty() || !relationship.empty()) {
+    v1::Guardian* guardian = consent->mutable_guardian();
+    guardian->set_name(std::move(guardian_name));
+    if (!relationship.empty()) {
+      absl::StatusOr<v1::GuardianRelationship> parsed = ParseEnum<v1::GuardianRelationship>(
+          "GUARDIAN_RELATIONSHIP_", "consent_guardian_relationship", relationship);
+      if (!parsed.ok()) {
+        return LocalReject{"arrival.consent.guardian.relationship",
+                           std::string(parsed.status().message())};
+      }
+      guardian->set_relationship(*parsed);
     }
   }
   return std::nullopt;
@@ -648,7 +671,10 @@ commas, quotes or line breaks; double the quotes inside; UTF-8):
   SEED_CAPITAL, PROTECTION, HEALTH, LEGAL_ASSISTANCE, EMPLOYMENT, with or
   without the NEED_ prefix); consent_agencies (';'-separated agency codes);
   consent_purposes (';'-separated: REINTEGRATION, PROTECTION, STATISTICS);
-  consent_given_at (RFC 3339). Enum names are case-insensitive.
+  consent_given_at (RFC 3339); consent_guardian_name and
+  consent_guardian_relationship (PARENT, LEGAL_GUARDIAN, OTHER_RELATIVE): the
+  guardian who consented, required when consent_agencies is set and the
+  returnee was under 18 on arrival_date. Enum names are case-insensitive.
 JSON lines: one Arrival per line in the protobuf JSON mapping.
 
 A row that cannot be read (wrong number of fields, an unknown enum name, bad
@@ -691,7 +717,6 @@ class Push {
   // failure: an unreadable input, a bad CSV header).
   absl::Status Run(v1::ArrivalService::Stub& stub, std::optional<absl::Duration> timeout) {
     grpc::ClientContext context;
-    AddCallMetadata(&context);
     if (timeout.has_value()) {
       context.set_deadline(absl::ToChronoTime(absl::Now() + *timeout));
     }
@@ -1120,6 +1145,165 @@ int RunArrivalsList(const Args& args) {
 }
 
 // ---------------------------------------------------------------------------
+// enlacectl arrivals correct
+
+// The flags of `arrivals correct`, and the CorrectArrival path each sets.
+struct CorrectionFlag {
+  const char* flag;
+  const char* path;
+};
+constexpr CorrectionFlag kCorrectionFlags[] = {
+    {"arrival-date", "arrival_date"},
+    {"mode", "mode"},
+    {"origin-country", "origin_country"},
+    {"given-name", "person.given_name"},
+    {"family-name", "person.family_name"},
+    {"birth-date", "person.birth_date"},
+    {"sex", "person.sex"},
+    {"document-number", "person.document_number"},
+    {"department", "destination.department_code"},
+    {"municipality", "destination.municipality"},
+    {"needs", "needs"},
+};
+
+std::string ArrivalsCorrectUsage() {
+  return ServerUsage(
+      R"(Correct an arrival the ministry recorded (ArrivalService.CorrectArrival):
+the fields given take the new values, every other field is kept, and the
+earlier version stays readable (enlacectl arrivals versions). The consent has
+its own command (enlacectl consent update). Prints the corrected arrival.
+
+Usage: enlacectl arrivals correct ARRIVAL_ID --reason TEXT FIELD-FLAGS... [flags]
+
+Flags:
+  --reason TEXT          why the record was wrong (required, at most 500 characters)
+  --arrival-date YYYY-MM-DD  --mode AIR|LAND|SEA  --origin-country CC
+  --given-name NAME  --family-name NAME  --birth-date YYYY-MM-DD
+  --sex FEMALE|MALE|OTHER|UNDISCLOSED  --document-number TEXT ("" clears it)
+  --department CODE  --municipality NAME
+  --needs LIST           comma-separated, e.g. training,seed_capital ("" clears them)
+)",
+      R"(
+Example:
+  enlacectl arrivals correct 01HV6Q3J0R8X2M4W9K7T5B1C3D --birth-date 1995-12-07 \
+      --reason "birth date copied wrong from the passport"
+)");
+}
+
+int RunArrivalsCorrect(const Args& args) {
+  static const Leaf leaf = [] {
+    Leaf l{"enlacectl arrivals correct", ArrivalsCorrectUsage(), {"reason"}, {"ARRIVAL_ID"}};
+    for (const CorrectionFlag& f : kCorrectionFlags) l.flags.emplace_back(f.flag);
+    return l;
+  }();
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  if (absl::Status s = RequireFlags(call.flags(), {"reason"}); !s.ok()) {
+    return call.Usage(s.message());
+  }
+  if (absl::Status s = CheckDateFlags(call.flags(), {"arrival-date", "birth-date"}); !s.ok()) {
+    return call.Value(s.message());
+  }
+  v1::CorrectArrivalRequest request;
+  request.set_arrival_id(call.positional(0));
+  request.set_reason(call.flags().Get("reason").value_or(""));
+  v1::Arrival* arrival = request.mutable_arrival();
+  for (const CorrectionFlag& f : kCorrectionFlags) {
+    std::optional<std::string> value = call.flags().Get(f.flag);
+    if (!value.has_value()) continue;
+    request.mutable_update_mask()->add_paths(f.path);
+    const absl::string_view path = f.path;
+    if (path == "arrival_date") arrival->set_arrival_date(*value);
+    if (path == "origin_country") arrival->set_origin_country(*value);
+    if (path == "person.given_name") arrival->mutable_person()->set_given_name(*value);
+    if (path == "person.family_name") arrival->mutable_person()->set_family_name(*value);
+    if (path == "person.birth_date") arrival->mutable_person()->set_birth_date(*value);
+    if (path == "person.document_number") arrival->mutable_person()->set_document_number(*value);
+    if (path == "destination.department_code") {
+      arrival->mutable_destination()->set_department_code(*value);
+    }
+    if (path == "destination.municipality") {
+      arrival->mutable_destination()->set_municipality(*value);
+    }
+    if (path == "mode") {
+      absl::StatusOr<v1::ArrivalMode> mode =
+          ParseEnum<v1::ArrivalMode>("ARRIVAL_MODE_", "--mode", *value);
+      if (!mode.ok()) return call.Value(mode.status().message());
+      arrival->set_mode(*mode);
+    }
+    if (path == "person.sex") {
+      absl::StatusOr<v1::Sex> sex = ParseEnum<v1::Sex>("SEX_", "--sex", *value);
+      if (!sex.ok()) return call.Value(sex.status().message());
+      arrival->mutable_person()->set_sex(*sex);
+    }
+    if (path == "needs") {
+      for (absl::string_view text : absl::StrSplit(*value, ',', absl::SkipWhitespace())) {
+        absl::StatusOr<v1::Need> need =
+            ParseEnum<v1::Need>("NEED_", "--needs", absl::StripAsciiWhitespace(text));
+        if (!need.ok()) return call.Value(need.status().message());
+        arrival->add_needs(*need);
+      }
+    }
+  }
+  if (request.update_mask().paths().empty()) {
+    return call.Usage("name at least one field to correct, e.g. --birth-date");
+  }
+  return CallAndPrint(call, &ArrivalStub::CorrectArrival, request, [](const v1::Arrival& a) {
+    std::cout << "corrected arrival " << a.arrival_id() << " (version " << a.version() << ")\n";
+    PrintArrivalDetails(a);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl arrivals versions
+
+std::string ArrivalsVersionsUsage() {
+  return ServerUsage(
+      R"(Every version of an arrival, oldest first (ArrivalService.ListArrivalVersions):
+what each correction changed, why, by whom and when. For whoever may see the
+arrival; NOT_FOUND otherwise.
+
+Usage: enlacectl arrivals versions ARRIVAL_ID [flags]
+
+Flags:
+)",
+      R"(
+Table columns: VERSION, CORRECTED AT, BY, NAME, BIRTH DATE, SEX, DEPT,
+MUNICIPALITY, REASON. The JSON document is a ListArrivalVersionsResponse.
+
+Example:
+  enlacectl arrivals versions 01HV6Q3J0R8X2M4W9K7T5B1C3D
+)");
+}
+
+int RunArrivalsVersions(const Args& args) {
+  static const Leaf leaf = {
+      "enlacectl arrivals versions", ArrivalsVersionsUsage(), {}, {"ARRIVAL_ID"}};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  v1::ListArrivalVersionsRequest request;
+  request.set_arrival_id(call.positional(0));
+  return CallAndPrint(
+      call, &ArrivalStub::ListArrivalVersions, request,
+      [](const v1::ListArrivalVersionsResponse& all) {
+        PrintTableOf({"VERSION", "CORRECTED AT", "BY", "NAME", "BIRTH DATE", "SEX", "DEPT",
+                      "MUNICIPALITY", "REASON"},
+                     all.versions(), [](const v1::ArrivalVersion& v) -> TableRow {
+                       const v1::Arrival& a = v.arrival();
+                       return {absl::StrCat(v.version()),
+                               FormatTimestamp(v.corrected_at()),
+                               v.corrected_by(),
+                               absl::StrCat(a.person().given_name(), " ", a.person().family_name()),
+                               a.person().birth_date(),
+                               ShortName("SEX_", a.person().sex()),
+                               a.destination().department_code(),
+                               a.destination().municipality(),
+                               OrDash(v.reason())};
+                     });
+      });
+}
+
+// ---------------------------------------------------------------------------
 // enlacectl consent update
 
 std::string ConsentUpdateUsage() {
@@ -1135,21 +1319,29 @@ Flags:
   --purposes LIST        comma-separated: reintegration, protection, statistics
   --given-at TIME        when the returnee gave it (RFC 3339); default now
   --withdraw             withdraw all consent: no agency sees the record
+  --guardian NAME        the guardian who gave (or withdrew) it: required when the
+                         returnee was under 18 on the arrival date and agencies
+                         are named; refused for an adult
+  --guardian-relationship parent|legal_guardian|other_relative
+                         how the guardian is related to the returnee (with --guardian)
 )",
       R"(
 Example:
   enlacectl consent update 01HV6Q3J0R8X2M4W9K7T5B1C3D --agencies iom,undp \
       --purposes reintegration,statistics
   enlacectl consent update 01HV6Q3J0R8X2M4W9K7T5B1C3D --withdraw
+  enlacectl consent update 01HV6Q3J0R8X2M4W9K7T5B1C3D --agencies iom \
+      --purposes reintegration --guardian "Rosa Hernández" --guardian-relationship parent
 )");
 }
 
 int RunConsentUpdate(const Args& args) {
-  static const Leaf leaf = {"enlacectl consent update",
-                            ConsentUpdateUsage(),
-                            {"agencies", "purposes", "given-at"},
-                            {"ARRIVAL_ID"},
-                            {"withdraw"}};
+  static const Leaf leaf = {
+      "enlacectl consent update",
+      ConsentUpdateUsage(),
+      {"agencies", "purposes", "given-at", "guardian", "guardian-relationship"},
+      {"ARRIVAL_ID"},
+      {"withdraw"}};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   v1::UpdateConsentRequest request;
@@ -1179,6 +1371,18 @@ int RunConsentUpdate(const Args& args) {
     if (!given_at.ok()) return call.Value(given_at.status().message());
     *consent->mutable_given_at() = *given_at;
   }
+  if (call.flags().Has("guardian") != call.flags().Has("guardian-relationship")) {
+    return call.Usage("--guardian and --guardian-relationship go together");
+  }
+  if (call.flags().Has("guardian")) {
+    absl::StatusOr<v1::GuardianRelationship> relationship =
+        ParseEnum<v1::GuardianRelationship>("GUARDIAN_RELATIONSHIP_", "--guardian-relationship",
+                                            call.flags().Get("guardian-relationship").value_or(""));
+    if (!relationship.ok()) return call.Value(relationship.status().message());
+    v1::Guardian* guardian = request.mutable_consent()->mutable_guardian();
+    guardian->set_name(call.flags().Get("guardian").value_or(""));
+    guardian->set_relationship(*relationship);
+  }
   return CallAndPrint(call, &ArrivalStub::UpdateConsent, request, [](const v1::Arrival& arrival) {
     std::cout << "updated the consent of arrival " << arrival.arrival_id() << " (version "
               << arrival.consent_version() << ")\n";
@@ -1197,6 +1401,9 @@ int RunArrivals(const Args& args) {
           {"push", "record arrivals from a CSV or JSON-lines file (ministry)", &RunArrivalsPush},
           {"get", "show one arrival", &RunArrivalsGet},
           {"list", "list the arrivals you may see", &RunArrivalsList},
+          {"correct", "correct fields of an arrival, keeping the earlier version (ministry)",
+           &RunArrivalsCorrect},
+          {"versions", "every version of an arrival", &RunArrivalsVersions},
       },
       "enlacectl arrivals push arrivals.csv --rejects rejects.csv\n"
       "enlacectl arrivals list --department SV-SS --output json"};

@@ -281,7 +281,6 @@ int RunCertsIssue(const Args& args) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = client::Connect(ca_role);
   if (!channel.ok()) return Fail(channel.status());
   std::unique_ptr<grpc::ClientContext> context = client::NewContext(ca_role);
-  AddCallMetadata(context.get());
   absl::Status status = client::FromGrpc(
       v1::AdminService::NewStub(*channel)->IssueCertificate(context.get(), request, &certificate));
   if (absl::IsFailedPrecondition(status) && ca_addr.empty() &&

@@ -1103,7 +1103,6 @@ int RunReferralsWatch(const Args& args) {
   absl::Duration backoff = absl::Seconds(1);
   for (;;) {
     grpc::ClientContext context;  // no deadline: a watch lasts
-    AddCallMetadata(&context);
     v1::WatchReferralsRequest request;
     request.set_resume_token(token);
     std::unique_ptr<grpc::ClientReader<v1::ReferralEvent>> reader =

@@ -267,6 +267,13 @@ def make_dataset(seed, pb, gazetteer):
                         needs.append(n_value)
                 a["needs"] = needs
                 a["consent"] = make_consent(rng, a_pb, day, needs)
+                if minor and a["consent"]["agencies"]:
+                    # A child's consent is given by a guardian: here the mother,
+                    # named without a random draw so that the rest of the data
+                    # (and so the figures) stay as they were.
+                    a["consent"]["guardian"] = {
+                        "name": f"{GIVEN_FEMALE[i % len(GIVEN_FEMALE)]} {maternal}",
+                        "relationship": a_pb.GUARDIAN_RELATIONSHIP_PARENT}
                 out.append(a)
     return out
 
@@ -303,6 +310,8 @@ def to_arrival(pb, a):
     consent = pb.Consent(agencies=a["consent"]["agencies"], purposes=a["consent"]["purposes"])
     if a["consent"]["given_at"] is not None:
         consent.given_at.seconds = a["consent"]["given_at"]
+    if "guardian" in a["consent"]:
+        consent.guardian.CopyFrom(pb.Guardian(**a["consent"]["guardian"]))
     return pb.Arrival(
         external_id=a["external_id"], arrival_date=a["arrival_date"], mode=a["mode"],
         origin_country=a["origin_country"], person=pb.Person(**a["person"]),

@@ -133,6 +133,7 @@ class ArrivalStoreConformanceTest : public ::testing::TestWithParam<ArrivalStore
   }
 
   static constexpr char kRecordArrivals[] = "/enlace.v1.ArrivalService/RecordArrivals";
+  static constexpr char kCorrectArrival[] = "/enlace.v1.ArrivalService/CorrectArrival";
   static constexpr char kUpdateConsent[] = "/enlace.v1.ArrivalService/UpdateConsent";
 
   std::unique_ptr<ArrivalStoreUnderTest> under_test_;
@@ -247,6 +248,7 @@ TEST_P(ArrivalStoreConformanceTest, GetReturnsTheContentWithTheServersFields) {
   expected.set_arrival_id(id);
   expected.set_submitted_by("mfa");
   expected.set_consent_version(1);
+  expected.set_version(1);
   *expected.mutable_recorded_at() = got->recorded_at();
   *expected.mutable_needs() = got->needs();
   *expected.mutable_consent() = got->consent();
@@ -401,6 +403,152 @@ TEST_P(ArrivalStoreConformanceTest, TheSubmitterChangesTheConsentAndSoWhoSeesThe
   EXPECT_THAT(updated->consent().agencies(), IsEmpty());
   EXPECT_TRUE(store().Get(id, db::Viewer{"mfa"}).ok());  // the submitter still sees it
   EXPECT_THAT(Events(), SizeIs(1));  // no event given, none written
+}
+
+// A minor's consent names the guardian who gave it: stored with the arrival,
+// read back by whoever may see it, and replaced (or dropped) with the consent.
+TEST_P(ArrivalStoreConformanceTest, TheGuardianIsPartOfTheConsent) {
+  enlace::v1::Arrival sent = MakeArrival("gd-1", {"iom"});
+  sent.mutable_person()->set_birth_date("2008-05-06");
+  enlace::v1::Guardian* guardian = sent.mutable_consent()->mutable_guardian();
+  guardian->set_name("María Peña de Ábrego");
+  guardian->set_relationship(enlace::v1::GUARDIAN_RELATIONSHIP_PARENT);
+  std::string id = RecordOne(sent);
+  for (const char* viewer : {"mfa", "iom"}) {
+    absl::StatusOr<enlace::v1::Arrival> got = store().Get(id, db::Viewer{viewer});
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->consent().guardian().name(), "María Peña de Ábrego") << viewer;
+    EXPECT_EQ(got->consent().guardian().relationship(), enlace::v1::GUARDIAN_RELATIONSHIP_PARENT);
+  }
+  // The same content again is the same record; another guardian is other content.
+  EXPECT_EQ(Record({{sent, "mfa"}})[0].outcome, enlace::v1::OUTCOME_ALREADY_RECORDED);
+  enlace::v1::Arrival other = sent;
+  other.mutable_consent()->mutable_guardian()->set_name("Rosa Peña");
+  EXPECT_THAT(Record({{other, "mfa"}})[0].status, StatusIs(absl::StatusCode::kAlreadyExists));
+
+  enlace::v1::Consent renewed = ConsentFor({"iom", "undp"}, {enlace::v1::PURPOSE_REINTEGRATION});
+  renewed.mutable_guardian()->set_name("Rosa Peña");
+  renewed.mutable_guardian()->set_relationship(enlace::v1::GUARDIAN_RELATIONSHIP_LEGAL_GUARDIAN);
+  absl::StatusOr<enlace::v1::Arrival> updated =
+      store().UpdateConsent(id, renewed, db::Viewer{"mfa"}, nullptr);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->consent().guardian().name(), "Rosa Peña");
+  EXPECT_EQ(updated->consent().guardian().relationship(),
+            enlace::v1::GUARDIAN_RELATIONSHIP_LEGAL_GUARDIAN);
+  EXPECT_EQ(store().Get(id, db::Viewer{"undp"})->consent().guardian().name(), "Rosa Peña");
+  // A withdrawal that names no guardian leaves none.
+  updated = store().UpdateConsent(id, ConsentFor({}, {}), db::Viewer{"mfa"}, nullptr);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_FALSE(updated->consent().has_guardian());
+  EXPECT_FALSE(store().Get(id, db::Viewer{"mfa"})->consent().has_guardian());
+}
+
+// A correction: the new content as version 2, every version kept, the
+// consent and the idempotency reference unchanged.
+TEST_P(ArrivalStoreConformanceTest, ACorrectionKeepsEveryVersion) {
+  const enlace::v1::Arrival sent = MakeArrival("cr-1", {"iom"});
+  const std::string id = RecordOne(sent);
+  absl::StatusOr<enlace::v1::Arrival> stored = store().Get(id, db::Viewer{"mfa"});
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->version(), 1);
+  absl::StatusOr<std::vector<db::ArrivalVersionRecord>> versions =
+      store().Versions(id, db::Viewer{"iom"});
+  ASSERT_TRUE(versions.ok()) << versions.status();
+  ASSERT_THAT(*versions, SizeIs(1));  // never corrected: the record itself
+  EXPECT_EQ((*versions)[0].version, 1);
+  EXPECT_EQ((*versions)[0].corrected_by, "mfa");
+  EXPECT_EQ((*versions)[0].content.person().birth_date(), "1990-03-02");
+
+  db::ArrivalCorrection correction;
+  correction.arrival_id = id;
+  correction.content = sent;
+  correction.content.mutable_person()->set_birth_date("1990-03-20");
+  correction.content.mutable_destination()->set_department_code("SV-LI");
+  correction.content.mutable_destination()->set_municipality("Quezaltepeque");
+  correction.content.clear_consent();  // ignored: the consent has its own call
+  correction.expected_version = 1;
+  correction.reason = "Día y mes invertidos en el registro";
+  db::AuditRecord event = CallEvent("spiffe://enlace/agency/mfa", kCorrectArrival);
+  event.record_ids = {id};
+  absl::StatusOr<enlace::v1::Arrival> corrected =
+      store().Correct(correction, db::Viewer{"mfa"}, &event);
+  ASSERT_TRUE(corrected.ok()) << corrected.status();
+  EXPECT_EQ(corrected->version(), 2);
+  EXPECT_EQ(corrected->person().birth_date(), "1990-03-20");
+  EXPECT_EQ(corrected->destination().municipality(), "Quezaltepeque");
+  EXPECT_THAT(corrected->consent().agencies(), ElementsAre("iom"));
+  EXPECT_EQ(corrected->consent_version(), 1);
+  EXPECT_EQ(corrected->external_id(), "cr-1");
+  EXPECT_EQ(corrected->arrival_id(), id);
+  EXPECT_GT(event.seq, 0);
+  // The agency the consent names reads the corrected record.
+  absl::StatusOr<enlace::v1::Arrival> seen = store().Get(id, db::Viewer{"iom"});
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->version(), 2);
+  EXPECT_EQ(seen->person().birth_date(), "1990-03-20");
+  db::ArrivalFilter in_department;
+  in_department.department_code = "SV-LI";
+  EXPECT_THAT(ListAll(in_department, "iom"), ElementsAre("cr-1"));
+  in_department.department_code = "SV-SS";
+  EXPECT_THAT(ListAll(in_department, "iom"), IsEmpty());
+
+  versions = store().Versions(id, db::Viewer{"iom"});
+  ASSERT_TRUE(versions.ok()) << versions.status();
+  ASSERT_THAT(*versions, SizeIs(2));
+  EXPECT_EQ((*versions)[0].version, 1);
+  EXPECT_EQ((*versions)[0].reason, "");
+  EXPECT_EQ((*versions)[0].content.person().birth_date(), "1990-03-02");
+  EXPECT_EQ((*versions)[0].content.destination().department_code(), "SV-SS");
+  EXPECT_EQ((*versions)[0].content.external_id(), "cr-1");
+  EXPECT_FALSE((*versions)[0].content.has_consent());
+  EXPECT_EQ((*versions)[1].version, 2);
+  EXPECT_EQ((*versions)[1].reason, "Día y mes invertidos en el registro");
+  EXPECT_EQ((*versions)[1].corrected_by, "mfa");
+  EXPECT_GT((*versions)[1].corrected_at_us, (*versions)[0].corrected_at_us - 1);
+  EXPECT_EQ((*versions)[1].content.person().birth_date(), "1990-03-20");
+  EXPECT_EQ((*versions)[1].content.version(), 2);
+
+  // Resending the record as first sent is still the same record.
+  std::vector<db::RecordResult> again = Record({{sent, "mfa"}});
+  EXPECT_EQ(again[0].outcome, enlace::v1::OUTCOME_ALREADY_RECORDED);
+  EXPECT_EQ(again[0].arrival_id, id);
+
+  // A correction made from a version that is no longer current: ABORTED,
+  // nothing changes.
+  correction.content.mutable_person()->set_given_name("Otro");
+  EXPECT_THAT(store().Correct(correction, db::Viewer{"mfa"}, nullptr),
+              StatusIs(absl::StatusCode::kAborted));
+  EXPECT_EQ(store().Get(id, db::Viewer{"mfa"})->person().given_name(), "José");
+  correction.expected_version = 2;
+  corrected = store().Correct(correction, db::Viewer{"mfa"}, nullptr);
+  ASSERT_TRUE(corrected.ok()) << corrected.status();
+  EXPECT_EQ(corrected->version(), 3);
+  EXPECT_THAT(*store().Versions(id, db::Viewer{"mfa"}), SizeIs(3));
+}
+
+// Only the submitter corrects; versions are read by whoever may see the
+// arrival, and NOT_FOUND for anyone else.
+TEST_P(ArrivalStoreConformanceTest, OnlyTheSubmitterCorrectsAndVersionsFollowVisibility) {
+  const std::string id = RecordOne(MakeArrival("cr-2", {"iom"}));
+  db::ArrivalCorrection correction;
+  correction.arrival_id = id;
+  correction.content = MakeArrival("cr-2");
+  correction.content.mutable_person()->set_given_name("Juan");
+  correction.expected_version = 1;
+  correction.reason = "typo";
+  for (const char* agency : {"iom", "undp"}) {
+    EXPECT_THAT(store().Correct(correction, db::Viewer{agency}, nullptr),
+                StatusIs(absl::StatusCode::kNotFound))
+        << agency;
+  }
+  correction.arrival_id = "no-such-arrival";
+  EXPECT_THAT(store().Correct(correction, db::Viewer{"mfa"}, nullptr),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(store().Get(id, db::Viewer{"mfa"})->version(), 1);
+  EXPECT_THAT(store().Versions(id, db::Viewer{"undp"}), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store().Versions("no-such-arrival", db::Viewer{"mfa"}),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(Events(), IsEmpty());
 }
 
 // Only the submitter changes a consent: any other agency, even one that sees

@@ -203,6 +203,31 @@ TEST_F(MysqlStoreTest, ListPagesByKeysetWithoutSkipsOrRepeatsUnderInserts) {
   EXPECT_THAT(filtered->arrivals, SizeIs(0));
 }
 
+// The consent history keeps each version's guardian, the one given at
+// arrival included.
+TEST_F(MysqlStoreTest, TheConsentHistoryKeepsEachVersionsGuardian) {
+  enlace::v1::Arrival minor = MakeArrival("gh", {"iom"});
+  minor.mutable_person()->set_birth_date("2009-01-02");
+  minor.mutable_consent()->mutable_guardian()->set_name("Ana Ruiz");
+  minor.mutable_consent()->mutable_guardian()->set_relationship(
+      enlace::v1::GUARDIAN_RELATIONSHIP_PARENT);
+  std::vector<RecordResult> r = Record({{minor, "mfa"}});
+  const std::string& id = r[0].arrival_id;
+  enlace::v1::Consent consent = minor.consent();
+  consent.mutable_guardian()->set_name("Luis Ruiz");
+  consent.mutable_guardian()->set_relationship(enlace::v1::GUARDIAN_RELATIONSHIP_OTHER_RELATIVE);
+  ASSERT_TRUE(arrivals_.UpdateConsent(id, consent, Viewer{"mfa"}, nullptr).ok());
+  EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM consent_versions WHERE version = 1 AND "
+                                "guardian_name = 'Ana Ruiz' AND guardian_relationship = 1"),
+            1);
+  EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM consent_versions WHERE version = 2 AND "
+                                "guardian_name = 'Luis Ruiz' AND guardian_relationship = 3"),
+            1);
+  EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM arrivals WHERE consent_guardian_name = "
+                                "'Luis Ruiz' AND consent_guardian_relationship = 3"),
+            1);
+}
+
 TEST_F(MysqlStoreTest, UpdateConsentKeepsHistoryAndChangesVisibility) {
   std::vector<RecordResult> r = Record({{MakeArrival("u", {"iom"}), "mfa"}});
   const std::string& id = r[0].arrival_id;

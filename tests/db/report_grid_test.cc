@@ -218,6 +218,44 @@ TEST_F(ReportGridTest, EveryChangeThroughTheStoresKeepsTheGridEqualToARecount) {
   EXPECT_EQ(Cells(), kept);
 }
 
+// A correction moves the arrival, and the cases whose cells depend on its
+// content (sex, age band), out of their cells and into the new ones.
+TEST_F(ReportGridTest, ACorrectionMovesTheArrivalAndItsCasesBetweenCells) {
+  std::vector<std::string> ids = RecordArrivals(6, "c");
+  ASSERT_EQ(ids.size(), 6u);
+  const Viewer iom{"iom"}, mfa{"mfa"};
+  ASSERT_TRUE(cases_.OpenCase(ids[0], "s", iom, nullptr).ok());  // a woman in SV-LI, March
+  ASSERT_TRUE(cases_.OpenCase(ids[0], "s", Viewer{"undp"}, nullptr).ok());  // a later case
+  absl::StatusOr<enlace::v1::Arrival> stored = arrivals_.Get(ids[0], mfa);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ArrivalCorrection correction;
+  correction.arrival_id = ids[0];
+  correction.content = *stored;
+  correction.content.set_arrival_date("2018-04-20");
+  correction.content.mutable_destination()->set_department_code("SV-SS");
+  correction.content.mutable_destination()->set_municipality("Guazapa");
+  correction.content.mutable_person()->set_sex(enlace::v1::SEX_MALE);
+  correction.content.mutable_person()->set_birth_date("2001-01-01");  // 17: another band
+  correction.expected_version = 1;
+  correction.reason = "wrong record copied";
+  ASSERT_TRUE(arrivals_.Correct(correction, mfa, nullptr).ok());
+  EXPECT_EQ(Sum("report_returnee_cells"), 6);
+  EXPECT_EQ(Sum("report_returnee_cells", "grid_month = '2018-03' AND department_code = 'SV-LI'"),
+            0);  // returnee 0 was its only one
+  EXPECT_EQ(Sum("report_returnee_cells", "grid_month = '2018-04' AND department_code = 'SV-SS'"),
+            3);  // returnees 1 and 5, and now 0
+  EXPECT_EQ(Sum("report_case_cells"), 2);
+  EXPECT_EQ(Sum("report_case_cells",
+                absl::StrCat("case_role = ", static_cast<int>(CaseRole::kFirstFemale))),
+            0);
+  EXPECT_EQ(Sum("report_case_cells",
+                absl::StrCat("case_role = ", static_cast<int>(CaseRole::kFirstOther))),
+            1);
+  const std::vector<std::string> kept = Cells();
+  ASSERT_TRUE(RecountReportGrid(database_->pool()).ok());
+  EXPECT_EQ(Cells(), kept);
+}
+
 TEST_F(ReportGridTest, CasesOfOneReturneeOpenedTogetherCountExactlyOneFirst) {
   // Two agencies open a case for the same returnee at the same moment, for
   // each of 20 returnees: each returnee is served once, by exactly one first

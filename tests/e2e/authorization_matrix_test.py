@@ -49,6 +49,8 @@ EMPTY_REQUEST = {
     "ArrivalService/GetArrival": (C.INVALID_ARGUMENT, "arrival_id"),
     "ArrivalService/ListArrivals": (C.OK, None),
     "ArrivalService/UpdateConsent": (C.INVALID_ARGUMENT, "arrival_id"),
+    "ArrivalService/CorrectArrival": (C.INVALID_ARGUMENT, "arrival_id"),
+    "ArrivalService/ListArrivalVersions": (C.INVALID_ARGUMENT, "arrival_id"),
     "CaseService/OpenCase": (C.INVALID_ARGUMENT, "arrival_id"),
     "CaseService/GetCase": (C.INVALID_ARGUMENT, "case_id"),
     "CaseService/ListCases": (C.OK, None),

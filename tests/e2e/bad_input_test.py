@@ -166,6 +166,24 @@ class BadInputTest(harness.ServerTestCase):
         self.refused_arrival("arrival.consent.purposes[1]",
                              self.arrival("bad-purpose", consent=c))
 
+    def test_a_minors_consent_without_its_guardian_is_refused(self):
+        a = api.arrivals
+        child = a.Person(given_name="Luis", family_name="Peña", birth_date="2010-01-05",
+                         sex=a.SEX_MALE)
+        self.refused_arrival("arrival.consent.guardian", self.arrival("minor", person=child))
+        c = self.arrival("x").consent
+        c.guardian.CopyFrom(a.Guardian(name="María Peña", relationship=42))
+        self.refused_arrival("arrival.consent.guardian.relationship",
+                             self.arrival("minor", person=child, consent=c))
+        c.guardian.relationship = a.GUARDIAN_RELATIONSHIP_PARENT
+        c.guardian.name = "\u200b"
+        self.refused_arrival("arrival.consent.guardian.name",
+                             self.arrival("minor", person=child, consent=c))
+        # For an adult, a guardian is refused: no third person is named
+        # without need.
+        c.guardian.name = "María Peña"
+        self.refused_arrival("arrival.consent.guardian", self.arrival("adult", consent=c))
+
     def refused_by_grpc(self, code, call, request):
         """Like refused(), for what gRPC itself refuses before any of the
         server's code runs (docs/api.md, Errors): the code, nothing changed,

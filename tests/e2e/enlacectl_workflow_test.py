@@ -229,6 +229,91 @@ class EnlacectlWorkflowTest(harness.EnlacectlChecks, harness.ServerTestCase):
         self.assertRegex(detail, r"(?m)^  municipality +San José Villanueva$")
         self.assertRegex(detail, r"(?m)^  needs +TRAINING,EMPLOYMENT$")
 
+    def test_push_csv_with_the_guardian_of_a_minor(self):
+        columns = COLUMNS + ["consent_guardian_name", "consent_guardian_relationship"]
+        child = {"birth_date": "2012-06-01", "given_name": "Luis"}
+        rows = [
+            arrival_row("GD-1", consent_guardian_name="Ana Pérez",
+                        consent_guardian_relationship="parent", **child),
+            arrival_row("GD-2", consent_guardian_name="", consent_guardian_relationship="",
+                        **child),
+            arrival_row("GD-3", consent_guardian_name="Ana Pérez",
+                        consent_guardian_relationship="AUNT", **child),
+        ]
+        path, rejects = self.path("guardian.csv"), self.path("guardian-rejects.csv")
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(columns)
+            for row in rows:
+                out.writerow([row[c] for c in columns])
+        res = self.ctl("arrivals", "push", path, "--rejects", rejects)
+        self.assertEqual(res.returncode, 3, res.stderr)
+        self.assertEqual(res.stdout, "pushed 3 rows: 1 created, 0 already recorded, "
+                                     f"2 rejected (rejects: {rejects})\n")
+        _, rejected = read_rejects(rejects)
+        self.assertEqual({(r[1], r[2], r[3]) for r in rejected},
+                         {("GD-2", "INVALID_ARGUMENT", "arrival.consent.guardian"),
+                          ("GD-3", "INVALID_ARGUMENT",
+                           "arrival.consent.guardian.relationship")})
+        found = [a for a in self.json_of("arrivals", "list")["arrivals"]
+                 if a["externalId"] == "GD-1"]
+        self.assertEqual(len(found), 1)
+        self.assertEqual(found[0]["consent"]["guardian"],
+                         {"name": "Ana Pérez", "relationship": "GUARDIAN_RELATIONSHIP_PARENT"})
+        detail = self.ok("arrivals", "get", found[0]["arrivalId"]).stdout
+        self.assertRegex(detail, r"(?m)^  consent +iom,undp for .* by the guardian Ana Pérez "
+                                 r"\(PARENT\)$")
+
+    def test_correct_an_arrival_and_read_its_versions(self):
+        arrival_id = self.push_one("COR-1")
+        res = self.ok("arrivals", "correct", arrival_id, "--birth-date", "1990-12-03",
+                      "--municipality", "Aguilares", "--reason", "día y mes invertidos")
+        self.assertIn(f"corrected arrival {arrival_id} (version 2)", res.stdout)
+        self.assertRegex(res.stdout, r"(?m)^  birth date +1990-12-03$")
+        self.assertRegex(res.stdout, r"(?m)^  version +2$")
+        # iom, named in the consent, reads the versions as JSON and as a table.
+        versions = self.json_of("arrivals", "versions", arrival_id, identity="iom")["versions"]
+        self.assertEqual([v.get("version") for v in versions], [1, 2])
+        self.assertEqual(versions[0]["arrival"]["person"]["birthDate"], "1990-03-02")
+        self.assertEqual(versions[1]["arrival"]["destination"]["municipality"], "Aguilares")
+        self.assertEqual(versions[1]["reason"], "día y mes invertidos")
+        table = self.ok("arrivals", "versions", arrival_id, identity="iom").stdout.splitlines()
+        self.assertRegex(table[0], r"^VERSION +CORRECTED AT +BY +NAME +BIRTH DATE ")
+        self.assertEqual(len(table), 3, table)
+        # Refusals: no reason is a usage error here; a bad value, the server's;
+        # an agency may not correct; an agency not named does not see it.
+        res = self.ctl("arrivals", "correct", arrival_id, "--birth-date", "1990-12-04")
+        self.assertEqual(res.returncode, 2, res.stderr)
+        self.assertIn("--reason", res.stderr)
+        res = self.ctl("arrivals", "correct", arrival_id, "--department", "SV-ZZ",
+                       "--reason", "x")
+        self.assertEqual(res.returncode, 1, res.stderr)
+        self.assertIn("INVALID_ARGUMENT", res.stderr)
+        self.assertIn("arrival.destination.department_code", res.stderr)
+        res = self.ctl("arrivals", "correct", arrival_id, "--birth-date", "1990-12-04",
+                       "--reason", "x", identity="iom")
+        self.assertEqual(res.returncode, 5, res.stderr)
+        res = self.ctl("arrivals", "versions", arrival_id, identity="unhcr")
+        self.assertEqual(res.returncode, 6, res.stderr)  # not found
+        self.assertIn("NOT_FOUND", res.stderr)
+
+    def test_a_minors_consent_is_updated_with_the_guardian(self):
+        arrival_id = self.push_one(
+            "GDU-1", birth_date="2012-06-01", consent_agencies="", consent_purposes="",
+            consent_given_at="")
+        res = self.ctl("consent", "update", arrival_id, "--agencies", "iom",
+                       "--purposes", "reintegration")
+        self.assertEqual(res.returncode, 1, res.stderr)
+        self.assertIn("consent.guardian", res.stderr)
+        res = self.ctl("consent", "update", arrival_id, "--agencies", "iom",
+                       "--purposes", "reintegration", "--guardian", "Ana Pérez")
+        self.assertEqual(res.returncode, 2, res.stderr)  # the relationship goes with it
+        res = self.ok("consent", "update", arrival_id, "--agencies", "iom",
+                      "--purposes", "reintegration", "--guardian", "Ana Pérez",
+                      "--guardian-relationship", "legal_guardian")
+        self.assertRegex(res.stdout, r"(?m)^  consent +iom for .* by the guardian Ana Pérez "
+                                     r"\(LEGAL_GUARDIAN\)$")
+
     def test_push_jsonl_file_and_stdin(self):
         arrivals = [{
             "externalId": f"JSONL-{i}", "arrivalDate": "2024-03-01", "mode": "ARRIVAL_MODE_LAND",

@@ -115,6 +115,18 @@ TEST_F(WorkflowTest, FromArrivalToCompletedReferralAcrossFourParties) {
   Referral accepted;
   ASSERT_TRUE(Referrals(undp_cert_)->AcceptReferral(Context().get(), accept, &accepted).ok());
   EXPECT_EQ(accepted.status(), v1::REFERRAL_STATUS_ACCEPTED);
+  {
+    // The change's event says what the referral became.
+    const v1::ListAuditEventsResponse events = AuditEvents("spiffe://enlace/agency/undp");
+    int accepts = 0;
+    for (const v1::AuditEvent& e : events.events()) {
+      if (e.method() != "/enlace.v1.ReferralService/AcceptReferral") continue;
+      ++accepts;
+      EXPECT_EQ(e.detail(), "REFERRAL_STATUS_ACCEPTED");
+      EXPECT_THAT(e.record_ids(), ::testing::Contains(referral.referral_id()));
+    }
+    EXPECT_EQ(accepts, 1);
+  }
 
   // Holding an accepted referral for seed capital, undp disburses it to the
   // returnee's initiative (iom's, on the same case).

@@ -68,6 +68,20 @@ void CheckAcceptedConsent(const enlace::v1::Consent& consent) {
   }
 }
 
+// The guardian rule held for an accepted consent.
+void CheckAcceptedGuardian(const enlace::v1::Consent& consent, bool minor) {
+  if (minor && consent.agencies_size() > 0) {
+    FUZZ_CHECK(consent.has_guardian(), "a minor's data shared without a guardian");
+  }
+  if (!minor) FUZZ_CHECK(!consent.has_guardian(), "a guardian accepted for an adult");
+  if (consent.has_guardian()) {
+    FUZZ_CHECK(!enlace::server::CheckCleanText(consent.guardian().name(), 100).has_value() &&
+                   consent.guardian().relationship() != 0 &&
+                   enlace::v1::GuardianRelationship_IsValid(consent.guardian().relationship()),
+               "a bad guardian accepted");
+  }
+}
+
 void CheckAcceptedArrival(const enlace::v1::Arrival& arrival) {
   const ValidationContext& ctx = Context();
   FUZZ_CHECK(arrival.arrival_id().empty() && arrival.submitted_by().empty() &&
@@ -92,6 +106,8 @@ void CheckAcceptedArrival(const enlace::v1::Arrival& arrival) {
   FUZZ_CHECK(arrival.mode() != 0 && enlace::v1::ArrivalMode_IsValid(arrival.mode()),
              "bad mode accepted");
   CheckAcceptedConsent(arrival.consent());
+  const bool minor = enlace::server::UnderEighteenOn(*born, *arrived);
+  CheckAcceptedGuardian(arrival.consent(), minor);
 }
 
 void FuzzArrival(const uint8_t* data, size_t size) {
@@ -120,15 +136,20 @@ void FuzzArrival(const uint8_t* data, size_t size) {
 void FuzzConsent(const uint8_t* data, size_t size) {
   enlace::v1::UpdateConsentRequest request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return;
+  // Whether the stored returnee was a minor comes from outside the request:
+  // both answers are exercised, chosen by the input's length.
+  const bool minor = size % 2 == 1;
   std::optional<FieldViolation> first =
-      enlace::server::ValidateConsent(request.consent(), "consent", Context());
-  FUZZ_CHECK(Same(first, enlace::server::ValidateConsent(request.consent(), "consent", Context())),
-             "validation is not deterministic");
+      enlace::server::ValidateConsent(request.consent(), "consent", Context(), minor);
+  FUZZ_CHECK(
+      Same(first, enlace::server::ValidateConsent(request.consent(), "consent", Context(), minor)),
+      "validation is not deterministic");
   if (first.has_value()) {
     FUZZ_CHECK(absl::StartsWith(first->field, "consent"),
                "field outside the request: " + first->field);
   } else {
     CheckAcceptedConsent(request.consent());
+    CheckAcceptedGuardian(request.consent(), minor);
   }
 }
 

@@ -65,6 +65,15 @@ Arrival ValidArrival() {
   return a;
 }
 
+// Makes the returnee 12 on arrival, with the guardian who consented.
+void MakeMinorWithGuardian(Arrival* a) {
+  a->mutable_person()->set_birth_date("2005-06-07");
+  a->mutable_person()->clear_document_number();
+  v1::Guardian* guardian = a->mutable_consent()->mutable_guardian();
+  guardian->set_name("Ana López");
+  guardian->set_relationship(v1::GUARDIAN_RELATIONSHIP_PARENT);
+}
+
 std::string Repeat(absl::string_view s, int n) {
   std::string out;
   for (int i = 0; i < n; ++i) out.append(s.data(), s.size());
@@ -188,7 +197,11 @@ std::vector<Case> Cases() {
        "arrival.person.family_name"},
       {"BirthAfterArrival", [](Arrival* a) { a->mutable_person()->set_birth_date("2018-04-11"); },
        "arrival.person.birth_date"},
-      {"BirthOnArrivalDayOk", [](Arrival* a) { a->mutable_person()->set_birth_date("2018-04-10"); },
+      {"BirthOnArrivalDayOk",
+       [](Arrival* a) {
+         MakeMinorWithGuardian(a);  // a newborn's consent is a guardian's
+         a->mutable_person()->set_birth_date("2018-04-10");
+       },
        ""},
       {"Birth120YearsBeforeOk",
        [](Arrival* a) { a->mutable_person()->set_birth_date("1898-04-10"); }, ""},
@@ -323,6 +336,61 @@ std::vector<Case> Cases() {
          a->mutable_consent()->mutable_given_at()->set_seconds(253402300800);  // 10000-01-01
        },
        "arrival.consent.given_at"},
+      // guardian: a returnee under 18 on arrival_date (2018-04-10) needs one.
+      {"MinorWithoutGuardian",
+       [](Arrival* a) { a->mutable_person()->set_birth_date("2005-01-01"); },
+       "arrival.consent.guardian"},
+      {"MinorOneDayShortOf18WithoutGuardian",
+       [](Arrival* a) { a->mutable_person()->set_birth_date("2000-04-11"); },
+       "arrival.consent.guardian"},
+      {"EighteenOnTheArrivalDateOk",
+       [](Arrival* a) { a->mutable_person()->set_birth_date("2000-04-10"); }, ""},
+      {"MinorWithGuardianOk", [](Arrival* a) { MakeMinorWithGuardian(a); }, ""},
+      {"MinorSharingWithNobodyNeedsNoGuardian",
+       [](Arrival* a) {
+         a->mutable_person()->set_birth_date("2005-01-01");
+         a->mutable_consent()->clear_agencies();
+         a->mutable_consent()->clear_purposes();
+       },
+       ""},
+      {"AdultWithGuardian",
+       [](Arrival* a) {
+         a->mutable_consent()->mutable_guardian()->set_name("Ana López");
+         a->mutable_consent()->mutable_guardian()->set_relationship(
+             v1::GUARDIAN_RELATIONSHIP_PARENT);
+       },
+       "arrival.consent.guardian"},
+      {"GuardianNameEmpty",
+       [](Arrival* a) {
+         MakeMinorWithGuardian(a);
+         a->mutable_consent()->mutable_guardian()->clear_name();
+       },
+       "arrival.consent.guardian.name"},
+      {"GuardianNameBlank",
+       [](Arrival* a) {
+         MakeMinorWithGuardian(a);
+         a->mutable_consent()->mutable_guardian()->set_name(" \u3000 ");
+       },
+       "arrival.consent.guardian.name"},
+      {"GuardianName101",
+       [](Arrival* a) {
+         MakeMinorWithGuardian(a);
+         a->mutable_consent()->mutable_guardian()->set_name(std::string(101, 'a'));
+       },
+       "arrival.consent.guardian.name"},
+      {"GuardianRelationshipUnspecified",
+       [](Arrival* a) {
+         MakeMinorWithGuardian(a);
+         a->mutable_consent()->mutable_guardian()->clear_relationship();
+       },
+       "arrival.consent.guardian.relationship"},
+      {"GuardianRelationshipUnknown",
+       [](Arrival* a) {
+         MakeMinorWithGuardian(a);
+         a->mutable_consent()->mutable_guardian()->set_relationship(
+             static_cast<v1::GuardianRelationship>(99));
+       },
+       "arrival.consent.guardian.relationship"},
       // Several faults: the first in field order is reported.
       {"FirstFieldWins",
        [](Arrival* a) {
@@ -373,9 +441,9 @@ TEST(ValidateNewArrivalTest, NoAgencyIsKnownWithoutLookup) {
 
 TEST(ValidateConsentTest, PathsStartWithPrefix) {
   v1::Consent consent = ValidArrival().consent();
-  EXPECT_FALSE(ValidateConsent(consent, "consent", TestContext()).has_value());
+  EXPECT_FALSE(ValidateConsent(consent, "consent", TestContext(), false).has_value());
   consent.add_agencies("nobody");
-  std::optional<FieldViolation> v = ValidateConsent(consent, "consent", TestContext());
+  std::optional<FieldViolation> v = ValidateConsent(consent, "consent", TestContext(), false);
   ASSERT_TRUE(v.has_value());
   EXPECT_EQ(v->field, "consent.agencies[2]");
 }
@@ -383,8 +451,8 @@ TEST(ValidateConsentTest, PathsStartWithPrefix) {
 TEST(ValidateConsentTest, FullWithdrawalIsValid) {
   v1::Consent withdrawn;
   withdrawn.mutable_given_at()->set_seconds(absl::ToUnixSeconds(TestNow()));
-  EXPECT_FALSE(ValidateConsent(withdrawn, "consent", TestContext()).has_value());
-  EXPECT_FALSE(ValidateConsent(v1::Consent(), "consent", TestContext()).has_value());
+  EXPECT_FALSE(ValidateConsent(withdrawn, "consent", TestContext(), false).has_value());
+  EXPECT_FALSE(ValidateConsent(v1::Consent(), "consent", TestContext(), false).has_value());
 }
 
 TEST(ValidateConsentTest, AtMost32Agencies) {
@@ -393,11 +461,184 @@ TEST(ValidateConsentTest, AtMost32Agencies) {
   for (int i = 0; i < 33; ++i) consent.add_agencies("a" + std::to_string(i));
   ValidationContext ctx = TestContext();
   ctx.is_known_agency = [](absl::string_view) { return true; };
-  std::optional<FieldViolation> v = ValidateConsent(consent, "consent", ctx);
+  std::optional<FieldViolation> v = ValidateConsent(consent, "consent", ctx, false);
   ASSERT_TRUE(v.has_value());
   EXPECT_EQ(v->field, "consent.agencies");
   consent.mutable_agencies()->RemoveLast();
-  EXPECT_FALSE(ValidateConsent(consent, "consent", ctx).has_value());
+  EXPECT_FALSE(ValidateConsent(consent, "consent", ctx, false).has_value());
+}
+
+// UpdateConsent: the caller says whether the stored returnee was a minor.
+TEST(ValidateConsentTest, AMinorsConsentNamesTheGuardianAWithdrawalNeedsNone) {
+  v1::Consent consent = ValidArrival().consent();
+  std::optional<FieldViolation> v = ValidateConsent(consent, "consent", TestContext(), true);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->field, "consent.guardian");
+  consent.mutable_guardian()->set_name("Ana López");
+  consent.mutable_guardian()->set_relationship(v1::GUARDIAN_RELATIONSHIP_LEGAL_GUARDIAN);
+  EXPECT_FALSE(ValidateConsent(consent, "consent", TestContext(), true).has_value());
+  v = ValidateConsent(consent, "consent", TestContext(), false);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->field, "consent.guardian");
+  EXPECT_FALSE(ValidateConsent(v1::Consent(), "consent", TestContext(), true).has_value());
+  v1::Consent withdrawn_by_guardian;
+  *withdrawn_by_guardian.mutable_guardian() = consent.guardian();
+  EXPECT_FALSE(ValidateConsent(withdrawn_by_guardian, "consent", TestContext(), true).has_value());
+}
+
+TEST(UnderEighteenOnTest, TheEighteenthBirthdayIsTheFirstAdultDay) {
+  EXPECT_TRUE(UnderEighteenOn(absl::CivilDay(2000, 4, 11), absl::CivilDay(2018, 4, 10)));
+  EXPECT_FALSE(UnderEighteenOn(absl::CivilDay(2000, 4, 10), absl::CivilDay(2018, 4, 10)));
+  // Born on 29 February: 18 on 1 March of a common year.
+  EXPECT_TRUE(UnderEighteenOn(absl::CivilDay(2000, 2, 29), absl::CivilDay(2018, 2, 28)));
+  EXPECT_FALSE(UnderEighteenOn(absl::CivilDay(2000, 2, 29), absl::CivilDay(2018, 3, 1)));
+  Arrival a = ValidArrival();
+  EXPECT_FALSE(ReturneeWasMinor(a));
+  a.mutable_person()->set_birth_date("2001-01-01");
+  EXPECT_TRUE(ReturneeWasMinor(a));
+  a.mutable_person()->set_birth_date("not a date");
+  EXPECT_FALSE(ReturneeWasMinor(a));
+}
+
+// CorrectArrival: the stored arrival (with its server fields) and a patch.
+Arrival StoredArrival() {
+  Arrival a = ValidArrival();
+  a.set_arrival_id("arr-1");
+  a.set_submitted_by("mfa");
+  a.set_consent_version(2);
+  a.set_version(3);
+  a.mutable_recorded_at()->set_seconds(UnixSeconds(2018, 4, 11, 0, 0, 0));
+  return a;
+}
+
+struct CorrectionCase {
+  std::string name;
+  std::vector<std::string> paths;
+  std::function<void(Arrival*)> patch;
+  std::string field;  // "" when accepted
+};
+
+void PrintTo(const CorrectionCase& c, std::ostream* os) { *os << c.name; }
+
+class CorrectionTest : public testing::TestWithParam<CorrectionCase> {};
+
+TEST_P(CorrectionTest, RefusedOnFieldOrApplied) {
+  const CorrectionCase& c = GetParam();
+  Arrival patch;
+  c.patch(&patch);
+  Arrival corrected;
+  std::optional<FieldViolation> v =
+      ApplyCorrection(StoredArrival(), patch, c.paths, TestContext(), &corrected);
+  if (c.field.empty()) {
+    ASSERT_FALSE(v.has_value()) << v->field << ": " << v->message;
+    EXPECT_TRUE(corrected.arrival_id().empty() && corrected.submitted_by().empty() &&
+                corrected.version() == 0 && !corrected.has_recorded_at());
+    EXPECT_EQ(corrected.external_id(), "MFA-2018/000123");
+    EXPECT_EQ(corrected.consent().agencies_size(), 2);  // the consent is kept
+  } else {
+    ASSERT_TRUE(v.has_value());
+    EXPECT_EQ(v->field, c.field) << v->message;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Corrections, CorrectionTest,
+    testing::ValuesIn(std::vector<CorrectionCase>{
+        {"BirthDate",
+         {"person.birth_date"},
+         [](Arrival* a) { a->mutable_person()->set_birth_date("1991-05-17"); },
+         ""},
+        {"SeveralFields",
+         {"person.given_name", "destination.department_code", "destination.municipality", "needs"},
+         [](Arrival* a) {
+           a->mutable_person()->set_given_name("José");
+           a->mutable_destination()->set_department_code("SV-LI");
+           a->mutable_destination()->set_municipality("Quezaltepeque");
+           a->add_needs(v1::NEED_HEALTH);
+         },
+         ""},
+        {"ClearDocumentNumber", {"person.document_number"}, [](Arrival*) {}, ""},
+        {"NoPaths", {}, [](Arrival*) {}, "update_mask"},
+        {"UnknownPath", {"person.nickname"}, [](Arrival*) {}, "update_mask"},
+        {"ConsentIsNotCorrected", {"consent.agencies"}, [](Arrival*) {}, "update_mask"},
+        {"ExternalIdNeverChanges", {"external_id"}, [](Arrival*) {}, "update_mask"},
+        {"ServerFieldsAreNotCorrected", {"submitted_by"}, [](Arrival*) {}, "update_mask"},
+        {"WholePersonIsNotAPath", {"person"}, [](Arrival*) {}, "update_mask"},
+        {"PathTwice",
+         {"mode", "mode"},
+         [](Arrival* a) { a->set_mode(v1::ARRIVAL_MODE_LAND); },
+         "update_mask"},
+        {"NothingChanges",
+         {"mode"},
+         [](Arrival* a) { a->set_mode(v1::ARRIVAL_MODE_AIR); },
+         "update_mask"},
+        {"NeedsInAnotherOrderChangeNothing",
+         {"needs"},
+         [](Arrival* a) {
+           a->add_needs(v1::NEED_TRAINING);
+           a->add_needs(v1::NEED_PSYCHOSOCIAL_SUPPORT);
+         },
+         "update_mask"},
+        {"ANamedFieldLeftEmptyIsRequired",
+         {"person.given_name"},
+         [](Arrival*) {},
+         "arrival.person.given_name"},
+        {"BadValue",
+         {"destination.department_code"},
+         [](Arrival* a) { a->mutable_destination()->set_department_code("SV-ZZ"); },
+         "arrival.destination.department_code"},
+        {"BirthAfterArrival",
+         {"person.birth_date"},
+         [](Arrival* a) { a->mutable_person()->set_birth_date("2019-01-01"); },
+         "arrival.person.birth_date"},
+        {"ArrivalBeforeBirth",
+         {"arrival_date"},
+         [](Arrival* a) { a->set_arrival_date("1989-01-01"); },
+         "arrival.arrival_date"},
+        // The consent in force names agencies and no guardian.
+        {"MadeAMinorWithoutAGuardiansConsent",
+         {"person.birth_date"},
+         [](Arrival* a) { a->mutable_person()->set_birth_date("2005-01-01"); },
+         "arrival.person.birth_date"},
+        {"MadeAMinorByTheArrivalDate",
+         {"arrival_date"},
+         [](Arrival* a) { a->set_arrival_date("2000-01-01"); },
+         "arrival.arrival_date"},
+    }),
+    [](const testing::TestParamInfo<CorrectionCase>& info) { return info.param.name; });
+
+TEST(CorrectionTest, OnlyTheNamedFieldsChange) {
+  Arrival patch;
+  patch.mutable_person()->set_birth_date("1991-05-17");
+  patch.mutable_person()->set_given_name("not named, not applied");
+  patch.set_mode(v1::ARRIVAL_MODE_SEA);
+  Arrival corrected;
+  ASSERT_FALSE(
+      ApplyCorrection(StoredArrival(), patch, {"person.birth_date"}, TestContext(), &corrected)
+          .has_value());
+  Arrival expected = StoredArrival();
+  expected.mutable_person()->set_birth_date("1991-05-17");
+  expected.clear_arrival_id();
+  expected.clear_submitted_by();
+  expected.clear_consent_version();
+  expected.clear_version();
+  expected.clear_recorded_at();
+  EXPECT_EQ(corrected.SerializeAsString(), expected.SerializeAsString());
+}
+
+TEST(CorrectionTest, AMinorWhoseConsentNamesAGuardianMayBeCorrectedEitherWay) {
+  Arrival minor = StoredArrival();
+  MakeMinorWithGuardian(&minor);
+  Arrival patch;
+  patch.mutable_person()->set_birth_date("2005-06-08");
+  Arrival corrected;
+  EXPECT_FALSE(
+      ApplyCorrection(minor, patch, {"person.birth_date"}, TestContext(), &corrected).has_value());
+  // Found to be an adult: the guardian's consent stays what was given.
+  patch.mutable_person()->set_birth_date("1995-06-08");
+  EXPECT_FALSE(
+      ApplyCorrection(minor, patch, {"person.birth_date"}, TestContext(), &corrected).has_value());
+  EXPECT_TRUE(corrected.consent().has_guardian());
 }
 
 TEST(ToStatusTest, InvalidArgumentWithFieldAndMessage) {

@@ -50,6 +50,8 @@ constexpr Method kAllMethods[] = {
     Method::kGetArrival,
     Method::kListArrivals,
     Method::kUpdateConsent,
+    Method::kCorrectArrival,
+    Method::kListArrivalVersions,
     Method::kOpenCase,
     Method::kGetCase,
     Method::kListCases,
@@ -88,6 +90,7 @@ const std::set<Method>& Idempotent() {
       Method::kRecordArrival,
       Method::kGetArrival,
       Method::kListArrivals,
+      Method::kListArrivalVersions,
       Method::kGetCase,
       Method::kListCases,
       Method::kListInitiatives,
@@ -176,9 +179,9 @@ TEST(ClientRetryPolicyTest, NeverRetriesStateChangingCalls) {
   for (Method method :
        {Method::kOpenCase, Method::kUpdateCase, Method::kCreateReferral, Method::kAcceptReferral,
         Method::kDeclineReferral, Method::kCompleteReferral, Method::kWithdrawReferral,
-        Method::kUpdateConsent, Method::kRevokeCertificate, Method::kIssueCertificate,
-        Method::kRecordService, Method::kRegisterInitiative, Method::kUpdateInitiative,
-        Method::kRegisterAgency}) {
+        Method::kUpdateConsent, Method::kCorrectArrival, Method::kRevokeCertificate,
+        Method::kIssueCertificate, Method::kRecordService, Method::kRegisterInitiative,
+        Method::kUpdateInitiative, Method::kRegisterAgency}) {
     EXPECT_FALSE(IsRetryable(method, absl::StatusCode::kUnavailable)) << MethodName(method);
   }
   EXPECT_TRUE(IsRetryable(Method::kRecordArrival, absl::StatusCode::kUnavailable));

@@ -20,9 +20,11 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "clients/cli/cli.h"
 #include "clients/cli/config.h"
 #include "clients/cli/structured.h"
+#include "clients/connection.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/async_generic_service.h"
@@ -310,10 +312,14 @@ class ActorRecorder final : public grpc::CallbackGenericService {
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto it = ctx->client_metadata().find(kActorMetadataKey);
-      actors_.push_back(it == ctx->client_metadata().end()
-                            ? "<none>"
-                            : std::string(it->second.data(), it->second.size()));
+      // Every value sent, comma-separated: an actor sent twice shows.
+      auto [begin, end] = ctx->client_metadata().equal_range(kActorMetadataKey);
+      std::string values;
+      for (auto it = begin; it != end; ++it) {
+        if (!values.empty()) values += ",";
+        values.append(it->second.data(), it->second.size());
+      }
+      actors_.push_back(begin == end ? "<none>" : values);
     }
     class Refuse final : public grpc::ServerGenericBidiReactor {
      public:
@@ -332,10 +338,13 @@ class ActorRecorder final : public grpc::CallbackGenericService {
   std::vector<std::string> actors_;
 };
 
-// One call to `channel` with AddCallMetadata(); returns its status code.
-grpc::StatusCode CallWithMetadata(const std::shared_ptr<grpc::Channel>& channel) {
+// One call on a channel to 127.0.0.1:`port` made as enlacectl's are: naming
+// options.actor in every call (client::Connect does the same over TLS).
+grpc::StatusCode CallAs(const client::ConnectionOptions& options, int port) {
+  std::shared_ptr<grpc::Channel> channel = client::CreateChannelNamingActor(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(),
+      grpc::ChannelArguments(), options.actor);
   grpc::ClientContext context;
-  AddCallMetadata(&context);
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   grpc::GenericStub stub(channel);
   grpc::Slice empty("");
@@ -359,27 +368,26 @@ TEST(ActorTest, SentAsEnlaceActorMetadataOnEveryCall) {
   builder.RegisterCallbackGenericService(&recorder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
 
   auto connect = [](const Args& args) {
     absl::StatusOr<Flags> flags = Flags::Parse(WithConnectionFlags({}, true), args);
     EXPECT_TRUE(flags.ok()) << flags.status();
-    absl::Status status = ConnectionFromFlags(*flags).status();
-    EXPECT_TRUE(status.ok()) << status;
+    absl::StatusOr<client::ConnectionOptions> options = ConnectionFromFlags(*flags);
+    EXPECT_TRUE(options.ok()) << options.status();
+    return options.ok() ? *options : client::ConnectionOptions();
   };
   const Args files = {"--ca", "ca.crt", "--cert", "me.crt", "--key", "me.key"};
   Args with_actor = files;
   with_actor.insert(with_actor.end(), {"--actor", "iom-staff-0042"});
-  connect(with_actor);
-  EXPECT_EQ(CallWithMetadata(channel), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_EQ(CallWithMetadata(channel), grpc::StatusCode::UNIMPLEMENTED);
+  const client::ConnectionOptions flagged = connect(with_actor);
+  EXPECT_EQ(flagged.actor, "iom-staff-0042");
+  EXPECT_EQ(CallAs(flagged, port), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(CallAs(flagged, port), grpc::StatusCode::UNIMPLEMENTED);
   setenv("ENLACE_ACTOR", "from.env", 1);
-  connect(files);
-  EXPECT_EQ(CallWithMetadata(channel), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(CallAs(connect(files), port), grpc::StatusCode::UNIMPLEMENTED);
   unsetenv("ENLACE_ACTOR");
-  connect(files);
-  EXPECT_EQ(CallWithMetadata(channel), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(CallAs(connect(files), port), grpc::StatusCode::UNIMPLEMENTED);
+  // Once per call, never twice.
   EXPECT_THAT(recorder.actors(),
               ElementsAre("iom-staff-0042", "iom-staff-0042", "from.env", "<none>"));
   server->Shutdown();

@@ -27,7 +27,8 @@ google::protobuf::Timestamp Micros(const google::protobuf::Timestamp& t) {
 }
 
 // A consent as MySQL returns it: agencies in code order, purposes in enum
-// order (a mask: each once, none UNSPECIFIED), given_at to the microsecond.
+// order (a mask: each once, none UNSPECIFIED), given_at to the microsecond,
+// the guardian as given.
 Consent NormalConsent(const Consent& in) {
   Consent out;
   std::vector<std::string> agencies(in.agencies().begin(), in.agencies().end());
@@ -40,6 +41,7 @@ Consent NormalConsent(const Consent& in) {
     if (mask & (1u << p)) out.add_purposes(static_cast<enlace::v1::Purpose>(p));
   }
   if (in.has_given_at()) *out.mutable_given_at() = Micros(in.given_at());
+  if (in.has_guardian()) *out.mutable_guardian() = in.guardian();
   return out;
 }
 
@@ -50,6 +52,7 @@ Arrival NormalArrival(const Arrival& in, const std::string& id, const std::strin
   out.set_arrival_id(id);
   out.set_submitted_by(submitter);
   out.set_consent_version(1);
+  out.set_version(1);
   *out.mutable_recorded_at() = TimeUtil::MicrosecondsToTimestamp(recorded_at_us);
   out.mutable_person();
   out.mutable_destination();
@@ -270,6 +273,78 @@ absl::StatusOr<Arrival> FakeArrivalStore::UpdateConsent(const std::string& arriv
   stored.arrival.set_consent_version(stored.arrival.consent_version() + 1);
   stored.history.push_back(stored.arrival.consent());
   return stored.arrival;
+}
+
+absl::StatusOr<Arrival> FakeArrivalStore::Correct(const db::ArrivalCorrection& correction,
+                                                  const db::Viewer& submitter,
+                                                  db::AuditRecord* audit) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_id_.find(correction.arrival_id);
+  if (it == by_id_.end() || arrivals_[it->second].arrival.submitted_by() != submitter.agency) {
+    return absl::NotFoundError(absl::StrCat("arrival ", correction.arrival_id, " not found"));
+  }
+  Stored& stored = arrivals_[it->second];
+  const int version = stored.arrival.version();
+  if (version != correction.expected_version) {
+    return absl::AbortedError(absl::StrCat("arrival ", correction.arrival_id,
+                                           " was corrected meanwhile (now version ", version,
+                                           "): read it again and correct that"));
+  }
+  if (audit != nullptr) {
+    std::vector<db::AuditRecord> events = {*audit};
+    if (absl::Status s = audit_->Append(&events); !s.ok()) return s;
+    *audit = std::move(events[0]);
+  }
+  // The content as MySQL would store it: the server's fields and the
+  // consent stay the stored ones.
+  Arrival corrected = NormalArrival(correction.content, stored.arrival.arrival_id(),
+                                    stored.arrival.submitted_by(), 0);
+  corrected.set_external_id(stored.arrival.external_id());
+  *corrected.mutable_recorded_at() = stored.arrival.recorded_at();
+  *corrected.mutable_consent() = stored.arrival.consent();
+  corrected.set_consent_version(stored.arrival.consent_version());
+  corrected.set_version(version + 1);
+  auto version_of = [](const Arrival& content, int v, std::string reason, std::string by,
+                       int64_t at_us) {
+    db::ArrivalVersionRecord record;
+    record.version = v;
+    record.content = content;
+    record.content.clear_consent();
+    record.content.clear_consent_version();
+    record.content.set_version(v);
+    record.reason = std::move(reason);
+    record.corrected_by = std::move(by);
+    record.corrected_at_us = at_us;
+    return record;
+  };
+  if (stored.versions.empty()) {
+    stored.versions.push_back(
+        version_of(stored.arrival, 1, "", stored.arrival.submitted_by(),
+                   TimeUtil::TimestampToMicroseconds(stored.arrival.recorded_at())));
+  }
+  stored.versions.push_back(version_of(corrected, version + 1, correction.reason, submitter.agency,
+                                       absl::ToUnixMicros(absl::Now())));
+  stored.arrival = std::move(corrected);
+  return stored.arrival;
+}
+
+absl::StatusOr<std::vector<db::ArrivalVersionRecord>> FakeArrivalStore::Versions(
+    const std::string& arrival_id, const db::Viewer& viewer) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_id_.find(arrival_id);
+  if (it == by_id_.end() || !VisibleLocked(arrivals_[it->second], viewer)) {
+    return absl::NotFoundError(absl::StrCat("arrival ", arrival_id, " not found"));
+  }
+  const Stored& stored = arrivals_[it->second];
+  if (!stored.versions.empty()) return stored.versions;
+  db::ArrivalVersionRecord first;
+  first.version = 1;
+  first.content = stored.arrival;
+  first.content.clear_consent();
+  first.content.clear_consent_version();
+  first.corrected_by = stored.arrival.submitted_by();
+  first.corrected_at_us = TimeUtil::TimestampToMicroseconds(stored.arrival.recorded_at());
+  return std::vector<db::ArrivalVersionRecord>{first};
 }
 
 void FakeArrivalStore::FailBatches(absl::Status status) {

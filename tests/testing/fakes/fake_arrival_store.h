@@ -17,9 +17,8 @@
 // Where it simplifies: no referrals (UpdateConsent withdraws none: that is
 // the case store's; the MySQL suite covers it), no consent history readable
 // through the interface (kept, see consent_history()), no programme report
-// cells. Municipality filters compare as MySQL's utf8mb4_unicode_ci does for
-// the gazetteer's names (ignoring case and the accents of Spanish); the
-// database folds more.
+// cells (a correction moves none). Municipality filters compare as MySQL's utf8mb4_unicode_ci does
+// for the gazetteer's names (ignoring case and the accents of Spanish); the database folds more.
 //
 // Thread safety: safe for concurrent use.
 #ifndef ENLACE_TESTS_TESTING_FAKES_FAKE_ARRIVAL_STORE_H_
@@ -58,6 +57,11 @@ class FakeArrivalStore : public db::ArrivalStore {
                                                     const enlace::v1::Consent& consent,
                                                     const db::Viewer& submitter,
                                                     db::AuditRecord* audit) override;
+  absl::StatusOr<enlace::v1::Arrival> Correct(const db::ArrivalCorrection& correction,
+                                              const db::Viewer& submitter,
+                                              db::AuditRecord* audit) override;
+  absl::StatusOr<std::vector<db::ArrivalVersionRecord>> Versions(const std::string& arrival_id,
+                                                                 const db::Viewer& viewer) override;
 
   // The audit store events go to.
   db::AuditStore* audit() const { return audit_; }
@@ -96,6 +100,7 @@ class FakeArrivalStore : public db::ArrivalStore {
     enlace::v1::Arrival arrival;  // normalised as MySQL returns it
     std::string content_hash;
     std::vector<enlace::v1::Consent> history;  // every consent, the current last
+    std::vector<db::ArrivalVersionRecord> versions;  // once corrected: every version
   };
 
   bool VisibleLocked(const Stored& stored, const db::Viewer& viewer) const
