@@ -67,50 +67,6 @@ const std::string& VisibleToViewer() {
   return *sql;
 }
 
-Arrival RowToArrival(sql::ResultSet& row) {
-  Arrival arrival;
-  arrival.set_arrival_id(row.getString("arrival_id"));
-  arrival.set_submitted_by(row.getString("submitted_by"));
-  arrival.set_external_id(row.getString("external_id"));
-  arrival.set_arrival_date(row.getString("arrival_date"));
-  arrival.set_mode(static_cast<enlace::v1::ArrivalMode>(row.getInt("mode")));
-  arrival.set_origin_country(row.getString("origin_country"));
-  enlace::v1::Person* person = arrival.mutable_person();
-  person->set_given_name(row.getString("given_name"));
-  person->set_family_name(row.getString("family_name"));
-  person->set_birth_date(row.getString("birth_date"));
-  person->set_sex(static_cast<enlace::v1::Sex>(row.getInt("sex")));
-  person->set_document_number(row.getString("document_number"));
-  arrival.mutable_destination()->set_department_code(row.getString("department_code"));
-  arrival.mutable_destination()->set_municipality(row.getString("municipality"));
-  uint32_t needs = row.getUInt("needs_mask");
-  for (int n = enlace::v1::Need_MIN + 1; n <= enlace::v1::Need_MAX; ++n) {
-    if (needs & (1u << n)) arrival.add_needs(static_cast<enlace::v1::Need>(n));
-  }
-  Consent* consent = arrival.mutable_consent();
-  std::string agencies = row.isNull("consent_agencies") ? "" : row.getString("consent_agencies");
-  for (absl::string_view agency : absl::StrSplit(agencies, ',', absl::SkipEmpty())) {
-    consent->add_agencies(std::string(agency));
-  }
-  uint32_t purposes = row.getUInt("consent_purposes_mask");
-  for (int p = enlace::v1::Purpose_MIN + 1; p <= enlace::v1::Purpose_MAX; ++p) {
-    if (purposes & (1u << p)) consent->add_purposes(static_cast<enlace::v1::Purpose>(p));
-  }
-  if (!row.isNull("consent_given_at_us")) {
-    *consent->mutable_given_at() = TimestampOfMicros(row.getInt64("consent_given_at_us"));
-  }
-  if (!row.isNull("consent_guardian_name")) {
-    enlace::v1::Guardian* guardian = consent->mutable_guardian();
-    guardian->set_name(row.getString("consent_guardian_name"));
-    guardian->set_relationship(
-        static_cast<enlace::v1::GuardianRelationship>(row.getInt("consent_guardian_relationship")));
-  }
-  arrival.set_consent_version(row.getInt("consent_version"));
-  *arrival.mutable_recorded_at() = TimestampOfMicros(row.getInt64("recorded_at_us"));
-  arrival.set_version(row.getInt("version"));
-  return arrival;
-}
-
 // The content columns of an arrival and of each of its versions, the same
 // names in `arrivals` and `arrival_versions`, in the order BindContent binds
 // them.
@@ -151,6 +107,36 @@ void ReadContent(sql::ResultSet& row, Arrival* arrival) {
   for (int n = enlace::v1::Need_MIN + 1; n <= enlace::v1::Need_MAX; ++n) {
     if (needs & (1u << n)) arrival->add_needs(static_cast<enlace::v1::Need>(n));
   }
+}
+
+Arrival RowToArrival(sql::ResultSet& row) {
+  Arrival arrival;
+  arrival.set_arrival_id(row.getString("arrival_id"));
+  arrival.set_submitted_by(row.getString("submitted_by"));
+  arrival.set_external_id(row.getString("external_id"));
+  ReadContent(row, &arrival);
+  Consent* consent = arrival.mutable_consent();
+  std::string agencies = row.isNull("consent_agencies") ? "" : row.getString("consent_agencies");
+  for (absl::string_view agency : absl::StrSplit(agencies, ',', absl::SkipEmpty())) {
+    consent->add_agencies(std::string(agency));
+  }
+  uint32_t purposes = row.getUInt("consent_purposes_mask");
+  for (int p = enlace::v1::Purpose_MIN + 1; p <= enlace::v1::Purpose_MAX; ++p) {
+    if (purposes & (1u << p)) consent->add_purposes(static_cast<enlace::v1::Purpose>(p));
+  }
+  if (!row.isNull("consent_given_at_us")) {
+    *consent->mutable_given_at() = TimestampOfMicros(row.getInt64("consent_given_at_us"));
+  }
+  if (!row.isNull("consent_guardian_name")) {
+    enlace::v1::Guardian* guardian = consent->mutable_guardian();
+    guardian->set_name(row.getString("consent_guardian_name"));
+    guardian->set_relationship(
+        static_cast<enlace::v1::GuardianRelationship>(row.getInt("consent_guardian_relationship")));
+  }
+  arrival.set_consent_version(row.getInt("consent_version"));
+  *arrival.mutable_recorded_at() = TimestampOfMicros(row.getInt64("recorded_at_us"));
+  arrival.set_version(row.getInt("version"));
+  return arrival;
 }
 
 struct Existing {
@@ -261,14 +247,12 @@ static void BindGuardian(sql::PreparedStatement* statement, unsigned* p, const C
 }
 
 std::string ArrivalInsertSql(size_t rows) {
-  return absl::StrCat(
-      "INSERT INTO arrivals (arrival_id, submitted_by, external_id, content_hash, "
-      "arrival_date, mode, origin_country, given_name, family_name, birth_date, sex, "
-      "document_number, department_code, municipality, needs_mask, consent_purposes_mask, "
-      "consent_given_at_us, consent_guardian_name, consent_guardian_relationship, "
-      "recorded_at_us, consent_version) VALUES ",
-      // consent_version is 1 for every new row.
-      RowPlaceholders(rows, kInsertColumns, ", 1"));
+  return absl::StrCat("INSERT INTO arrivals (arrival_id, submitted_by, external_id, content_hash, ",
+                      kContentColumns,
+                      ", consent_purposes_mask, consent_given_at_us, consent_guardian_name, "
+                      "consent_guardian_relationship, recorded_at_us, consent_version) VALUES ",
+                      // consent_version is 1 for every new row.
+                      RowPlaceholders(rows, kInsertColumns, ", 1"));
 }
 
 void BindArrivalInsertRow(sql::PreparedStatement* insert, unsigned* p, const Arrival& a,
@@ -278,17 +262,7 @@ void BindArrivalInsertRow(sql::PreparedStatement* insert, unsigned* p, const Arr
   insert->setString((*p)++, submitted_by);
   insert->setString((*p)++, a.external_id());
   insert->setString((*p)++, content_hash);
-  insert->setString((*p)++, a.arrival_date());
-  insert->setInt((*p)++, a.mode());
-  insert->setString((*p)++, a.origin_country());
-  insert->setString((*p)++, a.person().given_name());
-  insert->setString((*p)++, a.person().family_name());
-  insert->setString((*p)++, a.person().birth_date());
-  insert->setInt((*p)++, a.person().sex());
-  insert->setString((*p)++, a.person().document_number());
-  insert->setString((*p)++, a.destination().department_code());
-  insert->setString((*p)++, a.destination().municipality());
-  insert->setUInt((*p)++, MaskOf(a.needs()));
+  BindContent(insert, p, a);
   insert->setUInt((*p)++, MaskOf(a.consent().purposes()));
   if (a.consent().has_given_at()) {
     insert->setInt64((*p)++, MicrosOf(a.consent().given_at()));

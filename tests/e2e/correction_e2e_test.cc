@@ -172,13 +172,13 @@ TEST_F(ArrivalCorrectionTest, BadCorrectionsNameTheFieldAreAuditedAndChangeNothi
   bad.push_back({"blank reason", BirthDateCorrection(id, "1995-12-07"), "reason"});
   bad.back().request.set_reason(" \t ");
   bad.push_back({"no change", BirthDateCorrection(id, "1995-07-21"), "update_mask"});
-  bad.push_back({"impossible date", BirthDateCorrection(id, "1995-02-30"),
-                 "arrival.person.birth_date"});
-  bad.push_back({"born after arrival", BirthDateCorrection(id, "2019-01-01"),
-                 "arrival.person.birth_date"});
+  bad.push_back(
+      {"impossible date", BirthDateCorrection(id, "1995-02-30"), "arrival.person.birth_date"});
+  bad.push_back(
+      {"born after arrival", BirthDateCorrection(id, "2019-01-01"), "arrival.person.birth_date"});
   // A minor now, while the consent shares without a guardian's word.
-  bad.push_back({"made a minor", BirthDateCorrection(id, "2005-01-01"),
-                 "arrival.person.birth_date"});
+  bad.push_back(
+      {"made a minor", BirthDateCorrection(id, "2005-01-01"), "arrival.person.birth_date"});
   bad.push_back({"no arrival id", BirthDateCorrection("", "1995-12-07"), "arrival_id"});
   for (const Bad& b : bad) {
     Arrival corrected;
