@@ -29,6 +29,8 @@ absl::string_view MethodName(Method method) {
     case Method::kUpdateConsent: return "/enlace.v1.ArrivalService/UpdateConsent";
     case Method::kCorrectArrival: return "/enlace.v1.ArrivalService/CorrectArrival";
     case Method::kListArrivalVersions: return "/enlace.v1.ArrivalService/ListArrivalVersions";
+    case Method::kExportReturneeData: return "/enlace.v1.ArrivalService/ExportReturneeData";
+    case Method::kEraseReturnee: return "/enlace.v1.ArrivalService/EraseReturnee";
     case Method::kOpenCase: return "/enlace.v1.CaseService/OpenCase";
     case Method::kGetCase: return "/enlace.v1.CaseService/GetCase";
     case Method::kListCases: return "/enlace.v1.CaseService/ListCases";
@@ -70,6 +72,7 @@ bool IsIdempotent(Method method) {
     case Method::kGetArrival:
     case Method::kListArrivals:
     case Method::kListArrivalVersions:
+    case Method::kExportReturneeData:
     case Method::kGetCase:
     case Method::kListCases:
     case Method::kListInitiatives:
@@ -86,6 +89,8 @@ bool IsIdempotent(Method method) {
     case Method::kGetAuditInclusionProof:
     // A write the server deduplicates by (submitting agency, external_id).
     case Method::kRecordArrival:
+    // A write that, repeated, finds its work done (already_erased).
+    case Method::kEraseReturnee:
     // Writes the server keeps once: a witness key, a cosignature per key and
     // checkpoint; repeated, they answer the same.
     case Method::kRegisterWitnessKey:
@@ -250,6 +255,18 @@ absl::StatusOr<v1::ListArrivalVersionsResponse> Client::ListArrivalVersions(
     const v1::ListArrivalVersionsRequest& request) {
   return Unary(Method::kListArrivalVersions, *arrivals_,
                &v1::ArrivalService::Stub::ListArrivalVersions, request);
+}
+
+absl::StatusOr<v1::ReturneeDataExport> Client::ExportReturneeData(
+    const v1::ExportReturneeDataRequest& request) {
+  return Unary(Method::kExportReturneeData, *arrivals_,
+               &v1::ArrivalService::Stub::ExportReturneeData, request);
+}
+
+absl::StatusOr<v1::EraseReturneeResponse> Client::EraseReturnee(
+    const v1::EraseReturneeRequest& request) {
+  return Unary(Method::kEraseReturnee, *arrivals_, &v1::ArrivalService::Stub::EraseReturnee,
+               request);
 }
 
 // CaseService.

@@ -87,6 +87,8 @@ enum class Method {
   kUpdateConsent,
   kCorrectArrival,
   kListArrivalVersions,
+  kExportReturneeData,
+  kEraseReturnee,
   // CaseService
   kOpenCase,
   kGetCase,
@@ -211,6 +213,12 @@ class Client {
   absl::StatusOr<v1::Arrival> CorrectArrival(const v1::CorrectArrivalRequest& request);
   absl::StatusOr<v1::ListArrivalVersionsResponse> ListArrivalVersions(
       const v1::ListArrivalVersionsRequest& request);
+  // Everything held about the returnee; `document` is JSON of a
+  // v1::ReturneeData (enlace/v1/returnee_data.pb.h).
+  absl::StatusOr<v1::ReturneeDataExport> ExportReturneeData(
+      const v1::ExportReturneeDataRequest& request);
+  // Idempotent: a repeat answers already_erased.
+  absl::StatusOr<v1::EraseReturneeResponse> EraseReturnee(const v1::EraseReturneeRequest& request);
 
   // CaseService.
   absl::StatusOr<v1::Case> OpenCase(const v1::OpenCaseRequest& request);

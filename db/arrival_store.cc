@@ -38,4 +38,9 @@ std::string ArrivalContentHash(const enlace::v1::Arrival& arrival) {
   return digest;
 }
 
+const std::string& ErasedContentHash() {
+  static const std::string* const hash = new std::string(32, '\0');
+  return *hash;
+}
+
 }  // namespace enlace::db

@@ -68,6 +68,14 @@ struct ArrivalPage {
 // or consent agencies counts as the same content.
 std::string ArrivalContentHash(const enlace::v1::Arrival& arrival);
 
+// The content hash of an erased arrival (ReturneeStore::Erase): 32 zero
+// bytes, which no content hashes to and which tells nothing of what the
+// content was. A resend of an erased arrival's external_id, whatever its
+// content, is ALREADY_RECORDED (the record was made, then erased) and
+// stores nothing: a retrying client neither fails nor brings the returnee
+// back.
+const std::string& ErasedContentHash();
+
 // A correction of an arrival's content (CorrectArrival).
 struct ArrivalCorrection {
   std::string arrival_id;

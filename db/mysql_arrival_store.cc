@@ -54,7 +54,7 @@ constexpr char kSelectColumns[] =
     "a.origin_country, a.given_name, a.family_name, a.birth_date, a.sex, a.document_number, "
     "a.department_code, a.municipality, a.needs_mask, a.consent_purposes_mask, "
     "a.consent_given_at_us, a.consent_guardian_name, a.consent_guardian_relationship, "
-    "a.consent_version, a.recorded_at_us, a.version, "
+    "a.consent_version, a.recorded_at_us, a.version, a.erased_at_us, "
     "(SELECT GROUP_CONCAT(c.agency_code ORDER BY c.agency_code SEPARATOR ',') "
     " FROM arrival_consent_agencies c WHERE c.arrival_seq = a.seq) AS consent_agencies";
 
@@ -109,13 +109,9 @@ void ReadContent(sql::ResultSet& row, Arrival* arrival) {
   }
 }
 
-Arrival RowToArrival(sql::ResultSet& row) {
-  Arrival arrival;
-  arrival.set_arrival_id(row.getString("arrival_id"));
-  arrival.set_submitted_by(row.getString("submitted_by"));
-  arrival.set_external_id(row.getString("external_id"));
-  ReadContent(row, &arrival);
-  Consent* consent = arrival.mutable_consent();
+}  // namespace
+
+void ReadConsentColumns(sql::ResultSet& row, Consent* consent) {
   std::string agencies = row.isNull("consent_agencies") ? "" : row.getString("consent_agencies");
   for (absl::string_view agency : absl::StrSplit(agencies, ',', absl::SkipEmpty())) {
     consent->add_agencies(std::string(agency));
@@ -133,9 +129,23 @@ Arrival RowToArrival(sql::ResultSet& row) {
     guardian->set_relationship(
         static_cast<enlace::v1::GuardianRelationship>(row.getInt("consent_guardian_relationship")));
   }
+}
+
+namespace {
+
+Arrival RowToArrival(sql::ResultSet& row) {
+  Arrival arrival;
+  arrival.set_arrival_id(row.getString("arrival_id"));
+  arrival.set_submitted_by(row.getString("submitted_by"));
+  arrival.set_external_id(row.getString("external_id"));
+  ReadContent(row, &arrival);
+  ReadConsentColumns(row, arrival.mutable_consent());
   arrival.set_consent_version(row.getInt("consent_version"));
   *arrival.mutable_recorded_at() = TimestampOfMicros(row.getInt64("recorded_at_us"));
   arrival.set_version(row.getInt("version"));
+  if (!row.isNull("erased_at_us")) {
+    *arrival.mutable_erased_at() = TimestampOfMicros(row.getInt64("erased_at_us"));
+  }
   return arrival;
 }
 
@@ -204,7 +214,8 @@ absl::StatusOr<std::vector<RecordResult>> MysqlArrivalStore::RecordBatch(
         results[i].arrival_id = *id;
         known[key] = Existing{*id, hashes[i]};
         to_insert.push_back(i);
-      } else if (it->second.content_hash == hashes[i]) {
+      } else if (it->second.content_hash == hashes[i] ||
+                 it->second.content_hash == ErasedContentHash()) {
         results[i].outcome = enlace::v1::OUTCOME_ALREADY_RECORDED;
         results[i].arrival_id = it->second.arrival_id;
       } else {

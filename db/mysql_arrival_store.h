@@ -10,6 +10,10 @@
 #include "db/arrival_store.h"
 #include "db/mysql_pool.h"
 
+namespace sql {
+class ResultSet;
+}  // namespace sql
+
 namespace enlace::db {
 
 // The query List() runs, and how it binds it (`rows`: the page size plus
@@ -26,6 +30,12 @@ void BindArrivalInsertRow(sql::PreparedStatement* insert, unsigned* p,
                           const enlace::v1::Arrival& arrival, const std::string& arrival_id,
                           const std::string& submitted_by, const std::string& content_hash,
                           int64_t recorded_at_us);
+
+// Reads a consent from the columns consent_agencies (the agency codes,
+// comma-separated, or NULL), consent_purposes_mask, consent_given_at_us,
+// consent_guardian_name and consent_guardian_relationship of `row`: the
+// names `arrivals` gives them, which a consent_versions query aliases to.
+void ReadConsentColumns(sql::ResultSet& row, enlace::v1::Consent* consent);
 
 class MysqlArrivalStore final : public ArrivalStore {
  public:

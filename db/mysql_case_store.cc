@@ -1008,4 +1008,33 @@ absl::StatusOr<int64_t> MysqlCaseStore::FeedHead() {
   return head;
 }
 
+void ReadRecordsOfArrival(MysqlConnection& c, int64_t arrival_seq, HeldRecords* out) {
+  sql::PreparedStatement* cases = c.Prepare(
+      absl::StrCat("SELECT ", kCaseColumns, kCaseFrom, "WHERE c.arrival_seq = ? ORDER BY c.seq"));
+  cases->setInt64(1, arrival_seq);
+  std::unique_ptr<sql::ResultSet> case_rows(cases->executeQuery());
+  while (case_rows->next()) {
+    // Read as its owner reads it: every field, every service's notes.
+    const Viewer owner{case_rows->getString("owner_agency")};
+    Case read = RowToCase(*case_rows, owner);
+    LoadServices(c, case_rows->getInt64("seq"), owner, &read);
+    out->cases.push_back(std::move(read));
+  }
+  sql::PreparedStatement* referrals = c.Prepare(absl::StrCat(
+      "SELECT ", kReferralColumns, kReferralFrom, "WHERE c.arrival_seq = ? ORDER BY r.seq"));
+  referrals->setInt64(1, arrival_seq);
+  std::unique_ptr<sql::ResultSet> referral_rows(referrals->executeQuery());
+  while (referral_rows->next()) out->referrals.push_back(RowToReferral(*referral_rows));
+  sql::PreparedStatement* initiatives =
+      c.Prepare(absl::StrCat("SELECT ", kInitiativeColumns,
+                             " FROM initiatives i JOIN cases c ON c.seq = i.case_seq "
+                             "WHERE c.arrival_seq = ? ORDER BY i.seq"));
+  initiatives->setInt64(1, arrival_seq);
+  std::unique_ptr<sql::ResultSet> initiative_rows(initiatives->executeQuery());
+  while (initiative_rows->next()) {
+    out->initiatives.push_back(
+        RowToInitiative(*initiative_rows, Viewer{initiative_rows->getString("owner_agency")}));
+  }
+}
+
 }  // namespace enlace::db

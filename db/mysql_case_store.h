@@ -6,6 +6,7 @@
 
 #include "db/case_store.h"
 #include "db/mysql_pool.h"
+#include "db/returnee_store.h"
 
 namespace enlace::db {
 
@@ -22,6 +23,14 @@ void BindReferralList(sql::PreparedStatement* statement, const ReferralFilter& f
 std::string InitiativeListSql(bool by_municipality);
 void BindInitiativeList(sql::PreparedStatement* statement, const std::string& municipality,
                         const Viewer& viewer, int64_t after, int rows);
+
+// Privileged: the cases (with their services), referrals and initiatives of
+// the arrival `arrival_seq`, every field of each, whatever the consent now
+// allows anyone, into `out` (appended). Not part of CaseStore: only
+// MysqlReturneeStore reads this way, once it has checked its caller. Runs
+// on the caller's connection (inside its transaction); throws
+// sql::SQLException like any statement (the pool converts).
+void ReadRecordsOfArrival(MysqlConnection& c, int64_t arrival_seq, HeldRecords* out);
 
 class MysqlCaseStore final : public CaseStore {
  public:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # format.sh: apply the repository's C++ style (.clang-format) to every .cc
-# and .h that git tracks, or with --check only report the files that differ.
+# and .h that git tracks or that are new and not ignored, or with --check
+# only report the files that differ.
 # scripts/test.sh checks it through ctest (format_check_test).
 set -euo pipefail
 
@@ -14,7 +15,8 @@ Usage: scripts/format.sh [--help] [--check] [FILE...]
 
 Formats the C++ sources with clang-format (Debian 12's, version 14) and the
 style in .clang-format: Google's, lines of up to 100 columns. By default
-every *.cc and *.h that git tracks; or only the FILEs named.
+every *.cc and *.h that git tracks, and new ones it does not ignore (so a
+file not yet added is checked too); or only the FILEs named.
 
   --check   change nothing; list each file that is not formatted (with
             clang-format's first differences) and exit 1 if there is any
@@ -39,7 +41,8 @@ done
 ensure_packages format
 cd "${ENLACE_ROOT}"
 if ((${#files[@]} == 0)); then
-  mapfile -t files < <(git ls-files -- '*.cc' '*.h')
+  # Tracked files and new ones not yet added (never the ignored build trees).
+  mapfile -t files < <(git ls-files --cached --others --exclude-standard -- '*.cc' '*.h')
   ((${#files[@]} > 0)) || die "git lists no .cc or .h file under ${ENLACE_ROOT}"
 fi
 

@@ -6,6 +6,7 @@
 #include "auth/identity.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/arrival_validation.h"
+#include "server/audit_log.h"
 #include "server/page_token.h"
 
 namespace enlace::server {
@@ -363,19 +364,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListAuditEvents(
     absl::StatusOr<db::AuditPage> page = audit_store_->List(query);
     if (!page.ok()) return page.status();
     for (const db::AuditRecord& record : page->records) {
-      enlace::v1::AuditEvent* event = response->add_events();
-      event->set_sequence(record.seq);
-      *event->mutable_time() = TimeUtil::MicrosecondsToTimestamp(record.at_us);
-      event->set_principal(record.principal);
-      event->set_method(record.method);
-      event->set_decision(static_cast<enlace::v1::Decision>(record.decision));
-      event->set_status_code(record.status_code);
-      for (const std::string& id : record.record_ids) event->add_record_ids(id);
-      event->set_detail(record.detail);
-      event->set_peer(record.peer);
-      event->set_actor(record.actor);
-      event->set_hash(db::ToHex(record.hash));
-      event->set_previous_hash(db::ToHex(record.prev_hash));
+      *response->add_events() = AuditEventOf(record);
     }
     if (page->more && !page->records.empty()) {
       response->set_next_page_token(tokens_->Encode(page->records.back().seq, fingerprint));

@@ -6,6 +6,7 @@
 #include "server/arrival_service.h"
 
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,8 +16,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/arrival_validation.h"
+#include "server/audit_log.h"
 #include "server/page_token.h"
 #include "server/request_checks.h"
 
@@ -34,11 +37,34 @@ constexpr char kListArrivals[] = "/enlace.v1.ArrivalService/ListArrivals";
 constexpr char kUpdateConsent[] = "/enlace.v1.ArrivalService/UpdateConsent";
 constexpr char kCorrectArrival[] = "/enlace.v1.ArrivalService/CorrectArrival";
 constexpr char kListArrivalVersions[] = "/enlace.v1.ArrivalService/ListArrivalVersions";
+constexpr char kExportReturneeData[] = "/enlace.v1.ArrivalService/ExportReturneeData";
+constexpr char kEraseReturnee[] = "/enlace.v1.ArrivalService/EraseReturnee";
 constexpr size_t kMaxReasonCodePoints = 500;
 
 // Records of one stream awaiting their commit or the write of their answer.
 constexpr int kMaxInFlight = 2000;
 constexpr int kResumeBelow = 1000;
+
+// An erased returnee's record takes no new personal data: no correction,
+// no new consent (which could name a guardian again).
+absl::Status RefuseErased(const Arrival& stored) {
+  if (!stored.has_erased_at()) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("arrival ", stored.arrival_id(),
+                   " was erased (EraseReturnee): it takes no correction nor consent change"));
+}
+
+// A stored version as ListArrivalVersions and ExportReturneeData show it.
+enlace::v1::ArrivalVersion VersionOf(db::ArrivalVersionRecord record) {
+  enlace::v1::ArrivalVersion version;
+  version.set_version(record.version);
+  *version.mutable_arrival() = std::move(record.content);
+  version.set_reason(std::move(record.reason));
+  version.set_corrected_by(std::move(record.corrected_by));
+  *version.mutable_corrected_at() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(record.corrected_at_us);
+  return version;
+}
 
 absl::string_view OutcomeName(enlace::v1::Outcome outcome) {
   switch (outcome) {
@@ -368,13 +394,16 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
 
 ArrivalServiceImpl::ArrivalServiceImpl(CallGate* gate, const PageTokens* tokens,
                                        db::ArrivalStore* store, IngestBatcher* batcher,
-                                       AgencyDirectory* agencies, Metrics* metrics)
+                                       AgencyDirectory* agencies, Metrics* metrics,
+                                       db::ReturneeStore* returnees, db::AuditStore* audit_store)
     : gate_(gate),
       tokens_(tokens),
       store_(store),
       batcher_(batcher),
       agencies_(agencies),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      returnees_(returnees),
+      audit_store_(audit_store) {}
 
 grpc::ServerBidiReactor<RecordArrivalsRequest, RecordArrivalsResponse>*
 ArrivalServiceImpl::RecordArrivals(grpc::CallbackServerContext* ctx) {
@@ -513,6 +542,7 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::UpdateConsent(
     const db::Viewer viewer{caller.principal.name};
     absl::StatusOr<Arrival> stored = store_->Get(request->arrival_id(), viewer);
     if (!stored.ok()) return note->RecordRules(stored.status());
+    if (absl::Status s = RefuseErased(*stored); !s.ok()) return s;
     if (std::optional<FieldViolation> violation =
             ValidateConsent(consent, "consent", validation, ReturneeWasMinor(*stored))) {
       return ToStatus(*violation);
@@ -541,6 +571,7 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::CorrectArrival(
     const db::Viewer submitter{caller.principal.name};
     absl::StatusOr<Arrival> stored = store_->Get(request->arrival_id(), submitter);
     if (!stored.ok()) return note->RecordRules(stored.status());
+    if (absl::Status s = RefuseErased(*stored); !s.ok()) return s;
     ValidationContext validation = MakeValidationContext(
         absl::Now(), [this](absl::string_view code) { return agencies_->IsKnown(code); });
     const std::vector<std::string> paths(request->update_mask().paths().begin(),
@@ -575,14 +606,137 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::ListArrivalVersions(
         store_->Versions(request->arrival_id(), db::Viewer{caller.principal.name});
     if (!versions.ok()) return note->RecordRules(versions.status());
     for (db::ArrivalVersionRecord& record : *versions) {
-      enlace::v1::ArrivalVersion* version = response->add_versions();
-      version->set_version(record.version);
-      *version->mutable_arrival() = std::move(record.content);
-      version->set_reason(std::move(record.reason));
-      version->set_corrected_by(std::move(record.corrected_by));
-      *version->mutable_corrected_at() =
-          google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(record.corrected_at_us);
+      *response->add_versions() = VersionOf(std::move(record));
     }
+    return absl::OkStatus();
+  });
+}
+
+namespace {
+
+// Every audit event naming one of `record_ids`, in sequence order, each once.
+absl::StatusOr<std::vector<db::AuditRecord>> AccessesOf(
+    db::AuditStore& audit_store, const std::vector<std::string>& record_ids) {
+  constexpr int kPage = 1000;
+  std::map<int64_t, db::AuditRecord> by_seq;
+  for (const std::string& id : record_ids) {
+    int64_t after = 0;
+    while (true) {
+      absl::StatusOr<std::vector<db::AuditRecord>> page =
+          audit_store.ListForRecord(id, after, kPage);
+      if (!page.ok()) return page.status();
+      for (db::AuditRecord& record : *page) {
+        after = record.seq;
+        by_seq.emplace(record.seq, std::move(record));
+      }
+      if (static_cast<int>(page->size()) < kPage) break;
+    }
+  }
+  std::vector<db::AuditRecord> accesses;
+  accesses.reserve(by_seq.size());
+  for (auto& [seq, record] : by_seq) accesses.push_back(std::move(record));
+  return accesses;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ArrivalServiceImpl::ExportReturneeData(
+    grpc::CallbackServerContext* ctx, const enlace::v1::ExportReturneeDataRequest* request,
+    enlace::v1::ReturneeDataExport* response) {
+  return gate_->Unary(ctx, kExportReturneeData, [=](const Caller& caller, AuditNote* note) {
+    if (returnees_ == nullptr || audit_store_ == nullptr) {
+      return absl::FailedPreconditionError("this server has no returnee store");
+    }
+    if (absl::Status s = RequireId(request->arrival_id(), "arrival_id"); !s.ok()) return s;
+    note->record_ids.push_back(request->arrival_id());
+    const db::Viewer submitter{caller.principal.name};
+    // Only for an arrival the caller recorded: NOT_FOUND otherwise, even
+    // when its consent lets the caller read it.
+    absl::StatusOr<db::HeldRecords> held = returnees_->HeldAbout(request->arrival_id(), submitter);
+    if (!held.ok()) return note->RecordRules(held.status());
+    absl::StatusOr<Arrival> arrival = store_->Get(request->arrival_id(), submitter);
+    if (!arrival.ok()) return note->RecordRules(arrival.status());
+    absl::StatusOr<std::vector<db::ArrivalVersionRecord>> versions =
+        store_->Versions(request->arrival_id(), submitter);
+    if (!versions.ok()) return note->RecordRules(versions.status());
+
+    enlace::v1::ReturneeData data;
+    const google::protobuf::Timestamp now =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now()));
+    *data.mutable_exported_at() = now;
+    *data.mutable_arrival() = *std::move(arrival);
+    for (db::ArrivalVersionRecord& record : *versions) {
+      *data.add_versions() = VersionOf(std::move(record));
+    }
+    for (enlace::v1::ConsentVersion& v : held->consent_history) {
+      *data.add_consent_history() = std::move(v);
+    }
+    // The export reads every record it names: each one's access log shows it.
+    for (enlace::v1::Case& c : held->cases) {
+      note->record_ids.push_back(c.case_id());
+      for (const enlace::v1::ServiceRecord& s : c.services()) {
+        note->record_ids.push_back(s.service_id());
+      }
+      *data.add_cases() = std::move(c);
+    }
+    for (enlace::v1::Referral& r : held->referrals) {
+      note->record_ids.push_back(r.referral_id());
+      *data.add_referrals() = std::move(r);
+    }
+    for (enlace::v1::Initiative& i : held->initiatives) {
+      note->record_ids.push_back(i.initiative_id());
+      *data.add_initiatives() = std::move(i);
+    }
+    absl::StatusOr<std::vector<db::AuditRecord>> accesses =
+        AccessesOf(*audit_store_, note->record_ids);
+    if (!accesses.ok()) return accesses.status();
+    for (const db::AuditRecord& record : *accesses) *data.add_accesses() = AuditEventOf(record);
+    // Counts only: the audit log holds no personal data.
+    note->detail =
+        absl::StrCat("cases=", data.cases_size(), " referrals=", data.referrals_size(),
+                     " initiatives=", data.initiatives_size(), " accesses=", data.accesses_size());
+
+    std::string document;
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    options.always_print_primitive_fields = true;  // an empty field reads as such
+    const auto converted = google::protobuf::util::MessageToJsonString(data, &document, options);
+    if (!converted.ok()) {
+      return absl::InternalError(
+          absl::StrCat("the export did not convert to JSON: ", std::string(converted.message())));
+    }
+    response->set_arrival_id(request->arrival_id());
+    *response->mutable_exported_at() = now;
+    response->set_document(std::move(document));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ArrivalServiceImpl::EraseReturnee(
+    grpc::CallbackServerContext* ctx, const enlace::v1::EraseReturneeRequest* request,
+    enlace::v1::EraseReturneeResponse* response) {
+  return gate_->Unary(ctx, kEraseReturnee, [=](const Caller& caller, AuditNote* note) {
+    if (returnees_ == nullptr) {
+      return absl::FailedPreconditionError("this server has no returnee store");
+    }
+    if (absl::Status s = RequireId(request->arrival_id(), "arrival_id"); !s.ok()) return s;
+    if (absl::Status s = CheckFreeText(request->reason(), "reason", kMaxReasonCodePoints,
+                                       /*required=*/true);
+        !s.ok()) {
+      return s;
+    }
+    note->record_ids.push_back(request->arrival_id());
+    // That an erasure happened, never what it erased nor why (the reason is
+    // free text). Noted before ForChange(), which copies the note.
+    note->detail = "erasure";
+    absl::StatusOr<db::Erasure> erased =
+        returnees_->Erase(request->arrival_id(), request->reason(),
+                          db::Viewer{caller.principal.name}, note->ForChange());
+    if (!erased.ok()) return note->RecordRules(erased.status());
+    response->set_arrival_id(request->arrival_id());
+    *response->mutable_erased_at() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(erased->erased_at_us);
+    response->set_already_erased(erased->already_erased);
     return absl::OkStatus();
   });
 }

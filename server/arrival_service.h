@@ -6,6 +6,8 @@
 #define ENLACE_SERVER_ARRIVAL_SERVICE_H_
 
 #include "db/arrival_store.h"
+#include "db/audit_store.h"
+#include "db/returnee_store.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
 #include "server/agency_directory.h"
 #include "server/call_gate.h"
@@ -16,9 +18,12 @@ namespace enlace::server {
 
 class ArrivalServiceImpl final : public enlace::v1::ArrivalService::CallbackService {
  public:
-  // All pointers must outlive the service.
+  // All pointers must outlive the service. `returnees` and `audit_store`
+  // serve ExportReturneeData and EraseReturnee only: a service without them
+  // (unit tests of the other calls) answers those FAILED_PRECONDITION.
   ArrivalServiceImpl(CallGate* gate, const PageTokens* tokens, db::ArrivalStore* store,
-                     IngestBatcher* batcher, AgencyDirectory* agencies, Metrics* metrics);
+                     IngestBatcher* batcher, AgencyDirectory* agencies, Metrics* metrics,
+                     db::ReturneeStore* returnees = nullptr, db::AuditStore* audit_store = nullptr);
 
   grpc::ServerBidiReactor<enlace::v1::RecordArrivalsRequest, enlace::v1::RecordArrivalsResponse>*
   RecordArrivals(grpc::CallbackServerContext* ctx) override;
@@ -40,6 +45,12 @@ class ArrivalServiceImpl final : public enlace::v1::ArrivalService::CallbackServ
   grpc::ServerUnaryReactor* ListArrivalVersions(
       grpc::CallbackServerContext* ctx, const enlace::v1::ListArrivalVersionsRequest* request,
       enlace::v1::ListArrivalVersionsResponse* response) override;
+  grpc::ServerUnaryReactor* ExportReturneeData(grpc::CallbackServerContext* ctx,
+                                               const enlace::v1::ExportReturneeDataRequest* request,
+                                               enlace::v1::ReturneeDataExport* response) override;
+  grpc::ServerUnaryReactor* EraseReturnee(grpc::CallbackServerContext* ctx,
+                                          const enlace::v1::EraseReturneeRequest* request,
+                                          enlace::v1::EraseReturneeResponse* response) override;
 
  private:
   class RecordArrivalsReactor;
@@ -50,6 +61,8 @@ class ArrivalServiceImpl final : public enlace::v1::ArrivalService::CallbackServ
   IngestBatcher* const batcher_;
   AgencyDirectory* const agencies_;
   Metrics* const metrics_;
+  db::ReturneeStore* const returnees_;
+  db::AuditStore* const audit_store_;
 };
 
 }  // namespace enlace::server

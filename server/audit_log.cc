@@ -9,8 +9,26 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "db/audit_chain.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace enlace::server {
+
+enlace::v1::AuditEvent AuditEventOf(const db::AuditRecord& record) {
+  enlace::v1::AuditEvent event;
+  event.set_sequence(record.seq);
+  *event.mutable_time() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(record.at_us);
+  event.set_principal(record.principal);
+  event.set_method(record.method);
+  event.set_decision(static_cast<enlace::v1::Decision>(record.decision));
+  event.set_status_code(record.status_code);
+  for (const std::string& id : record.record_ids) event.add_record_ids(id);
+  event.set_detail(record.detail);
+  event.set_peer(record.peer);
+  event.set_actor(record.actor);
+  event.set_hash(db::ToHex(record.hash));
+  event.set_previous_hash(db::ToHex(record.prev_hash));
+  return event;
+}
 
 AuditLog::AuditLog(db::AuditStore* store, size_t max_batch, size_t max_queue)
     : store_(store),

@@ -28,10 +28,15 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "db/audit_store.h"
+#include "enlace/v1/admin.pb.h"
 #include "server/group_commit.h"
 #include "server/work_pool.h"
 
 namespace enlace::server {
+
+// A committed audit record as the API shows it (ListAuditEvents, and the
+// accesses of ExportReturneeData): hashes in hex.
+enlace::v1::AuditEvent AuditEventOf(const db::AuditRecord& record);
 
 class AuditLog {
  public:

@@ -28,6 +28,7 @@
 #include "db/mysql_pool.h"
 #include "db/mysql_report_grid.h"
 #include "server/log.h"
+#include "server/retention.h"
 #include "server/server.h"
 
 ABSL_FLAG(
@@ -118,6 +119,13 @@ ABSL_FLAG(std::string, programme_targets, "initiatives=70",
           "the programme's targets that reports measure progress against: indicator=target,... "
           "with indicators initiatives, returnees_served, women_served, youth_served, "
           "training_completed, seed_capital_usd (whole US dollars)");
+ABSL_FLAG(std::string, retention_years, "reintegration=10,protection=15,statistics=5,none=5",
+          "how long each arrival's records are kept, in whole years from the day it was "
+          "recorded, by the purposes its consent names (the longest wins; none: it names "
+          "none): purpose=years,... (docs/data-protection.md, section 9)");
+ABSL_FLAG(int, retention_interval_seconds, 3600,
+          "how often the retention job erases the arrivals past their retention date, as "
+          "EraseReturnee does (0: never)");
 ABSL_FLAG(std::string, audit_log_key, "",
           "PEM Ed25519 private key that signs the audit log's checkpoints (docs/audit.md; "
           "openssl genpkey -algorithm ed25519); every replica holds the same. Empty: a key of "
@@ -371,6 +379,18 @@ bool ReadWorkFlags(enlace::server::ServerConfig& config) {
     return false;
   }
   config.programme_targets = *std::move(targets);
+  absl::StatusOr<enlace::db::RetentionYears> retention =
+      enlace::server::ParseRetentionYears(absl::GetFlag(FLAGS_retention_years));
+  if (!retention.ok()) {
+    std::cerr << "enlace-server: --" << retention.status().message() << "\n";
+    return false;
+  }
+  config.retention_years = *retention;
+  if (absl::GetFlag(FLAGS_retention_interval_seconds) < 0) {
+    std::cerr << "enlace-server: --retention_interval_seconds must be 0 (never) or more\n";
+    return false;
+  }
+  config.retention_interval = absl::Seconds(absl::GetFlag(FLAGS_retention_interval_seconds));
   config.audit_log_key = absl::GetFlag(FLAGS_audit_log_key);
   config.audit_origin = absl::GetFlag(FLAGS_audit_origin);
   config.audit_checkpoint_interval = absl::Seconds(absl::GetFlag(FLAGS_audit_checkpoint_seconds));

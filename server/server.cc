@@ -32,6 +32,7 @@
 #include "db/mysql_pool.h"
 #include "db/mysql_registry_store.h"
 #include "db/mysql_report_store.h"
+#include "db/mysql_returnee_store.h"
 #include "enlace/v1/admin.grpc.pb.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
 #include "enlace/v1/cases.grpc.pb.h"
@@ -55,6 +56,7 @@
 #include "server/referral_service.h"
 #include "server/reflection_service.h"
 #include "server/report_service.h"
+#include "server/retention.h"
 #include "server/revocation.h"
 #include "server/token_keys.h"
 #include "server/work_pool.h"
@@ -120,6 +122,7 @@ struct EnlaceServer::Parts {
   std::unique_ptr<db::MysqlRegistryStore> registry_store;
   std::unique_ptr<db::MysqlCaseStore> case_store;
   std::unique_ptr<db::MysqlReportStore> report_store;
+  std::unique_ptr<db::MysqlReturneeStore> returnee_store;
   std::unique_ptr<RevocationList> revocation;
   std::unique_ptr<auth::PolicyWatcher> policy;
   std::unique_ptr<AuditLog> audit_log;
@@ -143,6 +146,9 @@ struct EnlaceServer::Parts {
   // its thread ends before the health service it reports to is gone.
   std::unique_ptr<db::MysqlAuditTreeStore> audit_tree_store;
   std::unique_ptr<AuditTransparency> transparency;
+  // Erases arrivals past their retention date (serving role); stopped
+  // before the stores it uses are gone.
+  std::unique_ptr<RetentionJob> retention_job;
   // Answers UNIMPLEMENTED for all but health on the plaintext port.
   grpc::CallbackGenericService health_port_unimplemented;
   std::unique_ptr<grpc::Server> health_server;
@@ -373,6 +379,7 @@ absl::StatusOr<std::vector<db::RevokedSerial>> OpenStores(const ServerConfig& co
   p.audit_store = std::make_unique<db::MysqlAuditStore>(p.pool.get());
   p.registry_store = std::make_unique<db::MysqlRegistryStore>(p.pool.get());
   p.case_store = std::make_unique<db::MysqlCaseStore>(p.pool.get());
+  p.returnee_store = std::make_unique<db::MysqlReturneeStore>(p.pool.get());
   p.report_store = std::make_unique<db::MysqlReportStore>(p.pool.get());
   p.revocation =
       std::make_unique<RevocationList>(p.registry_store.get(), config.revocation_max_staleness);
@@ -459,9 +466,9 @@ absl::Status MakeServices(const ServerConfig& config, std::optional<auth::Certif
   if (ca_role) {
     p.ca_admin_service = std::make_unique<CaAdminService>(p.admin_service.get());
   } else {
-    p.arrival_service =
-        std::make_unique<ArrivalServiceImpl>(p.gate.get(), p.tokens.get(), p.arrival_store.get(),
-                                             p.batcher.get(), p.agencies.get(), &p.metrics);
+    p.arrival_service = std::make_unique<ArrivalServiceImpl>(
+        p.gate.get(), p.tokens.get(), p.arrival_store.get(), p.batcher.get(), p.agencies.get(),
+        &p.metrics, p.returnee_store.get(), p.audit_store.get());
     p.referral_feed =
         std::make_unique<ReferralFeed>(p.case_store.get(), config.feed_poll, config.feed_window);
     if (absl::Status s = p.referral_feed->Start(); !s.ok()) {
@@ -608,6 +615,11 @@ void StartMonitors(const ServerConfig& config, EnlaceServer::Parts& p) {
   p.stream_recheck = config.stream_recheck;
   p.stream_monitor = std::thread([raw] { raw->RunStreamMonitor(); });
   if (p.transparency != nullptr) p.transparency->Start();
+  if (p.returnee_store != nullptr && config.retention_interval > absl::ZeroDuration()) {
+    p.retention_job = std::make_unique<RetentionJob>(p.returnee_store.get(), config.retention_years,
+                                                     config.retention_interval);
+    p.retention_job->Start();
+  }
 }
 
 }  // namespace
@@ -753,6 +765,7 @@ EnlaceServer::~EnlaceServer() {
   if (parts_->certificate_monitor.joinable()) parts_->certificate_monitor.join();
   if (parts_->stream_monitor.joinable()) parts_->stream_monitor.join();
   if (parts_->metrics_monitor.joinable()) parts_->metrics_monitor.join();
+  parts_->retention_job.reset();
 }
 
 int EnlaceServer::tls_port() const { return parts_->tls_port; }

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "db/returnee_store.h"
 #include "server/call_gate.h"
 #include "server/programme_targets.h"
 
@@ -69,6 +70,10 @@ struct ServerConfig {
   // The programme's targets that reports measure progress against
   // (default: 70 initiatives).
   ProgrammeTargets programme_targets;
+  // Retention (server/retention.h): how long each arrival's records are
+  // kept, and how often the job erases those past it (zero: never).
+  db::RetentionYears retention_years;
+  absl::Duration retention_interval = absl::Hours(1);
   // How often open streams are re-checked (revocation, expiry, policy).
   absl::Duration stream_recheck = absl::Milliseconds(500);
   // Per-identity limits on concurrent calls and open streams.

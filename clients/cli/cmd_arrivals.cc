@@ -41,6 +41,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "auth/pki.h"
 #include "clients/cli/cli.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
 #include "enlace/v1/arrivals.pb.h"
@@ -105,6 +106,7 @@ void PrintArrivalDetails(const v1::Arrival& a) {
       {"version", absl::StrCat(a.version())},
       {"submitted by", OrDash(a.submitted_by())},
       {"recorded at", FormatTimestamp(a.recorded_at())},
+      {"erased at", a.has_erased_at() ? FormatTimestamp(a.erased_at()) : "-"},
   });
 }
 
@@ -1304,6 +1306,106 @@ int RunArrivalsVersions(const Args& args) {
 }
 
 // ---------------------------------------------------------------------------
+// enlacectl arrivals export
+
+std::string ArrivalsExportUsage() {
+  return ServerUsage(
+      R"(Everything Enlace holds about one returnee, across the ministry and every
+agency (ArrivalService.ExportReturneeData): the arrival and its versions, the
+consent history, every case with its services, the referrals, the economic
+initiatives, and the audit events of every access to any of them. For the
+ministry, about arrivals it recorded; NOT_FOUND otherwise. The export is
+itself audited, on each record it names.
+
+Prints the JSON document (an enlace.v1.ReturneeData, see docs/api.md), or
+writes it to FILE with --to: mode 0600, never over an existing file. It holds
+every personal detail of the returnee: hand it over as the returnee's access
+request asks, and keep no copy.
+
+Usage: enlacectl arrivals export ARRIVAL_ID [--to FILE] [flags]
+
+Flags:
+  --to FILE              write the document to FILE instead of standard output
+)",
+      R"(
+Example:
+  enlacectl arrivals export 01HV6Q3J0R8X2M4W9K7T5B1C3D --to returnee.json
+)");
+}
+
+int RunArrivalsExport(const Args& args) {
+  static const Leaf leaf = {
+      "enlacectl arrivals export", ArrivalsExportUsage(), {"to"}, {"ARRIVAL_ID"}};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  const std::optional<std::string> to = call.flags().Get("to");
+  if (to.has_value() && to->empty()) return call.Value("--to: name a file");
+  v1::ExportReturneeDataRequest request;
+  request.set_arrival_id(call.positional(0));
+  v1::ReturneeDataExport exported;
+  if (absl::Status s = CallUnary(call, &ArrivalStub::ExportReturneeData, request, &exported);
+      !s.ok()) {
+    return Fail(s);
+  }
+  if (!to.has_value()) {
+    std::cout << exported.document() << "\n";
+    return kExitOk;
+  }
+  if (absl::Status s =
+          auth::WriteFileAtomically(*to, exported.document() + "\n", 0600, auth::IfExists::kFail);
+      !s.ok()) {
+    return Fail(s);
+  }
+  std::cout << "wrote " << *to << " (mode 0600): everything held about the returnee of arrival "
+            << exported.arrival_id() << ", exported at " << FormatTimestamp(exported.exported_at())
+            << "\n";
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl arrivals erase
+
+std::string ArrivalsEraseUsage() {
+  return ServerUsage(
+      R"(Erase who a returnee is (ArrivalService.EraseReturnee): the names, document
+number, municipality and guardian's name of the arrival and of every version,
+and the free text of every agency's cases, services, referrals and initiatives
+(summaries, notes, reasons, outcomes, initiative names). The birth date keeps
+only the age on arrival. What the programme counts stays: the report does not
+change. Cannot be undone. For the ministry, about arrivals it recorded;
+NOT_FOUND otherwise. Idempotent: a repeat says it was erased already.
+
+Usage: enlacectl arrivals erase ARRIVAL_ID --reason TEXT [flags]
+
+Flags:
+  --reason TEXT          why (required, at most 500 characters): the request and
+                         its reference, not who asked
+)",
+      R"(
+Example:
+  enlacectl arrivals erase 01HV6Q3J0R8X2M4W9K7T5B1C3D --reason "erasure request 2026-114"
+)");
+}
+
+int RunArrivalsErase(const Args& args) {
+  static const Leaf leaf = {
+      "enlacectl arrivals erase", ArrivalsEraseUsage(), {"reason"}, {"ARRIVAL_ID"}};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  if (absl::Status s = RequireFlags(call.flags(), {"reason"}); !s.ok()) {
+    return call.Usage(s.message());
+  }
+  v1::EraseReturneeRequest request;
+  request.set_arrival_id(call.positional(0));
+  request.set_reason(call.flags().Get("reason").value_or(""));
+  return CallAndPrint(
+      call, &ArrivalStub::EraseReturnee, request, [](const v1::EraseReturneeResponse& r) {
+        std::cout << (r.already_erased() ? "already erased: arrival " : "erased arrival ")
+                  << r.arrival_id() << " at " << FormatTimestamp(r.erased_at()) << "\n";
+      });
+}
+
+// ---------------------------------------------------------------------------
 // enlacectl consent update
 
 std::string ConsentUpdateUsage() {
@@ -1404,6 +1506,10 @@ int RunArrivals(const Args& args) {
           {"correct", "correct fields of an arrival, keeping the earlier version (ministry)",
            &RunArrivalsCorrect},
           {"versions", "every version of an arrival", &RunArrivalsVersions},
+          {"export", "everything held about a returnee, as one JSON document (ministry)",
+           &RunArrivalsExport},
+          {"erase", "erase who a returnee is, keeping the programme's counts (ministry)",
+           &RunArrivalsErase},
       },
       "enlacectl arrivals push arrivals.csv --rejects rejects.csv\n"
       "enlacectl arrivals list --department SV-SS --output json"};

@@ -15,7 +15,9 @@ of the programme with a synthetic but plausible dataset:
      their seed capital (US$, one or two tranches each), and refers cases to
      UNHCR (protection) and UNDP (livelihoods);
   3. UNHCR and UNDP accept, decline and complete their referrals;
-  4. the programme report (ReportService.GetProgrammeReport) is printed and
+  4. 25 returnees without a case ask the ministry to erase who they are
+     (ArrivalService.EraseReturnee);
+  5. the programme report (ReportService.GetProgrammeReport) is printed and
      checked against the official figures, with the programme's outcomes:
      money disbursed (checked against the plan), trainings completed,
      initiatives by status, woman-led initiatives, youth reached.
@@ -58,6 +60,10 @@ examples:
                                                        # database: figures add up)
   ./scripts/demo.sh --addr localhost:7543 --pki /tmp/demo_clone/var/pki
 """
+
+# Returnees without a case who ask to be erased (step 5): the report must
+# still reproduce the official figures afterwards.
+ERASED = 25
 
 # The official figures (docs/programme.md):
 # (department, first day, last day) -> returnees.
@@ -754,6 +760,33 @@ def run_referrals(parties, plans, case_ids):
 
 # ----------------------------------------------------------------- 5. report
 
+# ------------------------------------------------------------------ 5. erasure
+
+def erase_some(parties, seed, dataset, plans, arrival_ids):
+    """ERASED returnees without a case (chosen by seed) ask the ministry to erase
+    them (EraseReturnee): who they were goes, what the programme counts stays,
+    and the report that follows still reproduces every official figure.
+    Idempotent: a rerun finds them erased already."""
+    pb = parties.api.arrivals
+    served = {p["arrival"]["external_id"] for p in plans}
+    rng = random.Random(f"{seed}/erasure")
+    chosen = rng.sample(sorted(a["external_id"] for a in dataset
+                               if a["external_id"] not in served), ERASED)
+    say(f"== 5. {len(chosen)} returnees ask the ministry to erase who they are "
+        "(ArrivalService.EraseReturnee)")
+    counts = Counter()
+
+    def erase(external_id):
+        request = pb.EraseReturneeRequest(arrival_id=arrival_ids[external_id],
+                                          reason="demo: the returnee asked for erasure")
+        # Idempotent: safe to retry like a read.
+        answer = call(parties.arrivals("mfa").EraseReturnee, request, "EraseReturnee", read=True)
+        counts.add("erased before" if answer.already_erased else "erased")
+
+    parallel(erase, chosen)
+    say("   " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
 def cell(c):
     return "suppressed" if c.suppressed else f"{c.count:,}"
 
@@ -875,7 +908,9 @@ def main(argv=None):
         run_initiatives(parties, plans, case_ids)
         run_referrals(parties, plans, case_ids)
 
-        say("== 5. the programme report (ReportService.GetProgrammeReport)")
+        erase_some(parties, args.seed, dataset, plans, arrival_ids)
+
+        say("== 6. the programme report (ReportService.GetProgrammeReport)")
         got = {}
         for label, first, last in PERIODS:
             for dept, c in print_period_report(parties, label, first, last).items():

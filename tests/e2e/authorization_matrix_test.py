@@ -51,6 +51,8 @@ EMPTY_REQUEST = {
     "ArrivalService/UpdateConsent": (C.INVALID_ARGUMENT, "arrival_id"),
     "ArrivalService/CorrectArrival": (C.INVALID_ARGUMENT, "arrival_id"),
     "ArrivalService/ListArrivalVersions": (C.INVALID_ARGUMENT, "arrival_id"),
+    "ArrivalService/ExportReturneeData": (C.INVALID_ARGUMENT, "arrival_id"),
+    "ArrivalService/EraseReturnee": (C.INVALID_ARGUMENT, "arrival_id"),
     "CaseService/OpenCase": (C.INVALID_ARGUMENT, "arrival_id"),
     "CaseService/GetCase": (C.INVALID_ARGUMENT, "case_id"),
     "CaseService/ListCases": (C.OK, None),

@@ -297,6 +297,57 @@ class EnlacectlWorkflowTest(harness.EnlacectlChecks, harness.ServerTestCase):
         self.assertEqual(res.returncode, 6, res.stderr)  # not found
         self.assertIn("NOT_FOUND", res.stderr)
 
+    def test_export_everything_held_about_a_returnee(self):
+        arrival_id = self.push_one("EXP-1", given_name="Rosa Elena")
+        # To standard output: the document, JSON of a ReturneeData.
+        res = self.ok("arrivals", "export", arrival_id)
+        document = json.loads(res.stdout)
+        self.assertEqual(document["arrival"]["arrivalId"], arrival_id)
+        self.assertEqual(document["arrival"]["person"]["givenName"], "Rosa Elena")
+        self.assertEqual([v["version"] for v in document["consentHistory"]], [1])
+        self.assertEqual(document["cases"], [])
+        # To a file: mode 0600, never over an existing file.
+        out = self.path("EXP-1.json")
+        res = self.ok("arrivals", "export", arrival_id, "--to", out)
+        self.assertIn(f"wrote {out} (mode 0600)", res.stdout)
+        self.assertEqual(os.stat(out).st_mode & 0o777, 0o600)
+        with open(out, encoding="utf-8") as f:
+            self.assertEqual(json.load(f)["arrival"]["externalId"], "EXP-1")
+        res = self.ctl("arrivals", "export", arrival_id, "--to", out)
+        self.assertEqual(res.returncode, 1, res.stderr)
+        self.assertIn("ALREADY_EXISTS", res.stderr)
+        # The ministry's call: iom, named in the consent, may not; an id that
+        # names nothing is not found; no id is a usage error.
+        res = self.ctl("arrivals", "export", arrival_id, identity="iom")
+        self.assertEqual(res.returncode, 5, res.stderr)
+        res = self.ctl("arrivals", "export", "0123456789abcdef0123456789abcdef")
+        self.assertEqual(res.returncode, 6, res.stderr)
+        res = self.ctl("arrivals", "export")
+        self.assertEqual(res.returncode, 2, res.stderr)
+
+    def test_erase_a_returnee(self):
+        arrival_id = self.push_one("ERA-1", given_name="Xiomara", family_name="Borrable")
+        res = self.ctl("arrivals", "erase", arrival_id)  # no reason: a usage error
+        self.assertEqual(res.returncode, 2, res.stderr)
+        self.assertIn("--reason", res.stderr)
+        res = self.ctl("arrivals", "erase", arrival_id, "--reason", "x", identity="iom")
+        self.assertEqual(res.returncode, 5, res.stderr)
+        res = self.ok("arrivals", "erase", arrival_id, "--reason", "erasure request 2026-114")
+        self.assertRegex(res.stdout, rf"^erased arrival {arrival_id} at \S+")
+        res = self.ok("arrivals", "erase", arrival_id, "--reason", "erasure request 2026-114")
+        self.assertRegex(res.stdout, rf"^already erased: arrival {arrival_id} at \S+")
+        shown = self.ok("arrivals", "get", arrival_id).stdout
+        self.assertNotIn("Xiomara", shown)
+        self.assertNotIn("Borrable", shown)
+        self.assertRegex(shown, r"(?m)^  erased at +\d{4}-")
+        document = json.loads(self.ok("arrivals", "export", arrival_id).stdout)
+        self.assertNotIn("Xiomara", json.dumps(document, ensure_ascii=False))
+        self.assertIn("erasedAt", document["arrival"])
+        res = self.ctl("arrivals", "correct", arrival_id, "--given-name", "Xiomara",
+                       "--reason", "restore")
+        self.assertEqual(res.returncode, 1, res.stderr)
+        self.assertIn("FAILED_PRECONDITION", res.stderr)
+
     def test_a_minors_consent_is_updated_with_the_guardian(self):
         arrival_id = self.push_one(
             "GDU-1", birth_date="2012-06-01", consent_agencies="", consent_purposes="",

@@ -61,7 +61,7 @@ for file in \
     "$libdir/pkgconfig/enlace.pc"; do
   [[ -f $prefix/$file ]] || fail "not installed: $file"
 done
-for proto in admin arrivals cases referrals reports; do
+for proto in admin arrivals cases referrals reports returnee_data; do
   for file in "include/enlace/v1/$proto.pb.h" \
               "include/enlace/v1/$proto.grpc.pb.h" \
               "share/enlace/protos/enlace/v1/$proto.proto"; do

@@ -3,10 +3,12 @@
 
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
+#include <cppconn/resultset_metadata.h>
 #include <openssl/rand.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -116,6 +118,24 @@ int64_t TestDatabase::QueryInt(const std::string& sql) {
   });
   if (!status.ok()) Die(absl::StrCat(sql, ": ", status.ToString()));
   return value;
+}
+
+std::vector<std::vector<std::string>> TestDatabase::QueryRows(const std::string& sql) {
+  std::vector<std::vector<std::string>> result;
+  absl::Status status = pool_->Run([&](db::MysqlConnection& c) -> absl::Status {
+    result.clear();
+    std::unique_ptr<sql::ResultSet> rows(c.Prepare(sql)->executeQuery());
+    const unsigned columns = rows->getMetaData()->getColumnCount();
+    while (rows->next()) {
+      std::vector<std::string>& row = result.emplace_back();
+      for (unsigned i = 1; i <= columns; ++i) {
+        row.push_back(rows->isNull(i) ? "" : std::string(rows->getString(i)));
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) Die(absl::StrCat(sql, ": ", status.ToString()));
+  return result;
 }
 
 void TestDatabase::Execute(const std::string& sql) {

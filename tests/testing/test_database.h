@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "db/dsn.h"
@@ -50,6 +51,8 @@ class TestDatabase {
   // Test-only raw SQL (fixed statements written in tests, never user input).
   // Abort on error, so a broken fixture cannot pass silently.
   int64_t QueryInt(const std::string& sql);
+  // Every row, each column as text (NULL as "").
+  std::vector<std::vector<std::string>> QueryRows(const std::string& sql);
   void Execute(const std::string& sql);
 
  private:
