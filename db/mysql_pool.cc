@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
-#include <limits>
 #include <optional>
 
 #include "absl/status/status.h"
@@ -212,6 +211,26 @@ void MysqlPool::MoveFrom(size_t from, size_t to) {
   if (options_.on_failover) options_.on_failover(dsn_.hosts[from], dsn_.hosts[to]);
 }
 
+std::optional<size_t> ChooseWriter(const std::vector<std::optional<GaleraNodeState>>& nodes) {
+  // Only members of the primary component, synced and ready, may be chosen;
+  // of those, only the ones in the newest view (the others have not yet
+  // seen the last membership change, and their index may be another's now).
+  int64_t newest_view = -1;
+  auto eligible = [](const std::optional<GaleraNodeState>& node) {
+    return node.has_value() && node->cluster_status == "Primary" && node->state == "Synced" &&
+           node->ready && node->local_index >= 0 && node->view >= 0;
+  };
+  for (const std::optional<GaleraNodeState>& node : nodes) {
+    if (eligible(node)) newest_view = std::max(newest_view, node->view);
+  }
+  std::optional<size_t> best;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (!eligible(nodes[i]) || nodes[i]->view != newest_view) continue;
+    if (!best.has_value() || nodes[i]->local_index < nodes[*best]->local_index) best = i;
+  }
+  return best;
+}
+
 DsnHost MysqlPool::ChooseWriterNode() {
   size_t current = 0;
   {
@@ -219,36 +238,39 @@ DsnHost MysqlPool::ChooseWriterNode() {
     current = current_node_;
   }
   if (!dsn_.socket.empty() || dsn_.hosts.size() < 2) return dsn_.hosts[current];
-  constexpr int64_t kNotAMember = std::numeric_limits<int64_t>::max();
-  int64_t best_index = kNotAMember;
-  size_t best = current;
+  std::vector<std::optional<GaleraNodeState>> nodes(dsn_.hosts.size());
   for (size_t node = 0; node < dsn_.hosts.size(); ++node) {
     absl::StatusOr<std::unique_ptr<MysqlConnection>> probe = ConnectTo(node);
     if (!probe.ok()) continue;
     try {
       std::unique_ptr<sql::Statement> statement((*probe)->raw().createStatement());
       std::unique_ptr<sql::ResultSet> rows(statement->executeQuery(
-          "SHOW STATUS WHERE Variable_name IN "
-          "('wsrep_local_index', 'wsrep_local_state_comment', 'wsrep_ready')"));
-      int64_t index = kNotAMember;
-      bool synced = false;
-      bool ready = false;
+          "SHOW STATUS WHERE Variable_name IN ('wsrep_local_index', "
+          "'wsrep_local_state_comment', 'wsrep_ready', 'wsrep_cluster_status', "
+          "'wsrep_cluster_conf_id')"));
+      GaleraNodeState state;
       while (rows->next()) {
         std::string name = rows->getString(1);
         std::string value = rows->getString(2);
-        if (name == "wsrep_local_index" && !absl::SimpleAtoi(value, &index)) index = kNotAMember;
-        if (name == "wsrep_local_state_comment") synced = value == "Synced";
-        if (name == "wsrep_ready") ready = value == "ON";
+        // Out of range (a node outside the primary component says 2^64-1
+        // for its view) reads as -1: not a member.
+        if (name == "wsrep_local_index" && !absl::SimpleAtoi(value, &state.local_index)) {
+          state.local_index = -1;
+        }
+        if (name == "wsrep_cluster_conf_id" && !absl::SimpleAtoi(value, &state.view)) {
+          state.view = -1;
+        }
+        if (name == "wsrep_local_state_comment") state.state = value;
+        if (name == "wsrep_ready") state.ready = value == "ON";
+        if (name == "wsrep_cluster_status") state.cluster_status = value;
       }
-      if (synced && ready && index < best_index) {
-        best_index = index;
-        best = node;
-      }
+      nodes[node] = std::move(state);
     } catch (const sql::SQLException&) {
       // A node that cannot say is not chosen.
     }
   }
-  if (best_index != kNotAMember && best != current) MoveFrom(current, best);
+  std::optional<size_t> best = ChooseWriter(nodes);
+  if (best.has_value() && *best != current) MoveFrom(current, *best);
   return CurrentNode();
 }
 
@@ -426,24 +448,29 @@ absl::Status MysqlPool::RunLeased(const std::function<absl::Status(MysqlConnecti
   if (progress != nullptr) progress->leased = true;
   std::unique_ptr<MysqlConnection> connection = *std::move(leased);
   absl::Status status;
+  // Transactions are begun and ended by statements, not by the connector's
+  // setAutoCommit(), commit() and rollback(): Connector/C++ 1.1.12 (Debian
+  // 12's) drops the server's answer to those, so a COMMIT that failed looked
+  // committed. Galera refusing it at certification (1213, when two replicas
+  // write through two nodes) or the node dying under it (2013) was answered
+  // OK with nothing stored: ha_test's lost acknowledged writes. A statement
+  // throws like any other.
   try {
-    if (transaction) connection->raw().setAutoCommit(false);
+    if (transaction) connection->Execute("START TRANSACTION");
     status = body(*connection);
     if (transaction) {
       if (status.ok()) {
         if (progress != nullptr) progress->commit_sent = true;
-        connection->raw().commit();
+        connection->Execute("COMMIT");
       } else {
-        connection->raw().rollback();
+        connection->Execute("ROLLBACK");
       }
-      connection->raw().setAutoCommit(true);
     }
   } catch (const sql::SQLException& e) {
     status = StatusFromSqlException(e);
     if (transaction && !IsConnectionLost(status)) {
       try {
-        connection->raw().rollback();
-        connection->raw().setAutoCommit(true);
+        connection->Execute("ROLLBACK");
       } catch (const sql::SQLException& rollback_error) {
         status = StatusFromSqlException(rollback_error);
       }

@@ -22,13 +22,20 @@
 // answers 1047 "WSREP has not yet prepared node" there). Idle connections to
 // a node that is no longer current are closed instead of leased. Each move
 // is a failover (Failovers(), PoolOptions::on_failover). The pool never moves
-// back by itself: it stays on the new node until that one fails. So two
-// server replicas may write through different nodes (one restarted after the
-// other failed over): their conflicting transactions then fail Galera's
-// certification at commit, as deadlocks, and are retried (InTransaction);
+// back by itself: it stays on the new node until that one fails, or until
+// ChooseWriterNode names another. So two server replicas may write through
+// different nodes for a moment (each follows a membership change on its own
+// 2 s tick): their conflicting transactions then fail Galera's
+// certification at COMMIT, as deadlocks, and are retried (InTransaction);
 // and every connection to a Galera node waits for causality on reads
 // (wsrep_sync_wait = 7), so a replica reads what another just wrote through
 // another node.
+//
+// COMMIT is a statement of its own (so are START TRANSACTION and ROLLBACK),
+// never the connector's commit(): Connector/C++ 1.1.12 ignores the server's
+// answer to commit(), setAutoCommit() and rollback(), so a refused or
+// interrupted COMMIT was reported as a success (acknowledged writes lost
+// in ha_test; docs/operations.md, "High availability").
 //
 // Error mapping (MySQL/MariaDB error numbers):
 //   cannot connect, server gone away, lost connection, shutdown,
@@ -50,6 +57,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -121,6 +129,24 @@ int64_t LastInsertId(MysqlConnection& c);
 // "(?, ?, ...)": `n` placeholders for `column IN (...)`.
 std::string InList(size_t n);
 
+// What a Galera node says of itself (SHOW STATUS), for ChooseWriter.
+struct GaleraNodeState {
+  int64_t local_index = -1;  // wsrep_local_index: its place in the membership view
+  std::string state;  // wsrep_local_state_comment: "Synced", "Joined", "Donor/Desynced", ...
+  bool ready = false;  // wsrep_ready = ON
+  std::string cluster_status;  // wsrep_cluster_status: "Primary", "non-Primary", ...
+  int64_t view = -1;  // wsrep_cluster_conf_id: which membership view it is in
+};
+
+// The writer node, as an index into `nodes` (the DSN's order; nullopt for a
+// node that did not answer): of the members of the primary component that
+// are synced and ready, and in the newest view any of them reports (one
+// still in an older view has not seen the last membership change: its
+// index may be another member's now), the one with the lowest
+// wsrep_local_index (ties: the first in the DSN). nullopt when no node
+// qualifies. Every replica asking the same nodes gets the same answer.
+std::optional<size_t> ChooseWriter(const std::vector<std::optional<GaleraNodeState>>& nodes);
+
 struct PoolOptions {
   int max_connections = 8;
   absl::Duration acquire_timeout = absl::Seconds(5);
@@ -157,14 +183,15 @@ class MysqlPool {
   absl::Status Run(const std::function<absl::Status(MysqlConnection&)>& body);
 
   // Runs `body` in one transaction: commits when it returns OK, rolls back
-  // otherwise. A deadlock, lock-wait timeout or Galera certification
-  // conflict is retried (up to `max_attempts` in all) from the start, so
-  // `body` must be safe to rerun; so is a lost connection before COMMIT was
-  // sent (nothing was written: the retry runs on a new connection, on the
-  // next node if that one died). A connection lost during COMMIT is not
-  // retried: the transaction may have committed, and only the caller knows
-  // whether repeating it is safe (UNAVAILABLE). An error `body` returns
-  // itself is never retried.
+  // otherwise; OK only once the database answered the COMMIT. A deadlock,
+  // lock-wait timeout or Galera certification conflict (at any statement or
+  // at COMMIT: the transaction was rolled back) is retried (up to
+  // `max_attempts` in all) from the start, so `body` must be safe to rerun;
+  // so is a lost connection before COMMIT was sent (nothing was written: the
+  // retry runs on a new connection, on the next node if that one died). A
+  // connection lost during COMMIT is not retried: the transaction may have
+  // committed, and only the caller knows whether repeating it is safe
+  // (UNAVAILABLE). An error `body` returns itself is never retried.
   absl::Status InTransaction(const std::function<absl::Status(MysqlConnection&)>& body,
                              int max_attempts = 3);
 
@@ -181,8 +208,8 @@ class MysqlPool {
 
   const Dsn& dsn() const { return dsn_; }
   // With several nodes: asks each which Galera cluster member it is, and
-  // makes the synced member with the lowest wsrep_local_index current (a
-  // failover when that is another node). Every server replica choosing by
+  // makes the one ChooseWriter names current (a failover when that is
+  // another node). Every server replica choosing by
   // the same rule writes through the same node, whatever its history (a
   // replica restarted after the others failed over would otherwise take the
   // first node of its DSN): writes of two replicas through two nodes

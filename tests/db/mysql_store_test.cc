@@ -520,6 +520,28 @@ TEST_F(MysqlStoreTest, ATransactionLostBeforeCommitIsRunAgainOnANewConnection) {
   EXPECT_EQ(rows, 1);
 }
 
+// A connection that dies as COMMIT is sent (its node killed under it): the
+// outcome is unknown, so the call is UNAVAILABLE and not run again; never OK.
+// (Connector/C++ 1.1.12's commit() and setAutoCommit() report nothing here,
+// and the pool once answered OK for a transaction that was rolled back.)
+TEST_F(MysqlStoreTest, ATransactionLostAtCommitIsUnavailableNeverOk) {
+  database_->Execute("CREATE TABLE commit_probe (id INT PRIMARY KEY)");
+  MysqlPool pool(database_->dsn(), PoolOptions{.max_connections = 2});
+  int attempts = 0;
+  absl::Status status = pool.InTransaction([&](MysqlConnection& c) -> absl::Status {
+    ++attempts;
+    c.Execute("INSERT INTO commit_probe VALUES (1)");
+    std::unique_ptr<sql::ResultSet> id(c.Prepare("SELECT CONNECTION_ID()")->executeQuery());
+    id->next();
+    // From another session: this one only learns of it at COMMIT.
+    database_->Execute(absl::StrCat("KILL CONNECTION ", id->getInt64(1)));
+    return absl::OkStatus();
+  });
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(attempts, 1) << "a COMMIT of unknown outcome must not be run again";
+  EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM commit_probe"), 0);
+}
+
 // A lease that finds every connection leased waits for one, and the wait
 // is reported once with its length; Stats() counts leased and idle ones.
 TEST_F(MysqlStoreTest, AWaitForAConnectionIsReportedAndStatsCountLeasedAndIdle) {
