@@ -454,32 +454,46 @@ absl::Status MysqlPool::RunLeased(const std::function<absl::Status(MysqlConnecti
   // committed. Galera refusing it at certification (1213, when two replicas
   // write through two nodes) or the node dying under it (2013) was answered
   // OK with nothing stored: ha_test's lost acknowledged writes. A statement
-  // throws like any other.
+  // throws like any other. Autocommit off, not START TRANSACTION, as before:
+  // a body may set its transaction's characteristics first (the report's
+  // REPEATABLE READ, READ ONLY snapshot), which an open transaction refuses.
+  bool committed = false;
+  absl::Status after_commit;  // restoring autocommit failed after the COMMIT succeeded
   try {
-    if (transaction) connection->Execute("START TRANSACTION");
+    if (transaction) connection->Execute("SET autocommit = 0");
     status = body(*connection);
     if (transaction) {
       if (status.ok()) {
         if (progress != nullptr) progress->commit_sent = true;
         connection->Execute("COMMIT");
+        committed = true;
       } else {
         connection->Execute("ROLLBACK");
       }
+      connection->Execute("SET autocommit = 1");
     }
   } catch (const sql::SQLException& e) {
-    status = StatusFromSqlException(e);
-    if (transaction && !IsConnectionLost(status)) {
-      try {
-        connection->Execute("ROLLBACK");
-      } catch (const sql::SQLException& rollback_error) {
-        status = StatusFromSqlException(rollback_error);
+    if (committed) {
+      // The answer stands (committed); the connection is not reused.
+      after_commit = StatusFromSqlException(e);
+    } else {
+      status = StatusFromSqlException(e);
+      if (transaction && !IsConnectionLost(status)) {
+        try {
+          connection->Execute("ROLLBACK");
+          connection->Execute("SET autocommit = 1");
+        } catch (const sql::SQLException& rollback_error) {
+          status = StatusFromSqlException(rollback_error);
+        }
       }
     }
   } catch (const std::exception& e) {
-    status = absl::InternalError(absl::StrCat("database client error: ", e.what()));
+    (committed ? after_commit : status) =
+        absl::InternalError(absl::StrCat("database client error: ", e.what()));
   }
-  const bool lost = IsConnectionLost(status);
-  Release(std::move(connection), /*healthy=*/!lost && !absl::IsInternal(status), lost);
+  const bool lost = IsConnectionLost(status) || IsConnectionLost(after_commit);
+  Release(std::move(connection),
+          /*healthy=*/!lost && !absl::IsInternal(status) && after_commit.ok(), lost);
   return status;
 }
 

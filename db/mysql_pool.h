@@ -31,7 +31,7 @@
 // (wsrep_sync_wait = 7), so a replica reads what another just wrote through
 // another node.
 //
-// COMMIT is a statement of its own (so are START TRANSACTION and ROLLBACK),
+// COMMIT is a statement of its own (so are ROLLBACK and SET autocommit),
 // never the connector's commit(): Connector/C++ 1.1.12 ignores the server's
 // answer to commit(), setAutoCommit() and rollback(), so a refused or
 // interrupted COMMIT was reported as a success (acknowledged writes lost
