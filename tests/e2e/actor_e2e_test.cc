@@ -59,16 +59,6 @@ class ActorTest : public ServerFixture {
     return ctx;
   }
 
-  // The events of `principal` calling `method`, oldest first.
-  std::vector<v1::AuditEvent> EventsOf(const std::string& principal, const std::string& method) {
-    std::vector<v1::AuditEvent> events;
-    const v1::ListAuditEventsResponse response = AuditEvents(principal);
-    for (const v1::AuditEvent& e : response.events()) {
-      if (e.method() == method) events.push_back(e);
-    }
-    return events;
-  }
-
   int64_t ArrivalRows() { return database_->QueryInt("SELECT COUNT(*) FROM arrivals"); }
 
   void ExpectVerified() {

@@ -30,16 +30,6 @@ using ::testing::SizeIs;
 
 using AuditTrailTest = ServerFixture;
 
-// The events of `principal` for `method`.
-std::vector<v1::AuditEvent> EventsOf(const v1::ListAuditEventsResponse& all,
-                                     const std::string& method) {
-  std::vector<v1::AuditEvent> out;
-  for (const v1::AuditEvent& e : all.events()) {
-    if (e.method() == method) out.push_back(e);
-  }
-  return out;
-}
-
 std::set<std::string> IdsIn(const std::vector<v1::AuditEvent>& events) {
   std::set<std::string> ids;
   for (const v1::AuditEvent& e : events) ids.insert(e.record_ids().begin(), e.record_ids().end());
@@ -49,7 +39,7 @@ std::set<std::string> IdsIn(const std::vector<v1::AuditEvent>& events) {
 TEST_F(AuditTrailTest, AChangeIsOneEventCommittedWithItAndNamingWhatItCreated) {
   OpenedCase opened = OpenIomCase("trail-1", {"iom", "undp"});
   std::vector<v1::AuditEvent> events =
-      EventsOf(AuditEvents("spiffe://enlace/agency/iom"), "/enlace.v1.CaseService/OpenCase");
+      EventsOf("spiffe://enlace/agency/iom", "/enlace.v1.CaseService/OpenCase");
   ASSERT_THAT(events, SizeIs(1));
   EXPECT_EQ(events[0].decision(), v1::DECISION_ALLOW);
   EXPECT_EQ(events[0].status_code(), 0);
@@ -125,8 +115,8 @@ TEST_F(AuditTrailTest, IngestedRecordsAreInAnEventBeforeTheyAreAnswered) {
   while (answered.size() < 30 && stream->Read(&response)) answered.insert(response.arrival_id());
   ASSERT_EQ(answered.size(), 30u);
   // The stream is still open: the batch events are already there.
-  std::vector<v1::AuditEvent> batches = EventsOf(AuditEvents("spiffe://enlace/agency/mfa"),
-                                                 "/enlace.v1.ArrivalService/RecordArrivals");
+  std::vector<v1::AuditEvent> batches =
+      EventsOf("spiffe://enlace/agency/mfa", "/enlace.v1.ArrivalService/RecordArrivals");
   ASSERT_FALSE(batches.empty());
   for (const v1::AuditEvent& e : batches) EXPECT_TRUE(absl::StartsWith(e.detail(), "batch: "));
   EXPECT_EQ(IdsIn(batches), answered);
@@ -143,8 +133,8 @@ TEST_F(AuditTrailTest, WatchedEventsAreInAnEventBeforeTheyAreDelivered) {
   ASSERT_TRUE(ReferAsIom(b.case_.case_id(), "undp", &second).ok());
   ASSERT_THAT(watcher.WaitFor(2), SizeIs(2));
   // Still open: the deliveries are in the log, naming each referral and case.
-  std::vector<v1::AuditEvent> deliveries = EventsOf(AuditEvents("spiffe://enlace/agency/undp"),
-                                                    "/enlace.v1.ReferralService/WatchReferrals");
+  std::vector<v1::AuditEvent> deliveries =
+      EventsOf("spiffe://enlace/agency/undp", "/enlace.v1.ReferralService/WatchReferrals");
   ASSERT_FALSE(deliveries.empty());
   for (const v1::AuditEvent& e : deliveries) {
     EXPECT_TRUE(absl::StartsWith(e.detail(), "deliver events=")) << e.detail();

@@ -62,15 +62,6 @@ class ArrivalCorrectionTest : public ServerFixture {
     EXPECT_TRUE(status.ok()) << status.error_message();
     return arrival;
   }
-  // The ministry's CorrectArrival events, oldest first.
-  std::vector<v1::AuditEvent> CorrectionEvents() {
-    const v1::ListAuditEventsResponse response = AuditEvents(kMfa);
-    std::vector<v1::AuditEvent> events;
-    for (const v1::AuditEvent& e : response.events()) {
-      if (e.method() == kCorrectArrival) events.push_back(e);
-    }
-    return events;
-  }
 
   const auth::IssuedCertificate undp_cert_ = pki_.Agency("undp");
 };
@@ -116,7 +107,7 @@ TEST_F(ArrivalCorrectionTest, TheNamedAgencyReadsTheCorrectionAndEveryVersionIsK
             versions.versions(0).corrected_at().seconds());
 
   // The change is audited: which fields, never their values nor the reason.
-  std::vector<v1::AuditEvent> events = CorrectionEvents();
+  std::vector<v1::AuditEvent> events = EventsOf(kMfa, kCorrectArrival);
   ASSERT_THAT(events, SizeIs(1));
   EXPECT_EQ(events[0].status_code(), grpc::StatusCode::OK);
   EXPECT_THAT(events[0].record_ids(), ::testing::ElementsAre(id));
@@ -194,7 +185,7 @@ TEST_F(ArrivalCorrectionTest, BadCorrectionsNameTheFieldAreAuditedAndChangeNothi
   EXPECT_EQ(Read(mfa_cert_, id).version(), 1);
   EXPECT_EQ(Read(mfa_cert_, id).person().birth_date(), "1995-07-21");
   EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM arrival_versions"), 0);
-  std::vector<v1::AuditEvent> events = CorrectionEvents();
+  std::vector<v1::AuditEvent> events = EventsOf(kMfa, kCorrectArrival);
   ASSERT_THAT(events, SizeIs(bad.size() + 1));
   for (const v1::AuditEvent& e : events) {
     EXPECT_EQ(e.status_code(), grpc::StatusCode::INVALID_ARGUMENT);

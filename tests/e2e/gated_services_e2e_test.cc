@@ -192,26 +192,15 @@ class GatedServicesTest : public ServerFixture {
         Eventually([&] { return CheckCode(iom_cert_); }, grpc::StatusCode::PERMISSION_DENIED));
   }
 
-  // The audit events of `principal` calling `method`.
-  std::vector<v1::AuditEvent> Audited(const std::string& principal, const std::string& method) {
-    v1::ListAuditEventsRequest request;
-    request.set_principal(principal);
-    request.set_method(method);
-    request.set_page_size(500);
-    v1::ListAuditEventsResponse response;
-    grpc::Status status = Admin()->ListAuditEvents(Context().get(), request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return {response.events().begin(), response.events().end()};
-  }
   // The same, waiting up to 5 s for at least `count` of them (a stream the
   // client cancelled is audited once the server has seen the cancellation).
   std::vector<v1::AuditEvent> AuditedEventually(const std::string& principal,
                                                 const std::string& method, size_t count) {
     absl::Time deadline = absl::Now() + absl::Seconds(5);
-    std::vector<v1::AuditEvent> events = Audited(principal, method);
+    std::vector<v1::AuditEvent> events = EventsOf(principal, method);
     while (events.size() < count && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(20));
-      events = Audited(principal, method);
+      events = EventsOf(principal, method);
     }
     return events;
   }
@@ -248,13 +237,13 @@ TEST_F(GatedServicesTest, HealthCheckIsAllowedAnsweredAndAudited) {
   ASSERT_EQ(status.error_code(), grpc::StatusCode::OK) << status.error_message();
   EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
 
-  std::vector<v1::AuditEvent> events = Audited(kIom, kCheck);
+  std::vector<v1::AuditEvent> events = EventsOf(kIom, kCheck);
   EXPECT_THAT(DecisionsAndCodes(events),
               UnorderedElementsAre(std::pair<int, int>(v1::DECISION_ALLOW, grpc::OK),
                                    std::pair<int, int>(v1::DECISION_ALLOW, grpc::OK),
                                    std::pair<int, int>(v1::DECISION_ALLOW, grpc::NOT_FOUND)));
   for (const v1::AuditEvent& e : events) EXPECT_EQ(e.method(), kCheck);
-  EXPECT_THAT(DecisionsAndCodes(Audited("spiffe://enlace/admin/ana", kCheck)),
+  EXPECT_THAT(DecisionsAndCodes(EventsOf("spiffe://enlace/admin/ana", kCheck)),
               ElementsAre(std::pair<int, int>(v1::DECISION_ALLOW, grpc::OK)));
 }
 
@@ -347,7 +336,7 @@ TEST_F(GatedServicesTest, ReflectionIsAllowedAnswersLikeTheStandardServiceAndIsA
   EXPECT_EQ(r[7].all_extension_numbers_response().base_type_name(), "enlace.v1.Arrival");
   EXPECT_EQ(r[7].all_extension_numbers_response().extension_number_size(), 0);
 
-  std::vector<v1::AuditEvent> events = Audited(kIom, kReflect);
+  std::vector<v1::AuditEvent> events = EventsOf(kIom, kReflect);
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].method(), kReflect);
   EXPECT_EQ(events[0].decision(), v1::DECISION_ALLOW);
@@ -370,7 +359,7 @@ TEST_F(GatedServicesTest, WithoutAnAllowRuleEachIsPermissionDeniedAndAudited) {
   EXPECT_EQ(reflected.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
 
   // The one allowed Check, then the refusals: each audited with its method.
-  std::vector<v1::AuditEvent> checks = Audited(kIom, kCheck);
+  std::vector<v1::AuditEvent> checks = EventsOf(kIom, kCheck);
   ASSERT_GE(checks.size(), 3u);  // allowed, refused while polling, refused
   int allowed = 0, denied = 0;
   for (const v1::AuditEvent& e : checks) {
@@ -386,11 +375,11 @@ TEST_F(GatedServicesTest, WithoutAnAllowRuleEachIsPermissionDeniedAndAudited) {
   }
   EXPECT_GE(allowed, 1);
   EXPECT_GE(denied, 2);
-  EXPECT_THAT(DecisionsAndCodes(Audited("spiffe://enlace/admin/ana", kCheck)),
+  EXPECT_THAT(DecisionsAndCodes(EventsOf("spiffe://enlace/admin/ana", kCheck)),
               ElementsAre(std::pair<int, int>(v1::DECISION_DENY, grpc::PERMISSION_DENIED)));
-  EXPECT_THAT(DecisionsAndCodes(Audited(kIom, kWatch)),
+  EXPECT_THAT(DecisionsAndCodes(EventsOf(kIom, kWatch)),
               ElementsAre(std::pair<int, int>(v1::DECISION_DENY, grpc::PERMISSION_DENIED)));
-  EXPECT_THAT(DecisionsAndCodes(Audited(kIom, kReflect)),
+  EXPECT_THAT(DecisionsAndCodes(EventsOf(kIom, kReflect)),
               ElementsAre(std::pair<int, int>(v1::DECISION_DENY, grpc::PERMISSION_DENIED)));
 
   // Allowed again once the rules are back.
@@ -412,14 +401,14 @@ TEST_F(GatedServicesTest, ARevokedCertificateIsUnauthenticatedAndAudited) {
   EXPECT_EQ(reflected.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
 
   const std::string undp_id = "spiffe://enlace/agency/undp";
-  std::vector<v1::AuditEvent> checks = Audited(undp_id, kCheck);
+  std::vector<v1::AuditEvent> checks = EventsOf(undp_id, kCheck);
   EXPECT_THAT(DecisionsAndCodes(checks),
               Contains(std::pair<int, int>(v1::DECISION_ALLOW, grpc::OK)));
   EXPECT_THAT(DecisionsAndCodes(checks),
               Contains(std::pair<int, int>(v1::DECISION_DENY, grpc::UNAUTHENTICATED)));
-  EXPECT_THAT(DecisionsAndCodes(Audited(undp_id, kWatch)),
+  EXPECT_THAT(DecisionsAndCodes(EventsOf(undp_id, kWatch)),
               ElementsAre(std::pair<int, int>(v1::DECISION_DENY, grpc::UNAUTHENTICATED)));
-  EXPECT_THAT(DecisionsAndCodes(Audited(undp_id, kReflect)),
+  EXPECT_THAT(DecisionsAndCodes(EventsOf(undp_id, kReflect)),
               ElementsAre(std::pair<int, int>(v1::DECISION_DENY, grpc::UNAUTHENTICATED)));
   // Others are unaffected.
   EXPECT_EQ(CheckCode(iom_cert_), grpc::StatusCode::OK);

@@ -54,11 +54,8 @@ class GuardianConsentTest : public ServerFixture {
   }
   // How many events of the ministry calling `method` ended with `code`.
   int EventsEndingWith(const std::string& method, grpc::StatusCode code) {
-    const v1::ListAuditEventsResponse response = AuditEvents(kMfa);
     int count = 0;
-    for (const v1::AuditEvent& e : response.events()) {
-      if (e.method() == method && e.status_code() == code) ++count;
-    }
+    for (const v1::AuditEvent& e : EventsOf(kMfa, method)) count += e.status_code() == code;
     return count;
   }
 };

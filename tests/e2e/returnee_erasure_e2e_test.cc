@@ -77,41 +77,6 @@ class ReturneeErasureTest : public ServerFixture {
     EXPECT_TRUE(status.ok()) << status.error_message();
     return report;
   }
-  // Every (table, column) of the database whose values are text or bytes.
-  std::vector<std::pair<std::string, std::string>> TextColumns() {
-    std::vector<std::pair<std::string, std::string>> columns;
-    const std::vector<std::vector<std::string>> rows = database_->QueryRows(
-        "SELECT table_name, column_name FROM information_schema.columns "
-        "WHERE table_schema = DATABASE() AND data_type IN ('char', 'varchar', 'tinytext', "
-        "'text', 'mediumtext', 'longtext', 'binary', 'varbinary', 'tinyblob', 'blob', "
-        "'mediumblob', 'longblob') ORDER BY table_name, column_name");
-    for (const std::vector<std::string>& row : rows) columns.emplace_back(row[0], row[1]);
-    return columns;
-  }
-  // "table.column" for each text column holding `value` anywhere in it.
-  std::vector<std::string> ColumnsHolding(const std::string& value) {
-    std::vector<std::string> found;
-    for (const auto& [table, column] : TextColumns()) {
-      // Names come from information_schema, the value is a test constant
-      // without quotes. Compared as bytes, so that one query fits ascii,
-      // utf8mb4 and binary columns alike (a protobuf blob included).
-      const std::string count =
-          absl::StrCat("SELECT COUNT(*) FROM `", table, "` WHERE LOCATE(CAST('", value,
-                       "' AS BINARY), CAST(`", column, "` AS BINARY)) > 0");
-      if (database_->QueryInt(count) > 0) found.push_back(absl::StrCat(table, ".", column));
-    }
-    return found;
-  }
-  std::vector<std::string> ColumnsHoldingExactly(const std::string& value) {
-    std::vector<std::string> found;
-    for (const auto& [table, column] : TextColumns()) {
-      const std::string count =
-          absl::StrCat("SELECT COUNT(*) FROM `", table, "` WHERE CAST(`", column,
-                       "` AS BINARY) = CAST('", value, "' AS BINARY)");
-      if (database_->QueryInt(count) > 0) found.push_back(absl::StrCat(table, ".", column));
-    }
-    return found;
-  }
   int64_t RowsWithBirthDate(const std::string& date) {
     return database_->QueryInt(
                absl::StrCat("SELECT COUNT(*) FROM arrivals WHERE birth_date = '", date, "'")) +
@@ -210,9 +175,9 @@ TEST_F(ReturneeErasureTest, NothingIdentifyingIsLeftAnywhereAndTheCountsDoNotMov
       kInitiativeName, kReferralReason, kDeclineReason,       kCorrectionReason};
   // Before: each value is held somewhere (the search can find them).
   for (const std::string& value : identifying) {
-    EXPECT_THAT(ColumnsHolding(value), Not(IsEmpty())) << value;
+    EXPECT_THAT(database_->ColumnsHolding(value), Not(IsEmpty())) << value;
   }
-  EXPECT_THAT(ColumnsHoldingExactly(kMunicipality), Not(IsEmpty()));
+  EXPECT_THAT(database_->ColumnsHoldingExactly(kMunicipality), Not(IsEmpty()));
   EXPECT_EQ(RowsWithBirthDate(kBirthDate), 3);  // the arrival and its two versions
   const v1::ProgrammeReport before = Report();
 
@@ -226,9 +191,9 @@ TEST_F(ReturneeErasureTest, NothingIdentifyingIsLeftAnywhereAndTheCountsDoNotMov
   // After: no text column of any table holds any of them, nor the
   // municipality; the birth date is gone too (the age on arrival stays).
   for (const std::string& value : identifying) {
-    EXPECT_THAT(ColumnsHolding(value), IsEmpty()) << value;
+    EXPECT_THAT(database_->ColumnsHolding(value), IsEmpty()) << value;
   }
-  EXPECT_THAT(ColumnsHoldingExactly(kMunicipality), IsEmpty());
+  EXPECT_THAT(database_->ColumnsHoldingExactly(kMunicipality), IsEmpty());
   EXPECT_EQ(RowsWithBirthDate(kBirthDate), 0);
   // The programme counts read exactly as before, every cell of them.
   const v1::ProgrammeReport after = Report();
@@ -269,10 +234,8 @@ TEST_F(ReturneeErasureTest, NothingIdentifyingIsLeftAnywhereAndTheCountsDoNotMov
 
   // The event says an erasure happened, of which arrival, by whom: not what
   // nor why.
-  const v1::ListAuditEventsResponse events = AuditEvents(kMfa);
   int erasures = 0;
-  for (const v1::AuditEvent& e : events.events()) {
-    if (e.method() != kErase) continue;
+  for (const v1::AuditEvent& e : EventsOf(kMfa, kErase)) {
     ++erasures;
     EXPECT_EQ(e.decision(), v1::DECISION_ALLOW);
     EXPECT_EQ(e.detail(), "erasure");
@@ -302,7 +265,7 @@ TEST_F(ReturneeErasureTest, NothingIdentifyingIsLeftAnywhereAndTheCountsDoNotMov
   Arrival refused;
   status = Arrivals(mfa_cert_)->CorrectArrival(Context().get(), correct, &refused);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
-  EXPECT_THAT(ColumnsHolding(kGivenName), IsEmpty());
+  EXPECT_THAT(database_->ColumnsHolding(kGivenName), IsEmpty());
   // Resending the original record (a client retrying) is ALREADY_RECORDED
   // and does not bring her back.
   Arrival original = MakeArrival("era-1", {"iom", "undp"});
@@ -314,7 +277,7 @@ TEST_F(ReturneeErasureTest, NothingIdentifyingIsLeftAnywhereAndTheCountsDoNotMov
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(resent.outcome(), v1::OUTCOME_ALREADY_RECORDED);
   EXPECT_EQ(resent.arrival_id(), id);
-  EXPECT_THAT(ColumnsHolding(kGivenName), IsEmpty());
+  EXPECT_THAT(database_->ColumnsHolding(kGivenName), IsEmpty());
 }
 
 TEST_F(ReturneeErasureTest, OnlyTheMinistryErasesAndBadInputChangesNothing) {
@@ -346,21 +309,10 @@ TEST_F(ReturneeErasureTest, OnlyTheMinistryErasesAndBadInputChangesNothing) {
   EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM arrivals WHERE given_name = 'María José'"),
             1);
   // Each attempt is audited: iom's denial, the ministry's six refusals.
-  int denied = 0;
-  const v1::ListAuditEventsResponse iom_events = AuditEvents("spiffe://enlace/agency/iom");
-  for (const v1::AuditEvent& e : iom_events.events()) {
-    if (e.method() == kErase) {
-      ++denied;
-      EXPECT_EQ(e.decision(), v1::DECISION_DENY);
-    }
-  }
-  EXPECT_EQ(denied, 1);
-  int refused = 0;
-  const v1::ListAuditEventsResponse mfa_events = AuditEvents(kMfa);
-  for (const v1::AuditEvent& e : mfa_events.events()) {
-    if (e.method() == kErase) ++refused;
-  }
-  EXPECT_EQ(refused, 6);
+  const std::vector<v1::AuditEvent> denied = EventsOf("spiffe://enlace/agency/iom", kErase);
+  ASSERT_EQ(denied.size(), 1u);
+  EXPECT_EQ(denied[0].decision(), v1::DECISION_DENY);
+  EXPECT_EQ(EventsOf(kMfa, kErase).size(), 6u);
 }
 
 }  // namespace

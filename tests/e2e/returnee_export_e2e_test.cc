@@ -75,15 +75,6 @@ class ReturneeExportTest : public ServerFixture {
     for (const v1::AuditEvent& e : data.accesses()) methods.push_back(e.method());
     return methods;
   }
-  // The events of `principal` for `method`, oldest first.
-  std::vector<v1::AuditEvent> EventsOf(const std::string& principal, const std::string& method) {
-    const v1::ListAuditEventsResponse response = AuditEvents(principal);
-    std::vector<v1::AuditEvent> events;
-    for (const v1::AuditEvent& e : response.events()) {
-      if (e.method() == method) events.push_back(e);
-    }
-    return events;
-  }
 };
 
 TEST_F(ReturneeExportTest, TheMinistryExportsWhatEveryAgencyHoldsEvenAfterTheConsentEnds) {

@@ -228,6 +228,19 @@ class ServerFixture : public ::testing::Test {
     return Referrals(iom_cert_)->CreateReferral(Context().get(), request, referral);
   }
 
+  // The audit events of `principal` calling `method`, oldest first (the
+  // first 500).
+  std::vector<v1::AuditEvent> EventsOf(const std::string& principal, const std::string& method) {
+    v1::ListAuditEventsRequest request;
+    request.set_principal(principal);
+    request.set_method(method);
+    request.set_page_size(500);
+    v1::ListAuditEventsResponse response;
+    grpc::Status status = Admin()->ListAuditEvents(Context().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return {response.events().begin(), response.events().end()};
+  }
+
   v1::ListAuditEventsResponse AuditEvents(const std::string& principal) {
     v1::ListAuditEventsRequest request;
     request.set_principal(principal);

@@ -138,6 +138,41 @@ std::vector<std::vector<std::string>> TestDatabase::QueryRows(const std::string&
   return result;
 }
 
+namespace {
+
+// Every text or binary (table, column) of the current database.
+std::vector<std::vector<std::string>> TextColumns(TestDatabase& database) {
+  return database.QueryRows(
+      "SELECT table_name, column_name FROM information_schema.columns "
+      "WHERE table_schema = DATABASE() AND data_type IN ('char', 'varchar', 'tinytext', "
+      "'text', 'mediumtext', 'longtext', 'binary', 'varbinary', 'tinyblob', 'blob', "
+      "'mediumblob', 'longblob') ORDER BY table_name, column_name");
+}
+
+}  // namespace
+
+std::vector<std::string> TestDatabase::ColumnsHolding(const std::string& value) {
+  std::vector<std::string> found;
+  for (const std::vector<std::string>& column : TextColumns(*this)) {
+    if (QueryInt(absl::StrCat("SELECT COUNT(*) FROM `", column[0], "` WHERE LOCATE(CAST('", value,
+                              "' AS BINARY), CAST(`", column[1], "` AS BINARY)) > 0")) > 0) {
+      found.push_back(absl::StrCat(column[0], ".", column[1]));
+    }
+  }
+  return found;
+}
+
+std::vector<std::string> TestDatabase::ColumnsHoldingExactly(const std::string& value) {
+  std::vector<std::string> found;
+  for (const std::vector<std::string>& column : TextColumns(*this)) {
+    if (QueryInt(absl::StrCat("SELECT COUNT(*) FROM `", column[0], "` WHERE CAST(`", column[1],
+                              "` AS BINARY) = CAST('", value, "' AS BINARY)")) > 0) {
+      found.push_back(absl::StrCat(column[0], ".", column[1]));
+    }
+  }
+  return found;
+}
+
 void TestDatabase::Execute(const std::string& sql) {
   absl::Status status = pool_->Run([&](db::MysqlConnection& c) {
     c.Execute(sql);

@@ -53,6 +53,13 @@ class TestDatabase {
   int64_t QueryInt(const std::string& sql);
   // Every row, each column as text (NULL as "").
   std::vector<std::vector<std::string>> QueryRows(const std::string& sql);
+  // "table.column" of each text or binary column of this database holding
+  // `value` somewhere in it, or exactly, compared as bytes (so one query
+  // fits ascii, utf8mb4 and binary columns, a protobuf blob included): how
+  // an erasure test proves nothing identifying is left anywhere. `value` is
+  // a test constant without quotes.
+  std::vector<std::string> ColumnsHolding(const std::string& value);
+  std::vector<std::string> ColumnsHoldingExactly(const std::string& value);
   void Execute(const std::string& sql);
 
  private:
