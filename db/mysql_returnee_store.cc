@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "db/mysql_arrival_store.h"
@@ -39,32 +38,35 @@ absl::CivilDay ErasedBirthDate(absl::CivilDay birth, absl::CivilDay arrival) {
 
 namespace {
 
-// A stored DATE ("YYYY-MM-DD") as a civil day; the epoch if unreadable
-// (never: the column is a DATE).
-absl::CivilDay DayOf(const std::string& text) {
-  absl::CivilDay day;
-  if (!absl::ParseCivilTime(text, &day)) return absl::CivilDay(1970, 1, 1);
-  return day;
-}
-
-std::string DateText(absl::CivilDay day) {
-  return absl::StrFormat("%04d-%02d-%02d", day.year(), day.month(), day.day());
+// ErasedBirthDate of two stored DATEs ("YYYY-MM-DD"), as a DATE again.
+std::string ErasedBirthDateOf(const std::string& birth_date, const std::string& arrival_date) {
+  absl::CivilDay birth;
+  absl::CivilDay arrival;
+  // Never false: both columns are DATEs.
+  absl::ParseCivilTime(birth_date, &birth);
+  absl::ParseCivilTime(arrival_date, &arrival);
+  return absl::FormatCivilTime(ErasedBirthDate(birth, arrival));
 }
 
 // Overwrites the identifying fields of everything held about the arrival
 // `seq` (see ReturneeStore::Erase for the list).
 // An unreadable feed event is DATA_LOSS: erasing all but it would leave
 // its text behind.
+// Then marks the arrival erased at `erased_at_us` by `erased_by` for `reason`.
 absl::Status EraseRecordsOf(MysqlConnection& c, int64_t seq, const std::string& arrival_date,
-                            const std::string& birth_date) {
+                            const std::string& birth_date, int64_t erased_at_us,
+                            const std::string& erased_by, const std::string& reason) {
   sql::PreparedStatement* arrival = c.Prepare(
       "UPDATE arrivals SET given_name = '', family_name = '', document_number = '', "
       "municipality = '', birth_date = ?, content_hash = ?, "
-      "consent_guardian_name = CASE WHEN consent_guardian_name IS NULL THEN NULL ELSE '' END "
-      "WHERE seq = ?");
-  arrival->setString(1, DateText(ErasedBirthDate(DayOf(birth_date), DayOf(arrival_date))));
+      "consent_guardian_name = CASE WHEN consent_guardian_name IS NULL THEN NULL ELSE '' END, "
+      "erased_at_us = ?, erased_by = ?, erasure_reason = ? WHERE seq = ?");
+  arrival->setString(1, ErasedBirthDateOf(birth_date, arrival_date));
   arrival->setString(2, ErasedContentHash());
-  arrival->setInt64(3, seq);
+  arrival->setInt64(3, erased_at_us);
+  arrival->setString(4, erased_by);
+  arrival->setString(5, reason);
+  arrival->setInt64(6, seq);
   arrival->executeUpdate();
 
   // Each version keeps the age on its own arrival date.
@@ -79,9 +81,9 @@ absl::Status EraseRecordsOf(MysqlConnection& c, int64_t seq, const std::string& 
   select->setInt64(1, seq);
   std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
   while (rows->next()) {
-    versions.push_back({rows->getInt("version"),
-                        DateText(ErasedBirthDate(DayOf(rows->getString("birth_date")),
-                                                 DayOf(rows->getString("arrival_date"))))});
+    versions.push_back(
+        {rows->getInt("version"),
+         ErasedBirthDateOf(rows->getString("birth_date"), rows->getString("arrival_date"))});
   }
   for (const Version& v : versions) {
     sql::PreparedStatement* update = c.Prepare(
@@ -218,17 +220,11 @@ absl::StatusOr<Erasure> MysqlReturneeStore::Erase(const std::string& arrival_id,
       const int64_t seq = row->getInt64("seq");
       erasure.erased_at_us = absl::ToUnixMicros(absl::Now());
       if (absl::Status s =
-              EraseRecordsOf(c, seq, row->getString("arrival_date"), row->getString("birth_date"));
+              EraseRecordsOf(c, seq, row->getString("arrival_date"), row->getString("birth_date"),
+                             erasure.erased_at_us, submitter.agency, reason);
           !s.ok()) {
         return s;
       }
-      sql::PreparedStatement* mark = c.Prepare(
-          "UPDATE arrivals SET erased_at_us = ?, erased_by = ?, erasure_reason = ? WHERE seq = ?");
-      mark->setInt64(1, erasure.erased_at_us);
-      mark->setString(2, submitter.agency);
-      mark->setString(3, reason);
-      mark->setInt64(4, seq);
-      mark->executeUpdate();
     }
     change.Append(c);
     return absl::OkStatus();
@@ -310,16 +306,11 @@ absl::StatusOr<int> MysqlReturneeStore::EraseExpired(const RetentionYears& years
     const int64_t now_us = absl::ToUnixMicros(now);
     std::vector<std::string> ids;
     for (const Due& row : rows) {
-      if (absl::Status s = EraseRecordsOf(c, row.seq, row.arrival_date, row.birth_date); !s.ok()) {
+      if (absl::Status s = EraseRecordsOf(c, row.seq, row.arrival_date, row.birth_date, now_us,
+                                          "retention", "retention: past its retention date");
+          !s.ok()) {
         return s;
       }
-      sql::PreparedStatement* mark = c.Prepare(
-          "UPDATE arrivals SET erased_at_us = ?, erased_by = 'retention', erasure_reason = ? "
-          "WHERE seq = ?");
-      mark->setInt64(1, now_us);
-      mark->setString(2, "retention: past its retention date");
-      mark->setInt64(3, row.seq);
-      mark->executeUpdate();
       ids.push_back(row.arrival_id);
     }
     change.Append(c, ids);
