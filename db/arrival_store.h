@@ -120,17 +120,19 @@ class ArrivalStore {
                                            int64_t after, int limit) = 0;
 
   // Replaces the consent of an arrival that `submitter` recorded (NOT_FOUND
-  // otherwise), keeping the previous version, withdrawing the referrals it
-  // no longer allows, and appending `audit` (naming them) in the same
-  // transaction (null: no event, store tests only). Returns the updated
-  // arrival.
+  // otherwise; FAILED_PRECONDITION, checked under the row's lock, once the
+  // arrival was erased: ReturneeStore::Erase), keeping the previous
+  // version, withdrawing the referrals it no longer allows, and appending
+  // `audit` (naming them) in the same transaction (null: no event, store
+  // tests only). Returns the updated arrival.
   virtual absl::StatusOr<enlace::v1::Arrival> UpdateConsent(const std::string& arrival_id,
                                                             const enlace::v1::Consent& consent,
                                                             const Viewer& submitter,
                                                             AuditRecord* audit) = 0;
 
   // Replaces the content of an arrival that `submitter` recorded (NOT_FOUND
-  // otherwise) with `correction.content`, as version expected_version + 1
+  // otherwise; FAILED_PRECONDITION once erased, as UpdateConsent) with
+  // `correction.content`, as version expected_version + 1
   // (ABORTED if the arrival is no longer at expected_version), keeping every
   // earlier version and the report's counts right, and appending `audit` in
   // the same transaction (null: no event, store tests only). The consent,

@@ -149,6 +149,15 @@ Arrival RowToArrival(sql::ResultSet& row) {
   return arrival;
 }
 
+// An erased returnee's record takes no new personal data: checked under
+// the row's lock, so an erasure committed after the caller's read still
+// wins.
+absl::Status ErasedError(const std::string& arrival_id) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("arrival ", arrival_id,
+                   " was erased (EraseReturnee): it takes no correction nor consent change"));
+}
+
 struct Existing {
   std::string arrival_id;
   std::string content_hash;
@@ -488,13 +497,14 @@ absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arri
         "SELECT a.seq, a.consent_version, a.consent_purposes_mask, a.consent_given_at_us, "
         "a.consent_guardian_name, a.consent_guardian_relationship, "
         "(SELECT GROUP_CONCAT(c.agency_code ORDER BY c.agency_code SEPARATOR ',') "
-        " FROM arrival_consent_agencies c WHERE c.arrival_seq = a.seq) AS agencies "
-        "FROM arrivals a WHERE a.arrival_id = ? AND a.submitted_by = ? FOR UPDATE");
+        " FROM arrival_consent_agencies c WHERE c.arrival_seq = a.seq) AS agencies, "
+        "a.erased_at_us FROM arrivals a WHERE a.arrival_id = ? AND a.submitted_by = ? FOR UPDATE");
     lock->setString(1, arrival_id);
     lock->setString(2, submitter.agency);
     std::unique_ptr<sql::ResultSet> row(lock->executeQuery());
     if (!row->next()) return absl::OkStatus();
     found = true;
+    if (!row->isNull("erased_at_us")) return ErasedError(arrival_id);
     int64_t seq = row->getInt64("seq");
     int version = row->getInt("consent_version");
     int64_t now_us = absl::ToUnixMicros(absl::Now());
@@ -591,15 +601,16 @@ absl::StatusOr<Arrival> MysqlArrivalStore::Correct(const ArrivalCorrection& corr
   ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& c) -> absl::Status {
     found = false;
-    sql::PreparedStatement* lock = c.Prepare(
-        absl::StrCat("SELECT seq, version, submitted_by, recorded_at_us, ", kContentColumns,
-                     " FROM arrivals WHERE arrival_id = ? AND submitted_by = ? "
-                     "FOR UPDATE"));
+    sql::PreparedStatement* lock = c.Prepare(absl::StrCat(
+        "SELECT seq, version, submitted_by, recorded_at_us, erased_at_us, ", kContentColumns,
+        " FROM arrivals WHERE arrival_id = ? AND submitted_by = ? "
+        "FOR UPDATE"));
     lock->setString(1, correction.arrival_id);
     lock->setString(2, submitter.agency);
     std::unique_ptr<sql::ResultSet> row(lock->executeQuery());
     if (!row->next()) return absl::OkStatus();
     found = true;
+    if (!row->isNull("erased_at_us")) return ErasedError(correction.arrival_id);
     const int64_t seq = row->getInt64("seq");
     version = row->getInt("version");
     if (version != correction.expected_version) {

@@ -46,7 +46,10 @@ constexpr int kMaxInFlight = 2000;
 constexpr int kResumeBelow = 1000;
 
 // An erased returnee's record takes no new personal data: no correction,
-// no new consent (which could name a guardian again).
+// no new consent (which could name a guardian again). Checked here first,
+// so that the answer is this whatever the request (an erased record fails
+// the arrival rules); the store checks again under the row's lock, where an
+// erasure committed since this read still wins.
 absl::Status RefuseErased(const Arrival& stored) {
   if (!stored.has_erased_at()) return absl::OkStatus();
   return absl::FailedPreconditionError(

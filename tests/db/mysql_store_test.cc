@@ -228,6 +228,29 @@ TEST_F(MysqlStoreTest, TheConsentHistoryKeepsEachVersionsGuardian) {
             1);
 }
 
+// The store refuses a new consent or a correction of an erased arrival
+// under the row's lock, whatever its caller read before (an erasure
+// committed between that read and the change still wins).
+TEST_F(MysqlStoreTest, AnErasedArrivalTakesNoConsentChangeNorCorrection) {
+  enlace::v1::Arrival arrival = MakeArrival("er", {"iom"});
+  std::vector<RecordResult> r = Record({{arrival, "mfa"}});
+  const std::string& id = r[0].arrival_id;
+  absl::StatusOr<enlace::v1::Arrival> read = arrivals_.Get(id, Viewer{"mfa"});
+  ASSERT_TRUE(read.ok()) << read.status();
+  // Erased after the caller's read (only the mark matters to these checks).
+  database_->Execute(
+      absl::StrCat("UPDATE arrivals SET erased_at_us = 1 WHERE arrival_id = '", id, "'"));
+  EXPECT_THAT(arrivals_.UpdateConsent(id, arrival.consent(), Viewer{"mfa"}, nullptr),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ArrivalCorrection correction{id, *read, read->version(), "typo"};
+  correction.content.mutable_person()->set_given_name("Otra");
+  EXPECT_THAT(arrivals_.Correct(correction, Viewer{"mfa"}, nullptr),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM consent_versions"), 0);
+  EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM arrival_versions"), 0);
+  EXPECT_EQ(database_->QueryInt("SELECT version FROM arrivals"), 1);
+}
+
 TEST_F(MysqlStoreTest, UpdateConsentKeepsHistoryAndChangesVisibility) {
   std::vector<RecordResult> r = Record({{MakeArrival("u", {"iom"}), "mfa"}});
   const std::string& id = r[0].arrival_id;
