@@ -31,6 +31,9 @@ absl::string_view MethodName(Method method) {
     case Method::kListArrivalVersions: return "/enlace.v1.ArrivalService/ListArrivalVersions";
     case Method::kExportReturneeData: return "/enlace.v1.ArrivalService/ExportReturneeData";
     case Method::kEraseReturnee: return "/enlace.v1.ArrivalService/EraseReturnee";
+    case Method::kFindPossibleDuplicates: return "/enlace.v1.ArrivalService/FindPossibleDuplicates";
+    case Method::kLinkArrivals: return "/enlace.v1.ArrivalService/LinkArrivals";
+    case Method::kUnlinkArrivals: return "/enlace.v1.ArrivalService/UnlinkArrivals";
     case Method::kOpenCase: return "/enlace.v1.CaseService/OpenCase";
     case Method::kGetCase: return "/enlace.v1.CaseService/GetCase";
     case Method::kListCases: return "/enlace.v1.CaseService/ListCases";
@@ -73,6 +76,7 @@ bool IsIdempotent(Method method) {
     case Method::kListArrivals:
     case Method::kListArrivalVersions:
     case Method::kExportReturneeData:
+    case Method::kFindPossibleDuplicates:
     case Method::kGetCase:
     case Method::kListCases:
     case Method::kListInitiatives:
@@ -91,6 +95,9 @@ bool IsIdempotent(Method method) {
     case Method::kRecordArrival:
     // A write that, repeated, finds its work done (already_erased).
     case Method::kEraseReturnee:
+    // Decisions that, repeated, are recorded the same again.
+    case Method::kLinkArrivals:
+    case Method::kUnlinkArrivals:
     // Writes the server keeps once: a witness key, a cosignature per key and
     // checkpoint; repeated, they answer the same.
     case Method::kRegisterWitnessKey:
@@ -266,6 +273,23 @@ absl::StatusOr<v1::ReturneeDataExport> Client::ExportReturneeData(
 absl::StatusOr<v1::EraseReturneeResponse> Client::EraseReturnee(
     const v1::EraseReturneeRequest& request) {
   return Unary(Method::kEraseReturnee, *arrivals_, &v1::ArrivalService::Stub::EraseReturnee,
+               request);
+}
+
+absl::StatusOr<v1::FindPossibleDuplicatesResponse> Client::FindPossibleDuplicates(
+    const v1::FindPossibleDuplicatesRequest& request) {
+  return Unary(Method::kFindPossibleDuplicates, *arrivals_,
+               &v1::ArrivalService::Stub::FindPossibleDuplicates, request);
+}
+
+absl::StatusOr<v1::LinkArrivalsResponse> Client::LinkArrivals(
+    const v1::LinkArrivalsRequest& request) {
+  return Unary(Method::kLinkArrivals, *arrivals_, &v1::ArrivalService::Stub::LinkArrivals, request);
+}
+
+absl::StatusOr<v1::UnlinkArrivalsResponse> Client::UnlinkArrivals(
+    const v1::UnlinkArrivalsRequest& request) {
+  return Unary(Method::kUnlinkArrivals, *arrivals_, &v1::ArrivalService::Stub::UnlinkArrivals,
                request);
 }
 

@@ -89,6 +89,9 @@ enum class Method {
   kListArrivalVersions,
   kExportReturneeData,
   kEraseReturnee,
+  kFindPossibleDuplicates,
+  kLinkArrivals,
+  kUnlinkArrivals,
   // CaseService
   kOpenCase,
   kGetCase,
@@ -219,6 +222,12 @@ class Client {
       const v1::ExportReturneeDataRequest& request);
   // Idempotent: a repeat answers already_erased.
   absl::StatusOr<v1::EraseReturneeResponse> EraseReturnee(const v1::EraseReturneeRequest& request);
+  absl::StatusOr<v1::FindPossibleDuplicatesResponse> FindPossibleDuplicates(
+      const v1::FindPossibleDuplicatesRequest& request);
+  // Idempotent: a repeat records the same decision again.
+  absl::StatusOr<v1::LinkArrivalsResponse> LinkArrivals(const v1::LinkArrivalsRequest& request);
+  absl::StatusOr<v1::UnlinkArrivalsResponse> UnlinkArrivals(
+      const v1::UnlinkArrivalsRequest& request);
 
   // CaseService.
   absl::StatusOr<v1::Case> OpenCase(const v1::OpenCaseRequest& request);

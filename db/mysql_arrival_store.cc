@@ -54,7 +54,7 @@ constexpr char kSelectColumns[] =
     "a.origin_country, a.given_name, a.family_name, a.birth_date, a.sex, a.document_number, "
     "a.department_code, a.municipality, a.needs_mask, a.consent_purposes_mask, "
     "a.consent_given_at_us, a.consent_guardian_name, a.consent_guardian_relationship, "
-    "a.consent_version, a.recorded_at_us, a.version, a.erased_at_us, "
+    "a.consent_version, a.recorded_at_us, a.version, a.erased_at_us, a.person_id, "
     "(SELECT GROUP_CONCAT(c.agency_code ORDER BY c.agency_code SEPARATOR ',') "
     " FROM arrival_consent_agencies c WHERE c.arrival_seq = a.seq) AS consent_agencies";
 
@@ -146,6 +146,7 @@ Arrival RowToArrival(sql::ResultSet& row) {
   if (!row.isNull("erased_at_us")) {
     *arrival.mutable_erased_at() = TimestampOfMicros(row.getInt64("erased_at_us"));
   }
+  if (!row.isNull("person_id")) arrival.set_person_id(row.getString("person_id"));
   return arrival;
 }
 
@@ -164,6 +165,10 @@ struct Existing {
 };
 
 }  // namespace
+
+absl::string_view ArrivalColumnsSql() { return kSelectColumns; }
+const std::string& ArrivalVisibleToViewerSql() { return VisibleToViewer(); }
+Arrival ReadArrivalRow(sql::ResultSet& row) { return RowToArrival(row); }
 
 static void InsertArrivals(MysqlConnection& c, absl::Span<const NewArrival> batch,
                            const std::vector<size_t>& to_insert,
@@ -267,12 +272,15 @@ static void BindGuardian(sql::PreparedStatement* statement, unsigned* p, const C
 }
 
 std::string ArrivalInsertSql(size_t rows) {
-  return absl::StrCat("INSERT INTO arrivals (arrival_id, submitted_by, external_id, content_hash, ",
-                      kContentColumns,
-                      ", consent_purposes_mask, consent_given_at_us, consent_guardian_name, "
-                      "consent_guardian_relationship, recorded_at_us, consent_version) VALUES ",
-                      // consent_version is 1 for every new row.
-                      RowPlaceholders(rows, kInsertColumns, ", 1"));
+  return absl::StrCat(
+      "INSERT INTO arrivals (arrival_id, submitted_by, external_id, content_hash, ",
+      kContentColumns,
+      ", consent_purposes_mask, consent_given_at_us, consent_guardian_name, "
+      "consent_guardian_relationship, recorded_at_us, consent_version, person_id) VALUES ",
+      // consent_version is 1 for every new row; person_id is
+      // random, so that it tells nothing of other arrivals
+      // (db/migrations/0014_persons.sql).
+      RowPlaceholders(rows, kInsertColumns, ", 1, LOWER(HEX(RANDOM_BYTES(16)))"));
 }
 
 void BindArrivalInsertRow(sql::PreparedStatement* insert, unsigned* p, const Arrival& a,

@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
+
 #include "db/arrival_store.h"
 #include "db/mysql_pool.h"
 
@@ -36,6 +38,14 @@ void BindArrivalInsertRow(sql::PreparedStatement* insert, unsigned* p,
 // consent_guardian_name and consent_guardian_relationship of `row`: the
 // names `arrivals` gives them, which a consent_versions query aliases to.
 void ReadConsentColumns(sql::ResultSet& row, enlace::v1::Consent* consent);
+
+// For other stores that read arrivals as this one does: the columns every
+// read selects from `arrivals a` (and its consent agencies), the condition
+// that `a` is visible to a viewer (two placeholders: the viewer's agency,
+// twice), and the arrival a row of those columns holds.
+absl::string_view ArrivalColumnsSql();
+const std::string& ArrivalVisibleToViewerSql();
+enlace::v1::Arrival ReadArrivalRow(sql::ResultSet& row);
 
 class MysqlArrivalStore final : public ArrivalStore {
  public:

@@ -107,6 +107,11 @@ absl::Status EraseRecordsOf(MysqlConnection& c, int64_t seq, const std::string& 
            "SET i.name = '', i.municipality = '' WHERE c.arrival_seq = ?",
            "UPDATE referrals r JOIN cases c ON c.seq = r.case_seq "
            "SET r.reason = '', r.decline_reason = '', r.outcome = '' WHERE c.arrival_seq = ?",
+           // The ministry's decisions about who the returnee is keep their
+           // link (the person's other arrivals stay one person) but not
+           // their free text.
+           "UPDATE person_decisions SET reason = '' WHERE arrival_seq_low = ?",
+           "UPDATE person_decisions SET reason = '' WHERE arrival_seq_high = ?",
        }) {
     sql::PreparedStatement* update = c.Prepare(statement);
     update->setInt64(1, seq);

@@ -75,6 +75,9 @@ class ReturneeStore {
   //     services' notes, its initiatives' names and municipalities, its
   //     referrals' reasons, decline reasons and outcomes, in the tables and in
   //     the referral feed's stored events, become "";
+  //   - the reason of every decision that the arrival is, or is not, one
+  //     person with another (person_decisions) becomes ""; the decision
+  //     and the person_id stay;
   //   - the content hash behind ALREADY_RECORDED becomes
   //     ErasedContentHash(): a resend is ALREADY_RECORDED, never recorded
   //     anew.

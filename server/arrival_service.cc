@@ -5,6 +5,7 @@
 // instead of filling the server's memory.
 #include "server/arrival_service.h"
 
+#include <cmath>
 #include <deque>
 #include <map>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "server/arrival_validation.h"
 #include "server/audit_log.h"
+#include "server/duplicate_match.h"
 #include "server/page_token.h"
 #include "server/request_checks.h"
 
@@ -39,7 +41,13 @@ constexpr char kCorrectArrival[] = "/enlace.v1.ArrivalService/CorrectArrival";
 constexpr char kListArrivalVersions[] = "/enlace.v1.ArrivalService/ListArrivalVersions";
 constexpr char kExportReturneeData[] = "/enlace.v1.ArrivalService/ExportReturneeData";
 constexpr char kEraseReturnee[] = "/enlace.v1.ArrivalService/EraseReturnee";
+constexpr char kFindPossibleDuplicates[] = "/enlace.v1.ArrivalService/FindPossibleDuplicates";
+constexpr char kLinkArrivals[] = "/enlace.v1.ArrivalService/LinkArrivals";
+constexpr char kUnlinkArrivals[] = "/enlace.v1.ArrivalService/UnlinkArrivals";
 constexpr size_t kMaxReasonCodePoints = 500;
+// How many arrivals one LinkArrivals or UnlinkArrivals names.
+constexpr int kMinLinked = 2;
+constexpr int kMaxLinked = 20;
 
 // Records of one stream awaiting their commit or the write of their answer.
 constexpr int kMaxInFlight = 2000;
@@ -398,7 +406,8 @@ class ArrivalServiceImpl::RecordArrivalsReactor final
 ArrivalServiceImpl::ArrivalServiceImpl(CallGate* gate, const PageTokens* tokens,
                                        db::ArrivalStore* store, IngestBatcher* batcher,
                                        AgencyDirectory* agencies, Metrics* metrics,
-                                       db::ReturneeStore* returnees, db::AuditStore* audit_store)
+                                       db::ReturneeStore* returnees, db::AuditStore* audit_store,
+                                       db::PersonStore* persons)
     : gate_(gate),
       tokens_(tokens),
       store_(store),
@@ -406,7 +415,8 @@ ArrivalServiceImpl::ArrivalServiceImpl(CallGate* gate, const PageTokens* tokens,
       agencies_(agencies),
       metrics_(metrics),
       returnees_(returnees),
-      audit_store_(audit_store) {}
+      audit_store_(audit_store),
+      persons_(persons) {}
 
 grpc::ServerBidiReactor<RecordArrivalsRequest, RecordArrivalsResponse>*
 ArrivalServiceImpl::RecordArrivals(grpc::CallbackServerContext* ctx) {
@@ -740,6 +750,152 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::EraseReturnee(
     *response->mutable_erased_at() =
         google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(erased->erased_at_us);
     response->set_already_erased(erased->already_erased);
+    return absl::OkStatus();
+  });
+}
+
+namespace {
+
+// A candidate's keyset position in FindPossibleDuplicates' order (highest
+// score first, then recording order): the score's complement in thousandths
+// above the arrival's seq. Always above 0, the position before the first.
+int64_t DuplicatePosition(float score, int64_t seq) {
+  const int64_t complement = 1000 - std::lround(score * 1000.0F);
+  return ((complement + 1) << 43) | seq;
+}
+
+// The arrival_ids of a LinkArrivals or UnlinkArrivals, checked with its
+// reason: 2 to 20 ids, none twice (an arrival is one person with itself
+// already), and a reason.
+absl::StatusOr<std::vector<std::string>> DecidedArrivals(
+    const google::protobuf::RepeatedPtrField<std::string>& ids, const std::string& reason) {
+  if (ids.size() < kMinLinked || ids.size() > kMaxLinked) {
+    return absl::InvalidArgumentError(absl::StrCat("arrival_ids: name ", kMinLinked, " to ",
+                                                   kMaxLinked, " arrivals, not ", ids.size()));
+  }
+  for (int i = 0; i < ids.size(); ++i) {
+    if (absl::Status s = RequireId(ids[i], "arrival_ids"); !s.ok()) return s;
+    for (int j = 0; j < i; ++j) {
+      if (ids[i] == ids[j]) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "arrival_ids: ", ids[i], " is named twice (an arrival is not linked to itself)"));
+      }
+    }
+  }
+  if (absl::Status s = CheckFreeText(reason, "reason", kMaxReasonCodePoints, /*required=*/true);
+      !s.ok()) {
+    return s;
+  }
+  return std::vector<std::string>(ids.begin(), ids.end());
+}
+
+void SetLinkedPerson(db::PersonGroup group, enlace::v1::LinkedPerson* person) {
+  person->set_person_id(std::move(group.person_id));
+  for (std::string& id : group.arrival_ids) person->add_arrival_ids(std::move(id));
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ArrivalServiceImpl::FindPossibleDuplicates(
+    grpc::CallbackServerContext* ctx, const enlace::v1::FindPossibleDuplicatesRequest* request,
+    enlace::v1::FindPossibleDuplicatesResponse* response) {
+  return gate_->Unary(ctx, kFindPossibleDuplicates, [=](const Caller& caller, AuditNote* note) {
+    if (persons_ == nullptr) {
+      return absl::FailedPreconditionError("this server has no person store");
+    }
+    if (absl::Status s = RequireId(request->arrival_id(), "arrival_id"); !s.ok()) return s;
+    absl::StatusOr<int> page_size = EffectivePageSize(request->page_size());
+    if (!page_size.ok()) return page_size.status();
+    const std::string fingerprint =
+        QueryFingerprint({caller.principal.SpiffeId(), "duplicates", request->arrival_id()});
+    absl::StatusOr<int64_t> after = tokens_->Decode(request->page_token(), fingerprint);
+    if (!after.ok()) return after.status();
+    note->record_ids.push_back(request->arrival_id());
+    const db::Viewer viewer{caller.principal.name};
+    // Only about an arrival the caller may see, among those it may see.
+    absl::StatusOr<Arrival> subject = store_->Get(request->arrival_id(), viewer);
+    if (!subject.ok()) return note->RecordRules(subject.status());
+    if (subject->has_erased_at()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("arrival ", subject->arrival_id(),
+                       " was erased (EraseReturnee): nothing is left to compare"));
+    }
+    absl::StatusOr<std::vector<db::CandidateArrival>> candidates =
+        persons_->CandidatesFor(*subject, viewer);
+    if (!candidates.ok()) return note->RecordRules(candidates.status());
+    struct Scored {
+      int64_t position;
+      DuplicateMatch match;
+      Arrival* arrival;
+    };
+    std::vector<Scored> scored;
+    for (db::CandidateArrival& candidate : *candidates) {
+      std::optional<DuplicateMatch> match = MatchArrivals(*subject, candidate.arrival);
+      if (!match) continue;
+      const int64_t position = DuplicatePosition(match->score, candidate.position);
+      if (position <= *after) continue;
+      scored.push_back({position, *std::move(match), &candidate.arrival});
+    }
+    std::sort(scored.begin(), scored.end(),
+              [](const Scored& a, const Scored& b) { return a.position < b.position; });
+    const size_t shown = std::min(scored.size(), static_cast<size_t>(*page_size));
+    for (size_t i = 0; i < shown; ++i) {
+      enlace::v1::DuplicateCandidate* candidate = response->add_candidates();
+      note->record_ids.push_back(scored[i].arrival->arrival_id());
+      *candidate->mutable_arrival() = std::move(*scored[i].arrival);
+      candidate->set_score(scored[i].match.score);
+      for (enlace::v1::DuplicateReason reason : scored[i].match.reasons) {
+        candidate->add_reasons(reason);
+      }
+    }
+    if (shown < scored.size()) {
+      response->set_next_page_token(tokens_->Encode(scored[shown - 1].position, fingerprint));
+    }
+    note->detail = absl::StrCat("candidates=", shown);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ArrivalServiceImpl::LinkArrivals(
+    grpc::CallbackServerContext* ctx, const enlace::v1::LinkArrivalsRequest* request,
+    enlace::v1::LinkArrivalsResponse* response) {
+  return gate_->Unary(ctx, kLinkArrivals, [=](const Caller& caller, AuditNote* note) {
+    if (persons_ == nullptr) {
+      return absl::FailedPreconditionError("this server has no person store");
+    }
+    absl::StatusOr<std::vector<std::string>> ids =
+        DecidedArrivals(request->arrival_ids(), request->reason());
+    if (!ids.ok()) return ids.status();
+    note->record_ids = *ids;
+    // That a link was decided, never why (free text). Noted before
+    // ForChange(), which copies the note.
+    note->detail = "link";
+    absl::StatusOr<db::PersonGroup> person = persons_->Link(
+        *ids, request->reason(), db::Viewer{caller.principal.name}, note->ForChange());
+    if (!person.ok()) return note->RecordRules(person.status());
+    SetLinkedPerson(*std::move(person), response->mutable_person());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ArrivalServiceImpl::UnlinkArrivals(
+    grpc::CallbackServerContext* ctx, const enlace::v1::UnlinkArrivalsRequest* request,
+    enlace::v1::UnlinkArrivalsResponse* response) {
+  return gate_->Unary(ctx, kUnlinkArrivals, [=](const Caller& caller, AuditNote* note) {
+    if (persons_ == nullptr) {
+      return absl::FailedPreconditionError("this server has no person store");
+    }
+    absl::StatusOr<std::vector<std::string>> ids =
+        DecidedArrivals(request->arrival_ids(), request->reason());
+    if (!ids.ok()) return ids.status();
+    note->record_ids = *ids;
+    note->detail = "unlink";
+    absl::StatusOr<std::vector<db::PersonGroup>> persons = persons_->Unlink(
+        *ids, request->reason(), db::Viewer{caller.principal.name}, note->ForChange());
+    if (!persons.ok()) return note->RecordRules(persons.status());
+    for (db::PersonGroup& group : *persons) {
+      SetLinkedPerson(std::move(group), response->add_persons());
+    }
     return absl::OkStatus();
   });
 }

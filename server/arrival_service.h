@@ -7,6 +7,7 @@
 
 #include "db/arrival_store.h"
 #include "db/audit_store.h"
+#include "db/person_store.h"
 #include "db/returnee_store.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
 #include "server/agency_directory.h"
@@ -19,11 +20,14 @@ namespace enlace::server {
 class ArrivalServiceImpl final : public enlace::v1::ArrivalService::CallbackService {
  public:
   // All pointers must outlive the service. `returnees` and `audit_store`
-  // serve ExportReturneeData and EraseReturnee only: a service without them
-  // (unit tests of the other calls) answers those FAILED_PRECONDITION.
+  // serve ExportReturneeData and EraseReturnee only, `persons`
+  // FindPossibleDuplicates, LinkArrivals and UnlinkArrivals: a service
+  // without them (unit tests of the other calls) answers those
+  // FAILED_PRECONDITION.
   ArrivalServiceImpl(CallGate* gate, const PageTokens* tokens, db::ArrivalStore* store,
                      IngestBatcher* batcher, AgencyDirectory* agencies, Metrics* metrics,
-                     db::ReturneeStore* returnees = nullptr, db::AuditStore* audit_store = nullptr);
+                     db::ReturneeStore* returnees = nullptr, db::AuditStore* audit_store = nullptr,
+                     db::PersonStore* persons = nullptr);
 
   grpc::ServerBidiReactor<enlace::v1::RecordArrivalsRequest, enlace::v1::RecordArrivalsResponse>*
   RecordArrivals(grpc::CallbackServerContext* ctx) override;
@@ -51,6 +55,15 @@ class ArrivalServiceImpl final : public enlace::v1::ArrivalService::CallbackServ
   grpc::ServerUnaryReactor* EraseReturnee(grpc::CallbackServerContext* ctx,
                                           const enlace::v1::EraseReturneeRequest* request,
                                           enlace::v1::EraseReturneeResponse* response) override;
+  grpc::ServerUnaryReactor* FindPossibleDuplicates(
+      grpc::CallbackServerContext* ctx, const enlace::v1::FindPossibleDuplicatesRequest* request,
+      enlace::v1::FindPossibleDuplicatesResponse* response) override;
+  grpc::ServerUnaryReactor* LinkArrivals(grpc::CallbackServerContext* ctx,
+                                         const enlace::v1::LinkArrivalsRequest* request,
+                                         enlace::v1::LinkArrivalsResponse* response) override;
+  grpc::ServerUnaryReactor* UnlinkArrivals(grpc::CallbackServerContext* ctx,
+                                           const enlace::v1::UnlinkArrivalsRequest* request,
+                                           enlace::v1::UnlinkArrivalsResponse* response) override;
 
  private:
   class RecordArrivalsReactor;
@@ -63,6 +76,7 @@ class ArrivalServiceImpl final : public enlace::v1::ArrivalService::CallbackServ
   Metrics* const metrics_;
   db::ReturneeStore* const returnees_;
   db::AuditStore* const audit_store_;
+  db::PersonStore* const persons_;
 };
 
 }  // namespace enlace::server

@@ -29,6 +29,7 @@
 #include "db/mysql_audit_store.h"
 #include "db/mysql_audit_tree_store.h"
 #include "db/mysql_case_store.h"
+#include "db/mysql_person_store.h"
 #include "db/mysql_pool.h"
 #include "db/mysql_registry_store.h"
 #include "db/mysql_report_store.h"
@@ -123,6 +124,7 @@ struct EnlaceServer::Parts {
   std::unique_ptr<db::MysqlCaseStore> case_store;
   std::unique_ptr<db::MysqlReportStore> report_store;
   std::unique_ptr<db::MysqlReturneeStore> returnee_store;
+  std::unique_ptr<db::MysqlPersonStore> person_store;
   std::unique_ptr<RevocationList> revocation;
   std::unique_ptr<auth::PolicyWatcher> policy;
   std::unique_ptr<AuditLog> audit_log;
@@ -380,6 +382,7 @@ absl::StatusOr<std::vector<db::RevokedSerial>> OpenStores(const ServerConfig& co
   p.registry_store = std::make_unique<db::MysqlRegistryStore>(p.pool.get());
   p.case_store = std::make_unique<db::MysqlCaseStore>(p.pool.get());
   p.returnee_store = std::make_unique<db::MysqlReturneeStore>(p.pool.get());
+  p.person_store = std::make_unique<db::MysqlPersonStore>(p.pool.get());
   p.report_store = std::make_unique<db::MysqlReportStore>(p.pool.get());
   p.revocation =
       std::make_unique<RevocationList>(p.registry_store.get(), config.revocation_max_staleness);
@@ -468,7 +471,7 @@ absl::Status MakeServices(const ServerConfig& config, std::optional<auth::Certif
   } else {
     p.arrival_service = std::make_unique<ArrivalServiceImpl>(
         p.gate.get(), p.tokens.get(), p.arrival_store.get(), p.batcher.get(), p.agencies.get(),
-        &p.metrics, p.returnee_store.get(), p.audit_store.get());
+        &p.metrics, p.returnee_store.get(), p.audit_store.get(), p.person_store.get());
     p.referral_feed =
         std::make_unique<ReferralFeed>(p.case_store.get(), config.feed_poll, config.feed_window);
     if (absl::Status s = p.referral_feed->Start(); !s.ok()) {

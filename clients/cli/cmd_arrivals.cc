@@ -107,6 +107,7 @@ void PrintArrivalDetails(const v1::Arrival& a) {
       {"submitted by", OrDash(a.submitted_by())},
       {"recorded at", FormatTimestamp(a.recorded_at())},
       {"erased at", a.has_erased_at() ? FormatTimestamp(a.erased_at()) : "-"},
+      {"person id", OrDash(a.person_id())},
   });
 }
 
@@ -1406,6 +1407,156 @@ int RunArrivalsErase(const Args& args) {
 }
 
 // ---------------------------------------------------------------------------
+// enlacectl arrivals duplicates
+
+std::string ArrivalsDuplicatesUsage() {
+  return ServerUsage(
+      R"(Arrivals that may be the same person as ARRIVAL_ID
+(ArrivalService.FindPossibleDuplicates), among those you may see, highest
+score first, with the rules that matched:
+  document          the same document number (0.95; 0.99 with a name rule)
+  names+birth       the same names, ignoring case and accents, and birth date (0.90)
+  similar+birth     names one slip apart, or one lacking a second name (0.75)
+  names+swapped     the same names, birth day and month swapped (0.60)
+Arrivals already linked to it, or decided not to be it, are not shown.
+
+Usage: enlacectl arrivals duplicates ARRIVAL_ID [flags]
+)",
+      R"(
+Example:
+  enlacectl arrivals duplicates 01HV6Q3J0R8X2M4W9K7T5B1C3D
+  enlacectl arrivals link 01HV6Q3J0R8X2M4W9K7T5B1C3D 01HV6Q3J0R8X2M4W9K7T5B1C3E --reason "..."
+)");
+}
+
+std::string DuplicateReasonName(int reason) {
+  switch (reason) {
+    case v1::DUPLICATE_REASON_DOCUMENT_NUMBER: return "document";
+    case v1::DUPLICATE_REASON_SAME_NAMES_AND_BIRTH_DATE: return "names+birth";
+    case v1::DUPLICATE_REASON_SIMILAR_NAMES_AND_BIRTH_DATE: return "similar+birth";
+    case v1::DUPLICATE_REASON_SAME_NAMES_AND_SWAPPED_BIRTH_DATE: return "names+swapped";
+    default: return absl::StrCat(reason);
+  }
+}
+
+int RunArrivalsDuplicates(const Args& args) {
+  static const Leaf leaf = {
+      "enlacectl arrivals duplicates", ArrivalsDuplicatesUsage(), {}, {"ARRIVAL_ID"}, {}, true};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  v1::FindPossibleDuplicatesRequest request;
+  request.set_arrival_id(call.positional(0));
+  return ListAndPrint(
+      call, &ArrivalStub::FindPossibleDuplicates,
+      &v1::FindPossibleDuplicatesResponse::mutable_candidates, request,
+      [](const v1::FindPossibleDuplicatesResponse& all) {
+        PrintTableOf(
+            {"SCORE", "ARRIVAL ID", "ARRIVED", "NAME", "BIRTH DATE", "DOCUMENT", "REASONS"},
+            all.candidates(), [](const v1::DuplicateCandidate& c) -> TableRow {
+              const v1::Arrival& a = c.arrival();
+              std::vector<std::string> reasons;
+              for (int r : c.reasons()) reasons.push_back(DuplicateReasonName(r));
+              return {absl::StrFormat("%.2f", c.score()),
+                      a.arrival_id(),
+                      a.arrival_date(),
+                      absl::StrCat(a.person().given_name(), " ", a.person().family_name()),
+                      a.person().birth_date(),
+                      OrDash(a.person().document_number()),
+                      absl::StrJoin(reasons, ",")};
+            });
+      });
+}
+
+// ---------------------------------------------------------------------------
+// enlacectl arrivals link / unlink
+
+std::string ArrivalsLinkUsage() {
+  return ServerUsage(
+      R"(Record the ministry's reviewed decision that arrivals it recorded are of one
+person (ArrivalService.LinkArrivals): from then on they share one person id
+(the earliest arrival's), and are not proposed as duplicates of each other.
+Prints the person and all its arrivals. Idempotent.
+
+Usage: enlacectl arrivals link ARRIVAL_ID ARRIVAL_ID [ARRIVAL_ID...] --reason TEXT [flags]
+
+Flags:
+  --reason TEXT          why (required, at most 500 characters): what was checked;
+                         kept with the decision, never in the audit log
+)",
+      R"(
+Example:
+  enlacectl arrivals link 01HV6Q3J0R8X2M4W9K7T5B1C3D 01HV6Q3J0R8X2M4W9K7T5B1C3E \
+      --reason "same DUI, confirmed by phone on 2026-11-30"
+)");
+}
+
+std::string ArrivalsUnlinkUsage() {
+  return ServerUsage(
+      R"(Record the ministry's reviewed decision that arrivals are NOT of one person
+(ArrivalService.UnlinkArrivals): the links between them go, each group they
+leave becomes a person of its own (with a new person id, but for the group
+holding the earliest arrival), and they are not proposed as duplicates of
+each other again. Refused (FAILED_PRECONDITION) when two of them would still
+be one person through links to arrivals not named. Idempotent.
+
+Usage: enlacectl arrivals unlink ARRIVAL_ID ARRIVAL_ID [ARRIVAL_ID...] --reason TEXT [flags]
+
+Flags:
+  --reason TEXT          why (required, at most 500 characters)
+)",
+      R"(
+Example:
+  enlacectl arrivals unlink 01HV6Q3J0R8X2M4W9K7T5B1C3D 01HV6Q3J0R8X2M4W9K7T5B1C3E \
+      --reason "different mothers' names on the birth certificates"
+)");
+}
+
+void PrintLinkedPerson(const v1::LinkedPerson& person) {
+  std::cout << "person " << person.person_id() << ": arrivals "
+            << absl::StrJoin(person.arrival_ids(), ", ") << "\n";
+}
+
+// `arrivals link` and `arrivals unlink`: the same arguments (2 to 20
+// arrival ids and --reason), one call of `method`, its answer printed.
+template <typename Request, typename Response, typename Print>
+int RunPersonDecision(const Leaf& leaf, const Args& args,
+                      UnaryMethod<ArrivalStub, Request, Response> method, Print print) {
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  if (absl::Status s = RequireFlags(call.flags(), {"reason"}); !s.ok()) {
+    return call.Usage(s.message());
+  }
+  Request request;
+  for (const std::string& id : call.flags().positionals()) request.add_arrival_ids(id);
+  request.set_reason(call.flags().Get("reason").value_or(""));
+  return CallAndPrint(call, method, request, print);
+}
+
+// Two arrival ids required, up to 18 more: the server's 2 to 20.
+Leaf PersonDecisionLeaf(std::string path, std::string usage) {
+  Leaf leaf{std::move(path), std::move(usage), {"reason"}, {"ARRIVAL_ID", "ARRIVAL_ID"}};
+  leaf.optional_positionals = 18;
+  return leaf;
+}
+
+int RunArrivalsLink(const Args& args) {
+  static const Leaf leaf = PersonDecisionLeaf("enlacectl arrivals link", ArrivalsLinkUsage());
+  return RunPersonDecision(
+      leaf, args, &ArrivalStub::LinkArrivals,
+      [](const v1::LinkArrivalsResponse& r) { PrintLinkedPerson(r.person()); });
+}
+
+int RunArrivalsUnlink(const Args& args) {
+  static const Leaf leaf = PersonDecisionLeaf("enlacectl arrivals unlink", ArrivalsUnlinkUsage());
+  return RunPersonDecision(leaf, args, &ArrivalStub::UnlinkArrivals,
+                           [](const v1::UnlinkArrivalsResponse& r) {
+                             for (const v1::LinkedPerson& person : r.persons()) {
+                               PrintLinkedPerson(person);
+                             }
+                           });
+}
+
+// ---------------------------------------------------------------------------
 // enlacectl consent update
 
 std::string ConsentUpdateUsage() {
@@ -1510,6 +1661,10 @@ int RunArrivals(const Args& args) {
            &RunArrivalsExport},
           {"erase", "erase who a returnee is, keeping the programme's counts (ministry)",
            &RunArrivalsErase},
+          {"duplicates", "arrivals that may be the same person as one, scored",
+           &RunArrivalsDuplicates},
+          {"link", "decide that arrivals are one person (ministry)", &RunArrivalsLink},
+          {"unlink", "decide that arrivals are not one person (ministry)", &RunArrivalsUnlink},
       },
       "enlacectl arrivals push arrivals.csv --rejects rejects.csv\n"
       "enlacectl arrivals list --department SV-SS --output json"};

@@ -243,12 +243,16 @@ TEST_P(ArrivalStoreConformanceTest, GetReturnsTheContentWithTheServersFields) {
               ElementsAre(enlace::v1::NEED_PSYCHOSOCIAL_SUPPORT, enlace::v1::NEED_TRAINING));
   EXPECT_EQ(got->consent().given_at().seconds(), 1516000000);
   EXPECT_EQ(got->consent().given_at().nanos(), 123456000);
+  // A person of its own, with a random id that is not the arrival's.
+  EXPECT_THAT(got->person_id(), ::testing::MatchesRegex("[0-9a-f]{32}"));
+  EXPECT_NE(got->person_id(), id);
   // Everything else exactly as sent.
   enlace::v1::Arrival expected = sent;
   expected.set_arrival_id(id);
   expected.set_submitted_by("mfa");
   expected.set_consent_version(1);
   expected.set_version(1);
+  expected.set_person_id(got->person_id());
   *expected.mutable_recorded_at() = got->recorded_at();
   *expected.mutable_needs() = got->needs();
   *expected.mutable_consent() = got->consent();

@@ -56,18 +56,22 @@ class BadInputTest(harness.ServerTestCase):
         # Three stored arrivals, two of them with cases, so that the lists
         # have a second page (and GetCaseAccessLog a case).
         cases = api.cases_grpc.CaseServiceStub(cls.channel("iom"))
-        case_ids = []
+        case_ids, seed_ids = [], []
         for i in range(3):
             seed = cls.stubs["mfa"].RecordArrival(
                 api.arrivals.RecordArrivalRequest(arrival=cls.arrival(f"bad-input-seed-{i}")),
                 timeout=DEADLINE)
+            seed_ids.append(seed.arrival_id)
             if i < 2:
                 case_ids.append(cases.OpenCase(api.cases.OpenCaseRequest(
                     arrival_id=seed.arrival_id, summary="seed"), timeout=DEADLINE).case_id)
         for _ in range(2):  # the case's access log: its opening and two reads
             cases.GetCase(api.cases.GetCaseRequest(case_id=case_ids[0]), timeout=DEADLINE)
         # What each paging RPC needs besides its paging to be valid.
+        # (The seeds are one person by name and birth date: possible
+        # duplicates of each other, two of them, and so a second page.)
         cls.required = {"CaseService/GetCaseAccessLog": {"case_id": case_ids[0]},
+                        "ArrivalService/FindPossibleDuplicates": {"arrival_id": seed_ids[0]},
                         "ReferralService/ListReferrals": {"box": api.referrals.BOX_INBOX}}
 
     def sql(self, query):

@@ -24,6 +24,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -347,6 +348,39 @@ class EnlacectlWorkflowTest(harness.EnlacectlChecks, harness.ServerTestCase):
                        "--reason", "restore")
         self.assertEqual(res.returncode, 1, res.stderr)
         self.assertIn("FAILED_PRECONDITION", res.stderr)
+
+    def test_find_link_and_unlink_duplicates(self):
+        person = dict(given_name="Wilber Antonio", family_name="Duplo Quintanilla",
+                      birth_date="1961-08-19")
+        first = self.push_one("DUP-1", **person)
+        second = self.push_one("DUP-2", **{**person, "family_name": "DUPLO-QUINTANILLA"})
+        res = self.ok("arrivals", "duplicates", first)
+        rows = [line.split() for line in res.stdout.splitlines()[1:]]
+        self.assertEqual(len(rows), 1, res.stdout)
+        self.assertEqual(rows[0][0], "0.90")
+        self.assertEqual(rows[0][1], second)
+        self.assertEqual(rows[0][-1], "names+birth")
+        found = self.json_of("arrivals", "duplicates", first)["candidates"]
+        self.assertEqual([c["arrival"]["arrivalId"] for c in found], [second])
+        self.assertEqual(found[0]["reasons"], ["DUPLICATE_REASON_SAME_NAMES_AND_BIRTH_DATE"])
+        res = self.ctl("arrivals", "link", first, second)  # no reason: a usage error
+        self.assertEqual(res.returncode, 2, res.stderr)
+        res = self.ctl("arrivals", "link", first, "--reason", "x")  # one arrival
+        self.assertEqual(res.returncode, 2, res.stderr)
+        res = self.ctl("arrivals", "link", first, second, "--reason", "x", identity="iom")
+        self.assertEqual(res.returncode, 5, res.stderr)
+        res = self.ok("arrivals", "link", first, second, "--reason", "same DUI, checked")
+        match = re.fullmatch(rf"person ([0-9a-f]{{32}}): arrivals {first}, {second}\n", res.stdout)
+        self.assertIsNotNone(match, res.stdout)
+        person_id = match.group(1)
+        self.assertRegex(self.ok("arrivals", "get", second).stdout,
+                         rf"(?m)^  person id +{person_id}$")
+        self.assertEqual(self.ok("arrivals", "duplicates", first).stdout.splitlines()[1:], [])
+        res = self.ok("arrivals", "unlink", second, first, "--reason", "different mothers")
+        lines = res.stdout.splitlines()
+        self.assertEqual(lines[0], f"person {person_id}: arrivals {first}")
+        self.assertRegex(lines[1], rf"^person [0-9a-f]{{32}}: arrivals {second}$")
+        self.assertNotIn(person_id, lines[1])
 
     def test_a_minors_consent_is_updated_with_the_guardian(self):
         arrival_id = self.push_one(

@@ -166,6 +166,9 @@ absl::StatusOr<std::vector<db::RecordResult>> FakeArrivalStore::RecordBatch(
       added[key] = {*id, hash};
       Stored& stored = to_store.emplace_back();
       stored.arrival = NormalArrival(item.arrival, *id, item.submitted_by, now_us);
+      absl::StatusOr<std::string> person_id = db::NewRecordId();  // random, as MySQL's
+      if (!person_id.ok()) return person_id.status();
+      stored.arrival.set_person_id(*person_id);
       stored.content_hash = hash;
       stored.history.push_back(stored.arrival.consent());
     } else if (known->second == hash) {
@@ -304,6 +307,7 @@ absl::StatusOr<Arrival> FakeArrivalStore::Correct(const db::ArrivalCorrection& c
   *corrected.mutable_consent() = stored.arrival.consent();
   corrected.set_consent_version(stored.arrival.consent_version());
   corrected.set_version(version + 1);
+  corrected.set_person_id(stored.arrival.person_id());
   auto version_of = [](const Arrival& content, int v, std::string reason, std::string by,
                        int64_t at_us) {
     db::ArrivalVersionRecord record;
