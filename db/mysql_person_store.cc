@@ -27,6 +27,39 @@
 
 namespace enlace::db {
 
+std::string PersonCandidatesSql(bool by_document) {
+  // After the rule: not the subject (its seq), not erased, not of its
+  // person (its person_id), not decided to be another person (its seq,
+  // twice), visible to the viewer (the agency, twice).
+  return absl::StrCat(
+      "SELECT ", ArrivalColumnsSql(), " FROM arrivals a WHERE ",
+      by_document ? "a.document_number = ?" : "a.birth_date IN (?, ?)",
+      " AND a.seq <> ? AND a.erased_at_us IS NULL AND NOT (a.person_id <=> ?)"
+      " AND NOT EXISTS (SELECT 1 FROM person_decisions d WHERE d.same_person = 0"
+      " AND d.arrival_seq_low = LEAST(a.seq, ?) AND d.arrival_seq_high = GREATEST(a.seq, ?)) AND ",
+      ArrivalVisibleToViewerSql(), " ORDER BY a.seq DESC LIMIT ",
+      PersonStore::kMaxCandidatesPerRule);
+}
+
+void BindPersonCandidates(sql::PreparedStatement* statement, bool by_document,
+                          const std::string& document_number, const std::string& birth_date,
+                          const std::string& swapped_birth_date, int64_t subject_seq,
+                          const std::string& subject_person, const Viewer& viewer) {
+  unsigned p = 1;
+  if (by_document) {
+    statement->setString(p++, document_number);
+  } else {
+    statement->setString(p++, birth_date);
+    statement->setString(p++, swapped_birth_date);
+  }
+  statement->setInt64(p++, subject_seq);
+  statement->setString(p++, subject_person);
+  statement->setInt64(p++, subject_seq);
+  statement->setInt64(p++, subject_seq);
+  statement->setString(p++, viewer.agency);
+  statement->setString(p++, viewer.agency);
+}
+
 std::optional<std::string> SwappedBirthDate(const std::string& birth_date) {
   absl::CivilDay day;
   if (!absl::ParseCivilTime(birth_date, &day)) return std::nullopt;
@@ -38,29 +71,6 @@ std::optional<std::string> SwappedBirthDate(const std::string& birth_date) {
 }
 
 namespace {
-
-// The candidates' common conditions, after "FROM arrivals a WHERE <rule>":
-// not the subject (its seq), not erased, not of its person (its person_id),
-// not decided to be another person (its seq, twice), visible to the viewer
-// (the agency, twice).
-std::string CandidateConditions() {
-  return absl::StrCat(
-      " AND a.seq <> ? AND a.erased_at_us IS NULL AND NOT (a.person_id <=> ?)"
-      " AND NOT EXISTS (SELECT 1 FROM person_decisions d WHERE d.same_person = 0"
-      " AND d.arrival_seq_low = LEAST(a.seq, ?) AND d.arrival_seq_high = GREATEST(a.seq, ?)) AND ",
-      ArrivalVisibleToViewerSql(), " ORDER BY a.seq DESC LIMIT ",
-      PersonStore::kMaxCandidatesPerRule);
-}
-
-void BindCandidateConditions(sql::PreparedStatement* select, unsigned p, int64_t subject_seq,
-                             const std::string& subject_person, const Viewer& viewer) {
-  select->setInt64(p++, subject_seq);
-  select->setString(p++, subject_person);
-  select->setInt64(p++, subject_seq);
-  select->setInt64(p++, subject_seq);
-  select->setString(p++, viewer.agency);
-  select->setString(p++, viewer.agency);
-}
 
 // One named arrival, locked.
 struct NamedArrival {
@@ -103,6 +113,16 @@ absl::StatusOr<std::vector<NamedArrival>> LockNamed(MysqlConnection& c,
                      " was erased (EraseReturnee): nothing is left to tell who it was"));
   }
   return named;
+}
+
+// Takes the one lock every link and unlink takes first, so that they run
+// one at a time (see 0014_persons.sql).
+void LockPersonLinks(MysqlConnection& c) {
+  sql::PreparedStatement* lock =
+      c.Prepare("SELECT id FROM person_links_lock WHERE id = 1 FOR UPDATE");
+  std::unique_ptr<sql::ResultSet> rows(lock->executeQuery());
+  while (rows->next()) {
+  }
 }
 
 // Records the decision that arrivals `a` and `b` are (or are not) one
@@ -272,23 +292,15 @@ absl::StatusOr<std::vector<CandidateArrival>> MysqlPersonStore::CandidatesFor(
         candidates.push_back({seq, ReadArrivalRow(*rows)});
       }
     };
-    const std::string by_document =
-        absl::StrCat("SELECT ", ArrivalColumnsSql(), " FROM arrivals a WHERE a.document_number = ?",
-                     CandidateConditions());
-    if (!subject.person().document_number().empty()) {
-      sql::PreparedStatement* select = c.Prepare(by_document);
-      select->setString(1, subject.person().document_number());
-      BindCandidateConditions(select, 2, subject_seq, subject_person, viewer);
+    const std::string& birth_date = subject.person().birth_date();
+    const std::string swapped = SwappedBirthDate(birth_date).value_or(birth_date);
+    for (bool by_document : {true, false}) {
+      if (by_document && subject.person().document_number().empty()) continue;
+      sql::PreparedStatement* select = c.Prepare(PersonCandidatesSql(by_document));
+      BindPersonCandidates(select, by_document, subject.person().document_number(), birth_date,
+                           swapped, subject_seq, subject_person, viewer);
       read_all(select);
     }
-    sql::PreparedStatement* by_birth = c.Prepare(
-        absl::StrCat("SELECT ", ArrivalColumnsSql(),
-                     " FROM arrivals a WHERE a.birth_date IN (?, ?)", CandidateConditions()));
-    const std::string& birth_date = subject.person().birth_date();
-    by_birth->setString(1, birth_date);
-    by_birth->setString(2, SwappedBirthDate(birth_date).value_or(birth_date));
-    BindCandidateConditions(by_birth, 3, subject_seq, subject_person, viewer);
-    read_all(by_birth);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -301,6 +313,7 @@ absl::StatusOr<PersonGroup> MysqlPersonStore::Link(const std::vector<std::string
   PersonGroup person;
   ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& c) -> absl::Status {
+    LockPersonLinks(c);
     absl::StatusOr<std::vector<NamedArrival>> named = LockNamed(c, arrival_ids, submitter);
     if (!named.ok()) return named.status();
     const int64_t now_us = absl::ToUnixMicros(absl::Now());
@@ -326,6 +339,7 @@ absl::StatusOr<std::vector<PersonGroup>> MysqlPersonStore::Unlink(
   ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& c) -> absl::Status {
     persons.clear();
+    LockPersonLinks(c);
     absl::StatusOr<std::vector<NamedArrival>> named = LockNamed(c, arrival_ids, submitter);
     if (!named.ok()) return named.status();
     const int64_t now_us = absl::ToUnixMicros(absl::Now());

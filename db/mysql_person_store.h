@@ -3,10 +3,13 @@
 // number; birth date and its swap) filtered by ArrivalStore's visibility
 // condition; a link or unlink locks the named arrivals, writes its decisions,
 // walks the links from them under lock and gives each resulting group one
-// person_id, all in one transaction.
+// person_id, all in one transaction. Links and unlinks run one at a time
+// (they take one lock row first): they are rare, and a walk over links that
+// another transaction is changing would otherwise deadlock or go stale.
 #ifndef ENLACE_DB_MYSQL_PERSON_STORE_H_
 #define ENLACE_DB_MYSQL_PERSON_STORE_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,6 +17,15 @@
 #include "db/person_store.h"
 
 namespace enlace::db {
+
+// The query CandidatesFor() runs for one rule (by document number, or by
+// birth date and its swap), and its binding. Exposed so that a test can
+// EXPLAIN it (tests/db/person_store_test.cc).
+std::string PersonCandidatesSql(bool by_document);
+void BindPersonCandidates(sql::PreparedStatement* statement, bool by_document,
+                          const std::string& document_number, const std::string& birth_date,
+                          const std::string& swapped_birth_date, int64_t subject_seq,
+                          const std::string& subject_person, const Viewer& viewer);
 
 class MysqlPersonStore final : public PersonStore {
  public:

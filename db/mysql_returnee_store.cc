@@ -194,6 +194,27 @@ absl::StatusOr<HeldRecords> MysqlReturneeStore::HeldAbout(const std::string& arr
       *v.mutable_changed_at() = TimeUtil::MicrosecondsToTimestamp(row->getInt64("recorded_at_us"));
     }
     ReadRecordsOfArrival(c, seq, &held);
+
+    sql::PreparedStatement* decisions = c.Prepare(
+        "SELECT d.same_person, d.reason, d.decided_by, d.decided_at_us, "
+        "low.arrival_id AS low_id, high.arrival_id AS high_id FROM person_decisions d "
+        "JOIN arrivals low ON low.seq = d.arrival_seq_low "
+        "JOIN arrivals high ON high.seq = d.arrival_seq_high "
+        "WHERE d.arrival_seq_low = ? OR d.arrival_seq_high = ? "
+        "ORDER BY d.decided_at_us, d.arrival_seq_low, d.arrival_seq_high");
+    decisions->setInt64(1, seq);
+    decisions->setInt64(2, seq);
+    std::unique_ptr<sql::ResultSet> decision_rows(decisions->executeQuery());
+    while (decision_rows->next()) {
+      enlace::v1::PersonDecision& d = held.person_decisions.emplace_back();
+      d.add_arrival_ids(decision_rows->getString("low_id"));
+      d.add_arrival_ids(decision_rows->getString("high_id"));
+      d.set_same_person(decision_rows->getInt("same_person") != 0);
+      d.set_reason(decision_rows->getString("reason"));
+      d.set_decided_by(decision_rows->getString("decided_by"));
+      *d.mutable_decided_at() =
+          TimeUtil::MicrosecondsToTimestamp(decision_rows->getInt64("decided_at_us"));
+    }
     return absl::OkStatus();
   });
   if (!status.ok()) return status;

@@ -32,6 +32,8 @@ struct HeldRecords {
   std::vector<enlace::v1::Case> cases;  // with their services, in opening order
   std::vector<enlace::v1::Referral> referrals;  // no returnee summary, in creation order
   std::vector<enlace::v1::Initiative> initiatives;  // in registration order
+  // The ministry's decisions about who the returnee is, oldest first.
+  std::vector<enlace::v1::PersonDecision> person_decisions;
 };
 
 // What an erasure found and did.

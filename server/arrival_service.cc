@@ -614,11 +614,24 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::ListArrivalVersions(
     enlace::v1::ListArrivalVersionsResponse* response) {
   return gate_->Unary(ctx, kListArrivalVersions, [=](const Caller& caller, AuditNote* note) {
     if (absl::Status s = RequireId(request->arrival_id(), "arrival_id"); !s.ok()) return s;
+    absl::StatusOr<int> page_size = EffectivePageSize(request->page_size());
+    if (!page_size.ok()) return page_size.status();
+    // A page starts after the version number its token carries.
+    const std::string fingerprint =
+        QueryFingerprint({caller.principal.SpiffeId(), "versions", request->arrival_id()});
+    absl::StatusOr<int64_t> after = tokens_->Decode(request->page_token(), fingerprint);
+    if (!after.ok()) return after.status();
     note->record_ids.push_back(request->arrival_id());
     absl::StatusOr<std::vector<db::ArrivalVersionRecord>> versions =
         store_->Versions(request->arrival_id(), db::Viewer{caller.principal.name});
     if (!versions.ok()) return note->RecordRules(versions.status());
     for (db::ArrivalVersionRecord& record : *versions) {
+      if (record.version <= *after) continue;
+      if (response->versions_size() == *page_size) {
+        const int64_t last = response->versions(response->versions_size() - 1).version();
+        response->set_next_page_token(tokens_->Encode(last, fingerprint));
+        break;
+      }
       *response->add_versions() = VersionOf(std::move(record));
     }
     return absl::OkStatus();
@@ -699,6 +712,9 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::ExportReturneeData(
     for (enlace::v1::Initiative& i : held->initiatives) {
       note->record_ids.push_back(i.initiative_id());
       *data.add_initiatives() = std::move(i);
+    }
+    for (enlace::v1::PersonDecision& d : held->person_decisions) {
+      *data.add_person_decisions() = std::move(d);
     }
     absl::StatusOr<std::vector<db::AuditRecord>> accesses =
         AccessesOf(*audit_store_, note->record_ids);

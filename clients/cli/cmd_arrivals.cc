@@ -1276,19 +1276,20 @@ MUNICIPALITY, REASON. The JSON document is a ListArrivalVersionsResponse.
 
 Example:
   enlacectl arrivals versions 01HV6Q3J0R8X2M4W9K7T5B1C3D
-)");
+)",
+      /*list=*/true);
 }
 
 int RunArrivalsVersions(const Args& args) {
   static const Leaf leaf = {
-      "enlacectl arrivals versions", ArrivalsVersionsUsage(), {}, {"ARRIVAL_ID"}};
+      "enlacectl arrivals versions", ArrivalsVersionsUsage(), {}, {"ARRIVAL_ID"}, {}, true};
   Invocation call;
   if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
   v1::ListArrivalVersionsRequest request;
   request.set_arrival_id(call.positional(0));
-  return CallAndPrint(
-      call, &ArrivalStub::ListArrivalVersions, request,
-      [](const v1::ListArrivalVersionsResponse& all) {
+  return ListAndPrint(
+      call, &ArrivalStub::ListArrivalVersions, &v1::ListArrivalVersionsResponse::mutable_versions,
+      request, [](const v1::ListArrivalVersionsResponse& all) {
         PrintTableOf({"VERSION", "CORRECTED AT", "BY", "NAME", "BIRTH DATE", "SEX", "DEPT",
                       "MUNICIPALITY", "REASON"},
                      all.versions(), [](const v1::ArrivalVersion& v) -> TableRow {
@@ -1426,7 +1427,8 @@ Usage: enlacectl arrivals duplicates ARRIVAL_ID [flags]
 Example:
   enlacectl arrivals duplicates 01HV6Q3J0R8X2M4W9K7T5B1C3D
   enlacectl arrivals link 01HV6Q3J0R8X2M4W9K7T5B1C3D 01HV6Q3J0R8X2M4W9K7T5B1C3E --reason "..."
-)");
+)",
+      /*list=*/true);
 }
 
 std::string DuplicateReasonName(int reason) {

@@ -11,6 +11,11 @@
 -- proposed as duplicates again. A person is a connected group of links.
 -- `reason` is free text: an erasure empties it (db/mysql_returnee_store.cc).
 --
+-- `person_links_lock` has one row, which every link and unlink locks first:
+-- they are rare, reviewed decisions, and taking them one at a time keeps
+-- each one's walk of the links exact (concurrent walks over a shared chain
+-- deadlocked beyond retrying, tests/db/person_store_test.cc).
+--
 -- The birth date and document number indexes serve FindPossibleDuplicates.
 ALTER TABLE arrivals
   ADD COLUMN person_id CHAR(32) CHARACTER SET ascii COLLATE ascii_bin NULL,
@@ -30,3 +35,9 @@ CREATE TABLE person_decisions (
   PRIMARY KEY (arrival_seq_low, arrival_seq_high),
   KEY k_person_decisions_high (arrival_seq_high, arrival_seq_low)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE person_links_lock (
+  id TINYINT NOT NULL PRIMARY KEY
+) ENGINE=InnoDB;
+
+INSERT INTO person_links_lock (id) VALUES (1);

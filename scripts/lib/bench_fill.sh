@@ -69,7 +69,7 @@ LOAD DATA LOCAL INFILE '${dir}/arrivals.tsv' INTO TABLE arrivals ${fields}
    origin_country, given_name, family_name, birth_date, sex, document_number,
    department_code, municipality, needs_mask, consent_purposes_mask, consent_given_at_us,
    consent_version, recorded_at_us)
-  SET content_hash = UNHEX(@content_hash);
+  SET content_hash = UNHEX(@content_hash), person_id = LOWER(HEX(RANDOM_BYTES(16)));
 LOAD DATA LOCAL INFILE '${dir}/consent.tsv' INTO TABLE arrival_consent_agencies ${fields}
   (arrival_seq, agency_code);
 LOAD DATA LOCAL INFILE '${dir}/cases.tsv' INTO TABLE cases ${fields}

@@ -72,6 +72,7 @@ class BadInputTest(harness.ServerTestCase):
         # duplicates of each other, two of them, and so a second page.)
         cls.required = {"CaseService/GetCaseAccessLog": {"case_id": case_ids[0]},
                         "ArrivalService/FindPossibleDuplicates": {"arrival_id": seed_ids[0]},
+                        "ArrivalService/ListArrivalVersions": {"arrival_id": seed_ids[0]},
                         "ReferralService/ListReferrals": {"box": api.referrals.BOX_INBOX}}
 
     def sql(self, query):

@@ -192,5 +192,53 @@ TEST_F(ArrivalCorrectionTest, BadCorrectionsNameTheFieldAreAuditedAndChangeNothi
   }
 }
 
+TEST_F(ArrivalCorrectionTest, VersionsArePagedOldestFirstWithTokensBoundToTheArrival) {
+  const std::string id = RecordOne(MakeArrival("cor-pages", {"iom"}));
+  const std::string other = RecordOne(MakeArrival("cor-pages-other", {"iom"}));
+  for (const char* birth_date : {"1995-07-22", "1995-07-23", "1995-07-24"}) {
+    Arrival corrected;
+    grpc::Status status = Correct(mfa_cert_, BirthDateCorrection(id, birth_date), &corrected);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  // Four versions, in pages of three: versions 1 to 3, then 4 alone.
+  v1::ListArrivalVersionsRequest request;
+  request.set_arrival_id(id);
+  request.set_page_size(3);
+  v1::ListArrivalVersionsResponse first;
+  grpc::Status status = Arrivals(iom_cert_)->ListArrivalVersions(Context().get(), request, &first);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(first.versions_size(), 3);
+  EXPECT_EQ(first.versions(0).version(), 1);
+  EXPECT_EQ(first.versions(2).version(), 3);
+  ASSERT_FALSE(first.next_page_token().empty());
+  request.set_page_token(first.next_page_token());
+  v1::ListArrivalVersionsResponse second;
+  status = Arrivals(iom_cert_)->ListArrivalVersions(Context().get(), request, &second);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(second.versions_size(), 1);
+  EXPECT_EQ(second.versions(0).version(), 4);
+  EXPECT_EQ(second.versions(0).arrival().person().birth_date(), "1995-07-24");
+  EXPECT_TRUE(second.next_page_token().empty());
+  // The default page holds all four.
+  v1::ListArrivalVersionsResponse all;
+  ASSERT_TRUE(Versions(iom_cert_, id, &all).ok());
+  EXPECT_EQ(all.versions_size(), 4);
+  EXPECT_TRUE(all.next_page_token().empty());
+  // A token is for its arrival and its caller; a page size is 0 to 500.
+  request.set_arrival_id(other);
+  v1::ListArrivalVersionsResponse refused;
+  status = Arrivals(iom_cert_)->ListArrivalVersions(Context().get(), request, &refused);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("page_token"));
+  request.set_arrival_id(id);
+  status = Arrivals(mfa_cert_)->ListArrivalVersions(Context().get(), request, &refused);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  request.clear_page_token();
+  request.set_page_size(501);
+  status = Arrivals(iom_cert_)->ListArrivalVersions(Context().get(), request, &refused);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("page_size"));
+}
+
 }  // namespace
 }  // namespace enlace

@@ -15,7 +15,9 @@
 #include "absl/strings/str_cat.h"
 #include "enlace/v1/admin.grpc.pb.h"
 #include "enlace/v1/arrivals.grpc.pb.h"
+#include "enlace/v1/returnee_data.pb.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/testing/server_fixture.h"
 
@@ -83,6 +85,19 @@ class DuplicatesTest : public ServerFixture {
     for (const std::string& id : ids) request.add_arrival_ids(id);
     request.set_reason(reason);
     return Arrivals(cert)->UnlinkArrivals(Context().get(), request, response);
+  }
+  // The ministry's export of everything held about the returnee of
+  // `arrival_id`, parsed.
+  v1::ReturneeData Export(const std::string& arrival_id) {
+    v1::ExportReturneeDataRequest request;
+    request.set_arrival_id(arrival_id);
+    v1::ReturneeDataExport exported;
+    grpc::Status status =
+        Arrivals(mfa_cert_)->ExportReturneeData(Context().get(), request, &exported);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    v1::ReturneeData data;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(exported.document(), &data).ok());
+    return data;
   }
   std::string PersonOf(const std::string& arrival_id,
                        const auth::IssuedCertificate* cert = nullptr) {
@@ -272,6 +287,16 @@ TEST_F(DuplicatesTest, LinkingKeepsOnePersonAcrossArrivalsAndUnlinkingSeparatesT
   ASSERT_TRUE(Find(mfa_cert_, third, &for_third).ok());
   EXPECT_THAT(IdsOf(for_third), ElementsAre(first));
 
+  // The ministry's export of the returnee holds the decisions about them.
+  v1::ReturneeData held = Export(first);
+  ASSERT_EQ(held.person_decisions_size(), 1);
+  EXPECT_THAT(held.person_decisions(0).arrival_ids(), ElementsAre(first, second));
+  EXPECT_TRUE(held.person_decisions(0).same_person());
+  EXPECT_EQ(held.person_decisions(0).reason(), kLinkReason);
+  EXPECT_EQ(held.person_decisions(0).decided_by(), "mfa");
+  EXPECT_EQ(Export(third).person_decisions(0).reason(), "No son la misma persona");
+  EXPECT_FALSE(Export(third).person_decisions(0).same_person());
+
   // The decisions' free text goes with an erasure; the link stays.
   EXPECT_THAT(database_->ColumnsHolding(kLinkReason), Not(IsEmpty()));
   v1::EraseReturneeRequest erase;
@@ -280,6 +305,7 @@ TEST_F(DuplicatesTest, LinkingKeepsOnePersonAcrossArrivalsAndUnlinkingSeparatesT
   v1::EraseReturneeResponse erased;
   ASSERT_TRUE(Arrivals(mfa_cert_)->EraseReturnee(Context().get(), erase, &erased).ok());
   EXPECT_THAT(database_->ColumnsHolding(kLinkReason), IsEmpty());
+  EXPECT_EQ(Export(first).person_decisions(0).reason(), "");
   EXPECT_EQ(PersonOf(second), first_person);
   // An erased arrival takes no new link.
   status = Link(mfa_cert_, {second, third}, kLinkReason, &linked);
