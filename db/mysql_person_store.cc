@@ -10,7 +10,6 @@
 #include <memory>
 #include <numeric>
 #include <set>
-#include <string_view>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -177,8 +176,7 @@ absl::StatusOr<Regrouped> Regroup(MysqlConnection& c, const std::vector<int64_t>
         while (rows->next()) {
           const int64_t low = rows->getInt64(1);
           const int64_t high = rows->getInt64(2);
-          // Each link is found from both ends; keep it once.
-          if (std::string_view(column) == "arrival_seq_low") links.emplace_back(low, high);
+          links.emplace_back(low, high);  // found from both ends: made unique below
           for (int64_t end : {low, high}) {
             if (members.insert(end).second) next.push_back(end);
           }
@@ -268,43 +266,44 @@ std::vector<int64_t> SeqsOf(const std::vector<NamedArrival>& named) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<CandidateArrival>> MysqlPersonStore::CandidatesFor(
-    const enlace::v1::Arrival& subject, const Viewer& viewer) {
-  std::vector<CandidateArrival> candidates;
+absl::StatusOr<DuplicateCandidates> MysqlPersonStore::CandidatesFor(const std::string& arrival_id,
+                                                                    const Viewer& viewer) {
+  DuplicateCandidates found;
+  bool visible = false;
   absl::Status status = pool_->Run([&](MysqlConnection& c) -> absl::Status {
-    candidates.clear();
-    sql::PreparedStatement* find =
-        c.Prepare("SELECT seq, person_id FROM arrivals WHERE arrival_id = ?");
-    find->setString(1, subject.arrival_id());
-    std::unique_ptr<sql::ResultSet> row(find->executeQuery());
-    if (!row->next()) {
-      return absl::NotFoundError(absl::StrCat("arrival ", subject.arrival_id(), " not found"));
-    }
+    found = DuplicateCandidates();
+    sql::PreparedStatement* subject = c.Prepare(
+        absl::StrCat("SELECT ", ArrivalColumnsSql(), " FROM arrivals a WHERE a.arrival_id = ? AND ",
+                     ArrivalVisibleToViewerSql()));
+    subject->setString(1, arrival_id);
+    subject->setString(2, viewer.agency);
+    subject->setString(3, viewer.agency);
+    std::unique_ptr<sql::ResultSet> row(subject->executeQuery());
+    if (!row->next()) return absl::OkStatus();
+    visible = true;
+    found.subject = ReadArrivalRow(*row);
+    if (found.subject.has_erased_at()) return absl::OkStatus();
     const int64_t subject_seq = row->getInt64("seq");
-    const std::string subject_person = row->isNull("person_id") ? "" : row->getString("person_id");
 
     absl::flat_hash_set<int64_t> seen;
-    auto read_all = [&](sql::PreparedStatement* select) {
+    const enlace::v1::Person& person = found.subject.person();
+    const std::string swapped = SwappedBirthDate(person.birth_date()).value_or(person.birth_date());
+    for (bool by_document : {true, false}) {
+      if (by_document && person.document_number().empty()) continue;
+      sql::PreparedStatement* select = c.Prepare(PersonCandidatesSql(by_document));
+      BindPersonCandidates(select, by_document, person.document_number(), person.birth_date(),
+                           swapped, subject_seq, found.subject.person_id(), viewer);
       std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
       while (rows->next()) {
         const int64_t seq = rows->getInt64("seq");
-        if (!seen.insert(seq).second) continue;
-        candidates.push_back({seq, ReadArrivalRow(*rows)});
+        if (seen.insert(seq).second) found.candidates.push_back({seq, ReadArrivalRow(*rows)});
       }
-    };
-    const std::string& birth_date = subject.person().birth_date();
-    const std::string swapped = SwappedBirthDate(birth_date).value_or(birth_date);
-    for (bool by_document : {true, false}) {
-      if (by_document && subject.person().document_number().empty()) continue;
-      sql::PreparedStatement* select = c.Prepare(PersonCandidatesSql(by_document));
-      BindPersonCandidates(select, by_document, subject.person().document_number(), birth_date,
-                           swapped, subject_seq, subject_person, viewer);
-      read_all(select);
     }
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
-  return candidates;
+  if (!visible) return absl::NotFoundError(absl::StrCat("arrival ", arrival_id, " not found"));
+  return found;
 }
 
 absl::StatusOr<PersonGroup> MysqlPersonStore::Link(const std::vector<std::string>& arrival_ids,

@@ -32,8 +32,8 @@ class MysqlPersonStore final : public PersonStore {
   // `pool` must outlive the store.
   explicit MysqlPersonStore(MysqlPool* pool) : pool_(pool) {}
 
-  absl::StatusOr<std::vector<CandidateArrival>> CandidatesFor(const enlace::v1::Arrival& subject,
-                                                              const Viewer& viewer) override;
+  absl::StatusOr<DuplicateCandidates> CandidatesFor(const std::string& arrival_id,
+                                                    const Viewer& viewer) override;
   absl::StatusOr<PersonGroup> Link(const std::vector<std::string>& arrival_ids,
                                    const std::string& reason, const Viewer& submitter,
                                    AuditRecord* audit) override;

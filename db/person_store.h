@@ -33,6 +33,12 @@ struct CandidateArrival {
   enlace::v1::Arrival arrival;
 };
 
+// The arrival asked about, and the arrivals that may be the same person.
+struct DuplicateCandidates {
+  enlace::v1::Arrival subject;
+  std::vector<CandidateArrival> candidates;  // in no particular order
+};
+
 // A person: its id and its arrivals' ids, in recording order.
 struct PersonGroup {
   std::string person_id;
@@ -51,15 +57,16 @@ class PersonStore {
   // Bounds how many arrivals CandidatesFor reads per rule.
   static constexpr int kMaxCandidatesPerRule = 500;
 
-  // The arrivals `viewer` may see (ArrivalStore's visibility) that are not
-  // erased, not `subject` nor of its person, not decided to be another
-  // person than it, and that share its document number (when it has one)
-  // or whose birth date is its birth date or that date with day and month
-  // swapped. At most kMaxCandidatesPerRule per rule (the most recently
-  // recorded first), in no particular order. `subject` must be an arrival
-  // the viewer may see, as ArrivalStore::Get returned it.
-  virtual absl::StatusOr<std::vector<CandidateArrival>> CandidatesFor(
-      const enlace::v1::Arrival& subject, const Viewer& viewer) = 0;
+  // The arrival `arrival_id`, if `viewer` may see it (ArrivalStore's
+  // visibility; NOT_FOUND otherwise), and the arrivals `viewer` may see that
+  // are not erased, not it nor of its person, not decided to be another
+  // person than it, and that share its document number (when it has one) or
+  // whose birth date is its birth date or that date with day and month
+  // swapped: at most kMaxCandidatesPerRule per rule (the most recently
+  // recorded first). An erased subject has no candidates (nothing is left
+  // to compare).
+  virtual absl::StatusOr<DuplicateCandidates> CandidatesFor(const std::string& arrival_id,
+                                                            const Viewer& viewer) = 0;
 
   // Records that the arrivals of `arrival_ids` (at least two, distinct,
   // each recorded by `submitter`: NOT_FOUND naming the first that is not;

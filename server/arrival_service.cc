@@ -827,26 +827,24 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::FindPossibleDuplicates(
     absl::StatusOr<int64_t> after = tokens_->Decode(request->page_token(), fingerprint);
     if (!after.ok()) return after.status();
     note->record_ids.push_back(request->arrival_id());
-    const db::Viewer viewer{caller.principal.name};
     // Only about an arrival the caller may see, among those it may see.
-    absl::StatusOr<Arrival> subject = store_->Get(request->arrival_id(), viewer);
-    if (!subject.ok()) return note->RecordRules(subject.status());
-    if (subject->has_erased_at()) {
+    absl::StatusOr<db::DuplicateCandidates> found =
+        persons_->CandidatesFor(request->arrival_id(), db::Viewer{caller.principal.name});
+    if (!found.ok()) return note->RecordRules(found.status());
+    const Arrival& subject = found->subject;
+    if (subject.has_erased_at()) {
       return absl::FailedPreconditionError(
-          absl::StrCat("arrival ", subject->arrival_id(),
+          absl::StrCat("arrival ", subject.arrival_id(),
                        " was erased (EraseReturnee): nothing is left to compare"));
     }
-    absl::StatusOr<std::vector<db::CandidateArrival>> candidates =
-        persons_->CandidatesFor(*subject, viewer);
-    if (!candidates.ok()) return note->RecordRules(candidates.status());
     struct Scored {
       int64_t position;
       DuplicateMatch match;
       Arrival* arrival;
     };
     std::vector<Scored> scored;
-    for (db::CandidateArrival& candidate : *candidates) {
-      std::optional<DuplicateMatch> match = MatchArrivals(*subject, candidate.arrival);
+    for (db::CandidateArrival& candidate : found->candidates) {
+      std::optional<DuplicateMatch> match = MatchArrivals(subject, candidate.arrival);
       if (!match) continue;
       const int64_t position = DuplicatePosition(match->score, candidate.position);
       if (position <= *after) continue;

@@ -2,12 +2,9 @@
 // concurrent links that chain overlapping arrivals end as one person with
 // the earliest arrival's id (the walk of the links happens under lock, so
 // no transaction works from a stale picture); a link racing an unlink of
-// the same pair leaves the database matching one of the two orders; and the
-// candidate look-ups are answered from their indexes (EXPLAIN).
+// the same pair leaves the database matching one of the two orders. (The
+// candidate look-ups' plans are checked in query_plan_test.cc.)
 #include "db/mysql_person_store.h"
-
-#include <cppconn/prepared_statement.h>
-#include <cppconn/resultset.h>
 
 #include <memory>
 #include <set>
@@ -16,7 +13,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "db/mysql_arrival_store.h"
 #include "gmock/gmock.h"
@@ -28,8 +24,7 @@ namespace {
 
 using ::enlace::testing::TestDatabase;
 
-enlace::v1::Arrival Returnee(const std::string& external_id, const std::string& birth_date,
-                             const std::string& document) {
+enlace::v1::Arrival Returnee(const std::string& external_id) {
   enlace::v1::Arrival a;
   a.set_external_id(external_id);
   a.set_arrival_date("2018-01-15");
@@ -37,8 +32,7 @@ enlace::v1::Arrival Returnee(const std::string& external_id, const std::string& 
   a.set_origin_country("US");
   a.mutable_person()->set_given_name("José");
   a.mutable_person()->set_family_name(absl::StrCat("Peña ", external_id));
-  a.mutable_person()->set_birth_date(birth_date);
-  a.mutable_person()->set_document_number(document);
+  a.mutable_person()->set_birth_date("1990-03-02");
   a.mutable_person()->set_sex(enlace::v1::SEX_MALE);
   a.mutable_destination()->set_department_code("SV-SS");
   a.mutable_destination()->set_municipality("Guazapa");
@@ -56,7 +50,7 @@ class PersonStoreTest : public ::testing::Test {
     std::vector<NewArrival> batch;
     batch.reserve(n);
     for (int i = 0; i < n; ++i) {
-      batch.push_back({Returnee(absl::StrCat(prefix, i), "1990-03-02", ""), "mfa"});
+      batch.push_back({Returnee(absl::StrCat(prefix, i)), "mfa"});
     }
     absl::StatusOr<std::vector<RecordResult>> results = arrivals_.RecordBatch(batch);
     EXPECT_TRUE(results.ok()) << results.status();
@@ -128,46 +122,6 @@ TEST_F(PersonStoreTest, ALinkRacingAnUnlinkOfThePairEndsAsOneOfTheTwoOrders) {
         "WHERE a.arrival_id = '",
         ids[0], "'"));
     EXPECT_EQ(PersonOf(ids[0]) == PersonOf(ids[1]), same == 1) << "round " << round;
-  }
-}
-
-TEST_F(PersonStoreTest, CandidatesAreLookedUpThroughTheirIndexes) {
-  // 3,000 arrivals over 1,000 birth dates, each with its own document.
-  std::vector<NewArrival> batch;
-  for (int i = 0; i < 3000; ++i) {
-    const std::string birth =
-        absl::StrFormat("%04d-%02d-%02d", 1950 + i % 50, 1 + i % 12, 10 + i % 19);
-    batch.push_back({Returnee(absl::StrCat("plan-", i), birth, absl::StrCat("DUI-", i)), "mfa"});
-    if (batch.size() == 500) {
-      ASSERT_TRUE(arrivals_.RecordBatch(batch).ok());
-      batch.clear();
-    }
-  }
-  ASSERT_TRUE(database_->pool()
-                  .Run([](MysqlConnection& c) {
-                    c.Execute("ANALYZE TABLE arrivals, arrival_consent_agencies, person_decisions");
-                    return absl::OkStatus();
-                  })
-                  .ok());
-  for (bool by_document : {true, false}) {
-    std::vector<std::string> keys;
-    absl::Status status = database_->pool().Run([&](MysqlConnection& c) {
-      sql::PreparedStatement* explain =
-          c.Prepare(absl::StrCat("EXPLAIN ", PersonCandidatesSql(by_document)));
-      BindPersonCandidates(explain, by_document, "DUI-7", "1957-08-17", "1957-08-17", 8, "x",
-                           Viewer{"iom"});
-      std::unique_ptr<sql::ResultSet> rows(explain->executeQuery());
-      while (rows->next()) {
-        if (rows->getString("table") == "a") {
-          keys.push_back(rows->isNull("key") ? "" : std::string(rows->getString("key")));
-          EXPECT_NE(rows->getString("type"), "ALL") << "a whole-table scan";
-        }
-      }
-      return absl::OkStatus();
-    });
-    ASSERT_TRUE(status.ok()) << status;
-    EXPECT_THAT(keys, ::testing::ElementsAre(by_document ? "k_arrivals_document"
-                                                         : "k_arrivals_birth_date"));
   }
 }
 

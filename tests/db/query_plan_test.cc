@@ -15,9 +15,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "db/mysql_arrival_store.h"
 #include "db/mysql_audit_store.h"
 #include "db/mysql_case_store.h"
+#include "db/mysql_person_store.h"
 #include "db/mysql_report_grid.h"
 #include "db/mysql_report_store.h"
 #include "db/visibility.h"
@@ -120,6 +122,7 @@ class QueryPlanTest : public ::testing::Test {
       if (visible) in_order[std::stoi(external_id.substr(2))] = external_id;
     }
     std::vector<std::string> out;
+    out.reserve(in_order.size());
     for (const auto& [i, id] : in_order) out.push_back(id);
     return out;
   }
@@ -509,6 +512,43 @@ TEST_F(QueryPlanTest, ReportGridQueriesReadAPrimaryKeyRangeInOrder) {
       }
       ExpectReadInIndexOrder(plan[0]);
     }
+  }
+}
+
+// FindPossibleDuplicates' two look-ups (db/mysql_person_store.h) are each a
+// range of their own index on `arrivals`, never a scan of it.
+TEST_F(QueryPlanTest, DuplicateCandidatesAreLookedUpThroughTheirIndexes) {
+  // 3,000 arrivals over 600 birth dates, each with its own document.
+  std::vector<NewArrival> batch;
+  batch.reserve(500);
+  for (int i = 0; i < 3000; ++i) {
+    Spec spec{"mfa", {"iom"}, {enlace::v1::PURPOSE_REINTEGRATION}, "SV-SS", "2018-01-15"};
+    enlace::v1::Arrival a = MakeArrival(absl::StrCat("dup-", i), spec);
+    a.mutable_person()->set_birth_date(
+        absl::StrFormat("%04d-%02d-%02d", 1950 + i % 50, 1 + i % 12, 10 + i % 19));
+    a.mutable_person()->set_document_number(absl::StrCat("DUI-", i));
+    batch.push_back({std::move(a), "mfa"});
+    if (batch.size() == 500) {
+      ASSERT_TRUE(arrivals_.RecordBatch(batch).ok());
+      batch.clear();
+    }
+  }
+  Analyze("arrivals, arrival_consent_agencies, person_decisions");
+  for (bool by_document : {true, false}) {
+    std::vector<PlanRow> plan =
+        Explain(PersonCandidatesSql(by_document), [&](sql::PreparedStatement* explain) {
+          BindPersonCandidates(explain, by_document, "DUI-7", "1957-08-17", "1957-08-17", 8, "x",
+                               Viewer{"iom"});
+        });
+    std::vector<std::string> keys;
+    for (const PlanRow& row : plan) {
+      SCOPED_TRACE(absl::StrCat("table ", row.table, " type ", row.type, " key ", row.key));
+      if (row.table != "a") continue;
+      EXPECT_NE(row.type, "ALL");
+      keys.push_back(row.key);
+    }
+    EXPECT_THAT(keys, ::testing::ElementsAre(by_document ? "k_arrivals_document"
+                                                         : "k_arrivals_birth_date"));
   }
 }
 
