@@ -34,6 +34,7 @@ absl::string_view MethodName(Method method) {
     case Method::kFindPossibleDuplicates: return "/enlace.v1.ArrivalService/FindPossibleDuplicates";
     case Method::kLinkArrivals: return "/enlace.v1.ArrivalService/LinkArrivals";
     case Method::kUnlinkArrivals: return "/enlace.v1.ArrivalService/UnlinkArrivals";
+    case Method::kRecordObjection: return "/enlace.v1.ArrivalService/RecordObjection";
     case Method::kOpenCase: return "/enlace.v1.CaseService/OpenCase";
     case Method::kGetCase: return "/enlace.v1.CaseService/GetCase";
     case Method::kListCases: return "/enlace.v1.CaseService/ListCases";
@@ -64,6 +65,10 @@ absl::string_view MethodName(Method method) {
     case Method::kGetAuditInclusionProof: return "/enlace.v1.AdminService/GetAuditInclusionProof";
     case Method::kRegisterWitnessKey: return "/enlace.v1.AdminService/RegisterWitnessKey";
     case Method::kAddAuditCosignature: return "/enlace.v1.AdminService/AddAuditCosignature";
+    case Method::kRegisterSharingAgreement:
+      return "/enlace.v1.AdminService/RegisterSharingAgreement";
+    case Method::kListSharingAgreements: return "/enlace.v1.AdminService/ListSharingAgreements";
+    case Method::kEndSharingAgreement: return "/enlace.v1.AdminService/EndSharingAgreement";
   }
   return "";  // not reached: the switch covers every Method (-Wswitch)
 }
@@ -91,6 +96,7 @@ bool IsIdempotent(Method method) {
     case Method::kGetAuditCheckpoint:
     case Method::kGetAuditConsistencyProof:
     case Method::kGetAuditInclusionProof:
+    case Method::kListSharingAgreements:
     // A write the server deduplicates by (submitting agency, external_id).
     case Method::kRecordArrival:
     // A write that, repeated, finds its work done (already_erased).
@@ -98,6 +104,8 @@ bool IsIdempotent(Method method) {
     // Decisions that, repeated, are recorded the same again.
     case Method::kLinkArrivals:
     case Method::kUnlinkArrivals:
+    // An objection, repeated, finds itself recorded and changes nothing.
+    case Method::kRecordObjection:
     // Writes the server keeps once: a witness key, a cosignature per key and
     // checkpoint; repeated, they answer the same.
     case Method::kRegisterWitnessKey:
@@ -105,7 +113,8 @@ bool IsIdempotent(Method method) {
     // Writes that a repetition would apply again (a second case, service,
     // initiative, referral or certificate), undo someone else's change in
     // between (UpdateConsent, UpdateCase), or reject (transitions, a second
-    // RegisterAgency or RevokeCertificate).
+    // RegisterAgency, RevokeCertificate or EndSharingAgreement; a second
+    // agreement).
     case Method::kUpdateConsent:
     case Method::kCorrectArrival:
     case Method::kOpenCase:
@@ -120,7 +129,9 @@ bool IsIdempotent(Method method) {
     case Method::kWithdrawReferral:
     case Method::kIssueCertificate:
     case Method::kRevokeCertificate:
-    case Method::kRegisterAgency: return false;
+    case Method::kRegisterAgency:
+    case Method::kRegisterSharingAgreement:
+    case Method::kEndSharingAgreement: return false;
   }
   return false;
 }
@@ -287,6 +298,11 @@ absl::StatusOr<v1::LinkArrivalsResponse> Client::LinkArrivals(
   return Unary(Method::kLinkArrivals, *arrivals_, &v1::ArrivalService::Stub::LinkArrivals, request);
 }
 
+absl::StatusOr<v1::Arrival> Client::RecordObjection(const v1::RecordObjectionRequest& request) {
+  return Unary(Method::kRecordObjection, *arrivals_, &v1::ArrivalService::Stub::RecordObjection,
+               request);
+}
+
 absl::StatusOr<v1::UnlinkArrivalsResponse> Client::UnlinkArrivals(
     const v1::UnlinkArrivalsRequest& request) {
   return Unary(Method::kUnlinkArrivals, *arrivals_, &v1::ArrivalService::Stub::UnlinkArrivals,
@@ -446,6 +462,24 @@ absl::StatusOr<v1::Certificate> Client::RevokeCertificate(
 
 absl::StatusOr<v1::Agency> Client::RegisterAgency(const v1::RegisterAgencyRequest& request) {
   return Unary(Method::kRegisterAgency, *admin_, &v1::AdminService::Stub::RegisterAgency, request);
+}
+
+absl::StatusOr<v1::SharingAgreement> Client::RegisterSharingAgreement(
+    const v1::RegisterSharingAgreementRequest& request) {
+  return Unary(Method::kRegisterSharingAgreement, *admin_,
+               &v1::AdminService::Stub::RegisterSharingAgreement, request);
+}
+
+absl::StatusOr<v1::ListSharingAgreementsResponse> Client::ListSharingAgreements(
+    const v1::ListSharingAgreementsRequest& request) {
+  return Unary(Method::kListSharingAgreements, *admin_,
+               &v1::AdminService::Stub::ListSharingAgreements, request);
+}
+
+absl::StatusOr<v1::SharingAgreement> Client::EndSharingAgreement(
+    const v1::EndSharingAgreementRequest& request) {
+  return Unary(Method::kEndSharingAgreement, *admin_, &v1::AdminService::Stub::EndSharingAgreement,
+               request);
 }
 
 absl::StatusOr<v1::ListAgenciesResponse> Client::ListAgencies(

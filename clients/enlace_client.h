@@ -92,6 +92,7 @@ enum class Method {
   kFindPossibleDuplicates,
   kLinkArrivals,
   kUnlinkArrivals,
+  kRecordObjection,
   // CaseService
   kOpenCase,
   kGetCase,
@@ -126,6 +127,10 @@ enum class Method {
   kGetAuditInclusionProof,
   kRegisterWitnessKey,
   kAddAuditCosignature,
+  // AdminService: data-sharing agreements.
+  kRegisterSharingAgreement,
+  kListSharingAgreements,
+  kEndSharingAgreement,
 };
 
 // The full gRPC name of `method`, as the server's audit log records it:
@@ -228,6 +233,8 @@ class Client {
   absl::StatusOr<v1::LinkArrivalsResponse> LinkArrivals(const v1::LinkArrivalsRequest& request);
   absl::StatusOr<v1::UnlinkArrivalsResponse> UnlinkArrivals(
       const v1::UnlinkArrivalsRequest& request);
+  // Idempotent: a repeat finds the objection recorded and changes nothing.
+  absl::StatusOr<v1::Arrival> RecordObjection(const v1::RecordObjectionRequest& request);
 
   // CaseService.
   absl::StatusOr<v1::Case> OpenCase(const v1::OpenCaseRequest& request);
@@ -270,6 +277,13 @@ class Client {
   absl::StatusOr<v1::Certificate> RevokeCertificate(const v1::RevokeCertificateRequest& request);
   absl::StatusOr<v1::Agency> RegisterAgency(const v1::RegisterAgencyRequest& request);
   absl::StatusOr<v1::ListAgenciesResponse> ListAgencies(const v1::ListAgenciesRequest& request);
+  // Not idempotent: a repeat registers a second agreement.
+  absl::StatusOr<v1::SharingAgreement> RegisterSharingAgreement(
+      const v1::RegisterSharingAgreementRequest& request);
+  absl::StatusOr<v1::ListSharingAgreementsResponse> ListSharingAgreements(
+      const v1::ListSharingAgreementsRequest& request);
+  absl::StatusOr<v1::SharingAgreement> EndSharingAgreement(
+      const v1::EndSharingAgreementRequest& request);
 
   // AdminService, the audit log as a transparency log (docs/audit.md):
   // every agency and administrator, but RegisterWitnessKey (administrators).

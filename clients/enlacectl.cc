@@ -51,6 +51,7 @@ int RunEnlacectl(const Args& args) {
           {"pki", "the platform PKI: CA, certificates for agencies, admins, server", &RunPki},
           {"certs", "certificates: request (offline), issue, list, revoke, expiring", &RunCerts},
           {"agencies", "register and list agencies (admin)", &RunAgencies},
+          {"agreements", "data-sharing agreements: register, list, end (admin)", &RunAgreements},
           {"audit", "the audit log: list events, verify the hash chain (admin)", &RunAudit},
           {"health", "is the server SERVING? (grpc.health.v1)", &RunHealth},
           {"context", "named connection settings: add, use, list, show, remove", &RunContext},

@@ -130,6 +130,17 @@ class ArrivalStore {
                                                             const Viewer& submitter,
                                                             AuditRecord* audit) = 0;
 
+  // The returnee's objection to `purpose`, on an arrival `submitter`
+  // recorded (NOT_FOUND otherwise; FAILED_PRECONDITION once erased): in one
+  // transaction, a new consent version without that purpose, with every
+  // effect of UpdateConsent, and the purpose kept as objected to, so that a
+  // later UpdateConsent giving it back is FAILED_PRECONDITION naming
+  // `purposes`. A repeat changes nothing (its event is still appended).
+  virtual absl::StatusOr<enlace::v1::Arrival> RecordObjection(const std::string& arrival_id,
+                                                              enlace::v1::Purpose purpose,
+                                                              const Viewer& submitter,
+                                                              AuditRecord* audit) = 0;
+
   // Replaces the content of an arrival that `submitter` recorded (NOT_FOUND
   // otherwise; FAILED_PRECONDITION once erased, as UpdateConsent) with
   // `correction.content`, as version expected_version + 1

@@ -95,6 +95,9 @@ struct FeedEvent {
   int64_t committed_at_us = 0;
   enlace::v1::Referral referral;  // as right after the change, without the returnee
   int64_t arrival_seq = 0;  // the arrival the referral (or the consent) is about
+  // Who recorded that arrival (for a referral change): the other party of
+  // the agreement a delivery needs (db/visibility.h).
+  std::string arrival_submitter;
   bool consent_change = false;
   // For a consent change, the new consent. For a referral change, the
   // arrival's consent when the event was read (at least as new as the event).

@@ -55,6 +55,7 @@ constexpr char kSelectColumns[] =
     "a.department_code, a.municipality, a.needs_mask, a.consent_purposes_mask, "
     "a.consent_given_at_us, a.consent_guardian_name, a.consent_guardian_relationship, "
     "a.consent_version, a.recorded_at_us, a.version, a.erased_at_us, a.person_id, "
+    "a.objected_purposes_mask, "
     "(SELECT GROUP_CONCAT(c.agency_code ORDER BY c.agency_code SEPARATOR ',') "
     " FROM arrival_consent_agencies c WHERE c.arrival_seq = a.seq) AS consent_agencies";
 
@@ -63,7 +64,8 @@ constexpr char kSelectColumns[] =
 const std::string& VisibleToViewer() {
   static const std::string* const sql = new std::string(absl::StrCat(
       "(a.submitted_by = ? OR ",
-      ConsentAllowsSql(Reach::kArrivalRecord, "a.seq", "a.consent_purposes_mask"), ")"));
+      ConsentAllowsSql(Reach::kArrivalRecord, "a.seq", "a.consent_purposes_mask", "a.submitted_by"),
+      ")"));
   return *sql;
 }
 
@@ -117,8 +119,10 @@ void ReadConsentColumns(sql::ResultSet& row, Consent* consent) {
     consent->add_agencies(std::string(agency));
   }
   uint32_t purposes = row.getUInt("consent_purposes_mask");
+  uint32_t objected = row.getUInt("objected_purposes_mask");
   for (int p = enlace::v1::Purpose_MIN + 1; p <= enlace::v1::Purpose_MAX; ++p) {
     if (purposes & (1u << p)) consent->add_purposes(static_cast<enlace::v1::Purpose>(p));
+    if (objected & (1u << p)) consent->add_objected_purposes(static_cast<enlace::v1::Purpose>(p));
   }
   if (!row.isNull("consent_given_at_us")) {
     *consent->mutable_given_at() = TimestampOfMicros(row.getInt64("consent_given_at_us"));
@@ -497,13 +501,28 @@ absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arri
                                                          const Consent& consent,
                                                          const Viewer& submitter,
                                                          AuditRecord* audit) {
+  return ChangeConsent(arrival_id, &consent, enlace::v1::PURPOSE_UNSPECIFIED, submitter, audit);
+}
+
+absl::StatusOr<Arrival> MysqlArrivalStore::RecordObjection(const std::string& arrival_id,
+                                                           enlace::v1::Purpose purpose,
+                                                           const Viewer& submitter,
+                                                           AuditRecord* audit) {
+  return ChangeConsent(arrival_id, nullptr, purpose, submitter, audit);
+}
+
+absl::StatusOr<Arrival> MysqlArrivalStore::ChangeConsent(const std::string& arrival_id,
+                                                         const Consent* replacement,
+                                                         enlace::v1::Purpose objection,
+                                                         const Viewer& submitter,
+                                                         AuditRecord* audit) {
   bool found = false;
   ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& c) -> absl::Status {
     found = false;
     sql::PreparedStatement* lock = c.Prepare(
         "SELECT a.seq, a.consent_version, a.consent_purposes_mask, a.consent_given_at_us, "
-        "a.consent_guardian_name, a.consent_guardian_relationship, "
+        "a.consent_guardian_name, a.consent_guardian_relationship, a.objected_purposes_mask, "
         "(SELECT GROUP_CONCAT(c.agency_code ORDER BY c.agency_code SEPARATOR ',') "
         " FROM arrival_consent_agencies c WHERE c.arrival_seq = a.seq) AS agencies, "
         "a.erased_at_us FROM arrivals a WHERE a.arrival_id = ? AND a.submitted_by = ? FOR UPDATE");
@@ -516,19 +535,68 @@ absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arri
     int64_t seq = row->getInt64("seq");
     int version = row->getInt("consent_version");
     int64_t now_us = absl::ToUnixMicros(absl::Now());
+    const uint32_t objected_before = row->getUInt("objected_purposes_mask");
+    uint32_t objected = objected_before;
 
-    auto record_version = [&](int v, const std::string& agencies, uint32_t purposes,
-                              bool has_given_at, int64_t given_at_us, const Consent& guardian_of) {
+    // The consent in force as it was given at arrival or last changed.
+    Consent current;
+    if (!row->isNull("consent_guardian_name")) {
+      current.mutable_guardian()->set_name(row->getString("consent_guardian_name"));
+      current.mutable_guardian()->set_relationship(static_cast<enlace::v1::GuardianRelationship>(
+          row->getInt("consent_guardian_relationship")));
+    }
+    const std::string current_agencies =
+        row->isNull("agencies") ? "" : std::string(row->getString("agencies"));
+    const uint32_t current_purposes = row->getUInt("consent_purposes_mask");
+    const bool has_given_at = !row->isNull("consent_given_at_us");
+    const int64_t given_at_us = has_given_at ? row->getInt64("consent_given_at_us") : 0;
+
+    Consent consent;
+    if (replacement != nullptr) {
+      consent = *replacement;
+      const uint32_t refused = MaskOf(consent.purposes()) & objected;
+      if (refused != 0) {
+        std::vector<std::string> names;
+        for (int p = enlace::v1::Purpose_MIN + 1; p <= enlace::v1::Purpose_MAX; ++p) {
+          if (refused & (1u << p)) names.push_back(enlace::v1::Purpose_Name(p));
+        }
+        return absl::FailedPreconditionError(absl::StrCat("purposes: the returnee objected to ",
+                                                          absl::StrJoin(names, ", "),
+                                                          "; a consent cannot give it back"));
+      }
+    } else {
+      // An objection: the consent in force without that purpose.
+      objected |= 1u << objection;
+      consent = current;
+      for (absl::string_view agency : absl::StrSplit(current_agencies, ',', absl::SkipEmpty())) {
+        consent.add_agencies(std::string(agency));
+      }
+      for (int p = enlace::v1::Purpose_MIN + 1; p <= enlace::v1::Purpose_MAX; ++p) {
+        if ((current_purposes & (1u << p)) && p != objection) {
+          consent.add_purposes(static_cast<enlace::v1::Purpose>(p));
+        }
+      }
+      if (has_given_at) *consent.mutable_given_at() = TimestampOfMicros(given_at_us);
+      if (objected == objected_before) {
+        // Recorded already: nothing changes, the call is still audited.
+        change.Append(c);
+        return absl::OkStatus();
+      }
+    }
+
+    auto record_version = [&](int v, const std::string& agencies, uint32_t purposes, bool given,
+                              int64_t given_at, const Consent& guardian_of,
+                              uint32_t objected_then) {
       sql::PreparedStatement* insert = c.Prepare(
           "INSERT INTO consent_versions (arrival_seq, version, agencies, purposes_mask, "
-          "given_at_us, changed_by, changed_at_us, guardian_name, guardian_relationship) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+          "given_at_us, changed_by, changed_at_us, guardian_name, guardian_relationship, "
+          "objected_purposes_mask) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       insert->setInt64(1, seq);
       insert->setInt(2, v);
       insert->setString(3, agencies);
       insert->setUInt(4, purposes);
-      if (has_given_at) {
-        insert->setInt64(5, given_at_us);
+      if (given) {
+        insert->setInt64(5, given_at);
       } else {
         insert->setNull(5, 0);
       }
@@ -536,32 +604,24 @@ absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arri
       insert->setInt64(7, now_us);
       unsigned p = 8;
       BindGuardian(insert, &p, guardian_of);
+      insert->setUInt(p++, objected_then);
       insert->executeUpdate();
     };
     if (version == 1) {
       // The consent given at arrival enters the history at its first change.
-      Consent at_arrival;
-      if (!row->isNull("consent_guardian_name")) {
-        at_arrival.mutable_guardian()->set_name(row->getString("consent_guardian_name"));
-        at_arrival.mutable_guardian()->set_relationship(
-            static_cast<enlace::v1::GuardianRelationship>(
-                row->getInt("consent_guardian_relationship")));
-      }
-      record_version(1, row->isNull("agencies") ? "" : std::string(row->getString("agencies")),
-                     row->getUInt("consent_purposes_mask"), !row->isNull("consent_given_at_us"),
-                     row->isNull("consent_given_at_us") ? 0 : row->getInt64("consent_given_at_us"),
-                     at_arrival);
+      record_version(1, current_agencies, current_purposes, has_given_at, given_at_us, current,
+                     objected_before);
     }
     std::vector<std::string> agencies(consent.agencies().begin(), consent.agencies().end());
     std::sort(agencies.begin(), agencies.end());
     record_version(version + 1, absl::StrJoin(agencies, ","), MaskOf(consent.purposes()),
                    consent.has_given_at(),
-                   consent.has_given_at() ? MicrosOf(consent.given_at()) : 0, consent);
+                   consent.has_given_at() ? MicrosOf(consent.given_at()) : 0, consent, objected);
 
     sql::PreparedStatement* update = c.Prepare(
         "UPDATE arrivals SET consent_purposes_mask = ?, consent_given_at_us = ?, "
-        "consent_version = ?, consent_guardian_name = ?, consent_guardian_relationship = ? "
-        "WHERE seq = ?");
+        "consent_version = ?, consent_guardian_name = ?, consent_guardian_relationship = ?, "
+        "objected_purposes_mask = ? WHERE seq = ?");
     update->setUInt(1, MaskOf(consent.purposes()));
     if (consent.has_given_at()) {
       update->setInt64(2, MicrosOf(consent.given_at()));
@@ -571,7 +631,8 @@ absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arri
     update->setInt(3, version + 1);
     unsigned p = 4;
     BindGuardian(update, &p, consent);
-    update->setInt64(6, seq);
+    update->setUInt(6, objected);
+    update->setInt64(7, seq);
     update->executeUpdate();
 
     sql::PreparedStatement* clear =

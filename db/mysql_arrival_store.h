@@ -35,7 +35,7 @@ void BindArrivalInsertRow(sql::PreparedStatement* insert, unsigned* p,
 
 // Reads a consent from the columns consent_agencies (the agency codes,
 // comma-separated, or NULL), consent_purposes_mask, consent_given_at_us,
-// consent_guardian_name and consent_guardian_relationship of `row`: the
+// consent_guardian_name, consent_guardian_relationship and objected_purposes_mask of `row`: the
 // names `arrivals` gives them, which a consent_versions query aliases to.
 void ReadConsentColumns(sql::ResultSet& row, enlace::v1::Consent* consent);
 
@@ -62,12 +62,23 @@ class MysqlArrivalStore final : public ArrivalStore {
                                                     const enlace::v1::Consent& consent,
                                                     const Viewer& submitter,
                                                     AuditRecord* audit) override;
+  absl::StatusOr<enlace::v1::Arrival> RecordObjection(const std::string& arrival_id,
+                                                      enlace::v1::Purpose purpose,
+                                                      const Viewer& submitter,
+                                                      AuditRecord* audit) override;
   absl::StatusOr<enlace::v1::Arrival> Correct(const ArrivalCorrection& correction,
                                               const Viewer& submitter, AuditRecord* audit) override;
   absl::StatusOr<std::vector<ArrivalVersionRecord>> Versions(const std::string& arrival_id,
                                                              const Viewer& viewer) override;
 
  private:
+  // UpdateConsent (`replacement`, no objection) and RecordObjection (no
+  // replacement: the consent in force less `objection`) in one transaction.
+  absl::StatusOr<enlace::v1::Arrival> ChangeConsent(const std::string& arrival_id,
+                                                    const enlace::v1::Consent* replacement,
+                                                    enlace::v1::Purpose objection,
+                                                    const Viewer& submitter, AuditRecord* audit);
+
   MysqlPool* const pool_;
 };
 

@@ -3,6 +3,8 @@
 // db/migrations/0003_cases_referrals.sql).
 #include "db/mysql_case_store.h"
 
+#include "db/mysql_agreement_store.h"
+
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 
@@ -37,14 +39,23 @@ constexpr char kCaseFrom[] = " FROM cases c JOIN arrivals a ON a.seq = c.arrival
 // The returnee's current consent allows the viewer the case (1 parameter:
 // agency; needs kCaseFrom's `a`).
 const std::string& ConsentAllowsViewerTheCase() {
-  static const std::string* const sql =
-      new std::string(ConsentAllowsSql(Reach::kCase, "c.arrival_seq", "a.consent_purposes_mask"));
+  static const std::string* const sql = new std::string(
+      ConsentAllowsSql(Reach::kCase, "c.arrival_seq", "a.consent_purposes_mask", "a.submitted_by"));
   return *sql;
 }
-// The viewer owns the case or holds a live referral of it (2 parameters).
-constexpr char kOwnsOrReceived[] =
-    "(c.owner_agency = ? OR EXISTS (SELECT 1 FROM referrals rr WHERE rr.case_seq = c.seq "
-    "AND rr.to_agency = ? AND rr.status IN (1, 2, 4)))";
+// REINTEGRATION, the purpose a referral between two agencies needs an
+// agreement for (db/visibility.h).
+std::string ReferralPurposeMask() { return absl::StrCat(PurposesAllowing(Reach::kReferral)); }
+
+// The viewer owns the case or holds a live referral of it, under an
+// agreement in force between the referral's two agencies (2 parameters).
+const std::string& OwnsOrReceived() {
+  static const std::string* const sql = new std::string(absl::StrCat(
+      "(c.owner_agency = ? OR EXISTS (SELECT 1 FROM referrals rr WHERE rr.case_seq = c.seq "
+      "AND rr.to_agency = ? AND rr.status IN (1, 2, 4) AND ",
+      AgreementInForceSql("rr.from_agency", "rr.to_agency", ReferralPurposeMask()), "))"));
+  return *sql;
+}
 
 int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
 
@@ -116,7 +127,7 @@ VisibleCase FindVisibleCase(MysqlConnection& conn, const std::string& case_id, c
                             bool for_update) {
   sql::PreparedStatement* select = conn.Prepare(absl::StrCat(
       "SELECT ", kCaseColumns, kCaseFrom, "WHERE c.case_id = ? AND ", ConsentAllowsViewerTheCase(),
-      " AND ", kOwnsOrReceived, for_update ? " FOR UPDATE" : ""));
+      " AND ", OwnsOrReceived(), for_update ? " FOR UPDATE" : ""));
   select->setString(1, case_id);
   select->setString(2, viewer.agency);
   select->setString(3, viewer.agency);
@@ -156,11 +167,14 @@ constexpr char kReferralFrom[] =
     "c.arrival_seq ";
 
 // A referral visible to the viewer: its sender or receiver, allowed by the
-// consent (3 parameters: the agency three times; needs kReferralFrom).
+// consent, between agencies an agreement in force lets refer (3
+// parameters: the agency three times; needs kReferralFrom).
 const std::string& ReferralVisible() {
-  static const std::string* const sql = new std::string(
-      absl::StrCat("(r.from_agency = ? OR r.to_agency = ?) AND ",
-                   ConsentAllowsSql(Reach::kReferral, "c.arrival_seq", "a.consent_purposes_mask")));
+  static const std::string* const sql = new std::string(absl::StrCat(
+      "(r.from_agency = ? OR r.to_agency = ?) AND ",
+      ConsentAllowsSql(Reach::kReferral, "c.arrival_seq", "a.consent_purposes_mask",
+                       "a.submitted_by"),
+      " AND ", AgreementInForceSql("r.from_agency", "r.to_agency", ReferralPurposeMask())));
   return *sql;
 }
 
@@ -200,9 +214,10 @@ absl::StatusOr<Case> MysqlCaseStore::OpenCase(const std::string& arrival_id,
   ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& conn) -> absl::Status {
     sql::PreparedStatement* select = conn.Prepare(
-        absl::StrCat("SELECT a.seq, a.department_code, a.municipality, a.consent_purposes_mask "
-                     "FROM arrivals a WHERE a.arrival_id = ? AND ",
-                     ConsentAllowsSql(Reach::kArrivalRecord, "a.seq", "a.consent_purposes_mask"),
+        absl::StrCat("SELECT a.seq, a.submitted_by, a.department_code, a.municipality, "
+                     "a.consent_purposes_mask FROM arrivals a WHERE a.arrival_id = ? AND ",
+                     ConsentAllowsSql(Reach::kArrivalRecord, "a.seq", "a.consent_purposes_mask",
+                                      "a.submitted_by"),
                      // Exclusive: cases of one returnee are opened one at a
                      // time, so whether this is the returnee's first case
                      // (the report's returnees served) is decided on every
@@ -217,6 +232,14 @@ absl::StatusOr<Case> MysqlCaseStore::OpenCase(const std::string& arrival_id,
     if ((row->getUInt("consent_purposes_mask") & PurposesAllowing(Reach::kCase)) == 0) {
       return absl::FailedPreconditionError(
           "arrival_id: the returnee's consent does not cover reintegration");
+    }
+    // The record may reach the viewer for PROTECTION alone: a case needs
+    // the agreement with the submitter to cover REINTEGRATION too.
+    const std::string submitter = row->getString("submitted_by");
+    if (!AgreementInForce(conn, submitter, viewer.agency, PurposesAllowing(Reach::kCase))) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "arrival_id: no data-sharing agreement in force between ", viewer.agency, " and ",
+          std::string(row->getString("submitted_by")), " covers REINTEGRATION"));
     }
     absl::StatusOr<std::string> id = NewRecordId();
     if (!id.ok()) return id.status();
@@ -285,8 +308,8 @@ std::string CaseListSql(const CaseFilter& filter) {
   // live referral of, from (to_agency, case_seq): the first page of each,
   // consent checked by one primary-key lookup per row, then the first of
   // their union. Never a scan of cases filtered row by row.
-  const ConsentJoin consent =
-      ConsentJoinSql(Reach::kCase, "v", "c.arrival_seq", "a.consent_purposes_mask");
+  const ConsentJoin consent = ConsentJoinSql(Reach::kCase, "v", "c.arrival_seq",
+                                             "a.consent_purposes_mask", "a.submitted_by");
   return absl::StrCat(
       "SELECT ", kCaseColumns, kCaseFrom,
       "JOIN ("
@@ -594,10 +617,11 @@ absl::StatusOr<enlace::v1::Initiative> MysqlCaseStore::UpdateInitiative(
         absl::NotFoundError(absl::StrCat("initiative ", update.initiative_id(), " not found"));
     if (!found) return not_found;
     // Visible as ListInitiatives shows it: the consent allows the viewer.
-    sql::PreparedStatement* visible = conn.Prepare(absl::StrCat(
-        "SELECT 1 FROM initiatives i JOIN cases c ON c.seq = i.case_seq "
-        "JOIN arrivals a ON a.seq = c.arrival_seq WHERE i.seq = ? AND ",
-        ConsentAllowsSql(Reach::kInitiative, "c.arrival_seq", "a.consent_purposes_mask")));
+    sql::PreparedStatement* visible =
+        conn.Prepare(absl::StrCat("SELECT 1 FROM initiatives i JOIN cases c ON c.seq = i.case_seq "
+                                  "JOIN arrivals a ON a.seq = c.arrival_seq WHERE i.seq = ? AND ",
+                                  ConsentAllowsSql(Reach::kInitiative, "c.arrival_seq",
+                                                   "a.consent_purposes_mask", "a.submitted_by")));
     visible->setInt64(1, found->seq);
     visible->setString(2, viewer.agency);
     std::unique_ptr<sql::ResultSet> row(visible->executeQuery());
@@ -644,7 +668,8 @@ std::string InitiativeFromWhere(bool by_municipality) {
   return absl::StrCat(
       " FROM initiatives i JOIN cases c ON c.seq = i.case_seq "
       "JOIN arrivals a ON a.seq = c.arrival_seq WHERE ",
-      ConsentAllowsSql(Reach::kInitiative, "c.arrival_seq", "a.consent_purposes_mask"),
+      ConsentAllowsSql(Reach::kInitiative, "c.arrival_seq", "a.consent_purposes_mask",
+                       "a.submitted_by"),
       by_municipality ? " AND i.municipality = ?" : "");
 }
 
@@ -726,10 +751,16 @@ absl::StatusOr<Referral> MysqlCaseStore::CreateReferral(const std::string& case_
     if (to_agency == viewer.agency) {
       return absl::InvalidArgumentError("to_agency: a case cannot be referred to its owner");
     }
+    if (!AgreementInForce(conn, viewer.agency, to_agency, PurposesAllowing(Reach::kReferral))) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("to_agency: no data-sharing agreement in force between ", viewer.agency,
+                       " and ", to_agency, " covers REINTEGRATION"));
+    }
     // Share-lock the arrival: a concurrent consent change waits for this
     // transaction, then sees (and withdraws) the referral if it must.
     sql::PreparedStatement* consent = conn.Prepare(absl::StrCat(
-        "SELECT ", ConsentAllowsSql(Reach::kReferral, "a.seq", "a.consent_purposes_mask"),
+        "SELECT ",
+        ConsentAllowsSql(Reach::kReferral, "a.seq", "a.consent_purposes_mask", "a.submitted_by"),
         " FROM arrivals a WHERE a.seq = ? LOCK IN SHARE MODE"));
     consent->setString(1, to_agency);
     consent->setInt64(2, found.arrival_seq);
@@ -737,7 +768,8 @@ absl::StatusOr<Referral> MysqlCaseStore::CreateReferral(const std::string& case_
     if (!allowed->next() || !allowed->getBoolean(1)) {
       return absl::FailedPreconditionError(
           absl::StrCat("to_agency: the returnee's consent does not let ", to_agency,
-                       " receive referrals (it must name it, for REINTEGRATION)"));
+                       " receive referrals (it must name it, for REINTEGRATION, under a "
+                       "data-sharing agreement in force with the arrival's submitter)"));
     }
     absl::StatusOr<std::string> id = NewRecordId();
     if (!id.ok()) return id.status();
@@ -808,7 +840,9 @@ std::string ReferralListSql(const ReferralFilter& filter) {
   std::string text = absl::StrCat(
       "SELECT ", kReferralColumns, kReferralFrom, "WHERE r.seq > ? AND ",
       filter.box == enlace::v1::BOX_OUTBOX ? "r.from_agency = ?" : "r.to_agency = ?", " AND ",
-      ConsentAllowsSql(Reach::kReferral, "c.arrival_seq", "a.consent_purposes_mask"));
+      ConsentAllowsSql(Reach::kReferral, "c.arrival_seq", "a.consent_purposes_mask",
+                       "a.submitted_by"),
+      " AND ", AgreementInForceSql("r.from_agency", "r.to_agency", ReferralPurposeMask()));
   if (!filter.statuses.empty()) {
     absl::StrAppend(&text, " AND r.status IN ", InList(filter.statuses.size()));
   }
@@ -936,14 +970,17 @@ absl::StatusOr<std::vector<FeedEvent>> MysqlCaseStore::ReadFeed(int64_t after_se
   // deliver events later check them against it (or a newer one).
   std::string text =
       "SELECT e.seq, e.type, e.from_agency, e.to_agency, e.committed_at_us, e.snapshot, "
-      "e.arrival_seq, a.consent_version, a.consent_purposes_mask, "
+      "e.arrival_seq, a.submitted_by, a.consent_version, a.consent_purposes_mask, "
       "(SELECT GROUP_CONCAT(ca.agency_code ORDER BY ca.agency_code SEPARATOR ',') "
       " FROM arrival_consent_agencies ca WHERE ca.arrival_seq = e.arrival_seq) AS consent_agencies "
       "FROM referral_events e LEFT JOIN arrivals a ON a.seq = e.arrival_seq WHERE e.seq > ?";
   if (up_to_seq > 0) text += " AND e.seq <= ?";
   if (!agency.empty()) {
     absl::StrAppend(&text, " AND (e.from_agency = ? OR e.to_agency = ?) AND ",
-                    ConsentAllowsSql(Reach::kReferral, "e.arrival_seq", "a.consent_purposes_mask"));
+                    ConsentAllowsSql(Reach::kReferral, "e.arrival_seq", "a.consent_purposes_mask",
+                                     "a.submitted_by"),
+                    " AND ",
+                    AgreementInForceSql("e.from_agency", "e.to_agency", ReferralPurposeMask()));
   }
   text += " ORDER BY e.seq LIMIT ?";
   std::vector<FeedEvent> events;
@@ -979,6 +1016,7 @@ absl::StatusOr<std::vector<FeedEvent>> MysqlCaseStore::ReadFeed(int64_t after_se
       if (!e.referral.ParseFromString(bytes)) {
         return absl::DataLossError(absl::StrCat("referral event ", e.seq, " is unreadable"));
       }
+      if (!rows->isNull("submitted_by")) e.arrival_submitter = rows->getString("submitted_by");
       if (!rows->isNull("consent_version")) {
         e.consent.version = rows->getInt("consent_version");
         e.consent.purposes_mask = rows->getUInt("consent_purposes_mask");

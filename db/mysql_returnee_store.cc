@@ -160,7 +160,8 @@ absl::StatusOr<HeldRecords> MysqlReturneeStore::HeldAbout(const std::string& arr
     // until a change moves it to consent_versions.
     sql::PreparedStatement* arrival = c.Prepare(
         "SELECT a.seq, a.submitted_by, a.recorded_at_us, a.consent_purposes_mask, "
-        "a.consent_given_at_us, a.consent_guardian_name, a.consent_guardian_relationship, "
+        "a.objected_purposes_mask, a.consent_given_at_us, a.consent_guardian_name, "
+        "a.consent_guardian_relationship, "
         "(SELECT GROUP_CONCAT(c.agency_code ORDER BY c.agency_code SEPARATOR ',') "
         " FROM arrival_consent_agencies c WHERE c.arrival_seq = a.seq) AS consent_agencies "
         "FROM arrivals a WHERE a.arrival_id = ? AND a.submitted_by = ?");
@@ -174,7 +175,8 @@ absl::StatusOr<HeldRecords> MysqlReturneeStore::HeldAbout(const std::string& arr
     sql::PreparedStatement* versions = c.Prepare(
         "SELECT version, agencies AS consent_agencies, purposes_mask AS consent_purposes_mask, "
         "given_at_us AS consent_given_at_us, guardian_name AS consent_guardian_name, "
-        "guardian_relationship AS consent_guardian_relationship, changed_by, changed_at_us "
+        "guardian_relationship AS consent_guardian_relationship, objected_purposes_mask, "
+        "changed_by, changed_at_us "
         "FROM consent_versions WHERE arrival_seq = ? ORDER BY version");
     versions->setInt64(1, seq);
     std::unique_ptr<sql::ResultSet> version_rows(versions->executeQuery());

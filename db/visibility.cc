@@ -30,11 +30,27 @@ bool ConsentAllows(Reach reach, absl::string_view agency, const ConsentState& co
 }
 
 std::string ConsentAllowsSql(Reach reach, absl::string_view arrival_seq_column,
-                             absl::string_view purposes_column) {
-  return absl::StrCat("((", purposes_column, " & ", PurposesAllowing(reach),
+                             absl::string_view purposes_column,
+                             absl::string_view submitter_column) {
+  const std::string allowed = absl::StrCat(purposes_column, " & ", PurposesAllowing(reach));
+  return absl::StrCat("((", allowed,
                       ") <> 0 AND EXISTS (SELECT 1 FROM arrival_consent_agencies v WHERE "
                       "v.arrival_seq = ",
-                      arrival_seq_column, " AND v.agency_code = ?))");
+                      arrival_seq_column, " AND v.agency_code = ? AND ",
+                      AgreementInForceSql(submitter_column, "v.agency_code", allowed), "))");
+}
+
+std::string AgreementInForceSql(absl::string_view party_a, absl::string_view party_b,
+                                absl::string_view purposes_expression) {
+  // UTC_DATE(): the dates are UTC days, as the server's in-memory copy
+  // judges them (server/sharing_agreements.h).
+  return absl::StrCat("(", party_a, " = ", party_b,
+                      " OR EXISTS (SELECT 1 FROM sharing_agreements g FORCE INDEX "
+                      "(k_sharing_agreements_parties) WHERE g.party_low = LEAST(",
+                      party_a, ", ", party_b, ") AND g.party_high = GREATEST(", party_a, ", ",
+                      party_b, ") AND (g.purposes_mask & (", purposes_expression,
+                      ")) <> 0 AND g.ended_at_us IS NULL AND g.valid_from <= UTC_DATE() "
+                      "AND g.valid_until >= UTC_DATE()))");
 }
 
 std::string ConsentedArrivalsSql(Reach reach, absl::string_view conditions_on_c) {
@@ -43,20 +59,26 @@ std::string ConsentedArrivalsSql(Reach reach, absl::string_view conditions_on_c)
   // STRAIGHT_JOIN: the consent rows drive and each arrival is one primary
   // key lookup, even when a condition on `c` (a department) tempts the
   // optimizer to scan arrivals by another index first.
+  const std::string allowed = absl::StrCat("c.consent_purposes_mask & ", PurposesAllowing(reach));
   return absl::StrCat(
       "SELECT v.arrival_seq FROM arrival_consent_agencies v FORCE INDEX (k_consent_agency) "
       "STRAIGHT_JOIN arrivals c ON c.seq = v.arrival_seq "
-      "WHERE v.agency_code = ? AND v.arrival_seq > ? AND (c.consent_purposes_mask & ",
-      PurposesAllowing(reach), ") <> 0", conditions_on_c);
+      "WHERE v.agency_code = ? AND v.arrival_seq > ? AND (",
+      allowed, ") <> 0", conditions_on_c, " AND ",
+      // Last: the cheaper conditions on `c` go first.
+      AgreementInForceSql("c.submitted_by", "v.agency_code", allowed));
 }
 
 ConsentJoin ConsentJoinSql(Reach reach, absl::string_view alias,
-                           absl::string_view arrival_seq_column,
-                           absl::string_view purposes_column) {
+                           absl::string_view arrival_seq_column, absl::string_view purposes_column,
+                           absl::string_view submitter_column) {
+  const std::string allowed = absl::StrCat(purposes_column, " & ", PurposesAllowing(reach));
   return ConsentJoin{
       absl::StrCat(" STRAIGHT_JOIN arrival_consent_agencies ", alias, " ON ", alias,
                    ".arrival_seq = ", arrival_seq_column, " AND ", alias, ".agency_code = ?"),
-      absl::StrCat("(", purposes_column, " & ", PurposesAllowing(reach), ") <> 0")};
+      absl::StrCat(
+          "(", allowed, ") <> 0 AND ",
+          AgreementInForceSql(submitter_column, absl::StrCat(alias, ".agency_code"), allowed))};
 }
 
 uint32_t PurposesMaskOf(const std::vector<enlace::v1::Purpose>& purposes) {

@@ -1,6 +1,7 @@
 // AdminService: certificates (issued from CSRs by the platform CA, listed,
-// revoked), agency onboarding, and the audit log (listing, verifying the
-// hash chain). Authorization (admins only) is the policy's, in the CallGate.
+// revoked), agency onboarding, data-sharing agreements, and the audit log
+// (listing, verifying the hash chain). Authorization (admins only) is the policy's, in the
+// CallGate.
 #ifndef ENLACE_SERVER_ADMIN_SERVICE_H_
 #define ENLACE_SERVER_ADMIN_SERVICE_H_
 
@@ -8,6 +9,7 @@
 #include <optional>
 
 #include "auth/pki.h"
+#include "db/agreement_store.h"
 #include "db/audit_store.h"
 #include "db/registry_store.h"
 #include "enlace/v1/admin.grpc.pb.h"
@@ -85,6 +87,23 @@ class AdminServiceImpl final : public enlace::v1::AdminService::CallbackService 
       grpc::CallbackServerContext* ctx, const enlace::v1::AddAuditCosignatureRequest* request,
       enlace::v1::AuditCheckpoint* response) override;
 
+  // Data-sharing agreements (admin_agreements.cc). Without
+  // SetSharingAgreements: FAILED_PRECONDITION. `changed` runs after a
+  // registration or an end is committed (this server applies it at once).
+  void SetSharingAgreements(db::AgreementStore* store, std::function<void()> changed) {
+    agreement_store_ = store;
+    agreements_changed_ = std::move(changed);
+  }
+  grpc::ServerUnaryReactor* RegisterSharingAgreement(
+      grpc::CallbackServerContext* ctx, const enlace::v1::RegisterSharingAgreementRequest* request,
+      enlace::v1::SharingAgreement* response) override;
+  grpc::ServerUnaryReactor* ListSharingAgreements(
+      grpc::CallbackServerContext* ctx, const enlace::v1::ListSharingAgreementsRequest* request,
+      enlace::v1::ListSharingAgreementsResponse* response) override;
+  grpc::ServerUnaryReactor* EndSharingAgreement(
+      grpc::CallbackServerContext* ctx, const enlace::v1::EndSharingAgreementRequest* request,
+      enlace::v1::SharingAgreement* response) override;
+
  private:
   // VerifyAuditLog's checkpoint, checked (signed by this log): nullopt
   // without one; INVALID_ARGUMENT naming `checkpoint` for a forged or
@@ -108,6 +127,8 @@ class AdminServiceImpl final : public enlace::v1::AdminService::CallbackService 
   const CertificateAuthorityAccess ca_;
   const std::function<void()> revocation_changed_;
   AuditTransparency* transparency_ = nullptr;  // set before serving
+  db::AgreementStore* agreement_store_ = nullptr;  // set before serving
+  std::function<void()> agreements_changed_;
 };
 
 // The AdminService of the CA role (enlace-server --role=ca): IssueCertificate

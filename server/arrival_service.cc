@@ -37,6 +37,7 @@ constexpr char kRecordArrival[] = "/enlace.v1.ArrivalService/RecordArrival";
 constexpr char kGetArrival[] = "/enlace.v1.ArrivalService/GetArrival";
 constexpr char kListArrivals[] = "/enlace.v1.ArrivalService/ListArrivals";
 constexpr char kUpdateConsent[] = "/enlace.v1.ArrivalService/UpdateConsent";
+constexpr char kRecordObjection[] = "/enlace.v1.ArrivalService/RecordObjection";
 constexpr char kCorrectArrival[] = "/enlace.v1.ArrivalService/CorrectArrival";
 constexpr char kListArrivalVersions[] = "/enlace.v1.ArrivalService/ListArrivalVersions";
 constexpr char kExportReturneeData[] = "/enlace.v1.ArrivalService/ExportReturneeData";
@@ -564,6 +565,26 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::UpdateConsent(
     note->detail = absl::StrCat("consent_version=", stored->consent_version() + 1);
     absl::StatusOr<Arrival> arrival =
         store_->UpdateConsent(request->arrival_id(), consent, viewer, note->ForChange());
+    if (!arrival.ok()) return note->RecordRules(arrival.status());
+    *response = *std::move(arrival);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ArrivalServiceImpl::RecordObjection(
+    grpc::CallbackServerContext* ctx, const enlace::v1::RecordObjectionRequest* request,
+    Arrival* response) {
+  return gate_->Unary(ctx, kRecordObjection, [=](const Caller& caller, AuditNote* note) {
+    if (absl::Status s = RequireId(request->arrival_id(), "arrival_id"); !s.ok()) return s;
+    if (request->purpose() == enlace::v1::PURPOSE_UNSPECIFIED ||
+        !enlace::v1::Purpose_IsValid(request->purpose())) {
+      return absl::InvalidArgumentError("purpose: required, a known purpose");
+    }
+    note->record_ids.push_back(request->arrival_id());
+    note->detail = absl::StrCat("objection ", enlace::v1::Purpose_Name(request->purpose()));
+    absl::StatusOr<Arrival> arrival =
+        store_->RecordObjection(request->arrival_id(), request->purpose(),
+                                db::Viewer{caller.principal.name}, note->ForChange());
     if (!arrival.ok()) return note->RecordRules(arrival.status());
     *response = *std::move(arrival);
     return absl::OkStatus();

@@ -43,6 +43,9 @@ class ArrivalServiceImpl final : public enlace::v1::ArrivalService::CallbackServ
   grpc::ServerUnaryReactor* UpdateConsent(grpc::CallbackServerContext* ctx,
                                           const enlace::v1::UpdateConsentRequest* request,
                                           enlace::v1::Arrival* response) override;
+  grpc::ServerUnaryReactor* RecordObjection(grpc::CallbackServerContext* ctx,
+                                            const enlace::v1::RecordObjectionRequest* request,
+                                            enlace::v1::Arrival* response) override;
   grpc::ServerUnaryReactor* CorrectArrival(grpc::CallbackServerContext* ctx,
                                            const enlace::v1::CorrectArrivalRequest* request,
                                            enlace::v1::Arrival* response) override;

@@ -126,6 +126,11 @@ absl::StatusOr<int> ReferralFeed::PollOnce() {
       window_start_ = events_.front().seq;
     }
   }
+  TellSubscribers();
+  return static_cast<int>(fresh->size());
+}
+
+void ReferralFeed::TellSubscribers() {
   std::vector<std::weak_ptr<Subscriber>> to_tell;
   {
     absl::MutexLock lock(&subscribers_mu_);
@@ -135,7 +140,6 @@ absl::StatusOr<int> ReferralFeed::PollOnce() {
   for (const std::weak_ptr<Subscriber>& weak : to_tell) {
     if (std::shared_ptr<Subscriber> subscriber = weak.lock()) subscriber->OnFeedAdvanced();
   }
-  return static_cast<int>(fresh->size());
 }
 
 void ReferralFeed::RunPoller() {

@@ -112,6 +112,11 @@ class ReferralFeed {
       ABSL_LOCKS_EXCLUDED(subscribers_mu_);
   void Unsubscribe(uint64_t id) ABSL_LOCKS_EXCLUDED(subscribers_mu_);
 
+  // Calls every subscriber's OnFeedAdvanced, as a poll that read events
+  // does: for a change outside the feed that streams must look at (an
+  // agreement that ended, server/sharing_agreements.h).
+  void TellSubscribers() ABSL_LOCKS_EXCLUDED(subscribers_mu_);
+
   // One poll (exposed for tests). Returns how many new events were read.
   absl::StatusOr<int> PollOnce() ABSL_LOCKS_EXCLUDED(mu_, subscribers_mu_);
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "db/visibility.h"
 #include "server/page_token.h"
 #include "server/request_checks.h"
 
@@ -63,6 +64,7 @@ class ReferralServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<
       return;
     }
     fingerprint_ = WatchFingerprint(*caller_);
+    losses_at_start_ = service_->agreements_->LossesOf(caller_->principal.name);
     int64_t cursor = 0;
     if (request.resume_token().empty()) {
       cursor = service_->feed_->head();  // from now on
@@ -132,6 +134,19 @@ class ReferralServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<
   }
 
  private:
+  // Whether the agreements in force let `event` reach this stream's agency:
+  // one with the arrival's submitter and one between the referral's two
+  // agencies, each covering a purpose that allows referrals (and, for the
+  // first, given by the consent). The consent itself is the feed's check.
+  bool FlowAllowed(const db::FeedEvent& event) const {
+    const uint32_t referral_purposes = db::PurposesAllowing(db::Reach::kReferral);
+    const absl::Time now = absl::Now();
+    return service_->agreements_->Allows(event.arrival_submitter, caller_->principal.name,
+                                         event.consent.purposes_mask & referral_purposes, now) &&
+           service_->agreements_->Allows(event.from_agency, event.to_agency, referral_purposes,
+                                         now);
+  }
+
   // Ends a call refused before it started streaming.
   void Refuse(const absl::Status& status) {
     {
@@ -155,6 +170,13 @@ class ReferralServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<
     {
       absl::MutexLock lock(&mu_);
       if (finishing_ || !ready_) return;
+      if (error_.ok() &&
+          service_->agreements_->LossesOf(caller_->principal.name) != losses_at_start_) {
+        error_ = absl::FailedPreconditionError(absl::StrCat(
+            "a data-sharing agreement of ", caller_->principal.name,
+            " ended or expired: this watch ends; resume it to go on under the agreements in "
+            "force"));
+      }
       if (cancelled_ || failed_ || !error_.ok() || !terminated_.ok()) {
         if (writing_ || fetching_ || auditing_) return;  // they come back here when done
         finishing_ = true;
@@ -198,7 +220,7 @@ class ReferralServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<
               pending_.clear();
               continue;
             }
-            if (verdict == ReferralFeed::Verdict::kDeliver) {
+            if (verdict == ReferralFeed::Verdict::kDeliver && FlowAllowed(next.event)) {
               delivery.record_ids.push_back(next.event.referral.referral_id());
               delivery.record_ids.push_back(next.event.referral.case_id());
               batch.push_back(service_->events_->Get(next.event, fingerprint_));
@@ -300,6 +322,7 @@ class ReferralServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<
   std::string fingerprint_;
   uint64_t stream_handle_ = 0;
   uint64_t subscription_ = 0;
+  uint64_t losses_at_start_ = 0;  // the agency's agreement losses when it started
 
   absl::Mutex mu_;
   int64_t cursor_ ABSL_GUARDED_BY(mu_) = 0;
@@ -325,13 +348,15 @@ class ReferralServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<
 
 ReferralServiceImpl::ReferralServiceImpl(CallGate* gate, const PageTokens* tokens,
                                          db::CaseStore* store, AgencyDirectory* agencies,
-                                         ReferralFeed* feed, WorkPool* work)
+                                         ReferralFeed* feed, WorkPool* work,
+                                         const SharingAgreementBook* agreements)
     : gate_(gate),
       tokens_(tokens),
       store_(store),
       agencies_(agencies),
       feed_(feed),
       work_(work),
+      agreements_(agreements),
       events_(std::make_unique<FeedMessages>(tokens, feed->window())) {}
 
 ReferralServiceImpl::~ReferralServiceImpl() = default;

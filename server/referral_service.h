@@ -15,15 +15,19 @@
 #include "server/feed_messages.h"
 #include "server/page_token.h"
 #include "server/referral_feed.h"
+#include "server/sharing_agreements.h"
 #include "server/work_pool.h"
 
 namespace enlace::server {
 
 class ReferralServiceImpl final : public enlace::v1::ReferralService::CallbackService {
  public:
-  // All pointers must outlive the service.
+  // All pointers must outlive the service. `agreements` decides, with the
+  // consent, what the watch streams deliver, and ends a stream whose agency
+  // lost an agreement (server/sharing_agreements.h).
   ReferralServiceImpl(CallGate* gate, const PageTokens* tokens, db::CaseStore* store,
-                      AgencyDirectory* agencies, ReferralFeed* feed, WorkPool* work);
+                      AgencyDirectory* agencies, ReferralFeed* feed, WorkPool* work,
+                      const SharingAgreementBook* agreements);
   ~ReferralServiceImpl() override;
 
   grpc::ServerUnaryReactor* CreateReferral(grpc::CallbackServerContext* ctx,
@@ -65,6 +69,7 @@ class ReferralServiceImpl final : public enlace::v1::ReferralService::CallbackSe
   AgencyDirectory* const agencies_;
   ReferralFeed* const feed_;
   WorkPool* const work_;
+  const SharingAgreementBook* const agreements_;
   const std::unique_ptr<FeedMessages> events_;  // the messages watch streams write
 };
 

@@ -19,12 +19,14 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "auth/crl.h"
 #include "auth/policy_watcher.h"
 #include "db/dsn.h"
 #include "db/migrations.h"
+#include "db/mysql_agreement_store.h"
 #include "db/mysql_arrival_store.h"
 #include "db/mysql_audit_store.h"
 #include "db/mysql_audit_tree_store.h"
@@ -59,6 +61,7 @@
 #include "server/report_service.h"
 #include "server/retention.h"
 #include "server/revocation.h"
+#include "server/sharing_agreements.h"
 #include "server/token_keys.h"
 #include "server/work_pool.h"
 
@@ -125,6 +128,9 @@ struct EnlaceServer::Parts {
   std::unique_ptr<db::MysqlReportStore> report_store;
   std::unique_ptr<db::MysqlReturneeStore> returnee_store;
   std::unique_ptr<db::MysqlPersonStore> person_store;
+  std::unique_ptr<db::MysqlAgreementStore> agreement_store;
+  // The agreements in memory, for the feed (serving role).
+  std::unique_ptr<SharingAgreementBook> sharing_agreements;
   std::unique_ptr<RevocationList> revocation;
   std::unique_ptr<auth::PolicyWatcher> policy;
   std::unique_ptr<AuditLog> audit_log;
@@ -190,6 +196,8 @@ struct EnlaceServer::Parts {
   void RunCertificateMonitor();
   void RunStreamMonitor();
   void RefreshRevocation();
+  // Reads the agreements again; open feeds of an agency that lost one end.
+  void RefreshSharingAgreements();
   void PublishCrl(const std::vector<db::RevokedSerial>& revoked);
   void WarnOfExpiringCertificates();
   absl::Mutex shutdown_mu;
@@ -383,6 +391,7 @@ absl::StatusOr<std::vector<db::RevokedSerial>> OpenStores(const ServerConfig& co
   p.case_store = std::make_unique<db::MysqlCaseStore>(p.pool.get());
   p.returnee_store = std::make_unique<db::MysqlReturneeStore>(p.pool.get());
   p.person_store = std::make_unique<db::MysqlPersonStore>(p.pool.get());
+  p.agreement_store = std::make_unique<db::MysqlAgreementStore>(p.pool.get());
   p.report_store = std::make_unique<db::MysqlReportStore>(p.pool.get());
   p.revocation =
       std::make_unique<RevocationList>(p.registry_store.get(), config.revocation_max_staleness);
@@ -483,9 +492,17 @@ absl::Status MakeServices(const ServerConfig& config, std::optional<auth::Certif
                                           p.audit_store.get(), &p.programme_targets);
     p.report_service = std::make_unique<ReportServiceImpl>(p.gate.get(), p.report_store.get(),
                                                            &p.programme_targets);
-    p.referral_service = std::make_unique<ReferralServiceImpl>(p.gate.get(), p.tokens.get(),
-                                                               p.case_store.get(), p.agencies.get(),
-                                                               p.referral_feed.get(), p.work.get());
+    p.sharing_agreements = std::make_unique<SharingAgreementBook>(p.agreement_store.get());
+    if (absl::StatusOr<std::vector<std::string>> read = p.sharing_agreements->Refresh(absl::Now());
+        !read.ok()) {
+      return absl::Status(read.status().code(), absl::StrCat("cannot read the sharing agreements: ",
+                                                             read.status().message()));
+    }
+    p.admin_service->SetSharingAgreements(p.agreement_store.get(),
+                                          [raw_parts] { raw_parts->RefreshSharingAgreements(); });
+    p.referral_service = std::make_unique<ReferralServiceImpl>(
+        p.gate.get(), p.tokens.get(), p.case_store.get(), p.agencies.get(), p.referral_feed.get(),
+        p.work.get(), p.sharing_agreements.get());
     if (absl::Status s = StartAuditTransparency(config, p); !s.ok()) return s;
   }
 
@@ -689,6 +706,7 @@ void EnlaceServer::Parts::RunCertificateMonitor() {
 
 void EnlaceServer::Parts::RunStreamMonitor() {
   while (!stop_monitor.WaitForNotificationWithTimeout(stream_recheck)) {
+    if (sharing_agreements != nullptr) RefreshSharingAgreements();
     int ended = gate->RecheckStreams(absl::Now());
     if (ended > 0)
       Log("open streams ended by the gate (revoked, expired, denied or stale): ", ended);
@@ -696,6 +714,19 @@ void EnlaceServer::Parts::RunStreamMonitor() {
       LogWarning("token keys not reloaded (the keys in force stay): ", s.message());
     }
   }
+}
+
+void EnlaceServer::Parts::RefreshSharingAgreements() {
+  absl::StatusOr<std::vector<std::string>> lost = sharing_agreements->Refresh(absl::Now());
+  if (!lost.ok()) {
+    // The agreements read before stay; reads and referrals check the table.
+    LogWarning("sharing agreements not refreshed: ", lost.status().message());
+    return;
+  }
+  if (lost->empty()) return;
+  Log("data-sharing agreements ended or expired for: ", absl::StrJoin(*lost, ", "),
+      "; their open referral feeds end");
+  referral_feed->TellSubscribers();
 }
 
 void EnlaceServer::Parts::PublishCrl(const std::vector<db::RevokedSerial>& revoked) {

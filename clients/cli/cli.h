@@ -142,6 +142,7 @@ int RunGroup(const Group& group, const Args& args);
 int RunPki(const Args& args);  // cmd_pki.cc
 int RunCerts(const Args& args);  // cmd_certs.cc
 int RunAgencies(const Args& args);  // cmd_certs.cc
+int RunAgreements(const Args& args);  // cmd_agreements.cc
 int RunArrivals(const Args& args);  // cmd_arrivals.cc
 int RunConsent(const Args& args);  // cmd_arrivals.cc
 int RunCases(const Args& args);  // cmd_workflow.cc

@@ -84,6 +84,9 @@ std::string ConsentText(const v1::Consent& consent) {
     absl::StrAppend(&text, " by the guardian ", consent.guardian().name(), " (",
                     ShortName("GUARDIAN_RELATIONSHIP_", consent.guardian().relationship()), ")");
   }
+  if (!consent.objected_purposes().empty()) {
+    absl::StrAppend(&text, "; objected to ", PurposesText(consent.objected_purposes()));
+  }
   return text;
 }
 
@@ -1645,6 +1648,49 @@ int RunConsentUpdate(const Args& args) {
   });
 }
 
+// ---------------------------------------------------------------------------
+// enlacectl consent object
+
+std::string ConsentObjectUsage() {
+  return ServerUsage(
+      R"(Record the returnee's objection to one purpose (ArrivalService.RecordObjection;
+the ministry only). It acts as a withdrawal of that purpose from the consent:
+what the purpose allowed disappears for the agencies and pending referrals
+are withdrawn. No later consent may give the purpose back. A repeat changes
+nothing. Prints the updated arrival.
+
+Usage: enlacectl consent object ARRIVAL_ID --purpose PURPOSE [flags]
+
+Flags:
+  --purpose PURPOSE      reintegration, protection or statistics
+)",
+      R"(
+Example:
+  enlacectl consent object 01HV6Q3J0R8X2M4W9K7T5B1C3D --purpose reintegration
+)");
+}
+
+int RunConsentObject(const Args& args) {
+  static const Leaf leaf = {
+      "enlacectl consent object", ConsentObjectUsage(), {"purpose"}, {"ARRIVAL_ID"}};
+  Invocation call;
+  if (std::optional<int> exit = call.Start(leaf, args)) return *exit;
+  if (absl::Status s = RequireFlags(call.flags(), {"purpose"}); !s.ok()) {
+    return call.Usage(s.message());
+  }
+  absl::StatusOr<v1::Purpose> purpose =
+      ParseEnum<v1::Purpose>("PURPOSE_", "--purpose", *call.flags().Get("purpose"));
+  if (!purpose.ok()) return call.Value(purpose.status().message());
+  v1::RecordObjectionRequest request;
+  request.set_arrival_id(call.positional(0));
+  request.set_purpose(*purpose);
+  return CallAndPrint(call, &ArrivalStub::RecordObjection, request, [](const v1::Arrival& arrival) {
+    std::cout << "recorded the objection for arrival " << arrival.arrival_id()
+              << " (consent version " << arrival.consent_version() << ")\n";
+    PrintArrivalDetails(arrival);
+  });
+}
+
 }  // namespace
 
 int RunArrivals(const Args& args) {
@@ -1679,8 +1725,10 @@ int RunConsent(const Args& args) {
       "The consent a returnee gives to share their record.",
       {
           {"update", "replace or withdraw a returnee's consent (ministry)", &RunConsentUpdate},
+          {"object", "record the returnee's objection to a purpose (ministry)", &RunConsentObject},
       },
-      "enlacectl consent update ARRIVAL_ID --agencies iom,undp --purposes reintegration"};
+      "enlacectl consent update ARRIVAL_ID --agencies iom,undp --purposes reintegration\n"
+      "enlacectl consent object ARRIVAL_ID --purpose reintegration"};
   return RunGroup(*group, args);
 }
 

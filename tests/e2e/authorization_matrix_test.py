@@ -56,6 +56,7 @@ EMPTY_REQUEST = {
     "ArrivalService/FindPossibleDuplicates": (C.INVALID_ARGUMENT, "arrival_id"),
     "ArrivalService/LinkArrivals": (C.INVALID_ARGUMENT, "arrival_ids"),
     "ArrivalService/UnlinkArrivals": (C.INVALID_ARGUMENT, "arrival_ids"),
+    "ArrivalService/RecordObjection": (C.INVALID_ARGUMENT, "arrival_id"),
     "CaseService/OpenCase": (C.INVALID_ARGUMENT, "arrival_id"),
     "CaseService/GetCase": (C.INVALID_ARGUMENT, "case_id"),
     "CaseService/ListCases": (C.OK, None),
@@ -87,6 +88,9 @@ EMPTY_REQUEST = {
     "AdminService/GetAuditInclusionProof": (C.INVALID_ARGUMENT, "tree_size"),
     "AdminService/RegisterWitnessKey": (C.INVALID_ARGUMENT, "agency"),
     "AdminService/AddAuditCosignature": (C.INVALID_ARGUMENT, "note"),
+    "AdminService/RegisterSharingAgreement": (C.INVALID_ARGUMENT, "parties"),
+    "AdminService/ListSharingAgreements": (C.OK, None),
+    "AdminService/EndSharingAgreement": (C.INVALID_ARGUMENT, "agreement_id"),
 }
 AGENCIES = ("mfa", "iom", "unhcr", "undp", "fao", "acme")
 

@@ -304,7 +304,8 @@ class BadInputTest(harness.ServerTestCase):
         # altered above (the others have a single record here).
         self.assertTrue({"ArrivalService/ListArrivals", "CaseService/ListCases",
                          "CaseService/GetCaseAccessLog", "AdminService/ListAuditEvents",
-                         "AdminService/ListAgencies"} <= altered_tested, altered_tested)
+                         "AdminService/ListAgencies", "AdminService/ListSharingAgreements"}
+                        <= altered_tested, altered_tested)
 
     def test_a_page_token_is_refused_for_another_caller_or_query(self):
         iom = self.stubs["iom"]

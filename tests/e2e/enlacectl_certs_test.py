@@ -22,6 +22,7 @@ Needs the standard library, `openssl` and the `mariadb` client.
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -287,6 +288,62 @@ class EnlacectlCertsTest(harness.EnlacectlChecks, harness.ServerTestCase):
         self.assertEqual(res.stdout, "")
         self.assertFalse(os.path.exists(os.path.join(home, "nosuch.crt")))
         self.assertEqual(self.certificates("--name", "nosuch"), [])
+
+    def test_sharing_agreements_register_list_end(self):
+        # The programme's agreements, from the migration: six pairs in force.
+        listed = self.json_of("agreements", "list", "--in-force")["agreements"]
+        self.assertEqual(len(listed), 6, listed)
+        self.assertEqual(sorted("+".join(a["parties"]) for a in listed),
+                         ["iom+mfa", "iom+undp", "iom+unhcr", "mfa+undp", "mfa+unhcr",
+                          "undp+unhcr"])
+        table = self.ok("agreements", "list", "--party", "undp").stdout.splitlines()
+        self.assertRegex(table[0], r"^AGREEMENT ID +PARTIES +PURPOSES +FROM +UNTIL +STATUS"
+                                   r" +REFERENCE$")
+        self.assertEqual(len(table), 4, table)
+        self.assertTrue(all(" IN_FORCE " in line for line in table[1:]), table)
+
+        res = self.ok("agreements", "register", "undp", "mfa", "--purposes",
+                      "reintegration,protection", "--from", "2027-01-01", "--until",
+                      "2028-12-31", "--reference", "MRREE-PNUD protocol 2027/3")
+        lines = res.stdout.splitlines()
+        self.assertRegex(lines[0], r"^registered the agreement [0-9a-f]{32}$")
+        agreement_id = lines[0].split()[-1]
+        fields = dict(re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in lines[1:])
+        self.assertEqual(fields["parties"], "mfa and undp")
+        self.assertEqual(fields["purposes"], "REINTEGRATION,PROTECTION")
+        self.assertEqual(fields["valid"], "2027-01-01 to 2028-12-31")
+        self.assertEqual(fields["status"], "NOT_YET_IN_FORCE")
+        self.assertEqual(res.stderr, "")
+
+        ended = self.json_of("agreements", "end", agreement_id, "--reason", "Drafted in error")
+        self.assertEqual(ended["status"], "SHARING_AGREEMENT_STATUS_ENDED")
+        self.assertEqual(ended["endReason"], "Drafted in error")
+        self.fails("FAILED_PRECONDITION", "agreements", "end", agreement_id, "--reason", "again")
+        self.fails("NOT_FOUND", "agreements", "end", "0" * 32, "--reason", "unknown")
+        # Bad input is refused by the server, naming the field.
+        res = self.fails("INVALID_ARGUMENT", "agreements", "register", "iom", "iom",
+                         "--purposes", "reintegration", "--from", "2027-01-01", "--until",
+                         "2027-12-31", "--reference", "x")
+        self.assertIn("parties", res.stderr)
+        res = self.fails("INVALID_ARGUMENT", "agreements", "register", "iom", "undp",
+                         "--purposes", "reintegration", "--from", "2027-02-30", "--until",
+                         "2027-12-31", "--reference", "x")
+        self.assertIn("valid_from", res.stderr)
+        # Usage errors (exit 2) before any call: a missing flag, one party.
+        for args in (("agreements", "register", "iom", "undp", "--purposes", "reintegration",
+                      "--from", "2027-01-01", "--until", "2027-12-31"),
+                     ("agreements", "register", "iom", "--purposes", "reintegration"),
+                     ("agreements", "end", agreement_id)):
+            with self.subTest(args=args):
+                res = self.ctl(*args)
+                self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+        # An agency may not manage agreements.
+        self.fails("PERMISSION_DENIED", "agreements", "list", identity="iom")
+        # Still the six in force, and the ended one listed as ended.
+        self.assertEqual(len(self.json_of("agreements", "list", "--in-force")["agreements"]), 6)
+        statuses = {a["agreementId"]: a["status"]
+                    for a in self.json_of("agreements", "list")["agreements"]}
+        self.assertEqual(statuses[agreement_id], "SHARING_AGREEMENT_STATUS_ENDED")
 
     def test_non_admin_is_denied(self):
         for args in (("certs", "list"), ("certs", "expiring", "--within", "30d"),

@@ -158,7 +158,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(
         sees == (!viewer.empty() && named && purpose_allows),
         absl::StrCat("the record rule is not 'named with an allowing purpose' for ", viewer));
-    std::string sql = enlace::db::ConsentAllowsSql(reach, "a.seq", "a.consent_purposes_mask");
+    std::string sql =
+        enlace::db::ConsentAllowsSql(reach, "a.seq", "a.consent_purposes_mask", "a.submitted_by");
     FUZZ_CHECK(std::count(sql.begin(), sql.end(), '?') == 1,
                "the rule's SQL has not one placeholder");
   }

@@ -57,6 +57,7 @@ constexpr Method kAllMethods[] = {
     Method::kFindPossibleDuplicates,
     Method::kLinkArrivals,
     Method::kUnlinkArrivals,
+    Method::kRecordObjection,
     Method::kOpenCase,
     Method::kGetCase,
     Method::kListCases,
@@ -86,6 +87,9 @@ constexpr Method kAllMethods[] = {
     Method::kGetAuditInclusionProof,
     Method::kRegisterWitnessKey,
     Method::kAddAuditCosignature,
+    Method::kRegisterSharingAgreement,
+    Method::kListSharingAgreements,
+    Method::kEndSharingAgreement,
 };
 
 // The methods that may be retried: written out here, not derived, so that a
@@ -101,6 +105,7 @@ const std::set<Method>& Idempotent() {
       Method::kFindPossibleDuplicates,
       Method::kLinkArrivals,
       Method::kUnlinkArrivals,
+      Method::kRecordObjection,
       Method::kGetCase,
       Method::kListCases,
       Method::kListInitiatives,
@@ -115,6 +120,7 @@ const std::set<Method>& Idempotent() {
       Method::kGetAuditCheckpoint,
       Method::kGetAuditConsistencyProof,
       Method::kGetAuditInclusionProof,
+      Method::kListSharingAgreements,
       Method::kRegisterWitnessKey,
       Method::kAddAuditCosignature,
   };

@@ -77,7 +77,8 @@ TEST(VisibilityTest, NobodyAndAnEmptyConsentReachNothing) {
 
 TEST(VisibilityTest, TheSqlFormHasOnePlaceholderAndTheSamePurposes) {
   for (Reach reach : {Reach::kArrivalRecord, Reach::kCase, Reach::kReferral, Reach::kInitiative}) {
-    std::string sql = ConsentAllowsSql(reach, "c.arrival_seq", "a.consent_purposes_mask");
+    std::string sql =
+        ConsentAllowsSql(reach, "c.arrival_seq", "a.consent_purposes_mask", "a.submitted_by");
     EXPECT_EQ(std::count(sql.begin(), sql.end(), '?'), 1) << sql;
     EXPECT_THAT(sql,
                 HasSubstr(absl::StrCat("a.consent_purposes_mask & ", PurposesAllowing(reach))));

@@ -267,14 +267,57 @@ absl::StatusOr<Arrival> FakeArrivalStore::UpdateConsent(const std::string& arriv
     return absl::NotFoundError(absl::StrCat("arrival ", arrival_id, " not found"));
   }
   Stored& stored = arrivals_[it->second];
+  for (int objected : stored.arrival.consent().objected_purposes()) {
+    for (int given : consent.purposes()) {
+      if (given == objected) {
+        return absl::FailedPreconditionError(absl::StrCat("purposes: the returnee objected to ",
+                                                          enlace::v1::Purpose_Name(given),
+                                                          "; a consent cannot give it back"));
+      }
+    }
+  }
   if (audit != nullptr) {
     std::vector<db::AuditRecord> events = {*audit};
     if (absl::Status s = audit_->Append(&events); !s.ok()) return s;
     *audit = std::move(events[0]);
   }
-  *stored.arrival.mutable_consent() = NormalConsent(consent);
+  Consent replaced = NormalConsent(consent);
+  *replaced.mutable_objected_purposes() = stored.arrival.consent().objected_purposes();
+  *stored.arrival.mutable_consent() = std::move(replaced);
   stored.arrival.set_consent_version(stored.arrival.consent_version() + 1);
   stored.history.push_back(stored.arrival.consent());
+  return stored.arrival;
+}
+
+absl::StatusOr<Arrival> FakeArrivalStore::RecordObjection(const std::string& arrival_id,
+                                                          enlace::v1::Purpose purpose,
+                                                          const db::Viewer& submitter,
+                                                          db::AuditRecord* audit) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_id_.find(arrival_id);
+  if (it == by_id_.end() || arrivals_[it->second].arrival.submitted_by() != submitter.agency) {
+    return absl::NotFoundError(absl::StrCat("arrival ", arrival_id, " not found"));
+  }
+  Stored& stored = arrivals_[it->second];
+  if (audit != nullptr) {
+    std::vector<db::AuditRecord> events = {*audit};
+    if (absl::Status s = audit_->Append(&events); !s.ok()) return s;
+    *audit = std::move(events[0]);
+  }
+  Consent* consent = stored.arrival.mutable_consent();
+  for (int objected : consent->objected_purposes()) {
+    if (objected == purpose) return stored.arrival;  // recorded already
+  }
+  consent->add_objected_purposes(purpose);
+  std::sort(consent->mutable_objected_purposes()->begin(),
+            consent->mutable_objected_purposes()->end());
+  google::protobuf::RepeatedField<int> kept;
+  for (int given : consent->purposes()) {
+    if (given != purpose) kept.Add(given);
+  }
+  *consent->mutable_purposes() = std::move(kept);
+  stored.arrival.set_consent_version(stored.arrival.consent_version() + 1);
+  stored.history.push_back(*consent);
   return stored.arrival;
 }
 

@@ -57,6 +57,10 @@ class FakeArrivalStore : public db::ArrivalStore {
                                                     const enlace::v1::Consent& consent,
                                                     const db::Viewer& submitter,
                                                     db::AuditRecord* audit) override;
+  absl::StatusOr<enlace::v1::Arrival> RecordObjection(const std::string& arrival_id,
+                                                      enlace::v1::Purpose purpose,
+                                                      const db::Viewer& submitter,
+                                                      db::AuditRecord* audit) override;
   absl::StatusOr<enlace::v1::Arrival> Correct(const db::ArrivalCorrection& correction,
                                               const db::Viewer& submitter,
                                               db::AuditRecord* audit) override;
