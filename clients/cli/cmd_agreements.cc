@@ -86,7 +86,8 @@ int RunAgreementsRegister(const Args& args) {
   v1::RegisterSharingAgreementRequest request;
   request.add_parties(call.positional(0));
   request.add_parties(call.positional(1));
-  for (const std::string& text : *call.flags().GetList("purposes")) {
+  const std::vector<std::string> purposes = *call.flags().GetList("purposes");
+  for (const std::string& text : purposes) {
     absl::StatusOr<v1::Purpose> purpose = ParseEnum<v1::Purpose>("PURPOSE_", "--purposes", text);
     if (!purpose.ok()) return call.Value(purpose.status().message());
     request.add_purposes(*purpose);

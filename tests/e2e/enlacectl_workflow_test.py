@@ -382,6 +382,32 @@ class EnlacectlWorkflowTest(harness.EnlacectlChecks, harness.ServerTestCase):
         self.assertRegex(lines[1], rf"^person [0-9a-f]{{32}}: arrivals {second}$")
         self.assertNotIn(person_id, lines[1])
 
+    def test_an_objection_withdraws_the_purpose_for_good(self):
+        arrival_id = self.push_one("OBJ-1", consent_agencies="iom",
+                                   consent_purposes="reintegration;protection")
+        res = self.ctl("consent", "object", arrival_id)  # no --purpose: a usage error
+        self.assertEqual(res.returncode, 2, res.stderr)
+        res = self.ctl("consent", "object", arrival_id, "--purpose", "nonsense")
+        self.assertEqual(res.returncode, 2, res.stderr)
+        self.assertIn("--purpose", res.stderr)
+        res = self.ctl("consent", "object", arrival_id, "--purpose", "reintegration",
+                       identity="iom")
+        self.assertEqual(res.returncode, 5, res.stderr)  # PERMISSION_DENIED
+        res = self.ok("consent", "object", arrival_id, "--purpose", "reintegration")
+        self.assertEqual(res.stdout.splitlines()[0],
+                         f"recorded the objection for arrival {arrival_id} (consent version 2)")
+        self.assertRegex(res.stdout, r"(?m)^  consent +iom for PROTECTION, given .*; "
+                                     r"objected to REINTEGRATION$")
+        got = self.json_of("arrivals", "get", arrival_id)
+        self.assertEqual(got["consent"]["purposes"], ["PURPOSE_PROTECTION"])
+        self.assertEqual(got["consent"]["objectedPurposes"], ["PURPOSE_REINTEGRATION"])
+        # Giving it back is refused, naming the field.
+        res = self.ctl("consent", "update", arrival_id, "--agencies", "iom",
+                       "--purposes", "reintegration")
+        self.assertEqual(res.returncode, 1, res.stderr)
+        self.assertIn("FAILED_PRECONDITION: purposes: the returnee objected to "
+                      "PURPOSE_REINTEGRATION", res.stderr)
+
     def test_a_minors_consent_is_updated_with_the_guardian(self):
         arrival_id = self.push_one(
             "GDU-1", birth_date="2012-06-01", consent_agencies="", consent_purposes="",
