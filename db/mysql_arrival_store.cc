@@ -497,6 +497,50 @@ absl::StatusOr<ArrivalPage> MysqlArrivalStore::List(const ArrivalFilter& filter,
   return page;
 }
 
+namespace {
+
+// FAILED_PRECONDITION naming `purposes` when `consent` gives a purpose the
+// returnee objected to (`objected`: 1 << Purpose each).
+absl::Status RefuseObjectedPurposes(const Consent& consent, uint32_t objected) {
+  const uint32_t refused = MaskOf(consent.purposes()) & objected;
+  if (refused == 0) return absl::OkStatus();
+  std::vector<std::string> names;
+  for (int p = enlace::v1::Purpose_MIN + 1; p <= enlace::v1::Purpose_MAX; ++p) {
+    if (refused & (1u << p)) names.push_back(enlace::v1::Purpose_Name(p));
+  }
+  return absl::FailedPreconditionError(absl::StrCat("purposes: the returnee objected to ",
+                                                    absl::StrJoin(names, ", "),
+                                                    "; a consent cannot give it back"));
+}
+
+// Appends `consent` (agencies in code order) to the arrival's consent
+// history as `version`, with the purposes objected to then.
+void RecordConsentVersion(MysqlConnection& c, int64_t arrival_seq, int version,
+                          const Consent& consent, uint32_t objected, const std::string& changed_by,
+                          int64_t now_us) {
+  sql::PreparedStatement* insert = c.Prepare(
+      "INSERT INTO consent_versions (arrival_seq, version, agencies, purposes_mask, "
+      "given_at_us, changed_by, changed_at_us, guardian_name, guardian_relationship, "
+      "objected_purposes_mask) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert->setInt64(1, arrival_seq);
+  insert->setInt(2, version);
+  insert->setString(3, absl::StrJoin(consent.agencies(), ","));
+  insert->setUInt(4, MaskOf(consent.purposes()));
+  if (consent.has_given_at()) {
+    insert->setInt64(5, MicrosOf(consent.given_at()));
+  } else {
+    insert->setNull(5, 0);
+  }
+  insert->setString(6, changed_by);
+  insert->setInt64(7, now_us);
+  unsigned p = 8;
+  BindGuardian(insert, &p, consent);
+  insert->setUInt(p++, objected);
+  insert->executeUpdate();
+}
+
+}  // namespace
+
 absl::StatusOr<Arrival> MysqlArrivalStore::UpdateConsent(const std::string& arrival_id,
                                                          const Consent& consent,
                                                          const Viewer& submitter,
@@ -524,7 +568,7 @@ absl::StatusOr<Arrival> MysqlArrivalStore::ChangeConsent(const std::string& arri
         "SELECT a.seq, a.consent_version, a.consent_purposes_mask, a.consent_given_at_us, "
         "a.consent_guardian_name, a.consent_guardian_relationship, a.objected_purposes_mask, "
         "(SELECT GROUP_CONCAT(c.agency_code ORDER BY c.agency_code SEPARATOR ',') "
-        " FROM arrival_consent_agencies c WHERE c.arrival_seq = a.seq) AS agencies, "
+        " FROM arrival_consent_agencies c WHERE c.arrival_seq = a.seq) AS consent_agencies, "
         "a.erased_at_us FROM arrivals a WHERE a.arrival_id = ? AND a.submitted_by = ? FOR UPDATE");
     lock->setString(1, arrival_id);
     lock->setString(2, submitter.agency);
@@ -540,83 +584,36 @@ absl::StatusOr<Arrival> MysqlArrivalStore::ChangeConsent(const std::string& arri
 
     // The consent in force as it was given at arrival or last changed.
     Consent current;
-    if (!row->isNull("consent_guardian_name")) {
-      current.mutable_guardian()->set_name(row->getString("consent_guardian_name"));
-      current.mutable_guardian()->set_relationship(static_cast<enlace::v1::GuardianRelationship>(
-          row->getInt("consent_guardian_relationship")));
-    }
-    const std::string current_agencies =
-        row->isNull("agencies") ? "" : std::string(row->getString("agencies"));
-    const uint32_t current_purposes = row->getUInt("consent_purposes_mask");
-    const bool has_given_at = !row->isNull("consent_given_at_us");
-    const int64_t given_at_us = has_given_at ? row->getInt64("consent_given_at_us") : 0;
+    ReadConsentColumns(*row, &current);
+    current.clear_objected_purposes();  // kept in its own column
 
     Consent consent;
     if (replacement != nullptr) {
       consent = *replacement;
-      const uint32_t refused = MaskOf(consent.purposes()) & objected;
-      if (refused != 0) {
-        std::vector<std::string> names;
-        for (int p = enlace::v1::Purpose_MIN + 1; p <= enlace::v1::Purpose_MAX; ++p) {
-          if (refused & (1u << p)) names.push_back(enlace::v1::Purpose_Name(p));
-        }
-        return absl::FailedPreconditionError(absl::StrCat("purposes: the returnee objected to ",
-                                                          absl::StrJoin(names, ", "),
-                                                          "; a consent cannot give it back"));
-      }
+      if (absl::Status s = RefuseObjectedPurposes(consent, objected); !s.ok()) return s;
     } else {
       // An objection: the consent in force without that purpose.
       objected |= 1u << objection;
-      consent = current;
-      for (absl::string_view agency : absl::StrSplit(current_agencies, ',', absl::SkipEmpty())) {
-        consent.add_agencies(std::string(agency));
-      }
-      for (int p = enlace::v1::Purpose_MIN + 1; p <= enlace::v1::Purpose_MAX; ++p) {
-        if ((current_purposes & (1u << p)) && p != objection) {
-          consent.add_purposes(static_cast<enlace::v1::Purpose>(p));
-        }
-      }
-      if (has_given_at) *consent.mutable_given_at() = TimestampOfMicros(given_at_us);
       if (objected == objected_before) {
         // Recorded already: nothing changes, the call is still audited.
         change.Append(c);
         return absl::OkStatus();
       }
+      consent = current;
+      consent.clear_purposes();
+      for (int p : current.purposes()) {
+        if (p != objection) consent.add_purposes(static_cast<enlace::v1::Purpose>(p));
+      }
     }
 
-    auto record_version = [&](int v, const std::string& agencies, uint32_t purposes, bool given,
-                              int64_t given_at, const Consent& guardian_of,
-                              uint32_t objected_then) {
-      sql::PreparedStatement* insert = c.Prepare(
-          "INSERT INTO consent_versions (arrival_seq, version, agencies, purposes_mask, "
-          "given_at_us, changed_by, changed_at_us, guardian_name, guardian_relationship, "
-          "objected_purposes_mask) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      insert->setInt64(1, seq);
-      insert->setInt(2, v);
-      insert->setString(3, agencies);
-      insert->setUInt(4, purposes);
-      if (given) {
-        insert->setInt64(5, given_at);
-      } else {
-        insert->setNull(5, 0);
-      }
-      insert->setString(6, submitter.agency);
-      insert->setInt64(7, now_us);
-      unsigned p = 8;
-      BindGuardian(insert, &p, guardian_of);
-      insert->setUInt(p++, objected_then);
-      insert->executeUpdate();
-    };
-    if (version == 1) {
-      // The consent given at arrival enters the history at its first change.
-      record_version(1, current_agencies, current_purposes, has_given_at, given_at_us, current,
-                     objected_before);
-    }
     std::vector<std::string> agencies(consent.agencies().begin(), consent.agencies().end());
     std::sort(agencies.begin(), agencies.end());
-    record_version(version + 1, absl::StrJoin(agencies, ","), MaskOf(consent.purposes()),
-                   consent.has_given_at(),
-                   consent.has_given_at() ? MicrosOf(consent.given_at()) : 0, consent, objected);
+    *consent.mutable_agencies() = {agencies.begin(), agencies.end()};
+    // The consent given at arrival enters the history at its first change.
+    if (version == 1) {
+      RecordConsentVersion(c, seq, 1, current, objected_before, submitter.agency, now_us);
+    }
+    RecordConsentVersion(c, seq, version + 1, consent, objected, submitter.agency, now_us);
 
     sql::PreparedStatement* update = c.Prepare(
         "UPDATE arrivals SET consent_purposes_mask = ?, consent_given_at_us = ?, "
