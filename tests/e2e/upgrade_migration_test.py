@@ -141,6 +141,21 @@ class UpgradeMigrationTest(unittest.TestCase):
         self.assertEqual(len(self.cells()), 7)
         self.assertEqual(self.sql("SELECT SUM(records) FROM report_returnee_cells"), "11\n")
 
+    def test_the_programmes_agreements_are_in_force_after_the_upgrade(self):
+        # Records flow only under data-sharing agreements (schema 15): the
+        # upgrade registers the programme's, so what the older release let
+        # agencies read they still read.
+        self.run_server("--migrate")
+        in_force = self.sql(
+            "SELECT CONCAT(party_low, '+', party_high, ' ', purposes_mask) FROM "
+            "sharing_agreements WHERE ended_at_us IS NULL AND valid_from <= UTC_DATE() "
+            "AND valid_until >= UTC_DATE() ORDER BY party_low, party_high").split()
+        self.assertEqual(in_force, ["iom+mfa", "14", "iom+undp", "14", "iom+unhcr", "14",
+                                    "mfa+undp", "14", "mfa+unhcr", "14", "undp+unhcr", "14"])
+        # The records of the older release are all still there, unchanged.
+        self.assertEqual(self.sql("SELECT COUNT(*) FROM arrivals WHERE objected_purposes_mask "
+                                  "= 0"), "11\n")
+
     def test_recount_reports_rebuilds_damaged_cells(self):
         self.run_server("--migrate")
         counted = self.cells()
