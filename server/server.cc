@@ -173,8 +173,8 @@ struct EnlaceServer::Parts {
   std::atomic<bool> draining{false};
   // What the database monitor last found (readiness, unless draining).
   std::atomic<bool> database_up{true};
-  // Revocation refresh, expiry warnings. Woken early by a revocation on
-  // this replica.
+  // Revocation refresh, expiry warnings, the sharing agreements' refresh.
+  // Woken early by a revocation on this replica.
   std::thread certificate_monitor;
   // Re-checks open streams (revocation, expiry, policy, stale state) and
   // reloads the token keys. Apart from the certificate monitor so that a
@@ -694,6 +694,9 @@ void EnlaceServer::Parts::RunCertificateMonitor() {
   absl::Time next_expiry_scan = absl::InfinitePast();
   while (!stop_monitor.HasBeenNotified()) {
     RefreshRevocation();
+    // Here, not in the stream monitor: a database that hangs must never
+    // hold up the gate's re-checks of open streams.
+    if (sharing_agreements != nullptr) RefreshSharingAgreements();
     if (absl::Now() >= next_expiry_scan) {
       WarnOfExpiringCertificates();
       next_expiry_scan = absl::Now() + absl::Minutes(10);
@@ -706,7 +709,6 @@ void EnlaceServer::Parts::RunCertificateMonitor() {
 
 void EnlaceServer::Parts::RunStreamMonitor() {
   while (!stop_monitor.WaitForNotificationWithTimeout(stream_recheck)) {
-    if (sharing_agreements != nullptr) RefreshSharingAgreements();
     int ended = gate->RecheckStreams(absl::Now());
     if (ended > 0)
       Log("open streams ended by the gate (revoked, expired, denied or stale): ", ended);

@@ -9,10 +9,10 @@
 // or two per pair of organisations) and compares what is in force today
 // with what was at the previous refresh. An agency that lost a flow (a pair
 // or a purpose it had) has its loss count raised: a watch remembers the
-// count it started with and ends when it changes. The server refreshes on
-// every stream round (0.5 s) and at once after its own Register/End, so an
-// end on another replica, or a valid_until passing midnight UTC, ends the
-// feeds within a round.
+// count it started with and ends when it changes. The server refreshes every
+// second (with the revocation state) and at once after its own Register/End,
+// so an end on another replica, or a valid_until passing midnight UTC, ends
+// the feeds within about a second.
 //
 // Thread safety: safe for concurrent use.
 #ifndef ENLACE_SERVER_SHARING_AGREEMENTS_H_

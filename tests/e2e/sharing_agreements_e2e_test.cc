@@ -353,6 +353,34 @@ TEST_F(SharingAgreementsTest, AnAgreementCoversOnlyItsPurposes) {
   EXPECT_EQ(database_->QueryInt("SELECT COUNT(*) FROM cases"), 0);
 }
 
+// An agreement that expires (its valid_until passes midnight UTC), or is
+// ended through another replica, is found by this server's own refresh:
+// the open feeds of its parties end within about a second, reads stop.
+TEST_F(SharingAgreementsTest, AnExpiryFoundByTheRefreshEndsTheOpenFeeds) {
+  const std::string arrival_id = RecordOne(MakeArrival("agree-4", {"unhcr"}));
+  ASSERT_EQ(GetArrivalAs(unhcr_cert_, arrival_id), grpc::StatusCode::OK);
+  Watcher unhcr_watch(Referrals(unhcr_cert_), "");
+  Watcher iom_watch(Referrals(iom_cert_), "");
+  ASSERT_FALSE(unhcr_watch.start_token().empty());
+  // As the day after valid_until: written straight into the table, so only
+  // the server's periodic refresh can learn of it.
+  database_->Execute(absl::StrCat("UPDATE sharing_agreements SET valid_until = '", Day(-1),
+                                  "' WHERE agreement_id = '", AgreementBetween("mfa", "unhcr"),
+                                  "'"));
+  absl::Time expired = absl::Now();
+  grpc::Status ended = unhcr_watch.WaitForEnd(absl::Seconds(5));
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << ended.error_message();
+  EXPECT_LT(absl::Now() - expired, absl::Seconds(5));
+  EXPECT_EQ(GetArrivalAs(unhcr_cert_, arrival_id), grpc::StatusCode::NOT_FOUND);
+  // iom lost nothing: its feed is open and delivers.
+  OpenedCase opened = OpenIomCase("agree-4b", {"iom", "undp"});
+  v1::Referral referral;
+  ASSERT_TRUE(ReferAsIom(opened.case_.case_id(), "undp", &referral).ok());
+  std::vector<v1::ReferralEvent> seen = iom_watch.WaitFor(1);
+  ASSERT_THAT(seen, SizeIs(1));
+  EXPECT_EQ(seen[0].referral().referral_id(), referral.referral_id());
+}
+
 TEST_F(SharingAgreementsTest, OnlyAdministratorsManageAgreementsAndBadInputChangesNothing) {
   const int64_t before = Rows("sharing_agreements");
   SharingAgreement out;
