@@ -257,16 +257,31 @@ absl::StatusOr<db::ArrivalPage> FakeArrivalStore::List(const db::ArrivalFilter& 
   return page;
 }
 
+absl::StatusOr<FakeArrivalStore::Stored*> FakeArrivalStore::OwnArrivalLocked(
+    const std::string& arrival_id, const db::Viewer& submitter) {
+  auto it = by_id_.find(arrival_id);
+  if (it == by_id_.end() || arrivals_[it->second].arrival.submitted_by() != submitter.agency) {
+    return absl::NotFoundError(absl::StrCat("arrival ", arrival_id, " not found"));
+  }
+  return &arrivals_[it->second];
+}
+
+absl::Status FakeArrivalStore::AppendAuditLocked(db::AuditRecord* audit) {
+  if (audit == nullptr) return absl::OkStatus();
+  std::vector<db::AuditRecord> events = {*audit};
+  if (absl::Status s = audit_->Append(&events); !s.ok()) return s;
+  *audit = std::move(events[0]);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Arrival> FakeArrivalStore::UpdateConsent(const std::string& arrival_id,
                                                         const Consent& consent,
                                                         const db::Viewer& submitter,
                                                         db::AuditRecord* audit) {
   absl::MutexLock lock(&mu_);
-  auto it = by_id_.find(arrival_id);
-  if (it == by_id_.end() || arrivals_[it->second].arrival.submitted_by() != submitter.agency) {
-    return absl::NotFoundError(absl::StrCat("arrival ", arrival_id, " not found"));
-  }
-  Stored& stored = arrivals_[it->second];
+  absl::StatusOr<Stored*> own = OwnArrivalLocked(arrival_id, submitter);
+  if (!own.ok()) return own.status();
+  Stored& stored = **own;
   for (int objected : stored.arrival.consent().objected_purposes()) {
     for (int given : consent.purposes()) {
       if (given == objected) {
@@ -276,11 +291,7 @@ absl::StatusOr<Arrival> FakeArrivalStore::UpdateConsent(const std::string& arriv
       }
     }
   }
-  if (audit != nullptr) {
-    std::vector<db::AuditRecord> events = {*audit};
-    if (absl::Status s = audit_->Append(&events); !s.ok()) return s;
-    *audit = std::move(events[0]);
-  }
+  if (absl::Status s = AppendAuditLocked(audit); !s.ok()) return s;
   Consent replaced = NormalConsent(consent);
   *replaced.mutable_objected_purposes() = stored.arrival.consent().objected_purposes();
   *stored.arrival.mutable_consent() = std::move(replaced);
@@ -294,16 +305,10 @@ absl::StatusOr<Arrival> FakeArrivalStore::RecordObjection(const std::string& arr
                                                           const db::Viewer& submitter,
                                                           db::AuditRecord* audit) {
   absl::MutexLock lock(&mu_);
-  auto it = by_id_.find(arrival_id);
-  if (it == by_id_.end() || arrivals_[it->second].arrival.submitted_by() != submitter.agency) {
-    return absl::NotFoundError(absl::StrCat("arrival ", arrival_id, " not found"));
-  }
-  Stored& stored = arrivals_[it->second];
-  if (audit != nullptr) {
-    std::vector<db::AuditRecord> events = {*audit};
-    if (absl::Status s = audit_->Append(&events); !s.ok()) return s;
-    *audit = std::move(events[0]);
-  }
+  absl::StatusOr<Stored*> own = OwnArrivalLocked(arrival_id, submitter);
+  if (!own.ok()) return own.status();
+  Stored& stored = **own;
+  if (absl::Status s = AppendAuditLocked(audit); !s.ok()) return s;
   Consent* consent = stored.arrival.mutable_consent();
   for (int objected : consent->objected_purposes()) {
     if (objected == purpose) return stored.arrival;  // recorded already
@@ -325,22 +330,16 @@ absl::StatusOr<Arrival> FakeArrivalStore::Correct(const db::ArrivalCorrection& c
                                                   const db::Viewer& submitter,
                                                   db::AuditRecord* audit) {
   absl::MutexLock lock(&mu_);
-  auto it = by_id_.find(correction.arrival_id);
-  if (it == by_id_.end() || arrivals_[it->second].arrival.submitted_by() != submitter.agency) {
-    return absl::NotFoundError(absl::StrCat("arrival ", correction.arrival_id, " not found"));
-  }
-  Stored& stored = arrivals_[it->second];
+  absl::StatusOr<Stored*> own = OwnArrivalLocked(correction.arrival_id, submitter);
+  if (!own.ok()) return own.status();
+  Stored& stored = **own;
   const int version = stored.arrival.version();
   if (version != correction.expected_version) {
     return absl::AbortedError(absl::StrCat("arrival ", correction.arrival_id,
                                            " was corrected meanwhile (now version ", version,
                                            "): read it again and correct that"));
   }
-  if (audit != nullptr) {
-    std::vector<db::AuditRecord> events = {*audit};
-    if (absl::Status s = audit_->Append(&events); !s.ok()) return s;
-    *audit = std::move(events[0]);
-  }
+  if (absl::Status s = AppendAuditLocked(audit); !s.ok()) return s;
   // The content as MySQL would store it: the server's fields and the
   // consent stay the stored ones.
   Arrival corrected = NormalArrival(correction.content, stored.arrival.arrival_id(),

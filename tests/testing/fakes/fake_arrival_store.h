@@ -109,6 +109,13 @@ class FakeArrivalStore : public db::ArrivalStore {
 
   bool VisibleLocked(const Stored& stored, const db::Viewer& viewer) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The arrival `submitter` recorded (NOT_FOUND otherwise), for a change.
+  absl::StatusOr<Stored*> OwnArrivalLocked(const std::string& arrival_id,
+                                           const db::Viewer& submitter)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends the change's `audit` event (none when null), as a MySQL store
+  // does in the change's transaction.
+  absl::Status AppendAuditLocked(db::AuditRecord* audit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::unique_ptr<db::AuditStore> own_audit_;  // when none was given
   db::AuditStore* const audit_;
