@@ -42,13 +42,11 @@ SharingAgreementRecord RowToAgreement(sql::ResultSet& row) {
   return a;
 }
 
-// The agreement with this id, locked for update when `for_update`.
-std::unique_ptr<SharingAgreementRecord> FindAgreement(MysqlConnection& c,
-                                                      const std::string& agreement_id,
-                                                      bool for_update) {
-  sql::PreparedStatement* select = c.Prepare(
-      absl::StrCat("SELECT ", kAgreementColumns, " FROM sharing_agreements WHERE agreement_id = ?",
-                   for_update ? " FOR UPDATE" : ""));
+// The agreement with this id, locked for update.
+std::unique_ptr<SharingAgreementRecord> LockAgreement(MysqlConnection& c,
+                                                      const std::string& agreement_id) {
+  sql::PreparedStatement* select = c.Prepare(absl::StrCat(
+      "SELECT ", kAgreementColumns, " FROM sharing_agreements WHERE agreement_id = ? FOR UPDATE"));
   select->setString(1, agreement_id);
   std::unique_ptr<sql::ResultSet> row(select->executeQuery());
   if (!row->next()) return nullptr;
@@ -95,9 +93,7 @@ absl::StatusOr<SharingAgreementRecord> MysqlAgreementStore::Register(
     insert->setString(p++, recorded.registered_by);
     insert->setInt64(p++, recorded.registered_at_us);
     insert->executeUpdate();
-    std::unique_ptr<SharingAgreementRecord> stored =
-        FindAgreement(c, recorded.agreement_id, /*for_update=*/false);
-    if (stored != nullptr) recorded.seq = stored->seq;
+    recorded.seq = LastInsertId(c);
     change.Append(c, {recorded.agreement_id});
     return absl::OkStatus();
   });
@@ -163,8 +159,7 @@ absl::StatusOr<SharingAgreementRecord> MysqlAgreementStore::End(const std::strin
   SharingAgreementRecord ended;
   ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& c) -> absl::Status {
-    std::unique_ptr<SharingAgreementRecord> found =
-        FindAgreement(c, agreement_id, /*for_update=*/true);
+    std::unique_ptr<SharingAgreementRecord> found = LockAgreement(c, agreement_id);
     if (found == nullptr) {
       return absl::NotFoundError(absl::StrCat("sharing agreement ", agreement_id, " not found"));
     }
