@@ -114,16 +114,6 @@ absl::StatusOr<std::vector<NamedArrival>> LockNamed(MysqlConnection& c,
   return named;
 }
 
-// Takes the one lock every link and unlink takes first, so that they run
-// one at a time (see 0014_persons.sql).
-void LockPersonLinks(MysqlConnection& c) {
-  sql::PreparedStatement* lock =
-      c.Prepare("SELECT id FROM person_links_lock WHERE id = 1 FOR UPDATE");
-  std::unique_ptr<sql::ResultSet> rows(lock->executeQuery());
-  while (rows->next()) {
-  }
-}
-
 // Records the decision that arrivals `a` and `b` are (or are not) one
 // person, replacing any earlier decision about the pair.
 void Decide(MysqlConnection& c, int64_t a, int64_t b, bool same_person, const std::string& reason,
@@ -265,6 +255,14 @@ std::vector<int64_t> SeqsOf(const std::vector<NamedArrival>& named) {
 }
 
 }  // namespace
+
+void LockPersonLinks(MysqlConnection& c) {
+  sql::PreparedStatement* lock =
+      c.Prepare("SELECT id FROM person_links_lock WHERE id = 1 FOR UPDATE");
+  std::unique_ptr<sql::ResultSet> rows(lock->executeQuery());
+  while (rows->next()) {
+  }
+}
 
 absl::StatusOr<DuplicateCandidates> MysqlPersonStore::CandidatesFor(const std::string& arrival_id,
                                                                     const Viewer& viewer) {

@@ -27,6 +27,11 @@ void BindPersonCandidates(sql::PreparedStatement* statement, bool by_document,
                           const std::string& swapped_birth_date, int64_t subject_seq,
                           const std::string& subject_person, const Viewer& viewer);
 
+// Takes the one lock every link and unlink takes first, so that they run
+// one at a time; an erasure takes it too, so that the person it erases
+// (every arrival linked to the one named) cannot change under it.
+void LockPersonLinks(MysqlConnection& c);
+
 class MysqlPersonStore final : public PersonStore {
  public:
   // `pool` must outlive the store.

@@ -16,6 +16,7 @@
 #include "db/mysql_arrival_store.h"
 #include "db/mysql_audit_store.h"
 #include "db/mysql_case_store.h"
+#include "db/mysql_person_store.h"
 #include "enlace/v1/referrals.pb.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -147,6 +148,39 @@ absl::Status EraseRecordsOf(MysqlConnection& c, int64_t seq, const std::string& 
   return absl::OkStatus();
 }
 
+// An arrival of the person being erased or exported, as its erasure needs it.
+struct PersonArrival {
+  int64_t seq = 0;
+  std::string arrival_id;
+  std::string arrival_date;
+  std::string birth_date;
+  bool erased = false;
+};
+
+// The arrivals of person `person_id` (null: none) that `submitter`
+// recorded, but the one of `seq`, in recording order; locked for update
+// when `lock`.
+std::vector<PersonArrival> OtherArrivalsOfPerson(MysqlConnection& c, const sql::ResultSet& row,
+                                                 int64_t seq, const std::string& submitter,
+                                                 bool lock) {
+  std::vector<PersonArrival> others;
+  if (row.isNull("person_id")) return others;
+  sql::PreparedStatement* select = c.Prepare(
+      absl::StrCat("SELECT seq, arrival_id, arrival_date, birth_date, erased_at_us FROM arrivals "
+                   "WHERE person_id = ? AND submitted_by = ? AND seq <> ? ORDER BY seq",
+                   lock ? " FOR UPDATE" : ""));
+  select->setString(1, row.getString("person_id"));
+  select->setString(2, submitter);
+  select->setInt64(3, seq);
+  std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
+  while (rows->next()) {
+    others.push_back({rows->getInt64("seq"), rows->getString("arrival_id"),
+                      rows->getString("arrival_date"), rows->getString("birth_date"),
+                      !rows->isNull("erased_at_us")});
+  }
+  return others;
+}
+
 }  // namespace
 
 absl::StatusOr<HeldRecords> MysqlReturneeStore::HeldAbout(const std::string& arrival_id,
@@ -161,7 +195,7 @@ absl::StatusOr<HeldRecords> MysqlReturneeStore::HeldAbout(const std::string& arr
     sql::PreparedStatement* arrival = c.Prepare(
         "SELECT a.seq, a.submitted_by, a.recorded_at_us, a.consent_purposes_mask, "
         "a.objected_purposes_mask, a.consent_given_at_us, a.consent_guardian_name, "
-        "a.consent_guardian_relationship, "
+        "a.consent_guardian_relationship, a.person_id, "
         "(SELECT GROUP_CONCAT(c.agency_code ORDER BY c.agency_code SEPARATOR ',') "
         " FROM arrival_consent_agencies c WHERE c.arrival_seq = a.seq) AS consent_agencies "
         "FROM arrivals a WHERE a.arrival_id = ? AND a.submitted_by = ?");
@@ -171,6 +205,10 @@ absl::StatusOr<HeldRecords> MysqlReturneeStore::HeldAbout(const std::string& arr
     if (!row->next()) return absl::OkStatus();
     found = true;
     const int64_t seq = row->getInt64("seq");
+    for (PersonArrival& other :
+         OtherArrivalsOfPerson(c, *row, seq, submitter.agency, /*lock=*/false)) {
+      held.linked_arrival_ids.push_back(std::move(other.arrival_id));
+    }
 
     sql::PreparedStatement* versions = c.Prepare(
         "SELECT version, agencies AS consent_agencies, purposes_mask AS consent_purposes_mask, "
@@ -233,28 +271,35 @@ absl::StatusOr<Erasure> MysqlReturneeStore::Erase(const std::string& arrival_id,
   absl::Status status = pool_->InTransaction([&](MysqlConnection& c) -> absl::Status {
     erasure = Erasure();
     found = false;
+    // The person (who is linked with the arrival) holds still until commit.
+    LockPersonLinks(c);
     sql::PreparedStatement* lock = c.Prepare(
-        "SELECT seq, arrival_date, birth_date, erased_at_us FROM arrivals "
+        "SELECT seq, arrival_date, birth_date, erased_at_us, person_id FROM arrivals "
         "WHERE arrival_id = ? AND submitted_by = ? FOR UPDATE");
     lock->setString(1, arrival_id);
     lock->setString(2, submitter.agency);
     std::unique_ptr<sql::ResultSet> row(lock->executeQuery());
     if (!row->next()) return absl::OkStatus();
     found = true;
-    if (!row->isNull("erased_at_us")) {
-      erasure.erased_at_us = row->getInt64("erased_at_us");
-      erasure.already_erased = true;
-    } else {
-      const int64_t seq = row->getInt64("seq");
-      erasure.erased_at_us = absl::ToUnixMicros(absl::Now());
-      if (absl::Status s =
-              EraseRecordsOf(c, seq, row->getString("arrival_date"), row->getString("birth_date"),
-                             erasure.erased_at_us, submitter.agency, reason);
+    const int64_t now_us = absl::ToUnixMicros(absl::Now());
+    PersonArrival named{row->getInt64("seq"), arrival_id, row->getString("arrival_date"),
+                        row->getString("birth_date"), !row->isNull("erased_at_us")};
+    erasure.erased_at_us = named.erased ? row->getInt64("erased_at_us") : now_us;
+    std::vector<PersonArrival> person =
+        OtherArrivalsOfPerson(c, *row, named.seq, submitter.agency, /*lock=*/true);
+    person.insert(person.begin(), std::move(named));
+    erasure.already_erased = true;
+    for (const PersonArrival& a : person) {
+      if (a.seq != person.front().seq) erasure.linked_arrival_ids.push_back(a.arrival_id);
+      if (a.erased) continue;
+      erasure.already_erased = false;
+      if (absl::Status s = EraseRecordsOf(c, a.seq, a.arrival_date, a.birth_date, now_us,
+                                          submitter.agency, reason);
           !s.ok()) {
         return s;
       }
     }
-    change.Append(c);
+    change.Append(c, erasure.linked_arrival_ids);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;

@@ -34,12 +34,21 @@ struct HeldRecords {
   std::vector<enlace::v1::Initiative> initiatives;  // in registration order
   // The ministry's decisions about who the returnee is, oldest first.
   std::vector<enlace::v1::PersonDecision> person_decisions;
+  // The other arrivals of the same person (the same person_id) that the
+  // submitter recorded, in recording order.
+  std::vector<std::string> linked_arrival_ids;
 };
 
 // What an erasure found and did.
 struct Erasure {
-  int64_t erased_at_us = 0;  // when the returnee was (first) erased
-  bool already_erased = false;  // erased before: this call changed nothing
+  int64_t erased_at_us = 0;  // when the named arrival was (first) erased
+  // The named arrival and every one in linked_arrival_ids were erased
+  // before: this call changed nothing.
+  bool already_erased = false;
+  // The other arrivals of the same person (the same person_id) that the
+  // submitter recorded, in recording order: each is erased now, by this
+  // call or before it.
+  std::vector<std::string> linked_arrival_ids;
 };
 
 // How long an arrival's records are kept: whole years from the day it was
@@ -59,12 +68,17 @@ class ReturneeStore {
 
   // Everything held about the returnee of `arrival_id`, read in one
   // transaction, if `submitter` recorded that arrival; NOT_FOUND otherwise.
+  // Names the person's other arrivals (linked_arrival_ids), whose records
+  // are read by asking about each of them.
   virtual absl::StatusOr<HeldRecords> HeldAbout(const std::string& arrival_id,
                                                 const Viewer& submitter) = 0;
 
   // Erases who the returnee of `arrival_id` is, if `submitter` recorded the
   // arrival (NOT_FOUND otherwise), in one transaction with `audit` (null: no
-  // event, store tests only):
+  // event, store tests only; it is appended naming the linked arrivals too).
+  // An erasure is of the person: what follows is done to the arrival and to
+  // every other arrival of the same person (linked: the same person_id)
+  // that `submitter` recorded and that is not erased yet:
   //   - the arrival and each of its versions: given and family names,
   //     document number and municipality become "", and the birth date the
   //     arrival date's day and month in the year that keeps the whole years
@@ -85,8 +99,8 @@ class ReturneeStore {
   //     anew.
   // Then records when, by whom and `reason`. Counts, statuses, amounts,
   // needs, consent agencies and purposes, ids and the audit log stay.
-  // Idempotent: an arrival erased before is left as it is (already_erased),
-  // and `audit` is appended all the same.
+  // Idempotent: an arrival erased before is left as it is, and `audit` is
+  // appended all the same (already_erased when every one of them was).
   virtual absl::StatusOr<Erasure> Erase(const std::string& arrival_id, const std::string& reason,
                                         const Viewer& submitter, AuditRecord* audit) = 0;
 

@@ -699,58 +699,32 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::ExportReturneeData(
     const db::Viewer submitter{caller.principal.name};
     // Only for an arrival the caller recorded: NOT_FOUND otherwise, even
     // when its consent lets the caller read it.
-    absl::StatusOr<db::HeldRecords> held = returnees_->HeldAbout(request->arrival_id(), submitter);
-    if (!held.ok()) return note->RecordRules(held.status());
-    absl::StatusOr<Arrival> arrival = store_->Get(request->arrival_id(), submitter);
-    if (!arrival.ok()) return note->RecordRules(arrival.status());
-    absl::StatusOr<std::vector<db::ArrivalVersionRecord>> versions =
-        store_->Versions(request->arrival_id(), submitter);
-    if (!versions.ok()) return note->RecordRules(versions.status());
-
-    enlace::v1::ReturneeData data;
+    std::vector<std::string> linked;
+    absl::StatusOr<enlace::v1::ReturneeData> data =
+        HeldAboutArrival(request->arrival_id(), submitter, &note->record_ids, &linked);
+    if (!data.ok()) return note->RecordRules(data.status());
+    // The request is about the person: every arrival linked with this one.
+    for (const std::string& id : linked) {
+      note->record_ids.push_back(id);
+      absl::StatusOr<enlace::v1::ReturneeData> other =
+          HeldAboutArrival(id, submitter, &note->record_ids, nullptr);
+      if (!other.ok()) return other.status();
+      *data->add_linked_arrivals() = *std::move(other);
+    }
     const google::protobuf::Timestamp now =
         google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now()));
-    *data.mutable_exported_at() = now;
-    *data.mutable_arrival() = *std::move(arrival);
-    for (db::ArrivalVersionRecord& record : *versions) {
-      *data.add_versions() = VersionOf(std::move(record));
-    }
-    for (enlace::v1::ConsentVersion& v : held->consent_history) {
-      *data.add_consent_history() = std::move(v);
-    }
-    // The export reads every record it names: each one's access log shows it.
-    for (enlace::v1::Case& c : held->cases) {
-      note->record_ids.push_back(c.case_id());
-      for (const enlace::v1::ServiceRecord& s : c.services()) {
-        note->record_ids.push_back(s.service_id());
-      }
-      *data.add_cases() = std::move(c);
-    }
-    for (enlace::v1::Referral& r : held->referrals) {
-      note->record_ids.push_back(r.referral_id());
-      *data.add_referrals() = std::move(r);
-    }
-    for (enlace::v1::Initiative& i : held->initiatives) {
-      note->record_ids.push_back(i.initiative_id());
-      *data.add_initiatives() = std::move(i);
-    }
-    for (enlace::v1::PersonDecision& d : held->person_decisions) {
-      *data.add_person_decisions() = std::move(d);
-    }
-    absl::StatusOr<std::vector<db::AuditRecord>> accesses =
-        AccessesOf(*audit_store_, note->record_ids);
-    if (!accesses.ok()) return accesses.status();
-    for (const db::AuditRecord& record : *accesses) *data.add_accesses() = AuditEventOf(record);
+    *data->mutable_exported_at() = now;
     // Counts only: the audit log holds no personal data.
     note->detail =
-        absl::StrCat("cases=", data.cases_size(), " referrals=", data.referrals_size(),
-                     " initiatives=", data.initiatives_size(), " accesses=", data.accesses_size());
+        absl::StrCat("cases=", data->cases_size(), " referrals=", data->referrals_size(),
+                     " initiatives=", data->initiatives_size(), " accesses=", data->accesses_size(),
+                     " linked_arrivals=", data->linked_arrivals_size());
 
     std::string document;
     google::protobuf::util::JsonPrintOptions options;
     options.add_whitespace = true;
     options.always_print_primitive_fields = true;  // an empty field reads as such
-    const auto converted = google::protobuf::util::MessageToJsonString(data, &document, options);
+    const auto converted = google::protobuf::util::MessageToJsonString(*data, &document, options);
     if (!converted.ok()) {
       return absl::InternalError(
           absl::StrCat("the export did not convert to JSON: ", std::string(converted.message())));
@@ -760,6 +734,51 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::ExportReturneeData(
     response->set_document(std::move(document));
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<enlace::v1::ReturneeData> ArrivalServiceImpl::HeldAboutArrival(
+    const std::string& arrival_id, const db::Viewer& submitter,
+    std::vector<std::string>* record_ids, std::vector<std::string>* linked) {
+  absl::StatusOr<db::HeldRecords> held = returnees_->HeldAbout(arrival_id, submitter);
+  if (!held.ok()) return held.status();
+  absl::StatusOr<Arrival> arrival = store_->Get(arrival_id, submitter);
+  if (!arrival.ok()) return arrival.status();
+  absl::StatusOr<std::vector<db::ArrivalVersionRecord>> versions =
+      store_->Versions(arrival_id, submitter);
+  if (!versions.ok()) return versions.status();
+
+  enlace::v1::ReturneeData data;
+  *data.mutable_arrival() = *std::move(arrival);
+  for (db::ArrivalVersionRecord& record : *versions) {
+    *data.add_versions() = VersionOf(std::move(record));
+  }
+  for (enlace::v1::ConsentVersion& v : held->consent_history) {
+    *data.add_consent_history() = std::move(v);
+  }
+  // The export reads every record it names: each one's access log shows it.
+  std::vector<std::string> read = {arrival_id};
+  for (enlace::v1::Case& c : held->cases) {
+    read.push_back(c.case_id());
+    for (const enlace::v1::ServiceRecord& s : c.services()) read.push_back(s.service_id());
+    *data.add_cases() = std::move(c);
+  }
+  for (enlace::v1::Referral& r : held->referrals) {
+    read.push_back(r.referral_id());
+    *data.add_referrals() = std::move(r);
+  }
+  for (enlace::v1::Initiative& i : held->initiatives) {
+    read.push_back(i.initiative_id());
+    *data.add_initiatives() = std::move(i);
+  }
+  for (enlace::v1::PersonDecision& d : held->person_decisions) {
+    *data.add_person_decisions() = std::move(d);
+  }
+  absl::StatusOr<std::vector<db::AuditRecord>> accesses = AccessesOf(*audit_store_, read);
+  if (!accesses.ok()) return accesses.status();
+  for (const db::AuditRecord& record : *accesses) *data.add_accesses() = AuditEventOf(record);
+  record_ids->insert(record_ids->end(), read.begin() + 1, read.end());
+  if (linked != nullptr) *linked = std::move(held->linked_arrival_ids);
+  return data;
 }
 
 grpc::ServerUnaryReactor* ArrivalServiceImpl::EraseReturnee(
@@ -787,6 +806,8 @@ grpc::ServerUnaryReactor* ArrivalServiceImpl::EraseReturnee(
     *response->mutable_erased_at() =
         google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(erased->erased_at_us);
     response->set_already_erased(erased->already_erased);
+    for (std::string& id : erased->linked_arrival_ids)
+      response->add_linked_arrival_ids(std::move(id));
     return absl::OkStatus();
   });
 }

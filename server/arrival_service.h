@@ -71,6 +71,16 @@ class ArrivalServiceImpl final : public enlace::v1::ArrivalService::CallbackServ
  private:
   class RecordArrivalsReactor;
 
+  // Everything held about the arrival `arrival_id` that `submitter`
+  // recorded, as ExportReturneeData shows it, but exported_at and
+  // linked_arrivals: appends the id of every case, service, referral and
+  // initiative it read to *record_ids, and sets *linked (if not null) to the
+  // person's other arrivals. NOT_FOUND when `submitter` did not record it.
+  absl::StatusOr<enlace::v1::ReturneeData> HeldAboutArrival(const std::string& arrival_id,
+                                                            const db::Viewer& submitter,
+                                                            std::vector<std::string>* record_ids,
+                                                            std::vector<std::string>* linked);
+
   CallGate* const gate_;
   const PageTokens* const tokens_;
   db::ArrivalStore* const store_;

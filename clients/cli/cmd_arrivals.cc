@@ -1318,9 +1318,10 @@ std::string ArrivalsExportUsage() {
       R"(Everything Enlace holds about one returnee, across the ministry and every
 agency (ArrivalService.ExportReturneeData): the arrival and its versions, the
 consent history, every case with its services, the referrals, the economic
-initiatives, and the audit events of every access to any of them. For the
-ministry, about arrivals it recorded; NOT_FOUND otherwise. The export is
-itself audited, on each record it names.
+initiatives, and the audit events of every access to any of them; the same
+for every arrival linked with this one (arrivals link), under
+linkedArrivals. For the ministry, about arrivals it recorded; NOT_FOUND
+otherwise. The export is itself audited, on each record it names.
 
 Prints the JSON document (an enlace.v1.ReturneeData, see docs/api.md), or
 writes it to FILE with --to: mode 0600, never over an existing file. It holds
@@ -1377,8 +1378,10 @@ number, municipality and guardian's name of the arrival and of every version,
 and the free text of every agency's cases, services, referrals and initiatives
 (summaries, notes, reasons, outcomes, initiative names). The birth date keeps
 only the age on arrival. What the programme counts stays: the report does not
-change. Cannot be undone. For the ministry, about arrivals it recorded;
-NOT_FOUND otherwise. Idempotent: a repeat says it was erased already.
+change. An erasure is of the person: every arrival linked with this one
+(arrivals link) is erased too, and listed. Cannot be undone. For the ministry,
+about arrivals it recorded; NOT_FOUND otherwise. Idempotent: a repeat says it
+was erased already.
 
 Usage: enlacectl arrivals erase ARRIVAL_ID --reason TEXT [flags]
 
@@ -1407,6 +1410,9 @@ int RunArrivalsErase(const Args& args) {
       call, &ArrivalStub::EraseReturnee, request, [](const v1::EraseReturneeResponse& r) {
         std::cout << (r.already_erased() ? "already erased: arrival " : "erased arrival ")
                   << r.arrival_id() << " at " << FormatTimestamp(r.erased_at()) << "\n";
+        for (const std::string& id : r.linked_arrival_ids()) {
+          std::cout << "  and arrival " << id << " of the same person\n";
+        }
       });
 }
 

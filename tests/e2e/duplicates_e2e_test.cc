@@ -3,7 +3,8 @@
 // reasons, the arrivals that may be the same returnee, only among those the
 // caller may see; LinkArrivals and UnlinkArrivals record the ministry's
 // reviewed decisions, and a repeat returnee keeps one person_id across
-// arrivals. Denials (an agency linking, a caller asking about an arrival it
+// arrivals; the export and the erasure of a returnee take in every arrival
+// of the person. Denials (an agency linking, a caller asking about an arrival it
 // may not see) and bad input (self-links, empty reasons, unknown ids)
 // change nothing and are audited.
 #include <grpcpp/grpcpp.h>
@@ -40,6 +41,7 @@ constexpr char kIom[] = "spiffe://enlace/agency/iom";
 constexpr char kFind[] = "/enlace.v1.ArrivalService/FindPossibleDuplicates";
 constexpr char kLink[] = "/enlace.v1.ArrivalService/LinkArrivals";
 constexpr char kUnlink[] = "/enlace.v1.ArrivalService/UnlinkArrivals";
+constexpr char kErase[] = "/enlace.v1.ArrivalService/EraseReturnee";
 constexpr char kLinkReason[] = "Revisado: misma persona, retorno repetido (expediente 88-Quintero)";
 
 Arrival Returnee(const std::string& external_id, const std::string& given,
@@ -296,6 +298,19 @@ TEST_F(DuplicatesTest, LinkingKeepsOnePersonAcrossArrivalsAndUnlinkingSeparatesT
   EXPECT_EQ(held.person_decisions(0).decided_by(), "mfa");
   EXPECT_EQ(Export(third).person_decisions(0).reason(), "No son la misma persona");
   EXPECT_FALSE(Export(third).person_decisions(0).same_person());
+  // It is of the person: second's records come with first's, and third,
+  // decided apart, is no part of it.
+  ASSERT_EQ(held.linked_arrivals_size(), 1);
+  const v1::ReturneeData& linked_held = held.linked_arrivals(0);
+  EXPECT_EQ(linked_held.arrival().arrival_id(), second);
+  EXPECT_EQ(linked_held.arrival().arrival_date(), "2018-02-10");
+  EXPECT_EQ(linked_held.arrival().person().document_number(), "DUI-7");
+  ASSERT_EQ(linked_held.versions_size(), 1);
+  ASSERT_EQ(linked_held.consent_history_size(), 1);
+  EXPECT_EQ(linked_held.person_decisions_size(), 2);  // with first; apart from third
+  EXPECT_FALSE(linked_held.has_exported_at());
+  EXPECT_THAT(linked_held.linked_arrivals(), IsEmpty());
+  EXPECT_THAT(Export(third).linked_arrivals(), IsEmpty());
 
   // The decisions' free text goes with an erasure; the link stays.
   EXPECT_THAT(database_->ColumnsHolding(kLinkReason), Not(IsEmpty()));
@@ -303,10 +318,39 @@ TEST_F(DuplicatesTest, LinkingKeepsOnePersonAcrossArrivalsAndUnlinkingSeparatesT
   erase.set_arrival_id(second);
   erase.set_reason("Solicitud de supresión");
   v1::EraseReturneeResponse erased;
-  ASSERT_TRUE(Arrivals(mfa_cert_)->EraseReturnee(Context().get(), erase, &erased).ok());
+  status = Arrivals(mfa_cert_)->EraseReturnee(Context().get(), erase, &erased);
+  ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_THAT(database_->ColumnsHolding(kLinkReason), IsEmpty());
   EXPECT_EQ(Export(first).person_decisions(0).reason(), "");
   EXPECT_EQ(PersonOf(second), first_person);
+  // An erasure is of the person: first, linked with second, is erased too
+  // (its document number was first's and second's only); third, decided
+  // apart, keeps everything.
+  EXPECT_FALSE(erased.already_erased());
+  EXPECT_THAT(erased.linked_arrival_ids(), ElementsAre(first));
+  EXPECT_THAT(database_->ColumnsHolding("DUI-7"), IsEmpty());
+  EXPECT_EQ(database_->QueryInt(absl::StrCat(
+                "SELECT COUNT(*) FROM arrivals WHERE erased_at_us IS NOT NULL AND given_name = '' "
+                "AND arrival_id IN ('",
+                first, "', '", second, "')")),
+            2);
+  EXPECT_EQ(database_->QueryInt(absl::StrCat(
+                "SELECT COUNT(*) FROM arrivals WHERE erased_at_us IS NULL AND given_name = "
+                "'Jose Wilfredo' AND arrival_id = '",
+                third, "'")),
+            1);
+  const std::vector<v1::AuditEvent> erasures = EventsOf(kMfa, kErase);
+  ASSERT_EQ(erasures.size(), 1u);
+  EXPECT_THAT(erasures[0].record_ids(), ElementsAre(second, first));
+  EXPECT_EQ(erasures[0].detail(), "erasure");
+  // Erasing first now finds the whole person done.
+  erase.set_arrival_id(first);
+  v1::EraseReturneeResponse again;
+  status = Arrivals(mfa_cert_)->EraseReturnee(Context().get(), erase, &again);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(again.already_erased());
+  EXPECT_THAT(again.linked_arrival_ids(), ElementsAre(second));
+  EXPECT_EQ(again.erased_at().seconds(), erased.erased_at().seconds());
   // An erased arrival takes no new link.
   status = Link(mfa_cert_, {second, third}, kLinkReason, &linked);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();

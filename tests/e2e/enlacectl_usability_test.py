@@ -537,6 +537,49 @@ class EnlacectlUsabilityTest(harness.EnlacectlChecks, harness.ServerTestCase):
                 res = self.exits(0, group, "--help", identity=None, **es)
                 self.assertIn(f"Uso: enlacectl {group} <comando>", res.stdout)
 
+    def command_paths(self, path=()):
+        """Every command under `path` (a group's, from its English --help),
+        groups and leaves alike, depth first."""
+        text = self.exits(0, *path, "--help", identity=None).stdout
+        if "\nCommands:\n" not in text:
+            return []
+        listing = text.split("\nCommands:\n", 1)[1].split("\n\n", 1)[0]
+        paths = []
+        for line in listing.splitlines():
+            sub = (*path, line.split()[0])
+            paths.append(sub)
+            paths.extend(self.command_paths(sub))
+        return paths
+
+    def test_every_help_text_is_in_spanish(self):
+        # docs/cli.md promises it: every group's and command's help, the
+        # usage and the example alike. A text added in English only fails
+        # here, naming its command.
+        paths = self.command_paths()
+        self.assertGreater(len(paths), 60)
+        for path in [(), *paths]:
+            with self.subTest(command=" ".join(path)):
+                english = self.exits(0, *path, "--help", identity=None).stdout
+                spanish = self.exits(0, *path, "--help", identity=None,
+                                     lang="es_SV.UTF-8").stdout
+                self.assertIn("Usage:", english)
+                self.assertIn("Uso:", spanish)
+                for label in ("Usage:", "Example:", "Examples:", "Flags:", "Commands:"):
+                    self.assertNotIn(f"\n{label}", spanish)
+                # The description before "Usage:" is translated, line by
+                # line, but for lines that only name things (commands,
+                # flags, RPCs).
+                described = [line for line in english.split("Usage:", 1)[0].splitlines()
+                             if re.search(r"[a-z]{3,} [a-z]{3,} [a-z]{3,}", line)]
+                translated = set(spanish.splitlines())
+                untranslated = [line for line in described if line in translated]
+                self.assertEqual(untranslated, [], spanish)
+                # A group lists its commands with translated summaries.
+                if "\nCommands:\n" in english:
+                    listing = english.split("\nCommands:\n", 1)[1].split("\n\n", 1)[0]
+                    for line in listing.splitlines():
+                        self.assertNotIn(line, translated)
+
 
 def main():
     args, rest = harness.parse_args(__doc__, extra_flags=(

@@ -381,6 +381,18 @@ class EnlacectlWorkflowTest(harness.EnlacectlChecks, harness.ServerTestCase):
         self.assertEqual(lines[0], f"person {person_id}: arrivals {first}")
         self.assertRegex(lines[1], rf"^person [0-9a-f]{{32}}: arrivals {second}$")
         self.assertNotIn(person_id, lines[1])
+        # Linked again, the person is erased as one, and the output says so.
+        self.ok("arrivals", "link", first, second, "--reason", "same DUI after all")
+        self.assertNotIn("erasedAt", self.json_of("arrivals", "get", first))
+        res = self.ok("arrivals", "erase", second, "--reason", "erasure request 2026-300")
+        lines = res.stdout.splitlines()
+        self.assertRegex(lines[0], rf"^erased arrival {second} at ")
+        self.assertEqual(lines[1:], [f"  and arrival {first} of the same person"])
+        self.assertIn("erasedAt", self.json_of("arrivals", "get", first))
+        res = self.ok("arrivals", "erase", first, "--reason", "erasure request 2026-300")
+        self.assertEqual(res.stdout.splitlines()[1:],
+                         [f"  and arrival {second} of the same person"])
+        self.assertRegex(res.stdout, rf"^already erased: arrival {first} at ")
 
     def test_an_objection_withdraws_the_purpose_for_good(self):
         arrival_id = self.push_one("OBJ-1", consent_agencies="iom",

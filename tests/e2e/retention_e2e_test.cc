@@ -2,7 +2,8 @@
 // retention job erases the arrivals past their retention date the way
 // EraseReturnee does, by the purposes their consent names (the longest
 // wins), and leaves the others; one audit event per pass names what it
-// erased; a later pass finds nothing more to do. The records' ages are set
+// erased; a later pass finds nothing more to do; the returnee's own request
+// then erases the returns of the person the job left. The records' ages are set
 // in the database (years cannot pass in a test); everything else is the
 // running server's own doing.
 #include <grpcpp/grpcpp.h>
@@ -126,6 +127,51 @@ TEST_F(RetentionTest, ErasesWhatIsPastItsPurposesRetentionAndNothingElse) {
   erase.set_reason("the returnee asked too");
   v1::EraseReturneeResponse answer;
   ASSERT_TRUE(Arrivals(mfa_cert_)->EraseReturnee(Context().get(), erase, &answer).ok());
+  EXPECT_TRUE(answer.already_erased());
+}
+
+// A retention date is a record's own: the job erases one return of a
+// linked person while the other is still within retention. The returnee's
+// request (EraseReturnee) is of the person: naming the return the job
+// erased erases the other too.
+TEST_F(RetentionTest, AReturneesRequestErasesTheReturnsTheJobLeft) {
+  const std::string old_return = RecordAged("ret-old", {v1::PURPOSE_STATISTICS}, 6);
+  Arrival recent = MakeArrival("new-recent", {"iom"});
+  recent.mutable_person()->set_given_name("Reciente Retenida");
+  const std::string recent_return = RecordOne(recent);
+  v1::LinkArrivalsRequest link;
+  link.add_arrival_ids(old_return);
+  link.add_arrival_ids(recent_return);
+  link.set_reason("Revisado: la misma persona");
+  v1::LinkArrivalsResponse linked;
+  grpc::Status status = Arrivals(mfa_cert_)->LinkArrivals(Context().get(), link, &linked);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  AgeAll();
+
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (Erased() < 1 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_EQ(Erased(), 1);
+  EXPECT_EQ(database_->QueryInt(absl::StrCat("SELECT COUNT(*) FROM arrivals WHERE arrival_id = '",
+                                             old_return, "' AND erased_at_us IS NOT NULL")),
+            1);
+  EXPECT_THAT(database_->ColumnsHolding("Reciente Retenida"), ::testing::Not(::testing::IsEmpty()));
+
+  v1::EraseReturneeRequest erase;
+  erase.set_arrival_id(old_return);
+  erase.set_reason("Solicitud de supresión 2026-201");
+  v1::EraseReturneeResponse answer;
+  status = Arrivals(mfa_cert_)->EraseReturnee(Context().get(), erase, &answer);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(answer.already_erased());  // the recent return was not
+  EXPECT_THAT(answer.linked_arrival_ids(), ::testing::ElementsAre(recent_return));
+  EXPECT_EQ(Erased(), 2);
+  EXPECT_THAT(database_->ColumnsHolding("Reciente Retenida"), ::testing::IsEmpty());
+  EXPECT_EQ(database_->QueryInt(absl::StrCat("SELECT COUNT(*) FROM arrivals WHERE arrival_id = '",
+                                             recent_return, "' AND erased_by = 'mfa'")),
+            1);
+  // A repeat finds the person done.
+  status = Arrivals(mfa_cert_)->EraseReturnee(Context().get(), erase, &answer);
+  ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_TRUE(answer.already_erased());
 }
 
