@@ -135,7 +135,11 @@ class ArrivalStore {
   // transaction, a new consent version without that purpose, with every
   // effect of UpdateConsent, and the purpose kept as objected to, so that a
   // later UpdateConsent giving it back is FAILED_PRECONDITION naming
-  // `purposes`. A repeat changes nothing (its event is still appended).
+  // `purposes`. An objection is the person's: every other arrival of the
+  // same person (linked: the same person_id) that `submitter` recorded and
+  // that is not erased gets it too, in the same transaction, and the event
+  // names them. A repeat changes nothing (its event is still appended).
+  // (A store that keeps no links, as the fake, has one arrival per person.)
   virtual absl::StatusOr<enlace::v1::Arrival> RecordObjection(const std::string& arrival_id,
                                                               enlace::v1::Purpose purpose,
                                                               const Viewer& submitter,

@@ -19,6 +19,7 @@
 #include "db/crash_points.h"
 #include "db/ids.h"
 #include "db/mysql_audit_store.h"
+#include "db/mysql_person_store.h"
 #include "db/mysql_referral_sql.h"
 #include "db/mysql_report_grid.h"
 #include "db/visibility.h"
@@ -555,6 +556,144 @@ absl::StatusOr<Arrival> MysqlArrivalStore::RecordObjection(const std::string& ar
   return ChangeConsent(arrival_id, nullptr, purpose, submitter, audit);
 }
 
+namespace {
+
+// What a consent change reads of an arrival, locked.
+constexpr char kLockedConsentColumns[] =
+    "a.seq, a.arrival_id, a.person_id, a.consent_version, a.consent_purposes_mask, "
+    "a.consent_given_at_us, a.consent_guardian_name, a.consent_guardian_relationship, "
+    "a.objected_purposes_mask, "
+    "(SELECT GROUP_CONCAT(c.agency_code ORDER BY c.agency_code SEPARATOR ',') "
+    " FROM arrival_consent_agencies c WHERE c.arrival_seq = a.seq) AS consent_agencies, "
+    "a.erased_at_us";
+
+struct LockedConsent {
+  int64_t seq = 0;
+  std::string arrival_id;
+  std::string person_id;  // "" when none
+  int version = 0;
+  Consent current;  // as given at arrival or last changed; objections apart
+  uint32_t objected = 0;  // 1 << Purpose each
+  bool erased = false;
+};
+
+LockedConsent ReadLockedConsent(sql::ResultSet& row) {
+  LockedConsent locked;
+  locked.seq = row.getInt64("seq");
+  locked.arrival_id = row.getString("arrival_id");
+  if (!row.isNull("person_id")) locked.person_id = row.getString("person_id");
+  locked.version = row.getInt("consent_version");
+  ReadConsentColumns(row, &locked.current);
+  locked.current.clear_objected_purposes();  // kept in its own column
+  locked.objected = row.getUInt("objected_purposes_mask");
+  locked.erased = !row.isNull("erased_at_us");
+  return locked;
+}
+
+// Changes the consent of the locked arrival `a`: to `replacement` when not
+// null (refused, naming `purposes`, when it gives a purpose objected to);
+// else to the consent in force less the purposes of `objections` (1 <<
+// Purpose each), which are recorded as objected to. A new consent version,
+// the feed's consent event, and the withdrawal of the referrals the new
+// consent no longer allows (their ids appended to *withdrawn). False when
+// every objection was recorded before: nothing changes.
+absl::StatusOr<bool> ChangeConsentOf(MysqlConnection& c, const LockedConsent& a,
+                                     const Consent* replacement, uint32_t objections,
+                                     const std::string& changed_by, int64_t now_us,
+                                     std::vector<std::string>* withdrawn) {
+  uint32_t objected = a.objected;
+  Consent consent;
+  if (replacement != nullptr) {
+    consent = *replacement;
+    if (absl::Status s = RefuseObjectedPurposes(consent, objected); !s.ok()) return s;
+  } else {
+    objected |= objections;
+    if (objected == a.objected) return false;
+    consent = a.current;
+    consent.clear_purposes();
+    for (int p : a.current.purposes()) {
+      if ((objected & (1u << p)) == 0) consent.add_purposes(static_cast<enlace::v1::Purpose>(p));
+    }
+  }
+
+  std::vector<std::string> agencies(consent.agencies().begin(), consent.agencies().end());
+  std::sort(agencies.begin(), agencies.end());
+  *consent.mutable_agencies() = {agencies.begin(), agencies.end()};
+  // The consent given at arrival enters the history at its first change.
+  if (a.version == 1) {
+    RecordConsentVersion(c, a.seq, 1, a.current, a.objected, changed_by, now_us);
+  }
+  RecordConsentVersion(c, a.seq, a.version + 1, consent, objected, changed_by, now_us);
+
+  sql::PreparedStatement* update = c.Prepare(
+      "UPDATE arrivals SET consent_purposes_mask = ?, consent_given_at_us = ?, "
+      "consent_version = ?, consent_guardian_name = ?, consent_guardian_relationship = ?, "
+      "objected_purposes_mask = ? WHERE seq = ?");
+  update->setUInt(1, MaskOf(consent.purposes()));
+  if (consent.has_given_at()) {
+    update->setInt64(2, MicrosOf(consent.given_at()));
+  } else {
+    update->setNull(2, 0);
+  }
+  update->setInt(3, a.version + 1);
+  unsigned p = 4;
+  BindGuardian(update, &p, consent);
+  update->setUInt(6, objected);
+  update->setInt64(7, a.seq);
+  update->executeUpdate();
+
+  sql::PreparedStatement* clear =
+      c.Prepare("DELETE FROM arrival_consent_agencies WHERE arrival_seq = ?");
+  clear->setInt64(1, a.seq);
+  clear->executeUpdate();
+  for (const std::string& agency : agencies) {
+    sql::PreparedStatement* insert =
+        c.Prepare("INSERT INTO arrival_consent_agencies (arrival_seq, agency_code) VALUES (?, ?)");
+    insert->setInt64(1, a.seq);
+    insert->setString(2, agency);
+    insert->executeUpdate();
+  }
+  // The feed learns of the change before anything committed after it, so
+  // no event written later reaches an agency the new consent leaves out.
+  ConsentState now_consent{a.version + 1, agencies, MaskOf(consent.purposes())};
+  AppendConsentChange(c, a.seq, now_consent, now_us);
+  // An agency no longer allowed sees nothing more, and the referrals that
+  // wait on it are withdrawn (their senders see WITHDRAWN events).
+  for (std::string& id : WithdrawReferralsWithoutConsent(c, a.seq, now_consent, now_us)) {
+    withdrawn->push_back(std::move(id));
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status SpreadObjections(MysqlConnection& c, const std::string& person_id,
+                              const std::string& submitter, int64_t now_us,
+                              std::vector<std::string>* changed) {
+  sql::PreparedStatement* select =
+      c.Prepare(absl::StrCat("SELECT ", kLockedConsentColumns,
+                             " FROM arrivals a WHERE a.person_id = ? AND a.submitted_by = ? "
+                             "AND a.erased_at_us IS NULL ORDER BY a.seq FOR UPDATE"));
+  select->setString(1, person_id);
+  select->setString(2, submitter);
+  std::vector<LockedConsent> person;
+  std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
+  uint32_t objected = 0;
+  while (rows->next()) {
+    objected |= person.emplace_back(ReadLockedConsent(*rows)).objected;
+  }
+  for (const LockedConsent& a : person) {
+    std::vector<std::string> withdrawn;
+    absl::StatusOr<bool> did =
+        ChangeConsentOf(c, a, nullptr, objected, submitter, now_us, &withdrawn);
+    if (!did.ok()) return did.status();
+    if (!*did) continue;
+    changed->push_back(a.arrival_id);
+    changed->insert(changed->end(), withdrawn.begin(), withdrawn.end());
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Arrival> MysqlArrivalStore::ChangeConsent(const std::string& arrival_id,
                                                          const Consent* replacement,
                                                          enlace::v1::Purpose objection,
@@ -564,94 +703,35 @@ absl::StatusOr<Arrival> MysqlArrivalStore::ChangeConsent(const std::string& arri
   ChangeAudit change(audit);
   absl::Status status = pool_->InTransaction([&](MysqlConnection& c) -> absl::Status {
     found = false;
-    sql::PreparedStatement* lock = c.Prepare(
-        "SELECT a.seq, a.consent_version, a.consent_purposes_mask, a.consent_given_at_us, "
-        "a.consent_guardian_name, a.consent_guardian_relationship, a.objected_purposes_mask, "
-        "(SELECT GROUP_CONCAT(c.agency_code ORDER BY c.agency_code SEPARATOR ',') "
-        " FROM arrival_consent_agencies c WHERE c.arrival_seq = a.seq) AS consent_agencies, "
-        "a.erased_at_us FROM arrivals a WHERE a.arrival_id = ? AND a.submitted_by = ? FOR UPDATE");
+    // An objection is the person's: the person holds still until commit.
+    if (replacement == nullptr) LockPersonLinks(c);
+    sql::PreparedStatement* lock =
+        c.Prepare(absl::StrCat("SELECT ", kLockedConsentColumns,
+                               " FROM arrivals a WHERE a.arrival_id = ? AND a.submitted_by = ? "
+                               "FOR UPDATE"));
     lock->setString(1, arrival_id);
     lock->setString(2, submitter.agency);
     std::unique_ptr<sql::ResultSet> row(lock->executeQuery());
     if (!row->next()) return absl::OkStatus();
     found = true;
-    if (!row->isNull("erased_at_us")) return ErasedError(arrival_id);
-    int64_t seq = row->getInt64("seq");
-    int version = row->getInt("consent_version");
-    int64_t now_us = absl::ToUnixMicros(absl::Now());
-    const uint32_t objected_before = row->getUInt("objected_purposes_mask");
-    uint32_t objected = objected_before;
-
-    // The consent in force as it was given at arrival or last changed.
-    Consent current;
-    ReadConsentColumns(*row, &current);
-    current.clear_objected_purposes();  // kept in its own column
-
-    Consent consent;
-    if (replacement != nullptr) {
-      consent = *replacement;
-      if (absl::Status s = RefuseObjectedPurposes(consent, objected); !s.ok()) return s;
-    } else {
-      // An objection: the consent in force without that purpose.
-      objected |= 1u << objection;
-      if (objected == objected_before) {
-        // Recorded already: nothing changes, the call is still audited.
-        change.Append(c);
-        return absl::OkStatus();
-      }
-      consent = current;
-      consent.clear_purposes();
-      for (int p : current.purposes()) {
-        if (p != objection) consent.add_purposes(static_cast<enlace::v1::Purpose>(p));
+    const LockedConsent named = ReadLockedConsent(*row);
+    if (named.erased) return ErasedError(arrival_id);
+    const int64_t now_us = absl::ToUnixMicros(absl::Now());
+    // The audit event names the referrals withdrawn, and the person's
+    // other arrivals that the objection changed.
+    std::vector<std::string> also_changed;
+    const uint32_t objections = replacement == nullptr ? 1u << objection : 0;
+    absl::StatusOr<bool> did =
+        ChangeConsentOf(c, named, replacement, objections, submitter.agency, now_us, &also_changed);
+    if (!did.ok()) return did.status();
+    if (replacement == nullptr && !named.person_id.empty()) {
+      if (absl::Status s =
+              SpreadObjections(c, named.person_id, submitter.agency, now_us, &also_changed);
+          !s.ok()) {
+        return s;
       }
     }
-
-    std::vector<std::string> agencies(consent.agencies().begin(), consent.agencies().end());
-    std::sort(agencies.begin(), agencies.end());
-    *consent.mutable_agencies() = {agencies.begin(), agencies.end()};
-    // The consent given at arrival enters the history at its first change.
-    if (version == 1) {
-      RecordConsentVersion(c, seq, 1, current, objected_before, submitter.agency, now_us);
-    }
-    RecordConsentVersion(c, seq, version + 1, consent, objected, submitter.agency, now_us);
-
-    sql::PreparedStatement* update = c.Prepare(
-        "UPDATE arrivals SET consent_purposes_mask = ?, consent_given_at_us = ?, "
-        "consent_version = ?, consent_guardian_name = ?, consent_guardian_relationship = ?, "
-        "objected_purposes_mask = ? WHERE seq = ?");
-    update->setUInt(1, MaskOf(consent.purposes()));
-    if (consent.has_given_at()) {
-      update->setInt64(2, MicrosOf(consent.given_at()));
-    } else {
-      update->setNull(2, 0);
-    }
-    update->setInt(3, version + 1);
-    unsigned p = 4;
-    BindGuardian(update, &p, consent);
-    update->setUInt(6, objected);
-    update->setInt64(7, seq);
-    update->executeUpdate();
-
-    sql::PreparedStatement* clear =
-        c.Prepare("DELETE FROM arrival_consent_agencies WHERE arrival_seq = ?");
-    clear->setInt64(1, seq);
-    clear->executeUpdate();
-    for (const std::string& agency : agencies) {
-      sql::PreparedStatement* insert = c.Prepare(
-          "INSERT INTO arrival_consent_agencies (arrival_seq, agency_code) VALUES (?, ?)");
-      insert->setInt64(1, seq);
-      insert->setString(2, agency);
-      insert->executeUpdate();
-    }
-    // The feed learns of the change before anything committed after it, so
-    // no event written later reaches an agency the new consent leaves out.
-    ConsentState now_consent{version + 1, agencies, MaskOf(consent.purposes())};
-    AppendConsentChange(c, seq, now_consent, now_us);
-    // An agency no longer allowed sees nothing more, and the referrals that
-    // wait on it are withdrawn (their senders see WITHDRAWN events).
-    std::vector<std::string> withdrawn =
-        WithdrawReferralsWithoutConsent(c, seq, now_consent, now_us);
-    change.Append(c, withdrawn);
+    change.Append(c, also_changed);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;

@@ -6,6 +6,7 @@
 #define ENLACE_DB_MYSQL_ARRIVAL_STORE_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
@@ -46,6 +47,17 @@ void ReadConsentColumns(sql::ResultSet& row, enlace::v1::Consent* consent);
 absl::string_view ArrivalColumnsSql();
 const std::string& ArrivalVisibleToViewerSql();
 enlace::v1::Arrival ReadArrivalRow(sql::ResultSet& row);
+
+// An objection is the person's (RecordObjection): gives every arrival of
+// person `person_id` that `submitter` recorded, and that is not erased, the
+// objections any of them holds, each as RecordObjection does to one (a new
+// consent version, the feed's consent event, the referrals it no longer
+// allows withdrawn), inside the caller's transaction, which holds
+// LockPersonLinks(). Appends to *changed the ids of the arrivals it changed
+// and of the referrals it withdrew.
+absl::Status SpreadObjections(MysqlConnection& c, const std::string& person_id,
+                              const std::string& submitter, int64_t now_us,
+                              std::vector<std::string>* changed);
 
 class MysqlArrivalStore final : public ArrivalStore {
  public:

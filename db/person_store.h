@@ -73,8 +73,11 @@ class PersonStore {
   // FAILED_PRECONDITION for an erased one) are one person, with `reason`,
   // and appends `audit` in the same transaction (null: no event, store tests
   // only). Their persons merge into one, which keeps the person_id of its
-  // earliest-recorded arrival. Returns that person. Repeating it changes
-  // nothing but the decisions' reason and time.
+  // earliest-recorded arrival. An objection that any arrival of the person
+  // holds is the person's: every arrival of it not erased gets it, as
+  // ArrivalStore::RecordObjection gives it (the event then also names the
+  // arrivals changed and the referrals withdrawn). Returns that person.
+  // Repeating it changes nothing but the decisions' reason and time.
   virtual absl::StatusOr<PersonGroup> Link(const std::vector<std::string>& arrival_ids,
                                            const std::string& reason, const Viewer& submitter,
                                            AuditRecord* audit) = 0;

@@ -1662,8 +1662,9 @@ std::string ConsentObjectUsage() {
       R"(Record the returnee's objection to one purpose (ArrivalService.RecordObjection;
 the ministry only). It acts as a withdrawal of that purpose from the consent:
 what the purpose allowed disappears for the agencies and pending referrals
-are withdrawn. No later consent may give the purpose back. A repeat changes
-nothing. Prints the updated arrival.
+are withdrawn. No later consent may give the purpose back. The objection is
+the person's: every arrival linked with this one (arrivals link) takes it
+too. A repeat changes nothing. Prints the updated arrival.
 
 Usage: enlacectl consent object ARRIVAL_ID --purpose PURPOSE [flags]
 

@@ -5,7 +5,7 @@
 // ended or expires the flow stops (reads NOT_FOUND, referrals
 // FAILED_PRECONDITION, open feeds end) and nothing is deleted; a renewal
 // starts it again. An objection acts as a withdrawal of that purpose that
-// no later consent can undo. Denials and bad input change nothing.
+// no later consent can undo, on every arrival of the person. Denials and bad input change nothing.
 #include <grpcpp/grpcpp.h>
 
 #include <string>
@@ -579,6 +579,97 @@ TEST_F(SharingAgreementsTest, AnObjectionActsAsAWithdrawalOfThatPurpose) {
       EventsOf("spiffe://enlace/agency/mfa", "/enlace.v1.ArrivalService/RecordObjection");
   ASSERT_THAT(events, SizeIs(4));
   EXPECT_EQ(events[0].detail(), "objection PURPOSE_REINTEGRATION");
+}
+
+// An objection is the person's: recorded on one return, every arrival
+// linked with it takes it, and so does an arrival linked later.
+TEST_F(SharingAgreementsTest, AnObjectionIsThePersonsEveryLinkedArrivalTakesIt) {
+  auto record = [&](const std::string& external_id) {
+    v1::Arrival arrival = MakeArrival(external_id, {"iom", "undp"});
+    arrival.mutable_consent()->add_purposes(v1::PURPOSE_PROTECTION);
+    return RecordOne(arrival);
+  };
+  const std::string first = record("person-obj-1");
+  const std::string second = record("person-obj-2");
+  const std::string later = record("person-obj-3");
+  const std::string apart = record("person-obj-4");
+  v1::OpenCaseRequest open;
+  open.set_arrival_id(second);
+  open.set_summary("Second return; asks for seed capital again.");
+  v1::Case opened;
+  ASSERT_TRUE(Cases(iom_cert_)->OpenCase(Context().get(), open, &opened).ok());
+  v1::Referral referral;
+  ASSERT_TRUE(ReferAsIom(opened.case_id(), "undp", &referral).ok());
+  auto link = [&](const std::string& a, const std::string& b) {
+    v1::LinkArrivalsRequest request;
+    request.add_arrival_ids(a);
+    request.add_arrival_ids(b);
+    request.set_reason("Revisado: la misma persona");
+    v1::LinkArrivalsResponse linked;
+    return Arrivals(mfa_cert_)->LinkArrivals(Context().get(), request, &linked);
+  };
+  ASSERT_TRUE(link(first, second).ok());
+
+  v1::RecordObjectionRequest object;
+  object.set_arrival_id(first);
+  object.set_purpose(v1::PURPOSE_REINTEGRATION);
+  v1::Arrival objected;
+  ASSERT_TRUE(Arrivals(mfa_cert_)->RecordObjection(Context().get(), object, &objected).ok());
+  EXPECT_THAT(objected.consent().objected_purposes(), ElementsAre(v1::PURPOSE_REINTEGRATION));
+  // The second return took it: its consent, its case and referral.
+  auto consent_of = [&](const std::string& id) {
+    v1::GetArrivalRequest get;
+    get.set_arrival_id(id);
+    v1::Arrival read;
+    EXPECT_TRUE(Arrivals(mfa_cert_)->GetArrival(Context().get(), get, &read).ok());
+    return read;
+  };
+  v1::Arrival second_read = consent_of(second);
+  EXPECT_THAT(second_read.consent().purposes(), ElementsAre(v1::PURPOSE_PROTECTION));
+  EXPECT_THAT(second_read.consent().objected_purposes(), ElementsAre(v1::PURPOSE_REINTEGRATION));
+  EXPECT_EQ(second_read.consent_version(), 2);
+  EXPECT_EQ(GetCaseAs(iom_cert_, opened.case_id()), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(GetReferralAs(undp_cert_, referral.referral_id()), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(database_->QueryRows(absl::StrCat("SELECT status FROM referrals WHERE referral_id = '",
+                                              referral.referral_id(), "'"))[0][0],
+            absl::StrCat(v1::REFERRAL_STATUS_WITHDRAWN));
+  // ... and no consent gives it back there either.
+  v1::UpdateConsentRequest update;
+  update.set_arrival_id(second);
+  update.mutable_consent()->add_agencies("iom");
+  update.mutable_consent()->add_purposes(v1::PURPOSE_REINTEGRATION);
+  update.mutable_consent()->mutable_given_at()->set_seconds(1520000000);
+  v1::Arrival updated;
+  EXPECT_EQ(Arrivals(mfa_cert_)->UpdateConsent(Context().get(), update, &updated).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  // An arrival of another person keeps its purposes.
+  EXPECT_THAT(consent_of(apart).consent().objected_purposes(), ::testing::IsEmpty());
+  EXPECT_THAT(consent_of(later).consent().purposes(),
+              ElementsAre(v1::PURPOSE_REINTEGRATION, v1::PURPOSE_PROTECTION));
+  // The event names the arrival, the one of the same person, the referral.
+  std::vector<v1::AuditEvent> events =
+      EventsOf("spiffe://enlace/agency/mfa", "/enlace.v1.ArrivalService/RecordObjection");
+  ASSERT_THAT(events, SizeIs(1));
+  EXPECT_THAT(events[0].record_ids(), ElementsAre(first, second, referral.referral_id()));
+
+  // A return linked later takes the person's objection with the link.
+  ASSERT_TRUE(link(later, second).ok());
+  v1::Arrival later_read = consent_of(later);
+  EXPECT_THAT(later_read.consent().purposes(), ElementsAre(v1::PURPOSE_PROTECTION));
+  EXPECT_THAT(later_read.consent().objected_purposes(), ElementsAre(v1::PURPOSE_REINTEGRATION));
+  EXPECT_EQ(later_read.consent_version(), 2);
+  std::vector<v1::AuditEvent> links =
+      EventsOf("spiffe://enlace/agency/mfa", "/enlace.v1.ArrivalService/LinkArrivals");
+  ASSERT_THAT(links, SizeIs(2));
+  EXPECT_THAT(links[1].record_ids(), ElementsAre(later, second));
+  // A repeat of the objection, or of the link, changes nothing.
+  ASSERT_TRUE(Arrivals(mfa_cert_)->RecordObjection(Context().get(), object, &objected).ok());
+  ASSERT_TRUE(link(later, second).ok());
+  EXPECT_EQ(database_->QueryInt(absl::StrCat(
+                "SELECT COUNT(*) FROM consent_versions v JOIN arrivals a ON a.seq = v.arrival_seq "
+                "WHERE a.arrival_id IN ('",
+                first, "', '", second, "', '", later, "')")),
+            6);  // versions 1 and 2 of each
 }
 
 }  // namespace
