@@ -668,7 +668,7 @@ absl::StatusOr<bool> ChangeConsentOf(MysqlConnection& c, const LockedConsent& a,
 }  // namespace
 
 absl::Status SpreadObjections(MysqlConnection& c, const std::string& person_id,
-                              const std::string& submitter, int64_t now_us,
+                              const std::string& submitter, uint32_t objections, int64_t now_us,
                               std::vector<std::string>* changed) {
   sql::PreparedStatement* select =
       c.Prepare(absl::StrCat("SELECT ", kLockedConsentColumns,
@@ -678,7 +678,7 @@ absl::Status SpreadObjections(MysqlConnection& c, const std::string& person_id,
   select->setString(2, submitter);
   std::vector<LockedConsent> person;
   std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
-  uint32_t objected = 0;
+  uint32_t objected = objections;
   while (rows->next()) {
     objected |= person.emplace_back(ReadLockedConsent(*rows)).objected;
   }
@@ -720,16 +720,18 @@ absl::StatusOr<Arrival> MysqlArrivalStore::ChangeConsent(const std::string& arri
     // The audit event names the referrals withdrawn, and the person's
     // other arrivals that the objection changed.
     std::vector<std::string> also_changed;
-    const uint32_t objections = replacement == nullptr ? 1u << objection : 0;
-    absl::StatusOr<bool> did =
-        ChangeConsentOf(c, named, replacement, objections, submitter.agency, now_us, &also_changed);
-    if (!did.ok()) return did.status();
     if (replacement == nullptr && !named.person_id.empty()) {
-      if (absl::Status s =
-              SpreadObjections(c, named.person_id, submitter.agency, now_us, &also_changed);
+      // One pass over every arrival of the person, this one included.
+      if (absl::Status s = SpreadObjections(c, named.person_id, submitter.agency, 1u << objection,
+                                            now_us, &also_changed);
           !s.ok()) {
         return s;
       }
+    } else {
+      const uint32_t objections = replacement == nullptr ? 1u << objection : 0;
+      absl::StatusOr<bool> did = ChangeConsentOf(c, named, replacement, objections,
+                                                 submitter.agency, now_us, &also_changed);
+      if (!did.ok()) return did.status();
     }
     change.Append(c, also_changed);
     return absl::OkStatus();

@@ -50,13 +50,14 @@ enlace::v1::Arrival ReadArrivalRow(sql::ResultSet& row);
 
 // An objection is the person's (RecordObjection): gives every arrival of
 // person `person_id` that `submitter` recorded, and that is not erased, the
-// objections any of them holds, each as RecordObjection does to one (a new
+// objections any of them holds and `objections` (1 << Purpose each, 0:
+// none more), each as RecordObjection does to one (a new
 // consent version, the feed's consent event, the referrals it no longer
 // allows withdrawn), inside the caller's transaction, which holds
 // LockPersonLinks(). Appends to *changed the ids of the arrivals it changed
 // and of the referrals it withdrew.
 absl::Status SpreadObjections(MysqlConnection& c, const std::string& person_id,
-                              const std::string& submitter, int64_t now_us,
+                              const std::string& submitter, uint32_t objections, int64_t now_us,
                               std::vector<std::string>* changed);
 
 class MysqlArrivalStore final : public ArrivalStore {

@@ -145,7 +145,10 @@ void ChangeAudit::Append(MysqlConnection& c, std::initializer_list<absl::string_
 void ChangeAudit::Append(MysqlConnection& c, const std::vector<std::string>& extra_ids) {
   if (audit_ == nullptr) return;
   pending_.assign(1, *audit_);
-  for (const std::string& id : extra_ids) pending_[0].record_ids.push_back(id);
+  std::vector<std::string>& ids = pending_[0].record_ids;
+  for (const std::string& id : extra_ids) {
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  }
   AppendAuditEvents(c, &pending_);
 }
 

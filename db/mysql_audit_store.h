@@ -44,6 +44,8 @@ class ChangeAudit {
  public:
   // `audit` may be null: a change without an event (store tests only).
   explicit ChangeAudit(AuditRecord* audit) : audit_(audit) {}
+  // Appends the event naming `extra_ids` after its own record ids, each
+  // id once: an extra id the event names already is not repeated.
   void Append(MysqlConnection& c, std::initializer_list<absl::string_view> extra_ids = {});
   void Append(MysqlConnection& c, const std::vector<std::string>& extra_ids);
   // After the transaction committed: the event as appended, into *audit.

@@ -322,19 +322,13 @@ absl::StatusOr<PersonGroup> MysqlPersonStore::Link(const std::vector<std::string
     if (!regrouped.ok()) return regrouped.status();
     person = regrouped->groups[regrouped->group_of.at((*named)[0].seq)];
     // An objection any of them holds is the person's: each arrival gets it
-    // (the event names those changed that it does not name already, and the
-    // referrals withdrawn).
+    // (the event names the arrivals changed, and the referrals withdrawn).
     std::vector<std::string> changed;
-    if (absl::Status s = SpreadObjections(c, person.person_id, submitter.agency, now_us, &changed);
+    if (absl::Status s = SpreadObjections(c, person.person_id, submitter.agency,
+                                          /*objections=*/0, now_us, &changed);
         !s.ok()) {
       return s;
     }
-    changed.erase(std::remove_if(changed.begin(), changed.end(),
-                                 [&](const std::string& id) {
-                                   return std::find(arrival_ids.begin(), arrival_ids.end(), id) !=
-                                          arrival_ids.end();
-                                 }),
-                  changed.end());
     change.Append(c, changed);
     return absl::OkStatus();
   });

@@ -93,6 +93,22 @@ class SharingAgreementsTest : public ServerFixture {
         cert == nullptr ? Admin() : v1::AdminService::NewStub(Channel(cert, pki_.ca_cert_pem()));
     return stub->RegisterSharingAgreement(Context().get(), request, registered);
   }
+  // A consent naming iom for `purpose` alone, for the ministry's
+  // UpdateConsent of `arrival_id`.
+  static v1::UpdateConsentRequest ConsentForIom(const std::string& arrival_id,
+                                                v1::Purpose purpose) {
+    v1::UpdateConsentRequest update;
+    update.set_arrival_id(arrival_id);
+    update.mutable_consent()->add_agencies("iom");
+    update.mutable_consent()->add_purposes(purpose);
+    update.mutable_consent()->mutable_given_at()->set_seconds(1520000000);
+    return update;
+  }
+  // The referral's status as the database holds it.
+  v1::ReferralStatus StoredStatusOf(const std::string& referral_id) {
+    return static_cast<v1::ReferralStatus>(database_->QueryInt(
+        absl::StrCat("SELECT status FROM referrals WHERE referral_id = '", referral_id, "'")));
+  }
   grpc::StatusCode GetArrivalAs(const auth::IssuedCertificate& cert, const std::string& id) {
     v1::GetArrivalRequest request;
     request.set_arrival_id(id);
@@ -520,16 +536,10 @@ TEST_F(SharingAgreementsTest, AnObjectionActsAsAWithdrawalOfThatPurpose) {
   EXPECT_EQ(GetCaseAs(iom_cert_, opened.case_id()), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(GetReferralAs(undp_cert_, referral.referral_id()), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(GetArrivalAs(iom_cert_, arrival_id), grpc::StatusCode::OK);
-  EXPECT_EQ(database_->QueryRows(absl::StrCat("SELECT status FROM referrals WHERE referral_id = '",
-                                              referral.referral_id(), "'"))[0][0],
-            absl::StrCat(v1::REFERRAL_STATUS_WITHDRAWN));
+  EXPECT_EQ(StoredStatusOf(referral.referral_id()), v1::REFERRAL_STATUS_WITHDRAWN);
 
   // A consent giving it back is refused, naming the field; nothing changes.
-  v1::UpdateConsentRequest update;
-  update.set_arrival_id(arrival_id);
-  update.mutable_consent()->add_agencies("iom");
-  update.mutable_consent()->add_purposes(v1::PURPOSE_REINTEGRATION);
-  update.mutable_consent()->mutable_given_at()->set_seconds(1520000000);
+  v1::UpdateConsentRequest update = ConsentForIom(arrival_id, v1::PURPOSE_REINTEGRATION);
   v1::Arrival updated;
   grpc::Status back = Arrivals(mfa_cert_)->UpdateConsent(Context().get(), update, &updated);
   EXPECT_EQ(back.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
@@ -630,17 +640,13 @@ TEST_F(SharingAgreementsTest, AnObjectionIsThePersonsEveryLinkedArrivalTakesIt) 
   EXPECT_EQ(second_read.consent_version(), 2);
   EXPECT_EQ(GetCaseAs(iom_cert_, opened.case_id()), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(GetReferralAs(undp_cert_, referral.referral_id()), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(database_->QueryRows(absl::StrCat("SELECT status FROM referrals WHERE referral_id = '",
-                                              referral.referral_id(), "'"))[0][0],
-            absl::StrCat(v1::REFERRAL_STATUS_WITHDRAWN));
+  EXPECT_EQ(StoredStatusOf(referral.referral_id()), v1::REFERRAL_STATUS_WITHDRAWN);
   // ... and no consent gives it back there either.
-  v1::UpdateConsentRequest update;
-  update.set_arrival_id(second);
-  update.mutable_consent()->add_agencies("iom");
-  update.mutable_consent()->add_purposes(v1::PURPOSE_REINTEGRATION);
-  update.mutable_consent()->mutable_given_at()->set_seconds(1520000000);
   v1::Arrival updated;
-  EXPECT_EQ(Arrivals(mfa_cert_)->UpdateConsent(Context().get(), update, &updated).error_code(),
+  EXPECT_EQ(Arrivals(mfa_cert_)
+                ->UpdateConsent(Context().get(), ConsentForIom(second, v1::PURPOSE_REINTEGRATION),
+                                &updated)
+                .error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
   // An arrival of another person keeps its purposes.
   EXPECT_THAT(consent_of(apart).consent().objected_purposes(), ::testing::IsEmpty());
